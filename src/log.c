@@ -1,0 +1,109 @@
+/*
+ * log.c - levels, a log file, timestamps relative to start.
+ */
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int log_level = LOG_DEFAULT_LEVEL;
+static int log_fd = STDERR_FILENO;
+static const char *log_prog;
+static struct timespec log_start;
+
+void log_set_prog(const char *prog)
+{
+	log_prog = prog;
+}
+
+void log_set_level(int level)
+{
+	if (level < LOG_MSG)
+		level = LOG_MSG;
+	if (level > LOG_DEBUG)
+		level = LOG_DEBUG;
+	log_level = level;
+}
+
+int log_get_level(void)
+{
+	return log_level;
+}
+
+int log_open(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		int err = errno;
+
+		log_printf(LOG_ERROR, "cannot open log file %s: %s", path, strerror(err));
+		return -err;
+	}
+	log_close();
+	log_fd = fd;
+	clock_gettime(CLOCK_MONOTONIC, &log_start);
+	return 0;
+}
+
+void log_close(void)
+{
+	if (log_fd != STDERR_FILENO)
+		close(log_fd);
+	log_fd = STDERR_FILENO;
+}
+
+/* Build the "(ss.uuuuuu) " stamp a log file carries on every line. */
+static int log_stamp(char *buf, size_t len)
+{
+	struct timespec now;
+	long sec, usec;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	sec = now.tv_sec - log_start.tv_sec;
+	usec = (now.tv_nsec - log_start.tv_nsec) / 1000;
+	if (usec < 0) {
+		usec += 1000000;
+		sec--;
+	}
+	return snprintf(buf, len, "(%02ld.%06ld) ", sec, usec);
+}
+
+void log_printf(int level, const char *fmt, ...)
+{
+	char buf[4096];
+	size_t n = 0;
+	va_list ap;
+	int r;
+
+	if (level > log_level)
+		return;
+
+	if (log_fd != STDERR_FILENO)
+		n += log_stamp(buf, sizeof(buf));
+	else if (log_prog && level != LOG_MSG)
+		n += snprintf(buf + n, sizeof(buf) - n, "%s: ", log_prog);
+
+	if (level == LOG_ERROR)
+		n += snprintf(buf + n, sizeof(buf) - n, "Error: ");
+	else if (level == LOG_WARN)
+		n += snprintf(buf + n, sizeof(buf) - n, "Warn: ");
+
+	va_start(ap, fmt);
+	r = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	if (r > 0)
+		n += r;
+	if (n > sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	if (n == 0 || buf[n - 1] != '\n')
+		buf[n++] = '\n';
+
+	/* One write per message, so lines of concurrent writers do not mix. */
+	r = write(log_fd, buf, n);
+	(void)r;
+}
