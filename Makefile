@@ -69,8 +69,8 @@ $(B)/stasis: $(STASIS_OBJ) $(B)/libstasis-images.a
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
-include tests/tests.mk
 include fuzz/fuzz.mk
+include tests/tests.mk
 
 demo: all
 	bash scripts/demo.sh

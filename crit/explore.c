@@ -449,9 +449,12 @@ int crit_explore(const char *dir, const char *what)
 		return -errno;
 	}
 	/* A directory without an inventory is no dump (or an unfinished one). */
-	ret = load_one(x.dirfd, IMG_INVENTORY, 0, &inv);
-	if (ret == -ENOENT)
+	if (faccessat(x.dirfd, img_desc_of(IMG_INVENTORY)->fname, F_OK, 0)) {
 		pr_err("%s: no inventory.img: not an image directory, or an unfinished dump", dir);
+		ret = -ENOENT;
+	} else {
+		ret = load_one(x.dirfd, IMG_INVENTORY, 0, &inv);
+	}
 	if (!ret) {
 		img_free_msg(inv);
 		ret = load(x.dirfd, IMG_PSTREE, 0, &x.pstree, false);

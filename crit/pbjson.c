@@ -347,9 +347,10 @@ static bool field_present(const ProtobufCMessage *m, const ProtobufCFieldDescrip
 		return *(const size_t *)q > 0;
 	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
 		return *(const uint32_t *)q == f->id;
+	/* pointers are present when set and, for optional ones, not the default */
 	if (f->label == PROTOBUF_C_LABEL_REQUIRED)
-		return true;
-	/* optional: pointers are present when set and not the default */
+		return (f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING) ||
+		       *(const void *const *)p;
 	if (f->type == PROTOBUF_C_TYPE_MESSAGE || f->type == PROTOBUF_C_TYPE_STRING) {
 		const void *ptr = *(const void *const *)p;
 
@@ -992,6 +993,8 @@ static int build_msg(struct conv *c, const struct json *j, const ProtobufCMessag
 
 		if (v)
 			ret = set_field(c, m, f, v);
+		else if (f->label == PROTOBUF_C_LABEL_REQUIRED)
+			ret = cerr(c, f, "required field missing");
 	}
 	u = json_obj_get(j, PBJSON_UNKNOWN_KEY);
 	if (!ret && u)

@@ -1,0 +1,23 @@
+# tests.mk - the test suite (included from the top Makefile).
+#
+#   make test         everything, ending with "N passed, N failed"
+#   FIXTURES=DIR      CRIU 4.2 fixtures (default ../shared/fixtures/criu-4.2)
+#   FUZZ_SECONDS=N    how long each fuzz target runs inside the suite (default 60)
+
+FIXTURES	?= $(abspath ../shared/fixtures/criu-4.2)
+FUZZ_SECONDS	?= 60
+
+UNIT_TESTS := $(B)/tests/test_fixtures $(B)/tests/test_image
+
+$(B)/tests/%: tests/unit/%.c $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(GEN)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(LDLIBS)
+
+-include tests/conformance/conformance.mk
+
+test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS)
+
+test: test-bins
+	FIXTURES=$(FIXTURES) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh
+
+.PHONY: test test-bins

@@ -1,0 +1,18 @@
+#!/bin/bash
+# deps.sh - install what stasis needs to build and test, from Debian's
+# packages only (run as root).  Quick when everything is already there.
+set -eu
+PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
+      clang libclang-rt-14-dev"
+missing=""
+for p in $PKGS; do
+	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+fi
+echo "deps: all present"

@@ -1,0 +1,32 @@
+#!/bin/bash
+# fuzz.sh SECONDS FIXTURES_DIR - run each fuzz target for SECONDS, seeded from
+# the fixture images (and their JSON), and report PASS when nothing crashed.
+set -u
+SECS=$1
+FIX=$2
+B=build
+W=$B/fuzz/work
+rm -rf "$W"
+mkdir -p "$W/seed-image" "$W/seed-json" "$W/corpus-image" "$W/corpus-json"
+
+for f in "$FIX"/*/img/*; do
+	n=$(basename "$(dirname "$(dirname "$f")")")-$(basename "$f")
+	# Page data is large and all alike; the readers' logic lives in the rest.
+	[ "$(stat -c %s "$f")" -le 65536 ] && cp "$f" "$W/seed-image/$n"
+	$B/crit decode -i "$f" -o "$W/seed-json/$n.json" 2>/dev/null
+	$B/crit decode --pretty -i "$f" -o "$W/seed-json/$n.pretty.json" 2>/dev/null
+done
+
+run() {
+	local name=$1 corpus=$2 seeds=$3
+	local log=$W/$name.log
+	if $B/fuzz/$name -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
+		-max_len=65536 -artifact_prefix="$W/$name-" "$corpus" "$seeds" >"$log" 2>&1; then
+		echo "PASS: fuzz $name for ${SECS}s ($(grep -o 'Done [0-9]* runs' "$log" | tail -1))"
+	else
+		echo "FAIL: fuzz $name: crashed, see $log: $(grep -m1 -E 'ERROR|SUMMARY' "$log")"
+	fi
+}
+
+run fuzz_image "$W/corpus-image" "$W/seed-image"
+run fuzz_json "$W/corpus-json" "$W/seed-json"

@@ -1,0 +1,56 @@
+#!/bin/bash
+# run.sh - the whole test suite.  Every part prints "PASS: what" or
+# "FAIL: what: why" lines; this script runs them all, keeps a log in
+# build/test.log, and ends with the line "N passed, N failed".
+# Exit status 0 only when nothing failed.
+#
+# Environment: FIXTURES (CRIU 4.2 fixtures), FUZZ_SECONDS (per fuzz target,
+# 0 to skip fuzzing).
+set -u
+cd "$(dirname "$0")/.."
+FIXTURES=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+LOG=build/test.log
+: >"$LOG"
+
+passed=0
+failed=0
+
+# part NAME CMD...: run one part, echo its lines, count them.  A part that
+# fails without saying what failed counts as one failure.
+part() {
+	local name=$1 out rc p f
+	shift
+	echo "== $name" | tee -a "$LOG"
+	out=$("$@" 2>>"$LOG")
+	rc=$?
+	[ -n "$out" ] && printf '%s\n' "$out" | tee -a "$LOG"
+	p=$(printf '%s\n' "$out" | grep -c '^PASS:')
+	f=$(printf '%s\n' "$out" | grep -c '^FAIL:')
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL: $name: exited with status $rc (see $LOG)" | tee -a "$LOG"
+		f=1
+	fi
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+		echo "FAIL: $name: ran no test" | tee -a "$LOG"
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+}
+
+if [ ! -d "$FIXTURES" ]; then
+	echo "FAIL: fixtures: $FIXTURES not found (../shared must be beside the checkout)"
+	failed=$((failed + 1))
+fi
+
+part "image layer unit tests" build/tests/test_image
+part "CRIU 4.2 fixtures: decode as crit, re-encode byte-exact" build/tests/test_fixtures "$FIXTURES"
+part "bad input to the image tool" bash tests/bad-input.sh build/crit "$FIXTURES"
+part "conformance harness (no checkpoint yet)" bash tests/conformance/run.sh
+if [ "$FUZZ_SECONDS" -gt 0 ]; then
+	part "fuzzing" bash tests/fuzz.sh "$FUZZ_SECONDS" "$FIXTURES"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
