@@ -1,0 +1,36 @@
+# tests/conformance/conformance.mk - the conformance runner and test programs.
+# Included from tests/tests.mk; uses CC, CPPFLAGS, CFLAGS, LDFLAGS and B from
+# the top Makefile.
+#
+# Every tests/conformance/*.c but runner.c is one test program, linked with
+# tests/lib/stasis_test.c.  A program that needs more libraries adds them with
+# a target-specific variable:
+#
+#   $(B)/tests/conformance/foo: CONF_LDLIBS += -lpthread
+
+CONF_RUNNER	:= $(B)/tests/runner
+CONF_SRCS	:= $(filter-out tests/conformance/runner.c, \
+			$(sort $(wildcard tests/conformance/*.c)))
+CONF_PROGS	:= $(patsubst tests/conformance/%.c,$(B)/tests/conformance/%,$(CONF_SRCS))
+CONF_LIB_OBJ	:= $(B)/obj/tests/lib/stasis_test.o
+CONF_OBJ	:= $(patsubst %.c,$(B)/obj/%.o,$(CONF_SRCS) tests/conformance/runner.c) \
+		   $(CONF_LIB_OBJ)
+
+# A static pattern rule of our own: these objects need no generated code,
+# so they do not wait for protoc-c like $(B)/obj/%.o does.
+$(CONF_OBJ): CPPFLAGS += -Itests/lib
+$(CONF_OBJ): $(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(CONF_RUNNER): $(B)/obj/tests/conformance/runner.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(CONF_PROGS): $(B)/tests/conformance/%: $(B)/obj/tests/conformance/%.o $(CONF_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CONF_LDLIBS)
+
+conformance-bins: $(CONF_RUNNER) $(CONF_PROGS)
+
+.PHONY: conformance-bins

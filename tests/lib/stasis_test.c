@@ -1,0 +1,168 @@
+/*
+ * stasis_test.c - result reporting and SIGTERM handling for test programs.
+ * See stasis_test.h for the contract with the runner.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stasis_test.h"
+
+static int out_fd = -1;
+static volatile sig_atomic_t got_sigterm;
+static int nr_pass, nr_fail, nr_skip;
+
+static void on_sigterm(int sig)
+{
+	(void)sig;
+	got_sigterm = 1;
+}
+
+/* Move @fd out of the low range; keep it where it is if the limit is too low. */
+static int move_high(int fd)
+{
+	int high = fcntl(fd, F_DUPFD, TEST_OUT_FD);
+
+	if (high < 0)
+		return fd;
+	close(fd);
+	return high;
+}
+
+void test_init(int argc, char **argv)
+{
+	const char *path = getenv("STASIS_TEST_OUT");
+	const char *prog = argc > 0 ? argv[0] : "test";
+	struct sigaction sa = { .sa_handler = on_sigterm };
+	int fd;
+
+	if (path)
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+	else
+		fd = dup(STDERR_FILENO);
+	if (fd < 0) {
+		fprintf(stderr, "%s: cannot open %s: %m\n", prog,
+			path ? path : "stderr");
+		exit(1);
+	}
+	out_fd = move_high(fd);
+
+	/* No SA_RESTART: a test blocked in a syscall should see EINTR. */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL)) {
+		fail("sigaction(SIGTERM): %m");
+		exit(1);
+	}
+}
+
+/* Write "@prefix@message\n" with one write(2); errno is preserved for callers. */
+static void out_line(const char *prefix, const char *fmt, va_list ap)
+{
+	int saved = errno;
+	char line[1024];
+	size_t len = strlen(prefix);
+	size_t room = sizeof(line) - len - 1;	/* one byte kept for '\n' */
+	ssize_t ret;
+	int n;
+
+	memcpy(line, prefix, len);
+	if (fmt) {
+		n = vsnprintf(line + len, room, fmt, ap);
+		if (n > 0)	/* a long message is cut, not dropped */
+			len += (size_t)n < room ? (size_t)n : room - 1;
+	}
+	/* The runner reads lines: a message must not break its own. */
+	for (char *p = line; p < line + len; p++)
+		if (*p == '\n')
+			*p = ' ';
+	line[len++] = '\n';
+
+	do
+		ret = write(out_fd, line, len);
+	while (ret < 0 && errno == EINTR);
+	errno = saved;
+}
+
+static void report(const char *prefix, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	out_line(prefix, fmt, ap);
+	va_end(ap);
+}
+
+void test_ready(void)
+{
+	report("READY", NULL);
+}
+
+void test_waitsig(void)
+{
+	sigset_t term, old, wait;
+
+	/*
+	 * Block SIGTERM while testing the flag, so that it cannot arrive
+	 * between the test and sigsuspend() and leave us asleep for good.
+	 */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &old);
+	wait = old;
+	sigdelset(&wait, SIGTERM);
+	while (!got_sigterm)
+		sigsuspend(&wait);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+bool test_got_sigterm(void)
+{
+	return got_sigterm;
+}
+
+void pass(void)
+{
+	nr_pass++;
+	report("PASS", NULL);
+}
+
+void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	nr_fail++;
+	va_start(ap, fmt);
+	out_line("FAIL: ", fmt, ap);
+	va_end(ap);
+}
+
+void skip(const char *fmt, ...)
+{
+	va_list ap;
+
+	nr_skip++;
+	va_start(ap, fmt);
+	out_line("SKIP: ", fmt, ap);
+	va_end(ap);
+}
+
+void test_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	out_line("# ", fmt, ap);
+	va_end(ap);
+}
+
+int test_result(void)
+{
+	if (nr_fail)
+		return 1;
+	return nr_pass || nr_skip ? 0 : 1;
+}

@@ -1,0 +1,69 @@
+/*
+ * stasis_test.h - the library every conformance test program links.
+ *
+ * The contract with tests/conformance/runner.c, after CRIU's zdtm:
+ *
+ *   1. The runner starts the program in a session of its own, with stdin,
+ *      stdout and stderr on /dev/null and STASIS_TEST_OUT naming the
+ *      result file.
+ *   2. The program calls test_init() first, sets up the state it wants
+ *      checked, and calls test_ready().
+ *   3. The runner may now checkpoint the program and restore it; then it
+ *      sends SIGTERM.
+ *   4. The program waits for that with test_waitsig() (or polls
+ *      test_got_sigterm()), checks that its state is unchanged, reports
+ *      with pass() or fail(), and returns test_result() from main().
+ *
+ * The result file holds one line per report, each written with a single
+ * write(2) so that lines from several processes never interleave:
+ *
+ *   READY            test_ready()
+ *   PASS             pass()
+ *   FAIL: message    fail()   - any FAIL line fails the test
+ *   SKIP: message    skip()   - the test cannot run here
+ *   # message        test_msg() - information only
+ *
+ * None of these functions exits: a test may fail() several times to
+ * report every check that went wrong.  Messages are printf formats and
+ * may use %m; newlines in them are turned into spaces.
+ *
+ * The result file stays open on a descriptor >= TEST_OUT_FD, out of the
+ * way of the low numbers tests use.  Like every other descriptor it has
+ * to survive checkpoint/restore.  Without STASIS_TEST_OUT, reports go to
+ * a copy of stderr, which is handy when running a test by hand.
+ */
+#ifndef STASIS_TEST_H
+#define STASIS_TEST_H
+
+#include <stdbool.h>
+
+#define TEST_OUT_FD	1000	/* lowest descriptor the result file may get */
+
+/* Open the result file and catch SIGTERM; exits 1 if that fails. */
+void test_init(int argc, char **argv);
+
+/* Tell the runner the state is set up: it may checkpoint from now on. */
+void test_ready(void);
+
+/* Sleep until SIGTERM has arrived; other signals do not end the wait. */
+void test_waitsig(void);
+
+/*
+ * Has SIGTERM arrived?  For tests that must be doing something else
+ * than waiting in sigsuspend() when checkpointed.  The SIGTERM handler
+ * has no SA_RESTART, so blocking calls return EINTR when it runs.
+ */
+bool test_got_sigterm(void);
+
+void pass(void);
+void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void test_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The exit status for main(): 1 if fail() was called or nothing was
+ * reported at all, else 0 (pass or skip).
+ */
+int test_result(void);
+
+#endif
