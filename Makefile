@@ -14,6 +14,8 @@ CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE
 CPPFLAGS += -Isrc -Iimages -Icrit -Iinclude -Ibuild/gen/images -Ibuild/gen
 LDLIBS	+= -lprotobuf-c
 
+.DEFAULT_GOAL := all
+
 B	:= build
 GEN	:= $(B)/gen/images
 
@@ -32,7 +34,9 @@ CRIT_OBJ := $(B)/obj/crit/crit.o $(B)/obj/crit/explore.o $(CRIT_LIB_OBJ)
 
 STASIS_OBJ := $(B)/obj/src/main.o
 
-all: $(B)/stasis $(B)/crit
+include compel/compel.mk
+
+all: $(B)/stasis $(B)/crit $(COMPEL_LIBS)
 
 # protoc-c writes every .pb-c.c/.h at once; one stamp stands for all of them.
 $(GEN)/.stamp: $(PROTOS)
@@ -64,10 +68,11 @@ $(B)/libstasis-images.a: $(IMG_OBJ)
 $(B)/crit: $(CRIT_OBJ) $(B)/libstasis-images.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/stasis: $(STASIS_OBJ) $(B)/libstasis-images.a
+$(B)/stasis: $(STASIS_OBJ) $(B)/libstasis-images.a $(B)/libcompel.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)
+
 
 include fuzz/fuzz.mk
 include tests/tests.mk
@@ -75,7 +80,7 @@ include tests/tests.mk
 demo: all
 	bash scripts/demo.sh
 
-install: all
+install: all install-compel
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(B)/stasis $(DESTDIR)$(BINDIR)/stasis
 	install -m 0755 $(B)/crit $(DESTDIR)$(BINDIR)/stasis-crit

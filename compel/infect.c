@@ -1,0 +1,467 @@
+/*
+ * infect.c - remote system calls, the parasite, and curing.
+ *
+ * How a task is given back untouched.  When seized it sits in the kernel's
+ * signal path (the interrupt stop) with its registers as user space left
+ * them; if it was inside a system call, orig_ax holds the call and ax the
+ * kernel's "restart me" code.  We save all of that, and the signal mask,
+ * block every signal while we work (pending ones stay pending), and run
+ * our calls with orig_ax = -1 so that no restart logic fires on our
+ * behalf.  To give the task back we restore the registers and the mask and
+ * bring it to the interrupt stop once more (PTRACE_INTERRUPT + PTRACE_CONT)
+ * so that on detach the kernel finishes the signal path exactly as it
+ * would have: the interrupted call restarts, a nanosleep through its
+ * restart block with its original deadline.  Nothing we run touches that
+ * restart block: our calls do not set one, and the parasite's futex waits
+ * have no timeout.  No rt_sigreturn is used either, since it would reset it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define PARASITE_PAGE	4096UL
+#define ROUND_PAGE(x)	(((x) + PARASITE_PAGE - 1) & ~(PARASITE_PAGE - 1))
+#define RPC_TIMEOUT_MS	10000
+
+#ifndef MFD_EXEC
+#define MFD_EXEC	0x0010U
+#endif
+
+static struct task *tree_find(struct compel_tree *tree, pid_t pid)
+{
+	for (size_t i = 0; i < tree->nr; i++)
+		if (tree->tasks[i].pub.pid == pid)
+			return &tree->tasks[i];
+	return NULL;
+}
+
+int compel_prepare(struct compel_tree *tree, pid_t pid, struct compel_ctl **out)
+{
+	struct task *t = tree_find(tree, pid);
+	struct compel_ctl *ctl;
+	uint64_t all = ~0ULL;
+	int ret;
+
+	if (!t || !t->pub.nr_threads) {
+		cpr_err("pid %d: not a live task of the seized tree", pid);
+		return -ESRCH;
+	}
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return -ENOMEM;
+	ctl->tree = tree;
+	ctl->task = t;
+	ctl->tid = t->tids[0];
+	ctl->where = STOP_EVENT;
+
+	ret = compel_get_regs(ctl->tid, &ctl->regs);
+	if (!ret)
+		ret = compel_get_xsave(ctl->tid, &ctl->xsave, &ctl->xsave_len);
+	if (!ret && ptrace(PTRACE_GETSIGMASK, ctl->tid, sizeof(ctl->sigmask), &ctl->sigmask)) {
+		ret = -errno;
+		cpr_err("tid %d: PTRACE_GETSIGMASK: %m", ctl->tid);
+	}
+	if (!ret)
+		ret = compel_find_syscall_insn(pid, &ctl->syscall_ip);
+	/* From here on curing is what undoes our work. */
+	if (!ret && ptrace(PTRACE_SETSIGMASK, ctl->tid, sizeof(all), &all)) {
+		ret = -errno;
+		cpr_err("tid %d: PTRACE_SETSIGMASK: %m", ctl->tid);
+	}
+	if (ret) {
+		free(ctl->xsave);
+		free(ctl);
+		return ret;
+	}
+	*out = ctl;
+	return 0;
+}
+
+/* Resume with @request and wait for the next stop, which must be a syscall stop. */
+static int step_to_syscall_stop(struct compel_ctl *ctl, const char *what)
+{
+	int status, ret;
+
+	if (ptrace(PTRACE_SYSCALL, ctl->tid, NULL, NULL)) {
+		ret = -errno;
+		cpr_err("tid %d: PTRACE_SYSCALL: %m", ctl->tid);
+		return ret;
+	}
+	ret = compel_wait_stop(ctl->tid, &status);
+	if (ret)
+		return ret;
+	if (!compel_is_syscall_stop(status)) {
+		cpr_err("tid %d: stopped with status 0x%x instead of at the %s of a remote call",
+			ctl->tid, status, what);
+		return -EIO;
+	}
+	return 0;
+}
+
+static int remote_call(struct compel_ctl *ctl, long nr, long *res, const unsigned long args[6])
+{
+	struct user_regs_struct regs = ctl->regs;
+	int ret;
+
+	compel_set_syscall_regs(&regs, ctl->syscall_ip, nr, args);
+	ret = compel_set_regs(ctl->tid, &regs);
+	if (ret)
+		return ret;
+	ctl->where = STOP_SYSCALL;	/* whatever happens next, we left the interrupt stop */
+	ret = step_to_syscall_stop(ctl, "entry");
+	if (!ret)
+		ret = step_to_syscall_stop(ctl, "exit");
+	if (!ret)
+		ret = compel_get_regs(ctl->tid, &regs);
+	if (ret)
+		return ret;
+	*res = compel_syscall_result(&regs);
+	cpr_debug("tid %d: remote syscall %ld = %ld", ctl->tid, nr, *res);
+	return 0;
+}
+
+int compel_syscall(struct compel_ctl *ctl, long nr, long *res,
+		   unsigned long a1, unsigned long a2, unsigned long a3,
+		   unsigned long a4, unsigned long a5, unsigned long a6)
+{
+	const unsigned long args[6] = { a1, a2, a3, a4, a5, a6 };
+	int ret;
+
+	if (ctl->failed || ctl->where == STOP_RUNNING) {
+		cpr_err("tid %d: cannot run a remote call now", ctl->tid);
+		return -EINVAL;
+	}
+	ret = remote_call(ctl, nr, res, args);
+	if (!ret && compel_fault_hit(COMPEL_FAULT_SYSCALL))
+		ret = -EFAULT;
+	if (ret)
+		ctl->failed = true;
+	return ret;
+}
+
+/* A remote call that must succeed; its failure is logged as @what. */
+static int remote_ok(struct compel_ctl *ctl, const char *what, long nr, long *res,
+		     unsigned long a1, unsigned long a2, unsigned long a3,
+		     unsigned long a4, unsigned long a5, unsigned long a6)
+{
+	const unsigned long args[6] = { a1, a2, a3, a4, a5, a6 };
+	long r;
+	int ret = remote_call(ctl, nr, &r, args);
+
+	if (ret)
+		return ret;
+	if (r < 0 && r > -4096) {
+		cpr_err("pid %d: remote %s failed: %s", ctl->task->pub.pid, what, strerror(-r));
+		return r;
+	}
+	if (res)
+		*res = r;
+	return 0;
+}
+
+static size_t parasite_code_size(void)
+{
+	return ROUND_PAGE(compel_parasite_blob_end - compel_parasite_blob);
+}
+
+/* Create the memfd inside the task and map it on our side too. */
+static int make_shared_memfd(struct compel_ctl *ctl, long *remote_fd, int *local_fd)
+{
+	static const char name[] = "stasis-parasite";
+	struct iovec local = { (void *)name, sizeof(name) }, remote;
+	char path[64];
+	long scratch, fd;
+	int ret;
+
+	/* The memfd's name must be in the task's memory: a scratch page. */
+	ret = remote_ok(ctl, "mmap", __NR_mmap, &scratch, 0, PARASITE_PAGE,
+			PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (ret)
+		return ret;
+	remote.iov_base = (void *)scratch;
+	remote.iov_len = sizeof(name);
+	if (process_vm_writev(ctl->task->pub.pid, &local, 1, &remote, 1, 0) != sizeof(name)) {
+		ret = -errno;
+		cpr_err("pid %d: cannot write into its memory: %m", ctl->task->pub.pid);
+	}
+	if (!ret) {
+		ret = remote_ok(ctl, "memfd_create", __NR_memfd_create, &fd, scratch,
+				MFD_CLOEXEC | MFD_EXEC, 0, 0, 0, 0);
+		if (ret == -EINVAL)	/* kernels before 6.3 know no MFD_EXEC */
+			ret = remote_ok(ctl, "memfd_create", __NR_memfd_create, &fd, scratch,
+					MFD_CLOEXEC, 0, 0, 0, 0);
+	}
+	if (remote_ok(ctl, "munmap", __NR_munmap, NULL, scratch, PARASITE_PAGE, 0, 0, 0, 0) && !ret)
+		ret = -EIO;
+	if (ret)
+		return ret;
+	*remote_fd = fd;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", ctl->task->pub.pid, fd);
+	*local_fd = open(path, O_RDWR | O_CLOEXEC);
+	if (*local_fd < 0) {
+		ret = -errno;
+		cpr_err("cannot open %s: %m", path);
+	}
+	return ret;
+}
+
+static int map_parasite(struct compel_ctl *ctl)
+{
+	size_t code = parasite_code_size();
+	size_t area = ROUND_PAGE(sizeof(struct parasite_area));
+	long remote_fd = -1, addr;
+	int local_fd = -1, ret;
+
+	ctl->map_len = code + area + PARASITE_STACK_SIZE;
+	ret = make_shared_memfd(ctl, &remote_fd, &local_fd);
+	if (!ret && ftruncate(local_fd, ctl->map_len)) {
+		ret = -errno;
+		cpr_err("parasite memfd: ftruncate: %m");
+	}
+	if (!ret) {
+		ctl->local_map = mmap(NULL, ctl->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+				      local_fd, 0);
+		if (ctl->local_map == MAP_FAILED) {
+			ctl->local_map = NULL;
+			ret = -errno;
+			cpr_err("parasite memfd: mmap: %m");
+		}
+	}
+	if (!ret) {
+		memcpy(ctl->local_map, compel_parasite_blob,
+		       compel_parasite_blob_end - compel_parasite_blob);
+		ctl->area = (struct parasite_area *)((char *)ctl->local_map + code);
+		ret = remote_ok(ctl, "mmap of the parasite", __NR_mmap, &addr, 0, ctl->map_len,
+				PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED, remote_fd, 0);
+		if (!ret)
+			ctl->remote_map = addr;
+	}
+	if (remote_fd >= 0 &&
+	    remote_ok(ctl, "close", __NR_close, NULL, remote_fd, 0, 0, 0, 0, 0) && !ret)
+		ret = -EIO;
+	if (local_fd >= 0)
+		close(local_fd);
+	return ret;
+}
+
+/* Start the parasite on its own stack; it waits for commands. */
+static int start_parasite(struct compel_ctl *ctl)
+{
+	struct user_regs_struct regs = ctl->regs;
+	size_t code = parasite_code_size();
+	int ret;
+
+	regs.rip = ctl->remote_map;
+	regs.rsp = ctl->remote_map + ctl->map_len;
+	regs.rdi = ctl->remote_map + code;
+	regs.orig_rax = -1;
+	ret = compel_set_regs(ctl->tid, &regs);
+	if (ret)
+		return ret;
+	if (ptrace(PTRACE_CONT, ctl->tid, NULL, NULL)) {
+		ret = -errno;
+		cpr_err("tid %d: PTRACE_CONT: %m", ctl->tid);
+		return ret;
+	}
+	ctl->where = STOP_RUNNING;
+	return 0;
+}
+
+int compel_infect(struct compel_ctl *ctl)
+{
+	int ret;
+
+	if (ctl->failed || ctl->remote_map || ctl->where == STOP_RUNNING) {
+		cpr_err("tid %d: cannot infect now", ctl->tid);
+		return -EINVAL;
+	}
+	ret = map_parasite(ctl);
+	if (!ret && compel_fault_hit(COMPEL_FAULT_INFECT))
+		ret = -EFAULT;
+	if (!ret)
+		ret = start_parasite(ctl);
+	if (!ret)
+		ret = compel_rpc(ctl, COMPEL_CMD_NOP);
+	if (ret) {
+		cpr_err("pid %d: the parasite could not be started", ctl->task->pub.pid);
+		ctl->failed = true;
+		return ret;
+	}
+	cpr_debug("pid %d: parasite at 0x%lx", ctl->task->pub.pid, ctl->remote_map);
+	return 0;
+}
+
+union compel_rpc_args *compel_rpc_area(struct compel_ctl *ctl)
+{
+	return ctl->area ? &ctl->area->args : NULL;
+}
+
+static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
+}
+
+/* Wait for the parasite to finish command @seq; it may also have crashed. */
+static int wait_done(struct compel_ctl *ctl, uint32_t seq)
+{
+	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	int waited = 0, status;
+
+	for (;;) {
+		uint32_t done = __atomic_load_n(&ctl->area->done_seq, __ATOMIC_ACQUIRE);
+		pid_t r;
+
+		if (done == seq)
+			return 0;
+		futex(&ctl->area->done_seq, FUTEX_WAIT, done, &nap);
+		r = waitpid(ctl->tid, &status, __WALL | WNOHANG);
+		if (r == ctl->tid) {
+			/* It stopped on its own: a fault in the parasite, or a kill. */
+			cpr_err("pid %d: the parasite stopped with status 0x%x", ctl->task->pub.pid,
+				status);
+			ctl->where = WIFSTOPPED(status) ? STOP_SYSCALL : STOP_RUNNING;
+			return -EFAULT;
+		}
+		waited += 20;
+		if (waited >= RPC_TIMEOUT_MS) {
+			cpr_err("pid %d: the parasite did not answer in %d ms",
+				ctl->task->pub.pid, RPC_TIMEOUT_MS);
+			return -ETIMEDOUT;
+		}
+	}
+}
+
+int compel_rpc(struct compel_ctl *ctl, enum compel_cmd cmd)
+{
+	uint32_t seq;
+	int ret;
+
+	if (ctl->where != STOP_RUNNING || !ctl->area) {
+		cpr_err("tid %d: no parasite is running", ctl->tid);
+		return -EINVAL;
+	}
+	ctl->area->cmd = cmd;
+	seq = ctl->area->cmd_seq + 1;
+	__atomic_store_n(&ctl->area->cmd_seq, seq, __ATOMIC_RELEASE);
+	futex(&ctl->area->cmd_seq, FUTEX_WAKE, 1, NULL);
+	ret = wait_done(ctl, seq);
+	if (!ret && compel_fault_hit(COMPEL_FAULT_RPC))
+		ret = -EFAULT;
+	if (ret) {
+		ctl->failed = true;
+		return ret;
+	}
+	if (ctl->area->ret)
+		cpr_err("pid %d: parasite command %d failed: %s", ctl->task->pub.pid, cmd,
+			strerror(-ctl->area->ret));
+	return ctl->area->ret;
+}
+
+/* Stop a running parasite where it waits: the interrupt stop again. */
+static int stop_parasite(struct compel_ctl *ctl)
+{
+	int status, ret;
+
+	if (ptrace(PTRACE_INTERRUPT, ctl->tid, NULL, NULL)) {
+		ret = -errno;
+		cpr_err("tid %d: PTRACE_INTERRUPT: %m", ctl->tid);
+		return ret;
+	}
+	ret = compel_wait_stop(ctl->tid, &status);
+	if (ret)
+		return ret;
+	ctl->where = compel_is_event_stop(status) ? STOP_EVENT : STOP_SYSCALL;
+	return 0;
+}
+
+/*
+ * With the task's own registers back in place, pass through the interrupt
+ * stop again so that detaching finishes its signal path (and restarts an
+ * interrupted call) exactly as it would have without us.
+ */
+static int back_to_interrupt_stop(struct compel_ctl *ctl)
+{
+	int status, ret;
+
+	if (ptrace(PTRACE_INTERRUPT, ctl->tid, NULL, NULL) ||
+	    ptrace(PTRACE_CONT, ctl->tid, NULL, NULL)) {
+		ret = -errno;
+		cpr_err("tid %d: cannot bring it back to the interrupt stop: %m", ctl->tid);
+		return ret;
+	}
+	ret = compel_wait_stop(ctl->tid, &status);
+	if (ret)
+		return ret;
+	if (!compel_is_event_stop(status)) {
+		cpr_err("tid %d: stopped with status 0x%x on the way back", ctl->tid, status);
+		return -EIO;
+	}
+	ctl->where = STOP_EVENT;
+	return 0;
+}
+
+static int unmap_parasite(struct compel_ctl *ctl)
+{
+	int ret = 0;
+
+	if (ctl->remote_map) {
+		if (compel_fault_hit(COMPEL_FAULT_CURE))
+			ret = -EFAULT;
+		else
+			ret = remote_ok(ctl, "munmap of the parasite", __NR_munmap, NULL,
+					ctl->remote_map, ctl->map_len, 0, 0, 0, 0);
+		/* An injected fault must not leave it mapped: try once more. */
+		if (ret == -EFAULT)
+			ret = remote_ok(ctl, "munmap of the parasite", __NR_munmap, NULL,
+					ctl->remote_map, ctl->map_len, 0, 0, 0, 0) ?: -EFAULT;
+		ctl->remote_map = 0;
+	}
+	if (ctl->local_map)
+		munmap(ctl->local_map, ctl->map_len);
+	ctl->local_map = NULL;
+	ctl->area = NULL;
+	return ret;
+}
+
+int compel_cure(struct compel_ctl *ctl)
+{
+	int ret = 0, err;
+
+	if (!ctl)
+		return 0;
+	if (ctl->where == STOP_RUNNING)
+		ret = stop_parasite(ctl);
+	if (!ret || ctl->where != STOP_RUNNING) {
+		err = unmap_parasite(ctl);
+		ret = ret ?: err;
+	}
+	/* Registers, FPU state and mask go back even if something failed above. */
+	err = compel_set_regs(ctl->tid, &ctl->regs);
+	ret = ret ?: err;
+	err = compel_set_xsave(ctl->tid, ctl->xsave, ctl->xsave_len);
+	ret = ret ?: err;
+	if (ptrace(PTRACE_SETSIGMASK, ctl->tid, sizeof(ctl->sigmask), &ctl->sigmask)) {
+		cpr_err("tid %d: PTRACE_SETSIGMASK: %m", ctl->tid);
+		ret = ret ?: -errno;
+	}
+	if (ctl->where != STOP_EVENT) {
+		err = back_to_interrupt_stop(ctl);
+		ret = ret ?: err;
+	}
+	free(ctl->xsave);
+	free(ctl);
+	return ret;
+}

@@ -1,0 +1,82 @@
+/*
+ * internal.h - what the pieces of libcompel share.
+ */
+#ifndef STASIS_COMPEL_INTERNAL_H
+#define STASIS_COMPEL_INTERNAL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "stasis/compel.h"
+#include "parasite-proto.h"
+
+struct task {
+	struct compel_task pub;
+	pid_t *tids;		/* seized threads; pub.threads points here */
+	int cap;
+};
+
+struct compel_tree {
+	struct task *tasks;
+	size_t nr, cap;
+};
+
+/* Where the task we work in is stopped, which decides how we give it back. */
+enum stop_kind {
+	STOP_EVENT,		/* PTRACE_EVENT_STOP inside get_signal(): as seized */
+	STOP_SYSCALL,		/* syscall-exit-stop after a remote call */
+	STOP_RUNNING,		/* not stopped: the parasite is running */
+};
+
+struct compel_ctl {
+	struct compel_tree *tree;
+	struct task *task;
+	pid_t tid;
+
+	/* The task as found: given back exactly by compel_cure(). */
+	struct user_regs_struct regs;
+	void *xsave;
+	size_t xsave_len;
+	uint64_t sigmask;
+
+	unsigned long syscall_ip;	/* a syscall instruction in the task */
+	enum stop_kind where;
+
+	/* The parasite, once infected. */
+	unsigned long remote_map;	/* its address in the task, 0 if none */
+	size_t map_len;
+	void *local_map;		/* our view of the same memfd */
+	struct parasite_area *area;
+	bool failed;			/* a step failed: only curing is allowed */
+};
+
+/* log.c */
+void compel_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define cpr_err(fmt, ...)	compel_log(COMPEL_LOG_ERROR, fmt, ##__VA_ARGS__)
+#define cpr_warn(fmt, ...)	compel_log(COMPEL_LOG_WARN, fmt, ##__VA_ARGS__)
+#define cpr_info(fmt, ...)	compel_log(COMPEL_LOG_INFO, fmt, ##__VA_ARGS__)
+#define cpr_debug(fmt, ...)	compel_log(COMPEL_LOG_DEBUG, fmt, ##__VA_ARGS__)
+/* True when @fault is the one injected (compel_set_fault); logs it. */
+bool compel_fault_hit(enum compel_fault fault);
+
+/* ptrace.c */
+int compel_wait_stop(pid_t tid, int *status);
+bool compel_is_event_stop(int status);
+bool compel_is_syscall_stop(int status);
+
+/* regs-x86.c */
+int compel_get_regs(pid_t tid, struct user_regs_struct *regs);
+int compel_set_regs(pid_t tid, const struct user_regs_struct *regs);
+int compel_get_xsave(pid_t tid, void **buf, size_t *len);
+int compel_set_xsave(pid_t tid, void *buf, size_t len);
+void compel_set_syscall_regs(struct user_regs_struct *regs, unsigned long ip, long nr,
+			     const unsigned long args[6]);
+long compel_syscall_result(const struct user_regs_struct *regs);
+int compel_find_syscall_insn(pid_t pid, unsigned long *ip);
+
+/* The parasite blob, linked in from parasite-blob.S. */
+extern const unsigned char compel_parasite_blob[];
+extern const unsigned char compel_parasite_blob_end[];
+
+#endif

@@ -1,0 +1,153 @@
+/*
+ * regs-x86.c - x86_64 registers: the general ones, the whole xsave area,
+ * and where a system call instruction can be found in a task.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Larger than any xsave area a CPU has today (AMX makes it ~11 KiB). */
+#define XSAVE_MAX	(64 << 10)
+
+int compel_get_regs(pid_t tid, struct user_regs_struct *regs)
+{
+	if (ptrace(PTRACE_GETREGS, tid, NULL, regs)) {
+		cpr_err("tid %d: PTRACE_GETREGS: %m", tid);
+		return -errno;
+	}
+	return 0;
+}
+
+int compel_set_regs(pid_t tid, const struct user_regs_struct *regs)
+{
+	if (ptrace(PTRACE_SETREGS, tid, NULL, regs)) {
+		cpr_err("tid %d: PTRACE_SETREGS: %m", tid);
+		return -errno;
+	}
+	return 0;
+}
+
+int compel_get_xsave(pid_t tid, void **out, size_t *len)
+{
+	struct iovec iov;
+	void *buf = malloc(XSAVE_MAX);
+
+	if (!buf)
+		return -ENOMEM;
+	iov.iov_base = buf;
+	iov.iov_len = XSAVE_MAX;
+	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov)) {
+		cpr_err("tid %d: PTRACE_GETREGSET(NT_X86_XSTATE): %m", tid);
+		free(buf);
+		return -errno;
+	}
+	*out = buf;
+	*len = iov.iov_len;
+	return 0;
+}
+
+int compel_set_xsave(pid_t tid, void *buf, size_t len)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+
+	if (ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &iov)) {
+		cpr_err("tid %d: PTRACE_SETREGSET(NT_X86_XSTATE): %m", tid);
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * orig_ax = -1 tells the kernel the task is not inside a system call, so
+ * resuming it from a signal stop does not try to restart one.
+ */
+void compel_set_syscall_regs(struct user_regs_struct *regs, unsigned long ip, long nr,
+			     const unsigned long args[6])
+{
+	regs->rip = ip;
+	regs->rax = nr;
+	regs->orig_rax = -1;
+	regs->rdi = args[0];
+	regs->rsi = args[1];
+	regs->rdx = args[2];
+	regs->r10 = args[3];
+	regs->r8 = args[4];
+	regs->r9 = args[5];
+}
+
+long compel_syscall_result(const struct user_regs_struct *regs)
+{
+	return (long)regs->rax;
+}
+
+/* Look for the bytes 0f 05 (syscall) in [start, end) of @pid's memory. */
+static int scan_for_syscall(int memfd, unsigned long start, unsigned long end, unsigned long *ip)
+{
+	unsigned char buf[4096];
+
+	for (unsigned long at = start; at < end; at += sizeof(buf) - 1) {
+		size_t want = end - at < sizeof(buf) ? end - at : sizeof(buf);
+		ssize_t r = pread(memfd, buf, want, at);
+
+		if (r < 2)
+			return -ENOENT;
+		for (ssize_t i = 0; i + 1 < r; i++)
+			if (buf[i] == 0x0f && buf[i + 1] == 0x05) {
+				*ip = at + i;
+				return 0;
+			}
+	}
+	return -ENOENT;
+}
+
+/*
+ * Remote calls run through a syscall instruction the task already has, so
+ * that no byte of its memory is changed.  The vDSO has one (the fallback
+ * of its clock functions); any other executable mapping will do.
+ */
+int compel_find_syscall_insn(pid_t pid, unsigned long *ip)
+{
+	char path[64], line[512], perms[8];
+	unsigned long start, end, vdso_s = 0, vdso_e = 0;
+	FILE *maps;
+	int memfd, ret = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "re");
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	memfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!maps || memfd < 0) {
+		ret = -errno;
+		cpr_err("pid %d: cannot open its maps or mem: %m", pid);
+		goto out;
+	}
+	while (fgets(line, sizeof(line), maps))
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
+		    strstr(line, "[vdso]")) {
+			vdso_s = start;
+			vdso_e = end;
+		}
+	if (vdso_s)
+		ret = scan_for_syscall(memfd, vdso_s, vdso_e, ip);
+	rewind(maps);
+	while (ret && fgets(line, sizeof(line), maps))
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
+		    perms[0] == 'r' && perms[2] == 'x')
+			ret = scan_for_syscall(memfd, start, end, ip);
+	if (ret)
+		cpr_err("pid %d: no syscall instruction found in its memory", pid);
+out:
+	if (maps)
+		fclose(maps);
+	if (memfd >= 0)
+		close(memfd);
+	return ret;
+}

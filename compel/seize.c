@@ -1,0 +1,339 @@
+/*
+ * seize.c - stop a whole process tree with ptrace and let it go again.
+ *
+ * Every thread is seized (PTRACE_SEIZE) and interrupted (PTRACE_INTERRUPT):
+ * unlike SIGSTOP this leaves no signal behind and stops a task inside the
+ * kernel's signal path, where an interrupted system call is restarted as
+ * if nothing happened once we detach.  Threads and children created while
+ * we work are found by reading /proc again until nothing new appears; a
+ * stopped task cannot create any more.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SEIZE_OPTIONS	(PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)
+
+size_t compel_tree_nr_tasks(const struct compel_tree *tree)
+{
+	return tree->nr;
+}
+
+const struct compel_task *compel_tree_task(const struct compel_tree *tree, size_t i)
+{
+	return i < tree->nr ? &tree->tasks[i].pub : NULL;
+}
+
+struct proc_stat {
+	char state;
+	pid_t ppid;
+	int exit_code;
+};
+
+/* The fields of /proc/PID/stat we need; the name may hold spaces and ')'. */
+static int read_stat(pid_t pid, struct proc_stat *st)
+{
+	char path[64], buf[1024], *p, *tok, *save = NULL;
+	int fd, field;
+	ssize_t r;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (r <= 0)
+		return -ESRCH;
+	buf[r] = '\0';
+	p = strrchr(buf, ')');
+	if (!p)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	/* Fields after the name: 3 is the state, 4 the parent, 52 the exit code. */
+	for (field = 3, tok = strtok_r(p + 1, " \n", &save); tok;
+	     field++, tok = strtok_r(NULL, " \n", &save)) {
+		if (field == 3)
+			st->state = tok[0];
+		else if (field == 4)
+			st->ppid = atoi(tok);
+		else if (field == 52)
+			st->exit_code = atoi(tok);
+	}
+	return field > 4 ? 0 : -EINVAL;
+}
+
+static int tracer_of(pid_t tid)
+{
+	char path[64], line[256];
+	int tracer = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+			break;
+	fclose(f);
+	return tracer;
+}
+
+/*
+ * Seize @tid and wait until it is stopped by us.  *@stopped tells whether
+ * it was in a group stop (SIGSTOP, job control) already.
+ */
+static int seize_thread(pid_t tid, bool *stopped)
+{
+	int status, ret, tries;
+
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)SEIZE_OPTIONS)) {
+		ret = -errno;
+		if (ret == -ESRCH)
+			return ret;
+		if (tracer_of(tid)) {
+			cpr_err("tid %d is already traced by pid %d", tid, tracer_of(tid));
+			return -EBUSY;
+		}
+		cpr_err("tid %d: PTRACE_SEIZE: %s", tid, strerror(-ret));
+		return ret;
+	}
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
+		ret = -errno;
+		cpr_err("tid %d: PTRACE_INTERRUPT: %m", tid);
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		return ret;
+	}
+	for (tries = 0; tries < 64; tries++) {
+		ret = compel_wait_stop(tid, &status);
+		if (ret)
+			return ret;
+		if (compel_is_event_stop(status)) {
+			*stopped = WSTOPSIG(status) != SIGTRAP;
+			return 0;
+		}
+		/*
+		 * A signal was on its way in before our interrupt: let it go
+		 * where it was going; the interrupt stop follows.
+		 */
+		cpr_debug("tid %d: passing signal %d on while seizing", tid, WSTOPSIG(status));
+		if (ptrace(PTRACE_CONT, tid, NULL, (void *)(long)WSTOPSIG(status))) {
+			ret = -errno;
+			cpr_err("tid %d: PTRACE_CONT: %m", tid);
+			return ret;
+		}
+	}
+	cpr_err("tid %d: does not stop", tid);
+	ptrace(PTRACE_DETACH, tid, NULL, NULL);
+	return -EAGAIN;
+}
+
+static struct task *find_task(struct compel_tree *tree, pid_t pid)
+{
+	for (size_t i = 0; i < tree->nr; i++)
+		if (tree->tasks[i].pub.pid == pid)
+			return &tree->tasks[i];
+	return NULL;
+}
+
+static bool has_thread(const struct task *t, pid_t tid)
+{
+	for (int i = 0; i < t->pub.nr_threads; i++)
+		if (t->tids[i] == tid)
+			return true;
+	return false;
+}
+
+static int add_task(struct compel_tree *tree, pid_t pid)
+{
+	struct proc_stat st;
+	struct task *t;
+	int ret;
+
+	if (tree->nr == tree->cap) {
+		size_t cap = tree->cap ? tree->cap * 2 : 16;
+		struct task *n = realloc(tree->tasks, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		tree->tasks = n;
+		tree->cap = cap;
+	}
+	ret = read_stat(pid, &st);
+	if (ret)
+		return ret;
+	t = &tree->tasks[tree->nr++];
+	memset(t, 0, sizeof(*t));
+	t->pub.pid = pid;
+	t->pub.ppid = st.ppid;
+	t->pub.state = COMPEL_TASK_ALIVE;
+	if (st.state == 'Z') {
+		t->pub.state = COMPEL_TASK_ZOMBIE;
+		t->pub.exit_code = st.exit_code;
+	}
+	return 0;
+}
+
+static int add_thread(struct task *t, pid_t tid)
+{
+	if (t->pub.nr_threads == t->cap) {
+		int cap = t->cap ? t->cap * 2 : 8;
+		pid_t *n = realloc(t->tids, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		t->tids = n;
+		t->cap = cap;
+	}
+	/* The group leader goes first. */
+	if (tid == t->pub.pid && t->pub.nr_threads) {
+		memmove(t->tids + 1, t->tids, t->pub.nr_threads * sizeof(pid_t));
+		t->tids[0] = tid;
+	} else {
+		t->tids[t->pub.nr_threads] = tid;
+	}
+	t->pub.nr_threads++;
+	t->pub.threads = t->tids;
+	return 0;
+}
+
+/* Seize the threads of @t not seized yet; *@changed if any was. */
+static int seize_threads(struct task *t, bool *changed)
+{
+	char path[64];
+	struct dirent *de;
+	int ret = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", t->pub.pid);
+	d = opendir(path);
+	if (!d) {
+		cpr_err("pid %d: cannot list its threads: %m", t->pub.pid);
+		return -ESRCH;
+	}
+	while (!ret && (de = readdir(d))) {
+		pid_t tid = atoi(de->d_name);
+		bool stopped = false;
+
+		if (tid <= 0 || has_thread(t, tid))
+			continue;
+		if (compel_fault_hit(COMPEL_FAULT_SEIZE) && t->pub.nr_threads) {
+			ret = -EFAULT;
+			break;
+		}
+		ret = seize_thread(tid, &stopped);
+		if (ret == -ESRCH && tid != t->pub.pid) {
+			ret = 0;	/* a thread that just exited */
+			continue;
+		}
+		if (!ret)
+			ret = add_thread(t, tid);
+		if (!ret && stopped && tid == t->pub.pid)
+			t->pub.state = COMPEL_TASK_STOPPED;
+		*changed = true;
+	}
+	closedir(d);
+	return ret;
+}
+
+/* Add the children of every thread of @t we have not seen yet. */
+static int add_children(struct compel_tree *tree, size_t ti, bool *changed)
+{
+	for (int i = 0; i < tree->tasks[ti].pub.nr_threads; i++) {
+		char path[96];
+		pid_t child;
+		int ret = 0;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children",
+			 tree->tasks[ti].pub.pid, tree->tasks[ti].tids[i]);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (!ret && fscanf(f, "%d", &child) == 1)
+			if (!find_task(tree, child)) {
+				ret = add_task(tree, child);
+				*changed = true;
+			}
+		fclose(f);
+		if (ret && ret != -ESRCH && ret != -ENOENT)
+			return ret;
+	}
+	return 0;
+}
+
+int compel_tree_seize(pid_t root, struct compel_tree **out)
+{
+	struct compel_tree *tree = calloc(1, sizeof(*tree));
+	bool changed = true;
+	int ret;
+
+	if (!tree)
+		return -ENOMEM;
+	ret = add_task(tree, root);
+	if (ret) {
+		cpr_err("pid %d: no such process", root);
+		free(tree);
+		return ret;
+	}
+	if (tree->tasks[0].pub.state == COMPEL_TASK_ZOMBIE) {
+		cpr_err("pid %d is a zombie", root);
+		free(tree);
+		return -ESRCH;
+	}
+	while (!ret && changed) {
+		changed = false;
+		for (size_t i = 0; !ret && i < tree->nr; i++) {
+			if (tree->tasks[i].pub.state == COMPEL_TASK_ZOMBIE)
+				continue;
+			ret = seize_threads(&tree->tasks[i], &changed);
+			if (!ret)
+				ret = add_children(tree, i, &changed);
+		}
+	}
+	if (ret) {
+		compel_tree_release(tree, 0);
+		return ret;
+	}
+	cpr_info("seized %zu tasks of the tree at %d", tree->nr, root);
+	*out = tree;
+	return 0;
+}
+
+int compel_tree_release(struct compel_tree *tree, unsigned flags)
+{
+	int ret = 0;
+
+	if (!tree)
+		return 0;
+	for (size_t i = 0; i < tree->nr; i++) {
+		struct task *t = &tree->tasks[i];
+
+		if (flags & COMPEL_RELEASE_KILL && t->pub.nr_threads)
+			kill(t->pub.pid, SIGKILL);
+		/*
+		 * Detaching from the interrupt stop resumes the thread where it
+		 * was; a task that was in a group stop goes back into it.
+		 */
+		for (int k = 0; k < t->pub.nr_threads; k++)
+			if (ptrace(PTRACE_DETACH, t->tids[k], NULL, NULL) &&
+			    errno != ESRCH) {
+				cpr_err("tid %d: PTRACE_DETACH: %m", t->tids[k]);
+				ret = -errno;
+			}
+		free(t->tids);
+	}
+	free(tree->tasks);
+	free(tree);
+	return ret;
+}

@@ -1,0 +1,162 @@
+/*
+ * parasite.c - the code compel runs inside a seized task.
+ *
+ * Built -nostdlib -fpie -mgeneral-regs-only: no libc, no relocations, and
+ * no use of the vector registers, so the task's FPU state is never touched
+ * (compel restores it anyway).  It only makes system calls and obeys the
+ * commands compel leaves in the shared area (parasite-proto.h).
+ *
+ * The parasite never returns and never uses rt_sigreturn: compel takes the
+ * task back with PTRACE_INTERRUPT while it waits for the next command.  Its
+ * futex waits have no timeout, so an interrupted wait leaves the task's
+ * restart block alone and an interrupted system call of the task's own
+ * (a nanosleep) restarts exactly as it would have.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <asm/unistd.h>
+#include <linux/futex.h>
+#include <linux/prctl.h>
+#include <sys/time.h>
+
+#include "parasite-proto.h"
+
+static long sys6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+#define sys0(nr)		sys6(nr, 0, 0, 0, 0, 0, 0)
+#define sys1(nr, a)		sys6(nr, (long)(a), 0, 0, 0, 0, 0)
+#define sys2(nr, a, b)		sys6(nr, (long)(a), (long)(b), 0, 0, 0, 0)
+#define sys4(nr, a, b, c, d)	sys6(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+
+static int get_sigacts(struct compel_sigaction *sa)
+{
+	for (int sig = 1; sig <= 64; sig++) {
+		long ret = sys4(__NR_rt_sigaction, sig, 0, &sa[sig - 1], 8);
+
+		/* SIGKILL and SIGSTOP answer too; 32 and 33 may belong to libc. */
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int get_itimers(struct compel_itimer *it)
+{
+	for (int which = ITIMER_REAL; which <= ITIMER_PROF; which++) {
+		struct itimerval v;
+		long ret = sys2(__NR_getitimer, which, &v);
+
+		if (ret < 0)
+			return ret;
+		it[which].interval_sec = v.it_interval.tv_sec;
+		it[which].interval_usec = v.it_interval.tv_usec;
+		it[which].value_sec = v.it_value.tv_sec;
+		it[which].value_usec = v.it_value.tv_usec;
+	}
+	return 0;
+}
+
+static int get_misc(struct compel_misc *m)
+{
+	int v;
+
+	/* umask can only be read by setting it: set it straight back. */
+	m->umask = sys1(__NR_umask, 0);
+	sys1(__NR_umask, m->umask);
+	m->pid = sys0(__NR_getpid);
+	m->tid = sys0(__NR_gettid);
+	m->sid = sys1(__NR_getsid, 0);
+	m->pgid = sys1(__NR_getpgid, 0);
+	m->personality = sys1(__NR_personality, 0xffffffff);
+	m->dumpable = sys2(__NR_prctl, PR_GET_DUMPABLE, 0);
+	m->no_new_privs = sys2(__NR_prctl, PR_GET_NO_NEW_PRIVS, 0);
+	v = 0;
+	sys2(__NR_prctl, PR_GET_CHILD_SUBREAPER, &v);
+	m->child_subreaper = v;
+	v = 0;
+	sys2(__NR_prctl, PR_GET_PDEATHSIG, &v);
+	m->pdeath_sig = v;
+	return 0;
+}
+
+/* Move the listed pages into the pipe: the kernel does the work, in batches. */
+static int dump_pages(struct compel_pages *p)
+{
+	uint32_t i = p->done;
+
+	if (p->nr_iovs > COMPEL_MAX_IOVS)
+		return -22;	/* EINVAL */
+	while (i < p->nr_iovs) {
+		uint32_t n = p->nr_iovs - i;
+		long ret;
+
+		if (n > 512)	/* IOV_MAX is 1024; stay well inside it */
+			n = 512;
+		ret = sys4(__NR_vmsplice, p->pipe_fd, &p->iovs[i], n, p->flags);
+		if (ret < 0)
+			return ret;
+		/* Account whole iovecs; a partial one is finished next round. */
+		while (ret > 0 && i < p->nr_iovs) {
+			if ((uint64_t)ret >= p->iovs[i].len) {
+				ret -= p->iovs[i].len;
+				i++;
+			} else {
+				p->iovs[i].base += ret;
+				p->iovs[i].len -= ret;
+				ret = 0;
+			}
+		}
+		p->done = i;
+	}
+	return 0;
+}
+
+static int run(struct parasite_area *a)
+{
+	switch (a->cmd) {
+	case COMPEL_CMD_NOP:
+		return 0;
+	case COMPEL_CMD_GET_SIGACTS:
+		return get_sigacts(a->args.sigacts);
+	case COMPEL_CMD_GET_ITIMERS:
+		return get_itimers(a->args.itimers);
+	case COMPEL_CMD_GET_MISC:
+		return get_misc(&a->args.misc);
+	case COMPEL_CMD_DUMP_PAGES:
+		return dump_pages(&a->args.pages);
+	default:
+		return -38;	/* ENOSYS */
+	}
+}
+
+void parasite_main(struct parasite_area *a)
+{
+	uint32_t last = 0;
+
+	for (;;) {
+		uint32_t seq = __atomic_load_n(&a->cmd_seq, __ATOMIC_ACQUIRE);
+
+		if (seq == last) {
+			/* No timeout: see the comment at the top. */
+			sys4(__NR_futex, &a->cmd_seq, FUTEX_WAIT, last, 0);
+			continue;
+		}
+		last = seq;
+		a->ret = run(a);
+		__atomic_store_n(&a->done_seq, seq, __ATOMIC_RELEASE);
+		sys4(__NR_futex, &a->done_seq, FUTEX_WAKE, 1, 0);
+	}
+}

@@ -1,0 +1,183 @@
+/*
+ * stress.c - drive libcompel against a victim tree over and over:
+ *
+ *   compel-stress [--loops N] [--fault STEP] [-v] PID
+ *
+ * Each loop seizes the tree at PID and, in every live task, runs three
+ * remote system calls (checking their answers), loads the parasite, runs
+ * commands (checking what they report), cures, and releases the tree.
+ * The victim itself checks that it noticed nothing.
+ *
+ * With --fault STEP (seize, syscall, infect, rpc, cure) that step fails on
+ * purpose in the first loop; the program then cleans up as a real caller
+ * would and exits 3 if the failure was reported as expected.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "stasis/compel.h"
+
+#define EXIT_FAULT_SEEN	3
+
+static int verbose;
+
+static void log_cb(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "compel[%d]: %s\n", level, msg);
+}
+
+static int check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok)
+		return 0;
+	va_start(ap, fmt);
+	fprintf(stderr, "compel-stress: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int remote_checks(struct compel_ctl *ctl, const struct compel_task *t)
+{
+	long r;
+	int ret;
+
+	ret = compel_syscall(ctl, SYS_getpid, &r, 0, 0, 0, 0, 0, 0);
+	if (!ret)
+		ret = check(r == t->pid, "remote getpid() = %ld, not %d", r, t->pid);
+	if (!ret)
+		ret = compel_syscall(ctl, SYS_getppid, &r, 0, 0, 0, 0, 0, 0);
+	if (!ret)
+		ret = check(r == t->ppid, "remote getppid() = %ld, not %d", r, t->ppid);
+	if (!ret)
+		ret = compel_syscall(ctl, SYS_gettid, &r, 0, 0, 0, 0, 0, 0);
+	if (!ret)
+		ret = check(r == t->pid, "remote gettid() = %ld, not %d", r, t->pid);
+	return ret;
+}
+
+static int parasite_checks(struct compel_ctl *ctl, const struct compel_task *t)
+{
+	union compel_rpc_args *args;
+	int ret;
+
+	ret = compel_infect(ctl);
+	if (ret)
+		return ret;
+	args = compel_rpc_area(ctl);
+	ret = compel_rpc(ctl, COMPEL_CMD_GET_MISC);
+	if (!ret)
+		ret = check(args->misc.pid == t->pid && args->misc.tid == t->pid,
+			    "parasite reports pid %d tid %d, not %d",
+			    args->misc.pid, args->misc.tid, t->pid);
+	if (!ret)
+		ret = compel_rpc(ctl, COMPEL_CMD_GET_SIGACTS);
+	if (!ret)
+		ret = compel_rpc(ctl, COMPEL_CMD_GET_ITIMERS);
+	return ret;
+}
+
+static int one_task(struct compel_tree *tree, const struct compel_task *t)
+{
+	struct compel_ctl *ctl;
+	int ret, err;
+
+	ret = compel_prepare(tree, t->pid, &ctl);
+	if (ret)
+		return ret;
+	ret = remote_checks(ctl, t);
+	if (!ret)
+		ret = parasite_checks(ctl, t);
+	err = compel_cure(ctl);
+	return ret ? ret : err;
+}
+
+static int one_loop(pid_t pid)
+{
+	struct compel_tree *tree;
+	int ret, err;
+
+	ret = compel_tree_seize(pid, &tree);
+	if (ret)
+		return ret;
+	for (size_t i = 0; !ret && i < compel_tree_nr_tasks(tree); i++) {
+		const struct compel_task *t = compel_tree_task(tree, i);
+
+		if (verbose)
+			printf("task %d ppid %d state %d threads %d\n", t->pid, t->ppid,
+			       t->state, t->nr_threads);
+		if (t->state != COMPEL_TASK_ZOMBIE)
+			ret = one_task(tree, t);
+	}
+	err = compel_tree_release(tree, 0);
+	return ret ? ret : err;
+}
+
+static enum compel_fault parse_fault(const char *s)
+{
+	static const char *names[] = { "none", "seize", "syscall", "infect", "rpc", "cure" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i]))
+			return (enum compel_fault)i;
+	fprintf(stderr, "compel-stress: unknown fault step %s\n", s);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	enum compel_fault fault = COMPEL_FAULT_NONE;
+	long loops = 1;
+	int c, ret = 0;
+	pid_t pid;
+
+	while ((c = getopt_long(argc, argv, "n:f:v", (struct option[]){
+			{ "loops", required_argument, NULL, 'n' },
+			{ "fault", required_argument, NULL, 'f' },
+			{ NULL, 0, NULL, 0 } }, NULL)) != -1) {
+		switch (c) {
+		case 'n': loops = atol(optarg); break;
+		case 'f': fault = parse_fault(optarg); break;
+		case 'v': verbose = 1; break;
+		default: return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "usage: compel-stress [--loops N] [--fault STEP] [-v] PID\n");
+		return 2;
+	}
+	pid = atoi(argv[optind]);
+	compel_set_log(log_cb, NULL, verbose ? COMPEL_LOG_DEBUG : COMPEL_LOG_ERROR);
+	compel_set_fault(fault);
+	for (long i = 0; i < loops; i++) {
+		ret = one_loop(pid);
+		if (ret)
+			break;
+	}
+	if (fault != COMPEL_FAULT_NONE) {
+		/* The injected failure must have been reported, and only it. */
+		if (ret == -EFAULT) {
+			printf("fault %s reported and cleaned up\n", argv[optind - 1]);
+			return EXIT_FAULT_SEEN;
+		}
+		fprintf(stderr, "compel-stress: injected fault gave %d, not -EFAULT\n", ret);
+		return 1;
+	}
+	if (ret) {
+		fprintf(stderr, "compel-stress: failed: %s\n", strerror(-ret));
+		return 1;
+	}
+	printf("%ld loops done\n", loops);
+	return 0;
+}
