@@ -90,25 +90,35 @@ int compel_prepare(struct compel_tree *tree, pid_t pid, struct compel_ctl **out)
 	return 0;
 }
 
-/* Resume with @request and wait for the next stop, which must be a syscall stop. */
+/*
+ * A task seized in a group stop can owe us one more interrupt stop (the
+ * seize itself traps it, and so does our PTRACE_INTERRUPT).  It comes at
+ * the first resume, before the task has run: resuming once more is right.
+ */
+#define MAX_RETRAPS	4
+
+/* Resume to the next syscall stop (entry or exit, as @what says). */
 static int step_to_syscall_stop(struct compel_ctl *ctl, const char *what)
 {
 	int status, ret;
 
-	if (ptrace(PTRACE_SYSCALL, ctl->tid, NULL, NULL)) {
-		ret = -errno;
-		cpr_err("tid %d: PTRACE_SYSCALL: %m", ctl->tid);
-		return ret;
+	for (int i = 0; i < MAX_RETRAPS; i++) {
+		if (ptrace(PTRACE_SYSCALL, ctl->tid, NULL, NULL)) {
+			ret = -errno;
+			cpr_err("tid %d: PTRACE_SYSCALL: %m", ctl->tid);
+			return ret;
+		}
+		ret = compel_wait_stop(ctl->tid, &status);
+		if (ret)
+			return ret;
+		if (compel_is_syscall_stop(status))
+			return 0;
+		if (!compel_is_event_stop(status))
+			break;
 	}
-	ret = compel_wait_stop(ctl->tid, &status);
-	if (ret)
-		return ret;
-	if (!compel_is_syscall_stop(status)) {
-		cpr_err("tid %d: stopped with status 0x%x instead of at the %s of a remote call",
-			ctl->tid, status, what);
-		return -EIO;
-	}
-	return 0;
+	cpr_err("tid %d: stopped with status 0x%x instead of at the %s of a remote call",
+		ctl->tid, status, what);
+	return -EIO;
 }
 
 static int remote_call(struct compel_ctl *ctl, long nr, long *res, const unsigned long args[6])
@@ -318,7 +328,7 @@ static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *
 static int wait_done(struct compel_ctl *ctl, uint32_t seq)
 {
 	struct timespec nap = { 0, 20 * 1000 * 1000 };
-	int waited = 0, status;
+	int waited = 0, retraps = 0, status;
 
 	for (;;) {
 		uint32_t done = __atomic_load_n(&ctl->area->done_seq, __ATOMIC_ACQUIRE);
@@ -328,6 +338,12 @@ static int wait_done(struct compel_ctl *ctl, uint32_t seq)
 			return 0;
 		futex(&ctl->area->done_seq, FUTEX_WAIT, done, &nap);
 		r = waitpid(ctl->tid, &status, __WALL | WNOHANG);
+		if (r == ctl->tid && WIFSTOPPED(status) && compel_is_event_stop(status) &&
+		    retraps++ < MAX_RETRAPS) {
+			/* The interrupt stop owed since the seize: see above. */
+			if (!ptrace(PTRACE_CONT, ctl->tid, NULL, NULL))
+				continue;
+		}
 		if (r == ctl->tid) {
 			/* It stopped on its own: a fault in the parasite, or a kill. */
 			cpr_err("pid %d: the parasite stopped with status 0x%x", ctl->task->pub.pid,
@@ -344,30 +360,54 @@ static int wait_done(struct compel_ctl *ctl, uint32_t seq)
 	}
 }
 
-int compel_rpc(struct compel_ctl *ctl, enum compel_cmd cmd)
+unsigned long compel_remote_addr(struct compel_ctl *ctl, const void *local)
+{
+	return ctl->remote_map + ((const char *)local - (const char *)ctl->local_map);
+}
+
+int compel_rpc_start(struct compel_ctl *ctl, enum compel_cmd cmd)
 {
 	uint32_t seq;
-	int ret;
 
-	if (ctl->where != STOP_RUNNING || !ctl->area) {
-		cpr_err("tid %d: no parasite is running", ctl->tid);
+	if (ctl->where != STOP_RUNNING || !ctl->area || ctl->busy) {
+		cpr_err("tid %d: no idle parasite is running", ctl->tid);
 		return -EINVAL;
 	}
 	ctl->area->cmd = cmd;
 	seq = ctl->area->cmd_seq + 1;
 	__atomic_store_n(&ctl->area->cmd_seq, seq, __ATOMIC_RELEASE);
 	futex(&ctl->area->cmd_seq, FUTEX_WAKE, 1, NULL);
-	ret = wait_done(ctl, seq);
+	ctl->busy = true;
+	return 0;
+}
+
+int compel_rpc_wait(struct compel_ctl *ctl)
+{
+	int ret;
+
+	if (!ctl->busy) {
+		cpr_err("tid %d: no command to wait for", ctl->tid);
+		return -EINVAL;
+	}
+	ret = wait_done(ctl, ctl->area->cmd_seq);
 	if (!ret && compel_fault_hit(COMPEL_FAULT_RPC))
 		ret = -EFAULT;
 	if (ret) {
 		ctl->failed = true;
 		return ret;
 	}
+	ctl->busy = false;
 	if (ctl->area->ret)
-		cpr_err("pid %d: parasite command %d failed: %s", ctl->task->pub.pid, cmd,
-			strerror(-ctl->area->ret));
+		cpr_err("pid %d: parasite command %d failed: %s", ctl->task->pub.pid,
+			ctl->area->cmd, strerror(-ctl->area->ret));
 	return ctl->area->ret;
+}
+
+int compel_rpc(struct compel_ctl *ctl, enum compel_cmd cmd)
+{
+	int ret = compel_rpc_start(ctl, cmd);
+
+	return ret ? ret : compel_rpc_wait(ctl);
 }
 
 /* Stop a running parasite where it waits: the interrupt stop again. */

@@ -48,6 +48,7 @@ struct compel_ctl {
 	size_t map_len;
 	void *local_map;		/* our view of the same memfd */
 	struct parasite_area *area;
+	bool busy;			/* a command is running */
 	bool failed;			/* a step failed: only curing is allowed */
 };
 

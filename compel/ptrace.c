@@ -22,7 +22,8 @@ int compel_wait_stop(pid_t tid, int *status)
 		}
 		if (WIFSTOPPED(*status))
 			return 0;
-		cpr_err("tid %d: exited while seized (status 0x%x)", tid, *status);
+		/* Gone: the caller knows whether that matters. */
+		cpr_debug("tid %d: exited while seized (status 0x%x)", tid, *status);
 		return -ESRCH;
 	}
 }

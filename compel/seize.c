@@ -89,6 +89,14 @@ static int tracer_of(pid_t tid)
 	return tracer;
 }
 
+/* A thread on its way out refuses ptrace with EPERM: tell that apart. */
+static bool thread_exiting(pid_t tid)
+{
+	struct proc_stat st;
+
+	return read_stat(tid, &st) || st.state == 'Z' || st.state == 'X';
+}
+
 /*
  * Seize @tid and wait until it is stopped by us.  *@stopped tells whether
  * it was in a group stop (SIGSTOP, job control) already.
@@ -99,8 +107,8 @@ static int seize_thread(pid_t tid, bool *stopped)
 
 	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)SEIZE_OPTIONS)) {
 		ret = -errno;
-		if (ret == -ESRCH)
-			return ret;
+		if (ret == -ESRCH || thread_exiting(tid))
+			return -ESRCH;
 		if (tracer_of(tid)) {
 			cpr_err("tid %d is already traced by pid %d", tid, tracer_of(tid));
 			return -EBUSY;
@@ -227,17 +235,18 @@ static int seize_threads(struct task *t, bool *changed)
 
 		if (tid <= 0 || has_thread(t, tid))
 			continue;
-		if (compel_fault_hit(COMPEL_FAULT_SEIZE) && t->pub.nr_threads) {
-			ret = -EFAULT;
-			break;
-		}
 		ret = seize_thread(tid, &stopped);
 		if (ret == -ESRCH && tid != t->pub.pid) {
 			ret = 0;	/* a thread that just exited */
 			continue;
 		}
+		if (ret == -ESRCH)
+			break;		/* the whole task is going away */
 		if (!ret)
 			ret = add_thread(t, tid);
+		/* An injected failure once a thread is held: all must be let go. */
+		if (!ret && compel_fault_hit(COMPEL_FAULT_SEIZE))
+			ret = -EFAULT;
 		if (!ret && stopped && tid == t->pub.pid)
 			t->pub.state = COMPEL_TASK_STOPPED;
 		*changed = true;
@@ -272,6 +281,34 @@ static int add_children(struct compel_tree *tree, size_t ti, bool *changed)
 	return 0;
 }
 
+/*
+ * Task @i (not the root) died while we were seizing it: let go of what we
+ * hold of it, and keep it as a zombie if it is one, or forget it.
+ */
+static int task_vanished(struct compel_tree *tree, size_t i)
+{
+	struct task *t = &tree->tasks[i];
+	struct proc_stat st;
+
+	for (int k = 0; k < t->pub.nr_threads; k++)
+		ptrace(PTRACE_DETACH, t->tids[k], NULL, NULL);
+	free(t->tids);
+	t->tids = NULL;
+	t->pub.threads = NULL;
+	t->pub.nr_threads = 0;
+	t->cap = 0;
+	if (!read_stat(t->pub.pid, &st) && st.state == 'Z') {
+		cpr_debug("pid %d became a zombie while seized", t->pub.pid);
+		t->pub.state = COMPEL_TASK_ZOMBIE;
+		t->pub.exit_code = st.exit_code;
+		return 0;
+	}
+	cpr_debug("pid %d exited while seized", t->pub.pid);
+	memmove(t, t + 1, (tree->nr - i - 1) * sizeof(*t));
+	tree->nr--;
+	return 1;
+}
+
 int compel_tree_seize(pid_t root, struct compel_tree **out)
 {
 	struct compel_tree *tree = calloc(1, sizeof(*tree));
@@ -297,11 +334,19 @@ int compel_tree_seize(pid_t root, struct compel_tree **out)
 			if (tree->tasks[i].pub.state == COMPEL_TASK_ZOMBIE)
 				continue;
 			ret = seize_threads(&tree->tasks[i], &changed);
+			if (ret == -ESRCH && i > 0) {
+				if (task_vanished(tree, i))
+					i--;	/* the next task moved into slot i */
+				ret = 0;
+				continue;
+			}
 			if (!ret)
 				ret = add_children(tree, i, &changed);
 		}
 	}
 	if (ret) {
+		if (ret == -ESRCH)
+			cpr_err("pid %d exited while being seized", root);
 		compel_tree_release(tree, 0);
 		return ret;
 	}

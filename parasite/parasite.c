@@ -124,6 +124,13 @@ static int dump_pages(struct compel_pages *p)
 	return 0;
 }
 
+static int do_syscall(struct compel_syscall_args *s)
+{
+	s->ret = sys6(s->nr, s->args[0], s->args[1], s->args[2], s->args[3], s->args[4],
+		      s->args[5]);
+	return 0;
+}
+
 static int run(struct parasite_area *a)
 {
 	switch (a->cmd) {
@@ -137,6 +144,8 @@ static int run(struct parasite_area *a)
 		return get_misc(&a->args.misc);
 	case COMPEL_CMD_DUMP_PAGES:
 		return dump_pages(&a->args.pages);
+	case COMPEL_CMD_SYSCALL:
+		return do_syscall(&a->args.sys);
 	default:
 		return -38;	/* ENOSYS */
 	}

@@ -13,9 +13,18 @@ $(B)/tests/%: tests/unit/%.c $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(GEN)/.sta
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(LDLIBS)
 
--include tests/conformance/conformance.mk
+# libcompel's drivers: the stress loop the victims run under, and the page test.
+COMPEL_TESTS := $(B)/tests/compel-stress $(B)/tests/compel-pages $(B)/tests/compel-traced
 
-test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS)
+$(B)/tests/compel-%: tests/compel/%.c $(B)/libcompel.a include/stasis/compel.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libcompel.a
+
+-include tests/conformance/conformance.mk
+-include tests/compel/compel.mk
+
+test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS) \
+	   $(COMPEL_TESTS) $(COMPEL_VICTIMS)
 
 test: test-bins
 	FIXTURES=$(FIXTURES) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh

@@ -117,6 +117,7 @@ enum compel_cmd {
 	COMPEL_CMD_GET_ITIMERS,		/* out: itimers[ITIMER_REAL..PROF] */
 	COMPEL_CMD_GET_MISC,		/* out: misc */
 	COMPEL_CMD_DUMP_PAGES,		/* in: pages; vmsplice them into pages.pipe_fd */
+	COMPEL_CMD_SYSCALL,		/* in/out: sys; a system call made by the parasite */
 	COMPEL_CMD_NR,
 };
 
@@ -158,7 +159,14 @@ struct compel_pages {
 	struct compel_page_iov iovs[COMPEL_MAX_IOVS];
 };
 
+struct compel_syscall_args {
+	int64_t nr;
+	uint64_t args[6];	/* pointers must be task addresses: compel_remote_addr() */
+	int64_t ret;		/* out: result, -errno on failure */
+};
+
 union compel_rpc_args {
+	struct compel_syscall_args sys;
 	struct compel_sigaction sigacts[64];	/* index = signal - 1 */
 	struct compel_itimer itimers[3];
 	struct compel_misc misc;
@@ -167,8 +175,18 @@ union compel_rpc_args {
 
 union compel_rpc_args *compel_rpc_area(struct compel_ctl *ctl);
 
+/* Where @local, a place inside compel_rpc_area(), is in the task's memory. */
+unsigned long compel_remote_addr(struct compel_ctl *ctl, const void *local);
+
 /* Run @cmd in the parasite and wait for it; 0 or the command's -errno. */
 int compel_rpc(struct compel_ctl *ctl, enum compel_cmd cmd);
+
+/*
+ * The same in two halves, for commands the caller must serve while they
+ * run (the reading end of a pipe that DUMP_PAGES fills).
+ */
+int compel_rpc_start(struct compel_ctl *ctl, enum compel_cmd cmd);
+int compel_rpc_wait(struct compel_ctl *ctl);
 
 /*
  * Undo compel_prepare and compel_infect: stop and unmap the parasite,

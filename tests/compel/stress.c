@@ -10,7 +10,7 @@
  *
  * With --fault STEP (seize, syscall, infect, rpc, cure) that step fails on
  * purpose in the first loop; the program then cleans up as a real caller
- * would and exits 3 if the failure was reported as expected.
+ * would, and succeeds only if the failure was reported as expected.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,8 +23,6 @@
 #include <unistd.h>
 
 #include "stasis/compel.h"
-
-#define EXIT_FAULT_SEEN	3
 
 static int verbose;
 
@@ -168,8 +166,8 @@ int main(int argc, char **argv)
 	if (fault != COMPEL_FAULT_NONE) {
 		/* The injected failure must have been reported, and only it. */
 		if (ret == -EFAULT) {
-			printf("fault %s reported and cleaned up\n", argv[optind - 1]);
-			return EXIT_FAULT_SEEN;
+			printf("injected fault reported and cleaned up\n");
+			return 0;
 		}
 		fprintf(stderr, "compel-stress: injected fault gave %d, not -EFAULT\n", ret);
 		return 1;

@@ -11,6 +11,15 @@
  * SIGTERM, wait for it to exit, read PASS or FAIL from the result file.
  * The contract with the program is in tests/lib/stasis_test.h.
  *
+ * --between CMD replaces the dump and restore with `CMD PID`: a program
+ * that does something to the live test (libcompel's stress driver seizes
+ * it, infects it and cures it) and must leave it running as it was.  The
+ * step fails if CMD exits non-zero, unless --between-may-fail, and the
+ * test must still be alive afterwards.
+ *
+ * --stop has the step done to a stopped test: SIGSTOP after READY, and
+ * SIGCONT before the SIGTERM, once the test is seen to be stopped still.
+ *
  * The runner is a child subreaper: the restored tree is re-parented to it
  * when `stasis restore -d` exits, and anything a test leaves behind ends
  * up as its child too.  Whatever happens, everything started is killed
@@ -39,9 +48,13 @@
 #define DEFAULT_TIMEOUT	30		/* seconds, for each step */
 #define DEFAULT_TOPDIR	"/tmp/stasis-conf"
 #define NAP_NS		(10 * 1000 * 1000)
+#define STOP_SETTLE_MS	2000		/* for a stopped test to stop again */
 
 struct opts {
 	bool cr;		/* checkpoint and restore, not --no-cr */
+	bool stop;		/* SIGSTOP the test around the step */
+	bool between_may_fail;	/* any exit of the between-step will do */
+	char **between;		/* CMD split on spaces, room left for PID */
 	const char *stasis;
 	const char *workdir;
 	int timeout;
@@ -65,6 +78,7 @@ struct run {
 	char workdir[PATH_MAX];
 	char imgdir[PATH_MAX + 8];	/* WORKDIR/img */
 	char out[PATH_MAX + 8];		/* WORKDIR/out, the result file */
+	char between_out[PATH_MAX + 16];	/* WORKDIR/between.out */
 	pid_t pid;		/* the test's root task */
 	bool alive;		/* pid is ours and not reaped */
 	bool exited;		/* status holds how it ended */
@@ -168,8 +182,8 @@ static int empty_dir(const char *path)
 	return ret;
 }
 
-/* The parent of @pid from /proc, or -1 if it is gone. */
-static pid_t proc_ppid(pid_t pid)
+/* State letter and parent of @pid from /proc; -1 if it is gone. */
+static int proc_stat(pid_t pid, char *state, pid_t *ppid)
 {
 	char path[64], buf[512];
 	char *p;
@@ -189,7 +203,27 @@ static pid_t proc_ppid(pid_t pid)
 	p = strrchr(buf, ')');
 	if (!p || strlen(p) < 5)
 		return -1;
-	return (pid_t)strtol(p + 4, NULL, 10);
+	*state = p[2];
+	*ppid = (pid_t)strtol(p + 4, NULL, 10);
+	return 0;
+}
+
+/* The parent of @pid, or -1 if it is gone. */
+static pid_t proc_ppid(pid_t pid)
+{
+	pid_t ppid;
+	char state;
+
+	return proc_stat(pid, &state, &ppid) ? -1 : ppid;
+}
+
+/* The state letter of @pid ('R', 'S', 'T', 'Z', ...), or '?' if it is gone. */
+static char proc_state(pid_t pid)
+{
+	pid_t ppid;
+	char state;
+
+	return proc_stat(pid, &state, &ppid) ? '?' : state;
 }
 
 /* SIGKILL every child we have now. */
@@ -377,6 +411,59 @@ static void tool_hint(const struct run *r, const char *action, char *buf, size_t
 }
 
 /*
+ * Start the program @argv[0] (a path) with stdout and stderr going to
+ * @out and stdin on /dev/null; its pid, or -1 with the reason noted.
+ */
+static pid_t spawn(struct run *r, char *const argv[], const char *out)
+{
+	pid_t pid;
+	int fd;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return failf(r, "fork: %m");
+	if (pid > 0)
+		return pid;
+
+	reset_signals();
+	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd >= 0) {
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+	}
+	fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0)
+		dup2(fd, STDIN_FILENO);
+	close_range(3, ~0u, 0);
+	execv(argv[0], argv);
+	fprintf(stderr, "exec %s: %m\n", argv[0]);
+	_exit(127);
+}
+
+/*
+ * Judge how the step @what ended: @ret from wait_pid(), then its wait
+ * @status.  @hint names the file to look at when it went wrong.
+ */
+static int step_result(struct run *r, const char *what, int ret, int status,
+		       const char *hint)
+{
+	if (ret == -ETIMEDOUT)
+		return failf(r, "%s timed out after %d s, see %s",
+			     what, r->o->timeout, hint);
+	if (ret)
+		return failf(r, "interrupted by SIG%s during %s",
+			     sigabbrev_np(interrupted), what);
+	if (WIFEXITED(status) && WEXITSTATUS(status))
+		return failf(r, "%s failed (exit %d), see %s",
+			     what, WEXITSTATUS(status), hint);
+	if (!WIFEXITED(status))
+		return failf(r, "%s failed (%s), see %s",
+			     what, describe_status(status), hint);
+	return 0;
+}
+
+/*
  * Run `stasis ACTION -D IMGDIR -v4 -o WORKDIR/ACTION.log [@extra...]`.
  * Its stdout and stderr go to WORKDIR/ACTION.out, for errors printed
  * before the log is open.
@@ -386,7 +473,7 @@ static int run_tool(struct run *r, const char *action, const char *extra[])
 	char log[PATH_MAX + 16], out[PATH_MAX + 16], hint[PATH_MAX + 16];
 	const char *argv[16] = { r->stasis, action, "-D", r->imgdir,
 				 "-v4", "-o", log };
-	int argc = 7, status, ret, fd;
+	int argc = 7, status = 0, ret;
 	pid_t pid;
 
 	snprintf(log, sizeof(log), "%s/%s.log", r->workdir, action);
@@ -394,41 +481,12 @@ static int run_tool(struct run *r, const char *action, const char *extra[])
 	while (*extra)
 		argv[argc++] = *extra++;
 
-	fflush(NULL);
-	pid = fork();
+	pid = spawn(r, (char **)argv, out);
 	if (pid < 0)
-		return failf(r, "fork: %m");
-	if (pid == 0) {
-		reset_signals();
-		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		fd = open("/dev/null", O_RDONLY);
-		if (fd >= 0)
-			dup2(fd, STDIN_FILENO);
-		close_range(3, ~0u, 0);
-		execv(r->stasis, (char **)argv);
-		fprintf(stderr, "exec %s: %m\n", r->stasis);
-		_exit(127);
-	}
-
+		return -1;
 	ret = wait_pid(r, pid, &status);
 	tool_hint(r, action, hint, sizeof(hint));
-	if (ret == -ETIMEDOUT)
-		return failf(r, "%s timed out after %d s, see %s",
-			     action, r->o->timeout, hint);
-	if (ret)
-		return failf(r, "interrupted by SIG%s during %s",
-			     sigabbrev_np(interrupted), action);
-	if (WIFEXITED(status) && WEXITSTATUS(status))
-		return failf(r, "%s failed (exit %d), see %s",
-			     action, WEXITSTATUS(status), hint);
-	if (!WIFEXITED(status))
-		return failf(r, "%s failed (%s), see %s",
-			     action, describe_status(status), hint);
-	return 0;
+	return step_result(r, action, ret, status, hint);
 }
 
 /* After a dump, wait until the dumped tree is gone and its PIDs are free. */
@@ -489,6 +547,158 @@ static int dump_and_restore(struct run *r)
 	if (ppid != getpid())
 		return failf(r, "restored process %d has parent %d, not the runner",
 			     r->pid, ppid);
+	return 0;
+}
+
+/* The tracer of thread @tid of @pid, 0 if none, -1 if unknown. */
+static pid_t tracer_of(pid_t pid, pid_t tid)
+{
+	char path[96], line[128];
+	pid_t tracer = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "TracerPid:", 10)) {
+			tracer = (pid_t)strtol(line + 10, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return tracer;
+}
+
+/*
+ * A tracer that exits lets go of its tracees, so one still attached is
+ * something the between-step left running: the test would hang in a
+ * ptrace stop instead of ending on SIGTERM.
+ */
+static int check_untraced(struct run *r)
+{
+	char path[64];
+	struct dirent *de;
+	pid_t tid = 0, tracer = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", r->pid);
+	d = opendir(path);
+	if (!d)
+		return failf(r, "%s: %m", path);
+	while ((de = readdir(d))) {
+		tid = (pid_t)strtol(de->d_name, NULL, 10);
+		if (tid > 0)
+			tracer = tracer_of(r->pid, tid);
+		if (tracer > 0)
+			break;
+	}
+	closedir(d);
+	if (tracer > 0)
+		return failf(r, "thread %d of process %d still traced by %d after the between-step",
+			     tid, r->pid, tracer);
+	return 0;
+}
+
+/*
+ * After the between-step the test must be running as before: the same
+ * process, still our child, not dead, not traced, and not stopped unless
+ * --stop stopped it.  A zombie we cannot reap yet is one still traced by
+ * someone else.
+ */
+static int check_alive(struct run *r)
+{
+	pid_t ppid = -1;
+	char state = '?';
+
+	if (reap_test(r))
+		return failf(r, "process %d %s during the between-step",
+			     r->pid, describe_status(r->status));
+	if (proc_stat(r->pid, &state, &ppid))
+		return failf(r, "process %d gone after the between-step", r->pid);
+	if (state == 'Z' || state == 'X')
+		return failf(r, "process %d is dead (state %c) after the between-step",
+			     r->pid, state);
+	if (state == 'T' && !r->o->stop)
+		return failf(r, "process %d left stopped after the between-step",
+			     r->pid);
+	if (ppid != getpid())
+		return failf(r, "process %d has parent %d after the between-step, not the runner",
+			     r->pid, ppid);
+	return check_untraced(r);
+}
+
+/*
+ * Run `CMD... PID` on the live test, output to WORKDIR/between.out.  It
+ * may fail (exit non-zero or be killed) with --between-may-fail, when it
+ * injects failures on purpose, but never hang.
+ */
+static int run_between(struct run *r)
+{
+	char **argv = r->o->between, pid_arg[16];
+	int argc, status = 0, ret;
+	pid_t pid;
+
+	for (argc = 0; argv[argc]; argc++)
+		;
+	snprintf(pid_arg, sizeof(pid_arg), "%d", r->pid);
+	argv[argc] = pid_arg;	/* parse_opts left room for it */
+
+	pid = spawn(r, argv, r->between_out);
+	argv[argc] = NULL;
+	if (pid < 0)
+		return -1;
+	ret = wait_pid(r, pid, &status);
+	if (!ret && r->o->between_may_fail)
+		status = 0;
+	if (step_result(r, "between-step", ret, status, r->between_out))
+		return -1;
+	return check_alive(r);
+}
+
+/* Wait up to @ms for the test to be in state 'T'; its state then. */
+static char wait_stopped(const struct run *r, long ms)
+{
+	long end = now_ms() + ms;
+	char state;
+
+	for (;;) {
+		state = proc_state(r->pid);
+		if (state == 'T' || now_ms() >= end || interrupted)
+			return state;
+		nap();
+	}
+}
+
+/* --stop: SIGSTOP the test, and make sure it has stopped before the step. */
+static int sigstop_test(struct run *r)
+{
+	char state;
+
+	if (kill(r->pid, SIGSTOP))
+		return failf(r, "cannot stop process %d: %m", r->pid);
+	state = wait_stopped(r, r->o->timeout * 1000L);
+	if (state != 'T')
+		return failf(r, "process %d not stopped within %d s of SIGSTOP (state %c)",
+			     r->pid, r->o->timeout, state);
+	return 0;
+}
+
+/*
+ * --stop, after the step: the test must still be stopped, then SIGCONT.
+ * A tracer that lets go of a stopped task leaves it to stop again by
+ * itself, and a restore stops it at the very end: give it a moment.
+ */
+static int sigcont_test(struct run *r)
+{
+	char state = wait_stopped(r, STOP_SETTLE_MS);
+
+	if (state != 'T')
+		return failf(r, "process %d no longer stopped (state %c)",
+			     r->pid, state);
+	if (kill(r->pid, SIGCONT))
+		return failf(r, "cannot continue process %d: %m", r->pid);
 	return 0;
 }
 
@@ -580,6 +790,7 @@ static void clear_logs(const struct run *r)
 {
 	static const char *const files[] = {
 		"dump.log", "dump.out", "restore.log", "restore.out",
+		"between.out",
 	};
 	char path[PATH_MAX + 16];
 
@@ -615,6 +826,8 @@ static int setup(struct run *r)
 	memcpy(r->workdir, abs, sizeof(abs));
 	snprintf(r->imgdir, sizeof(r->imgdir), "%s/img", r->workdir);
 	snprintf(r->out, sizeof(r->out), "%s/out", r->workdir);
+	snprintf(r->between_out, sizeof(r->between_out), "%s/between.out",
+		 r->workdir);
 	clear_logs(r);
 
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1))
@@ -633,21 +846,53 @@ static int setup(struct run *r)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: runner [--no-cr] [--stasis PATH] [--workdir DIR] "
-		"[--timeout SEC] PROGRAM [ARGS...]\n"
+		"usage: runner [--no-cr | --between CMD [--between-may-fail]] [--stop]\n"
+		"              [--stasis PATH] [--workdir DIR] [--timeout SEC] PROGRAM [ARGS...]\n"
 		"\n"
 		"Run a conformance test program, checkpoint and restore it with\n"
 		"stasis unless --no-cr, and print PASS, FAIL or SKIP.\n"
+		"  --between CMD   run `CMD PID` on the live test instead of the dump and\n"
+		"                  restore; CMD is a path, with arguments split on spaces,\n"
+		"                  output to WORKDIR/between.out; it must exit 0 and leave\n"
+		"                  the test alive\n"
+		"  --between-may-fail  any exit of CMD will do (fault injection)\n"
+		"  --stop          SIGSTOP the test after READY; it must still be stopped\n"
+		"                  after the step, then gets SIGCONT and SIGTERM\n"
 		"  --stasis PATH   the stasis binary (default: ../stasis from the runner's dir)\n"
 		"  --workdir DIR   images, logs, result file (default: %s/PROGRAM)\n"
 		"  --timeout SEC   limit for each step (default: %d)\n",
 		DEFAULT_TOPDIR, DEFAULT_TIMEOUT);
 }
 
+/* CMD split on spaces, with a slot for PID and the NULL after it. */
+static char **split_cmd(const char *cmd)
+{
+	char *copy = strdup(cmd), *save, *word;
+	char **argv;
+	size_t n = 0;
+
+	/* No more words than one in two characters, plus PID and NULL. */
+	argv = calloc(strlen(cmd) / 2 + 3, sizeof(*argv));
+	if (!copy || !argv)
+		goto err;
+	for (word = strtok_r(copy, " ", &save); word;
+	     word = strtok_r(NULL, " ", &save))
+		argv[n++] = word;
+	if (n)
+		return argv;
+err:
+	free(argv);
+	free(copy);
+	return NULL;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{ "no-cr",	no_argument,		NULL, 'n' },
+		{ "between",	required_argument,	NULL, 'b' },
+		{ "between-may-fail", no_argument,	NULL, 'f' },
+		{ "stop",	no_argument,		NULL, 'S' },
 		{ "stasis",	required_argument,	NULL, 's' },
 		{ "workdir",	required_argument,	NULL, 'w' },
 		{ "timeout",	required_argument,	NULL, 't' },
@@ -664,6 +909,20 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		switch (c) {
 		case 'n':
 			o->cr = false;
+			break;
+		case 'b':
+			o->between = split_cmd(optarg);
+			if (!o->between) {
+				fprintf(stderr, "runner: bad between command '%s'\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'f':
+			o->between_may_fail = true;
+			break;
+		case 'S':
+			o->stop = true;
 			break;
 		case 's':
 			o->stasis = optarg;
@@ -685,6 +944,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		default:
 			return -1;
 		}
+	}
+	if (o->between_may_fail && !o->between) {
+		fprintf(stderr, "runner: --between-may-fail needs --between\n");
+		return -1;
 	}
 	if (optind >= argc)
 		return -1;
@@ -711,8 +974,14 @@ int main(int argc, char **argv)
 		ret = start_test(&r);
 	if (!ret)
 		ret = wait_ready(&r);
-	if (!ret && o.cr)
+	if (!ret && o.stop)
+		ret = sigstop_test(&r);
+	if (!ret && o.between)
+		ret = run_between(&r);
+	else if (!ret && o.cr)
 		ret = dump_and_restore(&r);
+	if (!ret && o.stop)
+		ret = sigcont_test(&r);
 	if (!ret)
 		stop_test(&r);
 	kill_all(&r);
