@@ -56,6 +56,6 @@ install-compel: $(COMPEL_LIBS)
 	install -m 0755 $(B)/libcompel.so.1 $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libcompel.so.1 $(DESTDIR)$(PREFIX)/lib/libcompel.so
 	install -m 0644 include/stasis/compel.h $(DESTDIR)$(PREFIX)/include/stasis/
-	install -m 0644 $(B)/compel.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|' compel/compel.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/compel.pc
 
 .PHONY: install-compel
