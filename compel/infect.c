@@ -48,15 +48,25 @@ static struct task *tree_find(struct compel_tree *tree, pid_t pid)
 	return NULL;
 }
 
-int compel_prepare(struct compel_tree *tree, pid_t pid, struct compel_ctl **out)
+/* The task of @tree that thread @tid belongs to. */
+static struct task *tree_find_thread(struct compel_tree *tree, pid_t tid)
 {
-	struct task *t = tree_find(tree, pid);
+	for (size_t i = 0; i < tree->nr; i++)
+		for (int k = 0; k < tree->tasks[i].pub.nr_threads; k++)
+			if (tree->tasks[i].tids[k] == tid)
+				return &tree->tasks[i];
+	return NULL;
+}
+
+int compel_prepare_thread(struct compel_tree *tree, pid_t tid, struct compel_ctl **out)
+{
+	struct task *t = tree_find_thread(tree, tid);
 	struct compel_ctl *ctl;
 	uint64_t all = ~0ULL;
 	int ret;
 
-	if (!t || !t->pub.nr_threads) {
-		cpr_err("pid %d: not a live task of the seized tree", pid);
+	if (!t) {
+		cpr_err("tid %d: not a thread of the seized tree", tid);
 		return -ESRCH;
 	}
 	ctl = calloc(1, sizeof(*ctl));
@@ -64,7 +74,7 @@ int compel_prepare(struct compel_tree *tree, pid_t pid, struct compel_ctl **out)
 		return -ENOMEM;
 	ctl->tree = tree;
 	ctl->task = t;
-	ctl->tid = t->tids[0];
+	ctl->tid = tid;
 	ctl->where = STOP_EVENT;
 
 	ret = compel_get_regs(ctl->tid, &ctl->regs);
@@ -75,7 +85,7 @@ int compel_prepare(struct compel_tree *tree, pid_t pid, struct compel_ctl **out)
 		cpr_err("tid %d: PTRACE_GETSIGMASK: %m", ctl->tid);
 	}
 	if (!ret)
-		ret = compel_find_syscall_insn(pid, &ctl->syscall_ip);
+		ret = compel_find_syscall_insn(t->pub.pid, &ctl->syscall_ip);
 	/* From here on curing is what undoes our work. */
 	if (!ret && ptrace(PTRACE_SETSIGMASK, ctl->tid, sizeof(all), &all)) {
 		ret = -errno;
@@ -88,6 +98,17 @@ int compel_prepare(struct compel_tree *tree, pid_t pid, struct compel_ctl **out)
 	}
 	*out = ctl;
 	return 0;
+}
+
+int compel_prepare(struct compel_tree *tree, pid_t pid, struct compel_ctl **out)
+{
+	struct task *t = tree_find(tree, pid);
+
+	if (!t || !t->pub.nr_threads) {
+		cpr_err("pid %d: not a live task of the seized tree", pid);
+		return -ESRCH;
+	}
+	return compel_prepare_thread(tree, t->tids[0], out);
 }
 
 /*

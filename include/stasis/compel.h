@@ -96,6 +96,13 @@ struct compel_ctl;
 /* Take over task @pid (its group leader) of @tree for remote work. */
 int compel_prepare(struct compel_tree *tree, pid_t pid, struct compel_ctl **ctl);
 
+/*
+ * The same for one thread @tid of a task (any thread, the leader too).  A
+ * thread's ctl runs remote calls only, no parasite; memory for their
+ * arguments can come from the leader's parasite area (compel_remote_addr).
+ */
+int compel_prepare_thread(struct compel_tree *tree, pid_t tid, struct compel_ctl **ctl);
+
 /* Run system call @nr with up to six arguments; *@ret gets its result (-errno on failure). */
 int compel_syscall(struct compel_ctl *ctl, long nr, long *ret,
 		   unsigned long a1, unsigned long a2, unsigned long a3,
