@@ -2,8 +2,10 @@
 # deps.sh - install what stasis needs to build and test, from Debian's
 # packages only (run as root).  Quick when everything is already there.
 set -eu
+# criu brings Debian's crit (CRIU 3.17), which the tests use to check that
+# other tools read our images; jq reads crit's JSON in shell tests.
 PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
-      clang libclang-rt-14-dev"
+      clang libclang-rt-14-dev criu jq"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -1,14 +1,26 @@
 /*
- * main.c - the stasis command line.  Actions and options follow CRIU's.
- * For now only `--version` and the action list exist; dump, restore and
- * check arrive with their issues.
+ * main.c - the stasis command line: CRIU's actions and options.
+ *
+ *   stasis dump -t PID -D DIR [-R] [-j] [-v4 -o dump.log]
+ *   stasis check [--feature NAME]
+ *
+ * The log goes to -o FILE inside the work directory (-W, by default the
+ * images directory), as CRIU's does.  Exit status 0 on success, 1 on any
+ * failure, as CRIU's.
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "opts.h"
+#include "stasis/compel.h"
 
 #define STASIS_VERSION	"0.1"
+
+int cr_dump(const struct opts *o);
+int cr_check(const struct opts *o);
 
 static void usage(FILE *f)
 {
@@ -16,25 +28,73 @@ static void usage(FILE *f)
 		"usage: stasis ACTION [options]\n"
 		"\n"
 		"Checkpoint/restore in userspace, compatible with CRIU.\n"
-		"Actions: dump, restore, check, pre-dump, page-server, lazy-pages, swrk\n"
-		"Image tool: stasis-crit (build/crit)\n");
+		"\n"
+		"Actions:\n"
+		"  dump         checkpoint a process tree (-t PID -D DIR; -R to leave it running)\n"
+		"  check        check the kernel has what stasis needs (--feature NAME)\n"
+		"  restore, pre-dump, page-server, lazy-pages, swrk: not supported yet\n"
+		"\n"
+		"Common options: -D DIR, -W DIR, -o FILE, -v[0-4], --config FILE,\n"
+		"--no-default-config.  Image tool: stasis-crit.\n");
+}
+
+/* Route libcompel's messages into our log. */
+static void compel_log_cb(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	log_printf(level, "%s", msg);
+}
+
+/* -o is relative to the work directory, as in CRIU. */
+static int setup_log(const struct opts *o)
+{
+	const char *dir = o->work_dir ? o->work_dir : o->images_dir;
+	char path[4096];
+
+	log_set_level(o->verbosity);
+	compel_set_log(compel_log_cb, NULL, o->verbosity);
+	if (!o->log_file || !strcmp(o->log_file, "-"))
+		return 0;
+	/* A dump creates its images directory; the log lives there too. */
+	if (!strcmp(o->action, "dump") && dir)
+		mkdir(dir, 0755);
+	if (o->log_file[0] == '/' || !dir)
+		snprintf(path, sizeof(path), "%s", o->log_file);
+	else
+		snprintf(path, sizeof(path), "%s/%s", dir, o->log_file);
+	return log_open(path);
 }
 
 int main(int argc, char **argv)
 {
+	struct opts o;
+	int ret;
+
 	log_set_prog("stasis");
-	if (argc < 2) {
-		usage(stderr);
-		return 1;
-	}
-	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+	if (argc > 1 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))) {
 		printf("Version: %s (stasis, CRIU-compatible images v2)\n", STASIS_VERSION);
 		return 0;
 	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		usage(stdout);
 		return 0;
 	}
-	pr_err("not supported yet: %s", argv[1]);
-	return 1;
+	if (opts_parse(argc, argv, &o))
+		return 1;
+	if (!o.action) {
+		usage(stderr);
+		return 1;
+	}
+	if (strcmp(o.action, "dump") && strcmp(o.action, "check")) {
+		fprintf(stderr, "not supported yet: %s\n", o.action);
+		return 1;
+	}
+	if (setup_log(&o))
+		return 1;
+	if (!strcmp(o.action, "dump"))
+		ret = cr_dump(&o);
+	else
+		ret = cr_check(&o);
+	log_close();
+	return ret ? 1 : 0;
 }

@@ -49,6 +49,7 @@ part "CRIU 4.2 fixtures: decode as crit, re-encode byte-exact" build/tests/test_
 part "bad input to the image tool" bash tests/bad-input.sh build/crit "$FIXTURES"
 part "conformance harness (no checkpoint yet)" bash tests/conformance/run.sh
 part "libcompel: victims, faults, pages" bash tests/compel/run.sh
+part "dump" bash tests/dump/run.sh
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
 	part "fuzzing" bash tests/fuzz.sh "$FUZZ_SECONDS" "$FIXTURES"
 fi

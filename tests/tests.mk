@@ -7,7 +7,15 @@
 FIXTURES	?= $(abspath ../shared/fixtures/criu-4.2)
 FUZZ_SECONDS	?= 60
 
-UNIT_TESTS := $(B)/tests/test_fixtures $(B)/tests/test_image
+UNIT_TESTS := $(B)/tests/test_fixtures $(B)/tests/test_image $(B)/tests/imgcmp
+
+$(B)/tests/imgcmp: tests/dump/imgcmp.c $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(GEN)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(LDLIBS)
+
+$(B)/tests/spawn: tests/dump/spawn.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
 
 $(B)/tests/%: tests/unit/%.c $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(GEN)/.stamp
 	@mkdir -p $(dir $@)
@@ -24,7 +32,7 @@ $(B)/tests/compel-%: tests/compel/%.c $(B)/libcompel.a include/stasis/compel.h
 -include tests/compel/compel.mk
 
 test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS) \
-	   $(COMPEL_TESTS) $(COMPEL_VICTIMS)
+	   $(COMPEL_TESTS) $(COMPEL_VICTIMS) $(B)/tests/spawn
 
 test: test-bins
 	FIXTURES=$(FIXTURES) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh

@@ -1,0 +1,611 @@
+/*
+ * core.c - dump the core images: per thread the registers (arch/x86),
+ * blocked and pending signals, alternate signal stack, robust futex list,
+ * rseq, scheduling, credentials and name; per process (in the leader's
+ * image) the state, personality, sigactions, interval timers, resource
+ * limits, loginuid and oom score.
+ *
+ * What ptrace and /proc can tell from outside is read from outside; what
+ * only the task can see (sigactions, itimers, sigaltstack, securebits,
+ * the clear_tid address) is asked of it through the parasite or a remote
+ * system call in each thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "arch/x86/regs.h"
+#include "core.h"
+#include "core.pb-c.h"
+#include "creds.pb-c.h"
+#include "log.h"
+#include "proc.h"
+#include "rlimit.pb-c.h"
+#include "sa.pb-c.h"
+#include "siginfo.pb-c.h"
+#include "timer.pb-c.h"
+
+#define SIGINFO_SIZE	128
+#define NR_RLIMITS	16
+#define TASK_ALIVE	1
+#define TASK_DEAD	3
+#define TASK_STOPPED	6
+
+struct sigqueue {
+	uint8_t (*info)[SIGINFO_SIZE];
+	int nr;
+};
+
+/* Everything one thread's core image holds, gathered before writing it. */
+struct thread_state {
+	pid_t tid;
+	struct x86_thread_regs regs;
+	uint64_t blocked;
+	uint64_t clear_tid_addr;
+	uint64_t sas_sp, sas_size;
+	uint32_t sas_flags;
+	uint64_t robust_head;
+	size_t robust_len;
+	int policy, prio, nice;
+	bool has_rseq;
+	struct __ptrace_rseq_configuration rseq;
+	struct sigqueue pending;
+	struct proc_status status;
+	uint32_t secbits;
+	char comm[64];
+};
+
+/* What the leader's image adds for the whole process. */
+struct task_state {
+	struct compel_sigaction sigacts[64];
+	struct compel_itimer itimers[3];
+	struct compel_misc misc;
+	struct rlimit rlim[NR_RLIMITS];
+	struct proc_stat stat;
+	uint32_t personality, loginuid;
+	int32_t oom_score_adj;
+};
+
+/* --- gathering --- */
+
+static int read_pending(pid_t tid, bool shared, struct sigqueue *q)
+{
+	struct __ptrace_peeksiginfo_args a = {
+		.off = 0, .flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0, .nr = 32,
+	};
+
+	q->info = NULL;
+	q->nr = 0;
+	for (;;) {
+		void *n = realloc(q->info, (q->nr + a.nr) * SIGINFO_SIZE);
+		long r;
+
+		if (!n)
+			return -ENOMEM;
+		q->info = n;
+		a.off = q->nr;
+		r = ptrace(PTRACE_PEEKSIGINFO, tid, &a, q->info[q->nr]);
+		if (r < 0) {
+			pr_perror("tid %d: PTRACE_PEEKSIGINFO", tid);
+			return -errno;
+		}
+		q->nr += r;
+		if (r < (long)a.nr)
+			return 0;
+	}
+}
+
+static void read_sched(pid_t tid, struct thread_state *th)
+{
+	struct sched_param sp = { 0 };
+
+	th->policy = sched_getscheduler(tid);
+	if (th->policy < 0)
+		th->policy = 0;
+	sched_getparam(tid, &sp);
+	th->prio = sp.sched_priority;
+	errno = 0;
+	th->nice = getpriority(PRIO_PROCESS, tid);
+}
+
+/* The parts of a thread visible from outside: ptrace and /proc. */
+static int gather_thread(pid_t pid, pid_t tid, struct thread_state *th)
+{
+	long len;
+	int ret;
+
+	th->tid = tid;
+	ret = x86_regs_read(tid, &th->regs);
+	if (ret)
+		return ret;
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(th->blocked), &th->blocked)) {
+		pr_perror("tid %d: PTRACE_GETSIGMASK", tid);
+		return -errno;
+	}
+	if (syscall(SYS_get_robust_list, tid, &th->robust_head, &len)) {
+		pr_perror("tid %d: get_robust_list", tid);
+		return -errno;
+	}
+	th->robust_len = len;
+	th->has_rseq = ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, sizeof(th->rseq),
+			      &th->rseq) == sizeof(th->rseq) && th->rseq.rseq_abi_pointer;
+	read_sched(tid, th);
+	ret = read_pending(tid, false, &th->pending);
+	if (!ret)
+		ret = proc_read_status(pid, tid, &th->status);
+	if (!ret)
+		ret = proc_read_comm(pid, tid, th->comm, sizeof(th->comm));
+	return ret;
+}
+
+/* Run syscall @nr inside thread @th, with @arg pointing at parasite memory. */
+static int thread_syscall(struct dump_task *t, struct compel_ctl *ctl, long nr,
+			  unsigned long a1, unsigned long a2, long *res)
+{
+	int ret = compel_syscall(ctl, nr, res, a1, a2, 0, 0, 0, 0);
+
+	if (!ret && *res < 0 && *res > -4096) {
+		pr_err("pid %d: remote syscall %ld failed: %s", t->pid, nr, strerror(-*res));
+		ret = *res;
+	}
+	return ret;
+}
+
+/* One system call inside thread @th: the parasite's for the leader, a remote one otherwise. */
+static int inside_syscall(struct dump_task *t, struct compel_ctl *tctl, long nr,
+			  unsigned long a1, unsigned long a2, long *res)
+{
+	union compel_rpc_args *area = compel_rpc_area(t->ctl);
+	int ret;
+
+	if (tctl)
+		return thread_syscall(t, tctl, nr, a1, a2, res);
+	area->sys.nr = nr;
+	area->sys.args[0] = a1;
+	area->sys.args[1] = a2;
+	ret = compel_rpc(t->ctl, COMPEL_CMD_SYSCALL);
+	*res = area->sys.ret;
+	if (!ret && *res < 0 && *res > -4096) {
+		pr_err("pid %d: syscall %ld in the parasite failed: %s", t->pid, nr,
+		       strerror(-*res));
+		ret = *res;
+	}
+	return ret;
+}
+
+/*
+ * What only the thread itself can tell: its clear_tid address, its
+ * alternate signal stack and its securebits.  The leader asks through its
+ * parasite, other threads make remote calls; results land in scratch
+ * space of the parasite's shared area, which the whole process maps.
+ */
+static int gather_thread_inside(struct dump_ctx *ctx, struct dump_task *t,
+				struct thread_state *th)
+{
+	union compel_rpc_args *area = compel_rpc_area(t->ctl);
+	uint64_t *scratch = (uint64_t *)&area->pages.iovs[COMPEL_MAX_IOVS / 2];
+	unsigned long raddr = compel_remote_addr(t->ctl, scratch);
+	struct compel_ctl *tctl = NULL;
+	long r;
+	int ret, err = 0;
+
+	if (th->tid != t->pid) {
+		ret = compel_prepare_thread(ctx->tree, th->tid, &tctl);
+		if (ret)
+			return ret;
+	}
+	memset(scratch, 0, 64);
+	ret = inside_syscall(t, tctl, SYS_prctl, PR_GET_TID_ADDRESS, raddr, &r);
+	if (!ret) {
+		th->clear_tid_addr = scratch[0];
+		ret = inside_syscall(t, tctl, SYS_sigaltstack, 0, raddr, &r);
+	}
+	if (!ret) {
+		stack_t *ss = (stack_t *)scratch;
+
+		th->sas_sp = (uint64_t)ss->ss_sp;
+		th->sas_size = ss->ss_size;
+		th->sas_flags = ss->ss_flags;
+		ret = inside_syscall(t, tctl, SYS_prctl, PR_GET_SECUREBITS, 0, &r);
+		th->secbits = r;
+	}
+	if (tctl)
+		err = compel_cure(tctl);
+	return ret ? ret : err;
+}
+
+static int gather_task(struct dump_task *t, struct task_state *ts)
+{
+	union compel_rpc_args *a = compel_rpc_area(t->ctl);
+	int ret;
+
+	ret = compel_rpc(t->ctl, COMPEL_CMD_GET_SIGACTS);
+	if (!ret)
+		memcpy(ts->sigacts, a->sigacts, sizeof(ts->sigacts));
+	if (!ret)
+		ret = compel_rpc(t->ctl, COMPEL_CMD_GET_ITIMERS);
+	if (!ret)
+		memcpy(ts->itimers, a->itimers, sizeof(ts->itimers));
+	if (!ret)
+		ret = compel_rpc(t->ctl, COMPEL_CMD_GET_MISC);
+	if (!ret)
+		ts->misc = a->misc;
+	for (int i = 0; !ret && i < NR_RLIMITS; i++)
+		if (prlimit(t->pid, i, NULL, &ts->rlim[i])) {
+			pr_perror("pid %d: prlimit", t->pid);
+			ret = -errno;
+		}
+	if (!ret)
+		ret = proc_read_stat(t->pid, &ts->stat);
+	if (!ret)
+		ret = proc_read_task_misc(t->pid, &ts->personality, &ts->loginuid,
+					  &ts->oom_score_adj);
+	return ret;
+}
+
+/* --- building the messages --- */
+
+static SignalQueueEntry *sigqueue_msg(const struct sigqueue *q)
+{
+	SignalQueueEntry *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	signal_queue_entry__init(m);
+	if (!q->nr)
+		return m;
+	m->signals = calloc(q->nr, sizeof(*m->signals));
+	for (int i = 0; m->signals && i < q->nr; i++) {
+		SiginfoEntry *e = calloc(1, sizeof(*e));
+
+		if (!e)
+			break;
+		siginfo_entry__init(e);
+		e->siginfo.len = SIGINFO_SIZE;
+		e->siginfo.data = q->info[i];
+		m->signals[m->n_signals++] = e;
+	}
+	return m;
+}
+
+static void sigqueue_msg_free(SignalQueueEntry *m)
+{
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->n_signals; i++)
+		free(m->signals[i]);
+	free(m->signals);
+	free(m);
+}
+
+static void split_caps(uint64_t v, uint32_t out[2])
+{
+	out[0] = v & 0xffffffff;
+	out[1] = v >> 32;
+}
+
+/* Storage for a CredsEntry and its arrays. */
+struct creds_buf {
+	CredsEntry c;
+	uint32_t inh[2], prm[2], eff[2], bnd[2], amb[2];
+};
+
+static void fill_creds(struct creds_buf *b, const struct thread_state *th)
+{
+	const struct proc_status *s = &th->status;
+	CredsEntry *c = &b->c;
+
+	creds_entry__init(c);
+	c->uid = s->uid[0];
+	c->euid = s->uid[1];
+	c->suid = s->uid[2];
+	c->fsuid = s->uid[3];
+	c->gid = s->gid[0];
+	c->egid = s->gid[1];
+	c->sgid = s->gid[2];
+	c->fsgid = s->gid[3];
+	split_caps(s->cap_inh, b->inh);
+	split_caps(s->cap_prm, b->prm);
+	split_caps(s->cap_eff, b->eff);
+	split_caps(s->cap_bnd, b->bnd);
+	split_caps(s->cap_amb, b->amb);
+	c->n_cap_inh = c->n_cap_prm = c->n_cap_eff = c->n_cap_bnd = c->n_cap_amb = 2;
+	c->cap_inh = b->inh;
+	c->cap_prm = b->prm;
+	c->cap_eff = b->eff;
+	c->cap_bnd = b->bnd;
+	c->cap_amb = b->amb;
+	c->secbits = th->secbits;
+	c->n_groups = s->nr_groups;
+	c->groups = (uint32_t *)s->groups;
+	if (s->no_new_privs) {
+		c->has_no_new_privs = 1;
+		c->no_new_privs = 1;
+	}
+}
+
+/* Storage for the per-process part of the leader's image. */
+struct tc_buf {
+	TaskCoreEntry tc;
+	TaskTimersEntry timers;
+	ItimerEntry it[3];
+	TaskRlimitsEntry rlimits;
+	RlimitEntry rl[NR_RLIMITS];
+	RlimitEntry *rlp[NR_RLIMITS];
+	SaEntry sa[64];
+	SaEntry *sap[64];
+};
+
+static void fill_itimer(ItimerEntry *e, const struct compel_itimer *v)
+{
+	itimer_entry__init(e);
+	e->isec = v->interval_sec;
+	e->iusec = v->interval_usec;
+	e->vsec = v->value_sec;
+	e->vusec = v->value_usec;
+}
+
+static void fill_tc(struct tc_buf *b, const struct dump_task *t, const struct task_state *ts,
+		    const struct thread_state *leader)
+{
+	TaskCoreEntry *tc = &b->tc;
+	int n = 0;
+
+	task_core_entry__init(tc);
+	tc->task_state = t->ct->state == COMPEL_TASK_STOPPED ? TASK_STOPPED : TASK_ALIVE;
+	if (t->ct->state == COMPEL_TASK_STOPPED) {
+		tc->has_stop_signo = 1;
+		tc->stop_signo = SIGSTOP;
+	}
+	tc->personality = ts->personality;
+	tc->flags = ts->stat.flags;
+	tc->blk_sigset = leader->blocked;
+	tc->comm = (char *)leader->comm;
+
+	task_timers_entry__init(&b->timers);
+	fill_itimer(&b->it[0], &ts->itimers[0]);
+	fill_itimer(&b->it[1], &ts->itimers[1]);
+	fill_itimer(&b->it[2], &ts->itimers[2]);
+	b->timers.real = &b->it[0];
+	b->timers.virt = &b->it[1];
+	b->timers.prof = &b->it[2];
+	tc->timers = &b->timers;
+
+	task_rlimits_entry__init(&b->rlimits);
+	for (int i = 0; i < NR_RLIMITS; i++) {
+		rlimit_entry__init(&b->rl[i]);
+		b->rl[i].cur = ts->rlim[i].rlim_cur;
+		b->rl[i].max = ts->rlim[i].rlim_max;
+		b->rlp[i] = &b->rl[i];
+	}
+	b->rlimits.n_rlimits = NR_RLIMITS;
+	b->rlimits.rlimits = b->rlp;
+	tc->rlimits = &b->rlimits;
+
+	tc->has_loginuid = 1;
+	tc->loginuid = ts->loginuid;
+	tc->has_oom_score_adj = 1;
+	tc->oom_score_adj = ts->oom_score_adj;
+	/* Every signal but the two that cannot be caught, as CRIU lists them. */
+	for (int sig = 1; sig <= 64; sig++) {
+		const struct compel_sigaction *s = &ts->sigacts[sig - 1];
+		SaEntry *e = &b->sa[n];
+
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		sa_entry__init(e);
+		e->sigaction = s->handler;
+		e->flags = s->flags;
+		e->restorer = s->restorer;
+		e->mask = s->mask;
+		e->has_compat_sigaction = 1;
+		b->sap[n++] = e;
+	}
+	tc->n_sigactions = n;
+	tc->sigactions = b->sap;
+	tc->has_child_subreaper = 1;
+	tc->child_subreaper = ts->misc.child_subreaper;
+}
+
+static int write_core(struct dump_ctx *ctx, pid_t tid, CoreEntry *core)
+{
+	struct img *img;
+	int ret;
+
+	ret = img_open(&img, ctx->dirfd, IMG_CORE, tid, O_WRONLY);
+	if (ret)
+		return ret;
+	ret = img_write_msg(img, &core->base);
+	return img_close(img) ?: ret;
+}
+
+static int write_thread_core(struct dump_ctx *ctx, struct thread_state *th,
+			     TaskCoreEntry *tc, SignalQueueEntry *shared, uint32_t pdeath_sig)
+{
+	struct x86_thread_info *ti = calloc(1, sizeof(*ti));
+	struct creds_buf creds;
+	ThreadCoreEntry thc;
+	ThreadSasEntry sas;
+	RseqEntry rseq;
+	CoreEntry core;
+	int ret;
+
+	if (!ti)
+		return -ENOMEM;
+	core_entry__init(&core);
+	core.mtype = CORE_ENTRY__MARCH__X86_64;
+	x86_thread_info_fill(ti, &th->regs, th->clear_tid_addr, th->tid);
+	core.thread_info = &ti->ti;
+
+	thread_core_entry__init(&thc);
+	thc.futex_rla = th->robust_head;
+	thc.futex_rla_len = th->robust_len;
+	thc.has_sched_nice = 1;
+	thc.sched_nice = th->nice;
+	thc.has_sched_policy = 1;
+	thc.sched_policy = th->policy;
+	if (th->prio) {
+		thc.has_sched_prio = 1;
+		thc.sched_prio = th->prio;
+	}
+	if (!tc) {	/* the leader's mask is in tc */
+		thc.has_blk_sigset = 1;
+		thc.blk_sigset = th->blocked;
+	}
+	thread_sas_entry__init(&sas);
+	sas.ss_sp = th->sas_sp;
+	sas.ss_size = th->sas_size;
+	sas.ss_flags = th->sas_flags;
+	thc.sas = &sas;
+	if (pdeath_sig) {
+		thc.has_pdeath_sig = 1;
+		thc.pdeath_sig = pdeath_sig;
+	}
+	thc.signals_p = sigqueue_msg(&th->pending);
+	fill_creds(&creds, th);
+	thc.creds = &creds.c;
+	if (th->status.seccomp) {
+		thc.has_seccomp_mode = 1;
+		thc.seccomp_mode = th->status.seccomp;
+	}
+	thc.comm = th->comm;
+	if (th->has_rseq) {
+		rseq_entry__init(&rseq);
+		rseq.rseq_abi_pointer = th->rseq.rseq_abi_pointer;
+		rseq.rseq_abi_size = th->rseq.rseq_abi_size;
+		rseq.signature = th->rseq.signature;
+		thc.rseq_entry = &rseq;
+	}
+	thc.has_cg_set = 1;
+	thc.cg_set = 1;
+	core.thread_core = &thc;
+	if (tc) {
+		tc->signals_s = shared;
+		core.tc = tc;
+	}
+	ret = thc.signals_p ? write_core(ctx, th->tid, &core) : -ENOMEM;
+	sigqueue_msg_free(thc.signals_p);
+	free(ti);
+	return ret;
+}
+
+static void thread_state_free(struct thread_state *th)
+{
+	x86_regs_free(&th->regs);
+	free(th->pending.info);
+	free(th->status.groups);
+}
+
+/* Seccomp filters need their own image; until then, say so. */
+static int check_seccomp(const struct dump_task *t, const struct thread_state *th)
+{
+	if (th->status.seccomp == 2) {
+		pr_err("unsupported: pid %d tid %d has seccomp filters", t->pid, th->tid);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+struct core_priv {
+	int nr;
+	struct thread_state *ths;
+	struct sigqueue shared_pending;	/* read with ptrace, so before infection */
+};
+
+int core_gather_task(struct dump_ctx *ctx, struct dump_task *t)
+{
+	struct core_priv *cp = calloc(1, sizeof(*cp));
+	int ret = 0;
+
+	(void)ctx;
+	if (!cp)
+		return -ENOMEM;
+	t->core_priv = cp;
+	cp->nr = t->ct->nr_threads;
+	cp->ths = calloc(cp->nr, sizeof(*cp->ths));
+	if (!cp->ths)
+		return -ENOMEM;
+	for (int i = 0; !ret && i < cp->nr; i++) {
+		ret = gather_thread(t->pid, t->ct->threads[i], &cp->ths[i]);
+		if (!ret)
+			ret = check_seccomp(t, &cp->ths[i]);
+	}
+	if (!ret)
+		ret = read_pending(t->pid, true, &cp->shared_pending);
+	return ret;
+}
+
+void core_cleanup_task(struct dump_task *t)
+{
+	struct core_priv *cp = t->core_priv;
+
+	if (!cp)
+		return;
+	for (int i = 0; cp->ths && i < cp->nr; i++)
+		thread_state_free(&cp->ths[i]);
+	free(cp->ths);
+	free(cp->shared_pending.info);
+	free(cp);
+	t->core_priv = NULL;
+}
+
+int core_dump_task(struct dump_ctx *ctx, struct dump_task *t)
+{
+	struct core_priv *cp = t->core_priv;
+	struct task_state *ts = calloc(1, sizeof(*ts));
+	struct tc_buf *tcb = calloc(1, sizeof(*tcb));
+	SignalQueueEntry *shared = NULL;
+	int ret = 0, i;
+
+	if (!ts || !tcb || !cp) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; !ret && i < cp->nr; i++)
+		ret = gather_thread_inside(ctx, t, &cp->ths[i]);
+	if (!ret)
+		ret = gather_task(t, ts);
+	if (ret)
+		goto out;
+	fill_tc(tcb, t, ts, &cp->ths[0]);
+	shared = sigqueue_msg(&cp->shared_pending);
+	if (!shared) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; !ret && i < cp->nr; i++)
+		ret = write_thread_core(ctx, &cp->ths[i], i ? NULL : &tcb->tc, shared,
+					i ? 0 : ts->misc.pdeath_sig);
+out:
+	sigqueue_msg_free(shared);
+	free(ts);
+	free(tcb);
+	core_cleanup_task(t);
+	return ret;
+}
+
+int core_dump_zombie(struct dump_ctx *ctx, struct dump_task *t)
+{
+	TaskCoreEntry tc;
+	CoreEntry core;
+	char comm[64] = "";
+
+	core_entry__init(&core);
+	core.mtype = CORE_ENTRY__MARCH__X86_64;
+	task_core_entry__init(&tc);
+	tc.task_state = TASK_DEAD;
+	tc.exit_code = t->ct->exit_code;
+	proc_read_comm(t->pid, t->pid, comm, sizeof(comm));
+	tc.comm = comm;
+	core.tc = &tc;
+	return write_core(ctx, t->pid, &core);
+}

@@ -1,0 +1,29 @@
+/*
+ * core.h - a task's core image (core-TID.img): registers, signal state,
+ * credentials, limits, scheduling, timers.  One image per thread; the
+ * group leader's also carries what the whole process shares (tc).
+ */
+#ifndef STASIS_CORE_H
+#define STASIS_CORE_H
+
+#include "dump.h"
+
+/*
+ * Read what ptrace and /proc tell of every thread of @t: call it while the
+ * task is seized but before compel_prepare() blocks its signals.
+ */
+int core_gather_task(struct dump_ctx *ctx, struct dump_task *t);
+
+/*
+ * Ask the task the rest (t->ctl has the parasite running in it) and write
+ * the core image of each thread.  Frees what core_gather_task() kept.
+ */
+int core_dump_task(struct dump_ctx *ctx, struct dump_task *t);
+
+/* Free what core_gather_task() kept, when the dump stops half way. */
+void core_cleanup_task(struct dump_task *t);
+
+/* A zombie has a core image too: its state and exit code. */
+int core_dump_zombie(struct dump_ctx *ctx, struct dump_task *t);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * dump.c - `stasis dump`: a running process tree to CRIU images.
+ *
+ * The pipeline, in order:
+ *   seize     stop every thread of every task (libcompel)
+ *   collect   the tree, its groups and sessions, which objects tasks share
+ *   per task  infect it with the parasite, then write its memory (mem.c),
+ *             its files (files/), its core images (core.c) and ids; cure
+ *   images    pstree, seccomp, timens; files kept for the end; inventory
+ *             last, so that a directory without one is an unfinished dump
+ *   release   kill the tree (CRIU's default) or let it run on (-R)
+ * Whatever fails, every task is cured and resumed as it was, and the
+ * error says what failed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "dump.h"
+#include "inventory.pb-c.h"
+#include "log.h"
+#include "pstree.h"
+#include "seccomp.pb-c.h"
+#include "stats.pb-c.h"
+#include "timens.pb-c.h"
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+bool dump_fault(const char *step)
+{
+	const char *f = getenv("STASIS_FAULT");
+
+	if (!f || strcmp(f, step))
+		return false;
+	pr_err("fault injected at step %s (STASIS_FAULT)", step);
+	return true;
+}
+
+/* Fail with -EFAULT when the test asks for a fault at @step. */
+#define FAULT_AT(step)	(dump_fault(step) ? -EFAULT : 0)
+
+static int write_one(struct dump_ctx *ctx, enum img_type type, unsigned long id,
+		     const ProtobufCMessage *msg)
+{
+	struct img *img;
+	int ret;
+
+	ret = img_open(&img, ctx->dirfd, type, id, O_WRONLY);
+	if (ret)
+		return ret;
+	ret = img_write_msg(img, msg);
+	return img_close(img) ?: ret;
+}
+
+static int dump_one_task(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret, err;
+
+	pr_info("dumping pid %d", t->pid);
+	/* Registers and signal masks first, before compel blocks all signals. */
+	ret = core_gather_task(ctx, t);
+	if (!ret)
+		ret = compel_prepare(ctx->tree, t->pid, &t->ctl);
+	if (ret) {
+		core_cleanup_task(t);
+		return ret;
+	}
+	ret = compel_infect(t->ctl);
+	if (!ret)
+		ret = FAULT_AT("infect");
+	if (!ret)
+		ret = mem_dump_task(ctx, t) ?: FAULT_AT("mem");
+	if (!ret)
+		ret = files_dump_task(ctx, t) ?: FAULT_AT("files");
+	if (!ret)
+		ret = core_dump_task(ctx, t) ?: FAULT_AT("core");
+	if (!ret)
+		ret = pstree_dump_ids(ctx, t);
+	core_cleanup_task(t);
+	err = compel_cure(t->ctl);
+	t->ctl = NULL;
+	if (err && !ret)
+		pr_err("pid %d: could not be cured", t->pid);
+	return ret ?: err;
+}
+
+static int dump_tasks(struct dump_ctx *ctx)
+{
+	int ret;
+
+	ret = img_open(&ctx->files_img, ctx->dirfd, IMG_FILES, 0, O_WRONLY);
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+
+		if (t->ct->state == COMPEL_TASK_ZOMBIE)
+			ret = core_dump_zombie(ctx, t);
+		else
+			ret = dump_one_task(ctx, t);
+	}
+	if (!ret)
+		ret = files_dump_finish(ctx);
+	if (ctx->files_img) {
+		int err = img_close(ctx->files_img);
+
+		ret = ret ?: err;
+		ctx->files_img = NULL;
+	}
+	return ret;
+}
+
+static int dump_seccomp(struct dump_ctx *ctx)
+{
+	SeccompEntry e;
+
+	seccomp_entry__init(&e);	/* no filters: those are refused for now */
+	return write_one(ctx, IMG_SECCOMP, 0, &e.base);
+}
+
+/* The clocks a time namespace would be set from, read now. */
+static int dump_timens(struct dump_ctx *ctx)
+{
+	struct timespec mono, boot;
+	Timespec m, b;
+	TimensEntry e;
+
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	clock_gettime(CLOCK_BOOTTIME, &boot);
+	timespec__init(&m);
+	timespec__init(&b);
+	m.tv_sec = mono.tv_sec;
+	m.tv_nsec = mono.tv_nsec;
+	b.tv_sec = boot.tv_sec;
+	b.tv_nsec = boot.tv_nsec;
+	timens_entry__init(&e);
+	e.monotonic = &m;
+	e.boottime = &b;
+	return write_one(ctx, IMG_TIMENS, 0, &e.base);
+}
+
+static void make_run_id(char *buf, size_t len)
+{
+	uint8_t u[16] = { 0 };
+
+	if (getrandom(u, sizeof(u), 0) != sizeof(u))
+		u[0] = getpid();
+	u[6] = (u[6] & 0x0f) | 0x40;	/* a version 4 UUID */
+	u[8] = (u[8] & 0x3f) | 0x80;
+	snprintf(buf, len, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+		 u[12], u[13], u[14], u[15]);
+}
+
+static int dump_inventory(struct dump_ctx *ctx)
+{
+	TaskKobjIdsEntry root;
+	PluginsEntry plugins;
+	InventoryEntry e;
+	char run_id[40];
+
+	inventory_entry__init(&e);
+	e.img_version = 2;
+	e.has_fdinfo_per_id = e.fdinfo_per_id = 1;
+	pstree_root_ids(ctx, &root);
+	e.root_ids = &root;
+	e.has_ns_per_id = e.ns_per_id = 1;
+	e.has_root_cg_set = 1;
+	e.root_cg_set = 1;
+	e.has_lsmtype = 1;
+	e.lsmtype = LSMTYPE__NO_LSM;
+	e.has_network_lock_method = 1;
+	/* Present and empty: this dump needs no plugin to restore. */
+	plugins_entry__init(&plugins);
+	e.plugins_entry = &plugins;
+	make_run_id(run_id, sizeof(run_id));
+	e.dump_criu_run_id = run_id;
+	return write_one(ctx, IMG_INVENTORY, 0, &e.base);
+}
+
+static int dump_stats(struct dump_ctx *ctx)
+{
+	DumpStatsEntry d;
+	StatsEntry e;
+
+	dump_stats_entry__init(&d);
+	d.freezing_time = ctx->stats.freezing_time;
+	d.frozen_time = ctx->stats.frozen_time;
+	d.memdump_time = ctx->stats.memdump_time;
+	d.memwrite_time = ctx->stats.memwrite_time;
+	d.pages_scanned = ctx->stats.pages_scanned;
+	d.pages_skipped_parent = ctx->stats.pages_skipped_parent;
+	d.pages_written = ctx->stats.pages_written;
+	d.has_irmap_resolve = 1;
+	d.has_page_pipes = d.has_page_pipe_bufs = 1;
+	d.has_shpages_scanned = d.has_shpages_skipped_parent = d.has_shpages_written = 1;
+	stats_entry__init(&e);
+	e.dump = &d;
+	return write_one(ctx, IMG_STATS_DUMP, 0, &e.base);
+}
+
+static int dump_images(struct dump_ctx *ctx)
+{
+	int ret;
+
+	ret = pstree_dump(ctx);
+	if (!ret)
+		ret = dump_seccomp(ctx);
+	if (!ret)
+		ret = dump_timens(ctx);
+	if (!ret)
+		ret = FAULT_AT("images");
+	/* Last: its presence marks the dump complete. */
+	if (!ret)
+		ret = dump_inventory(ctx);
+	return ret;
+}
+
+static int open_images_dir(const struct opts *o)
+{
+	int fd;
+
+	if (mkdir(o->images_dir, 0755) && errno != EEXIST) {
+		pr_perror("cannot create images directory %s", o->images_dir);
+		return -errno;
+	}
+	fd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("cannot open images directory %s", o->images_dir);
+		return -errno;
+	}
+	/* An earlier dump's inventory would make a failed one look complete. */
+	unlinkat(fd, "inventory.img", 0);
+	return fd;
+}
+
+static void release_tree(struct dump_ctx *ctx, bool ok)
+{
+	bool kill = ok && !ctx->opts->leave_running;
+
+	if (!ctx->tree)
+		return;
+	if (compel_tree_release(ctx->tree, kill ? COMPEL_RELEASE_KILL : 0))
+		pr_err("the tree could not be released cleanly");
+	ctx->tree = NULL;
+	if (!ok)
+		pr_msg("Dump failed: the tree was resumed as it was");
+}
+
+int cr_dump(const struct opts *o)
+{
+	struct dump_ctx ctx = { .opts = o, .dirfd = -1 };
+	uint64_t t0 = now_us(), frozen;
+	int ret;
+
+	if (o->tree <= 0) {
+		pr_err("dump: a tree to dump is needed (-t PID)");
+		return -EINVAL;
+	}
+	ctx.dirfd = open_images_dir(o);
+	if (ctx.dirfd < 0)
+		return ctx.dirfd;
+	ret = compel_tree_seize(o->tree, &ctx.tree);
+	frozen = now_us();
+	ctx.stats.freezing_time = frozen - t0;
+	if (!ret)
+		ret = FAULT_AT("seize");
+	if (!ret)
+		ret = pstree_collect(&ctx) ?: FAULT_AT("collect");
+	if (!ret)
+		ret = dump_tasks(&ctx);
+	if (!ret)
+		ret = dump_images(&ctx);
+	if (ret) {
+		/* No inventory: the directory says this dump is unfinished. */
+		unlinkat(ctx.dirfd, "inventory.img", 0);
+		pr_err("dump of tree %d failed", o->tree);
+	}
+	release_tree(&ctx, !ret);
+	ctx.stats.frozen_time = now_us() - frozen;
+	if (!ret)
+		ret = dump_stats(&ctx);
+	files_dump_cleanup(&ctx);
+	free(ctx.tasks);
+	close(ctx.dirfd);
+	if (!ret)
+		pr_info("dump of tree %d finished", o->tree);
+	return ret;
+}

@@ -1,0 +1,734 @@
+/*
+ * files.c - the open files of a task: its descriptors, cwd and root.
+ *
+ * Each descriptor is taken into stasis with pidfd_getfd(), which gives us
+ * the very same struct file, so everything is read from our copy: stat,
+ * statfs, owner, pipe contents.  Position and status flags come from
+ * /proc/PID/fdinfo/N, as the task's own fcntl() would see them.
+ *
+ * files.img holds one entry per open file description, however many fds
+ * in however many tasks point at it; fdinfo-<files_id>.img maps each fd
+ * of a table to an entry.  Two fds are the same description when kcmp()
+ * says so; only fds on the same inode are asked.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/kcmp.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/pidfd.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "fdinfo.pb-c.h"
+#include "fs.pb-c.h"
+#include "log.h"
+
+#ifndef F_GETOWNER_UIDS
+#define F_GETOWNER_UIDS	17	/* asm-generic/fcntl.h; glibc lacks it */
+#endif
+
+#ifndef PID_FS_MAGIC
+#define PID_FS_MAGIC	0x50494446
+#endif
+
+#define MEM_MAJOR	1
+#define KMSG_MINOR	11
+#define MISC_MAJOR	10
+#define AUTOFS_MINOR	235
+
+/* An open file description already in files.img, and one fd that reaches it. */
+struct seen_file {
+	pid_t pid;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	int type;		/* FD_TYPES__* */
+	uint32_t id;
+};
+
+/* A files.img entry made by files_dump_path(). */
+struct path_file {
+	dev_t dev;
+	ino_t ino;
+	uint32_t flags;
+	uint32_t id;
+};
+
+struct files_priv *files_priv(struct dump_ctx *ctx)
+{
+	struct files_priv *priv = ctx->files_priv;
+
+	if (priv)
+		return priv;
+	priv = calloc(1, sizeof(*priv));
+	if (!priv) {
+		pr_err("out of memory");
+		return NULL;
+	}
+	priv->pipes.type = IMG_PIPES_DATA;
+	priv->fifos.type = IMG_FIFO_DATA;
+	ctx->files_priv = priv;
+	return priv;
+}
+
+int files_grow(void *arr, size_t *cap, size_t nr, size_t size)
+{
+	void **p = arr;
+	size_t ncap;
+	void *n;
+
+	if (nr < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	n = realloc(*p, ncap * size);
+	if (!n) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	*p = n;
+	*cap = ncap;
+	return 0;
+}
+
+/* CRIU creates an image only when something goes into it; so do we. */
+int files_img_lazy(struct dump_ctx *ctx, struct img **img, enum img_type type, unsigned long id)
+{
+	if (*img)
+		return 0;
+	return img_open(img, ctx->dirfd, type, id, O_WRONLY);
+}
+
+int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int pfd;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	pfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pfd < 0) {
+		pr_perror("%s: cannot open", path);
+		return -errno;
+	}
+	n = read(pfd, buf, size - 1);
+	if (n < 0) {
+		pr_perror("%s: cannot read", path);
+		close(pfd);
+		return -errno;
+	}
+	close(pfd);
+	buf[n] = '\0';
+	return 0;
+}
+
+const char *files_fdinfo_field(const char *fdinfo, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *line = fdinfo;
+
+	while (line && *line) {
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			line += klen + 1;
+			while (*line == ' ' || *line == '\t')
+				line++;
+			return line;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return NULL;
+}
+
+static int fdinfo_u64(const char *fdinfo, const char *key, int base, uint64_t *val,
+		      pid_t pid, int fd)
+{
+	const char *v = files_fdinfo_field(fdinfo, key);
+	char *end;
+
+	if (!v) {
+		pr_err("/proc/%d/fdinfo/%d: no %s", pid, fd, key);
+		return -EINVAL;
+	}
+	errno = 0;
+	*val = strtoull(v, &end, base);
+	if (errno || end == v) {
+		pr_err("/proc/%d/fdinfo/%d: bad %s", pid, fd, key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* readlink() of @path into a fresh string. */
+static int read_link(const char *path, char **out)
+{
+	char buf[PATH_MAX + 1];
+	ssize_t n;
+
+	n = readlink(path, buf, sizeof(buf));
+	if (n < 0) {
+		pr_perror("%s: cannot read link", path);
+		return -errno;
+	}
+	if ((size_t)n >= sizeof(buf)) {
+		pr_err("%s: link target too long", path);
+		return -ENAMETOOLONG;
+	}
+	buf[n] = '\0';
+	*out = strdup(buf);
+	if (!*out) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int stat_lfd(struct file_parms *p)
+{
+	struct statfs sfs;
+
+	if (fstat(p->lfd, &p->st) || fstatfs(p->lfd, &sfs)) {
+		pr_perror("pid %d: cannot stat %s", p->pid, p->link);
+		return -errno;
+	}
+	p->fs_type = sfs.f_type;
+	return 0;
+}
+
+/*
+ * Who gets SIGIO for the file (F_SETOWN).  The owner belongs to the file,
+ * not the fd, so our copy tells.  O_PATH files have none.
+ */
+static int read_fown(struct file_parms *p)
+{
+	struct f_owner_ex owner;
+	uint32_t uids[2];
+	int sig;
+
+	fown_entry__init(&p->fown);
+	if (p->flags & O_PATH)
+		return 0;
+	sig = fcntl(p->lfd, F_GETSIG);
+	if (sig < 0 || fcntl(p->lfd, F_GETOWN_EX, &owner)) {
+		pr_perror("pid %d fd %d: cannot read the owner", p->pid, p->fd);
+		return -errno;
+	}
+	p->fown.signum = sig;
+	if (!owner.pid)
+		return 0;
+	if (fcntl(p->lfd, F_GETOWNER_UIDS, uids)) {
+		pr_perror("pid %d fd %d: cannot read the owner's uids", p->pid, p->fd);
+		return -errno;
+	}
+	p->fown.uid = uids[0];
+	p->fown.euid = uids[1];
+	p->fown.pid_type = owner.type;
+	p->fown.pid = owner.pid;
+	return 0;
+}
+
+static void parms_release(struct file_parms *p)
+{
+	if (p->lfd >= 0)
+		close(p->lfd);
+	p->lfd = -1;
+	free(p->link);
+	p->link = NULL;
+}
+
+/* Take fd @fd of the task into stasis and learn what it is. */
+static int fd_parms_fill(struct file_parms *p, int pidfd, pid_t pid, int fd, uint32_t *fd_flags)
+{
+	char path[64], fdinfo[4096];
+	uint64_t pos, flags;
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	p->fd = fd;
+	p->lfd = pidfd_getfd(pidfd, fd, 0);
+	if (p->lfd < 0) {
+		pr_perror("pid %d fd %d: pidfd_getfd", pid, fd);
+		return -errno;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	ret = read_link(path, &p->link);
+	if (!ret)
+		ret = stat_lfd(p);
+	if (!ret)
+		ret = files_read_fdinfo(pid, fd, fdinfo, sizeof(fdinfo));
+	if (!ret)
+		ret = fdinfo_u64(fdinfo, "pos", 10, &pos, pid, fd);
+	if (!ret)
+		ret = fdinfo_u64(fdinfo, "flags", 8, &flags, pid, fd);
+	if (ret)
+		return ret;
+	p->pos = pos;
+	/* /proc shows FD_CLOEXEC as O_CLOEXEC; it belongs to the fd, not the file. */
+	*fd_flags = (flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
+	p->flags = flags & ~O_CLOEXEC;
+	return read_fown(p);
+}
+
+static int unsupported(const struct file_parms *p)
+{
+	pr_err("unsupported: pid %d fd %d is %s", p->pid, p->fd, p->link);
+	return -ENOTSUP;
+}
+
+/* The device of memfds and shared anonymous memory: that of a memfd of ours. */
+static int shmem_dev(struct files_priv *priv, dev_t *dev)
+{
+	struct stat st;
+	int fd;
+
+	if (!priv->shmem_dev_known) {
+		fd = memfd_create("stasis-shmem-probe", MFD_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st)) {
+			pr_perror("cannot find the shmem device");
+			if (fd >= 0)
+				close(fd);
+			return -errno;
+		}
+		close(fd);
+		priv->shmem_dev = st.st_dev;
+		priv->shmem_dev_known = true;
+	}
+	*dev = priv->shmem_dev;
+	return 0;
+}
+
+/*
+ * memfds, SysV shm and MAP_SHARED|MAP_ANONYMOUS memory look like unlinked
+ * files ("/memfd:x (deleted)"); as ghost files they would come back as
+ * plain files, so they must never reach reg.c.
+ */
+static int is_shmem(struct files_priv *priv, const struct file_parms *p)
+{
+	dev_t dev = 0;
+	int ret;
+
+	if (p->fs_type == HUGETLBFS_MAGIC)
+		return !strncmp(p->link, "/memfd:", 7);
+	ret = shmem_dev(priv, &dev);
+	if (ret)
+		return ret;
+	return p->st.st_dev == dev;
+}
+
+static int chrdev_kind(struct file_parms *p)
+{
+	unsigned int maj = major(p->st.st_rdev), min = minor(p->st.st_rdev);
+
+	if (maj == MEM_MAJOR) {
+		/* The kernel refuses to seek /dev/kmsg opened for writing: no position. */
+		if (min == KMSG_MINOR && (p->flags & O_ACCMODE) == O_WRONLY && !p->pos)
+			p->pos = -1ULL;
+		return FD_TYPES__REG;
+	}
+	if (maj == MISC_MAJOR && min == AUTOFS_MINOR)
+		return FD_TYPES__REG;
+	return unsupported(p);
+}
+
+/* Which kind of file the fd is (FD_TYPES__*), or -ENOTSUP. */
+static int fd_kind(struct files_priv *priv, struct file_parms *p)
+{
+	mode_t m = p->st.st_mode;
+	int ret;
+
+	if (S_ISSOCK(m))
+		return unsupported(p);
+	if (S_ISCHR(m))
+		return chrdev_kind(p);
+	if (p->fs_type == ANON_INODE_FS_MAGIC) {
+		if (!strcmp(p->link, "anon_inode:[eventfd]"))
+			return FD_TYPES__EVENTFD;
+		return unsupported(p);
+	}
+	if (p->fs_type == PID_FS_MAGIC)
+		return unsupported(p);
+	if (S_ISREG(m) || S_ISDIR(m) || S_ISLNK(m)) {
+		ret = is_shmem(priv, p);
+		if (ret < 0)
+			return ret;
+		if (ret || p->link[0] != '/')
+			return unsupported(p);
+		return FD_TYPES__REG;
+	}
+	if (S_ISFIFO(m))
+		return p->fs_type == PIPEFS_MAGIC ? FD_TYPES__PIPE : FD_TYPES__FIFO;
+	return unsupported(p);
+}
+
+static int kcmp_file(pid_t pid1, int fd1, pid_t pid2, int fd2)
+{
+	long ret = syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, fd1, fd2);
+
+	if (ret < 0) {
+		pr_perror("kcmp(%d fd %d, %d fd %d)", pid1, fd1, pid2, fd2);
+		return -errno;
+	}
+	return ret == 0;
+}
+
+/* The id of @p's open file description if it is in files.img already, else 0. */
+static int seen_lookup(struct files_priv *priv, const struct file_parms *p, int type,
+		       uint32_t *id)
+{
+	struct seen_file *s;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < priv->nr_seen; i++) {
+		s = &priv->seen[i];
+		if (s->type != type || s->dev != p->st.st_dev || s->ino != p->st.st_ino)
+			continue;
+		ret = kcmp_file(s->pid, s->fd, p->pid, p->fd);
+		if (ret < 0)
+			return ret;
+		if (ret) {
+			*id = s->id;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int seen_add(struct files_priv *priv, const struct file_parms *p, int type, uint32_t id)
+{
+	int ret = files_grow(&priv->seen, &priv->cap_seen, priv->nr_seen, sizeof(*priv->seen));
+
+	if (ret)
+		return ret;
+	priv->seen[priv->nr_seen++] = (struct seen_file){
+		.pid = p->pid, .fd = p->fd, .dev = p->st.st_dev, .ino = p->st.st_ino,
+		.type = type, .id = id,
+	};
+	return 0;
+}
+
+static int dump_by_kind(struct dump_ctx *ctx, struct file_parms *p, int type, uint32_t id)
+{
+	switch (type) {
+	case FD_TYPES__REG:
+		return reg_dump(ctx, p, id);
+	case FD_TYPES__PIPE:
+		return pipe_dump(ctx, p, id);
+	case FD_TYPES__FIFO:
+		return fifo_dump(ctx, p, id);
+	case FD_TYPES__EVENTFD:
+		return eventfd_dump(ctx, p, id);
+	}
+	return unsupported(p);
+}
+
+static int dump_one_fd(struct dump_ctx *ctx, struct files_priv *priv, pid_t pid, int pidfd,
+		       int fd, struct img **fdinfo_img, uint32_t files_id)
+{
+	FdinfoEntry fe = FDINFO_ENTRY__INIT;
+	struct file_parms p;
+	uint32_t fd_flags = 0, id;
+	int type, ret;
+
+	ret = fd_parms_fill(&p, pidfd, pid, fd, &fd_flags);
+	if (ret)
+		goto out;
+	type = ret = fd_kind(priv, &p);
+	if (ret < 0)
+		goto out;
+	ret = seen_lookup(priv, &p, type, &id);
+	if (ret < 0)
+		goto out;
+	if (!ret) {
+		id = dump_next_file_id(ctx);
+		pr_debug("pid %d fd %d: %s, id %u", pid, fd, p.link, id);
+		ret = dump_by_kind(ctx, &p, type, id);
+		if (!ret)
+			ret = seen_add(priv, &p, type, id);
+		if (ret)
+			goto out;
+	} else {
+		pr_debug("pid %d fd %d: %s, shares id %u", pid, fd, p.link, id);
+	}
+
+	ret = files_img_lazy(ctx, fdinfo_img, IMG_FDINFO, files_id);
+	if (ret)
+		goto out;
+	fe.id = id;
+	fe.flags = fd_flags;
+	fe.type = type;
+	fe.fd = fd;
+	ret = img_write_msg(*fdinfo_img, &fe.base);
+out:
+	parms_release(&p);
+	return ret;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The task's open fds, in ascending order. */
+static int list_fds(pid_t pid, int **fds, size_t *nr)
+{
+	char path[64];
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *d;
+	int ret = 0;
+
+	*fds = NULL;
+	*nr = 0;
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d) {
+		pr_perror("%s: cannot open", path);
+		return -errno;
+	}
+	while ((errno = 0, de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		ret = files_grow(fds, &cap, *nr, sizeof(**fds));
+		if (ret)
+			break;
+		(*fds)[(*nr)++] = atoi(de->d_name);
+	}
+	if (!ret && errno) {
+		ret = -errno;
+		pr_perror("%s: cannot read", path);
+	}
+	closedir(d);
+	if (ret) {
+		free(*fds);
+		*fds = NULL;
+		return ret;
+	}
+	qsort(*fds, *nr, sizeof(**fds), cmp_int);
+	return 0;
+}
+
+static int dump_fd_table(struct dump_ctx *ctx, struct files_priv *priv, struct dump_task *t)
+{
+	struct img *fdinfo_img = NULL;
+	size_t i, nr;
+	int pidfd, ret, err, *fds;
+
+	pr_info("dumping the files of pid %d (files_id %u)", t->pid, t->files_id);
+	ret = list_fds(t->pid, &fds, &nr);
+	if (ret)
+		return ret;
+	pidfd = pidfd_open(t->pid, 0);
+	if (pidfd < 0) {
+		ret = -errno;
+		pr_perror("pid %d: pidfd_open", t->pid);
+		goto out;
+	}
+	for (i = 0; i < nr && !ret; i++)
+		ret = dump_one_fd(ctx, priv, t->pid, pidfd, fds[i], &fdinfo_img, t->files_id);
+	close(pidfd);
+out:
+	err = img_close(fdinfo_img);
+	free(fds);
+	return ret ? ret : err;
+}
+
+static bool table_done(struct files_priv *priv, uint32_t files_id)
+{
+	size_t i;
+
+	for (i = 0; i < priv->nr_tables; i++)
+		if (priv->tables[i] == files_id)
+			return true;
+	return false;
+}
+
+static int read_umask(pid_t pid, uint32_t *umask)
+{
+	char path[64], line[256];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		pr_perror("%s: cannot open", path);
+		return -errno;
+	}
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "Umask: %o", umask) == 1;
+	fclose(f);
+	if (!found) {
+		pr_err("%s: no Umask", path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* fs-PID.img: cwd and root as files.img entries, and the umask. */
+static int dump_fs(struct dump_ctx *ctx, struct dump_task *t)
+{
+	FsEntry fe = FS_ENTRY__INIT;
+	struct img *img;
+	char link[64];
+	int ret, err;
+
+	snprintf(link, sizeof(link), "/proc/%d/cwd", t->pid);
+	ret = files_dump_path(ctx, t, link, 0, &fe.cwd_id);
+	if (ret)
+		return ret;
+	snprintf(link, sizeof(link), "/proc/%d/root", t->pid);
+	ret = files_dump_path(ctx, t, link, 0, &fe.root_id);
+	if (ret)
+		return ret;
+	ret = read_umask(t->pid, &fe.umask);
+	if (ret)
+		return ret;
+	fe.has_umask = true;
+
+	ret = img_open(&img, ctx->dirfd, IMG_FS, t->pid, O_WRONLY);
+	if (ret)
+		return ret;
+	ret = img_write_msg(img, &fe.base);
+	err = img_close(img);
+	return ret ? ret : err;
+}
+
+int files_dump_task(struct dump_ctx *ctx, struct dump_task *t)
+{
+	struct files_priv *priv = files_priv(ctx);
+	int ret;
+
+	if (!priv)
+		return -ENOMEM;
+	/* Tasks sharing a table (CLONE_FILES) have one fdinfo image. */
+	if (!table_done(priv, t->files_id)) {
+		ret = dump_fd_table(ctx, priv, t);
+		if (ret)
+			return ret;
+		ret = files_grow(&priv->tables, &priv->cap_tables, priv->nr_tables,
+				 sizeof(*priv->tables));
+		if (ret)
+			return ret;
+		priv->tables[priv->nr_tables++] = t->files_id;
+	}
+	return dump_fs(ctx, t);
+}
+
+static int path_lookup(struct files_priv *priv, const struct file_parms *p, uint32_t *id)
+{
+	size_t i;
+
+	for (i = 0; i < priv->nr_paths; i++) {
+		struct path_file *f = &priv->paths[i];
+
+		if (f->dev == p->st.st_dev && f->ino == p->st.st_ino && f->flags == p->flags) {
+			*id = f->id;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int path_add(struct files_priv *priv, const struct file_parms *p, uint32_t id)
+{
+	int ret = files_grow(&priv->paths, &priv->cap_paths, priv->nr_paths, sizeof(*priv->paths));
+
+	if (ret)
+		return ret;
+	priv->paths[priv->nr_paths++] = (struct path_file){
+		.dev = p->st.st_dev, .ino = p->st.st_ino, .flags = p->flags, .id = id,
+	};
+	return 0;
+}
+
+/*
+ * Only regular files are shared between users: CRIU gives directories and
+ * devices a fresh entry each time (every task's cwd and root has its own),
+ * and we keep its numbering.
+ */
+int files_dump_path(struct dump_ctx *ctx, struct dump_task *t, const char *link, int flags,
+		    uint32_t *id)
+{
+	struct files_priv *priv = files_priv(ctx);
+	struct file_parms p = { .pid = t->pid, .fd = -1 };
+	int ret;
+
+	if (!priv)
+		return -ENOMEM;
+	p.flags = flags;
+	fown_entry__init(&p.fown);
+	p.lfd = open(link, O_PATH | O_CLOEXEC);
+	if (p.lfd < 0) {
+		pr_perror("%s: cannot open", link);
+		return -errno;
+	}
+	ret = read_link(link, &p.link);
+	if (!ret)
+		ret = stat_lfd(&p);
+	if (!ret)
+		ret = is_shmem(priv, &p);
+	if (ret > 0) {
+		pr_err("unsupported: pid %d %s is %s", t->pid, link, p.link);
+		ret = -ENOTSUP;
+	}
+	if (ret)
+		goto out;
+
+	if (S_ISREG(p.st.st_mode) && path_lookup(priv, &p, id))
+		goto out;
+	*id = dump_next_file_id(ctx);
+	pr_debug("pid %d %s: %s, id %u", t->pid, link, p.link, *id);
+	ret = reg_dump(ctx, &p, *id);
+	if (!ret && S_ISREG(p.st.st_mode))
+		ret = path_add(priv, &p, *id);
+out:
+	parms_release(&p);
+	return ret;
+}
+
+int files_dump_finish(struct dump_ctx *ctx)
+{
+	struct files_priv *priv = ctx->files_priv;
+	int ret, err;
+
+	if (!priv)
+		return 0;
+	ret = pipe_data_close(&priv->pipes);
+	err = pipe_data_close(&priv->fifos);
+	ret = ret ? ret : err;
+	err = img_close(priv->remap_img);
+	priv->remap_img = NULL;
+	return ret ? ret : err;
+}
+
+void files_dump_cleanup(struct dump_ctx *ctx)
+{
+	struct files_priv *priv = ctx->files_priv;
+
+	if (!priv)
+		return;
+	pipe_data_close(&priv->pipes);
+	pipe_data_close(&priv->fifos);
+	img_close(priv->remap_img);
+	free(priv->pipes.ids);
+	free(priv->fifos.ids);
+	free(priv->seen);
+	free(priv->paths);
+	free(priv->tables);
+	free(priv->ghosts);
+	free(priv);
+	ctx->files_priv = NULL;
+}

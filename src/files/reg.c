@@ -1,0 +1,526 @@
+/*
+ * reg.c - files reached by a path: regular files, directories, symlinks,
+ * memory devices.  One REG entry in files.img each.
+ *
+ * The entry is what a restore needs to open the file again: its path,
+ * open flags and position, and enough to notice that the file at that
+ * path is no longer the one that was open (mode; for regular files the
+ * size and, for ELF files, the GNU build-id).  A file nobody can reach by
+ * a path any more (unlinked while open) is copied whole into a ghost
+ * file image, and remap-fpath.img sends its REG entry there.
+ */
+#include <elf.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "fdinfo.pb-c.h"
+#include "ghost-file.pb-c.h"
+#include "regfile.pb-c.h"
+#include "remap-file-path.pb-c.h"
+#include "log.h"
+
+/* As CRIU: the build-id note is looked for in the first MiB of the file. */
+#define BUILD_ID_SCAN	(1u << 20)
+#define BUILD_ID_MAX	512
+
+/* CRIU's default --ghost-limit, in allocated bytes. */
+#define GHOST_LIMIT	(1u << 20)
+/* From this size on, ghost contents are stored as data runs (holes skipped). */
+#define GHOST_CHUNKS_MIN	(3 * 4096)
+
+#define DELETED_SUFFIX	" (deleted)"
+
+struct ghost_file {
+	dev_t dev;
+	ino_t ino;
+	uint32_t id;
+};
+
+/* Drop the " (deleted)" /proc appends to the path of an unlinked file. */
+static void strip_deleted(char *name)
+{
+	size_t len = strlen(name), slen = strlen(DELETED_SUFFIX);
+
+	if (len > slen && !strcmp(name + len - slen, DELETED_SUFFIX))
+		name[len - slen] = '\0';
+}
+
+/* --- ELF build-id --- */
+
+/* The program header fields we need, for either ELF class. */
+struct phdr {
+	uint32_t type;
+	uint64_t offset, filesz;
+};
+
+static void read_phdr(const uint8_t *buf, uint64_t off, bool is64, struct phdr *ph)
+{
+	if (is64) {
+		Elf64_Phdr p;
+
+		memcpy(&p, buf + off, sizeof(p));
+		*ph = (struct phdr){ p.p_type, p.p_offset, p.p_filesz };
+	} else {
+		Elf32_Phdr p;
+
+		memcpy(&p, buf + off, sizeof(p));
+		*ph = (struct phdr){ p.p_type, p.p_offset, p.p_filesz };
+	}
+}
+
+static uint32_t align4(uint32_t v)
+{
+	return (v + 3) & ~3u;
+}
+
+/*
+ * Walk the notes of one PT_NOTE segment for NT_GNU_BUILD_ID; the offset of
+ * its header, or 0.  The walk bounds are CRIU's, note for note, so that
+ * both tools find the same id in odd files too: a note header may start
+ * anywhere up to the segment's end, as long as it lies in the scanned part.
+ */
+static uint64_t find_build_id_note(const uint8_t *buf, size_t len, const struct phdr *ph)
+{
+	uint64_t off = ph->offset, last;
+	Elf64_Nhdr nh;
+
+	if (!off || len < sizeof(nh))
+		return 0;
+	last = len - sizeof(nh);
+	if (off > last)
+		return 0;
+	if (ph->filesz < last - off)
+		last = off + ph->filesz;
+	while (off <= last) {
+		memcpy(&nh, buf + off, sizeof(nh));
+		if (nh.n_type == NT_GNU_BUILD_ID)
+			return off;
+		off += sizeof(nh) + (uint64_t)align4(nh.n_namesz) + align4(nh.n_descsz);
+	}
+	return 0;
+}
+
+/* The build-id in @buf (the file's first @len bytes), as u32 words; 0 if none. */
+static int parse_build_id(const uint8_t *buf, size_t len, RegFileEntry *rfe)
+{
+	bool is64 = buf[EI_CLASS] == ELFCLASS64;
+	size_t ehsize = is64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr);
+	size_t phsize = is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr);
+	uint64_t phoff, noff = 0, desc;
+	unsigned int phnum, i;
+	struct phdr ph;
+	Elf64_Nhdr nh;
+
+	if (buf[EI_CLASS] != ELFCLASS64 && buf[EI_CLASS] != ELFCLASS32)
+		return 0;
+	if (len < ehsize)
+		return 0;
+	if (is64) {
+		Elf64_Ehdr eh;
+
+		memcpy(&eh, buf, sizeof(eh));
+		phoff = eh.e_phoff;
+		phnum = eh.e_phnum;
+	} else {
+		Elf32_Ehdr eh;
+
+		memcpy(&eh, buf, sizeof(eh));
+		phoff = eh.e_phoff;
+		phnum = eh.e_phnum;
+	}
+	if (!phnum || !phoff || len < phsize)
+		return 0;
+	/* Headers are read while they lie wholly in the scanned part. */
+	for (i = 0; i < phnum && !noff; i++) {
+		uint64_t off = phoff + (uint64_t)i * phsize;
+
+		if (phoff > len || off > len - phsize)
+			break;
+		read_phdr(buf, off, is64, &ph);
+		if (ph.type == PT_NOTE)
+			noff = find_build_id_note(buf, len, &ph);
+	}
+	if (!noff)
+		return 0;
+
+	memcpy(&nh, buf + noff, sizeof(nh));
+	if (!nh.n_descsz || nh.n_descsz > BUILD_ID_MAX)
+		return 0;
+	desc = noff + sizeof(nh) + align4(nh.n_namesz);
+	if (len < nh.n_descsz || desc > len - nh.n_descsz)
+		return 0;
+
+	rfe->n_build_id = align4(nh.n_descsz) / sizeof(uint32_t);
+	rfe->build_id = calloc(rfe->n_build_id, sizeof(uint32_t));
+	if (!rfe->build_id) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	memcpy(rfe->build_id, buf + desc, nh.n_descsz);
+	return 0;
+}
+
+/* Open @p's file again for reading, whatever it was opened for (or O_PATH). */
+static int reopen_ro(const struct file_parms *p)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->lfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("pid %d: cannot reopen %s for reading", p->pid, p->link);
+		return -errno;
+	}
+	return fd;
+}
+
+/* Read up to @len bytes at @off; the count read, or -errno. */
+static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+	ssize_t n;
+
+	while (done < len) {
+		n = pread(fd, (char *)buf + done, len - done, off + done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		done += n;
+	}
+	return done;
+}
+
+/*
+ * The ELF build-id, when the file has one, so that restore can tell a
+ * rebuilt binary from the one that ran.  A file we cannot read is no
+ * error (CRIU keeps just the size then), one we cannot open is.
+ */
+static int store_build_id(const struct file_parms *p, RegFileEntry *rfe)
+{
+	size_t len = p->st.st_size < BUILD_ID_SCAN ? p->st.st_size : BUILD_ID_SCAN;
+	uint8_t magic[EI_NIDENT], *buf;
+	ssize_t n;
+	int fd, ret = 0;
+
+	if (p->st.st_size < SELFMAG + 1)
+		return 0;
+	fd = reopen_ro(p);
+	if (fd < 0)
+		return fd;
+	/* Most files are not ELF: look before reading a whole MiB. */
+	n = pread_full(fd, magic, SELFMAG + 1, 0);
+	if (n < SELFMAG + 1 || memcmp(magic, ELFMAG, SELFMAG))
+		goto out;
+	buf = malloc(len);
+	if (!buf) {
+		pr_err("out of memory");
+		ret = -ENOMEM;
+		goto out;
+	}
+	n = pread_full(fd, buf, len, 0);
+	if (n < 0)
+		pr_warn("pid %d: cannot read %s for its build-id: %s", p->pid, p->link,
+			strerror(-n));
+	else if ((size_t)n > SELFMAG)
+		ret = parse_build_id(buf, n, rfe);
+	free(buf);
+out:
+	close(fd);
+	return ret;
+}
+
+/* --- ghost files --- */
+
+/* The kernel's dev_t encoding, which CRIU stores in ghost_file_entry.dev. */
+static uint32_t kdev(dev_t dev)
+{
+	return (major(dev) << 20) | minor(dev);
+}
+
+static int ghost_copy_range(int fd, struct img *img, off_t off, size_t len)
+{
+	char buf[65536];
+	ssize_t n;
+	int ret;
+
+	while (len) {
+		n = pread_full(fd, buf, len < sizeof(buf) ? len : sizeof(buf), off);
+		if (n < 0) {
+			pr_err("ghost file: read at %lld: %s", (long long)off, strerror(-n));
+			return n;
+		}
+		if (n == 0) {
+			pr_err("ghost file: ends early at %lld", (long long)off);
+			return -EIO;
+		}
+		ret = img_write_raw(img, buf, n);
+		if (ret)
+			return ret;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Large contents go as data runs: a chunk entry, then its bytes, per run. */
+static int ghost_copy_chunks(int fd, struct img *img, off_t size)
+{
+	GhostChunkEntry ce = GHOST_CHUNK_ENTRY__INIT;
+	off_t data, hole = 0;
+	int ret;
+
+	while (hole < size) {
+		data = lseek(fd, hole, SEEK_DATA);
+		if (data < 0 && errno == ENXIO)
+			break;		/* only a hole is left */
+		if (data < 0 && hole == 0) {
+			/* No SEEK_DATA here: one run, the whole file. */
+			data = 0;
+			hole = size;
+		} else if (data < 0) {
+			pr_perror("ghost file: SEEK_DATA");
+			return -errno;
+		} else {
+			hole = lseek(fd, data, SEEK_HOLE);
+			if (hole < 0) {
+				pr_perror("ghost file: SEEK_HOLE");
+				return -errno;
+			}
+		}
+		if (hole > size)
+			hole = size;
+		ce.off = data;
+		ce.len = hole - data;
+		ret = img_write_msg(img, &ce.base);
+		if (!ret)
+			ret = ghost_copy_range(fd, img, ce.off, ce.len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int ghost_write(struct dump_ctx *ctx, const struct file_parms *p, uint32_t gid)
+{
+	GhostFileEntry gfe = GHOST_FILE_ENTRY__INIT;
+	Timeval atim = TIMEVAL__INIT, mtim = TIMEVAL__INIT;
+	const struct stat *st = &p->st;
+	char target[PATH_MAX];
+	struct img *img;
+	ssize_t n;
+	int fd, ret, err;
+
+	gfe.uid = st->st_uid;
+	gfe.gid = st->st_gid;
+	gfe.mode = st->st_mode;
+	atim.tv_sec = st->st_atim.tv_sec;
+	atim.tv_usec = st->st_atim.tv_nsec / 1000;
+	mtim.tv_sec = st->st_mtim.tv_sec;
+	mtim.tv_usec = st->st_mtim.tv_nsec / 1000;
+	gfe.atim = &atim;
+	gfe.mtim = &mtim;
+	gfe.has_dev = gfe.has_ino = true;
+	gfe.dev = kdev(st->st_dev);
+	gfe.ino = st->st_ino;
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		gfe.has_rdev = true;
+		gfe.rdev = st->st_rdev;
+	}
+	if (S_ISREG(st->st_mode) && st->st_size >= GHOST_CHUNKS_MIN) {
+		gfe.has_chunks = gfe.chunks = true;
+		gfe.has_size = true;
+		gfe.size = st->st_size;
+	}
+	if (S_ISLNK(st->st_mode)) {
+		n = readlinkat(p->lfd, "", target, sizeof(target) - 1);
+		if (n < 0 || n != st->st_size) {
+			pr_err("pid %d: cannot read the unlinked symlink %s", p->pid, p->link);
+			return n < 0 ? -errno : -EIO;
+		}
+		target[n] = '\0';
+		gfe.symlnk_target = target;
+	}
+
+	ret = img_open(&img, ctx->dirfd, IMG_GHOST_FILE, gid, O_WRONLY);
+	if (ret)
+		return ret;
+	ret = img_write_msg(img, &gfe.base);
+	if (!ret && S_ISREG(st->st_mode)) {
+		fd = reopen_ro(p);
+		if (fd < 0) {
+			ret = fd;
+		} else {
+			if (gfe.chunks)
+				ret = ghost_copy_chunks(fd, img, st->st_size);
+			else
+				ret = ghost_copy_range(fd, img, 0, st->st_size);
+			close(fd);
+		}
+	}
+	err = img_close(img);
+	return ret ? ret : err;
+}
+
+/*
+ * An unlinked file: its contents go to ghost-file-<gid>.img (once per
+ * inode) and remap-fpath.img points REG entry @id at it.
+ */
+static int ghost_dump(struct dump_ctx *ctx, const struct file_parms *p, uint32_t id)
+{
+	RemapFilePathEntry rpe = REMAP_FILE_PATH_ENTRY__INIT;
+	struct files_priv *priv = files_priv(ctx);
+	struct ghost_file *gf = NULL;
+	uint32_t gid;
+	size_t i;
+	int ret;
+
+	if (!priv)
+		return -ENOMEM;
+	for (i = 0; i < priv->nr_ghosts && !gf; i++)
+		if (priv->ghosts[i].dev == p->st.st_dev && priv->ghosts[i].ino == p->st.st_ino)
+			gf = &priv->ghosts[i];
+	if (gf) {
+		gid = gf->id;
+	} else {
+		if ((uint64_t)p->st.st_blocks * 512 > GHOST_LIMIT) {
+			pr_err("unsupported: pid %d: unlinked file %s holds %llu bytes, over the %u-byte ghost limit",
+			       p->pid, p->link, (unsigned long long)p->st.st_blocks * 512, GHOST_LIMIT);
+			return -ENOTSUP;
+		}
+		gid = ++priv->last_ghost_id;
+		pr_info("pid %d: %s is unlinked, contents in ghost file %#x", p->pid, p->link, gid);
+		ret = ghost_write(ctx, p, gid);
+		if (ret)
+			return ret;
+		ret = files_grow(&priv->ghosts, &priv->cap_ghosts, priv->nr_ghosts,
+				 sizeof(*priv->ghosts));
+		if (ret)
+			return ret;
+		priv->ghosts[priv->nr_ghosts++] = (struct ghost_file){
+			.dev = p->st.st_dev, .ino = p->st.st_ino, .id = gid,
+		};
+	}
+
+	ret = files_img_lazy(ctx, &priv->remap_img, IMG_REMAP_FPATH, 0);
+	if (ret)
+		return ret;
+	rpe.orig_id = id;
+	rpe.remap_id = gid;
+	rpe.has_remap_type = true;
+	rpe.remap_type = REMAP_TYPE__GHOST;
+	return img_write_msg(priv->remap_img, &rpe.base);
+}
+
+/* --- the path --- */
+
+/* Is there a process /proc/<pid>/... of @path refers to? */
+static bool proc_path_alive(const char *path)
+{
+	char dir[64];
+	const char *end;
+	long pid;
+
+	if (strncmp(path, "/proc/", 6))
+		return true;
+	pid = strtol(path + 6, (char **)&end, 10);
+	if (end == path + 6 || pid <= 0)
+		return true;	/* /proc/self, /proc/kmsg, ...: nothing to lose */
+	snprintf(dir, sizeof(dir), "/proc/%ld", pid);
+	return !strstr(path, DELETED_SUFFIX) && access(dir, F_OK) == 0;
+}
+
+/*
+ * Will the path in @p->link open this very file on restore?  Unlinked
+ * files become ghost files; anything else that does not hold we refuse
+ * rather than restore some other file.
+ */
+static int check_path(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+{
+	struct stat pst;
+
+	if (p->fs_type == PROC_SUPER_MAGIC) {
+		if (proc_path_alive(p->link))
+			return 0;
+		pr_err("unsupported: pid %d: %s belongs to a process that is gone", p->pid, p->link);
+		return -ENOTSUP;
+	}
+	if (p->fs_type == DEVPTS_SUPER_MAGIC) {
+		strip_deleted(p->link);
+		return 0;
+	}
+	if (p->st.st_nlink == 0) {
+		strip_deleted(p->link);
+		return ghost_dump(ctx, p, id);
+	}
+	if (fstatat(AT_FDCWD, p->link, &pst, S_ISLNK(p->st.st_mode) ? AT_SYMLINK_NOFOLLOW : 0)) {
+		if (errno == ENOENT) {
+			pr_err("unsupported: pid %d: %s was unlinked but has other links (a link remap is not implemented)",
+			       p->pid, p->link);
+			return -ENOTSUP;
+		}
+		pr_perror("pid %d: cannot stat %s", p->pid, p->link);
+		return -errno;
+	}
+	if (pst.st_dev != p->st.st_dev || pst.st_ino != p->st.st_ino) {
+		pr_err("unsupported: pid %d: the open file %s is not the file at that path now",
+		       p->pid, p->link);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* Files opened write-only for appending (logs) grow as they like: no size check. */
+static bool records_size(const struct file_parms *p)
+{
+	if (!S_ISREG(p->st.st_mode))
+		return false;
+	return !((p->flags & O_ACCMODE) == O_WRONLY && (p->flags & O_APPEND));
+}
+
+int reg_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+{
+	RegFileEntry rfe = REG_FILE_ENTRY__INIT;
+	FileEntry fe = FILE_ENTRY__INIT;
+	int ret;
+
+	if (p->link[0] != '/') {
+		pr_err("unsupported: pid %d: %s is not a path", p->pid, p->link);
+		return -ENOTSUP;
+	}
+	ret = check_path(ctx, p, id);
+	if (ret)
+		return ret;
+
+	rfe.id = id;
+	rfe.flags = p->flags;
+	rfe.pos = p->pos;
+	rfe.fown = &p->fown;
+	rfe.name = p->link;
+	rfe.has_mode = true;
+	rfe.mode = p->st.st_mode;
+	if (records_size(p)) {
+		rfe.has_size = true;
+		rfe.size = p->st.st_size;
+		ret = store_build_id(p, &rfe);
+		if (ret)
+			return ret;
+	}
+
+	fe.type = FD_TYPES__REG;
+	fe.id = id;
+	fe.reg = &rfe;
+	ret = img_write_msg(ctx->files_img, &fe.base);
+	free(rfe.build_id);
+	return ret;
+}

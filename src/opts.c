@@ -1,0 +1,277 @@
+/*
+ * opts.c - parse CRIU's command line: short and long options, "--opt=value"
+ * and "--opt value", -v[N] and -vvv, and CRIU's config files.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "opts.h"
+
+enum kind {
+	SET,		/* handled by set_opt() */
+	IGNORED,	/* accepted, changes nothing for stasis (as for CRIU) */
+	UNSUPPORTED,	/* a feature stasis does not have yet */
+};
+
+struct opt_desc {
+	const char *name;
+	int has_arg;
+	int val;		/* short option letter, or a number above 255 */
+	enum kind kind;
+};
+
+enum {
+	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE,
+	O_FIRST_OTHER = 1000,
+};
+
+static const struct opt_desc opt_table[] = {
+	{ "tree", required_argument, 't', SET },
+	{ "images-dir", required_argument, 'D', SET },
+	{ "work-dir", required_argument, 'W', SET },
+	{ "log-file", required_argument, 'o', SET },
+	{ "verbosity", optional_argument, 'v', SET },
+	{ "leave-running", no_argument, 'R', SET },
+	{ "leave-stopped", no_argument, 's', SET },
+	{ "shell-job", no_argument, 'j', SET },
+	{ "restore-detached", no_argument, 'd', SET },
+	{ "pidfile", required_argument, O_PIDFILE, SET },
+	{ "timeout", required_argument, O_TIMEOUT, SET },
+	{ "config", required_argument, O_CONFIG, SET },
+	{ "no-default-config", no_argument, O_NO_DEF_CONFIG, SET },
+	{ "feature", required_argument, O_FEATURE, SET },
+
+	/* Accepted and without effect here, as in CRIU for these actions. */
+	{ "pre-dump-mode", required_argument, 0, IGNORED },
+	{ "display-stats", no_argument, 0, IGNORED },
+	{ "log-pid", no_argument, 0, IGNORED },
+	{ "skip-in-flight", no_argument, 0, IGNORED },
+	{ "file-locks", no_argument, 'l', IGNORED },
+	{ "evasive-devices", no_argument, 0, IGNORED },
+	{ "stream", no_argument, 0, UNSUPPORTED },
+	{ "restore-sibling", no_argument, 0, IGNORED },
+	{ "manage-cgroups", optional_argument, 0, IGNORED },
+	{ "cgroup-root", required_argument, 0, IGNORED },
+	{ "cgroup-props", required_argument, 0, IGNORED },
+	{ "cgroup-props-file", required_argument, 0, IGNORED },
+	{ "cgroup-dump-controller", required_argument, 0, IGNORED },
+	{ "cgroup-yard", required_argument, 0, IGNORED },
+	{ "cpu-cap", optional_argument, 0, IGNORED },
+	{ "lsm-profile", required_argument, 0, IGNORED },
+	{ "lsm-mount-context", required_argument, 0, IGNORED },
+	{ "auto-dedup", no_argument, 0, IGNORED },
+	{ "remove-image-dirs", no_argument, 0, IGNORED },
+
+	/* Features to come. */
+	{ "tcp-established", no_argument, 0, UNSUPPORTED },
+	{ "tcp-close", no_argument, 0, UNSUPPORTED },
+	{ "tcp-skip-in-flight", no_argument, 0, UNSUPPORTED },
+	{ "ext-unix-sk", optional_argument, 'x', UNSUPPORTED },
+	{ "link-remap", no_argument, 0, UNSUPPORTED },
+	{ "ghost-limit", required_argument, 0, UNSUPPORTED },
+	{ "force-irmap", no_argument, 0, UNSUPPORTED },
+	{ "network-lock", required_argument, 0, UNSUPPORTED },
+	{ "track-mem", no_argument, 0, UNSUPPORTED },
+	{ "prev-images-dir", required_argument, 0, UNSUPPORTED },
+	{ "page-server", no_argument, 0, UNSUPPORTED },
+	{ "address", required_argument, 0, UNSUPPORTED },
+	{ "port", required_argument, 0, UNSUPPORTED },
+	{ "ps-socket", required_argument, 0, UNSUPPORTED },
+	{ "lazy-pages", no_argument, 0, UNSUPPORTED },
+	{ "external", required_argument, 0, UNSUPPORTED },
+	{ "inherit-fd", required_argument, 0, UNSUPPORTED },
+	{ "root", required_argument, 'r', UNSUPPORTED },
+	{ "freeze-cgroup", required_argument, 0, UNSUPPORTED },
+	{ "namespaces", required_argument, 'n', UNSUPPORTED },
+	{ "exec-cmd", no_argument, 0, UNSUPPORTED },
+	{ "action-script", required_argument, 0, UNSUPPORTED },
+	{ "enable-external-sharing", no_argument, 0, UNSUPPORTED },
+	{ "enable-external-masters", no_argument, 0, UNSUPPORTED },
+	{ "enable-fs", required_argument, 0, UNSUPPORTED },
+	{ "veth-pair", required_argument, 0, UNSUPPORTED },
+	{ "join-ns", required_argument, 'J', UNSUPPORTED },
+	{ "status-fd", required_argument, 0, UNSUPPORTED },
+	{ "orphan-pts-master", no_argument, 0, UNSUPPORTED },
+	{ "tls", no_argument, 0, UNSUPPORTED },
+	{ "tls-cacert", required_argument, 0, UNSUPPORTED },
+	{ "tls-cacrl", required_argument, 0, UNSUPPORTED },
+	{ "tls-cert", required_argument, 0, UNSUPPORTED },
+	{ "tls-key", required_argument, 0, UNSUPPORTED },
+	{ "tls-no-cn-verify", no_argument, 0, UNSUPPORTED },
+	{ "shell-job-ext", no_argument, 0, UNSUPPORTED },
+	{ "mntns-compat-mode", no_argument, 0, UNSUPPORTED },
+	{ "unprivileged", no_argument, 0, UNSUPPORTED },
+	{ "ghost-fiemap", no_argument, 0, UNSUPPORTED },
+	{ "check-only", no_argument, 0, UNSUPPORTED },
+	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
+};
+
+#define NR_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
+
+/* The val getopt reports for table entry @i. */
+static int opt_val(size_t i)
+{
+	return opt_table[i].val ? opt_table[i].val : O_FIRST_OTHER + (int)i;
+}
+
+static const struct opt_desc *find_by_val(int val)
+{
+	for (size_t i = 0; i < NR_OPTS; i++)
+		if (opt_val(i) == val)
+			return &opt_table[i];
+	return NULL;
+}
+
+static int parse_verbosity(const char *arg, struct opts *o)
+{
+	if (!arg) {
+		o->verbosity++;
+		return 0;
+	}
+	/* -vvv arrives as -v with "vv" */
+	if (strspn(arg, "v") == strlen(arg)) {
+		o->verbosity += strlen(arg) + 1;
+		return 0;
+	}
+	o->verbosity = atoi(arg);
+	return 0;
+}
+
+static int set_opt(int val, const char *arg, struct opts *o)
+{
+	switch (val) {
+	case 't': o->tree = atoi(arg); break;
+	case 'D': o->images_dir = arg; break;
+	case 'W': o->work_dir = arg; break;
+	case 'o': o->log_file = arg; break;
+	case 'v': return parse_verbosity(arg, o);
+	case 'R': o->leave_running = true; break;
+	case 's': o->leave_stopped = true; break;
+	case 'j': o->shell_job = true; break;
+	case 'd': o->restore_detached = true; break;
+	case O_PIDFILE: o->pidfile = arg; break;
+	case O_TIMEOUT: o->timeout = atoi(arg); break;
+	case O_FEATURE: o->feature = arg; break;
+	case O_CONFIG:
+	case O_NO_DEF_CONFIG:
+		break;	/* handled before the command line, see opts_parse() */
+	}
+	return 0;
+}
+
+static void build_longopts(struct option *lo)
+{
+	for (size_t i = 0; i < NR_OPTS; i++) {
+		lo[i].name = opt_table[i].name;
+		lo[i].has_arg = opt_table[i].has_arg;
+		lo[i].flag = NULL;
+		lo[i].val = opt_val(i);
+	}
+	memset(&lo[NR_OPTS], 0, sizeof(lo[NR_OPTS]));
+}
+
+/* Parse an argv-shaped list; @what names its origin in errors. */
+static int parse_list(int argc, char **argv, struct opts *o, const char *what, bool cmdline)
+{
+	static const char shorts[] = "t:D:W:o:v::Rsjdlx::r:n:J:";
+	struct option lo[NR_OPTS + 1];
+	int c;
+
+	build_longopts(lo);
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shorts, lo, NULL)) != -1) {
+		const struct opt_desc *d = find_by_val(c);
+
+		if (c == '?' || !d) {
+			fprintf(stderr, "%s: unknown option or missing argument: %s\n", what,
+				argv[optind - 1]);
+			return 1;
+		}
+		if (d->kind == UNSUPPORTED) {
+			fprintf(stderr, "not supported yet: --%s\n", d->name);
+			return 1;
+		}
+		if (d->kind == SET && set_opt(c, optarg, o))
+			return 1;
+	}
+	if (cmdline) {
+		if (optind < argc)
+			o->action = argv[optind++];
+		if (optind < argc) {
+			fprintf(stderr, "unexpected argument: %s\n", argv[optind]);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A config file holds options without their dashes, one per line. */
+static int parse_config(const char *path, struct opts *o, bool must_exist)
+{
+	char line[1024], *args[3];
+	FILE *f = fopen(path, "re");
+	int ret = 0;
+
+	if (!f) {
+		if (!must_exist)
+			return 0;
+		fprintf(stderr, "cannot read config file %s\n", path);
+		return 1;
+	}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		char opt[1100], *name = strtok(line, " \t\n"), *val = strtok(NULL, "\n");
+
+		if (!name || name[0] == '#')
+			continue;
+		snprintf(opt, sizeof(opt), "--%s", name);
+		args[0] = (char *)"config";
+		args[1] = opt;
+		args[2] = val;
+		while (val && (*val == ' ' || *val == '\t'))
+			args[2] = ++val;
+		ret = parse_list(val ? 3 : 2, args, o, path, false);
+	}
+	fclose(f);
+	return ret;
+}
+
+static int parse_configs(int argc, char **argv, struct opts *o)
+{
+	const char *home = getenv("HOME"), *conf = NULL;
+	bool no_default = false;
+	char path[4096];
+	int ret = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-default-config"))
+			no_default = true;
+		else if (!strncmp(argv[i], "--config=", 9))
+			conf = argv[i] + 9;
+		else if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			conf = argv[i + 1];
+	}
+	if (!no_default) {
+		ret = parse_config("/etc/criu/default.conf", o, false);
+		if (!ret && home) {
+			snprintf(path, sizeof(path), "%s/.criu/default.conf", home);
+			ret = parse_config(path, o, false);
+		}
+	}
+	if (!ret && conf)
+		ret = parse_config(conf, o, true);
+	return ret;
+}
+
+int opts_parse(int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->verbosity = LOG_DEFAULT_LEVEL;
+	o->images_dir = ".";
+	if (parse_configs(argc, argv, o))
+		return 1;
+	return parse_list(argc, argv, o, "stasis", true);
+}

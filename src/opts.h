@@ -1,0 +1,38 @@
+/*
+ * opts.h - the command line, as CRIU spells it.
+ *
+ * Every option CRIU accepts is known here: the ones stasis implements set
+ * a field below, the ones that change nothing for stasis are accepted and
+ * ignored as CRIU does, and the ones for features not built yet are
+ * refused with "not supported yet: --option".
+ */
+#ifndef STASIS_OPTS_H
+#define STASIS_OPTS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct opts {
+	const char *action;		/* dump, restore, check, ... */
+	pid_t tree;			/* -t */
+	const char *images_dir;		/* -D, default "." */
+	const char *work_dir;		/* -W, default: the images dir */
+	const char *log_file;		/* -o, relative to the work dir */
+	int verbosity;			/* -v */
+	bool leave_running;		/* -R */
+	bool leave_stopped;		/* -s */
+	bool shell_job;			/* -j */
+	bool restore_detached;		/* -d */
+	const char *pidfile;
+	int timeout;			/* seconds; 0: none */
+	const char *feature;		/* check --feature */
+	bool stats;			/* write stats-dump (always, as CRIU) */
+};
+
+/*
+ * Parse argv (and the config files CRIU would read, unless
+ * --no-default-config).  Returns 0, or 1 after printing the error.
+ */
+int opts_parse(int argc, char **argv, struct opts *o);
+
+#endif

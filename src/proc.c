@@ -1,0 +1,164 @@
+/*
+ * proc.c - parsers for /proc files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+
+/* Read a whole small /proc file into @buf, NUL-terminated. */
+static int read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0) {
+		pr_perror("cannot open %s", path);
+		return -errno;
+	}
+	r = read(fd, buf, len - 1);
+	close(fd);
+	if (r < 0) {
+		pr_perror("cannot read %s", path);
+		return -errno;
+	}
+	buf[r] = '\0';
+	return 0;
+}
+
+int proc_read_stat(pid_t pid, struct proc_stat *st)
+{
+	char path[64], buf[2048], *p, *tok, *save = NULL;
+	int field, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	ret = read_small(path, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	/* The name may hold spaces and parentheses: fields start after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p) {
+		pr_err("%s: cannot parse", path);
+		return -EINVAL;
+	}
+	memset(st, 0, sizeof(*st));
+	for (field = 3, tok = strtok_r(p + 1, " \n", &save); tok;
+	     field++, tok = strtok_r(NULL, " \n", &save)) {
+		switch (field) {
+		case 3: st->state = tok[0]; break;
+		case 4: st->ppid = atoi(tok); break;
+		case 5: st->pgid = atoi(tok); break;
+		case 6: st->sid = atoi(tok); break;
+		case 9: st->flags = strtoul(tok, NULL, 10); break;
+		case 52: st->exit_code = atoi(tok); break;
+		}
+	}
+	return 0;
+}
+
+static int parse_groups(const char *s, struct proc_status *st)
+{
+	char *copy = strdup(s), *tok, *save = NULL;
+
+	if (!copy)
+		return -ENOMEM;
+	for (tok = strtok_r(copy, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save)) {
+		uint32_t *n = realloc(st->groups, (st->nr_groups + 1) * sizeof(*n));
+
+		if (!n) {
+			free(copy);
+			return -ENOMEM;
+		}
+		st->groups = n;
+		st->groups[st->nr_groups++] = strtoul(tok, NULL, 10);
+	}
+	free(copy);
+	return 0;
+}
+
+int proc_read_status(pid_t pid, pid_t tid, struct proc_status *st)
+{
+	char path[96], line[1024];
+	int ret = 0;
+	FILE *f;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
+	f = fopen(path, "re");
+	if (!f) {
+		pr_perror("cannot open %s", path);
+		return -errno;
+	}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+		int n;
+
+		if (sscanf(line, "Uid: %u %u %u %u", &st->uid[0], &st->uid[1], &st->uid[2],
+			   &st->uid[3]) == 4)
+			continue;
+		if (sscanf(line, "Gid: %u %u %u %u", &st->gid[0], &st->gid[1], &st->gid[2],
+			   &st->gid[3]) == 4)
+			continue;
+		if (!strncmp(line, "Groups:", 7))
+			ret = parse_groups(line + 7, st);
+		else if (sscanf(line, "CapInh: %llx", &v) == 1)
+			st->cap_inh = v;
+		else if (sscanf(line, "CapPrm: %llx", &v) == 1)
+			st->cap_prm = v;
+		else if (sscanf(line, "CapEff: %llx", &v) == 1)
+			st->cap_eff = v;
+		else if (sscanf(line, "CapBnd: %llx", &v) == 1)
+			st->cap_bnd = v;
+		else if (sscanf(line, "CapAmb: %llx", &v) == 1)
+			st->cap_amb = v;
+		else if (sscanf(line, "NoNewPrivs: %d", &n) == 1)
+			st->no_new_privs = n;
+		else if (sscanf(line, "Seccomp: %d", &n) == 1)
+			st->seccomp = n;
+		else if (sscanf(line, "Umask: %o", &n) == 1)
+			st->umask = n;
+	}
+	fclose(f);
+	return ret;
+}
+
+int proc_read_comm(pid_t pid, pid_t tid, char *buf, size_t len)
+{
+	char path[96];
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	ret = read_small(path, buf, len);
+	if (!ret)
+		buf[strcspn(buf, "\n")] = '\0';
+	return ret;
+}
+
+int proc_read_task_misc(pid_t pid, uint32_t *personality, uint32_t *loginuid,
+			int32_t *oom_score_adj)
+{
+	char path[64], buf[64];
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/personality", pid);
+	ret = read_small(path, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	*personality = strtoul(buf, NULL, 16);
+	snprintf(path, sizeof(path), "/proc/%d/loginuid", pid);
+	ret = read_small(path, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	*loginuid = strtoul(buf, NULL, 10);
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", pid);
+	ret = read_small(path, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	*oom_score_adj = atoi(buf);
+	return 0;
+}

@@ -1,0 +1,43 @@
+/*
+ * proc.h - the /proc files a dump reads, parsed.
+ * Each function returns 0 or -errno (logged).
+ */
+#ifndef STASIS_PROC_H
+#define STASIS_PROC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* /proc/PID/stat: the fields stasis uses. */
+struct proc_stat {
+	char state;
+	pid_t ppid, pgid, sid;
+	uint32_t flags;		/* PF_* of the task */
+	int exit_code;
+};
+
+int proc_read_stat(pid_t pid, struct proc_stat *st);
+
+/* /proc/PID/task/TID/status: identity and signal-related lines. */
+struct proc_status {
+	uint32_t uid[4], gid[4];	/* real, effective, saved, fs */
+	uint32_t *groups;		/* malloc'ed; free it */
+	int nr_groups;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	bool no_new_privs;
+	int seccomp;			/* 0 disabled, 1 strict, 2 filter */
+	uint32_t umask;
+};
+
+int proc_read_status(pid_t pid, pid_t tid, struct proc_status *st);
+
+/* The thread's name, without the newline. */
+int proc_read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
+
+/* personality, loginuid and oom_score_adj of a process. */
+int proc_read_task_misc(pid_t pid, uint32_t *personality, uint32_t *loginuid,
+			int32_t *oom_score_adj);
+
+#endif

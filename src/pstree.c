@@ -1,0 +1,213 @@
+/*
+ * pstree.c - the dumped tree and the sharing between its tasks.
+ *
+ * Two tasks share a memory map, fd table, fs info or signal handlers when
+ * kcmp(2) says so; each shared object gets one small id.  stasis itself
+ * takes the first id of each kind, as CRIU does with its own, so that the
+ * inventory's root_ids describe the dumper and a task sharing nothing with
+ * it starts at 2.  Namespaces are told apart by the inodes of their /proc/PID/ns files.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+#include "pstree.h"
+#include "pstree.pb-c.h"
+
+/* CRIU's order of namespace ids: pid net ipc uts time mnt user cgroup. */
+static const char *const ns_names[] = {
+	"pid", "net", "ipc", "uts", "time", "mnt", "user", "cgroup",
+};
+#define NR_NS	(sizeof(ns_names) / sizeof(ns_names[0]))
+
+struct ns_ids {
+	ino_t ino[64];
+	int nr;
+};
+
+static uint32_t ns_id(struct ns_ids *ids, pid_t pid, const char *ns)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
+	if (stat(path, &st))
+		return 0;
+	for (int i = 0; i < ids->nr; i++)
+		if (ids->ino[i] == st.st_ino)
+			return i + 1;
+	if (ids->nr == 64)
+		return 0;
+	ids->ino[ids->nr++] = st.st_ino;
+	return ids->nr;
+}
+
+static struct ns_ids ns_table;
+static uint32_t own_ns[NR_NS];
+
+/* The id of @t's object of kind @type: that of an earlier task sharing it, or a new one. */
+static uint32_t kobj_id(struct dump_ctx *ctx, size_t i, int type, uint32_t *last,
+			uint32_t (*get)(struct dump_task *))
+{
+	pid_t me = getpid();
+
+	if (!syscall(SYS_kcmp, me, ctx->tasks[i].pid, type, 0, 0))
+		return 1;
+	for (size_t k = 0; k < i; k++)
+		if (!syscall(SYS_kcmp, ctx->tasks[k].pid, ctx->tasks[i].pid, type, 0, 0))
+			return get(&ctx->tasks[k]);
+	return ++*last;
+}
+
+static uint32_t get_vm(struct dump_task *t) { return t->vm_id; }
+static uint32_t get_files(struct dump_task *t) { return t->files_id; }
+static uint32_t get_fs(struct dump_task *t) { return t->fs_id; }
+static uint32_t get_sighand(struct dump_task *t) { return t->sighand_id; }
+
+/*
+ * Put the tasks in depth-first order, each child right after its parent's
+ * earlier children's subtrees, as CRIU lists them in pstree.img.
+ */
+static size_t order_dfs(struct compel_tree *tree, pid_t parent, size_t at,
+			const struct compel_task **out)
+{
+	size_t nr = compel_tree_nr_tasks(tree);
+
+	for (size_t i = 1; i < nr; i++) {
+		const struct compel_task *c = compel_tree_task(tree, i);
+
+		if (c->ppid != parent)
+			continue;
+		out[at++] = c;
+		at = order_dfs(tree, c->pid, at, out);
+	}
+	return at;
+}
+
+int pstree_collect(struct dump_ctx *ctx)
+{
+	size_t nr = compel_tree_nr_tasks(ctx->tree);
+	uint32_t last_vm = 1, last_files = 1, last_fs = 1, last_sighand = 1;
+	const struct compel_task **order;
+
+	ctx->tasks = calloc(nr, sizeof(*ctx->tasks));
+	order = calloc(nr, sizeof(*order));
+	if (!ctx->tasks || !order) {
+		free(order);
+		return -ENOMEM;
+	}
+	order[0] = compel_tree_task(ctx->tree, 0);
+	if (order_dfs(ctx->tree, order[0]->pid, 1, order) != nr) {
+		pr_err("the tree at %d changed shape while being seized", order[0]->pid);
+		free(order);
+		return -EAGAIN;
+	}
+	for (size_t i = 0; i < NR_NS; i++)
+		own_ns[i] = ns_id(&ns_table, getpid(), ns_names[i]);
+	for (size_t i = 0; i < nr; i++) {
+		struct dump_task *t = &ctx->tasks[i];
+		struct proc_stat st;
+		int ret;
+
+		t->ct = order[i];
+		t->pid = t->ct->pid;
+		ret = proc_read_stat(t->pid, &st);
+		if (ret) {
+			free(order);
+			return ret;
+		}
+		t->pgid = st.pgid;
+		t->sid = st.sid;
+		ctx->nr_tasks++;
+		if (t->ct->state == COMPEL_TASK_ZOMBIE)
+			continue;
+		t->vm_id = kobj_id(ctx, i, KCMP_VM, &last_vm, get_vm);
+		t->files_id = kobj_id(ctx, i, KCMP_FILES, &last_files, get_files);
+		t->fs_id = kobj_id(ctx, i, KCMP_FS, &last_fs, get_fs);
+		t->sighand_id = kobj_id(ctx, i, KCMP_SIGHAND, &last_sighand, get_sighand);
+	}
+	free(order);
+	return 0;
+}
+
+static void fill_ns_ids(TaskKobjIdsEntry *e, const uint32_t ns[NR_NS])
+{
+	e->has_pid_ns_id = e->has_net_ns_id = e->has_ipc_ns_id = e->has_uts_ns_id = 1;
+	e->has_mnt_ns_id = e->has_user_ns_id = e->has_cgroup_ns_id = e->has_time_ns_id = 1;
+	e->pid_ns_id = ns[0];
+	e->net_ns_id = ns[1];
+	e->ipc_ns_id = ns[2];
+	e->uts_ns_id = ns[3];
+	e->time_ns_id = ns[4];
+	e->mnt_ns_id = ns[5];
+	e->user_ns_id = ns[6];
+	e->cgroup_ns_id = ns[7];
+}
+
+void pstree_root_ids(struct dump_ctx *ctx, TaskKobjIdsEntry *ids)
+{
+	(void)ctx;
+	task_kobj_ids_entry__init(ids);
+	ids->vm_id = ids->files_id = ids->fs_id = ids->sighand_id = 1;
+	fill_ns_ids(ids, own_ns);
+}
+
+int pstree_dump_ids(struct dump_ctx *ctx, struct dump_task *t)
+{
+	TaskKobjIdsEntry e;
+	uint32_t ns[NR_NS];
+	struct img *img;
+	int ret;
+
+	task_kobj_ids_entry__init(&e);
+	e.vm_id = t->vm_id;
+	e.files_id = t->files_id;
+	e.fs_id = t->fs_id;
+	e.sighand_id = t->sighand_id;
+	for (size_t i = 0; i < NR_NS; i++)
+		ns[i] = ns_id(&ns_table, t->pid, ns_names[i]);
+	fill_ns_ids(&e, ns);
+	ret = img_open(&img, ctx->dirfd, IMG_IDS, t->pid, O_WRONLY);
+	if (ret)
+		return ret;
+	ret = img_write_msg(img, &e.base);
+	return img_close(img) ?: ret;
+}
+
+int pstree_dump(struct dump_ctx *ctx)
+{
+	struct img *img;
+	int ret;
+
+	ret = img_open(&img, ctx->dirfd, IMG_PSTREE, 0, O_WRONLY);
+	if (ret)
+		return ret;
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
+		const struct dump_task *t = &ctx->tasks[i];
+		uint32_t zombie_thread = t->pid;
+		PstreeEntry e;
+
+		pstree_entry__init(&e);
+		e.pid = t->pid;
+		e.ppid = i ? t->ct->ppid : 0;	/* the root's parent is not ours */
+		e.pgid = t->pgid;
+		e.sid = t->sid;
+		if (t->ct->nr_threads) {
+			e.n_threads = t->ct->nr_threads;
+			e.threads = (uint32_t *)t->ct->threads;
+		} else {
+			e.n_threads = 1;
+			e.threads = &zombie_thread;
+		}
+		ret = img_write_msg(img, &e.base);
+	}
+	return img_close(img) ?: ret;
+}

@@ -1,0 +1,20 @@
+/*
+ * pstree.h - the process tree: pstree.img, and the ids that say which
+ * kernel objects (memory, fd table, fs, signal handlers, namespaces) tasks
+ * share (ids-PID.img, and the inventory's root_ids).
+ */
+#ifndef STASIS_PSTREE_H
+#define STASIS_PSTREE_H
+
+#include "dump.h"
+#include "core.pb-c.h"
+
+/* Fill ctx->tasks from the seized tree: pids, groups, sessions, ids. */
+int pstree_collect(struct dump_ctx *ctx);
+int pstree_dump(struct dump_ctx *ctx);
+int pstree_dump_ids(struct dump_ctx *ctx, struct dump_task *t);
+
+/* stasis's own ids, which CRIU records as the inventory's root_ids. */
+void pstree_root_ids(struct dump_ctx *ctx, TaskKobjIdsEntry *ids);
+
+#endif

@@ -1,0 +1,38 @@
+#!/bin/bash
+# run.sh - the dump's acceptance, run by tests/run.sh:
+#  - dump -R leaves every test program running with its state intact
+#    (the programs check themselves after SIGTERM);
+#  - a failure injected at each step of the dump leaves them running,
+#    untouched, and the image directory unfinished;
+#  - the fixture programs dump to images equivalent to CRIU 4.2's;
+#  - open files of every supported kind are recorded as they are.
+set -u
+cd "$(dirname "$0")/../.."
+FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
+B=build/tests
+R=$B/runner
+W=/tmp/stasis-dump-tests
+
+label() { sed -u "s/^\(PASS\|FAIL\|SKIP\): /\1: dump $1: /"; }
+
+progs="$B/conformance/sleeping $B/conformance/pipe $B/compel/avx512 $B/compel/nanosleep
+       $B/compel/read_pipe $B/compel/futex $B/compel/thread_churn $B/compel/fork_churn
+       $B/compel/zombie"
+for p in $progs; do
+	n=$(basename "$p")
+	$R --between "build/stasis dump -R -D $W/$n -v4 -o dump.log -t" \
+		--workdir "$W/run-$n" "$p" | label "-R leaves it running"
+done
+$R --stop --between "build/stasis dump -R -D $W/stopped -v4 -o dump.log -t" \
+	--workdir "$W/run-stopped" $B/compel/stopped | label "-R leaves a stopped task stopped"
+
+for step in seize collect infect mem files core images; do
+	for p in $B/conformance/sleeping $B/compel/nanosleep; do
+		n=$(basename "$p")
+		$R --between "/bin/bash tests/dump/fault-step.sh $step $W/fault-$step-$n" \
+			--workdir "$W/run-fault-$step-$n" "$p" | label "fault at $step"
+	done
+done
+
+bash tests/dump/fixtures.sh "$FIX"
+bash tests/dump/files.sh
