@@ -21,6 +21,7 @@
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/x86/regs.h"
@@ -43,6 +44,14 @@
 struct sigqueue {
 	uint8_t (*info)[SIGINFO_SIZE];
 	int nr;
+};
+
+/* A POSIX timer as /proc/PID/timers and timer_gettime() describe it. */
+struct posix_timer {
+	int id, clock, signo, notify, notify_tid;
+	uint64_t sival;
+	struct itimerspec val;
+	int overrun;
 };
 
 /* Everything one thread's core image holds, gathered before writing it. */
@@ -73,6 +82,8 @@ struct task_state {
 	struct proc_stat stat;
 	uint32_t personality, loginuid;
 	int32_t oom_score_adj;
+	struct posix_timer *timers;
+	int nr_timers;
 };
 
 /* --- gathering --- */
@@ -223,6 +234,81 @@ static int gather_thread_inside(struct dump_ctx *ctx, struct dump_task *t,
 	return ret ? ret : err;
 }
 
+/* The timers the task created with timer_create(), as /proc lists them. */
+static int read_posix_timers(pid_t pid, struct task_state *ts)
+{
+	char path[64], line[256], how[16], whom[8];
+	struct posix_timer *pt = NULL;
+	FILE *f;
+	int who;
+
+	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		pr_perror("cannot open %s", path);
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		int id;
+
+		if (sscanf(line, "ID: %d", &id) == 1) {
+			void *n = realloc(ts->timers, (ts->nr_timers + 1) * sizeof(*pt));
+
+			if (!n) {
+				fclose(f);
+				return -ENOMEM;
+			}
+			ts->timers = n;
+			pt = &ts->timers[ts->nr_timers++];
+			memset(pt, 0, sizeof(*pt));
+			pt->id = id;
+		} else if (!pt) {
+			continue;
+		} else if (!strncmp(line, "signal:", 7)) {
+			char ptr[32] = "";
+
+			sscanf(line, "signal: %d/%31s", &pt->signo, ptr);
+			pt->sival = strtoull(ptr, NULL, 16);	/* "(null)" reads as 0 */
+		} else if (sscanf(line, "notify: %15[a-z]/%7[a-z].%d", how, whom, &who) == 3) {
+			/* "/tid" means a signal to one thread; else the kind of notification. */
+			if (whom[0] == 't') {
+				pt->notify = SIGEV_THREAD_ID;
+				pt->notify_tid = who;
+			} else if (how[0] == 's') {
+				pt->notify = SIGEV_SIGNAL;
+			} else if (how[0] == 't') {
+				pt->notify = SIGEV_THREAD;
+			} else {
+				pt->notify = SIGEV_NONE;
+			}
+		} else {
+			sscanf(line, "ClockID: %d", &pt->clock);
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/* Each timer's time left, interval and overrun, asked of the task itself. */
+static int read_timer_values(struct dump_task *t, struct task_state *ts)
+{
+	union compel_rpc_args *a = compel_rpc_area(t->ctl);
+	struct itimerspec *its = (struct itimerspec *)&a->pages.iovs[COMPEL_MAX_IOVS / 2];
+	long r;
+	int ret = 0;
+
+	for (int i = 0; !ret && i < ts->nr_timers; i++) {
+		ret = inside_syscall(t, NULL, SYS_timer_gettime, ts->timers[i].id,
+				     compel_remote_addr(t->ctl, its), &r);
+		if (!ret)
+			ts->timers[i].val = *its;
+		if (!ret)
+			ret = inside_syscall(t, NULL, SYS_timer_getoverrun, ts->timers[i].id, 0, &r);
+		ts->timers[i].overrun = r;
+	}
+	return ret;
+}
+
 static int gather_task(struct dump_task *t, struct task_state *ts)
 {
 	union compel_rpc_args *a = compel_rpc_area(t->ctl);
@@ -249,6 +335,10 @@ static int gather_task(struct dump_task *t, struct task_state *ts)
 	if (!ret)
 		ret = proc_read_task_misc(t->pid, &ts->personality, &ts->loginuid,
 					  &ts->oom_score_adj);
+	if (!ret)
+		ret = read_posix_timers(t->pid, ts);
+	if (!ret)
+		ret = read_timer_values(t, ts);
 	return ret;
 }
 
@@ -343,6 +433,8 @@ struct tc_buf {
 	RlimitEntry *rlp[NR_RLIMITS];
 	SaEntry sa[64];
 	SaEntry *sap[64];
+	PosixTimerEntry *posix;
+	PosixTimerEntry **posixp;
 };
 
 static void fill_itimer(ItimerEntry *e, const struct compel_itimer *v)
@@ -352,6 +444,38 @@ static void fill_itimer(ItimerEntry *e, const struct compel_itimer *v)
 	e->iusec = v->interval_usec;
 	e->vsec = v->value_sec;
 	e->vusec = v->value_usec;
+}
+
+/* Newest first, the order CRIU lists them in. */
+static void fill_posix_timers(struct tc_buf *b, const struct task_state *ts)
+{
+	int n = ts->nr_timers;
+
+	if (!b->posix)
+		return;
+	for (int i = 0; i < n; i++) {
+		const struct posix_timer *pt = &ts->timers[n - 1 - i];
+		PosixTimerEntry *e = &b->posix[i];
+
+		posix_timer_entry__init(e);
+		e->it_id = pt->id;
+		e->clock_id = pt->clock;
+		e->si_signo = pt->signo;
+		e->it_sigev_notify = pt->notify;
+		e->sival_ptr = pt->sival;
+		e->overrun = pt->overrun;
+		e->isec = pt->val.it_interval.tv_sec;
+		e->insec = pt->val.it_interval.tv_nsec;
+		e->vsec = pt->val.it_value.tv_sec;
+		e->vnsec = pt->val.it_value.tv_nsec;
+		if (pt->notify == SIGEV_THREAD_ID) {
+			e->has_notify_thread_id = 1;
+			e->notify_thread_id = pt->notify_tid;
+		}
+		b->posixp[i] = e;
+	}
+	b->timers.n_posix = n;
+	b->timers.posix = b->posixp;
 }
 
 static void fill_tc(struct tc_buf *b, const struct dump_task *t, const struct task_state *ts,
@@ -379,6 +503,7 @@ static void fill_tc(struct tc_buf *b, const struct dump_task *t, const struct ta
 	b->timers.virt = &b->it[1];
 	b->timers.prof = &b->it[2];
 	tc->timers = &b->timers;
+	fill_posix_timers(b, ts);
 
 	task_rlimits_entry__init(&b->rlimits);
 	for (int i = 0; i < NR_RLIMITS; i++) {
@@ -576,6 +701,14 @@ int core_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 		ret = gather_task(t, ts);
 	if (ret)
 		goto out;
+	if (ts->nr_timers) {
+		tcb->posix = calloc(ts->nr_timers, sizeof(*tcb->posix));
+		tcb->posixp = calloc(ts->nr_timers, sizeof(*tcb->posixp));
+		if (!tcb->posix || !tcb->posixp) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
 	fill_tc(tcb, t, ts, &cp->ths[0]);
 	shared = sigqueue_msg(&cp->shared_pending);
 	if (!shared) {
@@ -587,6 +720,12 @@ int core_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 					i ? 0 : ts->misc.pdeath_sig);
 out:
 	sigqueue_msg_free(shared);
+	if (ts)
+		free(ts->timers);
+	if (tcb) {
+		free(tcb->posix);
+		free(tcb->posixp);
+	}
 	free(ts);
 	free(tcb);
 	core_cleanup_task(t);

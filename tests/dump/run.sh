@@ -36,3 +36,4 @@ done
 
 bash tests/dump/fixtures.sh "$FIX"
 bash tests/dump/files.sh
+bash tests/dump/states.sh
