@@ -78,6 +78,7 @@ $(B)/stasis: $(STASIS_OBJ) $(B)/libstasis-images.a $(B)/libcompel.a
 
 include fuzz/fuzz.mk
 include tests/tests.mk
+include bench/bench.mk
 
 demo: all
 	bash scripts/demo.sh

@@ -1,0 +1,32 @@
+# bench.mk - the dump benchmark (included from the top Makefile).
+#
+#   make bench                      stasis alone, 5 runs of each workload
+#   make bench REFERENCE=/usr/sbin/criu
+#                                   side by side with any tool that speaks
+#                                   CRIU's command line
+#   BENCH_RUNS=N                    runs per workload and tool (default 5)
+#   BENCH_BIG=1                     add the 4 GiB workload (takes long)
+#   BENCH_ARGS="..."                anything else for bench/run.sh (--help)
+#
+# The report goes to stdout and bench/results/latest.txt.
+
+BENCH_BINS := $(B)/bench/workload $(B)/bench/measure
+
+$(B)/bench/workload: bench/workload.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -pthread -o $@ $<
+
+$(B)/bench/measure: bench/measure.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+bench-bins: $(BENCH_BINS)
+
+BENCH_FLAGS = $(if $(REFERENCE),--reference $(REFERENCE)) \
+	      $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) \
+	      $(if $(filter-out 0,$(BENCH_BIG)),--big) $(BENCH_ARGS)
+
+bench: $(B)/stasis $(B)/crit $(BENCH_BINS)
+	bash bench/run.sh $(strip $(BENCH_FLAGS))
+
+.PHONY: bench bench-bins
