@@ -80,7 +80,7 @@ include fuzz/fuzz.mk
 include tests/tests.mk
 include bench/bench.mk
 
-demo: all
+demo: all $(B)/tests/spawn
 	bash scripts/demo.sh
 
 install: all install-compel

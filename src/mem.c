@@ -45,6 +45,7 @@
 #include "mem.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
+#include "shmem.h"
 
 #define PAGE_SZ		4096UL
 #define PAGE_SZ_SHIFT	12
@@ -542,8 +543,15 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 		e->shmid = l->last_id;
 		return 0;
 	}
-	/* Mapped files are recorded without open flags, as CRIU does: fdflags has them. */
-	ret = files_dump_path(ctx, t, link, 0, &l->last_id);
+	/*
+	 * Mapped files are recorded without open flags, as CRIU does: fdflags
+	 * has them.  A shmem object is a memfd entry, and its contents are
+	 * dumped with it, once, by whoever maps it first (shmem.h).
+	 */
+	if (e->status & VMA_AREA_MEMFD)
+		ret = memfd_dump_mapping(ctx, t, link, &l->last_id);
+	else
+		ret = files_dump_path(ctx, t, link, 0, &l->last_id);
 	if (ret)
 		return ret;
 	l->last_dev = st.st_dev;

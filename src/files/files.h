@@ -42,10 +42,13 @@ struct pipe_data_img {
 struct seen_file;
 struct path_file;
 struct ghost_file;
+struct tty_seen;
+struct memfd_inode;
 
 struct files_priv {
 	struct seen_file *seen;		/* open file descriptions of the fds */
 	size_t nr_seen, cap_seen;
+	size_t seen_pos;		/* where seen_lookup() would insert */
 	struct path_file *paths;	/* files_dump_path's entries */
 	size_t nr_paths, cap_paths;
 	uint32_t *tables;		/* files_ids whose fdinfo is written */
@@ -60,6 +63,14 @@ struct files_priv {
 
 	dev_t shmem_dev;		/* st_dev of memfds and shared anonymous memory */
 	bool shmem_dev_known;
+
+	struct memfd_inode *memfds;	/* memfd.c: shmem objects in memfd.img */
+	size_t nr_memfds, cap_memfds;
+	struct img *memfd_img;		/* memfd.img, once an object is found */
+
+	struct tty_seen *ttys;		/* tty.c: terminals in tty-info.img */
+	size_t nr_ttys, cap_ttys;
+	struct img *tty_info_img;
 };
 
 struct files_priv *files_priv(struct dump_ctx *ctx);
@@ -89,5 +100,15 @@ int fifo_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 
 /* eventfd.c */
 int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+
+/* tty.c: terminals; dumped only for a shell job (-j), refused otherwise. */
+bool tty_is_tty(const struct file_parms *p);
+int tty_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+/* After every task: checks that need all terminals seen; closes tty-info.img. */
+int tty_dump_finish(struct dump_ctx *ctx);
+void tty_dump_cleanup(struct files_priv *priv);
+
+/* memfd.c: memfds and other shmem files; their objects once (shmem.h). */
+int memfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 
 #endif

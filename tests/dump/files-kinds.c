@@ -96,6 +96,8 @@ static int sleeper(void *arg)
 
 static void open_all(void)
 {
+	int sync[2];
+	char c;
 	int p[2];
 	size_t i;
 
@@ -146,13 +148,24 @@ static void open_all(void)
 
 	if (clone(sleeper, stack + sizeof(stack), CLONE_FILES | SIGCHLD, NULL) < 0)
 		die("clone");
+	/* "ready" must wait until the child has closed its fd 15: a pipe says when. */
+	if (pipe(sync))
+		die("sync pipe");
 	switch (fork()) {
 	case -1:
 		die("fork");
 	case 0:
 		close(15);
+		close(sync[0]);
+		if (write(sync[1], "c", 1) != 1)
+			die("sync write");
+		close(sync[1]);
 		sleeper(NULL);
 	}
+	close(sync[1]);
+	if (read(sync[0], &c, 1) != 1)
+		die("sync read");
+	close(sync[0]);
 }
 
 static int open_one(const char *mode)

@@ -218,7 +218,29 @@ refuse() {
 
 refuse socket "socket:["
 refuse epoll "anon_inode:[eventpoll]"
-refuse memfd "/memfd:kinds (deleted)"
+
+# A memfd is dumped now (tests/dump/shmem.sh checks the rest of it).
+IMG=$W/memfd-img
+if start memfd memfd; then
+	mkdir -p "$IMG"
+	if "$B/stasis" dump -t "$PID" -D "$IMG" -R -v4 -o dump.log; then
+		pass "memfd: dump -R succeeds"
+	else
+		fail "memfd: dump -R failed: $(grep -m1 Error "$IMG/dump.log")"
+	fi
+	verdict=$(finish memfd)
+	check "memfd: the process runs on" [ "$verdict" = OK ]
+	FDINFO=$(dec "$IMG/fdinfo-$(dec "$IMG/ids-$PID.img" | jq '.entries[0].files_id').img")
+	FILES=$(dec "$IMG/files.img")
+	f=$(file 3)
+	check "memfd: fd 3 is a MEMFD entry of memfd.img's one object, \"kinds\"" \
+		[ "$(jq -r .type <<<"$f") $(dec "$IMG/memfd.img" | jq -r "[.entries[] | select(.inode_id == $(jq .memfd.inode_id <<<"$f")) | .name] | tostring")" = \
+		  'MEMFD ["kinds"]' ]
+else
+	fail "memfd: files-kinds did not start"
+	finish memfd >/dev/null
+fi
+
 refuse semaphore "an eventfd in semaphore mode"
 refuse pty "/dev/ptmx"
 

@@ -36,4 +36,6 @@ done
 
 bash tests/dump/fixtures.sh "$FIX"
 bash tests/dump/files.sh
+bash tests/dump/shmem.sh
+bash tests/dump/tty.sh
 bash tests/dump/states.sh

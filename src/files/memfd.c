@@ -1,0 +1,210 @@
+/*
+ * memfd.c - memfds, and the shmem objects behind shared anonymous memory,
+ * which CRIU 4.2 keeps as memfds too (it restores them with memfd_create()
+ * and maps that).
+ *
+ * An object is one memfd.img entry: its name, owner, mode, size, seals,
+ * and the shmid its contents are kept under (shmem.c).  CRIU takes the
+ * inode number for the shmid, unique among shmem objects, and so do we.
+ * The entry and the contents are written when the object is first seen.
+ *
+ * Each open file description of the object is a MEMFD entry in files.img
+ * naming it by inode_id; all mappings of it share one more such entry,
+ * which their VmaEntry.shmid points at (as a mapped file's does).
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "fdinfo.pb-c.h"
+#include "log.h"
+#include "memfd.pb-c.h"
+#include "shmem.h"
+
+#define MEMFD_PREFIX	"/memfd:"
+#define DELETED_SUFFIX	" (deleted)"
+
+struct memfd_inode {
+	dev_t dev;
+	ino_t ino;
+	uint32_t id;		/* memfd.img inode_id */
+	uint32_t map_id;	/* files.img entry of its mappings; 0 until mapped */
+};
+
+/*
+ * The name memfd_create() was given: /proc shows "/memfd:NAME (deleted)".
+ * Shared anonymous memory shows "/dev/zero (deleted)" and keeps
+ * "/dev/zero", as CRIU keeps it.
+ */
+static void memfd_name(const char *link, char *name, size_t size)
+{
+	size_t len, slen = strlen(DELETED_SUFFIX);
+
+	if (!strncmp(link, MEMFD_PREFIX, strlen(MEMFD_PREFIX)))
+		link += strlen(MEMFD_PREFIX);
+	snprintf(name, size, "%s", link);
+	len = strlen(name);
+	if (len >= slen && !strcmp(name + len - slen, DELETED_SUFFIX))
+		name[len - slen] = '\0';
+}
+
+/* memfd.img's entry for the object open as @fd (for reading), and its contents. */
+static int dump_inode(struct dump_ctx *ctx, int fd, const char *link, const struct stat *st,
+		      uint32_t inode_id)
+{
+	MemfdInodeEntry mie = MEMFD_INODE_ENTRY__INIT;
+	struct files_priv *priv = files_priv(ctx);
+	char name[PATH_MAX];
+	int seals, ret;
+
+	if (!priv)
+		return -ENOMEM;
+	/* Every shmem file has seals; one that never allowed sealing has F_SEAL_SEAL. */
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0) {
+		pr_perror("%s: cannot read its seals", link);
+		return -errno;
+	}
+	memfd_name(link, name, sizeof(name));
+	pr_info("memfd %s: inode_id %u, shmid %#lx, %lld bytes, seals %#x", name, inode_id,
+		(unsigned long)st->st_ino, (long long)st->st_size, seals);
+
+	ret = shmem_dump_contents(ctx, fd, st->st_ino, st->st_size);
+	if (ret)
+		return ret;
+	mie.name = name;
+	mie.uid = st->st_uid;
+	mie.gid = st->st_gid;
+	mie.size = st->st_size;
+	mie.shmid = st->st_ino;
+	mie.seals = seals;
+	mie.inode_id = inode_id;
+	mie.has_mode = true;
+	mie.mode = st->st_mode;
+	ret = files_img_lazy(ctx, &priv->memfd_img, IMG_MEMFD_INODE, 0);
+	if (ret)
+		return ret;
+	return img_write_msg(priv->memfd_img, &mie.base);
+}
+
+/* The object open as @fd: found, or dumped now. */
+static int get_inode(struct dump_ctx *ctx, int fd, const char *link, const struct stat *st,
+		     struct memfd_inode **out)
+{
+	struct files_priv *priv = files_priv(ctx);
+	struct memfd_inode *m;
+	size_t i;
+	int ret;
+
+	if (!priv)
+		return -ENOMEM;
+	for (i = 0; i < priv->nr_memfds; i++) {
+		m = &priv->memfds[i];
+		if (m->dev == st->st_dev && m->ino == st->st_ino) {
+			*out = m;
+			return 0;
+		}
+	}
+	/* memfd.img keeps the shmid in 32 bits. */
+	if (st->st_ino > UINT32_MAX) {
+		pr_err("unsupported: %s has inode number %#lx, more than a shmid holds", link,
+		       (unsigned long)st->st_ino);
+		return -ENOTSUP;
+	}
+	ret = files_grow(&priv->memfds, &priv->cap_memfds, priv->nr_memfds,
+			 sizeof(*priv->memfds));
+	if (ret)
+		return ret;
+	m = &priv->memfds[priv->nr_memfds];
+	/* inode_ids count from 1, as CRIU's do. */
+	*m = (struct memfd_inode){ .dev = st->st_dev, .ino = st->st_ino,
+				   .id = priv->nr_memfds + 1 };
+	ret = dump_inode(ctx, fd, link, st, m->id);
+	if (ret)
+		return ret;
+	priv->nr_memfds++;
+	*out = m;
+	return 0;
+}
+
+static int write_file_entry(struct dump_ctx *ctx, uint32_t id, uint32_t flags, uint64_t pos,
+			    FownEntry *fown, uint32_t inode_id)
+{
+	MemfdFileEntry mfe = MEMFD_FILE_ENTRY__INIT;
+	FileEntry fe = FILE_ENTRY__INIT;
+
+	mfe.id = id;
+	mfe.flags = flags;
+	mfe.pos = pos;
+	mfe.fown = fown;
+	mfe.inode_id = inode_id;
+	fe.type = FD_TYPES__MEMFD;
+	fe.id = id;
+	fe.memfd = &mfe;
+	return img_write_msg(ctx->files_img, &fe.base);
+}
+
+int memfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+{
+	struct memfd_inode *m;
+	char path[64];
+	int fd, ret;
+
+	if (p->fs_type == HUGETLBFS_MAGIC) {
+		pr_err("unsupported: pid %d fd %d is %s, a hugetlb memfd", p->pid, p->fd, p->link);
+		return -ENOTSUP;
+	}
+	/* Our copy may be write-only or O_PATH: the contents need one that reads. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->lfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("pid %d fd %d: cannot open %s for reading", p->pid, p->fd, p->link);
+		return -errno;
+	}
+	ret = get_inode(ctx, fd, p->link, &p->st, &m);
+	close(fd);
+	if (ret)
+		return ret;
+	return write_file_entry(ctx, id, p->flags, p->pos, &p->fown, m->id);
+}
+
+int memfd_dump_mapping(struct dump_ctx *ctx, struct dump_task *t, const char *link,
+		       uint32_t *id)
+{
+	FownEntry fown = FOWN_ENTRY__INIT;
+	char target[PATH_MAX];
+	struct memfd_inode *m;
+	struct stat st;
+	ssize_t n;
+	int fd, ret;
+
+	fd = open(link, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("pid %d: cannot open %s", t->pid, link);
+		return -errno;
+	}
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0 || fstat(fd, &st)) {
+		pr_perror("pid %d: cannot read what %s is", t->pid, link);
+		ret = -errno;
+		goto out;
+	}
+	target[n] = '\0';
+	ret = get_inode(ctx, fd, target, &st, &m);
+	if (ret || m->map_id)
+		goto out;
+	/* As CRIU: no flags, position or owner; VmaEntry.fdflags has how it is open. */
+	m->map_id = dump_next_file_id(ctx);
+	pr_debug("pid %d %s: %s, id %u", t->pid, link, target, m->map_id);
+	ret = write_file_entry(ctx, m->map_id, 0, 0, &fown, m->id);
+out:
+	if (!ret)
+		*id = m->map_id;
+	close(fd);
+	return ret;
+}

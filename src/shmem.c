@@ -1,0 +1,218 @@
+/*
+ * shmem.c - the contents of a shmem object (a memfd, shared anonymous
+ * memory), dumped once per object.
+ *
+ * pagemap-shmem-<shmid>.img starts with the id of its pages image, as a
+ * task's pagemap does; its entries give offsets in the object instead of
+ * addresses, and the pages follow in that order in pages-<id>.img.
+ *
+ * The object is read through a file of our own on it, not through a
+ * task: pread() of a shmem file needs no mapping, sees the pages every
+ * user shares, and reads a hole as zeroes without filling it.  lseek()
+ * with SEEK_DATA and SEEK_HOLE finds the pages the object holds (in
+ * memory or swapped); of those, pages that are all zeroes are left out
+ * too, since a restore reads what is not in the image as zeroes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pagemap.pb-c.h"
+#include "shmem.h"
+
+#define SHM_PAGE	4096UL
+/* Pages read at once: large enough for few syscalls, small enough to stay cached. */
+#define SHM_BUF_PAGES	256
+/* As mem.h's PE_PRESENT: the pages are in the pages image. */
+#define SHM_PE_PRESENT	(1u << 2)
+
+struct shmem_dump {
+	int fd;
+	uint64_t shmid, size;
+	struct img *pm, *pages;
+	uint8_t *buf;
+
+	/* The pagemap entry being grown: @pe_nr pages from offset @pe_off. */
+	uint64_t pe_off, pe_nr;
+
+	uint64_t written, zero;
+};
+
+static bool page_is_zero(const uint8_t *page)
+{
+	const uint64_t *w = (const uint64_t *)page;
+
+	for (size_t i = 0; i < SHM_PAGE / sizeof(*w); i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+static int pe_flush(struct shmem_dump *d)
+{
+	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+	int ret;
+
+	if (!d->pe_nr)
+		return 0;
+	pe.vaddr = d->pe_off;
+	pe.compat_nr_pages = 0;		/* CRIU 4 writes nr_pages, and 0 here */
+	pe.has_nr_pages = true;
+	pe.nr_pages = d->pe_nr;
+	pe.has_flags = true;
+	pe.flags = SHM_PE_PRESENT;
+	ret = img_write_msg(d->pm, &pe.base);
+	d->pe_nr = 0;
+	return ret;
+}
+
+/* The page at @off goes into the pages image next: grow the entry or start one. */
+static int pe_add(struct shmem_dump *d, uint64_t off)
+{
+	int ret;
+
+	if (d->pe_nr && d->pe_off + d->pe_nr * SHM_PAGE == off) {
+		d->pe_nr++;
+		return 0;
+	}
+	ret = pe_flush(d);
+	d->pe_off = off;
+	d->pe_nr = 1;
+	return ret;
+}
+
+/* Read @len bytes at @off into the buffer; past the end of the file reads zeroes. */
+static int read_chunk(struct shmem_dump *d, uint64_t off, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pread(d->fd, d->buf + done, len - done, off + done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			pr_perror("shmem %#" PRIx64 ": cannot read at %#" PRIx64, d->shmid,
+				  off + done);
+			return -errno;
+		}
+		if (!r)
+			break;
+		done += r;
+	}
+	/* The object's last page may be partial: the rest of it is zeroes. */
+	memset(d->buf + done, 0, len - done);
+	return 0;
+}
+
+/* The pages of [@start, @end), both page-aligned, that are not all zeroes. */
+static int dump_range(struct shmem_dump *d, uint64_t start, uint64_t end)
+{
+	int ret = 0;
+
+	while (!ret && start < end) {
+		size_t len = end - start;
+
+		if (len > SHM_BUF_PAGES * SHM_PAGE)
+			len = SHM_BUF_PAGES * SHM_PAGE;
+		ret = read_chunk(d, start, len);
+		for (size_t i = 0; !ret && i < len; i += SHM_PAGE) {
+			if (page_is_zero(d->buf + i)) {
+				d->zero++;
+				continue;
+			}
+			ret = img_write_raw(d->pages, d->buf + i, SHM_PAGE);
+			if (!ret)
+				ret = pe_add(d, start + i);
+			if (!ret)
+				d->written++;
+		}
+		start += len;
+	}
+	return ret;
+}
+
+/*
+ * The next run of data at or after @off: [*@data, *@hole), page-aligned
+ * and within the object; *@data is the object's end when none is left.
+ */
+static int next_data(struct shmem_dump *d, uint64_t off, uint64_t *data, uint64_t *hole)
+{
+	uint64_t end = (d->size + SHM_PAGE - 1) & ~(SHM_PAGE - 1);
+	off_t r;
+
+	r = lseek(d->fd, off, SEEK_DATA);
+	if (r < 0 && errno == ENXIO) {
+		*data = *hole = end;
+		return 0;
+	}
+	if (r < 0) {
+		pr_perror("shmem %#" PRIx64 ": SEEK_DATA at %#" PRIx64, d->shmid, off);
+		return -errno;
+	}
+	*data = r & ~(SHM_PAGE - 1);
+	r = lseek(d->fd, r, SEEK_HOLE);
+	if (r < 0) {
+		pr_perror("shmem %#" PRIx64 ": SEEK_HOLE at %#" PRIx64, d->shmid, *data);
+		return -errno;
+	}
+	*hole = ((uint64_t)r + SHM_PAGE - 1) & ~(SHM_PAGE - 1);
+	if (*hole > end)
+		*hole = end;
+	if (*data > end)
+		*data = end;
+	return 0;
+}
+
+static int dump_object(struct shmem_dump *d)
+{
+	uint64_t off = 0, data = 0, hole = 0;
+	int ret = 0;
+
+	while (!ret && off < d->size) {
+		ret = next_data(d, off, &data, &hole);
+		if (ret || data >= hole)
+			break;
+		ret = dump_range(d, data, hole);
+		off = hole;
+	}
+	return ret ? ret : pe_flush(d);
+}
+
+int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
+{
+	struct shmem_dump d = { .fd = fd, .shmid = shmid, .size = size };
+	PagemapHead head = PAGEMAP_HEAD__INIT;
+	int ret;
+
+	if (!size)
+		return 0;
+	d.buf = malloc(SHM_BUF_PAGES * SHM_PAGE);
+	if (!d.buf) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	head.pages_id = ++ctx->last_pages_id;
+	ret = img_open(&d.pm, ctx->dirfd, IMG_SHMEM_PAGEMAP, shmid, O_WRONLY);
+	if (!ret)
+		ret = img_write_msg(d.pm, &head.base);
+	if (!ret)
+		ret = img_open(&d.pages, ctx->dirfd, IMG_PAGES, head.pages_id, O_WRONLY);
+	if (!ret)
+		ret = dump_object(&d);
+	ret = img_close(d.pages) ? : ret;
+	ret = img_close(d.pm) ? : ret;
+	free(d.buf);
+	if (ret) {
+		pr_err("shmem %#" PRIx64 ": contents not dumped", shmid);
+		return ret;
+	}
+	pr_info("shmem %#" PRIx64 ": %" PRIu64 " bytes, %" PRIu64 " pages written, %" PRIu64
+		" zero pages left out", shmid, size, d.written, d.zero);
+	return 0;
+}
