@@ -8,7 +8,10 @@ FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
 T=$(mktemp -d /tmp/stasis-demo.XXXXXX)
 SPAWNER=
 cleanup() {
-	[ -n "$SPAWNER" ] && kill "$SPAWNER" 2>/dev/null && wait "$SPAWNER" 2>/dev/null
+	if [ -n "$SPAWNER" ]; then
+		kill "$SPAWNER" 2>/dev/null || true
+		wait "$SPAWNER" 2>/dev/null || true	# it reports the counter's death
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT
