@@ -13,6 +13,10 @@ $(B)/tests/imgcmp: tests/dump/imgcmp.c $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(LDLIBS)
 
+$(B)/tests/pagecheck: tests/dump/pagecheck.c $(B)/libstasis-images.a $(GEN)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libstasis-images.a $(LDLIBS)
+
 $(B)/tests/spawn: tests/dump/spawn.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
@@ -32,7 +36,8 @@ $(B)/tests/compel-%: tests/compel/%.c $(B)/libcompel.a include/stasis/compel.h
 -include tests/compel/compel.mk
 
 test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS) \
-	   $(COMPEL_TESTS) $(COMPEL_VICTIMS) $(B)/tests/spawn
+	   $(COMPEL_TESTS) $(COMPEL_VICTIMS) $(B)/tests/spawn \
+	   $(B)/tests/pagecheck
 
 test: test-bins
 	FIXTURES=$(FIXTURES) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh

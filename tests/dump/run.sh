@@ -26,6 +26,10 @@ done
 $R --stop --between "build/stasis dump -R -D $W/stopped -v4 -o dump.log -t" \
 	--workdir "$W/run-stopped" $B/compel/stopped | label "-R leaves a stopped task stopped"
 
+# The pages of sleeping's 64 MiB are its own bytes; its untouched pages are left out.
+$R --between "/bin/bash tests/dump/pages.sh $W/pages" --workdir "$W/run-pages" \
+	$B/conformance/sleeping | label "pages equal the task's memory, zero pages left out:"
+
 for step in seize collect infect mem files core images; do
 	for p in $B/conformance/sleeping $B/compel/nanosleep; do
 		n=$(basename "$p")
