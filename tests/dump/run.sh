@@ -12,6 +12,7 @@ FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
 B=build/tests
 R=$B/runner
 W=/tmp/stasis-dump-tests
+rm -rf "$W"
 
 label() { sed -u "s/^\(PASS\|FAIL\|SKIP\): /\1: dump $1: /"; }
 
@@ -25,6 +26,23 @@ for p in $progs; do
 done
 $R --stop --between "build/stasis dump -R -D $W/stopped -v4 -o dump.log -t" \
 	--workdir "$W/run-stopped" $B/compel/stopped | label "-R leaves a stopped task stopped"
+
+# Every image of those dumps reads with our crit and with Debian's (CRIU 3.17).
+for d in "$W"/*/; do
+	case $d in */run-*) continue ;; esac
+	n=$(basename "$d") bad=""
+	for f in "$d"*.img "$d"stats-dump; do
+		[ -e "$f" ] || continue
+		case $f in */pages-*) continue ;; esac
+		build/crit decode -i "$f" >/dev/null 2>&1 || bad="$bad ours:$(basename "$f")"
+		crit decode -i "$f" >/dev/null 2>&1 || bad="$bad debian:$(basename "$f")"
+	done
+	if [ -z "$bad" ]; then
+		echo "PASS: dump images of $n decode with stasis-crit and Debian's crit"
+	else
+		echo "FAIL: dump images of $n do not decode:$bad"
+	fi
+done
 
 # The pages of sleeping's 64 MiB are its own bytes; its untouched pages are left out.
 $R --between "/bin/bash tests/dump/pages.sh $W/pages" --workdir "$W/run-pages" \
