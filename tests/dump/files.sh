@@ -11,37 +11,13 @@
 # build/tests/files-kinds.  Prints PASS:/FAIL: lines.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=$PWD/build
+. tests/dump/lib.sh
 W=$B/files-test
 KINDS=$B/tests/files-kinds
 T="dump files"
 
-pass() { echo "PASS: $T: $*"; }
-fail() { echo "FAIL: $T: $*"; }
-
-# check WHAT COND...: PASS or FAIL on the status of COND.
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-
-for tool in "$B/stasis" "$B/crit" "$B/tests/spawn"; do
-	if [ ! -x "$tool" ]; then
-		fail "$tool is not built"
-		exit 0
-	fi
-done
-if ! command -v jq >/dev/null; then
-	fail "jq is not installed"
-	exit 0
-fi
-mkdir -p "$B/tests"
-if ! ${CC:-cc} -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-	-o "$KINDS" tests/dump/files-kinds.c; then
-	fail "cannot build files-kinds"
-	exit 0
-fi
+need_tools "$B/stasis" "$B/crit" "$B/tests/spawn"
+build_prog tests/dump/files-kinds.c "$KINDS"
 rm -rf "$W"
 mkdir -p "$W"
 

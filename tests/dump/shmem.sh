@@ -13,7 +13,7 @@
 # build/tests/shmem-prog.  Prints PASS:/FAIL: lines.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=$PWD/build
+. tests/dump/lib.sh
 W=$B/shmem-test
 PROG=$B/tests/shmem-prog
 T="dump shmem"
@@ -21,31 +21,8 @@ PAGE=4096
 # Pattern tags of shmem-prog.c.
 TAG_A=1 TAG_ANON=4 TAG_CHILD=5
 
-pass() { echo "PASS: $T: $*"; }
-fail() { echo "FAIL: $T: $*"; }
-
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-
-for tool in "$B/stasis" "$B/crit" "$B/tests/spawn"; do
-	if [ ! -x "$tool" ]; then
-		fail "$tool is not built"
-		exit 0
-	fi
-done
-if ! command -v jq >/dev/null; then
-	fail "jq is not installed"
-	exit 0
-fi
-mkdir -p "$B/tests"
-if ! ${CC:-cc} -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-	-o "$PROG" tests/dump/shmem-prog.c; then
-	fail "cannot build shmem-prog"
-	exit 0
-fi
+need_tools "$B/stasis" "$B/crit" "$B/tests/spawn"
+build_prog tests/dump/shmem-prog.c "$PROG"
 rm -rf "$W"
 mkdir -p "$W/run" "$W/img"
 IMG=$W/img

@@ -4,17 +4,14 @@
 # fs images, and that the process carries on with its pending signal.
 set -u
 cd "$(dirname "$0")/../.."
-B=$PWD/build
+. tests/dump/lib.sh
 W=$B/states-test
 T="dump state"
 rm -rf "$W"
 mkdir -p "$W/run"
 
-pass() { echo "PASS: $T: $*"; }
-fail() { echo "FAIL: $T: $*"; }
-
-${CC:-cc} -O2 -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$B/tests/states-prog" \
-	tests/dump/states-prog.c || { fail "cannot build states-prog"; exit 0; }
+need_tools "$B/stasis" "$B/crit" "$B/tests/spawn"
+build_prog tests/dump/states-prog.c "$B/tests/states-prog"
 "$B/tests/spawn" "$W/pid" -C "$W/run" -- "$B/tests/states-prog" &
 spawner=$!
 for _ in $(seq 100); do

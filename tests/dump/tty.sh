@@ -12,37 +12,13 @@
 # Prints PASS:/FAIL: lines; leaves no process behind.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
-B=$PWD/build
+. tests/dump/lib.sh
 W=$B/tty-test
 JOB=$B/tests/tty-job
 T="dump tty"
 
-pass() { echo "PASS: $T: $*"; }
-fail() { echo "FAIL: $T: $*"; }
-
-# check WHAT COND...: PASS or FAIL on the status of COND.
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-
-for tool in "$B/stasis" "$B/crit"; do
-	if [ ! -x "$tool" ]; then
-		fail "$tool is not built"
-		exit 0
-	fi
-done
-if ! command -v jq >/dev/null; then
-	fail "jq is not installed"
-	exit 0
-fi
-mkdir -p "$B/tests"
-if ! ${CC:-cc} -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
-	-o "$JOB" tests/dump/tty-job.c; then
-	fail "cannot build tty-job"
-	exit 0
-fi
+need_tools "$B/stasis" "$B/crit"
+build_prog tests/dump/tty-job.c "$JOB"
 rm -rf "$W"
 mkdir -p "$W"
 
