@@ -79,51 +79,11 @@ static void *waiter_thread(void *arg)
 	return NULL;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-/* Is thread @tid of ours in syscall @nr?  Per /proc, "running" if not. */
-static bool in_syscall(int tid, long nr)
-{
-	char path[64], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return buf[0] != 'r' && strtol(buf, NULL, 10) == nr;
-}
-
-/* Wait until @w sleeps in futex(), so that READY means "asleep". */
+/* Wait until @w sleeps in futex(), so that READY means it. */
 static void wait_blocked(struct waiter *w)
 {
-	long end = now_ms() + BLOCK_TIMEOUT_MS;
-	struct timespec nap = { .tv_nsec = 1000 * 1000 };
-	int tid;
-
-	for (;;) {
-		tid = atomic_load(&w->tid);
-		if (tid && in_syscall(tid, SYS_futex))
-			return;
-		if (now_ms() >= end) {
-			fail("%s not asleep in futex() after %d ms", w->name,
-			     BLOCK_TIMEOUT_MS);
-			return;
-		}
-		nanosleep(&nap, NULL);
-	}
+	if (!test_wait_in_syscall(&w->tid, SYS_futex, BLOCK_TIMEOUT_MS))
+		fail("%s not asleep in futex() after %d ms", w->name, BLOCK_TIMEOUT_MS);
 }
 
 /* The only thread with SIGTERM unblocked, and only in test_waitsig(). */

@@ -64,51 +64,11 @@ static void *reader_thread(void *arg)
 	return NULL;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
-}
-
-/* Is thread @tid of ours in syscall @nr?  Per /proc, "running" if not. */
-static bool in_syscall(int tid, long nr)
-{
-	char path[64], buf[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	return buf[0] != 'r' && strtol(buf, NULL, 10) == nr;
-}
-
-/* Wait until @rd sleeps in read(), so that READY means "blocked in read". */
+/* Wait until @rd sleeps in read(), so that READY means it. */
 static void wait_blocked(struct reader *rd)
 {
-	long end = now_ms() + BLOCK_TIMEOUT_MS;
-	struct timespec nap = { .tv_nsec = 1000 * 1000 };
-	int tid;
-
-	for (;;) {
-		tid = atomic_load(&rd->tid);
-		if (tid && in_syscall(tid, SYS_read))
-			return;
-		if (now_ms() >= end) {
-			fail("%s not blocked in read() after %d ms", rd->name,
-			     BLOCK_TIMEOUT_MS);
-			return;
-		}
-		nanosleep(&nap, NULL);
-	}
+	if (!test_wait_in_syscall(&rd->tid, SYS_read, BLOCK_TIMEOUT_MS))
+		fail("%s not blocked in read() after %d ms", rd->name, BLOCK_TIMEOUT_MS);
 }
 
 /* The only thread with SIGTERM unblocked, and only in test_waitsig(). */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "stasis_test.h"
@@ -165,4 +166,47 @@ int test_result(void)
 	if (nr_fail)
 		return 1;
 	return nr_pass || nr_skip ? 0 : 1;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* Is thread @tid of ours in syscall @nr?  /proc says "running" if not in one. */
+static bool in_syscall(int tid, long nr)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return buf[0] != 'r' && strtol(buf, NULL, 10) == nr;
+}
+
+bool test_wait_in_syscall(const atomic_int *tid, long nr, int timeout_ms)
+{
+	long end = now_ms() + timeout_ms;
+	struct timespec nap = { .tv_nsec = 1000 * 1000 };
+
+	for (;;) {
+		int t = atomic_load(tid);
+
+		if (t && in_syscall(t, nr))
+			return true;
+		if (now_ms() >= end)
+			return false;
+		nanosleep(&nap, NULL);
+	}
 }

@@ -35,6 +35,7 @@
 #ifndef STASIS_TEST_H
 #define STASIS_TEST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #define TEST_OUT_FD	1000	/* lowest descriptor the result file may get */
@@ -54,6 +55,14 @@ void test_waitsig(void);
  * has no SA_RESTART, so blocking calls return EINTR when it runs.
  */
 bool test_got_sigterm(void);
+
+/*
+ * Wait up to @timeout_ms until the thread whose id @tid holds (0 until the
+ * thread has started) is asleep in system call @nr, as
+ * /proc/self/task/TID/syscall tells.  True once it is.  Tests call it so
+ * that READY means "blocked where it should be".
+ */
+bool test_wait_in_syscall(const atomic_int *tid, long nr, int timeout_ms);
 
 void pass(void);
 void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
