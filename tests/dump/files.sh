@@ -26,32 +26,23 @@ PID=
 
 # start NAME MODE [BIN]: run BIN (files-kinds) MODE in $W/NAME, wait for "ready".
 start() {
-	local dir=$W/$1 i
+	local dir=$W/$1
 	mkdir -p "$dir"
 	"$B/tests/spawn" "$dir.pid" -C "$dir" -- "${3:-$KINDS}" "$2" &
 	SPAWNER=$!
-	for i in $(seq 100); do
-		[ "$(cat "$dir/state" 2>/dev/null)" = ready ] && break
-		sleep 0.05
-	done
+	wait_ready "$dir"
+	local ok=$?
 	PID=$(cat "$dir.pid" 2>/dev/null)
-	[ "$(cat "$dir/state" 2>/dev/null)" = ready ]
+	return $ok
 }
 
 # finish NAME: ask the process to check itself; print its verdict.
 finish() {
-	local dir=$W/$1 i
-	kill -USR2 "$PID" 2>/dev/null
-	for i in $(seq 100); do
-		[ "$(cat "$dir/state" 2>/dev/null)" != ready ] && break
-		sleep 0.05
-	done
-	cat "$dir/state" 2>/dev/null
+	ask_verdict "$W/$1" "$PID"
 	kill "$SPAWNER" 2>/dev/null
 	wait "$SPAWNER" 2>/dev/null
 }
 
-dec() { "$B/crit" decode -i "$1" 2>/dev/null; }
 
 # --- every kind, dumped and left running ---
 

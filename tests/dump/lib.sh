@@ -36,3 +36,30 @@ build_prog() {
 		exit 0
 	fi
 }
+
+# The test programs write their state to DIR/state: "ready" once set up,
+# then, after SIGUSR2 (or SIGTERM), "OK" or what they found wrong.
+
+# wait_ready DIR: wait up to 5 s for "ready"; true once it is there.
+wait_ready() {
+	local i
+	for i in $(seq 100); do
+		[ "$(cat "$1/state" 2>/dev/null)" = ready ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ask_verdict DIR PID: SIGUSR2 to PID, wait up to 5 s for its verdict, print it.
+ask_verdict() {
+	local i
+	kill -USR2 "$2" 2>/dev/null
+	for i in $(seq 100); do
+		[ "$(cat "$1/state" 2>/dev/null)" != ready ] && break
+		sleep 0.05
+	done
+	cat "$1/state" 2>/dev/null
+}
+
+# dec IMAGE: the image as JSON (plain values), nothing when it does not decode.
+dec() { "$B/crit" decode -i "$1" 2>/dev/null; }

@@ -29,12 +29,10 @@ IMG=$W/img
 
 "$B/tests/spawn" "$W/pid" -C "$W/run" -- "$PROG" &
 SPAWNER=$!
-for i in $(seq 100); do
-	[ "$(cat "$W/run/state" 2>/dev/null)" = ready ] && break
-	sleep 0.05
-done
+wait_ready "$W/run"
+ready=$?
 PID=$(cat "$W/pid" 2>/dev/null)
-if [ "$(cat "$W/run/state" 2>/dev/null)" != ready ]; then
+if [ $ready -ne 0 ]; then
 	fail "shmem-prog did not start: $(cat "$W/run/state" 2>/dev/null)"
 	kill "$SPAWNER" 2>/dev/null
 	wait "$SPAWNER" 2>/dev/null
@@ -48,19 +46,13 @@ if "$B/stasis" dump -t "$PID" -D "$IMG" -R -v4 -o dump.log; then
 else
 	fail "dump -R failed: $(grep -m1 Error "$IMG/dump.log")"
 fi
-kill -USR2 "$PID" 2>/dev/null
-for i in $(seq 100); do
-	[ "$(cat "$W/run/state" 2>/dev/null)" != ready ] && break
-	sleep 0.05
-done
-verdict=$(cat "$W/run/state" 2>/dev/null)
+verdict=$(ask_verdict "$W/run" "$PID")
 kill "$SPAWNER" 2>/dev/null
 wait "$SPAWNER" 2>/dev/null
 check "parent and child find their memfds and shared memory as they left them" \
 	[ "$verdict" = OK ]
 [ "$verdict" = OK ] || echo "  (it says: $verdict)" >&2
 
-dec() { "$B/crit" decode -i "$1" 2>/dev/null; }
 is() { [ "$(jq -r "$2" <<<"$1")" = "$3" ]; }
 
 MEMFD=$(dec "$IMG/memfd.img")

@@ -14,10 +14,7 @@ need_tools "$B/stasis" "$B/crit" "$B/tests/spawn"
 build_prog tests/dump/states-prog.c "$B/tests/states-prog"
 "$B/tests/spawn" "$W/pid" -C "$W/run" -- "$B/tests/states-prog" &
 spawner=$!
-for _ in $(seq 100); do
-	[ "$(cat "$W/run/state" 2>/dev/null)" = ready ] && break
-	sleep 0.05
-done
+wait_ready "$W/run"
 pid=$(cat "$W/pid")
 if ! "$B/stasis" dump -t "$pid" -D "$W/img" -R -v4 -o dump.log; then
 	fail "dump -R failed: $(grep -m1 Error "$W/img/dump.log")"

@@ -43,29 +43,21 @@ trap 'kill -TERM "$LAUNCHER" 2>/dev/null; stop_launcher' EXIT
 
 # start NAME [-2] -- ARGS...: tty-job launch in $W/NAME, wait for "ready".
 start() {
-	local dir=$W/$1 i
+	local dir=$W/$1
 	shift
 	mkdir -p "$dir"
 	"$JOB" launch "$dir" "$@" &
 	LAUNCHER=$!
-	for i in $(seq 100); do
-		[ "$(cat "$dir/state" 2>/dev/null)" = ready ] && break
-		sleep 0.05
-	done
+	wait_ready "$dir"
+	local ok=$?
 	PID=$(cat "$dir/pid" 2>/dev/null)
 	TTY=$(cat "$dir/tty" 2>/dev/null)
-	[ "$(cat "$dir/state" 2>/dev/null)" = ready ]
+	return $ok
 }
 
 # finish NAME: ask the job to check its terminal; print its verdict.
 finish() {
-	local dir=$W/$1 i
-	kill -USR2 "$PID" 2>/dev/null
-	for i in $(seq 100); do
-		[ "$(cat "$dir/state" 2>/dev/null)" != ready ] && break
-		sleep 0.05
-	done
-	cat "$dir/state" 2>/dev/null
+	ask_verdict "$W/$1" "$PID"
 	stop_launcher
 }
 
@@ -80,7 +72,6 @@ runs_on() {
 	[ "$(ticks "$1")" -gt "$n" ]
 }
 
-dec() { "$B/crit" decode -i "$1" 2>/dev/null; }
 
 # --- without --shell-job: refused ---
 
