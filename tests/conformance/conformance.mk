@@ -34,3 +34,9 @@ $(CONF_PROGS): $(B)/tests/conformance/%: $(B)/obj/tests/conformance/%.o $(CONF_L
 conformance-bins: $(CONF_RUNNER) $(CONF_PROGS)
 
 .PHONY: conformance-bins
+
+# Libraries of the test programs that need more than libc (glibc 2.34 and
+# later has them all in libc, earlier ones do not).
+$(B)/tests/conformance/threads_tls: CONF_LDLIBS += -lpthread
+$(B)/tests/conformance/signals: CONF_LDLIBS += -lpthread
+$(B)/tests/conformance/timers: CONF_LDLIBS += -lrt
