@@ -11,7 +11,7 @@ BINDIR	?= $(PREFIX)/bin
 
 CFLAGS	?= -O2 -g
 CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE
-CPPFLAGS += -Isrc -Iimages -Icrit -Iinclude -Ibuild/gen/images -Ibuild/gen
+CPPFLAGS += -Isrc -Irestorer -Iimages -Icrit -Iinclude -Ibuild/gen/images -Ibuild/gen
 LDLIBS	+= -lprotobuf-c
 
 .DEFAULT_GOAL := all
@@ -37,6 +37,7 @@ STASIS_SRC := $(filter-out src/log.c,$(sort $(wildcard src/*.c src/files/*.c src
 STASIS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(STASIS_SRC))
 
 include compel/compel.mk
+include restorer/restorer.mk
 
 all: $(B)/stasis $(B)/crit $(COMPEL_LIBS)
 
@@ -70,7 +71,7 @@ $(B)/libstasis-images.a: $(IMG_OBJ)
 $(B)/crit: $(CRIT_OBJ) $(B)/libstasis-images.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/stasis: $(STASIS_OBJ) $(B)/libstasis-images.a $(B)/libcompel.a
+$(B)/stasis: $(STASIS_OBJ) $(RESTORER_OBJ) $(B)/libstasis-images.a $(B)/libcompel.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)

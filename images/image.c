@@ -257,6 +257,9 @@ int img_open(struct img **out, int dirfd, enum img_type type, unsigned long id, 
 		if (want->magic == RAW_IMAGE_MAGIC)
 			img->desc = want;
 		ret = img_setup_reader(img);
+		/* Images sharing a magic (pagemap-shmem and pagemap) are told by name. */
+		if (!ret && img->desc != want && img->desc->magic == want->magic)
+			img->desc = want;
 		if (!ret && img->desc != want) {
 			pr_err("%s: holds a %s image, expected %s", fname,
 			       img->desc->name, want->name);

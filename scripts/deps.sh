@@ -3,9 +3,10 @@
 # packages only (run as root).  Quick when everything is already there.
 set -eu
 # criu brings Debian's crit (CRIU 3.17), which the tests use to check that
-# other tools read our images; jq reads crit's JSON in shell tests.
+# other tools read our images; jq reads crit's JSON in shell tests; python3
+# runs the fixtures' own log checker (check-log.py) after a restore.
 PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
-      clang libclang-rt-14-dev criu jq"
+      clang libclang-rt-14-dev criu jq python3"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

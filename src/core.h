@@ -26,4 +26,26 @@ void core_cleanup_task(struct dump_task *t);
 /* A zombie has a core image too: its state and exit code. */
 int core_dump_zombie(struct dump_ctx *ctx, struct dump_task *t);
 
+/* --- restore --- */
+struct rst_ctx;
+struct rst_task;
+struct rst_args;
+struct rst_alloc;
+
+/* In the controller: every thread's core image; zombies and stopped tasks marked. */
+int core_restore_read(struct rst_ctx *ctx, struct rst_task *t);
+
+/* In the restored task: sigactions, personality, subreaper. */
+int core_restore_task(struct rst_task *t);
+
+/* Bytes core_restore_args() takes from the region, at most. */
+size_t core_restore_size(struct rst_task *t);
+
+/*
+ * The restorer's per-thread part: a signal frame with each thread's
+ * registers, its TLS, rseq, robust list, creds, pending signals; and the
+ * process's timers, rlimits and shared pending signals.
+ */
+int core_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *al);
+
 #endif

@@ -1,7 +1,9 @@
 /*
  * log.c - levels, a log file, timestamps relative to start.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +14,8 @@
 
 static int log_level = LOG_DEFAULT_LEVEL;
 static int log_fd = STDERR_FILENO;
+static bool log_to_file;	/* log_fd is a file of ours: stamp lines, close it */
+static bool log_owned;		/* log_fd is ours to close */
 static const char *log_prog;
 static struct timespec log_start;
 
@@ -46,15 +50,30 @@ int log_open(const char *path)
 	}
 	log_close();
 	log_fd = fd;
+	log_to_file = log_owned = true;
 	clock_gettime(CLOCK_MONOTONIC, &log_start);
 	return 0;
 }
 
 void log_close(void)
 {
-	if (log_fd != STDERR_FILENO)
+	if (log_owned)
 		close(log_fd);
 	log_fd = STDERR_FILENO;
+	log_to_file = log_owned = false;
+}
+
+int log_move_fd(int minfd)
+{
+	int fd = fcntl(log_fd, F_DUPFD_CLOEXEC, minfd);
+
+	if (fd < 0)
+		return -errno;
+	if (log_owned)
+		close(log_fd);
+	log_fd = fd;
+	log_owned = true;
+	return 0;
 }
 
 /* Build the "(ss.uuuuuu) " stamp a log file carries on every line. */
@@ -83,7 +102,7 @@ void log_printf(int level, const char *fmt, ...)
 	if (level > log_level)
 		return;
 
-	if (log_fd != STDERR_FILENO)
+	if (log_to_file)
 		n += log_stamp(buf, sizeof(buf));
 	else if (log_prog && level != LOG_MSG)
 		n += snprintf(buf + n, sizeof(buf) - n, "%s: ", log_prog);

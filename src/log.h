@@ -33,6 +33,11 @@ int log_get_level(void);
 /* Send the log to @path (created or truncated, mode 0600); 0 or -errno. */
 int log_open(const char *path);
 void log_close(void);
+/*
+ * Move the log (file or stderr) to a descriptor >= @minfd, so that a
+ * restored task can put its own fds at the low numbers; 0 or -errno.
+ */
+int log_move_fd(int minfd);
 
 void log_printf(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

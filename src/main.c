@@ -2,6 +2,7 @@
  * main.c - the stasis command line: CRIU's actions and options.
  *
  *   stasis dump -t PID -D DIR [-R] [-j] [-v4 -o dump.log]
+ *   stasis restore -D DIR [-d] [-j] [--pidfile FILE] [-v4 -o restore.log]
  *   stasis check [--feature NAME]
  *
  * The log goes to -o FILE inside the work directory (-W, by default the
@@ -21,6 +22,7 @@
 
 int cr_dump(const struct opts *o);
 int cr_check(const struct opts *o);
+int cr_restore(const struct opts *o, int *exit_code);
 
 static void usage(FILE *f)
 {
@@ -31,8 +33,9 @@ static void usage(FILE *f)
 		"\n"
 		"Actions:\n"
 		"  dump         checkpoint a process tree (-t PID -D DIR; -R to leave it running)\n"
+		"  restore      bring a dumped tree back (-D DIR; -d to detach, --pidfile FILE)\n"
 		"  check        check the kernel has what stasis needs (--feature NAME)\n"
-		"  restore, pre-dump, page-server, lazy-pages, swrk: not supported yet\n"
+		"  pre-dump, page-server, lazy-pages, swrk: not supported yet\n"
 		"\n"
 		"Common options: -D DIR, -W DIR, -o FILE, -v[0-4], --config FILE,\n"
 		"--no-default-config.  Image tool: stasis-crit.\n");
@@ -68,7 +71,7 @@ static int setup_log(const struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o;
-	int ret;
+	int ret, code = 0;
 
 	log_set_prog("stasis");
 	if (argc > 1 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))) {
@@ -85,7 +88,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (strcmp(o.action, "dump") && strcmp(o.action, "check")) {
+	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
@@ -93,8 +96,10 @@ int main(int argc, char **argv)
 		return 1;
 	if (!strcmp(o.action, "dump"))
 		ret = cr_dump(&o);
+	else if (!strcmp(o.action, "restore"))
+		ret = cr_restore(&o, &code);
 	else
 		ret = cr_check(&o);
 	log_close();
-	return ret ? 1 : 0;
+	return ret ? 1 : code;
 }

@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "pstree.h"
 #include "pstree.pb-c.h"
+#include "restore.h"
 
 /* CRIU's order of namespace ids: pid net ipc uts time mnt user cgroup. */
 static const char *const ns_names[] = {
@@ -210,4 +211,103 @@ int pstree_dump(struct dump_ctx *ctx)
 		ret = img_write_msg(img, &e.base);
 	}
 	return img_close(img) ?: ret;
+}
+
+/* --- restore --- */
+
+static int read_ids(struct rst_ctx *ctx, struct rst_task *t)
+{
+	struct img *img;
+	int ret;
+
+	ret = img_open(&img, ctx->dirfd, IMG_IDS, t->pid, O_RDONLY);
+	if (ret == -ENOENT)
+		return 0;	/* a zombie has none; core_restore_read() checks the rest */
+	if (ret)
+		return ret;
+	ret = img_read_msg(img, &task_kobj_ids_entry__descriptor, (ProtobufCMessage **)&t->ids);
+	img_close(img);
+	if (!ret) {
+		pr_err("ids-%d.img is empty", t->pid);
+		return -EINVAL;
+	}
+	return ret < 0 ? ret : 0;
+}
+
+static int add_task(struct rst_ctx *ctx, PstreeEntry *e)
+{
+	struct rst_task *t;
+
+	if (e->pid <= 0 || !e->n_threads || e->threads[0] != e->pid) {
+		pr_err("pstree.img: a malformed entry for pid %d", e->pid);
+		return -EINVAL;
+	}
+	if (rst_task_by_pid(ctx, e->pid)) {
+		pr_err("pstree.img: pid %d is listed twice", e->pid);
+		return -EINVAL;
+	}
+	t = realloc(ctx->tasks, (ctx->nr_tasks + 1) * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	ctx->tasks = t;
+	t = &ctx->tasks[ctx->nr_tasks];
+	memset(t, 0, sizeof(*t));
+	t->index = ctx->nr_tasks++;
+	t->pid = e->pid;
+	t->ppid = e->ppid;
+	t->pgid = e->pgid;
+	t->sid = e->sid;
+	t->nr_threads = e->n_threads;
+	t->tids = malloc(e->n_threads * sizeof(*t->tids));
+	if (!t->tids)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->n_threads; i++)
+		t->tids[i] = e->threads[i];
+	return 0;
+}
+
+/* Parents come before their children in pstree.img, the root first. */
+static int link_parents(struct rst_ctx *ctx)
+{
+	for (size_t i = 1; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+
+		t->parent = rst_task_by_pid(ctx, t->ppid);
+		if (!t->parent || t->parent->index >= t->index) {
+			pr_err("pstree.img: the parent %d of pid %d is not listed before it",
+			       t->ppid, t->pid);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int pstree_restore_read(struct rst_ctx *ctx)
+{
+	struct img *img;
+	PstreeEntry *e;
+	int ret;
+
+	ret = img_open(&img, ctx->dirfd, IMG_PSTREE, 0, O_RDONLY);
+	if (ret == -ENOENT)
+		pr_err("pstree.img is missing");
+	if (ret)
+		return ret;
+	while ((ret = img_read_msg(img, &pstree_entry__descriptor, (ProtobufCMessage **)&e)) > 0) {
+		ret = add_task(ctx, e);
+		img_free_msg(&e->base);
+		if (ret)
+			break;
+	}
+	img_close(img);
+	if (ret)
+		return ret;
+	if (!ctx->nr_tasks) {
+		pr_err("pstree.img lists no task");
+		return -EINVAL;
+	}
+	ret = link_parents(ctx);
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++)
+		ret = read_ids(ctx, &ctx->tasks[i]);
+	return ret;
 }

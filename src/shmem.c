@@ -23,12 +23,15 @@
 
 #include "log.h"
 #include "pagemap.pb-c.h"
+#include "restore.h"
 #include "shmem.h"
 
 #define SHM_PAGE	4096UL
 /* Pages read at once: large enough for few syscalls, small enough to stay cached. */
 #define SHM_BUF_PAGES	256
-/* As mem.h's PE_PRESENT: the pages are in the pages image. */
+/* As mem.h's PE_*: in the parent images, restored on demand, in the pages image. */
+#define SHM_PE_PARENT	(1u << 0)
+#define SHM_PE_LAZY	(1u << 1)
 #define SHM_PE_PRESENT	(1u << 2)
 
 struct shmem_dump {
@@ -215,4 +218,135 @@ int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t s
 	pr_info("shmem %#" PRIx64 ": %" PRIu64 " bytes, %" PRIu64 " pages written, %" PRIu64
 		" zero pages left out", shmid, size, d.written, d.zero);
 	return 0;
+}
+
+/* --- restore --- */
+
+struct shmem_restore {
+	int fd;
+	uint64_t shmid, size;
+	struct img *pages;
+	uint8_t *buf;
+};
+
+static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pwrite(fd, buf + done, len - done, off + done);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -EIO;
+		done += r;
+	}
+	return 0;
+}
+
+/* @nr pages from the pages image to offset @off; what lies past the end is dropped. */
+static int restore_pages(struct shmem_restore *r, uint64_t off, uint64_t nr)
+{
+	int ret;
+
+	while (nr) {
+		uint64_t n = nr < SHM_BUF_PAGES ? nr : SHM_BUF_PAGES;
+		size_t len = n * SHM_PAGE, put = 0;
+
+		ret = img_read_raw(r->pages, r->buf, len);
+		if (ret)
+			return ret;
+		if (off < r->size)
+			put = r->size - off < len ? r->size - off : len;
+		ret = pwrite_full(r->fd, r->buf, put, off);
+		if (ret) {
+			pr_err("shmem %#" PRIx64 ": cannot write at %#" PRIx64 ": %s", r->shmid, off,
+			       strerror(-ret));
+			return ret;
+		}
+		off += len;
+		nr -= n;
+	}
+	return 0;
+}
+
+static int restore_entry(struct shmem_restore *r, const PagemapEntry *pe)
+{
+	uint64_t nr = pe->has_nr_pages ? pe->nr_pages : pe->compat_nr_pages;
+	uint32_t flags = pe->has_flags ? pe->flags : pe->in_parent ? SHM_PE_PARENT : SHM_PE_PRESENT;
+
+	if (flags & SHM_PE_PARENT) {
+		pr_err("unsupported: shmem %#" PRIx64 ": pages at %#" PRIx64 " are in a parent image",
+		       r->shmid, pe->vaddr);
+		return -ENOTSUP;
+	}
+	if (!(flags & SHM_PE_PRESENT) && (flags & SHM_PE_LAZY)) {
+		pr_err("unsupported: shmem %#" PRIx64 ": pages at %#" PRIx64 " are to be restored lazily",
+		       r->shmid, pe->vaddr);
+		return -ENOTSUP;
+	}
+	if (!(flags & SHM_PE_PRESENT))
+		return 0;
+	if (pe->vaddr % SHM_PAGE || nr > (UINT64_MAX - pe->vaddr) / SHM_PAGE) {
+		pr_err("shmem %#" PRIx64 ": bad pagemap entry: %" PRIu64 " pages at %#" PRIx64,
+		       r->shmid, nr, pe->vaddr);
+		return -EINVAL;
+	}
+	return restore_pages(r, pe->vaddr, nr);
+}
+
+static int restore_object(struct rst_ctx *ctx, struct shmem_restore *r, struct img *pm)
+{
+	ProtobufCMessage *msg;
+	uint32_t pages_id;
+	int ret;
+
+	ret = img_read_msg(pm, &pagemap_head__descriptor, &msg);
+	if (ret == 0) {
+		pr_err("%s: no pagemap head", img_name(pm));
+		return -EINVAL;
+	}
+	if (ret < 0)
+		return ret;
+	pages_id = ((PagemapHead *)msg)->pages_id;
+	img_free_msg(msg);
+	ret = img_open(&r->pages, ctx->dirfd, IMG_PAGES, pages_id, O_RDONLY);
+	if (ret == -ENOENT)
+		pr_err("pages-%u.img: missing, named by %s", pages_id, img_name(pm));
+	if (ret)
+		return ret;
+	while ((ret = img_read_msg(pm, &pagemap_entry__descriptor, &msg)) == 1) {
+		ret = restore_entry(r, (PagemapEntry *)msg);
+		img_free_msg(msg);
+		if (ret)
+			break;
+	}
+	img_close(r->pages);
+	return ret < 0 ? ret : 0;
+}
+
+int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
+{
+	struct shmem_restore r = { .fd = fd, .shmid = shmid, .size = size };
+	struct img *pm;
+	int ret;
+
+	ret = img_open(&pm, ctx->dirfd, IMG_SHMEM_PAGEMAP, shmid, O_RDONLY);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret)
+		return ret;
+	r.buf = malloc(SHM_BUF_PAGES * SHM_PAGE);
+	if (!r.buf) {
+		pr_err("out of memory");
+		ret = -ENOMEM;
+	} else {
+		ret = restore_object(ctx, &r, pm);
+	}
+	free(r.buf);
+	img_close(pm);
+	if (ret)
+		pr_err("shmem %#" PRIx64 ": contents not restored", shmid);
+	return ret;
 }

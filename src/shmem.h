@@ -27,4 +27,25 @@ int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t s
 int memfd_dump_mapping(struct dump_ctx *ctx, struct dump_task *t, const char *link,
 		       uint32_t *id);
 
+/* --- restore --- */
+
+struct rst_ctx;
+
+/*
+ * Fill the object open as @fd (for writing, @size bytes long already)
+ * with the contents of shmid @shmid: pagemap-shmem-@shmid.img and its
+ * pages image.  No pagemap image means nothing but zeroes.
+ */
+int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t size);
+
+/*
+ * files/memfd.c: the pool fd of the object behind MEMFD files.img entry
+ * @file_id (a VmaEntry.shmid of a VMA_AREA_MEMFD area), made on first use
+ * with its contents and seals.  It is open O_RDWR, whatever the entry's
+ * flags, so it serves any mapping the seals allow; files_restore_open()
+ * of the same id gives the entry's own open file instead (the mappings'
+ * entry is O_RDONLY).  -errno, logged, when it cannot be had.
+ */
+int memfd_restore_object(struct rst_ctx *ctx, uint32_t file_id);
+
 #endif

@@ -47,9 +47,10 @@ fi
 part "image layer unit tests" build/tests/test_image
 part "CRIU 4.2 fixtures: decode as crit, re-encode byte-exact" build/tests/test_fixtures "$FIXTURES"
 part "bad input to the image tool" bash tests/bad-input.sh build/crit "$FIXTURES"
-part "conformance harness (no checkpoint yet)" bash tests/conformance/run.sh
+part "conformance programs, no checkpoint (the baseline)" bash tests/conformance/run.sh
 part "libcompel: victims, faults, pages" bash tests/compel/run.sh
 part "dump" bash tests/dump/run.sh
+part "restore" bash tests/restore/run.sh
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
 	part "fuzzing" bash tests/fuzz.sh "$FUZZ_SECONDS" "$FIXTURES"
 fi

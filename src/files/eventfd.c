@@ -5,6 +5,8 @@
  * touching it (a read() would reset it).
  */
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "files/files.h"
 #include "eventfd.pb-c.h"
@@ -50,4 +52,29 @@ int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	fe.id = id;
 	fe.efd = &efe;
 	return img_write_msg(ctx->files_img, &fe.base);
+}
+
+/*
+ * The counter is written rather than given to eventfd(), whose initial
+ * value is only an unsigned int.  A count below the maximum never blocks.
+ */
+int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+{
+	const EventfdFileEntry *efe = f->fe->efd;
+	uint64_t counter = efe->counter;
+	int fd, err;
+
+	fd = eventfd(0, (efe->flags & O_NONBLOCK) ? EFD_NONBLOCK : 0);
+	if (fd < 0) {
+		pr_perror("eventfd id %u: cannot create it", f->fe->id);
+		return -errno;
+	}
+	if (counter && write(fd, &counter, sizeof(counter)) != sizeof(counter)) {
+		err = errno;
+		pr_perror("eventfd id %u: cannot set its counter to %llu", f->fe->id,
+			  (unsigned long long)counter);
+		close(fd);
+		return -err;
+	}
+	return rst_pool_add(ctx, fd);
 }

@@ -10,6 +10,11 @@
  * in however many tasks point at it; fdinfo-<files_id>.img maps each fd
  * of a table to an entry.  Two fds are the same description when kcmp()
  * says so; only fds on the same inode are asked.
+ *
+ * Restore reads those images back: the controller opens every entry a
+ * task uses once, in the pool (restore.h), through its kind; each
+ * restored task then dups the pool fds to its own numbers, drops what it
+ * inherited and did not have, and takes its cwd, root and umask.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -787,6 +792,551 @@ void files_dump_cleanup(struct dump_ctx *ctx)
 	free(priv->paths);
 	free(priv->tables);
 	free(priv->ghosts);
+	free(priv);
+	ctx->files_priv = NULL;
+}
+
+/* --- restore --- */
+
+struct files_rst_priv *files_rst_priv(struct rst_ctx *ctx)
+{
+	struct files_rst_priv *priv = ctx->files_priv;
+
+	if (priv)
+		return priv;
+	priv = calloc(1, sizeof(*priv));
+	if (!priv) {
+		pr_err("out of memory");
+		return NULL;
+	}
+	priv->pipes_data.type = IMG_PIPES_DATA;
+	priv->fifos_data.type = IMG_FIFO_DATA;
+	ctx->files_priv = priv;
+	return priv;
+}
+
+void files_msgs_free(void **msgs, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		img_free_msg(msgs[i]);
+	free(msgs);
+}
+
+int files_img_read_all(struct rst_ctx *ctx, enum img_type type, unsigned long id,
+		       const ProtobufCMessageDescriptor *md, void ***msgs, size_t *nr)
+{
+	ProtobufCMessage *msg;
+	struct img *img;
+	void **arr = NULL;
+	size_t n = 0, cap = 0;
+	int ret;
+
+	*msgs = NULL;
+	*nr = 0;
+	ret = img_open(&img, ctx->dirfd, type, id, O_RDONLY);
+	if (ret)
+		return ret;
+	while ((ret = img_read_msg(img, md, &msg)) == 1) {
+		ret = files_grow(&arr, &cap, n, sizeof(*arr));
+		if (ret) {
+			img_free_msg(msg);
+			break;
+		}
+		arr[n++] = msg;
+	}
+	img_close(img);
+	if (ret < 0) {
+		files_msgs_free(arr, n);
+		return ret;
+	}
+	*msgs = arr;
+	*nr = n;
+	return 0;
+}
+
+int files_reopen(int fd, int flags, const char *what)
+{
+	char path[64];
+	int nfd;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	nfd = open(path, (flags & RST_OPEN_MASK) | O_NOCTTY);
+	if (nfd < 0) {
+		pr_perror("%s: cannot open it again with flags %#o", what, flags);
+		return -errno;
+	}
+	return nfd;
+}
+
+static int cmp_rst_file(const void *a, const void *b)
+{
+	uint32_t x = ((const struct rst_file *)a)->fe->id;
+	uint32_t y = ((const struct rst_file *)b)->fe->id;
+
+	return (x > y) - (x < y);
+}
+
+struct rst_file *rst_file_by_id(struct rst_ctx *ctx, uint32_t id)
+{
+	size_t lo = 0, hi = ctx->nr_files;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t mid_id = ctx->files[mid].fe->id;
+
+		if (mid_id == id)
+			return &ctx->files[mid];
+		if (mid_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int rst_pool_add(struct rst_ctx *ctx, int fd)
+{
+	int nfd, err;
+
+	if (ctx->pool_next < ctx->pool_base)
+		ctx->pool_next = ctx->pool_base;
+	nfd = fcntl(fd, F_DUPFD, ctx->pool_next);
+	if (nfd < 0) {
+		err = errno;
+		pr_perror("cannot move fd %d into the pool at %d", fd, ctx->pool_next);
+		close(fd);
+		return -err;
+	}
+	close(fd);
+	ctx->pool_next = nfd + 1;
+	return nfd;
+}
+
+static const char *fd_type_name(int type)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(&fd_types__descriptor, type);
+
+	return v ? v->name : "file of an unknown type";
+}
+
+typedef int (*rst_open_fn)(struct rst_ctx *ctx, struct rst_file *f);
+
+static int open_by_kind(struct rst_ctx *ctx, struct rst_file *f)
+{
+	const FileEntry *fe = f->fe;
+	const void *part;
+	rst_open_fn fn;
+
+	switch (fe->type) {
+	case FD_TYPES__REG:
+		fn = reg_restore_open;
+		part = fe->reg;
+		break;
+	case FD_TYPES__PIPE:
+		fn = pipe_restore_open;
+		part = fe->pipe;
+		break;
+	case FD_TYPES__FIFO:
+		fn = fifo_restore_open;
+		part = fe->fifo;
+		break;
+	case FD_TYPES__EVENTFD:
+		fn = eventfd_restore_open;
+		part = fe->efd;
+		break;
+	case FD_TYPES__MEMFD:
+		fn = memfd_restore_open;
+		part = fe->memfd;
+		break;
+	case FD_TYPES__TTY:
+		fn = tty_restore_open;
+		part = fe->tty;
+		break;
+	default:
+		pr_err("unsupported: file id %u is a %s", fe->id, fd_type_name(fe->type));
+		return -ENOTSUP;
+	}
+	if (!part) {
+		pr_err("files.img: file id %u is a %s with no %s entry", fe->id,
+		       fd_type_name(fe->type), fd_type_name(fe->type));
+		return -EINVAL;
+	}
+	return fn(ctx, f);
+}
+
+/*
+ * Who gets the file's signals (F_SETSIG, F_SETOWN).  A shell job's
+ * terminal is the controller's own, so it is left as it is.
+ */
+static const FownEntry *file_fown(struct rst_ctx *ctx, const FileEntry *fe)
+{
+	struct rst_file *regf;
+
+	switch (fe->type) {
+	case FD_TYPES__REG:
+		return fe->reg ? fe->reg->fown : NULL;
+	case FD_TYPES__PIPE:
+		return fe->pipe ? fe->pipe->fown : NULL;
+	case FD_TYPES__EVENTFD:
+		return fe->efd ? fe->efd->fown : NULL;
+	case FD_TYPES__MEMFD:
+		return fe->memfd ? fe->memfd->fown : NULL;
+	case FD_TYPES__FIFO:
+		if (!fe->fifo || !fe->fifo->has_regf_id)
+			return NULL;
+		regf = rst_file_by_id(ctx, fe->fifo->regf_id);
+		return regf && regf->fe->reg ? regf->fe->reg->fown : NULL;
+	default:
+		return NULL;
+	}
+}
+
+int files_restore_open(struct rst_ctx *ctx, uint32_t id)
+{
+	struct rst_file *f = rst_file_by_id(ctx, id);
+	const FownEntry *fown;
+	int fd, err;
+
+	if (!f) {
+		pr_err("file id %u: not in files.img", id);
+		return -ENOENT;
+	}
+	if (f->fd >= 0)
+		return f->fd;
+	fd = open_by_kind(ctx, f);
+	if (fd < 0)
+		return fd;
+	/* The signal belongs to the file: set once here, for every task. */
+	fown = file_fown(ctx, f->fe);
+	if (fown && fown->signum && fcntl(fd, F_SETSIG, fown->signum)) {
+		err = errno;
+		pr_perror("file id %u: cannot set its signal to %u", id, fown->signum);
+		close(fd);
+		return -err;
+	}
+	pr_debug("file id %u (%s): pool fd %d", id, fd_type_name(f->fe->type), fd);
+	f->fd = fd;
+	return fd;
+}
+
+static int read_files_img(struct rst_ctx *ctx)
+{
+	void **msgs;
+	size_t nr, i;
+	int ret;
+
+	ret = files_img_read_all(ctx, IMG_FILES, 0, &file_entry__descriptor, &msgs, &nr);
+	if (ret == -ENOENT)
+		pr_err("files.img: missing");
+	if (ret)
+		return ret;
+	ctx->files = calloc(nr ? nr : 1, sizeof(*ctx->files));
+	if (!ctx->files) {
+		pr_err("out of memory");
+		files_msgs_free(msgs, nr);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nr; i++)
+		ctx->files[i] = (struct rst_file){ .fe = msgs[i], .fd = -1 };
+	ctx->nr_files = nr;
+	free(msgs);
+	qsort(ctx->files, nr, sizeof(*ctx->files), cmp_rst_file);
+	for (i = 1; i < nr; i++) {
+		if (ctx->files[i].fe->id == ctx->files[i - 1].fe->id) {
+			pr_err("files.img: file id %u appears twice", ctx->files[i].fe->id);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int cmp_fdinfo(const void *a, const void *b)
+{
+	const FdinfoEntry *x = *(FdinfoEntry *const *)a, *y = *(FdinfoEntry *const *)b;
+
+	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* Every fd once, below the service fds, on a file files.img has, of the kind it says. */
+static int check_task_fds(struct rst_ctx *ctx, struct rst_task *t)
+{
+	for (size_t i = 0; i < t->nr_fds; i++) {
+		const FdinfoEntry *e = t->fds[i];
+		struct rst_file *f = rst_file_by_id(ctx, e->id);
+
+		if (i && e->fd == t->fds[i - 1]->fd) {
+			pr_err("fdinfo-%u.img: fd %u appears twice", t->ids->files_id, e->fd);
+			return -EINVAL;
+		}
+		if (ctx->svc_base > 0 && e->fd >= (uint32_t)ctx->svc_base) {
+			pr_err("pid %d fd %u: not below the service fds, which start at %d",
+			       t->pid, e->fd, ctx->svc_base);
+			return -EINVAL;
+		}
+		if (!f) {
+			pr_err("pid %d fd %u: file id %u is not in files.img", t->pid, e->fd, e->id);
+			return -EINVAL;
+		}
+		if (f->fe->type != e->type) {
+			pr_err("pid %d fd %u: a %s in fdinfo-%u.img, but file id %u is a %s",
+			       t->pid, e->fd, fd_type_name(e->type), t->ids->files_id, e->id,
+			       fd_type_name(f->fe->type));
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static bool is_path(struct rst_ctx *ctx, uint32_t id)
+{
+	struct rst_file *f = rst_file_by_id(ctx, id);
+
+	return f && f->fe->type == FD_TYPES__REG && f->fe->reg;
+}
+
+static int read_task_fs(struct rst_ctx *ctx, struct rst_task *t)
+{
+	void **msgs;
+	size_t nr;
+	int ret;
+
+	ret = files_img_read_all(ctx, IMG_FS, t->pid, &fs_entry__descriptor, &msgs, &nr);
+	if (ret == -ENOENT)
+		pr_err("fs-%d.img: missing", t->pid);
+	if (ret)
+		return ret;
+	if (nr != 1) {
+		pr_err("fs-%d.img: %zu entries, expected one", t->pid, nr);
+		files_msgs_free(msgs, nr);
+		return -EINVAL;
+	}
+	t->fs = msgs[0];
+	free(msgs);
+	if (!is_path(ctx, t->fs->cwd_id) || !is_path(ctx, t->fs->root_id)) {
+		pr_err("fs-%d.img: cwd id %u or root id %u is no path entry of files.img", t->pid,
+		       t->fs->cwd_id, t->fs->root_id);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* fdinfo-<files_id>.img (absent: no fds) and fs-<pid>.img; zombies have neither. */
+static int read_task_files(struct rst_ctx *ctx, struct rst_task *t)
+{
+	void **msgs;
+	size_t nr;
+	int ret;
+
+	if (t->zombie)
+		return 0;
+	if (!t->ids) {
+		pr_err("pid %d: no ids entry, so no fd table", t->pid);
+		return -EINVAL;
+	}
+	ret = files_img_read_all(ctx, IMG_FDINFO, t->ids->files_id, &fdinfo_entry__descriptor,
+				 &msgs, &nr);
+	if (ret && ret != -ENOENT)
+		return ret;
+	t->fds = (FdinfoEntry **)msgs;
+	t->nr_fds = nr;
+	qsort(t->fds, t->nr_fds, sizeof(*t->fds), cmp_fdinfo);
+	ret = check_task_fds(ctx, t);
+	if (!ret)
+		ret = read_task_fs(ctx, t);
+	return ret;
+}
+
+static int open_task_files(struct rst_ctx *ctx, struct rst_task *t)
+{
+	int ret;
+
+	for (size_t i = 0; i < t->nr_fds; i++) {
+		ret = files_restore_open(ctx, t->fds[i]->id);
+		if (ret < 0) {
+			pr_err("pid %d fd %u: cannot be restored", t->pid, t->fds[i]->fd);
+			return ret;
+		}
+	}
+	if (!t->fs)
+		return 0;
+	ret = files_restore_open(ctx, t->fs->cwd_id);
+	if (ret >= 0)
+		ret = files_restore_open(ctx, t->fs->root_id);
+	if (ret < 0) {
+		pr_err("pid %d: its cwd or root cannot be restored", t->pid);
+		return ret;
+	}
+	return 0;
+}
+
+int files_restore_prepare(struct rst_ctx *ctx)
+{
+	size_t i;
+	int ret;
+
+	if (!files_rst_priv(ctx))
+		return -ENOMEM;
+	ret = read_files_img(ctx);
+	if (!ret)
+		ret = reg_restore_prepare(ctx);
+	for (i = 0; !ret && i < ctx->nr_tasks; i++)
+		ret = read_task_files(ctx, &ctx->tasks[i]);
+	for (i = 0; !ret && i < ctx->nr_tasks; i++)
+		ret = open_task_files(ctx, &ctx->tasks[i]);
+	if (!ret)
+		pipe_restore_finish(ctx);
+	return ret;
+}
+
+/* The pool fd of @id, which prepare must have opened: a task opens nothing itself. */
+static int pool_fd(struct rst_ctx *ctx, uint32_t id)
+{
+	struct rst_file *f = rst_file_by_id(ctx, id);
+
+	if (!f || f->fd < 0) {
+		pr_err("file id %u: not opened before the fork", id);
+		return -ENOENT;
+	}
+	return f->fd;
+}
+
+static int set_owner(struct rst_ctx *ctx, struct rst_task *t, const FdinfoEntry *e)
+{
+	const FownEntry *fown = file_fown(ctx, rst_file_by_id(ctx, e->id)->fe);
+	struct f_owner_ex owner;
+
+	if (!fown || !fown->pid)
+		return 0;
+	owner.type = fown->pid_type;
+	owner.pid = fown->pid;
+	if (fcntl(e->fd, F_SETOWN_EX, &owner)) {
+		pr_perror("pid %d fd %u: cannot send its signals to %d (owner type %u)",
+			  t->pid, e->fd, fown->pid, fown->pid_type);
+		return -errno;
+	}
+	return 0;
+}
+
+static int install_fds(struct rst_ctx *ctx, struct rst_task *t)
+{
+	for (size_t i = 0; i < t->nr_fds; i++) {
+		const FdinfoEntry *e = t->fds[i];
+		int pfd = pool_fd(ctx, e->id), ret;
+
+		if (pfd < 0)
+			return pfd;
+		if (dup3(pfd, e->fd, (e->flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+			pr_perror("pid %d: cannot put file id %u at fd %u", t->pid, e->id, e->fd);
+			return -errno;
+		}
+		ret = set_owner(ctx, t, e);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int close_fds(struct rst_task *t, unsigned int lo, unsigned int hi)
+{
+	if (lo > hi)
+		return 0;
+	if (close_range(lo, hi, 0)) {
+		pr_perror("pid %d: cannot close fds %u-%u", t->pid, lo, hi);
+		return -errno;
+	}
+	return 0;
+}
+
+/* What the task got from the controller below the service fds and did not have. */
+static int close_others(struct rst_ctx *ctx, struct rst_task *t)
+{
+	unsigned int lo = 0;
+	int ret;
+
+	for (size_t i = 0; i < t->nr_fds; i++) {
+		if (t->fds[i]->fd > lo) {
+			ret = close_fds(t, lo, t->fds[i]->fd - 1);
+			if (ret)
+				return ret;
+		}
+		lo = t->fds[i]->fd + 1;
+	}
+	if (ctx->svc_base <= 0)
+		return 0;
+	return close_fds(t, lo, ctx->svc_base - 1);
+}
+
+static bool is_slash(struct rst_ctx *ctx, uint32_t id)
+{
+	return !strcmp(rst_file_by_id(ctx, id)->fe->reg->name, "/");
+}
+
+static int restore_fs(struct rst_ctx *ctx, struct rst_task *t)
+{
+	int cwd, root;
+
+	if (!t->fs)
+		return 0;
+	cwd = pool_fd(ctx, t->fs->cwd_id);
+	root = pool_fd(ctx, t->fs->root_id);
+	if (cwd < 0 || root < 0)
+		return -ENOENT;
+	if (!is_slash(ctx, t->fs->root_id) && (fchdir(root) || chroot("."))) {
+		pr_perror("pid %d: cannot change its root to %s", t->pid,
+			  rst_file_by_id(ctx, t->fs->root_id)->fe->reg->name);
+		return -errno;
+	}
+	if (fchdir(cwd)) {
+		pr_perror("pid %d: cannot change its cwd", t->pid);
+		return -errno;
+	}
+	if (t->fs->has_umask)
+		umask(t->fs->umask & 0777);
+	return 0;
+}
+
+int files_restore_task(struct rst_ctx *ctx, struct rst_task *t)
+{
+	int ret;
+
+	ret = install_fds(ctx, t);
+	if (!ret)
+		ret = close_others(ctx, t);
+	if (!ret)
+		ret = restore_fs(ctx, t);
+	return ret;
+}
+
+/* Frees the images read and closes every pool fd opened here. */
+void files_restore_cleanup(struct rst_ctx *ctx)
+{
+	struct files_rst_priv *priv = ctx->files_priv;
+	size_t i;
+
+	for (i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+
+		files_msgs_free((void **)t->fds, t->nr_fds);
+		t->fds = NULL;
+		t->nr_fds = 0;
+		if (t->fs)
+			img_free_msg(&t->fs->base);
+		t->fs = NULL;
+	}
+	for (i = 0; i < ctx->nr_files; i++) {
+		if (ctx->files[i].fd >= 0)
+			close(ctx->files[i].fd);
+		img_free_msg(&ctx->files[i].fe->base);
+	}
+	free(ctx->files);
+	ctx->files = NULL;
+	ctx->nr_files = 0;
+	if (!priv)
+		return;
+	reg_restore_cleanup(priv);
+	pipe_restore_cleanup(priv);
+	fifo_restore_cleanup(priv);
+	memfd_restore_cleanup(priv);
 	free(priv);
 	ctx->files_priv = NULL;
 }

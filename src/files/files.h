@@ -5,10 +5,16 @@
  * and whether its open file description was seen already, and hands new
  * ones to the kind's dump function with a fresh files.img id.  The kinds
  * write their own files.img entry (and whatever else they keep).
+ *
+ * On restore (restore.h), files.c reads the images and, for each files.img
+ * entry a task needs, has its kind open the object once into the pool;
+ * the kinds keep what several entries share (a pipe's two ends, a fifo's
+ * helper, a memfd object, a ghost file) in struct files_rst_priv.
  */
 #ifndef STASIS_FILES_FILES_H
 #define STASIS_FILES_FILES_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +23,7 @@
 
 #include "dump.h"
 #include "fown.pb-c.h"
+#include "restore.h"
 
 /* Everything known about one open file while it is being dumped. */
 struct file_parms {
@@ -110,5 +117,98 @@ void tty_dump_cleanup(struct files_priv *priv);
 
 /* memfd.c: memfds and other shmem files; their objects once (shmem.h). */
 int memfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+
+/* --- restore --- */
+
+/*
+ * Flags that open() is given for a recorded file: what the file had,
+ * never creating or truncating anything (an O_TMPFILE file keeps that
+ * bit, without O_DIRECTORY's), never taking a terminal (O_NOCTTY added).
+ */
+#define RST_OPEN_MASK	(~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | (O_TMPFILE & ~O_DIRECTORY)))
+/* The status flags F_SETFL can change. */
+#define RST_SETFL_MASK	(O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
+
+/* The data images of pipes and fifos, read on first use. */
+struct rst_pipe_data {
+	enum img_type type;	/* IMG_PIPES_DATA or IMG_FIFO_DATA */
+	bool loaded;
+	struct rst_pipe_bytes *ents;
+	size_t nr;
+};
+
+struct rst_remap;
+struct rst_ghost;
+struct rst_pipe;
+struct rst_fifo;
+struct rst_memfd;
+
+/* files.c's bookkeeping of a restore (ctx->files_priv); each kind owns its part. */
+struct files_rst_priv {
+	struct rst_remap *remaps;	/* remap-fpath.img, sorted by orig_id */
+	size_t nr_remaps;
+	struct rst_ghost *ghosts;	/* reg.c: ghost files made so far */
+	size_t nr_ghosts, cap_ghosts;
+
+	struct rst_pipe *pipes;		/* pipe.c: one per pipe_id */
+	size_t nr_pipes, cap_pipes;
+	struct rst_pipe_data pipes_data, fifos_data;
+	struct rst_fifo *fifos;		/* fifo.c: one O_RDWR helper per fifo */
+	size_t nr_fifos, cap_fifos;
+
+	struct rst_memfd *memfds;	/* memfd.c: memfd.img, objects made on use */
+	size_t nr_memfds;
+	bool memfds_loaded;
+};
+
+struct files_rst_priv *files_rst_priv(struct rst_ctx *ctx);
+
+/*
+ * Read every entry of image @type (@id in its name) as @md messages into
+ * a fresh array.  -ENOENT, unlogged, when the image is absent.
+ */
+int files_img_read_all(struct rst_ctx *ctx, enum img_type type, unsigned long id,
+		       const ProtobufCMessageDescriptor *md, void ***msgs, size_t *nr);
+void files_msgs_free(void **msgs, size_t nr);
+
+/* open("/proc/self/fd/@fd", @flags): a new open file description of the same file. */
+int files_reopen(int fd, int flags, const char *what);
+
+/*
+ * Each kind opens files.img entry @f as a pool fd (rst_pool_add) and
+ * returns it, or -errno; files_restore_open() calls it once per entry.
+ */
+int reg_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int pipe_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int fifo_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+
+/* reg.c: remap-fpath.img, read once. */
+int reg_restore_prepare(struct rst_ctx *ctx);
+/*
+ * The file of REG entry @regf_id opened with @flags (creation flags are
+ * dropped) and checked against the entry (type, size, build-id), but
+ * neither positioned nor in the pool: fifo.c opens its path with this.
+ */
+int reg_restore_path(struct rst_ctx *ctx, uint32_t regf_id, int flags);
+void reg_restore_cleanup(struct files_rst_priv *priv);
+
+/* pipe.c */
+/*
+ * Put the bytes recorded for @pipe_id (and its size) into the pipe or
+ * fifo whose writing side is @wfd, which must be non-blocking.
+ */
+int pipe_data_restore(struct rst_ctx *ctx, struct rst_pipe_data *pd, uint32_t pipe_id, int wfd);
+/* After prepare: close the ends of pipes no entry took. */
+void pipe_restore_finish(struct rst_ctx *ctx);
+void pipe_restore_cleanup(struct files_rst_priv *priv);
+
+/* fifo.c */
+void fifo_restore_cleanup(struct files_rst_priv *priv);
+
+/* memfd.c */
+void memfd_restore_cleanup(struct files_rst_priv *priv);
 
 #endif

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "files/files.h"
@@ -207,4 +208,168 @@ out:
 		*id = m->map_id;
 	close(fd);
 	return ret;
+}
+
+/* --- restore --- */
+
+/* A memfd.img entry, and its object in the pool once made. */
+struct rst_memfd {
+	MemfdInodeEntry *mie;
+	int fd;
+};
+
+static int memfd_load(struct rst_ctx *ctx, struct files_rst_priv *priv)
+{
+	void **msgs;
+	size_t nr;
+	int ret;
+
+	if (priv->memfds_loaded)
+		return 0;
+	ret = files_img_read_all(ctx, IMG_MEMFD_INODE, 0, &memfd_inode_entry__descriptor,
+				 &msgs, &nr);
+	if (ret && ret != -ENOENT)
+		return ret;
+	priv->memfds = calloc(nr ? nr : 1, sizeof(*priv->memfds));
+	if (!priv->memfds) {
+		pr_err("out of memory");
+		files_msgs_free(msgs, nr);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++)
+		priv->memfds[i] = (struct rst_memfd){ .mie = msgs[i], .fd = -1 };
+	priv->nr_memfds = nr;
+	priv->memfds_loaded = true;
+	free(msgs);
+	return 0;
+}
+
+/* Owner and permissions, as recorded; a chown only when it changes something. */
+static int memfd_attrs(int fd, const MemfdInodeEntry *mie)
+{
+	struct stat st;
+
+	if (fstat(fd, &st)) {
+		pr_perror("memfd:%s: cannot stat it", mie->name);
+		return -errno;
+	}
+	if ((st.st_uid != mie->uid || st.st_gid != mie->gid) && fchown(fd, mie->uid, mie->gid)) {
+		pr_perror("memfd:%s: cannot give it to %u:%u", mie->name, mie->uid, mie->gid);
+		return -errno;
+	}
+	if (mie->has_mode && fchmod(fd, mie->mode & 07777)) {
+		pr_perror("memfd:%s: cannot set its mode to %#o", mie->name, mie->mode & 07777);
+		return -errno;
+	}
+	return 0;
+}
+
+/* The object: size, contents, owner, and last the seals, which may forbid writing. */
+static int memfd_make(struct rst_ctx *ctx, const MemfdInodeEntry *mie)
+{
+	int fd, ret;
+
+	if (mie->has_hugetlb_flag && mie->hugetlb_flag) {
+		pr_err("unsupported: memfd:%s is a hugetlb memfd", mie->name);
+		return -ENOTSUP;
+	}
+	fd = memfd_create(mie->name, MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("memfd:%s: cannot create it", mie->name);
+		return -errno;
+	}
+	if (ftruncate(fd, mie->size)) {
+		ret = -errno;
+		pr_perror("memfd:%s: cannot make it %llu bytes long", mie->name,
+			  (unsigned long long)mie->size);
+		goto err;
+	}
+	ret = shmem_restore_contents(ctx, fd, mie->shmid, mie->size);
+	if (!ret)
+		ret = memfd_attrs(fd, mie);
+	if (ret)
+		goto err;
+	if (mie->seals && fcntl(fd, F_ADD_SEALS, mie->seals)) {
+		ret = -errno;
+		pr_perror("memfd:%s: cannot seal it with %#x", mie->name, mie->seals);
+		goto err;
+	}
+	pr_info("memfd:%s: inode_id %llu, %llu bytes, seals %#x", mie->name,
+		(unsigned long long)mie->inode_id, (unsigned long long)mie->size, mie->seals);
+	return rst_pool_add(ctx, fd);
+err:
+	close(fd);
+	return ret;
+}
+
+/* The pool fd (O_RDWR) of object @inode_id, made on first use. */
+static int memfd_object(struct rst_ctx *ctx, uint64_t inode_id, uint32_t file_id)
+{
+	struct files_rst_priv *priv = files_rst_priv(ctx);
+	struct rst_memfd *m = NULL;
+	int ret;
+
+	if (!priv)
+		return -ENOMEM;
+	ret = memfd_load(ctx, priv);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < priv->nr_memfds && !m; i++)
+		if (priv->memfds[i].mie->inode_id == inode_id)
+			m = &priv->memfds[i];
+	if (!m) {
+		pr_err("file id %u: memfd inode_id %llu is not in memfd.img", file_id,
+		       (unsigned long long)inode_id);
+		return -EINVAL;
+	}
+	if (m->fd < 0)
+		m->fd = memfd_make(ctx, m->mie);
+	return m->fd;
+}
+
+int memfd_restore_object(struct rst_ctx *ctx, uint32_t file_id)
+{
+	struct rst_file *f = rst_file_by_id(ctx, file_id);
+
+	if (!f || f->fe->type != FD_TYPES__MEMFD || !f->fe->memfd) {
+		pr_err("file id %u: not a memfd entry of files.img", file_id);
+		return -EINVAL;
+	}
+	return memfd_object(ctx, f->fe->memfd->inode_id, file_id);
+}
+
+/* Each entry is an open file description of its own on the one object. */
+int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+{
+	const MemfdFileEntry *mfe = f->fe->memfd;
+	char what[64];
+	int obj, fd, err;
+
+	obj = memfd_object(ctx, mfe->inode_id, f->fe->id);
+	if (obj < 0)
+		return obj;
+	snprintf(what, sizeof(what), "memfd file id %u", f->fe->id);
+	fd = files_reopen(obj, mfe->flags, what);
+	if (fd < 0)
+		return fd;
+	if (mfe->pos && lseek(fd, mfe->pos, SEEK_SET) != (off_t)mfe->pos) {
+		err = errno;
+		pr_perror("%s: cannot seek to %llu", what, (unsigned long long)mfe->pos);
+		close(fd);
+		return -err;
+	}
+	return rst_pool_add(ctx, fd);
+}
+
+void memfd_restore_cleanup(struct files_rst_priv *priv)
+{
+	for (size_t i = 0; i < priv->nr_memfds; i++) {
+		if (priv->memfds[i].fd >= 0)
+			close(priv->memfds[i].fd);
+		img_free_msg(&priv->memfds[i].mie->base);
+	}
+	free(priv->memfds);
+	priv->memfds = NULL;
+	priv->nr_memfds = 0;
+	priv->memfds_loaded = false;
 }

@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include "files/files.h"
 #include "fdinfo.pb-c.h"
@@ -449,4 +450,53 @@ void tty_dump_cleanup(struct files_priv *priv)
 	free(priv->ttys);
 	priv->ttys = NULL;
 	priv->nr_ttys = priv->cap_ttys = 0;
+}
+
+/* --- restore --- */
+
+/*
+ * The terminal stasis runs on: the first of stdin, stdout, stderr that is
+ * one, else /dev/tty.  A new fd on it, or -errno.
+ */
+static int controller_tty(void)
+{
+	int fd;
+
+	for (int i = 0; i < 3; i++) {
+		if (!isatty(i))
+			continue;
+		fd = fcntl(i, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0) {
+			pr_perror("cannot dup fd %d, our terminal", i);
+			return -errno;
+		}
+		return fd;
+	}
+	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("a shell job needs a terminal, and stasis has none (/dev/tty)");
+		return -errno;
+	}
+	return fd;
+}
+
+/*
+ * A shell job gets the terminal restore runs on in place of the one it
+ * had (tty.c's header): the very open file of ours, so its flags are ours.
+ */
+int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+{
+	int fd;
+
+	if (!ctx->opts || !ctx->opts->shell_job) {
+		pr_err("unsupported: file id %u is a terminal; restore a shell job with --shell-job (-j)",
+		       f->fe->id);
+		return -ENOTSUP;
+	}
+	fd = controller_tty();
+	if (fd < 0)
+		return fd;
+	pr_info("file id %u: the terminal (tty-info %#x) is ours", f->fe->id,
+		f->fe->tty->tty_info_id);
+	return rst_pool_add(ctx, fd);
 }

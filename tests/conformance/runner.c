@@ -17,6 +17,9 @@
  * step fails if CMD exits non-zero, unless --between-may-fail, and the
  * test must still be alive afterwards.
  *
+ * --alter CMD runs `CMD IMGDIR` between the dump and the restore, to
+ * change the images on purpose: a test whose checks bite then FAILs.
+ *
  * --stop has the step done to a stopped test: SIGSTOP after READY, and
  * SIGCONT before the SIGTERM, once the test is seen to be stopped still.
  *
@@ -55,6 +58,7 @@ struct opts {
 	bool stop;		/* SIGSTOP the test around the step */
 	bool between_may_fail;	/* any exit of the between-step will do */
 	char **between;		/* CMD split on spaces, room left for PID */
+	char **alter;		/* --alter CMD: run on the images before the restore */
 	const char *stasis;
 	const char *workdir;
 	int timeout;
@@ -514,6 +518,24 @@ static int wait_tree_gone(struct run *r)
 	return 0;
 }
 
+/* `CMD... IMGDIR` between the dump and the restore: tests that checks bite. */
+static int run_alter(struct run *r)
+{
+	char **argv = r->o->alter;
+	int argc, status = 0, ret;
+	pid_t pid;
+
+	for (argc = 0; argv[argc]; argc++)
+		;
+	argv[argc] = r->imgdir;	/* parse_opts left room for it */
+	pid = spawn(r, argv, r->between_out);
+	argv[argc] = NULL;
+	if (pid < 0)
+		return -1;
+	ret = wait_pid(r, pid, &status);
+	return step_result(r, "alter-step", ret, status, r->between_out);
+}
+
 static int dump_and_restore(struct run *r)
 {
 	char pid[16];
@@ -538,6 +560,8 @@ static int dump_and_restore(struct run *r)
 	if (wait_tree_gone(r))
 		return -1;
 
+	if (r->o->alter && run_alter(r))
+		return -1;
 	if (run_tool(r, "restore", restore_args))
 		return -1;
 	if (kill(r->pid, 0))
@@ -856,6 +880,8 @@ static void usage(FILE *f)
 		"                  output to WORKDIR/between.out; it must exit 0 and leave\n"
 		"                  the test alive\n"
 		"  --between-may-fail  any exit of CMD will do (fault injection)\n"
+		"  --alter CMD     run `CMD IMGDIR` between the dump and the restore (to\n"
+		"                  alter the images on purpose: the test must then FAIL)\n"
 		"  --stop          SIGSTOP the test after READY; it must still be stopped\n"
 		"                  after the step, then gets SIGCONT and SIGTERM\n"
 		"  --stasis PATH   the stasis binary (default: ../stasis from the runner's dir)\n"
@@ -892,6 +918,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "no-cr",	no_argument,		NULL, 'n' },
 		{ "between",	required_argument,	NULL, 'b' },
 		{ "between-may-fail", no_argument,	NULL, 'f' },
+		{ "alter",	required_argument,	NULL, 'a' },
 		{ "stop",	no_argument,		NULL, 'S' },
 		{ "stasis",	required_argument,	NULL, 's' },
 		{ "workdir",	required_argument,	NULL, 'w' },
@@ -920,6 +947,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'f':
 			o->between_may_fail = true;
+			break;
+		case 'a':
+			o->alter = split_cmd(optarg);
+			if (!o->alter) {
+				fprintf(stderr, "runner: bad alter command '%s'\n", optarg);
+				return -1;
+			}
 			break;
 		case 'S':
 			o->stop = true;

@@ -6,6 +6,7 @@
 #include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -247,4 +248,163 @@ void x86_thread_info_fill(struct x86_thread_info *o, const struct x86_thread_reg
 	fill_fpregs(o, r);
 	o->ti.fpregs = &o->fpregs;
 	fill_tls(o, r);
+}
+
+/* --- restore: a signal frame that rt_sigreturn turns back into the thread --- */
+
+#define FP_XSTATE_MAGIC1	0x46505853u
+#define FP_XSTATE_MAGIC2	0x46505845u
+#define UC_FP_XSTATE		0x1
+#define UC_SIGCONTEXT_SS	0x2
+#define UC_STRICT_RESTORE_SS	0x4
+#define SIGINFO_BYTES		128
+#define FRAME_HEAD		(8 + sizeof(struct x86_ucontext) + SIGINFO_BYTES)
+
+/* The kernel's x86_64 struct ucontext, with its struct sigcontext inside. */
+struct x86_ucontext {
+	uint64_t flags, link;
+	uint64_t ss_sp;
+	int32_t ss_flags, ss_pad;
+	uint64_t ss_size;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t di, si, bp, bx, dx, ax, cx, sp, ip, eflags;
+	uint16_t cs, gs, fs, ss;
+	uint64_t err, trapno, oldmask, cr2, fpstate;
+	uint64_t reserved[8];
+	uint64_t sigmask;
+};
+
+/* The xsave area the kernel takes from a frame: CPUID's size for XCR0. */
+static size_t xstate_size(void)
+{
+	unsigned eax, ebx, ecx, edx;
+
+	if (xfeatures_enabled() == 3)
+		return 512;
+	__cpuid_count(0xd, 0, eax, ebx, ecx, edx);
+	return ebx;
+}
+
+size_t x86_sigframe_size(void)
+{
+	/* The head, then the xsave area 64-aligned, then MAGIC2. */
+	return ((FRAME_HEAD + 63) & ~63ul) + xstate_size() + 4 + 64;
+}
+
+/* Put image component @n (@words of @wsize bytes) at its CPUID offset. */
+static int put_component(uint8_t *x, size_t len, uint64_t xcr0, int nr, const void *src,
+			 size_t n, size_t words, size_t wsize)
+{
+	unsigned size, off;
+
+	if (!n)
+		return 0;
+	if (n != words || !(xcr0 & (1ull << nr))) {
+		pr_err("the image has xsave component %d, this CPU does not", nr);
+		return -ENOTSUP;
+	}
+	off = xfeature_offset(nr, &size);
+	if (size < words * wsize || off + words * wsize > len)
+		return -EINVAL;
+	memcpy(x + off, src, words * wsize);
+	return 0;
+}
+
+static int fill_xsave(uint8_t *x, size_t len, const UserX86FpregsEntry *f)
+{
+	const UserX86XsaveEntry *xs = f->xsave;
+	uint64_t xcr0 = xfeatures_enabled();
+	int ret = 0;
+
+	if (f->n_st_space != 32 || f->n_xmm_space != 64) {
+		pr_err("the image's FPU registers are malformed");
+		return -EINVAL;
+	}
+	*(uint16_t *)(x + 0) = f->cwd;
+	*(uint16_t *)(x + 2) = f->swd;
+	*(uint16_t *)(x + 4) = f->twd;
+	*(uint16_t *)(x + 6) = f->fop;
+	*(uint64_t *)(x + 8) = f->rip;
+	*(uint64_t *)(x + 16) = f->rdp;
+	*(uint32_t *)(x + 24) = f->mxcsr;
+	*(uint32_t *)(x + 28) = f->mxcsr_mask;
+	memcpy(x + 32, f->st_space, 128);
+	memcpy(x + 160, f->xmm_space, 256);
+	/* The software-reserved bytes tell the kernel an xsave area follows. */
+	*(uint32_t *)(x + 464) = FP_XSTATE_MAGIC1;
+	*(uint32_t *)(x + 468) = len + 4;
+	*(uint64_t *)(x + 472) = xcr0;
+	*(uint32_t *)(x + 480) = len;
+	*(uint32_t *)(x + len) = FP_XSTATE_MAGIC2;
+	if (!xs || len <= 512) {
+		*(uint64_t *)(x + 512) = 3;
+		return 0;
+	}
+	if (xs->xstate_bv & ~xcr0) {
+		pr_err("the image has xsave state %#" PRIx64 " this CPU lacks (XCR0 %#" PRIx64 ")",
+		       xs->xstate_bv & ~xcr0, xcr0);
+		return -ENOTSUP;
+	}
+	*(uint64_t *)(x + 512) = xs->xstate_bv;
+	ret = ret ?: put_component(x, len, xcr0, XFEATURE_YMM, xs->ymmh_space, xs->n_ymmh_space, 64, 4);
+	ret = ret ?: put_component(x, len, xcr0, XFEATURE_BNDREGS, xs->bndreg_state,
+				   xs->n_bndreg_state, 8, 8);
+	ret = ret ?: put_component(x, len, xcr0, XFEATURE_BNDCSR, xs->bndcsr_state,
+				   xs->n_bndcsr_state, 8, 8);
+	ret = ret ?: put_component(x, len, xcr0, XFEATURE_OPMASK, xs->opmask_reg,
+				   xs->n_opmask_reg, 8, 8);
+	ret = ret ?: put_component(x, len, xcr0, XFEATURE_ZMM_HI256, xs->zmm_upper,
+				   xs->n_zmm_upper, 64, 8);
+	ret = ret ?: put_component(x, len, xcr0, XFEATURE_HI16_ZMM, xs->hi16_zmm,
+				   xs->n_hi16_zmm, 128, 8);
+	ret = ret ?: put_component(x, len, xcr0, XFEATURE_PKRU, xs->pkru, xs->n_pkru, 1, 4);
+	return ret;
+}
+
+int x86_sigframe_build(void *frame, const ThreadInfoX86 *ti, uint64_t sigmask,
+		       uint64_t ss_sp, uint64_t ss_size, int ss_flags)
+{
+	struct x86_ucontext *uc = (struct x86_ucontext *)((uint8_t *)frame + 8);
+	uint8_t *fp = (uint8_t *)(((uintptr_t)frame + FRAME_HEAD + 63) & ~63ul);
+	const UserX86RegsEntry *g = ti->gpregs;
+
+	if (!g || !ti->fpregs) {
+		pr_err("the image has no registers for a thread");
+		return -EINVAL;
+	}
+	if (g->mode != USER_X86_REGS_MODE__NATIVE) {
+		pr_err("unsupported: a 32-bit (compat) task");
+		return -ENOTSUP;
+	}
+	if (ti->fpregs->xsave && ti->fpregs->xsave->cet && ti->fpregs->xsave->cet->ssp) {
+		pr_err("unsupported: a thread with a shadow stack");
+		return -ENOTSUP;
+	}
+	uc->flags = UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS;
+	uc->ss_sp = ss_sp;
+	uc->ss_size = ss_size;
+	uc->ss_flags = ss_flags;
+	uc->r8 = g->r8;
+	uc->r9 = g->r9;
+	uc->r10 = g->r10;
+	uc->r11 = g->r11;
+	uc->r12 = g->r12;
+	uc->r13 = g->r13;
+	uc->r14 = g->r14;
+	uc->r15 = g->r15;
+	uc->di = g->di;
+	uc->si = g->si;
+	uc->bp = g->bp;
+	uc->bx = g->bx;
+	uc->dx = g->dx;
+	uc->ax = g->ax;
+	uc->cx = g->cx;
+	uc->sp = g->sp;
+	uc->ip = g->ip;
+	uc->eflags = g->flags;
+	uc->cs = g->cs;
+	uc->ss = g->ss;
+	uc->fpstate = (uintptr_t)fp;
+	uc->sigmask = sigmask;
+	return fill_xsave(fp, xstate_size(), ti->fpregs);
 }

@@ -50,4 +50,15 @@ struct x86_thread_info {
 void x86_thread_info_fill(struct x86_thread_info *out, const struct x86_thread_regs *r,
 			  uint64_t clear_tid_addr, pid_t tid);
 
+/* Bytes a signal frame takes, the xsave area included. */
+size_t x86_sigframe_size(void);
+
+/*
+ * Build at @frame (x86_sigframe_size() bytes, zeroed) the rt_sigframe that
+ * rt_sigreturn, with %rsp = @frame + 8, turns into the registers of @ti,
+ * the signal mask @sigmask and the alternate stack given.
+ */
+int x86_sigframe_build(void *frame, const ThreadInfoX86 *ti, uint64_t sigmask,
+		       uint64_t ss_sp, uint64_t ss_size, int ss_flags);
+
 #endif

@@ -1,0 +1,491 @@
+/*
+ * restorer.c - the blob that turns a restoring task into the dumped one.
+ *
+ * Built like the parasite: -nostdlib -fpie -mgeneral-regs-only, no
+ * relocations, linked flat at 0.  It runs from a region stasis chose to be
+ * free in both its own layout and the dumped one, after everything else
+ * of stasis is gone from the address space; restorer.h has the steps.
+ *
+ * It never returns: every thread ends in rt_sigreturn, or the task exits
+ * with the failure written to the shared area.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <asm/prctl.h>
+#include <asm/unistd.h>
+#include <linux/capability.h>
+#include <linux/errno.h>
+#include <linux/futex.h>
+#include <linux/mman.h>
+#include <linux/prctl.h>
+#include <linux/resource.h>
+#include <linux/sched.h>
+#include <linux/securebits.h>
+#include <linux/signal.h>
+#include <linux/time.h>
+#include <linux/uio.h>
+
+#include "restorer.h"
+
+#ifndef PR_TIMER_CREATE_RESTORE_IDS
+#define PR_TIMER_CREATE_RESTORE_IDS	77
+#define PR_TIMER_CREATE_RESTORE_IDS_ON	1
+#define PR_TIMER_CREATE_RESTORE_IDS_OFF	0
+#endif
+
+#define TASK_TOP	0x7ffffffff000ul
+#define PAGE		4096ul
+#define IOV_BATCH	256
+
+long rst_clone3(void *ca, size_t size, void (*fn)(void *), void *arg);
+void rst_sigreturn(uint64_t sp) __attribute__((noreturn));
+
+static struct rst_args *g_args;
+
+static long sys6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+#define sys0(nr)			sys6(nr, 0, 0, 0, 0, 0, 0)
+#define sys1(nr, a)			sys6(nr, (long)(a), 0, 0, 0, 0, 0)
+#define sys2(nr, a, b)			sys6(nr, (long)(a), (long)(b), 0, 0, 0, 0)
+#define sys3(nr, a, b, c)		sys6(nr, (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define sys4(nr, a, b, c, d)		sys6(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
+#define sys5(nr, a, b, c, d, e)		sys6(nr, (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), 0)
+
+/* -mgeneral-regs-only and -fno-builtin: the compiler may still call these. */
+void *memset(void *s, int c, size_t n)
+{
+	unsigned char *p = s;
+
+	while (n--)
+		*p++ = c;
+	return s;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+	unsigned char *dp = d;
+	const unsigned char *sp = s;
+
+	while (n--)
+		*dp++ = *sp++;
+	return d;
+}
+
+static void futex_wake(int32_t *addr)
+{
+	sys6(__NR_futex, (long)addr, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+}
+
+/* Wait while *@addr == @val; no timeout, so a restart block is never set. */
+static void futex_wait(int32_t *addr, int32_t val)
+{
+	while (__atomic_load_n(addr, __ATOMIC_ACQUIRE) == val)
+		sys6(__NR_futex, (long)addr, FUTEX_WAIT, val, 0, 0, 0);
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < size && src[i]; i++)
+		dst[i] = src[i];
+	dst[i] = 0;
+}
+
+/* Record the first failure of the tree, wake the controller, and die. */
+static void __attribute__((noreturn)) die(const char *what, long err)
+{
+	struct rst_shared *sh = g_args->shared;
+	int32_t zero = 0;
+
+	if (__atomic_compare_exchange_n(&sh->error, &zero, (int32_t)(err ? err : -1), 0,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		sh->err_pid = g_args->pid;
+		copy_str(sh->err_msg, sizeof(sh->err_msg), what);
+	}
+	for (int s = 0; s < RST_STAGE_NR; s++)
+		futex_wake(&sh->done[s]);
+	futex_wake(&sh->stage);
+	for (;;)
+		sys1(__NR_exit_group, 1);
+}
+
+static void check(long ret, const char *what)
+{
+	if (ret < 0)
+		die(what, ret);
+}
+
+/* Step 1: nothing of stasis stays but the region, vvar and vdso. */
+static void unmap_others(struct rst_args *a)
+{
+	uint64_t from = PAGE;
+
+	for (uint32_t i = 0; i <= a->nr_keep; i++) {
+		uint64_t to = i < a->nr_keep ? a->keep[i].start : TASK_TOP;
+
+		if (to > from)
+			check(sys2(__NR_munmap, from, to - from), "unmap the restoring program");
+		if (i < a->nr_keep)
+			from = a->keep[i].end;
+	}
+}
+
+/* Step 2: through scratch room first, so that no move lands on another. */
+static void move_vdso(struct rst_args *a)
+{
+	uint64_t tmp = a->move_tmp;
+
+	for (uint32_t i = 0; i < a->nr_moves; i++) {
+		struct rst_move *m = &a->moves[i];
+		long ret = sys5(__NR_mremap, m->from, m->len, m->len,
+				MREMAP_MAYMOVE | MREMAP_FIXED, tmp);
+
+		check(ret, "move the vdso/vvar aside");
+		m->from = tmp;
+		tmp += m->len;
+	}
+	for (uint32_t i = 0; i < a->nr_moves; i++) {
+		struct rst_move *m = &a->moves[i];
+
+		check(sys5(__NR_mremap, m->from, m->len, m->len,
+			   MREMAP_MAYMOVE | MREMAP_FIXED, m->to), "move the vdso/vvar into place");
+	}
+}
+
+static void map_vmas(struct rst_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+		struct rst_vma *v = &a->vmas[i];
+		int prot = v->prot | (v->fill ? PROT_WRITE : 0);
+		long ret;
+
+		ret = sys6(__NR_mmap, v->start, v->end - v->start, prot, v->flags | MAP_FIXED,
+			   v->fd, v->pgoff);
+		if (ret >= 0 && (uint64_t)ret != v->start)
+			ret = -EFAULT;
+		check(ret, "map a memory area");
+	}
+}
+
+/* Read runs that follow each other in the file with one preadv. */
+static void fill_pages(struct rst_args *a)
+{
+	struct iovec iov[IOV_BATCH];
+	uint32_t i = 0;
+
+	while (i < a->nr_runs) {
+		uint64_t off = a->runs[i].off, total = 0;
+		int n = 0;
+
+		while (i < a->nr_runs && n < IOV_BATCH && a->runs[i].off == off + total) {
+			iov[n].iov_base = (void *)a->runs[i].addr;
+			iov[n].iov_len = a->runs[i].len;
+			total += a->runs[i].len;
+			n++;
+			i++;
+		}
+		while (total) {
+			long ret = sys5(__NR_preadv, a->pages_fd, iov, n, off, 0);
+
+			if (ret == 0)
+				ret = -EIO;	/* the pages image is shorter than its pagemap */
+			check(ret, "read pages from the pages image");
+			off += ret;
+			total -= ret;
+			/* A short read: step over what was read. */
+			while (ret && n) {
+				if ((uint64_t)ret >= iov[0].iov_len) {
+					ret -= iov[0].iov_len;
+					for (int k = 1; k < n; k++)
+						iov[k - 1] = iov[k];
+					n--;
+				} else {
+					iov[0].iov_base = (char *)iov[0].iov_base + ret;
+					iov[0].iov_len -= ret;
+					ret = 0;
+				}
+			}
+		}
+	}
+}
+
+static void protect_vmas(struct rst_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+		struct rst_vma *v = &a->vmas[i];
+		uint64_t len = v->end - v->start;
+
+		if (v->fill && !(v->prot & PROT_WRITE))
+			check(sys3(__NR_mprotect, v->start, len, v->prot), "set a memory area's protection");
+		for (int adv = 0; adv < 64; adv++) {
+			if (v->madv & (1ull << adv))
+				check(sys3(__NR_madvise, v->start, len, adv), "madvise a memory area");
+		}
+	}
+}
+
+/* Kernel's struct prctl_mm_map. */
+struct mm_map {
+	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;
+	uint32_t auxv_size;
+	uint32_t exe_fd;
+};
+
+static void restore_mm(struct rst_args *a)
+{
+	struct rst_mm *m = &a->mm;
+	struct mm_map map = {
+		.start_code = m->start_code, .end_code = m->end_code,
+		.start_data = m->start_data, .end_data = m->end_data,
+		.start_brk = m->start_brk, .brk = m->brk, .start_stack = m->start_stack,
+		.arg_start = m->arg_start, .arg_end = m->arg_end,
+		.env_start = m->env_start, .env_end = m->env_end,
+		.auxv = m->auxv, .auxv_size = m->auxv_size,
+		.exe_fd = (uint32_t)m->exe_fd,
+	};
+
+	check(sys5(__NR_prctl, PR_SET_MM, PR_SET_MM_MAP, &map, sizeof(map), 0),
+	      "restore the mm fields (PR_SET_MM_MAP)");
+	for (uint32_t i = 0; i < a->nr_rlimits; i++) {
+		struct rlimit64 r = { a->rlimits[i].cur, a->rlimits[i].max };
+
+		check(sys4(__NR_prlimit64, 0, i, &r, 0), "restore an rlimit");
+	}
+}
+
+struct cap_header {
+	uint32_t version;
+	int pid;
+};
+
+struct cap_data {
+	uint32_t effective, permitted, inheritable;
+};
+
+static void set_caps(uint64_t eff, uint64_t prm, uint64_t inh)
+{
+	struct cap_header h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct cap_data d[2] = {
+		{ (uint32_t)eff, (uint32_t)prm, (uint32_t)inh },
+		{ (uint32_t)(eff >> 32), (uint32_t)(prm >> 32), (uint32_t)(inh >> 32) },
+	};
+
+	check(sys2(__NR_capset, &h, d), "restore capabilities");
+}
+
+static uint64_t get_permitted(void)
+{
+	struct cap_header h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct cap_data d[2];
+
+	check(sys2(__NR_capget, &h, d), "read capabilities");
+	return d[0].permitted | (uint64_t)d[1].permitted << 32;
+}
+
+/*
+ * Credentials are per thread.  Keep the capabilities across the uid
+ * change (SECBIT_KEEP_CAPS), use them for what needs them, then drop to
+ * the dumped sets.
+ */
+static void restore_creds(struct rst_creds *c)
+{
+	uint64_t prm;
+
+	check(sys2(__NR_prctl, PR_SET_SECUREBITS, c->secbits | SECBIT_KEEP_CAPS),
+	      "set securebits");
+	check(sys2(__NR_setgroups, c->nr_groups, c->groups), "restore groups");
+	check(sys3(__NR_setresgid, c->gid, c->egid, c->sgid), "restore gids");
+	sys1(__NR_setfsgid, c->fsgid);
+	check(sys3(__NR_setresuid, c->uid, c->euid, c->suid), "restore uids");
+	sys1(__NR_setfsuid, c->fsuid);
+	/* Effective again from what is still permitted, for what follows. */
+	prm = get_permitted();
+	set_caps(prm, prm, c->cap_inh);
+	for (int cap = 0; cap < 64; cap++) {
+		if (!(c->cap_bnd & (1ull << cap)))
+			sys2(__NR_prctl, PR_CAPBSET_DROP, cap);	/* EINVAL past the last cap */
+	}
+	check(sys2(__NR_prctl, PR_SET_SECUREBITS, c->secbits), "restore securebits");
+	set_caps(c->cap_eff, c->cap_prm, c->cap_inh);
+	for (int cap = 0; cap < 64; cap++) {
+		if (c->cap_amb & (1ull << cap))
+			check(sys5(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0),
+			      "restore ambient capabilities");
+	}
+	if (c->no_new_privs)
+		check(sys5(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs");
+}
+
+struct sched_param_k {
+	int prio;
+};
+
+static void queue_signals(int pid, int tid, uint64_t siginfo, uint32_t nr)
+{
+	for (uint32_t i = 0; i < nr; i++) {
+		int32_t *si = (int32_t *)(siginfo + 128ull * i);
+		long ret;
+
+		if (tid)
+			ret = sys4(__NR_rt_tgsigqueueinfo, pid, tid, si[0], si);
+		else
+			ret = sys3(__NR_rt_sigqueueinfo, pid, si[0], si);
+		check(ret, "queue a pending signal again");
+	}
+}
+
+/* What each thread sets for itself; creds last, as they drop privileges. */
+static void thread_setup(struct rst_args *a, struct rst_thread *t)
+{
+	check(sys2(__NR_arch_prctl, ARCH_SET_FS, t->fs_base), "set fs_base");
+	if (t->gs_base)
+		check(sys2(__NR_arch_prctl, ARCH_SET_GS, t->gs_base), "set gs_base");
+	sys1(__NR_set_tid_address, t->clear_tid);
+	if (t->robust_len)
+		check(sys2(__NR_set_robust_list, t->robust_list, t->robust_len),
+		      "restore the robust futex list");
+	if (t->rseq)
+		check(sys4(__NR_rseq, t->rseq, t->rseq_len, 0, t->rseq_sig), "register rseq");
+	sys5(__NR_prctl, PR_SET_NAME, (long)t->comm, 0, 0, 0);
+	if (t->pdeath_sig)
+		sys2(__NR_prctl, PR_SET_PDEATHSIG, t->pdeath_sig);
+	if (t->has_sched) {
+		struct sched_param_k sp = { t->sched_prio };
+
+		check(sys3(__NR_sched_setscheduler, 0, t->sched_policy, &sp), "restore scheduling");
+		check(sys3(__NR_setpriority, PRIO_PROCESS, 0, t->sched_nice), "restore nice");
+	}
+	queue_signals(a->pid, t->tid, t->siginfo, t->nr_siginfo);
+	if (t->has_creds)
+		restore_creds(&t->creds);
+}
+
+static void wait_go(struct rst_args *a)
+{
+	struct rst_shared *sh = a->shared;
+	int32_t st;
+
+	while ((st = __atomic_load_n(&sh->stage, __ATOMIC_ACQUIRE)) < RST_STAGE_GO)
+		futex_wait(&sh->stage, st);
+}
+
+static void thread_main(void *arg)
+{
+	struct rst_thread *t = arg;
+	struct rst_args *a = g_args;
+
+	thread_setup(a, t);
+	__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
+	futex_wake(&a->threads_ready);
+	wait_go(a);
+	rst_sigreturn(t->frame + 8);
+}
+
+/* Kernel's struct clone_args (clone3). */
+struct clone_args_k {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size, cgroup;
+};
+
+static void create_threads(struct rst_args *a)
+{
+	for (uint32_t i = 1; i < a->nr_threads; i++) {
+		struct rst_thread *t = &a->threads[i];
+		uint64_t tid = t->tid;
+		struct clone_args_k ca = {
+			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+				 CLONE_THREAD | CLONE_SYSVSEM,
+			.stack = t->stack_top - RST_THREAD_STACK,
+			.stack_size = RST_THREAD_STACK,
+			.set_tid = (uint64_t)&tid,
+			.set_tid_size = 1,
+		};
+
+		check(rst_clone3(&ca, sizeof(ca), thread_main, t), "create a thread with its TID");
+	}
+}
+
+static void set_timers(struct rst_args *a)
+{
+	for (int which = 0; which < 3; which++) {
+		struct rst_itimer *it = &a->itimers[which];
+		long v[4] = { it->interval_sec, it->interval_usec, it->value_sec, it->value_usec };
+
+		if (v[0] || v[1] || v[2] || v[3])
+			check(sys3(__NR_setitimer, which, v, 0), "restore an interval timer");
+	}
+	if (!a->nr_timers)
+		return;
+	check(sys2(__NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_ON),
+	      "ask for timers by id (PR_TIMER_CREATE_RESTORE_IDS)");
+	for (uint32_t i = 0; i < a->nr_timers; i++) {
+		struct rst_posix_timer *pt = &a->timers[i];
+		struct {
+			uint64_t value;
+			int32_t signo, notify, tid, pad[11];
+		} sev = { pt->sival, pt->signo, pt->notify, pt->notify_tid, { 0 } };
+		struct rst_timespec its[2] = { pt->interval, pt->value };
+		int32_t id = pt->id;
+
+		check(sys3(__NR_timer_create, pt->clock, &sev, &id), "create a POSIX timer");
+		if (id != pt->id)
+			die("a POSIX timer got another id", -EINVAL);
+		if (pt->value.sec || pt->value.nsec)
+			check(sys4(__NR_timer_settime, id, 0, its, 0), "arm a POSIX timer");
+	}
+	sys2(__NR_prctl, PR_TIMER_CREATE_RESTORE_IDS, PR_TIMER_CREATE_RESTORE_IDS_OFF);
+}
+
+static void stage_done(struct rst_shared *sh, int stage)
+{
+	__atomic_add_fetch(&sh->done[stage], 1, __ATOMIC_SEQ_CST);
+	futex_wake(&sh->done[stage]);
+}
+
+void rst_main(struct rst_args *a)
+{
+	struct rst_thread *leader = &a->threads[0];
+
+	g_args = a;
+	unmap_others(a);
+	move_vdso(a);
+	map_vmas(a);
+	fill_pages(a);
+	protect_vmas(a);
+	restore_mm(a);
+	create_threads(a);
+	set_timers(a);
+	queue_signals(a->pid, 0, a->siginfo, a->nr_siginfo);
+	thread_setup(a, leader);
+
+	/* Every other thread set up: nothing needs the service fds now. */
+	for (;;) {
+		int32_t n = __atomic_load_n(&a->threads_ready, __ATOMIC_ACQUIRE);
+
+		if ((uint32_t)n + 1 >= a->nr_threads)
+			break;
+		futex_wait(&a->threads_ready, n);
+	}
+	sys3(__NR_close_range, a->close_from, ~0u, 0);
+	stage_done(a->shared, RST_STAGE_READY);
+	wait_go(a);
+	if (a->stopped)
+		sys2(__NR_kill, a->pid, SIGSTOP);
+	rst_sigreturn(leader->frame + 8);
+}

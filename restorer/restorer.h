@@ -1,0 +1,175 @@
+/*
+ * restorer.h - the contract between stasis and the restorer blob.
+ *
+ * In each restored task, stasis (src/restore.c, mem.c, core.c) maps one
+ * region where neither it nor the target has memory, copies the blob to
+ * its start and fills a struct rst_args after it, all pointers already
+ * pointing inside the region.  It then jumps to the blob's entry with
+ * %rdi = the args and %rsp at args->stack_top.  The blob:
+ *
+ *   1. unmaps everything outside the region, the vvar/vdso it keeps;
+ *   2. moves the kernel's vvar and vdso to the dumped addresses;
+ *   3. maps every VMA, reads its pages from the pages image, sets the
+ *      protections and madvise flags;
+ *   4. restores the mm fields (PR_SET_MM_MAP) and the rlimits;
+ *   5. creates the other threads with their TIDs (clone3 set_tid);
+ *   6. in every thread: TLS bases, robust list, rseq, clear-tid address,
+ *      name, scheduling, credentials; then reports ready and waits for
+ *      the whole tree (stage RST_STAGE_GO);
+ *   7. sets the timers, queues the pending signals, closes the service
+ *      fds, and every thread returns into its saved registers through
+ *      rt_sigreturn from the frame stasis built.
+ *
+ * The blob cannot log.  On failure it writes the step and errno into
+ * the shared area and exits the whole task; stasis reports it.
+ *
+ * Only fixed-size types here: this header is built into both.
+ */
+#ifndef STASIS_RESTORER_H
+#define STASIS_RESTORER_H
+
+#include <stdint.h>
+
+/* The stages every restored task goes through, in order. */
+enum rst_stage {
+	RST_STAGE_FORKED,	/* every task exists, sessions made */
+	RST_STAGE_PGRP,		/* process groups joined */
+	RST_STAGE_READY,	/* memory, threads, everything but the last step */
+	RST_STAGE_GO,		/* run */
+	RST_STAGE_NR,
+};
+
+#define RST_ERR_MSG	160
+
+/* One MAP_SHARED area seen by the controller and every restored task. */
+struct rst_shared {
+	int32_t stage;			/* futex: the stage now open */
+	int32_t done[RST_STAGE_NR];	/* futex: tasks through each stage */
+	int32_t error;			/* the first failure: -errno */
+	int32_t err_pid;
+	char err_msg[RST_ERR_MSG];
+};
+
+struct rst_vma {
+	uint64_t start, end, pgoff;
+	uint64_t madv;			/* bit N: madvise(MADV N) */
+	int32_t prot, flags;		/* for mmap */
+	int32_t fd;			/* -1: anonymous */
+	int32_t fill;			/* pages are read into it: map it writable first */
+};
+
+/* Pages contiguous in memory and in the pages image. */
+struct rst_run {
+	uint64_t addr, len, off;
+};
+
+/* A region to move (vvar, vdso), whole areas only. */
+struct rst_move {
+	uint64_t from, to, len;
+};
+
+struct rst_range {
+	uint64_t start, end;
+};
+
+struct rst_timespec {
+	int64_t sec, nsec;
+};
+
+struct rst_itimer {
+	int64_t interval_sec, interval_usec, value_sec, value_usec;
+};
+
+struct rst_posix_timer {
+	int32_t id, clock, signo, notify, notify_tid, pad;
+	uint64_t sival;
+	struct rst_timespec interval, value;
+};
+
+struct rst_rlimit {
+	uint64_t cur, max;
+};
+
+#define RST_RLIM_NR	16
+#define RST_NGROUPS_MAX	64
+
+struct rst_creds {
+	uint32_t uid, euid, suid, fsuid, gid, egid, sgid, fsgid;
+	uint64_t cap_inh, cap_prm, cap_eff, cap_bnd, cap_amb;
+	uint32_t secbits, nr_groups;
+	uint32_t groups[RST_NGROUPS_MAX];
+	int32_t no_new_privs, pad;
+};
+
+struct rst_thread {
+	int32_t tid;
+	int32_t pdeath_sig;
+	uint64_t frame;			/* the rt_sigframe; %rsp = frame + 8 */
+	uint64_t stack_top;		/* the blob's stack for this thread */
+	uint64_t fs_base, gs_base;
+	uint64_t clear_tid;
+	uint64_t robust_list, robust_len;
+	uint64_t rseq, rseq_len, rseq_sig;
+	uint64_t siginfo;		/* pending for this thread: 128 bytes each */
+	uint32_t nr_siginfo;
+	int32_t has_sched, sched_policy, sched_prio, sched_nice, pad;
+	char comm[16];
+	struct rst_creds creds;
+	int32_t has_creds, pad2;
+};
+
+struct rst_mm {
+	uint64_t start_code, end_code, start_data, end_data, start_stack;
+	uint64_t start_brk, brk, arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;			/* address of the saved auxv words */
+	uint32_t auxv_size;		/* bytes */
+	int32_t exe_fd;			/* -1: leave it */
+};
+
+struct rst_args {
+	struct rst_shared *shared;
+	int32_t pid, stopped;
+
+	/* Step 1-2. */
+	struct rst_range keep[4];	/* sorted; everything else is unmapped */
+	uint32_t nr_keep;
+	uint32_t nr_moves;
+	struct rst_move moves[4];	/* vvar, vvar_vclock, vdso */
+	uint64_t move_tmp;		/* scratch room in the region for them */
+
+	/* Step 3. */
+	struct rst_vma *vmas;
+	uint32_t nr_vmas;
+	int32_t pages_fd;		/* -1: no pages */
+	struct rst_run *runs;
+	uint32_t nr_runs;
+	uint32_t pad;
+
+	/* Step 4. */
+	struct rst_mm mm;
+	struct rst_rlimit rlimits[RST_RLIM_NR];
+	uint32_t nr_rlimits;
+
+	/* Step 5-6. */
+	uint32_t nr_threads;
+	struct rst_thread *threads;	/* threads[0] is the leader */
+	int32_t threads_ready;		/* futex, counted by the blob */
+	int32_t threads_gone;		/* futex: threads past their last use of the region */
+
+	/* Step 7. */
+	struct rst_itimer itimers[3];
+	struct rst_posix_timer *timers;
+	uint32_t nr_timers;
+	uint32_t nr_siginfo;
+	uint64_t siginfo;		/* pending for the whole process */
+	int32_t close_from;		/* the first service fd */
+	int32_t pad2;
+};
+
+/* Each thread's stack in the region. */
+#define RST_THREAD_STACK	(64ul << 10)
+
+/* The blob's entry: stasis jumps here, %rdi = args, %rsp = leader's stack. */
+#define RST_ENTRY_OFFSET	0
+
+#endif

@@ -1,0 +1,753 @@
+/*
+ * restore.c - `stasis restore`: CRIU images back into a running tree.
+ *
+ * The pipeline, in order:
+ *   read      inventory, pstree, every task's core and memory layout; a
+ *             short pages image or a missing core fails here
+ *   prepare   every shared object once, in the pool (files/); the fds of
+ *             stasis itself move above every fd the tasks will have
+ *   fork      the root with its PID (clone3 set_tid); each task forks its
+ *             children the same way, makes its session or group, and the
+ *             tree moves through the stages of restorer.h together
+ *   per task  sigactions, fds, cwd; then the restorer blob, which
+ *             rebuilds memory, threads and registers (see restorer.h)
+ *   go        when every task is ready, all run on at once
+ * The controller (this process) is the root's parent and a child
+ * subreaper while it works, so that on any failure it can kill and reap
+ * everything it created; the error names the task and what failed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/futex.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/rseq.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "inventory.pb-c.h"
+#include "log.h"
+#include "restore.h"
+#include "restorer.h"
+#include "stats.pb-c.h"
+
+#define PAGE_SZ		4096ul
+#define SVC_FDS		16	/* service fds below the pool: log, images dir */
+#define STAGE_TIMEOUT	60	/* seconds for one stage, without --timeout */
+#define POLL_MS		50
+
+extern const char restorer_blob[], restorer_blob_end[];
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+bool rst_fault(const char *step)
+{
+	const char *f = getenv("STASIS_FAULT");
+
+	if (!f || strcmp(f, step))
+		return false;
+	pr_err("fault injected at step %s (STASIS_FAULT)", step);
+	return true;
+}
+
+struct rst_task *rst_task_by_pid(struct rst_ctx *ctx, pid_t pid)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		if (ctx->tasks[i].pid == pid)
+			return &ctx->tasks[i];
+	}
+	return NULL;
+}
+
+void *rst_alloc(struct rst_alloc *al, size_t size, size_t align)
+{
+	size_t at = (al->used + align - 1) & ~(align - 1);
+
+	if (at + size > al->size) {
+		pr_err("BUG: the restorer's region is too small (%zu + %zu > %zu)", at, size,
+		       al->size);
+		abort();
+	}
+	al->used = at + size;
+	return al->base + at;
+}
+
+/* --- the stages, through futexes in the shared area --- */
+
+static long futex(int32_t *addr, int op, int32_t val, const struct timespec *ts)
+{
+	return syscall(SYS_futex, addr, op, val, ts, NULL, 0);
+}
+
+static void stage_done(struct rst_shared *sh, int stage)
+{
+	__atomic_add_fetch(&sh->done[stage], 1, __ATOMIC_SEQ_CST);
+	futex(&sh->done[stage], FUTEX_WAKE, INT32_MAX, NULL);
+}
+
+/* In a task: wait until the controller opens @stage (or gives up). */
+static void stage_wait(struct rst_shared *sh, int stage)
+{
+	int32_t st;
+
+	while ((st = __atomic_load_n(&sh->stage, __ATOMIC_ACQUIRE)) < stage)
+		futex(&sh->stage, FUTEX_WAIT, st, NULL);
+}
+
+static void stage_open(struct rst_shared *sh, int stage)
+{
+	__atomic_store_n(&sh->stage, stage, __ATOMIC_RELEASE);
+	futex(&sh->stage, FUTEX_WAKE, INT32_MAX, NULL);
+}
+
+/* In a task: record the failure for the controller and die. */
+static void __attribute__((noreturn)) task_fail(struct rst_ctx *ctx, struct rst_task *t,
+						int err, const char *what)
+{
+	struct rst_shared *sh = ctx->shared;
+	int32_t zero = 0;
+
+	if (__atomic_compare_exchange_n(&sh->error, &zero, err ? err : -EINVAL, 0,
+					__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+		sh->err_pid = t->pid;
+		snprintf(sh->err_msg, sizeof(sh->err_msg), "%s", what);
+	}
+	for (int s = 0; s < RST_STAGE_NR; s++)
+		futex(&sh->done[s], FUTEX_WAKE, INT32_MAX, NULL);
+	_exit(1);
+}
+
+/* --- one task, from its first instruction to the restorer --- */
+
+static void task_run(struct rst_ctx *ctx, struct rst_task *t) __attribute__((noreturn));
+
+static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
+{
+	uint64_t tid = t->pid;
+	struct clone_args ca = {
+		.exit_signal = SIGCHLD,
+		.set_tid = (uintptr_t)&tid,
+		.set_tid_size = 1,
+	};
+	long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+
+	if (pid == 0)
+		task_run(ctx, t);
+	if (pid < 0) {
+		if (errno == EEXIST)
+			pr_err("cannot restore pid %d: the PID is already taken", t->pid);
+		else
+			pr_perror("cannot create pid %d (clone3 with set_tid)", t->pid);
+		return -errno;
+	}
+	return pid;
+}
+
+static void task_session(struct rst_ctx *ctx, struct rst_task *t)
+{
+	if (t->sid == t->pid) {
+		if (setsid() < 0)
+			task_fail(ctx, t, -errno, "create its session (setsid)");
+	} else if (t->pgid == t->pid) {
+		if (setpgid(0, 0))
+			task_fail(ctx, t, -errno, "create its process group");
+	}
+}
+
+static void task_join_group(struct rst_ctx *ctx, struct rst_task *t)
+{
+	if (t->pgid == t->pid || !rst_task_by_pid(ctx, t->pgid))
+		return;
+	if (getpgid(0) != t->pgid && setpgid(0, t->pgid))
+		task_fail(ctx, t, -errno, "join its process group");
+}
+
+static void task_zombie(struct rst_task *t)
+{
+	int sig = t->exit_code & 0x7f;
+
+	if (sig) {
+		struct rlimit none = { 0, 0 };
+		sigset_t set;
+
+		setrlimit(RLIMIT_CORE, &none);
+		signal(sig, SIG_DFL);
+		sigemptyset(&set);
+		sigaddset(&set, sig);
+		sigprocmask(SIG_UNBLOCK, &set, NULL);
+		syscall(SYS_kill, t->pid, sig);
+	}
+	_exit((t->exit_code >> 8) & 0xff);
+}
+
+/* glibc registered rseq for us; its area goes away with our memory. */
+static void unregister_rseq(void)
+{
+	unsigned int lens[] = { 32, __rseq_size };
+	void *area = (char *)__builtin_thread_pointer() + __rseq_offset;
+
+	if (!__rseq_size)
+		return;
+	for (size_t i = 0; i < 2; i++) {
+		if (!syscall(SYS_rseq, area, lens[i], RSEQ_FLAG_UNREGISTER, RSEQ_SIG))
+			return;
+	}
+}
+
+static size_t region_size(struct rst_task *t, size_t blob)
+{
+	size_t size = blob + PAGE_SZ + sizeof(struct rst_args) + 64;
+
+	size += core_restore_size(t) + mem_restore_size(t);
+	size += t->nr_threads * (RST_THREAD_STACK + 64);
+	size += PAGE_SZ;	/* the shared area, moved in at the end */
+	return (size + PAGE_SZ - 1) & ~(PAGE_SZ - 1);
+}
+
+/* Map the region, fill it, move the shared area in; the args, or NULL. */
+static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, void **entry)
+{
+	size_t blob = restorer_blob_end - restorer_blob;
+	size_t size = region_size(t, blob);
+	struct rst_alloc al;
+	struct rst_range region;
+	struct rst_args *a;
+	uint64_t addr;
+	void *base, *sh;
+	int ret;
+
+	ret = mem_restore_hole(t, size, &addr);
+	if (ret)
+		task_fail(ctx, t, ret, "find room for the restorer");
+	base = mmap((void *)addr, size, PROT_READ | PROT_WRITE | PROT_EXEC,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (base != (void *)addr)
+		task_fail(ctx, t, -errno, "map the restorer's region");
+	al = (struct rst_alloc){ base, size - PAGE_SZ, 0 };
+	region = (struct rst_range){ addr, addr + size };
+	/* The blob, with a page of room for its .bss. */
+	*entry = rst_alloc(&al, blob + PAGE_SZ, PAGE_SZ);
+	memcpy(*entry, restorer_blob, blob);
+	a = rst_alloc(&al, sizeof(*a), 64);
+	ret = core_restore_args(t, a, &al);
+	if (ret)
+		task_fail(ctx, t, ret, "prepare the threads' registers");
+	for (size_t i = 0; i < t->nr_threads; i++)
+		a->threads[i].stack_top = (uintptr_t)rst_alloc(&al, RST_THREAD_STACK, 64) +
+					  RST_THREAD_STACK;
+	ret = mem_restore_args(t, a, &al, &region) ?: mem_restore_exe(ctx, t, a);
+	if (ret)
+		task_fail(ctx, t, ret, "prepare the memory areas");
+	a->close_from = ctx->svc_base;
+	sh = mremap(ctx->shared, PAGE_SZ, PAGE_SZ, MREMAP_MAYMOVE | MREMAP_FIXED,
+		    (char *)base + size - PAGE_SZ);
+	if (sh == MAP_FAILED)
+		task_fail(ctx, t, -errno, "move the shared area into the region");
+	ctx->shared = a->shared = sh;
+	return a;
+}
+
+static void __attribute__((noreturn)) jump_to_restorer(struct rst_args *a, void *entry)
+{
+	__asm__ volatile("movq %0, %%rsp\n\t"
+			 "jmp *%1"
+			 :
+			 : "r"(a->threads[0].stack_top), "r"((char *)entry + RST_ENTRY_OFFSET), "D"(a)
+			 : "memory");
+	__builtin_unreachable();
+}
+
+static void task_run(struct rst_ctx *ctx, struct rst_task *t)
+{
+	struct rst_shared *sh = ctx->shared;
+	struct rst_args *a;
+	void *entry;
+	sigset_t all;
+	int ret;
+
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	task_session(ctx, t);
+	for (size_t i = t->index + 1; i < ctx->nr_tasks; i++) {
+		if (ctx->tasks[i].parent == t && fork_task(ctx, &ctx->tasks[i]) < 0)
+			task_fail(ctx, t, -errno, "fork a child");
+	}
+	stage_done(sh, RST_STAGE_FORKED);
+	stage_wait(sh, RST_STAGE_PGRP);
+	task_join_group(ctx, t);
+	stage_done(sh, RST_STAGE_PGRP);
+	stage_wait(sh, RST_STAGE_READY);
+	if (t->zombie)
+		task_zombie(t);
+
+	ret = core_restore_task(t);
+	if (!ret)
+		ret = mem_restore_plan(ctx, t);
+	if (!ret)
+		ret = files_restore_task(ctx, t);
+	if (ret)
+		task_fail(ctx, t, ret, "restore its signals, files or memory plan");
+	a = build_region(ctx, t, &entry);
+	unregister_rseq();
+	jump_to_restorer(a, entry);
+}
+
+/* --- the controller --- */
+
+/* Is @pid a zombie or gone?  For a task that should be alive. */
+static bool task_dead(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return !p || p[2] == 'Z' || p[2] == 'X';
+}
+
+static int check_alive(struct rst_ctx *ctx, int stage)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+
+		/* A zombie leaves once its group is made; others never. */
+		if (t->zombie && stage > RST_STAGE_PGRP)
+			continue;
+		if (stage == RST_STAGE_FORKED && kill(t->pid, 0) && errno == ESRCH)
+			continue;	/* maybe not forked yet */
+		if (task_dead(t->pid)) {
+			pr_err("pid %d died while being restored (stage %d)", t->pid, stage);
+			return -ECHILD;
+		}
+	}
+	return 0;
+}
+
+static int report_task_error(struct rst_ctx *ctx)
+{
+	struct rst_shared *sh = ctx->shared;
+
+	if (!sh->error)
+		return 0;
+	pr_err("pid %d: cannot %s: %s", sh->err_pid, sh->err_msg, strerror(-sh->error));
+	return sh->error;
+}
+
+/* Wait until @want tasks are through @stage; a task's failure ends it. */
+static int stage_wait_all(struct rst_ctx *ctx, int stage, int32_t want)
+{
+	struct rst_shared *sh = ctx->shared;
+	int timeout = ctx->opts->timeout ? ctx->opts->timeout : STAGE_TIMEOUT;
+	uint64_t deadline = now_us() + timeout * 1000000ull;
+	struct timespec nap = { 0, POLL_MS * 1000000l };
+	int32_t n;
+	int ret;
+
+	while ((n = __atomic_load_n(&sh->done[stage], __ATOMIC_ACQUIRE)) < want) {
+		ret = report_task_error(ctx);
+		if (!ret)
+			ret = check_alive(ctx, stage);
+		if (ret)
+			return ret;
+		if (now_us() > deadline) {
+			pr_err("restore timed out in stage %d (%d of %d tasks through)", stage, n,
+			       want);
+			return -ETIMEDOUT;
+		}
+		futex(&sh->done[stage], FUTEX_WAIT, n, &nap);
+	}
+	return report_task_error(ctx);
+}
+
+/* A zombie of the tree must be dead before the others run. */
+static int wait_zombies(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+
+		for (int n = 0; t->zombie && !task_dead(t->pid); n++) {
+			if (n > 1000) {
+				pr_err("zombie pid %d did not exit", t->pid);
+				return -ETIMEDOUT;
+			}
+			usleep(1000);
+		}
+	}
+	return 0;
+}
+
+static int run_stages(struct rst_ctx *ctx)
+{
+	int32_t all = ctx->nr_tasks, live = 0;
+	int ret;
+
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		live += !ctx->tasks[i].zombie;
+	ret = stage_wait_all(ctx, RST_STAGE_FORKED, all);
+	if (!ret) {
+		stage_open(ctx->shared, RST_STAGE_PGRP);
+		ret = stage_wait_all(ctx, RST_STAGE_PGRP, all);
+	}
+	if (!ret) {
+		stage_open(ctx->shared, RST_STAGE_READY);
+		ret = stage_wait_all(ctx, RST_STAGE_READY, live);
+	}
+	if (!ret)
+		ret = wait_zombies(ctx);
+	if (!ret && rst_fault("ready"))
+		ret = -EFAULT;
+	return ret;
+}
+
+/* Kill everything created and reap it: we are its subreaper. */
+static void kill_tree(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		kill(ctx->tasks[i].pid, SIGKILL);
+	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+		;
+}
+
+/* Every session and group must be one fork can rebuild. */
+static int check_tree(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+		pid_t psid = t->parent ? t->parent->sid : -1;
+
+		if (t->sid != t->pid && t->sid != psid && !(t == ctx->tasks && ctx->opts->shell_job)) {
+			if (t == ctx->tasks)
+				pr_err("pid %d is not a session leader; restore it with --shell-job",
+				       t->pid);
+			else
+				pr_err("unsupported: pid %d is in session %d, its parent in %d",
+				       t->pid, t->sid, psid);
+			return -ENOTSUP;
+		}
+		if (t->pgid != t->pid && !rst_task_by_pid(ctx, t->pgid) && !ctx->opts->shell_job) {
+			pr_err("unsupported: process group %d of pid %d has no leader in the tree",
+			       t->pgid, t->pid);
+			return -ENOTSUP;
+		}
+	}
+	return 0;
+}
+
+/* Fail early and clearly on a PID in use, before anything is created. */
+static int check_pids_free(struct rst_ctx *ctx)
+{
+	char path[64];
+
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		for (size_t j = 0; j < ctx->tasks[i].nr_threads; j++) {
+			pid_t tid = ctx->tasks[i].tids[j];
+
+			snprintf(path, sizeof(path), "/proc/%d", tid);
+			if (!access(path, F_OK)) {
+				pr_err("cannot restore pid %d: the PID is already taken", tid);
+				return -EEXIST;
+			}
+		}
+	}
+	return 0;
+}
+
+static int read_inventory(struct rst_ctx *ctx)
+{
+	InventoryEntry *e;
+	struct img *img;
+	int ret;
+
+	ret = img_open(&img, ctx->dirfd, IMG_INVENTORY, 0, O_RDONLY);
+	if (ret == -ENOENT)
+		pr_err("no inventory.img in %s: not a finished dump", ctx->opts->images_dir);
+	if (ret)
+		return ret;
+	ret = img_read_msg(img, &inventory_entry__descriptor, (ProtobufCMessage **)&e);
+	img_close(img);
+	if (ret <= 0) {
+		if (!ret)
+			pr_err("inventory.img is empty");
+		return ret ?: -EINVAL;
+	}
+	if (e->img_version != 2) {
+		pr_err("unsupported: images of version %u", e->img_version);
+		ret = -ENOTSUP;
+	} else if (e->plugins_entry && e->plugins_entry->n_plugins) {
+		pr_err("unsupported: the images need plugin %s", e->plugins_entry->plugins[0]);
+		ret = -ENOTSUP;
+	} else {
+		ret = 0;
+	}
+	img_free_msg(&e->base);
+	return ret;
+}
+
+static int read_tasks(struct rst_ctx *ctx)
+{
+	int ret = pstree_restore_read(ctx);
+
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+
+		ret = core_restore_read(ctx, t);
+		if (!ret && !t->zombie)
+			ret = mem_restore_read(ctx, t);
+	}
+	return ret;
+}
+
+/* The highest fd number in fdinfo-@files_id.img; -1 if none. */
+static int max_fd_of(struct rst_ctx *ctx, uint32_t files_id, int *max)
+{
+	FdinfoEntry *e;
+	struct img *img;
+	int ret;
+
+	ret = img_open(&img, ctx->dirfd, IMG_FDINFO, files_id, O_RDONLY);
+	if (ret == -ENOENT)
+		return 0;	/* a task without fds */
+	if (ret)
+		return ret;
+	while ((ret = img_read_msg(img, &fdinfo_entry__descriptor, (ProtobufCMessage **)&e)) > 0) {
+		if ((int)e->fd > *max)
+			*max = e->fd;
+		img_free_msg(&e->base);
+	}
+	img_close(img);
+	return ret;
+}
+
+/*
+ * The service fds start above every fd of every task, the pool after
+ * them; stasis's own log and images directory move there now.
+ */
+static int place_fds(struct rst_ctx *ctx)
+{
+	struct rlimit rl;
+	int max = 2, fd, ret;
+
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		if (ctx->tasks[i].zombie)
+			continue;
+		ret = max_fd_of(ctx, ctx->tasks[i].ids->files_id, &max);
+		if (ret)
+			return ret;
+	}
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if ((rlim_t)max + SVC_FDS + 1024 > rl.rlim_cur) {
+		pr_err("unsupported: fd %d does not fit under this RLIMIT_NOFILE (%llu)", max,
+		       (unsigned long long)rl.rlim_cur);
+		return -ENOTSUP;
+	}
+	ctx->svc_base = max + 1;
+	ctx->pool_base = ctx->pool_next = ctx->svc_base + SVC_FDS;
+	if (log_move_fd(ctx->svc_base))
+		return -EBADF;
+	fd = fcntl(ctx->dirfd, F_DUPFD_CLOEXEC, ctx->svc_base + 1);
+	if (fd < 0)
+		return -errno;
+	close(ctx->dirfd);
+	ctx->dirfd = fd;
+	return 0;
+}
+
+/* Every fd of every task is below the service fds. */
+static int check_fds(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+
+		for (size_t j = 0; j < t->nr_fds; j++) {
+			if ((int)t->fds[j]->fd >= ctx->svc_base) {
+				pr_err("unsupported: pid %d has fd %u above its RLIMIT_NOFILE", t->pid,
+				       t->fds[j]->fd);
+				return -ENOTSUP;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * What tasks map is opened here, before the fork, so that a memfd or a
+ * file two tasks map shared is one object for both.
+ */
+static int open_mapped_files(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		int ret;
+
+		if (ctx->tasks[i].zombie)
+			continue;
+		ret = mem_restore_open_files(ctx, &ctx->tasks[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static int write_stats(struct rst_ctx *ctx, uint64_t forking, uint64_t restore)
+{
+	RestoreStatsEntry r;
+	StatsEntry e;
+	struct img *img;
+	int ret;
+
+	restore_stats_entry__init(&r);
+	r.forking_time = forking;
+	r.restore_time = restore;
+	stats_entry__init(&e);
+	e.restore = &r;
+	ret = img_open(&img, ctx->dirfd, IMG_STATS_RESTORE, 0, O_WRONLY);
+	if (ret)
+		return ret;
+	ret = img_write_msg(img, &e.base);
+	return img_close(img) ?: ret;
+}
+
+static int write_pidfile(const struct opts *o, pid_t pid)
+{
+	FILE *f;
+
+	if (!o->pidfile)
+		return 0;
+	f = fopen(o->pidfile, "w");
+	if (!f) {
+		pr_perror("cannot write the pidfile %s", o->pidfile);
+		return -errno;
+	}
+	fprintf(f, "%d", pid);
+	return fclose(f) ? -errno : 0;
+}
+
+static int restore_tree(struct rst_ctx *ctx)
+{
+	uint64_t t0 = now_us(), t1;
+	int ret;
+
+	ctx->shared = mmap(NULL, PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctx->shared == MAP_FAILED)
+		return -errno;
+	ctx->shared->stage = RST_STAGE_FORKED;
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1)) {
+		pr_perror("cannot become a child subreaper");
+		return -errno;
+	}
+	ret = fork_task(ctx, &ctx->tasks[0]);
+	if (ret < 0)
+		return ret;
+	ret = run_stages(ctx);
+	t1 = now_us();
+	if (ret) {
+		kill_tree(ctx);
+		return ret;
+	}
+	stage_open(ctx->shared, RST_STAGE_GO);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	pr_info("restore of tree %d finished: %" PRIu64 " us", ctx->tasks[0].pid, t1 - t0);
+	write_stats(ctx, t1 - t0, t1 - t0);
+	return 0;
+}
+
+/* Without -d, stay the root's parent until it ends, as CRIU does. */
+static int wait_root(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return 0;
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + WTERMSIG(status);
+}
+
+static void free_tasks(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+
+		for (size_t j = 0; t->cores && j < t->nr_threads; j++) {
+			if (t->cores[j])
+				img_free_msg(&t->cores[j]->base);
+		}
+		free(t->cores);
+		free(t->tids);
+		if (t->ids)
+			img_free_msg(&t->ids->base);
+		mem_restore_free(t);
+	}
+	free(ctx->tasks);
+}
+
+int cr_restore(const struct opts *o, int *exit_code)
+{
+	struct rst_ctx ctx = { .opts = o, .dirfd = -1 };
+	int ret;
+
+	*exit_code = 0;
+	ctx.dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ctx.dirfd < 0) {
+		pr_perror("cannot open images directory %s", o->images_dir);
+		return -errno;
+	}
+	ret = read_inventory(&ctx);
+	if (!ret)
+		ret = read_tasks(&ctx);
+	if (!ret)
+		ret = check_tree(&ctx) ?: check_pids_free(&ctx);
+	if (!ret)
+		ret = place_fds(&ctx);
+	if (!ret)
+		ret = files_restore_prepare(&ctx) ?: check_fds(&ctx) ?: open_mapped_files(&ctx);
+	if (!ret && rst_fault("prepare"))
+		ret = -EFAULT;
+	if (!ret)
+		ret = restore_tree(&ctx);
+	if (ret)
+		pr_err("restore of %s failed", o->images_dir);
+	else
+		ret = write_pidfile(o, ctx.tasks[0].pid);
+	files_restore_cleanup(&ctx);
+	if (!ret && !o->restore_detached) {
+		pid_t root = ctx.tasks[0].pid;
+
+		free_tasks(&ctx);
+		close(ctx.dirfd);
+		*exit_code = wait_root(root);
+		return 0;
+	}
+	free_tasks(&ctx);
+	close(ctx.dirfd);
+	return ret;
+}

@@ -1,0 +1,160 @@
+/*
+ * restore.h - what the pieces of a restore share.
+ *
+ * restore.c runs the pipeline (see there).  It reads the images into one
+ * struct rst_ctx in the stasis process (the "controller"), which then
+ * forks the tree with the dumped PIDs.  Every restored task starts as a
+ * copy of the controller, so everything read before the fork is there in
+ * each task already: each task only picks its own part.
+ *
+ * Objects that several tasks may share (an open file description, a pipe,
+ * a memfd) are created once, in the controller, before the fork: they sit
+ * in the "pool", fds numbered from ctx->pool_base up, which every task
+ * inherits.  A task dups what it needs to its own fd numbers and closes
+ * the pool at the end.  Below pool_base the controller keeps nothing of
+ * its own: its log and the images directory move to service fds at
+ * svc_base .. pool_base - 1, above every fd number of every task.
+ *
+ * Everything returns 0 or -errno and logs the reason with the object's name.
+ */
+#ifndef STASIS_RESTORE_H
+#define STASIS_RESTORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core.pb-c.h"
+#include "fdinfo.pb-c.h"
+#include "fs.pb-c.h"
+#include "image.h"
+#include "mm.pb-c.h"
+#include "opts.h"
+#include "pagemap.pb-c.h"
+#include "pstree.pb-c.h"
+
+struct rst_shared;
+
+/* One process of the tree. */
+struct rst_task {
+	pid_t pid, ppid, pgid, sid;
+	struct rst_task *parent;	/* NULL for the root */
+	size_t nr_threads;
+	pid_t *tids;			/* tids[0] == pid */
+	CoreEntry **cores;		/* one per thread, same order as tids */
+	TaskKobjIdsEntry *ids;
+	bool zombie;
+	int exit_code;			/* a zombie's, as wait() reports it */
+	bool stopped;			/* TASK_STOPPED at dump time */
+
+	/* Memory (mem.c). */
+	MmEntry *mm;
+	void *mem_priv;
+
+	/* Files (files/files.c). */
+	FsEntry *fs;
+	FdinfoEntry **fds;		/* sorted by fd number */
+	size_t nr_fds;
+
+	int index;			/* in ctx->tasks, also its slot in the shared area */
+};
+
+/* One files.img entry, and its object in the pool once opened. */
+struct rst_file {
+	FileEntry *fe;
+	int fd;				/* pool fd, -1 while not opened */
+};
+
+struct rst_ctx {
+	const struct opts *opts;
+	int dirfd;			/* the images directory (a service fd) */
+	struct rst_task *tasks;		/* in pstree order, the root first */
+	size_t nr_tasks;
+
+	struct rst_file *files;		/* files.img, sorted by id */
+	size_t nr_files;
+
+	int svc_base;			/* first service fd: above every task's fds */
+	int pool_base;			/* first pool fd */
+	int pool_next;			/* where the next pool fd goes */
+
+	struct rst_shared *shared;	/* the area all restored tasks see */
+	void *files_priv;		/* files/files.c's bookkeeping */
+};
+
+/*
+ * The region a task's restorer runs from is filled front to back; what
+ * goes in is counted first (the *_restore_size() functions), so running
+ * out is a bug in that count, and aborts.
+ */
+struct rst_alloc {
+	uint8_t *base;
+	size_t size, used;
+};
+
+/* @size zeroed bytes aligned to @align (a power of two) from @al. */
+void *rst_alloc(struct rst_alloc *al, size_t size, size_t align);
+
+/* The task with pid @pid, or NULL. */
+struct rst_task *rst_task_by_pid(struct rst_ctx *ctx, pid_t pid);
+
+/* The files.img entry with @id, or NULL. */
+struct rst_file *rst_file_by_id(struct rst_ctx *ctx, uint32_t id);
+
+/*
+ * Move @fd into the pool (closing @fd) and return the pool number, or
+ * -errno.  Pool fds are not close-on-exec: tasks inherit them by fork.
+ */
+int rst_pool_add(struct rst_ctx *ctx, int fd);
+
+/* STASIS_FAULT=<step> for restore, as for dump. */
+bool rst_fault(const char *step);
+
+/*
+ * files/files.c, in the controller: read files.img, the fdinfo and fs
+ * images of every task, and open in the pool every object a task needs:
+ * its fds, its cwd and root, its exe and the files its memory maps.
+ */
+int files_restore_prepare(struct rst_ctx *ctx);
+
+/*
+ * The pool fd of files.img entry @id, opening it on first use; -errno if
+ * the object cannot be had (the error says which file and why).
+ */
+int files_restore_open(struct rst_ctx *ctx, uint32_t id);
+
+/*
+ * files/files.c, in the restored task: put every fd in place (number,
+ * close-on-exec flag), and set cwd, root and umask.  The pool stays open:
+ * the memory restore still maps from it.
+ */
+int files_restore_task(struct rst_ctx *ctx, struct rst_task *t);
+
+void files_restore_cleanup(struct rst_ctx *ctx);
+
+struct rst_args;
+struct rst_range;
+
+/* pstree.c: pstree.img and ids-PID.img into ctx->tasks. */
+int pstree_restore_read(struct rst_ctx *ctx);
+
+/*
+ * mem.c, in the controller: mm-PID.img and the pagemap; a pages image
+ * shorter than its pagemap fails here, before anything runs.
+ */
+int mem_restore_read(struct rst_ctx *ctx, struct rst_task *t);
+void mem_restore_free(struct rst_task *t);
+/* In the controller, before the fork: the exe and every mapped file or memfd. */
+int mem_restore_open_files(struct rst_ctx *ctx, struct rst_task *t);
+/* In the task: open what the areas map and plan the vdso's move. */
+int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t);
+/* Bytes mem_restore_args() takes from the region, at most. */
+size_t mem_restore_size(struct rst_task *t);
+/* An address for a region of @size bytes, free here and in the image. */
+int mem_restore_hole(struct rst_task *t, size_t size, uint64_t *addr);
+/* The restorer's memory part: areas, page runs, moves, mm fields. */
+int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *al,
+		     const struct rst_range *region);
+int mem_restore_exe(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a);
+
+#endif

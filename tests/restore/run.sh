@@ -1,0 +1,177 @@
+#!/bin/bash
+# run.sh - the restore's acceptance, run by tests/run.sh:
+#  - every conformance program passes start -> dump -> kill -> restore ->
+#    check, and an altered pages image makes one report FAIL;
+#  - CRIU 4.2's fixture images restore and the programs carry on, as
+#    their logs show (the fixtures' own check-log.py);
+#  - a truncated pages image, a missing core image, a PID already taken
+#    and a changed file each fail with a clear error, leaving nothing
+#    running.
+set -u
+cd "$(dirname "$0")/../.."
+FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
+B=build/tests
+W=/tmp/stasis-restore-tests
+rm -rf "$W"
+mkdir -p "$W"
+
+pass() { echo "PASS: restore $T: $*"; }
+fail() { echo "FAIL: restore $T: $*"; }
+label() { sed -u "s#^\(PASS\|FAIL\|SKIP\): #\1: restore $1: #"; }
+
+# --- the conformance programs, through a real dump and restore ---
+for p in "$B"/conformance/*; do
+	[ -x "$p" ] || continue
+	$B/runner --timeout 20 --workdir "$W/conf-$(basename "$p")" "$p" | label "C/R"
+done
+
+T="checks bite"
+out=$($B/runner --timeout 20 --workdir "$W/alter" --alter tests/restore/alter-pages.sh \
+	"$B/conformance/sleeping")
+case $out in
+FAIL:*checksum*) pass "an altered page is seen: ${out#FAIL: }" ;;
+*) fail "an altered pages image was not noticed: $out" ;;
+esac
+
+# --- CRIU 4.2's images ---
+
+# restore_in SPAWNPID_FILE DIR: restore DIR detached under a subreaper of
+# our own (spawn), which reaps the tree when the test kills it.
+restore_in() {
+	$B/spawn "$1" -S -- build/stasis restore -D "$2" -d -v4 -o restore.log &
+	SPAWN=$!
+	for _ in $(seq 100); do [ -s "$1" ] && break; sleep 0.05; done
+}
+
+# stop_spawn PID...: kill what the restore made (in sessions of its own,
+# out of spawn's reach), then the subreaper, which reaps them.
+stop_spawn() {
+	kill -9 "$@" 2>/dev/null
+	kill "$SPAWN" 2>/dev/null
+	wait "$SPAWN" 2>/dev/null
+}
+
+pids_of() {
+	case $1 in
+	counter-static) echo 31001 ;;
+	threads-dynamic) echo 31101 ;;
+	tree) echo 31201 31202 31203 31204 ;;
+	fpu) echo 31301 ;;
+	esac
+}
+
+for sc in counter-static threads-dynamic tree fpu; do
+	T="fixture $sc"
+	if [ ! -d "$FIX/$sc" ]; then
+		fail "no fixture at $FIX/$sc"
+		continue
+	fi
+	if ! "$FIX/stage.sh" "$sc" >"$W/stage-$sc.out" 2>&1; then
+		fail "stage.sh: $(tail -n 1 "$W/stage-$sc.out")"
+		continue
+	fi
+	rm -rf "$W/$sc" && cp -a "$FIX/$sc/img" "$W/$sc"
+	restore_in "$W/$sc.spawn" "$W/$sc"
+	sleep 3
+	alive=yes
+	for pid in $(pids_of "$sc"); do
+		[ -d /proc/"$pid" ] || alive="no ($pid missing)"
+	done
+	if [ "$alive" != yes ]; then
+		fail "not running after restore: $alive; $(grep Error "$W/$sc/restore.log" | head -n 3)"
+	elif python3 "$FIX/tools/check-log.py" "$sc" "/tmp/stasis-fixtures/$sc/$sc.log" \
+		--min-resumes 1 >"$W/check-$sc.out" 2>&1; then
+		pass "restored and carrying on: $(head -n 1 "$W/check-$sc.out")"
+	else
+		fail "its log: $(tail -n 3 "$W/check-$sc.out" | tr '\n' ' ')"
+	fi
+	if [ "$sc" = tree ]; then
+		ppids=$(echo $(for pid in 31202 31203 31204; do ps -o ppid= -p $pid; done))
+		[ "$ppids" = "31201 31201 31202" ] && pass "parents kept: 31202,31203<-31201, 31204<-31202" ||
+			fail "parents after restore: $ppids"
+		sids=$(echo $(for pid in 31201 31202 31203 31204; do ps -o sid=,pgid= -p $pid; done))
+		[ "$sids" = "31201 31201 31201 31201 31201 31201 31201 31201" ] &&
+			pass "session and group 31201 kept" || fail "sid/pgid after restore: $sids"
+	fi
+	if [ "$sc" = threads-dynamic ]; then
+		tids=$(ls /proc/31101/task 2>/dev/null | tr '\n' ' ')
+		[ "$tids" = "31101 31102 31103 31104 " ] && pass "thread ids kept: $tids" ||
+			fail "threads after restore: $tids"
+	fi
+	stop_spawn $(pids_of "$sc")
+done
+
+# --- bad input: a clear error, exit status 1, nothing left running ---
+
+# expect_error WHAT DIR PATTERN: restore DIR must fail with PATTERN in its error.
+expect_error() {
+	local what=$1 dir=$2 pattern=$3 out rc
+	T="refuses $what"
+	out=$(build/stasis restore -D "$dir" -d 2>&1)
+	rc=$?
+	if [ $rc -ne 1 ]; then
+		fail "exit status $rc, not 1: $out"
+	elif ! grep -q -- "$pattern" <<<"$out"; then
+		fail "the error does not say '$pattern': $out"
+	elif [ -d /proc/31001 ]; then
+		fail "pid 31001 is running after the failed restore"
+	else
+		pass "$(grep Error <<<"$out" | head -n 1)"
+	fi
+}
+
+sc=counter-static
+"$FIX/stage.sh" $sc >/dev/null 2>&1
+fresh() { rm -rf "$W/bad" && cp -a "$FIX/$sc/img" "$W/bad"; }
+
+fresh
+truncate -s 100000 "$W/bad/pages-1.img"
+expect_error "a truncated pages image" "$W/bad" "pages-1.img is truncated"
+
+fresh
+rm "$W/bad/core-31001.img"
+expect_error "a missing core image" "$W/bad" "core-31001.img) is missing"
+
+fresh
+head -c 40 "$FIX/$sc/img/pagemap-31001.img" >"$W/bad/pagemap-31001.img"
+expect_error "a truncated pagemap" "$W/bad" "pagemap-31001.img: offset"
+
+fresh
+cp /bin/true "/tmp/stasis-fixtures/$sc/$sc"
+expect_error "a changed file" "$W/bad" "counter-static changed: size"
+"$FIX/stage.sh" $sc >/dev/null 2>&1
+
+# A PID already taken: the fixture itself, restored once already.
+fresh
+cp -a "$W/bad" "$W/bad2"
+restore_in "$W/taken.spawn" "$W/bad2"
+sleep 1
+T="refuses a PID already taken"
+if [ ! -d /proc/31001 ]; then
+	fail "the first restore did not bring back 31001"
+else
+	out=$(build/stasis restore -D "$W/bad" -d 2>&1)
+	rc=$?
+	n=$(pgrep -c -f "^/tmp/stasis-fixtures/$sc/$sc" || true)
+	if [ $rc -eq 1 ] && grep -q "31001: the PID is already taken" <<<"$out" && [ "$n" = 1 ]; then
+		pass "$(grep Error <<<"$out" | head -n 1)"
+	else
+		fail "exit status $rc, $n copies running: $out"
+	fi
+fi
+stop_spawn 31001
+
+# A failure once the tree is forked: everything created is killed.
+"$FIX/stage.sh" tree >/dev/null 2>&1
+rm -rf "$W/fault" && cp -a "$FIX/tree/img" "$W/fault"
+T="a failure after the fork kills the tree"
+STASIS_FAULT=ready $B/spawn "$W/fault.spawn" -S -- build/stasis restore -D "$W/fault" -d -o restore.log
+rc=$?
+out=$(cat "$W/fault/restore.log")
+left=$(for pid in 31201 31202 31203 31204; do [ -d /proc/$pid ] && echo $pid; done | tr '\n' ' ')
+if [ $rc -ne 0 ] && [ -z "$left" ] && grep -q "fault injected" <<<"$out"; then
+	pass "exit status $rc, no task left"
+else
+	fail "exit status $rc, left running: '$left': $out"
+fi
+exit 0
