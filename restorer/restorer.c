@@ -394,6 +394,9 @@ static void thread_main(void *arg)
 	__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
 	futex_wake(&a->threads_ready);
 	wait_go(a);
+	/* Done with the shared area: the leader may unmap it. */
+	__atomic_add_fetch(&a->threads_gone, 1, __ATOMIC_SEQ_CST);
+	futex_wake(&a->threads_gone);
 	rst_sigreturn(t->frame + 8);
 }
 
@@ -458,6 +461,23 @@ static void stage_done(struct rst_shared *sh, int stage)
 	futex_wake(&sh->done[stage]);
 }
 
+/*
+ * The shared area was the tree's, not the task's: once every thread is
+ * past its last look at it, it goes.  (The region itself stays: its code
+ * runs until each thread's rt_sigreturn.)
+ */
+static void unmap_shared(struct rst_args *a)
+{
+	for (;;) {
+		int32_t n = __atomic_load_n(&a->threads_gone, __ATOMIC_ACQUIRE);
+
+		if ((uint32_t)n + 1 >= a->nr_threads)
+			break;
+		futex_wait(&a->threads_gone, n);
+	}
+	sys2(__NR_munmap, (long)a->shared, PAGE);
+}
+
 void rst_main(struct rst_args *a)
 {
 	struct rst_thread *leader = &a->threads[0];
@@ -485,6 +505,7 @@ void rst_main(struct rst_args *a)
 	sys3(__NR_close_range, a->close_from, ~0u, 0);
 	stage_done(a->shared, RST_STAGE_READY);
 	wait_go(a);
+	unmap_shared(a);
 	if (a->stopped)
 		sys2(__NR_kill, a->pid, SIGSTOP);
 	rst_sigreturn(leader->frame + 8);
