@@ -161,6 +161,27 @@ else
 fi
 stop_spawn 31001
 
+# Without -d, stasis stays the root's parent and exits with its status.
+T="without -d waits for the root"
+"$FIX/stage.sh" $sc >/dev/null 2>&1
+fresh
+$B/spawn "$W/attached.spawn" -S -- /bin/sh -c \
+	"build/stasis restore -D $W/bad --pidfile $W/attached.pid; echo \$? >$W/attached.rc" &
+SPAWN=$!
+for _ in $(seq 100); do [ -s "$W/attached.pid" ] && break; sleep 0.05; done
+ppid=$(ps -o ppid= -p 31001 | tr -d ' ')
+pcomm=$(ps -o comm= -p "${ppid:-0}")
+sleep 0.5
+kill -TERM 31001 2>/dev/null
+for _ in $(seq 100); do [ -s "$W/attached.rc" ] && break; sleep 0.05; done
+if [ "$(cat "$W/attached.pid" 2>/dev/null)" = 31001 ] && [ -n "$ppid" ] &&
+	[ "$pcomm" = stasis ] && [ "$(cat "$W/attached.rc" 2>/dev/null)" = 143 ]; then
+	pass "pidfile 31001, parent stasis ($ppid), exit status 143 after SIGTERM"
+else
+	fail "pidfile '$(cat "$W/attached.pid" 2>/dev/null)', parent '$ppid' ($pcomm), status '$(cat "$W/attached.rc" 2>/dev/null)'"
+fi
+stop_spawn 31001
+
 # A failure once the tree is forked: everything created is killed.
 "$FIX/stage.sh" tree >/dev/null 2>&1
 rm -rf "$W/fault" && cp -a "$FIX/tree/img" "$W/fault"
