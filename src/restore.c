@@ -424,11 +424,47 @@ static int run_stages(struct rst_ctx *ctx)
 	return ret;
 }
 
+/* The parent of @pid from /proc/PID/stat, or -1. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int fd, n, ppid;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
+		return -1;
+	return ppid;
+}
+
+/* Did we make @pid?  A PID that was taken by someone else is not ours to kill. */
+static bool is_ours(pid_t pid)
+{
+	pid_t self = getpid();
+
+	for (int depth = 0; pid > 1 && depth < 1024; depth++) {
+		pid = parent_of(pid);
+		if (pid == self)
+			return true;
+	}
+	return false;
+}
+
 /* Kill everything created and reap it: we are its subreaper. */
 static void kill_tree(struct rst_ctx *ctx)
 {
-	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		kill(ctx->tasks[i].pid, SIGKILL);
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		if (is_ours(ctx->tasks[i].pid))
+			kill(ctx->tasks[i].pid, SIGKILL);
+	}
 	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
 		;
 }
