@@ -1,12 +1,14 @@
-# bench.mk - the dump benchmark (included from the top Makefile).
+# bench.mk - the dump and restore benchmark (included from the top Makefile).
 #
-#   make bench                      stasis alone, 5 runs of each workload
+#   make bench                      stasis alone, 5 dumps and 5 restores of
+#                                   each workload
 #   make bench REFERENCE=/usr/sbin/criu
 #                                   side by side with any tool that speaks
 #                                   CRIU's command line
 #   BENCH_RUNS=N                    runs per workload and tool (default 5)
 #   BENCH_BIG=1                     add the 4 GiB workload (takes long)
-#   BENCH_ARGS="..."                anything else for bench/run.sh (--help)
+#   BENCH_ARGS="..."                anything else for bench/run.sh (--help),
+#                                   e.g. --no-restore: dumps alone
 #
 # The report goes to stdout and bench/results/latest.txt.
 

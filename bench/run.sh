@@ -1,15 +1,20 @@
 #!/bin/bash
-# run.sh - the dump benchmark: workloads dumped by stasis and, side by side,
-# by a reference tool with CRIU's command line; medians, GB/s and ratios.
-# bench/README.md says what each workload and column means.
+# run.sh - the dump and restore benchmark: workloads dumped and restored by
+# stasis and, side by side, by a reference tool with CRIU's command line;
+# medians, GB/s and ratios.  bench/README.md says what each workload and
+# column means.
 #
 #   bench/run.sh [--reference PATH] [--runs N] [--warmup N] [--big]
 #                [--only W1,W2] [--stasis PATH] [--crit PATH] [--timeout S]
-#                [--out FILE] [--tool-args "ARGS"]
+#                [--out FILE] [--tool-args "ARGS"] [--restore-args "ARGS"]
+#                [--no-restore]
 #
-# Every run starts a fresh workload and dumps it with `dump -t PID -D DIR`
-# (no --leave-running: the tool kills the tree, as by default), with the
-# images on tmpfs under /dev/shm/stasis-bench, removed after each run.
+# Every dump run starts a fresh workload and dumps it with `dump -t PID -D
+# DIR` (no --leave-running: the tool kills the tree, as by default), with
+# the images on tmpfs under /dev/shm/stasis-bench, removed after each run
+# but the last.  The images of that last run are then restored as many
+# times with `restore -D DIR -d`, under measure, a child subreaper that
+# checks the tree is alive, then kills and reaps it.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 cd "$HERE/.." || exit 1
@@ -24,6 +29,8 @@ BIG=0
 ONLY=""
 TIMEOUT=300
 TOOL_ARGS=""
+RESTORE_ARGS=""
+RESTORE=1
 OUT=bench/results/latest.txt
 ROOT=/dev/shm/stasis-bench
 LOGS=bench/results/logs
@@ -44,6 +51,8 @@ while [ $# -gt 0 ]; do
 	--crit) CRIT=${2:?}; shift ;;
 	--timeout) TIMEOUT=${2:?}; shift ;;
 	--tool-args) TOOL_ARGS=${2?}; shift ;;
+	--restore-args) RESTORE_ARGS=${2?}; shift ;;
+	--no-restore) RESTORE=0 ;;
 	--out) OUT=${2:?}; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "run.sh: unknown argument: $1" >&2; usage ;;
@@ -88,10 +97,16 @@ if [ -n "$REF" ]; then
 fi
 
 CUR_LAUNCHER=""
+CUR_MEASURE=""
 cleanup() {
 	if [ -n "$CUR_LAUNCHER" ]; then
 		kill -TERM "$CUR_LAUNCHER" 2>/dev/null
 		wait "$CUR_LAUNCHER" 2>/dev/null
+	fi
+	# A restore under way: measure kills and reaps its tree on SIGTERM.
+	if [ -n "$CUR_MEASURE" ]; then
+		kill -TERM "$CUR_MEASURE" 2>/dev/null
+		wait "$CUR_MEASURE" 2>/dev/null
 	fi
 	rm -rf "$ROOT"
 }
@@ -137,12 +152,18 @@ keep_log() {
 	echo "$LOGS/$name.log"
 }
 
-# run_once TOOL WORKLOAD ARGS... - start the workload, dump it once, and set
-# R_WALL_US R_RSS_KB R_FROZEN_US R_FREEZING_US R_PAGES R_SIZE (bytes), or
-# R_ERR and return 1.
+# first_error LOG - the first error of a tool's log, less the echoes of
+# helper processes exiting; else its last line
+first_error() {
+	grep -i 'error' "$1" | grep -v -m 1 'exited, status=' || tail -n 1 "$1"
+}
+
+# run_once TOOL WORKLOAD KEEP ARGS... - start the workload, dump it once, and
+# set R_WALL_US R_RSS_KB R_FROZEN_US R_FREEZING_US R_PAGES R_SIZE (bytes), or
+# R_ERR and return 1.  KEEP=1: the images stay, in $ROOT/img-TOOL.
 run_once() {
-	local tool=$1 wl=$2 dir=$ROOT/run pid status steps err
-	shift 2
+	local tool=$1 wl=$2 keep=$3 dir=$ROOT/run pid status steps err
+	shift 3
 	R_WALL_US="" R_RSS_KB="" R_FROZEN_US="" R_FREEZING_US="" R_PAGES="" R_SIZE="" R_ERR=""
 	rm -rf "$dir"
 	mkdir -p "$dir/img"
@@ -168,9 +189,7 @@ run_once() {
 		>"$dir/dump.log" 2>&1
 	status=$(field status "$dir/measure" 2>/dev/null)
 	if [ "$status" != 0 ]; then
-		# The first error, less the echoes of helper processes exiting.
-		err=$(grep -i 'error' "$dir/dump.log" | grep -v -m 1 'exited, status=' ||
-			tail -n 1 "$dir/dump.log")
+		err=$(first_error "$dir/dump.log")
 		case $status in
 		timeout) err="killed after --timeout $TIMEOUT s${err:+; $err}" ;;
 		*) err="exit status ${status:-?}: ${err:-no output}" ;;
@@ -209,19 +228,76 @@ run_once() {
 		R_PAGES=${pages_written:-}
 		unset frozen_time freezing_time pages_written
 	fi
+	if [ "$keep" = 1 ]; then
+		rm -rf "$ROOT/img-$tool"
+		mv "$dir/img" "$ROOT/img-$tool"
+	fi
 	rm -rf "$dir"
 	return 0
 }
 
+# expect_of DIR - the processes a restore of DIR must bring back, for
+# measure: "PID:THREADS,..." from pstree.img, the root first
+expect_of() {
+	"$CRIT" show "$1/pstree.img" | awk '
+		/"pid":/ { gsub(/[^0-9]/, "", $2); pid = $2 }
+		/"threads": \[/ { inth = 1; n = 0; sub(/.*\[/, "") }
+		inth { line = $0; sub(/\].*/, "", line); n += gsub(/[0-9]+/, "", line) }
+		inth && /\]/ { inth = 0; out = out sep pid ":" n; sep = "," }
+		END { print out }'
+}
+
+# restore_once TOOL WORKLOAD - restore $ROOT/img-TOOL once, check the tree
+# is alive, kill it; set R_WALL_US R_RSS_KB R_TREE_US, or R_ERR and return 1.
+restore_once() {
+	local tool=$1 wl=$2 img=$ROOT/img-$1 out=$ROOT/restore.out status err alive
+	R_WALL_US="" R_RSS_KB="" R_TREE_US="" R_ERR=""
+	rm -f "$out" "$img/stats-restore"
+	# In the background, so that the traps can stop it: measure then
+	# kills and reaps the tree it is the subreaper of.
+	# shellcheck disable=SC2086
+	"$BIN/measure" restore "$out" "$TIMEOUT" "${EXPECT[$tool|$wl]}" -- \
+		"${TOOL_PATH[$tool]}" restore -D "$img" -d $RESTORE_ARGS \
+		>"$ROOT/restore.log" 2>&1 &
+	CUR_MEASURE=$!
+	wait "$CUR_MEASURE"
+	CUR_MEASURE=""
+	status=$(field status "$out" 2>/dev/null)
+	if [ "$status" != 0 ]; then
+		err=$(first_error "$ROOT/restore.log")
+		case $status in
+		timeout) err="killed after --timeout $TIMEOUT s${err:+; $err}" ;;
+		*) err="exit status ${status:-?}: ${err:-no output}" ;;
+		esac
+		mkdir -p "$LOGS"
+		cp "$ROOT/restore.log" "$LOGS/$tool-$wl-restore.log"
+		R_ERR="restore ${err:0:180} (log: $LOGS/$tool-$wl-restore.log)"
+		return 1
+	fi
+	alive=$(field alive "$out")
+	if [ -z "$alive" ] || [ "${alive%/*}" != "${alive#*/}" ]; then
+		R_ERR="restored, but only $alive processes alive and whole (first: $(field bad "$out"))"
+		return 1
+	fi
+	R_WALL_US=$(field wall_us "$out")
+	R_RSS_KB=$(field maxrss_kb "$out")
+	R_TREE_US=$("$CRIT" show "$img/stats-restore" 2>/dev/null |
+		sed -n 's/.*"restore_time": *\([0-9]*\).*/\1/p')
+	return 0
+}
+
 # The machine's own references, to read the GB/s against.
-progress "machine references: memcpy, tmpfs write"
+progress "machine references: memcpy, tmpfs write and read"
 MEMCPY=$("$BIN/measure" memcpy 256 | sed -n 's/^memcpy_gbs=//p')
-TMPFS=$("$BIN/measure" tmpfs "$ROOT/bw.dat" 1024 | sed -n 's/^tmpfs_gbs=//p')
+TMPFS_ALL=$("$BIN/measure" tmpfs "$ROOT/bw.dat" 1024)
+TMPFS=$(sed -n 's/^tmpfs_gbs=//p' <<<"$TMPFS_ALL")
+TMPFS_READ=$(sed -n 's/^tmpfs_read_gbs=//p' <<<"$TMPFS_ALL")
+TMPFS_READ_NEW=$(sed -n 's/^tmpfs_read_new_gbs=//p' <<<"$TMPFS_ALL")
 
 # An ordinary file for the fds workload to open, 4 KiB of text.
 head -c 4096 /dev/zero | tr '\0' 'x' >"$ROOT/fds-file"
 
-declare -A V FAIL OK
+declare -A V FAIL OK EXPECT RFAIL ROK PAGES_BYTES
 for entry in "${WORKLOADS[@]}"; do
 	IFS='|' read -r wl args _ _ <<<"$entry"
 	if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$wl,"* ]]; then
@@ -246,7 +322,7 @@ for entry in "${WORKLOADS[@]}"; do
 			[ -n "${FAIL[$tool|$wl]:-}" ] && continue
 			if [ $r -le 0 ]; then
 				# shellcheck disable=SC2086
-				if run_once "$tool" "$wl" $args; then
+				if run_once "$tool" "$wl" 0 $args; then
 					progress "$wl: $tool warm-up: $((R_WALL_US / 1000)) ms (not counted)"
 				else
 					FAIL[$tool|$wl]="failed (warm-up run): $R_ERR"
@@ -254,8 +330,9 @@ for entry in "${WORKLOADS[@]}"; do
 				fi
 				continue
 			fi
+			# The last run's images are kept for the restore.
 			# shellcheck disable=SC2086
-			if run_once "$tool" "$wl" $args; then
+			if run_once "$tool" "$wl" "$((RESTORE && r == RUNS))" $args; then
 				OK[$tool|$wl]=$((${OK[$tool|$wl]:-0} + 1))
 				V[$tool|$wl|wall]+=" $R_WALL_US"
 				V[$tool|$wl|rss]+=" $R_RSS_KB"
@@ -274,15 +351,65 @@ for entry in "${WORKLOADS[@]}"; do
 			fi
 		done
 	done
+	[ "$RESTORE" = 1 ] || continue
+
+	# Restore the kept images again and again, with as many warm-up runs.
+	for tool in "${TOOLS[@]}"; do
+		if [ ! -d "$ROOT/img-$tool" ]; then
+			RFAIL[$tool|$wl]="not run: no images (the dump failed)"
+			continue
+		fi
+		EXPECT[$tool|$wl]=$(expect_of "$ROOT/img-$tool")
+		if [ -z "${EXPECT[$tool|$wl]}" ]; then
+			RFAIL[$tool|$wl]="not run: no process in $ROOT/img-$tool/pstree.img"
+			continue
+		fi
+		PAGES_BYTES[$tool|$wl]=$(find "$ROOT/img-$tool" -name 'pages-*.img' -printf '%s\n' |
+			awk '{ s += $1 } END { print s + 0 }')
+	done
+	for ((r = 1 - WARMUP; r <= RUNS; r++)); do
+		for tool in "${TOOLS[@]}"; do
+			[ -n "${RFAIL[$tool|$wl]:-}" ] && continue
+			if restore_once "$tool" "$wl"; then
+				if [ $r -le 0 ]; then
+					progress "$wl: $tool restore warm-up: $((R_WALL_US / 1000)) ms (not counted)"
+					continue
+				fi
+				ROK[$tool|$wl]=$((${ROK[$tool|$wl]:-0} + 1))
+				V[$tool|$wl|rwall]+=" $R_WALL_US"
+				V[$tool|$wl|rrss]+=" $R_RSS_KB"
+				[ -n "$R_TREE_US" ] && V[$tool|$wl|rtree]+=" $R_TREE_US"
+				V[$tool|$wl|rgbs]+=" $(awk -v b="${PAGES_BYTES[$tool|$wl]}" -v t="$R_WALL_US" \
+					'BEGIN { printf "%.4f", b / (t * 1000) }')"
+				progress "$wl: $tool restore $r/$RUNS: $((R_WALL_US / 1000)) ms, tree ${R_TREE_US:+$((R_TREE_US / 1000)) ms}"
+			else
+				if [ $r -le 0 ]; then
+					RFAIL[$tool|$wl]="failed (warm-up run): $R_ERR"
+				else
+					RFAIL[$tool|$wl]="failed (run $r/$RUNS): $R_ERR"
+				fi
+				progress "$wl: $tool restore $r/$RUNS: $R_ERR"
+			fi
+		done
+	done
+	for tool in "${TOOLS[@]}"; do
+		rm -rf "$ROOT/img-$tool"
+	done
 done
 
-# med TOOL WL METRIC - the median, or nothing; METRIC "best": the least wall
+# med TOOL WL METRIC - the median, or nothing; METRIC "best": the least wall,
+# "rbest": the least restore wall, "rgbsbest": the best restore GB/s
 med() {
-	if [ "$3" = best ]; then
+	case $3 in
+	best | rbest)
 		# shellcheck disable=SC2086
-		printf '%s\n' ${V[$1|$2|wall]:-} | sort -g | head -n 1
-		return
-	fi
+		printf '%s\n' ${V[$1|$2|${3%best}wall]:-} | sort -g | head -n 1
+		return ;;
+	rgbsbest)
+		# shellcheck disable=SC2086
+		printf '%s\n' ${V[$1|$2|rgbs]:-} | sort -g | tail -n 1
+		return ;;
+	esac
 	# shellcheck disable=SC2086
 	median ${V[$1|$2|$3]:-}
 }
@@ -308,12 +435,14 @@ ratio() {
 ROW='%-11s %-9s %5s %9s %9s %9s %9s %10s %8s %6s %8s\n'
 report() {
 	local tool wl args gbs desc cols
-	echo "stasis dump benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "stasis dump and restore benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
 	echo "machine:   $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r)"
 	echo "           transparent huge pages: $(sed 's/.*\[\(.*\)\].*/\1/' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null || echo unknown)"
 	echo "memcpy:    ${MEMCPY:-?} GB/s (one thread, 256 MiB buffers, best of 5)"
 	echo "tmpfs:     ${TMPFS:-?} GB/s (1 GiB written to /dev/shm in 4 MiB writes, best of 3)"
+	echo "           read: ${TMPFS_READ:-?} GB/s (4 MiB reads into one buffer), ${TMPFS_READ_NEW:-?} GB/s into"
+	echo "           memory mapped just before (a page fault a page, as a restore pays), best of 3"
 	echo "stasis:    $STASIS ($("$STASIS" --version 2>&1 | head -n 1))"
 	echo "reference: $REF_NOTE"
 	echo "method:    median of $RUNS runs (after $WARMUP not counted); each run starts the workload"
@@ -324,6 +453,11 @@ report() {
 		echo "           (no -R: the tool kills the tree); images on tmpfs"
 	fi
 	echo "           ($ROOT), removed after each run"
+	if [ "$RESTORE" = 1 ]; then
+		echo "           restore: the last run's images, restored as many times (after as"
+		echo "           many not counted) with \`TOOL restore -D DIR -d${RESTORE_ARGS:+ $RESTORE_ARGS}\` under a"
+		echo "           child subreaper, which checks every process alive, then kills the tree"
+	fi
 	echo "elapsed:   $SECONDS s for the whole benchmark"
 	echo
 	# shellcheck disable=SC2059
@@ -370,6 +504,7 @@ report() {
 		fi
 		unset M
 	done
+	[ "$RESTORE" = 1 ] && restore_table
 	echo
 	echo "workloads:"
 	for entry in "${WORKLOADS[@]}"; do
@@ -386,7 +521,64 @@ report() {
 	echo "freeze = dump.frozen_time and dump.freezing_time of the tool's stats-dump; image = du"
 	echo "of the images directory; pages = dump.pages_written; GB/s = pages*4096 / wall (GB ="
 	echo "10^9 bytes); RSS = the dumper's peak resident memory (ru_maxrss). Medians but best."
+	if [ "$RESTORE" = 1 ]; then
+		echo "Restore: wall = the restore command's wall time, until it exits leaving the tree"
+		echo "running; tree = restore.restore_time of the tool's stats-restore; pages = the size"
+		echo "of the pages images; GB/s = pages / wall; RSS = the restorer's own peak memory."
+	fi
 	echo "Ratios are stasis/reference: below 1 is better for every column except GB/s."
+}
+
+RROW='%-11s %-9s %5s %9s %9s %9s %10s %8s %9s %8s\n'
+restore_table() {
+	local tool wl args gbs m cols
+	echo
+	# shellcheck disable=SC2059
+	printf "$RROW" restore tool runs "wall ms" "best ms" "tree ms" "pages MiB" "GB/s" "best GB/s" "RSS MiB"
+	for entry in "${WORKLOADS[@]}"; do
+		IFS='|' read -r wl args gbs _ <<<"$entry"
+		if [ -n "$ONLY" ] && [[ ",$ONLY," != *",$wl,"* ]]; then
+			continue
+		fi
+		declare -A M=()
+		for tool in "${TOOLS[@]}"; do
+			for m in rwall rbest rtree rgbs rgbsbest rrss; do
+				M[$tool|$m]=$(med "$tool" "$wl" "$m")
+			done
+			M[$tool|pages]=${PAGES_BYTES[$tool|$wl]:-}
+			if [ "$gbs" != y ]; then
+				M[$tool|rgbs]=""
+				M[$tool|rgbsbest]=""
+			fi
+			if [ -z "${ROK[$tool|$wl]:-}" ]; then
+				printf '%-11s %-9s %5s  %s\n' "$([ "$tool" = stasis ] && echo "$wl")" \
+					"$tool" "0/$RUNS" "${RFAIL[$tool|$wl]:-${FAIL[$tool|$wl]:+not run: the dump failed}}"
+				continue
+			fi
+			# shellcheck disable=SC2059
+			printf "$RROW" "$([ "$tool" = stasis ] && echo "$wl")" "$tool" \
+				"${ROK[$tool|$wl]}/$RUNS" \
+				"$(fmt "${M[$tool|rwall]}" 1000 1)" \
+				"$(fmt "${M[$tool|rbest]}" 1000 1)" \
+				"$(fmt "${M[$tool|rtree]}" 1000 1)" \
+				"$(fmt "${M[$tool|pages]}" 1048576 1)" \
+				"$(fmt "${M[$tool|rgbs]}" 1 2)" \
+				"$(fmt "${M[$tool|rgbsbest]}" 1 2)" \
+				"$(fmt "${M[$tool|rrss]}" 1024 1)"
+			if [ -n "${RFAIL[$tool|$wl]:-}" ]; then
+				echo "                            ${RFAIL[$tool|$wl]}"
+			fi
+		done
+		if [ "${#TOOLS[@]}" -gt 1 ] && [ -n "${M[stasis|rwall]}" ] && [ -n "${M[reference|rwall]}" ]; then
+			cols=()
+			for m in rwall rbest rtree pages rgbs rgbsbest rrss; do
+				cols+=("$(ratio "${M[stasis|$m]}" "${M[reference|$m]}")")
+			done
+			# shellcheck disable=SC2059
+			printf "$RROW" "" "stasis/ref" "" "${cols[@]}"
+		fi
+		unset M
+	done
 }
 
 # target LABEL VALUE_TEXT MET(yes/no/"") NOTE
@@ -420,6 +612,16 @@ target_lines() {
 			"(CRIU writes every zero page: ~257 MiB)"
 	else
 		target "zero-256m: zero pages add < 1 MiB over idle" "-" "" "not measured (needs idle and zero-256m)"
+	fi
+	if [ "$RESTORE" = 1 ]; then
+		g=$(med stasis dirty-1g rgbs)
+		if [ -n "$g" ]; then
+			target "dirty-1g restores from tmpfs at >= 2 GB/s" "$(fmt "$g" 1 2) GB/s" \
+				"$(awk -v g="$g" 'BEGIN { print (g >= 2) ? "yes" : "no" }')" \
+				"(best run $(fmt "$(med stasis dirty-1g rgbsbest)" 1 2); $(ratio "$g" "${TMPFS_READ_NEW:-}") of tmpfs read into new memory; CRIU 4.2: ~1.2)"
+		else
+			target "dirty-1g restores from tmpfs at >= 2 GB/s" "-" "" "not measured"
+		fi
 	fi
 	rss=$(med stasis dirty-4g rss)
 	if [ -n "$rss" ]; then

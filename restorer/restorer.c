@@ -166,6 +166,9 @@ static void move_vdso(struct rst_args *a)
 	}
 }
 
+/* The advice that decides what the fill's page faults allocate; one at most. */
+#define MADV_BEFORE_FILL	(1ull << MADV_HUGEPAGE | 1ull << MADV_NOHUGEPAGE)
+
 static void map_vmas(struct rst_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
@@ -178,48 +181,95 @@ static void map_vmas(struct rst_args *a)
 		if (ret >= 0 && (uint64_t)ret != v->start)
 			ret = -EFAULT;
 		check(ret, "map a memory area");
+		/*
+		 * Transparent huge pages as the task had them, from the
+		 * first page read in: an area it gave MADV_HUGEPAGE is
+		 * filled with huge pages (512 times fewer faults), one it
+		 * gave MADV_NOHUGEPAGE never gets them, whatever the
+		 * system's default.  protect_vmas() gives the same advice
+		 * again, with the rest.
+		 */
+		if (v->fill && (v->madv & MADV_BEFORE_FILL))
+			check(sys3(__NR_madvise, v->start, v->end - v->start,
+				   v->madv & (1ull << MADV_HUGEPAGE) ? MADV_HUGEPAGE : MADV_NOHUGEPAGE),
+			      "madvise a memory area");
 	}
 }
 
-/* Read runs that follow each other in the file with one preadv. */
+/* Read @total bytes at @off into @iov[0..@n), however short the reads. */
+static void read_batch(struct rst_args *a, struct iovec *iov, int n, uint64_t off, uint64_t total)
+{
+	while (total) {
+		long ret = sys5(__NR_preadv, a->pages_fd, iov, n, off, 0);
+
+		if (ret == 0)
+			ret = -EIO;	/* the pages image is shorter than its pagemap */
+		check(ret, "read pages from the pages image");
+		off += ret;
+		total -= ret;
+		/* A short read: step over what was read. */
+		while (ret && n) {
+			if ((uint64_t)ret >= iov[0].iov_len) {
+				ret -= iov[0].iov_len;
+				for (int k = 1; k < n; k++)
+					iov[k - 1] = iov[k];
+				n--;
+			} else {
+				iov[0].iov_base = (char *)iov[0].iov_base + ret;
+				iov[0].iov_len -= ret;
+				ret = 0;
+			}
+		}
+	}
+}
+
+/*
+ * Read runs that follow each other in the file with one preadv, at most
+ * FILL_CHUNK bytes at a time.  Each piece of FILL_POPULATE bytes or more
+ * is populated first (MADV_POPULATE_WRITE): the kernel allocates its
+ * frames in one go instead of a page fault each inside the read, and in
+ * chunks small enough that what it zeroes is still in the cache when the
+ * read overwrites it.  Only the pages read are populated, so the task
+ * ends up with the same resident pages; the advice is a hint, and a
+ * kernel without it (before 5.14) leaves the faults to the read.
+ */
+#ifndef FILL_CHUNK
+#define FILL_CHUNK	(1ul << 20)
+#endif
+#ifndef FILL_POPULATE
+#define FILL_POPULATE	(64ul << 10)
+#endif
+
 static void fill_pages(struct rst_args *a)
 {
 	struct iovec iov[IOV_BATCH];
+	uint64_t done = 0;	/* bytes of runs[i] already read */
 	uint32_t i = 0;
 
 	while (i < a->nr_runs) {
-		uint64_t off = a->runs[i].off, total = 0;
+		uint64_t off = a->runs[i].off + done, total = 0;
 		int n = 0;
 
-		while (i < a->nr_runs && n < IOV_BATCH && a->runs[i].off == off + total) {
-			iov[n].iov_base = (void *)a->runs[i].addr;
-			iov[n].iov_len = a->runs[i].len;
-			total += a->runs[i].len;
-			n++;
-			i++;
-		}
-		while (total) {
-			long ret = sys5(__NR_preadv, a->pages_fd, iov, n, off, 0);
+		while (i < a->nr_runs && n < IOV_BATCH && total < FILL_CHUNK &&
+		       a->runs[i].off + done == off + total) {
+			struct rst_run *r = &a->runs[i];
+			uint64_t len = r->len - done;
 
-			if (ret == 0)
-				ret = -EIO;	/* the pages image is shorter than its pagemap */
-			check(ret, "read pages from the pages image");
-			off += ret;
-			total -= ret;
-			/* A short read: step over what was read. */
-			while (ret && n) {
-				if ((uint64_t)ret >= iov[0].iov_len) {
-					ret -= iov[0].iov_len;
-					for (int k = 1; k < n; k++)
-						iov[k - 1] = iov[k];
-					n--;
-				} else {
-					iov[0].iov_base = (char *)iov[0].iov_base + ret;
-					iov[0].iov_len -= ret;
-					ret = 0;
-				}
+			if (len > FILL_CHUNK - total)
+				len = FILL_CHUNK - total;
+			iov[n].iov_base = (void *)(r->addr + done);
+			iov[n].iov_len = len;
+			if (len >= FILL_POPULATE)
+				sys3(__NR_madvise, r->addr + done, len, MADV_POPULATE_WRITE);
+			total += len;
+			n++;
+			done += len;
+			if (done == r->len) {
+				i++;
+				done = 0;
 			}
 		}
+		read_batch(a, iov, n, off, total);
 	}
 }
 
