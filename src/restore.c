@@ -558,27 +558,6 @@ static int read_tasks(struct rst_ctx *ctx)
 	return ret;
 }
 
-/* The highest fd number in fdinfo-@files_id.img; -1 if none. */
-static int max_fd_of(struct rst_ctx *ctx, uint32_t files_id, int *max)
-{
-	FdinfoEntry *e;
-	struct img *img;
-	int ret;
-
-	ret = img_open(&img, ctx->dirfd, IMG_FDINFO, files_id, O_RDONLY);
-	if (ret == -ENOENT)
-		return 0;	/* a task without fds */
-	if (ret)
-		return ret;
-	while ((ret = img_read_msg(img, &fdinfo_entry__descriptor, (ProtobufCMessage **)&e)) > 0) {
-		if ((int)e->fd > *max)
-			*max = e->fd;
-		img_free_msg(&e->base);
-	}
-	img_close(img);
-	return ret;
-}
-
 /*
  * The service fds start above every fd of every task, the pool after
  * them; stasis's own log and images directory move there now.
@@ -586,14 +565,14 @@ static int max_fd_of(struct rst_ctx *ctx, uint32_t files_id, int *max)
 static int place_fds(struct rst_ctx *ctx)
 {
 	struct rlimit rl;
-	int max = 2, fd, ret;
+	int max = 2, fd;
 
+	/* t->fds is sorted: its last entry is the task's highest fd. */
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		if (ctx->tasks[i].zombie)
-			continue;
-		ret = max_fd_of(ctx, ctx->tasks[i].ids->files_id, &max);
-		if (ret)
-			return ret;
+		struct rst_task *t = &ctx->tasks[i];
+
+		if (t->nr_fds && (int)t->fds[t->nr_fds - 1]->fd > max)
+			max = t->fds[t->nr_fds - 1]->fd;
 	}
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
@@ -613,23 +592,6 @@ static int place_fds(struct rst_ctx *ctx)
 		return -errno;
 	close(ctx->dirfd);
 	ctx->dirfd = fd;
-	return 0;
-}
-
-/* Every fd of every task is below the service fds. */
-static int check_fds(struct rst_ctx *ctx)
-{
-	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		struct rst_task *t = &ctx->tasks[i];
-
-		for (size_t j = 0; j < t->nr_fds; j++) {
-			if ((int)t->fds[j]->fd >= ctx->svc_base) {
-				pr_err("unsupported: pid %d has fd %u above its RLIMIT_NOFILE", t->pid,
-				       t->fds[j]->fd);
-				return -ENOTSUP;
-			}
-		}
-	}
 	return 0;
 }
 
@@ -763,9 +725,9 @@ int cr_restore(const struct opts *o, int *exit_code)
 	if (!ret)
 		ret = check_tree(&ctx) ?: check_pids_free(&ctx);
 	if (!ret)
-		ret = place_fds(&ctx);
+		ret = files_restore_read(&ctx) ?: place_fds(&ctx);
 	if (!ret)
-		ret = files_restore_prepare(&ctx) ?: check_fds(&ctx) ?: open_mapped_files(&ctx);
+		ret = files_restore_prepare(&ctx) ?: open_mapped_files(&ctx);
 	if (!ret && rst_fault("prepare"))
 		ret = -EFAULT;
 	if (!ret)

@@ -111,9 +111,14 @@ int rst_pool_add(struct rst_ctx *ctx, int fd);
 bool rst_fault(const char *step);
 
 /*
- * files/files.c, in the controller: read files.img, the fdinfo and fs
- * images of every task, and open in the pool every object a task needs:
- * its fds, its cwd and root, its exe and the files its memory maps.
+ * files/files.c, in the controller: read files.img, and the fdinfo and
+ * fs images of every task into t->fds and t->fs.
+ */
+int files_restore_read(struct rst_ctx *ctx);
+
+/*
+ * Then, once the pool's place is known, open in it every object a task
+ * needs at its fds, cwd and root.
  */
 int files_restore_prepare(struct rst_ctx *ctx);
 

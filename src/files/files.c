@@ -1057,7 +1057,7 @@ static int cmp_fdinfo(const void *a, const void *b)
 	return (x->fd > y->fd) - (x->fd < y->fd);
 }
 
-/* Every fd once, below the service fds, on a file files.img has, of the kind it says. */
+/* Every fd once, on a file files.img has, of the kind it says. */
 static int check_task_fds(struct rst_ctx *ctx, struct rst_task *t)
 {
 	for (size_t i = 0; i < t->nr_fds; i++) {
@@ -1066,11 +1066,6 @@ static int check_task_fds(struct rst_ctx *ctx, struct rst_task *t)
 
 		if (i && e->fd == t->fds[i - 1]->fd) {
 			pr_err("fdinfo-%u.img: fd %u appears twice", t->ids->files_id, e->fd);
-			return -EINVAL;
-		}
-		if (ctx->svc_base > 0 && e->fd >= (uint32_t)ctx->svc_base) {
-			pr_err("pid %d fd %u: not below the service fds, which start at %d",
-			       t->pid, e->fd, ctx->svc_base);
 			return -EINVAL;
 		}
 		if (!f) {
@@ -1169,9 +1164,8 @@ static int open_task_files(struct rst_ctx *ctx, struct rst_task *t)
 	return 0;
 }
 
-int files_restore_prepare(struct rst_ctx *ctx)
+int files_restore_read(struct rst_ctx *ctx)
 {
-	size_t i;
 	int ret;
 
 	if (!files_rst_priv(ctx))
@@ -1179,9 +1173,16 @@ int files_restore_prepare(struct rst_ctx *ctx)
 	ret = read_files_img(ctx);
 	if (!ret)
 		ret = reg_restore_prepare(ctx);
-	for (i = 0; !ret && i < ctx->nr_tasks; i++)
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++)
 		ret = read_task_files(ctx, &ctx->tasks[i]);
-	for (i = 0; !ret && i < ctx->nr_tasks; i++)
+	return ret;
+}
+
+int files_restore_prepare(struct rst_ctx *ctx)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++)
 		ret = open_task_files(ctx, &ctx->tasks[i]);
 	if (!ret)
 		pipe_restore_finish(ctx);
@@ -1261,8 +1262,6 @@ static int close_others(struct rst_ctx *ctx, struct rst_task *t)
 		}
 		lo = t->fds[i]->fd + 1;
 	}
-	if (ctx->svc_base <= 0)
-		return 0;
 	return close_fds(t, lo, ctx->svc_base - 1);
 }
 
