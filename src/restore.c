@@ -38,6 +38,7 @@
 #include "core.h"
 #include "inventory.pb-c.h"
 #include "log.h"
+#include "proc.h"
 #include "restore.h"
 #include "restorer.h"
 #include "stats.pb-c.h"
@@ -311,23 +312,23 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 
 /* --- the controller --- */
 
+/*
+ * /proc/@pid/stat of a task that may have gone: false, and nothing
+ * logged, when it has.
+ */
+static bool stat_of(pid_t pid, struct proc_stat *st)
+{
+	if (kill(pid, 0) && errno == ESRCH)
+		return false;
+	return !proc_read_stat(pid, st);
+}
+
 /* Is @pid a zombie or gone?  For a task that should be alive. */
 static bool task_dead(pid_t pid)
 {
-	char path[64], buf[256], *p;
-	int fd, n;
+	struct proc_stat st;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return true;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	return !p || p[2] == 'Z' || p[2] == 'X';
+	return !stat_of(pid, &st) || st.state == 'Z' || st.state == 'X';
 }
 
 static int check_alive(struct rst_ctx *ctx, int stage)
@@ -424,34 +425,16 @@ static int run_stages(struct rst_ctx *ctx)
 	return ret;
 }
 
-/* The parent of @pid from /proc/PID/stat, or -1. */
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	int fd, n, ppid;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %d", &ppid) != 1)
-		return -1;
-	return ppid;
-}
-
 /* Did we make @pid?  A PID that was taken by someone else is not ours to kill. */
 static bool is_ours(pid_t pid)
 {
 	pid_t self = getpid();
+	struct proc_stat st;
 
 	for (int depth = 0; pid > 1 && depth < 1024; depth++) {
-		pid = parent_of(pid);
+		if (!stat_of(pid, &st))
+			return false;
+		pid = st.ppid;
 		if (pid == self)
 			return true;
 	}
