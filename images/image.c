@@ -551,6 +551,24 @@ int img_read_msg(struct img *img, const ProtobufCMessageDescriptor *md, Protobuf
 	return ret ? ret : 1;
 }
 
+int img_read_one(int dirfd, enum img_type type, unsigned long id,
+		 const ProtobufCMessageDescriptor *md, ProtobufCMessage **msg)
+{
+	struct img *img;
+	int ret;
+
+	ret = img_open(&img, dirfd, type, id, O_RDONLY);
+	if (ret)
+		return ret;
+	ret = img_read_msg(img, md, msg);
+	if (ret == 0) {
+		pr_err("%s is empty", img_name(img));
+		ret = -EINVAL;
+	}
+	img_close(img);
+	return ret < 0 ? ret : 0;
+}
+
 void img_free_msg(ProtobufCMessage *msg)
 {
 	if (msg)

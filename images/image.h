@@ -164,6 +164,14 @@ off_t img_offset(const struct img *img);
  * 0 at a clean end of file, or a negative errno.  Free with img_free_msg().
  */
 int img_read_msg(struct img *img, const ProtobufCMessageDescriptor *md, ProtobufCMessage **msg);
+/*
+ * Open image @type (@id) in @dirfd, read its first entry as @md, close it:
+ * for the images that hold one entry.  0, or -ENOENT without logging when
+ * the file is missing (callers say what that means), -EINVAL when it is
+ * empty, or the read's error.
+ */
+int img_read_one(int dirfd, enum img_type type, unsigned long id,
+		 const ProtobufCMessageDescriptor *md, ProtobufCMessage **msg);
 /* Read the next entry's framing and raw message bytes (crit's generic path). */
 int img_read_entry(struct img *img, uint8_t **data, size_t *len);
 /* Read exactly @len raw bytes following an entry; a short file is an error. */

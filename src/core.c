@@ -813,21 +813,13 @@ int core_dump_zombie(struct dump_ctx *ctx, struct dump_task *t)
 
 static int read_core(struct rst_ctx *ctx, pid_t tid, CoreEntry **core)
 {
-	struct img *img;
 	int ret;
 
-	ret = img_open(&img, ctx->dirfd, IMG_CORE, tid, O_RDONLY);
+	ret = img_read_one(ctx->dirfd, IMG_CORE, tid, &core_entry__descriptor,
+			   (ProtobufCMessage **)core);
 	if (ret == -ENOENT)
 		pr_err("the core image of tid %d (core-%d.img) is missing", tid, tid);
 	if (ret)
-		return ret;
-	ret = img_read_msg(img, &core_entry__descriptor, (ProtobufCMessage **)core);
-	img_close(img);
-	if (ret == 0) {
-		pr_err("core-%d.img is empty", tid);
-		return -EINVAL;
-	}
-	if (ret < 0)
 		return ret;
 	if ((*core)->mtype != CORE_ENTRY__MARCH__X86_64) {
 		pr_err("unsupported: core-%d.img is not of an x86_64 task", tid);

@@ -1589,21 +1589,13 @@ struct mem_rst {
 
 static int read_mm(struct rst_ctx *ctx, struct rst_task *t)
 {
-	struct img *img;
 	int ret;
 
-	ret = img_open(&img, ctx->dirfd, IMG_MM, t->pid, O_RDONLY);
+	ret = img_read_one(ctx->dirfd, IMG_MM, t->pid, &mm_entry__descriptor,
+			   (ProtobufCMessage **)&t->mm);
 	if (ret == -ENOENT)
 		pr_err("the memory image of pid %d (mm-%d.img) is missing", t->pid, t->pid);
-	if (ret)
-		return ret;
-	ret = img_read_msg(img, &mm_entry__descriptor, (ProtobufCMessage **)&t->mm);
-	img_close(img);
-	if (ret == 0) {
-		pr_err("mm-%d.img is empty", t->pid);
-		return -EINVAL;
-	}
-	return ret < 0 ? ret : 0;
+	return ret;
 }
 
 static VmaEntry *vma_of(MmEntry *mm, uint64_t addr)

@@ -217,21 +217,12 @@ int pstree_dump(struct dump_ctx *ctx)
 
 static int read_ids(struct rst_ctx *ctx, struct rst_task *t)
 {
-	struct img *img;
 	int ret;
 
-	ret = img_open(&img, ctx->dirfd, IMG_IDS, t->pid, O_RDONLY);
-	if (ret == -ENOENT)
-		return 0;	/* a zombie has none; core_restore_read() checks the rest */
-	if (ret)
-		return ret;
-	ret = img_read_msg(img, &task_kobj_ids_entry__descriptor, (ProtobufCMessage **)&t->ids);
-	img_close(img);
-	if (!ret) {
-		pr_err("ids-%d.img is empty", t->pid);
-		return -EINVAL;
-	}
-	return ret < 0 ? ret : 0;
+	ret = img_read_one(ctx->dirfd, IMG_IDS, t->pid, &task_kobj_ids_entry__descriptor,
+			   (ProtobufCMessage **)&t->ids);
+	/* A zombie has none; core_restore_read() checks the rest. */
+	return ret == -ENOENT ? 0 : ret;
 }
 
 static int add_task(struct rst_ctx *ctx, PstreeEntry *e)

@@ -499,21 +499,14 @@ static int check_pids_free(struct rst_ctx *ctx)
 static int read_inventory(struct rst_ctx *ctx)
 {
 	InventoryEntry *e;
-	struct img *img;
 	int ret;
 
-	ret = img_open(&img, ctx->dirfd, IMG_INVENTORY, 0, O_RDONLY);
+	ret = img_read_one(ctx->dirfd, IMG_INVENTORY, 0, &inventory_entry__descriptor,
+			   (ProtobufCMessage **)&e);
 	if (ret == -ENOENT)
 		pr_err("no inventory.img in %s: not a finished dump", ctx->opts->images_dir);
 	if (ret)
 		return ret;
-	ret = img_read_msg(img, &inventory_entry__descriptor, (ProtobufCMessage **)&e);
-	img_close(img);
-	if (ret <= 0) {
-		if (!ret)
-			pr_err("inventory.img is empty");
-		return ret ?: -EINVAL;
-	}
 	if (e->img_version != 2) {
 		pr_err("unsupported: images of version %u", e->img_version);
 		ret = -ENOTSUP;
