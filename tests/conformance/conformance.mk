@@ -23,7 +23,7 @@ $(CONF_OBJ): $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(CONF_RUNNER): $(B)/obj/tests/conformance/runner.o
+$(CONF_RUNNER): $(B)/obj/tests/conformance/runner.o $(CONF_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 

@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "stasis_test.h"
+
 #define DEFAULT_TIMEOUT	30		/* seconds, for each step */
 #define DEFAULT_TOPDIR	"/tmp/stasis-conf"
 #define NAP_NS		(10 * 1000 * 1000)
@@ -186,39 +188,13 @@ static int empty_dir(const char *path)
 	return ret;
 }
 
-/* State letter and parent of @pid from /proc; -1 if it is gone. */
-static int proc_stat(pid_t pid, char *state, pid_t *ppid)
-{
-	char path[64], buf[512];
-	char *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
-	p = strrchr(buf, ')');
-	if (!p || strlen(p) < 5)
-		return -1;
-	*state = p[2];
-	*ppid = (pid_t)strtol(p + 4, NULL, 10);
-	return 0;
-}
-
 /* The parent of @pid, or -1 if it is gone. */
 static pid_t proc_ppid(pid_t pid)
 {
 	pid_t ppid;
 	char state;
 
-	return proc_stat(pid, &state, &ppid) ? -1 : ppid;
+	return test_proc_stat(pid, &state, &ppid) ? -1 : ppid;
 }
 
 /* The state letter of @pid ('R', 'S', 'T', 'Z', ...), or '?' if it is gone. */
@@ -227,7 +203,7 @@ static char proc_state(pid_t pid)
 	pid_t ppid;
 	char state;
 
-	return proc_stat(pid, &state, &ppid) ? '?' : state;
+	return test_proc_stat(pid, &state, &ppid) ? '?' : state;
 }
 
 /* SIGKILL every child we have now. */
@@ -639,7 +615,7 @@ static int check_alive(struct run *r)
 	if (reap_test(r))
 		return failf(r, "process %d %s during the between-step",
 			     r->pid, describe_status(r->status));
-	if (proc_stat(r->pid, &state, &ppid))
+	if (test_proc_stat(r->pid, &state, &ppid))
 		return failf(r, "process %d gone after the between-step", r->pid);
 	if (state == 'Z' || state == 'X')
 		return failf(r, "process %d is dead (state %c) after the between-step",

@@ -35,30 +35,6 @@ static void nap_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* State letter and parent of @pid from /proc; -1 if it cannot be read. */
-static int proc_stat(pid_t pid, char *state, pid_t *ppid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || strlen(p) < 5)
-		return -1;
-	*state = p[2];
-	*ppid = (pid_t)strtol(p + 4, NULL, 10);
-	return 0;
-}
-
 static void __attribute__((noreturn)) child(pid_t parent)
 {
 	struct timespec zero = { 0 };
@@ -97,7 +73,7 @@ static int check_stopped(pid_t pid, const char *when)
 	pid_t ppid = -1;
 
 	for (long ms = 0; ; ms += 50) {
-		if (proc_stat(pid, &state, &ppid)) {
+		if (test_proc_stat(pid, &state, &ppid)) {
 			fail("%s: child %d gone from /proc", when, pid);
 			return -1;
 		}

@@ -43,30 +43,6 @@ static struct zombie zombies[NR_ZOMBIES] = {
 	{ .kind = KILLED, .what = "child killed by SIGKILL" },
 };
 
-/* State letter and parent of @pid from /proc; -1 if it cannot be read. */
-static int proc_stat(pid_t pid, char *state, pid_t *ppid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || strlen(p) < 5)
-		return -1;
-	*state = p[2];
-	*ppid = (pid_t)strtol(p + 4, NULL, 10);
-	return 0;
-}
-
 static const char *describe(int status, char *buf, size_t len)
 {
 	if (WIFEXITED(status))
@@ -125,7 +101,7 @@ static int check_zombie_state(const struct zombie *z, const char *when)
 	char state = '?';
 	pid_t ppid = -1;
 
-	if (proc_stat(z->pid, &state, &ppid)) {
+	if (test_proc_stat(z->pid, &state, &ppid)) {
 		fail("%s: %s (pid %d) gone from /proc", when, z->what, z->pid);
 		return -1;
 	}

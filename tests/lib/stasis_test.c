@@ -210,3 +210,27 @@ bool test_wait_in_syscall(const atomic_int *tid, long nr, int timeout_ms)
 		nanosleep(&nap, NULL);
 	}
 }
+
+int test_proc_stat(pid_t pid, char *state, pid_t *ppid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+	p = strrchr(buf, ')');
+	if (!p || strlen(p) < 5)
+		return -1;
+	*state = p[2];
+	*ppid = (pid_t)strtol(p + 4, NULL, 10);
+	return 0;
+}

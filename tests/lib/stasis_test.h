@@ -37,6 +37,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define TEST_OUT_FD	1000	/* lowest descriptor the result file may get */
 
@@ -74,5 +75,11 @@ void test_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * reported at all, else 0 (pass or skip).
  */
 int test_result(void);
+
+/*
+ * The state letter and parent of @pid from /proc/PID/stat; -1 if it
+ * cannot be read (the process is gone).  For tests and the runner alike.
+ */
+int test_proc_stat(pid_t pid, char *state, pid_t *ppid);
 
 #endif
