@@ -413,8 +413,6 @@ static void thread_setup(struct rst_args *a, struct rst_thread *t)
 	if (t->rseq)
 		check(sys4(__NR_rseq, t->rseq, t->rseq_len, 0, t->rseq_sig), "register rseq");
 	sys5(__NR_prctl, PR_SET_NAME, (long)t->comm, 0, 0, 0);
-	if (t->pdeath_sig)
-		sys2(__NR_prctl, PR_SET_PDEATHSIG, t->pdeath_sig);
 	if (t->has_sched) {
 		struct sched_param_k sp = { t->sched_prio };
 
@@ -444,6 +442,7 @@ static void thread_main(void *arg)
 	__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
 	futex_wake(&a->threads_ready);
 	wait_go(a);
+	sys2(__NR_prctl, PR_SET_PDEATHSIG, t->pdeath_sig);
 	/* Done with the shared area: the leader may unmap it. */
 	__atomic_add_fetch(&a->threads_gone, 1, __ATOMIC_SEQ_CST);
 	futex_wake(&a->threads_gone);
@@ -555,6 +554,17 @@ void rst_main(struct rst_args *a)
 	sys3(__NR_close_range, a->close_from, ~0u, 0);
 	stage_done(a->shared, RST_STAGE_READY);
 	wait_go(a);
+	/*
+	 * Until now the task died with its parent (restore.c sets that, so
+	 * that a restore killed half way leaves nothing behind); from now
+	 * on it is the dumped one's setting, and once the root's is, the
+	 * controller, the root's parent, may go.
+	 */
+	sys2(__NR_prctl, PR_SET_PDEATHSIG, leader->pdeath_sig);
+	if (a->is_root) {
+		__atomic_store_n(&a->shared->root_running, 1, __ATOMIC_RELEASE);
+		futex_wake(&a->shared->root_running);
+	}
 	unmap_shared(a);
 	if (a->stopped)
 		sys2(__NR_kill, a->pid, SIGSTOP);

@@ -47,6 +47,7 @@ struct rst_shared {
 	int32_t done[RST_STAGE_NR];	/* futex: tasks through each stage */
 	int32_t error;			/* the first failure: -errno */
 	int32_t err_pid;
+	int32_t root_running;		/* futex: the root has its own pdeath signal back */
 	char err_msg[RST_ERR_MSG];
 };
 
@@ -129,6 +130,7 @@ struct rst_mm {
 struct rst_args {
 	struct rst_shared *shared;
 	int32_t pid, stopped;
+	int32_t is_root, pad0;		/* the controller waits for the root's last step */
 
 	/* Step 1-2. */
 	struct rst_range keep[4];	/* sorted; everything else is unmapped */

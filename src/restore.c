@@ -257,6 +257,7 @@ static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, vo
 	if (ret)
 		task_fail(ctx, t, ret, "prepare the memory areas");
 	a->close_from = ctx->svc_base;
+	a->is_root = t == ctx->tasks;
 	sh = mremap(ctx->shared, PAGE_SZ, PAGE_SZ, MREMAP_MAYMOVE | MREMAP_FIXED,
 		    (char *)base + size - PAGE_SZ);
 	if (sh == MAP_FAILED)
@@ -278,11 +279,19 @@ static void __attribute__((noreturn)) jump_to_restorer(struct rst_args *a, void 
 static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 {
 	struct rst_shared *sh = ctx->shared;
+	pid_t parent = t->parent ? t->parent->pid : ctx->controller;
 	struct rst_args *a;
 	void *entry;
 	sigset_t all;
 	int ret;
 
+	/*
+	 * Die with the parent until the tree runs: if stasis is killed half
+	 * way, the whole half-restored tree goes with it, each task with its
+	 * parent.  The restorer puts the dumped setting back at the end.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(1);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	task_session(ctx, t);
@@ -422,6 +431,9 @@ static int run_stages(struct rst_ctx *ctx)
 		ret = wait_zombies(ctx);
 	if (!ret && rst_fault("ready"))
 		ret = -EFAULT;
+	/* stasis dying here, with no clean-up: the tree must go by itself. */
+	if (!ret && rst_fault("crash"))
+		_exit(1);
 	return ret;
 }
 
@@ -439,6 +451,30 @@ static bool is_ours(pid_t pid)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Every task dies with its parent until it runs (task_run()); the root's
+ * parent is us, so we stay until the root has its own setting back, or
+ * has already ended: from GO on, the tree runs its own code.
+ */
+static int wait_root_running(struct rst_ctx *ctx)
+{
+	struct rst_shared *sh = ctx->shared;
+	struct timespec nap = { 0, POLL_MS * 1000000l };
+	int timeout = ctx->opts->timeout ? ctx->opts->timeout : STAGE_TIMEOUT;
+	uint64_t deadline = now_us() + timeout * 1000000ull;
+
+	while (!__atomic_load_n(&sh->root_running, __ATOMIC_ACQUIRE)) {
+		if (task_dead(ctx->tasks[0].pid))
+			return 0;
+		if (now_us() > deadline) {
+			pr_err("restore timed out: the root did not start running");
+			return -ETIMEDOUT;
+		}
+		futex(&sh->root_running, FUTEX_WAIT, 0, &nap);
+	}
+	return 0;
 }
 
 /* Kill everything created and reap it: we are its subreaper. */
@@ -632,6 +668,7 @@ static int restore_tree(struct rst_ctx *ctx)
 	if (ctx->shared == MAP_FAILED)
 		return -errno;
 	ctx->shared->stage = RST_STAGE_FORKED;
+	ctx->controller = getpid();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1)) {
 		pr_perror("cannot become a child subreaper");
 		return -errno;
@@ -646,6 +683,11 @@ static int restore_tree(struct rst_ctx *ctx)
 		return ret;
 	}
 	stage_open(ctx->shared, RST_STAGE_GO);
+	ret = wait_root_running(ctx);
+	if (ret) {
+		kill_tree(ctx);
+		return ret;
+	}
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	pr_info("restore of tree %d finished: %" PRIu64 " us", ctx->tasks[0].pid, t1 - t0);
 	write_stats(ctx, t1 - t0, t1 - t0);

@@ -79,6 +79,7 @@ struct rst_ctx {
 	int pool_next;			/* where the next pool fd goes */
 
 	struct rst_shared *shared;	/* the area all restored tasks see */
+	pid_t controller;		/* stasis itself: the root's parent */
 	void *files_priv;		/* files/files.c's bookkeeping */
 };
 

@@ -195,4 +195,17 @@ if [ $rc -ne 0 ] && [ -z "$left" ] && grep -q "fault injected" <<<"$out"; then
 else
 	fail "exit status $rc, left running: '$left': $out"
 fi
+
+# stasis itself dying half way: every task dies with its parent.
+rm -rf "$W/crash" && cp -a "$FIX/tree/img" "$W/crash"
+T="stasis killed half way leaves no task"
+STASIS_FAULT=crash timeout -k 5 20 $B/spawn "$W/crash.spawn" -S -- build/stasis restore -D "$W/crash" -d -o restore.log
+rc=$?
+left=$(for pid in 31201 31202 31203 31204; do [ -d /proc/$pid ] && echo $pid; done | tr '\n' ' ')
+if [ $rc -ne 0 ] && [ -z "$left" ] && grep -q "fault injected at step crash" "$W/crash/restore.log"; then
+	pass "exit status $rc, no task left"
+else
+	fail "exit status $rc, left running: '$left'"
+	kill -9 $left 2>/dev/null
+fi
 exit 0
