@@ -1,7 +1,8 @@
 #!/bin/bash
-# run.sh - the whole test suite.  Every part prints "PASS: what" or
-# "FAIL: what: why" lines; this script runs them all, keeps a log in
-# build/test.log, and ends with the line "N passed, N failed".
+# run.sh - the whole test suite.  Every part prints "PASS: what",
+# "FAIL: what: why" or "SKIP: what: why" lines (a skip always says why:
+# what this machine lacks); this script runs them all, keeps a log in
+# build/test.log, and ends with the line "N passed, N failed, N skipped".
 # Exit status 0 only when nothing failed.
 #
 # Environment: FIXTURES (CRIU 4.2 fixtures), FUZZ_SECONDS (per fuzz target,
@@ -15,11 +16,12 @@ LOG=build/test.log
 
 passed=0
 failed=0
+skipped=0
 
 # part NAME CMD...: run one part, echo its lines, count them.  A part that
 # fails without saying what failed counts as one failure.
 part() {
-	local name=$1 out rc p f
+	local name=$1 out rc p f s
 	shift
 	echo "== $name" | tee -a "$LOG"
 	out=$("$@" 2>>"$LOG")
@@ -27,16 +29,18 @@ part() {
 	[ -n "$out" ] && printf '%s\n' "$out" | tee -a "$LOG"
 	p=$(printf '%s\n' "$out" | grep -c '^PASS:')
 	f=$(printf '%s\n' "$out" | grep -c '^FAIL:')
+	s=$(printf '%s\n' "$out" | grep -c '^SKIP:')
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		echo "FAIL: $name: exited with status $rc (see $LOG)" | tee -a "$LOG"
 		f=1
 	fi
-	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ]; then
 		echo "FAIL: $name: ran no test" | tee -a "$LOG"
 		f=1
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
+	skipped=$((skipped + s))
 }
 
 if [ ! -d "$FIXTURES" ]; then
@@ -55,5 +59,5 @@ if [ "$FUZZ_SECONDS" -gt 0 ]; then
 	part "fuzzing" bash tests/fuzz.sh "$FUZZ_SECONDS" "$FIXTURES"
 fi
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "imgjson.h"
@@ -49,6 +50,31 @@ static bool is_ignored(const char *key)
 
 static bool same(const struct json *a, const struct json *b, const char *key,
 		 char *why, size_t len, const char *path);
+
+/*
+ * Limits are the machine's (RLIMIT_NPROC and RLIMIT_SIGPENDING follow its
+ * memory), not the program's: the program inherited ours, so stasis's
+ * value must be what getrlimit() gives here, whatever CRIU saw elsewhere.
+ */
+static bool same_rlimit(const struct json *b, const char *path, char *why, size_t len)
+{
+	const char *at = strstr(path, "/rlimits/rlimits[");
+	struct rlimit rl;
+	uint64_t got = 0, want;
+	int res;
+
+	if (sscanf(at + strlen("/rlimits/rlimits["), "%d]", &res) != 1 ||
+	    getrlimit(res, &rl) || !json_get_u64(b, &got)) {
+		snprintf(why, len, "%.400s: cannot compare with this machine's limit", path);
+		return false;
+	}
+	want = strstr(path, "]/cur") ? rl.rlim_cur : rl.rlim_max;
+	if (got == want)
+		return true;
+	snprintf(why, len, "%.400s: this machine %llu, stasis %llu", path,
+		 (unsigned long long)want, (unsigned long long)got);
+	return false;
+}
 
 static bool same_obj(const struct json *a, const struct json *b, char *why, size_t len,
 		     const char *path)
@@ -87,6 +113,8 @@ static bool same(const struct json *a, const struct json *b, const char *key,
 	}
 	if (a->type == JSON_OBJECT)
 		return same_obj(a, b, why, len, path);
+	if (strstr(path, "/rlimits/rlimits[") && key)
+		return same_rlimit(b, path, why, len);
 	if (a->type == JSON_ARRAY) {
 		if (a->arr.n != b->arr.n) {
 			snprintf(why, len, "%.400s: %zu entries in CRIU's dump, %zu in stasis's",

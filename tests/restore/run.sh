@@ -3,7 +3,8 @@
 #  - every conformance program passes start -> dump -> kill -> restore ->
 #    check, and an altered pages image makes one report FAIL;
 #  - CRIU 4.2's fixture images restore and the programs carry on, as
-#    their logs show (the fixtures' own check-log.py);
+#    their logs show (the fixtures' own check-log.py); on a CPU that
+#    cannot run them (no AVX-512) they are refused clearly instead;
 #  - a truncated pages image, a missing core image, a PID already taken
 #    and a changed file each fail with a clear error, leaving nothing
 #    running.
@@ -34,6 +35,8 @@ FAIL:*checksum*) pass "an altered page is seen: ${out#FAIL: }" ;;
 esac
 
 # --- CRIU 4.2's images ---
+. tests/lib/cpu.sh
+LACKS=$(cpu_lacks_avx512)
 
 # restore_in SPAWNPID_FILE DIR: restore DIR detached under a subreaper of
 # our own (spawn), which reaps the tree when the test kills it.
@@ -60,6 +63,28 @@ pids_of() {
 	esac
 }
 
+# running PID...: the PIDs of the list that are running.
+running() {
+	local pid
+	for pid in "$@"; do [ -d /proc/"$pid" ] && echo "$pid"; done | tr '\n' ' '
+}
+
+# refused_here SC: on a CPU that lacks what the fixture's registers hold,
+# the restore must say so and create nothing.
+refused_here() {
+	local sc=$1 out rc left
+	out=$(build/stasis restore -D "$W/$sc" -d 2>&1)
+	rc=$?
+	left=$(running $(pids_of "$sc"))
+	if [ $rc -eq 1 ] && grep -qi xsave <<<"$out" && [ -z "$left" ]; then
+		pass "refused on this CPU: $(grep -m1 Error <<<"$out")"
+	else
+		fail "exit status $rc, running: '$left': $out"
+		kill -9 $left 2>/dev/null
+	fi
+	echo "SKIP: restore $T: restored and carrying on: its program runs AVX-512 code; this CPU lacks $LACKS"
+}
+
 for sc in counter-static threads-dynamic tree fpu; do
 	T="fixture $sc"
 	if [ ! -d "$FIX/$sc" ]; then
@@ -71,6 +96,10 @@ for sc in counter-static threads-dynamic tree fpu; do
 		continue
 	fi
 	rm -rf "$W/$sc" && cp -a "$FIX/$sc/img" "$W/$sc"
+	if [ -n "$LACKS" ]; then
+		refused_here "$sc"
+		continue
+	fi
 	restore_in "$W/$sc.spawn" "$W/$sc"
 	sleep 3
 	alive=yes
@@ -141,55 +170,90 @@ cp /bin/true "/tmp/stasis-fixtures/$sc/$sc"
 expect_error "a changed file" "$W/bad" "counter-static changed: size"
 "$FIX/stage.sh" $sc >/dev/null 2>&1
 
-# A PID already taken: the fixture itself, restored once already.
-fresh
-cp -a "$W/bad" "$W/bad2"
+# The tests below need images whose programs run on this CPU: the
+# fixtures' programs, built here from their sources, run at their recorded
+# paths and dumped by stasis.  PIDs are whatever this machine gave them.
+
+# own_dump SC: dump SC's program into $W/own-SC; prints its pids, root first.
+own_dump() {
+	local sc=$1 own="" pid
+	local d=$W/build-$sc img=$W/own-$sc dir=/tmp/stasis-fixtures/$sc
+	rm -rf "$d" "$img" && cp -r "$FIX/$sc/src" "$d" || return 1
+	make -s -C "$d" >"$d/build.log" 2>&1 || return 1
+	mkdir -p "$dir" && cp "$d/$sc" "$dir/$sc" && rm -f "$dir/$sc.log"
+	[ "$sc" = tree ] && own=-S	# it makes its own session
+	$B/spawn "$W/own-$sc.pid" -C "$dir" $own -- "$dir/$sc" "$dir/$sc.log" &
+	local spawner=$!
+	sleep 1.5
+	pid=$(cat "$W/own-$sc.pid")
+	if ! build/stasis dump -t "$pid" -D "$img" -o dump.log; then
+		kill "$spawner"
+		wait "$spawner"
+		return 1
+	fi
+	wait "$spawner"
+	build/crit decode -i "$img/pstree.img" | jq -r '.entries[].pid' | tr '\n' ' '
+}
+
+T="our own images"
+if ! ONE=$(own_dump counter-static) || [ -z "$ONE" ]; then
+	fail "cannot build and dump counter-static (see $W/build-counter-static, $W/own-counter-static)"
+	exit 0
+fi
+if ! TREE=$(own_dump tree) || [ -z "$TREE" ]; then
+	fail "cannot build and dump tree (see $W/build-tree, $W/own-tree)"
+	exit 0
+fi
+ONE=${ONE% }
+own_fresh() { rm -rf "$W/$2" && cp -a "$W/own-$1" "$W/$2"; }
+
+# A PID already taken: the program itself, restored once already.
+own_fresh counter-static bad
+own_fresh counter-static bad2
 restore_in "$W/taken.spawn" "$W/bad2"
 sleep 1
 T="refuses a PID already taken"
-if [ ! -d /proc/31001 ]; then
-	fail "the first restore did not bring back 31001"
+if [ ! -d /proc/$ONE ]; then
+	fail "the first restore did not bring back $ONE: $(grep -m1 Error "$W/bad2/restore.log")"
 else
 	out=$(build/stasis restore -D "$W/bad" -d 2>&1)
 	rc=$?
 	n=$(pgrep -c -f "^/tmp/stasis-fixtures/$sc/$sc" || true)
-	if [ $rc -eq 1 ] && grep -q "31001: the PID is already taken" <<<"$out" && [ "$n" = 1 ]; then
+	if [ $rc -eq 1 ] && grep -q "$ONE: the PID is already taken" <<<"$out" && [ "$n" = 1 ]; then
 		pass "$(grep Error <<<"$out" | head -n 1)"
 	else
 		fail "exit status $rc, $n copies running: $out"
 	fi
 fi
-stop_spawn 31001
+stop_spawn $ONE
 
 # Without -d, stasis stays the root's parent and exits with its status.
 T="without -d waits for the root"
-"$FIX/stage.sh" $sc >/dev/null 2>&1
-fresh
+own_fresh counter-static bad
 $B/spawn "$W/attached.spawn" -S -- /bin/sh -c \
 	"build/stasis restore -D $W/bad --pidfile $W/attached.pid; echo \$? >$W/attached.rc" &
 SPAWN=$!
 for _ in $(seq 100); do [ -s "$W/attached.pid" ] && break; sleep 0.05; done
-ppid=$(ps -o ppid= -p 31001 | tr -d ' ')
+ppid=$(ps -o ppid= -p $ONE | tr -d ' ')
 pcomm=$(ps -o comm= -p "${ppid:-0}")
 sleep 0.5
-kill -TERM 31001 2>/dev/null
+kill -TERM $ONE 2>/dev/null
 for _ in $(seq 100); do [ -s "$W/attached.rc" ] && break; sleep 0.05; done
-if [ "$(cat "$W/attached.pid" 2>/dev/null)" = 31001 ] && [ -n "$ppid" ] &&
+if [ "$(cat "$W/attached.pid" 2>/dev/null)" = $ONE ] && [ -n "$ppid" ] &&
 	[ "$pcomm" = stasis ] && [ "$(cat "$W/attached.rc" 2>/dev/null)" = 143 ]; then
-	pass "pidfile 31001, parent stasis ($ppid), exit status 143 after SIGTERM"
+	pass "pidfile $ONE, parent stasis ($ppid), exit status 143 after SIGTERM"
 else
 	fail "pidfile '$(cat "$W/attached.pid" 2>/dev/null)', parent '$ppid' ($pcomm), status '$(cat "$W/attached.rc" 2>/dev/null)'"
 fi
-stop_spawn 31001
+stop_spawn $ONE
 
 # A failure once the tree is forked: everything created is killed.
-"$FIX/stage.sh" tree >/dev/null 2>&1
-rm -rf "$W/fault" && cp -a "$FIX/tree/img" "$W/fault"
+own_fresh tree fault
 T="a failure after the fork kills the tree"
 STASIS_FAULT=ready $B/spawn "$W/fault.spawn" -S -- build/stasis restore -D "$W/fault" -d -o restore.log
 rc=$?
 out=$(cat "$W/fault/restore.log")
-left=$(for pid in 31201 31202 31203 31204; do [ -d /proc/$pid ] && echo $pid; done | tr '\n' ' ')
+left=$(running $TREE)
 if [ $rc -ne 0 ] && [ -z "$left" ] && grep -q "fault injected" <<<"$out"; then
 	pass "exit status $rc, no task left"
 else
@@ -197,11 +261,11 @@ else
 fi
 
 # stasis itself dying half way: every task dies with its parent.
-rm -rf "$W/crash" && cp -a "$FIX/tree/img" "$W/crash"
+own_fresh tree crash
 T="stasis killed half way leaves no task"
 STASIS_FAULT=crash timeout -k 5 20 $B/spawn "$W/crash.spawn" -S -- build/stasis restore -D "$W/crash" -d -o restore.log
 rc=$?
-left=$(for pid in 31201 31202 31203 31204; do [ -d /proc/$pid ] && echo $pid; done | tr '\n' ' ')
+left=$(running $TREE)
 if [ $rc -ne 0 ] && [ -z "$left" ] && grep -q "fault injected at step crash" "$W/crash/restore.log"; then
 	pass "exit status $rc, no task left"
 else
