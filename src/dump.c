@@ -13,6 +13,7 @@
  * error says what failed.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +206,13 @@ static int dump_stats(struct dump_ctx *ctx)
 	d.has_irmap_resolve = 1;
 	d.has_page_pipes = d.has_page_pipe_bufs = 1;
 	d.has_shpages_scanned = d.has_shpages_skipped_parent = d.has_shpages_written = 1;
+	d.shpages_scanned = ctx->stats.shpages_scanned;
+	d.shpages_written = ctx->stats.shpages_written;
+	/* CRIU's stats have no field for them: zero pages left out are only logged. */
+	pr_info("pages: %" PRIu64 " scanned, %" PRIu64 " written, %" PRIu64 " zero left out; "
+		"shared: %" PRIu64 " scanned, %" PRIu64 " written, %" PRIu64 " zero left out",
+		ctx->stats.pages_scanned, ctx->stats.pages_written, ctx->stats.pages_zero,
+		ctx->stats.shpages_scanned, ctx->stats.shpages_written, ctx->stats.shpages_zero);
 	stats_entry__init(&e);
 	e.dump = &d;
 	return write_one(ctx, IMG_STATS_DUMP, 0, &e.base);

@@ -31,9 +31,11 @@ struct dump_task {
 	void *core_priv;		/* core.c's state between its two halves */
 };
 
+/* stats-dump's counters, as CRIU counts them; pages_zero is only logged. */
 struct dump_stats {
 	uint64_t freezing_time, frozen_time, memdump_time, memwrite_time; /* us */
 	uint64_t pages_scanned, pages_skipped_parent, pages_written, pages_zero;
+	uint64_t shpages_scanned, shpages_written, shpages_zero;
 };
 
 struct dump_ctx {

@@ -1736,6 +1736,8 @@ int mem_restore_read(struct rst_ctx *ctx, struct rst_task *t)
 	ret = read_mm(ctx, t);
 	if (!ret)
 		ret = read_pagemap(ctx, t, m);
+	for (uint32_t i = 0; !ret && i < m->nr_runs; i++)
+		ctx->pages_restored += m->runs[i].len / PAGE_SZ;
 	return ret;
 }
 

@@ -419,6 +419,7 @@ static int run_stages(struct rst_ctx *ctx)
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		live += !ctx->tasks[i].zombie;
 	ret = stage_wait_all(ctx, RST_STAGE_FORKED, all);
+	ctx->forked_us = now_us();
 	if (!ret) {
 		stage_open(ctx->shared, RST_STAGE_PGRP);
 		ret = stage_wait_all(ctx, RST_STAGE_PGRP, all);
@@ -635,6 +636,8 @@ static int write_stats(struct rst_ctx *ctx, uint64_t forking, uint64_t restore)
 	restore_stats_entry__init(&r);
 	r.forking_time = forking;
 	r.restore_time = restore;
+	r.has_pages_restored = 1;
+	r.pages_restored = ctx->pages_restored;
 	stats_entry__init(&e);
 	e.restore = &r;
 	ret = img_open(&img, ctx->dirfd, IMG_STATS_RESTORE, 0, O_WRONLY);
@@ -690,7 +693,8 @@ static int restore_tree(struct rst_ctx *ctx)
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	pr_info("restore of tree %d finished: %" PRIu64 " us", ctx->tasks[0].pid, t1 - t0);
-	write_stats(ctx, t1 - t0, t1 - t0);
+	/* As CRIU: forking until every task exists, restoring from then on. */
+	write_stats(ctx, ctx->forked_us - t0, t1 - ctx->forked_us);
 	return 0;
 }
 

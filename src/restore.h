@@ -80,6 +80,8 @@ struct rst_ctx {
 
 	struct rst_shared *shared;	/* the area all restored tasks see */
 	pid_t controller;		/* stasis itself: the root's parent */
+	uint64_t forked_us;		/* when every task existed (stats-restore) */
+	uint64_t pages_restored;	/* pages the restorers read from the images */
 	void *files_priv;		/* files/files.c's bookkeeping */
 };
 

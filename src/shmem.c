@@ -215,6 +215,10 @@ int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t s
 		pr_err("shmem %#" PRIx64 ": contents not dumped", shmid);
 		return ret;
 	}
+	/* Every page of the object counts as scanned, holes too, as CRIU counts. */
+	ctx->stats.shpages_scanned += (size + SHM_PAGE - 1) / SHM_PAGE;
+	ctx->stats.shpages_written += d.written;
+	ctx->stats.shpages_zero += d.zero;
 	pr_info("shmem %#" PRIx64 ": %" PRIu64 " bytes, %" PRIu64 " pages written, %" PRIu64
 		" zero pages left out", shmid, size, d.written, d.zero);
 	return 0;
