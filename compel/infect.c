@@ -134,6 +134,10 @@ static int step_to_syscall_stop(struct compel_ctl *ctl, const char *what)
 			return ret;
 		if (compel_is_syscall_stop(status))
 			return 0;
+		if (compel_is_sigstop(status)) {
+			ctl->task->stop_owed = true;
+			continue;
+		}
 		if (!compel_is_event_stop(status))
 			break;
 	}
@@ -359,6 +363,12 @@ static int wait_done(struct compel_ctl *ctl, uint32_t seq)
 			return 0;
 		futex(&ctl->area->done_seq, FUTEX_WAIT, done, &nap);
 		r = waitpid(ctl->tid, &status, __WALL | WNOHANG);
+		if (r == ctl->tid && WIFSTOPPED(status) && compel_is_sigstop(status) &&
+		    retraps++ < MAX_RETRAPS) {
+			ctl->task->stop_owed = true;
+			if (!ptrace(PTRACE_CONT, ctl->tid, NULL, NULL))
+				continue;
+		}
 		if (r == ctl->tid && WIFSTOPPED(status) && compel_is_event_stop(status) &&
 		    retraps++ < MAX_RETRAPS) {
 			/* The interrupt stop owed since the seize: see above. */
@@ -441,7 +451,16 @@ static int stop_parasite(struct compel_ctl *ctl)
 		cpr_err("tid %d: PTRACE_INTERRUPT: %m", ctl->tid);
 		return ret;
 	}
-	ret = compel_wait_stop(ctl->tid, &status);
+	for (int i = 0; i < MAX_RETRAPS; i++) {
+		ret = compel_wait_stop(ctl->tid, &status);
+		if (ret || !compel_is_sigstop(status))
+			break;
+		ctl->task->stop_owed = true;
+		if (ptrace(PTRACE_CONT, ctl->tid, NULL, NULL)) {
+			ret = -errno;
+			cpr_err("tid %d: PTRACE_CONT: %m", ctl->tid);
+		}
+	}
 	if (ret)
 		return ret;
 	ctl->where = compel_is_event_stop(status) ? STOP_EVENT : STOP_SYSCALL;
@@ -463,9 +482,19 @@ static int back_to_interrupt_stop(struct compel_ctl *ctl)
 		cpr_err("tid %d: cannot bring it back to the interrupt stop: %m", ctl->tid);
 		return ret;
 	}
-	ret = compel_wait_stop(ctl->tid, &status);
-	if (ret)
-		return ret;
+	for (int i = 0; i < MAX_RETRAPS; i++) {
+		ret = compel_wait_stop(ctl->tid, &status);
+		if (ret)
+			return ret;
+		if (!compel_is_sigstop(status))
+			break;
+		ctl->task->stop_owed = true;
+		if (ptrace(PTRACE_CONT, ctl->tid, NULL, NULL)) {
+			ret = -errno;
+			cpr_err("tid %d: PTRACE_CONT: %m", ctl->tid);
+			return ret;
+		}
+	}
 	if (!compel_is_event_stop(status)) {
 		cpr_err("tid %d: stopped with status 0x%x on the way back", ctl->tid, status);
 		return -EIO;

@@ -15,6 +15,7 @@ struct task {
 	struct compel_task pub;
 	pid_t *tids;		/* seized threads; pub.threads points here */
 	int cap;
+	bool stop_owed;		/* a SIGSTOP we held back: raised again on release */
 };
 
 struct compel_tree {
@@ -65,6 +66,7 @@ bool compel_fault_hit(enum compel_fault fault);
 int compel_wait_stop(pid_t tid, int *status);
 bool compel_is_event_stop(int status);
 bool compel_is_syscall_stop(int status);
+bool compel_is_sigstop(int status);
 
 /* regs-x86.c */
 int compel_get_regs(pid_t tid, struct user_regs_struct *regs);

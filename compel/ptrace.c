@@ -38,3 +38,13 @@ bool compel_is_syscall_stop(int status)
 {
 	return (status >> 16) == 0 && WSTOPSIG(status) == (SIGTRAP | 0x80);
 }
+
+/*
+ * SIGSTOP on its way in: the one signal besides SIGKILL that the all-blocked
+ * mask of a remote call cannot hold back.  It is swallowed where it shows
+ * up and raised again when the task is let go, so the stop is not lost.
+ */
+bool compel_is_sigstop(int status)
+{
+	return (status >> 16) == 0 && WSTOPSIG(status) == SIGSTOP;
+}

@@ -366,6 +366,9 @@ int compel_tree_release(struct compel_tree *tree, unsigned flags)
 
 		if (flags & COMPEL_RELEASE_KILL && t->pub.nr_threads)
 			kill(t->pub.pid, SIGKILL);
+		/* Pending again before the detach: the task stops as it would have. */
+		else if (t->stop_owed && t->pub.state != COMPEL_TASK_STOPPED)
+			kill(t->pub.pid, SIGSTOP);
 		/*
 		 * Detaching from the interrupt stop resumes the thread where it
 		 * was; a task that was in a group stop goes back into it.
