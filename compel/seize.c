@@ -98,10 +98,10 @@ static bool thread_exiting(pid_t tid)
 }
 
 /*
- * Seize @tid and wait until it is stopped by us.  *@stopped tells whether
- * it was in a group stop (SIGSTOP, job control) already.
+ * Seize @tid and wait until it is stopped by us.  *@stopped is the signal
+ * of the group stop (SIGSTOP, job control) it was in already, or 0.
  */
-static int seize_thread(pid_t tid, bool *stopped)
+static int seize_thread(pid_t tid, int *stopped)
 {
 	int status, ret, tries;
 
@@ -127,7 +127,7 @@ static int seize_thread(pid_t tid, bool *stopped)
 		if (ret)
 			return ret;
 		if (compel_is_event_stop(status)) {
-			*stopped = WSTOPSIG(status) != SIGTRAP;
+			*stopped = WSTOPSIG(status) != SIGTRAP ? WSTOPSIG(status) : 0;
 			return 0;
 		}
 		/*
@@ -231,7 +231,7 @@ static int seize_threads(struct task *t, bool *changed)
 	}
 	while (!ret && (de = readdir(d))) {
 		pid_t tid = atoi(de->d_name);
-		bool stopped = false;
+		int stopped = 0;
 
 		if (tid <= 0 || has_thread(t, tid))
 			continue;
@@ -247,8 +247,10 @@ static int seize_threads(struct task *t, bool *changed)
 		/* An injected failure once a thread is held: all must be let go. */
 		if (!ret && compel_fault_hit(COMPEL_FAULT_SEIZE))
 			ret = -EFAULT;
-		if (!ret && stopped && tid == t->pub.pid)
+		if (!ret && stopped && tid == t->pub.pid) {
 			t->pub.state = COMPEL_TASK_STOPPED;
+			t->pub.stop_signo = stopped;
+		}
 		*changed = true;
 	}
 	closedir(d);

@@ -567,6 +567,6 @@ void rst_main(struct rst_args *a)
 	}
 	unmap_shared(a);
 	if (a->stopped)
-		sys2(__NR_kill, a->pid, SIGSTOP);
+		sys2(__NR_kill, a->pid, a->stopped);
 	rst_sigreturn(leader->frame + 8);
 }

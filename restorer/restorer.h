@@ -129,7 +129,7 @@ struct rst_mm {
 
 struct rst_args {
 	struct rst_shared *shared;
-	int32_t pid, stopped;
+	int32_t pid, stopped;		/* stopped: the signal to stop with at the end, or 0 */
 	int32_t is_root, pad0;		/* the controller waits for the root's last step */
 
 	/* Step 1-2. */

@@ -548,7 +548,7 @@ static void fill_tc(struct tc_buf *b, const struct dump_task *t, const struct ta
 	tc->task_state = t->ct->state == COMPEL_TASK_STOPPED ? TASK_STOPPED : TASK_ALIVE;
 	if (t->ct->state == COMPEL_TASK_STOPPED) {
 		tc->has_stop_signo = 1;
-		tc->stop_signo = SIGSTOP;
+		tc->stop_signo = t->ct->stop_signo ?: SIGSTOP;
 	}
 	tc->personality = ts->personality;
 	tc->flags = ts->stat.flags;
@@ -850,7 +850,11 @@ int core_restore_read(struct rst_ctx *ctx, struct rst_task *t)
 	case TASK_ALIVE:
 		break;
 	case TASK_STOPPED:
-		t->stopped = true;
+		/* Images without it (or with no stop signal there) stopped on SIGSTOP. */
+		t->stop_signo = SIGSTOP;
+		if (tc->has_stop_signo && (tc->stop_signo == SIGTSTP || tc->stop_signo == SIGTTIN ||
+					   tc->stop_signo == SIGTTOU))
+			t->stop_signo = tc->stop_signo;
 		break;
 	case TASK_DEAD:
 		t->zombie = true;
@@ -928,22 +932,36 @@ size_t core_restore_size(struct rst_task *t)
 	return size;
 }
 
+/*
+ * The pending signals of @q for the restorer to queue.  A pending SIGSTOP
+ * cannot be queued there: nothing blocks it, so the task would stop in the
+ * middle of its restore.  It means "stops as soon as it runs", so the task
+ * is stopped at the end instead (*@stop), as the kernel would have done.
+ */
 static int copy_siginfo(const SignalQueueEntry *q, struct rst_alloc *al, uint64_t *addr,
-			uint32_t *nr)
+			uint32_t *nr, int32_t *stop)
 {
+	size_t n = nr_siginfo(q);
 	uint8_t *buf;
+	int32_t signo;
 
-	*nr = nr_siginfo(q);
-	if (!*nr)
+	*nr = 0;
+	if (!n)
 		return 0;
-	buf = rst_alloc(al, *nr * SIGINFO_SIZE, 8);
-	for (uint32_t i = 0; i < *nr; i++) {
+	buf = rst_alloc(al, n * SIGINFO_SIZE, 8);
+	for (size_t i = 0; i < n; i++) {
 		if (q->signals[i]->siginfo.len != SIGINFO_SIZE) {
 			pr_err("a pending signal's siginfo is %zu bytes, not %d",
 			       q->signals[i]->siginfo.len, SIGINFO_SIZE);
 			return -EINVAL;
 		}
-		memcpy(buf + i * SIGINFO_SIZE, q->signals[i]->siginfo.data, SIGINFO_SIZE);
+		memcpy(&signo, q->signals[i]->siginfo.data, sizeof(signo));
+		if (signo == SIGSTOP) {
+			*stop = *stop ?: SIGSTOP;
+			continue;
+		}
+		memcpy(buf + *nr * SIGINFO_SIZE, q->signals[i]->siginfo.data, SIGINFO_SIZE);
+		(*nr)++;
 	}
 	*addr = (uintptr_t)buf;
 	return 0;
@@ -982,7 +1000,7 @@ static int fill_rst_creds(struct rst_creds *r, const CredsEntry *c, pid_t tid)
 }
 
 static int fill_thread(struct rst_task *t, size_t i, struct rst_thread *th,
-		       struct rst_alloc *al)
+		       struct rst_alloc *al, int32_t *stop)
 {
 	CoreEntry *c = t->cores[i];
 	ThreadCoreEntry *thc = c->thread_core;
@@ -1024,7 +1042,7 @@ static int fill_thread(struct rst_task *t, size_t i, struct rst_thread *th,
 		if (ret)
 			return ret;
 	}
-	return copy_siginfo(thc->signals_p, al, &th->siginfo, &th->nr_siginfo);
+	return copy_siginfo(thc->signals_p, al, &th->siginfo, &th->nr_siginfo, stop);
 }
 
 static void fill_itimer_args(struct rst_itimer *r, const ItimerEntry *e)
@@ -1101,16 +1119,16 @@ int core_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *
 	int ret;
 
 	a->pid = t->pid;
-	a->stopped = t->stopped;
+	a->stopped = t->stop_signo;
 	a->nr_threads = t->nr_threads;
 	a->threads = rst_alloc(al, t->nr_threads * sizeof(*a->threads), 64);
 	for (size_t i = 0; i < t->nr_threads; i++) {
-		ret = fill_thread(t, i, &a->threads[i], al);
+		ret = fill_thread(t, i, &a->threads[i], al, &a->stopped);
 		if (ret)
 			return ret;
 	}
 	if (tc->timers)
 		fill_timers(tc->timers, a, al);
 	fill_rlimits(tc->rlimits, a);
-	return copy_siginfo(tc->signals_s, al, &a->siginfo, &a->nr_siginfo);
+	return copy_siginfo(tc->signals_s, al, &a->siginfo, &a->nr_siginfo, &a->stopped);
 }

@@ -45,7 +45,7 @@ struct rst_task {
 	TaskKobjIdsEntry *ids;
 	bool zombie;
 	int exit_code;			/* a zombie's, as wait() reports it */
-	bool stopped;			/* TASK_STOPPED at dump time */
+	int stop_signo;			/* TASK_STOPPED at dump time: the stop signal */
 
 	/* Memory (mem.c). */
 	MmEntry *mm;

@@ -67,6 +67,7 @@ struct compel_task {
 	int exit_code;		/* zombies: the wait status the parent will see */
 	int nr_threads;		/* 0 for zombies */
 	const pid_t *threads;	/* thread ids, the group leader first */
+	int stop_signo;		/* COMPEL_TASK_STOPPED: the signal that stopped it */
 };
 
 struct compel_tree;
