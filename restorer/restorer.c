@@ -273,6 +273,13 @@ static void fill_pages(struct rst_args *a)
 	}
 }
 
+/* The vDSO proxy: the image's vDSO with its entries patched, from the region. */
+static void copy_proxy(struct rst_args *a)
+{
+	if (a->proxy_len)
+		memcpy((void *)a->proxy_dst, (const void *)a->proxy_src, a->proxy_len);
+}
+
 static void protect_vmas(struct rst_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_vmas; i++) {
@@ -532,10 +539,13 @@ void rst_main(struct rst_args *a)
 	struct rst_thread *leader = &a->threads[0];
 
 	g_args = a;
+	if (a->nr_keep > RST_MOVES_MAX + 1 || a->nr_moves > RST_MOVES_MAX)
+		die("more vDSO/vvar areas than the restorer holds", -EINVAL);
 	unmap_others(a);
 	move_vdso(a);
 	map_vmas(a);
 	fill_pages(a);
+	copy_proxy(a);
 	protect_vmas(a);
 	restore_mm(a);
 	create_threads(a);

@@ -8,9 +8,11 @@
  * %rdi = the args and %rsp at args->stack_top.  The blob:
  *
  *   1. unmaps everything outside the region, the vvar/vdso it keeps;
- *   2. moves the kernel's vvar and vdso to the dumped addresses;
- *   3. maps every VMA, reads its pages from the pages image, sets the
- *      protections and madvise flags;
+ *   2. moves the kernel's vvar and vdso where src/vdso.c planned: to the
+ *      dumped addresses, or clear of the task's areas when the image's
+ *      vDSO is rebuilt as a proxy;
+ *   3. maps every VMA, reads its pages from the pages image, copies the
+ *      vDSO proxy's bytes in, sets the protections and madvise flags;
  *   4. restores the mm fields (PR_SET_MM_MAP) and the rlimits;
  *   5. creates the other threads with their TIDs (clone3 set_tid);
  *   6. in every thread: TLS bases, robust list, rseq, clear-tid address,
@@ -63,6 +65,9 @@ struct rst_vma {
 struct rst_run {
 	uint64_t addr, len, off;
 };
+
+/* The kernel's vvar and vdso pieces the restorer moves, at most. */
+#define RST_MOVES_MAX	8
 
 /* A region to move (vvar, vdso), whole areas only. */
 struct rst_move {
@@ -133,10 +138,10 @@ struct rst_args {
 	int32_t is_root, pad0;		/* the controller waits for the root's last step */
 
 	/* Step 1-2. */
-	struct rst_range keep[4];	/* sorted; everything else is unmapped */
+	struct rst_range keep[RST_MOVES_MAX + 1];	/* sorted; the rest is unmapped */
 	uint32_t nr_keep;
 	uint32_t nr_moves;
-	struct rst_move moves[4];	/* vvar, vvar_vclock, vdso */
+	struct rst_move moves[RST_MOVES_MAX];	/* vvar, vvar_vclock, vdso */
 	uint64_t move_tmp;		/* scratch room in the region for them */
 
 	/* Step 3. */
@@ -146,6 +151,8 @@ struct rst_args {
 	struct rst_run *runs;
 	uint32_t nr_runs;
 	uint32_t pad;
+	/* The vDSO proxy: its bytes, copied into its area (mapped, fill set). */
+	uint64_t proxy_src, proxy_dst, proxy_len;	/* len 0: none */
 
 	/* Step 4. */
 	struct rst_mm mm;

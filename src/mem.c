@@ -48,6 +48,7 @@
 #include "restore.h"
 #include "restorer.h"
 #include "shmem.h"
+#include "vdso.h"
 
 #define PAGE_SZ		4096UL
 #define PAGE_SZ_SHIFT	12
@@ -1580,11 +1581,7 @@ struct mem_rst {
 	uint32_t nr_runs;
 	int pages_fd;
 	uint32_t pages_id;
-	struct rst_move moves[4];
-	uint32_t nr_moves;
-	uint64_t moves_len;
-	struct rst_range cur[4];	/* the kernel's vvar, vvar_vclock, vdso here */
-	uint32_t nr_cur;
+	struct vdso_rst *vdso;		/* vdso.c's plan */
 };
 
 static int read_mm(struct rst_ctx *ctx, struct rst_task *t)
@@ -1634,7 +1631,8 @@ static int add_run(struct mem_rst *m, uint64_t addr, uint64_t len, uint64_t off)
 /*
  * One pagemap entry: its pages at @off in the pages image.  CRIU's entries
  * may run across areas that touch; each part goes to its own area, and
- * pages of areas that take none (vdso) are stepped over.
+ * pages of areas that take none are stepped over (the vDSO's: vdso.c
+ * reads them).
  */
 static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint64_t len,
 		     uint64_t off)
@@ -1654,11 +1652,13 @@ static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint6
 			return -EINVAL;
 		}
 		part = (v->end < end ? v->end : end) - addr;
-		if (vma_takes_pages(v)) {
+		ret = 0;
+		if (vma_takes_pages(v))
 			ret = add_run(m, addr, part, off);
-			if (ret)
-				return ret;
-		}
+		else if (v->status & VMA_AREA_VDSO)
+			ret = vdso_note_pages(&m->vdso, addr, part, off);
+		if (ret)
+			return ret;
 		addr += part;
 		off += part;
 	}
@@ -1751,6 +1751,7 @@ void mem_restore_free(struct rst_task *t)
 		close(m->pages_fd);
 	free(m->runs);
 	free(m->vmas);
+	vdso_restore_free(m->vdso);
 	free(m);
 	t->mem_priv = NULL;
 	if (t->mm)
@@ -1853,86 +1854,6 @@ static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, 
 	return 0;
 }
 
-/* The kernel's vvar and vdso here, as /proc/self/maps shows them. */
-static int find_current_vdso(struct mem_rst *m, struct rst_range *vvar, struct rst_range *vdso)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	char line[512];
-
-	if (!f)
-		return -errno;
-	*vvar = (struct rst_range){ 0, 0 };
-	*vdso = (struct rst_range){ 0, 0 };
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long s, e;
-
-		if (sscanf(line, "%llx-%llx", &s, &e) != 2)
-			continue;
-		if (strstr(line, "[vvar]") || strstr(line, "[vvar_vclock]")) {
-			if (!vvar->start)
-				vvar->start = s;
-			vvar->end = e;
-		} else if (strstr(line, "[vdso]")) {
-			*vdso = (struct rst_range){ s, e };
-		} else {
-			continue;
-		}
-		if (m->nr_cur < 4)
-			m->cur[m->nr_cur++] = (struct rst_range){ s, e };
-	}
-	fclose(f);
-	return 0;
-}
-
-/*
- * Each current piece goes where the image had it: the image keeps vvar
- * and vvar_vclock as one area, so the pieces keep their offsets in it.
- */
-static int plan_vdso(struct rst_task *t, struct mem_rst *m)
-{
-	struct rst_range vvar, vdso, ivvar = { 0, 0 }, ivdso = { 0, 0 };
-	int ret = find_current_vdso(m, &vvar, &vdso);
-
-	if (ret)
-		return ret;
-	for (size_t i = 0; i < t->mm->n_vmas; i++) {
-		VmaEntry *v = t->mm->vmas[i];
-
-		if (v->status & VMA_AREA_VVAR) {
-			if (!ivvar.start)
-				ivvar.start = v->start;
-			ivvar.end = v->end;
-		} else if (v->status & VMA_AREA_VDSO) {
-			ivdso = (struct rst_range){ v->start, v->end };
-		}
-	}
-	if (ivdso.start && ivdso.end - ivdso.start != vdso.end - vdso.start) {
-		pr_err("unsupported: the vdso is %" PRIu64 " bytes here, %" PRIu64 " in the image",
-		       (uint64_t)(vdso.end - vdso.start), (uint64_t)(ivdso.end - ivdso.start));
-		return -ENOTSUP;
-	}
-	if (ivvar.start && ivvar.end - ivvar.start != vvar.end - vvar.start) {
-		pr_err("unsupported: the vvar area is %" PRIu64 " bytes here, %" PRIu64
-		       " in the image", (uint64_t)(vvar.end - vvar.start),
-		       (uint64_t)(ivvar.end - ivvar.start));
-		return -ENOTSUP;
-	}
-	for (uint32_t i = 0; i < m->nr_cur; i++) {
-		struct rst_range *c = &m->cur[i];
-		uint64_t len = c->end - c->start, to;
-
-		if (c->start >= vdso.start && c->start < vdso.end)
-			to = ivdso.start ? ivdso.start + (c->start - vdso.start) : 0;
-		else
-			to = ivvar.start ? ivvar.start + (c->start - vvar.start) : 0;
-		if (!to)
-			continue;	/* the image had none: it goes with the rest */
-		m->moves[m->nr_moves++] = (struct rst_move){ c->start, to, len };
-		m->moves_len += len;
-	}
-	return 0;
-}
-
 int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t)
 {
 	struct mem_rst *m = t->mem_priv;
@@ -1943,20 +1864,26 @@ int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t)
 		if (m->pages_fd < 0)
 			return m->pages_fd;
 	}
+	ret = vdso_restore_plan(t, m->pages_fd, &m->vdso);
+	if (ret)
+		return ret;
 	m->vmas = calloc(t->mm->n_vmas + 1, sizeof(*m->vmas));
 	if (!m->vmas)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->mm->n_vmas; i++) {
 		VmaEntry *v = t->mm->vmas[i];
+		bool proxy = (v->status & VMA_AREA_VDSO) && vdso_restore_proxied(m->vdso);
 
 		if (!(v->status & VMA_AREA_REGULAR) ||
-		    (v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL)))
+		    ((v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL)) && !proxy))
 			continue;
 		ret = plan_vma(ctx, t, m, v);
 		if (ret)
 			return ret;
+		if (proxy)
+			m->vmas[m->nr_vmas - 1].fill = 1;	/* the restorer copies it in */
 	}
-	return plan_vdso(t, m);
+	return 0;
 }
 
 size_t mem_restore_size(struct rst_task *t)
@@ -1964,13 +1891,16 @@ size_t mem_restore_size(struct rst_task *t)
 	struct mem_rst *m = t->mem_priv;
 
 	return m->nr_vmas * sizeof(struct rst_vma) + m->nr_runs * sizeof(struct rst_run) +
-	       t->mm->n_mm_saved_auxv * sizeof(uint64_t) + m->moves_len + 4 * PAGE_SZ;
+	       t->mm->n_mm_saved_auxv * sizeof(uint64_t) + vdso_restore_size(m->vdso) +
+	       3 * PAGE_SZ;
 }
 
-/* Is [@s, @e) clear of every area of the image and of this process? */
+/* Is [@s, @e) clear of every area of the image, of this process and of the vDSO's plan? */
 static bool range_free(struct rst_task *t, const struct rst_range *cur, size_t nr_cur,
 		       uint64_t s, uint64_t e)
 {
+	if (!vdso_restore_clear(((struct mem_rst *)t->mem_priv)->vdso, s, e))
+		return false;
 	for (size_t i = 0; i < t->mm->n_vmas; i++) {
 		if (s < t->mm->vmas[i]->end && t->mm->vmas[i]->start < e)
 			return false;
@@ -2032,6 +1962,7 @@ int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *a
 	struct mem_rst *m = t->mem_priv;
 	MmEntry *mm = t->mm;
 	uint64_t *auxv;
+	int ret;
 
 	a->vmas = rst_alloc(al, m->nr_vmas * sizeof(*a->vmas), 8);
 	memcpy(a->vmas, m->vmas, m->nr_vmas * sizeof(*a->vmas));
@@ -2041,23 +1972,9 @@ int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *a
 	a->nr_runs = m->nr_runs;
 	a->pages_fd = m->pages_fd;
 
-	memcpy(a->moves, m->moves, sizeof(a->moves));
-	a->nr_moves = m->nr_moves;
-	a->move_tmp = (uintptr_t)rst_alloc(al, m->moves_len + PAGE_SZ, PAGE_SZ);
-
-	/* Keep the region and the kernel's pieces, sorted, for the unmap. */
-	a->keep[a->nr_keep++] = *region;
-	for (uint32_t i = 0; i < m->nr_moves; i++)
-		a->keep[a->nr_keep++] = (struct rst_range){ m->moves[i].from,
-							    m->moves[i].from + m->moves[i].len };
-	for (uint32_t i = 1; i < a->nr_keep; i++) {
-		for (uint32_t j = i; j > 0 && a->keep[j].start < a->keep[j - 1].start; j--) {
-			struct rst_range tmp = a->keep[j];
-
-			a->keep[j] = a->keep[j - 1];
-			a->keep[j - 1] = tmp;
-		}
-	}
+	ret = vdso_restore_args(m->vdso, a, al, region);
+	if (ret)
+		return ret;
 
 	a->mm.start_code = mm->mm_start_code;
 	a->mm.end_code = mm->mm_end_code;

@@ -7,7 +7,8 @@ FIX=$2
 B=build
 W=$B/fuzz/work
 rm -rf "$W"
-mkdir -p "$W/seed-image" "$W/seed-json" "$W/corpus-image" "$W/corpus-json"
+mkdir -p "$W/seed-image" "$W/seed-json" "$W/corpus-image" "$W/corpus-json" \
+	"$W/seed-vdso" "$W/corpus-vdso"
 
 for f in "$FIX"/*/img/*; do
 	n=$(basename "$(dirname "$(dirname "$f")")")-$(basename "$f")
@@ -28,5 +29,17 @@ run() {
 	fi
 }
 
+# The vDSO reader starts from this kernel's vDSO, whatever it is.
+python3 - "$W/seed-vdso/here" <<'PY'
+import sys
+for line in open("/proc/self/maps"):
+    if line.rstrip().endswith("[vdso]"):
+        s, e = (int(x, 16) for x in line.split()[0].split("-"))
+        with open("/proc/self/mem", "rb") as m:
+            m.seek(s)
+            open(sys.argv[1], "wb").write(m.read(e - s))
+PY
+
 run fuzz_image "$W/corpus-image" "$W/seed-image"
+run fuzz_vdso "$W/corpus-vdso" "$W/seed-vdso"
 run fuzz_json "$W/corpus-json" "$W/seed-json"

@@ -49,6 +49,7 @@ if [ ! -d "$FIXTURES" ]; then
 fi
 
 part "image layer unit tests" build/tests/test_image
+part "vDSO reader and proxy unit tests" build/tests/test_vdso
 part "CRIU 4.2 fixtures: decode as crit, re-encode byte-exact" build/tests/test_fixtures "$FIXTURES"
 part "bad input to the image tool" bash tests/bad-input.sh build/crit "$FIXTURES"
 part "conformance programs, no checkpoint (the baseline)" bash tests/conformance/run.sh

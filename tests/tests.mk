@@ -7,7 +7,13 @@
 FIXTURES	?= $(abspath ../shared/fixtures/criu-4.2)
 FUZZ_SECONDS	?= 60
 
-UNIT_TESTS := $(B)/tests/test_fixtures $(B)/tests/test_image $(B)/tests/imgcmp
+UNIT_TESTS := $(B)/tests/test_fixtures $(B)/tests/test_image $(B)/tests/imgcmp \
+	      $(B)/tests/test_vdso
+
+# The vDSO reader is the tool's, and needs only the log from the image library.
+$(B)/tests/test_vdso: tests/unit/test_vdso.c $(B)/obj/src/vdso-elf.o $(B)/libstasis-images.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/obj/src/vdso-elf.o $(B)/libstasis-images.a
 
 $(B)/tests/imgcmp: tests/dump/imgcmp.c $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(GEN)/.stamp
 	@mkdir -p $(dir $@)

@@ -7,7 +7,9 @@
 #    cannot run them (no AVX-512) they are refused clearly instead;
 #  - a truncated pages image, a missing core image, a PID already taken
 #    and a changed file each fail with a clear error, leaving nothing
-#    running.
+#    running;
+#  - the vDSO: a layout other than this kernel's goes through the proxy,
+#    a malformed one is refused (vdso.sh).
 set -u
 cd "$(dirname "$0")/../.."
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
@@ -272,4 +274,5 @@ else
 	fail "exit status $rc, left running: '$left'"
 	kill -9 $left 2>/dev/null
 fi
+bash tests/restore/vdso.sh
 exit 0
