@@ -107,6 +107,8 @@ static void job_child(const char *dir, const char *slave, const char *slave2, ch
 
 	if (setsid() < 0)
 		_exit(120);
+	/* Nothing inherited (a flock(1) around the suite holds fd 3): fds 3 and 4 are ours. */
+	syscall(SYS_close_range, 3, ~0U, 0);
 	/* A session leader without a terminal: this open makes it the controlling one. */
 	fd = open(slave, O_RDWR);
 	if (fd < 0 || ioctl(fd, TIOCSCTTY, 0) || set_terminal(fd))
