@@ -2,7 +2,9 @@
  * opts.c - parse CRIU's command line: short and long options, "--opt=value"
  * and "--opt value", -v[N] and -vvv, and CRIU's config files.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +127,25 @@ static const struct opt_desc *find_by_val(int val)
 	return NULL;
 }
 
+/*
+ * A whole decimal number in [@min, @max], or an error naming @opt: atoi()
+ * would read "12abc" as 12 and wrap 4294967297 round to 1.
+ */
+static int parse_int(const char *opt, const char *arg, long min, long max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || end == arg || *end || v < min || v > max) {
+		fprintf(stderr, "%s: '%s' is not a number from %ld to %ld\n", opt, arg, min, max);
+		return 1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int parse_verbosity(const char *arg, struct opts *o)
 {
 	if (!arg) {
@@ -136,14 +157,13 @@ static int parse_verbosity(const char *arg, struct opts *o)
 		o->verbosity += strlen(arg) + 1;
 		return 0;
 	}
-	o->verbosity = atoi(arg);
-	return 0;
+	return parse_int("-v", arg, 0, 9, &o->verbosity);
 }
 
 static int set_opt(int val, const char *arg, struct opts *o)
 {
 	switch (val) {
-	case 't': o->tree = atoi(arg); break;
+	case 't': return parse_int("-t", arg, 1, INT_MAX, &o->tree);
 	case 'D': o->images_dir = arg; break;
 	case 'W': o->work_dir = arg; break;
 	case 'o': o->log_file = arg; break;
@@ -153,7 +173,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case 'j': o->shell_job = true; break;
 	case 'd': o->restore_detached = true; break;
 	case O_PIDFILE: o->pidfile = arg; break;
-	case O_TIMEOUT: o->timeout = atoi(arg); break;
+	case O_TIMEOUT: return parse_int("--timeout", arg, 0, INT_MAX, &o->timeout);
 	case O_FEATURE: o->feature = arg; break;
 	case O_CONFIG:
 	case O_NO_DEF_CONFIG:
