@@ -226,6 +226,37 @@ static int img_write_header(struct img *img)
 	return ret;
 }
 
+int img_openat(int dirfd, const char *name, int flags)
+{
+	struct stat st;
+	int fd, ret;
+
+	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = -errno;
+		if (ret == -ELOOP) {
+			pr_err("%s: is a symbolic link, not an image", name);
+		} else if (ret == -ENXIO) {
+			/* A FIFO or socket that no one reads: not an image either. */
+			pr_err("%s: is not a regular file", name);
+			ret = -EINVAL;
+		}
+		return ret;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		pr_err("%s: is not a regular file", name);
+		close(fd);
+		return -EINVAL;
+	}
+	/* Regular files ignore O_NONBLOCK, but pass on no surprise to readers. */
+	if (fcntl(fd, F_SETFL, flags & ~O_NONBLOCK & (O_APPEND | O_DIRECT | O_NOATIME)) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
 int img_open(struct img **out, int dirfd, enum img_type type, unsigned long id, int flags)
 {
 	const struct img_desc *want = img_desc_of(type);
@@ -235,14 +266,11 @@ int img_open(struct img **out, int dirfd, enum img_type type, unsigned long id, 
 	int fd, ret;
 
 	snprintf(fname, sizeof(fname), want->fname, id);
-	if (writer)
-		fd = openat(dirfd, fname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	else
-		fd = openat(dirfd, fname, O_RDONLY | O_CLOEXEC);
+	fd = img_openat(dirfd, fname, writer ? O_WRONLY | O_CREAT | O_TRUNC : O_RDONLY);
 	if (fd < 0) {
-		ret = -errno;
-		if (writer || ret != -ENOENT)
-			pr_perror("%s: cannot open", fname);
+		ret = fd;
+		if ((writer || ret != -ENOENT) && ret != -EINVAL && ret != -ELOOP)
+			pr_err("%s: cannot open: %s", fname, strerror(-ret));
 		return ret;
 	}
 	img = img_alloc(fd, fname, writer);

@@ -141,6 +141,14 @@ struct img;
 int img_open(struct img **img, int dirfd, enum img_type type, unsigned long id, int flags);
 
 /*
+ * openat() for an image file named @name in @dirfd that never follows a
+ * symlink, never blocks on a FIFO and gives only a regular file: anything
+ * else at an image's name is -EINVAL, logged.  @flags as for openat();
+ * files are created 0600.  Returns the fd or -errno.
+ */
+int img_openat(int dirfd, const char *name, int flags);
+
+/*
  * Open the image file at @path for reading and find its type from its magic.
  * A pages image (no magic) is recognised by its name.
  */

@@ -1430,11 +1430,9 @@ static int open_pages_img(struct dump_ctx *ctx, uint32_t id)
 
 	/* pages-N.img has no header: written straight, past the image layer's buffer. */
 	snprintf(name, sizeof(name), "pages-%u.img", id);
-	fd = openat(ctx->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		pr_perror("%s: cannot open", name);
-		return -errno;
-	}
+	fd = img_openat(ctx->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC);
+	if (fd < 0 && fd != -EINVAL && fd != -ELOOP)
+		pr_err("%s: cannot open: %s", name, strerror(-fd));
 	return fd;
 }
 
@@ -1709,12 +1707,15 @@ static int read_pagemap(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst 
 	if (ret < 0)
 		return ret;
 	snprintf(name, sizeof(name), "pages-%u.img", m->pages_id);
-	m->pages_fd = openat(ctx->dirfd, name, O_RDONLY | O_CLOEXEC);
+	m->pages_fd = img_openat(ctx->dirfd, name, O_RDONLY);
 	if (m->pages_fd < 0) {
-		if (!off && errno == ENOENT)
+		ret = m->pages_fd;
+		m->pages_fd = -1;
+		if (!off && ret == -ENOENT)
 			return 0;	/* nothing to read */
-		pr_perror("cannot open %s", name);
-		return -errno;
+		if (ret != -EINVAL && ret != -ELOOP)
+			pr_err("cannot open %s: %s", name, strerror(-ret));
+		return ret;
 	}
 	if (fstat(m->pages_fd, &st) || (uint64_t)st.st_size < off) {
 		pr_err("%s is truncated: %" PRIu64 " bytes, its pagemap names %" PRIu64,
