@@ -290,15 +290,19 @@ int cr_dump(const struct opts *o)
 		ret = dump_tasks(&ctx);
 	if (!ret)
 		ret = dump_images(&ctx);
+	/*
+	 * The stats go before the tree may be killed: once it is, nothing may
+	 * fail, or the user is told the dump failed while the tree is gone.
+	 */
+	ctx.stats.frozen_time = now_us() - frozen;
+	if (!ret)
+		ret = dump_stats(&ctx);
 	if (ret) {
 		/* No inventory: the directory says this dump is unfinished. */
 		unlinkat(ctx.dirfd, "inventory.img", 0);
 		pr_err("dump of tree %d failed", o->tree);
 	}
 	release_tree(&ctx, !ret);
-	ctx.stats.frozen_time = now_us() - frozen;
-	if (!ret)
-		ret = dump_stats(&ctx);
 	files_dump_cleanup(&ctx);
 	free(ctx.tasks);
 	close(ctx.dirfd);
