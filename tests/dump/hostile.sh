@@ -1,0 +1,95 @@
+#!/bin/bash
+# hostile.sh - what a careless or hostile caller can do to a dump or a
+# restore must give a clear error and harm nothing:
+#  - numbers on the command line are read whole (no "12abc" as 12, no
+#    4294967297 wrapped round to 1);
+#  - a FIFO at an image's name neither blocks the dump nor the restore;
+#  - a symlink at an image's name is not followed (what it points to
+#    stays as it was);
+#  - a failing dump leaves the tree running.
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+. tests/dump/lib.sh
+W=/tmp/stasis-dump-hostile
+T="dump hostile"
+need_tools "$B/stasis" "$B/tests/spawn"
+rm -rf "$W"
+mkdir -p "$W"
+
+SPAWN=
+PID=
+start_victim() {
+	rm -f "$W/victim.pid"
+	"$B/tests/spawn" "$W/victim.pid" -- /bin/sleep 1000 &
+	SPAWN=$!
+	for _ in $(seq 100); do [ -s "$W/victim.pid" ] && break; sleep 0.05; done
+	PID=$(cat "$W/victim.pid")
+}
+stop_victim() {
+	kill "$SPAWN" 2>/dev/null
+	wait "$SPAWN" 2>/dev/null
+}
+trap stop_victim EXIT
+
+# alive PID: running (not a zombie, not stopped).
+alive() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = S ]; }
+
+# --- numbers ---
+for arg in 12abc 4294967297 -3 ""; do
+	out=$("$B/stasis" dump -t "$arg" -D "$W/num" 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ] && grep -q "is not a number" <<<"$out" && [ ! -e "$W/num/inventory.img" ]; then
+		pass "-t '$arg' refused: $out"
+	else
+		fail "-t '$arg': exit status $rc: $out"
+	fi
+done
+out=$("$B/stasis" dump -t 1 -D "$W/num" --timeout 5x 2>&1)
+rc=$?
+[ $rc -ne 0 ] && grep -q "is not a number" <<<"$out" && pass "--timeout 5x refused" ||
+	fail "--timeout 5x: exit status $rc: $out"
+
+# --- a FIFO where the pages image goes ---
+start_victim
+mkdir -p "$W/fifo"
+mkfifo "$W/fifo/pages-1.img"
+timeout 20 "$B/stasis" dump -t "$PID" -D "$W/fifo" -v4 -o dump.log
+rc=$?
+if [ $rc -eq 124 ]; then
+	fail "a FIFO at pages-1.img: the dump blocked"
+elif [ $rc -eq 0 ]; then
+	fail "a FIFO at pages-1.img: the dump succeeded"
+elif grep -q "pages-1.img: is not a regular file" "$W/fifo/dump.log"; then
+	pass "a FIFO at pages-1.img: refused: $(grep -m1 'not a regular' "$W/fifo/dump.log")"
+else
+	fail "a FIFO at pages-1.img: no clear error: $(grep -m1 Error "$W/fifo/dump.log")"
+fi
+check "a FIFO at pages-1.img: the tree runs on" alive "$PID"
+check "a FIFO at pages-1.img: no inventory.img" [ ! -e "$W/fifo/inventory.img" ]
+
+# --- a symlink where an image goes ---
+echo precious >"$W/precious"
+mkdir -p "$W/link"
+ln -s "$W/precious" "$W/link/pstree.img"
+timeout 20 "$B/stasis" dump -t "$PID" -D "$W/link" -R -v4 -o dump.log
+rc=$?
+check "a symlink at pstree.img: the dump fails" [ $rc -ne 0 ]
+check "a symlink at pstree.img: the file it points to is untouched" \
+	[ "$(cat "$W/precious")" = precious ]
+check "a symlink at pstree.img: the error says so" \
+	grep -q "pstree.img: is a symbolic link" "$W/link/dump.log"
+check "a symlink at pstree.img: the tree runs on" alive "$PID"
+
+# --- a FIFO where the restore reads an image ---
+"$B/stasis" dump -t "$PID" -D "$W/good" -v4 -o dump.log
+stop_victim
+mm=$(ls "$W/good"/mm-*.img | head -n 1)
+rm -f "$mm" && mkfifo "$mm"
+out=$(timeout 20 "$B/stasis" restore -D "$W/good" -d 2>&1)
+rc=$?
+if [ $rc -eq 1 ] && grep -q "is not a regular file" <<<"$out"; then
+	pass "a FIFO at $(basename "$mm"): the restore refuses it: $(grep -m1 Error <<<"$out")"
+else
+	fail "a FIFO at $(basename "$mm"): exit status $rc: $out"
+fi
+exit 0
