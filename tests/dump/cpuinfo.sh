@@ -151,6 +151,12 @@ mkdir -p "$W/sub"
 check "cpuinfo dump writes the same image" \
 	bash -c "'$B/stasis' cpuinfo dump -D '$W/sub' && cmp -s '$W/sub/cpuinfo.img' '$IMG'"
 check "cpuinfo check accepts it" "$B/stasis" cpuinfo check -D "$W/sub"
+out=$("$B/stasis" cpuinfo check -D "$W/sub" --cpu-cap=fpu,bogus 2>&1)
+rc=$?
+case "$rc $out" in
+"1 "*"unknown capability at 'bogus'"*) pass "--cpu-cap=fpu,bogus is refused: ${out#*Error: }" ;;
+*) fail "--cpu-cap=fpu,bogus: exit status $rc: $out" ;;
+esac
 
 # --- restore: refused before any task, or not ---
 
@@ -246,6 +252,16 @@ case $out in
 esac
 check "another xsave size passes with --cpu-cap=^fpu" \
 	"$B/stasis" cpuinfo check -D "$W/size" --cpu-cap=^fpu
+
+# A malformed image: a clear error, no crash.
+copy_img bad
+edit "$W/bad/cpuinfo.img" '.entries[0].x86_entry[0].capability |= .[0:3]'
+out=$("$B/stasis" cpuinfo check -D "$W/bad" 2>&1)
+rc=$?
+case "$rc $out" in
+"1 "*"3 capability words, 19 expected"*) pass "3 capability words are refused: ${out#*Error: }" ;;
+*) fail "3 capability words: exit status $rc: $out" ;;
+esac
 
 # An instruction set this CPU lacks, from CRIU's list.
 ins=""
