@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/cpuinfo.h"
 #include "core.h"
 #include "dump.h"
 #include "inventory.pb-c.h"
@@ -227,6 +228,9 @@ static int dump_images(struct dump_ctx *ctx)
 		ret = dump_seccomp(ctx);
 	if (!ret)
 		ret = dump_timens(ctx);
+	/* Written unless --cpu-cap=none; CRIU writes it only when asked. */
+	if (!ret && ctx->opts->cpu_cap != CPU_CAP_NONE)
+		ret = cpuinfo_dump(ctx->dirfd) ?: FAULT_AT("cpuinfo");
 	if (!ret)
 		ret = FAULT_AT("images");
 	/* Last: its presence marks the dump complete. */

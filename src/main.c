@@ -4,6 +4,7 @@
  *   stasis dump -t PID -D DIR [-R] [-j] [-v4 -o dump.log]
  *   stasis restore -D DIR [-d] [-j] [--pidfile FILE] [-v4 -o restore.log]
  *   stasis check [--feature NAME]
+ *   stasis cpuinfo dump|check [-D DIR] [--cpu-cap=...]
  *
  * The log goes to -o FILE inside the work directory (-W, by default the
  * images directory), as CRIU's does.  Exit status 0 on success, 1 on any
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "arch/x86/cpuinfo.h"
 #include "log.h"
 #include "opts.h"
 #include "stasis/compel.h"
@@ -35,6 +37,7 @@ static void usage(FILE *f)
 		"  dump         checkpoint a process tree (-t PID -D DIR; -R to leave it running)\n"
 		"  restore      bring a dumped tree back (-D DIR; -d to detach, --pidfile FILE)\n"
 		"  check        check the kernel has what stasis needs (--feature NAME)\n"
+		"  cpuinfo dump|check  write cpuinfo.img to -D DIR, or check this CPU against it\n"
 		"  pre-dump, page-server, lazy-pages, swrk: not supported yet\n"
 		"\n"
 		"Common options: -D DIR, -W DIR, -o FILE, -v[0-4], --config FILE,\n"
@@ -88,7 +91,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore")) {
+	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore") &&
+	    strcmp(o.action, "cpuinfo")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
@@ -98,6 +102,8 @@ int main(int argc, char **argv)
 		ret = cr_dump(&o);
 	else if (!strcmp(o.action, "restore"))
 		ret = cr_restore(&o, &code);
+	else if (!strcmp(o.action, "cpuinfo"))
+		ret = cr_cpuinfo(&o);
 	else
 		ret = cr_check(&o);
 	log_close();

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "arch/x86/cpuinfo.h"
 #include "log.h"
 #include "opts.h"
 
@@ -26,7 +27,7 @@ struct opt_desc {
 };
 
 enum {
-	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE,
+	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -45,6 +46,7 @@ static const struct opt_desc opt_table[] = {
 	{ "config", required_argument, O_CONFIG, SET },
 	{ "no-default-config", no_argument, O_NO_DEF_CONFIG, SET },
 	{ "feature", required_argument, O_FEATURE, SET },
+	{ "cpu-cap", optional_argument, O_CPU_CAP, SET },
 
 	/* Accepted and without effect here, as in CRIU for these actions. */
 	{ "pre-dump-mode", required_argument, 0, IGNORED },
@@ -61,7 +63,6 @@ static const struct opt_desc opt_table[] = {
 	{ "cgroup-props-file", required_argument, 0, IGNORED },
 	{ "cgroup-dump-controller", required_argument, 0, IGNORED },
 	{ "cgroup-yard", required_argument, 0, IGNORED },
-	{ "cpu-cap", optional_argument, 0, IGNORED },
 	{ "lsm-profile", required_argument, 0, IGNORED },
 	{ "lsm-mount-context", required_argument, 0, IGNORED },
 	{ "auto-dedup", no_argument, 0, IGNORED },
@@ -175,6 +176,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_PIDFILE: o->pidfile = arg; break;
 	case O_TIMEOUT: return parse_int("--timeout", arg, 0, INT_MAX, &o->timeout);
 	case O_FEATURE: o->feature = arg; break;
+	case O_CPU_CAP: return cpu_cap_parse(arg, &o->cpu_cap) ? 1 : 0;
 	case O_CONFIG:
 	case O_NO_DEF_CONFIG:
 		break;	/* handled before the command line, see opts_parse() */
@@ -221,6 +223,9 @@ static int parse_list(int argc, char **argv, struct opts *o, const char *what, b
 	if (cmdline) {
 		if (optind < argc)
 			o->action = argv[optind++];
+		/* CRIU's "cpuinfo dump" and "cpuinfo check" */
+		if (optind < argc && !strcmp(o->action, "cpuinfo"))
+			o->subaction = argv[optind++];
 		if (optind < argc) {
 			fprintf(stderr, "unexpected argument: %s\n", argv[optind]);
 			return 1;
@@ -291,6 +296,7 @@ int opts_parse(int argc, char **argv, struct opts *o)
 	memset(o, 0, sizeof(*o));
 	o->verbosity = LOG_DEFAULT_LEVEL;
 	o->images_dir = ".";
+	o->cpu_cap = CPU_CAP_DEFAULT;
 	if (parse_configs(argc, argv, o))
 		return 1;
 	return parse_list(argc, argv, o, "stasis", true);

@@ -14,6 +14,7 @@
 
 struct opts {
 	const char *action;		/* dump, restore, check, ... */
+	const char *subaction;		/* cpuinfo dump|check */
 	pid_t tree;			/* -t */
 	const char *images_dir;		/* -D, default "." */
 	const char *work_dir;		/* -W, default: the images dir */
@@ -27,6 +28,7 @@ struct opts {
 	int timeout;			/* seconds; 0: none */
 	const char *feature;		/* check --feature */
 	bool stats;			/* write stats-dump (always, as CRIU) */
+	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */
 };
 
 /*

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "arch/x86/cpuinfo.h"
 #include "core.h"
 #include "inventory.pb-c.h"
 #include "log.h"
@@ -750,6 +751,9 @@ int cr_restore(const struct opts *o, int *exit_code)
 		ret = files_restore_read(&ctx) ?: place_fds(&ctx);
 	if (!ret)
 		ret = files_restore_prepare(&ctx) ?: open_mapped_files(&ctx);
+	/* The last check before the fork: can this CPU run the registers? */
+	if (!ret)
+		ret = cpuinfo_restore_check(&ctx);
 	if (!ret && rst_fault("prepare"))
 		ret = -EFAULT;
 	if (!ret)

@@ -56,6 +56,7 @@ part "conformance programs, no checkpoint (the baseline)" bash tests/conformance
 part "libcompel: victims, faults, pages" bash tests/compel/run.sh
 part "dump" bash tests/dump/run.sh
 part "restore" bash tests/restore/run.sh
+part "cpuinfo: dump, check, refused restores" bash tests/dump/cpuinfo.sh
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
 	part "fuzzing" bash tests/fuzz.sh "$FUZZ_SECONDS" "$FIXTURES"
 fi

@@ -48,7 +48,7 @@ done
 $R --between "/bin/bash tests/dump/pages.sh $W/pages" --workdir "$W/run-pages" \
 	$B/conformance/sleeping | label "pages equal the task's memory, zero pages left out:"
 
-for step in seize collect infect mem files core images; do
+for step in seize collect infect mem files core cpuinfo images; do
 	for p in $B/conformance/sleeping $B/compel/nanosleep; do
 		n=$(basename "$p")
 		$R --between "/bin/bash tests/dump/fault-step.sh $step $W/fault-$step-$n" \
