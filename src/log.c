@@ -102,7 +102,8 @@ void log_printf(int level, const char *fmt, ...)
 	if (level > log_level)
 		return;
 
-	if (log_to_file)
+	/* The tool's own output goes to stdout, as CRIU's does, unstamped. */
+	if (log_to_file && level != LOG_MSG)
 		n += log_stamp(buf, sizeof(buf));
 	else if (log_prog && level != LOG_MSG)
 		n += snprintf(buf + n, sizeof(buf) - n, "%s: ", log_prog);
@@ -123,6 +124,6 @@ void log_printf(int level, const char *fmt, ...)
 		buf[n++] = '\n';
 
 	/* One write per message, so lines of concurrent writers do not mix. */
-	r = write(log_fd, buf, n);
+	r = write(level == LOG_MSG ? STDOUT_FILENO : log_fd, buf, n);
 	(void)r;
 }
