@@ -25,6 +25,7 @@ struct opt_desc {
 
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE,
+	O_EXTRA, O_EXPERIMENTAL, O_ALL,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -43,6 +44,9 @@ static const struct opt_desc opt_table[] = {
 	{ "config", required_argument, O_CONFIG, SET },
 	{ "no-default-config", no_argument, O_NO_DEF_CONFIG, SET },
 	{ "feature", required_argument, O_FEATURE, SET },
+	{ "extra", no_argument, O_EXTRA, SET },
+	{ "experimental", no_argument, O_EXPERIMENTAL, SET },
+	{ "all", no_argument, O_ALL, SET },
 
 	/* Accepted and without effect here, as in CRIU for these actions. */
 	{ "pre-dump-mode", required_argument, 0, IGNORED },
@@ -155,6 +159,9 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_PIDFILE: o->pidfile = arg; break;
 	case O_TIMEOUT: o->timeout = atoi(arg); break;
 	case O_FEATURE: o->feature = arg; break;
+	case O_EXTRA: o->check_extra = true; break;
+	case O_EXPERIMENTAL: o->check_experimental = true; break;
+	case O_ALL: o->check_extra = o->check_experimental = true; break;
 	case O_CONFIG:
 	case O_NO_DEF_CONFIG:
 		break;	/* handled before the command line, see opts_parse() */
