@@ -94,7 +94,7 @@ static int autofs_child(void *arg)
 	if (check_private_tmp() || pipe(p))
 		return -1;
 	snprintf(opts, sizeof(opts), "fd=%d,pgrp=%d,minproto=5,maxproto=5,direct", p[1], getpgrp());
-	if (mount("stasis", "/tmp", "autofs", 0, opts)) {
+	if (mount("stasis-check", "/tmp", "autofs", 0, opts)) {
 		pr_perror("failed to mount autofs");
 		return -1;
 	}
@@ -178,7 +178,7 @@ static int overlay_child(void *arg)
 		return -1;
 	if (mkdir("/tmp/l", 0755) || mkdir("/tmp/u", 0755) || mkdir("/tmp/w", 0755) ||
 	    mkdir("/tmp/m", 0755) ||
-	    mount("stasis", "/tmp/m", "overlay", 0, "lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w")) {
+	    mount("stasis-check", "/tmp/m", "overlay", 0, "lowerdir=/tmp/l,upperdir=/tmp/u,workdir=/tmp/w")) {
 		pr_perror("Unable to mount overlayfs");
 		return -1;
 	}
