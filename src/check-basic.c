@@ -370,33 +370,59 @@ int check_ptrace_peeksiginfo(void)
 	return ret;
 }
 
-/* The special mappings ([vdso], [vvar]...) of this task: their span. */
-static int special_span(unsigned long *lo, unsigned long *hi)
+/* The kernel's own mappings that move with mremap() like any other. */
+static bool is_special(const char *name)
 {
 	static const char *const names[] = { "[vvar]", "[vvar_vclock]", "[vdso]", "[sigpage]" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return true;
+	return false;
+}
+
+/* Each special mapping of this task in turn; 0, or -1 if maps is unreadable. */
+static int for_each_special(int (*fn)(unsigned long s, unsigned long e, void *arg), void *arg)
+{
 	FILE *f = fopen("/proc/self/maps", "re");
 	char line[512], name[64];
 	unsigned long s, e;
+	int ret = 0;
 
 	if (!f) {
 		pr_perror("cannot open /proc/self/maps");
 		return -1;
 	}
-	*lo = -1UL;
-	*hi = 0;
-	while (fgets(line, sizeof(line), f)) {
-		name[0] = '\0';
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %63s", &s, &e, name) < 2)
-			continue;
-		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			if (strcmp(name, names[i]))
-				continue;
-			*lo = s < *lo ? s : *lo;
-			*hi = e > *hi ? e : *hi;
-		}
+	while (!ret && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %63s", &s, &e, name) == 3 &&
+		    is_special(name))
+			ret = fn(s, e, arg);
 	}
 	fclose(f);
-	return *hi ? 0 : -1;
+	return ret;
+}
+
+/* Widen span[0..1] to cover [s, e). */
+static int add_to_span(unsigned long s, unsigned long e, void *arg)
+{
+	unsigned long *span = arg;
+
+	span[0] = s < span[0] ? s : span[0];
+	span[1] = e > span[1] ? e : span[1];
+	return 0;
+}
+
+/* Move [s, e) to the same offset in the parking area of span[2]. */
+static int park(unsigned long s, unsigned long e, void *arg)
+{
+	unsigned long *span = arg, to = span[2] + (s - span[0]);
+
+	/* Same offsets at the new place: the vDSO finds its data by them. */
+	if (s < span[0] || e > span[1])
+		return 0;	/* already moved: maps lists it again */
+	if (syscall(SYS_mremap, s, e - s, e - s, MREMAP_MAYMOVE | MREMAP_FIXED, to) != (long)to)
+		return -1;
+	return 0;
 }
 
 static void on_usr1(int sig)
@@ -407,26 +433,16 @@ static void on_usr1(int sig)
 /* The child: move the special mappings as one block, then take a signal. */
 static int move_specials(void *arg)
 {
-	unsigned long *span = arg, lo = span[0], hi = span[1];
 	struct sigaction sa = { .sa_handler = on_usr1 };
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[512], name[64];
-	unsigned long s, e;
-	char *to;
+	unsigned long *span = arg;
+	void *to;
 
-	to = mmap(NULL, hi - lo, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (!f || to == MAP_FAILED || sigaction(SIGUSR1, &sa, NULL))
+	to = mmap(NULL, span[1] - span[0], PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (to == MAP_FAILED || sigaction(SIGUSR1, &sa, NULL))
 		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		name[0] = '\0';
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %63s", &s, &e, name) < 3 ||
-		    s < lo || e > hi || name[0] != '[')
-			continue;
-		/* Same offsets at the new place: the vDSO finds its data by them. */
-		if (syscall(SYS_mremap, s, e - s, e - s, MREMAP_MAYMOVE | MREMAP_FIXED,
-			    to + (s - lo)) != (long)(to + (s - lo)))
-			return -1;
-	}
+	span[2] = (unsigned long)to;
+	if (for_each_special(park, span))
+		return -1;
 	/* Returning from the handler needs the kernel to know where they went. */
 	syscall(SYS_kill, getpid(), SIGUSR1);
 	return 0;
@@ -434,9 +450,9 @@ static int move_specials(void *arg)
 
 int check_special_mapping_mremap(void)
 {
-	unsigned long span[2];
+	unsigned long span[3] = { -1UL, 0, 0 };
 
-	if (special_span(&span[0], &span[1])) {
+	if (for_each_special(add_to_span, span) || !span[1]) {
 		pr_err("no special mappings ([vdso], [vvar]) found in /proc/self/maps");
 		return -1;
 	}
