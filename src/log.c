@@ -92,37 +92,57 @@ static int log_stamp(char *buf, size_t len)
 	return snprintf(buf, len, "(%02ld.%06ld) ", sec, usec);
 }
 
+/* Write @body (@n bytes) to the log, stamped when the log is a file. */
+static void log_write(char *body, size_t n)
+{
+	char stamp[32];
+	int s = 0, r;
+
+	if (log_to_file) {
+		s = log_stamp(stamp, sizeof(stamp));
+		if (s < 0 || s >= (int)sizeof(stamp))
+			s = 0;
+		/* The caller left room before @body for the stamp. */
+		memcpy(body - s, stamp, s);
+	}
+	/* One write per message, so lines of concurrent writers do not mix. */
+	r = write(log_fd, body - s, n + s);
+	(void)r;
+}
+
 void log_printf(int level, const char *fmt, ...)
 {
-	char buf[4096];
-	size_t n = 0;
+	char buf[4096], *body = buf + 32;
+	size_t n = 0, room = sizeof(buf) - 32;
 	va_list ap;
 	int r;
 
 	if (level > log_level)
 		return;
 
-	if (log_to_file)
-		n += log_stamp(buf, sizeof(buf));
-	else if (log_prog && level != LOG_MSG)
-		n += snprintf(buf + n, sizeof(buf) - n, "%s: ", log_prog);
-
+	if (log_prog && !log_to_file && level != LOG_MSG)
+		n += snprintf(body + n, room - n, "%s: ", log_prog);
 	if (level == LOG_ERROR)
-		n += snprintf(buf + n, sizeof(buf) - n, "Error: ");
+		n += snprintf(body + n, room - n, "Error: ");
 	else if (level == LOG_WARN)
-		n += snprintf(buf + n, sizeof(buf) - n, "Warn: ");
+		n += snprintf(body + n, room - n, "Warn: ");
 
 	va_start(ap, fmt);
-	r = vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	r = vsnprintf(body + n, room - n, fmt, ap);
 	va_end(ap);
 	if (r > 0)
 		n += r;
-	if (n > sizeof(buf) - 2)
-		n = sizeof(buf) - 2;
-	if (n == 0 || buf[n - 1] != '\n')
-		buf[n++] = '\n';
+	if (n > room - 2)
+		n = room - 2;
+	if (n == 0 || body[n - 1] != '\n')
+		body[n++] = '\n';
 
-	/* One write per message, so lines of concurrent writers do not mix. */
-	r = write(log_fd, buf, n);
-	(void)r;
+	/* The tool's own output goes to stdout, as CRIU's; a log file keeps a copy. */
+	if (level == LOG_MSG) {
+		r = write(STDOUT_FILENO, body, n);
+		(void)r;
+		if (!log_to_file)
+			return;
+	}
+	log_write(body, n);
 }

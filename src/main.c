@@ -3,7 +3,7 @@
  *
  *   stasis dump -t PID -D DIR [-R] [-j] [-v4 -o dump.log]
  *   stasis restore -D DIR [-d] [-j] [--pidfile FILE] [-v4 -o restore.log]
- *   stasis check [--feature NAME]
+ *   stasis check [--extra] [--experimental] [--all] [--feature NAME]
  *   stasis cpuinfo dump|check [-D DIR] [--cpu-cap=...]
  *
  * The log goes to -o FILE inside the work directory (-W, by default the
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "arch/x86/cpuinfo.h"
+#include "check.h"
 #include "log.h"
 #include "opts.h"
 #include "stasis/compel.h"
@@ -36,12 +37,19 @@ static void usage(FILE *f)
 		"Actions:\n"
 		"  dump         checkpoint a process tree (-t PID -D DIR; -R to leave it running)\n"
 		"  restore      bring a dumped tree back (-D DIR; -d to detach, --pidfile FILE)\n"
-		"  check        check the kernel has what stasis needs (--feature NAME)\n"
+		"  check        check the kernel has what stasis needs\n"
 		"  cpuinfo dump|check  write cpuinfo.img to -D DIR, or check this CPU against it\n"
 		"  pre-dump, page-server, lazy-pages, swrk: not supported yet\n"
 		"\n"
 		"Common options: -D DIR, -W DIR, -o FILE, -v[0-4], --config FILE,\n"
-		"--no-default-config.  Image tool: stasis-crit.\n");
+		"--no-default-config.  Image tool: stasis-crit.\n"
+		"\n"
+		"Check options:\n"
+		"  --extra               add check for extra kernel features\n"
+		"  --experimental        add check for experimental kernel features\n"
+		"  --all                 same as --extra --experimental\n"
+		"  --feature FEAT        only check a particular feature, one of:");
+	check_print_features(f, "                            ", 80);
 }
 
 /* Route libcompel's messages into our log. */

@@ -28,6 +28,7 @@ struct opt_desc {
 
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
+	O_EXTRA, O_EXPERIMENTAL, O_ALL,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -47,6 +48,9 @@ static const struct opt_desc opt_table[] = {
 	{ "no-default-config", no_argument, O_NO_DEF_CONFIG, SET },
 	{ "feature", required_argument, O_FEATURE, SET },
 	{ "cpu-cap", optional_argument, O_CPU_CAP, SET },
+	{ "extra", no_argument, O_EXTRA, SET },
+	{ "experimental", no_argument, O_EXPERIMENTAL, SET },
+	{ "all", no_argument, O_ALL, SET },
 
 	/* Accepted and without effect here, as in CRIU for these actions. */
 	{ "pre-dump-mode", required_argument, 0, IGNORED },
@@ -177,6 +181,9 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_TIMEOUT: return parse_int("--timeout", arg, 0, INT_MAX, &o->timeout);
 	case O_FEATURE: o->feature = arg; break;
 	case O_CPU_CAP: return cpu_cap_parse(arg, &o->cpu_cap) ? 1 : 0;
+	case O_EXTRA: o->check_extra = true; break;
+	case O_EXPERIMENTAL: o->check_experimental = true; break;
+	case O_ALL: o->check_extra = o->check_experimental = true; break;
 	case O_CONFIG:
 	case O_NO_DEF_CONFIG:
 		break;	/* handled before the command line, see opts_parse() */

@@ -27,6 +27,8 @@ struct opts {
 	const char *pidfile;
 	int timeout;			/* seconds; 0: none */
 	const char *feature;		/* check --feature */
+	bool check_extra;		/* check --extra (or --all) */
+	bool check_experimental;	/* check --experimental (or --all) */
 	bool stats;			/* write stats-dump (always, as CRIU) */
 	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */
 };

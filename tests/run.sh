@@ -52,6 +52,7 @@ part "image layer unit tests" build/tests/test_image
 part "vDSO reader and proxy unit tests" build/tests/test_vdso
 part "CRIU 4.2 fixtures: decode as crit, re-encode byte-exact" build/tests/test_fixtures "$FIXTURES"
 part "bad input to the image tool" bash tests/bad-input.sh build/crit "$FIXTURES"
+part "stasis check: CRIU 4.2's features, answers and endings" bash tests/check.sh
 part "conformance programs, no checkpoint (the baseline)" bash tests/conformance/run.sh
 part "libcompel: victims, faults, pages" bash tests/compel/run.sh
 part "dump" bash tests/dump/run.sh

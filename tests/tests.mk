@@ -31,6 +31,11 @@ $(B)/tests/%: tests/unit/%.c $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(GEN)/.sta
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(LDLIBS)
 
+# The machine's own answer to a few check features, and a subreaper runner.
+$(B)/tests/check-probe: tests/check-probe.c src/pagemap-scan.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $<
+
 # libcompel's drivers: the stress loop the victims run under, and the page test.
 COMPEL_TESTS := $(B)/tests/compel-stress $(B)/tests/compel-pages $(B)/tests/compel-traced
 
@@ -43,7 +48,7 @@ $(B)/tests/compel-%: tests/compel/%.c $(B)/libcompel.a include/stasis/compel.h
 
 test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS) \
 	   $(COMPEL_TESTS) $(COMPEL_VICTIMS) $(B)/tests/spawn \
-	   $(B)/tests/pagecheck
+	   $(B)/tests/pagecheck $(B)/tests/check-probe
 
 test: test-bins
 	FIXTURES=$(FIXTURES) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh
