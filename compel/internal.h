@@ -62,6 +62,9 @@ void compel_log(int level, const char *fmt, ...) __attribute__((format(printf, 2
 /* True when @fault is the one injected (compel_set_fault); logs it. */
 bool compel_fault_hit(enum compel_fault fault);
 
+/* seize.c: gone, a zombie, or dying: it will stop for us no more. */
+bool compel_thread_exiting(pid_t tid);
+
 /* ptrace.c */
 int compel_wait_stop(pid_t tid, int *status);
 bool compel_is_event_stop(int status);

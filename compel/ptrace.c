@@ -5,27 +5,50 @@
 #include <signal.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "internal.h"
 
-/* Wait for @tid to stop; a tracee that exits instead is -ESRCH. */
+/*
+ * Wait for @tid to stop; a tracee that exits instead is -ESRCH.
+ *
+ * A killed thread group leader is not reported until its tracer has
+ * reaped every other thread, which waiting on the leader alone never
+ * does: so the wait sleeps on SIGCHLD (every ptrace event sends one) with
+ * a timeout, and gives up once the thread is a zombie or gone.
+ */
 int compel_wait_stop(pid_t tid, int *status)
 {
+	struct timespec nap = { 0, 100 * 1000 * 1000 };
+	sigset_t chld, old;
+	int ret = 0;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	for (;;) {
-		pid_t r = waitpid(tid, status, __WALL);
+		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
+			ret = -errno;
 			cpr_err("tid %d: waitpid: %m", tid);
-			return -errno;
+			break;
 		}
-		if (WIFSTOPPED(*status))
-			return 0;
-		/* Gone: the caller knows whether that matters. */
-		cpr_debug("tid %d: exited while seized (status 0x%x)", tid, *status);
-		return -ESRCH;
+		if (r == tid && WIFSTOPPED(*status))
+			break;
+		if (r == tid || compel_thread_exiting(tid)) {
+			/* Gone: the caller knows whether that matters. */
+			cpr_debug("tid %d: exited while seized (status 0x%x)", tid,
+				  r == tid ? *status : 0);
+			ret = -ESRCH;
+			break;
+		}
+		sigtimedwait(&chld, NULL, &nap);
 	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
 }
 
 bool compel_is_event_stop(int status)

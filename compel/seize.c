@@ -90,7 +90,7 @@ static int tracer_of(pid_t tid)
 }
 
 /* A thread on its way out refuses ptrace with EPERM: tell that apart. */
-static bool thread_exiting(pid_t tid)
+bool compel_thread_exiting(pid_t tid)
 {
 	struct proc_stat st;
 
@@ -107,7 +107,7 @@ static int seize_thread(pid_t tid, int *stopped)
 
 	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)SEIZE_OPTIONS)) {
 		ret = -errno;
-		if (ret == -ESRCH || thread_exiting(tid))
+		if (ret == -ESRCH || compel_thread_exiting(tid))
 			return -ESRCH;
 		if (tracer_of(tid)) {
 			cpr_err("tid %d is already traced by pid %d", tid, tracer_of(tid));

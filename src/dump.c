@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,8 +52,41 @@ bool dump_fault(const char *step)
 	return true;
 }
 
-/* Fail with -EFAULT when the test asks for a fault at @step. */
-#define FAULT_AT(step)	(dump_fault(step) ? -EFAULT : 0)
+/* The signal that asked the dump to stop (SIGTERM, SIGINT, SIGHUP), or 0. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/*
+ * Asked to stop, the dump fails at its next step like any other failure:
+ * every task is cured and resumed as it was.  SIGPIPE is ignored: a
+ * broken pipe is a write error, and fails the dump the same way.
+ */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESTART };
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* Between two steps: a stop signal, or a fault a test asked for at @step. */
+static int dump_step(const char *step)
+{
+	if (stop_signal) {
+		pr_err("signal %d: the dump stops at step %s", (int)stop_signal, step);
+		return -EINTR;
+	}
+	return dump_fault(step) ? -EFAULT : 0;
+}
+
+#define FAULT_AT(step)	dump_step(step)
 
 static int write_one(struct dump_ctx *ctx, enum img_type type, unsigned long id,
 		     const ProtobufCMessage *msg)
@@ -280,6 +314,7 @@ int cr_dump(const struct opts *o)
 		pr_err("dump: a tree to dump is needed (-t PID)");
 		return -EINVAL;
 	}
+	catch_stop_signals();
 	ctx.dirfd = open_images_dir(o);
 	if (ctx.dirfd < 0)
 		return ctx.dirfd;
@@ -300,7 +335,7 @@ int cr_dump(const struct opts *o)
 	 */
 	ctx.stats.frozen_time = now_us() - frozen;
 	if (!ret)
-		ret = dump_stats(&ctx);
+		ret = dump_stats(&ctx) ?: FAULT_AT("stats");
 	if (ret) {
 		/* No inventory: the directory says this dump is unfinished. */
 		unlinkat(ctx.dirfd, "inventory.img", 0);

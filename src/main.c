@@ -10,6 +10,7 @@
  * images directory), as CRIU's does.  Exit status 0 on success, 1 on any
  * failure, as CRIU's.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -85,6 +86,11 @@ int main(int argc, char **argv)
 	int ret, code = 0;
 
 	log_set_prog("stasis");
+	/*
+	 * An ignored SIGCHLD is inherited across exec, and with it ptrace stops
+	 * would not wake libcompel's waits: stasis wants its children's news.
+	 */
+	signal(SIGCHLD, SIG_DFL);
 	if (argc > 1 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))) {
 		printf("Version: %s (stasis, CRIU-compatible images v2)\n", STASIS_VERSION);
 		return 0;

@@ -6,7 +6,8 @@
 #  - a FIFO at an image's name neither blocks the dump nor the restore;
 #  - a symlink at an image's name is not followed (what it points to
 #    stays as it was);
-#  - a failing dump leaves the tree running.
+#  - a failing dump leaves the tree running;
+#  - a target killed in the middle of its dump does not hang stasis.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/dump/lib.sh
@@ -79,6 +80,31 @@ check "a symlink at pstree.img: the file it points to is untouched" \
 check "a symlink at pstree.img: the error says so" \
 	grep -q "pstree.img: is a symbolic link" "$W/link/dump.log"
 check "a symlink at pstree.img: the tree runs on" alive "$PID"
+
+# --- the target killed in the middle of its dump ---
+build_prog tests/dump/busy-threads.c "$W/busy-threads" -pthread
+for ms in 5 40; do
+	rm -f "$W/victim.pid"
+	"$B/tests/spawn" "$W/victim.pid" -- "$W/busy-threads" &
+	busy=$!
+	for _ in $(seq 100); do [ -s "$W/victim.pid" ] && break; sleep 0.05; done
+	sleep 0.3
+	bpid=$(cat "$W/victim.pid")
+	timeout 30 "$B/stasis" dump -t "$bpid" -D "$W/killed-$ms" -v4 -o dump.log >/dev/null &
+	dumper=$!
+	sleep "$(printf '0.%03d' "$ms")"
+	kill -9 "$bpid"
+	wait "$dumper"
+	rc=$?
+	if [ $rc -eq 124 ]; then
+		fail "target killed $ms ms into its dump: stasis hung"
+	elif [ $rc -eq 0 ]; then
+		pass "target killed $ms ms into its dump: the dump had finished first"
+	else
+		pass "target killed $ms ms into its dump: stasis gave up (exit status $rc)"
+	fi
+	wait "$busy" 2>/dev/null
+done
 
 # --- a FIFO where the restore reads an image ---
 "$B/stasis" dump -t "$PID" -D "$W/good" -v4 -o dump.log

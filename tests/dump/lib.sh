@@ -28,10 +28,10 @@ need_tools() {
 	fi
 }
 
-# build_prog SOURCE OUTPUT: compile a test program; FAIL and stop if it does not build.
+# build_prog SOURCE OUTPUT [FLAGS...]: compile a test program; FAIL and stop if it does not build.
 build_prog() {
 	mkdir -p "$(dirname "$2")"
-	if ! ${CC:-cc} -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$2" "$1"; then
+	if ! ${CC:-cc} -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$2" "$1" "${@:3}"; then
 		fail "cannot build $(basename "$2")"
 		exit 0
 	fi

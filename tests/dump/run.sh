@@ -56,6 +56,16 @@ for step in seize collect infect mem files core cpuinfo images; do
 	done
 done
 
+# SIGTERM, SIGINT or SIGHUP to stasis: it stops at its next step, cures and
+# resumes every task; the programs find their state untouched.
+for sig in TERM INT HUP; do
+	for ms in 1 20 60; do
+		$R --between "/bin/bash tests/dump/interrupt-step.sh $sig $ms $W/sig-$sig-$ms" \
+			--workdir "$W/run-sig-$sig-$ms" $B/conformance/sleeping |
+			label "SIG$sig after $ms ms"
+	done
+done
+
 bash tests/dump/fixtures.sh "$FIX"
 bash tests/dump/files.sh
 bash tests/dump/shmem.sh
