@@ -54,7 +54,7 @@ rc=$?
 start_victim
 mkdir -p "$W/fifo"
 mkfifo "$W/fifo/pages-1.img"
-timeout 20 "$B/stasis" dump -t "$PID" -D "$W/fifo" -v4 -o dump.log
+timeout 20 "$B/stasis" dump -t "$PID" -D "$W/fifo" -v4 -o dump.log >/dev/null
 rc=$?
 if [ $rc -eq 124 ]; then
 	fail "a FIFO at pages-1.img: the dump blocked"
@@ -72,7 +72,7 @@ check "a FIFO at pages-1.img: no inventory.img" [ ! -e "$W/fifo/inventory.img" ]
 echo precious >"$W/precious"
 mkdir -p "$W/link"
 ln -s "$W/precious" "$W/link/pstree.img"
-timeout 20 "$B/stasis" dump -t "$PID" -D "$W/link" -R -v4 -o dump.log
+timeout 20 "$B/stasis" dump -t "$PID" -D "$W/link" -R -v4 -o dump.log >/dev/null
 rc=$?
 check "a symlink at pstree.img: the dump fails" [ $rc -ne 0 ]
 check "a symlink at pstree.img: the file it points to is untouched" \
