@@ -162,6 +162,12 @@ static int parse_verbosity(const char *arg, struct opts *o)
 		o->verbosity += strlen(arg) + 1;
 		return 0;
 	}
+	/*
+	 * "-verbosity=0" (one dash, as zdtm.py writes it) reaches us as -v
+	 * with "erbosity=0": CRIU takes it, so the number after '=' counts.
+	 */
+	if (!strncmp(arg, "erbosity", 8))
+		arg += 8 + (arg[8] == '=');
 	return parse_int("-v", arg, 0, 9, &o->verbosity);
 }
 

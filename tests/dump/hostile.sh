@@ -50,6 +50,12 @@ rc=$?
 [ $rc -ne 0 ] && grep -q "is not a number" <<<"$out" && pass "--timeout 5x refused" ||
 	fail "--timeout 5x: exit status $rc: $out"
 
+# zdtm.py's spelling, one dash: -verbosity=0 is -v0, as with CRIU.
+"$B/stasis" check --feature openat2 >/dev/null 2>&1
+want=$?
+"$B/stasis" check --no-default-config -verbosity=0 --feature openat2 >/dev/null 2>&1
+check "-verbosity=0 is read as CRIU reads it" [ $? -eq $want ]
+
 # --- a FIFO where the pages image goes ---
 start_victim
 mkdir -p "$W/fifo"
