@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -229,10 +230,25 @@ static int high_fd(struct rst_ctx *ctx, int fd)
 	return nfd;
 }
 
-/* The object behind files.img entry @id, opened for a mapping with @prot. */
-static int open_mapped(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
+/*
+ * How to open the file of @v: as the task had it open (fdflags, from the
+ * map_files link), since that decides what mprotect() may grant later: a
+ * read-only view of a file opened read-write may become writable.  Images
+ * without fdflags get what the protection needs.  mmap() wants read
+ * access in every case.
+ */
+static int mapped_open_flags(const VmaEntry *v)
 {
 	bool rw = (v->flags & MAP_TYPE) == MAP_SHARED && (v->prot & PROT_WRITE);
+
+	if (v->has_fdflags && (v->fdflags & O_ACCMODE) != O_RDONLY)
+		rw = true;
+	return rw ? O_RDWR : O_RDONLY;
+}
+
+/* The object behind files.img entry @id, opened for the mapping @v. */
+static int open_mapped(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
+{
 	char path[64];
 	int fd, pfd;
 
@@ -240,7 +256,7 @@ static int open_mapped(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *
 	if (pfd < 0)
 		return pfd;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
-	fd = open(path, (rw ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	fd = open(path, mapped_open_flags(v) | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("pid %d: cannot open the file mapped at %#" PRIx64 " (files.img id %u)",
 			  t->pid, (uint64_t)v->start, (unsigned)v->shmid);
@@ -288,7 +304,8 @@ static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, 
 	r->start = v->start;
 	r->end = v->end;
 	r->prot = v->prot;
-	r->flags = v->flags & (MAP_TYPE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_NORESERVE);
+	r->flags = v->flags & (MAP_TYPE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_NORESERVE |
+			       MAP_LOCKED);
 	r->madv = v->has_madv ? v->madv : 0;
 	r->fd = -1;
 	if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD)) {
@@ -300,8 +317,9 @@ static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, 
 	} else {
 		r->flags |= MAP_ANONYMOUS;
 	}
+	/* A run may start in the area before (runs merge across areas that touch). */
 	for (uint32_t i = 0; i < m->nr_runs; i++) {
-		if (m->runs[i].addr >= v->start && m->runs[i].addr < v->end) {
+		if (m->runs[i].addr < v->end && m->runs[i].addr + m->runs[i].len > v->start) {
 			r->fill = 1;
 			break;
 		}
@@ -390,10 +408,30 @@ static int plan_vdso(struct rst_task *t, struct mem_rst *m)
 	return 0;
 }
 
+/*
+ * THP off for the whole mm (PR_SET_THP_DISABLE) before the restorer fills
+ * anything, so that the fill makes no huge page the task never had.
+ * The restorer keeps the mm, and the flag with it.
+ */
+static int restore_thp_disabled(struct rst_task *t)
+{
+	if (!t->mm->has_thp_disabled || !t->mm->thp_disabled)
+		return 0;
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)) {
+		pr_perror("pid %d: cannot disable transparent huge pages again", t->pid);
+		return -errno;
+	}
+	return 0;
+}
+
 int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t)
 {
 	struct mem_rst *m = t->mem_priv;
 	int ret;
+
+	ret = restore_thp_disabled(t);
+	if (ret)
+		return ret;
 
 	if (m->pages_fd >= 0) {
 		m->pages_fd = high_fd(ctx, m->pages_fd);
