@@ -305,7 +305,7 @@ static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, 
 	r->end = v->end;
 	r->prot = v->prot;
 	r->flags = v->flags & (MAP_TYPE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_NORESERVE |
-			       MAP_LOCKED);
+			       MAP_LOCKED | MAP_HUGETLB | MAP_HUGE_MASK << MAP_HUGE_SHIFT);
 	r->madv = v->has_madv ? v->madv : 0;
 	r->fd = -1;
 	if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD)) {

@@ -42,6 +42,7 @@
 
 #include "dump.h"
 #include "log.h"
+#include "mem-hugetlb.h"
 #include "mem.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
@@ -431,11 +432,6 @@ static int apply_vmflags(pid_t pid, struct smaps_vma *sv, VmaEntry *e)
 	if ((e->flags & MAP_DROPPABLE) && (e->flags & MAP_PRIVATE))
 		e->flags &= ~MAP_PRIVATE;
 
-	if (e->flags & MAP_HUGETLB) {
-		pr_err("pid %d: hugetlb mapping at %" PRIx64 " is not supported yet",
-		       pid, e->start);
-		return -ENOTSUP;
-	}
 	if (e->status & VMA_AREA_SHSTK) {
 		pr_err("pid %d: shadow stack at %" PRIx64 " is not supported yet", pid, e->start);
 		return -ENOTSUP;
@@ -598,6 +594,10 @@ static int classify_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_li
 		e->status = VMA_AREA_REGULAR;
 	}
 
+	if (!anon && hugetlb_vmflags(sv->vmflags)) {
+		ret = hugetlb_classify(t->pid, e);
+		return ret ? ret : apply_vmflags(t->pid, sv, e);
+	}
 	if (!anon) {
 		if (!strncmp(sv->name, "/[aio]", 6)) {
 			pr_err("pid %d: AIO ring at %" PRIx64 " is not supported yet",
