@@ -1,7 +1,7 @@
 /*
  * restorer.h - the contract between stasis and the restorer blob.
  *
- * In each restored task, stasis (src/restore.c, mem.c, core.c) maps one
+ * In each restored task, stasis (src/restore.c, mem-restore.c, core.c) maps one
  * region where neither it nor the target has memory, copies the blob to
  * its start and fills a struct rst_args after it, all pointers already
  * pointing inside the region.  It then jumps to the blob's entry with

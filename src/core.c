@@ -36,10 +36,11 @@
 #include "rlimit.pb-c.h"
 #include "sa.pb-c.h"
 #include "siginfo.pb-c.h"
+#include "task-misc.h"
 #include "timer.pb-c.h"
 
 #define SIGINFO_SIZE	128
-#define NR_RLIMITS	16
+#define NR_RLIMITS	TASK_NR_RLIMITS
 #define TASK_ALIVE	1
 #define TASK_DEAD	3
 #define TASK_STOPPED	6
@@ -312,66 +313,6 @@ static int read_timer_values(struct dump_task *t, struct task_state *ts)
 	return ret;
 }
 
-static int limit_value(const char *s, rlim_t *v)
-{
-	char *end;
-
-	if (!strncmp(s, "unlimited", 9)) {
-		*v = RLIM_INFINITY;
-		return 0;
-	}
-	*v = strtoull(s, &end, 10);
-	return end == s ? -EINVAL : 0;
-}
-
-/*
- * The limits from /proc/PID/limits, one line per resource in their
- * order, in the kernel's columns: name (25), soft (20), hard (20).
- */
-static int read_rlimits_proc(pid_t pid, struct rlimit *rlim)
-{
-	char path[64], line[256];
-	int n = -1, ret = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
-	f = fopen(path, "r");
-	if (!f) {
-		pr_perror("cannot open %s", path);
-		return -errno;
-	}
-	while (!ret && fgets(line, sizeof(line), f) && n < NR_RLIMITS) {
-		if (n++ < 0)
-			continue;	/* the header */
-		if (strlen(line) < 67 || limit_value(line + 26, &rlim[n - 1].rlim_cur) ||
-		    limit_value(line + 47, &rlim[n - 1].rlim_max))
-			ret = -EINVAL;
-	}
-	fclose(f);
-	if (!ret && n != NR_RLIMITS)
-		ret = -EINVAL;
-	if (ret)
-		pr_err("%s: cannot parse line %d", path, n);
-	return ret;
-}
-
-/*
- * prlimit() on a task of other credentials needs CAP_SYS_RESOURCE, which
- * stasis may lack; /proc/PID/limits tells the same to anyone.
- */
-static int read_rlimits(pid_t pid, struct rlimit *rlim)
-{
-	for (int i = 0; i < NR_RLIMITS; i++) {
-		if (!prlimit(pid, i, NULL, &rlim[i]))
-			continue;
-		if (errno == EPERM)
-			return read_rlimits_proc(pid, rlim);
-		pr_perror("pid %d: prlimit", pid);
-		return -errno;
-	}
-	return 0;
-}
-
 static int gather_task(struct dump_task *t, struct task_state *ts)
 {
 	union compel_rpc_args *a = compel_rpc_area(t->ctl);
@@ -389,7 +330,7 @@ static int gather_task(struct dump_task *t, struct task_state *ts)
 	if (!ret)
 		ts->misc = a->misc;
 	if (!ret)
-		ret = read_rlimits(t->pid, ts->rlim);
+		ret = task_read_rlimits(t->pid, ts->rlim);
 	if (!ret)
 		ret = proc_read_stat(t->pid, &ts->stat);
 	if (!ret)
@@ -770,6 +711,9 @@ int core_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 		}
 	}
 	fill_tc(tcb, t, ts, &cp->ths[0]);
+	ret = task_misc_dump(t, &tcb->tc);
+	if (ret)
+		goto out;
 	shared = sigqueue_msg(&cp->shared_pending);
 	if (!shared) {
 		ret = -ENOMEM;
@@ -1091,28 +1035,6 @@ static void fill_timers(TaskTimersEntry *tt, struct rst_args *a, struct rst_allo
 	a->nr_timers = tt->n_posix;
 }
 
-static void fill_rlimits(TaskRlimitsEntry *rl, struct rst_args *a)
-{
-	struct rlimit cur;
-
-	if (!rl)
-		return;
-	a->nr_rlimits = rl->n_rlimits < RST_RLIM_NR ? rl->n_rlimits : RST_RLIM_NR;
-	for (uint32_t i = 0; i < a->nr_rlimits; i++) {
-		a->rlimits[i].cur = rl->rlimits[i]->cur;
-		a->rlimits[i].max = rl->rlimits[i]->max;
-		/* Without CAP_SYS_RESOURCE a hard limit can only go down. */
-		if (!getrlimit(i, &cur) && a->rlimits[i].max > cur.rlim_max) {
-			pr_warn("rlimit %u: hard limit %llu kept at %llu (it cannot be raised here)",
-				i, (unsigned long long)a->rlimits[i].max,
-				(unsigned long long)cur.rlim_max);
-			a->rlimits[i].max = cur.rlim_max;
-			if (a->rlimits[i].cur > cur.rlim_max)
-				a->rlimits[i].cur = cur.rlim_max;
-		}
-	}
-}
-
 int core_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *al)
 {
 	TaskCoreEntry *tc = t->cores[0]->tc;
@@ -1129,6 +1051,6 @@ int core_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *
 	}
 	if (tc->timers)
 		fill_timers(tc->timers, a, al);
-	fill_rlimits(tc->rlimits, a);
+	task_rlimits_args(tc->rlimits, a);
 	return copy_siginfo(tc->signals_s, al, &a->siginfo, &a->nr_siginfo, &a->stopped);
 }

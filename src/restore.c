@@ -43,6 +43,7 @@
 #include "restore.h"
 #include "restorer.h"
 #include "stats.pb-c.h"
+#include "task-misc.h"
 
 #define PAGE_SZ		4096ul
 #define SVC_FDS		16	/* service fds below the pool: log, images dir */
@@ -309,6 +310,8 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 		task_zombie(t);
 
 	ret = core_restore_task(t);
+	if (!ret)
+		ret = task_misc_restore(t);
 	if (!ret)
 		ret = mem_restore_plan(ctx, t);
 	if (!ret)

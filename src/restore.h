@@ -47,7 +47,7 @@ struct rst_task {
 	int exit_code;			/* a zombie's, as wait() reports it */
 	int stop_signo;			/* TASK_STOPPED at dump time: the stop signal */
 
-	/* Memory (mem.c). */
+	/* Memory (mem-restore.c). */
 	MmEntry *mm;
 	void *mem_priv;
 
@@ -147,7 +147,7 @@ struct rst_range;
 int pstree_restore_read(struct rst_ctx *ctx);
 
 /*
- * mem.c, in the controller: mm-PID.img and the pagemap; a pages image
+ * mem-restore.c, in the controller: mm-PID.img and the pagemap; a pages image
  * shorter than its pagemap fails here, before anything runs.
  */
 int mem_restore_read(struct rst_ctx *ctx, struct rst_task *t);

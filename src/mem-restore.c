@@ -1,0 +1,520 @@
+/*
+ * mem-restore.c - a task's memory at restore: mm-PID.img and its pagemap
+ * read in the controller, then, in the task, the plan the restorer blob
+ * follows (areas to map, page runs to read, the vdso to move) and where
+ * its region can go.
+ *
+ * The blob does the mapping itself (restorer/restorer.c): by then nothing
+ * of stasis is left in the address space to collide with the dumped one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "restore.h"
+#include "restorer.h"
+#include "vdso.h"
+
+#define PAGE_SZ		4096UL
+
+/*
+ * In the controller: read mm-PID.img and check the pages image holds every
+ * page its pagemap names, so that a short image fails before anything runs.
+ */
+struct mem_rst {
+	struct rst_vma *vmas;
+	uint32_t nr_vmas;
+	struct rst_run *runs;
+	uint32_t nr_runs;
+	int pages_fd;
+	uint32_t pages_id;
+	struct vdso_rst *vdso;		/* vdso.c's plan */
+};
+
+static int read_mm(struct rst_ctx *ctx, struct rst_task *t)
+{
+	int ret;
+
+	ret = img_read_one(ctx->dirfd, IMG_MM, t->pid, &mm_entry__descriptor,
+			   (ProtobufCMessage **)&t->mm);
+	if (ret == -ENOENT)
+		pr_err("the memory image of pid %d (mm-%d.img) is missing", t->pid, t->pid);
+	return ret;
+}
+
+static VmaEntry *vma_of(MmEntry *mm, uint64_t addr)
+{
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		if (addr >= mm->vmas[i]->start && addr < mm->vmas[i]->end)
+			return mm->vmas[i];
+	}
+	return NULL;
+}
+
+static bool vma_takes_pages(const VmaEntry *v)
+{
+	return (v->status & VMA_AREA_REGULAR) &&
+	       !(v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL)) &&
+	       (v->flags & MAP_TYPE) != MAP_SHARED;
+}
+
+static int add_run(struct mem_rst *m, uint64_t addr, uint64_t len, uint64_t off)
+{
+	struct rst_run *r = m->runs;
+
+	if (m->nr_runs && r[m->nr_runs - 1].addr + r[m->nr_runs - 1].len == addr &&
+	    r[m->nr_runs - 1].off + r[m->nr_runs - 1].len == off) {
+		r[m->nr_runs - 1].len += len;
+		return 0;
+	}
+	r = realloc(m->runs, (m->nr_runs + 1) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	m->runs = r;
+	r[m->nr_runs++] = (struct rst_run){ addr, len, off };
+	return 0;
+}
+
+/*
+ * One pagemap entry: its pages at @off in the pages image.  CRIU's entries
+ * may run across areas that touch; each part goes to its own area, and
+ * pages of areas that take none are stepped over (the vDSO's: vdso.c
+ * reads them).
+ */
+static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint64_t len,
+		     uint64_t off)
+{
+	uint64_t end = addr + len;
+
+	if (end < addr)
+		return -EINVAL;
+	while (addr < end) {
+		VmaEntry *v = vma_of(t->mm, addr);
+		uint64_t part;
+		int ret;
+
+		if (!v) {
+			pr_err("pagemap-%d.img: pages at %#" PRIx64 " lie outside any area",
+			       t->pid, addr);
+			return -EINVAL;
+		}
+		part = (v->end < end ? v->end : end) - addr;
+		ret = 0;
+		if (vma_takes_pages(v))
+			ret = add_run(m, addr, part, off);
+		else if (v->status & VMA_AREA_VDSO)
+			ret = vdso_note_pages(&m->vdso, addr, part, off);
+		if (ret)
+			return ret;
+		addr += part;
+		off += part;
+	}
+	return 0;
+}
+
+/* Pages of the pagemap: runs to read, checked against the VMAs and the file. */
+static int read_pagemap(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m)
+{
+	PagemapHead *head = NULL;
+	PagemapEntry *pe;
+	uint64_t off = 0;
+	struct img *img;
+	struct stat st;
+	char name[64];
+	int ret;
+
+	ret = img_open(&img, ctx->dirfd, IMG_PAGEMAP, t->pid, O_RDONLY);
+	if (ret == -ENOENT)
+		pr_err("the pagemap of pid %d (pagemap-%d.img) is missing", t->pid, t->pid);
+	if (ret)
+		return ret;
+	ret = img_read_msg(img, &pagemap_head__descriptor, (ProtobufCMessage **)&head);
+	if (ret <= 0) {
+		if (!ret)
+			pr_err("pagemap-%d.img is empty", t->pid);
+		img_close(img);
+		return ret ?: -EINVAL;
+	}
+	m->pages_id = head->pages_id;
+	img_free_msg(&head->base);
+	while ((ret = img_read_msg(img, &pagemap_entry__descriptor, (ProtobufCMessage **)&pe)) > 0) {
+		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SZ;
+		uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
+
+		if (flags & PE_PARENT) {
+			pr_err("unsupported: pagemap-%d.img needs a parent image (pre-dump)", t->pid);
+			ret = -ENOTSUP;
+		} else if (flags & PE_PRESENT) {
+			ret = add_entry(t, m, pe->vaddr, len, off);
+			off += len;
+		}
+		img_free_msg(&pe->base);
+		if (ret < 0)
+			break;
+	}
+	img_close(img);
+	if (ret < 0)
+		return ret;
+	snprintf(name, sizeof(name), "pages-%u.img", m->pages_id);
+	m->pages_fd = img_openat(ctx->dirfd, name, O_RDONLY);
+	if (m->pages_fd < 0) {
+		ret = m->pages_fd;
+		m->pages_fd = -1;
+		if (!off && ret == -ENOENT)
+			return 0;	/* nothing to read */
+		if (ret != -EINVAL && ret != -ELOOP)
+			pr_err("cannot open %s: %s", name, strerror(-ret));
+		return ret;
+	}
+	if (fstat(m->pages_fd, &st) || (uint64_t)st.st_size < off) {
+		pr_err("%s is truncated: %" PRIu64 " bytes, its pagemap names %" PRIu64,
+		       name, (uint64_t)st.st_size, off);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int mem_restore_read(struct rst_ctx *ctx, struct rst_task *t)
+{
+	struct mem_rst *m = calloc(1, sizeof(*m));
+	int ret;
+
+	if (!m)
+		return -ENOMEM;
+	m->pages_fd = -1;
+	t->mem_priv = m;
+	ret = read_mm(ctx, t);
+	if (!ret)
+		ret = read_pagemap(ctx, t, m);
+	for (uint32_t i = 0; !ret && i < m->nr_runs; i++)
+		ctx->pages_restored += m->runs[i].len / PAGE_SZ;
+	return ret;
+}
+
+void mem_restore_free(struct rst_task *t)
+{
+	struct mem_rst *m = t->mem_priv;
+
+	if (!m)
+		return;
+	if (m->pages_fd >= 0)
+		close(m->pages_fd);
+	free(m->runs);
+	free(m->vmas);
+	vdso_restore_free(m->vdso);
+	free(m);
+	t->mem_priv = NULL;
+	if (t->mm)
+		img_free_msg(&t->mm->base);
+	t->mm = NULL;
+}
+
+/* An fd above every fd the task will have, so the restorer can keep it. */
+static int high_fd(struct rst_ctx *ctx, int fd)
+{
+	int nfd;
+
+	if (fd < 0)
+		return fd;
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, ctx->pool_next);
+	close(fd);
+	if (nfd < 0)
+		return -errno;
+	return nfd;
+}
+
+/*
+ * How to open the file of @v: as the task had it open (fdflags, from the
+ * map_files link), since that decides what mprotect() may grant later: a
+ * read-only view of a file opened read-write may become writable.  Images
+ * without fdflags get what the protection needs.  mmap() wants read
+ * access in every case.
+ */
+static int mapped_open_flags(const VmaEntry *v)
+{
+	bool rw = (v->flags & MAP_TYPE) == MAP_SHARED && (v->prot & PROT_WRITE);
+
+	if (v->has_fdflags && (v->fdflags & O_ACCMODE) != O_RDONLY)
+		rw = true;
+	return rw ? O_RDWR : O_RDONLY;
+}
+
+/* The object behind files.img entry @id, opened for the mapping @v. */
+static int open_mapped(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
+{
+	char path[64];
+	int fd, pfd;
+
+	pfd = files_restore_open(ctx, v->shmid);
+	if (pfd < 0)
+		return pfd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
+	fd = open(path, mapped_open_flags(v) | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("pid %d: cannot open the file mapped at %#" PRIx64 " (files.img id %u)",
+			  t->pid, (uint64_t)v->start, (unsigned)v->shmid);
+		return -errno;
+	}
+	return high_fd(ctx, fd);
+}
+
+static int unsupported_vma(struct rst_task *t, const VmaEntry *v)
+{
+	static const struct {
+		uint32_t bit;
+		const char *what;
+	} kinds[] = {
+		{ VMA_AREA_SYSVIPC, "SysV shared memory" },
+		{ VMA_AREA_SOCKET, "a packet socket ring" },
+		{ VMA_AREA_AIORING, "an AIO ring" },
+		{ VMA_AREA_SHSTK, "a shadow stack" },
+		{ VMA_AREA_GUARD, "a guard region" },
+		{ VMA_AREA_UPROBES, "a uprobes area" },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		if (v->status & kinds[i].bit) {
+			pr_err("unsupported: pid %d maps %s at %#" PRIx64, t->pid, kinds[i].what,
+			       (uint64_t)v->start);
+			return -ENOTSUP;
+		}
+	}
+	if ((v->status & VMA_ANON_SHARED) && !(v->status & VMA_AREA_MEMFD)) {
+		pr_err("unsupported: pid %d has anonymous shared memory at %#" PRIx64
+		       " not dumped as a memfd", t->pid, (uint64_t)v->start);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, const VmaEntry *v)
+{
+	struct rst_vma *r = &m->vmas[m->nr_vmas];
+	int ret = unsupported_vma(t, v);
+
+	if (ret)
+		return ret;
+	r->start = v->start;
+	r->end = v->end;
+	r->prot = v->prot;
+	r->flags = v->flags & (MAP_TYPE | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_NORESERVE |
+			       MAP_LOCKED | MAP_HUGETLB | MAP_HUGE_MASK << MAP_HUGE_SHIFT);
+	r->madv = v->has_madv ? v->madv : 0;
+	r->fd = -1;
+	if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD)) {
+		r->flags &= ~MAP_ANONYMOUS;
+		r->pgoff = v->pgoff;
+		r->fd = open_mapped(ctx, t, v);
+		if (r->fd < 0)
+			return r->fd;
+	} else {
+		r->flags |= MAP_ANONYMOUS;
+	}
+	/* A run may start in the area before (runs merge across areas that touch). */
+	for (uint32_t i = 0; i < m->nr_runs; i++) {
+		if (m->runs[i].addr < v->end && m->runs[i].addr + m->runs[i].len > v->start) {
+			r->fill = 1;
+			break;
+		}
+	}
+	m->nr_vmas++;
+	return 0;
+}
+
+/*
+ * THP off for the whole mm (PR_SET_THP_DISABLE) before the restorer fills
+ * anything, so that the fill makes no huge page the task never had.
+ * The restorer keeps the mm, and the flag with it.
+ */
+static int restore_thp_disabled(struct rst_task *t)
+{
+	if (!t->mm->has_thp_disabled || !t->mm->thp_disabled)
+		return 0;
+	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)) {
+		pr_perror("pid %d: cannot disable transparent huge pages again", t->pid);
+		return -errno;
+	}
+	return 0;
+}
+
+int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t)
+{
+	struct mem_rst *m = t->mem_priv;
+	int ret;
+
+	ret = restore_thp_disabled(t);
+	if (ret)
+		return ret;
+
+	if (m->pages_fd >= 0) {
+		m->pages_fd = high_fd(ctx, m->pages_fd);
+		if (m->pages_fd < 0)
+			return m->pages_fd;
+	}
+	ret = vdso_restore_plan(t, m->pages_fd, &m->vdso);
+	if (ret)
+		return ret;
+	m->vmas = calloc(t->mm->n_vmas + 1, sizeof(*m->vmas));
+	if (!m->vmas)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->mm->n_vmas; i++) {
+		VmaEntry *v = t->mm->vmas[i];
+		bool proxy = (v->status & VMA_AREA_VDSO) && vdso_restore_proxied(m->vdso);
+
+		if (!(v->status & VMA_AREA_REGULAR) ||
+		    ((v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL)) && !proxy))
+			continue;
+		ret = plan_vma(ctx, t, m, v);
+		if (ret)
+			return ret;
+		if (proxy)
+			m->vmas[m->nr_vmas - 1].fill = 1;	/* the restorer copies it in */
+	}
+	return 0;
+}
+
+size_t mem_restore_size(struct rst_task *t)
+{
+	struct mem_rst *m = t->mem_priv;
+
+	return m->nr_vmas * sizeof(struct rst_vma) + m->nr_runs * sizeof(struct rst_run) +
+	       t->mm->n_mm_saved_auxv * sizeof(uint64_t) + vdso_restore_size(m->vdso) +
+	       3 * PAGE_SZ;
+}
+
+/* Is [@s, @e) clear of every area of the image, of this process and of the vDSO's plan? */
+static bool range_free(struct rst_task *t, const struct rst_range *cur, size_t nr_cur,
+		       uint64_t s, uint64_t e)
+{
+	if (!vdso_restore_clear(((struct mem_rst *)t->mem_priv)->vdso, s, e))
+		return false;
+	for (size_t i = 0; i < t->mm->n_vmas; i++) {
+		if (s < t->mm->vmas[i]->end && t->mm->vmas[i]->start < e)
+			return false;
+	}
+	for (size_t i = 0; i < nr_cur; i++) {
+		if (s < cur[i].end && cur[i].start < e)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Where the restorer's region can go: free here and in the image, away
+ * from where heaps and stacks grow.  Candidates are the ends of every
+ * area, tried from 16 TiB up, then anywhere.
+ */
+int mem_restore_hole(struct rst_task *t, size_t size, uint64_t *addr)
+{
+	struct rst_range cur[4096];
+	size_t nr_cur = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	uint64_t best = 0;
+
+	if (!f)
+		return -errno;
+	while (nr_cur < 4096 && fgets(line, sizeof(line), f)) {
+		unsigned long long s, e;
+
+		if (sscanf(line, "%llx-%llx", &s, &e) == 2)
+			cur[nr_cur++] = (struct rst_range){ s, e };
+	}
+	fclose(f);
+	size = (size + PAGE_SZ - 1) & ~(PAGE_SZ - 1);
+	/* The same gap of 1 GiB on both sides of it keeps stacks and heaps growing. */
+	for (uint64_t a = 0x100000000000ull; a < 0x7f0000000000ull; a += 0x10000000000ull) {
+		if (range_free(t, cur, nr_cur, a - (1ull << 30), a + size + (1ull << 30))) {
+			best = a;
+			break;
+		}
+	}
+	for (size_t i = 0; !best && i < t->mm->n_vmas; i++) {
+		uint64_t a = t->mm->vmas[i]->end + (1ull << 20);
+
+		if (a + size < 0x7ffffffff000ull && range_free(t, cur, nr_cur, a, a + size))
+			best = a;
+	}
+	if (!best) {
+		pr_err("pid %d: no room for the restorer (%zu bytes) between the areas", t->pid, size);
+		return -ENOMEM;
+	}
+	*addr = best;
+	return 0;
+}
+
+int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *al,
+		     const struct rst_range *region)
+{
+	struct mem_rst *m = t->mem_priv;
+	MmEntry *mm = t->mm;
+	uint64_t *auxv;
+	int ret;
+
+	a->vmas = rst_alloc(al, m->nr_vmas * sizeof(*a->vmas), 8);
+	memcpy(a->vmas, m->vmas, m->nr_vmas * sizeof(*a->vmas));
+	a->nr_vmas = m->nr_vmas;
+	a->runs = rst_alloc(al, m->nr_runs * sizeof(*a->runs), 8);
+	memcpy(a->runs, m->runs, m->nr_runs * sizeof(*a->runs));
+	a->nr_runs = m->nr_runs;
+	a->pages_fd = m->pages_fd;
+
+	ret = vdso_restore_args(m->vdso, a, al, region);
+	if (ret)
+		return ret;
+
+	a->mm.start_code = mm->mm_start_code;
+	a->mm.end_code = mm->mm_end_code;
+	a->mm.start_data = mm->mm_start_data;
+	a->mm.end_data = mm->mm_end_data;
+	a->mm.start_stack = mm->mm_start_stack;
+	a->mm.start_brk = mm->mm_start_brk;
+	a->mm.brk = mm->mm_brk;
+	a->mm.arg_start = mm->mm_arg_start;
+	a->mm.arg_end = mm->mm_arg_end;
+	a->mm.env_start = mm->mm_env_start;
+	a->mm.env_end = mm->mm_env_end;
+	auxv = rst_alloc(al, mm->n_mm_saved_auxv * sizeof(uint64_t) + 8, 8);
+	memcpy(auxv, mm->mm_saved_auxv, mm->n_mm_saved_auxv * sizeof(uint64_t));
+	a->mm.auxv = (uintptr_t)auxv;
+	a->mm.auxv_size = mm->n_mm_saved_auxv * sizeof(uint64_t);
+	a->mm.exe_fd = -1;
+	return 0;
+}
+
+int mem_restore_open_files(struct rst_ctx *ctx, struct rst_task *t)
+{
+	int fd = files_restore_open(ctx, t->mm->exe_file_id);
+
+	for (size_t i = 0; fd >= 0 && i < t->mm->n_vmas; i++) {
+		VmaEntry *v = t->mm->vmas[i];
+
+		if ((v->status & VMA_AREA_REGULAR) &&
+		    (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD)))
+			fd = files_restore_open(ctx, v->shmid);
+	}
+	return fd < 0 ? fd : 0;
+}
+
+/* The exe link's file for PR_SET_MM_MAP. */
+int mem_restore_exe(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a)
+{
+	int fd;
+
+	fd = files_restore_open(ctx, t->mm->exe_file_id);
+	if (fd < 0)
+		return fd;
+	a->mm.exe_fd = fd;
+	return 0;
+}
