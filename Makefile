@@ -33,7 +33,7 @@ CRIT_LIB_OBJ := $(B)/obj/crit/json.o $(B)/obj/crit/pbjson.o $(B)/obj/crit/imgjso
 CRIT_OBJ := $(B)/obj/crit/crit.o $(B)/obj/crit/explore.o $(CRIT_LIB_OBJ)
 
 # The tool: every C file under src/ except log.c, which the image library carries.
-STASIS_SRC := $(filter-out src/log.c,$(sort $(wildcard src/*.c src/files/*.c src/arch/x86/*.c)))
+STASIS_SRC := $(filter-out src/log.c,$(sort $(wildcard src/*.c src/files/*.c src/ns/*.c src/arch/x86/*.c)))
 STASIS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(STASIS_SRC))
 
 include compel/compel.mk

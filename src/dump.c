@@ -29,6 +29,7 @@
 #include "dump.h"
 #include "inventory.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "pstree.h"
 #include "seccomp.pb-c.h"
 #include "stats.pb-c.h"
@@ -325,6 +326,9 @@ int cr_dump(const struct opts *o)
 		ret = FAULT_AT("seize");
 	if (!ret)
 		ret = pstree_collect(&ctx) ?: FAULT_AT("collect");
+	for (size_t i = 0; !ret && i < ctx.nr_tasks; i++)
+		if (ctx.tasks[i].ct->state != COMPEL_TASK_ZOMBIE)
+			ret = ns_refuse_foreign(ctx.tasks[i].pid);
 	if (!ret)
 		ret = dump_tasks(&ctx);
 	if (!ret)

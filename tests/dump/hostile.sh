@@ -7,7 +7,8 @@
 #  - a symlink at an image's name is not followed (what it points to
 #    stays as it was);
 #  - a failing dump leaves the tree running;
-#  - a target killed in the middle of its dump does not hang stasis.
+#  - a target killed in the middle of its dump does not hang stasis;
+#  - a task in namespaces of its own is refused, not dumped as if it were not.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/dump/lib.sh
@@ -86,6 +87,34 @@ check "a symlink at pstree.img: the file it points to is untouched" \
 check "a symlink at pstree.img: the error says so" \
 	grep -q "pstree.img: is a symbolic link" "$W/link/dump.log"
 check "a symlink at pstree.img: the tree runs on" alive "$PID"
+
+# --- a task in namespaces of its own: refused until namespaces are dumped ---
+for ns in pid net uts; do
+	rm -f "$W/victim.pid"
+	case $ns in
+	pid) flags="-p -f --mount-proc" ;;
+	net) flags=-n ;;
+	uts) flags=-u ;;
+	esac
+	# shellcheck disable=SC2086
+	"$B/tests/spawn" "$W/victim.pid" -- "$(command -v unshare)" $flags /bin/sleep 1000 &
+	nsspawn=$!
+	for _ in $(seq 100); do [ -s "$W/victim.pid" ] && break; sleep 0.05; done
+	sleep 0.2
+	root=$(cat "$W/victim.pid")
+	# unshare -f forks: the sleeper is then its child, in the new namespace.
+	[ "$ns" = pid ] && root=$(pgrep -P "$root" | head -n 1)
+	out=$("$B/stasis" dump -t "$root" -D "$W/ns-$ns" -v4 -o dump.log 2>&1)
+	rc=$?
+	if [ $rc -eq 1 ] && grep -q "unsupported: pid $root is in another $ns namespace" "$W/ns-$ns/dump.log"; then
+		pass "a task in its own $ns namespace: refused"
+	else
+		fail "a task in its own $ns namespace: exit status $rc: $(grep -m1 Error "$W/ns-$ns/dump.log")"
+	fi
+	check "a task in its own $ns namespace: runs on" alive "$root"
+	kill "$nsspawn" 2>/dev/null
+	wait "$nsspawn" 2>/dev/null
+done
 
 # --- the target killed in the middle of its dump ---
 build_prog tests/dump/busy-threads.c "$W/busy-threads" -pthread
