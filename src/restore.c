@@ -644,6 +644,11 @@ static int write_stats(struct rst_ctx *ctx, uint64_t forking, uint64_t restore)
 	r.pages_restored = ctx->pages_restored;
 	stats_entry__init(&e);
 	e.restore = &r;
+	/* The images may be read-only: the restore stands, without its stats. */
+	if (faccessat(ctx->dirfd, ".", W_OK, AT_EACCESS)) {
+		pr_warn("stats-restore not written: the images directory is not writable");
+		return 0;
+	}
 	ret = img_open(&img, ctx->dirfd, IMG_STATS_RESTORE, 0, O_WRONLY);
 	if (ret)
 		return ret;
@@ -685,6 +690,9 @@ static int restore_tree(struct rst_ctx *ctx)
 		return ret;
 	ret = run_stages(ctx);
 	t1 = now_us();
+	/* Before the tree runs: a pidfile that cannot be written fails the restore. */
+	if (!ret)
+		ret = write_pidfile(ctx->opts, ctx->tasks[0].pid);
 	if (ret) {
 		kill_tree(ctx);
 		return ret;
@@ -763,8 +771,6 @@ int cr_restore(const struct opts *o, int *exit_code)
 		ret = restore_tree(&ctx);
 	if (ret)
 		pr_err("restore of %s failed", o->images_dir);
-	else
-		ret = write_pidfile(o, ctx.tasks[0].pid);
 	files_restore_cleanup(&ctx);
 	if (!ret && !o->restore_detached) {
 		pid_t root = ctx.tasks[0].pid;

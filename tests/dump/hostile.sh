@@ -8,7 +8,9 @@
 #    stays as it was);
 #  - a failing dump leaves the tree running;
 #  - a target killed in the middle of its dump does not hang stasis;
-#  - a task in namespaces of its own is refused, not dumped as if it were not.
+#  - a task in namespaces of its own is refused, not dumped as if it were not;
+#  - a restore whose pidfile cannot be written fails and leaves nothing; one
+#    from a read-only images directory succeeds without an error line.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/dump/lib.sh
@@ -141,8 +143,38 @@ for ms in 5 40; do
 	wait "$busy" 2>/dev/null
 done
 
+# --- restore: a pidfile that cannot be written; images on a read-only mount ---
+stop_victim
+start_victim
+"$B/stasis" dump -t "$PID" -D "$W/pf" -v4 -o dump.log >/dev/null
+wait "$SPAWN" 2>/dev/null
+cp -a "$W/pf" "$W/pf-img"
+out=$("$B/stasis" restore -D "$W/pf" -d --pidfile "$W/no/such/dir/pid" 2>&1)
+rc=$?
+if [ $rc -eq 1 ] && grep -q "cannot write the pidfile" <<<"$out" && [ ! -d "/proc/$PID" ]; then
+	pass "an unwritable pidfile fails the restore, and nothing is left running"
+else
+	fail "an unwritable pidfile: exit status $rc, pid $PID $([ -d "/proc/$PID" ] && echo running): $out"
+	kill -9 "$PID" 2>/dev/null
+fi
+mkdir -p "$W/ro"
+if mount --bind "$W/pf-img" "$W/ro" && mount -o remount,bind,ro "$W/ro"; then
+	out=$("$B/stasis" restore -D "$W/ro" -d 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] && [ -d "/proc/$PID" ] && ! grep -q "Error" <<<"$out"; then
+		pass "images on a read-only mount restore, with a warning and no error"
+	else
+		fail "images on a read-only mount: exit status $rc: $out"
+	fi
+	kill -9 "$PID" 2>/dev/null
+	umount "$W/ro"
+else
+	echo "SKIP: $T: images on a read-only mount: cannot make a read-only bind mount here"
+fi
+
 # --- a FIFO where the restore reads an image ---
-"$B/stasis" dump -t "$PID" -D "$W/good" -v4 -o dump.log
+start_victim
+"$B/stasis" dump -t "$PID" -D "$W/good" -v4 -o dump.log >/dev/null
 stop_victim
 mm=$(ls "$W/good"/mm-*.img | head -n 1)
 rm -f "$mm" && mkfifo "$mm"
