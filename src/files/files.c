@@ -859,6 +859,9 @@ int files_reopen(int fd, int flags, const char *what)
 	char path[64];
 	int nfd;
 
+	/* O_TMPFILE carries O_DIRECTORY, which the file it made is not. */
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		flags &= ~O_DIRECTORY;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	nfd = open(path, (flags & RST_OPEN_MASK) | O_NOCTTY);
 	if (nfd < 0) {
