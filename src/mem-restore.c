@@ -419,7 +419,7 @@ int mem_restore_hole(struct rst_task *t, size_t size, uint64_t *addr)
 {
 	struct rst_range cur[4096];
 	size_t nr_cur = 0;
-	FILE *f = fopen("/proc/self/maps", "r");
+	FILE *f = rst_fopen_self("maps");
 	char line[512];
 	uint64_t best = 0;
 

@@ -46,7 +46,7 @@
 #include "task-misc.h"
 
 #define PAGE_SZ		4096ul
-#define SVC_FDS		16	/* service fds below the pool: log, images dir */
+#define SVC_FDS		16	/* service fds below the pool: log, images dir, /proc */
 #define STAGE_TIMEOUT	60	/* seconds for one stage, without --timeout */
 #define POLL_MS		50
 
@@ -212,6 +212,36 @@ static void unregister_rseq(void)
 		if (!syscall(SYS_rseq, area, lens[i], RSEQ_FLAG_UNREGISTER, RSEQ_SIG))
 			return;
 	}
+}
+
+/* /proc, kept at service fd @at for rst_fopen_self(). */
+static int proc_fd = -1;
+
+static int keep_proc(int at)
+{
+	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		pr_perror("cannot open /proc");
+		return -errno;
+	}
+	proc_fd = fcntl(fd, F_DUPFD_CLOEXEC, at);
+	close(fd);
+	return proc_fd < 0 ? -errno : 0;
+}
+
+FILE *rst_fopen_self(const char *what)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "self/%s", what);
+	fd = proc_fd >= 0 ? openat(proc_fd, path, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "/proc/self/%s", what);
+		return fopen(path, "re");
+	}
+	return fdopen(fd, "r");
 }
 
 static size_t region_size(struct rst_task *t, size_t blob)
@@ -609,7 +639,7 @@ static int place_fds(struct rst_ctx *ctx)
 		return -errno;
 	close(ctx->dirfd);
 	ctx->dirfd = fd;
-	return 0;
+	return keep_proc(ctx->svc_base + 2);
 }
 
 /*

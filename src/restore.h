@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "core.pb-c.h"
@@ -112,6 +113,12 @@ int rst_pool_add(struct rst_ctx *ctx, int fd);
 
 /* STASIS_FAULT=<step> for restore, as for dump. */
 bool rst_fault(const char *step);
+
+/*
+ * /proc/self/@what opened for reading, through a /proc kept as a service
+ * fd: a task whose root the restore has changed (chroot) still reaches it.
+ */
+FILE *rst_fopen_self(const char *what);
 
 /*
  * files/files.c, in the controller: read files.img, and the fdinfo and

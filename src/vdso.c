@@ -85,7 +85,7 @@ static bool is_piece(const char *line)
 
 static int find_here(struct vdso_here *h)
 {
-	FILE *f = fopen("/proc/self/maps", "r");
+	FILE *f = rst_fopen_self("maps");
 	char line[512];
 	int ret = 0;
 
