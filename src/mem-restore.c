@@ -24,6 +24,7 @@
 #include "pagemap.pb-c.h"
 #include "restore.h"
 #include "restorer.h"
+#include "shmem.h"
 #include "vdso.h"
 
 #define PAGE_SZ		4096UL
@@ -256,6 +257,18 @@ static int open_mapped(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *
 	char path[64];
 	int fd, pfd;
 
+	/*
+	 * A memfd mapped read-write is mapped from the object memfd_create()
+	 * made: a reopen would hold write access, and make execveat() of the
+	 * memfd fail (ETXTBSY) where it did not before.
+	 */
+	if ((v->status & VMA_AREA_MEMFD) && mapped_open_flags(v) == O_RDWR) {
+		pfd = memfd_restore_object(ctx, v->shmid);
+		if (pfd < 0)
+			return pfd;
+		fd = fcntl(pfd, F_DUPFD_CLOEXEC, ctx->pool_next);
+		return fd < 0 ? -errno : fd;
+	}
 	pfd = files_restore_open(ctx, v->shmid);
 	if (pfd < 0)
 		return pfd;

@@ -216,6 +216,7 @@ out:
 struct rst_memfd {
 	MemfdInodeEntry *mie;
 	int fd;
+	bool fd_given;		/* fd's own description went to a files.img entry */
 };
 
 static int memfd_load(struct rst_ctx *ctx, struct files_rst_priv *priv)
@@ -339,6 +340,35 @@ int memfd_restore_object(struct rst_ctx *ctx, uint32_t file_id)
 }
 
 /* Each entry is an open file description of its own on the one object. */
+/*
+ * The description memfd_create() made holds no write access to the inode;
+ * one opened again read-write through /proc does, and then the task can no
+ * longer execveat() its memfd (ETXTBSY), as it could before.  So the first
+ * read-write entry of an object gets that description itself (its flags and
+ * position set here), the others a reopen.  -EAGAIN: reopen this one.
+ */
+static int memfd_own_description(struct rst_ctx *ctx, const MemfdFileEntry *mfe)
+{
+	struct files_rst_priv *priv = files_rst_priv(ctx);
+	struct rst_memfd *m = NULL;
+	int fd;
+
+	for (size_t i = 0; priv && i < priv->nr_memfds && !m; i++)
+		if (priv->memfds[i].mie->inode_id == mfe->inode_id)
+			m = &priv->memfds[i];
+	if (!m || m->fd < 0 || m->fd_given || (mfe->flags & O_ACCMODE) != O_RDWR)
+		return -EAGAIN;
+	fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFL, mfe->flags & RST_SETFL_MASK)) {
+		close(fd);
+		return -errno;
+	}
+	m->fd_given = true;
+	return fd;
+}
+
 int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const MemfdFileEntry *mfe = f->fe->memfd;
@@ -349,7 +379,9 @@ int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 	if (obj < 0)
 		return obj;
 	snprintf(what, sizeof(what), "memfd file id %u", f->fe->id);
-	fd = files_reopen(obj, mfe->flags, what);
+	fd = memfd_own_description(ctx, mfe);
+	if (fd == -EAGAIN)
+		fd = files_reopen(obj, mfe->flags, what);
 	if (fd < 0)
 		return fd;
 	if (mfe->pos && lseek(fd, mfe->pos, SEEK_SET) != (off_t)mfe->pos) {
