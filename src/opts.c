@@ -28,7 +28,7 @@ struct opt_desc {
 
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
-	O_EXTRA, O_EXPERIMENTAL, O_ALL,
+	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -55,6 +55,9 @@ static const struct opt_desc opt_table[] = {
 	/* Accepted and without effect here, as in CRIU for these actions. */
 	{ "pre-dump-mode", required_argument, 0, IGNORED },
 	{ "display-stats", no_argument, 0, IGNORED },
+	/* How ghost files' holes are found: stasis always asks SEEK_DATA/SEEK_HOLE. */
+	{ "ghost-fiemap", no_argument, 0, IGNORED },
+	{ "no-ghost-fiemap", no_argument, 0, IGNORED },
 	{ "log-pid", no_argument, 0, IGNORED },
 	{ "skip-in-flight", no_argument, 0, IGNORED },
 	{ "file-locks", no_argument, 'l', IGNORED },
@@ -78,7 +81,7 @@ static const struct opt_desc opt_table[] = {
 	{ "tcp-skip-in-flight", no_argument, 0, UNSUPPORTED },
 	{ "ext-unix-sk", optional_argument, 'x', UNSUPPORTED },
 	{ "link-remap", no_argument, 0, UNSUPPORTED },
-	{ "ghost-limit", required_argument, 0, UNSUPPORTED },
+	{ "ghost-limit", required_argument, O_GHOST_LIMIT, SET },
 	{ "force-irmap", no_argument, 0, UNSUPPORTED },
 	{ "network-lock", required_argument, 0, UNSUPPORTED },
 	{ "track-mem", no_argument, 0, UNSUPPORTED },
@@ -151,6 +154,25 @@ static int parse_int(const char *opt, const char *arg, long min, long max, int *
 	return 0;
 }
 
+/* A size as CRIU reads one: a number with an optional K, M or G after it. */
+static int parse_size(const char *opt, const char *arg, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (*end == 'K' || *end == 'M' || *end == 'G')
+		shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
+	if (errno || end == arg || *arg == '-' || end[shift ? 1 : 0] || v > (~0ull >> shift)) {
+		fprintf(stderr, "%s: '%s' is not a size (a number, then K, M or G)\n", opt, arg);
+		return 1;
+	}
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
 static int parse_verbosity(const char *arg, struct opts *o)
 {
 	if (!arg) {
@@ -185,6 +207,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case 'd': o->restore_detached = true; break;
 	case O_PIDFILE: o->pidfile = arg; break;
 	case O_TIMEOUT: return parse_int("--timeout", arg, 0, INT_MAX, &o->timeout);
+	case O_GHOST_LIMIT: return parse_size("--ghost-limit", arg, &o->ghost_limit);
 	case O_FEATURE: o->feature = arg; break;
 	case O_CPU_CAP: return cpu_cap_parse(arg, &o->cpu_cap) ? 1 : 0;
 	case O_EXTRA: o->check_extra = true; break;
@@ -310,6 +333,7 @@ int opts_parse(int argc, char **argv, struct opts *o)
 	o->verbosity = LOG_DEFAULT_LEVEL;
 	o->images_dir = ".";
 	o->cpu_cap = CPU_CAP_DEFAULT;
+	o->ghost_limit = 1 << 20;	/* CRIU's default */
 	if (parse_configs(argc, argv, o))
 		return 1;
 	return parse_list(argc, argv, o, "stasis", true);

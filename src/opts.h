@@ -10,6 +10,7 @@
 #define STASIS_OPTS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct opts {
@@ -26,6 +27,7 @@ struct opts {
 	bool restore_detached;		/* -d */
 	const char *pidfile;
 	int timeout;			/* seconds; 0: none */
+	uint64_t ghost_limit;		/* --ghost-limit: bytes an unlinked file may hold */
 	const char *feature;		/* check --feature */
 	bool check_extra;		/* check --extra (or --all) */
 	bool check_experimental;	/* check --experimental (or --all) */

@@ -31,7 +31,6 @@
 #define BUILD_ID_MAX	512
 
 /* CRIU's default --ghost-limit, in allocated bytes. */
-#define GHOST_LIMIT	(1u << 20)
 /* From this size on, ghost contents are stored as data runs (holes skipped). */
 #define GHOST_CHUNKS_MIN	(3 * 4096)
 
@@ -409,9 +408,10 @@ static int ghost_dump(struct dump_ctx *ctx, const struct file_parms *p, uint32_t
 	if (gf) {
 		gid = gf->id;
 	} else {
-		if ((uint64_t)p->st.st_blocks * 512 > GHOST_LIMIT) {
-			pr_err("unsupported: pid %d: unlinked file %s holds %llu bytes, over the %u-byte ghost limit",
-			       p->pid, p->link, (unsigned long long)p->st.st_blocks * 512, GHOST_LIMIT);
+		if ((uint64_t)p->st.st_blocks * 512 > ctx->opts->ghost_limit) {
+			pr_err("unsupported: pid %d: unlinked file %s holds %llu bytes, over the %llu-byte ghost limit (--ghost-limit)",
+			       p->pid, p->link, (unsigned long long)p->st.st_blocks * 512,
+			       (unsigned long long)ctx->opts->ghost_limit);
 			return -ENOTSUP;
 		}
 		gid = ++priv->last_ghost_id;

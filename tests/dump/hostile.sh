@@ -53,6 +53,25 @@ rc=$?
 [ $rc -ne 0 ] && grep -q "is not a number" <<<"$out" && pass "--timeout 5x refused" ||
 	fail "--timeout 5x: exit status $rc: $out"
 
+# --ghost-limit: a size as CRIU reads one; an unlinked file over it is refused.
+out=$("$B/stasis" dump -t 1 -D "$W/num" --ghost-limit 12x 2>&1)
+[ $? -ne 0 ] && grep -q "is not a size" <<<"$out" && pass "--ghost-limit 12x refused" ||
+	fail "--ghost-limit 12x: $out"
+rm -f "$W/victim.pid"
+"$B/tests/spawn" "$W/victim.pid" -C "$W" -- /bin/bash -c \
+	'head -c 2097152 /dev/urandom >big && exec 7<big && rm big && exec sleep 1000' &
+gspawn=$!
+for _ in $(seq 100); do [ -s "$W/victim.pid" ] && break; sleep 0.05; done
+sleep 0.3
+gpid=$(cat "$W/victim.pid")
+"$B/stasis" dump -t "$gpid" -D "$W/ghost1" -R -v4 -o dump.log >/dev/null 2>&1
+check "a 2 MiB unlinked file is over the default ghost limit" \
+	grep -q "over the 1048576-byte ghost limit" "$W/ghost1/dump.log"
+check "with --ghost-limit 4M it is dumped" \
+	"$B/stasis" dump -t "$gpid" -D "$W/ghost2" -R --ghost-limit 4M -v4 -o dump.log
+kill "$gspawn" 2>/dev/null
+wait "$gspawn" 2>/dev/null
+
 # zdtm.py's spelling, one dash: -verbosity=0 is -v0, as with CRIU.
 "$B/stasis" check --feature openat2 >/dev/null 2>&1
 want=$?
