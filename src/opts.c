@@ -55,6 +55,13 @@ static const struct opt_desc opt_table[] = {
 	/* Accepted and without effect here, as in CRIU for these actions. */
 	{ "pre-dump-mode", required_argument, 0, IGNORED },
 	{ "display-stats", no_argument, 0, IGNORED },
+	/*
+	 * Unlinked files are always saved as ghost files (their bytes, up to
+	 * --ghost-limit): no hard link is left in the file system until the
+	 * restore, as CRIU's --link-remap would.  The restore is the same but
+	 * for the inode number.
+	 */
+	{ "link-remap", no_argument, 0, IGNORED },
 	/* How ghost files' holes are found: stasis always asks SEEK_DATA/SEEK_HOLE. */
 	{ "ghost-fiemap", no_argument, 0, IGNORED },
 	{ "no-ghost-fiemap", no_argument, 0, IGNORED },
@@ -80,7 +87,7 @@ static const struct opt_desc opt_table[] = {
 	{ "tcp-close", no_argument, 0, UNSUPPORTED },
 	{ "tcp-skip-in-flight", no_argument, 0, UNSUPPORTED },
 	{ "ext-unix-sk", optional_argument, 'x', UNSUPPORTED },
-	{ "link-remap", no_argument, 0, UNSUPPORTED },
+
 	{ "ghost-limit", required_argument, O_GHOST_LIMIT, SET },
 	{ "force-irmap", no_argument, 0, UNSUPPORTED },
 	{ "network-lock", required_argument, 0, UNSUPPORTED },
