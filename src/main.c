@@ -83,6 +83,7 @@ static int setup_log(const struct opts *o)
 int main(int argc, char **argv)
 {
 	struct opts o;
+	sigset_t chld;
 	int ret, code = 0;
 
 	log_set_prog("stasis");
@@ -91,6 +92,13 @@ int main(int argc, char **argv)
 	 * would not wake libcompel's waits: stasis wants its children's news.
 	 */
 	signal(SIGCHLD, SIG_DFL);
+	/*
+	 * Blocked in every thread (threads inherit it): libcompel sleeps on it
+	 * with sigtimedwait(), and one our page writer took would be lost.
+	 */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
 	if (argc > 1 && (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))) {
 		printf("Version: %s (stasis, CRIU-compatible images v2)\n", STASIS_VERSION);
 		return 0;

@@ -76,7 +76,8 @@ struct compel_tree;
  * Seize and stop @root and all its descendants, every thread, including
  * threads and children created while the freeze is under way.  A task
  * traced by someone else is an error (-EBUSY).  The library waits for
- * ptrace stops on SIGCHLD: the caller must not ignore it (SIG_IGN).
+ * ptrace stops on SIGCHLD: the caller must not ignore it (SIG_IGN), and
+ * its other threads should block it, or a stop may be noticed late.
  */
 int compel_tree_seize(pid_t root, struct compel_tree **tree);
 
