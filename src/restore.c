@@ -258,6 +258,7 @@ static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, vo
 		task_fail(ctx, t, ret, "prepare the memory areas");
 	a->close_from = ctx->svc_base;
 	a->is_root = t == ctx->tasks;
+	ctx->regions[t->index] = (struct rst_region){ addr, size, a->stopped, 0 };
 	sh = mremap(ctx->shared, PAGE_SZ, PAGE_SZ, MREMAP_MAYMOVE | MREMAP_FIXED,
 		    (char *)base + size - PAGE_SZ);
 	if (sh == MAP_FAILED)
@@ -671,6 +672,10 @@ static int restore_tree(struct rst_ctx *ctx)
 	if (ctx->shared == MAP_FAILED)
 		return -errno;
 	ctx->shared->stage = RST_STAGE_FORKED;
+	ctx->regions = mmap(NULL, ctx->nr_tasks * sizeof(*ctx->regions), PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctx->regions == MAP_FAILED)
+		return -errno;
 	ctx->controller = getpid();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1)) {
 		pr_perror("cannot become a child subreaper");
@@ -679,14 +684,13 @@ static int restore_tree(struct rst_ctx *ctx)
 	ret = fork_task(ctx, &ctx->tasks[0]);
 	if (ret < 0)
 		return ret;
-	ret = run_stages(ctx);
+	ret = run_stages(ctx) ?: finish_seize(ctx);
 	t1 = now_us();
-	if (ret) {
-		kill_tree(ctx);
-		return ret;
+	if (!ret) {
+		stage_open(ctx->shared, RST_STAGE_GO);
+		ret = finish_release(ctx) ?: wait_root_running(ctx);
 	}
-	stage_open(ctx->shared, RST_STAGE_GO);
-	ret = wait_root_running(ctx);
+	finish_free(ctx);
 	if (ret) {
 		kill_tree(ctx);
 		return ret;

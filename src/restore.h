@@ -35,6 +35,17 @@
 
 struct rst_shared;
 
+/*
+ * Where a task's restorer region is, written by the task before it jumps
+ * there: the controller unmaps it once every thread has left it
+ * (restore-finish.c), and stops the task then if it is to be stopped.
+ */
+struct rst_region {
+	uint64_t start, len;
+	int32_t stop_signo;		/* 0: it runs on */
+	int32_t pad;
+};
+
 /* One process of the tree. */
 struct rst_task {
 	pid_t pid, ppid, pgid, sid;
@@ -79,6 +90,8 @@ struct rst_ctx {
 	int pool_next;			/* where the next pool fd goes */
 
 	struct rst_shared *shared;	/* the area all restored tasks see */
+	struct rst_region *regions;	/* shared, one per task (t->index) */
+	void *finish_priv;		/* restore-finish.c's tracing state */
 	pid_t controller;		/* stasis itself: the root's parent */
 	uint64_t forked_us;		/* when every task existed (stats-restore) */
 	uint64_t pages_restored;	/* pages the restorers read from the images */
@@ -109,6 +122,18 @@ struct rst_file *rst_file_by_id(struct rst_ctx *ctx, uint32_t id);
  * -errno.  Pool fds are not close-on-exec: tasks inherit them by fork.
  */
 int rst_pool_add(struct rst_ctx *ctx, int fd);
+
+/*
+ * restore-finish.c, in the controller.  Once every task is ready, and
+ * before the stage that lets them run: seize every thread of every live
+ * task.  Then, once they run: catch each thread at the exit of its last
+ * rt_sigreturn, unmap the task's restorer region, stop it if it was
+ * stopped, and detach.  A failure leaves the threads traced and stopped;
+ * the caller kills the tree, which frees what is left.
+ */
+int finish_seize(struct rst_ctx *ctx);
+int finish_release(struct rst_ctx *ctx);
+void finish_free(struct rst_ctx *ctx);
 
 /* STASIS_FAULT=<step> for restore, as for dump. */
 bool rst_fault(const char *step);
