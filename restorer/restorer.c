@@ -442,10 +442,15 @@ static void thread_main(void *arg)
 	struct rst_args *a = g_args;
 
 	thread_setup(a, t);
+	/*
+	 * Already now: the leader's death signal is what takes the task
+	 * down with a restore that fails, and a thread starts with none.
+	 * One system call less after GO, where stasis traces each of them.
+	 */
+	sys2(__NR_prctl, PR_SET_PDEATHSIG, t->pdeath_sig);
 	__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
 	futex_wake(&a->threads_ready);
 	wait_go(a);
-	sys2(__NR_prctl, PR_SET_PDEATHSIG, t->pdeath_sig);
 	rst_sigreturn(t->frame + 8);
 }
 
@@ -540,13 +545,9 @@ void rst_main(struct rst_args *a)
 	/*
 	 * Until now the task died with its parent (restore.c sets that, so
 	 * that a restore killed half way leaves nothing behind); from now
-	 * on it is the dumped one's setting, and once the root's is, the
-	 * controller, the root's parent, may go.
+	 * on it is the dumped one's setting (stasis, which traces the task
+	 * now, kills it if it dies).
 	 */
 	sys2(__NR_prctl, PR_SET_PDEATHSIG, leader->pdeath_sig);
-	if (a->is_root) {
-		__atomic_store_n(&a->shared->root_running, 1, __ATOMIC_RELEASE);
-		futex_wake(&a->shared->root_running);
-	}
 	rst_sigreturn(leader->frame + 8);
 }

@@ -53,7 +53,7 @@ struct rst_shared {
 	int32_t done[RST_STAGE_NR];	/* futex: tasks through each stage */
 	int32_t error;			/* the first failure: -errno */
 	int32_t err_pid;
-	int32_t root_running;		/* futex: the root has its own pdeath signal back */
+	int32_t pad;
 	char err_msg[RST_ERR_MSG];
 };
 
@@ -136,7 +136,7 @@ struct rst_mm {
 struct rst_args {
 	struct rst_shared *shared;
 	int32_t pid, stopped;		/* stopped: the signal stasis stops it with at the end, or 0 */
-	int32_t is_root, pad0;		/* the controller waits for the root's last step */
+	int32_t pad0, pad1;
 
 	/* Step 1-2. */
 	struct rst_range keep[4];	/* sorted; everything else is unmapped */
@@ -162,7 +162,7 @@ struct rst_args {
 	uint32_t nr_threads;
 	struct rst_thread *threads;	/* threads[0] is the leader */
 	int32_t threads_ready;		/* futex, counted by the blob */
-	int32_t pad1;
+	int32_t pad3;
 
 	/* Step 7. */
 	struct rst_itimer itimers[3];

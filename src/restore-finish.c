@@ -42,12 +42,20 @@
 #define FINISH_TIMEOUT	60	/* seconds, without --timeout */
 #define MAX_RESTOPS	16	/* stops that are not the one awaited, in a row */
 #define SYSCALL_STOP	(SIGTRAP | 0x80)	/* PTRACE_O_TRACESYSGOOD */
+#define ERESTARTSYS_K	512	/* the kernel's "restart this call", not in uapi */
+
+enum fin_state_kind {
+	TH_RUNNING,		/* on its way to its last rt_sigreturn */
+	TH_CAUGHT,		/* at the exit of it: held */
+	TH_UNMAP,		/* running the munmap of its task's region */
+	TH_DONE,		/* back as caught, the region gone */
+};
 
 struct fin_thread {
 	pid_t tid;
 	struct rst_task *task;
+	int state;			/* enum fin_state_kind */
 	bool in_sigreturn;		/* its last syscall entry was rt_sigreturn */
-	bool caught;			/* at the exit of that rt_sigreturn */
 	unsigned long syscall_ip;	/* the syscall instruction of that rt_sigreturn */
 	struct user_regs_struct regs;	/* as rt_sigreturn left them */
 	uint64_t sigmask;
@@ -56,19 +64,10 @@ struct fin_thread {
 struct fin_state {
 	struct fin_thread *th;
 	size_t nr;
-	size_t left;			/* threads not caught yet */
+	size_t left;			/* threads yet to reach the stop awaited */
 	size_t *first;			/* by task index: its first thread in th[] */
 	bool *stop_owed;		/* by task index: a SIGSTOP held back */
 };
-
-static struct fin_thread *find_thread(struct fin_state *fs, pid_t tid)
-{
-	for (size_t i = 0; i < fs->nr; i++) {
-		if (fs->th[i].tid == tid && !fs->th[i].caught)
-			return &fs->th[i];
-	}
-	return NULL;
-}
 
 static int resume(struct fin_thread *th, int sig)
 {
@@ -150,6 +149,30 @@ static int seize_thread(pid_t tid)
 	return 0;
 }
 
+/*
+ * The thread was interrupted in the restorer's futex wait for the last
+ * stage: have the wait return EINTR instead of being restarted.  Its
+ * loop looks at the stage again, so this is only two syscall stops less
+ * for us (the restarted wait's entry and exit) on the way to the end.
+ */
+static int skip_restart(struct fin_thread *th)
+{
+	struct user_regs_struct regs;
+
+	if (ptrace(PTRACE_GETREGS, th->tid, NULL, &regs)) {
+		pr_perror("tid %d: PTRACE_GETREGS", th->tid);
+		return -errno;
+	}
+	if (regs.orig_rax != SYS_futex || (long)regs.rax != -ERESTARTSYS_K)
+		return 0;
+	regs.rax = -EINTR;
+	if (ptrace(PTRACE_SETREGS, th->tid, NULL, &regs)) {
+		pr_perror("tid %d: PTRACE_SETREGS", th->tid);
+		return -errno;
+	}
+	return 0;
+}
+
 static int wait_interrupted(struct fin_state *fs, struct fin_thread *th)
 {
 	int status, sig, ret;
@@ -159,7 +182,7 @@ static int wait_interrupted(struct fin_state *fs, struct fin_thread *th)
 		if (ret)
 			return ret;
 		if (status >> 16 == PTRACE_EVENT_STOP)
-			return 0;
+			return skip_restart(th);
 		sig = other_signal(fs, th, status);
 		if (ptrace(PTRACE_CONT, th->tid, NULL, (void *)(long)sig)) {
 			pr_perror("tid %d: PTRACE_CONT", th->tid);
@@ -189,26 +212,7 @@ int finish_seize(struct rst_ctx *ctx)
 	return ret;
 }
 
-/* --- catch every thread at the exit of its rt_sigreturn --- */
-
-/* Run one step of a remote call in @th: to the next syscall stop. */
-static int step_syscall(struct fin_state *fs, struct fin_thread *th)
-{
-	int status, sig = 0, ret;
-
-	for (int i = 0; i < MAX_RESTOPS; i++) {
-		ret = resume(th, sig);
-		if (!ret)
-			ret = wait_thread(th->tid, &status);
-		if (ret)
-			return ret;
-		if (WSTOPSIG(status) == SYSCALL_STOP && status >> 16 == 0)
-			return 0;
-		sig = other_signal(fs, th, status);
-	}
-	pr_err("tid %d: does not reach the system call that unmaps its restorer", th->tid);
-	return -EIO;
-}
+/* --- catch every thread at the exit of its rt_sigreturn, then unmap --- */
 
 static int set_regs(pid_t tid, const struct user_regs_struct *regs, uint64_t mask)
 {
@@ -220,8 +224,11 @@ static int set_regs(pid_t tid, const struct user_regs_struct *regs, uint64_t mas
 	return 0;
 }
 
-/* munmap(region) at @th's own syscall instruction, the last one in the region. */
-static int unmap_region(struct fin_state *fs, struct fin_thread *th, const struct rst_region *r)
+/*
+ * Start munmap(region) in @th, at its own syscall instruction, the last
+ * one of the region; at_unmap() sees it through.
+ */
+static int start_unmap(struct fin_thread *th, const struct rst_region *r)
 {
 	struct user_regs_struct regs = th->regs;
 	int ret;
@@ -233,57 +240,51 @@ static int unmap_region(struct fin_state *fs, struct fin_thread *th, const struc
 	regs.rsi = r->len;
 	ret = set_regs(th->tid, &regs, ~0ull);
 	if (!ret)
-		ret = step_syscall(fs, th);	/* its entry */
-	if (!ret)
-		ret = step_syscall(fs, th);	/* its exit */
-	if (!ret && ptrace(PTRACE_GETREGS, th->tid, NULL, &regs))
-		ret = -errno;
-	if (!ret && (long)regs.rax < 0) {
-		pr_err("pid %d: cannot unmap its restorer at %#lx: %s", th->task->pid,
-		       (unsigned long)r->start, strerror(-(long)regs.rax));
-		ret = (int)regs.rax;
-	}
-	if (ret)
-		return ret;
-	pr_debug("pid %d: restorer region %#lx-%#lx unmapped", th->task->pid,
-		 (unsigned long)r->start, (unsigned long)(r->start + r->len));
-	return set_regs(th->tid, &th->regs, th->sigmask);
+		ret = resume(th, 0);
+	th->state = TH_UNMAP;
+	return ret;
 }
 
-/* Every thread of @t is caught: the region goes, and @t runs (or stops). */
-static int release_task(struct rst_ctx *ctx, struct fin_state *fs, struct rst_task *t)
+static int get_syscall_info(struct fin_thread *th, struct __ptrace_syscall_info *info)
 {
-	struct fin_thread *th = &fs->th[fs->first[t->index]];
-	const struct rst_region *r = &ctx->regions[t->index];
-	int stop = r->stop_signo, ret;
-
-	ret = unmap_region(fs, th, r);
-	if (ret)
-		return ret;
-	if (!stop && fs->stop_owed[t->index])
-		stop = SIGSTOP;
-	/* Pending before the detach: it is taken before any instruction of the task. */
-	if (stop && kill(t->pid, stop)) {
-		pr_perror("pid %d: cannot stop it again", t->pid);
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, th->tid, (void *)sizeof(*info), info) < 0) {
+		pr_perror("tid %d: PTRACE_GET_SYSCALL_INFO", th->tid);
 		return -errno;
-	}
-	for (size_t k = 0; k < t->nr_threads; k++) {
-		if (ptrace(PTRACE_DETACH, th[k].tid, NULL, NULL)) {
-			pr_perror("tid %d: PTRACE_DETACH", th[k].tid);
-			return -errno;
-		}
 	}
 	return 0;
 }
 
+/* A syscall stop of the munmap: its exit puts the thread back as caught. */
+static int at_unmap(struct rst_ctx *ctx, struct fin_state *fs, struct fin_thread *th)
+{
+	const struct rst_region *r = &ctx->regions[th->task->index];
+	struct __ptrace_syscall_info info;
+	int ret = get_syscall_info(th, &info);
+
+	if (ret)
+		return ret;
+	if (info.op == PTRACE_SYSCALL_INFO_ENTRY)
+		return resume(th, 0);
+	if (info.exit.rval < 0) {
+		pr_err("pid %d: cannot unmap its restorer at %#lx: %s", th->task->pid,
+		       (unsigned long)r->start, strerror(-(int)info.exit.rval));
+		return (int)info.exit.rval;
+	}
+	pr_debug("pid %d: restorer region %#lx-%#lx unmapped", th->task->pid,
+		 (unsigned long)r->start, (unsigned long)(r->start + r->len));
+	th->state = TH_DONE;
+	fs->left--;
+	return set_regs(th->tid, &th->regs, th->sigmask);
+}
+
+/* A syscall stop on the way to the last rt_sigreturn. */
 static int at_syscall(struct fin_state *fs, struct fin_thread *th)
 {
 	struct __ptrace_syscall_info info;
+	int ret = get_syscall_info(th, &info);
 
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, th->tid, (void *)sizeof(info), &info) < 0) {
-		pr_perror("tid %d: PTRACE_GET_SYSCALL_INFO", th->tid);
-		return -errno;
-	}
+	if (ret)
+		return ret;
 	if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
 		th->in_sigreturn = info.entry.nr == SYS_rt_sigreturn;
 		/* The instruction pointer is past the 2-byte syscall instruction. */
@@ -297,24 +298,35 @@ static int at_syscall(struct fin_state *fs, struct fin_thread *th)
 		pr_perror("tid %d: cannot read its restored registers", th->tid);
 		return -errno;
 	}
-	th->caught = true;
+	th->state = TH_CAUGHT;
 	fs->left--;
 	return 0;
 }
 
-static int on_stop(struct fin_state *fs, struct fin_thread *th, int status)
+static int on_stop(struct rst_ctx *ctx, struct fin_state *fs, struct fin_thread *th, int status)
 {
 	if (!WIFSTOPPED(status)) {
 		pr_err("tid %d died before its restore finished (status %#x)", th->tid, status);
 		return -ECHILD;
 	}
+	if (th->state == TH_CAUGHT || th->state == TH_DONE)
+		return 0;	/* held where it is */
 	if (WSTOPSIG(status) == SYSCALL_STOP && status >> 16 == 0)
-		return at_syscall(fs, th);
+		return th->state == TH_UNMAP ? at_unmap(ctx, fs, th) : at_syscall(fs, th);
 	return resume(th, other_signal(fs, th, status));
 }
 
+static struct fin_thread *find_thread(struct fin_state *fs, pid_t tid)
+{
+	for (size_t i = 0; i < fs->nr; i++) {
+		if (fs->th[i].tid == tid)
+			return &fs->th[i];
+	}
+	return NULL;
+}
+
 /* Handle every stop there is now; 0 once none is left to handle. */
-static int drain(struct fin_state *fs)
+static int drain(struct rst_ctx *ctx, struct fin_state *fs)
 {
 	struct fin_thread *th;
 	int status, ret;
@@ -336,45 +348,85 @@ static int drain(struct fin_state *fs)
 			pr_debug("pid %d ended (status %#x) as the restore finished", pid, status);
 			continue;
 		}
-		ret = on_stop(fs, th, status);
+		ret = on_stop(ctx, fs, th, status);
 		if (ret)
 			return ret;
 	}
 	return 0;
 }
 
-static int wait_for_stops(struct rst_ctx *ctx, struct fin_state *fs, const sigset_t *chld)
+/* Until fs->left is 0: each ptrace stop sends us a SIGCHLD. */
+static int wait_for_stops(struct rst_ctx *ctx, struct fin_state *fs, const sigset_t *chld,
+			  const struct timespec *end, const char *what)
 {
-	int timeout = ctx->opts->timeout ? ctx->opts->timeout : FINISH_TIMEOUT;
-	struct timespec end, now, left;
+	struct timespec now, left;
 	int ret;
 
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += timeout;
-	while (!(ret = drain(fs)) && fs->left) {
+	while (!(ret = drain(ctx, fs)) && fs->left) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		left.tv_sec = end.tv_sec - now.tv_sec;
-		left.tv_nsec = end.tv_nsec - now.tv_nsec;
+		left.tv_sec = end->tv_sec - now.tv_sec;
+		left.tv_nsec = end->tv_nsec - now.tv_nsec;
 		if (left.tv_nsec < 0) {
 			left.tv_sec--;
 			left.tv_nsec += 1000000000;
 		}
 		if (left.tv_sec < 0) {
-			pr_err("restore timed out: %zu threads did not reach their last rt_sigreturn",
-			       fs->left);
+			pr_err("restore timed out: %zu threads did not %s", fs->left, what);
 			return -ETIMEDOUT;
 		}
-		/* Each ptrace stop sends us SIGCHLD. */
 		sigtimedwait(chld, NULL, &left);
 	}
 	return ret;
 }
 
+/* Every thread caught: unmap every task's region, all tasks at once. */
+static int unmap_all(struct rst_ctx *ctx, struct fin_state *fs)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
+		if (ctx->tasks[i].zombie)
+			continue;
+		ret = start_unmap(&fs->th[fs->first[i]], &ctx->regions[i]);
+		fs->left++;
+	}
+	return ret;
+}
+
+/* The regions are gone: each task runs (or stops) from its own registers. */
+static int detach_all(struct rst_ctx *ctx, struct fin_state *fs)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+		struct fin_thread *th = &fs->th[fs->first[i]];
+		int stop = ctx->regions[i].stop_signo;
+
+		if (t->zombie)
+			continue;
+		if (!stop && fs->stop_owed[i])
+			stop = SIGSTOP;
+		/* Pending before the detach: taken before any instruction of the task. */
+		if (stop && kill(t->pid, stop)) {
+			pr_perror("pid %d: cannot stop it again", t->pid);
+			return -errno;
+		}
+		for (size_t k = 0; k < t->nr_threads; k++) {
+			if (ptrace(PTRACE_DETACH, th[k].tid, NULL, NULL)) {
+				pr_perror("tid %d: PTRACE_DETACH", th[k].tid);
+				return -errno;
+			}
+		}
+	}
+	return 0;
+}
+
 int finish_release(struct rst_ctx *ctx)
 {
 	struct fin_state *fs = ctx->finish_priv;
+	int timeout = ctx->opts->timeout ? ctx->opts->timeout : FINISH_TIMEOUT;
 	struct sigaction dfl = { .sa_handler = SIG_DFL }, old_act;
 	sigset_t chld, old_mask;
+	struct timespec end;
 	int ret = 0;
 
 	/* Blocked and not ignored, so that every stop is a signal we can wait for. */
@@ -382,16 +434,20 @@ int finish_release(struct rst_ctx *ctx)
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &old_mask);
 	sigaction(SIGCHLD, &dfl, &old_act);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += timeout;
 	for (size_t i = 0; !ret && i < fs->nr; i++)
 		ret = resume(&fs->th[i], 0);
 	if (!ret)
-		ret = wait_for_stops(ctx, fs, &chld);
+		ret = wait_for_stops(ctx, fs, &chld, &end, "reach their last rt_sigreturn");
 	if (!ret && rst_fault("finish"))
 		ret = -EFAULT;
-	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
-		if (!ctx->tasks[i].zombie)
-			ret = release_task(ctx, fs, &ctx->tasks[i]);
-	}
+	if (!ret)
+		ret = unmap_all(ctx, fs);
+	if (!ret)
+		ret = wait_for_stops(ctx, fs, &chld, &end, "unmap the restorer");
+	if (!ret)
+		ret = detach_all(ctx, fs);
 	sigaction(SIGCHLD, &old_act, NULL);
 	sigprocmask(SIG_SETMASK, &old_mask, NULL);
 	return ret;

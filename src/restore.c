@@ -11,7 +11,10 @@
  *             tree moves through the stages of restorer.h together
  *   per task  sigactions, fds, cwd; then the restorer blob, which
  *             rebuilds memory, threads and registers (see restorer.h)
- *   go        when every task is ready, all run on at once
+ *   go        when every task is ready, stasis seizes every thread, lets
+ *             them run to the exit of their last rt_sigreturn, unmaps
+ *             each restorer region from outside and lets all go at once
+ *             (restore-finish.c): the tasks keep nothing of the restore
  * The controller (this process) is the root's parent and a child
  * subreaper while it works, so that on any failure it can kill and reap
  * everything it created; the error names the task and what failed.
@@ -257,7 +260,6 @@ static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, vo
 	if (ret)
 		task_fail(ctx, t, ret, "prepare the memory areas");
 	a->close_from = ctx->svc_base;
-	a->is_root = t == ctx->tasks;
 	ctx->regions[t->index] = (struct rst_region){ addr, size, a->stopped, 0 };
 	sh = mremap(ctx->shared, PAGE_SZ, PAGE_SZ, MREMAP_MAYMOVE | MREMAP_FIXED,
 		    (char *)base + size - PAGE_SZ);
@@ -453,30 +455,6 @@ static bool is_ours(pid_t pid)
 			return true;
 	}
 	return false;
-}
-
-/*
- * Every task dies with its parent until it runs (task_run()); the root's
- * parent is us, so we stay until the root has its own setting back, or
- * has already ended: from GO on, the tree runs its own code.
- */
-static int wait_root_running(struct rst_ctx *ctx)
-{
-	struct rst_shared *sh = ctx->shared;
-	struct timespec nap = { 0, POLL_MS * 1000000l };
-	int timeout = ctx->opts->timeout ? ctx->opts->timeout : STAGE_TIMEOUT;
-	uint64_t deadline = now_us() + timeout * 1000000ull;
-
-	while (!__atomic_load_n(&sh->root_running, __ATOMIC_ACQUIRE)) {
-		if (task_dead(ctx->tasks[0].pid))
-			return 0;
-		if (now_us() > deadline) {
-			pr_err("restore timed out: the root did not start running");
-			return -ETIMEDOUT;
-		}
-		futex(&sh->root_running, FUTEX_WAIT, 0, &nap);
-	}
-	return 0;
 }
 
 /* Kill everything created and reap it: we are its subreaper. */
@@ -688,7 +666,8 @@ static int restore_tree(struct rst_ctx *ctx)
 	t1 = now_us();
 	if (!ret) {
 		stage_open(ctx->shared, RST_STAGE_GO);
-		ret = finish_release(ctx) ?: wait_root_running(ctx);
+		ret = finish_release(ctx);
+		pr_info("tree caught and let go in %" PRIu64 " us", now_us() - t1);
 	}
 	finish_free(ctx);
 	if (ret) {
