@@ -146,7 +146,7 @@ static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	uint64_t tid = t->pid;
 	struct clone_args ca = {
-		.exit_signal = SIGCHLD,
+		.exit_signal = t->helper ? 0 : SIGCHLD,
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
 	};
@@ -199,6 +199,24 @@ static void task_zombie(struct rst_task *t)
 		syscall(SYS_kill, t->pid, sig);
 	}
 	_exit((t->exit_code >> 8) & 0xff);
+}
+
+/* A helper child is done at the ready stage: it goes before @t does anything. */
+static void reap_helpers(struct rst_ctx *ctx, struct rst_task *t)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *c = &ctx->tasks[i];
+		int status;
+
+		if (!c->helper || c->parent != t)
+			continue;
+		while (waitpid(c->pid, &status, __WALL) < 0) {
+			if (errno != EINTR)
+				task_fail(ctx, t, -errno, "reap a helper task");
+		}
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			task_fail(ctx, t, -ECHILD, "see its helper task end well");
+	}
 }
 
 /* glibc registered rseq for us; its area goes away with our memory. */
@@ -307,6 +325,9 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	task_join_group(ctx, t);
 	stage_done(sh, RST_STAGE_PGRP);
 	stage_wait(sh, RST_STAGE_READY);
+	if (t->helper)
+		_exit(0);
+	reap_helpers(ctx, t);
 	if (t->zombie)
 		task_zombie(t);
 
@@ -728,7 +749,7 @@ int cr_restore(const struct opts *o, int *exit_code)
 	if (!ret)
 		ret = read_tasks(&ctx);
 	if (!ret)
-		ret = check_tree(&ctx) ?: check_pids_free(&ctx);
+		ret = pstree_add_helpers(&ctx) ?: check_tree(&ctx) ?: check_pids_free(&ctx);
 	if (!ret)
 		ret = files_restore_read(&ctx) ?: place_fds(&ctx);
 	if (!ret)

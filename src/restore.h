@@ -54,7 +54,8 @@ struct rst_task {
 	pid_t *tids;			/* tids[0] == pid */
 	CoreEntry **cores;		/* one per thread, same order as tids */
 	TaskKobjIdsEntry *ids;
-	bool zombie;
+	bool zombie;			/* also true for a helper: it ends as one */
+	bool helper;			/* not dumped: made to rebuild a group (pstree.c) */
 	int exit_code;			/* a zombie's, as wait() reports it */
 	int stop_signo;			/* TASK_STOPPED at dump time: the stop signal */
 
@@ -170,6 +171,11 @@ struct rst_range;
 
 /* pstree.c: pstree.img and ids-PID.img into ctx->tasks. */
 int pstree_restore_read(struct rst_ctx *ctx);
+/*
+ * pstree.c, once every core is read: a helper task for each process
+ * group whose leader is not in the tree (pid = the group's id).
+ */
+int pstree_add_helpers(struct rst_ctx *ctx);
 
 /*
  * mem.c, in the controller: mm-PID.img and the pagemap; a pages image
