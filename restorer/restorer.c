@@ -7,7 +7,10 @@
  * of stasis is gone from the address space; restorer.h has the steps.
  *
  * It never returns: every thread ends in rt_sigreturn, or the task exits
- * with the failure written to the shared area.
+ * with the failure written to the shared area.  It leaves the region
+ * mapped: stasis catches each thread at the exit of that rt_sigreturn and
+ * unmaps it from outside (src/restore-finish.c), as code cannot unmap the
+ * page it runs from.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -446,13 +449,15 @@ static void thread_main(void *arg)
 	struct rst_args *a = g_args;
 
 	thread_setup(a, t);
+	/*
+	 * Already now: the leader's death signal is what takes the task
+	 * down with a restore that fails, and a thread starts with none.
+	 * One system call less after GO, where stasis traces each of them.
+	 */
+	sys2(__NR_prctl, PR_SET_PDEATHSIG, t->pdeath_sig);
 	__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
 	futex_wake(&a->threads_ready);
 	wait_go(a);
-	sys2(__NR_prctl, PR_SET_PDEATHSIG, t->pdeath_sig);
-	/* Done with the shared area: the leader may unmap it. */
-	__atomic_add_fetch(&a->threads_gone, 1, __ATOMIC_SEQ_CST);
-	futex_wake(&a->threads_gone);
 	rst_sigreturn(t->frame + 8);
 }
 
@@ -517,23 +522,6 @@ static void stage_done(struct rst_shared *sh, int stage)
 	futex_wake(&sh->done[stage]);
 }
 
-/*
- * The shared area was the tree's, not the task's: once every thread is
- * past its last look at it, it goes.  (The region itself stays: its code
- * runs until each thread's rt_sigreturn.)
- */
-static void unmap_shared(struct rst_args *a)
-{
-	for (;;) {
-		int32_t n = __atomic_load_n(&a->threads_gone, __ATOMIC_ACQUIRE);
-
-		if ((uint32_t)n + 1 >= a->nr_threads)
-			break;
-		futex_wait(&a->threads_gone, n);
-	}
-	sys2(__NR_munmap, (long)a->shared, PAGE);
-}
-
 void rst_main(struct rst_args *a)
 {
 	struct rst_thread *leader = &a->threads[0];
@@ -567,16 +555,9 @@ void rst_main(struct rst_args *a)
 	/*
 	 * Until now the task died with its parent (restore.c sets that, so
 	 * that a restore killed half way leaves nothing behind); from now
-	 * on it is the dumped one's setting, and once the root's is, the
-	 * controller, the root's parent, may go.
+	 * on it is the dumped one's setting (stasis, which traces the task
+	 * now, kills it if it dies).
 	 */
 	sys2(__NR_prctl, PR_SET_PDEATHSIG, leader->pdeath_sig);
-	if (a->is_root) {
-		__atomic_store_n(&a->shared->root_running, 1, __ATOMIC_RELEASE);
-		futex_wake(&a->shared->root_running);
-	}
-	unmap_shared(a);
-	if (a->stopped)
-		sys2(__NR_kill, a->pid, a->stopped);
 	rst_sigreturn(leader->frame + 8);
 }

@@ -22,6 +22,12 @@
  *      fds, and every thread returns into its saved registers through
  *      rt_sigreturn from the frame stasis built.
  *
+ * stasis traces every thread from stage RST_STAGE_GO on, stops it at the
+ * exit of that rt_sigreturn, unmaps the whole region (blob, args, stacks
+ * and the shared area at its end) with a system call it runs in the task,
+ * stops the task if it was stopped, and lets it go: nothing of the
+ * restore is left in the task (src/restore-finish.c).
+ *
  * The blob cannot log.  On failure it writes the step and errno into
  * the shared area and exits the whole task; stasis reports it.
  *
@@ -49,7 +55,7 @@ struct rst_shared {
 	int32_t done[RST_STAGE_NR];	/* futex: tasks through each stage */
 	int32_t error;			/* the first failure: -errno */
 	int32_t err_pid;
-	int32_t root_running;		/* futex: the root has its own pdeath signal back */
+	int32_t pad;
 	char err_msg[RST_ERR_MSG];
 };
 
@@ -134,8 +140,8 @@ struct rst_mm {
 
 struct rst_args {
 	struct rst_shared *shared;
-	int32_t pid, stopped;		/* stopped: the signal to stop with at the end, or 0 */
-	int32_t is_root, pad0;		/* the controller waits for the root's last step */
+	int32_t pid, stopped;		/* stopped: the signal stasis stops it with at the end, or 0 */
+	int32_t pad0, pad1;
 
 	/* Step 1-2. */
 	struct rst_range keep[RST_MOVES_MAX + 1];	/* sorted; the rest is unmapped */
@@ -163,7 +169,7 @@ struct rst_args {
 	uint32_t nr_threads;
 	struct rst_thread *threads;	/* threads[0] is the leader */
 	int32_t threads_ready;		/* futex, counted by the blob */
-	int32_t threads_gone;		/* futex: threads past their last use of the region */
+	int32_t pad3;
 
 	/* Step 7. */
 	struct rst_itimer itimers[3];

@@ -257,7 +257,7 @@ static int add_task(struct rst_ctx *ctx, PstreeEntry *e)
 	return 0;
 }
 
-/* Parents come before their children in pstree.img, the root first. */
+/* Parents come before their children in ctx->tasks, the root first. */
 static int link_parents(struct rst_ctx *ctx)
 {
 	for (size_t i = 1; i < ctx->nr_tasks; i++) {
@@ -301,4 +301,61 @@ int pstree_restore_read(struct rst_ctx *ctx)
 	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++)
 		ret = read_ids(ctx, &ctx->tasks[i]);
 	return ret;
+}
+
+/*
+ * A process group outlives its leader: a task may be in group G while no
+ * task G is left.  Only a task G can make group G (setpgid(0, 0)), so, as
+ * CRIU does, a helper task is made with pid G: a child of the first member
+ * met, in its session.  It makes the group in the session stage, stays
+ * while the others join it (the group stage), and exits at the ready
+ * stage, reaped by its parent before the parent goes on: nothing of it is
+ * left.  It exits with no signal to its parent, which would see it.  A
+ * group that is stasis's own (a --shell-job) is joined, not made.
+ */
+static int add_helper(struct rst_ctx *ctx, size_t member)
+{
+	struct rst_task *t, *m;
+	size_t i = ctx->nr_tasks;
+
+	t = realloc(ctx->tasks, (i + 1) * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	ctx->tasks = t;
+	m = &ctx->tasks[member];
+	t = &ctx->tasks[i];
+	memset(t, 0, sizeof(*t));
+	t->tids = malloc(sizeof(*t->tids));
+	if (!t->tids)
+		return -ENOMEM;
+	t->index = i;
+	t->pid = t->pgid = t->tids[0] = m->pgid;
+	t->ppid = m->pid;
+	t->sid = m->sid;
+	t->nr_threads = 1;
+	t->zombie = t->helper = true;
+	ctx->nr_tasks++;
+	pr_info("pid %d: a helper for process group %d, whose leader is gone", t->ppid, t->pid);
+	return 0;
+}
+
+int pstree_add_helpers(struct rst_ctx *ctx)
+{
+	size_t nr = ctx->nr_tasks;
+	pid_t own = getpgrp();
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < nr; i++) {
+		struct rst_task *t = &ctx->tasks[i];
+
+		if (t->pgid == t->pid || t->pgid == own || rst_task_by_pid(ctx, t->pgid))
+			continue;
+		if (t->pgid <= 0) {
+			pr_err("pstree.img: pid %d has process group %d", t->pid, t->pgid);
+			return -EINVAL;
+		}
+		ret = add_helper(ctx, i);
+	}
+	/* The array moved. */
+	return ret ?: link_parents(ctx);
 }

@@ -11,7 +11,10 @@
  *             tree moves through the stages of restorer.h together
  *   per task  sigactions, fds, cwd; then the restorer blob, which
  *             rebuilds memory, threads and registers (see restorer.h)
- *   go        when every task is ready, all run on at once
+ *   go        when every task is ready, stasis seizes every thread, lets
+ *             them run to the exit of their last rt_sigreturn, unmaps
+ *             each restorer region from outside and lets all go at once
+ *             (restore-finish.c): the tasks keep nothing of the restore
  * The controller (this process) is the root's parent and a child
  * subreaper while it works, so that on any failure it can kill and reap
  * everything it created; the error names the task and what failed.
@@ -145,7 +148,7 @@ static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	uint64_t tid = t->pid;
 	struct clone_args ca = {
-		.exit_signal = SIGCHLD,
+		.exit_signal = t->helper ? 0 : SIGCHLD,
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
 	};
@@ -198,6 +201,24 @@ static void task_zombie(struct rst_task *t)
 		syscall(SYS_kill, t->pid, sig);
 	}
 	_exit((t->exit_code >> 8) & 0xff);
+}
+
+/* A helper child is done at the ready stage: it goes before @t does anything. */
+static void reap_helpers(struct rst_ctx *ctx, struct rst_task *t)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *c = &ctx->tasks[i];
+		int status;
+
+		if (!c->helper || c->parent != t)
+			continue;
+		while (waitpid(c->pid, &status, __WALL) < 0) {
+			if (errno != EINTR)
+				task_fail(ctx, t, -errno, "reap a helper task");
+		}
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			task_fail(ctx, t, -ECHILD, "see its helper task end well");
+	}
 }
 
 /* glibc registered rseq for us; its area goes away with our memory. */
@@ -289,7 +310,7 @@ static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, vo
 	if (ret)
 		task_fail(ctx, t, ret, "prepare the memory areas");
 	a->close_from = ctx->svc_base;
-	a->is_root = t == ctx->tasks;
+	ctx->regions[t->index] = (struct rst_region){ addr, size, a->stopped, 0 };
 	sh = mremap(ctx->shared, PAGE_SZ, PAGE_SZ, MREMAP_MAYMOVE | MREMAP_FIXED,
 		    (char *)base + size - PAGE_SZ);
 	if (sh == MAP_FAILED)
@@ -336,6 +357,9 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	task_join_group(ctx, t);
 	stage_done(sh, RST_STAGE_PGRP);
 	stage_wait(sh, RST_STAGE_READY);
+	if (t->helper)
+		_exit(0);
+	reap_helpers(ctx, t);
 	if (t->zombie)
 		task_zombie(t);
 
@@ -486,30 +510,6 @@ static bool is_ours(pid_t pid)
 			return true;
 	}
 	return false;
-}
-
-/*
- * Every task dies with its parent until it runs (task_run()); the root's
- * parent is us, so we stay until the root has its own setting back, or
- * has already ended: from GO on, the tree runs its own code.
- */
-static int wait_root_running(struct rst_ctx *ctx)
-{
-	struct rst_shared *sh = ctx->shared;
-	struct timespec nap = { 0, POLL_MS * 1000000l };
-	int timeout = ctx->opts->timeout ? ctx->opts->timeout : STAGE_TIMEOUT;
-	uint64_t deadline = now_us() + timeout * 1000000ull;
-
-	while (!__atomic_load_n(&sh->root_running, __ATOMIC_ACQUIRE)) {
-		if (task_dead(ctx->tasks[0].pid))
-			return 0;
-		if (now_us() > deadline) {
-			pr_err("restore timed out: the root did not start running");
-			return -ETIMEDOUT;
-		}
-		futex(&sh->root_running, FUTEX_WAIT, 0, &nap);
-	}
-	return 0;
 }
 
 /* Kill everything created and reap it: we are its subreaper. */
@@ -710,6 +710,10 @@ static int restore_tree(struct rst_ctx *ctx)
 	if (ctx->shared == MAP_FAILED)
 		return -errno;
 	ctx->shared->stage = RST_STAGE_FORKED;
+	ctx->regions = mmap(NULL, ctx->nr_tasks * sizeof(*ctx->regions), PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ctx->regions == MAP_FAILED)
+		return -errno;
 	ctx->controller = getpid();
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1)) {
 		pr_perror("cannot become a child subreaper");
@@ -718,17 +722,17 @@ static int restore_tree(struct rst_ctx *ctx)
 	ret = fork_task(ctx, &ctx->tasks[0]);
 	if (ret < 0)
 		return ret;
-	ret = run_stages(ctx);
+	ret = run_stages(ctx) ?: finish_seize(ctx);
 	t1 = now_us();
 	/* Before the tree runs: a pidfile that cannot be written fails the restore. */
 	if (!ret)
 		ret = write_pidfile(ctx->opts, ctx->tasks[0].pid);
-	if (ret) {
-		kill_tree(ctx);
-		return ret;
+	if (!ret) {
+		stage_open(ctx->shared, RST_STAGE_GO);
+		ret = finish_release(ctx);
+		pr_info("tree caught and let go in %" PRIu64 " us", now_us() - t1);
 	}
-	stage_open(ctx->shared, RST_STAGE_GO);
-	ret = wait_root_running(ctx);
+	finish_free(ctx);
 	if (ret) {
 		kill_tree(ctx);
 		return ret;
@@ -787,7 +791,7 @@ int cr_restore(const struct opts *o, int *exit_code)
 	if (!ret)
 		ret = read_tasks(&ctx);
 	if (!ret)
-		ret = check_tree(&ctx) ?: check_pids_free(&ctx);
+		ret = pstree_add_helpers(&ctx) ?: check_tree(&ctx) ?: check_pids_free(&ctx);
 	if (!ret)
 		ret = files_restore_read(&ctx) ?: place_fds(&ctx);
 	if (!ret)

@@ -36,6 +36,17 @@
 
 struct rst_shared;
 
+/*
+ * Where a task's restorer region is, written by the task before it jumps
+ * there: the controller unmaps it once every thread has left it
+ * (restore-finish.c), and stops the task then if it is to be stopped.
+ */
+struct rst_region {
+	uint64_t start, len;
+	int32_t stop_signo;		/* 0: it runs on */
+	int32_t pad;
+};
+
 /* One process of the tree. */
 struct rst_task {
 	pid_t pid, ppid, pgid, sid;
@@ -44,7 +55,8 @@ struct rst_task {
 	pid_t *tids;			/* tids[0] == pid */
 	CoreEntry **cores;		/* one per thread, same order as tids */
 	TaskKobjIdsEntry *ids;
-	bool zombie;
+	bool zombie;			/* also true for a helper: it ends as one */
+	bool helper;			/* not dumped: made to rebuild a group (pstree.c) */
 	int exit_code;			/* a zombie's, as wait() reports it */
 	int stop_signo;			/* TASK_STOPPED at dump time: the stop signal */
 
@@ -80,6 +92,8 @@ struct rst_ctx {
 	int pool_next;			/* where the next pool fd goes */
 
 	struct rst_shared *shared;	/* the area all restored tasks see */
+	struct rst_region *regions;	/* shared, one per task (t->index) */
+	void *finish_priv;		/* restore-finish.c's tracing state */
 	pid_t controller;		/* stasis itself: the root's parent */
 	uint64_t forked_us;		/* when every task existed (stats-restore) */
 	uint64_t pages_restored;	/* pages the restorers read from the images */
@@ -110,6 +124,18 @@ struct rst_file *rst_file_by_id(struct rst_ctx *ctx, uint32_t id);
  * -errno.  Pool fds are not close-on-exec: tasks inherit them by fork.
  */
 int rst_pool_add(struct rst_ctx *ctx, int fd);
+
+/*
+ * restore-finish.c, in the controller.  Once every task is ready, and
+ * before the stage that lets them run: seize every thread of every live
+ * task.  Then, once they run: catch each thread at the exit of its last
+ * rt_sigreturn, unmap the task's restorer region, stop it if it was
+ * stopped, and detach.  A failure leaves the threads traced and stopped;
+ * the caller kills the tree, which frees what is left.
+ */
+int finish_seize(struct rst_ctx *ctx);
+int finish_release(struct rst_ctx *ctx);
+void finish_free(struct rst_ctx *ctx);
 
 /* STASIS_FAULT=<step> for restore, as for dump. */
 bool rst_fault(const char *step);
@@ -152,6 +178,11 @@ struct rst_range;
 
 /* pstree.c: pstree.img and ids-PID.img into ctx->tasks. */
 int pstree_restore_read(struct rst_ctx *ctx);
+/*
+ * pstree.c, once every core is read: a helper task for each process
+ * group whose leader is not in the tree (pid = the group's id).
+ */
+int pstree_add_helpers(struct rst_ctx *ctx);
 
 /*
  * mem-restore.c, in the controller: mm-PID.img and the pagemap; a pages image

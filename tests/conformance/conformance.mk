@@ -40,3 +40,4 @@ conformance-bins: $(CONF_RUNNER) $(CONF_PROGS)
 $(B)/tests/conformance/threads_tls: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/signals: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/timers: CONF_LDLIBS += -lrt
+$(B)/tests/conformance/no_trace: CONF_LDLIBS += -lpthread

@@ -20,6 +20,10 @@
  * --alter CMD runs `CMD IMGDIR` between the dump and the restore, to
  * change the images on purpose: a test whose checks bite then FAILs.
  *
+ * --cycles N does the dump and restore N times in a row: the second dump
+ * sees a restored tree, so whatever a restore left in it would be saved,
+ * restored and seen by the test.
+ *
  * --stop has the step done to a stopped test: SIGSTOP after READY, and
  * SIGCONT before the SIGTERM, once the test is seen to be stopped still.
  *
@@ -59,6 +63,7 @@ struct opts {
 	bool cr;		/* checkpoint and restore, not --no-cr */
 	bool stop;		/* SIGSTOP the test around the step */
 	bool between_may_fail;	/* any exit of the between-step will do */
+	int cycles;		/* dumps and restores in a row */
 	char **between;		/* CMD split on spaces, room left for PID */
 	char **alter;		/* --alter CMD: run on the images before the restore */
 	const char *stasis;
@@ -846,7 +851,7 @@ static int setup(struct run *r)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: runner [--no-cr | --between CMD [--between-may-fail]] [--stop]\n"
+		"usage: runner [--no-cr | --between CMD [--between-may-fail]] [--stop] [--cycles N]\n"
 		"              [--stasis PATH] [--workdir DIR] [--timeout SEC] PROGRAM [ARGS...]\n"
 		"\n"
 		"Run a conformance test program, checkpoint and restore it with\n"
@@ -858,6 +863,7 @@ static void usage(FILE *f)
 		"  --between-may-fail  any exit of CMD will do (fault injection)\n"
 		"  --alter CMD     run `CMD IMGDIR` between the dump and the restore (to\n"
 		"                  alter the images on purpose: the test must then FAIL)\n"
+		"  --cycles N      dump and restore N times in a row (default 1)\n"
 		"  --stop          SIGSTOP the test after READY; it must still be stopped\n"
 		"                  after the step, then gets SIGCONT and SIGTERM\n"
 		"  --stasis PATH   the stasis binary (default: ../stasis from the runner's dir)\n"
@@ -896,6 +902,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "between-may-fail", no_argument,	NULL, 'f' },
 		{ "alter",	required_argument,	NULL, 'a' },
 		{ "stop",	no_argument,		NULL, 'S' },
+		{ "cycles",	required_argument,	NULL, 'c' },
 		{ "stasis",	required_argument,	NULL, 's' },
 		{ "workdir",	required_argument,	NULL, 'w' },
 		{ "timeout",	required_argument,	NULL, 't' },
@@ -906,7 +913,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	long val;
 	int c;
 
-	*o = (struct opts){ .cr = true, .timeout = DEFAULT_TIMEOUT };
+	*o = (struct opts){ .cr = true, .cycles = 1, .timeout = DEFAULT_TIMEOUT };
 	/* '+': options end at PROGRAM, whose own options are its business. */
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -933,6 +940,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'S':
 			o->stop = true;
+			break;
+		case 'c':
+			val = strtol(optarg, &end, 10);
+			if (*end || val <= 0 || val > 100) {
+				fprintf(stderr, "runner: bad cycles '%s'\n", optarg);
+				return -1;
+			}
+			o->cycles = (int)val;
 			break;
 		case 's':
 			o->stasis = optarg;
@@ -988,7 +1003,7 @@ int main(int argc, char **argv)
 		ret = sigstop_test(&r);
 	if (!ret && o.between)
 		ret = run_between(&r);
-	else if (!ret && o.cr)
+	for (int i = 0; !ret && !o.between && o.cr && i < o.cycles; i++)
 		ret = dump_and_restore(&r);
 	if (!ret && o.stop)
 		ret = sigcont_test(&r);

@@ -36,6 +36,11 @@ FAIL:*checksum*) pass "an altered page is seen: ${out#FAIL: }" ;;
 *) fail "an altered pages image was not noticed: $out" ;;
 esac
 
+# Dumped and restored twice: what a restore left in a task would be dumped
+# as its own the second time, and the test would see it.
+$B/runner --timeout 20 --cycles 2 --workdir "$W/twice" "$B/conformance/no_trace" |
+	label "C/R twice"
+
 # --- CRIU 4.2's images ---
 . tests/lib/cpu.sh
 LACKS=$(cpu_lacks_avx512)
@@ -260,6 +265,20 @@ if [ $rc -ne 0 ] && [ -z "$left" ] && grep -q "fault injected" <<<"$out"; then
 	pass "exit status $rc, no task left"
 else
 	fail "exit status $rc, left running: '$left': $out"
+fi
+
+# A failure while the tree is held at its last rt_sigreturn: killed too.
+own_fresh tree finish
+T="a failure at the end of the restore kills the tree"
+STASIS_FAULT=finish $B/spawn "$W/finish.spawn" -S -- build/stasis restore -D "$W/finish" -d -o restore.log
+rc=$?
+out=$(cat "$W/finish/restore.log")
+left=$(running $TREE)
+if [ $rc -ne 0 ] && [ -z "$left" ] && grep -q "fault injected at step finish" <<<"$out"; then
+	pass "exit status $rc, no task left"
+else
+	fail "exit status $rc, left running: '$left': $out"
+	kill -9 $left 2>/dev/null
 fi
 
 # stasis itself dying half way: every task dies with its parent.
