@@ -14,6 +14,10 @@ sleep "$(printf '0.%03d' "$ms")"
 kill -"$sig" "$stasis"
 wait "$stasis"
 rc=$?
+if [ $rc -gt 128 ] && [ ! -e "$dir/dump.log" ]; then
+	echo "SIG$sig came before stasis began the dump" >&2
+	exit 0
+fi
 if [ $rc -eq 0 ] && [ -e "$dir/inventory.img" ]; then
 	echo "SIG$sig came after the dump had finished" >&2
 	exit 0
