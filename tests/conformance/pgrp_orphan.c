@@ -146,6 +146,11 @@ int main(int argc, char **argv)
 		kill(b, SIGKILL);
 		return test_result();
 	}
+	/* M2 exits on its own time: wait (without reaping) until it has. */
+	if (waitid(P_PID, m[1], &(siginfo_t){ 0 }, WEXITED | WNOWAIT)) {
+		FAIL("M2 (%d) never exited: %m", m[1]);
+		return test_result();
+	}
 	check(l, m, b, cd);	/* as built: the checks themselves are right */
 	test_ready();
 	test_waitsig();
