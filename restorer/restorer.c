@@ -549,9 +549,12 @@ void rst_main(struct rst_args *a)
 			break;
 		futex_wait(&a->threads_ready, n);
 	}
-	sys3(__NR_close_range, a->close_from, ~0u, 0);
+	if (!a->close_after_go)
+		sys3(__NR_close_range, a->close_from, ~0u, 0);
 	stage_done(a->shared, RST_STAGE_READY);
 	wait_go(a);
+	if (a->close_after_go)
+		sys3(__NR_close_range, a->close_from, ~0u, 0);
 	/*
 	 * Until now the task died with its parent (restore.c sets that, so
 	 * that a restore killed half way leaves nothing behind); from now

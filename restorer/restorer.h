@@ -178,7 +178,7 @@ struct rst_args {
 	uint32_t nr_siginfo;
 	uint64_t siginfo;		/* pending for the whole process */
 	int32_t close_from;		/* the first service fd */
-	int32_t pad2;
+	int32_t close_after_go;		/* fd table shared: others still map from the pool */
 };
 
 /* Each thread's stack in the region. */

@@ -343,6 +343,7 @@ int cr_dump(const struct opts *o)
 	if (ret) {
 		/* No inventory: the directory says this dump is unfinished. */
 		unlinkat(ctx.dirfd, "inventory.img", 0);
+		linkremap_dump_undo(&ctx);
 		pr_err("dump of tree %d failed", o->tree);
 	}
 	release_tree(&ctx, !ret);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,7 @@ struct opt_desc {
 
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
-	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT,
+	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -51,20 +52,13 @@ static const struct opt_desc opt_table[] = {
 	{ "extra", no_argument, O_EXTRA, SET },
 	{ "experimental", no_argument, O_EXPERIMENTAL, SET },
 	{ "all", no_argument, O_ALL, SET },
+	{ "link-remap", no_argument, O_LINK_REMAP, SET },
+	{ "no-link-remap", no_argument, O_NO_LINK_REMAP, SET },
+	{ "ghost-limit", required_argument, O_GHOST_LIMIT, SET },
 
 	/* Accepted and without effect here, as in CRIU for these actions. */
 	{ "pre-dump-mode", required_argument, 0, IGNORED },
 	{ "display-stats", no_argument, 0, IGNORED },
-	/*
-	 * Unlinked files are always saved as ghost files (their bytes, up to
-	 * --ghost-limit): no hard link is left in the file system until the
-	 * restore, as CRIU's --link-remap would.  The restore is the same but
-	 * for the inode number.
-	 */
-	{ "link-remap", no_argument, 0, IGNORED },
-	/* How ghost files' holes are found: stasis always asks SEEK_DATA/SEEK_HOLE. */
-	{ "ghost-fiemap", no_argument, 0, IGNORED },
-	{ "no-ghost-fiemap", no_argument, 0, IGNORED },
 	{ "log-pid", no_argument, 0, IGNORED },
 	{ "skip-in-flight", no_argument, 0, IGNORED },
 	{ "file-locks", no_argument, 'l', IGNORED },
@@ -81,6 +75,9 @@ static const struct opt_desc opt_table[] = {
 	{ "lsm-mount-context", required_argument, 0, IGNORED },
 	{ "auto-dedup", no_argument, 0, IGNORED },
 	{ "remove-image-dirs", no_argument, 0, IGNORED },
+	/* Ghost data runs are found with SEEK_DATA/SEEK_HOLE either way. */
+	{ "ghost-fiemap", no_argument, 0, IGNORED },
+	{ "no-ghost-fiemap", no_argument, 0, IGNORED },
 
 	/* Features to come. */
 	{ "tcp-established", no_argument, 0, UNSUPPORTED },
@@ -88,7 +85,6 @@ static const struct opt_desc opt_table[] = {
 	{ "tcp-skip-in-flight", no_argument, 0, UNSUPPORTED },
 	{ "ext-unix-sk", optional_argument, 'x', UNSUPPORTED },
 
-	{ "ghost-limit", required_argument, O_GHOST_LIMIT, SET },
 	{ "force-irmap", no_argument, 0, UNSUPPORTED },
 	{ "network-lock", required_argument, 0, UNSUPPORTED },
 	{ "track-mem", no_argument, 0, UNSUPPORTED },
@@ -121,7 +117,6 @@ static const struct opt_desc opt_table[] = {
 	{ "shell-job-ext", no_argument, 0, UNSUPPORTED },
 	{ "mntns-compat-mode", no_argument, 0, UNSUPPORTED },
 	{ "unprivileged", no_argument, 0, UNSUPPORTED },
-	{ "ghost-fiemap", no_argument, 0, UNSUPPORTED },
 	{ "check-only", no_argument, 0, UNSUPPORTED },
 	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
 };
@@ -220,6 +215,8 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_EXTRA: o->check_extra = true; break;
 	case O_EXPERIMENTAL: o->check_experimental = true; break;
 	case O_ALL: o->check_extra = o->check_experimental = true; break;
+	case O_LINK_REMAP: o->link_remap = true; break;
+	case O_NO_LINK_REMAP: o->link_remap = false; break;
 	case O_CONFIG:
 	case O_NO_DEF_CONFIG:
 		break;	/* handled before the command line, see opts_parse() */
@@ -340,7 +337,7 @@ int opts_parse(int argc, char **argv, struct opts *o)
 	o->verbosity = LOG_DEFAULT_LEVEL;
 	o->images_dir = ".";
 	o->cpu_cap = CPU_CAP_DEFAULT;
-	o->ghost_limit = 1 << 20;	/* CRIU's default */
+	o->ghost_limit = OPTS_GHOST_LIMIT;
 	if (parse_configs(argc, argv, o))
 		return 1;
 	return parse_list(argc, argv, o, "stasis", true);

@@ -13,6 +13,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* CRIU's default --ghost-limit: the most bytes an unlinked file may hold. */
+#define OPTS_GHOST_LIMIT	(1u << 20)
+
 struct opts {
 	const char *action;		/* dump, restore, check, ... */
 	const char *subaction;		/* cpuinfo dump|check */
@@ -27,10 +30,11 @@ struct opts {
 	bool restore_detached;		/* -d */
 	const char *pidfile;
 	int timeout;			/* seconds; 0: none */
-	uint64_t ghost_limit;		/* --ghost-limit: bytes an unlinked file may hold */
+	uint64_t ghost_limit;		/* --ghost-limit, in allocated bytes */
 	const char *feature;		/* check --feature */
 	bool check_extra;		/* check --extra (or --all) */
 	bool check_experimental;	/* check --experimental (or --all) */
+	bool link_remap;		/* --link-remap: hard-link unlinked files back */
 	bool stats;			/* write stats-dump (always, as CRIU) */
 	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */
 };

@@ -148,6 +148,7 @@ static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	uint64_t tid = t->pid;
 	struct clone_args ca = {
+		.flags = fdt_clone_flags(t),
 		.exit_signal = t->helper ? 0 : SIGCHLD,
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
@@ -311,6 +312,7 @@ static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, vo
 		task_fail(ctx, t, ret, "prepare the memory areas");
 	a->close_from = ctx->svc_base;
 	ctx->regions[t->index] = (struct rst_region){ addr, size, a->stopped, 0 };
+	a->close_after_go = t->fdt_shared;
 	sh = mremap(ctx->shared, PAGE_SZ, PAGE_SZ, MREMAP_MAYMOVE | MREMAP_FIXED,
 		    (char *)base + size - PAGE_SZ);
 	if (sh == MAP_FAILED)
@@ -373,6 +375,9 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	if (ret)
 		task_fail(ctx, t, ret, "restore its signals, files or memory plan");
 	a = build_region(ctx, t, &entry);
+	ret = fs_restore_task(ctx, t);
+	if (ret)
+		task_fail(ctx, t, ret, "move into its root and cwd");
 	unregister_rseq();
 	jump_to_restorer(a, entry);
 }
@@ -478,6 +483,8 @@ static int run_stages(struct rst_ctx *ctx)
 		live += !ctx->tasks[i].zombie;
 	ret = stage_wait_all(ctx, RST_STAGE_FORKED, all);
 	ctx->forked_us = now_us();
+	if (!ret)
+		ret = procpath_restore_send(ctx);
 	if (!ret) {
 		stage_open(ctx->shared, RST_STAGE_PGRP);
 		ret = stage_wait_all(ctx, RST_STAGE_PGRP, all);
@@ -486,6 +493,8 @@ static int run_stages(struct rst_ctx *ctx)
 		stage_open(ctx->shared, RST_STAGE_READY);
 		ret = stage_wait_all(ctx, RST_STAGE_READY, live);
 	}
+	if (!ret)
+		procpath_helpers_stop(ctx);
 	if (!ret)
 		ret = wait_zombies(ctx);
 	if (!ret && rst_fault("ready"))
@@ -515,6 +524,7 @@ static bool is_ours(pid_t pid)
 /* Kill everything created and reap it: we are its subreaper. */
 static void kill_tree(struct rst_ctx *ctx)
 {
+	procpath_helpers_stop(ctx);
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		if (is_ours(ctx->tasks[i].pid))
 			kill(ctx->tasks[i].pid, SIGKILL);
@@ -791,7 +801,8 @@ int cr_restore(const struct opts *o, int *exit_code)
 	if (!ret)
 		ret = read_tasks(&ctx);
 	if (!ret)
-		ret = pstree_add_helpers(&ctx) ?: check_tree(&ctx) ?: check_pids_free(&ctx);
+		ret = pstree_add_helpers(&ctx) ?: check_tree(&ctx) ?: check_pids_free(&ctx) ?:
+		      fdt_restore_prepare(&ctx);
 	if (!ret)
 		ret = files_restore_read(&ctx) ?: place_fds(&ctx);
 	if (!ret)
@@ -805,7 +816,10 @@ int cr_restore(const struct opts *o, int *exit_code)
 		ret = restore_tree(&ctx);
 	if (ret)
 		pr_err("restore of %s failed", o->images_dir);
+	if (!ret)
+		linkremap_restore_finish(&ctx);
 	files_restore_cleanup(&ctx);
+	fdt_restore_cleanup(&ctx);
 	if (!ret && !o->restore_detached) {
 		pid_t root = ctx.tasks[0].pid;
 

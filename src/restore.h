@@ -68,6 +68,8 @@ struct rst_task {
 	FsEntry *fs;
 	FdinfoEntry **fds;		/* sorted by fd number */
 	size_t nr_fds;
+	struct rst_task *fdt_owner;	/* files/fdt.c: who installs its fd table */
+	bool fdt_shared;		/* its fd table is several tasks' */
 
 	int index;			/* in ctx->tasks, also its slot in the shared area */
 };
@@ -76,6 +78,7 @@ struct rst_task {
 struct rst_file {
 	FileEntry *fe;
 	int fd;				/* pool fd, -1 while not opened */
+	bool deferred;			/* fd: where a task gets the file (files/procpath.c) */
 };
 
 struct rst_ctx {
@@ -98,6 +101,7 @@ struct rst_ctx {
 	uint64_t forked_us;		/* when every task existed (stats-restore) */
 	uint64_t pages_restored;	/* pages the restorers read from the images */
 	void *files_priv;		/* files/files.c's bookkeeping */
+	int32_t *fdt_ready;		/* files/fdt.c: per owner, two futex words */
 };
 
 /*
@@ -166,10 +170,41 @@ int files_restore_open(struct rst_ctx *ctx, uint32_t id);
 
 /*
  * files/files.c, in the restored task: put every fd in place (number,
- * close-on-exec flag), and set cwd, root and umask.  The pool stays open:
- * the memory restore still maps from it.
+ * close-on-exec flag).  The pool stays open: the memory restore still
+ * maps from it.
  */
 int files_restore_task(struct rst_ctx *ctx, struct rst_task *t);
+
+/*
+ * files/procpath.c, in the controller once every task exists: open the
+ * /proc files of the tree's tasks and send them to the tasks that hold them.
+ */
+int procpath_restore_send(struct rst_ctx *ctx);
+/* files/linkremap.c: once the tree runs, the names link remaps were opened by go. */
+void linkremap_restore_finish(struct rst_ctx *ctx);
+/* Once every task is through its files, or on failure: the helpers of dead pids go. */
+void procpath_helpers_stop(struct rst_ctx *ctx);
+
+/*
+ * files/fdt.c: fd tables shared by several tasks.  prepare (in the
+ * controller) finds each table's owner; a task that shares its parent's
+ * table is forked with fdt_clone_flags() and, in files_restore_task(),
+ * installs nothing: it joins (fdt_restore_join) and waits for the owner,
+ * which gathers its table's tasks first and says when it is done.
+ */
+int fdt_restore_prepare(struct rst_ctx *ctx);
+uint64_t fdt_clone_flags(const struct rst_task *t);
+bool fdt_restore_owns(const struct rst_task *t);
+int fdt_restore_join(struct rst_ctx *ctx, struct rst_task *t);
+void fdt_restore_gather(struct rst_ctx *ctx, struct rst_task *t);
+void fdt_restore_done(struct rst_ctx *ctx, struct rst_task *t);
+void fdt_restore_cleanup(struct rst_ctx *ctx);
+
+/*
+ * files/fs.c, in the restored task, as the last step before the
+ * restorer: its root (chroot), cwd and umask.
+ */
+int fs_restore_task(struct rst_ctx *ctx, struct rst_task *t);
 
 void files_restore_cleanup(struct rst_ctx *ctx);
 

@@ -610,57 +610,6 @@ static bool table_done(struct files_priv *priv, uint32_t files_id)
 	return false;
 }
 
-static int read_umask(pid_t pid, uint32_t *umask)
-{
-	char path[64], line[256];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f) {
-		pr_perror("%s: cannot open", path);
-		return -errno;
-	}
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "Umask: %o", umask) == 1;
-	fclose(f);
-	if (!found) {
-		pr_err("%s: no Umask", path);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* fs-PID.img: cwd and root as files.img entries, and the umask. */
-static int dump_fs(struct dump_ctx *ctx, struct dump_task *t)
-{
-	FsEntry fe = FS_ENTRY__INIT;
-	struct img *img;
-	char link[64];
-	int ret, err;
-
-	snprintf(link, sizeof(link), "/proc/%d/cwd", t->pid);
-	ret = files_dump_path(ctx, t, link, 0, &fe.cwd_id);
-	if (ret)
-		return ret;
-	snprintf(link, sizeof(link), "/proc/%d/root", t->pid);
-	ret = files_dump_path(ctx, t, link, 0, &fe.root_id);
-	if (ret)
-		return ret;
-	ret = read_umask(t->pid, &fe.umask);
-	if (ret)
-		return ret;
-	fe.has_umask = true;
-
-	ret = img_open(&img, ctx->dirfd, IMG_FS, t->pid, O_WRONLY);
-	if (ret)
-		return ret;
-	ret = img_write_msg(img, &fe.base);
-	err = img_close(img);
-	return ret ? ret : err;
-}
-
 int files_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 {
 	struct files_priv *priv = files_priv(ctx);
@@ -679,7 +628,7 @@ int files_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 			return ret;
 		priv->tables[priv->nr_tables++] = t->files_id;
 	}
-	return dump_fs(ctx, t);
+	return fs_dump_task(ctx, t);
 }
 
 static int path_lookup(struct files_priv *priv, const struct file_parms *p, uint32_t *id)
@@ -786,6 +735,8 @@ void files_dump_cleanup(struct dump_ctx *ctx)
 	img_close(priv->memfd_img);
 	tty_dump_cleanup(priv);
 	free(priv->memfds);
+	free(priv->dead_pids);
+	linkremap_dump_cleanup(priv);
 	free(priv->pipes.ids);
 	free(priv->fifos.ids);
 	free(priv->seen);
@@ -863,7 +814,7 @@ int files_reopen(int fd, int flags, const char *what)
 	if ((flags & O_TMPFILE) == O_TMPFILE)
 		flags &= ~O_DIRECTORY;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	nfd = open(path, (flags & RST_OPEN_MASK) | O_NOCTTY);
+	nfd = open(path, rst_open_flags(flags));
 	if (nfd < 0) {
 		pr_perror("%s: cannot open it again with flags %#o", what, flags);
 		return -errno;
@@ -1085,39 +1036,6 @@ static int check_task_fds(struct rst_ctx *ctx, struct rst_task *t)
 	return 0;
 }
 
-static bool is_path(struct rst_ctx *ctx, uint32_t id)
-{
-	struct rst_file *f = rst_file_by_id(ctx, id);
-
-	return f && f->fe->type == FD_TYPES__REG && f->fe->reg;
-}
-
-static int read_task_fs(struct rst_ctx *ctx, struct rst_task *t)
-{
-	void **msgs;
-	size_t nr;
-	int ret;
-
-	ret = files_img_read_all(ctx, IMG_FS, t->pid, &fs_entry__descriptor, &msgs, &nr);
-	if (ret == -ENOENT)
-		pr_err("fs-%d.img: missing", t->pid);
-	if (ret)
-		return ret;
-	if (nr != 1) {
-		pr_err("fs-%d.img: %zu entries, expected one", t->pid, nr);
-		files_msgs_free(msgs, nr);
-		return -EINVAL;
-	}
-	t->fs = msgs[0];
-	free(msgs);
-	if (!is_path(ctx, t->fs->cwd_id) || !is_path(ctx, t->fs->root_id)) {
-		pr_err("fs-%d.img: cwd id %u or root id %u is no path entry of files.img", t->pid,
-		       t->fs->cwd_id, t->fs->root_id);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* fdinfo-<files_id>.img (absent: no fds) and fs-<pid>.img; zombies have neither. */
 static int read_task_files(struct rst_ctx *ctx, struct rst_task *t)
 {
@@ -1140,7 +1058,7 @@ static int read_task_files(struct rst_ctx *ctx, struct rst_task *t)
 	qsort(t->fds, t->nr_fds, sizeof(*t->fds), cmp_fdinfo);
 	ret = check_task_fds(ctx, t);
 	if (!ret)
-		ret = read_task_fs(ctx, t);
+		ret = fs_restore_read(ctx, t);
 	return ret;
 }
 
@@ -1201,7 +1119,7 @@ static int pool_fd(struct rst_ctx *ctx, uint32_t id)
 		pr_err("file id %u: not opened before the fork", id);
 		return -ENOENT;
 	}
-	return f->fd;
+	return f->deferred ? procpath_receive(ctx, f) : f->fd;
 }
 
 static int set_owner(struct rst_ctx *ctx, struct rst_task *t, const FdinfoEntry *e)
@@ -1268,44 +1186,16 @@ static int close_others(struct rst_ctx *ctx, struct rst_task *t)
 	return close_fds(t, lo, ctx->svc_base - 1);
 }
 
-static bool is_slash(struct rst_ctx *ctx, uint32_t id)
-{
-	return !strcmp(rst_file_by_id(ctx, id)->fe->reg->name, "/");
-}
-
-static int restore_fs(struct rst_ctx *ctx, struct rst_task *t)
-{
-	int cwd, root;
-
-	if (!t->fs)
-		return 0;
-	cwd = pool_fd(ctx, t->fs->cwd_id);
-	root = pool_fd(ctx, t->fs->root_id);
-	if (cwd < 0 || root < 0)
-		return -ENOENT;
-	if (!is_slash(ctx, t->fs->root_id) && (fchdir(root) || chroot("."))) {
-		pr_perror("pid %d: cannot change its root to %s", t->pid,
-			  rst_file_by_id(ctx, t->fs->root_id)->fe->reg->name);
-		return -errno;
-	}
-	if (fchdir(cwd)) {
-		pr_perror("pid %d: cannot change its cwd", t->pid);
-		return -errno;
-	}
-	if (t->fs->has_umask)
-		umask(t->fs->umask & 0777);
-	return 0;
-}
-
 int files_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	int ret;
 
-	ret = install_fds(ctx, t);
+	if (!fdt_restore_owns(t))
+		return fdt_restore_join(ctx, t);
+	fdt_restore_gather(ctx, t);
+	ret = install_fds(ctx, t) ?: close_others(ctx, t);
 	if (!ret)
-		ret = close_others(ctx, t);
-	if (!ret)
-		ret = restore_fs(ctx, t);
+		fdt_restore_done(ctx, t);
 	return ret;
 }
 

@@ -67,6 +67,10 @@ struct files_priv {
 	struct ghost_file *ghosts;
 	size_t nr_ghosts, cap_ghosts;
 	uint32_t last_ghost_id;
+	pid_t *dead_pids;		/* procpath.c: PROCFS remaps written */
+	size_t nr_dead_pids, cap_dead_pids;
+	char **links;			/* linkremap.c: names made, removed if the dump fails */
+	size_t nr_links, cap_links;
 
 	dev_t shmem_dev;		/* st_dev of memfds and shared anonymous memory */
 	bool shmem_dev_known;
@@ -94,7 +98,30 @@ int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size);
 const char *files_fdinfo_field(const char *fdinfo, const char *key);
 
 /* reg.c: regular files, directories, symlinks and character devices as REG. */
+/* Drop the " (deleted)" /proc appends to an unlinked file's path; was it there? */
+bool reg_strip_deleted(char *name);
 int reg_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+
+/* Open @p's file again for reading, whatever it was opened for (or O_PATH). */
+int reg_reopen_ro(const struct file_parms *p);
+/* Read up to @len bytes at @off; the count read (short only at the end), or -errno. */
+ssize_t reg_pread_full(int fd, void *buf, size_t len, off_t off);
+
+/* ghost.c: unlinked files; contents to a ghost image, REG entry @id remapped to it. */
+int ghost_dump(struct dump_ctx *ctx, const struct file_parms *p, uint32_t id);
+
+/* fs.c: fs-PID.img, the task's cwd, root and umask. */
+int fs_dump_task(struct dump_ctx *ctx, struct dump_task *t);
+
+/*
+ * procpath.c: a /proc path; one of a task that is gone is kept as a
+ * PROCFS remap of its pid (once per pid), for a helper at restore.
+ */
+int procpath_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+
+/* linkremap.c: @p unlinked from its path but linked elsewhere (--link-remap). */
+int linkremap_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+void linkremap_dump_cleanup(struct files_priv *priv);
 
 /* pipe.c */
 int pipe_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
@@ -120,12 +147,21 @@ int memfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 
 /* --- restore --- */
 
+/* Flags that never go to open() for a recorded file: nothing is created or truncated. */
+#define RST_OPEN_MASK	(~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | (O_TMPFILE & ~O_DIRECTORY)))
+
 /*
  * Flags that open() is given for a recorded file: what the file had,
- * never creating or truncating anything (an O_TMPFILE file keeps that
- * bit, without O_DIRECTORY's), never taking a terminal (O_NOCTTY added).
+ * without RST_OPEN_MASK's, never taking a terminal.  A file made with
+ * O_TMPFILE shows both bits of it (O_DIRECTORY among them) in fdinfo,
+ * yet it is a regular file: both go.
  */
-#define RST_OPEN_MASK	(~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | (O_TMPFILE & ~O_DIRECTORY)))
+static inline int rst_open_flags(int flags)
+{
+	if (flags & (O_TMPFILE & ~O_DIRECTORY))
+		flags &= ~O_TMPFILE;
+	return (flags & RST_OPEN_MASK) | O_NOCTTY;
+}
 /* The status flags F_SETFL can change. */
 #define RST_SETFL_MASK	(O_APPEND | O_ASYNC | O_DIRECT | O_NOATIME | O_NONBLOCK)
 
@@ -142,12 +178,13 @@ struct rst_ghost;
 struct rst_pipe;
 struct rst_fifo;
 struct rst_memfd;
+struct rst_procpath;
 
 /* files.c's bookkeeping of a restore (ctx->files_priv); each kind owns its part. */
 struct files_rst_priv {
 	struct rst_remap *remaps;	/* remap-fpath.img, sorted by orig_id */
 	size_t nr_remaps;
-	struct rst_ghost *ghosts;	/* reg.c: ghost files made so far */
+	struct rst_ghost *ghosts;	/* ghost.c: ghost files made so far */
 	size_t nr_ghosts, cap_ghosts;
 
 	struct rst_pipe *pipes;		/* pipe.c: one per pipe_id */
@@ -155,6 +192,14 @@ struct files_rst_priv {
 	struct rst_pipe_data pipes_data, fifos_data;
 	struct rst_fifo *fifos;		/* fifo.c: one O_RDWR helper per fifo */
 	size_t nr_fifos, cap_fifos;
+
+	struct rst_procpath *procpaths;	/* procpath.c: files opened after the fork */
+	size_t nr_procpaths, cap_procpaths;
+	pid_t *dead_pids;		/* procpath.c: pids of PROCFS remaps */
+	size_t nr_dead_pids, cap_dead_pids;
+	pid_t *helpers;			/* procpath.c: the helper of each, 0 if none */
+	char **links;			/* linkremap.c: names to remove once the tree runs */
+	size_t nr_links, cap_links;
 
 	struct rst_memfd *memfds;	/* memfd.c: memfd.img, objects made on use */
 	size_t nr_memfds;
@@ -185,6 +230,9 @@ int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 
+/* fs.c: fs-<pid>.img into @t->fs, its cwd and root checked to be path entries. */
+int fs_restore_read(struct rst_ctx *ctx, struct rst_task *t);
+
 /* reg.c: remap-fpath.img, read once. */
 int reg_restore_prepare(struct rst_ctx *ctx);
 /*
@@ -193,7 +241,36 @@ int reg_restore_prepare(struct rst_ctx *ctx);
  * neither positioned nor in the pool: fifo.c opens its path with this.
  */
 int reg_restore_path(struct rst_ctx *ctx, uint32_t regf_id, int flags);
+/* REG entry @f opened, checked and positioned, not in the pool. */
+int reg_restore_file(struct rst_ctx *ctx, struct rst_file *f);
 void reg_restore_cleanup(struct files_rst_priv *priv);
+
+/* linkremap.c: REG entry @rfe by the name of link entry @lid, opened with @flags. */
+int linkremap_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t lid, int flags);
+void linkremap_restore_cleanup(struct files_rst_priv *priv);
+
+/*
+ * procpath.c: /proc/PID/... of a task of the tree, which exists only
+ * once the tree is forked.  Its entry's pool fd is a socket instead,
+ * which the controller sends the file down once every task exists
+ * (procpath_restore_send(), restore.h); a task takes it from there.
+ */
+bool procpath_in_tree(struct rst_ctx *ctx, const char *path);
+int procpath_defer(struct rst_ctx *ctx, struct rst_file *f);
+int procpath_receive(struct rst_ctx *ctx, struct rst_file *f);
+/*
+ * A /proc/PID path of a task that was gone at dump time (a PROCFS remap
+ * names its pid): opened while a helper holds that pid, then the helper
+ * goes, as the task had.
+ */
+int procpath_note_dead(struct files_rst_priv *priv, pid_t pid);
+bool procpath_is_dead(struct files_rst_priv *priv, const char *path);
+int procpath_open_dead(struct files_rst_priv *priv, const char *path, int flags);
+void procpath_restore_cleanup(struct files_rst_priv *priv);
+
+/* ghost.c: the pool fd that keeps ghost file @gid, made (as @path) on first use. */
+int ghost_get(struct rst_ctx *ctx, uint32_t gid, const char *path);
+void ghost_restore_cleanup(struct files_rst_priv *priv);
 
 /* pipe.c */
 /*

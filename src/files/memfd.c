@@ -14,6 +14,7 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,7 +217,7 @@ out:
 struct rst_memfd {
 	MemfdInodeEntry *mie;
 	int fd;
-	bool fd_given;		/* fd's own description went to a files.img entry */
+	bool rw_given;		/* an O_RDWR entry took the object's own file */
 };
 
 static int memfd_load(struct rst_ctx *ctx, struct files_rst_priv *priv)
@@ -303,85 +304,84 @@ err:
 	return ret;
 }
 
-/* The pool fd (O_RDWR) of object @inode_id, made on first use. */
-static int memfd_object(struct rst_ctx *ctx, uint64_t inode_id, uint32_t file_id)
+/* Object @inode_id, made (into the pool, O_RDWR) on first use. */
+static struct rst_memfd *memfd_object(struct rst_ctx *ctx, uint64_t inode_id, uint32_t file_id,
+				      int *err)
 {
 	struct files_rst_priv *priv = files_rst_priv(ctx);
 	struct rst_memfd *m = NULL;
-	int ret;
 
-	if (!priv)
-		return -ENOMEM;
-	ret = memfd_load(ctx, priv);
-	if (ret)
-		return ret;
+	*err = priv ? memfd_load(ctx, priv) : -ENOMEM;
+	if (*err)
+		return NULL;
 	for (size_t i = 0; i < priv->nr_memfds && !m; i++)
 		if (priv->memfds[i].mie->inode_id == inode_id)
 			m = &priv->memfds[i];
 	if (!m) {
 		pr_err("file id %u: memfd inode_id %llu is not in memfd.img", file_id,
 		       (unsigned long long)inode_id);
-		return -EINVAL;
+		*err = -EINVAL;
+		return NULL;
 	}
 	if (m->fd < 0)
 		m->fd = memfd_make(ctx, m->mie);
-	return m->fd;
+	*err = m->fd < 0 ? m->fd : 0;
+	return *err ? NULL : m;
 }
 
 int memfd_restore_object(struct rst_ctx *ctx, uint32_t file_id)
 {
 	struct rst_file *f = rst_file_by_id(ctx, file_id);
+	struct rst_memfd *m;
+	int err;
 
 	if (!f || f->fe->type != FD_TYPES__MEMFD || !f->fe->memfd) {
 		pr_err("file id %u: not a memfd entry of files.img", file_id);
 		return -EINVAL;
 	}
-	return memfd_object(ctx, f->fe->memfd->inode_id, file_id);
+	m = memfd_object(ctx, f->fe->memfd->inode_id, file_id, &err);
+	return m ? m->fd : err;
 }
 
-/* Each entry is an open file description of its own on the one object. */
 /*
- * The description memfd_create() made holds no write access to the inode;
- * one opened again read-write through /proc does, and then the task can no
- * longer execveat() its memfd (ETXTBSY), as it could before.  So the first
- * read-write entry of an object gets that description itself (its flags and
- * position set here), the others a reopen.  -EAGAIN: reopen this one.
+ * The file memfd_create() made is the only one execveat() runs: any file
+ * opened for writing through /proc denies exec (ETXTBSY) while it is
+ * open.  So the first O_RDWR entry is that file itself (a dup of the
+ * object), as it most likely was; the others open it again.
  */
-static int memfd_own_description(struct rst_ctx *ctx, const MemfdFileEntry *mfe)
+static int memfd_entry_file(struct rst_memfd *m, const MemfdFileEntry *mfe, const char *what)
 {
-	struct files_rst_priv *priv = files_rst_priv(ctx);
-	struct rst_memfd *m = NULL;
 	int fd;
 
-	for (size_t i = 0; priv && i < priv->nr_memfds && !m; i++)
-		if (priv->memfds[i].mie->inode_id == mfe->inode_id)
-			m = &priv->memfds[i];
-	if (!m || m->fd < 0 || m->fd_given || (mfe->flags & O_ACCMODE) != O_RDWR)
-		return -EAGAIN;
+	if ((mfe->flags & O_ACCMODE) != O_RDWR || m->rw_given)
+		return files_reopen(m->fd, mfe->flags, what);
 	fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		pr_perror("%s: cannot dup its object", what);
 		return -errno;
+	}
 	if (fcntl(fd, F_SETFL, mfe->flags & RST_SETFL_MASK)) {
+		pr_perror("%s: cannot set its flags %#o", what, mfe->flags);
 		close(fd);
 		return -errno;
 	}
-	m->fd_given = true;
+	m->rw_given = true;
 	return fd;
 }
 
+/* Each entry is an open file description of its own on the one object. */
 int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const MemfdFileEntry *mfe = f->fe->memfd;
+	struct rst_memfd *m;
 	char what[64];
-	int obj, fd, err;
+	int fd, err;
 
-	obj = memfd_object(ctx, mfe->inode_id, f->fe->id);
-	if (obj < 0)
-		return obj;
+	m = memfd_object(ctx, mfe->inode_id, f->fe->id, &err);
+	if (!m)
+		return err;
 	snprintf(what, sizeof(what), "memfd file id %u", f->fe->id);
-	fd = memfd_own_description(ctx, mfe);
-	if (fd == -EAGAIN)
-		fd = files_reopen(obj, mfe->flags, what);
+	fd = memfd_entry_file(m, mfe, what);
 	if (fd < 0)
 		return fd;
 	if (mfe->pos && lseek(fd, mfe->pos, SEEK_SET) != (off_t)mfe->pos) {

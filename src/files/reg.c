@@ -30,25 +30,17 @@
 #define BUILD_ID_SCAN	(1u << 20)
 #define BUILD_ID_MAX	512
 
-/* CRIU's default --ghost-limit, in allocated bytes. */
-/* From this size on, ghost contents are stored as data runs (holes skipped). */
-#define GHOST_CHUNKS_MIN	(3 * 4096)
 
 #define DELETED_SUFFIX	" (deleted)"
 
-struct ghost_file {
-	dev_t dev;
-	ino_t ino;
-	uint32_t id;
-};
-
-/* Drop the " (deleted)" /proc appends to the path of an unlinked file. */
-static void strip_deleted(char *name)
+bool reg_strip_deleted(char *name)
 {
 	size_t len = strlen(name), slen = strlen(DELETED_SUFFIX);
 
-	if (len > slen && !strcmp(name + len - slen, DELETED_SUFFIX))
-		name[len - slen] = '\0';
+	if (len <= slen || strcmp(name + len - slen, DELETED_SUFFIX))
+		return false;
+	name[len - slen] = '\0';
+	return true;
 }
 
 /* --- ELF build-id --- */
@@ -167,7 +159,7 @@ static int parse_build_id(const uint8_t *buf, size_t len, RegFileEntry *rfe)
 }
 
 /* Open @p's file again for reading, whatever it was opened for (or O_PATH). */
-static int reopen_ro(const struct file_parms *p)
+int reg_reopen_ro(const struct file_parms *p)
 {
 	char path[64];
 	int fd;
@@ -182,7 +174,7 @@ static int reopen_ro(const struct file_parms *p)
 }
 
 /* Read up to @len bytes at @off; the count read, or -errno. */
-static ssize_t pread_full(int fd, void *buf, size_t len, off_t off)
+ssize_t reg_pread_full(int fd, void *buf, size_t len, off_t off)
 {
 	size_t done = 0;
 	ssize_t n;
@@ -216,7 +208,7 @@ static int read_build_id(int fd, off_t size, RegFileEntry *rfe, int *read_err)
 	if (size < SELFMAG + 1)
 		return 0;
 	/* Most files are not ELF: look before reading a whole MiB. */
-	n = pread_full(fd, magic, SELFMAG + 1, 0);
+	n = reg_pread_full(fd, magic, SELFMAG + 1, 0);
 	if (n < SELFMAG + 1 || memcmp(magic, ELFMAG, SELFMAG))
 		return 0;
 	buf = malloc(len);
@@ -224,7 +216,7 @@ static int read_build_id(int fd, off_t size, RegFileEntry *rfe, int *read_err)
 		pr_err("out of memory");
 		return -ENOMEM;
 	}
-	n = pread_full(fd, buf, len, 0);
+	n = reg_pread_full(fd, buf, len, 0);
 	if (n < 0)
 		*read_err = -n;
 	else if ((size_t)n > SELFMAG)
@@ -244,7 +236,7 @@ static int store_build_id(const struct file_parms *p, RegFileEntry *rfe)
 
 	if (p->st.st_size < SELFMAG + 1)
 		return 0;
-	fd = reopen_ro(p);
+	fd = reg_reopen_ro(p);
 	if (fd < 0)
 		return fd;
 	ret = read_build_id(fd, p->st.st_size, rfe, &read_err);
@@ -255,206 +247,7 @@ static int store_build_id(const struct file_parms *p, RegFileEntry *rfe)
 	return ret;
 }
 
-/* --- ghost files --- */
-
-/* The kernel's dev_t encoding, which CRIU stores in ghost_file_entry.dev. */
-static uint32_t kdev(dev_t dev)
-{
-	return (major(dev) << 20) | minor(dev);
-}
-
-static int ghost_copy_range(int fd, struct img *img, off_t off, size_t len)
-{
-	char buf[65536];
-	ssize_t n;
-	int ret;
-
-	while (len) {
-		n = pread_full(fd, buf, len < sizeof(buf) ? len : sizeof(buf), off);
-		if (n < 0) {
-			pr_err("ghost file: read at %lld: %s", (long long)off, strerror(-n));
-			return n;
-		}
-		if (n == 0) {
-			pr_err("ghost file: ends early at %lld", (long long)off);
-			return -EIO;
-		}
-		ret = img_write_raw(img, buf, n);
-		if (ret)
-			return ret;
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Large contents go as data runs: a chunk entry, then its bytes, per run. */
-static int ghost_copy_chunks(int fd, struct img *img, off_t size)
-{
-	GhostChunkEntry ce = GHOST_CHUNK_ENTRY__INIT;
-	off_t data, hole = 0;
-	int ret;
-
-	while (hole < size) {
-		data = lseek(fd, hole, SEEK_DATA);
-		if (data < 0 && errno == ENXIO)
-			break;		/* only a hole is left */
-		if (data < 0 && hole == 0) {
-			/* No SEEK_DATA here: one run, the whole file. */
-			data = 0;
-			hole = size;
-		} else if (data < 0) {
-			pr_perror("ghost file: SEEK_DATA");
-			return -errno;
-		} else {
-			hole = lseek(fd, data, SEEK_HOLE);
-			if (hole < 0) {
-				pr_perror("ghost file: SEEK_HOLE");
-				return -errno;
-			}
-		}
-		if (hole > size)
-			hole = size;
-		ce.off = data;
-		ce.len = hole - data;
-		ret = img_write_msg(img, &ce.base);
-		if (!ret)
-			ret = ghost_copy_range(fd, img, ce.off, ce.len);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static int ghost_write(struct dump_ctx *ctx, const struct file_parms *p, uint32_t gid)
-{
-	GhostFileEntry gfe = GHOST_FILE_ENTRY__INIT;
-	Timeval atim = TIMEVAL__INIT, mtim = TIMEVAL__INIT;
-	const struct stat *st = &p->st;
-	char target[PATH_MAX];
-	struct img *img;
-	ssize_t n;
-	int fd, ret, err;
-
-	gfe.uid = st->st_uid;
-	gfe.gid = st->st_gid;
-	gfe.mode = st->st_mode;
-	atim.tv_sec = st->st_atim.tv_sec;
-	atim.tv_usec = st->st_atim.tv_nsec / 1000;
-	mtim.tv_sec = st->st_mtim.tv_sec;
-	mtim.tv_usec = st->st_mtim.tv_nsec / 1000;
-	gfe.atim = &atim;
-	gfe.mtim = &mtim;
-	gfe.has_dev = gfe.has_ino = true;
-	gfe.dev = kdev(st->st_dev);
-	gfe.ino = st->st_ino;
-	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
-		gfe.has_rdev = true;
-		gfe.rdev = st->st_rdev;
-	}
-	if (S_ISREG(st->st_mode) && st->st_size >= GHOST_CHUNKS_MIN) {
-		gfe.has_chunks = gfe.chunks = true;
-		gfe.has_size = true;
-		gfe.size = st->st_size;
-	}
-	if (S_ISLNK(st->st_mode)) {
-		n = readlinkat(p->lfd, "", target, sizeof(target) - 1);
-		if (n < 0 || n != st->st_size) {
-			pr_err("pid %d: cannot read the unlinked symlink %s", p->pid, p->link);
-			return n < 0 ? -errno : -EIO;
-		}
-		target[n] = '\0';
-		gfe.symlnk_target = target;
-	}
-
-	ret = img_open(&img, ctx->dirfd, IMG_GHOST_FILE, gid, O_WRONLY);
-	if (ret)
-		return ret;
-	ret = img_write_msg(img, &gfe.base);
-	if (!ret && S_ISREG(st->st_mode)) {
-		fd = reopen_ro(p);
-		if (fd < 0) {
-			ret = fd;
-		} else {
-			if (gfe.chunks)
-				ret = ghost_copy_chunks(fd, img, st->st_size);
-			else
-				ret = ghost_copy_range(fd, img, 0, st->st_size);
-			close(fd);
-		}
-	}
-	err = img_close(img);
-	return ret ? ret : err;
-}
-
-/*
- * An unlinked file: its contents go to ghost-file-<gid>.img (once per
- * inode) and remap-fpath.img points REG entry @id at it.
- */
-static int ghost_dump(struct dump_ctx *ctx, const struct file_parms *p, uint32_t id)
-{
-	RemapFilePathEntry rpe = REMAP_FILE_PATH_ENTRY__INIT;
-	struct files_priv *priv = files_priv(ctx);
-	struct ghost_file *gf = NULL;
-	uint32_t gid;
-	size_t i;
-	int ret;
-
-	if (!priv)
-		return -ENOMEM;
-	for (i = 0; i < priv->nr_ghosts && !gf; i++)
-		if (priv->ghosts[i].dev == p->st.st_dev && priv->ghosts[i].ino == p->st.st_ino)
-			gf = &priv->ghosts[i];
-	if (gf) {
-		gid = gf->id;
-	} else {
-		if ((uint64_t)p->st.st_blocks * 512 > ctx->opts->ghost_limit) {
-			pr_err("unsupported: pid %d: unlinked file %s holds %llu bytes, over the %llu-byte ghost limit (--ghost-limit)",
-			       p->pid, p->link, (unsigned long long)p->st.st_blocks * 512,
-			       (unsigned long long)ctx->opts->ghost_limit);
-			return -ENOTSUP;
-		}
-		gid = ++priv->last_ghost_id;
-		pr_info("pid %d: %s is unlinked, contents in ghost file %#x", p->pid, p->link, gid);
-		ret = ghost_write(ctx, p, gid);
-		if (ret)
-			return ret;
-		ret = files_grow(&priv->ghosts, &priv->cap_ghosts, priv->nr_ghosts,
-				 sizeof(*priv->ghosts));
-		if (ret)
-			return ret;
-		priv->ghosts[priv->nr_ghosts++] = (struct ghost_file){
-			.dev = p->st.st_dev, .ino = p->st.st_ino, .id = gid,
-		};
-	}
-
-	ret = files_img_lazy(ctx, &priv->remap_img, IMG_REMAP_FPATH, 0);
-	if (ret)
-		return ret;
-	rpe.orig_id = id;
-	rpe.remap_id = gid;
-	rpe.has_remap_type = true;
-	rpe.remap_type = REMAP_TYPE__GHOST;
-	return img_write_msg(priv->remap_img, &rpe.base);
-}
-
 /* --- the path --- */
-
-/* Is there a process /proc/<pid>/... of @path refers to? */
-static bool proc_path_alive(const char *path)
-{
-	char dir[64];
-	const char *end;
-	long pid;
-
-	if (strncmp(path, "/proc/", 6))
-		return true;
-	pid = strtol(path + 6, (char **)&end, 10);
-	if (end == path + 6 || pid <= 0)
-		return true;	/* /proc/self, /proc/kmsg, ...: nothing to lose */
-	snprintf(dir, sizeof(dir), "/proc/%ld", pid);
-	return !strstr(path, DELETED_SUFFIX) && access(dir, F_OK) == 0;
-}
 
 /*
  * Will the path in @p->link open this very file on restore?  Unlinked
@@ -465,26 +258,19 @@ static int check_path(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	struct stat pst;
 
-	if (p->fs_type == PROC_SUPER_MAGIC) {
-		if (proc_path_alive(p->link))
-			return 0;
-		pr_err("unsupported: pid %d: %s belongs to a process that is gone", p->pid, p->link);
-		return -ENOTSUP;
-	}
+	if (p->fs_type == PROC_SUPER_MAGIC)
+		return procpath_dump(ctx, p, id);
 	if (p->fs_type == DEVPTS_SUPER_MAGIC) {
-		strip_deleted(p->link);
+		reg_strip_deleted(p->link);
 		return 0;
 	}
 	if (p->st.st_nlink == 0) {
-		strip_deleted(p->link);
+		reg_strip_deleted(p->link);
 		return ghost_dump(ctx, p, id);
 	}
 	if (fstatat(AT_FDCWD, p->link, &pst, S_ISLNK(p->st.st_mode) ? AT_SYMLINK_NOFOLLOW : 0)) {
-		if (errno == ENOENT) {
-			pr_err("unsupported: pid %d: %s was unlinked but has other links (a link remap is not implemented)",
-			       p->pid, p->link);
-			return -ENOTSUP;
-		}
+		if (errno == ENOENT)
+			return linkremap_dump(ctx, p, id);
 		pr_perror("pid %d: cannot stat %s", p->pid, p->link);
 		return -errno;
 	}
@@ -556,12 +342,6 @@ struct rst_remap {
 	RemapType type;
 };
 
-/* A ghost file made again: deleted, kept open as @fd (a pool fd). */
-struct rst_ghost {
-	uint32_t id;
-	int fd;
-};
-
 static int cmp_remap(const void *a, const void *b)
 {
 	uint32_t x = ((const struct rst_remap *)a)->orig_id;
@@ -599,6 +379,12 @@ int reg_restore_prepare(struct rst_ctx *ctx)
 			.orig_id = e->orig_id, .remap_id = e->remap_id,
 			.type = e->has_remap_type ? e->remap_type : REMAP_TYPE__LINKED,
 		};
+		if (priv->remaps[i].type == REMAP_TYPE__PROCFS && !ret)
+			ret = procpath_note_dead(priv, e->remap_id);
+	}
+	if (ret) {
+		files_msgs_free(msgs, nr);
+		return ret;
 	}
 	priv->nr_remaps = nr;
 	files_msgs_free(msgs, nr);
@@ -613,248 +399,6 @@ static const struct rst_remap *remap_of(struct files_rst_priv *priv, uint32_t id
 	if (!priv->nr_remaps)
 		return NULL;
 	return bsearch(&key, priv->remaps, priv->nr_remaps, sizeof(key), cmp_remap);
-}
-
-static int pwrite_full(int fd, const void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-	ssize_t n;
-
-	while (done < len) {
-		n = pwrite(fd, (const char *)buf + done, len - done, off + done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		done += n;
-	}
-	return 0;
-}
-
-/* @len bytes of the ghost image to offset @off of the file. */
-static int ghost_fill_range(struct img *img, int fd, uint64_t off, uint64_t len,
-			    const char *path)
-{
-	char buf[65536];
-	int ret;
-
-	while (len) {
-		size_t n = len < sizeof(buf) ? len : sizeof(buf);
-
-		ret = img_read_raw(img, buf, n);
-		if (ret)
-			return ret;
-		ret = pwrite_full(fd, buf, n, off);
-		if (ret) {
-			pr_err("ghost file %s: cannot write at %llu: %s", path,
-			       (unsigned long long)off, strerror(-ret));
-			return ret;
-		}
-		off += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* The contents: data runs (ghost_copy_chunks()) or the whole rest of the image. */
-static int ghost_fill(struct img *img, const GhostFileEntry *g, int fd, const char *path)
-{
-	ProtobufCMessage *msg;
-	uint8_t *data;
-	size_t len;
-	int ret;
-
-	if (!g->chunks) {
-		ret = img_read_rest(img, &data, &len);
-		if (ret)
-			return ret;
-		ret = pwrite_full(fd, data, len, 0);
-		free(data);
-		if (ret)
-			pr_err("ghost file %s: cannot write it: %s", path, strerror(-ret));
-		return ret;
-	}
-	while ((ret = img_read_msg(img, &ghost_chunk_entry__descriptor, &msg)) == 1) {
-		const GhostChunkEntry *ce = (const GhostChunkEntry *)msg;
-
-		ret = ghost_fill_range(img, fd, ce->off, ce->len, path);
-		img_free_msg(msg);
-		if (ret)
-			return ret;
-	}
-	if (ret < 0)
-		return ret;
-	if (g->has_size && ftruncate(fd, g->size)) {
-		pr_perror("ghost file %s: cannot make it %llu bytes long", path,
-			  (unsigned long long)g->size);
-		return -errno;
-	}
-	return 0;
-}
-
-/* Make the inode at @path; for a regular file, the fd it is open as (O_RDWR). */
-static int ghost_node(const GhostFileEntry *g, const char *path)
-{
-	mode_t type = g->mode & S_IFMT;
-	int fd;
-
-	switch (type) {
-	case S_IFREG:
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		return fd < 0 ? -errno : fd;
-	case S_IFDIR:
-		return mkdir(path, 0700) ? -errno : 0;
-	case S_IFLNK:
-		if (!g->symlnk_target)
-			return -EINVAL;
-		return symlink(g->symlnk_target, path) ? -errno : 0;
-	case S_IFIFO:
-	case S_IFCHR:
-	case S_IFBLK:
-		return mknod(path, type | 0600, g->has_rdev ? (dev_t)g->rdev : 0) ? -errno : 0;
-	default:
-		return -ENOTSUP;
-	}
-}
-
-/*
- * Make the inode at @path, or, when something is there already, at a
- * name of our own in the same directory (@at gets the name used).
- */
-static int ghost_create(const GhostFileEntry *g, uint32_t gid, const char *path, char *at,
-			size_t size)
-{
-	const char *slash = strrchr(path, '/');
-	int ret, dlen = slash ? (int)(slash - path) : 0;
-
-	snprintf(at, size, "%s", path);
-	ret = ghost_node(g, at);
-	for (int i = 0; ret == -EEXIST && i < 100; i++) {
-		if (snprintf(at, size, "%.*s/.stasis-ghost-%x-%d-%d", dlen, path, gid, getpid(),
-			     i) >= (int)size)
-			return -ENAMETOOLONG;
-		ret = ghost_node(g, at);
-	}
-	if (ret == -EINVAL)
-		pr_err("ghost file %#x (%s): a symlink without its target", gid, path);
-	else if (ret == -ENOTSUP)
-		pr_err("unsupported: ghost file %#x (%s) has mode %#o", gid, path, g->mode);
-	else if (ret < 0)
-		pr_err("ghost file %#x: cannot create %s: %s", gid, at, strerror(-ret));
-	return ret;
-}
-
-/* Owner, permissions and times, set by the path while it still has one. */
-static int ghost_attrs(const GhostFileEntry *g, const char *at)
-{
-	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
-
-	if (fchownat(AT_FDCWD, at, g->uid, g->gid, AT_SYMLINK_NOFOLLOW)) {
-		pr_perror("ghost file %s: cannot give it to %u:%u", at, g->uid, g->gid);
-		return -errno;
-	}
-	if (!S_ISLNK(g->mode) && chmod(at, g->mode & 07777)) {
-		pr_perror("ghost file %s: cannot set its mode to %#o", at, g->mode & 07777);
-		return -errno;
-	}
-	if (g->atim)
-		ts[0] = (struct timespec){ g->atim->tv_sec, g->atim->tv_usec * 1000 };
-	if (g->mtim)
-		ts[1] = (struct timespec){ g->mtim->tv_sec, g->mtim->tv_usec * 1000 };
-	if (utimensat(AT_FDCWD, at, ts, AT_SYMLINK_NOFOLLOW)) {
-		pr_perror("ghost file %s: cannot set its times", at);
-		return -errno;
-	}
-	return 0;
-}
-
-/* What keeps a ghost that is not a regular file alive once it has no name. */
-static int ghost_keeper(const GhostFileEntry *g, const char *at)
-{
-	int flags = O_PATH | O_CLOEXEC, fd;
-
-	if (S_ISDIR(g->mode))
-		flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
-	fd = open(at, flags | O_NOFOLLOW);
-	if (fd < 0) {
-		pr_perror("ghost file %s: cannot open it", at);
-		return -errno;
-	}
-	return fd;
-}
-
-/* Make ghost file @gid again, named @path while it is made; an fd on it, deleted. */
-static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
-{
-	ProtobufCMessage *msg = NULL;
-	const GhostFileEntry *g;
-	struct img *img;
-	char at[PATH_MAX];
-	int fd = -1, ret;
-
-	ret = img_open(&img, ctx->dirfd, IMG_GHOST_FILE, gid, O_RDONLY);
-	if (ret == -ENOENT)
-		pr_err("ghost-file-%x.img: missing, and %s was deleted", gid, path);
-	if (ret)
-		return ret;
-	ret = img_read_msg(img, &ghost_file_entry__descriptor, &msg);
-	if (ret == 0) {
-		pr_err("ghost-file-%x.img: empty", gid);
-		ret = -EINVAL;
-	}
-	if (ret < 0)
-		goto out;
-	g = (const GhostFileEntry *)msg;
-	ret = ghost_create(g, gid, path, at, sizeof(at));
-	if (ret < 0)
-		goto out;
-	if (S_ISREG(g->mode)) {
-		fd = ret;
-		ret = ghost_fill(img, g, fd, at);
-	}
-	if (!ret)
-		ret = ghost_attrs(g, at);
-	if (!ret && !S_ISREG(g->mode))
-		ret = fd = ghost_keeper(g, at);
-	if ((S_ISDIR(g->mode) ? rmdir(at) : unlink(at)) && ret >= 0) {
-		pr_perror("ghost file %s: cannot delete it", at);
-		ret = -errno;
-	}
-	if (ret >= 0) {
-		pr_info("ghost file %#x: made again as %s, deleted", gid, at);
-		ret = fd;
-	}
-out:
-	if (ret < 0 && fd >= 0)
-		close(fd);
-	img_free_msg(msg);
-	img_close(img);
-	return ret;
-}
-
-/* The pool fd that keeps ghost file @gid, made the first time it is asked for. */
-static int ghost_get(struct rst_ctx *ctx, uint32_t gid, const char *path)
-{
-	struct files_rst_priv *priv = files_rst_priv(ctx);
-	int fd, ret;
-
-	if (!priv)
-		return -ENOMEM;
-	for (size_t i = 0; i < priv->nr_ghosts; i++)
-		if (priv->ghosts[i].id == gid)
-			return priv->ghosts[i].fd;
-	ret = files_grow(&priv->ghosts, &priv->cap_ghosts, priv->nr_ghosts,
-			 sizeof(*priv->ghosts));
-	if (ret)
-		return ret;
-	fd = ghost_make(ctx, gid, path);
-	if (fd < 0)
-		return fd;
-	fd = rst_pool_add(ctx, fd);
-	if (fd < 0)
-		return fd;
-	priv->ghosts[priv->nr_ghosts++] = (struct rst_ghost){ .id = gid, .fd = fd };
-	return fd;
 }
 
 static const char *remap_type_name(RemapType type)
@@ -877,6 +421,10 @@ static int reg_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t id, i
 	if (rfe->has_mode && S_ISDIR(rfe->mode))
 		flags |= O_DIRECTORY;
 	rm = remap_of(priv, id);
+	if (rm && rm->type == REMAP_TYPE__PROCFS)
+		rm = NULL;	/* a path like any other, with its pid's helper */
+	if (rm && rm->type == REMAP_TYPE__LINKED)
+		return linkremap_open(ctx, rfe, rm->remap_id, flags);
 	if (rm && rm->type != REMAP_TYPE__GHOST) {
 		pr_err("unsupported: file id %u (%s) is remapped as %s", id, rfe->name,
 		       remap_type_name(rm->type));
@@ -888,7 +436,9 @@ static int reg_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t id, i
 			return fd;
 		return files_reopen(fd, flags & ~O_NOFOLLOW, rfe->name);
 	}
-	fd = open(rfe->name, (flags & RST_OPEN_MASK) | O_NOCTTY);
+	if (procpath_is_dead(priv, rfe->name))
+		return procpath_open_dead(priv, rfe->name, flags);
+	fd = open(rfe->name, rst_open_flags(flags));
 	if (fd < 0) {
 		pr_perror("cannot open %s (flags %#o)", rfe->name, flags);
 		return -errno;
@@ -991,7 +541,7 @@ int reg_restore_path(struct rst_ctx *ctx, uint32_t regf_id, int flags)
 	return reg_open_checked(ctx, f->fe->reg, regf_id, flags);
 }
 
-int reg_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+int reg_restore_file(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const RegFileEntry *rfe = f->fe->reg;
 	int fd;
@@ -1006,16 +556,24 @@ int reg_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 		close(fd);
 		return -errno;
 	}
-	return rst_pool_add(ctx, fd);
+	return fd;
+}
+
+int reg_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+{
+	int fd;
+
+	if (procpath_in_tree(ctx, f->fe->reg->name))
+		return procpath_defer(ctx, f);
+	fd = reg_restore_file(ctx, f);
+	return fd < 0 ? fd : rst_pool_add(ctx, fd);
 }
 
 void reg_restore_cleanup(struct files_rst_priv *priv)
 {
-	for (size_t i = 0; i < priv->nr_ghosts; i++)
-		close(priv->ghosts[i].fd);
-	free(priv->ghosts);
-	priv->ghosts = NULL;
-	priv->nr_ghosts = priv->cap_ghosts = 0;
+	ghost_restore_cleanup(priv);
+	procpath_restore_cleanup(priv);
+	linkremap_restore_cleanup(priv);
 	free(priv->remaps);
 	priv->remaps = NULL;
 	priv->nr_remaps = 0;

@@ -23,6 +23,7 @@
  * --cycles N does the dump and restore N times in a row: the second dump
  * sees a restored tree, so whatever a restore left in it would be saved,
  * restored and seen by the test.
+ * --dump-opts "OPT..." adds options to the dump (--link-remap, ...).
  *
  * --stop has the step done to a stopped test: SIGSTOP after READY, and
  * SIGCONT before the SIGTERM, once the test is seen to be stopped still.
@@ -66,6 +67,7 @@ struct opts {
 	int cycles;		/* dumps and restores in a row */
 	char **between;		/* CMD split on spaces, room left for PID */
 	char **alter;		/* --alter CMD: run on the images before the restore */
+	char **dump_opts;	/* --dump-opts "OPT...": more options for the dump */
 	const char *stasis;
 	const char *workdir;
 	int timeout;
@@ -520,7 +522,7 @@ static int run_alter(struct run *r)
 static int dump_and_restore(struct run *r)
 {
 	char pid[16];
-	const char *dump_args[] = { "-t", pid, NULL };
+	const char *dump_args[8] = { "-t", pid };
 	const char *restore_args[] = { "-d", NULL };
 	pid_t ppid;
 	int ret;
@@ -532,6 +534,11 @@ static int dump_and_restore(struct run *r)
 		return failf(r, "cannot prepare %s: %s", r->imgdir, strerror(-ret));
 
 	snprintf(pid, sizeof(pid), "%d", r->pid);
+	for (int i = 0; r->o->dump_opts && r->o->dump_opts[i]; i++) {
+		if (i + 3 > (int)(sizeof(dump_args) / sizeof(dump_args[0])))
+			return failf(r, "too many --dump-opts");
+		dump_args[i + 2] = r->o->dump_opts[i];
+	}
 	if (run_tool(r, "dump", dump_args))
 		return -1;
 	/* The dumped task was our child: reap it, or its zombie keeps the PID. */
@@ -852,6 +859,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: runner [--no-cr | --between CMD [--between-may-fail]] [--stop] [--cycles N]\n"
+		"              [--dump-opts \"OPT...\"]\n"
 		"              [--stasis PATH] [--workdir DIR] [--timeout SEC] PROGRAM [ARGS...]\n"
 		"\n"
 		"Run a conformance test program, checkpoint and restore it with\n"
@@ -864,6 +872,7 @@ static void usage(FILE *f)
 		"  --alter CMD     run `CMD IMGDIR` between the dump and the restore (to\n"
 		"                  alter the images on purpose: the test must then FAIL)\n"
 		"  --cycles N      dump and restore N times in a row (default 1)\n"
+		"  --dump-opts \"OPT...\"  more options for the dump, split on spaces\n"
 		"  --stop          SIGSTOP the test after READY; it must still be stopped\n"
 		"                  after the step, then gets SIGCONT and SIGTERM\n"
 		"  --stasis PATH   the stasis binary (default: ../stasis from the runner's dir)\n"
@@ -901,6 +910,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "between",	required_argument,	NULL, 'b' },
 		{ "between-may-fail", no_argument,	NULL, 'f' },
 		{ "alter",	required_argument,	NULL, 'a' },
+		{ "dump-opts",	required_argument,	NULL, 'd' },
 		{ "stop",	no_argument,		NULL, 'S' },
 		{ "cycles",	required_argument,	NULL, 'c' },
 		{ "stasis",	required_argument,	NULL, 's' },
@@ -935,6 +945,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->alter = split_cmd(optarg);
 			if (!o->alter) {
 				fprintf(stderr, "runner: bad alter command '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'd':
+			o->dump_opts = split_cmd(optarg);
+			if (!o->dump_opts) {
+				fprintf(stderr, "runner: bad dump options '%s'\n", optarg);
 				return -1;
 			}
 			break;
