@@ -737,6 +737,8 @@ static int restore_tree(struct rst_ctx *ctx)
 	/* Before the tree runs: a pidfile that cannot be written fails the restore. */
 	if (!ret)
 		ret = write_pidfile(ctx->opts, ctx->tasks[0].pid);
+	if (!ret)
+		ret = files_restore_arm(ctx);
 	if (!ret) {
 		stage_open(ctx->shared, RST_STAGE_GO);
 		ret = finish_release(ctx);

@@ -174,6 +174,12 @@ int files_restore_open(struct rst_ctx *ctx, uint32_t id);
  * maps from it.
  */
 int files_restore_task(struct rst_ctx *ctx, struct rst_task *t);
+/*
+ * In the controller, once every task is ready and just before the tree
+ * runs: start what counts time (timerfds), so that the restore itself
+ * does not use up what was left of it.
+ */
+int files_restore_arm(struct rst_ctx *ctx);
 
 /*
  * files/procpath.c, in the controller once every task exists: open the

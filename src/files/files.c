@@ -361,6 +361,10 @@ static int fd_kind(struct files_priv *priv, struct file_parms *p)
 	if (p->fs_type == ANON_INODE_FS_MAGIC) {
 		if (!strcmp(p->link, "anon_inode:[eventfd]"))
 			return FD_TYPES__EVENTFD;
+		if (!strcmp(p->link, "anon_inode:[signalfd]"))
+			return FD_TYPES__SIGNALFD;
+		if (!strcmp(p->link, "anon_inode:[timerfd]"))
+			return FD_TYPES__TIMERFD;
 		return unsupported(p);
 	}
 	if (p->fs_type == PID_FS_MAGIC)
@@ -479,6 +483,10 @@ static int dump_by_kind(struct dump_ctx *ctx, struct file_parms *p, int type, ui
 		return fifo_dump(ctx, p, id);
 	case FD_TYPES__EVENTFD:
 		return eventfd_dump(ctx, p, id);
+	case FD_TYPES__SIGNALFD:
+		return signalfd_dump(ctx, p, id);
+	case FD_TYPES__TIMERFD:
+		return timerfd_dump(ctx, p, id);
 	case FD_TYPES__MEMFD:
 		return memfd_dump(ctx, p, id);
 	case FD_TYPES__TTY:
@@ -898,6 +906,14 @@ static int open_by_kind(struct rst_ctx *ctx, struct rst_file *f)
 		fn = eventfd_restore_open;
 		part = fe->efd;
 		break;
+	case FD_TYPES__SIGNALFD:
+		fn = signalfd_restore_open;
+		part = fe->sgfd;
+		break;
+	case FD_TYPES__TIMERFD:
+		fn = timerfd_restore_open;
+		part = fe->tfd;
+		break;
 	case FD_TYPES__MEMFD:
 		fn = memfd_restore_open;
 		part = fe->memfd;
@@ -933,6 +949,10 @@ static const FownEntry *file_fown(struct rst_ctx *ctx, const FileEntry *fe)
 		return fe->pipe ? fe->pipe->fown : NULL;
 	case FD_TYPES__EVENTFD:
 		return fe->efd ? fe->efd->fown : NULL;
+	case FD_TYPES__SIGNALFD:
+		return fe->sgfd ? fe->sgfd->fown : NULL;
+	case FD_TYPES__TIMERFD:
+		return fe->tfd ? fe->tfd->fown : NULL;
 	case FD_TYPES__MEMFD:
 		return fe->memfd ? fe->memfd->fown : NULL;
 	case FD_TYPES__FIFO:
@@ -1197,6 +1217,21 @@ int files_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 	if (!ret)
 		fdt_restore_done(ctx, t);
 	return ret;
+}
+
+int files_restore_arm(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_files; i++) {
+		struct rst_file *f = &ctx->files[i];
+		int ret;
+
+		if (f->fd < 0 || f->fe->type != FD_TYPES__TIMERFD)
+			continue;
+		ret = timerfd_restore_arm(f->fe, f->fd);
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* Frees the images read and closes every pool fd opened here. */

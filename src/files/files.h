@@ -134,6 +134,10 @@ int fifo_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 
 /* eventfd.c */
 int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+/* signalfd.c */
+int signalfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+/* timerfd.c */
+int timerfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 
 /* tty.c: terminals; dumped only for a shell job (-j), refused otherwise. */
 bool tty_is_tty(const struct file_parms *p);
@@ -227,6 +231,10 @@ int reg_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int pipe_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int fifo_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int signalfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int timerfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+/* timerfd.c: arm the timer of pool fd @fd just before the tree runs. */
+int timerfd_restore_arm(const FileEntry *fe, int fd);
 int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 

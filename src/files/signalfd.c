@@ -1,0 +1,68 @@
+/*
+ * signalfd.c - signalfd files.
+ *
+ * A signalfd holds nothing but the set of signals it accepts; which
+ * signals are pending belongs to the task that reads it, and comes back
+ * with the task's own signal state.  /proc shows the set in fdinfo.
+ */
+#include <stdlib.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "signalfd.pb-c.h"
+#include "fdinfo.pb-c.h"
+#include "log.h"
+
+int signalfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+{
+	SignalfdEntry sfe = SIGNALFD_ENTRY__INIT;
+	FileEntry fe = FILE_ENTRY__INIT;
+	char fdinfo[1024], *end;
+	const char *v;
+	int ret;
+
+	ret = files_read_fdinfo(p->pid, p->fd, fdinfo, sizeof(fdinfo));
+	if (ret)
+		return ret;
+	v = files_fdinfo_field(fdinfo, "sigmask");
+	if (!v) {
+		pr_err("/proc/%d/fdinfo/%d: no sigmask", p->pid, p->fd);
+		return -EINVAL;
+	}
+	errno = 0;
+	sfe.sigmask = strtoull(v, &end, 16);
+	if (errno || end == v) {
+		pr_err("/proc/%d/fdinfo/%d: bad sigmask", p->pid, p->fd);
+		return -EINVAL;
+	}
+
+	sfe.id = id;
+	sfe.flags = p->flags;
+	sfe.fown = &p->fown;
+	fe.type = FD_TYPES__SIGNALFD;
+	fe.id = id;
+	fe.sgfd = &sfe;
+	return img_write_msg(ctx->files_img, &fe.base);
+}
+
+int signalfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+{
+	const SignalfdEntry *sfe = f->fe->sgfd;
+	uint64_t mask = sfe->sigmask;
+	int fd;
+
+	/*
+	 * The kernel's mask is the image's as it is (bit N-1 is signal N);
+	 * glibc's sigaddset() would refuse the two signals it keeps for
+	 * itself, which a program may still have asked for.
+	 */
+	fd = syscall(SYS_signalfd4, -1, &mask, sizeof(mask),
+		     (sfe->flags & O_NONBLOCK) ? SFD_NONBLOCK : 0);
+	if (fd < 0) {
+		pr_perror("signalfd id %u: cannot create it", f->fe->id);
+		return -errno;
+	}
+	return rst_pool_add(ctx, fd);
+}

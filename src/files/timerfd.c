@@ -1,0 +1,156 @@
+/*
+ * timerfd.c - timerfd files.
+ *
+ * fdinfo shows the clock, the expirations not yet read, the flags of the
+ * last timerfd_settime() and the time left before the next expiration,
+ * relative even for a TFD_TIMER_ABSTIME timer (as CRIU records it).
+ * At restore the timer is made disarmed and armed only just before the
+ * tree runs again (timerfd_restore_arm), so the time spent restoring is
+ * not taken from what was left; the unread expirations go back with
+ * TFD_IOC_SET_TICKS.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "timerfd.pb-c.h"
+#include "fdinfo.pb-c.h"
+#include "log.h"
+
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS	_IOW('T', 0, uint64_t)
+#endif
+
+static int parse_pair(const char *fdinfo, const char *key, uint64_t *sec, uint64_t *nsec)
+{
+	const char *v = files_fdinfo_field(fdinfo, key);
+	unsigned long long s, ns;
+
+	if (!v || sscanf(v, "(%llu, %llu)", &s, &ns) != 2)
+		return -EINVAL;
+	*sec = s;
+	*nsec = ns;
+	return 0;
+}
+
+static int parse_timerfd(const char *fdinfo, TimerfdEntry *tfe)
+{
+	const char *v;
+	char *end;
+
+	v = files_fdinfo_field(fdinfo, "clockid");
+	if (!v)
+		return -EINVAL;
+	tfe->clockid = strtoul(v, &end, 10);
+	if (end == v)
+		return -EINVAL;
+	v = files_fdinfo_field(fdinfo, "ticks");
+	if (!v)
+		return -EINVAL;
+	tfe->ticks = strtoull(v, &end, 10);
+	if (end == v)
+		return -EINVAL;
+	v = files_fdinfo_field(fdinfo, "settime flags");
+	if (!v)
+		return -EINVAL;
+	tfe->settime_flags = strtoul(v, &end, 8);
+	if (end == v)
+		return -EINVAL;
+	if (parse_pair(fdinfo, "it_value", &tfe->vsec, &tfe->vnsec) ||
+	    parse_pair(fdinfo, "it_interval", &tfe->isec, &tfe->insec))
+		return -EINVAL;
+	return 0;
+}
+
+int timerfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+{
+	TimerfdEntry tfe = TIMERFD_ENTRY__INIT;
+	FileEntry fe = FILE_ENTRY__INIT;
+	char fdinfo[1024];
+	int ret;
+
+	ret = files_read_fdinfo(p->pid, p->fd, fdinfo, sizeof(fdinfo));
+	if (ret)
+		return ret;
+	if (parse_timerfd(fdinfo, &tfe)) {
+		pr_err("/proc/%d/fdinfo/%d: not a timerfd's fdinfo", p->pid, p->fd);
+		return -EINVAL;
+	}
+	pr_debug("pid %d fd %d: timerfd clock %u, %llu ticks, left %llu.%09llu s, every %llu.%09llu s",
+		 p->pid, p->fd, tfe.clockid, (unsigned long long)tfe.ticks,
+		 (unsigned long long)tfe.vsec, (unsigned long long)tfe.vnsec,
+		 (unsigned long long)tfe.isec, (unsigned long long)tfe.insec);
+
+	tfe.id = id;
+	tfe.flags = p->flags;
+	tfe.fown = &p->fown;
+	fe.type = FD_TYPES__TIMERFD;
+	fe.id = id;
+	fe.tfd = &tfe;
+	return img_write_msg(ctx->files_img, &fe.base);
+}
+
+int timerfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+{
+	const TimerfdEntry *tfe = f->fe->tfd;
+	int fd;
+
+	if (tfe->vnsec >= 1000000000ULL || tfe->insec >= 1000000000ULL) {
+		pr_err("timerfd id %u: nanoseconds out of range", f->fe->id);
+		return -EINVAL;
+	}
+	fd = timerfd_create(tfe->clockid, (tfe->flags & O_NONBLOCK) ? TFD_NONBLOCK : 0);
+	if (fd < 0) {
+		pr_perror("timerfd id %u: cannot create it on clock %u", f->fe->id, tfe->clockid);
+		return -errno;
+	}
+	return rst_pool_add(ctx, fd);
+}
+
+/*
+ * Arm timerfd @f (pool fd @fd) with what was left of it.  An absolute
+ * timer's deadline is now plus what was left: the image keeps no more.
+ */
+int timerfd_restore_arm(const FileEntry *fe, int fd)
+{
+	const TimerfdEntry *tfe = fe->tfd;
+	struct itimerspec its = {
+		.it_value = { .tv_sec = tfe->vsec, .tv_nsec = tfe->vnsec },
+		.it_interval = { .tv_sec = tfe->isec, .tv_nsec = tfe->insec },
+	};
+	uint64_t ticks = tfe->ticks;
+
+	/* A periodic timer due this very moment is still armed. */
+	if (!its.it_value.tv_sec && !its.it_value.tv_nsec &&
+	    (its.it_interval.tv_sec || its.it_interval.tv_nsec))
+		its.it_value.tv_nsec = 1;
+	if (tfe->settime_flags & TFD_TIMER_ABSTIME) {
+		struct timespec now;
+
+		if (clock_gettime(tfe->clockid, &now)) {
+			pr_perror("timerfd id %u: cannot read clock %u", fe->id, tfe->clockid);
+			return -errno;
+		}
+		its.it_value.tv_sec += now.tv_sec;
+		its.it_value.tv_nsec += now.tv_nsec;
+		if (its.it_value.tv_nsec >= 1000000000L) {
+			its.it_value.tv_sec++;
+			its.it_value.tv_nsec -= 1000000000L;
+		}
+	}
+	if ((its.it_value.tv_sec || its.it_value.tv_nsec) &&
+	    timerfd_settime(fd, tfe->settime_flags, &its, NULL)) {
+		pr_perror("timerfd id %u: cannot arm it", fe->id);
+		return -errno;
+	}
+	if (ticks && ioctl(fd, TFD_IOC_SET_TICKS, &ticks)) {
+		pr_perror("timerfd id %u: cannot put back %llu expirations", fe->id,
+			  (unsigned long long)ticks);
+		return -errno;
+	}
+	return 0;
+}
