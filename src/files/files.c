@@ -115,23 +115,32 @@ int files_img_lazy(struct dump_ctx *ctx, struct img **img, enum img_type type, u
 int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size)
 {
 	char path[64];
+	size_t len = 0;
 	ssize_t n;
-	int pfd;
+	int pfd, err;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
 	pfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (pfd < 0) {
+		err = errno;
 		pr_perror("%s: cannot open", path);
-		return -errno;
+		return -err;
 	}
-	n = read(pfd, buf, size - 1);
-	if (n < 0) {
-		pr_perror("%s: cannot read", path);
-		close(pfd);
-		return -errno;
+	/* /proc hands it out a page at a time: epoll and inotify need more. */
+	while (len < size - 1) {
+		n = read(pfd, buf + len, size - 1 - len);
+		if (n < 0) {
+			err = errno;
+			pr_perror("%s: cannot read", path);
+			close(pfd);
+			return -err;
+		}
+		if (!n)
+			break;
+		len += n;
 	}
 	close(pfd);
-	buf[n] = '\0';
+	buf[len] = '\0';
 	return 0;
 }
 
@@ -361,6 +370,8 @@ static int fd_kind(struct files_priv *priv, struct file_parms *p)
 	if (p->fs_type == ANON_INODE_FS_MAGIC) {
 		if (!strcmp(p->link, "anon_inode:[eventfd]"))
 			return FD_TYPES__EVENTFD;
+		if (!strcmp(p->link, "anon_inode:[eventpoll]"))
+			return FD_TYPES__EVENTPOLL;
 		if (!strcmp(p->link, "anon_inode:[signalfd]"))
 			return FD_TYPES__SIGNALFD;
 		if (!strcmp(p->link, "anon_inode:[timerfd]"))
@@ -483,6 +494,8 @@ static int dump_by_kind(struct dump_ctx *ctx, struct file_parms *p, int type, ui
 		return fifo_dump(ctx, p, id);
 	case FD_TYPES__EVENTFD:
 		return eventfd_dump(ctx, p, id);
+	case FD_TYPES__EVENTPOLL:
+		return epoll_dump(ctx, p, id);
 	case FD_TYPES__SIGNALFD:
 		return signalfd_dump(ctx, p, id);
 	case FD_TYPES__TIMERFD:
@@ -906,6 +919,10 @@ static int open_by_kind(struct rst_ctx *ctx, struct rst_file *f)
 		fn = eventfd_restore_open;
 		part = fe->efd;
 		break;
+	case FD_TYPES__EVENTPOLL:
+		fn = epoll_restore_open;
+		part = fe->epfd;
+		break;
 	case FD_TYPES__SIGNALFD:
 		fn = signalfd_restore_open;
 		part = fe->sgfd;
@@ -949,6 +966,8 @@ static const FownEntry *file_fown(struct rst_ctx *ctx, const FileEntry *fe)
 		return fe->pipe ? fe->pipe->fown : NULL;
 	case FD_TYPES__EVENTFD:
 		return fe->efd ? fe->efd->fown : NULL;
+	case FD_TYPES__EVENTPOLL:
+		return fe->epfd ? fe->epfd->fown : NULL;
 	case FD_TYPES__SIGNALFD:
 		return fe->sgfd ? fe->sgfd->fown : NULL;
 	case FD_TYPES__TIMERFD:
@@ -1213,7 +1232,7 @@ int files_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 	if (!fdt_restore_owns(t))
 		return fdt_restore_join(ctx, t);
 	fdt_restore_gather(ctx, t);
-	ret = install_fds(ctx, t) ?: close_others(ctx, t);
+	ret = install_fds(ctx, t) ?: close_others(ctx, t) ?: epoll_restore_task(ctx, t);
 	if (!ret)
 		fdt_restore_done(ctx, t);
 	return ret;

@@ -92,7 +92,10 @@ int files_grow(void *arr, size_t *cap, size_t nr, size_t size);
 /* Open image @type (@id in its name) in the images directory on first use. */
 int files_img_lazy(struct dump_ctx *ctx, struct img **img, enum img_type type, unsigned long id);
 
-/* Read /proc/@pid/fdinfo/@fd into @buf; 0 or -errno. */
+/*
+ * Read /proc/@pid/fdinfo/@fd into @buf, as much as fits (the head lines
+ * alone are enough for most callers); 0 or -errno.
+ */
 int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size);
 /* The value after "@key:" on a line of @fdinfo, or NULL. */
 const char *files_fdinfo_field(const char *fdinfo, const char *key);
@@ -134,6 +137,8 @@ int fifo_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 
 /* eventfd.c */
 int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+/* epoll.c */
+int epoll_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 /* signalfd.c */
 int signalfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 /* timerfd.c */
@@ -232,6 +237,9 @@ int pipe_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int fifo_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int signalfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int epoll_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+/* epoll.c: once every fd of @t is in place, register what its epolls watched. */
+int epoll_restore_task(struct rst_ctx *ctx, struct rst_task *t);
 int timerfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 /* timerfd.c: arm the timer of pool fd @fd just before the tree runs. */
 int timerfd_restore_arm(const FileEntry *fe, int fd);

@@ -184,7 +184,7 @@ refuse() {
 }
 
 refuse socket "socket:["
-refuse epoll "anon_inode:[eventpoll]"
+refuse inotify "anon_inode:inotify"
 
 # A memfd is dumped now (tests/dump/shmem.sh checks the rest of it).
 IMG=$W/memfd-img

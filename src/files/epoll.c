@@ -1,0 +1,262 @@
+/*
+ * epoll.c - epoll instances and what they watch.
+ *
+ * fdinfo lists each registration ("tfd:" lines): the fd number it was
+ * added under, its events and data.  That number is only a name the
+ * kernel keeps: the fd may since have been closed, or now hold another
+ * file.  kcmp(KCMP_EPOLL_TFD) tells whether an fd of the task holds the
+ * very file of a registration, so each one is recorded under an fd that
+ * does (the number it was added under when that still holds it), as CRIU
+ * records them, inside the epoll's files.img entry.  A registration on a
+ * file no fd of the task holds any more is refused by name.
+ *
+ * At restore the epoll is made empty in the pool; the registrations are
+ * made again by the first task that holds it, once every fd of that task
+ * is in place (epoll_restore_task), so that each target is there.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "eventpoll.pb-c.h"
+#include "fdinfo.pb-c.h"
+#include "log.h"
+
+#ifndef KCMP_EPOLL_TFD
+#define KCMP_EPOLL_TFD	7
+#endif
+
+struct kcmp_slot {
+	uint32_t efd, tfd, toff;
+};
+
+#define FDINFO_MAX	(1 << 20)
+
+static void free_tfds(EventpollFileEntry *e)
+{
+	for (size_t i = 0; i < e->n_tfd; i++)
+		free(e->tfd[i]);
+	free(e->tfd);
+	e->tfd = NULL;
+	e->n_tfd = 0;
+}
+
+/* One "tfd:" line into a new entry of @e. */
+static int parse_tfd(EventpollFileEntry *e, const char *line)
+{
+	unsigned long long data, ino;
+	unsigned int events, dev;
+	long long pos;
+	EventpollTfdEntry *t, **arr;
+	int tfd;
+
+	if (sscanf(line, "tfd: %d events: %x data: %llx pos:%lli ino:%llx sdev:%x", &tfd,
+		   &events, &data, &pos, &ino, &dev) != 6 || tfd < 0)
+		return -EINVAL;
+	t = malloc(sizeof(*t));
+	arr = realloc(e->tfd, (e->n_tfd + 1) * sizeof(*arr));
+	if (!t || !arr) {
+		free(t);
+		if (arr)
+			e->tfd = arr;
+		return -ENOMEM;
+	}
+	e->tfd = arr;
+	eventpoll_tfd_entry__init(t);
+	t->id = e->id;
+	t->tfd = tfd;
+	t->events = events;
+	t->data = data;
+	t->has_dev = t->has_inode = t->has_pos = true;
+	t->dev = dev;
+	t->inode = ino;
+	t->pos = pos;
+	e->tfd[e->n_tfd++] = t;
+	return 0;
+}
+
+static int parse_fdinfo(const struct file_parms *p, EventpollFileEntry *e)
+{
+	char *buf = malloc(FDINFO_MAX), *line;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = files_read_fdinfo(p->pid, p->fd, buf, FDINFO_MAX);
+	if (!ret && strlen(buf) == FDINFO_MAX - 1) {
+		pr_err("unsupported: pid %d fd %d is an epoll watching too many files", p->pid, p->fd);
+		ret = -ENOTSUP;
+	}
+	for (line = buf; !ret && line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (strncmp(line, "tfd:", 4))
+			continue;
+		ret = parse_tfd(e, line);
+		if (ret == -EINVAL)
+			pr_err("/proc/%d/fdinfo/%d: cannot read \"%.*s\"", p->pid, p->fd,
+			       (int)strcspn(line, "\n"), line);
+	}
+	free(buf);
+	return ret;
+}
+
+/* Does fd @fd of @pid hold the file of the @toff-th registration under @tfd? */
+static bool holds_target(pid_t pid, int efd, int fd, uint32_t tfd, uint32_t toff)
+{
+	struct kcmp_slot slot = { .efd = efd, .tfd = tfd, .toff = toff };
+
+	return syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, (unsigned long)&slot) == 0;
+}
+
+/* Another fd of @pid holding that file, or -1. */
+static int find_target(pid_t pid, int efd, uint32_t tfd, uint32_t toff)
+{
+	char path[64];
+	struct dirent *de;
+	int found = -1;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return -1;
+	while (found < 0 && (de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (*end || end == de->d_name || fd == efd)
+			continue;
+		if (holds_target(pid, efd, fd, tfd, toff))
+			found = fd;
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The kernel numbers registrations under one fd number by their order in
+ * fdinfo (its tree's order): that is the slot's toff.  Entries are
+ * renumbered only once every toff is known.
+ */
+static int resolve_targets(const struct file_parms *p, EventpollFileEntry *e)
+{
+	int *fds = calloc(e->n_tfd ?: 1, sizeof(*fds));
+	int ret = 0;
+
+	if (!fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < e->n_tfd; i++) {
+		uint32_t tfd = e->tfd[i]->tfd, toff = 0;
+
+		for (size_t j = 0; j < i; j++)
+			toff += e->tfd[j]->tfd == tfd;
+		fds[i] = holds_target(p->pid, p->fd, tfd, tfd, toff) ? (int)tfd :
+			find_target(p->pid, p->fd, tfd, toff);
+		if (fds[i] < 0) {
+			pr_err("unsupported: pid %d fd %d is an epoll watching a file that no fd of the task holds (added as fd %u)",
+			       p->pid, p->fd, tfd);
+			ret = -ENOTSUP;
+			goto out;
+		}
+		if ((uint32_t)fds[i] != tfd)
+			pr_debug("pid %d epoll fd %d: the file added as fd %u is now fd %d", p->pid,
+				 p->fd, tfd, fds[i]);
+	}
+	for (size_t i = 0; i < e->n_tfd; i++)
+		e->tfd[i]->tfd = fds[i];
+out:
+	free(fds);
+	return ret;
+}
+
+int epoll_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+{
+	EventpollFileEntry efe = EVENTPOLL_FILE_ENTRY__INIT;
+	FileEntry fe = FILE_ENTRY__INIT;
+	int ret;
+
+	efe.id = id;
+	efe.flags = p->flags;
+	efe.fown = &p->fown;
+	ret = parse_fdinfo(p, &efe) ?: resolve_targets(p, &efe);
+	if (!ret) {
+		fe.type = FD_TYPES__EVENTPOLL;
+		fe.id = id;
+		fe.epfd = &efe;
+		ret = img_write_msg(ctx->files_img, &fe.base);
+	}
+	free_tfds(&efe);
+	return ret;
+}
+
+int epoll_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+{
+	int fd = epoll_create1(0);
+
+	if (fd < 0) {
+		pr_perror("epoll id %u: cannot create it", f->fe->id);
+		return -errno;
+	}
+	return rst_pool_add(ctx, fd);
+}
+
+/* The first task, in the tree's order, that holds file @id: it registers. */
+static bool registers(struct rst_ctx *ctx, struct rst_task *t, uint32_t id)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct rst_task *o = &ctx->tasks[i];
+
+		for (size_t j = 0; j < o->nr_fds; j++) {
+			if (o->fds[j]->id != id)
+				continue;
+			o = o->fdt_owner ? o->fdt_owner : o;
+			return o == t;
+		}
+	}
+	return false;
+}
+
+static int add_targets(struct rst_task *t, int efd, const EventpollFileEntry *e)
+{
+	for (size_t i = 0; i < e->n_tfd; i++) {
+		const EventpollTfdEntry *tt = e->tfd[i];
+		struct epoll_event ev = { .events = tt->events, .data.u64 = tt->data };
+
+		if (epoll_ctl(efd, EPOLL_CTL_ADD, tt->tfd, &ev)) {
+			pr_perror("pid %d epoll fd %d: cannot watch fd %u again", t->pid, efd, tt->tfd);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* Is file @id at an fd of @t before its @n-th?  Then it is registered already. */
+static bool held_before(const struct rst_task *t, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t->fds[i]->id == id)
+			return true;
+	return false;
+}
+
+int epoll_restore_task(struct rst_ctx *ctx, struct rst_task *t)
+{
+	for (size_t i = 0; i < t->nr_fds; i++) {
+		const FdinfoEntry *fi = t->fds[i];
+		struct rst_file *f = rst_file_by_id(ctx, fi->id);
+		int ret;
+
+		if (!f || f->fe->type != FD_TYPES__EVENTPOLL || !f->fe->epfd)
+			continue;
+		if (!registers(ctx, t, fi->id) || (i && held_before(t, i, fi->id)))
+			continue;
+		ret = add_targets(t, fi->fd, f->fe->epfd);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
