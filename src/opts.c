@@ -29,7 +29,7 @@ struct opt_desc {
 
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
-	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP,
+	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -85,7 +85,8 @@ static const struct opt_desc opt_table[] = {
 	{ "tcp-skip-in-flight", no_argument, 0, UNSUPPORTED },
 	{ "ext-unix-sk", optional_argument, 'x', UNSUPPORTED },
 
-	{ "force-irmap", no_argument, 0, UNSUPPORTED },
+	{ "force-irmap", no_argument, O_FORCE_IRMAP, SET },
+	{ "irmap-scan-path", required_argument, O_IRMAP_SCAN_PATH, SET },
 	{ "network-lock", required_argument, 0, UNSUPPORTED },
 	{ "track-mem", no_argument, 0, UNSUPPORTED },
 	{ "prev-images-dir", required_argument, 0, UNSUPPORTED },
@@ -217,6 +218,12 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_ALL: o->check_extra = o->check_experimental = true; break;
 	case O_LINK_REMAP: o->link_remap = true; break;
 	case O_NO_LINK_REMAP: o->link_remap = false; break;
+	case O_FORCE_IRMAP: o->force_irmap = true; break;
+	/*
+	 * CRIU searches these dirs for the path of a watched inode; stasis
+	 * asks the inode itself (its handle, opened), so none is needed.
+	 */
+	case O_IRMAP_SCAN_PATH: break;
 	case O_CONFIG:
 	case O_NO_DEF_CONFIG:
 		break;	/* handled before the command line, see opts_parse() */

@@ -372,6 +372,8 @@ static int fd_kind(struct files_priv *priv, struct file_parms *p)
 			return FD_TYPES__EVENTFD;
 		if (!strcmp(p->link, "anon_inode:[eventpoll]"))
 			return FD_TYPES__EVENTPOLL;
+		if (!strcmp(p->link, "anon_inode:inotify"))
+			return FD_TYPES__INOTIFY;
 		if (!strcmp(p->link, "anon_inode:[signalfd]"))
 			return FD_TYPES__SIGNALFD;
 		if (!strcmp(p->link, "anon_inode:[timerfd]"))
@@ -496,6 +498,8 @@ static int dump_by_kind(struct dump_ctx *ctx, struct file_parms *p, int type, ui
 		return eventfd_dump(ctx, p, id);
 	case FD_TYPES__EVENTPOLL:
 		return epoll_dump(ctx, p, id);
+	case FD_TYPES__INOTIFY:
+		return inotify_dump(ctx, p, id);
 	case FD_TYPES__SIGNALFD:
 		return signalfd_dump(ctx, p, id);
 	case FD_TYPES__TIMERFD:
@@ -923,6 +927,10 @@ static int open_by_kind(struct rst_ctx *ctx, struct rst_file *f)
 		fn = epoll_restore_open;
 		part = fe->epfd;
 		break;
+	case FD_TYPES__INOTIFY:
+		fn = inotify_restore_open;
+		part = fe->ify;
+		break;
 	case FD_TYPES__SIGNALFD:
 		fn = signalfd_restore_open;
 		part = fe->sgfd;
@@ -968,6 +976,8 @@ static const FownEntry *file_fown(struct rst_ctx *ctx, const FileEntry *fe)
 		return fe->efd ? fe->efd->fown : NULL;
 	case FD_TYPES__EVENTPOLL:
 		return fe->epfd ? fe->epfd->fown : NULL;
+	case FD_TYPES__INOTIFY:
+		return fe->ify ? fe->ify->fown : NULL;
 	case FD_TYPES__SIGNALFD:
 		return fe->sgfd ? fe->sgfd->fown : NULL;
 	case FD_TYPES__TIMERFD:

@@ -139,6 +139,8 @@ int fifo_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 /* epoll.c */
 int epoll_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+/* inotify.c */
+int inotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 /* signalfd.c */
 int signalfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 /* timerfd.c */
@@ -238,6 +240,7 @@ int fifo_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int signalfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int epoll_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int inotify_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 /* epoll.c: once every fd of @t is in place, register what its epolls watched. */
 int epoll_restore_task(struct rst_ctx *ctx, struct rst_task *t);
 int timerfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);

@@ -184,7 +184,7 @@ refuse() {
 }
 
 refuse socket "socket:["
-refuse inotify "anon_inode:inotify"
+refuse fanotify "anon_inode:[fanotify]"
 
 # A memfd is dumped now (tests/dump/shmem.sh checks the rest of it).
 IMG=$W/memfd-img

@@ -1,0 +1,332 @@
+/*
+ * inotify.c - inotify instances and their watches.
+ *
+ * fdinfo lists each watch: its number (wd), mask, and the watched inode
+ * as a file handle (name_to_handle_at's) with the device of its
+ * filesystem.  The handle finds the inode again at restore through any
+ * mount of that filesystem (open_by_handle_at), whatever path it has
+ * now; a handle that finds nothing even at dump time (an inode of a
+ * filesystem that cannot export handles) is refused by name.  Events
+ * queued and not read are not kept, as CRIU does not keep them.
+ *
+ * Watch numbers are the program's: INOTIFY_IOC_SETNEXTWD gives each its
+ * own, and without it watches are added and removed until the kernel's
+ * counter reaches the number wanted.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "fsnotify.pb-c.h"
+#include "fh.pb-c.h"
+#include "fdinfo.pb-c.h"
+#include "log.h"
+
+#ifndef INOTIFY_IOC_SETNEXTWD
+#define INOTIFY_IOC_SETNEXTWD	_IOW('I', 0, int32_t)
+#endif
+
+#define FDINFO_MAX	(1 << 20)
+/* What fdinfo's mask may hold that inotify_add_watch() takes back. */
+#define WATCH_FLAGS	(IN_ALL_EVENTS | IN_EXCL_UNLINK | IN_ONESHOT)
+#define FH_WORDS	16	/* CRIU's fh_entry holds at least this many u64 words */
+
+/* The kernel's dev_t (major << 20 | minor), as fdinfo prints s_dev. */
+static bool same_kdev(uint32_t kdev, unsigned int maj, unsigned int min)
+{
+	return (kdev >> 20) == maj && (kdev & 0xfffff) == min;
+}
+
+/*
+ * The inode of handle @fh on the filesystem of kernel device @kdev,
+ * opened O_PATH through some mount of it in @pid's mount table; -errno.
+ */
+static int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
+{
+	struct {
+		struct file_handle h;
+		unsigned char bytes[MAX_HANDLE_SZ];
+	} h;
+	char path[64], line[4096], mnt[4096];
+	int fd = -ENOENT;
+	FILE *f;
+
+	if (fh->bytes > MAX_HANDLE_SZ || fh->n_handle * 8 < fh->bytes)
+		return -EINVAL;
+	h.h.handle_bytes = fh->bytes;
+	h.h.handle_type = fh->type;
+	memcpy(h.h.f_handle, fh->handle, fh->bytes);
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fd < 0 && fgets(line, sizeof(line), f)) {
+		unsigned int maj, min;
+		int mfd;
+
+		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &min, mnt) != 3 ||
+		    !same_kdev(kdev, maj, min))
+			continue;
+		/* open_by_handle_at() refuses an O_PATH mount fd (EBADF). */
+		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mfd < 0)
+			continue;
+		fd = open_by_handle_at(mfd, &h.h, O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+		close(mfd);
+	}
+	fclose(f);
+	return fd;
+}
+
+/* Hex bytes of fdinfo's f_handle into @fh's words. */
+static int parse_handle(const char *hex, unsigned int bytes, FhEntry *fh)
+{
+	unsigned char raw[FH_WORDS * 8] = { 0 };
+
+	if (bytes > sizeof(raw))
+		return -EINVAL;
+	for (unsigned int i = 0; i < bytes; i++) {
+		unsigned int b;
+
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return -EINVAL;
+		raw[i] = b;
+	}
+	fh->n_handle = FH_WORDS;
+	fh->handle = calloc(FH_WORDS, sizeof(uint64_t));
+	if (!fh->handle)
+		return -ENOMEM;
+	memcpy(fh->handle, raw, sizeof(raw));
+	fh->bytes = bytes;
+	return 0;
+}
+
+static void free_wds(InotifyFileEntry *e)
+{
+	for (size_t i = 0; i < e->n_wd; i++) {
+		free(e->wd[i]->f_handle->handle);
+		free(e->wd[i]->f_handle->path);
+		free(e->wd[i]->f_handle);
+		free(e->wd[i]);
+	}
+	free(e->wd);
+}
+
+static int parse_wd(InotifyFileEntry *e, const char *line)
+{
+	unsigned int wd, sdev, mask, ign, bytes, type;
+	unsigned long long ino;
+	InotifyWdEntry *w, **arr;
+	const char *hex;
+	FhEntry *fh;
+
+	if (sscanf(line, "inotify wd:%x ino:%llx sdev:%x mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x",
+		   &wd, &ino, &sdev, &mask, &ign, &bytes, &type) != 7)
+		return -EINVAL;
+	hex = strstr(line, "f_handle:");
+	if (!hex)
+		return -EINVAL;
+	arr = realloc(e->wd, (e->n_wd + 1) * sizeof(*arr));
+	if (!arr)
+		return -ENOMEM;
+	e->wd = arr;
+	w = calloc(1, sizeof(*w));
+	fh = calloc(1, sizeof(*fh));
+	if (!w || !fh) {
+		free(w);
+		free(fh);
+		return -ENOMEM;
+	}
+	inotify_wd_entry__init(w);
+	fh_entry__init(fh);
+	w->f_handle = fh;
+	e->wd[e->n_wd++] = w;
+	w->id = e->id;
+	w->wd = wd;
+	w->i_ino = ino;
+	w->s_dev = sdev;
+	w->mask = mask;
+	w->ignored_mask = ign;
+	fh->type = type;
+	return parse_handle(hex + strlen("f_handle:"), bytes, fh);
+}
+
+/*
+ * The path of @fd, when it has one: an unlinked inode has none.
+ */
+static char *fd_path(int fd)
+{
+	char link[64], buf[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	if (n <= 0 || buf[0] != '/')
+		return NULL;
+	buf[n] = '\0';
+	if (reg_strip_deleted(buf))
+		return NULL;
+	return strdup(buf);
+}
+
+/*
+ * Each watch's inode must be found again from its handle.  Its path is
+ * kept too where a handle would not do at restore: asked for with
+ * --force-irmap, or on tmpfs, whose inodes are new at each mount.
+ */
+static int check_wd(struct dump_ctx *ctx, const struct file_parms *p, InotifyWdEntry *w)
+{
+	int fd = fh_open(p->pid, w->s_dev, w->f_handle);
+	struct statfs sfs;
+
+	if (fd < 0) {
+		pr_err("unsupported: pid %d fd %d is an inotify watching inode %#llx of device %#x, which its file handle does not find (%s)",
+		       p->pid, p->fd, (unsigned long long)w->i_ino, w->s_dev, strerror(-fd));
+		return -ENOTSUP;
+	}
+	if (ctx->opts->force_irmap || (!fstatfs(fd, &sfs) && sfs.f_type == TMPFS_MAGIC))
+		w->f_handle->path = fd_path(fd);
+	close(fd);
+	return 0;
+}
+
+int inotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+{
+	InotifyFileEntry ife = INOTIFY_FILE_ENTRY__INIT;
+	FileEntry fe = FILE_ENTRY__INIT;
+	char *buf = malloc(FDINFO_MAX), *line;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ife.id = id;
+	ife.flags = p->flags;
+	ife.fown = &p->fown;
+	ret = files_read_fdinfo(p->pid, p->fd, buf, FDINFO_MAX);
+	if (!ret && strlen(buf) == FDINFO_MAX - 1)
+		ret = -EFBIG;
+	for (line = buf; !ret && line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (strncmp(line, "inotify wd:", 11))
+			continue;
+		ret = parse_wd(&ife, line);
+		if (ret == -EINVAL)
+			pr_err("/proc/%d/fdinfo/%d: cannot read \"%.*s\"", p->pid, p->fd,
+			       (int)strcspn(line, "\n"), line);
+		if (!ret)
+			ret = check_wd(ctx, p, ife.wd[ife.n_wd - 1]);
+	}
+	if (!ret) {
+		fe.type = FD_TYPES__INOTIFY;
+		fe.id = id;
+		fe.ify = &ife;
+		ret = img_write_msg(ctx->files_img, &fe.base);
+	}
+	free_wds(&ife);
+	free(buf);
+	return ret;
+}
+
+/*
+ * Add watch @w to @ifd under its own number; *@removed tells that a watch
+ * had to be taken back, which queues an IN_IGNORED event.
+ */
+static int add_watch(int ifd, const InotifyWdEntry *w, uint32_t id, bool *removed)
+{
+	char path[64];
+	int tfd, wd, ret = 0;
+	bool setnext;
+
+	/* A path, where the dump kept one, names the inode better than a handle. */
+	if (w->f_handle->path) {
+		tfd = open(w->f_handle->path, O_PATH | O_CLOEXEC);
+		if (tfd < 0)
+			tfd = -errno;
+	} else {
+		tfd = fh_open(getpid(), w->s_dev, w->f_handle);
+	}
+	if (tfd < 0) {
+		pr_err("inotify id %u: watch %u: inode %#llx of device %#x (%s) not found: %s",
+		       id, w->wd, (unsigned long long)w->i_ino, w->s_dev,
+		       w->f_handle->path ?: "by its handle", strerror(-tfd));
+		return tfd;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", tfd);
+	setnext = !ioctl(ifd, INOTIFY_IOC_SETNEXTWD, (long)w->wd);
+	/* Without setnextwd the counter only climbs: take numbers till ours. */
+	for (;;) {
+		wd = inotify_add_watch(ifd, path, w->mask & WATCH_FLAGS);
+		if (wd < 0) {
+			ret = -errno;
+			pr_perror("inotify id %u: cannot add watch %u", id, w->wd);
+			break;
+		}
+		if ((uint32_t)wd == w->wd)
+			break;
+		inotify_rm_watch(ifd, wd);
+		*removed = true;
+		if (setnext || (uint32_t)wd > w->wd) {
+			pr_err("inotify id %u: watch %u came back as %d", id, w->wd, wd);
+			ret = -EINVAL;
+			break;
+		}
+	}
+	close(tfd);
+	return ret;
+}
+
+static int cmp_wd(const void *a, const void *b)
+{
+	uint32_t x = (*(InotifyWdEntry *const *)a)->wd, y = (*(InotifyWdEntry *const *)b)->wd;
+
+	return (x > y) - (x < y);
+}
+
+/* The IN_IGNORED events of watches taken back are not the program's. */
+static void drain(int fd)
+{
+	char buf[4096];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+int inotify_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+{
+	InotifyFileEntry *ife = f->fe->ify;
+	bool removed = false;
+	int fd, ret;
+
+	fd = inotify_init1(IN_NONBLOCK);
+	if (fd < 0) {
+		pr_perror("inotify id %u: cannot create it", f->fe->id);
+		return -errno;
+	}
+	qsort(ife->wd, ife->n_wd, sizeof(*ife->wd), cmp_wd);
+	for (size_t i = 0; i < ife->n_wd; i++) {
+		ret = add_watch(fd, ife->wd[i], f->fe->id, &removed);
+		if (ret)
+			goto err;
+	}
+	if (removed)
+		drain(fd);
+	if (!(ife->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, 0)) {
+		ret = -errno;
+		pr_perror("inotify id %u: cannot make it blocking", f->fe->id);
+		goto err;
+	}
+	return rst_pool_add(ctx, fd);
+err:
+	close(fd);
+	return ret;
+}
