@@ -54,6 +54,11 @@ static uint32_t ns_id(struct ns_ids *ids, pid_t pid, const char *ns)
 static struct ns_ids ns_table;
 static uint32_t own_ns[NR_NS];
 
+uint32_t pstree_own_ns_id(const char *name)
+{
+	return ns_id(&ns_table, getpid(), name);
+}
+
 /* The id of @t's object of kind @type: that of an earlier task sharing it, or a new one. */
 static uint32_t kobj_id(struct dump_ctx *ctx, size_t i, int type, uint32_t *last,
 			uint32_t (*get)(struct dump_task *))

@@ -16,5 +16,7 @@ int pstree_dump_ids(struct dump_ctx *ctx, struct dump_task *t);
 
 /* stasis's own ids, which CRIU records as the inventory's root_ids. */
 void pstree_root_ids(struct dump_ctx *ctx, TaskKobjIdsEntry *ids);
+/* The ids-PID.img id of stasis's own namespace @name ("net", "pid", ...); 0 if none. */
+uint32_t pstree_own_ns_id(const char *name);
 
 #endif

@@ -380,6 +380,8 @@ static int fd_kind(struct files_priv *priv, struct file_parms *p)
 			return FD_TYPES__TIMERFD;
 		return unsupported(p);
 	}
+	if (p->fs_type == NSFS_MAGIC)
+		return FD_TYPES__NS;
 	if (p->fs_type == PID_FS_MAGIC)
 		return unsupported(p);
 	if (S_ISREG(m) || S_ISDIR(m) || S_ISLNK(m)) {
@@ -500,6 +502,8 @@ static int dump_by_kind(struct dump_ctx *ctx, struct file_parms *p, int type, ui
 		return epoll_dump(ctx, p, id);
 	case FD_TYPES__INOTIFY:
 		return inotify_dump(ctx, p, id);
+	case FD_TYPES__NS:
+		return nsfile_dump(ctx, p, id);
 	case FD_TYPES__SIGNALFD:
 		return signalfd_dump(ctx, p, id);
 	case FD_TYPES__TIMERFD:
@@ -930,6 +934,10 @@ static int open_by_kind(struct rst_ctx *ctx, struct rst_file *f)
 	case FD_TYPES__INOTIFY:
 		fn = inotify_restore_open;
 		part = fe->ify;
+		break;
+	case FD_TYPES__NS:
+		fn = nsfile_restore_open;
+		part = fe->nsf;
 		break;
 	case FD_TYPES__SIGNALFD:
 		fn = signalfd_restore_open;

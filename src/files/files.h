@@ -141,6 +141,8 @@ int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 int epoll_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 /* inotify.c */
 int inotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+/* nsfile.c */
+int nsfile_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 /* signalfd.c */
 int signalfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 /* timerfd.c */
@@ -241,6 +243,7 @@ int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int signalfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int epoll_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 int inotify_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int nsfile_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 /* epoll.c: once every fd of @t is in place, register what its epolls watched. */
 int epoll_restore_task(struct rst_ctx *ctx, struct rst_task *t);
 int timerfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);

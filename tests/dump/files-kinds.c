@@ -23,7 +23,7 @@
  * child of its own (which closes fd 15).
  * MODE "pattern" writes the pipe's contents to stdout and exits.
  * Other modes open one file CRIU-compatible images cannot hold (a socket,
- * a fanotify, a memfd, a semaphore eventfd, a pty), or nothing ("none").
+ * a fanotify, a foreign net namespace, a memfd, a semaphore eventfd, a pty), or nothing ("none").
  *
  * It writes "ready" to the file "state" and waits for SIGUSR2; then it
  * checks that everything is still as it left it (pipe and fifo contents,
@@ -43,6 +43,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define FIFO_BYTES	50
@@ -168,12 +169,49 @@ static void open_all(void)
 	close(sync[0]);
 }
 
+/* A net namespace that is not ours, held by nothing but the fd returned. */
+static int foreign_netns(void)
+{
+	char path[64], c;
+	int p[2], fd;
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		if (unshare(CLONE_NEWNET) == 0)
+			(void)!write(p[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	fd = -1;
+	if (pid > 0 && read(p[0], &c, 1) == 1) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+		fd = open(path, O_RDONLY);
+	}
+	close(p[0]);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	/* The pipe took the low numbers: the caller wants fd 3. */
+	if (fd > 3 && dup2(fd, 3) == 3) {
+		close(fd);
+		fd = 3;
+	}
+	return fd;
+}
+
 static int open_one(const char *mode)
 {
 	int fd;
 
 	if (!strcmp(mode, "socket"))
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	else if (!strcmp(mode, "netns"))
+		fd = foreign_netns();
 	else if (!strcmp(mode, "fanotify"))
 		fd = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
 	else if (!strcmp(mode, "memfd"))

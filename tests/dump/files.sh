@@ -185,6 +185,7 @@ refuse() {
 
 refuse socket "socket:["
 refuse fanotify "anon_inode:[fanotify]"
+refuse netns "net:["
 
 # A memfd is dumped now (tests/dump/shmem.sh checks the rest of it).
 IMG=$W/memfd-img
