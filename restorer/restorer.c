@@ -170,6 +170,9 @@ static void move_vdso(struct rst_args *a)
 }
 
 /* The advice that decides what the fill's page faults allocate; one at most. */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL	102
+#endif
 #define MADV_BEFORE_FILL	(1ull << MADV_HUGEPAGE | 1ull << MADV_NOHUGEPAGE)
 
 static void map_vmas(struct rst_args *a)
@@ -179,6 +182,8 @@ static void map_vmas(struct rst_args *a)
 		int prot = v->prot | (v->fill ? PROT_WRITE : 0);
 		long ret;
 
+		if (v->guard)
+			continue;
 		ret = sys6(__NR_mmap, v->start, v->end - v->start, prot, v->flags | MAP_FIXED,
 			   v->fd, v->pgoff);
 		if (ret >= 0 && (uint64_t)ret != v->start)
@@ -289,6 +294,12 @@ static void protect_vmas(struct rst_args *a)
 		struct rst_vma *v = &a->vmas[i];
 		uint64_t len = v->end - v->start;
 
+		/* Guards come last, in areas mapped and filled by now. */
+		if (v->guard) {
+			check(sys3(__NR_madvise, v->start, len, MADV_GUARD_INSTALL),
+			      "install a guard region");
+			continue;
+		}
 		if (v->fill && !(v->prot & PROT_WRITE))
 			check(sys3(__NR_mprotect, v->start, len, v->prot), "set a memory area's protection");
 		for (int adv = 0; adv < 64; adv++) {

@@ -65,6 +65,8 @@ struct rst_vma {
 	int32_t prot, flags;		/* for mmap */
 	int32_t fd;			/* -1: anonymous */
 	int32_t fill;			/* pages are read into it: map it writable first */
+	int32_t guard;			/* not an area: a guard region installed in one */
+	int32_t pad;
 };
 
 /* Pages contiguous in memory and in the pages image. */

@@ -292,7 +292,6 @@ static int unsupported_vma(struct rst_task *t, const VmaEntry *v)
 		{ VMA_AREA_SOCKET, "a packet socket ring" },
 		{ VMA_AREA_AIORING, "an AIO ring" },
 		{ VMA_AREA_SHSTK, "a shadow stack" },
-		{ VMA_AREA_GUARD, "a guard region" },
 		{ VMA_AREA_UPROBES, "a uprobes area" },
 	};
 
@@ -309,6 +308,14 @@ static int unsupported_vma(struct rst_task *t, const VmaEntry *v)
 		return -ENOTSUP;
 	}
 	return 0;
+}
+
+/* A guard region (MADV_GUARD_INSTALL), an entry after the real areas. */
+static void plan_guard(struct mem_rst *m, const VmaEntry *v)
+{
+	m->vmas[m->nr_vmas++] = (struct rst_vma){
+		.start = v->start, .end = v->end, .fd = -1, .guard = 1,
+	};
 }
 
 static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, const VmaEntry *v)
@@ -385,6 +392,10 @@ int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t)
 		VmaEntry *v = t->mm->vmas[i];
 		bool proxy = (v->status & VMA_AREA_VDSO) && vdso_restore_proxied(m->vdso);
 
+		if (v->status == VMA_AREA_GUARD) {
+			plan_guard(m, v);
+			continue;
+		}
 		if (!(v->status & VMA_AREA_REGULAR) ||
 		    ((v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL)) && !proxy))
 			continue;
