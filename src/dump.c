@@ -27,6 +27,7 @@
 #include "arch/x86/cpuinfo.h"
 #include "core.h"
 #include "dump.h"
+#include "imgdir.h"
 #include "inventory.pb-c.h"
 #include "log.h"
 #include "ns/ns.h"
@@ -274,24 +275,6 @@ static int dump_images(struct dump_ctx *ctx)
 	return ret;
 }
 
-static int open_images_dir(const struct opts *o)
-{
-	int fd;
-
-	if (mkdir(o->images_dir, 0755) && errno != EEXIST) {
-		pr_perror("cannot create images directory %s", o->images_dir);
-		return -errno;
-	}
-	fd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("cannot open images directory %s", o->images_dir);
-		return -errno;
-	}
-	/* An earlier dump's inventory would make a failed one look complete. */
-	unlinkat(fd, "inventory.img", 0);
-	return fd;
-}
-
 static void release_tree(struct dump_ctx *ctx, bool ok)
 {
 	bool kill = ok && !ctx->opts->leave_running;
@@ -308,6 +291,7 @@ static void release_tree(struct dump_ctx *ctx, bool ok)
 int cr_dump(const struct opts *o)
 {
 	struct dump_ctx ctx = { .opts = o, .dirfd = -1 };
+	struct imgdir dir;
 	uint64_t t0 = now_us(), frozen;
 	int ret;
 
@@ -316,9 +300,10 @@ int cr_dump(const struct opts *o)
 		return -EINVAL;
 	}
 	catch_stop_signals();
-	ctx.dirfd = open_images_dir(o);
-	if (ctx.dirfd < 0)
-		return ctx.dirfd;
+	ret = imgdir_open(&dir, o->images_dir);
+	if (ret)
+		return ret;
+	ctx.dirfd = dir.fd;
 	ret = compel_tree_seize(o->tree, &ctx.tree);
 	frozen = now_us();
 	ctx.stats.freezing_time = frozen - t0;
@@ -340,16 +325,20 @@ int cr_dump(const struct opts *o)
 	ctx.stats.frozen_time = now_us() - frozen;
 	if (!ret)
 		ret = dump_stats(&ctx) ?: FAULT_AT("stats");
+	/*
+	 * A move that fails half way leaves no inventory.img: the directory
+	 * then holds no dump that looks complete.
+	 */
+	if (!ret)
+		ret = FAULT_AT("publish") ?: imgdir_publish(&dir);
 	if (ret) {
-		/* No inventory: the directory says this dump is unfinished. */
-		unlinkat(ctx.dirfd, "inventory.img", 0);
 		linkremap_dump_undo(&ctx);
 		pr_err("dump of tree %d failed", o->tree);
 	}
 	release_tree(&ctx, !ret);
 	files_dump_cleanup(&ctx);
 	free(ctx.tasks);
-	close(ctx.dirfd);
+	imgdir_close(&dir, ret != 0);
 	if (!ret)
 		pr_info("dump of tree %d finished", o->tree);
 	return ret;

@@ -1,0 +1,25 @@
+/*
+ * imgdir.h - the images directory of a dump (imgdir.c): images are
+ * written into a hidden directory inside it and moved to their names
+ * only when the dump is complete, so a failed dump never harms an
+ * earlier one.
+ */
+#ifndef STASIS_IMGDIR_H
+#define STASIS_IMGDIR_H
+
+#include <stdbool.h>
+
+struct imgdir {
+	int fd;			/* where images are written now */
+	int final_fd;		/* the directory the user named */
+	char tmp[32];		/* fd's name inside final_fd */
+};
+
+/* Create (if need be) and open @path, and a fresh hidden directory in it; 0 or -errno. */
+int imgdir_open(struct imgdir *dir, const char *path);
+/* Move every image to its name in the user's directory, inventory.img last. */
+int imgdir_publish(struct imgdir *dir);
+/* Close both; with @discard, remove the hidden directory and what is in it. */
+void imgdir_close(struct imgdir *dir, bool discard);
+
+#endif
