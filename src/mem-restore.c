@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "mem-check.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
 #include "restore.h"
@@ -51,7 +52,7 @@ static int read_mm(struct rst_ctx *ctx, struct rst_task *t)
 			   (ProtobufCMessage **)&t->mm);
 	if (ret == -ENOENT)
 		pr_err("the memory image of pid %d (mm-%d.img) is missing", t->pid, t->pid);
-	return ret;
+	return ret ?: mem_check_vmas(t->pid, t->mm);
 }
 
 static VmaEntry *vma_of(MmEntry *mm, uint64_t addr)
@@ -129,7 +130,7 @@ static int read_pagemap(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst 
 {
 	PagemapHead *head = NULL;
 	PagemapEntry *pe;
-	uint64_t off = 0;
+	uint64_t off = 0, next = 0;
 	struct img *img;
 	struct stat st;
 	char name[64];
@@ -153,10 +154,11 @@ static int read_pagemap(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst 
 		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SZ;
 		uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
 
-		if (flags & PE_PARENT) {
+		ret = mem_check_pagemap_entry(t->pid, pe, &next);
+		if (!ret && (flags & PE_PARENT)) {
 			pr_err("unsupported: pagemap-%d.img needs a parent image (pre-dump)", t->pid);
 			ret = -ENOTSUP;
-		} else if (flags & PE_PRESENT) {
+		} else if (!ret && (flags & PE_PRESENT)) {
 			ret = add_entry(t, m, pe->vaddr, len, off);
 			off += len;
 		}

@@ -5,7 +5,8 @@
 #  - CRIU 4.2's fixture images restore and the programs carry on, as
 #    their logs show (the fixtures' own check-log.py); on a CPU that
 #    cannot run them (no AVX-512) they are refused clearly instead;
-#  - a truncated pages image, a missing core image, a PID already taken
+#  - a truncated pages image, a missing core image, a PID already taken,
+#    pagemap entries empty, unaligned or twice, areas unaligned or overlapping
 #    and a changed file each fail with a clear error, leaving nothing
 #    running;
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
@@ -181,6 +182,32 @@ expect_error "a missing core image" "$W/bad" "core-31001.img) is missing"
 fresh
 head -c 40 "$FIX/$sc/img/pagemap-31001.img" >"$W/bad/pagemap-31001.img"
 expect_error "a truncated pagemap" "$W/bad" "pagemap-31001.img: offset"
+
+# alter IMG JQ: rewrite image IMG of $W/bad through crit and jq filter JQ.
+alter() {
+	build/crit decode -i "$W/bad/$1" | jq -c "$2" | build/crit encode -o "$W/bad/$1.new" &&
+		mv "$W/bad/$1.new" "$W/bad/$1"
+}
+fresh
+alter pagemap-31001.img '.entries[1].nr_pages = 0'
+expect_error "a pagemap entry of no pages" "$W/bad" "is empty, unaligned or wraps"
+
+fresh
+alter pagemap-31001.img '.entries[1].vaddr += 16'
+expect_error "an unaligned pagemap entry" "$W/bad" "is empty, unaligned or wraps"
+
+fresh
+alter pagemap-31001.img '.entries |= (.[0:2] + .[1:])'
+truncate -s +4096 "$W/bad/pages-1.img"
+expect_error "a pagemap entry given twice" "$W/bad" "overlaps the one before or is out of order"
+
+fresh
+alter mm-31001.img '.entries[0].vmas[1].start = .entries[0].vmas[0].start'
+expect_error "overlapping areas" "$W/bad" "overlaps the one before or is out of order"
+
+fresh
+alter mm-31001.img '.entries[0].vmas[0].end += 100'
+expect_error "an unaligned area" "$W/bad" "is empty or not page aligned"
 
 fresh
 cp /bin/true "/tmp/stasis-fixtures/$sc/$sc"
