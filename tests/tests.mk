@@ -3,6 +3,9 @@
 #   make test         everything, ending with "N passed, N failed"
 #   FIXTURES=DIR      CRIU 4.2 fixtures (default ../shared/fixtures/criu-4.2)
 #   FUZZ_SECONDS=N    how long each fuzz target runs inside the suite (default 60)
+#   make fuzz-long    each fuzz target for FUZZ_LONG_SECONDS (default 600)
+#   make soak         SOAK_CYCLES (default 1000) dumps with -R of a few running
+#                     programs, which then check that nothing they see changed
 
 FIXTURES	?= $(abspath ../shared/fixtures/criu-4.2)
 FUZZ_SECONDS	?= 60
@@ -53,4 +56,13 @@ test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS) \
 test: test-bins
 	FIXTURES=$(FIXTURES) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh
 
-.PHONY: test test-bins
+FUZZ_LONG_SECONDS ?= 600
+SOAK_CYCLES	?= 1000
+
+fuzz-long: test-bins
+	bash tests/fuzz.sh $(FUZZ_LONG_SECONDS) $(FIXTURES)
+
+soak: test-bins
+	bash tests/soak.sh $(SOAK_CYCLES)
+
+.PHONY: test test-bins fuzz-long soak

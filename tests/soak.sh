@@ -1,0 +1,29 @@
+#!/bin/bash
+# soak.sh [CYCLES] - `make soak`: dump each of a few conformance programs
+# with -R CYCLES times in a row (default 1000, or $SOAK_CYCLES) while it
+# runs; then the program checks that nothing it can see has changed: pipes
+# and their bytes, timers still armed and not early, pending and blocked
+# signals, a thread asleep in nanosleep, signalfd/timerfd/epoll state.
+# Prints PASS/FAIL per program and "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 1
+B=build/tests
+CYCLES=${1:-${SOAK_CYCLES:-1000}}
+W=/tmp/stasis-soak
+rm -rf "$W"
+mkdir -p "$W"
+passed=0 failed=0
+for p in pipes_fifos timers signals sleeping threads_tls signalfd_timerfd epoll; do
+	mkdir -p "$W/$p/img"
+	t0=$(date +%s)
+	out=$($B/runner --timeout $((CYCLES + 60)) --workdir "$W/$p" \
+		--between "$PWD/tests/soak-between.sh $CYCLES $PWD/build/stasis $W/$p/img" \
+		"$B/conformance/$p")
+	echo "$out ($CYCLES dumps -R in $(($(date +%s) - t0)) s)"
+	case $out in
+	PASS:*) passed=$((passed + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
