@@ -226,7 +226,11 @@ static int seize_threads(struct task *t, bool *changed)
 	snprintf(path, sizeof(path), "/proc/%d/task", t->pub.pid);
 	d = opendir(path);
 	if (!d) {
-		cpr_err("pid %d: cannot list its threads: %m", t->pub.pid);
+		/* Gone already (a child that exited while the tree was collected). */
+		if (errno == ENOENT || errno == ESRCH)
+			cpr_debug("pid %d: gone before its threads were listed", t->pub.pid);
+		else
+			cpr_err("pid %d: cannot list its threads: %m", t->pub.pid);
 		return -ESRCH;
 	}
 	while (!ret && (de = readdir(d))) {

@@ -10,14 +10,17 @@ cd "$(dirname "$0")/.." || exit 1
 B=build/tests
 CYCLES=${1:-${SOAK_CYCLES:-1000}}
 W=/tmp/stasis-soak
+# A copy: a rebuild while the soak runs must not pull the binary away.
+STASIS=$W/stasis
 rm -rf "$W"
 mkdir -p "$W"
+cp build/stasis "$STASIS" || exit 1
 passed=0 failed=0
 for p in pipes_fifos timers signals sleeping threads_tls signalfd_timerfd epoll; do
 	mkdir -p "$W/$p/img"
 	t0=$(date +%s)
 	out=$($B/runner --timeout $((CYCLES + 60)) --workdir "$W/$p" \
-		--between "$PWD/tests/soak-between.sh $CYCLES $PWD/build/stasis $W/$p/img" \
+		--between "$PWD/tests/soak-between.sh $CYCLES $STASIS $W/$p/img" \
 		"$B/conformance/$p")
 	echo "$out ($CYCLES dumps -R in $(($(date +%s) - t0)) s)"
 	case $out in

@@ -133,6 +133,24 @@ timeout 20 "$B/stasis" dump -t "$PID" -D "$W/keep" -R -o dump.log >/dev/null
 check "a dead stasis's hidden directory is removed by the next dump" \
 	[ ! -e "$W/keep/.stasis-dump.999999999" ]
 
+# --- a tree that forks all the time: a run that exits 0 logs no error ---
+"$B/tests/spawn" "$W/churn.pid" -- /bin/sh -c 'while :; do /bin/true & wait; done' &
+churn_spawn=$!
+for _ in $(seq 100); do [ -s "$W/churn.pid" ] && break; sleep 0.05; done
+churn=$(cat "$W/churn.pid")
+ok=0 bad=""
+for i in 1 2 3 4 5 6 7 8; do
+	rm -rf "$W/churn"
+	if "$B/stasis" dump -t "$churn" -D "$W/churn" -R -v4 -o dump.log >/dev/null 2>&1; then
+		ok=$((ok + 1))
+		grep -q "Error:" "$W/churn/dump.log" && bad="$bad $(grep -m1 'Error:' "$W/churn/dump.log")"
+	fi
+done
+kill "$churn_spawn" 2>/dev/null
+wait "$churn_spawn" 2>/dev/null
+check "a tree forking all the time: $ok of 8 dumps exit 0, none of them logs an error${bad:+:$bad}" \
+	[ -z "$bad" ]
+
 # --- a task in namespaces of its own: refused until namespaces are dumped ---
 for ns in pid net uts; do
 	rm -f "$W/victim.pid"

@@ -39,6 +39,19 @@ for p in "$B"/conformance/*; do
 	$B/runner --timeout 20 --workdir "$W/conf-$n" "${extra[@]}" "$p" | label "C/R"
 done
 
+# An error is an error: a dump or restore that succeeded logs none.
+T="C/R logs"
+errs=$(grep -l "Error:" "$W"/conf-*/dump.log "$W"/conf-*/restore.log 2>/dev/null)
+if [ -z "$errs" ]; then
+	pass "no \"Error:\" line in the logs of the dumps and restores that succeeded"
+else
+	for f in $errs; do
+		# A failed step's log may hold errors: only a passed program counts.
+		grep -q "^PASS" "$(dirname "$f")/out" 2>/dev/null || continue
+		fail "$f: $(grep -m1 'Error:' "$f")"
+	done
+fi
+
 T="checks bite"
 out=$($B/runner --timeout 20 --workdir "$W/alter" --alter tests/restore/alter-pages.sh \
 	"$B/conformance/sleeping")
