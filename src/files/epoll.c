@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "eventpoll.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
@@ -173,7 +174,7 @@ out:
 	return ret;
 }
 
-int epoll_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+static int epoll_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	EventpollFileEntry efe = EVENTPOLL_FILE_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
@@ -193,7 +194,7 @@ int epoll_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	return ret;
 }
 
-int epoll_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int epoll_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	int fd = epoll_create1(0);
 
@@ -243,7 +244,7 @@ static bool held_before(const struct rst_task *t, size_t n, uint32_t id)
 	return false;
 }
 
-int epoll_restore_task(struct rst_ctx *ctx, struct rst_task *t)
+static int epoll_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	for (size_t i = 0; i < t->nr_fds; i++) {
 		const FdinfoEntry *fi = t->fds[i];
@@ -260,3 +261,31 @@ int epoll_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 	}
 	return 0;
 }
+
+static int epoll_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	(void)ctx;
+	return files_anon_is(p, "anon_inode:[eventpoll]");
+}
+
+static const void *epoll_part(const FileEntry *fe)
+{
+	return fe->epfd;
+}
+
+static const FownEntry *epoll_fown(struct rst_ctx *ctx, const FileEntry *fe)
+{
+	(void)ctx;
+	return fe->epfd->fown;
+}
+
+const struct fd_kind epoll_fd_kind = {
+	.name = "epoll",
+	.type = FD_TYPES__EVENTPOLL,
+	.match = epoll_match,
+	.dump = epoll_dump,
+	.part = epoll_part,
+	.fown = epoll_fown,
+	.open = epoll_restore_open,
+	.installed = epoll_restore_task,
+};

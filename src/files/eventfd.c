@@ -9,11 +9,12 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "eventfd.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
 
-int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+static int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	EventfdFileEntry efe = EVENTFD_FILE_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
@@ -58,7 +59,7 @@ int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
  * The counter is written rather than given to eventfd(), whose initial
  * value is only an unsigned int.  A count below the maximum never blocks.
  */
-int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const EventfdFileEntry *efe = f->fe->efd;
 	uint64_t counter = efe->counter;
@@ -78,3 +79,30 @@ int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 	}
 	return rst_pool_add(ctx, fd);
 }
+
+static int eventfd_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	(void)ctx;
+	return files_anon_is(p, "anon_inode:[eventfd]");
+}
+
+static const void *eventfd_part(const FileEntry *fe)
+{
+	return fe->efd;
+}
+
+static const FownEntry *eventfd_fown(struct rst_ctx *ctx, const FileEntry *fe)
+{
+	(void)ctx;
+	return fe->efd->fown;
+}
+
+const struct fd_kind eventfd_fd_kind = {
+	.name = "eventfd",
+	.type = FD_TYPES__EVENTFD,
+	.match = eventfd_match,
+	.dump = eventfd_dump,
+	.part = eventfd_part,
+	.fown = eventfd_fown,
+	.open = eventfd_restore_open,
+};

@@ -5,16 +5,18 @@
  * own (regf_id) that carries path, flags and mode; the bytes it holds go
  * to fifo-data.img the way a pipe's go to pipes-data.img.
  */
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "fdinfo.pb-c.h"
 #include "fifo.pb-c.h"
 #include "log.h"
 
-int fifo_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+static int fifo_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	struct files_priv *priv = files_priv(ctx);
 	FifoEntry fie = FIFO_ENTRY__INIT;
@@ -83,7 +85,7 @@ static int fifo_helper(struct rst_ctx *ctx, const FifoEntry *fie)
 	return fd;
 }
 
-int fifo_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int fifo_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const FifoEntry *fie = f->fe->fifo;
 	const RegFileEntry *rfe;
@@ -120,3 +122,35 @@ void fifo_restore_cleanup(struct files_rst_priv *priv)
 	priv->fifos = NULL;
 	priv->nr_fifos = priv->cap_fifos = 0;
 }
+
+static int fifo_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	(void)ctx;
+	return S_ISFIFO(p->st.st_mode) && p->fs_type != PIPEFS_MAGIC;
+}
+
+static const void *fifo_part(const FileEntry *fe)
+{
+	return fe->fifo;
+}
+
+/* A fifo's owner is kept in its path's REG entry. */
+static const FownEntry *fifo_fown(struct rst_ctx *ctx, const FileEntry *fe)
+{
+	struct rst_file *regf;
+
+	if (!fe->fifo->has_regf_id)
+		return NULL;
+	regf = rst_file_by_id(ctx, fe->fifo->regf_id);
+	return regf && regf->fe->reg ? regf->fe->reg->fown : NULL;
+}
+
+const struct fd_kind fifo_fd_kind = {
+	.name = "fifo",
+	.type = FD_TYPES__FIFO,
+	.match = fifo_match,
+	.dump = fifo_dump,
+	.part = fifo_part,
+	.fown = fifo_fown,
+	.open = fifo_restore_open,
+};

@@ -99,6 +99,14 @@ int files_img_lazy(struct dump_ctx *ctx, struct img **img, enum img_type type, u
 int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size);
 /* The value after "@key:" on a line of @fdinfo, or NULL. */
 const char *files_fdinfo_field(const char *fdinfo, const char *key);
+/* Is @p an anonymous inode file that /proc shows as @link ("anon_inode:[eventfd]")? */
+bool files_anon_is(const struct file_parms *p, const char *link);
+/*
+ * fd-dump.c: is @p a shmem file (a memfd, SysV shm, MAP_SHARED|MAP_ANONYMOUS
+ * memory)?  They look like unlinked files ("/memfd:x (deleted)") and as
+ * ghost files would come back as plain ones.  1, 0 or -errno.
+ */
+int files_is_shmem(struct dump_ctx *ctx, const struct file_parms *p);
 
 /* reg.c: regular files, directories, symlinks and character devices as REG. */
 /* Drop the " (deleted)" /proc appends to an unlinked file's path; was it there? */
@@ -127,36 +135,15 @@ int linkremap_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 void linkremap_dump_cleanup(struct files_priv *priv);
 
 /* pipe.c */
-int pipe_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 /* The bytes held by the pipe or fifo @p, once per pipe_id, without taking them. */
 int pipe_data_dump(struct dump_ctx *ctx, struct pipe_data_img *pd, struct file_parms *p);
 int pipe_data_close(struct pipe_data_img *pd);
 
-/* fifo.c */
-int fifo_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
-
-/* eventfd.c */
-int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
-/* epoll.c */
-int epoll_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
-/* inotify.c */
-int inotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
-/* nsfile.c */
-int nsfile_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
-/* signalfd.c */
-int signalfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
-/* timerfd.c */
-int timerfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
-
 /* tty.c: terminals; dumped only for a shell job (-j), refused otherwise. */
 bool tty_is_tty(const struct file_parms *p);
-int tty_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 /* After every task: checks that need all terminals seen; closes tty-info.img. */
 int tty_dump_finish(struct dump_ctx *ctx);
 void tty_dump_cleanup(struct files_priv *priv);
-
-/* memfd.c: memfds and other shmem files; their objects once (shmem.h). */
-int memfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 
 /* --- restore --- */
 
@@ -232,26 +219,6 @@ void files_msgs_free(void **msgs, size_t nr);
 /* open("/proc/self/fd/@fd", @flags): a new open file description of the same file. */
 int files_reopen(int fd, int flags, const char *what);
 
-/*
- * Each kind opens files.img entry @f as a pool fd (rst_pool_add) and
- * returns it, or -errno; files_restore_open() calls it once per entry.
- */
-int reg_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-int pipe_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-int fifo_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-int eventfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-int signalfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-int epoll_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-int inotify_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-int nsfile_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-/* epoll.c: once every fd of @t is in place, register what its epolls watched. */
-int epoll_restore_task(struct rst_ctx *ctx, struct rst_task *t);
-int timerfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-/* timerfd.c: arm the timer of pool fd @fd just before the tree runs. */
-int timerfd_restore_arm(const FileEntry *fe, int fd);
-int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f);
-
 /* fs.c: fs-<pid>.img into @t->fs, its cwd and root checked to be path entries. */
 int fs_restore_read(struct rst_ctx *ctx, struct rst_task *t);
 
@@ -301,7 +268,6 @@ void ghost_restore_cleanup(struct files_rst_priv *priv);
  */
 int pipe_data_restore(struct rst_ctx *ctx, struct rst_pipe_data *pd, uint32_t pipe_id, int wfd);
 /* After prepare: close the ends of pipes no entry took. */
-void pipe_restore_finish(struct rst_ctx *ctx);
 void pipe_restore_cleanup(struct files_rst_priv *priv);
 
 /* fifo.c */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "fsnotify.pb-c.h"
 #include "fh.pb-c.h"
 #include "fdinfo.pb-c.h"
@@ -201,7 +202,7 @@ static int check_wd(struct dump_ctx *ctx, const struct file_parms *p, InotifyWdE
 	return 0;
 }
 
-int inotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+static int inotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	InotifyFileEntry ife = INOTIFY_FILE_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
@@ -301,7 +302,7 @@ static void drain(int fd)
 		;
 }
 
-int inotify_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int inotify_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	InotifyFileEntry *ife = f->fe->ify;
 	bool removed = false;
@@ -330,3 +331,30 @@ err:
 	close(fd);
 	return ret;
 }
+
+static int inotify_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	(void)ctx;
+	return files_anon_is(p, "anon_inode:inotify");
+}
+
+static const void *inotify_part(const FileEntry *fe)
+{
+	return fe->ify;
+}
+
+static const FownEntry *inotify_fown(struct rst_ctx *ctx, const FileEntry *fe)
+{
+	(void)ctx;
+	return fe->ify->fown;
+}
+
+const struct fd_kind inotify_fd_kind = {
+	.name = "inotify",
+	.type = FD_TYPES__INOTIFY,
+	.match = inotify_match,
+	.dump = inotify_dump,
+	.part = inotify_part,
+	.fown = inotify_fown,
+	.open = inotify_restore_open,
+};

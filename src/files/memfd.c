@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
 #include "memfd.pb-c.h"
@@ -151,7 +152,7 @@ static int write_file_entry(struct dump_ctx *ctx, uint32_t id, uint32_t flags, u
 	return img_write_msg(ctx->files_img, &fe.base);
 }
 
-int memfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+static int memfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	struct memfd_inode *m;
 	char path[64];
@@ -370,7 +371,7 @@ static int memfd_entry_file(struct rst_memfd *m, const MemfdFileEntry *mfe, cons
 }
 
 /* Each entry is an open file description of its own on the one object. */
-int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const MemfdFileEntry *mfe = f->fe->memfd;
 	struct rst_memfd *m;
@@ -405,3 +406,30 @@ void memfd_restore_cleanup(struct files_rst_priv *priv)
 	priv->nr_memfds = 0;
 	priv->memfds_loaded = false;
 }
+
+/* Any shmem file is dumped as a memfd, as CRIU does. */
+static int memfd_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	return S_ISREG(p->st.st_mode) ? files_is_shmem(ctx, p) : 0;
+}
+
+static const void *memfd_part(const FileEntry *fe)
+{
+	return fe->memfd;
+}
+
+static const FownEntry *memfd_fown(struct rst_ctx *ctx, const FileEntry *fe)
+{
+	(void)ctx;
+	return fe->memfd->fown;
+}
+
+const struct fd_kind memfd_fd_kind = {
+	.name = "memfd",
+	.type = FD_TYPES__MEMFD,
+	.match = memfd_match,
+	.dump = memfd_dump,
+	.part = memfd_part,
+	.fown = memfd_fown,
+	.open = memfd_restore_open,
+};

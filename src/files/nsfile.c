@@ -7,12 +7,14 @@
  * as the same namespace the restored tree lives in.  A file of any other
  * namespace is refused by name.
  */
+#include <linux/magic.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "ns.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
@@ -53,7 +55,7 @@ static int kind_of_cflag(uint32_t cflag)
 	return -1;
 }
 
-int nsfile_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+static int nsfile_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	NsFileEntry nfe = NS_FILE_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
@@ -83,7 +85,7 @@ int nsfile_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	return img_write_msg(ctx->files_img, &fe.base);
 }
 
-int nsfile_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int nsfile_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const NsFileEntry *nfe = f->fe->nsf;
 	int k = kind_of_cflag(nfe->ns_cflag);
@@ -102,3 +104,23 @@ int nsfile_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 	}
 	return rst_pool_add(ctx, fd);
 }
+
+static int nsfile_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	(void)ctx;
+	return p->fs_type == NSFS_MAGIC;
+}
+
+static const void *nsfile_part(const FileEntry *fe)
+{
+	return fe->nsf;
+}
+
+const struct fd_kind nsfile_fd_kind = {
+	.name = "namespace file",
+	.type = FD_TYPES__NS,
+	.match = nsfile_match,
+	.dump = nsfile_dump,
+	.part = nsfile_part,
+	.open = nsfile_restore_open,
+};

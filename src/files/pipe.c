@@ -7,12 +7,14 @@
  * our own copy of a reading end, so the task finds its pipe as it left it.
  */
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "fdinfo.pb-c.h"
 #include "pipe.pb-c.h"
 #include "pipe-data.pb-c.h"
@@ -378,7 +380,7 @@ static int pipe_get(struct rst_ctx *ctx, uint32_t pipe_id, struct rst_pipe **out
  * others (the end opened again through /proc, or O_RDWR) get a new open
  * file description of the same pipe.
  */
-int pipe_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int pipe_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const PipeEntry *pe = f->fe->pipe;
 	int acc = pe->flags & O_ACCMODE, d = acc == O_WRONLY, fd, ret;
@@ -429,10 +431,12 @@ static void close_untaken(struct files_rst_priv *priv)
 	}
 }
 
-void pipe_restore_finish(struct rst_ctx *ctx)
+/* Once every entry is open: the ends no entry took are closed. */
+static int pipe_restore_prepared(struct rst_ctx *ctx)
 {
 	if (ctx->files_priv)
 		close_untaken(ctx->files_priv);
+	return 0;
 }
 
 static void pipe_data_free(struct rst_pipe_data *pd)
@@ -455,3 +459,31 @@ void pipe_restore_cleanup(struct files_rst_priv *priv)
 	pipe_data_free(&priv->pipes_data);
 	pipe_data_free(&priv->fifos_data);
 }
+
+static int pipe_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	(void)ctx;
+	return S_ISFIFO(p->st.st_mode) && p->fs_type == PIPEFS_MAGIC;
+}
+
+static const void *pipe_part(const FileEntry *fe)
+{
+	return fe->pipe;
+}
+
+static const FownEntry *pipe_fown(struct rst_ctx *ctx, const FileEntry *fe)
+{
+	(void)ctx;
+	return fe->pipe->fown;
+}
+
+const struct fd_kind pipe_fd_kind = {
+	.name = "pipe",
+	.type = FD_TYPES__PIPE,
+	.match = pipe_match,
+	.dump = pipe_dump,
+	.part = pipe_part,
+	.fown = pipe_fown,
+	.open = pipe_restore_open,
+	.prepared = pipe_restore_prepared,
+};

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "fdinfo.pb-c.h"
 #include "ghost-file.pb-c.h"
 #include "regfile.pb-c.h"
@@ -559,7 +560,7 @@ int reg_restore_file(struct rst_ctx *ctx, struct rst_file *f)
 	return fd;
 }
 
-int reg_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int reg_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	int fd;
 
@@ -578,3 +579,56 @@ void reg_restore_cleanup(struct files_rst_priv *priv)
 	priv->remaps = NULL;
 	priv->nr_remaps = 0;
 }
+
+#define MEM_MAJOR	1
+#define KMSG_MINOR	11
+#define MISC_MAJOR	10
+#define AUTOFS_MINOR	235
+
+/*
+ * Character devices of memory (/dev/null, /dev/zero, /dev/kmsg...) and
+ * autofs's are kept as REG, as CRIU keeps them; so are files, directories
+ * and symlinks with a path that are not shmem (memfd.c took those).
+ */
+static int reg_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	mode_t m = p->st.st_mode;
+	int ret;
+
+	if (S_ISCHR(m)) {
+		unsigned int maj = major(p->st.st_rdev), min = minor(p->st.st_rdev);
+
+		/* The kernel refuses to seek /dev/kmsg opened for writing: no position. */
+		if (maj == MEM_MAJOR && min == KMSG_MINOR && (p->flags & O_ACCMODE) == O_WRONLY &&
+		    !p->pos)
+			p->pos = -1ULL;
+		return maj == MEM_MAJOR || (maj == MISC_MAJOR && min == AUTOFS_MINOR);
+	}
+	if (!S_ISREG(m) && !S_ISDIR(m) && !S_ISLNK(m))
+		return 0;
+	ret = files_is_shmem(ctx, p);
+	if (ret)
+		return ret < 0 ? ret : 0;
+	return p->link[0] == '/';
+}
+
+static const void *reg_part(const FileEntry *fe)
+{
+	return fe->reg;
+}
+
+static const FownEntry *reg_fown(struct rst_ctx *ctx, const FileEntry *fe)
+{
+	(void)ctx;
+	return fe->reg->fown;
+}
+
+const struct fd_kind reg_fd_kind = {
+	.name = "regular file",
+	.type = FD_TYPES__REG,
+	.match = reg_match,
+	.dump = reg_dump,
+	.part = reg_part,
+	.fown = reg_fown,
+	.open = reg_restore_open,
+};

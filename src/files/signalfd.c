@@ -11,11 +11,12 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "signalfd.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
 
-int signalfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+static int signalfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	SignalfdEntry sfe = SIGNALFD_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
@@ -47,7 +48,7 @@ int signalfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	return img_write_msg(ctx->files_img, &fe.base);
 }
 
-int signalfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int signalfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const SignalfdEntry *sfe = f->fe->sgfd;
 	uint64_t mask = sfe->sigmask;
@@ -66,3 +67,30 @@ int signalfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 	}
 	return rst_pool_add(ctx, fd);
 }
+
+static int signalfd_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	(void)ctx;
+	return files_anon_is(p, "anon_inode:[signalfd]");
+}
+
+static const void *signalfd_part(const FileEntry *fe)
+{
+	return fe->sgfd;
+}
+
+static const FownEntry *signalfd_fown(struct rst_ctx *ctx, const FileEntry *fe)
+{
+	(void)ctx;
+	return fe->sgfd->fown;
+}
+
+const struct fd_kind signalfd_fd_kind = {
+	.name = "signalfd",
+	.type = FD_TYPES__SIGNALFD,
+	.match = signalfd_match,
+	.dump = signalfd_dump,
+	.part = signalfd_part,
+	.fown = signalfd_fown,
+	.open = signalfd_restore_open,
+};

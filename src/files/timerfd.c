@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "timerfd.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
@@ -66,7 +67,7 @@ static int parse_timerfd(const char *fdinfo, TimerfdEntry *tfe)
 	return 0;
 }
 
-int timerfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+static int timerfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	TimerfdEntry tfe = TIMERFD_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
@@ -94,7 +95,7 @@ int timerfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	return img_write_msg(ctx->files_img, &fe.base);
 }
 
-int timerfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int timerfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const TimerfdEntry *tfe = f->fe->tfd;
 	int fd;
@@ -112,18 +113,22 @@ int timerfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 }
 
 /*
- * Arm timerfd @f (pool fd @fd) with what was left of it.  An absolute
- * timer's deadline is now plus what was left: the image keeps no more.
+ * Arm timerfd @f (just before the tree runs) with what was left of it.
+ * An absolute timer's deadline is now plus what was left: the image
+ * keeps no more.
  */
-int timerfd_restore_arm(const FileEntry *fe, int fd)
+static int timerfd_restore_arm(struct rst_ctx *ctx, struct rst_file *f)
 {
+	const FileEntry *fe = f->fe;
 	const TimerfdEntry *tfe = fe->tfd;
+	int fd = f->fd;
 	struct itimerspec its = {
 		.it_value = { .tv_sec = tfe->vsec, .tv_nsec = tfe->vnsec },
 		.it_interval = { .tv_sec = tfe->isec, .tv_nsec = tfe->insec },
 	};
 	uint64_t ticks = tfe->ticks;
 
+	(void)ctx;
 	/* A periodic timer due this very moment is still armed. */
 	if (!its.it_value.tv_sec && !its.it_value.tv_nsec &&
 	    (its.it_interval.tv_sec || its.it_interval.tv_nsec))
@@ -154,3 +159,31 @@ int timerfd_restore_arm(const FileEntry *fe, int fd)
 	}
 	return 0;
 }
+
+static int timerfd_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	(void)ctx;
+	return files_anon_is(p, "anon_inode:[timerfd]");
+}
+
+static const void *timerfd_part(const FileEntry *fe)
+{
+	return fe->tfd;
+}
+
+static const FownEntry *timerfd_fown(struct rst_ctx *ctx, const FileEntry *fe)
+{
+	(void)ctx;
+	return fe->tfd->fown;
+}
+
+const struct fd_kind timerfd_fd_kind = {
+	.name = "timerfd",
+	.type = FD_TYPES__TIMERFD,
+	.match = timerfd_match,
+	.dump = timerfd_dump,
+	.part = timerfd_part,
+	.fown = timerfd_fown,
+	.open = timerfd_restore_open,
+	.arm = timerfd_restore_arm,
+};

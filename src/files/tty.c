@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
 #include "tty.pb-c.h"
@@ -354,7 +355,7 @@ static int tty_info_dump(struct dump_ctx *ctx, struct file_parms *p, const struc
 	return 0;
 }
 
-int tty_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+static int tty_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	TtyFileEntry tfe = TTY_FILE_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
@@ -484,7 +485,7 @@ static int controller_tty(void)
  * A shell job gets the terminal restore runs on in place of the one it
  * had (tty.c's header): the very open file of ours, so its flags are ours.
  */
-int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	int fd;
 
@@ -500,3 +501,25 @@ int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 		f->fe->tty->tty_info_id);
 	return rst_pool_add(ctx, fd);
 }
+
+/* tty.c decides whether a terminal can be dumped (tty_dump), and says why not. */
+static int tty_match(struct dump_ctx *ctx, struct file_parms *p)
+{
+	(void)ctx;
+	return tty_is_tty(p);
+}
+
+static const void *tty_part(const FileEntry *fe)
+{
+	return fe->tty;
+}
+
+/* No fown: a shell job's terminal is the controller's own, left as it is. */
+const struct fd_kind tty_fd_kind = {
+	.name = "tty",
+	.type = FD_TYPES__TTY,
+	.match = tty_match,
+	.dump = tty_dump,
+	.part = tty_part,
+	.open = tty_restore_open,
+};

@@ -1,0 +1,191 @@
+/*
+ * util.c - what the kinds of open file share: growing arrays, images
+ * opened on first use, fdinfo read and searched, images read whole, the
+ * pool of fds the controller opens before the fork.
+ */
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "fdinfo.pb-c.h"
+#include "log.h"
+
+int files_grow(void *arr, size_t *cap, size_t nr, size_t size)
+{
+	void **p = arr;
+	size_t ncap;
+	void *n;
+
+	if (nr < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 16;
+	n = realloc(*p, ncap * size);
+	if (!n) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	*p = n;
+	*cap = ncap;
+	return 0;
+}
+
+/* CRIU creates an image only when something goes into it; so do we. */
+int files_img_lazy(struct dump_ctx *ctx, struct img **img, enum img_type type, unsigned long id)
+{
+	if (*img)
+		return 0;
+	return img_open(img, ctx->dirfd, type, id, O_WRONLY);
+}
+
+int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size)
+{
+	char path[64];
+	size_t len = 0;
+	ssize_t n;
+	int pfd, err;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	pfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (pfd < 0) {
+		err = errno;
+		pr_perror("%s: cannot open", path);
+		return -err;
+	}
+	/* /proc hands it out a page at a time: epoll and inotify need more. */
+	while (len < size - 1) {
+		n = read(pfd, buf + len, size - 1 - len);
+		if (n < 0) {
+			err = errno;
+			pr_perror("%s: cannot read", path);
+			close(pfd);
+			return -err;
+		}
+		if (!n)
+			break;
+		len += n;
+	}
+	close(pfd);
+	buf[len] = '\0';
+	return 0;
+}
+
+bool files_anon_is(const struct file_parms *p, const char *link)
+{
+	return p->fs_type == ANON_INODE_FS_MAGIC && !strcmp(p->link, link);
+}
+
+const char *files_fdinfo_field(const char *fdinfo, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *line = fdinfo;
+
+	while (line && *line) {
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			line += klen + 1;
+			while (*line == ' ' || *line == '\t')
+				line++;
+			return line;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return NULL;
+}
+
+void files_msgs_free(void **msgs, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		img_free_msg(msgs[i]);
+	free(msgs);
+}
+
+int files_img_read_all(struct rst_ctx *ctx, enum img_type type, unsigned long id,
+		       const ProtobufCMessageDescriptor *md, void ***msgs, size_t *nr)
+{
+	ProtobufCMessage *msg;
+	struct img *img;
+	void **arr = NULL;
+	size_t n = 0, cap = 0;
+	int ret;
+
+	*msgs = NULL;
+	*nr = 0;
+	ret = img_open(&img, ctx->dirfd, type, id, O_RDONLY);
+	if (ret)
+		return ret;
+	while ((ret = img_read_msg(img, md, &msg)) == 1) {
+		ret = files_grow(&arr, &cap, n, sizeof(*arr));
+		if (ret) {
+			img_free_msg(msg);
+			break;
+		}
+		arr[n++] = msg;
+	}
+	img_close(img);
+	if (ret < 0) {
+		files_msgs_free(arr, n);
+		return ret;
+	}
+	*msgs = arr;
+	*nr = n;
+	return 0;
+}
+
+int files_reopen(int fd, int flags, const char *what)
+{
+	char path[64];
+	int nfd;
+
+	/* O_TMPFILE carries O_DIRECTORY, which the file it made is not. */
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		flags &= ~O_DIRECTORY;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	nfd = open(path, rst_open_flags(flags));
+	if (nfd < 0) {
+		pr_perror("%s: cannot open it again with flags %#o", what, flags);
+		return -errno;
+	}
+	return nfd;
+}
+
+struct rst_file *rst_file_by_id(struct rst_ctx *ctx, uint32_t id)
+{
+	size_t lo = 0, hi = ctx->nr_files;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint32_t mid_id = ctx->files[mid].fe->id;
+
+		if (mid_id == id)
+			return &ctx->files[mid];
+		if (mid_id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int rst_pool_add(struct rst_ctx *ctx, int fd)
+{
+	int nfd, err;
+
+	if (ctx->pool_next < ctx->pool_base)
+		ctx->pool_next = ctx->pool_base;
+	nfd = fcntl(fd, F_DUPFD, ctx->pool_next);
+	if (nfd < 0) {
+		err = errno;
+		pr_perror("cannot move fd %d into the pool at %d", fd, ctx->pool_next);
+		close(fd);
+		return -err;
+	}
+	close(fd);
+	ctx->pool_next = nfd + 1;
+	return nfd;
+}
+
