@@ -48,4 +48,10 @@ size_t core_restore_size(struct rst_task *t);
  */
 int core_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *al);
 
+/* CRIU's values in core images: a task's state, and the size of a siginfo. */
+#define TASK_ALIVE	1
+#define TASK_DEAD	3
+#define TASK_STOPPED	6
+#define SIGINFO_SIZE	128
+
 #endif

@@ -162,3 +162,43 @@ int proc_read_task_misc(pid_t pid, uint32_t *personality, uint32_t *loginuid,
 	*oom_score_adj = atoi(buf);
 	return 0;
 }
+
+int proc_open(pid_t pid, const char *name, int flags)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("cannot open %s", path);
+		return -errno;
+	}
+	return fd;
+}
+
+ssize_t proc_read_small(pid_t pid, const char *name, char *buf, size_t size)
+{
+	size_t len = 0;
+	int fd = proc_open(pid, name, O_RDONLY);
+
+	if (fd < 0)
+		return fd;
+	while (len < size - 1) {
+		ssize_t r = read(fd, buf + len, size - 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			pr_perror("cannot read /proc/%d/%s", pid, name);
+			close(fd);
+			return -errno;
+		}
+		if (!r)
+			break;
+		len += r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return len;
+}

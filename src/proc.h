@@ -36,6 +36,11 @@ int proc_read_status(pid_t pid, pid_t tid, struct proc_status *st);
 /* The thread's name, without the newline. */
 int proc_read_comm(pid_t pid, pid_t tid, char *buf, size_t len);
 
+/* open("/proc/@pid/@name", @flags | O_CLOEXEC); the fd or -errno (logged). */
+int proc_open(pid_t pid, const char *name, int flags);
+/* Read all of a small /proc/@pid/@name into @buf (NUL-terminated); its length or -errno. */
+ssize_t proc_read_small(pid_t pid, const char *name, char *buf, size_t size);
+
 /* personality, loginuid and oom_score_adj of a process. */
 int proc_read_task_misc(pid_t pid, uint32_t *personality, uint32_t *loginuid,
 			int32_t *oom_score_adj);

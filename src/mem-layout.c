@@ -1,0 +1,669 @@
+/*
+ * mem-layout.c - a task's memory layout at dump: the mm fields (from
+ * /proc/PID/stat, auxv and the parasite) and its areas, from smaps,
+ * classified the way CRIU classifies them so that either tool restores
+ * the other's images; mm-PID.img holds both.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dump.h"
+#include "log.h"
+#include "mem-hugetlb.h"
+#include "mem.h"
+#include "mm.pb-c.h"
+#include "pagemap.pb-c.h"
+#include "shmem.h"
+#include "vdso.h"
+
+#include "mem-dump.h"
+#include "proc.h"
+
+
+#define VDSO_PROT	(PROT_READ | PROT_EXEC)
+#define VVAR_PROT	PROT_READ
+
+/* --- the task's mm: /proc/PID/stat and auxv --- */
+
+/* Fields of /proc/PID/stat, numbered as proc(5) numbers them. */
+#define STAT_START_CODE		26
+#define STAT_END_CODE		27
+#define STAT_START_STACK	28
+#define STAT_START_DATA		45
+#define STAT_END_DATA		46
+#define STAT_START_BRK		47
+#define STAT_ARG_START		48
+#define STAT_ARG_END		49
+#define STAT_ENV_START		50
+#define STAT_ENV_END		51
+#define STAT_NR_FIELDS		52
+
+static int read_stat_fields(pid_t pid, unsigned long long *f)
+{
+	char buf[2048], *p, *end;
+	ssize_t len = proc_read_small(pid, "stat", buf, sizeof(buf));
+	int i;
+
+	if (len < 0)
+		return len;
+	/* The command name may hold anything, ')' included: skip to the last one. */
+	p = strrchr(buf, ')');
+	if (!p)
+		goto bad;
+	p++;
+	memset(f, 0, STAT_NR_FIELDS * sizeof(*f));
+	for (i = 3; i < STAT_NR_FIELDS; i++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			goto bad;
+		if (i == 3) {		/* the state letter */
+			p++;
+			continue;
+		}
+		f[i] = strtoull(p, &end, 10);
+		if (end == p)
+			goto bad;
+		p = end;
+	}
+	return 0;
+bad:
+	pr_err("/proc/%d/stat: unexpected format", pid);
+	return -EINVAL;
+}
+
+static int fill_mm_from_stat(pid_t pid, MmEntry *mm)
+{
+	unsigned long long f[STAT_NR_FIELDS];
+	int ret = read_stat_fields(pid, f);
+
+	if (ret)
+		return ret;
+	mm->mm_start_code = f[STAT_START_CODE];
+	mm->mm_end_code = f[STAT_END_CODE];
+	mm->mm_start_data = f[STAT_START_DATA];
+	mm->mm_end_data = f[STAT_END_DATA];
+	mm->mm_start_stack = f[STAT_START_STACK];
+	mm->mm_start_brk = f[STAT_START_BRK];
+	mm->mm_arg_start = f[STAT_ARG_START];
+	mm->mm_arg_end = f[STAT_ARG_END];
+	mm->mm_env_start = f[STAT_ENV_START];
+	mm->mm_env_end = f[STAT_ENV_END];
+	return 0;
+}
+
+/*
+ * The saved auxv, as u64 words.  CRIU's x86 restore refuses more than 44
+ * words and CRIU's dump reads no more, dropping the AT_NULL pair when the
+ * kernel hands out 22 real ones (as it does today): we keep the same 44,
+ * or fewer when the vector is shorter, so that CRIU restores our images.
+ */
+static int fill_mm_auxv(pid_t pid, MmEntry *mm, uint64_t *words)
+{
+	char buf[MM_AUXV_WORDS_MAX * 8 + 1];
+	ssize_t len = proc_read_small(pid, "auxv", buf, sizeof(buf));
+
+	if (len < 0)
+		return len;
+	mm->n_mm_saved_auxv = len / 8;
+	memcpy(words, buf, mm->n_mm_saved_auxv * 8);
+	mm->mm_saved_auxv = words;
+	return 0;
+}
+
+/* Run @nr inside the task through the parasite; 0 and *@res, or -errno. */
+static int task_syscall(struct compel_ctl *ctl, long nr, unsigned long a1, long *res)
+{
+	union compel_rpc_args *args = compel_rpc_area(ctl);
+	int ret;
+
+	memset(&args->sys, 0, sizeof(args->sys));
+	args->sys.nr = nr;
+	args->sys.args[0] = a1;
+	ret = compel_rpc(ctl, COMPEL_CMD_SYSCALL);
+	if (ret)
+		return ret;
+	*res = args->sys.ret;
+	return 0;
+}
+
+/*
+ * What only the task can tell: its current brk (stat has only where the
+ * heap started), whether it is dumpable and whether THP is off for it.
+ */
+static int fill_mm_from_task(struct dump_task *t, MmEntry *mm)
+{
+	long brk, dumpable, thp;
+	int ret;
+
+	ret = task_syscall(t->ctl, __NR_brk, 0, &brk);
+	if (!ret)
+		ret = task_syscall(t->ctl, __NR_prctl, PR_GET_DUMPABLE, &dumpable);
+	if (!ret)
+		ret = task_syscall(t->ctl, __NR_prctl, PR_GET_THP_DISABLE, &thp);
+	if (ret) {
+		pr_err("pid %d: cannot read brk, dumpable and THP state", t->pid);
+		return ret;
+	}
+	if (dumpable < 0 || thp < 0) {
+		pr_err("pid %d: prctl in the task failed: %s", t->pid,
+		       strerror(-(dumpable < 0 ? dumpable : thp)));
+		return dumpable < 0 ? dumpable : thp;
+	}
+	mm->mm_brk = brk;
+	mm->has_dumpable = true;
+	mm->dumpable = dumpable;
+	mm->has_thp_disabled = true;
+	mm->thp_disabled = thp != 0;
+	return 0;
+}
+
+/* --- the areas: /proc/PID/smaps --- */
+
+
+/* An area as smaps describes it, before it is classified. */
+struct smaps_vma {
+	uint64_t start, end, pgoff;
+	char perms[5];
+	unsigned int maj, min;
+	unsigned long ino;
+	char name[PATH_MAX];
+	char vmflags[256];
+	bool has_vmflags;
+};
+
+/* A line reader over a /proc file that is too large to slurp (smaps). */
+struct line_reader {
+	int fd;
+	char *buf;
+	size_t size, len, pos;
+	bool eof;
+};
+
+/* The next line, without its newline: 1, 0 at the end, or -errno. */
+static int read_line(struct line_reader *r, char **line)
+{
+	for (;;) {
+		char *nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
+		ssize_t n;
+
+		if (nl) {
+			*nl = '\0';
+			*line = r->buf + r->pos;
+			r->pos = nl + 1 - r->buf;
+			return 1;
+		}
+		if (r->eof) {
+			if (r->pos == r->len)
+				return 0;
+			/* A last line without newline: there is room for the NUL. */
+			r->buf[r->len] = '\0';
+			*line = r->buf + r->pos;
+			r->pos = r->len;
+			return 1;
+		}
+		memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+		r->len -= r->pos;
+		r->pos = 0;
+		if (r->len == r->size - 1) {
+			pr_err("smaps: a line longer than %zu bytes", r->size);
+			return -E2BIG;
+		}
+		n = read(r->fd, r->buf + r->len, r->size - 1 - r->len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			pr_perror("cannot read smaps");
+			return -errno;
+		}
+		if (!n)
+			r->eof = true;
+		r->len += n;
+	}
+}
+
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* "start-end perms ..." opens an area; other lines are "Key: value". */
+static bool is_range_line(const char *s)
+{
+	const char *p = s;
+
+	while (is_hex(*p))
+		p++;
+	if (p == s || *p++ != '-')
+		return false;
+	s = p;
+	while (is_hex(*p))
+		p++;
+	return p != s && *p == ' ';
+}
+
+static int parse_range_line(char *s, struct smaps_vma *sv)
+{
+	int n = 0;
+	size_t len;
+	unsigned long long start, end, pgoff;
+
+	if (sscanf(s, "%llx-%llx %4s %llx %x:%x %lu %n", &start, &end, sv->perms, &pgoff,
+		   &sv->maj, &sv->min, &sv->ino, &n) < 7 || !n) {
+		pr_err("smaps: cannot parse \"%s\"", s);
+		return -EINVAL;
+	}
+	sv->start = start;
+	sv->end = end;
+	sv->pgoff = pgoff;
+	len = strlen(s + n);
+	if (len >= sizeof(sv->name)) {
+		pr_err("smaps: name too long at %llx", start);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sv->name, s + n, len + 1);
+	sv->has_vmflags = false;
+	sv->vmflags[0] = '\0';
+	return 0;
+}
+
+static bool vmflag(const char *tok, const char *f)
+{
+	return tok[0] == f[0] && tok[1] == f[1];
+}
+
+/*
+ * The VmFlags line: mmap flags that smaps does not otherwise show, and the
+ * madvise() advice in force (bit n for advice n, as CRIU keeps it).
+ */
+static int apply_vmflags(pid_t pid, struct smaps_vma *sv, VmaEntry *e)
+{
+	bool io_pf = false;
+	char *save = NULL, *tok;
+
+	for (tok = strtok_r(sv->vmflags, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (strlen(tok) != 2)
+			continue;
+		if (vmflag(tok, "gd"))
+			e->flags |= MAP_GROWSDOWN;
+		else if (vmflag(tok, "lo"))
+			e->flags |= MAP_LOCKED;
+		else if (vmflag(tok, "nr"))
+			e->flags |= MAP_NORESERVE;
+		else if (vmflag(tok, "ht"))
+			e->flags |= MAP_HUGETLB;
+		else if (vmflag(tok, "dp"))
+			e->flags |= MAP_DROPPABLE;
+		else if (vmflag(tok, "sr"))
+			e->madv |= 1ULL << MADV_SEQUENTIAL;
+		else if (vmflag(tok, "rr"))
+			e->madv |= 1ULL << MADV_RANDOM;
+		else if (vmflag(tok, "dc"))
+			e->madv |= 1ULL << MADV_DONTFORK;
+		else if (vmflag(tok, "dd"))
+			e->madv |= 1ULL << MADV_DONTDUMP;
+		else if (vmflag(tok, "mg"))
+			e->madv |= 1ULL << MADV_MERGEABLE;
+		else if (vmflag(tok, "hg"))
+			e->madv |= 1ULL << MADV_HUGEPAGE;
+		else if (vmflag(tok, "nh"))
+			e->madv |= 1ULL << MADV_NOHUGEPAGE;
+		else if (vmflag(tok, "wf"))
+			e->madv |= 1ULL << MADV_WIPEONFORK;
+		else if (vmflag(tok, "io") || vmflag(tok, "pf"))
+			io_pf = true;
+		else if (vmflag(tok, "ss"))
+			e->status |= VMA_AREA_SHSTK;
+	}
+	e->has_madv = e->madv != 0;
+
+	/* A droppable area is private in nature, but mmap() wants it without MAP_PRIVATE. */
+	if ((e->flags & MAP_DROPPABLE) && (e->flags & MAP_PRIVATE))
+		e->flags &= ~MAP_PRIVATE;
+
+	if (e->status & VMA_AREA_SHSTK) {
+		pr_err("pid %d: shadow stack at %" PRIx64 " is not supported yet", pid, e->start);
+		return -ENOTSUP;
+	}
+	/* Pages of VM_IO/VM_PFNMAP areas are not the task's to copy; vvar is the kernel's. */
+	if (io_pf && !(e->status & (VMA_AREA_VVAR | VMA_FILE_SHARED))) {
+		pr_err("pid %d: I/O or PFN mapping at %" PRIx64 "-%" PRIx64
+		       " (%s) cannot be dumped", pid, e->start, e->end, sv->name);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* st_dev of shmem's internal mount: memfds and shared anonymous memory live there. */
+static int shmem_dev(dev_t *dev)
+{
+	static dev_t cached;
+	static bool known;
+	struct stat st;
+	int fd;
+
+	if (known) {
+		*dev = cached;
+		return 0;
+	}
+	fd = syscall(__NR_memfd_create, "stasis-shmem-probe", MFD_CLOEXEC);
+	if (fd < 0) {
+		pr_perror("memfd_create");
+		return -errno;
+	}
+	if (fstat(fd, &st)) {
+		pr_perror("fstat of a memfd");
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	cached = st.st_dev;
+	known = true;
+	*dev = cached;
+	return 0;
+}
+
+/*
+ * A file-backed area: its file is looked at through map_files (which
+ * reaches deleted and unreachable files too) and recorded in files.img;
+ * the link's own mode tells how the mapped file was opened.
+ */
+static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_list *l,
+			     struct smaps_vma *sv, VmaEntry *e, bool *anon)
+{
+	bool shared = e->flags & MAP_SHARED;
+	char link[96];
+	struct stat lst, st;
+	dev_t shm = 0;
+	int ret;
+
+	snprintf(link, sizeof(link), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, t->pid,
+		 e->start, e->end);
+	if (lstat(link, &lst)) {
+		if (errno == ENOENT) {	/* no file behind it after all */
+			*anon = true;
+			return 0;
+		}
+		pr_perror("cannot stat %s", link);
+		return -errno;
+	}
+	switch (lst.st_mode & 0600) {
+	case 0200:
+		e->fdflags = O_WRONLY;
+		break;
+	case 0600:
+		e->fdflags = O_RDWR;
+		break;
+	default:
+		e->fdflags = O_RDONLY;
+		break;
+	}
+	e->has_fdflags = true;
+	if (stat(link, &st)) {
+		pr_perror("cannot stat the file mapped at %" PRIx64 " (%s)", e->start, sv->name);
+		return -errno;
+	}
+
+	ret = shmem_dev(&shm);
+	if (ret)
+		return ret;
+	if (S_ISREG(st.st_mode) && st.st_dev == shm) {
+		if (!strncmp(sv->name, "/SYSV", 5)) {
+			pr_err("pid %d: SysV shared memory at %" PRIx64 " is not supported yet",
+			       t->pid, e->start);
+			return -ENOTSUP;
+		}
+		/* CRIU keeps shared anonymous memory and memfds alike, as memfds. */
+		e->status |= VMA_AREA_MEMFD;
+	} else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5)) {
+		/* /dev/zero mapped privately: anonymous memory with a file name. */
+	} else if (!S_ISREG(st.st_mode)) {
+		pr_err("pid %d: cannot dump the mapping of %s at %" PRIx64 " (mode %o)",
+		       t->pid, sv->name, e->start, st.st_mode);
+		return -ENOTSUP;
+	}
+	e->status |= shared ? VMA_FILE_SHARED : VMA_FILE_PRIVATE;
+
+	if (l->last_id && l->last_dev == st.st_dev && l->last_ino == st.st_ino) {
+		e->shmid = l->last_id;
+		return 0;
+	}
+	/*
+	 * Mapped files are recorded without open flags, as CRIU does: fdflags
+	 * has them.  A shmem object is a memfd entry, and its contents are
+	 * dumped with it, once, by whoever maps it first (shmem.h).
+	 */
+	if (e->status & VMA_AREA_MEMFD)
+		ret = memfd_dump_mapping(ctx, t, link, &l->last_id);
+	else
+		ret = files_dump_path(ctx, t, link, 0, &l->last_id);
+	if (ret)
+		return ret;
+	l->last_dev = st.st_dev;
+	l->last_ino = st.st_ino;
+	e->shmid = l->last_id;
+	return 0;
+}
+
+static int classify_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_list *l,
+			struct smaps_vma *sv, VmaEntry *e)
+{
+	bool anon = !(sv->maj || sv->min || sv->ino);	/* smaps shows 00:00 0 for no file */
+	int ret;
+
+	vma_entry__init(e);
+	e->start = sv->start;
+	e->end = sv->end;
+	e->pgoff = sv->pgoff;
+	e->fd = -1;
+	if (sv->perms[0] == 'r')
+		e->prot |= PROT_READ;
+	if (sv->perms[1] == 'w')
+		e->prot |= PROT_WRITE;
+	if (sv->perms[2] == 'x')
+		e->prot |= PROT_EXEC;
+	e->flags = sv->perms[3] == 's' ? MAP_SHARED : MAP_PRIVATE;
+
+	if (!strcmp(sv->name, "[vsyscall]")) {
+		e->status = VMA_AREA_VSYSCALL;
+	} else if (!strcmp(sv->name, "[vdso]")) {
+		e->status = VMA_AREA_REGULAR;
+		if ((e->prot & VDSO_PROT) == VDSO_PROT)
+			e->status |= VMA_AREA_VDSO;
+	} else if (!strcmp(sv->name, "[vvar]") || !strcmp(sv->name, "[vvar_vclock]")) {
+		e->status = VMA_AREA_REGULAR;
+		if ((e->prot & VVAR_PROT) == VVAR_PROT)
+			e->status |= VMA_AREA_VVAR;
+	} else if (!strcmp(sv->name, "[heap]")) {
+		e->status = VMA_AREA_REGULAR | VMA_AREA_HEAP;
+	} else if (!strcmp(sv->name, "[uprobes]")) {
+		pr_err("pid %d: has a uprobes area, which cannot be dumped", t->pid);
+		return -ENOTSUP;
+	} else {
+		e->status = VMA_AREA_REGULAR;
+	}
+
+	if (!anon && hugetlb_vmflags(sv->vmflags)) {
+		ret = hugetlb_classify(t->pid, e);
+		return ret ? ret : apply_vmflags(t->pid, sv, e);
+	}
+	if (!anon) {
+		if (!strncmp(sv->name, "/[aio]", 6)) {
+			pr_err("pid %d: AIO ring at %" PRIx64 " is not supported yet",
+			       t->pid, e->start);
+			return -ENOTSUP;
+		}
+		ret = classify_file_vma(ctx, t, l, sv, e, &anon);
+		if (ret)
+			return ret;
+	}
+	if (anon) {
+		if (e->flags & MAP_SHARED) {
+			/* Shared memory always has a shmem file: this cannot be. */
+			pr_err("pid %d: shared area %" PRIx64 " without a file", t->pid, e->start);
+			return -EINVAL;
+		}
+		e->status |= VMA_ANON_PRIVATE;
+		e->flags |= MAP_ANONYMOUS;
+	}
+	return apply_vmflags(t->pid, sv, e);
+}
+
+int mem_vma_list_add(struct vma_list *l, const VmaEntry *e)
+{
+	VmaEntry *last = l->nr ? &l->v[l->nr - 1] : NULL;
+
+	/*
+	 * Linux 6.18 splits the vvar area in [vvar] and [vvar_vclock]; CRIU
+	 * keeps them as one area (the restorer remaps the kernel's whole vvar
+	 * there), and so do we.
+	 */
+	if (last && (last->status & VMA_AREA_VVAR) && (e->status & VMA_AREA_VVAR)) {
+		if (last->end != e->start) {
+			pr_err("two vvar areas apart: %" PRIx64 "-%" PRIx64 " and %" PRIx64
+			       "-%" PRIx64, last->start, last->end, e->start, e->end);
+			return -EINVAL;
+		}
+		last->end = e->end;
+		return 0;
+	}
+	if (l->nr == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		VmaEntry *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->nr++] = *e;
+	return 0;
+}
+
+/* The parasite's own area is ours, not the task's: it is left out. */
+static unsigned long parasite_addr(struct dump_task *t)
+{
+	union compel_rpc_args *area = t->ctl ? compel_rpc_area(t->ctl) : NULL;
+
+	return area ? compel_remote_addr(t->ctl, area) : 0;
+}
+
+static int add_smaps_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_list *l,
+			 struct smaps_vma *sv, unsigned long skip)
+{
+	VmaEntry e;
+	int ret;
+
+	if (skip && sv->start <= skip && skip < sv->end)
+		return 0;
+	if (!sv->has_vmflags) {
+		pr_err("smaps: no VmFlags for %" PRIx64 "-%" PRIx64, sv->start, sv->end);
+		return -EINVAL;
+	}
+	ret = classify_vma(ctx, t, l, sv, &e);
+	return ret ? ret : mem_vma_list_add(l, &e);
+}
+
+int mem_collect_vmas(struct dump_ctx *ctx, struct dump_task *t, struct vma_list *l)
+{
+	unsigned long skip = parasite_addr(t);
+	struct line_reader r = { .size = 64 << 10 };
+	struct smaps_vma *sv;
+	bool have = false;
+	char *line = NULL;
+	int ret;
+
+	sv = malloc(sizeof(*sv));
+	r.buf = malloc(r.size);
+	r.fd = proc_open(t->pid, "smaps", O_RDONLY);
+	ret = !sv || !r.buf ? -ENOMEM : r.fd < 0 ? r.fd : 0;
+	while (!ret) {
+		ret = read_line(&r, &line);
+		if (ret <= 0)
+			break;
+		ret = 0;
+		if (is_range_line(line)) {
+			ret = have ? add_smaps_vma(ctx, t, l, sv, skip) : 0;
+			if (!ret)
+				ret = parse_range_line(line, sv);
+			have = !ret;
+		} else if (have && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(sv->vmflags, sizeof(sv->vmflags), "%s", line + 8);
+			sv->has_vmflags = true;
+		}
+	}
+	if (!ret && have)
+		ret = add_smaps_vma(ctx, t, l, sv, skip);
+	if (r.fd >= 0)
+		close(r.fd);
+	free(r.buf);
+	free(sv);
+	return ret;
+}
+
+/* --- which pages --- */
+
+int mem_write_mm(struct dump_ctx *ctx, struct dump_task *t, MmEntry *mm,
+		    const struct vma_list *l)
+{
+	struct img *img;
+	int ret;
+
+	mm->n_vmas = l->nr;
+	mm->vmas = calloc(l->nr ? l->nr : 1, sizeof(*mm->vmas));
+	if (!mm->vmas)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->nr; i++)
+		mm->vmas[i] = &l->v[i];
+	ret = img_open(&img, ctx->dirfd, IMG_MM, t->pid, O_WRONLY);
+	if (!ret) {
+		ret = img_write_msg(img, &mm->base);
+		ret = img_close(img) ? : ret;
+	}
+	free(mm->vmas);
+	mm->vmas = NULL;
+	return ret;
+}
+
+int mem_fill_mm(struct dump_ctx *ctx, struct dump_task *t, MmEntry *mm, uint64_t *auxv,
+		   const struct vma_list *l)
+{
+	char exe[64];
+	int ret;
+
+	ret = fill_mm_from_stat(t->pid, mm);
+	if (!ret)
+		ret = fill_mm_auxv(t->pid, mm, auxv);
+	if (ret)
+		return ret;
+	if (t->ctl && compel_rpc_area(t->ctl)) {
+		ret = fill_mm_from_task(t, mm);
+		if (ret)
+			return ret;
+	} else {
+		/* No parasite to ask: the heap's end is the brk, page-rounded. */
+		mm->mm_brk = mm->mm_start_brk;
+		for (size_t i = 0; i < l->nr; i++)
+			if (l->v[i].status & VMA_AREA_HEAP)
+				mm->mm_brk = l->v[i].end;
+		pr_warn("pid %d: no parasite; brk taken from the heap, dumpable unknown", t->pid);
+	}
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", t->pid);
+	ret = files_dump_path(ctx, t, exe, O_RDONLY, &t->exe_file_id);
+	mm->exe_file_id = t->exe_file_id;
+	return ret;
+}
