@@ -29,7 +29,8 @@ PB_OBJ	:= $(patsubst $(GEN)/%.c,$(B)/obj/pb/%.o,$(PB_SRC))
 IMG_OBJ	:= $(B)/obj/images/image.o $(B)/obj/images/imgdesc.o \
 	   $(B)/obj/images/pbopts.o $(B)/obj/src/log.o $(PB_OBJ)
 
-CRIT_LIB_OBJ := $(B)/obj/crit/json.o $(B)/obj/crit/pbjson.o $(B)/obj/crit/imgjson.o
+CRIT_LIB_OBJ := $(B)/obj/crit/json.o $(B)/obj/crit/pbjson.o $(B)/obj/crit/textenc.o \
+		$(B)/obj/crit/imgjson.o
 CRIT_OBJ := $(B)/obj/crit/crit.o $(B)/obj/crit/explore.o $(CRIT_LIB_OBJ)
 
 # The tool: every C file under src/ except log.c, which the image library carries.

@@ -38,6 +38,9 @@ int json_to_pb(const struct json *j, const ProtobufCMessageDescriptor *md,
 /* Base64 as Python's base64.encodebytes / decodebytes. */
 struct json *b64_to_json(const uint8_t *data, size_t len);
 int b64_decode(const char *s, size_t len, uint8_t **out, size_t *out_len);
+/* textenc.c: quoted-printable, as crit shows unix socket names. */
+struct json *qp_to_json(const uint8_t *data, size_t len);
+int qp_decode(const char *s, size_t len, uint8_t **out, size_t *out_len);
 
 /* Read an unsigned integer field of @msg by name; false if absent or not integral. */
 bool pb_get_uint(const ProtobufCMessage *msg, const char *name, uint64_t *v);

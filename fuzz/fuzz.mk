@@ -7,7 +7,7 @@ FUZZ_CC		?= clang
 FUZZ_CFLAGS	:= -g -O1 -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB_SRC	:= images/image.c images/imgdesc.c images/pbopts.c src/log.c \
-		   crit/json.c crit/pbjson.c crit/imgjson.c
+		   crit/json.c crit/pbjson.c crit/textenc.c crit/imgjson.c
 
 FUZZ_BINS	:= $(B)/fuzz/fuzz_image $(B)/fuzz/fuzz_json $(B)/fuzz/fuzz_vdso
 

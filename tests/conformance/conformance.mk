@@ -13,7 +13,8 @@ CONF_SRCS	:= $(filter-out tests/conformance/runner.c, \
 			$(sort $(wildcard tests/conformance/*.c)))
 CONF_PROGS	:= $(patsubst tests/conformance/%.c,$(B)/tests/conformance/%,$(CONF_SRCS))
 CONF_LIB_OBJ	:= $(B)/obj/tests/lib/stasis_test.o
-CONF_OBJ	:= $(patsubst %.c,$(B)/obj/%.o,$(CONF_SRCS) tests/conformance/runner.c) \
+CONF_RUNNER_OBJ	:= $(B)/obj/tests/conformance/runner.o $(B)/obj/tests/lib/runner-util.o
+CONF_OBJ	:= $(patsubst %.c,$(B)/obj/%.o,$(CONF_SRCS)) $(CONF_RUNNER_OBJ) \
 		   $(CONF_LIB_OBJ)
 
 # A static pattern rule of our own: these objects need no generated code,
@@ -23,7 +24,7 @@ $(CONF_OBJ): $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(CONF_RUNNER): $(B)/obj/tests/conformance/runner.o $(CONF_LIB_OBJ)
+$(CONF_RUNNER): $(CONF_RUNNER_OBJ) $(CONF_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 

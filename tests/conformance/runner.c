@@ -54,6 +54,7 @@
 #include <unistd.h>
 
 #include "stasis_test.h"
+#include "runner-util.h"
 
 #define DEFAULT_TIMEOUT	30		/* seconds, for each step */
 #define DEFAULT_TOPDIR	"/tmp/stasis-conf"
@@ -135,85 +136,6 @@ static void nap(void)
 	nanosleep(&ts, NULL);
 }
 
-static const char *describe_status(int status)
-{
-	static char buf[64];
-	const char *abbrev;
-
-	if (WIFEXITED(status)) {
-		snprintf(buf, sizeof(buf), "exited with status %d",
-			 WEXITSTATUS(status));
-	} else if (WIFSIGNALED(status)) {
-		abbrev = sigabbrev_np(WTERMSIG(status));
-		if (abbrev)
-			snprintf(buf, sizeof(buf), "killed by SIG%s", abbrev);
-		else
-			snprintf(buf, sizeof(buf), "killed by signal %d",
-				 WTERMSIG(status));
-	} else {
-		snprintf(buf, sizeof(buf), "wait status %#x", status);
-	}
-	return buf;
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	char *p;
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* Image directories are flat; stale images must not mix with new ones. */
-static int empty_dir(const char *path)
-{
-	struct dirent *de;
-	DIR *d = opendir(path);
-	int ret = 0;
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) && !ret)
-			ret = -errno;
-	}
-	closedir(d);
-	return ret;
-}
-
-/* The parent of @pid, or -1 if it is gone. */
-static pid_t proc_ppid(pid_t pid)
-{
-	pid_t ppid;
-	char state;
-
-	return test_proc_stat(pid, &state, &ppid) ? -1 : ppid;
-}
-
-/* The state letter of @pid ('R', 'S', 'T', 'Z', ...), or '?' if it is gone. */
-static char proc_state(pid_t pid)
-{
-	pid_t ppid;
-	char state;
-
-	return test_proc_stat(pid, &state, &ppid) ? '?' : state;
-}
-
-/* SIGKILL every child we have now. */
 static void kill_children(void)
 {
 	pid_t self = getpid(), pid;

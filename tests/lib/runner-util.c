@@ -1,0 +1,103 @@
+/*
+ * runner-util.c - small helpers of the conformance runner (runner.c):
+ * wait statuses in words, directories, /proc/PID/stat fields.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runner-util.h"
+#include "stasis_test.h"
+
+const char *describe_status(int status)
+{
+	static char buf[64];
+	const char *abbrev;
+
+	if (WIFEXITED(status)) {
+		snprintf(buf, sizeof(buf), "exited with status %d",
+			 WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		abbrev = sigabbrev_np(WTERMSIG(status));
+		if (abbrev)
+			snprintf(buf, sizeof(buf), "killed by SIG%s", abbrev);
+		else
+			snprintf(buf, sizeof(buf), "killed by signal %d",
+				 WTERMSIG(status));
+	} else {
+		snprintf(buf, sizeof(buf), "wait status %#x", status);
+	}
+	return buf;
+}
+
+int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	char *p;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	for (p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Image directories are flat; stale images must not mix with new ones. */
+int empty_dir(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int ret = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) && !ret)
+			ret = -errno;
+	}
+	closedir(d);
+	return ret;
+}
+
+/* The parent of @pid, or -1 if it is gone. */
+pid_t proc_ppid(pid_t pid)
+{
+	pid_t ppid;
+	char state;
+
+	return test_proc_stat(pid, &state, &ppid) ? -1 : ppid;
+}
+
+/* The state letter of @pid ('R', 'S', 'T', 'Z', ...), or '?' if it is gone. */
+char proc_state(pid_t pid)
+{
+	pid_t ppid;
+	char state;
+
+	return test_proc_stat(pid, &state, &ppid) ? '?' : state;
+}
+
+/* SIGKILL every child we have now. */

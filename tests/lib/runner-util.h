@@ -1,0 +1,20 @@
+/*
+ * runner-util.h - small helpers of the conformance runner (runner-util.c).
+ */
+#ifndef STASIS_RUNNER_UTIL_H
+#define STASIS_RUNNER_UTIL_H
+
+#include <sys/types.h>
+
+/* A wait status in words ("exit 1", "signal 9"), in a static buffer. */
+const char *describe_status(int status);
+/* mkdir -p @path; 0 or -1. */
+int mkdir_p(const char *path);
+/* Remove what is in directory @path (not below); 0 or -1. */
+int empty_dir(const char *path);
+/* The parent of @pid from /proc/PID/stat, or -1. */
+pid_t proc_ppid(pid_t pid);
+/* The state letter of @pid from /proc/PID/stat, or 0. */
+char proc_state(pid_t pid);
+
+#endif
