@@ -309,6 +309,31 @@ static void protect_vmas(struct rst_args *a)
 	}
 }
 
+/* The kernel's struct flock. */
+struct kflock {
+	int16_t l_type, l_whence;
+	int32_t pad;
+	int64_t l_start, l_len;
+	int32_t l_pid, pad2;
+};
+
+/*
+ * Close the service fds and the pool, then take the task's POSIX locks:
+ * closing an fd of a locked file would have dropped them.
+ */
+static void close_pool(struct rst_args *a)
+{
+	sys3(__NR_close_range, a->close_from, ~0u, 0);
+	for (uint32_t i = 0; i < a->nr_locks; i++) {
+		struct kflock fl = {
+			.l_type = a->locks[i].type, .l_whence = 0,	/* SEEK_SET */
+			.l_start = a->locks[i].start, .l_len = a->locks[i].len,
+		};
+
+		check(sys3(__NR_fcntl, a->locks[i].fd, 6 /* F_SETLK */, &fl), "take a POSIX lock again");
+	}
+}
+
 /* Kernel's struct prctl_mm_map. */
 struct mm_map {
 	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
@@ -561,11 +586,11 @@ void rst_main(struct rst_args *a)
 		futex_wait(&a->threads_ready, n);
 	}
 	if (!a->close_after_go)
-		sys3(__NR_close_range, a->close_from, ~0u, 0);
+		close_pool(a);
 	stage_done(a->shared, RST_STAGE_READY);
 	wait_go(a);
 	if (a->close_after_go)
-		sys3(__NR_close_range, a->close_from, ~0u, 0);
+		close_pool(a);
 	/*
 	 * Until now the task died with its parent (restore.c sets that, so
 	 * that a restore killed half way leaves nothing behind); from now

@@ -140,6 +140,15 @@ struct rst_mm {
 	int32_t exe_fd;			/* -1: leave it */
 };
 
+/*
+ * A POSIX lock of the task's, taken by the restorer once the pool's fds
+ * are closed: closing any fd of a file drops the POSIX locks on it.
+ */
+struct rst_posix_lock {
+	int32_t fd, type;		/* F_RDLCK, F_WRLCK */
+	int64_t start, len;		/* len 0: to the end of the file */
+};
+
 struct rst_args {
 	struct rst_shared *shared;
 	int32_t pid, stopped;		/* stopped: the signal stasis stops it with at the end, or 0 */
@@ -181,6 +190,9 @@ struct rst_args {
 	uint64_t siginfo;		/* pending for the whole process */
 	int32_t close_from;		/* the first service fd */
 	int32_t close_after_go;		/* fd table shared: others still map from the pool */
+	struct rst_posix_lock *locks;	/* taken once the fds above are closed */
+	uint32_t nr_locks;
+	uint32_t pad_locks;
 };
 
 /* Each thread's stack in the region. */

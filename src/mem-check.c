@@ -24,21 +24,33 @@ static bool aligned(uint64_t v)
 	return !(v & PAGE_MASK_LOW);
 }
 
-/* CRIU's guard regions: entries after the real areas, inside one of them. */
+/* CRIU's guard regions: entries after the real areas, inside them. */
 static bool is_guard(const VmaEntry *v)
 {
 	return v->status == VMA_AREA_GUARD;
 }
 
-static bool inside_an_area(const MmEntry *mm, const VmaEntry *g)
+/*
+ * Is guard region @g covered by areas?  It may run across several that
+ * touch (PAGEMAP_SCAN reports adjacent guard pages as one region).
+ */
+static bool inside_areas(const MmEntry *mm, const VmaEntry *g)
 {
-	for (size_t i = 0; i < mm->n_vmas; i++) {
-		const VmaEntry *v = mm->vmas[i];
+	uint64_t cur = g->start;
+	bool moved = true;
 
-		if (!is_guard(v) && v->start <= g->start && g->end <= v->end)
-			return true;
+	while (cur < g->end && moved) {
+		moved = false;
+		for (size_t i = 0; i < mm->n_vmas; i++) {
+			const VmaEntry *v = mm->vmas[i];
+
+			if (!is_guard(v) && v->start <= cur && cur < v->end) {
+				cur = v->end;
+				moved = true;
+			}
+		}
 	}
-	return false;
+	return cur >= g->end;
 }
 
 int mem_check_vmas(pid_t pid, const MmEntry *mm)
@@ -54,7 +66,7 @@ int mem_check_vmas(pid_t pid, const MmEntry *mm)
 			return -EINVAL;
 		}
 		if (is_guard(v)) {
-			if (!inside_an_area(mm, v)) {
+			if (!inside_areas(mm, v)) {
 				pr_err("mm-%d.img: guard region %#" PRIx64 "-%#" PRIx64 " lies outside every area",
 				       pid, (uint64_t)v->start, (uint64_t)v->end);
 				return -EINVAL;

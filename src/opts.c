@@ -61,7 +61,7 @@ static const struct opt_desc opt_table[] = {
 	{ "display-stats", no_argument, 0, IGNORED },
 	{ "log-pid", no_argument, 0, IGNORED },
 	{ "skip-in-flight", no_argument, 0, IGNORED },
-	{ "file-locks", no_argument, 'l', IGNORED },
+	{ "file-locks", no_argument, 'l', SET },
 	{ "evasive-devices", no_argument, 0, IGNORED },
 	{ "stream", no_argument, 0, UNSUPPORTED },
 	{ "restore-sibling", no_argument, 0, IGNORED },
@@ -219,6 +219,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_LINK_REMAP: o->link_remap = true; break;
 	case O_NO_LINK_REMAP: o->link_remap = false; break;
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
+	case 'l': o->file_locks = true; break;
 	/*
 	 * CRIU searches these dirs for the path of a watched inode; stasis
 	 * asks the inode itself (its handle, opened), so none is needed.

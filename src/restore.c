@@ -266,11 +266,11 @@ FILE *rst_fopen_self(const char *what)
 	return fdopen(fd, "r");
 }
 
-static size_t region_size(struct rst_task *t, size_t blob)
+static size_t region_size(struct rst_ctx *ctx, struct rst_task *t, size_t blob)
 {
 	size_t size = blob + PAGE_SZ + sizeof(struct rst_args) + 64;
 
-	size += core_restore_size(t) + mem_restore_size(t);
+	size += core_restore_size(t) + mem_restore_size(t) + locks_restore_size(ctx, t);
 	size += t->nr_threads * (RST_THREAD_STACK + 64);
 	size += PAGE_SZ;	/* the shared area, moved in at the end */
 	return (size + PAGE_SZ - 1) & ~(PAGE_SZ - 1);
@@ -280,7 +280,7 @@ static size_t region_size(struct rst_task *t, size_t blob)
 static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, void **entry)
 {
 	size_t blob = restorer_blob_end - restorer_blob;
-	size_t size = region_size(t, blob);
+	size_t size = region_size(ctx, t, blob);
 	struct rst_alloc al;
 	struct rst_range region;
 	struct rst_args *a;
@@ -310,6 +310,9 @@ static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, vo
 	ret = mem_restore_args(t, a, &al, &region) ?: mem_restore_exe(ctx, t, a);
 	if (ret)
 		task_fail(ctx, t, ret, "prepare the memory areas");
+	ret = locks_restore_args(ctx, t, a, &al);
+	if (ret)
+		task_fail(ctx, t, ret, "prepare its POSIX locks");
 	a->close_from = ctx->svc_base;
 	ctx->regions[t->index] = (struct rst_region){ addr, size, a->stopped, 0 };
 	a->close_after_go = t->fdt_shared;

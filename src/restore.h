@@ -109,6 +109,7 @@ struct rst_ctx {
  * goes in is counted first (the *_restore_size() functions), so running
  * out is a bug in that count, and aborts.
  */
+struct rst_args;
 struct rst_alloc {
 	uint8_t *base;
 	size_t size, used;
@@ -174,6 +175,10 @@ int files_restore_open(struct rst_ctx *ctx, uint32_t id);
  * maps from it.
  */
 int files_restore_task(struct rst_ctx *ctx, struct rst_task *t);
+/* files/locks.c: room for, and the list of, @t's POSIX locks in the restorer's args. */
+size_t locks_restore_size(struct rst_ctx *ctx, const struct rst_task *t);
+int locks_restore_args(struct rst_ctx *ctx, const struct rst_task *t, struct rst_args *a,
+		       struct rst_alloc *al);
 /*
  * In the controller, once every task is ready and just before the tree
  * runs: start what counts time (timerfds), so that the restore itself

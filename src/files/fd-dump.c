@@ -197,6 +197,7 @@ static int fd_parms_fill(struct file_parms *p, int pidfd, pid_t pid, int fd, uin
 	if (ret)
 		return ret;
 	p->pos = pos;
+	p->has_locks = strstr(fdinfo, "\nlock:") != NULL;
 	/* /proc shows FD_CLOEXEC as O_CLOEXEC; it belongs to the fd, not the file. */
 	*fd_flags = (flags & O_CLOEXEC) ? FD_CLOEXEC : 0;
 	p->flags = flags & ~O_CLOEXEC;
@@ -384,6 +385,11 @@ static int dump_one_fd(struct dump_ctx *ctx, struct files_priv *priv, pid_t pid,
 		pr_debug("pid %d fd %d: %s, shares id %u", pid, fd, p.link, id);
 	}
 
+	if (p.has_locks) {
+		ret = locks_dump_fd(ctx, &p, id, files_id);
+		if (ret)
+			goto out;
+	}
 	ret = files_img_lazy(ctx, fdinfo_img, IMG_FDINFO, files_id);
 	if (ret)
 		goto out;
@@ -588,6 +594,9 @@ int files_dump_finish(struct dump_ctx *ctx)
 	ret = ret ? ret : err;
 	err = img_close(priv->memfd_img);
 	priv->memfd_img = NULL;
+	ret = ret ? ret : err;
+	err = img_close(priv->locks_img);
+	priv->locks_img = NULL;
 	return ret ? ret : err;
 }
 
@@ -602,6 +611,7 @@ void files_dump_cleanup(struct dump_ctx *ctx)
 	img_close(priv->remap_img);
 	img_close(priv->memfd_img);
 	tty_dump_cleanup(priv);
+	locks_dump_cleanup(priv);
 	free(priv->memfds);
 	free(priv->dead_pids);
 	linkremap_dump_cleanup(priv);

@@ -220,6 +220,8 @@ int files_restore_read(struct rst_ctx *ctx)
 	ret = read_files_img(ctx);
 	if (!ret)
 		ret = reg_restore_prepare(ctx);
+	if (!ret)
+		ret = locks_restore_read(ctx);
 	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++)
 		ret = read_task_files(ctx, &ctx->tasks[i]);
 	return ret;
@@ -333,7 +335,8 @@ int files_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 	if (!fdt_restore_owns(t))
 		return fdt_restore_join(ctx, t);
 	fdt_restore_gather(ctx, t);
-	ret = install_fds(ctx, t) ?: close_others(ctx, t) ?: kinds_installed(ctx, t);
+	ret = install_fds(ctx, t) ?: close_others(ctx, t) ?: kinds_installed(ctx, t) ?:
+	      locks_restore_task(ctx, t);
 	if (!ret)
 		fdt_restore_done(ctx, t);
 	return ret;
@@ -383,6 +386,7 @@ void files_restore_cleanup(struct rst_ctx *ctx)
 		return;
 	reg_restore_cleanup(priv);
 	pipe_restore_cleanup(priv);
+	locks_restore_cleanup(priv);
 	fifo_restore_cleanup(priv);
 	memfd_restore_cleanup(priv);
 	free(priv);

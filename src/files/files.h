@@ -34,6 +34,7 @@ struct file_parms {
 	long fs_type;		/* statfs f_type */
 	uint32_t flags;		/* O_* status flags, without O_CLOEXEC */
 	uint64_t pos;
+	bool has_locks;		/* fdinfo lists locks held through it */
 	char *link;		/* what /proc shows it as: a path, "pipe:[N]", ... */
 	FownEntry fown;
 };
@@ -51,6 +52,7 @@ struct path_file;
 struct ghost_file;
 struct tty_seen;
 struct memfd_inode;
+struct seen_lock;
 
 struct files_priv {
 	struct seen_file *seen;		/* open file descriptions of the fds */
@@ -78,6 +80,10 @@ struct files_priv {
 	struct memfd_inode *memfds;	/* memfd.c: shmem objects in memfd.img */
 	size_t nr_memfds, cap_memfds;
 	struct img *memfd_img;		/* memfd.img, once an object is found */
+
+	struct seen_lock *locks;	/* locks.c: locks in filelocks.img */
+	size_t nr_locks, cap_locks;
+	struct img *locks_img;
 
 	struct tty_seen *ttys;		/* tty.c: terminals in tty-info.img */
 	size_t nr_ttys, cap_ttys;
@@ -145,6 +151,15 @@ bool tty_is_tty(const struct file_parms *p);
 int tty_dump_finish(struct dump_ctx *ctx);
 void tty_dump_cleanup(struct files_priv *priv);
 
+/*
+ * locks.c: the locks held through @p (fdinfo's "lock:" lines), once
+ * each, into filelocks.img; refused without --file-locks.  @file_id is
+ * @p's files.img id, @files_id its fd table's.
+ */
+int locks_dump_fd(struct dump_ctx *ctx, const struct file_parms *p, uint32_t file_id,
+		  uint32_t files_id);
+void locks_dump_cleanup(struct files_priv *priv);
+
 /* --- restore --- */
 
 /* Flags that never go to open() for a recorded file: nothing is created or truncated. */
@@ -204,6 +219,9 @@ struct files_rst_priv {
 	struct rst_memfd *memfds;	/* memfd.c: memfd.img, objects made on use */
 	size_t nr_memfds;
 	bool memfds_loaded;
+
+	struct FileLockEntry **locks;	/* locks.c: filelocks.img */
+	size_t nr_locks;
 };
 
 struct files_rst_priv *files_rst_priv(struct rst_ctx *ctx);
@@ -218,6 +236,15 @@ void files_msgs_free(void **msgs, size_t nr);
 
 /* open("/proc/self/fd/@fd", @flags): a new open file description of the same file. */
 int files_reopen(int fd, int flags, const char *what);
+
+/*
+ * locks.c: filelocks.img read once; in task @t once its fds are in place,
+ * its flock and OFD locks and leases; its POSIX locks go to the restorer
+ * (restore.h: locks_restore_size, locks_restore_args).
+ */
+int locks_restore_read(struct rst_ctx *ctx);
+int locks_restore_task(struct rst_ctx *ctx, struct rst_task *t);
+void locks_restore_cleanup(struct files_rst_priv *priv);
 
 /* fs.c: fs-<pid>.img into @t->fs, its cwd and root checked to be path entries. */
 int fs_restore_read(struct rst_ctx *ctx, struct rst_task *t);

@@ -28,6 +28,7 @@ label() { sed -u "s#^\(PASS\|FAIL\|SKIP\): #\1: restore $1: #"; }
 dump_opts() {
 	case $1 in
 	link_remap) echo "--link-remap --ghost-limit=4M" ;;
+	file_locks) echo "--file-locks" ;;
 	esac
 }
 for p in "$B"/conformance/*; do
@@ -38,6 +39,16 @@ for p in "$B"/conformance/*; do
 	[ -n "$o" ] && extra=(--dump-opts "$o")
 	$B/runner --timeout 20 --workdir "$W/conf-$n" "${extra[@]}" "$p" | label "C/R"
 done
+
+# Without --file-locks, a tree holding locks is refused, as CRIU refuses it.
+T="C/R file locks"
+out=$($B/runner --timeout 20 --workdir "$W/locks-refused" "$B/conformance/file_locks")
+if [[ $out == FAIL:*"dump failed"* ]] &&
+	grep -q "holds a file lock (dump it with --file-locks)" "$W/locks-refused/dump.log"; then
+	pass "without --file-locks the dump is refused: $(grep -m1 -o 'unsupported:.*' "$W/locks-refused/dump.log")"
+else
+	fail "without --file-locks: $out"
+fi
 
 # An error is an error: a dump or restore that succeeded logs none.
 T="C/R logs"
