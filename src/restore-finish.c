@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "proc.h"
 #include "restore.h"
 
 #define FINISH_TIMEOUT	60	/* seconds, without --timeout */
@@ -393,6 +394,25 @@ static int unmap_all(struct rst_ctx *ctx, struct fin_state *fs)
 	return ret;
 }
 
+/*
+ * A task let go with a stop pending stops when it next runs: wait for
+ * that, so that the restore returns with the tree as it was dumped and
+ * nobody sees the task running for a moment.
+ */
+static void wait_stopped(pid_t pid)
+{
+	struct timespec nap = { .tv_nsec = 1000000 };
+	struct proc_stat st;
+
+	for (int i = 0; i < 2000; i++) {
+		if (proc_read_stat(pid, &st) || st.state == 'T' || st.state == 't' ||
+		    st.state == 'Z' || st.state == 'X')
+			return;
+		nanosleep(&nap, NULL);
+	}
+	pr_warn("pid %d: not stopped yet after 2 s", pid);
+}
+
 /* The regions are gone: each task runs (or stops) from its own registers. */
 static int detach_all(struct rst_ctx *ctx, struct fin_state *fs)
 {
@@ -417,6 +437,9 @@ static int detach_all(struct rst_ctx *ctx, struct fin_state *fs)
 			}
 		}
 	}
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		if (!ctx->tasks[i].zombie && (ctx->regions[i].stop_signo || fs->stop_owed[i]))
+			wait_stopped(ctx->tasks[i].pid);
 	return 0;
 }
 
