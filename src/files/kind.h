@@ -34,6 +34,12 @@ struct fd_kind {
 	const FownEntry *(*fown)(struct rst_ctx *ctx, const FileEntry *fe);
 	/* In the controller: open entry @f once, as a pool fd (rst_pool_add). */
 	int (*open)(struct rst_ctx *ctx, struct rst_file *f);
+	/*
+	 * In the controller once every task exists, for an entry whose open
+	 * deferred it (procpath_defer): open it now; the fd (not in the pool:
+	 * procpath.c sends it to each task that holds it) or -errno.
+	 */
+	int (*open_late)(struct rst_ctx *ctx, struct rst_file *f);
 	/* In the controller, once every entry is open. */
 	int (*prepared)(struct rst_ctx *ctx);
 	/* In task @t, once every fd of its table is in place. */
@@ -51,6 +57,6 @@ const struct fd_kind *fd_kind_by_type(int type);
 /* Every kind, as each file defines it. */
 extern const struct fd_kind reg_fd_kind, memfd_fd_kind, tty_fd_kind, pipe_fd_kind, fifo_fd_kind,
 	eventfd_fd_kind, epoll_fd_kind, inotify_fd_kind, signalfd_fd_kind, timerfd_fd_kind,
-	nsfile_fd_kind;
+	nsfile_fd_kind, pidfd_fd_kind;
 
 #endif

@@ -19,6 +19,7 @@ const struct fd_kind *const fd_kinds[] = {
 	&signalfd_fd_kind,
 	&timerfd_fd_kind,
 	&nsfile_fd_kind,
+	&pidfd_fd_kind,
 };
 
 const size_t nr_fd_kinds = sizeof(fd_kinds) / sizeof(fd_kinds[0]);

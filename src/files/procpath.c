@@ -1,8 +1,10 @@
 /*
  * procpath.c - files under /proc/PID of a task of the tree itself (a
- * parent's open /proc/CHILD/stat, a leaked /proc/self/maps).
+ * parent's open /proc/CHILD/stat, a leaked /proc/self/maps), and any
+ * other file that can be opened only once the tree's tasks exist (a
+ * pidfd of one of them: pidfd.c).
  *
- * Such a path names nothing until that task exists again, and the pool
+ * Such a file names nothing until that task exists again, and the pool
  * is filled before the fork.  So the entry's pool fd is one end of a
  * datagram socket pair instead; once every task is forked, the
  * controller opens the file and sends it down the socket once for each
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/kind.h"
 #include "log.h"
 #include "remap-file-path.pb-c.h"
 
@@ -140,8 +143,7 @@ int procpath_defer(struct rst_ctx *ctx, struct rst_file *f)
 	if (ret)
 		return ret;
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv)) {
-		pr_perror("file id %u (%s): cannot make its socket pair", f->fe->id,
-			  f->fe->reg->name);
+		pr_perror("file id %u: cannot make its socket pair", f->fe->id);
 		return -errno;
 	}
 	sv[1] = rst_pool_add(ctx, sv[1]);
@@ -158,7 +160,7 @@ int procpath_defer(struct rst_ctx *ctx, struct rst_file *f)
 		.id = f->fe->id, .send_fd = sv[1],
 	};
 	f->deferred = true;
-	pr_info("file id %u (%s): opened once its task exists", f->fe->id, f->fe->reg->name);
+	pr_info("file id %u: opened once every task exists", f->fe->id);
 	return sv[0];
 }
 
@@ -205,10 +207,11 @@ static int send_fd(int sock, int fd)
 static int send_one(struct rst_ctx *ctx, const struct rst_procpath *pp)
 {
 	struct rst_file *f = rst_file_by_id(ctx, pp->id);
-	const FownEntry *fown = f->fe->reg->fown;
+	const struct fd_kind *kind = fd_kind_by_type(f->fe->type);
+	const FownEntry *fown = kind->fown ? kind->fown(ctx, f->fe) : NULL;
 	int fd, n, ret = 0;
 
-	fd = reg_restore_file(ctx, f);
+	fd = kind->open_late(ctx, f);
 	if (fd < 0)
 		return fd;
 	if (fown && fown->signum && fcntl(fd, F_SETSIG, fown->signum)) {
@@ -219,8 +222,8 @@ static int send_one(struct rst_ctx *ctx, const struct rst_procpath *pp)
 	for (int i = 0; !ret && i < n; i++) {
 		ret = send_fd(pp->send_fd, fd);
 		if (ret)
-			pr_err("file id %u (%s): cannot send it to its task: %s", pp->id,
-			       f->fe->reg->name, strerror(-ret));
+			pr_err("file id %u: cannot send it to its task: %s", pp->id,
+			       strerror(-ret));
 	}
 	close(fd);
 	return ret;
@@ -258,12 +261,12 @@ int procpath_receive(struct rst_ctx *ctx, struct rst_file *f)
 	int fd, nfd;
 
 	if (recvmsg(f->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1) {
-		pr_perror("file id %u (%s): nothing came for it", f->fe->id, f->fe->reg->name);
+		pr_perror("file id %u: nothing came for it", f->fe->id);
 		return -EIO;
 	}
 	c = CMSG_FIRSTHDR(&mh);
 	if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
-		pr_err("file id %u (%s): no file came for it", f->fe->id, f->fe->reg->name);
+		pr_err("file id %u: no file came for it", f->fe->id);
 		return -EIO;
 	}
 	memcpy(&fd, CMSG_DATA(c), sizeof(int));

@@ -631,4 +631,5 @@ const struct fd_kind reg_fd_kind = {
 	.part = reg_part,
 	.fown = reg_fown,
 	.open = reg_restore_open,
+	.open_late = reg_restore_file,
 };
