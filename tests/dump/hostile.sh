@@ -7,6 +7,7 @@
 #  - a symlink at an image's name is not followed (what it points to
 #    stays as it was);
 #  - a failed dump leaves an earlier dump in the same directory intact;
+#  - a parent waiting in vfork keeps waiting, its child's sleep uncut;
 #  - a failing dump leaves the tree running;
 #  - a target killed in the middle of its dump does not hang stasis;
 #  - a task in namespaces of its own is refused, not dumped as if it were not;
@@ -150,6 +151,21 @@ kill "$churn_spawn" 2>/dev/null
 wait "$churn_spawn" 2>/dev/null
 check "a tree forking all the time: $ok of 8 dumps exit 0, none of them logs an error${bad:+:$bad}" \
 	[ -z "$bad" ]
+
+# --- a parent waiting in vfork: it stays waiting until its child exits ---
+build_prog tests/dump/vfork-prog.c "$W/vfork-prog"
+rm -f "$W/vfork.pid" "$W/vfork.out"
+"$B/tests/spawn" "$W/vfork.pid" -- "$W/vfork-prog" "$W/vfork.out" &
+vf_spawn=$!
+for _ in $(seq 100); do [ -s "$W/vfork.pid" ] && break; sleep 0.05; done
+sleep 0.3
+"$B/stasis" dump -t "$(cat "$W/vfork.pid")" -D "$W/vfork" -R -v4 -o dump.log >/dev/null 2>&1
+rc=$?
+wait "$vf_spawn"
+read -r waited status <"$W/vfork.out" 2>/dev/null
+check "a parent in vfork: dump -R exits 0 (status $rc)" [ "$rc" -eq 0 ]
+check "a parent in vfork: it waited ${waited:-?} s (the child sleeps 2 s), child exited ${status:-?}" \
+	awk -v w="${waited:-0}" -v s="${status:-0}" 'BEGIN { exit !(w >= 1.9 && s == 7) }'
 
 # --- a task in namespaces of its own: refused until namespaces are dumped ---
 for ns in pid net uts; do
