@@ -160,6 +160,14 @@ int locks_dump_fd(struct dump_ctx *ctx, const struct file_parms *p, uint32_t fil
 		  uint32_t files_id);
 void locks_dump_cleanup(struct files_priv *priv);
 
+/*
+ * fhandle.c: @hex (fdinfo's f_handle, @bytes long) into @fh; and the
+ * inode of @fh on kernel device @kdev opened O_PATH through a mount of
+ * it in @pid's mount table, the fd or -errno.
+ */
+int fh_parse(const char *hex, unsigned int bytes, struct FhEntry *fh);
+int fh_open(pid_t pid, uint32_t kdev, const struct FhEntry *fh);
+
 /* --- restore --- */
 
 /* Flags that never go to open() for a recorded file: nothing is created or truncated. */

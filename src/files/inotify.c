@@ -38,80 +38,6 @@
 #define FDINFO_MAX	(1 << 20)
 /* What fdinfo's mask may hold that inotify_add_watch() takes back. */
 #define WATCH_FLAGS	(IN_ALL_EVENTS | IN_EXCL_UNLINK | IN_ONESHOT)
-#define FH_WORDS	16	/* CRIU's fh_entry holds at least this many u64 words */
-
-/* The kernel's dev_t (major << 20 | minor), as fdinfo prints s_dev. */
-static bool same_kdev(uint32_t kdev, unsigned int maj, unsigned int min)
-{
-	return (kdev >> 20) == maj && (kdev & 0xfffff) == min;
-}
-
-/*
- * The inode of handle @fh on the filesystem of kernel device @kdev,
- * opened O_PATH through some mount of it in @pid's mount table; -errno.
- */
-static int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
-{
-	struct {
-		struct file_handle h;
-		unsigned char bytes[MAX_HANDLE_SZ];
-	} h;
-	char path[64], line[4096], mnt[4096];
-	int fd = -ENOENT;
-	FILE *f;
-
-	if (fh->bytes > MAX_HANDLE_SZ || fh->n_handle * 8 < fh->bytes)
-		return -EINVAL;
-	h.h.handle_bytes = fh->bytes;
-	h.h.handle_type = fh->type;
-	memcpy(h.h.f_handle, fh->handle, fh->bytes);
-
-	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (fd < 0 && fgets(line, sizeof(line), f)) {
-		unsigned int maj, min;
-		int mfd;
-
-		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &min, mnt) != 3 ||
-		    !same_kdev(kdev, maj, min))
-			continue;
-		/* open_by_handle_at() refuses an O_PATH mount fd (EBADF). */
-		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (mfd < 0)
-			continue;
-		fd = open_by_handle_at(mfd, &h.h, O_PATH | O_CLOEXEC);
-		if (fd < 0)
-			fd = -errno;
-		close(mfd);
-	}
-	fclose(f);
-	return fd;
-}
-
-/* Hex bytes of fdinfo's f_handle into @fh's words. */
-static int parse_handle(const char *hex, unsigned int bytes, FhEntry *fh)
-{
-	unsigned char raw[FH_WORDS * 8] = { 0 };
-
-	if (bytes > sizeof(raw))
-		return -EINVAL;
-	for (unsigned int i = 0; i < bytes; i++) {
-		unsigned int b;
-
-		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
-			return -EINVAL;
-		raw[i] = b;
-	}
-	fh->n_handle = FH_WORDS;
-	fh->handle = calloc(FH_WORDS, sizeof(uint64_t));
-	if (!fh->handle)
-		return -ENOMEM;
-	memcpy(fh->handle, raw, sizeof(raw));
-	fh->bytes = bytes;
-	return 0;
-}
 
 static void free_wds(InotifyFileEntry *e)
 {
@@ -160,7 +86,7 @@ static int parse_wd(InotifyFileEntry *e, const char *line)
 	w->mask = mask;
 	w->ignored_mask = ign;
 	fh->type = type;
-	return parse_handle(hex + strlen("f_handle:"), bytes, fh);
+	return fh_parse(hex + strlen("f_handle:"), bytes, fh);
 }
 
 /*

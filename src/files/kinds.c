@@ -16,6 +16,7 @@ const struct fd_kind *const fd_kinds[] = {
 	&eventfd_fd_kind,
 	&epoll_fd_kind,
 	&inotify_fd_kind,
+	&fanotify_fd_kind,
 	&signalfd_fd_kind,
 	&timerfd_fd_kind,
 	&nsfile_fd_kind,

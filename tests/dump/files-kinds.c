@@ -23,7 +23,7 @@
  * child of its own (which closes fd 15).
  * MODE "pattern" writes the pipe's contents to stdout and exits.
  * Other modes open one file CRIU-compatible images cannot hold (a socket,
- * a fanotify, a foreign net namespace, a memfd, a semaphore eventfd, a pty), or nothing ("none").
+ * a userfaultfd, a foreign net namespace, a memfd, a semaphore eventfd, a pty), or nothing ("none").
  *
  * It writes "ready" to the file "state" and waits for SIGUSR2; then it
  * checks that everything is still as it left it (pipe and fifo contents,
@@ -37,7 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/fanotify.h>
+#include <sys/syscall.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -212,8 +212,8 @@ static int open_one(const char *mode)
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	else if (!strcmp(mode, "netns"))
 		fd = foreign_netns();
-	else if (!strcmp(mode, "fanotify"))
-		fd = fanotify_init(FAN_CLASS_NOTIF, O_RDONLY);
+	else if (!strcmp(mode, "uffd"))
+		fd = syscall(SYS_userfaultfd, O_CLOEXEC);
 	else if (!strcmp(mode, "memfd"))
 		fd = memfd_create("kinds", 0);
 	else if (!strcmp(mode, "semaphore"))

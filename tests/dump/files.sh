@@ -184,7 +184,7 @@ refuse() {
 }
 
 refuse socket "socket:["
-refuse fanotify "anon_inode:[fanotify]"
+refuse uffd "anon_inode:[userfaultfd]"
 refuse netns "net:["
 
 # A memfd is dumped now (tests/dump/shmem.sh checks the rest of it).

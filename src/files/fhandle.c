@@ -1,0 +1,90 @@
+/*
+ * fhandle.c - inodes named by file handle (name_to_handle_at's), as
+ * inotify and fanotify marks name them in fdinfo: the handle read from
+ * fdinfo's hex, and the inode found again through any mount of its
+ * filesystem.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "fh.pb-c.h"
+#include "log.h"
+
+#define FH_WORDS	16	/* CRIU's fh_entry holds at least this many u64 words */
+
+/* The kernel's dev_t (major << 20 | minor), as fdinfo prints s_dev. */
+static bool same_kdev(uint32_t kdev, unsigned int maj, unsigned int min)
+{
+	return (kdev >> 20) == maj && (kdev & 0xfffff) == min;
+}
+
+/*
+ * fhandle.c's: the inode of handle @fh on the filesystem of kernel device @kdev,
+ * opened O_PATH through some mount of it in @pid's mount table; -errno.
+ */
+int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
+{
+	struct {
+		struct file_handle h;
+		unsigned char bytes[MAX_HANDLE_SZ];
+	} h;
+	char path[64], line[4096], mnt[4096];
+	int fd = -ENOENT;
+	FILE *f;
+
+	if (fh->bytes > MAX_HANDLE_SZ || fh->n_handle * 8 < fh->bytes)
+		return -EINVAL;
+	h.h.handle_bytes = fh->bytes;
+	h.h.handle_type = fh->type;
+	memcpy(h.h.f_handle, fh->handle, fh->bytes);
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fd < 0 && fgets(line, sizeof(line), f)) {
+		unsigned int maj, min;
+		int mfd;
+
+		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &min, mnt) != 3 ||
+		    !same_kdev(kdev, maj, min))
+			continue;
+		/* open_by_handle_at() refuses an O_PATH mount fd (EBADF). */
+		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (mfd < 0)
+			continue;
+		fd = open_by_handle_at(mfd, &h.h, O_PATH | O_CLOEXEC);
+		if (fd < 0)
+			fd = -errno;
+		close(mfd);
+	}
+	fclose(f);
+	return fd;
+}
+
+/* Hex bytes of fdinfo's f_handle into @fh's words. */
+int fh_parse(const char *hex, unsigned int bytes, FhEntry *fh)
+{
+	unsigned char raw[FH_WORDS * 8] = { 0 };
+
+	if (bytes > sizeof(raw))
+		return -EINVAL;
+	for (unsigned int i = 0; i < bytes; i++) {
+		unsigned int b;
+
+		if (sscanf(hex + 2 * i, "%2x", &b) != 1)
+			return -EINVAL;
+		raw[i] = b;
+	}
+	fh->n_handle = FH_WORDS;
+	fh->handle = calloc(FH_WORDS, sizeof(uint64_t));
+	if (!fh->handle)
+		return -ENOMEM;
+	memcpy(fh->handle, raw, sizeof(raw));
+	fh->bytes = bytes;
+	return 0;
+}
