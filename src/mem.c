@@ -679,7 +679,7 @@ static int add_range(struct xfer *x, uint64_t vaddr, uint64_t nr, uint32_t vma,
 /* The pages of @e the task holds, found with PAGEMAP_SCAN. */
 static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 {
-	uint64_t start = e->start, skip = PAGE_IS_PFNZERO;
+	uint64_t start = e->start, done = e->start, skip = PAGE_IS_PFNZERO;
 	int ret = 0;
 
 	/* In a private file mapping the file's own pages are the file's. */
@@ -709,15 +709,24 @@ static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 			break;
 		}
 		for (long i = 0; !ret && i < n; i++) {
-			uint64_t nr = (x->regs[i].end - x->regs[i].start) / PAGE_SZ;
+			uint64_t from = x->regs[i].start, to = x->regs[i].end;
 
-			ret = add_range(x, x->regs[i].start, nr, vma, e, root);
+			/*
+			 * A scan that filled the vector may say it stopped
+			 * before pages it returned: never take a page twice.
+			 */
+			if (to <= done)
+				continue;
+			if (from < done)
+				from = done;
+			ret = add_range(x, from, (to - from) / PAGE_SZ, vma, e, root);
+			done = to;
 		}
 		if (a.walk_end <= start) {
 			pr_err("pid %d: PAGEMAP_SCAN made no progress at %" PRIx64, x->pid, start);
 			ret = -EIO;
 		}
-		start = a.walk_end;
+		start = a.walk_end > done ? a.walk_end : done;
 	}
 	return ret;
 }

@@ -7,7 +7,8 @@
  * does not write), every page that pagemap-PID.img lists inside the
  * largest anonymous private area must equal the task's memory now
  * (/proc/PID/mem), and every page of that area that is missing from the
- * dump must read as zeroes in the task.  tests/conformance/sleeping keeps
+ * dump must read as zeroes in the task; the pagemap's entries must come in
+ * address order, each page once.  tests/conformance/sleeping keeps
  * 64 MiB of pattern with untouched pages in it: exactly what this checks.
  * Prints PASS/FAIL lines.
  */
@@ -33,7 +34,7 @@ static int fail(const char *what)
 
 int main(int argc, char **argv)
 {
-	unsigned long start = 0, end = 0, dumped = 0, holes = 0;
+	unsigned long start = 0, end = 0, dumped = 0, holes = 0, next = 0;
 	char path[256], mine[PAGE], theirs[PAGE], zero[PAGE] = { 0 };
 	ProtobufCMessage *m;
 	struct img *img;
@@ -73,6 +74,11 @@ int main(int argc, char **argv)
 		return fail("no pages image");
 	while (img_read_msg(img, &pagemap_entry__descriptor, &m) == 1) {
 		PagemapEntry *e = (PagemapEntry *)m;
+
+		/* In address order, each page once, as CRIU writes them. */
+		if (e->vaddr < next)
+			return fail("a pagemap entry repeats or precedes the one before");
+		next = e->vaddr + e->nr_pages * PAGE;
 
 		for (uint64_t k = 0; k < e->nr_pages; k++) {
 			unsigned long addr = e->vaddr + k * PAGE;
