@@ -29,42 +29,56 @@
 
 #define TMP_PREFIX	".stasis-dump."
 
-/* Remove the files in directory @name of @dirfd, then the directory. */
-static void remove_flat_dir(int dirfd, const char *name)
+/*
+ * A listing of directory @name of @dirfd (@dirfd itself when @name is
+ * NULL), on a descriptor of its own; NULL with errno set.
+ */
+static DIR *list_dir(int dirfd, const char *name)
 {
-	struct dirent *de;
+	int fd = name ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) :
+			fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
 	DIR *d;
-	int fd;
 
-	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return;
+		return NULL;
 	d = fdopendir(fd);
 	if (!d) {
+		int err = errno;
+
 		close(fd);
-		return;
+		errno = err;
 	}
+	return d;
+}
+
+static bool is_dot(const char *name)
+{
+	return !strcmp(name, ".") || !strcmp(name, "..");
+}
+
+/* Remove the files in directory @name of @dirfd, then the directory. */
+static void remove_flat_dir(int parent, const char *name)
+{
+	DIR *d = list_dir(parent, name);
+	struct dirent *de;
+
+	if (!d)
+		return;
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			unlinkat(fd, de->d_name, 0);
+		if (!is_dot(de->d_name))
+			unlinkat(dirfd(d), de->d_name, 0);
 	closedir(d);
-	unlinkat(dirfd, name, AT_REMOVEDIR);
+	unlinkat(parent, name, AT_REMOVEDIR);
 }
 
 /* Hidden directories of earlier dumps whose stasis was killed. */
 static void remove_stale(int dirfd)
 {
+	DIR *d = list_dir(dirfd, NULL);
 	struct dirent *de;
-	DIR *d;
-	int fd = dup(dirfd);
 
-	if (fd < 0)
+	if (!d)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	while ((de = readdir(d))) {
 		char *end;
 		long pid;
@@ -132,7 +146,7 @@ int imgdir_publish(struct imgdir *dir)
 {
 	struct dirent *de;
 	bool inventory = false;
-	int fd, ret = 0;
+	int ret = 0;
 	DIR *d;
 
 	/* From here on, the earlier dump is being replaced: it is no more whole. */
@@ -141,17 +155,14 @@ int imgdir_publish(struct imgdir *dir)
 		pr_perror("cannot remove the earlier inventory.img");
 		return ret;
 	}
-	fd = dup(dir->fd);
-	d = fd < 0 ? NULL : fdopendir(fd);
+	d = list_dir(dir->fd, NULL);
 	if (!d) {
 		ret = -errno;
-		if (fd >= 0)
-			close(fd);
 		pr_perror("cannot list %s", dir->tmp);
 		return ret;
 	}
 	while (!ret && (de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (is_dot(de->d_name))
 			continue;
 		if (!strcmp(de->d_name, "inventory.img"))
 			inventory = true;
