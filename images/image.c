@@ -135,20 +135,6 @@ static int img_get_exact(struct img *img, void *dst, size_t len, const char *wha
 	return 0;
 }
 
-bool img_at_eof(struct img *img)
-{
-	uint8_t b;
-
-	if (img->buf_pos < img->buf_len)
-		return false;
-	if (img_get(img, &b, 1) != 1)
-		return true;
-	/* Put it back: the buffer was just refilled, so it is there. */
-	img->buf_pos--;
-	img->off--;
-	return false;
-}
-
 static int img_read_magic(struct img *img, uint32_t *magic)
 {
 	uint32_t m;

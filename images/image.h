@@ -188,8 +188,6 @@ int img_read_raw(struct img *img, void *buf, size_t len);
 int img_read_alloc(struct img *img, size_t len, uint8_t **buf);
 /* Read everything up to the end of the file (ghost file contents). */
 int img_read_rest(struct img *img, uint8_t **buf, size_t *len);
-/* True when nothing is left to read. */
-bool img_at_eof(struct img *img);
 
 int img_write_msg(struct img *img, const ProtobufCMessage *msg);
 int img_write_raw(struct img *img, const void *buf, size_t len);

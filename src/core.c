@@ -341,6 +341,9 @@ static int gather_task(struct dump_task *t, struct task_state *ts)
 
 /* --- building the messages --- */
 
+static void sigqueue_msg_free(SignalQueueEntry *m);
+
+/* Every pending signal of @q as a message, or NULL: none is ever left out. */
 static SignalQueueEntry *sigqueue_msg(const struct sigqueue *q)
 {
 	SignalQueueEntry *m = calloc(1, sizeof(*m));
@@ -351,17 +354,23 @@ static SignalQueueEntry *sigqueue_msg(const struct sigqueue *q)
 	if (!q->nr)
 		return m;
 	m->signals = calloc(q->nr, sizeof(*m->signals));
-	for (int i = 0; m->signals && i < q->nr; i++) {
+	if (!m->signals)
+		goto err;
+	for (int i = 0; i < q->nr; i++) {
 		SiginfoEntry *e = calloc(1, sizeof(*e));
 
 		if (!e)
-			break;
+			goto err;
 		siginfo_entry__init(e);
 		e->siginfo.len = SIGINFO_SIZE;
 		e->siginfo.data = q->info[i];
 		m->signals[m->n_signals++] = e;
 	}
 	return m;
+err:
+	pr_err("out of memory for %d pending signals", q->nr);
+	sigqueue_msg_free(m);
+	return NULL;
 }
 
 static void sigqueue_msg_free(SignalQueueEntry *m)

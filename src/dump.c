@@ -29,30 +29,13 @@
 #include "dump.h"
 #include "imgdir.h"
 #include "inventory.pb-c.h"
+#include "clock.h"
 #include "log.h"
 #include "ns/ns.h"
 #include "pstree.h"
 #include "seccomp.pb-c.h"
 #include "stats.pb-c.h"
 #include "timens.pb-c.h"
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
-}
-
-bool dump_fault(const char *step)
-{
-	const char *f = getenv("STASIS_FAULT");
-
-	if (!f || strcmp(f, step))
-		return false;
-	pr_err("fault injected at step %s (STASIS_FAULT)", step);
-	return true;
-}
 
 /* The signal that asked the dump to stop (SIGTERM, SIGINT, SIGHUP), or 0. */
 static volatile sig_atomic_t stop_signal;
@@ -85,7 +68,7 @@ static int dump_step(const char *step)
 		pr_err("signal %d: the dump stops at step %s", (int)stop_signal, step);
 		return -EINTR;
 	}
-	return dump_fault(step) ? -EFAULT : 0;
+	return fault_at(step) ? -EFAULT : 0;
 }
 
 #define FAULT_AT(step)	dump_step(step)

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "image.h"
+#include "fault.h"
 #include "opts.h"
 #include "stasis/compel.h"
 
@@ -59,9 +60,6 @@ static inline uint32_t dump_next_file_id(struct dump_ctx *ctx)
 {
 	return ++ctx->last_file_id;
 }
-
-/* STASIS_FAULT=<step> makes that step fail, for tests (as CRIU_FAULT). */
-bool dump_fault(const char *step);
 
 /* files/files.c: every fd of the task, cwd and root; shared objects once. */
 int files_dump_task(struct dump_ctx *ctx, struct dump_task *t);

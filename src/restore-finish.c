@@ -463,7 +463,7 @@ int finish_release(struct rst_ctx *ctx)
 		ret = resume(&fs->th[i], 0);
 	if (!ret)
 		ret = wait_for_stops(ctx, fs, &chld, &end, "reach their last rt_sigreturn");
-	if (!ret && rst_fault("finish"))
+	if (!ret && fault_at("finish"))
 		ret = -EFAULT;
 	if (!ret)
 		ret = unmap_all(ctx, fs);

@@ -41,6 +41,7 @@
 #include "arch/x86/cpuinfo.h"
 #include "core.h"
 #include "inventory.pb-c.h"
+#include "clock.h"
 #include "log.h"
 #include "proc.h"
 #include "restore.h"
@@ -54,24 +55,6 @@
 #define POLL_MS		50
 
 extern const char restorer_blob[], restorer_blob_end[];
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
-}
-
-bool rst_fault(const char *step)
-{
-	const char *f = getenv("STASIS_FAULT");
-
-	if (!f || strcmp(f, step))
-		return false;
-	pr_err("fault injected at step %s (STASIS_FAULT)", step);
-	return true;
-}
 
 struct rst_task *rst_task_by_pid(struct rst_ctx *ctx, pid_t pid)
 {
@@ -500,10 +483,10 @@ static int run_stages(struct rst_ctx *ctx)
 		procpath_helpers_stop(ctx);
 	if (!ret)
 		ret = wait_zombies(ctx);
-	if (!ret && rst_fault("ready"))
+	if (!ret && fault_at("ready"))
 		ret = -EFAULT;
 	/* stasis dying here, with no clean-up: the tree must go by itself. */
-	if (!ret && rst_fault("crash"))
+	if (!ret && fault_at("crash"))
 		_exit(1);
 	return ret;
 }
@@ -815,7 +798,7 @@ int cr_restore(const struct opts *o, int *exit_code)
 	/* The last check before the fork: can this CPU run the registers? */
 	if (!ret)
 		ret = cpuinfo_restore_check(&ctx);
-	if (!ret && rst_fault("prepare"))
+	if (!ret && fault_at("prepare"))
 		ret = -EFAULT;
 	if (!ret)
 		ret = restore_tree(&ctx);

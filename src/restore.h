@@ -30,6 +30,7 @@
 #include "fs.pb-c.h"
 #include "image.h"
 #include "mm.pb-c.h"
+#include "fault.h"
 #include "opts.h"
 #include "pagemap.pb-c.h"
 #include "pstree.pb-c.h"
@@ -142,8 +143,6 @@ int finish_seize(struct rst_ctx *ctx);
 int finish_release(struct rst_ctx *ctx);
 void finish_free(struct rst_ctx *ctx);
 
-/* STASIS_FAULT=<step> for restore, as for dump. */
-bool rst_fault(const char *step);
 
 /*
  * /proc/self/@what opened for reading, through a /proc kept as a service

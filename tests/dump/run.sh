@@ -47,6 +47,10 @@ done
 # The pages of sleeping's 64 MiB are its own bytes; its untouched pages are left out.
 $R --between "/bin/bash tests/dump/pages.sh $W/pages" --workdir "$W/run-pages" \
 	$B/conformance/sleeping | label "pages equal the task's memory, zero pages left out:"
+# The same through /proc/PID/pagemap, as on a kernel without PAGEMAP_SCAN.
+STASIS_PAGEMAP_READ=1 $R --between "/bin/bash tests/dump/pages.sh $W/pages-read" \
+	--workdir "$W/run-pages-read" $B/conformance/sleeping |
+	label "without PAGEMAP_SCAN, pages equal the task's memory, zero pages left out:"
 
 for step in seize collect infect mem files core cpuinfo images; do
 	for p in $B/conformance/sleeping $B/compel/nanosleep; do
