@@ -41,8 +41,9 @@ $(B)/pic/%.o: %.c
 $(B)/libcompel.a: $(COMPEL_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/libcompel.so.1: $(COMPEL_PIC)
-	$(CC) -shared -Wl,-soname,libcompel.so.1 -Wl,-z,noexecstack -o $@ $^
+$(B)/libcompel.so.1: $(COMPEL_PIC) compel/libcompel.map
+	$(CC) -shared -Wl,-soname,libcompel.so.1 -Wl,-z,noexecstack \
+		-Wl,--version-script=compel/libcompel.map -o $@ $(COMPEL_PIC)
 
 $(B)/compel.pc: compel/compel.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|' $< > $@

@@ -31,3 +31,15 @@ done
 
 $B/compel-pages
 $B/compel-traced
+
+# The shared library exports exactly what compel.h declares.
+want=$(grep -oE '\bcompel_[a-z_0-9]+[[:space:]]*\(' include/stasis/compel.h | tr -d '( ' | sort -u)
+# nm shows each symbol with its version (compel_cure@@LIBCOMPEL_1).
+syms=$(nm -D --defined-only build/libcompel.so.1 | awk '$2 ~ /^[TDBRVW]$/ { sub(/@.*/, "", $3); print $3 }')
+have=$(grep '^compel_' <<<"$syms" | sort -u)
+others=$(grep -v '^compel_' <<<"$syms")
+if [ "$want" = "$have" ] && [ -z "$others" ]; then
+	echo "PASS: compel: libcompel.so.1 exports exactly the $(wc -w <<<"$want") functions compel.h declares"
+else
+	echo "FAIL: compel: libcompel.so.1 exports $(tr '\n' ' ' <<<"$have$others"), compel.h declares $(tr '\n' ' ' <<<"$want")"
+fi
