@@ -9,9 +9,10 @@
 
 PARASITE_CFLAGS := -O2 -std=gnu11 -Wall -Wextra -Werror -fpie -nostdlib -ffreestanding \
 		   -fno-stack-protector -fno-asynchronous-unwind-tables -fno-unwind-tables \
-		   -mgeneral-regs-only -fvisibility=hidden -fno-builtin -Icompel -Iinclude
+		   -mgeneral-regs-only -fvisibility=hidden -fno-builtin -Icompel -Iinclude -Inolibc
 
-$(B)/parasite/parasite.o: parasite/parasite.c compel/parasite-proto.h include/stasis/compel.h
+$(B)/parasite/parasite.o: parasite/parasite.c compel/parasite-proto.h include/stasis/compel.h \
+			   nolibc/nolibc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(PARASITE_CFLAGS) -c -o $@ $<
 

@@ -20,26 +20,8 @@
 #include <linux/prctl.h>
 #include <sys/time.h>
 
+#include "nolibc.h"
 #include "parasite-proto.h"
-
-static long sys6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-	register long r10 __asm__("r10") = a4;
-	register long r8 __asm__("r8") = a5;
-	register long r9 __asm__("r9") = a6;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
-#define sys0(nr)		sys6(nr, 0, 0, 0, 0, 0, 0)
-#define sys1(nr, a)		sys6(nr, (long)(a), 0, 0, 0, 0, 0)
-#define sys2(nr, a, b)		sys6(nr, (long)(a), (long)(b), 0, 0, 0, 0)
-#define sys4(nr, a, b, c, d)	sys6(nr, (long)(a), (long)(b), (long)(c), (long)(d), 0, 0)
 
 static int get_sigacts(struct compel_sigaction *sa)
 {

@@ -6,7 +6,7 @@
 
 RESTORER_CFLAGS := $(PARASITE_CFLAGS) -Irestorer
 
-$(B)/restorer/restorer.o: restorer/restorer.c restorer/restorer.h
+$(B)/restorer/restorer.o: restorer/restorer.c restorer/restorer.h nolibc/nolibc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(RESTORER_CFLAGS) -c -o $@ $<
 
