@@ -204,9 +204,35 @@ static int fd_parms_fill(struct file_parms *p, int pidfd, pid_t pid, int fd, uin
 	return read_fown(p);
 }
 
+/* What a kind of file no table entry claims is, in words, by its /proc link. */
+static const char *unsupported_what(const char *link)
+{
+	static const struct {
+		const char *prefix, *what;
+	} names[] = {
+		{ "socket:[", "a socket" },
+		{ "anon_inode:[io_uring]", "an io_uring" },
+		{ "anon_inode:[userfaultfd]", "a userfaultfd" },
+		{ "anon_inode:[perf_event]", "a perf event" },
+		{ "anon_inode:bpf", "a BPF object" },
+		{ "anon_inode:[memfd_secret]", "a secret memory area" },
+		{ "anon_inode:kvm", "a KVM object" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strncmp(link, names[i].prefix, strlen(names[i].prefix)))
+			return names[i].what;
+	return NULL;
+}
+
 static int unsupported(const struct file_parms *p)
 {
-	pr_err("unsupported: pid %d fd %d is %s", p->pid, p->fd, p->link);
+	const char *what = unsupported_what(p->link);
+
+	if (what)
+		pr_err("unsupported: pid %d fd %d is %s (%s)", p->pid, p->fd, what, p->link);
+	else
+		pr_err("unsupported: pid %d fd %d is %s", p->pid, p->fd, p->link);
 	return -ENOTSUP;
 }
 

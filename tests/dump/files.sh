@@ -183,8 +183,8 @@ refuse() {
 	check "$mode: the process runs on after the failed dump" [ "$verdict" = OK ]
 }
 
-refuse socket "socket:["
-refuse uffd "anon_inode:[userfaultfd]"
+refuse socket "a socket (socket:["
+refuse uffd "a userfaultfd (anon_inode:[userfaultfd])"
 refuse netns "net:["
 
 # A memfd is dumped now (tests/dump/shmem.sh checks the rest of it).
