@@ -218,7 +218,6 @@ int fs_restore_task(struct rst_ctx *ctx, struct rst_task *t);
 
 void files_restore_cleanup(struct rst_ctx *ctx);
 
-struct rst_args;
 struct rst_range;
 
 /* pstree.c: pstree.img and ids-PID.img into ctx->tasks. */
