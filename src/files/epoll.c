@@ -36,8 +36,6 @@ struct kcmp_slot {
 	uint32_t efd, tfd, toff;
 };
 
-#define FDINFO_MAX	(1 << 20)
-
 static void free_tfds(EventpollFileEntry *e)
 {
 	for (size_t i = 0; i < e->n_tfd; i++)
@@ -81,28 +79,9 @@ static int parse_tfd(EventpollFileEntry *e, const char *line)
 	return 0;
 }
 
-static int parse_fdinfo(const struct file_parms *p, EventpollFileEntry *e)
+static int tfd_line(const char *line, void *e)
 {
-	char *buf = malloc(FDINFO_MAX), *line;
-	int ret;
-
-	if (!buf)
-		return -ENOMEM;
-	ret = files_read_fdinfo(p->pid, p->fd, buf, FDINFO_MAX);
-	if (!ret && strlen(buf) == FDINFO_MAX - 1) {
-		pr_err("unsupported: pid %d fd %d is an epoll watching too many files", p->pid, p->fd);
-		ret = -ENOTSUP;
-	}
-	for (line = buf; !ret && line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-		if (strncmp(line, "tfd:", 4))
-			continue;
-		ret = parse_tfd(e, line);
-		if (ret == -EINVAL)
-			pr_err("/proc/%d/fdinfo/%d: cannot read \"%.*s\"", p->pid, p->fd,
-			       (int)strcspn(line, "\n"), line);
-	}
-	free(buf);
-	return ret;
+	return parse_tfd(e, line);
 }
 
 /* Does fd @fd of @pid hold the file of the @toff-th registration under @tfd? */
@@ -183,7 +162,7 @@ static int epoll_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	efe.id = id;
 	efe.flags = p->flags;
 	efe.fown = &p->fown;
-	ret = parse_fdinfo(p, &efe) ?: resolve_targets(p, &efe);
+	ret = files_fdinfo_lines(p, "tfd:", tfd_line, &efe) ?: resolve_targets(p, &efe);
 	if (!ret) {
 		fe.type = FD_TYPES__EVENTPOLL;
 		fe.id = id;

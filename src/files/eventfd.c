@@ -19,7 +19,7 @@ static int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	EventfdFileEntry efe = EVENTFD_FILE_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
 	const char *v;
-	char fdinfo[1024], *end;
+	char fdinfo[1024];
 	int ret;
 
 	ret = files_read_fdinfo(p->pid, p->fd, fdinfo, sizeof(fdinfo));
@@ -34,17 +34,9 @@ static int eventfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		pr_err("unsupported: pid %d fd %d is an eventfd in semaphore mode", p->pid, p->fd);
 		return -ENOTSUP;
 	}
-	v = files_fdinfo_field(fdinfo, "eventfd-count");
-	if (!v) {
-		pr_err("/proc/%d/fdinfo/%d: no eventfd-count", p->pid, p->fd);
-		return -EINVAL;
-	}
-	errno = 0;
-	efe.counter = strtoull(v, &end, 16);
-	if (errno || end == v) {
-		pr_err("/proc/%d/fdinfo/%d: bad eventfd-count", p->pid, p->fd);
-		return -EINVAL;
-	}
+	ret = files_fdinfo_u64(fdinfo, "eventfd-count", 16, &efe.counter, p->pid, p->fd);
+	if (ret)
+		return ret;
 
 	efe.id = id;
 	efe.flags = p->flags;

@@ -24,8 +24,6 @@
 #include "fsnotify.pb-c.h"
 #include "log.h"
 
-#define FDINFO_MAX	(1 << 20)
-
 static void free_marks(FanotifyFileEntry *e)
 {
 	for (size_t i = 0; i < e->n_mark; i++) {
@@ -148,8 +146,16 @@ static int parse_mount_mark(const struct file_parms *p, FanotifyFileEntry *e, co
 	return 0;
 }
 
-static int parse_line(const struct file_parms *p, FanotifyFileEntry *e, const char *line)
+struct mark_walk {
+	const struct file_parms *p;
+	FanotifyFileEntry *e;
+};
+
+static int parse_line(const char *line, void *arg)
 {
+	const struct mark_walk *w = arg;
+	const struct file_parms *p = w->p;
+	FanotifyFileEntry *e = w->e;
 	unsigned int flags, evflags;
 
 	if (sscanf(line, "fanotify flags:%x event-flags:%x", &flags, &evflags) == 2) {
@@ -172,25 +178,13 @@ static int fanotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id
 {
 	FanotifyFileEntry ffe = FANOTIFY_FILE_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
-	char *buf = malloc(FDINFO_MAX), *line;
+	struct mark_walk w = { p, &ffe };
 	int ret;
 
-	if (!buf)
-		return -ENOMEM;
 	ffe.id = id;
 	ffe.flags = p->flags;
 	ffe.fown = &p->fown;
-	ret = files_read_fdinfo(p->pid, p->fd, buf, FDINFO_MAX);
-	if (!ret && strlen(buf) == FDINFO_MAX - 1)
-		ret = -EFBIG;
-	for (line = buf; !ret && line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-		if (strncmp(line, "fanotify ", 9))
-			continue;
-		ret = parse_line(p, &ffe, line);
-		if (ret == -EINVAL)
-			pr_err("/proc/%d/fdinfo/%d: cannot read \"%.*s\"", p->pid, p->fd,
-			       (int)strcspn(line, "\n"), line);
-	}
+	ret = files_fdinfo_lines(p, "fanotify ", parse_line, &w);
 	if (!ret) {
 		fe.type = FD_TYPES__FANOTIFY;
 		fe.id = id;
@@ -198,7 +192,6 @@ static int fanotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id
 		ret = img_write_msg(ctx->files_img, &fe.base);
 	}
 	free_marks(&ffe);
-	free(buf);
 	return ret;
 }
 

@@ -73,25 +73,6 @@ struct files_priv *files_priv(struct dump_ctx *ctx)
 	return priv;
 }
 
-static int fdinfo_u64(const char *fdinfo, const char *key, int base, uint64_t *val,
-		      pid_t pid, int fd)
-{
-	const char *v = files_fdinfo_field(fdinfo, key);
-	char *end;
-
-	if (!v) {
-		pr_err("/proc/%d/fdinfo/%d: no %s", pid, fd, key);
-		return -EINVAL;
-	}
-	errno = 0;
-	*val = strtoull(v, &end, base);
-	if (errno || end == v) {
-		pr_err("/proc/%d/fdinfo/%d: bad %s", pid, fd, key);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* readlink() of @path into a fresh string. */
 static int read_link(const char *path, char **out)
 {
@@ -191,9 +172,9 @@ static int fd_parms_fill(struct file_parms *p, int pidfd, pid_t pid, int fd, uin
 	if (!ret)
 		ret = files_read_fdinfo(pid, fd, fdinfo, sizeof(fdinfo));
 	if (!ret)
-		ret = fdinfo_u64(fdinfo, "pos", 10, &pos, pid, fd);
+		ret = files_fdinfo_u64(fdinfo, "pos", 10, &pos, pid, fd);
 	if (!ret)
-		ret = fdinfo_u64(fdinfo, "flags", 8, &flags, pid, fd);
+		ret = files_fdinfo_u64(fdinfo, "flags", 8, &flags, pid, fd);
 	if (ret)
 		return ret;
 	p->pos = pos;

@@ -105,6 +105,16 @@ int files_img_lazy(struct dump_ctx *ctx, struct img **img, enum img_type type, u
 int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size);
 /* The value after "@key:" on a line of @fdinfo, or NULL. */
 const char *files_fdinfo_field(const char *fdinfo, const char *key);
+/* The number after "@key:" in @fdinfo, read in @base; 0 or -EINVAL (logged). */
+int files_fdinfo_u64(const char *fdinfo, const char *key, int base, uint64_t *val,
+		     pid_t pid, int fd);
+/*
+ * Read /proc/PID/fdinfo/N of @p whole and call @fn(@line, @arg) for each
+ * line starting with @prefix (without its newline), until one fails;
+ * an -EINVAL from @fn is logged with the line.  0 or -errno.
+ */
+int files_fdinfo_lines(const struct file_parms *p, const char *prefix,
+		       int (*fn)(const char *line, void *arg), void *arg);
 /* Is @p an anonymous inode file that /proc shows as @link ("anon_inode:[eventfd]")? */
 bool files_anon_is(const struct file_parms *p, const char *link);
 /*

@@ -35,7 +35,6 @@
 #define INOTIFY_IOC_SETNEXTWD	_IOW('I', 0, int32_t)
 #endif
 
-#define FDINFO_MAX	(1 << 20)
 /* What fdinfo's mask may hold that inotify_add_watch() takes back. */
 #define WATCH_FLAGS	(IN_ALL_EVENTS | IN_EXCL_UNLINK | IN_ONESHOT)
 
@@ -128,31 +127,30 @@ static int check_wd(struct dump_ctx *ctx, const struct file_parms *p, InotifyWdE
 	return 0;
 }
 
+struct wd_walk {
+	struct dump_ctx *ctx;
+	const struct file_parms *p;
+	InotifyFileEntry *ife;
+};
+
+static int wd_line(const char *line, void *arg)
+{
+	struct wd_walk *w = arg;
+
+	return parse_wd(w->ife, line) ?: check_wd(w->ctx, w->p, w->ife->wd[w->ife->n_wd - 1]);
+}
+
 static int inotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	InotifyFileEntry ife = INOTIFY_FILE_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
-	char *buf = malloc(FDINFO_MAX), *line;
+	struct wd_walk w = { ctx, p, &ife };
 	int ret;
 
-	if (!buf)
-		return -ENOMEM;
 	ife.id = id;
 	ife.flags = p->flags;
 	ife.fown = &p->fown;
-	ret = files_read_fdinfo(p->pid, p->fd, buf, FDINFO_MAX);
-	if (!ret && strlen(buf) == FDINFO_MAX - 1)
-		ret = -EFBIG;
-	for (line = buf; !ret && line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-		if (strncmp(line, "inotify wd:", 11))
-			continue;
-		ret = parse_wd(&ife, line);
-		if (ret == -EINVAL)
-			pr_err("/proc/%d/fdinfo/%d: cannot read \"%.*s\"", p->pid, p->fd,
-			       (int)strcspn(line, "\n"), line);
-		if (!ret)
-			ret = check_wd(ctx, p, ife.wd[ife.n_wd - 1]);
-	}
+	ret = files_fdinfo_lines(p, "inotify wd:", wd_line, &w);
 	if (!ret) {
 		fe.type = FD_TYPES__INOTIFY;
 		fe.id = id;
@@ -160,7 +158,6 @@ static int inotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		ret = img_write_msg(ctx->files_img, &fe.base);
 	}
 	free_wds(&ife);
-	free(buf);
 	return ret;
 }
 

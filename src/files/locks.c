@@ -32,8 +32,6 @@
 #define FL_LEASE	8
 #define LEASE_BREAKING	4
 
-#define FDINFO_MAX	(1 << 16)
-
 /* A lock written already: POSIX ones per process, the others per description. */
 struct seen_lock {
 	uint32_t file_id, files_id;
@@ -118,31 +116,33 @@ static int note_lock(struct dump_ctx *ctx, const struct file_parms *p, uint32_t 
 	return ret;
 }
 
+struct lock_walk {
+	struct dump_ctx *ctx;
+	const struct file_parms *p;
+	uint32_t file_id, files_id;
+};
+
+static int lock_line(const char *line, void *arg)
+{
+	const struct lock_walk *w = arg;
+	FileLockEntry e = FILE_LOCK_ENTRY__INIT;
+
+	e.pid = w->p->pid;
+	e.fd = w->p->fd;
+	if (parse_lock(line, &e)) {
+		pr_err("unsupported: pid %d fd %d holds a lock CRIU's images cannot keep: %s",
+		       w->p->pid, w->p->fd, line);
+		return -ENOTSUP;
+	}
+	return note_lock(w->ctx, w->p, w->file_id, w->files_id, &e);
+}
+
 int locks_dump_fd(struct dump_ctx *ctx, const struct file_parms *p, uint32_t file_id,
 		  uint32_t files_id)
 {
-	char *buf = malloc(FDINFO_MAX), *line;
-	int ret;
+	struct lock_walk w = { ctx, p, file_id, files_id };
 
-	if (!buf)
-		return -ENOMEM;
-	ret = files_read_fdinfo(p->pid, p->fd, buf, FDINFO_MAX);
-	for (line = buf; !ret && line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-		FileLockEntry e = FILE_LOCK_ENTRY__INIT;
-
-		if (strncmp(line, "lock:", 5))
-			continue;
-		e.pid = p->pid;
-		e.fd = p->fd;
-		ret = parse_lock(line, &e);
-		if (ret)
-			pr_err("unsupported: pid %d fd %d holds a lock CRIU's images cannot keep: %.*s",
-			       p->pid, p->fd, (int)strcspn(line, "\n"), line);
-		else
-			ret = note_lock(ctx, p, file_id, files_id, &e);
-	}
-	free(buf);
-	return ret;
+	return files_fdinfo_lines(p, "lock:", lock_line, &w);
 }
 
 void locks_dump_cleanup(struct files_priv *priv)

@@ -20,24 +20,13 @@ static int signalfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id
 {
 	SignalfdEntry sfe = SIGNALFD_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
-	char fdinfo[1024], *end;
-	const char *v;
+	char fdinfo[1024];
 	int ret;
 
-	ret = files_read_fdinfo(p->pid, p->fd, fdinfo, sizeof(fdinfo));
+	ret = files_read_fdinfo(p->pid, p->fd, fdinfo, sizeof(fdinfo)) ?:
+	      files_fdinfo_u64(fdinfo, "sigmask", 16, &sfe.sigmask, p->pid, p->fd);
 	if (ret)
 		return ret;
-	v = files_fdinfo_field(fdinfo, "sigmask");
-	if (!v) {
-		pr_err("/proc/%d/fdinfo/%d: no sigmask", p->pid, p->fd);
-		return -EINVAL;
-	}
-	errno = 0;
-	sfe.sigmask = strtoull(v, &end, 16);
-	if (errno || end == v) {
-		pr_err("/proc/%d/fdinfo/%d: bad sigmask", p->pid, p->fd);
-		return -EINVAL;
-	}
 
 	sfe.id = id;
 	sfe.flags = p->flags;

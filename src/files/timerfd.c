@@ -38,32 +38,23 @@ static int parse_pair(const char *fdinfo, const char *key, uint64_t *sec, uint64
 	return 0;
 }
 
-static int parse_timerfd(const char *fdinfo, TimerfdEntry *tfe)
+static int parse_timerfd(const struct file_parms *p, const char *fdinfo, TimerfdEntry *tfe)
 {
-	const char *v;
-	char *end;
+	uint64_t clockid, flags;
+	int ret;
 
-	v = files_fdinfo_field(fdinfo, "clockid");
-	if (!v)
-		return -EINVAL;
-	tfe->clockid = strtoul(v, &end, 10);
-	if (end == v)
-		return -EINVAL;
-	v = files_fdinfo_field(fdinfo, "ticks");
-	if (!v)
-		return -EINVAL;
-	tfe->ticks = strtoull(v, &end, 10);
-	if (end == v)
-		return -EINVAL;
-	v = files_fdinfo_field(fdinfo, "settime flags");
-	if (!v)
-		return -EINVAL;
-	tfe->settime_flags = strtoul(v, &end, 8);
-	if (end == v)
-		return -EINVAL;
+	ret = files_fdinfo_u64(fdinfo, "clockid", 10, &clockid, p->pid, p->fd) ?:
+	      files_fdinfo_u64(fdinfo, "ticks", 10, &tfe->ticks, p->pid, p->fd) ?:
+	      files_fdinfo_u64(fdinfo, "settime flags", 8, &flags, p->pid, p->fd);
+	if (ret)
+		return ret;
+	tfe->clockid = clockid;
+	tfe->settime_flags = flags;
 	if (parse_pair(fdinfo, "it_value", &tfe->vsec, &tfe->vnsec) ||
-	    parse_pair(fdinfo, "it_interval", &tfe->isec, &tfe->insec))
+	    parse_pair(fdinfo, "it_interval", &tfe->isec, &tfe->insec)) {
+		pr_err("/proc/%d/fdinfo/%d: no timer values in a timerfd's fdinfo", p->pid, p->fd);
 		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -77,10 +68,9 @@ static int timerfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	ret = files_read_fdinfo(p->pid, p->fd, fdinfo, sizeof(fdinfo));
 	if (ret)
 		return ret;
-	if (parse_timerfd(fdinfo, &tfe)) {
-		pr_err("/proc/%d/fdinfo/%d: not a timerfd's fdinfo", p->pid, p->fd);
-		return -EINVAL;
-	}
+	ret = parse_timerfd(p, fdinfo, &tfe);
+	if (ret)
+		return ret;
 	pr_debug("pid %d fd %d: timerfd clock %u, %llu ticks, left %llu.%09llu s, every %llu.%09llu s",
 		 p->pid, p->fd, tfe.clockid, (unsigned long long)tfe.ticks,
 		 (unsigned long long)tfe.vsec, (unsigned long long)tfe.vnsec,

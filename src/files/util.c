@@ -3,6 +3,7 @@
  * opened on first use, fdinfo read and searched, images read whole, the
  * pool of fds the controller opens before the fork.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
@@ -71,6 +72,59 @@ int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size)
 	close(pfd);
 	buf[len] = '\0';
 	return 0;
+}
+
+int files_fdinfo_u64(const char *fdinfo, const char *key, int base, uint64_t *val,
+		     pid_t pid, int fd)
+{
+	const char *v = files_fdinfo_field(fdinfo, key);
+	char *end;
+
+	if (!v) {
+		pr_err("/proc/%d/fdinfo/%d: no %s", pid, fd, key);
+		return -EINVAL;
+	}
+	errno = 0;
+	*val = strtoull(v, &end, base);
+	if (errno || end == v) {
+		pr_err("/proc/%d/fdinfo/%d: bad %s", pid, fd, key);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Longest fdinfo read whole: an epoll or inotify lists a line per target. */
+#define FDINFO_MAX	(1 << 20)
+
+int files_fdinfo_lines(const struct file_parms *p, const char *prefix,
+		       int (*fn)(const char *line, void *arg), void *arg)
+{
+	size_t plen = strlen(prefix);
+	char *buf = malloc(FDINFO_MAX), *line, *nl;
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	ret = files_read_fdinfo(p->pid, p->fd, buf, FDINFO_MAX);
+	if (!ret && strlen(buf) == FDINFO_MAX - 1) {
+		pr_err("unsupported: /proc/%d/fdinfo/%d is over %d bytes", p->pid, p->fd,
+		       FDINFO_MAX - 1);
+		ret = -ENOTSUP;
+	}
+	for (line = buf; !ret && *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (!strncmp(line, prefix, plen)) {
+			ret = fn(line, arg);
+			if (ret == -EINVAL)
+				pr_err("/proc/%d/fdinfo/%d: cannot read \"%s\"", p->pid, p->fd, line);
+		}
+		if (!nl)
+			break;
+	}
+	free(buf);
+	return ret;
 }
 
 bool files_anon_is(const struct file_parms *p, const char *link)
