@@ -62,7 +62,6 @@ int compel_prepare_thread(struct compel_tree *tree, pid_t tid, struct compel_ctl
 {
 	struct task *t = tree_find_thread(tree, tid);
 	struct compel_ctl *ctl;
-	uint64_t all = ~0ULL;
 	int ret;
 
 	if (!t) {
@@ -86,11 +85,6 @@ int compel_prepare_thread(struct compel_tree *tree, pid_t tid, struct compel_ctl
 	}
 	if (!ret)
 		ret = compel_find_syscall_insn(t->pub.pid, &ctl->syscall_ip);
-	/* From here on curing is what undoes our work. */
-	if (!ret && ptrace(PTRACE_SETSIGMASK, ctl->tid, sizeof(all), &all)) {
-		ret = -errno;
-		cpr_err("tid %d: PTRACE_SETSIGMASK: %m", ctl->tid);
-	}
 	if (ret) {
 		free(ctl->xsave);
 		free(ctl);
@@ -146,12 +140,52 @@ static int step_to_syscall_stop(struct compel_ctl *ctl, const char *what)
 	return -EIO;
 }
 
+/*
+ * Block every signal before the first register of the task is changed:
+ * from here on curing (ours, or the task's own) is what undoes our work.
+ */
+static int block_signals(struct compel_ctl *ctl)
+{
+	uint64_t all = ~0ULL;
+
+	if (ctl->masked)
+		return 0;
+	if (ptrace(PTRACE_SETSIGMASK, ctl->tid, sizeof(all), &all)) {
+		cpr_err("tid %d: PTRACE_SETSIGMASK: %m", ctl->tid);
+		return -errno;
+	}
+	ctl->masked = true;
+	return 0;
+}
+
+/*
+ * Where a remote call enters.  A thread of a task whose parasite is
+ * guarded enters the parasite's syscall instruction, followed by its own
+ * cure (PARASITE_THREAD_CALL_OFF): it finds its way back if we die while
+ * it is in the call.  Others use the one the task has, in the vDSO.
+ */
+static unsigned long remote_entry(struct compel_ctl *ctl, struct user_regs_struct *regs)
+{
+	struct task *t = ctl->task;
+	struct compel_ctl *p = t->parasite;
+
+	if (!p || p == ctl || (t->in_thread_call && t->in_thread_call != ctl))
+		return ctl->syscall_ip;
+	compel_fill_cure(&p->area->thread_cure, &ctl->regs, ctl->sigmask);
+	regs->r12 = compel_remote_addr(p, &p->area->thread_cure);
+	t->in_thread_call = ctl;
+	return p->remote_map + PARASITE_THREAD_CALL_OFF;
+}
+
 static int remote_call(struct compel_ctl *ctl, long nr, long *res, const unsigned long args[6])
 {
 	struct user_regs_struct regs = ctl->regs;
 	int ret;
 
-	compel_set_syscall_regs(&regs, ctl->syscall_ip, nr, args);
+	ret = block_signals(ctl);
+	if (ret)
+		return ret;
+	compel_set_syscall_regs(&regs, remote_entry(ctl, &regs), nr, args);
 	ret = compel_set_regs(ctl->tid, &regs);
 	if (ret)
 		return ret;
@@ -212,84 +246,46 @@ static size_t parasite_code_size(void)
 	return ROUND_PAGE(compel_parasite_blob_end - compel_parasite_blob);
 }
 
-/* Create the memfd inside the task and map it on our side too. */
-static int make_shared_memfd(struct compel_ctl *ctl, long *remote_fd, int *local_fd)
-{
-	static const char name[] = "stasis-parasite";
-	struct iovec local = { (void *)name, sizeof(name) }, remote;
-	char path[64];
-	long scratch, fd;
-	int ret;
-
-	/* The memfd's name must be in the task's memory: a scratch page. */
-	ret = remote_ok(ctl, "mmap", __NR_mmap, &scratch, 0, PARASITE_PAGE,
-			PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (ret)
-		return ret;
-	remote.iov_base = (void *)scratch;
-	remote.iov_len = sizeof(name);
-	if (process_vm_writev(ctl->task->pub.pid, &local, 1, &remote, 1, 0) != sizeof(name)) {
-		ret = -errno;
-		cpr_err("pid %d: cannot write into its memory: %m", ctl->task->pub.pid);
-	}
-	if (!ret) {
-		ret = remote_ok(ctl, "memfd_create", __NR_memfd_create, &fd, scratch,
-				MFD_CLOEXEC | MFD_EXEC, 0, 0, 0, 0);
-		if (ret == -EINVAL)	/* kernels before 6.3 know no MFD_EXEC */
-			ret = remote_ok(ctl, "memfd_create", __NR_memfd_create, &fd, scratch,
-					MFD_CLOEXEC, 0, 0, 0, 0);
-	}
-	if (remote_ok(ctl, "munmap", __NR_munmap, NULL, scratch, PARASITE_PAGE, 0, 0, 0, 0) && !ret)
-		ret = -EIO;
-	if (ret)
-		return ret;
-	*remote_fd = fd;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", ctl->task->pub.pid, fd);
-	*local_fd = open(path, O_RDWR | O_CLOEXEC);
-	if (*local_fd < 0) {
-		ret = -errno;
-		cpr_err("cannot open %s: %m", path);
-	}
-	return ret;
-}
-
+/*
+ * One remote call maps shared anonymous memory in the task, and we map the
+ * same memory through its map_files link.  One call, because until the
+ * parasite runs a remote call is the one moment our death would leave
+ * the task on our registers (see guard.c).
+ */
 static int map_parasite(struct compel_ctl *ctl)
 {
 	size_t code = parasite_code_size();
 	size_t area = ROUND_PAGE(sizeof(struct parasite_area));
-	long remote_fd = -1, addr;
-	int local_fd = -1, ret;
+	char path[96];
+	long addr;
+	int fd, ret;
 
 	ctl->map_len = code + area + PARASITE_STACK_SIZE;
-	ret = make_shared_memfd(ctl, &remote_fd, &local_fd);
-	if (!ret && ftruncate(local_fd, ctl->map_len)) {
+	ret = remote_ok(ctl, "mmap of the parasite", __NR_mmap, &addr, 0, ctl->map_len,
+			PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ret)
+		return ret;
+	ctl->remote_map = addr;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", ctl->task->pub.pid,
+		 ctl->remote_map, ctl->remote_map + ctl->map_len);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		cpr_err("cannot open %s: %m", path);
+		return -errno;
+	}
+	ctl->local_map = mmap(NULL, ctl->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (ctl->local_map == MAP_FAILED) {
 		ret = -errno;
-		cpr_err("parasite memfd: ftruncate: %m");
+		ctl->local_map = NULL;
+		cpr_err("%s: mmap: %m", path);
 	}
-	if (!ret) {
-		ctl->local_map = mmap(NULL, ctl->map_len, PROT_READ | PROT_WRITE, MAP_SHARED,
-				      local_fd, 0);
-		if (ctl->local_map == MAP_FAILED) {
-			ctl->local_map = NULL;
-			ret = -errno;
-			cpr_err("parasite memfd: mmap: %m");
-		}
-	}
-	if (!ret) {
-		memcpy(ctl->local_map, compel_parasite_blob,
-		       compel_parasite_blob_end - compel_parasite_blob);
-		ctl->area = (struct parasite_area *)((char *)ctl->local_map + code);
-		ret = remote_ok(ctl, "mmap of the parasite", __NR_mmap, &addr, 0, ctl->map_len,
-				PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED, remote_fd, 0);
-		if (!ret)
-			ctl->remote_map = addr;
-	}
-	if (remote_fd >= 0 &&
-	    remote_ok(ctl, "close", __NR_close, NULL, remote_fd, 0, 0, 0, 0, 0) && !ret)
-		ret = -EIO;
-	if (local_fd >= 0)
-		close(local_fd);
-	return ret;
+	close(fd);
+	if (ret)
+		return ret;
+	memcpy(ctl->local_map, compel_parasite_blob,
+	       compel_parasite_blob_end - compel_parasite_blob);
+	ctl->area = (struct parasite_area *)((char *)ctl->local_map + code);
+	return 0;
 }
 
 /* Start the parasite on its own stack; it waits for commands. */
@@ -303,6 +299,11 @@ static int start_parasite(struct compel_ctl *ctl)
 	regs.rsp = ctl->remote_map + ctl->map_len;
 	regs.rdi = ctl->remote_map + code;
 	regs.orig_rax = -1;
+	/* Its way back is in place before it can first run. */
+	compel_fill_cure(&ctl->area->cure, &ctl->regs, ctl->sigmask);
+	if (compel_guard_possible(ctl->task->pub.pid, ctl->tid) &&
+	    !compel_guard_arm(ctl->area))
+		ctl->task->parasite = ctl;
 	ret = compel_set_regs(ctl->tid, &regs);
 	if (ret)
 		return ret;
@@ -507,6 +508,10 @@ static int unmap_parasite(struct compel_ctl *ctl)
 {
 	int ret = 0;
 
+	if (ctl->area)
+		compel_guard_disarm(ctl->area);
+	if (ctl->task->parasite == ctl)
+		ctl->task->parasite = NULL;
 	if (ctl->remote_map) {
 		if (compel_fault_hit(COMPEL_FAULT_CURE))
 			ret = -EFAULT;
@@ -532,6 +537,8 @@ int compel_cure(struct compel_ctl *ctl)
 
 	if (!ctl)
 		return 0;
+	if (ctl->task->in_thread_call == ctl)
+		ctl->task->in_thread_call = NULL;
 	if (ctl->where == STOP_RUNNING)
 		ret = stop_parasite(ctl);
 	if (!ret || ctl->where != STOP_RUNNING) {

@@ -16,6 +16,8 @@ struct task {
 	pid_t *tids;		/* seized threads; pub.threads points here */
 	int cap;
 	bool stop_owed;		/* a SIGSTOP we held back: raised again on release */
+	struct compel_ctl *parasite;	/* the guarded parasite running in it, if any */
+	struct compel_ctl *in_thread_call;	/* the thread whose cure parasite->area holds */
 };
 
 struct compel_tree {
@@ -49,6 +51,7 @@ struct compel_ctl {
 	size_t map_len;
 	void *local_map;		/* our view of the same memfd */
 	struct parasite_area *area;
+	bool masked;			/* we blocked its signals */
 	bool busy;			/* a command is running */
 	bool failed;			/* a step failed: only curing is allowed */
 };
@@ -61,6 +64,11 @@ void compel_log(int level, const char *fmt, ...) __attribute__((format(printf, 2
 #define cpr_debug(fmt, ...)	compel_log(COMPEL_LOG_DEBUG, fmt, ##__VA_ARGS__)
 /* True when @fault is the one injected (compel_set_fault); logs it. */
 bool compel_fault_hit(enum compel_fault fault);
+
+/* guard.c */
+bool compel_guard_possible(pid_t pid, pid_t tid);
+int compel_guard_arm(struct parasite_area *area);
+void compel_guard_disarm(struct parasite_area *area);
 
 /* seize.c: gone, a zombie, or dying: it will stop for us no more. */
 bool compel_thread_exiting(pid_t tid);
@@ -79,6 +87,8 @@ int compel_set_xsave(pid_t tid, void *buf, size_t len);
 void compel_set_syscall_regs(struct user_regs_struct *regs, unsigned long ip, long nr,
 			     const unsigned long args[6]);
 long compel_syscall_result(const struct user_regs_struct *regs);
+void compel_fill_cure(struct parasite_cure *c, const struct user_regs_struct *regs,
+		      uint64_t sigmask);
 int compel_find_syscall_insn(pid_t pid, unsigned long *ip);
 
 /* The parasite blob, linked in from parasite-blob.S. */

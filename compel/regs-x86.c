@@ -8,11 +8,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+/* The kernel's own restart codes: user space never sees them otherwise. */
+#define ERESTARTSYS_		512
+#define ERESTARTNOINTR_		513
+#define ERESTARTNOHAND_		514
+#define ERESTART_RESTARTBLOCK_	516
+
+#define CURE_RAX		10	/* gpr[] index of rax */
 
 /* Larger than any xsave area a CPU has today (AMX makes it ~11 KiB). */
 #define XSAVE_MAX	(64 << 10)
@@ -150,4 +160,39 @@ out:
 	if (memfd >= 0)
 		close(memfd);
 	return ret;
+}
+
+/*
+ * What the task must look like when it comes back without us: its
+ * registers, with an interrupted system call set up to run again as the
+ * kernel would have done on the way out of the interrupt stop (there is
+ * no signal handler in between).  @regs are those of that stop.
+ */
+void compel_fill_cure(struct parasite_cure *c, const struct user_regs_struct *regs,
+		      uint64_t sigmask)
+{
+	_Static_assert(offsetof(struct user_regs_struct, orig_rax) == sizeof(c->gpr),
+		       "the general registers come first, in the order of parasite_cure");
+
+	memcpy(c->gpr, regs, sizeof(c->gpr));
+	c->iret[0] = regs->rip;
+	c->iret[1] = regs->cs;
+	c->iret[2] = regs->eflags;
+	c->iret[3] = regs->rsp;
+	c->iret[4] = regs->ss;
+	c->sigmask = sigmask;
+	if ((long)regs->orig_rax < 0)
+		return;
+	switch ((long)regs->rax) {
+	case -ERESTARTSYS_:
+	case -ERESTARTNOINTR_:
+	case -ERESTARTNOHAND_:
+		c->gpr[CURE_RAX] = regs->orig_rax;
+		c->iret[0] -= 2;	/* back onto the syscall instruction */
+		break;
+	case -ERESTART_RESTARTBLOCK_:
+		c->gpr[CURE_RAX] = SYS_restart_syscall;
+		c->iret[0] -= 2;
+		break;
+	}
 }

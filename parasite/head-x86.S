@@ -1,7 +1,9 @@
 /*
- * head-x86.S - the parasite's entry.  compel starts the task here with
- * %rsp at the top of the parasite stack and %rdi pointing at the shared
- * area; parasite_main() never returns.
+ * head-x86.S - the parasite's entry, and the way back it takes on its own.
+ *
+ * compel starts the task at parasite_head with %rsp at the top of the
+ * parasite stack and %rdi pointing at the shared area; parasite_main()
+ * never returns.
  */
 	.section .head.text, "ax"
 	.globl	parasite_head
@@ -9,5 +11,54 @@ parasite_head:
 	andq	$-16, %rsp		/* the ABI's alignment at a call */
 	call	parasite_main
 1:	jmp	1b
+
+/*
+ * Another thread's remote call enters here (PARASITE_THREAD_CALL_OFF in
+ * parasite-proto.h) with %r12 at its struct parasite_cure.  compel stops
+ * it at the call's exit and puts its registers back; the jump is taken
+ * only when compel died before it could.
+ */
+	.org	16
+parasite_thread_call:
+	syscall
+	jmp	parasite_cure
+
+/* The parasite's own way back: %rdi is the struct parasite_cure. */
+	.globl	parasite_cure_self
+	.hidden	parasite_cure_self
+parasite_cure_self:
+	movq	%rdi, %r12
+	/* fall through */
+
+/*
+ * %r12: a struct parasite_cure (parasite-proto.h); %rsp: a stack a
+ * signal handler may run on once the mask is back.  The mask first, then
+ * every general register, then iretq sets %rip, %rflags and %rsp at once.
+ * No sigreturn: it would reset the restart block of an interrupted sleep.
+ */
+parasite_cure:
+	movl	$14, %eax		/* rt_sigprocmask */
+	movl	$2, %edi		/* SIG_SETMASK */
+	leaq	160(%r12), %rsi		/* PARASITE_CURE_SIGMASK_OFF */
+	xorl	%edx, %edx
+	movl	$8, %r10d
+	syscall
+	movq	%r12, %rsp
+	popq	%r15
+	popq	%r14
+	popq	%r13
+	popq	%r12
+	popq	%rbp
+	popq	%rbx
+	popq	%r11
+	popq	%r10
+	popq	%r9
+	popq	%r8
+	popq	%rax
+	popq	%rcx
+	popq	%rdx
+	popq	%rsi
+	popq	%rdi
+	iretq
 
 	.section .note.GNU-stack, "", @progbits

@@ -10,7 +10,8 @@
  * task back with PTRACE_INTERRUPT while it waits for the next command.  Its
  * futex waits have no timeout, so an interrupted wait leaves the task's
  * restart block alone and an interrupted system call of the task's own
- * (a nanosleep) restarts exactly as it would have.
+ * (a nanosleep) restarts exactly as it would have.  If compel dies, the
+ * parasite gives the task back itself (parasite_cure_self).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include <asm/unistd.h>
 #include <linux/futex.h>
 #include <linux/prctl.h>
+#include <signal.h>
 #include <sys/time.h>
 
 #include "nolibc.h"
@@ -74,9 +76,33 @@ static int get_misc(struct compel_misc *m)
 	return 0;
 }
 
+void parasite_cure_self(struct parasite_cure *c) __attribute__((noreturn));
+
+static int sigpipe_pending(void)
+{
+	uint64_t set = 0;
+
+	sys2(__NR_rt_sigpending, &set, 8);
+	return !!(set & (1ULL << (SIGPIPE - 1)));
+}
+
+/*
+ * vmsplice into a pipe whose reader is gone raises SIGPIPE at the task,
+ * which would kill it once its mask is back: take back the one we caused.
+ */
+static void drop_own_sigpipe(int was_pending)
+{
+	uint64_t set = 1ULL << (SIGPIPE - 1);
+	struct { long sec, nsec; } now = { 0, 0 };
+
+	if (!was_pending)
+		sys4(__NR_rt_sigtimedwait, &set, 0, &now, 8);
+}
+
 /* Move the listed pages into the pipe: the kernel does the work, in batches. */
 static int dump_pages(struct compel_pages *p)
 {
+	int had_sigpipe = sigpipe_pending();
 	uint32_t i = p->done;
 
 	if (p->nr_iovs > COMPEL_MAX_IOVS)
@@ -88,6 +114,8 @@ static int dump_pages(struct compel_pages *p)
 		if (n > 512)	/* IOV_MAX is 1024; stay well inside it */
 			n = 512;
 		ret = sys4(__NR_vmsplice, p->pipe_fd, &p->iovs[i], n, p->flags);
+		if (ret == -32)	/* EPIPE */
+			drop_own_sigpipe(had_sigpipe);
 		if (ret < 0)
 			return ret;
 		/* Account whole iovecs; a partial one is finished next round. */
@@ -133,16 +161,35 @@ static int run(struct parasite_area *a)
 	}
 }
 
+/*
+ * Wait for a command after @last, or for compel's death when it guards
+ * us.  No timeout: see the comment at the top.  Kernels before 5.16 have
+ * no futex_waitv; there the parasite waits for commands only.
+ */
+static void wait_command(struct parasite_area *a, uint32_t last, uint32_t tracer)
+{
+	struct futex_waitv w[2] = {
+		{ .val = last, .uaddr = (uintptr_t)&a->cmd_seq, .flags = FUTEX_32 },
+		{ .val = tracer, .uaddr = (uintptr_t)&a->tracer, .flags = FUTEX_32 },
+	};
+
+	if (tracer && sys5(__NR_futex_waitv, w, 2, 0, 0, 0) != -38)	/* ENOSYS */
+		return;
+	sys4(__NR_futex, &a->cmd_seq, FUTEX_WAIT, last, 0);
+}
+
 void parasite_main(struct parasite_area *a)
 {
 	uint32_t last = 0;
 
 	for (;;) {
 		uint32_t seq = __atomic_load_n(&a->cmd_seq, __ATOMIC_ACQUIRE);
+		uint32_t tracer = __atomic_load_n(&a->tracer, __ATOMIC_ACQUIRE);
 
+		if (tracer & FUTEX_OWNER_DIED)
+			parasite_cure_self(&a->cure);
 		if (seq == last) {
-			/* No timeout: see the comment at the top. */
-			sys4(__NR_futex, &a->cmd_seq, FUTEX_WAIT, last, 0);
+			wait_command(a, last, tracer);
 			continue;
 		}
 		last = seq;

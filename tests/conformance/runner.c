@@ -17,6 +17,9 @@
  * step fails if CMD exits non-zero, unless --between-may-fail, and the
  * test must still be alive afterwards.
  *
+ * --then-cr has the dump and restore done after the between-step as well:
+ * whatever the step did, the test must still come back from a checkpoint.
+ *
  * --alter CMD runs `CMD IMGDIR` between the dump and the restore, to
  * change the images on purpose: a test whose checks bite then FAILs.
  *
@@ -65,6 +68,7 @@ struct opts {
 	bool cr;		/* checkpoint and restore, not --no-cr */
 	bool stop;		/* SIGSTOP the test around the step */
 	bool between_may_fail;	/* any exit of the between-step will do */
+	bool then_cr;		/* --then-cr: dump and restore after the between-step */
 	int cycles;		/* dumps and restores in a row */
 	char **between;		/* CMD split on spaces, room left for PID */
 	char **alter;		/* --alter CMD: run on the images before the restore */
@@ -780,7 +784,8 @@ static int setup(struct run *r)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: runner [--no-cr | --between CMD [--between-may-fail]] [--stop] [--cycles N]\n"
+		"usage: runner [--no-cr | --between CMD [--between-may-fail] [--then-cr]] [--stop]\n"
+		"              [--cycles N]\n"
 		"              [--dump-opts \"OPT...\"]\n"
 		"              [--stasis PATH] [--workdir DIR] [--timeout SEC] PROGRAM [ARGS...]\n"
 		"\n"
@@ -791,6 +796,7 @@ static void usage(FILE *f)
 		"                  output to WORKDIR/between.out; it must exit 0 and leave\n"
 		"                  the test alive\n"
 		"  --between-may-fail  any exit of CMD will do (fault injection)\n"
+		"  --then-cr       after CMD, dump and restore the test too\n"
 		"  --alter CMD     run `CMD IMGDIR` between the dump and the restore (to\n"
 		"                  alter the images on purpose: the test must then FAIL)\n"
 		"  --cycles N      dump and restore N times in a row (default 1)\n"
@@ -831,6 +837,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "no-cr",	no_argument,		NULL, 'n' },
 		{ "between",	required_argument,	NULL, 'b' },
 		{ "between-may-fail", no_argument,	NULL, 'f' },
+		{ "then-cr",	no_argument,		NULL, 'T' },
 		{ "alter",	required_argument,	NULL, 'a' },
 		{ "dump-opts",	required_argument,	NULL, 'd' },
 		{ "stop",	no_argument,		NULL, 'S' },
@@ -862,6 +869,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'f':
 			o->between_may_fail = true;
+			break;
+		case 'T':
+			o->then_cr = true;
 			break;
 		case 'a':
 			o->alter = split_cmd(optarg);
@@ -909,8 +919,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return -1;
 		}
 	}
-	if (o->between_may_fail && !o->between) {
-		fprintf(stderr, "runner: --between-may-fail needs --between\n");
+	if ((o->between_may_fail || o->then_cr) && !o->between) {
+		fprintf(stderr, "runner: --between-may-fail and --then-cr need --between\n");
 		return -1;
 	}
 	if (optind >= argc)
@@ -942,7 +952,7 @@ int main(int argc, char **argv)
 		ret = sigstop_test(&r);
 	if (!ret && o.between)
 		ret = run_between(&r);
-	for (int i = 0; !ret && !o.between && o.cr && i < o.cycles; i++)
+	for (int i = 0; !ret && (!o.between || o.then_cr) && o.cr && i < o.cycles; i++)
 		ret = dump_and_restore(&r);
 	if (!ret && o.stop)
 		ret = sigcont_test(&r);

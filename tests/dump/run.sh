@@ -70,6 +70,17 @@ for sig in TERM INT HUP; do
 	done
 done
 
+# SIGKILL or SIGTERM to stasis at a dozen moments of the dump of a busy
+# program of six threads: it runs on untouched, a second dump -R finds it
+# whole, and it still comes back from a dump and a restore.
+for sig in KILL TERM; do
+	for ms in 1 2 5 10 20 40 70 100 150 200 300 400; do
+		$R --between "/bin/bash tests/dump/kill-step.sh $sig $ms $W/kill-$sig-$ms" \
+			--then-cr --workdir "$W/run-kill-$sig-$ms" $B/conformance/busy_threads |
+			label "SIG$sig after $ms ms, then dump and restore"
+	done
+done
+
 bash tests/dump/fixtures.sh "$FIX"
 bash tests/dump/files.sh
 bash tests/dump/shmem.sh
