@@ -29,6 +29,17 @@ for step in seize syscall infect rpc cure; do
 	done
 done
 
+# The driver dies (SIGKILL) with the parasite idle, with a command sent,
+# or with another thread stopped in a remote call: each task gives itself
+# back, and the victims notice nothing.
+for where in parasite rpc thread-call; do
+	for v in nanosleep futex read_pipe; do
+		$R --between "$S --die $where" --between-may-fail \
+			--workdir /tmp/stasis-compel/die-$where-$v $B/compel/$v |
+			label "driver killed, $where"
+	done
+done
+
 $B/compel-pages
 $B/compel-traced
 

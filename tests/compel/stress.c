@@ -1,7 +1,7 @@
 /*
  * stress.c - drive libcompel against a victim tree over and over:
  *
- *   compel-stress [--loops N] [--fault STEP] [-v] PID
+ *   compel-stress [--loops N] [--fault STEP | --die WHERE] [-v] PID
  *
  * Each loop seizes the tree at PID and, in every live task, runs three
  * remote system calls (checking their answers), loads the parasite, runs
@@ -11,6 +11,12 @@
  * With --fault STEP (seize, syscall, infect, rpc, cure) that step fails on
  * purpose in the first loop; the program then cleans up as a real caller
  * would, and succeeds only if the failure was reported as expected.
+ *
+ * With --die WHERE the driver kills itself with SIGKILL in the first
+ * loop, leaving no one to cure: "parasite" with the parasite idle, "rpc"
+ * just after a command was sent, "thread-call" with another thread of the
+ * task stopped after a remote call and the parasite idle.  The victim must
+ * find its own way back (compel/guard.c) and notice nothing.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +24,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -25,11 +32,12 @@
 #include "stasis/compel.h"
 
 static int verbose;
+static const char *die_at;
 
-static void log_cb(int level, const char *msg, void *arg)
+static void die_here(const char *where)
 {
-	(void)arg;
-	fprintf(stderr, "compel[%d]: %s\n", level, msg);
+	if (die_at && !strcmp(die_at, where))
+		raise(SIGKILL);
 }
 
 static int check(bool ok, const char *fmt, ...)
@@ -65,7 +73,35 @@ static int remote_checks(struct compel_ctl *ctl, const struct compel_task *t)
 	return ret;
 }
 
-static int parasite_checks(struct compel_ctl *ctl, const struct compel_task *t)
+/* A remote call in another thread of @t, then death if asked for. */
+static int other_thread_call(struct compel_tree *tree, const struct compel_task *t)
+{
+	struct compel_ctl *tctl;
+	long r;
+	int ret;
+
+	if (t->nr_threads < 2)
+		return 0;
+	ret = compel_prepare_thread(tree, t->threads[1], &tctl);
+	if (ret)
+		return ret;
+	ret = compel_syscall(tctl, SYS_gettid, &r, 0, 0, 0, 0, 0, 0);
+	if (!ret)
+		ret = check(r == t->threads[1], "remote gettid() in thread %d = %ld",
+			    t->threads[1], r);
+	if (!ret)
+		die_here("thread-call");
+	return compel_cure(tctl) ?: ret;
+}
+
+static void log_cb(int level, const char *msg, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "compel[%d]: %s\n", level, msg);
+}
+
+static int parasite_checks(struct compel_tree *tree, struct compel_ctl *ctl,
+			   const struct compel_task *t)
 {
 	union compel_rpc_args *args;
 	int ret;
@@ -73,6 +109,12 @@ static int parasite_checks(struct compel_ctl *ctl, const struct compel_task *t)
 	ret = compel_infect(ctl);
 	if (ret)
 		return ret;
+	die_here("parasite");
+	ret = other_thread_call(tree, t);
+	if (ret)
+		return ret;
+	if (die_at && !strcmp(die_at, "rpc") && !compel_rpc_start(ctl, COMPEL_CMD_GET_SIGACTS))
+		raise(SIGKILL);
 	args = compel_rpc_area(ctl);
 	ret = compel_rpc(ctl, COMPEL_CMD_GET_MISC);
 	if (!ret)
@@ -96,7 +138,7 @@ static int one_task(struct compel_tree *tree, const struct compel_task *t)
 		return ret;
 	ret = remote_checks(ctl, t);
 	if (!ret)
-		ret = parasite_checks(ctl, t);
+		ret = parasite_checks(tree, ctl, t);
 	err = compel_cure(ctl);
 	return ret ? ret : err;
 }
@@ -140,19 +182,21 @@ int main(int argc, char **argv)
 	int c, ret = 0;
 	pid_t pid;
 
-	while ((c = getopt_long(argc, argv, "n:f:v", (struct option[]){
+	while ((c = getopt_long(argc, argv, "n:f:d:v", (struct option[]){
 			{ "loops", required_argument, NULL, 'n' },
 			{ "fault", required_argument, NULL, 'f' },
+			{ "die", required_argument, NULL, 'd' },
 			{ NULL, 0, NULL, 0 } }, NULL)) != -1) {
 		switch (c) {
 		case 'n': loops = atol(optarg); break;
 		case 'f': fault = parse_fault(optarg); break;
+		case 'd': die_at = optarg; break;
 		case 'v': verbose = 1; break;
 		default: return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: compel-stress [--loops N] [--fault STEP] [-v] PID\n");
+		fprintf(stderr, "usage: compel-stress [--loops N] [--fault STEP | --die WHERE] [-v] PID\n");
 		return 2;
 	}
 	pid = atoi(argv[optind]);
