@@ -17,6 +17,7 @@
  * nothing is guarded.  A forked child starts with no list at all.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -98,4 +99,49 @@ void compel_guard_disarm(struct parasite_area *area)
 	area->tracer = 0;
 	if (--guard_nr == 0 && libc_head)
 		syscall(SYS_set_robust_list, libc_head, libc_len);
+}
+
+/* Does the memory at @addr of @pid begin with our parasite's code? */
+static bool holds_our_blob(int memfd, unsigned long addr)
+{
+	size_t len = compel_parasite_blob_end - compel_parasite_blob;
+	char buf[4096];
+
+	for (size_t off = 0; off < len; off += sizeof(buf)) {
+		size_t n = len - off < sizeof(buf) ? len - off : sizeof(buf);
+
+		if (pread(memfd, buf, n, addr + off) != (ssize_t)n ||
+		    memcmp(buf, compel_parasite_blob + off, n))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * What a task that cured itself keeps is the parasite's mapping: shared
+ * anonymous memory of exactly @len bytes, rwxs, starting with our code.
+ * Nothing runs there any more; the next infection unmaps it, so that it
+ * is never dumped.  The first such area's address, or 0.
+ */
+unsigned long compel_find_leftover(pid_t pid, size_t len)
+{
+	char path[64], line[512], perms[8];
+	unsigned long start, end, found = 0;
+	FILE *maps;
+	int memfd;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "re");
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	memfd = open(path, O_RDONLY | O_CLOEXEC);
+	while (maps && memfd >= 0 && !found && fgets(line, sizeof(line), maps))
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
+		    end - start == len && !strcmp(perms, "rwxs") &&
+		    strstr(line, "/dev/zero (deleted)") && holds_our_blob(memfd, start))
+			found = start;
+	if (maps)
+		fclose(maps);
+	if (memfd >= 0)
+		close(memfd);
+	return found;
 }

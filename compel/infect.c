@@ -35,6 +35,7 @@
 #define PARASITE_PAGE	4096UL
 #define ROUND_PAGE(x)	(((x) + PARASITE_PAGE - 1) & ~(PARASITE_PAGE - 1))
 #define RPC_TIMEOUT_MS	10000
+#define MAX_LEFTOVERS	16	/* parasites of killed dumps unmapped at once */
 
 #ifndef MFD_EXEC
 #define MFD_EXEC	0x0010U
@@ -261,6 +262,15 @@ static int map_parasite(struct compel_ctl *ctl)
 	int fd, ret;
 
 	ctl->map_len = code + area + PARASITE_STACK_SIZE;
+	for (int i = 0; i < MAX_LEFTOVERS && (addr = compel_find_leftover(ctl->task->pub.pid,
+								      ctl->map_len)); i++) {
+		ret = remote_ok(ctl, "munmap of a parasite left behind", __NR_munmap, NULL,
+				addr, ctl->map_len, 0, 0, 0, 0);
+		if (ret)
+			return ret;
+		cpr_info("pid %d: unmapped the parasite a killed stasis left at 0x%lx",
+			 ctl->task->pub.pid, addr);
+	}
 	ret = remote_ok(ctl, "mmap of the parasite", __NR_mmap, &addr, 0, ctl->map_len,
 			PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ret)

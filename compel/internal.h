@@ -69,6 +69,7 @@ bool compel_fault_hit(enum compel_fault fault);
 bool compel_guard_possible(pid_t pid, pid_t tid);
 int compel_guard_arm(struct parasite_area *area);
 void compel_guard_disarm(struct parasite_area *area);
+unsigned long compel_find_leftover(pid_t pid, size_t len);
 
 /* seize.c: gone, a zombie, or dying: it will stop for us no more. */
 bool compel_thread_exiting(pid_t tid);

@@ -42,3 +42,8 @@ if ! build/stasis dump -t "$pid" -D "$dir/again" -R -v4 -o dump.log; then
 	echo "a second dump -R after SIG$sig at $ms ms failed: $(grep -m1 Error "$dir/again/dump.log")" >&2
 	exit 1
 fi
+# What a task that cured itself keeps, the parasite's mapping, is gone too.
+if grep -q ' rwxs .*/dev/zero (deleted)' /proc/"$pid"/maps; then
+	echo "a parasite mapping is left after the second dump: $(grep ' rwxs ' /proc/"$pid"/maps)" >&2
+	exit 1
+fi
