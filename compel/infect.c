@@ -86,6 +86,8 @@ int compel_prepare_thread(struct compel_tree *tree, pid_t tid, struct compel_ctl
 	}
 	if (!ret)
 		ret = compel_find_syscall_insn(t->pub.pid, &ctl->syscall_ip);
+	if (!ret)
+		compel_stub_setup(t);
 	if (ret) {
 		free(ctl->xsave);
 		free(ctl);
@@ -160,22 +162,15 @@ static int block_signals(struct compel_ctl *ctl)
 }
 
 /*
- * Where a remote call enters.  A thread of a task whose parasite is
- * guarded enters the parasite's syscall instruction, followed by its own
- * cure (PARASITE_THREAD_CALL_OFF): it finds its way back if we die while
- * it is in the call.  Others use the one the task has, in the vDSO.
+ * Where a remote call enters: the stub in the task's vDSO, after which
+ * the thread finds its way back if we die in the middle (stub.c), or
+ * else the syscall instruction the task has.
  */
 static unsigned long remote_entry(struct compel_ctl *ctl, struct user_regs_struct *regs)
 {
-	struct task *t = ctl->task;
-	struct compel_ctl *p = t->parasite;
+	unsigned long ip = compel_stub_enter(ctl, regs);
 
-	if (!p || p == ctl || (t->in_thread_call && t->in_thread_call != ctl))
-		return ctl->syscall_ip;
-	compel_fill_cure(&p->area->thread_cure, &ctl->regs, ctl->sigmask);
-	regs->r12 = compel_remote_addr(p, &p->area->thread_cure);
-	t->in_thread_call = ctl;
-	return p->remote_map + PARASITE_THREAD_CALL_OFF;
+	return ip ? ip : ctl->syscall_ip;
 }
 
 static int remote_call(struct compel_ctl *ctl, long nr, long *res, const unsigned long args[6])
@@ -317,6 +312,7 @@ static int start_parasite(struct compel_ctl *ctl)
 	ret = compel_set_regs(ctl->tid, &regs);
 	if (ret)
 		return ret;
+	compel_stub_leave(ctl);		/* it is in the parasite now, not at the stub */
 	if (ptrace(PTRACE_CONT, ctl->tid, NULL, NULL)) {
 		ret = -errno;
 		cpr_err("tid %d: PTRACE_CONT: %m", ctl->tid);
@@ -547,8 +543,6 @@ int compel_cure(struct compel_ctl *ctl)
 
 	if (!ctl)
 		return 0;
-	if (ctl->task->in_thread_call == ctl)
-		ctl->task->in_thread_call = NULL;
 	if (ctl->where == STOP_RUNNING)
 		ret = stop_parasite(ctl);
 	if (!ret || ctl->where != STOP_RUNNING) {
@@ -568,6 +562,7 @@ int compel_cure(struct compel_ctl *ctl)
 		err = back_to_interrupt_stop(ctl);
 		ret = ret ?: err;
 	}
+	compel_stub_leave(ctl);
 	free(ctl->xsave);
 	free(ctl);
 	return ret;

@@ -17,7 +17,10 @@ struct task {
 	int cap;
 	bool stop_owed;		/* a SIGSTOP we held back: raised again on release */
 	struct compel_ctl *parasite;	/* the guarded parasite running in it, if any */
-	struct compel_ctl *in_thread_call;	/* the thread whose cure parasite->area holds */
+	unsigned long stub;		/* stub.c: in its vDSO, 0 if none */
+	int stub_mem;			/* its /proc/PID/mem, while stub is set */
+	bool stub_tried;
+	struct compel_ctl *stub_owner;	/* the thread whose cure the stub holds */
 };
 
 struct compel_tree {
@@ -70,6 +73,12 @@ bool compel_guard_possible(pid_t pid, pid_t tid);
 int compel_guard_arm(struct parasite_area *area);
 void compel_guard_disarm(struct parasite_area *area);
 unsigned long compel_find_leftover(pid_t pid, size_t len);
+
+/* stub.c */
+void compel_stub_setup(struct task *t);
+unsigned long compel_stub_enter(struct compel_ctl *ctl, struct user_regs_struct *regs);
+void compel_stub_leave(struct compel_ctl *ctl);
+void compel_stub_remove(struct task *t);
 
 /* seize.c: gone, a zombie, or dying: it will stop for us no more. */
 bool compel_thread_exiting(pid_t tid);

@@ -17,8 +17,8 @@
  * sets FUTEX_OWNER_DIED there and wakes the parasite, which waits on both
  * words.  It then puts back the signal mask and every register kept in
  * @cure and returns to where the task was (parasite_cure in head-x86.S).
- * A thread of the task that compel steps through a remote call does the
- * same from @thread_cure (PARASITE_THREAD_CALL_OFF).
+ * A thread in a remote call does the same through the stub compel copies
+ * into the task's vDSO (PARASITE_STUB_OFF, compel/stub.c).
  */
 #ifndef STASIS_PARASITE_PROTO_H
 #define STASIS_PARASITE_PROTO_H
@@ -49,8 +49,7 @@ struct parasite_area {
 	uint32_t tracer;	/* compel's tid | FUTEX_WAITERS; 0 when not guarded */
 	uint32_t pad;
 	uint64_t robust_next;	/* the robust list entry of @tracer */
-	struct parasite_cure cure;		/* the thread running the parasite */
-	struct parasite_cure thread_cure;	/* a thread in a remote call */
+	struct parasite_cure cure;	/* the thread running the parasite */
 	union compel_rpc_args args;
 };
 
@@ -58,10 +57,11 @@ _Static_assert(__builtin_offsetof(struct parasite_cure, sigmask) == PARASITE_CUR
 	       "parasite_cure in head-x86.S reads the mask here");
 
 /*
- * Where in the blob a remote call of another thread enters: a syscall
- * instruction followed by that thread's own cure (%r12 -> thread_cure).
+ * The stub: bytes of the blob that hold a syscall instruction followed by
+ * the cure of the calling thread, self-contained (compel/stub.c).
  */
-#define PARASITE_THREAD_CALL_OFF	16
+#define PARASITE_STUB_OFF	16
+#define PARASITE_STUB_LEN	64
 
 #define PARASITE_STACK_SIZE	(64 << 10)
 

@@ -370,6 +370,7 @@ int compel_tree_release(struct compel_tree *tree, unsigned flags)
 	for (size_t i = 0; i < tree->nr; i++) {
 		struct task *t = &tree->tasks[i];
 
+		compel_stub_remove(t);
 		if (flags & COMPEL_RELEASE_KILL && t->pub.nr_threads)
 			kill(t->pub.pid, SIGKILL);
 		/* Pending again before the detach: the task stops as it would have. */

@@ -13,22 +13,17 @@ parasite_head:
 1:	jmp	1b
 
 /*
- * Another thread's remote call enters here (PARASITE_THREAD_CALL_OFF in
- * parasite-proto.h) with %r12 at its struct parasite_cure.  compel stops
- * it at the call's exit and puts its registers back; the jump is taken
- * only when compel died before it could.
+ * The stub, PARASITE_STUB_OFF to PARASITE_STUB_OFF + PARASITE_STUB_LEN:
+ * compel copies these bytes (relative jumps only) into unused room at the
+ * end of the task's vDSO and enters every remote call there, with %r12 at
+ * the calling thread's struct parasite_cure written next to it.  compel
+ * stops the thread at the call's exit and puts its registers back; the
+ * jump is taken only when compel died before it could.
  */
 	.org	16
-parasite_thread_call:
+parasite_stub:
 	syscall
 	jmp	parasite_cure
-
-/* The parasite's own way back: %rdi is the struct parasite_cure. */
-	.globl	parasite_cure_self
-	.hidden	parasite_cure_self
-parasite_cure_self:
-	movq	%rdi, %r12
-	/* fall through */
 
 /*
  * %r12: a struct parasite_cure (parasite-proto.h); %rsp: a stack a
@@ -60,5 +55,13 @@ parasite_cure:
 	popq	%rsi
 	popq	%rdi
 	iretq
+	.org	80			/* PARASITE_STUB_OFF + PARASITE_STUB_LEN */
+
+/* The parasite's own way back: %rdi is the struct parasite_cure. */
+	.globl	parasite_cure_self
+	.hidden	parasite_cure_self
+parasite_cure_self:
+	movq	%rdi, %r12
+	jmp	parasite_cure
 
 	.section .note.GNU-stack, "", @progbits

@@ -29,10 +29,11 @@ for step in seize syscall infect rpc cure; do
 	done
 done
 
-# The driver dies (SIGKILL) with the parasite idle, with a command sent,
-# or with another thread stopped in a remote call: each task gives itself
-# back, and the victims notice nothing.
-for where in parasite rpc thread-call; do
+# The driver dies (SIGKILL) with the main thread stopped in a remote call
+# before any parasite, with the parasite idle, with a command sent, or with
+# another thread stopped in a remote call: each task gives itself back
+# (compel/guard.c, compel/stub.c), and the victims notice nothing.
+for where in syscall parasite rpc thread-call; do
 	for v in nanosleep futex read_pipe; do
 		$R --between "$S --die $where" --between-may-fail \
 			--workdir /tmp/stasis-compel/die-$where-$v $B/compel/$v |

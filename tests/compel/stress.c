@@ -13,7 +13,8 @@
  * would, and succeeds only if the failure was reported as expected.
  *
  * With --die WHERE the driver kills itself with SIGKILL in the first
- * loop, leaving no one to cure: "parasite" with the parasite idle, "rpc"
+ * loop, leaving no one to cure: "syscall" with the main thread stopped
+ * after a remote call, before any parasite, "parasite" with it idle, "rpc"
  * just after a command was sent, "thread-call" with another thread of the
  * task stopped after a remote call and the parasite idle.  The victim must
  * find its own way back (compel/guard.c) and notice nothing.
@@ -62,6 +63,8 @@ static int remote_checks(struct compel_ctl *ctl, const struct compel_task *t)
 	ret = compel_syscall(ctl, SYS_getpid, &r, 0, 0, 0, 0, 0, 0);
 	if (!ret)
 		ret = check(r == t->pid, "remote getpid() = %ld, not %d", r, t->pid);
+	if (!ret)
+		die_here("syscall");
 	if (!ret)
 		ret = compel_syscall(ctl, SYS_getppid, &r, 0, 0, 0, 0, 0, 0);
 	if (!ret)
