@@ -24,6 +24,7 @@
 #include <linux/prctl.h>
 #include <linux/resource.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <linux/securebits.h>
 #include <linux/signal.h>
 #include <linux/time.h>
@@ -406,6 +407,33 @@ static void queue_signals(int pid, int tid, uint64_t siginfo, uint32_t nr)
 	}
 }
 
+/*
+ * Seccomp after the last stage opens: stasis traces the task from then on
+ * with PTRACE_O_SUSPEND_SECCOMP, so no filter stops what the restorer still
+ * does, and none applies before the task's own code runs.  Filters need
+ * CAP_SYS_ADMIN or no_new_privs: they go in before the credentials drop
+ * privileges; strict mode needs nothing and goes last.
+ */
+static void restore_seccomp_creds(struct rst_thread *t)
+{
+	struct rst_seccomp_filter *f = (struct rst_seccomp_filter *)t->filters;
+
+	for (uint32_t i = 0; t->seccomp_mode == SECCOMP_MODE_FILTER && i < t->nr_filters; i++) {
+		struct {
+			uint16_t len, pad[3];
+			uint64_t filter;
+		} prog = { (uint16_t)f[i].len, { 0 }, f[i].insns };
+
+		check(sys3(__NR_seccomp, SECCOMP_SET_MODE_FILTER, f[i].flags, &prog),
+		      "install a seccomp filter");
+	}
+	if (t->has_creds)
+		restore_creds(&t->creds);
+	if (t->seccomp_mode == SECCOMP_MODE_STRICT)
+		check(sys2(__NR_prctl, PR_SET_SECCOMP, SECCOMP_MODE_STRICT),
+		      "enter seccomp strict mode");
+}
+
 /* What each thread sets for itself; creds last, as they drop privileges. */
 static void thread_setup(struct rst_args *a, struct rst_thread *t)
 {
@@ -426,7 +454,7 @@ static void thread_setup(struct rst_args *a, struct rst_thread *t)
 		check(sys3(__NR_setpriority, PRIO_PROCESS, 0, t->sched_nice), "restore nice");
 	}
 	queue_signals(a->pid, t->tid, t->siginfo, t->nr_siginfo);
-	if (t->has_creds)
+	if (t->has_creds && !t->seccomp_mode)
 		restore_creds(&t->creds);
 }
 
@@ -454,6 +482,8 @@ static void thread_main(void *arg)
 	__atomic_add_fetch(&a->threads_ready, 1, __ATOMIC_SEQ_CST);
 	futex_wake(&a->threads_ready);
 	wait_go(a);
+	if (t->seccomp_mode)
+		restore_seccomp_creds(t);
 	rst_sigreturn(t->frame + 8);
 }
 
@@ -558,5 +588,7 @@ void rst_main(struct rst_args *a)
 	 * now, kills it if it dies).
 	 */
 	sys2(__NR_prctl, PR_SET_PDEATHSIG, leader->pdeath_sig);
+	if (leader->seccomp_mode)
+		restore_seccomp_creds(leader);
 	rst_sigreturn(leader->frame + 8);
 }

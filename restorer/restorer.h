@@ -115,6 +115,12 @@ struct rst_creds {
 	int32_t no_new_privs, pad;
 };
 
+/* One seccomp filter, as seccomp(SECCOMP_SET_MODE_FILTER) takes it. */
+struct rst_seccomp_filter {
+	uint64_t insns;			/* struct sock_filter[len] */
+	uint32_t len, flags;
+};
+
 struct rst_thread {
 	int32_t tid;
 	int32_t pdeath_sig;
@@ -129,7 +135,10 @@ struct rst_thread {
 	int32_t has_sched, sched_policy, sched_prio, sched_nice, pad;
 	char comm[16];
 	struct rst_creds creds;
-	int32_t has_creds, pad2;
+	int32_t has_creds;
+	int32_t seccomp_mode;		/* 0 none, 1 strict, 2 filters */
+	uint64_t filters;		/* struct rst_seccomp_filter[], the oldest first */
+	uint32_t nr_filters, pad2;
 };
 
 struct rst_mm {

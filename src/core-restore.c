@@ -100,10 +100,6 @@ int core_restore_read(struct rst_ctx *ctx, struct rst_task *t)
 			pr_err("core-%d.img has no registers or thread state", t->tids[i]);
 			return -EINVAL;
 		}
-		if (c->thread_core->has_seccomp_mode && c->thread_core->seccomp_mode) {
-			pr_err("unsupported: tid %d has a seccomp mode", t->tids[i]);
-			return -ENOTSUP;
-		}
 	}
 	return 0;
 }

@@ -35,6 +35,7 @@
 #include "restorer.h"
 #include "rlimit.pb-c.h"
 #include "sa.pb-c.h"
+#include "seccomp.h"
 #include "siginfo.pb-c.h"
 #include "task-misc.h"
 #include "timer.pb-c.h"
@@ -69,6 +70,7 @@ struct thread_state {
 	struct __ptrace_rseq_configuration rseq;
 	struct sigqueue pending;
 	struct proc_status status;
+	struct seccomp_thread seccomp;	/* as the core records it */
 	uint32_t secbits;
 	char comm[64];
 };
@@ -604,9 +606,13 @@ static int write_thread_core(struct dump_ctx *ctx, struct thread_state *th,
 	thc.signals_p = sigqueue_msg(&th->pending);
 	fill_creds(&creds, th);
 	thc.creds = &creds.c;
-	if (th->status.seccomp) {
+	if (th->seccomp.mode) {
 		thc.has_seccomp_mode = 1;
-		thc.seccomp_mode = th->status.seccomp;
+		thc.seccomp_mode = th->seccomp.mode;
+	}
+	if (th->seccomp.mode == 2) {
+		thc.has_seccomp_filter = 1;
+		thc.seccomp_filter = th->seccomp.filter;
 	}
 	thc.comm = th->comm;
 	if (th->has_rseq) {
@@ -636,28 +642,38 @@ static void thread_state_free(struct thread_state *th)
 	free(th->status.groups);
 }
 
-/* Seccomp filters need their own image; until then, say so. */
-static int check_seccomp(const struct dump_task *t, const struct thread_state *th)
-{
-	if (th->status.seccomp == 2) {
-		pr_err("unsupported: pid %d tid %d has seccomp filters", t->pid, th->tid);
-		return -ENOTSUP;
-	}
-	return 0;
-}
-
 struct core_priv {
 	int nr;
 	struct thread_state *ths;
 	struct sigqueue shared_pending;	/* read with ptrace, so before infection */
 };
 
+/* The seccomp state of every thread, read while they are all seized. */
+static int gather_seccomp(struct dump_ctx *ctx, struct core_priv *cp)
+{
+	struct seccomp_thread *st = calloc(cp->nr, sizeof(*st));
+	pid_t *tids = calloc(cp->nr, sizeof(*tids));
+	int ret = -ENOMEM;
+
+	if (st && tids) {
+		for (int i = 0; i < cp->nr; i++) {
+			tids[i] = cp->ths[i].tid;
+			st[i].mode = cp->ths[i].status.seccomp;
+		}
+		ret = seccomp_dump_task(ctx, tids, st, cp->nr);
+		for (int i = 0; !ret && i < cp->nr; i++)
+			cp->ths[i].seccomp = st[i];
+	}
+	free(st);
+	free(tids);
+	return ret;
+}
+
 int core_gather_task(struct dump_ctx *ctx, struct dump_task *t)
 {
 	struct core_priv *cp = calloc(1, sizeof(*cp));
 	int ret = 0;
 
-	(void)ctx;
 	if (!cp)
 		return -ENOMEM;
 	t->core_priv = cp;
@@ -665,11 +681,10 @@ int core_gather_task(struct dump_ctx *ctx, struct dump_task *t)
 	cp->ths = calloc(cp->nr, sizeof(*cp->ths));
 	if (!cp->ths)
 		return -ENOMEM;
-	for (int i = 0; !ret && i < cp->nr; i++) {
+	for (int i = 0; !ret && i < cp->nr; i++)
 		ret = gather_thread(t->pid, t->ct->threads[i], &cp->ths[i]);
-		if (!ret)
-			ret = check_seccomp(t, &cp->ths[i]);
-	}
+	if (!ret)
+		ret = gather_seccomp(ctx, cp);
 	if (!ret)
 		ret = read_pending(t->pid, true, &cp->shared_pending);
 	return ret;

@@ -33,7 +33,7 @@
 #include "log.h"
 #include "ns/ns.h"
 #include "pstree.h"
-#include "seccomp.pb-c.h"
+#include "seccomp.h"
 #include "stats.pb-c.h"
 #include "timens.pb-c.h"
 
@@ -142,14 +142,6 @@ static int dump_tasks(struct dump_ctx *ctx)
 	return ret;
 }
 
-static int dump_seccomp(struct dump_ctx *ctx)
-{
-	SeccompEntry e;
-
-	seccomp_entry__init(&e);	/* no filters: those are refused for now */
-	return write_one(ctx, IMG_SECCOMP, 0, &e.base);
-}
-
 /* The clocks a time namespace would be set from, read now. */
 static int dump_timens(struct dump_ctx *ctx)
 {
@@ -244,7 +236,7 @@ static int dump_images(struct dump_ctx *ctx)
 
 	ret = pstree_dump(ctx);
 	if (!ret)
-		ret = dump_seccomp(ctx);
+		ret = seccomp_dump_image(ctx);
 	if (!ret)
 		ret = dump_timens(ctx);
 	/* Written unless --cpu-cap=none; CRIU writes it only when asked. */
@@ -320,6 +312,7 @@ int cr_dump(const struct opts *o)
 	}
 	release_tree(&ctx, !ret);
 	files_dump_cleanup(&ctx);
+	seccomp_dump_cleanup(&ctx);
 	free(ctx.tasks);
 	imgdir_close(&dir, ret != 0);
 	if (!ret)

@@ -53,6 +53,7 @@ struct dump_ctx {
 
 	struct dump_stats stats;
 	void *files_priv;		/* files/files.c's bookkeeping */
+	void *seccomp_priv;		/* seccomp.c: the filters for seccomp.img */
 };
 
 /* A fresh id for files.img (and anything keyed the same way). */

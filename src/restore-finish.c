@@ -137,9 +137,20 @@ static int add_threads(struct rst_ctx *ctx, struct fin_state *fs)
 
 static int seize_thread(pid_t tid)
 {
-	long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL;
+	long opts = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL | PTRACE_O_SUSPEND_SECCOMP;
+	int ret = ptrace(PTRACE_SEIZE, tid, NULL, (void *)opts);
 
-	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)opts)) {
+	/*
+	 * Seccomp is restored from here on (restorer.c): suspended, it filters
+	 * nothing the restorer or we do.  A stasis that is under seccomp
+	 * itself may not suspend it: then the filters apply at once.
+	 */
+	if (ret && errno == EPERM) {
+		pr_debug("tid %d: seccomp cannot be suspended while its restore ends", tid);
+		opts &= ~PTRACE_O_SUSPEND_SECCOMP;
+		ret = ptrace(PTRACE_SEIZE, tid, NULL, (void *)opts);
+	}
+	if (ret) {
 		pr_perror("tid %d: cannot seize it to finish its restore", tid);
 		return -errno;
 	}

@@ -46,6 +46,7 @@
 #include "proc.h"
 #include "restore.h"
 #include "restorer.h"
+#include "seccomp.h"
 #include "stats.pb-c.h"
 #include "task-misc.h"
 
@@ -254,6 +255,7 @@ static size_t region_size(struct rst_ctx *ctx, struct rst_task *t, size_t blob)
 	size_t size = blob + PAGE_SZ + sizeof(struct rst_args) + 64;
 
 	size += core_restore_size(t) + mem_restore_size(t) + locks_restore_size(ctx, t);
+	size += seccomp_restore_size(ctx, t);
 	size += t->nr_threads * (RST_THREAD_STACK + 64);
 	size += PAGE_SZ;	/* the shared area, moved in at the end */
 	return (size + PAGE_SZ - 1) & ~(PAGE_SZ - 1);
@@ -296,6 +298,9 @@ static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, vo
 	ret = locks_restore_args(ctx, t, a, &al);
 	if (ret)
 		task_fail(ctx, t, ret, "prepare its POSIX locks");
+	ret = seccomp_restore_args(ctx, t, a, &al);
+	if (ret)
+		task_fail(ctx, t, ret, "prepare its seccomp filters");
 	a->close_from = ctx->svc_base;
 	ctx->regions[t->index] = (struct rst_region){ addr, size, a->stopped, 0 };
 	a->close_after_go = t->fdt_shared;
@@ -598,7 +603,7 @@ static int read_tasks(struct rst_ctx *ctx)
 		if (!ret && !t->zombie)
 			ret = mem_restore_read(ctx, t);
 	}
-	return ret;
+	return ret ?: seccomp_restore_read(ctx);
 }
 
 /*
@@ -808,6 +813,7 @@ int cr_restore(const struct opts *o, int *exit_code)
 		linkremap_restore_finish(&ctx);
 	files_restore_cleanup(&ctx);
 	fdt_restore_cleanup(&ctx);
+	seccomp_restore_free(&ctx);
 	if (!ret && !o->restore_detached) {
 		pid_t root = ctx.tasks[0].pid;
 

@@ -103,6 +103,7 @@ struct rst_ctx {
 	uint64_t pages_restored;	/* pages the restorers read from the images */
 	void *files_priv;		/* files/files.c's bookkeeping */
 	int32_t *fdt_ready;		/* files/fdt.c: per owner, two futex words */
+	void *seccomp;			/* seccomp.c: seccomp.img, NULL if none */
 };
 
 /*
