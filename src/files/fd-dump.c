@@ -592,6 +592,9 @@ int files_dump_finish(struct dump_ctx *ctx)
 	if (!priv)
 		return 0;
 	ret = tty_dump_finish(ctx);
+	for (size_t i = 0; !ret && i < nr_fd_kinds; i++)
+		if (fd_kinds[i]->dump_finish)
+			ret = fd_kinds[i]->dump_finish(ctx);
 	err = pipe_data_close(&priv->pipes);
 	ret = ret ? ret : err;
 	err = pipe_data_close(&priv->fifos);
@@ -613,6 +616,9 @@ void files_dump_cleanup(struct dump_ctx *ctx)
 
 	if (!priv)
 		return;
+	for (size_t i = 0; i < nr_fd_kinds; i++)
+		if (fd_kinds[i]->dump_cleanup)
+			fd_kinds[i]->dump_cleanup(ctx);
 	pipe_data_close(&priv->pipes);
 	pipe_data_close(&priv->fifos);
 	img_close(priv->remap_img);

@@ -364,6 +364,9 @@ void files_restore_cleanup(struct rst_ctx *ctx)
 	struct files_rst_priv *priv = ctx->files_priv;
 	size_t i;
 
+	for (i = 0; i < nr_fd_kinds; i++)
+		if (fd_kinds[i]->restore_cleanup)
+			fd_kinds[i]->restore_cleanup(ctx);
 	for (i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
 

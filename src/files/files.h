@@ -88,6 +88,8 @@ struct files_priv {
 	struct tty_seen *ttys;		/* tty.c: terminals in tty-info.img */
 	size_t nr_ttys, cap_ttys;
 	struct img *tty_info_img;
+
+	void *unix_priv;		/* unix.c: sockets seen, sk-queues.img */
 };
 
 struct files_priv *files_priv(struct dump_ctx *ctx);
@@ -240,6 +242,8 @@ struct files_rst_priv {
 
 	struct FileLockEntry **locks;	/* locks.c: filelocks.img */
 	size_t nr_locks;
+
+	void *unix_priv;		/* unix.c: sk-queues.img, sockets being opened */
 };
 
 struct files_rst_priv *files_rst_priv(struct rst_ctx *ctx);

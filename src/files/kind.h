@@ -26,6 +26,10 @@ struct fd_kind {
 	int (*match)(struct dump_ctx *ctx, struct file_parms *p);
 	/* Write @p's files.img entry with id @id: once per open file description. */
 	int (*dump)(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+	/* Once every task is dumped: checks across them, images closed. */
+	int (*dump_finish)(struct dump_ctx *ctx);
+	/* Whatever the dump ends like: free the kind's state. */
+	void (*dump_cleanup)(struct dump_ctx *ctx);
 
 	/* --- restore --- */
 	/* The kind's own part of files.img entry @fe; NULL when it is missing. */
@@ -46,6 +50,8 @@ struct fd_kind {
 	int (*installed)(struct rst_ctx *ctx, struct rst_task *t);
 	/* In the controller, for each opened entry @f, just before the tree runs. */
 	int (*arm)(struct rst_ctx *ctx, struct rst_file *f);
+	/* Whatever the restore ends like: free the kind's state. */
+	void (*restore_cleanup)(struct rst_ctx *ctx);
 };
 
 /* kinds.c */
@@ -57,6 +63,6 @@ const struct fd_kind *fd_kind_by_type(int type);
 /* Every kind, as each file defines it. */
 extern const struct fd_kind reg_fd_kind, memfd_fd_kind, tty_fd_kind, pipe_fd_kind, fifo_fd_kind,
 	eventfd_fd_kind, epoll_fd_kind, inotify_fd_kind, signalfd_fd_kind, timerfd_fd_kind,
-	nsfile_fd_kind, pidfd_fd_kind, fanotify_fd_kind;
+	nsfile_fd_kind, pidfd_fd_kind, fanotify_fd_kind, unix_fd_kind;
 
 #endif

@@ -22,7 +22,7 @@
  * and then starts a child sharing its fd table (CLONE_FILES) and forks a
  * child of its own (which closes fd 15).
  * MODE "pattern" writes the pipe's contents to stdout and exits.
- * Other modes open one file CRIU-compatible images cannot hold (a socket,
+ * Other modes open one file stasis cannot hold yet (a TCP socket,
  * a userfaultfd, a foreign net namespace, a memfd, a semaphore eventfd, a pty), or nothing ("none").
  *
  * It writes "ready" to the file "state" and waits for SIGUSR2; then it
@@ -209,7 +209,7 @@ static int open_one(const char *mode)
 	int fd;
 
 	if (!strcmp(mode, "socket"))
-		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
 	else if (!strcmp(mode, "netns"))
 		fd = foreign_netns();
 	else if (!strcmp(mode, "uffd"))
