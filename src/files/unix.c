@@ -9,7 +9,7 @@
  * naming the socket that receives it.  A peer must be a socket of the
  * tree: checked once every task is dumped.
  *
- * Restore.  A connected pair that has no name comes back as a socketpair();
+ * Restore (unix-restore.c).  A connected pair that has no name comes back as a socketpair();
  * a socket with a name is bound to it again (a stale socket file at its
  * path is replaced), a listening one listens again, a datagram socket
  * connected to a named one connects to that name once it exists.  The
@@ -35,6 +35,7 @@
 
 #include "files/files.h"
 #include "files/kind.h"
+#include "files/unix.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
 #include "sk-packet.pb-c.h"
@@ -291,10 +292,6 @@ static int check_supported(const struct file_parms *p, const struct unix_diag_in
 
 	if (ui->state == TCP_LISTEN && ui->nr_icons)
 		why = "listening, with connections not yet accepted";
-	else if (has_path(ui) && ui->name[0] != '/')
-		why = "bound to a path relative to a directory";
-	else if (ui->state == TCP_ESTABLISHED && ui->type != SOCK_DGRAM && ui->name_len)
-		why = "connected and named (accepted from a listener)";
 	else if (ui->type != SOCK_STREAM && ui->type != SOCK_DGRAM && ui->type != SOCK_SEQPACKET)
 		why = "of an unknown type";
 	if (!why)
@@ -303,20 +300,47 @@ static int check_supported(const struct file_parms *p, const struct unix_diag_in
 	return -ENOTSUP;
 }
 
-/* Its socket file's owner and mode; gone if the path holds another file now. */
-static void dump_path(const struct unix_diag_info *ui, UnixSkEntry *ue, FilePermsEntry *perms)
+/*
+ * Its socket file's owner and mode; "deleted" if its path holds another
+ * file now.  A relative name was bound in the task's working directory,
+ * if the file is still found there (name_dir).
+ */
+static int dump_path(const struct file_parms *p, const struct unix_diag_info *ui,
+		     UnixSkEntry *ue, FilePermsEntry *perms, char *dir, size_t dirlen)
 {
+	bool rel = ui->name[0] != '/';
+	char path[PATH_MAX];
 	struct stat st;
+	ssize_t n;
 
-	if (!stat(ui->name, &st) && S_ISSOCK(st.st_mode) && ui->has_vfs &&
-	    st.st_ino == ui->vfs_ino) {
-		perms->mode = st.st_mode;
-		perms->uid = st.st_uid;
-		perms->gid = st.st_gid;
-		ue->file_perms = perms;
-		return;
+	if (rel)
+		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", p->pid, ui->name);
+	else
+		snprintf(path, sizeof(path), "%s", ui->name);
+	if (stat(path, &st) || !S_ISSOCK(st.st_mode) || !ui->has_vfs || st.st_ino != ui->vfs_ino) {
+		if (!rel) {
+			ue->has_deleted = ue->deleted = 1;
+			return 0;
+		}
+		pr_err("unsupported: pid %d fd %d is a unix socket bound to %s, not found in its "
+		       "working directory", p->pid, p->fd, ui->name);
+		return -ENOTSUP;
 	}
-	ue->has_deleted = ue->deleted = 1;
+	perms->mode = st.st_mode;
+	perms->uid = st.st_uid;
+	perms->gid = st.st_gid;
+	ue->file_perms = perms;
+	if (!rel)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/cwd", p->pid);
+	n = readlink(path, dir, dirlen - 1);
+	if (n <= 0) {
+		pr_perror("pid %d: cannot read its working directory", p->pid);
+		return -errno;
+	}
+	dir[n] = 0;
+	ue->name_dir = dir;
+	return 0;
 }
 
 static int remember(struct dump_ctx *ctx, const struct file_parms *p, uint32_t peer)
@@ -336,6 +360,7 @@ static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	FilePermsEntry perms = FILE_PERMS_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
 	struct unix_diag_info ui;
+	char dir[PATH_MAX];
 	int ret;
 
 	ret = unix_diag(p->st.st_ino, &ui) ?: check_supported(p, &ui);
@@ -358,13 +383,9 @@ static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		ue.shutdown = ui.shutdown & 3;
 	}
 	if (has_path(&ui))
-		dump_path(&ui, &ue, &perms);
-	if (ue.deleted) {
-		pr_err("unsupported: pid %d fd %d is a unix socket bound to %s, since removed",
-		       p->pid, p->fd, ui.name);
-		return -ENOTSUP;
-	}
-	ret = remember(ctx, p, ui.peer);
+		ret = dump_path(p, &ui, &ue, &perms, dir, sizeof(dir));
+	if (!ret)
+		ret = remember(ctx, p, ui.peer);
 	/* A datagram socket's queue length counts only its first message. */
 	if (!ret && ui.state != TCP_LISTEN && (ui.rqlen || ui.type == SOCK_DGRAM))
 		ret = dump_queue(ctx, p, id, &ui);
@@ -415,353 +436,6 @@ static void unix_dump_cleanup(struct dump_ctx *ctx)
 	priv->unix_priv = NULL;
 }
 
-/* --- restore --- */
-
-struct unix_packet {
-	uint32_t id_for;
-	uint32_t len;
-	uint8_t *data;
-};
-
-struct unix_rst {
-	struct unix_packet *pkts;	/* sk-queues.img, in order */
-	size_t nr, cap;
-	bool loaded;
-	uint32_t *opening;		/* inodes whose open is under way */
-	size_t nr_opening, cap_opening;
-};
-
-static struct unix_rst *rst_state(struct rst_ctx *ctx)
-{
-	struct files_rst_priv *priv = files_rst_priv(ctx);
-
-	if (priv && !priv->unix_priv)
-		priv->unix_priv = calloc(1, sizeof(struct unix_rst));
-	return priv ? priv->unix_priv : NULL;
-}
-
-static int load_queues(struct rst_ctx *ctx, struct unix_rst *ur)
-{
-	SkPacketEntry *e;
-	struct img *img;
-	int ret;
-
-	if (ur->loaded)
-		return 0;
-	ur->loaded = true;
-	ret = img_open(&img, ctx->dirfd, IMG_SK_QUEUES, 0, O_RDONLY);
-	if (ret == -ENOENT)
-		return 0;
-	while (!ret && (ret = img_read_msg(img, &sk_packet_entry__descriptor,
-					   (ProtobufCMessage **)&e)) == 1) {
-		struct unix_packet *pk;
-
-		ret = files_grow(&ur->pkts, &ur->cap, ur->nr, sizeof(*ur->pkts));
-		if (!ret) {
-			pk = &ur->pkts[ur->nr];
-			*pk = (struct unix_packet){ e->id_for, e->length, NULL };
-			ret = img_read_alloc(img, e->length, &pk->data);
-			if (!ret)
-				ur->nr++;
-		}
-		img_free_msg(&e->base);
-	}
-	img_close(img);
-	return ret;
-}
-
-static struct rst_file *file_by_ino(struct rst_ctx *ctx, uint32_t ino)
-{
-	for (size_t i = 0; i < ctx->nr_files; i++) {
-		const FileEntry *fe = ctx->files[i].fe;
-
-		if (fe->type == FD_TYPES__UNIXSK && fe->usk && fe->usk->ino == ino)
-			return &ctx->files[i];
-	}
-	return NULL;
-}
-
-static socklen_t make_addr(const UnixSkEntry *u, struct sockaddr_un *sa)
-{
-	size_t len = u->name.len < sizeof(sa->sun_path) ? u->name.len : sizeof(sa->sun_path);
-
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	memcpy(sa->sun_path, u->name.data, len);
-	return offsetof(struct sockaddr_un, sun_path) + len;
-}
-
-/* Bind @fd to @u's name; a stale socket file at its path goes first. */
-static int bind_name(int fd, const UnixSkEntry *u)
-{
-	struct sockaddr_un sa;
-	socklen_t len = make_addr(u, &sa);
-	bool path = sa.sun_path[0];
-	struct stat st;
-
-	if (path && !lstat(sa.sun_path, &st) && S_ISSOCK(st.st_mode))
-		unlink(sa.sun_path);
-	if (bind(fd, (struct sockaddr *)&sa, len)) {
-		pr_perror("unix socket %u: cannot bind it to %s%s", u->ino, path ? "" : "@",
-			  sa.sun_path + !path);
-		return -errno;
-	}
-	if (path && u->file_perms &&
-	    (chmod(sa.sun_path, u->file_perms->mode & 07777) ||
-	     lchown(sa.sun_path, u->file_perms->uid, u->file_perms->gid))) {
-		pr_perror("unix socket %u: cannot give %s its owner and mode", u->ino,
-			  sa.sun_path);
-		return -errno;
-	}
-	return 0;
-}
-
-static int set_int(int fd, int opt, int v)
-{
-	return setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
-}
-
-/* The buffers are read doubled, and set halved; the lock mask last. */
-static int restore_opts(int fd, const SkOptsEntry *o)
-{
-	struct timeval snd = { o->so_snd_tmo_sec, o->so_snd_tmo_usec };
-	struct timeval rcv = { o->so_rcv_tmo_sec, o->so_rcv_tmo_usec };
-	int ret = 0;
-
-	ret |= set_int(fd, SO_SNDBUFFORCE, o->so_sndbuf / 2);
-	ret |= set_int(fd, SO_RCVBUFFORCE, o->so_rcvbuf / 2);
-	ret |= setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
-	ret |= setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv));
-	if (o->has_so_passcred)
-		ret |= set_int(fd, SO_PASSCRED, o->so_passcred);
-	if (o->has_so_passsec)
-		ret |= set_int(fd, SO_PASSSEC, o->so_passsec);
-	if (o->has_so_priority)
-		ret |= set_int(fd, SO_PRIORITY, o->so_priority);
-	if (o->has_so_rcvlowat)
-		ret |= set_int(fd, SO_RCVLOWAT, o->so_rcvlowat);
-	if (o->has_so_mark)
-		ret |= set_int(fd, SO_MARK, o->so_mark);
-	if (o->has_so_buf_lock)
-		ret |= set_int(fd, SO_BUF_LOCK, o->so_buf_lock);
-	if (ret)
-		pr_perror("cannot restore the options of a unix socket");
-	return ret ? -EINVAL : 0;
-}
-
-/*
- * Send @to's queued messages again from @from (connected to it, or not
- * connected and @to named @sa).  The sender's buffer grows first: queued
- * bytes count against it until they are read.
- */
-static int send_queue(struct unix_rst *ur, const UnixSkEntry *to, int from,
-		      const struct sockaddr_un *sa, socklen_t salen)
-{
-	size_t total = 0;
-
-	for (size_t i = 0; i < ur->nr; i++)
-		total += ur->pkts[i].id_for == to->id ? ur->pkts[i].len + 1024 : 0;
-	if (!total)
-		return 0;
-	set_int(from, SO_SNDBUFFORCE, total > (1u << 30) ? 1 << 30 : (int)total);
-	for (size_t i = 0; i < ur->nr; i++) {
-		const struct unix_packet *pk = &ur->pkts[i];
-		ssize_t n;
-
-		if (pk->id_for != to->id)
-			continue;
-		n = sendto(from, pk->data, pk->len, MSG_DONTWAIT | MSG_NOSIGNAL,
-			   (const struct sockaddr *)sa, sa ? salen : 0);
-		if (n != (ssize_t)pk->len) {
-			pr_perror("unix socket %u: cannot queue %u bytes again", to->ino, pk->len);
-			return n < 0 ? -errno : -EIO;
-		}
-	}
-	return 0;
-}
-
-/* After the data: shutdown flags, options, file flags. */
-static int finish_socket(int fd, const UnixSkEntry *u)
-{
-	int ret = 0;
-
-	if (u->has_shutdown && u->shutdown >= SK_SHUTDOWN__READ && u->shutdown <= SK_SHUTDOWN__BOTH &&
-	    shutdown(fd, u->shutdown - 1)) {
-		pr_perror("unix socket %u: shutdown", u->ino);
-		ret = -errno;
-	}
-	if (!ret)
-		ret = restore_opts(fd, u->opts);
-	if (!ret && fcntl(fd, F_SETFL, u->flags & (O_NONBLOCK | O_ASYNC))) {
-		pr_perror("unix socket %u: cannot set its flags", u->ino);
-		ret = -errno;
-	}
-	return ret;
-}
-
-/* A connected pair with no name: a socketpair, the peer's end kept for it. */
-static int open_pair(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *f,
-		     struct rst_file *pf)
-{
-	const UnixSkEntry *u = f->fe->usk, *pu = pf->fe->usk;
-	int sv[2], ret, mine, theirs;
-
-	if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv)) {
-		pr_perror("unix socket %u: socketpair", u->ino);
-		return -errno;
-	}
-	ret = send_queue(ur, u, sv[1], NULL, 0) ?: send_queue(ur, pu, sv[0], NULL, 0);
-	if (!ret)
-		ret = finish_socket(sv[0], u) ?: finish_socket(sv[1], pu);
-	if (!ret && pu->fown && pu->fown->signum && fcntl(sv[1], F_SETSIG, pu->fown->signum))
-		ret = -errno;
-	if (ret) {
-		close(sv[0]);
-		close(sv[1]);
-		return ret;
-	}
-	mine = rst_pool_add(ctx, sv[0]);
-	theirs = mine < 0 ? (close(sv[1]), mine) : rst_pool_add(ctx, sv[1]);
-	if (theirs < 0)
-		return theirs;
-	pf->fd = theirs;
-	return mine;
-}
-
-static bool opening(struct unix_rst *ur, uint32_t ino)
-{
-	for (size_t i = 0; i < ur->nr_opening; i++)
-		if (ur->opening[i] == ino)
-			return true;
-	return false;
-}
-
-/* A datagram socket connected to a named one: that one is bound first. */
-static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const UnixSkEntry *u,
-			struct rst_file *pf)
-{
-	struct sockaddr_un sa;
-	socklen_t len;
-	int ret;
-
-	if (!pf->fe->usk->name.len) {
-		pr_err("unix socket %u: connected to socket %u, which has no name", u->ino,
-		       pf->fe->usk->ino);
-		return -EINVAL;
-	}
-	if (!opening(ur, pf->fe->usk->ino)) {
-		ret = files_restore_open(ctx, pf->fe->id);
-		if (ret < 0)
-			return ret;
-	}
-	len = make_addr(pf->fe->usk, &sa);
-	if (connect(fd, (struct sockaddr *)&sa, len)) {
-		pr_perror("unix socket %u: cannot connect it to socket %u", u->ino,
-			  pf->fe->usk->ino);
-		return -errno;
-	}
-	return 0;
-}
-
-static bool has_queue(const struct unix_rst *ur, uint32_t id)
-{
-	for (size_t i = 0; i < ur->nr; i++)
-		if (ur->pkts[i].id_for == id)
-			return true;
-	return false;
-}
-
-/* A named receiver's queue, sent again from a socket of our own. */
-static int refill_named(struct unix_rst *ur, const UnixSkEntry *u)
-{
-	struct sockaddr_un sa;
-	socklen_t len = make_addr(u, &sa);
-	int from, ret;
-
-	from = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);
-	if (from < 0)
-		return -errno;
-	ret = send_queue(ur, u, from, &sa, len);
-	close(from);
-	return ret;
-}
-
-static int open_single(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *f,
-		       struct rst_file *pf)
-{
-	const UnixSkEntry *u = f->fe->usk;
-	int fd, ret = 0;
-
-	fd = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		pr_perror("unix socket %u: socket", u->ino);
-		return -errno;
-	}
-	if (u->name.len)
-		ret = bind_name(fd, u);
-	if (!ret && u->state == TCP_LISTEN && listen(fd, u->backlog)) {
-		pr_perror("unix socket %u: listen", u->ino);
-		ret = -errno;
-	}
-	if (!ret && pf)
-		ret = connect_peer(ctx, ur, fd, u, pf);
-	if (!ret && u->name.len)
-		ret = refill_named(ur, u);
-	else if (!ret && has_queue(ur, u->id)) {
-		pr_err("unix socket %u: has messages queued but neither a name nor a peer "
-		       "to send them again from", u->ino);
-		ret = -ENOTSUP;
-	}
-	if (!ret)
-		ret = finish_socket(fd, u);
-	if (ret) {
-		close(fd);
-		return ret;
-	}
-	return rst_pool_add(ctx, fd);
-}
-
-static int unix_open(struct rst_ctx *ctx, struct rst_file *f)
-{
-	const UnixSkEntry *u = f->fe->usk;
-	struct unix_rst *ur = rst_state(ctx);
-	struct rst_file *pf = NULL;
-	int ret;
-
-	if (!ur)
-		return -ENOMEM;
-	ret = load_queues(ctx, ur);
-	if (ret)
-		return ret;
-	if (u->peer && !(pf = file_by_ino(ctx, u->peer))) {
-		pr_err("unix socket %u: its peer %u is not in the images", u->ino, u->peer);
-		return -EINVAL;
-	}
-	if (pf && pf->fe->usk->peer == u->ino && !u->name.len && !pf->fe->usk->name.len)
-		return open_pair(ctx, ur, f, pf);
-	if (files_grow(&ur->opening, &ur->cap_opening, ur->nr_opening, sizeof(uint32_t)))
-		return -ENOMEM;
-	ur->opening[ur->nr_opening++] = u->ino;
-	ret = open_single(ctx, ur, f, pf);
-	ur->nr_opening--;
-	return ret;
-}
-
-static void unix_restore_cleanup(struct rst_ctx *ctx)
-{
-	struct files_rst_priv *priv = ctx->files_priv;
-	struct unix_rst *ur = priv ? priv->unix_priv : NULL;
-
-	if (!ur)
-		return;
-	for (size_t i = 0; i < ur->nr; i++)
-		free(ur->pkts[i].data);
-	free(ur->pkts);
-	free(ur->opening);
-	free(ur);
-	priv->unix_priv = NULL;
-}
-
 static const void *unix_part(const FileEntry *fe)
 {
 	return fe->usk;
@@ -782,6 +456,7 @@ const struct fd_kind unix_fd_kind = {
 	.dump_cleanup = unix_dump_cleanup,
 	.part = unix_part,
 	.fown = unix_fown,
-	.open = unix_open,
+	.open = unix_restore_open,
+	.prepared = unix_restore_prepared,
 	.restore_cleanup = unix_restore_cleanup,
 };

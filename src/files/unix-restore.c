@@ -1,0 +1,705 @@
+/*
+ * unix-restore.c - AF_UNIX sockets made again (unix.c says what of them
+ * is dumped, and how).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "files/files.h"
+#include "files/unix.h"
+#include "fdinfo.pb-c.h"
+#include "log.h"
+#include "sk-packet.pb-c.h"
+#include "sk-unix.pb-c.h"
+
+#ifndef SO_BUF_LOCK
+#define SO_BUF_LOCK	72
+#endif
+
+
+struct unix_packet {
+	uint32_t id_for;
+	uint32_t len;
+	uint8_t *data;
+};
+
+/* The file of a removed socket, bound again: removed once all are made. */
+struct unix_removal {
+	char *path;			/* absolute */
+	char *aside;			/* what held the path meanwhile, or NULL */
+	char *top;			/* the highest directory we made for it, or NULL */
+};
+
+struct unix_rst {
+	struct unix_removal *rm;
+	size_t nr_rm, cap_rm;
+	struct unix_packet *pkts;	/* sk-queues.img, in order */
+	size_t nr, cap;
+	bool loaded;
+	uint32_t *opening;		/* inodes whose open is under way */
+	size_t nr_opening, cap_opening;
+};
+
+static struct unix_rst *rst_state(struct rst_ctx *ctx)
+{
+	struct files_rst_priv *priv = files_rst_priv(ctx);
+
+	if (priv && !priv->unix_priv)
+		priv->unix_priv = calloc(1, sizeof(struct unix_rst));
+	return priv ? priv->unix_priv : NULL;
+}
+
+static int load_queues(struct rst_ctx *ctx, struct unix_rst *ur)
+{
+	SkPacketEntry *e;
+	struct img *img;
+	int ret;
+
+	if (ur->loaded)
+		return 0;
+	ur->loaded = true;
+	ret = img_open(&img, ctx->dirfd, IMG_SK_QUEUES, 0, O_RDONLY);
+	if (ret == -ENOENT)
+		return 0;
+	while (!ret && (ret = img_read_msg(img, &sk_packet_entry__descriptor,
+					   (ProtobufCMessage **)&e)) == 1) {
+		struct unix_packet *pk;
+
+		ret = files_grow(&ur->pkts, &ur->cap, ur->nr, sizeof(*ur->pkts));
+		if (!ret) {
+			pk = &ur->pkts[ur->nr];
+			*pk = (struct unix_packet){ e->id_for, e->length, NULL };
+			ret = img_read_alloc(img, e->length, &pk->data);
+			if (!ret)
+				ur->nr++;
+		}
+		img_free_msg(&e->base);
+	}
+	img_close(img);
+	return ret;
+}
+
+static struct rst_file *file_by_ino(struct rst_ctx *ctx, uint32_t ino)
+{
+	for (size_t i = 0; i < ctx->nr_files; i++) {
+		const FileEntry *fe = ctx->files[i].fe;
+
+		if (fe->type == FD_TYPES__UNIXSK && fe->usk && fe->usk->ino == ino)
+			return &ctx->files[i];
+	}
+	return NULL;
+}
+
+static socklen_t make_addr(const UnixSkEntry *u, struct sockaddr_un *sa)
+{
+	size_t len = u->name.len < sizeof(sa->sun_path) ? u->name.len : sizeof(sa->sun_path);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, u->name.data, len);
+	return offsetof(struct sockaddr_un, sun_path) + len;
+}
+
+/*
+ * A relative name is bound and reached from the directory it was bound
+ * in: the controller works there meanwhile.  The old directory, or -1.
+ */
+static int enter_dir(const UnixSkEntry *u, int *old)
+{
+	*old = -1;
+	if (!u->name_dir || !u->name.len || u->name.data[0] == '/' || !u->name.data[0])
+		return 0;
+	*old = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*old < 0 || chdir(u->name_dir)) {
+		pr_perror("unix socket %u: cannot work in %s", u->ino, u->name_dir);
+		if (*old >= 0)
+			close(*old);
+		*old = -1;
+		return -errno;
+	}
+	return 0;
+}
+
+static void leave_dir(int old)
+{
+	if (old >= 0 && fchdir(old))
+		pr_perror("cannot go back to the working directory");
+	if (old >= 0)
+		close(old);
+}
+
+/* Make the missing directories above @path; the highest made, or NULL. */
+static char *make_dirs(const char *path)
+{
+	char *dup = strdup(path), *top = NULL;
+
+	for (char *sl = dup ? strchr(dup + 1, '/') : NULL; sl; sl = strchr(sl + 1, '/')) {
+		*sl = 0;
+		if (!mkdir(dup, 0755) && !top)
+			top = strdup(dup);
+		*sl = '/';
+	}
+	free(dup);
+	return top;
+}
+
+/* Remove the directories make_dirs() made above @path, deepest first. */
+static void remove_dirs(const char *path, const char *top)
+{
+	char *dup = strdup(path), *sl;
+
+	while (dup && (sl = strrchr(dup, '/')) && sl != dup) {
+		*sl = 0;
+		if (strlen(dup) < strlen(top) || rmdir(dup) || !strcmp(dup, top))
+			break;
+	}
+	free(dup);
+}
+
+static void do_removal(struct unix_removal *r)
+{
+	unlink(r->path);
+	if (r->aside && rename(r->aside, r->path))
+		pr_perror("cannot put %s back", r->path);
+	if (r->top)
+		remove_dirs(r->path, r->top);
+	free(r->path);
+	free(r->aside);
+	free(r->top);
+}
+
+/*
+ * A socket whose file was removed is bound where it was, its directories
+ * made if they are gone too; a file that took the path steps aside.  The
+ * file goes again once every socket exists (others may connect to it).
+ */
+static int bind_deleted(struct unix_rst *ur, int fd, const UnixSkEntry *u,
+			struct sockaddr_un *sa, socklen_t len)
+{
+	struct unix_removal r = { NULL, NULL, NULL };
+	char full[PATH_MAX + sizeof(sa->sun_path)];
+
+	if (sa->sun_path[0] != '/' && u->name_dir)
+		snprintf(full, sizeof(full), "%s/%s", u->name_dir, sa->sun_path);
+	else
+		snprintf(full, sizeof(full), "%s", sa->sun_path);
+	if (files_grow(&ur->rm, &ur->cap_rm, ur->nr_rm, sizeof(*ur->rm)) ||
+	    !(r.path = strdup(full)))
+		return -ENOMEM;
+	if (!access(full, F_OK)) {
+		if (asprintf(&r.aside, "%s.stasis-aside", full) < 0 || rename(full, r.aside)) {
+			pr_perror("unix socket %u: cannot move %s aside", u->ino, full);
+			free(r.path);
+			return -EIO;
+		}
+	}
+	if (bind(fd, (struct sockaddr *)sa, len) && errno == ENOENT) {
+		r.top = make_dirs(full);
+		bind(fd, (struct sockaddr *)sa, len);
+	}
+	ur->rm[ur->nr_rm++] = r;
+	if (access(full, F_OK)) {
+		pr_perror("unix socket %u: cannot bind it to %s", u->ino, full);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void do_removals(struct unix_rst *ur)
+{
+	while (ur->nr_rm)
+		do_removal(&ur->rm[--ur->nr_rm]);
+}
+
+int unix_restore_prepared(struct rst_ctx *ctx)
+{
+	struct files_rst_priv *priv = ctx->files_priv;
+
+	if (priv && priv->unix_priv)
+		do_removals(priv->unix_priv);
+	return 0;
+}
+
+/* Bind @fd to @u's name; a stale socket file at its path goes first. */
+static int bind_name(struct unix_rst *ur, int fd, const UnixSkEntry *u)
+{
+	struct sockaddr_un sa;
+	socklen_t len = make_addr(u, &sa);
+	bool path = sa.sun_path[0];
+	struct stat st;
+	int old, ret;
+
+	ret = enter_dir(u, &old);
+	if (ret)
+		return ret;
+	if (path && u->deleted) {
+		ret = bind_deleted(ur, fd, u, &sa, len);
+		goto out;
+	}
+	if (path && !lstat(sa.sun_path, &st) && S_ISSOCK(st.st_mode))
+		unlink(sa.sun_path);
+	if (bind(fd, (struct sockaddr *)&sa, len)) {
+		pr_perror("unix socket %u: cannot bind it to %s%s", u->ino, path ? "" : "@",
+			  sa.sun_path + !path);
+		ret = -errno;
+		goto out;
+	}
+	if (path && u->file_perms &&
+	    (chmod(sa.sun_path, u->file_perms->mode & 07777) ||
+	     lchown(sa.sun_path, u->file_perms->uid, u->file_perms->gid))) {
+		pr_perror("unix socket %u: cannot give %s its owner and mode", u->ino,
+			  sa.sun_path);
+		ret = -errno;
+	}
+out:
+	leave_dir(old);
+	return ret;
+}
+
+static int set_int(int fd, int opt, int v)
+{
+	return setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
+}
+
+/* The buffers are read doubled, and set halved; the lock mask last. */
+static int restore_opts(int fd, const SkOptsEntry *o)
+{
+	struct timeval snd = { o->so_snd_tmo_sec, o->so_snd_tmo_usec };
+	struct timeval rcv = { o->so_rcv_tmo_sec, o->so_rcv_tmo_usec };
+	int ret = 0;
+
+	ret |= set_int(fd, SO_SNDBUFFORCE, o->so_sndbuf / 2);
+	ret |= set_int(fd, SO_RCVBUFFORCE, o->so_rcvbuf / 2);
+	ret |= setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
+	ret |= setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv));
+	if (o->has_so_passcred)
+		ret |= set_int(fd, SO_PASSCRED, o->so_passcred);
+	if (o->has_so_passsec)
+		ret |= set_int(fd, SO_PASSSEC, o->so_passsec);
+	if (o->has_so_priority)
+		ret |= set_int(fd, SO_PRIORITY, o->so_priority);
+	if (o->has_so_rcvlowat)
+		ret |= set_int(fd, SO_RCVLOWAT, o->so_rcvlowat);
+	if (o->has_so_mark)
+		ret |= set_int(fd, SO_MARK, o->so_mark);
+	if (o->has_so_buf_lock)
+		ret |= set_int(fd, SO_BUF_LOCK, o->so_buf_lock);
+	if (ret)
+		pr_perror("cannot restore the options of a unix socket");
+	return ret ? -EINVAL : 0;
+}
+
+/*
+ * Send @to's queued messages again from @from (connected to it, or not
+ * connected and @to named @sa).  The sender's buffer grows first: queued
+ * bytes count against it until they are read.
+ */
+static int send_queue(struct unix_rst *ur, const UnixSkEntry *to, int from,
+		      const struct sockaddr_un *sa, socklen_t salen)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < ur->nr; i++)
+		total += ur->pkts[i].id_for == to->id ? ur->pkts[i].len + 1024 : 0;
+	if (!total)
+		return 0;
+	set_int(from, SO_SNDBUFFORCE, total > (1u << 30) ? 1 << 30 : (int)total);
+	for (size_t i = 0; i < ur->nr; i++) {
+		const struct unix_packet *pk = &ur->pkts[i];
+		ssize_t n;
+
+		if (pk->id_for != to->id)
+			continue;
+		n = sendto(from, pk->data, pk->len, MSG_DONTWAIT | MSG_NOSIGNAL,
+			   (const struct sockaddr *)sa, sa ? salen : 0);
+		if (n != (ssize_t)pk->len) {
+			pr_perror("unix socket %u: cannot queue %u bytes again", to->ino, pk->len);
+			return n < 0 ? -errno : -EIO;
+		}
+	}
+	return 0;
+}
+
+/* After the data: shutdown flags, options, file flags. */
+static int finish_socket(int fd, const UnixSkEntry *u)
+{
+	int ret = 0;
+
+	if (u->has_shutdown && u->shutdown >= SK_SHUTDOWN__READ && u->shutdown <= SK_SHUTDOWN__BOTH &&
+	    shutdown(fd, u->shutdown - 1)) {
+		pr_perror("unix socket %u: shutdown", u->ino);
+		ret = -errno;
+	}
+	if (!ret)
+		ret = restore_opts(fd, u->opts);
+	if (!ret && fcntl(fd, F_SETFL, u->flags & (O_NONBLOCK | O_ASYNC))) {
+		pr_perror("unix socket %u: cannot set its flags", u->ino);
+		ret = -errno;
+	}
+	return ret;
+}
+
+/* A connected pair with no name: a socketpair, the peer's end kept for it. */
+static int open_pair(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *f,
+		     struct rst_file *pf)
+{
+	const UnixSkEntry *u = f->fe->usk, *pu = pf->fe->usk;
+	int sv[2], ret, mine, theirs;
+
+	if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv)) {
+		pr_perror("unix socket %u: socketpair", u->ino);
+		return -errno;
+	}
+	ret = send_queue(ur, u, sv[1], NULL, 0) ?: send_queue(ur, pu, sv[0], NULL, 0);
+	if (!ret)
+		ret = finish_socket(sv[0], u) ?: finish_socket(sv[1], pu);
+	if (!ret && pu->fown && pu->fown->signum && fcntl(sv[1], F_SETSIG, pu->fown->signum))
+		ret = -errno;
+	if (ret) {
+		close(sv[0]);
+		close(sv[1]);
+		return ret;
+	}
+	mine = rst_pool_add(ctx, sv[0]);
+	theirs = mine < 0 ? (close(sv[1]), mine) : rst_pool_add(ctx, sv[1]);
+	if (theirs < 0)
+		return theirs;
+	pf->fd = theirs;
+	return mine;
+}
+
+static bool opening(struct unix_rst *ur, uint32_t ino)
+{
+	for (size_t i = 0; i < ur->nr_opening; i++)
+		if (ur->opening[i] == ino)
+			return true;
+	return false;
+}
+
+/* A datagram socket connected to a named one: that one is bound first. */
+static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const UnixSkEntry *u,
+			struct rst_file *pf)
+{
+	struct sockaddr_un sa;
+	socklen_t len;
+	int ret, old;
+
+	if (!pf->fe->usk->name.len) {
+		pr_err("unix socket %u: connected to socket %u, which has no name", u->ino,
+		       pf->fe->usk->ino);
+		return -EINVAL;
+	}
+	if (!opening(ur, pf->fe->usk->ino)) {
+		ret = files_restore_open(ctx, pf->fe->id);
+		if (ret < 0)
+			return ret;
+	}
+	len = make_addr(pf->fe->usk, &sa);
+	ret = enter_dir(pf->fe->usk, &old);
+	if (!ret && connect(fd, (struct sockaddr *)&sa, len)) {
+		pr_perror("unix socket %u: cannot connect it to socket %u", u->ino,
+			  pf->fe->usk->ino);
+		ret = -errno;
+	}
+	leave_dir(old);
+	return ret;
+}
+
+static bool has_queue(const struct unix_rst *ur, uint32_t id)
+{
+	for (size_t i = 0; i < ur->nr; i++)
+		if (ur->pkts[i].id_for == id)
+			return true;
+	return false;
+}
+
+/* A named receiver's queue, sent again from a socket of our own. */
+static int refill_named(struct unix_rst *ur, const UnixSkEntry *u)
+{
+	struct sockaddr_un sa;
+	socklen_t len = make_addr(u, &sa);
+	int from, ret, old;
+
+	if (!has_queue(ur, u->id))
+		return 0;
+	from = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);
+	if (from < 0)
+		return -errno;
+	ret = enter_dir(u, &old) ?: send_queue(ur, u, from, &sa, len);
+	leave_dir(old);
+	close(from);
+	return ret;
+}
+
+/*
+ * The sockets connected to removed socket @u, connected while its file
+ * is back: another socket may take its name as soon as it goes again.
+ */
+static int connect_dependents(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSkEntry *u)
+{
+	for (size_t i = 0; i < ctx->nr_files; i++) {
+		const FileEntry *fe = ctx->files[i].fe;
+		int ret;
+
+		if (fe->type != FD_TYPES__UNIXSK || !fe->usk || fe->usk->peer != u->ino ||
+		    ctx->files[i].fd >= 0 || opening(ur, fe->usk->ino))
+			continue;
+		ret = files_restore_open(ctx, fe->id);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int open_single(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *f,
+		       struct rst_file *pf)
+{
+	const UnixSkEntry *u = f->fe->usk;
+	bool removed = u->deleted && u->name.len && u->name.data[0];
+	size_t rm_mark = ur->nr_rm;
+	int fd, ret = 0;
+
+	fd = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		pr_perror("unix socket %u: socket", u->ino);
+		return -errno;
+	}
+	if (u->name.len)
+		ret = bind_name(ur, fd, u);
+	if (!ret && u->state == TCP_LISTEN && listen(fd, u->backlog)) {
+		pr_perror("unix socket %u: listen", u->ino);
+		ret = -errno;
+	}
+	if (!ret && pf)
+		ret = connect_peer(ctx, ur, fd, u, pf);
+	if (!ret && u->name.len)
+		ret = refill_named(ur, u);
+	else if (!ret && has_queue(ur, u->id)) {
+		pr_err("unix socket %u: has messages queued but neither a name nor a peer "
+		       "to send them again from", u->ino);
+		ret = -ENOTSUP;
+	}
+	if (!ret && removed)
+		ret = connect_dependents(ctx, ur, u);
+	if (removed && ur->nr_rm > rm_mark)
+		do_removal(&ur->rm[--ur->nr_rm]);
+	if (!ret)
+		ret = finish_socket(fd, u);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	return rst_pool_add(ctx, fd);
+}
+
+/*
+ * An unnamed socket whose peer is gone (a stream reads its data, then its
+ * end) or whose messages came from no socket of the tree: one end of a
+ * pair whose other end sends the messages and is closed.
+ */
+static int open_orphan(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *f)
+{
+	const UnixSkEntry *u = f->fe->usk;
+	int sv[2], ret;
+
+	if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv)) {
+		pr_perror("unix socket %u: socketpair", u->ino);
+		return -errno;
+	}
+	ret = send_queue(ur, u, sv[1], NULL, 0);
+	close(sv[1]);
+	if (!ret)
+		ret = finish_socket(sv[0], u);
+	if (ret) {
+		close(sv[0]);
+		return ret;
+	}
+	return rst_pool_add(ctx, sv[0]);
+}
+
+static bool same_name(const UnixSkEntry *a, const UnixSkEntry *b)
+{
+	return a->name.len == b->name.len && !memcmp(a->name.data, b->name.data, a->name.len) &&
+	       !strcmp(a->name_dir ?: "", b->name_dir ?: "");
+}
+
+/* The listening socket of the images bound to @u's name, or NULL. */
+static struct rst_file *listener_of(struct rst_ctx *ctx, const UnixSkEntry *u)
+{
+	for (size_t i = 0; u->name.len && i < ctx->nr_files; i++) {
+		const FileEntry *fe = ctx->files[i].fe;
+
+		if (fe->type == FD_TYPES__UNIXSK && fe->usk && fe->usk->state == TCP_LISTEN &&
+		    same_name(fe->usk, u))
+			return &ctx->files[i];
+	}
+	return NULL;
+}
+
+/*
+ * A listener of our own at @u's name, for as long as one connection takes;
+ * a file that holds the path steps aside meanwhile (@aside).
+ */
+static int temp_listener(const UnixSkEntry *u, char *aside, size_t size)
+{
+	struct sockaddr_un sa;
+	socklen_t len = make_addr(u, &sa);
+	int l = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);
+
+	*aside = 0;
+	if (l < 0)
+		return -errno;
+	if (sa.sun_path[0] && !access(sa.sun_path, F_OK)) {
+		snprintf(aside, size, "%s.stasis-aside", sa.sun_path);
+		if (rename(sa.sun_path, aside))
+			*aside = 0;
+	}
+	if (bind(l, (struct sockaddr *)&sa, len) || listen(l, 1)) {
+		pr_perror("unix socket %u: cannot listen on its name to connect it again", u->ino);
+		close(l);
+		return -errno;
+	}
+	return l;
+}
+
+static void temp_listener_end(const UnixSkEntry *u, int l, const char *aside)
+{
+	struct sockaddr_un sa;
+
+	make_addr(u, &sa);
+	close(l);
+	if (sa.sun_path[0])
+		unlink(sa.sun_path);
+	if (*aside && rename(aside, sa.sun_path))
+		pr_perror("cannot put %s back", sa.sun_path);
+}
+
+/*
+ * @s (accepted from a listener, so named as it) and @c connected: @c
+ * connects to that name again and @s is accepted, from the listener of the
+ * images if it has one, else from one of our own.
+ */
+static int connect_accept(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSkEntry *su,
+			  const UnixSkEntry *cu, int *s, int *c)
+{
+	struct rst_file *lf = listener_of(ctx, su);
+	char aside[sizeof(((struct sockaddr_un *)0)->sun_path) + 32];
+	struct sockaddr_un sa;
+	socklen_t len = make_addr(su, &sa);
+	int l, old, ret;
+
+	*s = -1;
+	*c = socket(AF_UNIX, cu->type | SOCK_CLOEXEC, 0);
+	if (*c < 0)
+		return -errno;
+	ret = cu->name.len ? bind_name(ur, *c, cu) : 0;
+	if (ret)
+		return ret;
+	ret = enter_dir(su, &old);
+	if (ret)
+		return ret;
+	l = lf ? files_restore_open(ctx, lf->fe->id) : temp_listener(su, aside, sizeof(aside));
+	if (l >= 0 && !connect(*c, (struct sockaddr *)&sa, len))
+		*s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (l >= 0 && *s < 0)
+		pr_perror("unix socket %u: cannot connect it again to %u", cu->ino, su->ino);
+	ret = l < 0 ? l : *s < 0 ? -errno : 0;
+	if (!lf && l >= 0)
+		temp_listener_end(su, l, aside);
+	leave_dir(old);
+	return ret;
+}
+
+/* A connected stream pair of which one end has a name: accepted from a listener. */
+static int open_accepted(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *f,
+			 struct rst_file *pf)
+{
+	const UnixSkEntry *u = f->fe->usk, *pu = pf->fe->usk;
+	bool f_is_server = u->name.len && (!pu->name.len || listener_of(ctx, u));
+	const UnixSkEntry *su = f_is_server ? u : pu, *cu = f_is_server ? pu : u;
+	int s, c, ret, mine, theirs;
+
+	ret = connect_accept(ctx, ur, su, cu, &s, &c);
+	if (!ret)
+		ret = send_queue(ur, su, c, NULL, 0) ?: send_queue(ur, cu, s, NULL, 0);
+	if (!ret)
+		ret = finish_socket(s, su) ?: finish_socket(c, cu);
+	if (!ret && pu->fown && pu->fown->signum &&
+	    fcntl(f_is_server ? c : s, F_SETSIG, pu->fown->signum))
+		ret = -errno;
+	if (ret) {
+		if (s >= 0)
+			close(s);
+		if (c >= 0)
+			close(c);
+		return ret;
+	}
+	mine = rst_pool_add(ctx, f_is_server ? s : c);
+	theirs = mine < 0 ? (close(f_is_server ? c : s), mine) :
+			    rst_pool_add(ctx, f_is_server ? c : s);
+	if (theirs < 0)
+		return theirs;
+	pf->fd = theirs;
+	return mine;
+}
+
+int unix_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+{
+	const UnixSkEntry *u = f->fe->usk;
+	struct unix_rst *ur = rst_state(ctx);
+	struct rst_file *pf = NULL;
+	int ret;
+
+	if (!ur)
+		return -ENOMEM;
+	ret = load_queues(ctx, ur);
+	if (ret)
+		return ret;
+	if (opening(ur, u->ino)) {
+		pr_err("unix socket %u: its sockets depend on each other in a loop", u->ino);
+		return -ELOOP;
+	}
+	if (u->peer && !(pf = file_by_ino(ctx, u->peer))) {
+		pr_err("unix socket %u: its peer %u is not in the images", u->ino, u->peer);
+		return -EINVAL;
+	}
+	if (pf && pf->fe->usk->peer == u->ino && !u->name.len && !pf->fe->usk->name.len)
+		return open_pair(ctx, ur, f, pf);
+	if (pf && pf->fe->usk->peer == u->ino && u->type != SOCK_DGRAM)
+		return open_accepted(ctx, ur, f, pf);
+	if (!pf && !u->name.len &&
+	    (has_queue(ur, u->id) || (u->type != SOCK_DGRAM && u->state == TCP_ESTABLISHED)))
+		return open_orphan(ctx, ur, f);
+	if (files_grow(&ur->opening, &ur->cap_opening, ur->nr_opening, sizeof(uint32_t)))
+		return -ENOMEM;
+	ur->opening[ur->nr_opening++] = u->ino;
+	ret = open_single(ctx, ur, f, pf);
+	ur->nr_opening--;
+	return ret;
+}
+
+void unix_restore_cleanup(struct rst_ctx *ctx)
+{
+	struct files_rst_priv *priv = ctx->files_priv;
+	struct unix_rst *ur = priv ? priv->unix_priv : NULL;
+
+	if (!ur)
+		return;
+	do_removals(ur);
+	free(ur->rm);
+	for (size_t i = 0; i < ur->nr; i++)
+		free(ur->pkts[i].data);
+	free(ur->pkts);
+	free(ur->opening);
+	free(ur);
+	priv->unix_priv = NULL;
+}
+

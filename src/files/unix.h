@@ -1,0 +1,15 @@
+/*
+ * unix.h - the two halves of AF_UNIX sockets: unix.c dumps them and holds
+ * their kind, unix-restore.c makes them again.
+ */
+#ifndef STASIS_FILES_UNIX_H
+#define STASIS_FILES_UNIX_H
+
+#include "restore.h"
+
+int unix_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+/* Once every socket exists: the files of removed sockets go again. */
+int unix_restore_prepared(struct rst_ctx *ctx);
+void unix_restore_cleanup(struct rst_ctx *ctx);
+
+#endif
