@@ -459,6 +459,29 @@ static int connect_dependents(struct rst_ctx *ctx, struct unix_rst *ur, const Un
 	return 0;
 }
 
+static bool same_name(const UnixSkEntry *a, const UnixSkEntry *b);
+
+/*
+ * Before a connection waits in listener @l's queue again, every connection
+ * it accepted is made again through it: each accept must find its own.
+ */
+static int accepted_first(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSkEntry *l)
+{
+	for (size_t i = 0; i < ctx->nr_files; i++) {
+		const FileEntry *fe = ctx->files[i].fe;
+		int ret;
+
+		if (fe->type != FD_TYPES__UNIXSK || !fe->usk || fe->usk->state != TCP_ESTABLISHED ||
+		    fe->usk->type == SOCK_DGRAM || !fe->usk->peer || !same_name(fe->usk, l) ||
+		    ctx->files[i].fd >= 0 || opening(ur, fe->usk->ino))
+			continue;
+		ret = files_restore_open(ctx, fe->id);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 static int open_single(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *f,
 		       struct rst_file *pf)
 {
@@ -478,6 +501,8 @@ static int open_single(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file
 		pr_perror("unix socket %u: listen", u->ino);
 		ret = -errno;
 	}
+	if (!ret && pf && pf->fe->usk->state == TCP_LISTEN)
+		ret = accepted_first(ctx, ur, pf->fe->usk);
 	if (!ret && pf)
 		ret = connect_peer(ctx, ur, fd, u, pf);
 	if (!ret && u->name.len)

@@ -49,7 +49,8 @@
 
 /* What sock_diag says of one unix socket. */
 struct unix_diag_info {
-	uint32_t type, state, peer, backlog, rqlen, nr_icons;
+	uint32_t type, state, peer, rqlen, nr_icons;
+	uint32_t wqlen;			/* a listener's: its backlog */
 	uint32_t vfs_ino, vfs_dev;
 	bool has_vfs;
 	uint8_t shutdown;
@@ -64,9 +65,17 @@ struct unix_seen {
 	int fd;
 };
 
+/* A connection not yet accepted: the client's inode and its listener's. */
+struct unix_icon {
+	uint32_t client, listener;
+};
+
 struct unix_dump {
 	struct unix_seen *seen;
 	size_t nr, cap;
+	struct unix_icon *icons;	/* of every listener, read once */
+	size_t nr_icons, cap_icons;
+	bool icons_read;
 	struct img *queues;		/* sk-queues.img */
 };
 
@@ -98,7 +107,7 @@ static void diag_attrs(struct unix_diag_info *ui, struct rtattr *a, int len)
 		case UNIX_DIAG_RQLEN:
 			if (n >= sizeof(struct unix_diag_rqlen)) {
 				ui->rqlen = ((struct unix_diag_rqlen *)d)->udiag_rqueue;
-				ui->backlog = ((struct unix_diag_rqlen *)d)->udiag_wqueue;
+				ui->wqlen = ((struct unix_diag_rqlen *)d)->udiag_wqueue;
 			}
 			break;
 		case UNIX_DIAG_SHUTDOWN:
@@ -157,6 +166,117 @@ static struct unix_dump *dump_state(struct dump_ctx *ctx)
 	if (priv && !priv->unix_priv)
 		priv->unix_priv = calloc(1, sizeof(struct unix_dump));
 	return priv ? priv->unix_priv : NULL;
+}
+
+/* The pending connections of one listener, from a sock_diag dump reply. */
+static int add_icons(struct unix_dump *ud, const struct unix_diag_msg *m, struct rtattr *a, int len)
+{
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		const uint32_t *ino = RTA_DATA(a);
+
+		if (a->rta_type != UNIX_DIAG_ICONS)
+			continue;
+		for (size_t i = 0; i < RTA_PAYLOAD(a) / 4; i++) {
+			if (files_grow(&ud->icons, &ud->cap_icons, ud->nr_icons, sizeof(*ud->icons)))
+				return -ENOMEM;
+			ud->icons[ud->nr_icons++] = (struct unix_icon){ ino[i], m->udiag_ino };
+		}
+	}
+	return 0;
+}
+
+/*
+ * Every listening unix socket's connections not yet accepted, by their
+ * client's inode: a client's peer is a socket no one holds yet, which
+ * sock_diag shows as none.
+ */
+static int read_icons(struct unix_dump *ud)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct unix_diag_req req;
+	} q = {
+		.nlh = { sizeof(q), SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, 1, 0 },
+		.req = { .sdiag_family = AF_UNIX, .udiag_states = 1 << TCP_LISTEN,
+			 .udiag_show = UDIAG_SHOW_ICONS },
+	};
+	char buf[32768] __attribute__((aligned(8)));
+	int nl, n, ret = 0;
+	bool done = false;
+
+	ud->icons_read = true;
+	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0 || send(nl, &q, sizeof(q), 0) != sizeof(q))
+		ret = -errno;
+	while (!ret && !done && (n = recv(nl, buf, sizeof(buf), 0)) > 0) {
+		for (struct nlmsghdr *h = (void *)buf; !ret && NLMSG_OK(h, (unsigned)n);
+		     h = NLMSG_NEXT(h, n)) {
+			struct unix_diag_msg *m = NLMSG_DATA(h);
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				done = true;
+				break;
+			}
+			ret = add_icons(ud, m, (struct rtattr *)(m + 1),
+					h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+		}
+	}
+	if (nl >= 0)
+		close(nl);
+	if (ret)
+		pr_err("cannot list the pending unix connections: %s", strerror(-ret));
+	return ret;
+}
+
+/*
+ * A listener's waiting connections are made again by their clients: one
+ * whose client is closed already (inode 0) cannot be, nor what it sent.
+ */
+static int check_pending(struct dump_ctx *ctx, const struct file_parms *p)
+{
+	struct unix_dump *ud = dump_state(ctx);
+	int ret = 0;
+
+	if (!ud)
+		return -ENOMEM;
+	if (!ud->icons_read)
+		ret = read_icons(ud);
+	for (size_t i = 0; !ret && i < ud->nr_icons; i++)
+		if (ud->icons[i].listener == p->st.st_ino && !ud->icons[i].client) {
+			pr_err("unsupported: pid %d fd %d is a listening unix socket with a "
+			       "connection whose client is closed", p->pid, p->fd);
+			ret = -ENOTSUP;
+		}
+	return ret;
+}
+
+/*
+ * A connected stream socket with no peer: its peer was closed (it reads
+ * the rest, then the end), or it waits to be accepted by a listener,
+ * whose inode then stands for its peer: the restore connects to it again.
+ */
+static int pending_peer(struct dump_ctx *ctx, const struct file_parms *p,
+			const struct unix_diag_info *ui, uint32_t *peer)
+{
+	struct unix_dump *ud = dump_state(ctx);
+	int ret = 0;
+
+	if (!ud)
+		return -ENOMEM;
+	if (!ud->icons_read)
+		ret = read_icons(ud);
+	for (size_t i = 0; !ret && i < ud->nr_icons; i++) {
+		if (ud->icons[i].client != p->st.st_ino)
+			continue;
+		if (ui->wqlen) {
+			pr_err("unsupported: pid %d fd %d is a unix socket that sent data on a "
+			       "connection not yet accepted", p->pid, p->fd);
+			return -ENOTSUP;
+		}
+		*peer = ud->icons[i].listener;
+		break;
+	}
+	return ret;
 }
 
 static void dump_opts(int fd, SkOptsEntry *o)
@@ -290,9 +410,7 @@ static int check_supported(const struct file_parms *p, const struct unix_diag_in
 {
 	const char *why = NULL;
 
-	if (ui->state == TCP_LISTEN && ui->nr_icons)
-		why = "listening, with connections not yet accepted";
-	else if (ui->type != SOCK_STREAM && ui->type != SOCK_DGRAM && ui->type != SOCK_SEQPACKET)
+	if (ui->type != SOCK_STREAM && ui->type != SOCK_DGRAM && ui->type != SOCK_SEQPACKET)
 		why = "of an unknown type";
 	if (!why)
 		return 0;
@@ -302,8 +420,9 @@ static int check_supported(const struct file_parms *p, const struct unix_diag_in
 
 /*
  * Its socket file's owner and mode; "deleted" if its path holds another
- * file now.  A relative name was bound in the task's working directory,
- * if the file is still found there (name_dir).
+ * file now.  A relative name was bound in the task's working directory
+ * (name_dir): the file is looked for there, and if it is gone, that is
+ * where it was.
  */
 static int dump_path(const struct file_parms *p, const struct unix_diag_info *ui,
 		     UnixSkEntry *ue, FilePermsEntry *perms, char *dir, size_t dirlen)
@@ -318,18 +437,14 @@ static int dump_path(const struct file_parms *p, const struct unix_diag_info *ui
 	else
 		snprintf(path, sizeof(path), "%s", ui->name);
 	if (stat(path, &st) || !S_ISSOCK(st.st_mode) || !ui->has_vfs || st.st_ino != ui->vfs_ino) {
-		if (!rel) {
-			ue->has_deleted = ue->deleted = 1;
-			return 0;
-		}
-		pr_err("unsupported: pid %d fd %d is a unix socket bound to %s, not found in its "
-		       "working directory", p->pid, p->fd, ui->name);
-		return -ENOTSUP;
+		/* A relative one is taken to be of its working directory still. */
+		ue->has_deleted = ue->deleted = 1;
+	} else {
+		perms->mode = st.st_mode;
+		perms->uid = st.st_uid;
+		perms->gid = st.st_gid;
+		ue->file_perms = perms;
 	}
-	perms->mode = st.st_mode;
-	perms->uid = st.st_uid;
-	perms->gid = st.st_gid;
-	ue->file_perms = perms;
 	if (!rel)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/cwd", p->pid);
@@ -371,8 +486,14 @@ static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	ue.type = ui.type;
 	ue.state = ui.state;
 	ue.flags = p->flags;
-	ue.backlog = ui.state == TCP_LISTEN ? ui.backlog : 0;
+	ue.backlog = ui.state == TCP_LISTEN ? ui.wqlen : 0;
 	ue.peer = ui.peer;
+	if (ui.state == TCP_ESTABLISHED && ui.type != SOCK_DGRAM && !ui.peer)
+		ret = pending_peer(ctx, p, &ui, &ue.peer);
+	if (!ret && ui.state == TCP_LISTEN && ui.nr_icons)
+		ret = check_pending(ctx, p);
+	if (ret)
+		return ret;
 	ue.fown = &p->fown;
 	dump_opts(p->lfd, &opts);
 	ue.opts = &opts;
@@ -395,13 +516,29 @@ static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	return ret ?: img_write_msg(ctx->files_img, &fe.base);
 }
 
-/* Every peer must be a socket of the tree. */
+static bool seen(const struct unix_dump *ud, uint32_t ino)
+{
+	for (size_t k = 0; k < ud->nr; k++)
+		if (ud->seen[k].ino == ino)
+			return true;
+	return false;
+}
+
+/*
+ * Every peer must be a socket of the tree.  A client outside it waiting
+ * on a listener of the tree is dropped, as if the listener had been reset.
+ */
 static int unix_dump_finish(struct dump_ctx *ctx)
 {
 	struct files_priv *priv = ctx->files_priv;
 	struct unix_dump *ud = priv ? priv->unix_priv : NULL;
 	int ret = 0;
 
+	for (size_t i = 0; ud && i < ud->nr_icons; i++)
+		if (seen(ud, ud->icons[i].listener) && !seen(ud, ud->icons[i].client))
+			pr_warn("unix socket %u: its connection not yet accepted from socket %u, "
+				"outside the tree, is not restored", ud->icons[i].listener,
+				ud->icons[i].client);
 	for (size_t i = 0; ud && !ret && i < ud->nr; i++) {
 		const struct unix_seen *s = &ud->seen[i];
 		bool found = !s->peer;
@@ -431,6 +568,7 @@ static void unix_dump_cleanup(struct dump_ctx *ctx)
 	if (!ud)
 		return;
 	img_close(ud->queues);
+	free(ud->icons);
 	free(ud->seen);
 	free(ud);
 	priv->unix_priv = NULL;
