@@ -3,7 +3,8 @@
 # with -R CYCLES times in a row (default 1000, or $SOAK_CYCLES) while it
 # runs; then the program checks that nothing it can see has changed: pipes
 # and their bytes, timers still armed and not early, pending and blocked
-# signals, a thread asleep in nanosleep, signalfd/timerfd/epoll state.
+# signals, a thread asleep in nanosleep, signalfd/timerfd/epoll state,
+# seccomp filters, unix sockets with their queues and connections.
 # Prints PASS/FAIL per program and "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -16,7 +17,8 @@ rm -rf "$W"
 mkdir -p "$W"
 cp build/stasis "$STASIS" || exit 1
 passed=0 failed=0
-for p in pipes_fifos timers signals sleeping threads_tls signalfd_timerfd epoll; do
+for p in pipes_fifos timers signals sleeping threads_tls signalfd_timerfd epoll seccomp \
+	unix_sockets unix_conns; do
 	mkdir -p "$W/$p/img"
 	t0=$(date +%s)
 	out=$($B/runner --timeout $((CYCLES + 60)) --workdir "$W/$p" \
