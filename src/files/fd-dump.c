@@ -362,35 +362,74 @@ static int seen_add(struct files_priv *priv, const struct file_parms *p, int typ
 	return 0;
 }
 
+/* @p's open file description into files.img, once: its id in *@id. */
+static int dump_file(struct dump_ctx *ctx, struct files_priv *priv, struct file_parms *p,
+		     const struct fd_kind **kind, uint32_t *id)
+{
+	int ret = 0;
+
+	*kind = kind_of(ctx, p, &ret);
+	if (!*kind)
+		return ret;
+	ret = seen_lookup(priv, p, (*kind)->type, id);
+	if (ret < 0)
+		return ret;
+	if (ret) {
+		pr_debug("pid %d fd %d: %s, shares id %u", p->pid, p->fd, p->link, *id);
+		return 0;
+	}
+	*id = dump_next_file_id(ctx);
+	pr_debug("pid %d fd %d: %s, id %u", p->pid, p->fd, p->link, *id);
+	ret = (*kind)->dump(ctx, p, *id);
+	return ret ?: seen_add(priv, p, (*kind)->type, *id);
+}
+
+/*
+ * A file no task holds but one is sent (a file descriptor in flight in a
+ * unix socket's queue, which a peek gave us as @lfd): dumped as a task's
+ * fd would be, from our own.  @lfd stays open until the dump ends, for
+ * the seen list compares later files with it.
+ */
+int files_dump_inflight(struct dump_ctx *ctx, int lfd, uint32_t *id)
+{
+	struct files_priv *priv = files_priv(ctx);
+	const struct fd_kind *kind;
+	struct file_parms p;
+	uint32_t fd_flags;
+	pid_t me = getpid();
+	int pidfd, ret;
+
+	if (!priv || files_grow(&priv->inflight, &priv->cap_inflight, priv->nr_inflight,
+				sizeof(int))) {
+		close(lfd);
+		return -ENOMEM;
+	}
+	priv->inflight[priv->nr_inflight++] = lfd;
+	pidfd = pidfd_open(me, 0);
+	if (pidfd < 0)
+		return -errno;
+	ret = fd_parms_fill(&p, pidfd, me, lfd, &fd_flags);
+	close(pidfd);
+	if (!ret)
+		ret = dump_file(ctx, priv, &p, &kind, id);
+	parms_release(&p);
+	return ret;
+}
+
 static int dump_one_fd(struct dump_ctx *ctx, struct files_priv *priv, pid_t pid, int pidfd,
 		       int fd, struct img **fdinfo_img, uint32_t files_id)
 {
 	FdinfoEntry fe = FDINFO_ENTRY__INIT;
 	struct file_parms p;
-	const struct fd_kind *kind;
+	const struct fd_kind *kind = NULL;
 	uint32_t fd_flags = 0, id = 0;
 	int ret;
 
 	ret = fd_parms_fill(&p, pidfd, pid, fd, &fd_flags);
-	if (ret)
+	if (!ret)
+		ret = dump_file(ctx, priv, &p, &kind, &id);
+	if (ret || !kind)
 		goto out;
-	kind = kind_of(ctx, &p, &ret);
-	if (!kind)
-		goto out;
-	ret = seen_lookup(priv, &p, kind->type, &id);
-	if (ret < 0)
-		goto out;
-	if (!ret) {
-		id = dump_next_file_id(ctx);
-		pr_debug("pid %d fd %d: %s, id %u", pid, fd, p.link, id);
-		ret = kind->dump(ctx, &p, id);
-		if (!ret)
-			ret = seen_add(priv, &p, kind->type, id);
-		if (ret)
-			goto out;
-	} else {
-		pr_debug("pid %d fd %d: %s, shares id %u", pid, fd, p.link, id);
-	}
 
 	if (p.has_locks) {
 		ret = locks_dump_fd(ctx, &p, id, files_id);
@@ -628,6 +667,9 @@ void files_dump_cleanup(struct dump_ctx *ctx)
 	free(priv->memfds);
 	free(priv->dead_pids);
 	linkremap_dump_cleanup(priv);
+	for (size_t i = 0; i < priv->nr_inflight; i++)
+		close(priv->inflight[i]);
+	free(priv->inflight);
 	free(priv->pipes.ids);
 	free(priv->fifos.ids);
 	free(priv->seen);

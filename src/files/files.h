@@ -90,9 +90,17 @@ struct files_priv {
 	struct img *tty_info_img;
 
 	void *unix_priv;		/* unix.c: sockets seen, sk-queues.img */
+	int *inflight;			/* files_dump_inflight()'s fds, kept to the end */
+	size_t nr_inflight, cap_inflight;
 };
 
 struct files_priv *files_priv(struct dump_ctx *ctx);
+
+/*
+ * fd-dump.c: a file in flight (in a unix socket's queue), received here as
+ * @lfd, into files.img like a task's fd: its id.  Takes @lfd.
+ */
+int files_dump_inflight(struct dump_ctx *ctx, int lfd, uint32_t *id);
 
 /* Grow *@arr (of @size-byte elements, *@cap allocated) to hold one more than @nr. */
 int files_grow(void *arr, size_t *cap, size_t nr, size_t size);

@@ -29,7 +29,11 @@ struct unix_packet {
 	uint32_t id_for;
 	uint32_t len;
 	uint8_t *data;
+	uint32_t *rights;		/* files.img ids sent with it (SCM_RIGHTS) */
+	size_t nr_rights;
 };
+
+#define SCM_MAX_FDS	253		/* the kernel's SCM_MAX_FD */
 
 /* The file of a removed socket, bound again: removed once all are made. */
 struct unix_removal {
@@ -39,6 +43,7 @@ struct unix_removal {
 };
 
 struct unix_rst {
+	struct rst_ctx *ctx;
 	struct unix_removal *rm;
 	size_t nr_rm, cap_rm;
 	struct unix_packet *pkts;	/* sk-queues.img, in order */
@@ -52,9 +57,35 @@ static struct unix_rst *rst_state(struct rst_ctx *ctx)
 {
 	struct files_rst_priv *priv = files_rst_priv(ctx);
 
+	struct unix_rst *ur;
+
 	if (priv && !priv->unix_priv)
 		priv->unix_priv = calloc(1, sizeof(struct unix_rst));
-	return priv ? priv->unix_priv : NULL;
+	ur = priv ? priv->unix_priv : NULL;
+	if (ur)
+		ur->ctx = ctx;
+	return ur;
+}
+
+static int copy_rights(const SkPacketEntry *e, struct unix_packet *pk)
+{
+	for (size_t k = 0; k < e->n_scm; k++) {
+		const ScmEntry *c = e->scm[k];
+
+		if (c->type != SCM_RIGHTS || !c->n_rights)
+			continue;
+		if (pk->nr_rights + c->n_rights > SCM_MAX_FDS) {
+			pr_err("a queued message of socket id %u carries over %d files", e->id_for,
+			       SCM_MAX_FDS);
+			return -EINVAL;
+		}
+		pk->rights = realloc(pk->rights, (pk->nr_rights + c->n_rights) * sizeof(uint32_t));
+		if (!pk->rights)
+			return -ENOMEM;
+		memcpy(pk->rights + pk->nr_rights, c->rights, c->n_rights * sizeof(uint32_t));
+		pk->nr_rights += c->n_rights;
+	}
+	return 0;
 }
 
 static int load_queues(struct rst_ctx *ctx, struct unix_rst *ur)
@@ -76,8 +107,8 @@ static int load_queues(struct rst_ctx *ctx, struct unix_rst *ur)
 		ret = files_grow(&ur->pkts, &ur->cap, ur->nr, sizeof(*ur->pkts));
 		if (!ret) {
 			pk = &ur->pkts[ur->nr];
-			*pk = (struct unix_packet){ e->id_for, e->length, NULL };
-			ret = img_read_alloc(img, e->length, &pk->data);
+			*pk = (struct unix_packet){ e->id_for, e->length, NULL, NULL, 0 };
+			ret = img_read_alloc(img, e->length, &pk->data) ?: copy_rights(e, pk);
 			if (!ret)
 				ur->nr++;
 		}
@@ -297,6 +328,38 @@ static int restore_opts(int fd, const SkOptsEntry *o)
 	return ret ? -EINVAL : 0;
 }
 
+/* One message again, with the files it carried, opened as the images say. */
+static int send_packet(struct unix_rst *ur, const struct unix_packet *pk, int from,
+		       const struct sockaddr_un *sa, socklen_t salen)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * SCM_MAX_FDS)] __attribute__((aligned(8)));
+	struct iovec iov = { pk->data, pk->len };
+	struct msghdr mh = { .msg_name = (void *)sa, .msg_namelen = sa ? salen : 0,
+			     .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	if (pk->nr_rights) {
+		mh.msg_control = cbuf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * pk->nr_rights);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * pk->nr_rights);
+		for (size_t i = 0; i < pk->nr_rights; i++) {
+			int fd = files_restore_open(ur->ctx, pk->rights[i]);
+
+			if (fd < 0)
+				return fd;
+			memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof(int));
+		}
+	}
+	n = sendmsg(from, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		return -errno;
+	return n == (ssize_t)pk->len ? 0 : -EIO;
+}
+
 /*
  * Send @to's queued messages again from @from (connected to it, or not
  * connected and @to named @sa).  The sender's buffer grows first: queued
@@ -313,16 +376,15 @@ static int send_queue(struct unix_rst *ur, const UnixSkEntry *to, int from,
 		return 0;
 	set_int(from, SO_SNDBUFFORCE, total > (1u << 30) ? 1 << 30 : (int)total);
 	for (size_t i = 0; i < ur->nr; i++) {
-		const struct unix_packet *pk = &ur->pkts[i];
-		ssize_t n;
+		int ret;
 
-		if (pk->id_for != to->id)
+		if (ur->pkts[i].id_for != to->id)
 			continue;
-		n = sendto(from, pk->data, pk->len, MSG_DONTWAIT | MSG_NOSIGNAL,
-			   (const struct sockaddr *)sa, sa ? salen : 0);
-		if (n != (ssize_t)pk->len) {
-			pr_perror("unix socket %u: cannot queue %u bytes again", to->ino, pk->len);
-			return n < 0 ? -errno : -EIO;
+		ret = send_packet(ur, &ur->pkts[i], from, sa, salen);
+		if (ret) {
+			pr_err("unix socket %u: cannot queue %u bytes again", to->ino,
+			       ur->pkts[i].len);
+			return ret;
 		}
 	}
 	return 0;
@@ -720,8 +782,10 @@ void unix_restore_cleanup(struct rst_ctx *ctx)
 		return;
 	do_removals(ur);
 	free(ur->rm);
-	for (size_t i = 0; i < ur->nr; i++)
+	for (size_t i = 0; i < ur->nr; i++) {
 		free(ur->pkts[i].data);
+		free(ur->pkts[i].rights);
+	}
 	free(ur->pkts);
 	free(ur->opening);
 	free(ur);

@@ -49,6 +49,7 @@
 
 /* What sock_diag says of one unix socket. */
 struct unix_diag_info {
+	uint32_t ino;
 	uint32_t type, state, peer, rqlen, nr_icons;
 	uint32_t wqlen;			/* a listener's: its backlog */
 	uint32_t vfs_ino, vfs_dev;
@@ -73,6 +74,8 @@ struct unix_icon {
 struct unix_dump {
 	struct unix_seen *seen;
 	size_t nr, cap;
+	uint32_t dumping[8];		/* inodes whose queue is being peeked */
+	size_t nr_dumping;
 	struct unix_icon *icons;	/* of every listener, read once */
 	size_t nr_icons, cap_icons;
 	bool icons_read;
@@ -152,6 +155,7 @@ static int unix_diag(uint32_t ino, struct unix_diag_info *ui)
 	}
 	m = NLMSG_DATA(h);
 	memset(ui, 0, sizeof(*ui));
+	ui->ino = m->udiag_ino;
 	ui->type = m->udiag_type;
 	ui->state = m->udiag_state;
 	diag_attrs(ui, (struct rtattr *)(m + 1),
@@ -313,47 +317,80 @@ static void dump_opts(int fd, SkOptsEntry *o)
 #undef GET
 }
 
-/* The next message of @p's receive queue, peeked: its length, -EAGAIN at the end. */
-static ssize_t peek_next(const struct file_parms *p, uint8_t *buf)
+#define SCM_MAX_FDS	253	/* the kernel's SCM_MAX_FD */
+
+/* A message peeked: its bytes, and the files sent with it. */
+struct peeked {
+	ssize_t len;
+	uint32_t ids[SCM_MAX_FDS];
+	size_t nr_ids;
+};
+
+/* The files in flight with a message, each dumped as a file of its own. */
+static int dump_rights(struct dump_ctx *ctx, const struct file_parms *p, struct msghdr *mh,
+		       struct peeked *pk)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * 64)];
+	int ret = 0;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *fds = (int *)CMSG_DATA(c);
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (ret || pk->nr_ids == SCM_MAX_FDS) {
+				close(fds[i]);
+				continue;
+			}
+			ret = files_dump_inflight(ctx, fds[i], &pk->ids[pk->nr_ids++]);
+		}
+	}
+	if (ret)
+		pr_err("pid %d fd %d: cannot dump the files in flight in its queue", p->pid, p->fd);
+	return ret;
+}
+
+/* The next message of @p's receive queue, peeked; -EAGAIN at the end. */
+static int peek_next(struct dump_ctx *ctx, const struct file_parms *p, uint8_t *buf,
+		     struct peeked *pk)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * SCM_MAX_FDS)];
 	struct iovec iov = { buf, QUEUE_MSG_MAX };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			     .msg_controllen = sizeof(cbuf) };
-	struct cmsghdr *c;
-	ssize_t n;
 
-	n = recvmsg(p->lfd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n < 0)
+	pk->nr_ids = 0;
+	pk->len = recvmsg(p->lfd, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (pk->len < 0)
 		return -errno;
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-			close(((int *)CMSG_DATA(c))[i]);
-		pr_err("unsupported: pid %d fd %d is a unix socket with file descriptors in flight",
-		       p->pid, p->fd);
+	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		pr_err("unsupported: pid %d fd %d holds a message over %d bytes or with too "
+		       "many files", p->pid, p->fd, QUEUE_MSG_MAX);
 		return -ENOTSUP;
 	}
-	if (mh.msg_flags & MSG_TRUNC) {
-		pr_err("unsupported: pid %d fd %d holds a message over %d bytes", p->pid, p->fd,
-		       QUEUE_MSG_MAX);
-		return -ENOTSUP;
-	}
-	return n;
+	return dump_rights(ctx, p, &mh, pk);
 }
 
 static int write_packet(struct dump_ctx *ctx, struct unix_dump *ud, uint32_t id,
-			const uint8_t *buf, size_t len)
+			const uint8_t *buf, const struct peeked *pk)
 {
 	SkPacketEntry e = SK_PACKET_ENTRY__INIT;
+	ScmEntry scm = SCM_ENTRY__INIT, *scms[1] = { &scm };
 	int ret = files_img_lazy(ctx, &ud->queues, IMG_SK_QUEUES, 0);
 
 	e.id_for = id;
-	e.length = len;
+	e.length = pk->len;
+	if (pk->nr_ids) {
+		scm.type = SCM_RIGHTS;
+		scm.n_rights = pk->nr_ids;
+		scm.rights = (uint32_t *)pk->ids;
+		e.n_scm = 1;
+		e.scm = scms;
+	}
 	if (!ret)
 		ret = img_write_msg(ud->queues, &e.base);
-	return ret ?: img_write_raw(ud->queues, buf, len);
+	return ret ?: img_write_raw(ud->queues, buf, pk->len);
 }
 
 /*
@@ -369,21 +406,37 @@ static int dump_queue(struct dump_ctx *ctx, struct file_parms *p, uint32_t id,
 	int old = -1, zero = 0, ret = 0;
 	uint8_t *buf;
 
-	if (!ud || !(buf = malloc(QUEUE_MSG_MAX)))
+	if (!ud)
 		return -ENOMEM;
+	/* Files in flight are dumped as they are peeked: sockets among them too. */
+	for (size_t i = 0; i < ud->nr_dumping; i++)
+		if (ud->dumping[i] == ui->ino || ud->nr_dumping == 8) {
+			pr_err("unsupported: pid %d fd %d is a unix socket in flight in its own "
+			       "queue, or too deep in others'", p->pid, p->fd);
+			return -ENOTSUP;
+		}
+	if (!(buf = malloc(QUEUE_MSG_MAX)))
+		return -ENOMEM;
+	ud->dumping[ud->nr_dumping++] = ui->ino;
 	getsockopt(p->lfd, SOL_SOCKET, SO_PEEK_OFF, &old, &len);
 	if (setsockopt(p->lfd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero))) {
 		ret = -errno;
 		pr_perror("pid %d fd %d: SO_PEEK_OFF", p->pid, p->fd);
 	}
 	for (long i = 0; !ret && i < (1L << 24); i++) {
-		ssize_t n = peek_next(p, buf);
+		struct peeked pk;
 
-		if (n == -EAGAIN || (n == 0 && (ui->type == SOCK_STREAM || ui->shutdown & 1)))
+		ret = peek_next(ctx, p, buf, &pk);
+		if (ret == -EAGAIN ||
+		    (!ret && !pk.len && !pk.nr_ids && (ui->type == SOCK_STREAM || ui->shutdown & 1))) {
+			ret = 0;
 			break;
-		ret = n < 0 ? (int)n : write_packet(ctx, ud, id, buf, n);
+		}
+		if (!ret)
+			ret = write_packet(ctx, ud, id, buf, &pk);
 	}
 	setsockopt(p->lfd, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old));
+	ud->nr_dumping--;
 	free(buf);
 	return ret;
 }

@@ -10,6 +10,9 @@
  *               from a socket since closed; another datagram socket
  *               connected to it
  *   listener    a stream socket listening on an abstract name, backlog 7
+ *   in flight   a stream socketpair with the read end of a pipe in flight
+ *               in it (SCM_RIGHTS), closed by its sender; the pipe holds
+ *               "piped"
  *
  * Afterwards every queue must hold what was left in it, with its message
  * boundaries, the names and options must be the same, and each socket
@@ -134,6 +137,41 @@ static void check_bound(int b, int c, const char *path)
 	      !strcmp(buf, "three"), "bound: the connected socket does not reach it");
 }
 
+static int send_fd(int via, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { "F", 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(via, &mh, 0) == 1 ? 0 : -1;
+}
+
+static void check_in_flight(int via)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], buf[16] = "", f = 0;
+	struct iovec iov = { &f, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(via, &mh, MSG_DONTWAIT) != 1 || f != 'F') {
+		check(0, "in flight: no message: %m");
+		return;
+	}
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	check(fd >= 0 && read(fd, buf, sizeof(buf)) == 5 && !memcmp(buf, "piped", 5),
+	      "in flight: the pipe received reads \"%s\"", buf);
+}
+
 static void check_listener(int l)
 {
 	struct sockaddr_un sa, want;
@@ -156,7 +194,7 @@ static void check_listener(int l)
 
 int main(int argc, char **argv)
 {
-	int st[2], sp[2], dg[2], b, c, l, tmp, rcvbuf = 4096, one = 1;
+	int st[2], sp[2], dg[2], fp[2], pp[2], b, c, l, tmp, rcvbuf = 4096, one = 1;
 	struct sockaddr_un sa;
 	socklen_t salen, len = sizeof(rcvbuf);
 	uint8_t big[BIG];
@@ -205,6 +243,14 @@ int main(int argc, char **argv)
 		return test_result();
 	}
 
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, fp) || pipe(pp) || write(pp[1], "piped", 5) != 5 ||
+	    send_fd(fp[1], pp[0])) {
+		fail("in flight: %m");
+		return test_result();
+	}
+	close(pp[0]);
+	close(pp[1]);
+
 	test_ready();
 	test_waitsig();
 
@@ -213,6 +259,7 @@ int main(int argc, char **argv)
 	check_dgram_pair(dg);
 	check_bound(b, c, path);
 	check_listener(l);
+	check_in_flight(fp[0]);
 	unlink(path);
 	if (!bad)
 		pass();
