@@ -62,6 +62,8 @@ static const struct opt_desc opt_table[] = {
 	{ "log-pid", no_argument, 0, IGNORED },
 	{ "skip-in-flight", no_argument, 0, IGNORED },
 	{ "file-locks", no_argument, 'l', SET },
+	/* With a list of inodes, as old CRIU took it: every one is allowed. */
+	{ "ext-unix-sk", optional_argument, 'x', SET },
 	{ "evasive-devices", no_argument, 0, IGNORED },
 	{ "stream", no_argument, 0, UNSUPPORTED },
 	{ "restore-sibling", no_argument, 0, IGNORED },
@@ -83,7 +85,6 @@ static const struct opt_desc opt_table[] = {
 	{ "tcp-established", no_argument, 0, UNSUPPORTED },
 	{ "tcp-close", no_argument, 0, UNSUPPORTED },
 	{ "tcp-skip-in-flight", no_argument, 0, UNSUPPORTED },
-	{ "ext-unix-sk", optional_argument, 'x', UNSUPPORTED },
 
 	{ "force-irmap", no_argument, O_FORCE_IRMAP, SET },
 	{ "irmap-scan-path", required_argument, O_IRMAP_SCAN_PATH, SET },
@@ -220,6 +221,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_NO_LINK_REMAP: o->link_remap = false; break;
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
 	case 'l': o->file_locks = true; break;
+	case 'x': o->ext_unix_sk = true; break;
 	/*
 	 * CRIU searches these dirs for the path of a watched inode; stasis
 	 * asks the inode itself (its handle, opened), so none is needed.

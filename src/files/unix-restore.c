@@ -454,12 +454,19 @@ static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const 
 	socklen_t len;
 	int ret, old;
 
-	if (!pf->fe->usk->name.len) {
+	if (pf->fe->usk->uflags & USK_EXTERN) {
+		if (!ctx->opts->ext_unix_sk) {
+			pr_err("unix socket %u: connected to a socket outside the tree; restore "
+			       "with --ext-unix-sk to connect it to %.*s again", u->ino,
+			       (int)pf->fe->usk->name.len, (const char *)pf->fe->usk->name.data);
+			return -ENOTSUP;
+		}
+	} else if (!pf->fe->usk->name.len) {
 		pr_err("unix socket %u: connected to socket %u, which has no name", u->ino,
 		       pf->fe->usk->ino);
 		return -EINVAL;
 	}
-	if (!opening(ur, pf->fe->usk->ino)) {
+	if (!opening(ur, pf->fe->usk->ino) && !(pf->fe->usk->uflags & USK_EXTERN)) {
 		ret = files_restore_open(ctx, pf->fe->id);
 		if (ret < 0)
 			return ret;

@@ -64,6 +64,7 @@ struct unix_seen {
 	uint32_t ino, peer;
 	pid_t pid;
 	int fd;
+	int type;
 };
 
 /* A connection not yet accepted: the client's inode and its listener's. */
@@ -74,6 +75,8 @@ struct unix_icon {
 struct unix_dump {
 	struct unix_seen *seen;
 	size_t nr, cap;
+	uint32_t *externs;		/* peers outside the tree given an entry */
+	size_t nr_externs, cap_externs;
 	uint32_t dumping[8];		/* inodes whose queue is being peeked */
 	size_t nr_dumping;
 	struct unix_icon *icons;	/* of every listener, read once */
@@ -511,13 +514,13 @@ static int dump_path(const struct file_parms *p, const struct unix_diag_info *ui
 	return 0;
 }
 
-static int remember(struct dump_ctx *ctx, const struct file_parms *p, uint32_t peer)
+static int remember(struct dump_ctx *ctx, const struct file_parms *p, uint32_t peer, int type)
 {
 	struct unix_dump *ud = dump_state(ctx);
 
 	if (!ud || files_grow(&ud->seen, &ud->cap, ud->nr, sizeof(*ud->seen)))
 		return -ENOMEM;
-	ud->seen[ud->nr++] = (struct unix_seen){ p->st.st_ino, peer, p->pid, p->fd };
+	ud->seen[ud->nr++] = (struct unix_seen){ p->st.st_ino, peer, p->pid, p->fd, type };
 	return 0;
 }
 
@@ -559,7 +562,7 @@ static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	if (has_path(&ui))
 		ret = dump_path(p, &ui, &ue, &perms, dir, sizeof(dir));
 	if (!ret)
-		ret = remember(ctx, p, ui.peer);
+		ret = remember(ctx, p, ui.peer, ui.type);
 	/* A datagram socket's queue length counts only its first message. */
 	if (!ret && ui.state != TCP_LISTEN && (ui.rqlen || ui.type == SOCK_DGRAM))
 		ret = dump_queue(ctx, p, id, &ui);
@@ -575,6 +578,58 @@ static bool seen(const struct unix_dump *ud, uint32_t ino)
 		if (ud->seen[k].ino == ino)
 			return true;
 	return false;
+}
+
+/*
+ * A datagram socket connected to a named one outside the tree (syslog's
+ * /dev/log): with --ext-unix-sk, the peer gets an entry of its own, as
+ * CRIU writes it (USK_EXTERN, its name), once; the restore connects to
+ * that name again.  Without it, or for a stream, refused.
+ */
+static int dump_external(struct dump_ctx *ctx, struct unix_dump *ud, const struct unix_seen *s)
+{
+	UnixSkEntry ue = UNIX_SK_ENTRY__INIT;
+	SkOptsEntry opts = SK_OPTS_ENTRY__INIT;
+	FownEntry fown = FOWN_ENTRY__INIT;
+	FileEntry fe = FILE_ENTRY__INIT;
+	struct unix_diag_info pi;
+	int ret;
+
+	if (s->type != SOCK_DGRAM || !ctx->opts->ext_unix_sk) {
+		pr_err("unsupported: pid %d fd %d is a unix socket connected to socket %u, "
+		       "outside the tree%s", s->pid, s->fd, s->peer,
+		       s->type == SOCK_DGRAM ? " (--ext-unix-sk reconnects it by name)" : "");
+		return -ENOTSUP;
+	}
+	for (size_t i = 0; i < ud->nr_externs; i++)
+		if (ud->externs[i] == s->peer)
+			return 0;
+	ret = unix_diag(s->peer, &pi);
+	if (ret)
+		return ret;
+	if (!pi.name_len || !pi.name[0] || pi.name[0] != '/') {
+		pr_err("unsupported: pid %d fd %d is connected to socket %u outside the tree, "
+		       "which has no absolute path to connect to again", s->pid, s->fd, s->peer);
+		return -ENOTSUP;
+	}
+	if (files_grow(&ud->externs, &ud->cap_externs, ud->nr_externs, sizeof(uint32_t)))
+		return -ENOMEM;
+	ud->externs[ud->nr_externs++] = s->peer;
+	ue.id = dump_next_file_id(ctx);
+	ue.ino = s->peer;
+	ue.type = SOCK_DGRAM;
+	ue.state = TCP_LISTEN;
+	ue.uflags = USK_EXTERN;
+	ue.fown = &fown;
+	ue.opts = &opts;
+	ue.name.data = (uint8_t *)pi.name;
+	ue.name.len = pi.name_len;
+	fe.type = FD_TYPES__UNIXSK;
+	fe.id = ue.id;
+	fe.usk = &ue;
+	pr_info("unix socket %u outside the tree, %s: connected to again by name", s->peer,
+		pi.name);
+	return img_write_msg(ctx->files_img, &fe.base);
 }
 
 /*
@@ -594,15 +649,9 @@ static int unix_dump_finish(struct dump_ctx *ctx)
 				ud->icons[i].client);
 	for (size_t i = 0; ud && !ret && i < ud->nr; i++) {
 		const struct unix_seen *s = &ud->seen[i];
-		bool found = !s->peer;
 
-		for (size_t k = 0; !found && k < ud->nr; k++)
-			found = ud->seen[k].ino == s->peer;
-		if (!found) {
-			pr_err("unsupported: pid %d fd %d is a unix socket connected to socket %u, "
-			       "outside the tree", s->pid, s->fd, s->peer);
-			ret = -ENOTSUP;
-		}
+		if (s->peer && !seen(ud, s->peer))
+			ret = dump_external(ctx, ud, s);
 	}
 	if (ud) {
 		int err = img_close(ud->queues);
@@ -622,6 +671,7 @@ static void unix_dump_cleanup(struct dump_ctx *ctx)
 		return;
 	img_close(ud->queues);
 	free(ud->icons);
+	free(ud->externs);
 	free(ud->seen);
 	free(ud);
 	priv->unix_priv = NULL;

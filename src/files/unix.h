@@ -7,6 +7,9 @@
 
 #include "restore.h"
 
+/* uflags of an entry: a named datagram socket outside the tree (--ext-unix-sk). */
+#define USK_EXTERN	1
+
 int unix_restore_open(struct rst_ctx *ctx, struct rst_file *f);
 /* Once every socket exists: the files of removed sockets go again. */
 int unix_restore_prepared(struct rst_ctx *ctx);

@@ -86,4 +86,5 @@ bash tests/dump/files.sh
 bash tests/dump/shmem.sh
 bash tests/dump/tty.sh
 bash tests/dump/states.sh
+bash tests/dump/ext-unix.sh
 bash tests/dump/hostile.sh
