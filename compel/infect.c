@@ -398,6 +398,35 @@ static int wait_done(struct compel_ctl *ctl, uint32_t seq)
 	}
 }
 
+int compel_rpc_syscall(struct compel_ctl *ctl, long nr, long *res,
+		       unsigned long a1, unsigned long a2, unsigned long a3,
+		       unsigned long a4, unsigned long a5, unsigned long a6)
+{
+	const unsigned long args[6] = { a1, a2, a3, a4, a5, a6 };
+	struct compel_syscall_args *s;
+	int ret;
+
+	if (!ctl->area)
+		return -EINVAL;
+	s = &ctl->area->args.sys;
+	s->nr = nr;
+	memcpy(s->args, args, sizeof(s->args));
+	s->ret = 0;
+	ret = compel_rpc(ctl, COMPEL_CMD_SYSCALL);
+	if (!ret)
+		*res = s->ret;
+	return ret;
+}
+
+void *compel_scratch(struct compel_ctl *ctl, size_t size, unsigned long *remote)
+{
+	if (!ctl->area || size > COMPEL_SCRATCH_SIZE)
+		return NULL;
+	memset(ctl->area->scratch, 0, size);
+	*remote = compel_remote_addr(ctl, ctl->area->scratch);
+	return ctl->area->scratch;
+}
+
 unsigned long compel_remote_addr(struct compel_ctl *ctl, const void *local)
 {
 	return ctl->remote_map + ((const char *)local - (const char *)ctl->local_map);

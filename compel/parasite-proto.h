@@ -51,6 +51,7 @@ struct parasite_area {
 	uint64_t robust_next;	/* the robust list entry of @tracer */
 	struct parasite_cure cure;	/* the thread running the parasite */
 	union compel_rpc_args args;
+	uint8_t scratch[COMPEL_SCRATCH_SIZE];	/* compel_scratch() */
 };
 
 _Static_assert(__builtin_offsetof(struct parasite_cure, sigmask) == PARASITE_CURE_SIGMASK_OFF,

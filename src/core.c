@@ -160,36 +160,20 @@ static int gather_thread(pid_t pid, pid_t tid, struct thread_state *th)
 	return ret;
 }
 
-/* Run syscall @nr inside thread @th, with @arg pointing at parasite memory. */
-static int thread_syscall(struct dump_task *t, struct compel_ctl *ctl, long nr,
-			  unsigned long a1, unsigned long a2, long *res)
-{
-	int ret = compel_syscall(ctl, nr, res, a1, a2, 0, 0, 0, 0);
-
-	if (!ret && *res < 0 && *res > -4096) {
-		pr_err("pid %d: remote syscall %ld failed: %s", t->pid, nr, strerror(-*res));
-		ret = *res;
-	}
-	return ret;
-}
-
-/* One system call inside thread @th: the parasite's for the leader, a remote one otherwise. */
+/*
+ * One system call inside a thread of @t: the parasite makes it for the
+ * leader, a remote call through @tctl for another thread.  Its failure
+ * is the failure of the step.
+ */
 static int inside_syscall(struct dump_task *t, struct compel_ctl *tctl, long nr,
 			  unsigned long a1, unsigned long a2, long *res)
 {
-	union compel_rpc_args *area = compel_rpc_area(t->ctl);
-	int ret;
+	int ret = tctl ? compel_syscall(tctl, nr, res, a1, a2, 0, 0, 0, 0) :
+			 compel_rpc_syscall(t->ctl, nr, res, a1, a2, 0, 0, 0, 0);
 
-	if (tctl)
-		return thread_syscall(t, tctl, nr, a1, a2, res);
-	area->sys.nr = nr;
-	area->sys.args[0] = a1;
-	area->sys.args[1] = a2;
-	ret = compel_rpc(t->ctl, COMPEL_CMD_SYSCALL);
-	*res = area->sys.ret;
 	if (!ret && *res < 0 && *res > -4096) {
-		pr_err("pid %d: syscall %ld in the parasite failed: %s", t->pid, nr,
-		       strerror(-*res));
+		pr_err("pid %d: syscall %ld %s failed: %s", t->pid, nr,
+		       tctl ? "in a thread" : "in the parasite", strerror(-*res));
 		ret = *res;
 	}
 	return ret;
@@ -204,19 +188,19 @@ static int inside_syscall(struct dump_task *t, struct compel_ctl *tctl, long nr,
 static int gather_thread_inside(struct dump_ctx *ctx, struct dump_task *t,
 				struct thread_state *th)
 {
-	union compel_rpc_args *area = compel_rpc_area(t->ctl);
-	uint64_t *scratch = (uint64_t *)&area->pages.iovs[COMPEL_MAX_IOVS / 2];
-	unsigned long raddr = compel_remote_addr(t->ctl, scratch);
+	unsigned long raddr;
+	uint64_t *scratch = compel_scratch(t->ctl, 64, &raddr);
 	struct compel_ctl *tctl = NULL;
 	long r;
 	int ret, err = 0;
 
+	if (!scratch)
+		return -EINVAL;
 	if (th->tid != t->pid) {
 		ret = compel_prepare_thread(ctx->tree, th->tid, &tctl);
 		if (ret)
 			return ret;
 	}
-	memset(scratch, 0, 64);
 	ret = inside_syscall(t, tctl, SYS_prctl, PR_GET_TID_ADDRESS, raddr, &r);
 	if (!ret) {
 		th->clear_tid_addr = scratch[0];
@@ -294,14 +278,13 @@ static int read_posix_timers(pid_t pid, struct task_state *ts)
 /* Each timer's time left, interval and overrun, asked of the task itself. */
 static int read_timer_values(struct dump_task *t, struct task_state *ts)
 {
-	union compel_rpc_args *a = compel_rpc_area(t->ctl);
-	struct itimerspec *its = (struct itimerspec *)&a->pages.iovs[COMPEL_MAX_IOVS / 2];
+	unsigned long raddr;
+	struct itimerspec *its = compel_scratch(t->ctl, sizeof(*its), &raddr);
 	long r;
-	int ret = 0;
+	int ret = its ? 0 : -EINVAL;
 
 	for (int i = 0; !ret && i < ts->nr_timers; i++) {
-		ret = inside_syscall(t, NULL, SYS_timer_gettime, ts->timers[i].id,
-				     compel_remote_addr(t->ctl, its), &r);
+		ret = inside_syscall(t, NULL, SYS_timer_gettime, ts->timers[i].id, raddr, &r);
 		if (!ret)
 			ts->timers[i].val = *its;
 		if (!ret)

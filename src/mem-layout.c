@@ -128,17 +128,7 @@ static int fill_mm_auxv(pid_t pid, MmEntry *mm, uint64_t *words)
 /* Run @nr inside the task through the parasite; 0 and *@res, or -errno. */
 static int task_syscall(struct compel_ctl *ctl, long nr, unsigned long a1, long *res)
 {
-	union compel_rpc_args *args = compel_rpc_area(ctl);
-	int ret;
-
-	memset(&args->sys, 0, sizeof(args->sys));
-	args->sys.nr = nr;
-	args->sys.args[0] = a1;
-	ret = compel_rpc(ctl, COMPEL_CMD_SYSCALL);
-	if (ret)
-		return ret;
-	*res = args->sys.ret;
-	return 0;
+	return compel_rpc_syscall(ctl, nr, res, a1, 0, 0, 0, 0, 0);
 }
 
 /*

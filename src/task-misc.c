@@ -118,15 +118,8 @@ void task_rlimits_args(TaskRlimitsEntry *rl, struct rst_args *a)
 /* membarrier(@cmd, 0, 0) in the task, through its parasite; its result. */
 static int task_membarrier(struct compel_ctl *ctl, unsigned int cmd, long *res)
 {
-	union compel_rpc_args *args = compel_rpc_area(ctl);
-	int ret;
-
-	memset(&args->sys, 0, sizeof(args->sys));
-	args->sys.nr = __NR_membarrier;
-	args->sys.args[0] = cmd;
-	ret = compel_rpc(ctl, COMPEL_CMD_SYSCALL);
-	*res = args->sys.ret;
-	return ret;
+	*res = 0;
+	return compel_rpc_syscall(ctl, __NR_membarrier, res, cmd, 0, 0, 0, 0, 0);
 }
 
 /*

@@ -192,6 +192,25 @@ unsigned long compel_remote_addr(struct compel_ctl *ctl, const void *local);
 int compel_rpc(struct compel_ctl *ctl, enum compel_cmd cmd);
 
 /*
+ * System call @nr inside the task, made by its parasite (pass 0 for the
+ * arguments it does not take): 0 and the call's own result (a -errno included) in
+ * *@res, or compel's -errno when the parasite could not make it.
+ */
+int compel_rpc_syscall(struct compel_ctl *ctl, long nr, long *res,
+		       unsigned long a1, unsigned long a2, unsigned long a3,
+		       unsigned long a4, unsigned long a5, unsigned long a6);
+
+/*
+ * Memory for a call's in and out buffers, shared by us and the task:
+ * @size bytes (at most COMPEL_SCRATCH_SIZE) of the parasite's area, zeroed,
+ * whose address in the task goes in *@remote; NULL if @ctl has no parasite
+ * or @size is too large.  There is one: each call reuses it.  A thread's
+ * remote calls (compel_syscall) may use its leader's.
+ */
+#define COMPEL_SCRATCH_SIZE	4096
+void *compel_scratch(struct compel_ctl *ctl, size_t size, unsigned long *remote);
+
+/*
  * The same in two halves, for commands the caller must serve while they
  * run (the reading end of a pipe that DUMP_PAGES fills).
  */

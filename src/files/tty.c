@@ -143,23 +143,15 @@ static struct dump_task *tty_task(struct dump_ctx *ctx, pid_t pid)
  */
 static int task_ioctl_int(struct dump_task *t, int fd, unsigned long cmd, int32_t *val, long *res)
 {
-	union compel_rpc_args *area = compel_rpc_area(t->ctl);
-	/* Scratch room in the shared area, well past the syscall arguments. */
-	int32_t *out = (int32_t *)&area->pages.iovs[COMPEL_MAX_IOVS / 2];
-	int ret;
+	unsigned long raddr;
+	int32_t *out = compel_scratch(t->ctl, sizeof(*out), &raddr);
+	int ret = out ? compel_rpc_syscall(t->ctl, SYS_ioctl, res, fd, cmd, raddr, 0, 0, 0) :
+			-EINVAL;
 
-	memset(&area->sys, 0, sizeof(area->sys));
-	*out = 0;
-	area->sys.nr = SYS_ioctl;
-	area->sys.args[0] = fd;
-	area->sys.args[1] = cmd;
-	area->sys.args[2] = compel_remote_addr(t->ctl, out);
-	ret = compel_rpc(t->ctl, COMPEL_CMD_SYSCALL);
 	if (ret) {
 		pr_err("pid %d fd %d: ioctl %#lx in the parasite failed", t->pid, fd, cmd);
 		return ret;
 	}
-	*res = area->sys.ret;
 	*val = *out;
 	return 0;
 }
