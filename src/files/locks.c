@@ -13,7 +13,9 @@
  * restorer only after it has closed the pool's fds: closing any fd of a
  * file drops the POSIX locks the process holds on it.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +73,11 @@ static int parse_lock(const char *line, FileLockEntry *e)
 	} else if (strcmp(mode, "ADVISORY")) {
 		return -ENOTSUP;
 	}
+	/* A lease being broken shows what it is being broken to. */
 	if (!strcmp(type, "WRITE"))
 		e->type |= F_WRLCK;
+	else if (!strcmp(type, "UNLCK") && (e->type & LEASE_BREAKING))
+		e->type |= F_UNLCK;
 	else if (strcmp(type, "READ"))
 		return -ENOTSUP;
 	/* The pid, the device:inode, then the range: first byte, last or EOF. */
@@ -176,6 +181,43 @@ static bool is_fd_of(const struct rst_task *t, int32_t fd)
 	return false;
 }
 
+/*
+ * A lease in the middle of being broken, as CRIU brings it back: taken as
+ * the fd's access mode allows, then broken again by an open that conflicts
+ * with it as the first did (for writing when it was being broken to
+ * nothing, for reading when to a read lease), which fails at once with
+ * O_NONBLOCK and leaves the lease breaking.  The break's signal comes to
+ * us, the lease's holder: the task had it already, so it is taken away.
+ */
+static int take_breaking_lease(const struct rst_task *t, const FileLockEntry *e)
+{
+	int acc = fcntl(e->fd, F_GETFL), sig = fcntl(e->fd, F_GETSIG), to = e->type & ~LEASE_BREAKING;
+	struct timespec now = { 0, 0 };
+	char path[64];
+	sigset_t set, old;
+	int fd, ret = -1;
+
+	if (acc < 0 || sig < 0)
+		return -1;
+	sigemptyset(&set);
+	sigaddset(&set, sig ?: SIGIO);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", e->fd);
+	if (!fcntl(e->fd, F_SETLEASE, (acc & O_ACCMODE) == O_RDONLY ? F_RDLCK : F_WRLCK)) {
+		fd = open(path, (to == F_UNLCK ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0) {
+			close(fd);
+			pr_err("pid %d fd %d: its lease did not break again", t->pid, e->fd);
+			errno = EINVAL;
+		}
+		ret = fd < 0 && errno == EWOULDBLOCK ? 0 : -1;
+	}
+	while (sigtimedwait(&set, NULL, &now) > 0)
+		;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
 static int take_lock(const struct rst_task *t, const FileLockEntry *e)
 {
 	struct flock fl = {
@@ -191,8 +233,8 @@ static int take_lock(const struct rst_task *t, const FileLockEntry *e)
 		ret = fcntl(e->fd, F_OFD_SETLK, &fl);
 		break;
 	case FL_LEASE:
-		/* A lease being broken comes back whole: its breaker is gone. */
-		ret = fcntl(e->fd, F_SETLEASE, e->type & ~LEASE_BREAKING);
+		ret = e->type & LEASE_BREAKING ? take_breaking_lease(t, e) :
+						 fcntl(e->fd, F_SETLEASE, e->type);
 		break;
 	default:
 		pr_err("filelocks.img: pid %d fd %d: a lock of unknown style %u", t->pid, e->fd,
