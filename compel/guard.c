@@ -118,12 +118,13 @@ static bool holds_our_blob(int memfd, unsigned long addr)
 }
 
 /*
- * What a task that cured itself keeps is the parasite's mapping: shared
- * anonymous memory of exactly @len bytes, rwxs, starting with our code.
- * Nothing runs there any more; the next infection unmaps it, so that it
- * is never dumped.  The first such area's address, or 0.
+ * What a task that cured itself keeps is the parasite's mapping: rwxs, of
+ * the memfd named "stasis-parasite", or else shared anonymous memory of
+ * exactly @len bytes starting with our code.  Nothing runs there any more;
+ * the next infection unmaps it, so that it is never dumped.  The first
+ * such area's address and its length in *@found, or 0.
  */
-unsigned long compel_find_leftover(pid_t pid, size_t len)
+unsigned long compel_find_leftover(pid_t pid, size_t len, size_t *found_len)
 {
 	char path[64], line[512], perms[8];
 	unsigned long start, end, found = 0;
@@ -134,11 +135,16 @@ unsigned long compel_find_leftover(pid_t pid, size_t len)
 	maps = fopen(path, "re");
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	memfd = open(path, O_RDONLY | O_CLOEXEC);
-	while (maps && memfd >= 0 && !found && fgets(line, sizeof(line), maps))
-		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
-		    end - start == len && !strcmp(perms, "rwxs") &&
-		    strstr(line, "/dev/zero (deleted)") && holds_our_blob(memfd, start))
+	while (maps && memfd >= 0 && !found && fgets(line, sizeof(line), maps)) {
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3 || strcmp(perms, "rwxs"))
+			continue;
+		if (strstr(line, "/memfd:stasis-parasite (deleted)") ||
+		    (end - start == len && strstr(line, "/dev/zero (deleted)") &&
+		     holds_our_blob(memfd, start))) {
 			found = start;
+			*found_len = end - start;
+		}
+	}
 	if (maps)
 		fclose(maps);
 	if (memfd >= 0)

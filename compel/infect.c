@@ -242,32 +242,83 @@ static size_t parasite_code_size(void)
 	return ROUND_PAGE(compel_parasite_blob_end - compel_parasite_blob);
 }
 
+/* The parasites killed dumps left in the task, unmapped (guard.c). */
+static int unmap_leftovers(struct compel_ctl *ctl)
+{
+	unsigned long addr;
+	size_t len;
+
+	for (int i = 0; i < MAX_LEFTOVERS &&
+			(addr = compel_find_leftover(ctl->task->pub.pid, ctl->map_len, &len)); i++) {
+		int ret = remote_ok(ctl, "munmap of a parasite left behind", __NR_munmap, NULL,
+				    addr, len, 0, 0, 0, 0);
+
+		if (ret)
+			return ret;
+		cpr_info("pid %d: unmapped the parasite a killed stasis left at 0x%lx",
+			 ctl->task->pub.pid, addr);
+	}
+	return 0;
+}
+
+/* A remote call whose failure is an answer, not an error: nothing logged. */
+static long remote_try(struct compel_ctl *ctl, long nr, unsigned long a1, unsigned long a2,
+		       unsigned long a3, unsigned long a4, unsigned long a5, unsigned long a6)
+{
+	const unsigned long args[6] = { a1, a2, a3, a4, a5, a6 };
+	long r;
+
+	return remote_call(ctl, nr, &r, args) ?: r;
+}
+
 /*
- * One remote call maps shared anonymous memory in the task, and we map the
- * same memory through its map_files link.  One call, because until the
- * parasite runs a remote call is the one moment our death would leave
- * the task on our registers (see guard.c).
+ * The parasite's memory as a memfd named "stasis-parasite" (the name read
+ * from the stub's room), so that a killed dump's mapping is known by its
+ * name.  0 and its address, or non-zero: then shared anonymous memory
+ * will do (no stub, or exec memfds forbidden by vm.memfd_noexec).
+ */
+static int map_named(struct compel_ctl *ctl, long *addr)
+{
+	unsigned long name = compel_stub_name(ctl->task);
+	long fd, r;
+
+	if (!name)
+		return -ENOENT;
+	fd = remote_try(ctl, __NR_memfd_create, name, MFD_CLOEXEC | MFD_EXEC, 0, 0, 0, 0);
+	if (fd == -EINVAL)	/* kernels before 6.3 know no MFD_EXEC */
+		fd = remote_try(ctl, __NR_memfd_create, name, MFD_CLOEXEC, 0, 0, 0, 0);
+	if (fd < 0)
+		return fd;
+	r = remote_try(ctl, __NR_ftruncate, fd, ctl->map_len, 0, 0, 0, 0);
+	if (!r)
+		r = remote_try(ctl, __NR_mmap, 0, ctl->map_len, PROT_READ | PROT_WRITE | PROT_EXEC,
+			       MAP_SHARED, fd, 0);
+	if (remote_try(ctl, __NR_close, fd, 0, 0, 0, 0, 0) && r >= 0)
+		r = -EIO;
+	if (r < 0 && r > -4096)
+		return r;
+	*addr = r;
+	return 0;
+}
+
+/*
+ * The parasite's memory, mapped in the task by remote calls and here
+ * through its map_files link.
  */
 static int map_parasite(struct compel_ctl *ctl)
 {
 	size_t code = parasite_code_size();
 	size_t area = ROUND_PAGE(sizeof(struct parasite_area));
 	char path[96];
-	long addr;
+	long addr = 0;
 	int fd, ret;
 
 	ctl->map_len = code + area + PARASITE_STACK_SIZE;
-	for (int i = 0; i < MAX_LEFTOVERS && (addr = compel_find_leftover(ctl->task->pub.pid,
-								      ctl->map_len)); i++) {
-		ret = remote_ok(ctl, "munmap of a parasite left behind", __NR_munmap, NULL,
-				addr, ctl->map_len, 0, 0, 0, 0);
-		if (ret)
-			return ret;
-		cpr_info("pid %d: unmapped the parasite a killed stasis left at 0x%lx",
-			 ctl->task->pub.pid, addr);
-	}
-	ret = remote_ok(ctl, "mmap of the parasite", __NR_mmap, &addr, 0, ctl->map_len,
-			PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ret = unmap_leftovers(ctl);
+	if (!ret && map_named(ctl, &addr))
+		ret = remote_ok(ctl, "mmap of the parasite", __NR_mmap, &addr, 0, ctl->map_len,
+				PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS, -1,
+				0);
 	if (ret)
 		return ret;
 	ctl->remote_map = addr;

@@ -72,12 +72,13 @@ bool compel_fault_hit(enum compel_fault fault);
 bool compel_guard_possible(pid_t pid, pid_t tid);
 int compel_guard_arm(struct parasite_area *area);
 void compel_guard_disarm(struct parasite_area *area);
-unsigned long compel_find_leftover(pid_t pid, size_t len);
+unsigned long compel_find_leftover(pid_t pid, size_t len, size_t *found);
 
 /* stub.c */
 void compel_stub_setup(struct task *t);
 unsigned long compel_stub_enter(struct compel_ctl *ctl, struct user_regs_struct *regs);
 void compel_stub_leave(struct compel_ctl *ctl);
+unsigned long compel_stub_name(const struct task *t);
 void compel_stub_remove(struct task *t);
 
 /* seize.c: gone, a zombie, or dying: it will stop for us no more. */

@@ -25,7 +25,10 @@
 
 #include "internal.h"
 
-#define STUB_BYTES	(PARASITE_STUB_LEN + sizeof(struct parasite_cure))
+/* The name the parasite's memfd gets, for memfd_create() to read in the task. */
+static const char stub_name[16] = "stasis-parasite";
+#define STUB_NAME_OFF	(PARASITE_STUB_LEN + sizeof(struct parasite_cure))
+#define STUB_BYTES	(STUB_NAME_OFF + sizeof(stub_name))
 
 static bool vdso_range(pid_t pid, unsigned long *start, unsigned long *end)
 {
@@ -109,7 +112,8 @@ void compel_stub_setup(struct task *t)
 	at = start + ((elf_end(mem, start, end - start) + 15) & ~15UL);
 	if (at + STUB_BYTES > end || !all_zero(mem, at, STUB_BYTES) ||
 	    pwrite(mem, compel_parasite_blob + PARASITE_STUB_OFF, PARASITE_STUB_LEN, at) !=
-		    PARASITE_STUB_LEN) {
+		    PARASITE_STUB_LEN ||
+	    pwrite(mem, stub_name, sizeof(stub_name), at + STUB_NAME_OFF) != sizeof(stub_name)) {
 		cpr_debug("pid %d: no room for the stub in its vDSO", t->pub.pid);
 		close(mem);
 		return;
@@ -137,6 +141,12 @@ unsigned long compel_stub_enter(struct compel_ctl *ctl, struct user_regs_struct 
 	t->stub_owner = ctl;
 	regs->r12 = data;
 	return t->stub;
+}
+
+/* Where the task reads the parasite memfd's name, or 0 without a stub. */
+unsigned long compel_stub_name(const struct task *t)
+{
+	return t->stub ? t->stub + STUB_NAME_OFF : 0;
 }
 
 /* @ctl's registers are its own again: the stub is free. */
