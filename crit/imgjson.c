@@ -514,20 +514,18 @@ static int write_entries(struct img *img, const struct json *entries)
 	return ret;
 }
 
-int json_to_img(const struct json *j, int fd, const char *name)
+/* A JSON image's shape: a known magic name and a list of objects. */
+static int check_json_image(const struct json *j, const char *name, const struct img_desc **d)
 {
 	const struct json *magic = json_obj_get(j, "magic");
 	const struct json *entries = json_obj_get(j, "entries");
-	const struct img_desc *d;
-	struct img *img;
-	int ret;
 
 	if (!magic || magic->type != JSON_STRING || !entries || entries->type != JSON_ARRAY) {
 		pr_err("%s: JSON image needs a \"magic\" string and an \"entries\" list", name);
 		return -EINVAL;
 	}
-	d = img_desc_by_name(magic->str.s);
-	if (!d) {
+	*d = img_desc_by_name(magic->str.s);
+	if (!*d) {
 		pr_err("%s: unknown image magic name \"%s\"", name, magic->str.s);
 		return -EINVAL;
 	}
@@ -536,6 +534,21 @@ int json_to_img(const struct json *j, int fd, const char *name)
 			pr_err("%s: entry %zu is not an object", name, i);
 			return -EINVAL;
 		}
+	return 0;
+}
+
+int json_to_img(const struct json *j, int fd, const char *name)
+{
+	const struct json *entries = json_obj_get(j, "entries");
+	const struct img_desc *d;
+	struct img *img;
+	int ret;
+
+	ret = check_json_image(j, name, &d);
+	if (ret) {
+		close(fd);	/* as promised: @fd is ours whatever happens */
+		return ret;
+	}
 	ret = img_open_fd_write(&img, fd, name, d - img_desc_of(0));
 	if (ret) {
 		close(fd);

@@ -219,6 +219,28 @@ static void test_open_errors(void)
 	close(dirfd);
 }
 
+/* json_to_img() takes its fd whatever happens: a bad JSON image leaks none. */
+static void test_encode_closes_fd(void)
+{
+	static const char *bad[] = { "{}", "{\"magic\":\"NOSUCH\",\"entries\":[]}",
+				     "{\"magic\":\"PSTREE\",\"entries\":[1]}" };
+	bool closed = true;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct json *j;
+		char err[128];
+		int fd = memfd_create("enc", 0);
+
+		if (json_parse(bad[i], strlen(bad[i]), &j, err, sizeof(err)) || fd < 0) {
+			closed = false;
+			continue;
+		}
+		closed &= json_to_img(j, fd, "enc") < 0 && fcntl(fd, F_GETFD) < 0 && errno == EBADF;
+		json_free(j);
+	}
+	CHECK(closed, "a JSON image crit cannot encode leaves no fd open");
+}
+
 int main(void)
 {
 	log_set_prog("test_image");
@@ -227,5 +249,6 @@ int main(void)
 	test_json_text();
 	test_pretty_forms();
 	test_open_errors();
+	test_encode_closes_fd();
 	return failures ? 1 : 0;
 }
