@@ -508,18 +508,17 @@ static int refill_named(struct unix_rst *ur, const UnixSkEntry *u)
 	return ret;
 }
 
-/*
- * The sockets connected to removed socket @u, connected while its file
- * is back: another socket may take its name as soon as it goes again.
- */
-static int connect_dependents(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSkEntry *u)
+/* Open every unix socket of the images not opened yet that @match picks. */
+static int open_matching(struct rst_ctx *ctx, struct unix_rst *ur,
+			 bool (*match)(const UnixSkEntry *e, const UnixSkEntry *u),
+			 const UnixSkEntry *u)
 {
 	for (size_t i = 0; i < ctx->nr_files; i++) {
 		const FileEntry *fe = ctx->files[i].fe;
 		int ret;
 
-		if (fe->type != FD_TYPES__UNIXSK || !fe->usk || fe->usk->peer != u->ino ||
-		    ctx->files[i].fd >= 0 || opening(ur, fe->usk->ino))
+		if (fe->type != FD_TYPES__UNIXSK || !fe->usk || ctx->files[i].fd >= 0 ||
+		    opening(ur, fe->usk->ino) || !match(fe->usk, u))
 			continue;
 		ret = files_restore_open(ctx, fe->id);
 		if (ret < 0)
@@ -528,7 +527,26 @@ static int connect_dependents(struct rst_ctx *ctx, struct unix_rst *ur, const Un
 	return 0;
 }
 
+static bool connected_to(const UnixSkEntry *e, const UnixSkEntry *u)
+{
+	return e->peer == u->ino;
+}
+
+/*
+ * The sockets connected to removed socket @u, connected while its file
+ * is back: another socket may take its name as soon as it goes again.
+ */
+static int connect_dependents(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSkEntry *u)
+{
+	return open_matching(ctx, ur, connected_to, u);
+}
+
 static bool same_name(const UnixSkEntry *a, const UnixSkEntry *b);
+
+static bool accepted_from(const UnixSkEntry *e, const UnixSkEntry *l)
+{
+	return e->state == TCP_ESTABLISHED && e->type != SOCK_DGRAM && e->peer && same_name(e, l);
+}
 
 /*
  * Before a connection waits in listener @l's queue again, every connection
@@ -536,19 +554,7 @@ static bool same_name(const UnixSkEntry *a, const UnixSkEntry *b);
  */
 static int accepted_first(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSkEntry *l)
 {
-	for (size_t i = 0; i < ctx->nr_files; i++) {
-		const FileEntry *fe = ctx->files[i].fe;
-		int ret;
-
-		if (fe->type != FD_TYPES__UNIXSK || !fe->usk || fe->usk->state != TCP_ESTABLISHED ||
-		    fe->usk->type == SOCK_DGRAM || !fe->usk->peer || !same_name(fe->usk, l) ||
-		    ctx->files[i].fd >= 0 || opening(ur, fe->usk->ino))
-			continue;
-		ret = files_restore_open(ctx, fe->id);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
+	return open_matching(ctx, ur, accepted_from, l);
 }
 
 static int open_single(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *f,

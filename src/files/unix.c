@@ -235,19 +235,24 @@ static int read_icons(struct unix_dump *ud)
 	return ret;
 }
 
+/* The dump's state, with every listener's pending connections read once. */
+static int with_icons(struct dump_ctx *ctx, struct unix_dump **ud)
+{
+	*ud = dump_state(ctx);
+	if (!*ud)
+		return -ENOMEM;
+	return (*ud)->icons_read ? 0 : read_icons(*ud);
+}
+
 /*
  * A listener's waiting connections are made again by their clients: one
  * whose client is closed already (inode 0) cannot be, nor what it sent.
  */
 static int check_pending(struct dump_ctx *ctx, const struct file_parms *p)
 {
-	struct unix_dump *ud = dump_state(ctx);
-	int ret = 0;
+	struct unix_dump *ud;
+	int ret = with_icons(ctx, &ud);
 
-	if (!ud)
-		return -ENOMEM;
-	if (!ud->icons_read)
-		ret = read_icons(ud);
 	for (size_t i = 0; !ret && i < ud->nr_icons; i++)
 		if (ud->icons[i].listener == p->st.st_ino && !ud->icons[i].client) {
 			pr_err("unsupported: pid %d fd %d is a listening unix socket with a "
@@ -265,13 +270,9 @@ static int check_pending(struct dump_ctx *ctx, const struct file_parms *p)
 static int pending_peer(struct dump_ctx *ctx, const struct file_parms *p,
 			const struct unix_diag_info *ui, uint32_t *peer)
 {
-	struct unix_dump *ud = dump_state(ctx);
-	int ret = 0;
+	struct unix_dump *ud;
+	int ret = with_icons(ctx, &ud);
 
-	if (!ud)
-		return -ENOMEM;
-	if (!ud->icons_read)
-		ret = read_icons(ud);
 	for (size_t i = 0; !ret && i < ud->nr_icons; i++) {
 		if (ud->icons[i].client != p->st.st_ino)
 			continue;
