@@ -84,10 +84,14 @@ int compel_prepare_thread(struct compel_tree *tree, pid_t tid, struct compel_ctl
 		ret = -errno;
 		cpr_err("tid %d: PTRACE_GETSIGMASK: %m", ctl->tid);
 	}
-	if (!ret)
-		ret = compel_find_syscall_insn(t->pub.pid, &ctl->syscall_ip);
-	if (!ret)
+	/* Once per task: its threads share its memory. */
+	if (!ret && !t->syscall_ip)
+		ret = compel_find_syscall_insn(t->pub.pid, &t->syscall_ip, &t->vdso_start,
+					       &t->vdso_end);
+	if (!ret) {
+		ctl->syscall_ip = t->syscall_ip;
 		compel_stub_setup(t);
+	}
 	if (ret) {
 		free(ctl->xsave);
 		free(ctl);

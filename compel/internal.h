@@ -17,6 +17,8 @@ struct task {
 	int cap;
 	bool stop_owed;		/* a SIGSTOP we held back: raised again on release */
 	struct compel_ctl *parasite;	/* the guarded parasite running in it, if any */
+	unsigned long syscall_ip;	/* a syscall instruction of its; 0: not looked for yet */
+	unsigned long vdso_start, vdso_end;
 	unsigned long stub;		/* stub.c: in its vDSO, 0 if none */
 	int stub_mem;			/* its /proc/PID/mem, while stub is set */
 	bool stub_tried;
@@ -100,7 +102,9 @@ void compel_set_syscall_regs(struct user_regs_struct *regs, unsigned long ip, lo
 long compel_syscall_result(const struct user_regs_struct *regs);
 void compel_fill_cure(struct parasite_cure *c, const struct user_regs_struct *regs,
 		      uint64_t sigmask);
-int compel_find_syscall_insn(pid_t pid, unsigned long *ip);
+/* A syscall instruction of @pid, and where its vDSO is (0, 0: none). */
+int compel_find_syscall_insn(pid_t pid, unsigned long *ip, unsigned long *vdso_start,
+			     unsigned long *vdso_end);
 
 /* The parasite blob, linked in from parasite-blob.S. */
 extern const unsigned char compel_parasite_blob[];

@@ -123,7 +123,8 @@ static int scan_for_syscall(int memfd, unsigned long start, unsigned long end, u
  * that no byte of its memory is changed.  The vDSO has one (the fallback
  * of its clock functions); any other executable mapping will do.
  */
-int compel_find_syscall_insn(pid_t pid, unsigned long *ip)
+int compel_find_syscall_insn(pid_t pid, unsigned long *ip, unsigned long *vdso_start,
+			     unsigned long *vdso_end)
 {
 	char path[64], line[512], perms[8];
 	unsigned long start, end, vdso_s = 0, vdso_e = 0;
@@ -145,6 +146,8 @@ int compel_find_syscall_insn(pid_t pid, unsigned long *ip)
 			vdso_s = start;
 			vdso_e = end;
 		}
+	*vdso_start = vdso_s;
+	*vdso_end = vdso_e;
 	if (vdso_s)
 		ret = scan_for_syscall(memfd, vdso_s, vdso_e, ip);
 	rewind(maps);

@@ -13,13 +13,15 @@
  *
  * The vDSO is written through /proc/PID/mem, as a debugger sets a
  * breakpoint: the task gets a private copy of that page, with the same
- * code.  The room is zeroed again when the tree is released.  A task
+ * code.  The room is zeroed again when the tree is released (a killed
+ * dump leaves it filled: the next one takes it as it is).  A task
  * whose vDSO has no room makes remote calls as before, unprotected.
  */
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,95 +32,91 @@ static const char stub_name[16] = "stasis-parasite";
 #define STUB_NAME_OFF	(PARASITE_STUB_LEN + sizeof(struct parasite_cure))
 #define STUB_BYTES	(STUB_NAME_OFF + sizeof(stub_name))
 
-static bool vdso_range(pid_t pid, unsigned long *start, unsigned long *end)
-{
-	char path[64], line[512];
-	bool found = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	while (f && !found && fgets(line, sizeof(line), f))
-		found = strstr(line, "[vdso]") && sscanf(line, "%lx-%lx", start, end) == 2;
-	if (f)
-		fclose(f);
-	return found;
-}
-
 static unsigned long max_ul(unsigned long a, unsigned long b)
 {
 	return a > b ? a : b;
 }
 
-/* Where the vDSO's ELF image ends: headers, segments, sections. */
-static unsigned long elf_end(int mem, unsigned long base, unsigned long len)
+#define VDSO_MAX	(64 << 10)
+
+/* Where the vDSO's ELF image @img (@len bytes) ends: headers, segments, sections. */
+static unsigned long elf_end(const unsigned char *img, unsigned long len)
 {
-	Elf64_Ehdr eh;
-	unsigned long end = sizeof(eh);
+	const Elf64_Ehdr *eh = (const void *)img;
+	unsigned long end = sizeof(*eh);
 
-	if (pread(mem, &eh, sizeof(eh), base) != sizeof(eh) ||
-	    memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_shentsize != sizeof(Elf64_Shdr) ||
-	    eh.e_phoff > len || eh.e_shoff > len)
+	if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
+	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
+	    eh->e_shentsize != sizeof(Elf64_Shdr) ||
+	    eh->e_phoff + (unsigned long)eh->e_phnum * sizeof(Elf64_Phdr) > len ||
+	    eh->e_shoff + (unsigned long)eh->e_shnum * sizeof(Elf64_Shdr) > len)
 		return len;
-	end = max_ul(end, eh.e_phoff + (unsigned long)eh.e_phnum * sizeof(Elf64_Phdr));
-	end = max_ul(end, eh.e_shoff + (unsigned long)eh.e_shnum * sizeof(Elf64_Shdr));
-	for (int i = 0; i < eh.e_phnum && end < len; i++) {
-		Elf64_Phdr ph;
+	end = max_ul(end, eh->e_phoff + (unsigned long)eh->e_phnum * sizeof(Elf64_Phdr));
+	end = max_ul(end, eh->e_shoff + (unsigned long)eh->e_shnum * sizeof(Elf64_Shdr));
+	for (int i = 0; i < eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = (const void *)(img + eh->e_phoff + i * sizeof(*ph));
 
-		if (pread(mem, &ph, sizeof(ph), base + eh.e_phoff + i * sizeof(ph)) != sizeof(ph))
-			return len;
-		end = max_ul(end, ph.p_offset + ph.p_filesz);
+		end = max_ul(end, ph->p_offset + ph->p_filesz);
 	}
-	for (int i = 0; i < eh.e_shnum && end < len; i++) {
-		Elf64_Shdr sh;
+	for (int i = 0; i < eh->e_shnum; i++) {
+		const Elf64_Shdr *sh = (const void *)(img + eh->e_shoff + i * sizeof(*sh));
 
-		if (pread(mem, &sh, sizeof(sh), base + eh.e_shoff + i * sizeof(sh)) != sizeof(sh))
-			return len;
-		if (sh.sh_type != SHT_NOBITS)
-			end = max_ul(end, sh.sh_offset + sh.sh_size);
+		if (sh->sh_type != SHT_NOBITS)
+			end = max_ul(end, sh->sh_offset + sh->sh_size);
 	}
 	return end;
 }
 
-static bool all_zero(int mem, unsigned long at, size_t len)
+/*
+ * Room for the stub at the end of the vDSO image @img: its offset, or 0.
+ * It is all zeros, or holds the stub a killed dump left there (its code
+ * and name; the cure between is that dump's, never to be used).
+ */
+static unsigned long find_room(const unsigned char *img, unsigned long len)
 {
-	unsigned char buf[STUB_BYTES];
+	unsigned long at = (elf_end(img, len) + 15) & ~15UL;
+	bool zero = true;
 
-	if (len > sizeof(buf) || pread(mem, buf, len, at) != (ssize_t)len)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (buf[i])
-			return false;
-	return true;
+	if (at + STUB_BYTES > len)
+		return 0;
+	for (unsigned long i = at; i < at + STUB_BYTES; i++)
+		zero &= !img[i];
+	if (zero || (!memcmp(img + at, compel_parasite_blob + PARASITE_STUB_OFF,
+			     PARASITE_STUB_LEN) &&
+		     !memcmp(img + at + STUB_NAME_OFF, stub_name, sizeof(stub_name))))
+		return at;
+	return 0;
 }
 
 /* Find room in @t's vDSO and put the stub's code there, once. */
 void compel_stub_setup(struct task *t)
 {
-	unsigned long start, end, at;
+	unsigned long len = t->vdso_end - t->vdso_start, off = 0;
+	unsigned char *img;
 	char path[64];
 	int mem;
 
 	if (t->stub_tried)
 		return;
 	t->stub_tried = true;
-	if (!vdso_range(t->pub.pid, &start, &end))
+	if (!t->vdso_start || len > VDSO_MAX || !(img = malloc(len)))
 		return;
 	snprintf(path, sizeof(path), "/proc/%d/mem", t->pub.pid);
 	mem = open(path, O_RDWR | O_CLOEXEC);
-	if (mem < 0)
-		return;
-	at = start + ((elf_end(mem, start, end - start) + 15) & ~15UL);
-	if (at + STUB_BYTES > end || !all_zero(mem, at, STUB_BYTES) ||
-	    pwrite(mem, compel_parasite_blob + PARASITE_STUB_OFF, PARASITE_STUB_LEN, at) !=
-		    PARASITE_STUB_LEN ||
-	    pwrite(mem, stub_name, sizeof(stub_name), at + STUB_NAME_OFF) != sizeof(stub_name)) {
+	if (mem >= 0 && pread(mem, img, len, t->vdso_start) == (ssize_t)len)
+		off = find_room(img, len);
+	free(img);
+	if (!off ||
+	    pwrite(mem, compel_parasite_blob + PARASITE_STUB_OFF, PARASITE_STUB_LEN,
+		   t->vdso_start + off) != PARASITE_STUB_LEN ||
+	    pwrite(mem, stub_name, sizeof(stub_name), t->vdso_start + off + STUB_NAME_OFF) !=
+		    sizeof(stub_name)) {
 		cpr_debug("pid %d: no room for the stub in its vDSO", t->pub.pid);
-		close(mem);
+		if (mem >= 0)
+			close(mem);
 		return;
 	}
-	t->stub = at;
+	t->stub = t->vdso_start + off;
 	t->stub_mem = mem;
 }
 
