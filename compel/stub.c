@@ -13,9 +13,11 @@
  *
  * The vDSO is written through /proc/PID/mem, as a debugger sets a
  * breakpoint: the task gets a private copy of that page, with the same
- * code.  The room is zeroed again when the tree is released (a killed
- * dump leaves it filled: the next one takes it as it is).  A task
- * whose vDSO has no room makes remote calls as before, unprotected.
+ * code.  Where the vDSO has no room, the stub goes past the code of an
+ * executable file mapping (room_elsewhere).  The room is zeroed again when
+ * the tree is released (a killed dump leaves it filled: the next one takes
+ * it as it is).  A task with no room anywhere makes remote calls as
+ * before, unprotected, and the log says so.
  */
 #include <elf.h>
 #include <errno.h>
@@ -67,56 +69,139 @@ static unsigned long elf_end(const unsigned char *img, unsigned long len)
 	return end;
 }
 
-/*
- * Room for the stub at the end of the vDSO image @img: its offset, or 0.
- * It is all zeros, or holds the stub a killed dump left there (its code
- * and name; the cure between is that dump's, never to be used).
- */
+/* Are the STUB_BYTES at @img + @at free: zeros, or the stub a killed dump left? */
+static bool find_room_at(const unsigned char *img, unsigned long at)
+{
+	bool zero = true;
+
+	for (unsigned long i = at; i < at + STUB_BYTES; i++)
+		zero &= !img[i];
+	return zero || (!memcmp(img + at, compel_parasite_blob + PARASITE_STUB_OFF,
+				PARASITE_STUB_LEN) &&
+			!memcmp(img + at + STUB_NAME_OFF, stub_name, sizeof(stub_name)));
+}
+
+/* Room for the stub at the end of the vDSO image @img: its offset, or 0. */
 static unsigned long find_room(const unsigned char *img, unsigned long len)
 {
 	unsigned long at = (elf_end(img, len) + 15) & ~15UL;
-	bool zero = true;
 
-	if (at + STUB_BYTES > len)
-		return 0;
-	for (unsigned long i = at; i < at + STUB_BYTES; i++)
-		zero &= !img[i];
-	if (zero || (!memcmp(img + at, compel_parasite_blob + PARASITE_STUB_OFF,
-			     PARASITE_STUB_LEN) &&
-		     !memcmp(img + at + STUB_NAME_OFF, stub_name, sizeof(stub_name))))
-		return at;
-	return 0;
+	return at + STUB_BYTES <= len && find_room_at(img, at) ? at : 0;
 }
 
-/* Find room in @t's vDSO and put the stub's code there, once. */
-void compel_stub_setup(struct task *t)
+/* Is the room at @at of the task free for the stub: zeros, or a stub left there? */
+static bool room_free(int mem, unsigned long at)
+{
+	unsigned char buf[STUB_BYTES];
+
+	return pread(mem, buf, sizeof(buf), at) == sizeof(buf) &&
+	       find_room_at(buf, 0);
+}
+
+/* Room in the vDSO, past its ELF image: the address, or 0. */
+static unsigned long room_in_vdso(struct task *t, int mem)
 {
 	unsigned long len = t->vdso_end - t->vdso_start, off = 0;
 	unsigned char *img;
+
+	if (!t->vdso_start || len > VDSO_MAX || compel_fault_hit(COMPEL_FAULT_VDSO_ROOM) ||
+	    !(img = malloc(len)))
+		return 0;
+	if (pread(mem, img, len, t->vdso_start) == (ssize_t)len)
+		off = find_room(img, len);
+	free(img);
+	return off ? t->vdso_start + off : 0;
+}
+
+/*
+ * Room past the end of the code in an executable mapping of a file: the
+ * rest of its last page shows bytes of the file that belong to no part of
+ * that segment (its ELF program header says where the segment ends).
+ */
+static unsigned long room_in_text(pid_t pid, int mem, unsigned long start, unsigned long end,
+				  unsigned long pgoff)
+{
+	char path[96];
+	Elf64_Ehdr eh;
+	int fd;
+	unsigned long at = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", pid, start, end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &eh, sizeof(eh), 0) == sizeof(eh) && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
+	    eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr)) {
+		for (int i = 0; !at && i < eh.e_phnum; i++) {
+			Elf64_Phdr ph;
+			unsigned long seg_end;
+
+			if (pread(fd, &ph, sizeof(ph), eh.e_phoff + i * sizeof(ph)) != sizeof(ph) ||
+			    ph.p_type != PT_LOAD || !(ph.p_flags & PF_X) ||
+			    pgoff < (ph.p_offset & ~4095UL) || pgoff >= ph.p_offset + ph.p_filesz)
+				continue;
+			seg_end = start + (ph.p_offset + ph.p_filesz - pgoff);
+			seg_end = (seg_end + 15) & ~15UL;
+			if (seg_end + STUB_BYTES <= end && room_free(mem, seg_end))
+				at = seg_end;
+		}
+	}
+	close(fd);
+	return at;
+}
+
+/* No room in the vDSO: the first executable file mapping with some. */
+static unsigned long room_elsewhere(pid_t pid, int mem)
+{
+	char path[64], line[512], perms[8];
+	unsigned long start, end, pgoff, ino, at = 0;
+	FILE *maps;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	maps = fopen(path, "re");
+	while (maps && !at && fgets(line, sizeof(line), maps))
+		if (sscanf(line, "%lx-%lx %7s %lx %*s %lu", &start, &end, perms, &pgoff, &ino) == 5 &&
+		    ino && !strcmp(perms, "r-xp"))
+			at = room_in_text(pid, mem, start, end, pgoff);
+	if (maps)
+		fclose(maps);
+	return at;
+}
+
+/*
+ * Put the stub's code in room of @t's, once: in its vDSO, or else past
+ * the code of one of its executable mappings (that page then becomes the
+ * task's own copy, as a breakpoint's would).
+ */
+void compel_stub_setup(struct task *t)
+{
+	unsigned long at = 0;
 	char path[64];
 	int mem;
 
 	if (t->stub_tried)
 		return;
 	t->stub_tried = true;
-	if (!t->vdso_start || len > VDSO_MAX || !(img = malloc(len)))
-		return;
 	snprintf(path, sizeof(path), "/proc/%d/mem", t->pub.pid);
 	mem = open(path, O_RDWR | O_CLOEXEC);
-	if (mem >= 0 && pread(mem, img, len, t->vdso_start) == (ssize_t)len)
-		off = find_room(img, len);
-	free(img);
-	if (!off ||
-	    pwrite(mem, compel_parasite_blob + PARASITE_STUB_OFF, PARASITE_STUB_LEN,
-		   t->vdso_start + off) != PARASITE_STUB_LEN ||
-	    pwrite(mem, stub_name, sizeof(stub_name), t->vdso_start + off + STUB_NAME_OFF) !=
-		    sizeof(stub_name)) {
+	if (mem < 0)
+		return;
+	at = room_in_vdso(t, mem);
+	if (!at) {
 		cpr_debug("pid %d: no room for the stub in its vDSO", t->pub.pid);
-		if (mem >= 0)
-			close(mem);
+		at = room_elsewhere(t->pub.pid, mem);
+	}
+	if (!at ||
+	    pwrite(mem, compel_parasite_blob + PARASITE_STUB_OFF, PARASITE_STUB_LEN, at) !=
+		    PARASITE_STUB_LEN ||
+	    pwrite(mem, stub_name, sizeof(stub_name), at + STUB_NAME_OFF) != sizeof(stub_name)) {
+		cpr_warn("pid %d: no room for the stub: its remote calls are not protected",
+			 t->pub.pid);
+		close(mem);
 		return;
 	}
-	t->stub = t->vdso_start + off;
+	cpr_debug("pid %d: the stub is at 0x%lx", t->pub.pid, at);
+	t->stub = at;
 	t->stub_mem = mem;
 }
 

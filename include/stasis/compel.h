@@ -234,6 +234,7 @@ enum compel_fault {
 	COMPEL_FAULT_INFECT,	/* after the parasite is mapped, before it runs */
 	COMPEL_FAULT_RPC,	/* after the command was sent */
 	COMPEL_FAULT_CURE,	/* the unmap of the parasite */
+	COMPEL_FAULT_VDSO_ROOM,	/* not a failure: the vDSO is taken to have no room for the stub */
 };
 
 void compel_set_fault(enum compel_fault fault);

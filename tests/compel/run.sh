@@ -41,6 +41,14 @@ for where in syscall parasite rpc thread-call; do
 	done
 done
 
+# The same where the vDSO is taken to have no room: the stub goes past the
+# code of an executable mapping instead.
+for where in syscall thread-call; do
+	$R --between "$S --fault vdso-room --die $where" --between-may-fail \
+		--workdir /tmp/stasis-compel/die-novdso-$where $B/compel/nanosleep |
+		label "driver killed, $where, no room in the vDSO"
+done
+
 $B/compel-pages
 $B/compel-traced
 

@@ -169,7 +169,8 @@ static int one_loop(pid_t pid)
 
 static enum compel_fault parse_fault(const char *s)
 {
-	static const char *names[] = { "none", "seize", "syscall", "infect", "rpc", "cure" };
+	static const char *names[] = { "none", "seize", "syscall", "infect", "rpc", "cure",
+				       "vdso-room" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(s, names[i]))
