@@ -85,13 +85,14 @@ int compel_prepare_thread(struct compel_tree *tree, pid_t tid, struct compel_ctl
 		cpr_err("tid %d: PTRACE_GETSIGMASK: %m", ctl->tid);
 	}
 	/* Once per task: its threads share its memory. */
-	if (!ret && !t->syscall_ip)
+	if (!ret && !t->syscall_ip) {
 		ret = compel_find_syscall_insn(t->pub.pid, &t->syscall_ip, &t->vdso_start,
 					       &t->vdso_end);
-	if (!ret) {
-		ctl->syscall_ip = t->syscall_ip;
-		compel_stub_setup(t);
+		if (!ret)
+			compel_stub_setup(t);
 	}
+	if (!ret)
+		ctl->syscall_ip = t->syscall_ip;
 	if (ret) {
 		free(ctl->xsave);
 		free(ctl);
@@ -361,9 +362,8 @@ static int start_parasite(struct compel_ctl *ctl)
 	regs.orig_rax = -1;
 	/* Its way back is in place before it can first run. */
 	compel_fill_cure(&ctl->area->cure, &ctl->regs, ctl->sigmask);
-	if (compel_guard_possible(ctl->task->pub.pid, ctl->tid) &&
-	    !compel_guard_arm(ctl->area))
-		ctl->task->parasite = ctl;
+	if (compel_guard_possible(ctl->task->pub.pid, ctl->tid))
+		compel_guard_arm(ctl->area);
 	ret = compel_set_regs(ctl->tid, &regs);
 	if (ret)
 		return ret;
@@ -600,8 +600,6 @@ static int unmap_parasite(struct compel_ctl *ctl)
 
 	if (ctl->area)
 		compel_guard_disarm(ctl->area);
-	if (ctl->task->parasite == ctl)
-		ctl->task->parasite = NULL;
 	if (ctl->remote_map) {
 		if (compel_fault_hit(COMPEL_FAULT_CURE))
 			ret = -EFAULT;

@@ -16,12 +16,10 @@ struct task {
 	pid_t *tids;		/* seized threads; pub.threads points here */
 	int cap;
 	bool stop_owed;		/* a SIGSTOP we held back: raised again on release */
-	struct compel_ctl *parasite;	/* the guarded parasite running in it, if any */
 	unsigned long syscall_ip;	/* a syscall instruction of its; 0: not looked for yet */
 	unsigned long vdso_start, vdso_end;
 	unsigned long stub;		/* stub.c: in its vDSO, 0 if none */
 	int stub_mem;			/* its /proc/PID/mem, while stub is set */
-	bool stub_tried;
 	struct compel_ctl *stub_owner;	/* the thread whose cure the stub holds */
 };
 

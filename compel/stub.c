@@ -169,7 +169,8 @@ static unsigned long room_elsewhere(pid_t pid, int mem)
 }
 
 /*
- * Put the stub's code in room of @t's, once: in its vDSO, or else past
+ * Put the stub's code in room of @t's (once per task, with its syscall
+ * instruction: compel_prepare_thread): in its vDSO, or else past
  * the code of one of its executable mappings (that page then becomes the
  * task's own copy, as a breakpoint's would).
  */
@@ -179,9 +180,6 @@ void compel_stub_setup(struct task *t)
 	char path[64];
 	int mem;
 
-	if (t->stub_tried)
-		return;
-	t->stub_tried = true;
 	snprintf(path, sizeof(path), "/proc/%d/mem", t->pub.pid);
 	mem = open(path, O_RDWR | O_CLOEXEC);
 	if (mem < 0)
