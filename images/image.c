@@ -583,6 +583,18 @@ int img_read_one(int dirfd, enum img_type type, unsigned long id,
 	return ret < 0 ? ret : 0;
 }
 
+int img_write_one(int dirfd, enum img_type type, unsigned long id, const ProtobufCMessage *msg)
+{
+	struct img *img;
+	int ret;
+
+	ret = img_open(&img, dirfd, type, id, O_WRONLY);
+	if (ret)
+		return ret;
+	ret = img_write_msg(img, msg);
+	return img_close(img) ?: ret;
+}
+
 void img_free_msg(ProtobufCMessage *msg)
 {
 	if (msg)

@@ -190,6 +190,8 @@ int img_read_alloc(struct img *img, size_t len, uint8_t **buf);
 int img_read_rest(struct img *img, uint8_t **buf, size_t *len);
 
 int img_write_msg(struct img *img, const ProtobufCMessage *msg);
+/* Create image @type (@id) in @dirfd holding the one entry @msg: 0 or -errno. */
+int img_write_one(int dirfd, enum img_type type, unsigned long id, const ProtobufCMessage *msg);
 int img_write_raw(struct img *img, const void *buf, size_t len);
 
 void img_free_msg(ProtobufCMessage *msg);

@@ -534,14 +534,7 @@ static void fill_tc(struct tc_buf *b, const struct dump_task *t, const struct ta
 
 static int write_core(struct dump_ctx *ctx, pid_t tid, CoreEntry *core)
 {
-	struct img *img;
-	int ret;
-
-	ret = img_open(&img, ctx->dirfd, IMG_CORE, tid, O_WRONLY);
-	if (ret)
-		return ret;
-	ret = img_write_msg(img, &core->base);
-	return img_close(img) ?: ret;
+	return img_write_one(ctx->dirfd, IMG_CORE, tid, &core->base);
 }
 
 static int write_thread_core(struct dump_ctx *ctx, struct thread_state *th,

@@ -73,19 +73,6 @@ static int dump_step(const char *step)
 
 #define FAULT_AT(step)	dump_step(step)
 
-static int write_one(struct dump_ctx *ctx, enum img_type type, unsigned long id,
-		     const ProtobufCMessage *msg)
-{
-	struct img *img;
-	int ret;
-
-	ret = img_open(&img, ctx->dirfd, type, id, O_WRONLY);
-	if (ret)
-		return ret;
-	ret = img_write_msg(img, msg);
-	return img_close(img) ?: ret;
-}
-
 static int dump_one_task(struct dump_ctx *ctx, struct dump_task *t)
 {
 	int ret, err;
@@ -160,7 +147,7 @@ static int dump_timens(struct dump_ctx *ctx)
 	timens_entry__init(&e);
 	e.monotonic = &m;
 	e.boottime = &b;
-	return write_one(ctx, IMG_TIMENS, 0, &e.base);
+	return img_write_one(ctx->dirfd, IMG_TIMENS, 0, &e.base);
 }
 
 static void make_run_id(char *buf, size_t len)
@@ -199,7 +186,7 @@ static int dump_inventory(struct dump_ctx *ctx)
 	e.plugins_entry = &plugins;
 	make_run_id(run_id, sizeof(run_id));
 	e.dump_criu_run_id = run_id;
-	return write_one(ctx, IMG_INVENTORY, 0, &e.base);
+	return img_write_one(ctx->dirfd, IMG_INVENTORY, 0, &e.base);
 }
 
 static int dump_stats(struct dump_ctx *ctx)
@@ -227,7 +214,7 @@ static int dump_stats(struct dump_ctx *ctx)
 		ctx->stats.shpages_scanned, ctx->stats.shpages_written, ctx->stats.shpages_zero);
 	stats_entry__init(&e);
 	e.dump = &d;
-	return write_one(ctx, IMG_STATS_DUMP, 0, &e.base);
+	return img_write_one(ctx->dirfd, IMG_STATS_DUMP, 0, &e.base);
 }
 
 static int dump_images(struct dump_ctx *ctx)

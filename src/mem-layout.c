@@ -610,7 +610,6 @@ int mem_collect_vmas(struct dump_ctx *ctx, struct dump_task *t, struct vma_list 
 int mem_write_mm(struct dump_ctx *ctx, struct dump_task *t, MmEntry *mm,
 		    const struct vma_list *l)
 {
-	struct img *img;
 	int ret;
 
 	mm->n_vmas = l->nr;
@@ -619,11 +618,7 @@ int mem_write_mm(struct dump_ctx *ctx, struct dump_task *t, MmEntry *mm,
 		return -ENOMEM;
 	for (size_t i = 0; i < l->nr; i++)
 		mm->vmas[i] = &l->v[i];
-	ret = img_open(&img, ctx->dirfd, IMG_MM, t->pid, O_WRONLY);
-	if (!ret) {
-		ret = img_write_msg(img, &mm->base);
-		ret = img_close(img) ? : ret;
-	}
+	ret = img_write_one(ctx->dirfd, IMG_MM, t->pid, &mm->base);
 	free(mm->vmas);
 	mm->vmas = NULL;
 	return ret;

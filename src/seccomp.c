@@ -11,7 +11,6 @@
  * comes back in its order.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdbool.h>
@@ -190,19 +189,13 @@ int seccomp_dump_image(struct dump_ctx *ctx)
 {
 	struct seccomp_dump *sd = ctx->seccomp_priv;
 	SeccompEntry e;
-	struct img *img;
-	int ret;
 
 	seccomp_entry__init(&e);
 	if (sd) {
 		e.n_seccomp_filters = sd->nr;
 		e.seccomp_filters = sd->filters;
 	}
-	ret = img_open(&img, ctx->dirfd, IMG_SECCOMP, 0, O_WRONLY);
-	if (ret)
-		return ret;
-	ret = img_write_msg(img, &e.base);
-	return img_close(img) ?: ret;
+	return img_write_one(ctx->dirfd, IMG_SECCOMP, 0, &e.base);
 }
 
 void seccomp_dump_cleanup(struct dump_ctx *ctx)

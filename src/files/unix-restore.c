@@ -20,9 +20,6 @@
 #include "sk-packet.pb-c.h"
 #include "sk-unix.pb-c.h"
 
-#ifndef SO_BUF_LOCK
-#define SO_BUF_LOCK	72
-#endif
 
 
 struct unix_packet {
@@ -33,7 +30,6 @@ struct unix_packet {
 	size_t nr_rights;
 };
 
-#define SCM_MAX_FDS	253		/* the kernel's SCM_MAX_FD */
 
 /* The file of a removed socket, bound again: removed once all are made. */
 struct unix_removal {

@@ -41,9 +41,6 @@
 #include "sk-packet.pb-c.h"
 #include "sk-unix.pb-c.h"
 
-#ifndef SO_BUF_LOCK
-#define SO_BUF_LOCK	72
-#endif
 
 #define QUEUE_MSG_MAX	(1 << 20)	/* the largest message peeked at once */
 
@@ -321,7 +318,6 @@ static void dump_opts(int fd, SkOptsEntry *o)
 #undef GET
 }
 
-#define SCM_MAX_FDS	253	/* the kernel's SCM_MAX_FD */
 
 /* A message peeked: its bytes, and the files sent with it. */
 struct peeked {
