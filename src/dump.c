@@ -294,7 +294,7 @@ int cr_dump(const struct opts *o)
 	if (!ret)
 		ret = FAULT_AT("publish") ?: imgdir_publish(&dir);
 	if (ret) {
-		linkremap_dump_undo(&ctx);
+		files_dump_undo(&ctx);
 		pr_err("dump of tree %d failed", o->tree);
 	}
 	release_tree(&ctx, !ret);

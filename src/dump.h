@@ -74,8 +74,11 @@ int files_dump_path(struct dump_ctx *ctx, struct dump_task *t, const char *link,
 /* After every task: write what is kept for the end (pipe data, ...). */
 int files_dump_finish(struct dump_ctx *ctx);
 void files_dump_cleanup(struct dump_ctx *ctx);
-/* files/linkremap.c: a failed dump removes the names it gave unlinked files. */
-void linkremap_dump_undo(struct dump_ctx *ctx);
+/*
+ * A failed dump, before the tree resumes: put back what the dump took or
+ * changed (names given to unlinked files, bytes read from terminals).
+ */
+void files_dump_undo(struct dump_ctx *ctx);
 
 /* mem.c: mm-PID.img, pagemap-PID.img and pages-N.img of one task. */
 int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t);

@@ -630,7 +630,7 @@ int files_dump_finish(struct dump_ctx *ctx)
 
 	if (!priv)
 		return 0;
-	ret = tty_dump_finish(ctx);
+	ret = 0;
 	for (size_t i = 0; !ret && i < nr_fd_kinds; i++)
 		if (fd_kinds[i]->dump_finish)
 			ret = fd_kinds[i]->dump_finish(ctx);
@@ -649,6 +649,14 @@ int files_dump_finish(struct dump_ctx *ctx)
 	return ret ? ret : err;
 }
 
+void files_dump_undo(struct dump_ctx *ctx)
+{
+	linkremap_dump_undo(ctx);
+	for (size_t i = 0; i < nr_fd_kinds; i++)
+		if (fd_kinds[i]->dump_undo)
+			fd_kinds[i]->dump_undo(ctx);
+}
+
 void files_dump_cleanup(struct dump_ctx *ctx)
 {
 	struct files_priv *priv = ctx->files_priv;
@@ -662,7 +670,6 @@ void files_dump_cleanup(struct dump_ctx *ctx)
 	pipe_data_close(&priv->fifos);
 	img_close(priv->remap_img);
 	img_close(priv->memfd_img);
-	tty_dump_cleanup(priv);
 	locks_dump_cleanup(priv);
 	free(priv->memfds);
 	free(priv->dead_pids);

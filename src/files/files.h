@@ -50,7 +50,6 @@ struct pipe_data_img {
 struct seen_file;
 struct path_file;
 struct ghost_file;
-struct tty_seen;
 struct memfd_inode;
 struct seen_lock;
 
@@ -85,9 +84,7 @@ struct files_priv {
 	size_t nr_locks, cap_locks;
 	struct img *locks_img;
 
-	struct tty_seen *ttys;		/* tty.c: terminals in tty-info.img */
-	size_t nr_ttys, cap_ttys;
-	struct img *tty_info_img;
+	void *tty_priv;			/* tty.c: terminals seen, their queued bytes */
 
 	void *unix_priv;		/* unix.c: sockets seen, sk-queues.img */
 	int *inflight;			/* files_dump_inflight()'s fds, kept to the end */
@@ -158,18 +155,13 @@ int procpath_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 
 /* linkremap.c: @p unlinked from its path but linked elsewhere (--link-remap). */
 int linkremap_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
+void linkremap_dump_undo(struct dump_ctx *ctx);
 void linkremap_dump_cleanup(struct files_priv *priv);
 
 /* pipe.c */
 /* The bytes held by the pipe or fifo @p, once per pipe_id, without taking them. */
 int pipe_data_dump(struct dump_ctx *ctx, struct pipe_data_img *pd, struct file_parms *p);
 int pipe_data_close(struct pipe_data_img *pd);
-
-/* tty.c: terminals; dumped only for a shell job (-j), refused otherwise. */
-bool tty_is_tty(const struct file_parms *p);
-/* After every task: checks that need all terminals seen; closes tty-info.img. */
-int tty_dump_finish(struct dump_ctx *ctx);
-void tty_dump_cleanup(struct files_priv *priv);
 
 /*
  * locks.c: the locks held through @p (fdinfo's "lock:" lines), once
@@ -252,6 +244,7 @@ struct files_rst_priv {
 	size_t nr_locks;
 
 	void *unix_priv;		/* unix.c: sk-queues.img, sockets being opened */
+	void *tty_priv;			/* tty-restore.c: tty-info.img, the ptys made */
 };
 
 struct files_rst_priv *files_rst_priv(struct rst_ctx *ctx);

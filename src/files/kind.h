@@ -28,6 +28,11 @@ struct fd_kind {
 	int (*dump)(struct dump_ctx *ctx, struct file_parms *p, uint32_t id);
 	/* Once every task is dumped: checks across them, images closed. */
 	int (*dump_finish)(struct dump_ctx *ctx);
+	/*
+	 * The dump failed, and the tree is about to resume: give back what
+	 * the kind took from it (bytes read out of a terminal's queues).
+	 */
+	void (*dump_undo)(struct dump_ctx *ctx);
 	/* Whatever the dump ends like: free the kind's state. */
 	void (*dump_cleanup)(struct dump_ctx *ctx);
 

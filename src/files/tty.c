@@ -1,24 +1,36 @@
 /*
- * tty.c - terminals, recorded as CRIU records a shell job's.
- *
- * A program started from a shell has the shell's terminal on its stdio:
- * the slave end of a pty whose master (a terminal emulator, sshd) is not
- * part of the dump.  Restore cannot bring that other end back, so a
- * terminal is dumped only with --shell-job, the promise that restore will
- * hand the job the terminal restore itself runs on; without it the dump is
- * refused.  pty masters are refused either way.
+ * tty.c - terminals: pty pairs, the console, virtual terminals, /dev/tty
+ * and a shell job's terminal; their dump, and the kind.
  *
  * Each open file description of a terminal gets a TTY entry in files.img,
- * preceded by a REG entry (regf_id) with the path restore opens.  Each
- * terminal gets one entry in tty-info.img with its settings, under an id
- * made the way CRIU makes it: index * 2, plus one for a master, where the
- * index is the pty number, or a fixed number per kind for the others.
- * Ids must match CRIU's, since restore joins the two images by them.
+ * preceded by a REG entry (regf_id) with its path.  Each end of a terminal
+ * gets one entry in tty-info.img with its settings, under CRIU's id
+ * (tty.h): restore joins the two images by them.  What only a task of the
+ * terminal's session can learn (the session and the foreground group) is
+ * asked through its parasite.
  *
- * The job's terminal is an unpaired slave: its master is outside.  CRIU
- * allows only one of those per dump, and writes no tty-data.img for it
- * (queued bytes are saved only for pairs), so neither do we.
+ * A pty whose master is in the tree comes back whole (tty-restore.c).  A
+ * slave whose master is outside is a shell job's terminal: restore can
+ * only hand the job its own terminal in that place, so it is dumped only
+ * with --shell-job, and only one.  A slave whose master was closed is
+ * hung up, and comes back hung up.
+ *
+ * The bytes queued in a pair go to tty-data.img, one entry per end: what
+ * that end would read next.  Reading them takes them out of the kernel, so
+ * unless the tree is to be killed they are put back at once, and a dump
+ * that fails puts them back before the tree resumes.  The unfinished line
+ * of a slave in canonical mode cannot be read without changing its mode,
+ * so, as in CRIU, it stays in the kernel and out of the images.
+ *
+ * Putting bytes back (tty_refill) uses TIOCSTI, which hands one byte to
+ * the line discipline of the end it is called on as if it had just come
+ * in, at once: the master's bytes arrive as they were (a master's
+ * discipline does nothing to them), and the slave's pass its discipline
+ * again with echo, signals and input mapping off for the while, so each
+ * lands once, as it was read.  A write would go through a work queue and
+ * meet the slave's own settings again.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -31,9 +43,9 @@
 
 #include "files/files.h"
 #include "files/kind.h"
+#include "files/tty.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
-#include "tty.pb-c.h"
 
 /* Device numbers, from linux/major.h, and the serial ones CRIU adds. */
 #define TTY_MAJOR		4
@@ -46,33 +58,29 @@
 #define MIN_NR_CONSOLES		1
 #define MAX_NR_CONSOLES		63
 
-/*
- * CRIU's indices: ptys up to 1000 by number, then one fixed index per kind
- * of other terminal (so all VTs share one tty-info entry).
- */
-#define MAX_PTY_INDEX		1000
-#define CONSOLE_INDEX		1002
-#define VT_INDEX		1004
-#define CTTY_INDEX		1006
-#define SERIAL_INDEX		1010
-
 /* The kernel's struct termios has 19 control characters; CRIU stores 19 words. */
 #define TERMIOS_NCC		19
 
-struct tty_kind {
-	TtyType type;
-	bool master;
-	int index;		/* -1: a pty, numbered by its minor */
-};
-
-/* A terminal in tty-info.img: enough to check the job as a whole at the end. */
+/* An end of a terminal in tty-info.img, as first seen. */
 struct tty_seen {
 	uint32_t info_id;
-	TtyType type;
+	struct tty_kind kind;
+	int index;
 	bool hangup;
+	bool packet;		/* a master in packet mode: reads carry a status byte */
 	pid_t pid;		/* the task and fd it was first seen through */
 	int fd;
 	int32_t sid, pgrp;
+	int lfd;		/* a live pty end: our copy of its file, for its queue; else -1 */
+	char *queued;		/* what was read out of that queue */
+	size_t nr_queued;
+};
+
+struct tty_dump {
+	struct tty_seen *seen;
+	size_t nr, cap;
+	struct img *info_img;
+	bool taken;		/* queued bytes are out of the kernel, not put back yet */
 };
 
 /* What only the task itself can ask: TIOCGSID and TIOCGPGRP answer only the session. */
@@ -81,8 +89,7 @@ struct tty_task_view {
 	bool hangup;
 };
 
-/* Which terminal @rdev is, by CRIU's table; false for any other device. */
-static bool tty_kind_of(dev_t rdev, struct tty_kind *k)
+bool tty_kind_of(dev_t rdev, struct tty_kind *k)
 {
 	unsigned int maj = major(rdev), min = minor(rdev);
 
@@ -104,27 +111,16 @@ static bool tty_kind_of(dev_t rdev, struct tty_kind *k)
 	return k->type != TTY_TYPE__UNKNOWN;
 }
 
-bool tty_is_tty(const struct file_parms *p)
+static struct tty_dump *tty_dump_state(struct dump_ctx *ctx)
 {
-	struct tty_kind k;
+	struct files_priv *priv = files_priv(ctx);
 
-	return S_ISCHR(p->st.st_mode) && tty_kind_of(p->st.st_rdev, &k);
-}
-
-/* Only a shell job's terminal, and only what restore can attach again. */
-static int tty_check_dumpable(struct dump_ctx *ctx, const struct file_parms *p,
-			      const struct tty_kind *k)
-{
-	if (k->master) {
-		pr_err("unsupported: pid %d fd %d is %s (a pty master)", p->pid, p->fd, p->link);
-		return -ENOTSUP;
+	if (priv && !priv->tty_priv) {
+		priv->tty_priv = calloc(1, sizeof(struct tty_dump));
+		if (!priv->tty_priv)
+			pr_err("out of memory");
 	}
-	if (!ctx->opts->shell_job) {
-		pr_err("unsupported: pid %d fd %d is %s (a terminal; use --shell-job)",
-		       p->pid, p->fd, p->link);
-		return -ENOTSUP;
-	}
-	return 0;
+	return priv ? priv->tty_priv : NULL;
 }
 
 static struct dump_task *tty_task(struct dump_ctx *ctx, pid_t pid)
@@ -234,36 +230,15 @@ static int tty_read_settings(const struct file_parms *p, struct termios *t, stru
 	return 0;
 }
 
-static struct tty_seen *tty_seen_lookup(struct files_priv *priv, uint32_t info_id)
+static struct tty_seen *tty_seen_lookup(struct tty_dump *td, uint32_t info_id)
 {
-	for (size_t i = 0; i < priv->nr_ttys; i++)
-		if (priv->ttys[i].info_id == info_id)
-			return &priv->ttys[i];
+	for (size_t i = 0; i < td->nr; i++)
+		if (td->seen[i].info_id == info_id)
+			return &td->seen[i];
 	return NULL;
 }
 
-/*
- * The job's terminal is a slave whose master stays behind; restore puts
- * its own terminal in that place, and it has only one.
- */
-static int tty_check_one_slave(struct files_priv *priv, const struct file_parms *p,
-			       const struct tty_kind *k)
-{
-	if (k->type != TTY_TYPE__PTY)
-		return 0;
-	for (size_t i = 0; i < priv->nr_ttys; i++) {
-		const struct tty_seen *s = &priv->ttys[i];
-
-		if (s->type != TTY_TYPE__PTY || s->hangup)
-			continue;
-		pr_err("unsupported: pid %d fd %d is %s, a second terminal (pid %d fd %d has the first): a shell job has one",
-		       p->pid, p->fd, p->link, s->pid, s->fd);
-		return -ENOTSUP;
-	}
-	return 0;
-}
-
-static int tty_info_write(struct dump_ctx *ctx, struct files_priv *priv, const struct file_parms *p,
+static int tty_info_write(struct dump_ctx *ctx, struct tty_dump *td, const struct file_parms *p,
 			  const struct tty_kind *k, uint32_t info_id, int index,
 			  const struct tty_task_view *v)
 {
@@ -307,43 +282,86 @@ static int tty_info_write(struct dump_ctx *ctx, struct files_priv *priv, const s
 		ie.termios_locked = &tle;
 		ie.winsize = &we;
 	}
-	ret = files_img_lazy(ctx, &priv->tty_info_img, IMG_TTY_INFO, 0);
+	ret = files_img_lazy(ctx, &td->info_img, IMG_TTY_INFO, 0);
 	if (ret)
 		return ret;
-	return img_write_msg(priv->tty_info_img, &ie.base);
+	return img_write_msg(td->info_img, &ie.base);
 }
 
-/* The tty-info.img entry of the terminal @p, the first time it is seen. */
+/* Remember the end @p, with our own copy of a live pty end's file for its queue. */
+static int tty_seen_add(struct tty_dump *td, const struct file_parms *p, const struct tty_kind *k,
+			uint32_t info_id, int index, const struct tty_task_view *v)
+{
+	struct tty_seen *s;
+	int ret;
+
+	ret = files_grow(&td->seen, &td->cap, td->nr, sizeof(*td->seen));
+	if (ret)
+		return ret;
+	s = &td->seen[td->nr];
+	*s = (struct tty_seen){
+		.info_id = info_id, .kind = *k, .index = index, .hangup = v->hangup,
+		.packet = v->pkt != 0, .pid = p->pid, .fd = p->fd, .sid = v->sid,
+		.pgrp = v->pgrp, .lfd = -1,
+	};
+	if (k->type == TTY_TYPE__PTY && !v->hangup) {
+		s->lfd = fcntl(p->lfd, F_DUPFD_CLOEXEC, 0);
+		if (s->lfd < 0) {
+			pr_perror("pid %d fd %d: cannot keep %s", p->pid, p->fd, p->link);
+			return -errno;
+		}
+	}
+	td->nr++;
+	return 0;
+}
+
+/* The tty-info.img entry of the terminal end @p, the first time it is seen. */
 static int tty_info_dump(struct dump_ctx *ctx, struct file_parms *p, const struct tty_kind *k,
 			 uint32_t info_id, int index)
 {
-	struct files_priv *priv = files_priv(ctx);
+	struct tty_dump *td = tty_dump_state(ctx);
 	struct tty_task_view v;
 	struct dump_task *t;
 	int ret;
 
-	if (!priv)
+	if (!td)
 		return -ENOMEM;
-	if (tty_seen_lookup(priv, info_id))
+	if (tty_seen_lookup(td, info_id))
 		return 0;
 	t = tty_task(ctx, p->pid);
 	if (!t)
 		return -ESRCH;
-	ret = tty_ask_task(t, p, k, &v);
-	if (!ret && !v.hangup)
-		ret = tty_check_one_slave(priv, p, k);
-	if (!ret)
-		ret = tty_info_write(ctx, priv, p, k, info_id, index, &v);
-	if (!ret)
-		ret = files_grow(&priv->ttys, &priv->cap_ttys, priv->nr_ttys, sizeof(*priv->ttys));
+	ret = tty_ask_task(t, p, k, &v) ?: tty_info_write(ctx, td, p, k, info_id, index, &v) ?:
+	      tty_seen_add(td, p, k, info_id, index, &v);
 	if (ret)
 		return ret;
 	pr_info("pid %d fd %d: %s is terminal %#x of session %d, foreground group %d%s",
 		p->pid, p->fd, p->link, info_id, v.sid, v.pgrp, v.hangup ? " (hung up)" : "");
-	priv->ttys[priv->nr_ttys++] = (struct tty_seen){
-		.info_id = info_id, .type = k->type, .hangup = v.hangup,
-		.pid = p->pid, .fd = p->fd, .sid = v.sid, .pgrp = v.pgrp,
-	};
+	return 0;
+}
+
+/* A pty's number: a master tells it (TIOCGPTN), a slave is /dev/pts/<its minor>. */
+static int tty_index(const struct file_parms *p, const struct tty_kind *k, int *index)
+{
+	unsigned int n;
+
+	if (k->index >= 0) {
+		*index = k->index;
+		return 0;
+	}
+	if (!k->master) {
+		n = minor(p->st.st_rdev);
+	} else if (ioctl(p->lfd, TIOCGPTN, &n)) {
+		pr_perror("pid %d fd %d: cannot read the number of pty master %s", p->pid, p->fd,
+			  p->link);
+		return -errno;
+	}
+	if (n > MAX_PTY_INDEX) {
+		pr_err("unsupported: pid %d fd %d is pty %u (%s), over CRIU's pty index limit of %d",
+		       p->pid, p->fd, n, p->link, MAX_PTY_INDEX);
+		return -ENOTSUP;
+	}
+	*index = (int)n;
 	return 0;
 }
 
@@ -352,34 +370,26 @@ static int tty_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	TtyFileEntry tfe = TTY_FILE_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
 	struct tty_kind k;
-	uint32_t regf_id;
-	int index, ret;
+	uint32_t regf_id, info_id;
+	int index = 0, ret;
 
 	if (!tty_kind_of(p->st.st_rdev, &k)) {
 		pr_err("pid %d fd %d: %s is not a terminal", p->pid, p->fd, p->link);
 		return -EINVAL;
 	}
-	ret = tty_check_dumpable(ctx, p, &k);
+	ret = tty_index(p, &k, &index);
 	if (ret)
 		return ret;
-	/* devpts numbers its nodes by the pty index: the minor is the N of /dev/pts/N. */
-	index = k.index >= 0 ? k.index : (int)minor(p->st.st_rdev);
-	if (k.index < 0 && index > MAX_PTY_INDEX) {
-		pr_err("unsupported: pid %d fd %d is %s, over CRIU's pty index limit of %d",
-		       p->pid, p->fd, p->link, MAX_PTY_INDEX);
-		return -ENOTSUP;
-	}
+	info_id = tty_info_id(index, k.master);
 
 	/* The path entry takes the next id and is written first, as in CRIU. */
 	regf_id = dump_next_file_id(ctx);
-	ret = reg_dump(ctx, p, regf_id);
-	if (!ret)
-		ret = tty_info_dump(ctx, p, &k, index << 1, index);
+	ret = reg_dump(ctx, p, regf_id) ?: tty_info_dump(ctx, p, &k, info_id, index);
 	if (ret)
 		return ret;
 
 	tfe.id = id;
-	tfe.tty_info_id = index << 1;
+	tfe.tty_info_id = info_id;
 	tfe.flags = p->flags;
 	tfe.fown = &p->fown;
 	tfe.has_regf_id = true;
@@ -390,23 +400,54 @@ static int tty_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	return img_write_msg(ctx->files_img, &fe.base);
 }
 
+/* --- once every task is dumped --- */
+
 /*
- * /dev/tty (CTTY) is restored by making the job's pty the controlling
- * terminal of the task that opens it, so, as CRIU demands, that task must
- * also hold the pty of the session it names, with the session leader's
- * group in the foreground.
+ * A live slave whose master is not in the tree belongs to a terminal
+ * outside: a shell job's, which restore replaces by its own, and only one.
  */
-static int tty_check_ctty(struct files_priv *priv)
+static int tty_check_pairs(struct dump_ctx *ctx, struct tty_dump *td)
 {
-	for (size_t i = 0; i < priv->nr_ttys; i++) {
-		const struct tty_seen *c = &priv->ttys[i], *pty = NULL;
+	const struct tty_seen *outside = NULL;
 
-		if (c->type != TTY_TYPE__CTTY)
+	for (size_t i = 0; i < td->nr; i++) {
+		const struct tty_seen *s = &td->seen[i];
+
+		if (s->kind.type != TTY_TYPE__PTY || s->kind.master || s->hangup ||
+		    tty_seen_lookup(td, tty_info_id(s->index, true)))
 			continue;
-		for (size_t j = 0; j < priv->nr_ttys && !pty; j++) {
-			const struct tty_seen *s = &priv->ttys[j];
+		if (!ctx->opts->shell_job) {
+			pr_err("unsupported: pid %d fd %d is /dev/pts/%d, a terminal whose master is not in the tree (use --shell-job)",
+			       s->pid, s->fd, s->index);
+			return -ENOTSUP;
+		}
+		if (outside) {
+			pr_err("unsupported: pid %d fd %d is /dev/pts/%d, a second terminal from outside (pid %d fd %d has /dev/pts/%d): a shell job has one",
+			       s->pid, s->fd, s->index, outside->pid, outside->fd, outside->index);
+			return -ENOTSUP;
+		}
+		outside = s;
+	}
+	return 0;
+}
 
-			if (s->type == TTY_TYPE__PTY && s->sid == c->sid && s->pgrp == c->sid)
+/*
+ * /dev/tty is restored by making its pty the controlling terminal of the
+ * task that opens it, so, as CRIU demands, that task must also hold the
+ * pty of the session it names, with the session leader's group in the
+ * foreground.
+ */
+static int tty_check_ctty(struct tty_dump *td)
+{
+	for (size_t i = 0; i < td->nr; i++) {
+		const struct tty_seen *c = &td->seen[i], *pty = NULL;
+
+		if (c->kind.type != TTY_TYPE__CTTY)
+			continue;
+		for (size_t j = 0; j < td->nr && !pty; j++) {
+			const struct tty_seen *s = &td->seen[j];
+
+			if (s->kind.type == TTY_TYPE__PTY && s->sid == c->sid && s->pgrp == c->sid)
 				pty = s;
 		}
 		if (!pty) {
@@ -423,82 +464,264 @@ static int tty_check_ctty(struct files_priv *priv)
 	return 0;
 }
 
-int tty_dump_finish(struct dump_ctx *ctx)
-{
-	struct files_priv *priv = ctx->files_priv;
-	int ret, err;
-
-	if (!priv)
-		return 0;
-	ret = tty_check_ctty(priv);
-	err = img_close(priv->tty_info_img);
-	priv->tty_info_img = NULL;
-	return ret ? ret : err;
-}
-
-void tty_dump_cleanup(struct files_priv *priv)
-{
-	img_close(priv->tty_info_img);
-	priv->tty_info_img = NULL;
-	free(priv->ttys);
-	priv->ttys = NULL;
-	priv->nr_ttys = priv->cap_ttys = 0;
-}
-
-/* --- restore --- */
+/* --- queued bytes --- */
 
 /*
- * The terminal stasis runs on: the first of stdin, stdout, stderr that is
- * one, else /dev/tty.  A new fd on it, or -errno.
+ * A master in packet mode starts each read with a status byte: keep the
+ * data only.  The image holds what one read would give, as CRIU's does:
+ * one TIOCPKT_DATA byte, then every byte of data (tty_take_queue).
  */
-static int controller_tty(void)
+static size_t tty_unpacket(char *buf, size_t n)
 {
-	int fd;
+	if (!n || buf[0] != TIOCPKT_DATA)
+		return 0;	/* a report of a status change, not data */
+	memmove(buf, buf + 1, n - 1);
+	return n - 1;
+}
 
-	for (int i = 0; i < 3; i++) {
-		if (!isatty(i))
-			continue;
-		fd = fcntl(i, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0) {
-			pr_perror("cannot dup fd %d, our terminal", i);
-			return -errno;
-		}
-		return fd;
+/* The bytes of @s's queue to put back: its image data but the packet byte. */
+static const char *tty_queue_bytes(const struct tty_seen *s, size_t *len)
+{
+	size_t skip = s->packet && s->nr_queued ? 1 : 0;
+
+	*len = s->nr_queued - skip;
+	return s->queued + skip;
+}
+
+/* Read all @s would read next, without waiting; its file's flags put back. */
+static int tty_take_queue(struct tty_seen *s)
+{
+	int flags = fcntl(s->lfd, F_GETFL), ret = 0;
+	ssize_t n;
+
+	s->queued = malloc(TTY_QUEUE_MAX);
+	if (!s->queued) {
+		pr_err("out of memory");
+		return -ENOMEM;
 	}
-	fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		pr_perror("a shell job needs a terminal, and stasis has none (/dev/tty)");
+	if (flags < 0 || fcntl(s->lfd, F_SETFL, flags | O_NONBLOCK)) {
+		pr_perror("pid %d fd %d: cannot read the terminal's queue", s->pid, s->fd);
 		return -errno;
 	}
-	return fd;
+	if (s->packet)
+		s->queued[s->nr_queued++] = TIOCPKT_DATA;
+	while (!ret && s->nr_queued < TTY_QUEUE_MAX) {
+		n = read(s->lfd, s->queued + s->nr_queued, TTY_QUEUE_MAX - s->nr_queued);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0 || (n < 0 && (errno == EAGAIN || errno == EIO)))
+			break;
+		if (n < 0) {
+			ret = -errno;
+			pr_perror("pid %d fd %d: cannot read the terminal's queue", s->pid, s->fd);
+		} else {
+			s->nr_queued += s->packet ? tty_unpacket(s->queued + s->nr_queued, n) : (size_t)n;
+		}
+	}
+	if (!ret && s->nr_queued == TTY_QUEUE_MAX) {
+		pr_err("pid %d fd %d: more than %u bytes queued in a terminal", s->pid, s->fd,
+		       TTY_QUEUE_MAX);
+		ret = -E2BIG;
+	}
+	if (s->packet && s->nr_queued == 1)
+		s->nr_queued = 0;	/* no data behind the packet byte */
+	if (fcntl(s->lfd, F_SETFL, flags) && !ret) {
+		pr_perror("pid %d fd %d: cannot put the terminal's flags back", s->pid, s->fd);
+		ret = -errno;
+	}
+	return ret;
+}
+
+/* The slave of live master @m, when the tree holds it too; NULL otherwise. */
+static struct tty_seen *tty_pair_slave(struct tty_dump *td, const struct tty_seen *m)
+{
+	struct tty_seen *s;
+
+	if (m->kind.type != TTY_TYPE__PTY || !m->kind.master || m->lfd < 0)
+		return NULL;
+	s = tty_seen_lookup(td, tty_info_id(m->index, false));
+	return s && s->lfd >= 0 ? s : NULL;
+}
+
+static int tty_data_write(struct dump_ctx *ctx, struct img **img, const struct tty_seen *s)
+{
+	TtyDataEntry e = TTY_DATA_ENTRY__INIT;
+	int ret;
+
+	if (!s->nr_queued)
+		return 0;
+	ret = files_img_lazy(ctx, img, IMG_TTY_DATA, 0);
+	if (ret)
+		return ret;
+	e.tty_id = s->info_id;
+	e.data.data = (uint8_t *)s->queued;
+	e.data.len = s->nr_queued;
+	pr_info("terminal %#x: %zu bytes queued", s->info_id, s->nr_queued);
+	return img_write_msg(*img, &e.base);
+}
+
+/* Give every pair back what was read out of it. */
+static int tty_put_back(struct tty_dump *td)
+{
+	int ret = 0;
+
+	for (size_t i = 0; td->taken && i < td->nr; i++) {
+		struct tty_seen *m = &td->seen[i], *s = tty_pair_slave(td, m);
+		const char *mb, *sb;
+		size_t ml, sl;
+
+		if (!s)
+			continue;
+		mb = tty_queue_bytes(m, &ml);
+		sb = tty_queue_bytes(s, &sl);
+		ret = tty_refill(m->lfd, s->lfd, mb, ml, sb, sl) ?: ret;
+	}
+	td->taken = false;
+	return ret;
 }
 
 /*
- * A shell job gets the terminal restore runs on in place of the one it
- * had (tty.c's header): the very open file of ours, so its flags are ours.
+ * Both queues of each pair the tree holds whole, into tty-data.img, and
+ * back into the kernel unless the tree is to be killed.
  */
-static int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f)
+static int tty_dump_queues(struct dump_ctx *ctx, struct tty_dump *td)
 {
-	int fd;
+	struct img *img = NULL;
+	int ret = 0, err;
 
-	if (!ctx->opts || !ctx->opts->shell_job) {
-		pr_err("unsupported: file id %u is a terminal; restore a shell job with --shell-job (-j)",
-		       f->fe->id);
-		return -ENOTSUP;
+	for (size_t i = 0; !ret && i < td->nr; i++) {
+		struct tty_seen *m = &td->seen[i], *s = tty_pair_slave(td, m);
+
+		if (!s)
+			continue;
+		td->taken = true;
+		ret = tty_take_queue(m) ?: tty_take_queue(s) ?: tty_data_write(ctx, &img, m) ?:
+		      tty_data_write(ctx, &img, s);
 	}
-	fd = controller_tty();
-	if (fd < 0)
-		return fd;
-	pr_info("file id %u: the terminal (tty-info %#x) is ours", f->fe->id,
-		f->fe->tty->tty_info_id);
-	return rst_pool_add(ctx, fd);
+	err = img_close(img);
+	ret = ret ?: err;
+	if (!ret && ctx->opts->leave_running)
+		ret = tty_put_back(td);
+	return ret;
 }
 
-/* tty.c decides whether a terminal can be dumped (tty_dump), and says why not. */
+static int tty_dump_finish(struct dump_ctx *ctx)
+{
+	struct files_priv *priv = ctx->files_priv;
+	struct tty_dump *td = priv ? priv->tty_priv : NULL;
+	int ret, err;
+
+	if (!td)
+		return 0;
+	ret = tty_check_pairs(ctx, td) ?: tty_check_ctty(td) ?: tty_dump_queues(ctx, td);
+	err = img_close(td->info_img);
+	td->info_img = NULL;
+	return ret ?: err;
+}
+
+static void tty_dump_undo(struct dump_ctx *ctx)
+{
+	struct files_priv *priv = ctx->files_priv;
+
+	if (priv && priv->tty_priv && tty_put_back(priv->tty_priv))
+		pr_warn("bytes queued in a terminal could not all be put back");
+}
+
+static void tty_dump_cleanup(struct dump_ctx *ctx)
+{
+	struct files_priv *priv = ctx->files_priv;
+	struct tty_dump *td = priv ? priv->tty_priv : NULL;
+
+	if (!td)
+		return;
+	img_close(td->info_img);
+	for (size_t i = 0; i < td->nr; i++) {
+		if (td->seen[i].lfd >= 0)
+			close(td->seen[i].lfd);
+		free(td->seen[i].queued);
+	}
+	free(td->seen);
+	free(td);
+	priv->tty_priv = NULL;
+}
+
+/* --- putting bytes back (tty.c's header) --- */
+
+static int tty_sti(int fd, const unsigned char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (ioctl(fd, TIOCSTI, &buf[i])) {
+			pr_perror("cannot put %zu queued bytes back into a terminal", len - i);
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/*
+ * @t with nothing done to a byte that comes in but the line editing
+ * itself: no echo, no signal, no mapping.  ICANON stays, so the lines
+ * stay lines.
+ */
+static void tty_quiet(struct termios *t)
+{
+	t->c_iflag &= ~(ISTRIP | INLCR | IGNCR | ICRNL | IUCLC);
+	t->c_lflag &= ~(ISIG | IEXTEN | ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT | ECHOKE);
+}
+
+/* Set @t, and @locked (which could forbid @t) first: TIOCSLCKTRMIOS. */
+static int tty_set_termios(int fd, const struct termios *t, const struct termios *locked)
+{
+	if (ioctl(fd, TIOCSLCKTRMIOS, locked) || ioctl(fd, TCSETS, t)) {
+		pr_perror("cannot set a terminal's settings");
+		return -errno;
+	}
+	return 0;
+}
+
+static int tty_refill_slave(int slave, const void *buf, size_t len)
+{
+	struct termios t, quiet, locked, none;
+	int ret;
+
+	memset(&none, 0, sizeof(none));
+	if (ioctl(slave, TCGETS, &t) || ioctl(slave, TIOCGLCKTRMIOS, &locked)) {
+		pr_perror("cannot read a terminal's settings");
+		return -errno;
+	}
+	quiet = t;
+	tty_quiet(&quiet);
+	ret = tty_set_termios(slave, &quiet, &none);
+	if (!ret)
+		ret = tty_sti(slave, buf, len);
+	/* The settings go back even if the bytes did not all go in. */
+	if (ioctl(slave, TCSETS, &t) || ioctl(slave, TIOCSLCKTRMIOS, &locked)) {
+		pr_perror("cannot put a terminal's settings back");
+		ret = ret ?: -errno;
+	}
+	return ret;
+}
+
+int tty_refill(int master, int slave, const void *to_master, size_t mlen,
+	       const void *to_slave, size_t slen)
+{
+	int ret = 0;
+
+	if (mlen)
+		ret = tty_sti(master, to_master, mlen);
+	if (slen)
+		ret = tty_refill_slave(slave, to_slave, slen) ?: ret;
+	return ret;
+}
+
+/* --- the kind --- */
+
 static int tty_match(struct dump_ctx *ctx, struct file_parms *p)
 {
+	struct tty_kind k;
+
 	(void)ctx;
-	return tty_is_tty(p);
+	return S_ISCHR(p->st.st_mode) && tty_kind_of(p->st.st_rdev, &k);
 }
 
 static const void *tty_part(const FileEntry *fe)
@@ -506,12 +729,18 @@ static const void *tty_part(const FileEntry *fe)
 	return fe->tty;
 }
 
-/* No fown: a shell job's terminal is the controller's own, left as it is. */
 const struct fd_kind tty_fd_kind = {
 	.name = "tty",
 	.type = FD_TYPES__TTY,
 	.match = tty_match,
 	.dump = tty_dump,
+	.dump_finish = tty_dump_finish,
+	.dump_undo = tty_dump_undo,
+	.dump_cleanup = tty_dump_cleanup,
 	.part = tty_part,
+	.fown = tty_restore_fown,
 	.open = tty_restore_open,
+	.prepared = tty_restore_prepared,
+	.installed = tty_restore_installed,
+	.restore_cleanup = tty_restore_cleanup,
 };

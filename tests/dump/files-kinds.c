@@ -23,7 +23,7 @@
  * child of its own (which closes fd 15).
  * MODE "pattern" writes the pipe's contents to stdout and exits.
  * Other modes open one file stasis cannot hold yet (a TCP socket,
- * a userfaultfd, a foreign net namespace, a memfd, a semaphore eventfd, a pty), or nothing ("none").
+ * a userfaultfd, a foreign net namespace, a memfd, a semaphore eventfd), or nothing ("none").
  *
  * It writes "ready" to the file "state" and waits for SIGUSR2; then it
  * checks that everything is still as it left it (pipe and fifo contents,
@@ -218,8 +218,6 @@ static int open_one(const char *mode)
 		fd = memfd_create("kinds", 0);
 	else if (!strcmp(mode, "semaphore"))
 		fd = eventfd(1, EFD_SEMAPHORE);
-	else if (!strcmp(mode, "pty"))
-		fd = open("/dev/ptmx", O_RDWR | O_NOCTTY);
 	else if (!strcmp(mode, "none"))
 		return 0;
 	else

@@ -210,7 +210,6 @@ else
 fi
 
 refuse semaphore "an eventfd in semaphore mode"
-refuse pty "/dev/ptmx"
 
 # --- a deleted binary ---
 

@@ -59,6 +59,10 @@ for step in seize collect infect mem files core cpuinfo images; do
 			--workdir "$W/run-fault-$step-$n" "$p" | label "fault at $step"
 	done
 done
+# A dump that is to kill the tree takes the bytes queued in its ptys out
+# of the kernel; one that fails after that puts them back.
+$R --between "/bin/bash tests/dump/fault-step.sh images $W/fault-images-pty" \
+	--workdir "$W/run-fault-images-pty" $B/conformance/pty | label "fault after the ptys' queues are read:"
 
 # SIGTERM, SIGINT or SIGHUP to stasis: it stops at its next step, cures and
 # resumes every task; the programs find their state untouched.

@@ -80,8 +80,8 @@ if start plain -- "$JOB" prog; then
 	mkdir -p "$IMG"
 	if "$B/stasis" dump -t "$PID" -D "$IMG" -R -v4 -o dump.log 2>/dev/null; then
 		fail "no -j: dump succeeded"
-	elif grep -qF "unsupported: pid $PID fd 0 is $TTY (a terminal; use --shell-job)" "$IMG/dump.log"; then
-		pass "no -j: refused: fd 0 is $TTY (a terminal; use --shell-job)"
+	elif grep -qF "unsupported: pid $PID fd 0 is $TTY, a terminal whose master is not in the tree (use --shell-job)" "$IMG/dump.log"; then
+		pass "no -j: refused: fd 0 is $TTY, its master outside (use --shell-job)"
 	else
 		fail "no -j: refused without saying why: $(grep -m1 Error "$IMG/dump.log")"
 	fi
