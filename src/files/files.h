@@ -314,6 +314,13 @@ bool procpath_in_tree(struct rst_ctx *ctx, const char *path);
 int procpath_defer(struct rst_ctx *ctx, struct rst_file *f);
 int procpath_receive(struct rst_ctx *ctx, struct rst_file *f);
 /*
+ * A path of a task's fd (/proc/PID/fd/N, /proc/PID/fdinfo/N): opened by
+ * task PID once its other fds are in place (procpath_restore_own()),
+ * installed last by its holders, which wait for it.
+ */
+bool procpath_is_late(struct rst_ctx *ctx, const struct rst_file *f);
+int procpath_restore_own(struct rst_ctx *ctx, struct rst_task *t);
+/*
  * A /proc/PID path of a task that was gone at dump time (a PROCFS remap
  * names its pid): opened while a helper holds that pid, then the helper
  * goes, as the task had.
