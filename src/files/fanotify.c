@@ -209,7 +209,7 @@ static int add_mark(int fd, const FanotifyMarkEntry *m, unsigned int flags, uint
 	return 0;
 }
 
-static int restore_mark(int fd, const FanotifyMarkEntry *m, uint32_t id)
+static int restore_mark(struct rst_ctx *ctx, int fd, const FanotifyMarkEntry *m, uint32_t id)
 {
 	char buf[64];
 	const char *path;
@@ -220,7 +220,7 @@ static int restore_mark(int fd, const FanotifyMarkEntry *m, uint32_t id)
 		path = m->me->path;
 		flags = FAN_MARK_MOUNT;
 	} else if (m->type == MARK_TYPE__INODE && m->ie && m->ie->f_handle) {
-		tfd = fh_open(getpid(), m->s_dev, m->ie->f_handle);
+		tfd = fh_restore_open(ctx, m->s_dev, m->ie->i_ino, m->ie->f_handle);
 		if (tfd < 0) {
 			pr_err("fanotify id %u: inode %#llx of device %#x not found by its handle", id,
 			       (unsigned long long)m->ie->i_ino, m->s_dev);
@@ -251,7 +251,7 @@ static int fanotify_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 		return -errno;
 	}
 	for (size_t i = 0; i < ffe->n_mark; i++) {
-		ret = restore_mark(fd, ffe->mark[i], f->fe->id);
+		ret = restore_mark(ctx, fd, ffe->mark[i], f->fe->id);
 		if (ret) {
 			close(fd);
 			return ret;

@@ -270,12 +270,19 @@ static int set_owner(struct rst_ctx *ctx, struct rst_task *t, const FdinfoEntry 
 	return 0;
 }
 
-static int install_fds(struct rst_ctx *ctx, struct rst_task *t)
+/*
+ * The fds of @t's table: first all but the late ones (paths of fds,
+ * procpath.c), then those, which need the others in place first.
+ */
+static int install_fds(struct rst_ctx *ctx, struct rst_task *t, bool late)
 {
 	for (size_t i = 0; i < t->nr_fds; i++) {
 		const FdinfoEntry *e = t->fds[i];
-		int pfd = pool_fd(ctx, e->id), ret;
+		int pfd, ret;
 
+		if (procpath_is_late(ctx, rst_file_by_id(ctx, e->id)) != late)
+			continue;
+		pfd = pool_fd(ctx, e->id);
 		if (pfd < 0)
 			return pfd;
 		if (dup3(pfd, e->fd, (e->flags & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
@@ -335,7 +342,8 @@ int files_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 	if (!fdt_restore_owns(t))
 		return fdt_restore_join(ctx, t);
 	fdt_restore_gather(ctx, t);
-	ret = install_fds(ctx, t) ?: close_others(ctx, t) ?: kinds_installed(ctx, t) ?:
+	ret = install_fds(ctx, t, false) ?: procpath_restore_own(ctx, t) ?:
+	      install_fds(ctx, t, true) ?: close_others(ctx, t) ?: kinds_installed(ctx, t) ?:
 	      locks_restore_task(ctx, t);
 	if (!ret)
 		fdt_restore_done(ctx, t);

@@ -3,7 +3,13 @@
  * inotify and fanotify marks name them in fdinfo: the handle read from
  * fdinfo's hex, and the inode found again through any mount of its
  * filesystem.
+ *
+ * An inode that was unlinked and kept open by the tree came back as a
+ * new inode, a ghost file (ghost.c): the old handle finds nothing (or,
+ * with the dumped tree still running, the old inode, which the restored
+ * tree does not hold).  So restore looks for a ghost first, as CRIU does.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,4 +93,22 @@ int fh_parse(const char *hex, unsigned int bytes, FhEntry *fh)
 	memcpy(fh->handle, raw, sizeof(raw));
 	fh->bytes = bytes;
 	return 0;
+}
+
+int fh_restore_open(struct rst_ctx *ctx, uint32_t kdev, uint64_t ino, const FhEntry *fh)
+{
+	int fd = reg_restore_ghost_of(ctx, kdev, ino);
+
+	if (fd >= 0) {
+		/* The pool keeps the ghost's fd: ours is a copy the caller closes. */
+		fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+		return fd < 0 ? -errno : fd;
+	}
+	if (fd != -ENOENT)
+		return fd;
+	if (fh->path) {
+		fd = open(fh->path, O_PATH | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	return fh_open(getpid(), kdev, fh);
 }

@@ -282,6 +282,15 @@ int reg_restore_prepare(struct rst_ctx *ctx);
 int reg_restore_path(struct rst_ctx *ctx, uint32_t regf_id, int flags);
 /* REG entry @f opened, checked and positioned, not in the pool. */
 int reg_restore_file(struct rst_ctx *ctx, struct rst_file *f);
+/* The pool fd of the ghost file inode @ino of kernel device @kdev became, or -ENOENT. */
+int reg_restore_ghost_of(struct rst_ctx *ctx, uint32_t kdev, uint64_t ino);
+
+/*
+ * fhandle.c: the inode a watch or mark was on (@ino of kernel device
+ * @kdev, handle @fh), opened O_PATH: the ghost file it became, else the
+ * path the dump kept, else by its handle.  The fd or -errno.
+ */
+int fh_restore_open(struct rst_ctx *ctx, uint32_t kdev, uint64_t ino, const struct FhEntry *fh);
 void reg_restore_cleanup(struct files_rst_priv *priv);
 
 /* linkremap.c: REG entry @rfe by the name of link entry @lid, opened with @flags. */
@@ -298,6 +307,13 @@ bool procpath_in_tree(struct rst_ctx *ctx, const char *path);
 int procpath_defer(struct rst_ctx *ctx, struct rst_file *f);
 int procpath_receive(struct rst_ctx *ctx, struct rst_file *f);
 /*
+ * A path of a task's fd (/proc/PID/fd/N, /proc/PID/fdinfo/N): opened by
+ * task PID once its other fds are in place (procpath_restore_own()),
+ * installed last by its holders, which wait for it.
+ */
+bool procpath_is_late(struct rst_ctx *ctx, const struct rst_file *f);
+int procpath_restore_own(struct rst_ctx *ctx, struct rst_task *t);
+/*
  * A /proc/PID path of a task that was gone at dump time (a PROCFS remap
  * names its pid): opened while a helper holds that pid, then the helper
  * goes, as the task had.
@@ -309,6 +325,8 @@ void procpath_restore_cleanup(struct files_rst_priv *priv);
 
 /* ghost.c: the pool fd that keeps ghost file @gid, made (as @path) on first use. */
 int ghost_get(struct rst_ctx *ctx, uint32_t gid, const char *path);
+/* Was ghost file @gid inode @ino of kernel device @kdev?  1, 0 or -errno. */
+int ghost_is(struct rst_ctx *ctx, uint32_t gid, uint32_t kdev, uint64_t ino);
 void ghost_restore_cleanup(struct files_rst_priv *priv);
 
 /* pipe.c */

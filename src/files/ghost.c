@@ -510,6 +510,33 @@ out:
 	return ret;
 }
 
+/*
+ * Is ghost file @gid the inode @ino of kernel device @kdev it was at dump
+ * time?  1 or 0 from its image's header, -errno.
+ */
+int ghost_is(struct rst_ctx *ctx, uint32_t gid, uint32_t kdev, uint64_t ino)
+{
+	ProtobufCMessage *msg = NULL;
+	const GhostFileEntry *g;
+	struct img *img;
+	int ret;
+
+	ret = img_open(&img, ctx->dirfd, IMG_GHOST_FILE, gid, O_RDONLY);
+	if (ret)
+		return ret;
+	ret = img_read_msg(img, &ghost_file_entry__descriptor, &msg);
+	if (ret == 1) {
+		g = (const GhostFileEntry *)msg;
+		ret = g->has_dev && g->has_ino && g->dev == kdev && g->ino == ino;
+	} else if (ret == 0) {
+		pr_err("ghost-file-%x.img: empty", gid);
+		ret = -EINVAL;
+	}
+	img_free_msg(msg);
+	img_close(img);
+	return ret;
+}
+
 /* The pool fd that keeps ghost file @gid, made the first time it is asked for. */
 int ghost_get(struct rst_ctx *ctx, uint32_t gid, const char *path)
 {

@@ -6,8 +6,10 @@
  * filesystem.  The handle finds the inode again at restore through any
  * mount of that filesystem (open_by_handle_at), whatever path it has
  * now; a handle that finds nothing even at dump time (an inode of a
- * filesystem that cannot export handles) is refused by name.  Events
- * queued and not read are not kept, as CRIU does not keep them.
+ * filesystem that cannot export handles) is refused by name.  A watch
+ * on a file unlinked and kept open by the tree goes on the ghost file it
+ * comes back as (fhandle.c).  Events queued and not read are not kept,
+ * as CRIU does not keep them.
  *
  * Watch numbers are the program's: INOTIFY_IOC_SETNEXTWD gives each its
  * own, and without it watches are added and removed until the kernel's
@@ -161,24 +163,14 @@ static int inotify_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	return ret;
 }
 
-/*
- * Add watch @w to @ifd under its own number; *@removed tells that a watch
- * had to be taken back, which queues an IN_IGNORED event.
- */
-static int add_watch(int ifd, const InotifyWdEntry *w, uint32_t id, bool *removed)
+/* Add watch @w to @ifd under its own number. */
+static int add_watch(struct rst_ctx *ctx, int ifd, const InotifyWdEntry *w, uint32_t id)
 {
 	char path[64];
 	int tfd, wd, ret = 0;
 	bool setnext;
 
-	/* A path, where the dump kept one, names the inode better than a handle. */
-	if (w->f_handle->path) {
-		tfd = open(w->f_handle->path, O_PATH | O_CLOEXEC);
-		if (tfd < 0)
-			tfd = -errno;
-	} else {
-		tfd = fh_open(getpid(), w->s_dev, w->f_handle);
-	}
+	tfd = fh_restore_open(ctx, w->s_dev, w->i_ino, w->f_handle);
 	if (tfd < 0) {
 		pr_err("inotify id %u: watch %u: inode %#llx of device %#x (%s) not found: %s",
 		       id, w->wd, (unsigned long long)w->i_ino, w->s_dev,
@@ -198,7 +190,6 @@ static int add_watch(int ifd, const InotifyWdEntry *w, uint32_t id, bool *remove
 		if ((uint32_t)wd == w->wd)
 			break;
 		inotify_rm_watch(ifd, wd);
-		*removed = true;
 		if (setnext || (uint32_t)wd > w->wd) {
 			pr_err("inotify id %u: watch %u came back as %d", id, w->wd, wd);
 			ret = -EINVAL;
@@ -216,19 +207,31 @@ static int cmp_wd(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* The IN_IGNORED events of watches taken back are not the program's. */
-static void drain(int fd)
+/*
+ * Events queued while the tree was restored are not the program's: the
+ * IN_IGNORED of watches taken back to reach a number, what making a ghost
+ * file again in a watched directory did.  Just before the tree runs the
+ * queue is emptied; FIONREAD tells what is there without blocking, as a
+ * read would on a blocking inotify.
+ */
+static int inotify_arm(struct rst_ctx *ctx, struct rst_file *f)
 {
 	char buf[4096];
+	int n;
 
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
+	(void)ctx;
+	while (!ioctl(f->fd, FIONREAD, &n) && n > 0) {
+		if (read(f->fd, buf, sizeof(buf)) <= 0) {
+			pr_perror("inotify id %u: cannot empty its queue", f->fe->id);
+			return -EIO;
+		}
+	}
+	return 0;
 }
 
 static int inotify_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	InotifyFileEntry *ife = f->fe->ify;
-	bool removed = false;
 	int fd, ret;
 
 	fd = inotify_init1(IN_NONBLOCK);
@@ -238,12 +241,10 @@ static int inotify_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 	}
 	qsort(ife->wd, ife->n_wd, sizeof(*ife->wd), cmp_wd);
 	for (size_t i = 0; i < ife->n_wd; i++) {
-		ret = add_watch(fd, ife->wd[i], f->fe->id, &removed);
+		ret = add_watch(ctx, fd, ife->wd[i], f->fe->id);
 		if (ret)
 			goto err;
 	}
-	if (removed)
-		drain(fd);
 	if (!(ife->flags & O_NONBLOCK) && fcntl(fd, F_SETFL, 0)) {
 		ret = -errno;
 		pr_perror("inotify id %u: cannot make it blocking", f->fe->id);
@@ -280,4 +281,5 @@ const struct fd_kind inotify_fd_kind = {
 	.part = inotify_part,
 	.fown = inotify_fown,
 	.open = inotify_restore_open,
+	.arm = inotify_arm,
 };

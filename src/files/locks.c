@@ -186,35 +186,57 @@ static bool is_fd_of(const struct rst_task *t, int32_t fd)
  * the fd's access mode allows, then broken again by an open that conflicts
  * with it as the first did (for writing when it was being broken to
  * nothing, for reading when to a read lease), which fails at once with
- * O_NONBLOCK and leaves the lease breaking.  The break's signal comes to
- * us, the lease's holder: the task had it already, so it is taken away.
+ * O_NONBLOCK and leaves the lease breaking.
+ *
+ * The break signals the file's owner, and F_SETLEASE only makes us the
+ * owner when the file has none: the owner restored with the fd (another
+ * task of the tree, which set the lease before a fork) would get a second
+ * signal it never had.  So we are the owner while the lease breaks, take
+ * the signal away, and give the file its owner back.
  */
-static int take_breaking_lease(const struct rst_task *t, const FileLockEntry *e)
+static int break_lease_again(const FileLockEntry *e, int acc)
 {
-	int acc = fcntl(e->fd, F_GETFL), sig = fcntl(e->fd, F_GETSIG), to = e->type & ~LEASE_BREAKING;
-	struct timespec now = { 0, 0 };
+	int to = e->type & ~LEASE_BREAKING;
 	char path[64];
-	sigset_t set, old;
-	int fd, ret = -1;
+	int fd;
 
-	if (acc < 0 || sig < 0)
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", e->fd);
+	if (fcntl(e->fd, F_SETLEASE, (acc & O_ACCMODE) == O_RDONLY ? F_RDLCK : F_WRLCK))
+		return -1;
+	fd = open(path, (to == F_UNLCK ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		pr_err("pid %d fd %d: its lease did not break again", e->pid, e->fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return errno == EWOULDBLOCK ? 0 : -1;
+}
+
+static int take_breaking_lease(const FileLockEntry *e)
+{
+	int acc = fcntl(e->fd, F_GETFL), sig = fcntl(e->fd, F_GETSIG);
+	struct f_owner_ex owner, self = { F_OWNER_PID, getpid() };
+	struct timespec now = { 0, 0 };
+	sigset_t set, old;
+	int ret, err;
+
+	if (acc < 0 || sig < 0 || fcntl(e->fd, F_GETOWN_EX, &owner) ||
+	    fcntl(e->fd, F_SETOWN_EX, &self))
 		return -1;
 	sigemptyset(&set);
 	sigaddset(&set, sig ?: SIGIO);
 	sigprocmask(SIG_BLOCK, &set, &old);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", e->fd);
-	if (!fcntl(e->fd, F_SETLEASE, (acc & O_ACCMODE) == O_RDONLY ? F_RDLCK : F_WRLCK)) {
-		fd = open(path, (to == F_UNLCK ? O_WRONLY : O_RDONLY) | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0) {
-			close(fd);
-			pr_err("pid %d fd %d: its lease did not break again", t->pid, e->fd);
-			errno = EINVAL;
-		}
-		ret = fd < 0 && errno == EWOULDBLOCK ? 0 : -1;
-	}
+	ret = break_lease_again(e, acc);
+	err = errno;
 	while (sigtimedwait(&set, NULL, &now) > 0)
 		;
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (fcntl(e->fd, F_SETOWN_EX, &owner) && !ret) {
+		err = errno;
+		ret = -1;
+	}
+	errno = err;
 	return ret;
 }
 
@@ -233,7 +255,7 @@ static int take_lock(const struct rst_task *t, const FileLockEntry *e)
 		ret = fcntl(e->fd, F_OFD_SETLK, &fl);
 		break;
 	case FL_LEASE:
-		ret = e->type & LEASE_BREAKING ? take_breaking_lease(t, e) :
+		ret = e->type & LEASE_BREAKING ? take_breaking_lease(e) :
 						 fcntl(e->fd, F_SETLEASE, e->type);
 		break;
 	default:

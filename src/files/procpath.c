@@ -12,6 +12,12 @@
  * all of them one open file description.  A task takes its copy when it
  * installs its fds, and keeps it above the numbers it installs.
  *
+ * /proc/PID/fd/N and /proc/PID/fdinfo/N (a leaked fopen of a task's own
+ * fdinfo, as zdtm's fanotify00 has) name something only once task PID
+ * has its fd N again, which it gets after the fork.  Those are opened by
+ * task PID itself, once its other fds are in place, and sent down the
+ * same socket; their holders install them last, waiting for them.
+ *
  * A /proc/PID path of a task that was gone at dump time (the cwd of
  * zdtm's unhashed_proc) is a PROCFS remap of that pid, as CRIU writes
  * it: one entry per pid.  Restore forks a helper with the pid, opens
@@ -21,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +43,19 @@
 #include "log.h"
 #include "remap-file-path.pb-c.h"
 
-/* A deferred entry: @send_fd is the controller's end of its socket pair. */
+/*
+ * A deferred entry: @send_fd is the sending end of its socket pair;
+ * @fd_owner the task whose fd it names, which opens it, or 0 for the
+ * controller.
+ */
 struct rst_procpath {
 	uint32_t id;
 	int send_fd;
+	pid_t fd_owner;
 };
+
+/* How long a task waits for a file another task opens for it, without --timeout. */
+#define LATE_TIMEOUT	60
 
 /* The pid in "/proc/PID/...", or 0. */
 static pid_t proc_pid(const char *path)
@@ -58,6 +73,28 @@ static pid_t proc_pid(const char *path)
 	if ((*end != '/' && *end != '\0') || pid <= 0 || pid > INT32_MAX)
 		return 0;
 	return pid;
+}
+
+/*
+ * The pid of "/proc/PID/fd/N" or "/proc/PID/fdinfo/N" when PID is a task
+ * of the tree that installs its own fds, else 0.
+ */
+static pid_t fd_owner_of(struct rst_ctx *ctx, const char *path)
+{
+	pid_t pid = proc_pid(path);
+	const struct rst_task *t;
+	const char *p;
+	unsigned int n;
+	int end = 0;
+
+	if (!pid)
+		return 0;
+	p = strchr(path + 6, '/');
+	if (!p || (sscanf(p, "/fd/%u%n", &n, &end) != 1 &&
+		   sscanf(p, "/fdinfo/%u%n", &n, &end) != 1) || p[end] != '\0')
+		return 0;
+	t = rst_task_by_pid(ctx, pid);
+	return t && !t->zombie && !t->helper && fdt_restore_owns(t) ? pid : 0;
 }
 
 static bool has_pid(const pid_t *pids, size_t nr, pid_t pid)
@@ -156,11 +193,18 @@ int procpath_defer(struct rst_ctx *ctx, struct rst_file *f)
 		close(sv[1]);
 		return sv[0];
 	}
-	priv->procpaths[priv->nr_procpaths++] = (struct rst_procpath){
+	priv->procpaths[priv->nr_procpaths] = (struct rst_procpath){
 		.id = f->fe->id, .send_fd = sv[1],
 	};
+	if (f->fe->type == FD_TYPES__REG && f->fe->reg && f->fe->reg->name)
+		priv->procpaths[priv->nr_procpaths].fd_owner = fd_owner_of(ctx, f->fe->reg->name);
 	f->deferred = true;
-	pr_info("file id %u: opened once every task exists", f->fe->id);
+	if (priv->procpaths[priv->nr_procpaths].fd_owner)
+		pr_info("file id %u: opened by pid %d once its fds are in place", f->fe->id,
+			priv->procpaths[priv->nr_procpaths].fd_owner);
+	else
+		pr_info("file id %u: opened once every task exists", f->fe->id);
+	priv->nr_procpaths++;
 	return sv[0];
 }
 
@@ -237,11 +281,67 @@ int procpath_restore_send(struct rst_ctx *ctx)
 	if (!priv)
 		return -ENOMEM;
 	for (size_t i = 0; i < priv->nr_procpaths; i++) {
+		if (priv->procpaths[i].fd_owner)
+			continue;
 		ret = send_one(ctx, &priv->procpaths[i]);
 		if (ret)
 			return ret;
 	}
 	return 0;
+}
+
+static const struct rst_procpath *procpath_of(struct rst_ctx *ctx, uint32_t id)
+{
+	struct files_rst_priv *priv = ctx->files_priv;
+
+	for (size_t i = 0; priv && i < priv->nr_procpaths; i++)
+		if (priv->procpaths[i].id == id)
+			return &priv->procpaths[i];
+	return NULL;
+}
+
+/* Still so once received: a second fd of the file in the table is late too. */
+bool procpath_is_late(struct rst_ctx *ctx, const struct rst_file *f)
+{
+	const struct rst_procpath *pp = f ? procpath_of(ctx, f->fe->id) : NULL;
+
+	return pp && pp->fd_owner;
+}
+
+/* In task @t, its fds in place but the late ones: open what names them. */
+int procpath_restore_own(struct rst_ctx *ctx, struct rst_task *t)
+{
+	struct files_rst_priv *priv = ctx->files_priv;
+	int ret;
+
+	for (size_t i = 0; priv && i < priv->nr_procpaths; i++) {
+		if (priv->procpaths[i].fd_owner != t->pid)
+			continue;
+		ret = send_one(ctx, &priv->procpaths[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* A late file comes from a task that may not be there yet: wait for it. */
+static int wait_late(struct rst_ctx *ctx, const struct rst_file *f)
+{
+	int secs = ctx->opts->timeout ? ctx->opts->timeout : LATE_TIMEOUT;
+	struct pollfd pfd = { .fd = f->fd, .events = POLLIN };
+	int n;
+
+	do
+		n = poll(&pfd, 1, secs * 1000);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		return 0;
+	if (n == 0)
+		pr_err("file id %u: pid %d did not send it in %d s", f->fe->id,
+		       procpath_of(ctx, f->fe->id)->fd_owner, secs);
+	else
+		pr_perror("file id %u: cannot wait for it", f->fe->id);
+	return n ? -errno : -ETIMEDOUT;
 }
 
 /*
@@ -260,6 +360,8 @@ int procpath_receive(struct rst_ctx *ctx, struct rst_file *f)
 	struct cmsghdr *c;
 	int fd, nfd;
 
+	if (procpath_is_late(ctx, f) && wait_late(ctx, f))
+		return -EIO;
 	if (recvmsg(f->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1) {
 		pr_perror("file id %u: nothing came for it", f->fe->id);
 		return -EIO;

@@ -447,6 +447,41 @@ static int reg_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t id, i
 	return fd;
 }
 
+/*
+ * The ghost file that inode @ino of kernel device @kdev became, made if
+ * no entry has made it yet (under the name of an entry remapped to it):
+ * its pool fd, or -ENOENT when the inode was no ghost.  An inotify watch
+ * or fanotify mark on an unlinked file the tree keeps open is on that
+ * file, which the handle the dump saw no longer finds.
+ */
+int reg_restore_ghost_of(struct rst_ctx *ctx, uint32_t kdev, uint64_t ino)
+{
+	struct files_rst_priv *priv = files_rst_priv(ctx);
+
+	if (!priv)
+		return -ENOMEM;
+	for (size_t i = 0; i < priv->nr_remaps; i++) {
+		const struct rst_remap *rm = &priv->remaps[i];
+		struct rst_file *f;
+		int ret;
+
+		if (rm->type != REMAP_TYPE__GHOST)
+			continue;
+		f = rst_file_by_id(ctx, rm->orig_id);
+		if (!f || f->fe->type != FD_TYPES__REG || !f->fe->reg || !f->fe->reg->name) {
+			pr_err("remap-fpath.img: ghost file %#x is the remap of file id %u, which is no path entry",
+			       rm->remap_id, rm->orig_id);
+			return -EINVAL;
+		}
+		ret = ghost_is(ctx, rm->remap_id, kdev, ino);
+		if (ret < 0)
+			return ret;
+		if (ret)
+			return ghost_get(ctx, rm->remap_id, f->fe->reg->name);
+	}
+	return -ENOENT;
+}
+
 static void build_id_hex(const uint32_t *words, size_t n, char *buf, size_t size)
 {
 	const uint8_t *b = (const uint8_t *)words;

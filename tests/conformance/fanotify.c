@@ -6,25 +6,108 @@
  *           F  FAN_OPEN | FAN_CLOSE_WRITE
  *           G  ignored mask FAN_MODIFY, FAN_MARK_IGNORED_SURV_MODIFY
  *         (skipped where fanotify is missing or not allowed)
+ *   fd 9  /proc/self/fdinfo/7, left open (as zdtm's fanotify00 leaks it);
+ *         fd 11 a dup of it
+ *   a child with fd 10 on /proc/PARENT/fdinfo/7 (our fd 7, from another task)
  *
  * Checks after SIGTERM: fdinfo shows the group's flags and both marks
  * as before (mark flags, masks), no event is queued, and opening F
- * gives a FAN_OPEN event for it.
+ * gives a FAN_OPEN event for it; fds 9 and 11 are still the fdinfo of
+ * our fd 7 (its link, and it reads the group's flags), and so is the
+ * child's fd 10.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "stasis_test.h"
 
 #define FAN	7
+#define INFO	9	/* /proc/self/fdinfo/FAN */
+#define PINFO	10	/* the child's /proc/PARENT/fdinfo/FAN */
+#define INFO2	11	/* a dup of INFO */
 
 static char f_path[PATH_MAX], g_path[PATH_MAX];
+static pid_t child;
+
+/* Is @fd the fdinfo of task @pid's fanotify FAN: its link, and what it reads? */
+static bool is_fan_info(int fd, pid_t pid)
+{
+	char link[64], want[64], buf[4096];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	snprintf(want, sizeof(want), "/proc/%d/fdinfo/%d", pid, FAN);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	if (n < 0 || (size_t)n != strlen(want) || memcmp(buf, want, n))
+		return false;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	return strstr(buf, "fanotify flags:") != NULL;
+}
+
+static int open_as(const char *path, int want)
+{
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || (fd != want && (dup2(fd, want) != want || close(fd))))
+		return -1;
+	return 0;
+}
+
+/* The child: its own open of our fdinfo, checked when SIGUSR1 comes. */
+static int child_main(pid_t parent, int ready)
+{
+	char path[64];
+	sigset_t usr1;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", parent, FAN);
+	if (open_as(path, PINFO))
+		return 2;
+	/* Ready only once the fd is there: the parent waits on a pipe. */
+	close(ready);
+	while (sigwaitinfo(&usr1, NULL) < 0 && errno == EINTR)
+		;
+	return is_fan_info(PINFO, parent) ? 0 : 1;
+}
+
+/* fd 9 and the child; -1 on failure. */
+static int setup_infos(void)
+{
+	char path[64], c;
+	sigset_t usr1;
+	int p[2];
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", FAN);
+	if (open_as(path, INFO) || dup2(INFO, INFO2) != INFO2 ||
+	    sigprocmask(SIG_BLOCK, &usr1, NULL) || pipe(p))
+		return -1;
+	child = fork();
+	if (child == 0) {
+		close(p[0]);
+		_exit(child_main(getppid(), p[1]));
+	}
+	close(p[1]);
+	if (child < 0 || read(p[0], &c, 1) != 0) {
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	return 0;
+}
 
 static int setup(void)
 {
@@ -45,7 +128,7 @@ static int setup(void)
 	    fanotify_mark(FAN, FAN_MARK_ADD | FAN_MARK_IGNORED_MASK | FAN_MARK_IGNORED_SURV_MODIFY,
 			  FAN_MODIFY, AT_FDCWD, g_path))
 		return -1;
-	return 0;
+	return setup_infos();
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -90,6 +173,28 @@ static void marks(char *out, size_t len)
 		used += snprintf(out + used, len - used, "%s;", lines[i]);
 }
 
+static void check_infos(void)
+{
+	int status;
+
+	if (!is_fan_info(INFO, getpid()) || !is_fan_info(INFO2, getpid()))
+		fail("fds %d and %d are no longer the fdinfo of our fd %d", INFO, INFO2, FAN);
+	if (kill(child, SIGUSR1) || waitpid(child, &status, 0) != child || !WIFEXITED(status))
+		fail("the child: %m");
+	else if (WEXITSTATUS(status))
+		fail("the child's fd %d is no longer the fdinfo of our fd %d (exit %d)", PINFO, FAN,
+		     WEXITSTATUS(status));
+	child = 0;
+}
+
+static void stop_child(void)
+{
+	if (child > 0) {
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+	}
+}
+
 static void check(const char *was)
 {
 	char now[1024], buf[4096];
@@ -114,6 +219,7 @@ static void check(const char *was)
 		fail("opening F gave no FAN_OPEN event (%zd bytes)", n);
 	else if (ev->fd >= 0)
 		close(ev->fd);
+	check_infos();
 }
 
 int main(int argc, char **argv)
@@ -128,6 +234,7 @@ int main(int argc, char **argv)
 			skip("fanotify is missing or not allowed here");
 		else
 			fail("setup: %m");
+		stop_child();
 		unlink(f_path);
 		unlink(g_path);
 		return test_result();

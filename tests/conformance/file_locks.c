@@ -7,17 +7,25 @@
  *   fd 6  "posix": POSIX read lock on bytes 10-29; fd 7 a dup of fd 6
  *   fd 8  "ofd":   OFD write lock on the whole file
  *   fd 9  "lease": opened read-only, a read lease
+ *   fd 10 "broken": opened read-write, a write lease that a conflicting
+ *         open is breaking (its SIGIO, F_SETSIG'd, taken by us, its
+ *         owner); then a child is forked and only the child keeps fd 10
  *
  * Checks after SIGTERM:
  *   - fdinfo shows each lock as before (style, type, range);
  *   - another process is kept out: flock(LOCK_EX|LOCK_NB) fails, a POSIX
  *     write lock on byte 15 is reported held by us (F_GETLK), an OFD
  *     lock through another open fails (F_OFD_SETLK), the lease is a read
- *     lease (F_GETLEASE).
+ *     lease (F_GETLEASE);
+ *   - no second break signal came to us (the restore breaks the lease
+ *     again in the child, and we are still the file's owner);
+ *   - in the child: the lease is still being broken to nothing
+ *     (F_GETLEASE F_UNLCK) and its owner is still us (F_GETOWN_EX).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +37,8 @@
 #include "stasis_test.h"
 
 static char dir[PATH_MAX];
+static volatile sig_atomic_t breaks, break_fd = -1;
+static pid_t holder;
 
 static int path_of(char *out, const char *name)
 {
@@ -44,6 +54,67 @@ static int open_at(const char *name, int flags, int want)
 		return -1;
 	fd = open(p, flags | O_CREAT, 0600);
 	if (fd < 0 || (fd != want && (dup2(fd, want) != want || close(fd))))
+		return -1;
+	return 0;
+}
+
+static void on_break(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	breaks++;
+	break_fd = si->si_fd;
+}
+
+/* In the child that keeps fd 10: wait for SIGUSR1, then check its lease. */
+static int holder_main(void)
+{
+	struct f_owner_ex owner;
+	sigset_t usr1;
+	int bad = 0;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	while (sigwaitinfo(&usr1, NULL) < 0 && errno == EINTR)
+		;
+	if (fcntl(10, F_GETLEASE) != F_UNLCK)
+		bad |= 1;
+	if (fcntl(10, F_GETOWN_EX, &owner) || owner.type != F_OWNER_PID ||
+	    owner.pid != getppid())
+		bad |= 2;
+	return bad;
+}
+
+/*
+ * fd 10: a write lease we break ourselves (the open fails with
+ * EWOULDBLOCK and leaves it breaking), its signal taken; then a child
+ * keeps the fd and we close it.
+ */
+static int setup_broken(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_break, .sa_flags = SA_SIGINFO };
+	sigset_t usr1;
+	char p[PATH_MAX];
+	int fd;
+
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	if (sigaction(SIGIO, &sa, NULL) || sigprocmask(SIG_BLOCK, &usr1, NULL) ||
+	    open_at("broken", O_RDWR, 10) || path_of(p, "broken"))
+		return -1;
+	if (fcntl(10, F_SETLEASE, F_WRLCK) || fcntl(10, F_SETSIG, SIGIO))
+		return -1;
+	fd = open(p, O_WRONLY | O_NONBLOCK);
+	if (fd >= 0 || errno != EWOULDBLOCK)
+		return -1;
+	for (int i = 0; i < 100 && !breaks; i++)
+		usleep(1000);
+	if (breaks != 1 || break_fd != 10)
+		return -1;
+	holder = fork();
+	if (holder == 0)
+		_exit(holder_main());
+	if (holder < 0 || close(10))
 		return -1;
 	return 0;
 }
@@ -65,7 +136,7 @@ static int setup(void)
 	if (flock(5, LOCK_EX) || fcntl(6, F_SETLK, &rd) || fcntl(8, F_OFD_SETLK, &wr) ||
 	    fcntl(9, F_SETLEASE, F_RDLCK))
 		return -1;
-	return 0;
+	return setup_broken();
 }
 
 /* "STYLE TYPE START END" of each lock fdinfo shows for @fd. */
@@ -107,6 +178,22 @@ static int child_checks(void)
 	return bad;
 }
 
+static void check_broken(void)
+{
+	int status;
+
+	if (breaks != 1)
+		fail("fd 10: %d break signals came to us, want the one before the checkpoint",
+		     (int)breaks);
+	if (kill(holder, SIGUSR1) || waitpid(holder, &status, 0) != holder ||
+	    !WIFEXITED(status))
+		fail("the child holding fd 10: %m");
+	else if (WEXITSTATUS(status))
+		fail("the child's fd 10 (failures %#x: 1 lease not breaking to nothing, 2 owner not us)",
+		     WEXITSTATUS(status));
+	holder = 0;
+}
+
 static void check(const char was[4][256])
 {
 	static const int fds[4] = { 5, 6, 8, 9 };
@@ -130,14 +217,19 @@ static void check(const char was[4][256])
 	else if (WEXITSTATUS(status))
 		fail("another process was not kept out (failures %#x: 1 flock, 2 posix, 4 ofd)",
 		     WEXITSTATUS(status));
+	check_broken();
 }
 
 static void cleanup(void)
 {
-	static const char *const names[] = { "flock", "posix", "ofd", "lease" };
+	static const char *const names[] = { "flock", "posix", "ofd", "lease", "broken" };
 	char p[PATH_MAX];
 
-	for (int i = 0; i < 4; i++)
+	if (holder > 0) {
+		kill(holder, SIGKILL);
+		waitpid(holder, NULL, 0);
+	}
+	for (int i = 0; i < 5; i++)
 		if (!path_of(p, names[i]))
 			unlink(p);
 	rmdir(dir);

@@ -1,6 +1,6 @@
 /*
  * inotify.c - an inotify with watches whose numbers have a gap, on disk
- * and on tmpfs.
+ * and on tmpfs, and one on a file unlinked while we keep it open.
  *
  * Sets up, before READY, in a fresh directory D next to the result file
  * and in a fresh directory S under /dev/shm (tmpfs):
@@ -9,14 +9,19 @@
  *           wd 2  removed again (a gap: the next one is 3)
  *           wd 3  D/file, IN_MODIFY|IN_EXCL_UNLINK
  *           wd 4  S, IN_CREATE|IN_ONESHOT
- *         the IN_IGNORED of wd 2 read, so the queue is empty
+ *           wd 5  D/gone, IN_MODIFY, then D/gone unlinked; fd 8 keeps
+ *                 it open (read-write): the dump keeps it as a ghost file
+ *         the events so far read, so the queue is empty
  *
  * Checks after SIGTERM:
  *   - fdinfo lists the same watches (number and mask), and the queue is
  *     empty (nothing the restore did shows as an event);
  *   - creating D/new gives IN_CREATE on wd 1, writing D/file IN_MODIFY
  *     on wd 3, creating S/new IN_CREATE on wd 4, and S/new2 nothing (it
- *     was a one-shot watch).
+ *     was a one-shot watch);
+ *   - writing through fd 8 gives IN_MODIFY on wd 5: the watch is on the
+ *     very file fd 8 is, though it has no name (and making it again in
+ *     D queued nothing either).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +36,7 @@
 #include "stasis_test.h"
 
 #define IFD	7
+#define GONE	8
 
 static char dir[PATH_MAX], shm[PATH_MAX];
 
@@ -74,6 +80,13 @@ static int setup(void)
 		return -1;
 	if (inotify_add_watch(IFD, p, IN_MODIFY | IN_EXCL_UNLINK) != 3 ||
 	    inotify_add_watch(IFD, shm, IN_CREATE | IN_ONESHOT) != 4)
+		return -1;
+	if (path_in(p, dir, "gone"))
+		return -1;
+	fd = open(p, O_CREAT | O_RDWR | O_TRUNC, 0600);
+	if (fd < 0 || (fd != GONE && (dup2(fd, GONE) != GONE || close(fd))))
+		return -1;
+	if (inotify_add_watch(IFD, p, IN_MODIFY) != 5 || unlink(p))
 		return -1;
 	while (read(IFD, buf, sizeof(buf)) > 0)
 		;
@@ -159,6 +172,11 @@ static void check_events(void)
 		fail("create %s/new2: %m", shm);
 	if (next_event(&wd, &mask) && (mask & IN_CREATE))
 		fail("the one-shot watch fired twice (wd %d)", wd);
+	while (next_event(&wd, &mask))
+		;
+	if (write(GONE, "y", 1) != 1)
+		fail("write to the unlinked file: %m");
+	expect("write to the unlinked file", 5, IN_MODIFY);
 }
 
 static void cleanup(void)
