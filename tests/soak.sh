@@ -4,7 +4,8 @@
 # runs; then the program checks that nothing it can see has changed: pipes
 # and their bytes, timers still armed and not early, pending and blocked
 # signals, a thread asleep in nanosleep, signalfd/timerfd/epoll state,
-# seccomp filters, unix sockets with their queues and connections.
+# seccomp filters, unix sockets with their queues and connections, AIO
+# contexts with their unreaped events.
 # Prints PASS/FAIL per program and "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -18,7 +19,7 @@ mkdir -p "$W"
 cp build/stasis "$STASIS" || exit 1
 passed=0 failed=0
 for p in pipes_fifos timers signals sleeping threads_tls signalfd_timerfd epoll seccomp \
-	unix_sockets unix_conns; do
+	unix_sockets unix_conns aio; do
 	mkdir -p "$W/$p/img"
 	t0=$(date +%s)
 	out=$($B/runner --timeout $((CYCLES + 60)) --workdir "$W/$p" \
