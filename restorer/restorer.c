@@ -17,9 +17,11 @@
 
 #include <asm/prctl.h>
 #include <asm/unistd.h>
+#include <linux/aio_abi.h>
 #include <linux/capability.h>
 #include <linux/errno.h>
 #include <linux/futex.h>
+#include <linux/memfd.h>
 #include <linux/mman.h>
 #include <linux/prctl.h>
 #include <linux/resource.h>
@@ -247,6 +249,85 @@ static void copy_proxy(struct rst_args *a)
 {
 	if (a->proxy_len)
 		memcpy((void *)a->proxy_dst, (const void *)a->proxy_src, a->proxy_len);
+}
+
+/*
+ * Step 3, AIO rings.  A new context's ring starts empty, its tail (which
+ * the kernel keeps for itself and copies into the header) at 0.  Requests
+ * that complete at once, writes to a memfd, move that tail on; reaping
+ * them as they come (moving the head, which the task may write too)
+ * keeps room in the ring, until the head stops at the dumped one.  Where
+ * the dumped events wrap around the ring's end, the tail goes round once
+ * more to get behind them.  The kernel's count of free slots then agrees
+ * with the events left in the ring.
+ */
+#define AIO_BATCH	64
+
+static void aio_move_tail(uint64_t ctx, volatile struct rst_aio_hdr *ring, uint32_t count,
+			  uint32_t head)
+{
+	char byte = 0;
+	struct iocb cb = {
+		.aio_lio_opcode = IOCB_CMD_PWRITE,
+		.aio_buf = (uint64_t)&byte,
+		.aio_nbytes = 1,
+	};
+	struct iocb *cbs[AIO_BATCH];
+	uint32_t done = 0;
+	long fd;
+
+	if (!count)
+		return;
+	fd = sys2(__NR_memfd_create, "stasis-aio", MFD_CLOEXEC);
+	check(fd, "create a memfd to move an AIO ring's tail");
+	cb.aio_fildes = fd;
+	for (int i = 0; i < AIO_BATCH; i++)
+		cbs[i] = &cb;
+	while (done < count) {
+		uint32_t n = count - done < AIO_BATCH ? count - done : AIO_BATCH;
+		long ret = sys3(__NR_io_submit, ctx, n, cbs);
+
+		check(ret ? ret : -EAGAIN, "submit requests to move an AIO ring's tail");
+		done += ret;
+		ring->head = done < head ? done : head;
+	}
+	sys1(__NR_close, fd);
+}
+
+static void restore_aio(const struct rst_aio *r)
+{
+	const uint64_t hdr = sizeof(struct rst_aio_hdr);
+	volatile struct rst_aio_hdr *old = (void *)r->addr, *ring;
+	uint32_t head = old->head, tail = old->tail, from;
+	uint64_t ctx = 0;
+	long ret;
+
+	/* The pages image is checked for length only: this is the ring's first sight of it. */
+	if (old->magic != RST_AIO_MAGIC || old->header_length != hdr || old->nr != r->nr ||
+	    tail >= r->nr || r->len <= hdr)
+		die("use the dumped AIO ring: its header is not a ring's", -EINVAL);
+	check(sys2(__NR_io_setup, r->nr_req, &ctx), "make an AIO context again (io_setup)");
+	ring = (void *)ctx;
+	if (ring->nr != r->nr)
+		die("make an AIO ring of the dumped size (io_setup made another: other CPUs?)",
+		    -EINVAL);
+	/* The kernel reads the head modulo nr: the task may have written any value. */
+	from = head % r->nr;
+	aio_move_tail(ctx, ring, tail >= from ? tail : r->nr + tail, from);
+	/* The events, not the header: its id is the new context's. */
+	memcpy((char *)ctx + hdr, (const char *)r->addr + hdr, r->len - hdr);
+	ring->head = head;
+	/* Over the area that held the dumped ring: the context's id becomes its address. */
+	ret = sys5(__NR_mremap, ctx, r->len, r->len, MREMAP_MAYMOVE | MREMAP_FIXED, r->addr);
+	if (ret >= 0 && (uint64_t)ret != r->addr)
+		ret = -EFAULT;
+	check(ret, "move an AIO ring to its address");
+}
+
+static void restore_aios(struct rst_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_aios; i++)
+		restore_aio(&a->aios[i]);
 }
 
 static void protect_vmas(struct rst_args *a)
@@ -560,6 +641,7 @@ void rst_main(struct rst_args *a)
 	map_vmas(a);
 	fill_pages(a);
 	copy_proxy(a);
+	restore_aios(a);
 	protect_vmas(a);
 	restore_mm(a);
 	create_threads(a);

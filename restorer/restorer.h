@@ -12,7 +12,8 @@
  *      dumped addresses, or clear of the task's areas when the image's
  *      vDSO is rebuilt as a proxy;
  *   3. maps every VMA, reads its pages from the pages image, copies the
- *      vDSO proxy's bytes in, sets the protections and madvise flags;
+ *      vDSO proxy's bytes in, makes the AIO rings again over their
+ *      areas, sets the protections and madvise flags;
  *   4. restores the mm fields (PR_SET_MM_MAP) and the rlimits;
  *   5. creates the other threads with their TIDs (clone3 set_tid);
  *   6. in every thread: TLS bases, robust list, rseq, clear-tid address,
@@ -73,6 +74,28 @@ struct rst_vma {
 struct rst_run {
 	uint64_t addr, len, off;
 };
+
+/*
+ * An AIO ring (io_setup context) to make again.  Its area is in vmas as
+ * plain anonymous memory, filled with the dumped ring; the restorer makes
+ * a new context with io_setup(nr_req), brings its tail and events to the
+ * dumped ones and moves the new ring over the area (src/aio.c).
+ */
+struct rst_aio {
+	uint64_t addr, len;
+	uint32_t nr_req;		/* for io_setup() */
+	uint32_t nr;			/* the ring's events: what len holds */
+};
+
+/* The kernel's AIO ring header (struct aio_ring, fs/aio.c); the events follow. */
+struct rst_aio_hdr {
+	uint32_t id;			/* the kernel's index of the context: not ours to set */
+	uint32_t nr, head, tail, magic;
+	uint32_t compat_features, incompat_features, header_length;
+};
+
+#define RST_AIO_MAGIC		0xa10a10a1u
+#define RST_AIO_EVENT_SIZE	32	/* struct io_event */
 
 /* The kernel's vvar and vdso pieces the restorer moves, at most. */
 #define RST_MOVES_MAX	8
@@ -177,6 +200,9 @@ struct rst_args {
 	struct rst_run *runs;
 	uint32_t nr_runs;
 	uint32_t pad;
+	struct rst_aio *aios;		/* made once the pages are in */
+	uint32_t nr_aios;
+	uint32_t pad_aios;
 	/* The vDSO proxy: its bytes, copied into its area (mapped, fill set). */
 	uint64_t proxy_src, proxy_dst, proxy_len;	/* len 0: none */
 

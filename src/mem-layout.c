@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "dump.h"
 #include "log.h"
 #include "mem-hugetlb.h"
@@ -492,11 +493,9 @@ static int classify_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_li
 		return ret ? ret : apply_vmflags(t->pid, sv, e);
 	}
 	if (!anon) {
-		if (!strncmp(sv->name, "/[aio]", 6)) {
-			pr_err("pid %d: AIO ring at %" PRIx64 " is not supported yet",
-			       t->pid, e->start);
-			return -ENOTSUP;
-		}
+		ret = aio_ring_classify(t->pid, sv->name, e);
+		if (ret)
+			return ret < 0 ? ret : apply_vmflags(t->pid, sv, e);
 		ret = classify_file_vma(ctx, t, l, sv, e, &anon);
 		if (ret)
 			return ret;
@@ -647,6 +646,9 @@ int mem_fill_mm(struct dump_ctx *ctx, struct dump_task *t, MmEntry *mm, uint64_t
 				mm->mm_brk = l->v[i].end;
 		pr_warn("pid %d: no parasite; brk taken from the heap, dumpable unknown", t->pid);
 	}
+	ret = aio_dump_rings(t->pid, mm, l);
+	if (ret)
+		return ret;
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", t->pid);
 	ret = files_dump_path(ctx, t, exe, O_RDONLY, &t->exe_file_id);
 	mm->exe_file_id = t->exe_file_id;

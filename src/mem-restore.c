@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "log.h"
 #include "mem.h"
 #include "mem-check.h"
@@ -42,6 +43,8 @@ struct mem_rst {
 	int pages_fd;
 	uint32_t pages_id;
 	struct vdso_rst *vdso;		/* vdso.c's plan */
+	struct rst_aio *aios;		/* AIO rings to make again (aio.c) */
+	uint32_t nr_aios;
 };
 
 static int read_mm(struct rst_ctx *ctx, struct rst_task *t)
@@ -52,7 +55,7 @@ static int read_mm(struct rst_ctx *ctx, struct rst_task *t)
 			   (ProtobufCMessage **)&t->mm);
 	if (ret == -ENOENT)
 		pr_err("the memory image of pid %d (mm-%d.img) is missing", t->pid, t->pid);
-	return ret ?: mem_check_vmas(t->pid, t->mm);
+	return ret ?: mem_check_vmas(t->pid, t->mm) ?: aio_check_entries(t->pid, t->mm);
 }
 
 static VmaEntry *vma_of(MmEntry *mm, uint64_t addr)
@@ -66,6 +69,9 @@ static VmaEntry *vma_of(MmEntry *mm, uint64_t addr)
 
 static bool vma_takes_pages(const VmaEntry *v)
 {
+	/* A ring's pages go to a plain area first, whence the restorer copies them. */
+	if (v->status & VMA_AREA_AIORING)
+		return true;
 	return (v->status & VMA_AREA_REGULAR) &&
 	       !(v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL)) &&
 	       (v->flags & MAP_TYPE) != MAP_SHARED;
@@ -215,6 +221,7 @@ void mem_restore_free(struct rst_task *t)
 		close(m->pages_fd);
 	free(m->runs);
 	free(m->vmas);
+	free(m->aios);
 	vdso_restore_free(m->vdso);
 	free(m);
 	t->mem_priv = NULL;
@@ -292,7 +299,6 @@ static int unsupported_vma(struct rst_task *t, const VmaEntry *v)
 	} kinds[] = {
 		{ VMA_AREA_SYSVIPC, "SysV shared memory" },
 		{ VMA_AREA_SOCKET, "a packet socket ring" },
-		{ VMA_AREA_AIORING, "an AIO ring" },
 		{ VMA_AREA_SHSTK, "a shadow stack" },
 		{ VMA_AREA_UPROBES, "a uprobes area" },
 	};
@@ -354,6 +360,42 @@ static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, 
 	return 0;
 }
 
+/* Do the runs read every page of [@start, @end)?  They are in address order. */
+static bool runs_cover(const struct mem_rst *m, uint64_t start, uint64_t end)
+{
+	for (uint32_t i = 0; i < m->nr_runs && start < end; i++) {
+		const struct rst_run *r = &m->runs[i];
+
+		if (r->addr <= start && start < r->addr + r->len)
+			start = r->addr + r->len;
+	}
+	return start >= end;
+}
+
+/*
+ * An AIO ring: plain memory at first, filled with the dumped ring, over
+ * which the restorer moves the ring of the context it makes again.
+ */
+static int plan_aio(struct rst_task *t, struct mem_rst *m, const VmaEntry *v)
+{
+	int ret = aio_restore_plan(t->pid, t->mm, v, &m->aios[m->nr_aios]);
+
+	if (ret)
+		return ret;
+	if (!runs_cover(m, v->start, v->end)) {
+		pr_err("pagemap-%d.img: the pages of the AIO ring at %#" PRIx64 " are missing",
+		       t->pid, (uint64_t)v->start);
+		return -EINVAL;
+	}
+	m->nr_aios++;
+	m->vmas[m->nr_vmas++] = (struct rst_vma){
+		.start = v->start, .end = v->end, .prot = v->prot,
+		.flags = MAP_PRIVATE | MAP_ANONYMOUS, .fd = -1, .fill = 1,
+		.madv = v->has_madv ? v->madv : 0,
+	};
+	return 0;
+}
+
 /*
  * THP off for the whole mm (PR_SET_THP_DISABLE) before the restorer fills
  * anything, so that the fill makes no huge page the task never had.
@@ -388,7 +430,8 @@ int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t)
 	if (ret)
 		return ret;
 	m->vmas = calloc(t->mm->n_vmas + 1, sizeof(*m->vmas));
-	if (!m->vmas)
+	m->aios = calloc(t->mm->n_aios + 1, sizeof(*m->aios));
+	if (!m->vmas || !m->aios)
 		return -ENOMEM;
 	for (size_t i = 0; i < t->mm->n_vmas; i++) {
 		VmaEntry *v = t->mm->vmas[i];
@@ -396,6 +439,12 @@ int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t)
 
 		if (v->status == VMA_AREA_GUARD) {
 			plan_guard(m, v);
+			continue;
+		}
+		if (v->status & VMA_AREA_AIORING) {
+			ret = plan_aio(t, m, v);
+			if (ret)
+				return ret;
 			continue;
 		}
 		if (!(v->status & VMA_AREA_REGULAR) ||
@@ -415,6 +464,7 @@ size_t mem_restore_size(struct rst_task *t)
 	struct mem_rst *m = t->mem_priv;
 
 	return m->nr_vmas * sizeof(struct rst_vma) + m->nr_runs * sizeof(struct rst_run) +
+	       m->nr_aios * sizeof(struct rst_aio) +
 	       t->mm->n_mm_saved_auxv * sizeof(uint64_t) + vdso_restore_size(m->vdso) +
 	       3 * PAGE_SZ;
 }
@@ -495,6 +545,9 @@ int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *a
 	memcpy(a->runs, m->runs, m->nr_runs * sizeof(*a->runs));
 	a->nr_runs = m->nr_runs;
 	a->pages_fd = m->pages_fd;
+	a->aios = rst_alloc(al, m->nr_aios * sizeof(*a->aios), 8);
+	memcpy(a->aios, m->aios, m->nr_aios * sizeof(*a->aios));
+	a->nr_aios = m->nr_aios;
 
 	ret = vdso_restore_args(m->vdso, a, al, region);
 	if (ret)

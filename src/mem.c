@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "aio.h"
 #include "dump.h"
 #include "clock.h"
 #include "log.h"
@@ -196,11 +197,14 @@ static uint64_t zero_page_pfn(void)
 enum dump_how {
 	DUMP_NONE,	/* no pages: shared, the kernel's, or droppable */
 	DUMP_SCAN,	/* the pages the task holds */
-	DUMP_ALL,	/* every page (vdso: a restore may need to build a proxy of it) */
+	DUMP_ALL,	/* every page (vdso: a restore may need to build a proxy of it; AIO rings) */
 };
 
 static enum dump_how vma_dump_how(const VmaEntry *e)
 {
+	/* A ring's every page, header and events: the restorer copies them into a new ring. */
+	if (e->status & VMA_AREA_AIORING)
+		return DUMP_ALL;
 	if (!(e->status & VMA_AREA_REGULAR) ||
 	    !(e->status & (VMA_ANON_PRIVATE | VMA_FILE_PRIVATE)))
 		return DUMP_NONE;
@@ -880,6 +884,7 @@ int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 		ret = mem_write_mm(ctx, t, &mm, &l);
 	if (pagemap.fd >= 0)
 		close(pagemap.fd);
+	aio_free_rings(&mm);
 	free(l.v);
 	if (ret)
 		pr_err("pid %d: memory dump failed", t->pid);

@@ -18,7 +18,7 @@ label() { sed -u "s/^\(PASS\|FAIL\|SKIP\): /\1: dump $1: /"; }
 
 progs="$B/conformance/sleeping $B/conformance/pipe $B/compel/avx512 $B/compel/nanosleep
        $B/compel/read_pipe $B/compel/futex $B/compel/thread_churn $B/compel/fork_churn
-       $B/compel/zombie"
+       $B/compel/zombie $B/conformance/aio"
 for p in $progs; do
 	n=$(basename "$p")
 	$R --between "build/stasis dump -R -D $W/$n -v4 -o dump.log -t" \
@@ -58,6 +58,11 @@ for step in seize collect infect mem files core cpuinfo images; do
 		$R --between "/bin/bash tests/dump/fault-step.sh $step $W/fault-$step-$n" \
 			--workdir "$W/run-fault-$step-$n" "$p" | label "fault at $step"
 	done
+	# AIO rings are read at the mem step: a failure there or after leaves them as they were.
+	case $step in mem | files)
+		$R --between "/bin/bash tests/dump/fault-step.sh $step $W/fault-$step-aio" \
+			--workdir "$W/run-fault-$step-aio" $B/conformance/aio | label "fault at $step"
+	esac
 done
 # A dump that is to kill the tree takes the bytes queued in its ptys out
 # of the kernel; one that fails after that puts them back.

@@ -10,7 +10,8 @@
 #    and a changed file each fail with a clear error, leaving nothing
 #    running;
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
-#    a malformed one is refused (vdso.sh).
+#    a malformed one is refused (vdso.sh);
+#  - AIO rings whose images do not add up are refused clearly (aio.sh).
 set -u
 cd "$(dirname "$0")/../.."
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
@@ -355,4 +356,5 @@ else
 	kill -9 $left 2>/dev/null
 fi
 bash tests/restore/vdso.sh
+bash tests/restore/aio.sh
 exit 0
