@@ -66,6 +66,9 @@ int main(void)
 		printf("FAIL: compel refuses a traced task: could not trace it for the test\n");
 		goto out;
 	}
+	/* Asleep in pause() before we start: on a busy machine it may still be on its way. */
+	for (int i = 0; i < 500 && state_of(victim) != 'S'; i++)
+		usleep(10000);
 	compel_set_log(log_cb, NULL, COMPEL_LOG_ERROR);
 	ret = compel_tree_seize(victim, &tree);
 	if (ret == -EBUSY && strstr(last_error, "already traced by"))
