@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "arch/x86/cpuinfo.h"
 #include "log.h"
@@ -30,6 +31,7 @@ struct opt_desc {
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
+	O_EXTERNAL, O_INHERIT_FD,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -55,6 +57,8 @@ static const struct opt_desc opt_table[] = {
 	{ "link-remap", no_argument, O_LINK_REMAP, SET },
 	{ "no-link-remap", no_argument, O_NO_LINK_REMAP, SET },
 	{ "ghost-limit", required_argument, O_GHOST_LIMIT, SET },
+	{ "external", required_argument, O_EXTERNAL, SET },
+	{ "inherit-fd", required_argument, O_INHERIT_FD, SET },
 
 	/* Accepted and without effect here, as in CRIU for these actions. */
 	{ "pre-dump-mode", required_argument, 0, IGNORED },
@@ -96,8 +100,6 @@ static const struct opt_desc opt_table[] = {
 	{ "port", required_argument, 0, UNSUPPORTED },
 	{ "ps-socket", required_argument, 0, UNSUPPORTED },
 	{ "lazy-pages", no_argument, 0, UNSUPPORTED },
-	{ "external", required_argument, 0, UNSUPPORTED },
-	{ "inherit-fd", required_argument, 0, UNSUPPORTED },
 	{ "root", required_argument, 'r', UNSUPPORTED },
 	{ "freeze-cgroup", required_argument, 0, UNSUPPORTED },
 	{ "namespaces", required_argument, 'n', UNSUPPORTED },
@@ -197,6 +199,51 @@ static int parse_verbosity(const char *arg, struct opts *o)
 	return parse_int("-v", arg, 0, 9, &o->verbosity);
 }
 
+/* --external KEY: kept as given; each kind looks for the keys it knows. */
+static int add_external(const char *arg, struct opts *o)
+{
+	const char **e = realloc(o->externals, (o->nr_externals + 1) * sizeof(*e));
+
+	if (!e || !(arg = strdup(arg))) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+	o->externals = e;
+	o->externals[o->nr_externals++] = arg;
+	return 0;
+}
+
+/* --inherit-fd fd[N]:KEY: our fd N stands for the file the images name KEY. */
+static int add_inherit_fd(const char *arg, struct opts *o)
+{
+	struct opts_inherit_fd *in;
+	struct stat st;
+	int fd, n = -1;
+
+	if (sscanf(arg, "fd[%d]%n", &fd, &n) != 1 || n < 0 || arg[n] != ':' || !arg[n + 1] ||
+	    fd < 0) {
+		fprintf(stderr, "--inherit-fd %s: not fd[N]:KEY\n", arg);
+		return 1;
+	}
+	if (fstat(fd, &st)) {
+		fprintf(stderr, "--inherit-fd %s: fd %d is not open\n", arg, fd);
+		return 1;
+	}
+	in = realloc(o->inherit_fds, (o->nr_inherit_fds + 1) * sizeof(*in));
+	if (!in) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+	o->inherit_fds = in;
+	in[o->nr_inherit_fds] = (struct opts_inherit_fd){ fd, strdup(arg + n + 1) };
+	if (!in[o->nr_inherit_fds].key) {
+		fprintf(stderr, "out of memory\n");
+		return 1;
+	}
+	o->nr_inherit_fds++;
+	return 0;
+}
+
 static int set_opt(int val, const char *arg, struct opts *o)
 {
 	switch (val) {
@@ -222,6 +269,8 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
 	case 'l': o->file_locks = true; break;
 	case 'x': o->ext_unix_sk = true; break;
+	case O_EXTERNAL: return add_external(arg, o);
+	case O_INHERIT_FD: return add_inherit_fd(arg, o);
 	/*
 	 * CRIU searches these dirs for the path of a watched inode; stasis
 	 * asks the inode itself (its handle, opened), so none is needed.
@@ -351,4 +400,20 @@ int opts_parse(int argc, char **argv, struct opts *o)
 	if (parse_configs(argc, argv, o))
 		return 1;
 	return parse_list(argc, argv, o, "stasis", true);
+}
+
+int opts_inherited_fd(const struct opts *o, const char *key)
+{
+	for (size_t i = 0; o && i < o->nr_inherit_fds; i++)
+		if (!strcmp(o->inherit_fds[i].key, key))
+			return o->inherit_fds[i].fd;
+	return -1;
+}
+
+bool opts_external(const struct opts *o, const char *key)
+{
+	for (size_t i = 0; o && i < o->nr_externals; i++)
+		if (!strcmp(o->externals[i], key))
+			return true;
+	return false;
 }

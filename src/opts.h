@@ -16,6 +16,12 @@
 /* CRIU's default --ghost-limit: the most bytes an unlinked file may hold. */
 #define OPTS_GHOST_LIMIT	(1u << 20)
 
+/* --inherit-fd fd[N]:KEY */
+struct opts_inherit_fd {
+	int fd;
+	const char *key;
+};
+
 struct opts {
 	const char *action;		/* dump, restore, check, ... */
 	const char *subaction;		/* cpuinfo dump|check */
@@ -40,7 +46,19 @@ struct opts {
 	bool force_irmap;		/* --force-irmap: watches by path, not by handle */
 	bool stats;			/* write stats-dump (always, as CRIU) */
 	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */
+	const char **externals;		/* --external KEY, as given */
+	size_t nr_externals;
+	struct opts_inherit_fd *inherit_fds;
+	size_t nr_inherit_fds;
 };
+
+/*
+ * The fd --inherit-fd gave for the file the images name @key ("pipe:[N]",
+ * "tty[RDEV:DEV]", "socket:[INO]"), or -1.
+ */
+int opts_inherited_fd(const struct opts *o, const char *key);
+/* Was @key ("tty[RDEV:DEV]") named by --external? */
+bool opts_external(const struct opts *o, const char *key);
 
 /*
  * Parse argv (and the config files CRIU would read, unless

@@ -8,6 +8,7 @@
  * its cwd, root and umask.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "fdinfo.pb-c.h"
 #include "fs.pb-c.h"
 #include "log.h"
+#include "opts.h"
 
 struct files_rst_priv *files_rst_priv(struct rst_ctx *ctx)
 {
@@ -62,6 +64,31 @@ static int open_by_kind(struct rst_ctx *ctx, struct rst_file *f, const struct fd
 	return kind->open(ctx, f);
 }
 
+/*
+ * Entry @f as the fd --inherit-fd gave for its key, as a pool fd; -ENOENT
+ * when it has none.  The file is the caller's: its flags and owner stay.
+ */
+static int open_inherited(struct rst_ctx *ctx, struct rst_file *f)
+{
+	const struct fd_kind *kind = fd_kind_by_type(f->fe->type);
+	char key[PATH_MAX];
+	int fd;
+
+	if (!ctx->opts || !ctx->opts->nr_inherit_fds || !kind || !kind->inherit_key ||
+	    !kind->part(f->fe) || kind->inherit_key(ctx, f->fe, key, sizeof(key)))
+		return -ENOENT;
+	fd = opts_inherited_fd(ctx->opts, key);
+	if (fd < 0)
+		return -ENOENT;
+	pr_info("file id %u (%s): our fd %d, given for it by --inherit-fd", f->fe->id, key, fd);
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		pr_perror("file id %u: cannot dup the fd given for %s", f->fe->id, key);
+		return -errno;
+	}
+	return rst_pool_add(ctx, fd);
+}
+
 int files_restore_open(struct rst_ctx *ctx, uint32_t id)
 {
 	struct rst_file *f = rst_file_by_id(ctx, id);
@@ -75,11 +102,13 @@ int files_restore_open(struct rst_ctx *ctx, uint32_t id)
 	}
 	if (f->fd >= 0)
 		return f->fd;
-	fd = open_by_kind(ctx, f, &kind);
+	fd = open_inherited(ctx, f);
+	if (fd == -ENOENT)
+		fd = open_by_kind(ctx, f, &kind);
 	if (fd < 0)
 		return fd;
 	/* The signal belongs to the file: set once here, for every task. */
-	fown = kind->fown ? kind->fown(ctx, f->fe) : NULL;
+	fown = kind && kind->fown ? kind->fown(ctx, f->fe) : NULL;
 	if (fown && fown->signum && fcntl(fd, F_SETSIG, fown->signum)) {
 		err = errno;
 		pr_perror("file id %u: cannot set its signal to %u", id, fown->signum);

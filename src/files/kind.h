@@ -39,6 +39,13 @@ struct fd_kind {
 	/* --- restore --- */
 	/* The kind's own part of files.img entry @fe; NULL when it is missing. */
 	const void *(*part)(const FileEntry *fe);
+	/*
+	 * The name --inherit-fd gives entry @fe by (CRIU's keys: "pipe:[ID]",
+	 * "tty[RDEV:DEV]", "socket:[INO]"), into @buf: 0, or -ENOENT when
+	 * the entry has none.  An entry whose key was given is not opened:
+	 * the fd given stands for it.
+	 */
+	int (*inherit_key)(struct rst_ctx *ctx, const FileEntry *fe, char *buf, size_t size);
 	/* Who gets the file's signals; NULL for nobody. */
 	const FownEntry *(*fown)(struct rst_ctx *ctx, const FileEntry *fe);
 	/* In the controller: open entry @f once, as a pool fd (rst_pool_add). */

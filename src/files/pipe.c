@@ -477,12 +477,20 @@ static const FownEntry *pipe_fown(struct rst_ctx *ctx, const FileEntry *fe)
 	return fe->pipe->fown;
 }
 
+static int pipe_inherit_key(struct rst_ctx *ctx, const FileEntry *fe, char *buf, size_t size)
+{
+	(void)ctx;
+	snprintf(buf, size, "pipe:[%u]", fe->pipe->pipe_id);
+	return 0;
+}
+
 const struct fd_kind pipe_fd_kind = {
 	.name = "pipe",
 	.type = FD_TYPES__PIPE,
 	.match = pipe_match,
 	.dump = pipe_dump,
 	.part = pipe_part,
+	.inherit_key = pipe_inherit_key,
 	.fown = pipe_fown,
 	.open = pipe_restore_open,
 	.prepared = pipe_restore_prepared,

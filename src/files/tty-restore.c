@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -53,8 +54,14 @@ struct rst_pty {
 	int master;		/* ours; -1 once closed to hang the slaves up */
 	int slave;		/* ours, to set the pair up */
 	bool fake;		/* the tree held no master: hung up once all are open */
-	int ctty;		/* pool fd of the slave for its session leader, or -1 */
-	uint32_t sid, pgrp;	/* that session, and its foreground group */
+};
+
+/* A terminal a session leader of the tree takes as its controlling terminal. */
+struct rst_ctty {
+	uint32_t sid, pgrp;	/* the session, and its foreground group */
+	int fd;			/* a pool fd of the terminal */
+	bool own;		/* that pool fd is ours to close */
+	uint32_t info_id;
 };
 
 struct tty_rst {
@@ -65,6 +72,8 @@ struct tty_rst {
 	bool loaded;
 	struct rst_pty *ptys;
 	size_t nr_ptys, cap_ptys;
+	struct rst_ctty *cttys;
+	size_t nr_cttys, cap_cttys;
 };
 
 static int tty_load(struct rst_ctx *ctx, struct tty_rst *tr)
@@ -257,7 +266,7 @@ static int pty_make(struct rst_ctx *ctx, struct tty_rst *tr, int index, int flag
 {
 	const TtyInfoEntry *mi = tty_info(tr, tty_info_id(index, true));
 	const TtyInfoEntry *si = tty_info(tr, tty_info_id(index, false));
-	struct rst_pty p = { .index = index, .slave = -1, .fake = fake, .ctty = -1 };
+	struct rst_pty p = { .index = index, .slave = -1, .fake = fake };
 	int unlock = 0, ret;
 
 	ret = files_grow(&tr->ptys, &tr->cap_ptys, tr->nr_ptys, sizeof(*tr->ptys));
@@ -479,6 +488,10 @@ int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 	case TTY_TYPE__CTTY:
 		fd = ctty_file_open(ctx, tr, f, ie);
 		break;
+	case TTY_TYPE__EXT_TTY:
+		pr_err("unsupported: file id %u is an external terminal: give it with --inherit-fd fd[N]:tty[%x:%x]",
+		       f->fe->id, ie->rdev, ie->dev);
+		return -ENOTSUP;
 	case TTY_TYPE__CONSOLE:
 	case TTY_TYPE__VT:
 	case TTY_TYPE__SERIAL:
@@ -490,6 +503,17 @@ int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 		return -ENOTSUP;
 	}
 	return fd < 0 ? fd : rst_pool_add(ctx, fd);
+}
+
+int tty_inherit_key(struct rst_ctx *ctx, const FileEntry *fe, char *buf, size_t size)
+{
+	struct tty_rst *tr = tty_rst(ctx);
+	const TtyInfoEntry *ie = tr ? tty_info(tr, fe->tty->tty_info_id) : NULL;
+
+	if (!ie)
+		return -ENOENT;
+	snprintf(buf, size, "tty[%x:%x]", ie->rdev, ie->dev);
+	return 0;
 }
 
 const FownEntry *tty_restore_fown(struct rst_ctx *ctx, const FileEntry *fe)
@@ -505,30 +529,68 @@ const FownEntry *tty_restore_fown(struct rst_ctx *ctx, const FileEntry *fe)
 
 /* --- once every entry is open --- */
 
-/* The session leader of the tree that takes pty @p, if any: a pool fd for it. */
+/*
+ * Terminal @ie (pool fd @fd) is the controlling terminal of its session:
+ * its leader must be a live task of the tree, which takes it (installed).
+ */
+static int ctty_add(struct rst_ctx *ctx, struct tty_rst *tr, const TtyInfoEntry *ie, int fd,
+		    bool own)
+{
+	struct rst_task *leader = rst_task_by_pid(ctx, ie->sid);
+	int ret;
+
+	if (!leader || leader->sid != leader->pid || leader->zombie) {
+		pr_err("unsupported: terminal %#x is the controlling terminal of session %u, whose leader is not a live task of the tree",
+		       ie->id, ie->sid);
+		ret = -ENOTSUP;
+	} else {
+		ret = files_grow(&tr->cttys, &tr->cap_cttys, tr->nr_cttys, sizeof(*tr->cttys));
+	}
+	if (ret) {
+		if (own)
+			close(fd);
+		return ret;
+	}
+	tr->cttys[tr->nr_cttys++] = (struct rst_ctty){ ie->sid, ie->pgrp, fd, own, ie->id };
+	return 0;
+}
+
+/* Pty @p, if it is the terminal of a session: a pool fd of its slave for the leader. */
 static int pty_pick_session(struct rst_ctx *ctx, struct tty_rst *tr, struct rst_pty *p)
 {
 	const TtyInfoEntry *mi = tty_info(tr, tty_info_id(p->index, true));
 	const TtyInfoEntry *si = tty_info(tr, tty_info_id(p->index, false));
 	const TtyInfoEntry *ie = mi && mi->sid ? mi : si;
-	struct rst_task *leader;
 	int fd;
 
 	if (!ie || !ie->sid)
 		return 0;
-	leader = rst_task_by_pid(ctx, ie->sid);
-	if (!leader || leader->sid != leader->pid || leader->zombie) {
-		pr_err("unsupported: pty %d is the terminal of session %u, whose leader is not a live task of the tree",
-		       p->index, ie->sid);
-		return -ENOTSUP;
-	}
 	fd = fcntl(p->slave, F_DUPFD_CLOEXEC, 0);
-	p->ctty = fd < 0 ? -errno : rst_pool_add(ctx, fd);
-	if (p->ctty < 0)
-		return p->ctty;
-	p->sid = ie->sid;
-	p->pgrp = ie->pgrp;
-	return 0;
+	fd = fd < 0 ? -errno : rst_pool_add(ctx, fd);
+	return fd < 0 ? fd : ctty_add(ctx, tr, ie, fd, true);
+}
+
+/* External terminals (--inherit-fd) that are the terminal of a session. */
+static int ext_pick_sessions(struct rst_ctx *ctx, struct tty_rst *tr)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < ctx->nr_files; i++) {
+		const struct rst_file *f = &ctx->files[i];
+		const TtyInfoEntry *ie;
+
+		if (f->fe->type != FD_TYPES__TTY || !f->fe->tty || f->fd < 0)
+			continue;
+		ie = tty_info(tr, f->fe->tty->tty_info_id);
+		if (!ie || ie->type != TTY_TYPE__EXT_TTY || !ie->sid)
+			continue;
+		for (size_t j = 0; j < tr->nr_cttys; j++)
+			if (tr->cttys[j].info_id == ie->id)
+				ie = NULL;
+		if (ie)
+			ret = ctty_add(ctx, tr, ie, f->fd, false);
+	}
+	return ret;
 }
 
 /* What would refuse the opens above, now that they are done. */
@@ -567,7 +629,7 @@ int tty_restore_prepared(struct rst_ctx *ctx)
 		if (!ret)
 			ret = pty_seal(tr, p);
 	}
-	return ret;
+	return ret ?: (tr ? ext_pick_sessions(ctx, tr) : 0);
 }
 
 /* In session leader @t: its controlling terminal, and the group in front. */
@@ -577,22 +639,22 @@ int tty_restore_installed(struct rst_ctx *ctx, struct rst_task *t)
 	struct tty_rst *tr = priv ? priv->tty_priv : NULL;
 	pid_t pgrp;
 
-	for (size_t i = 0; tr && i < tr->nr_ptys; i++) {
-		const struct rst_pty *p = &tr->ptys[i];
+	for (size_t i = 0; tr && i < tr->nr_cttys; i++) {
+		const struct rst_ctty *c = &tr->cttys[i];
 
-		if (p->ctty < 0 || p->sid != (uint32_t)t->pid)
+		if (c->sid != (uint32_t)t->pid)
 			continue;
-		if (ioctl(p->ctty, TIOCSCTTY, 0)) {
-			pr_perror("pid %d: cannot take pty %d as its terminal", t->pid, p->index);
+		if (ioctl(c->fd, TIOCSCTTY, 0)) {
+			pr_perror("pid %d: cannot take terminal %#x as its own", t->pid, c->info_id);
 			return -errno;
 		}
-		pgrp = p->pgrp;
-		if (pgrp && ioctl(p->ctty, TIOCSPGRP, &pgrp)) {
-			pr_perror("pid %d: cannot put group %d in front of pty %d", t->pid, pgrp,
-				  p->index);
+		pgrp = c->pgrp;
+		if (pgrp && ioctl(c->fd, TIOCSPGRP, &pgrp)) {
+			pr_perror("pid %d: cannot put group %d in front of terminal %#x", t->pid,
+				  pgrp, c->info_id);
 			return -errno;
 		}
-		pr_info("pid %d: pty %d is its terminal, group %d in front", t->pid, p->index,
+		pr_info("pid %d: terminal %#x is its own, group %d in front", t->pid, c->info_id,
 			pgrp);
 	}
 	return 0;
@@ -612,10 +674,12 @@ void tty_restore_cleanup(struct rst_ctx *ctx)
 			close(p->master);
 		if (p->slave >= 0)
 			close(p->slave);
-		if (p->ctty >= 0)
-			close(p->ctty);
 	}
+	for (size_t i = 0; i < tr->nr_cttys; i++)
+		if (tr->cttys[i].own)
+			close(tr->cttys[i].fd);
 	free(tr->ptys);
+	free(tr->cttys);
 	files_msgs_free((void **)tr->infos, tr->nr_infos);
 	files_msgs_free((void **)tr->data, tr->nr_data);
 	free(tr);

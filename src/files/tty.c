@@ -32,6 +32,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,7 @@
 #include "files/tty.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "opts.h"
 
 /* Device numbers, from linux/major.h, and the serial ones CRIU adds. */
 #define TTY_MAJOR		4
@@ -81,6 +83,7 @@ struct tty_dump {
 	size_t nr, cap;
 	struct img *info_img;
 	bool taken;		/* queued bytes are out of the kernel, not put back yet */
+	int nr_external;	/* files of terminals named by --external */
 };
 
 /* What only the task itself can ask: TIOCGSID and TIOCGPGRP answer only the session. */
@@ -365,10 +368,54 @@ static int tty_index(const struct file_parms *p, const struct tty_kind *k, int *
 	return 0;
 }
 
-static int tty_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+static int tty_file_write(struct dump_ctx *ctx, const struct file_parms *p, uint32_t id,
+			  uint32_t info_id, const uint32_t *regf_id)
 {
 	TtyFileEntry tfe = TTY_FILE_ENTRY__INIT;
 	FileEntry fe = FILE_ENTRY__INIT;
+
+	tfe.id = id;
+	tfe.tty_info_id = info_id;
+	tfe.flags = p->flags;
+	tfe.fown = (FownEntry *)&p->fown;
+	tfe.has_regf_id = regf_id != NULL;
+	tfe.regf_id = regf_id ? *regf_id : 0;
+	fe.type = FD_TYPES__TTY;
+	fe.id = id;
+	fe.tty = &tfe;
+	return img_write_msg(ctx->files_img, &fe.base);
+}
+
+/*
+ * A terminal --external names (tty[RDEV:DEV]): the caller hands restore
+ * one with --inherit-fd.  Each file gets a number of its own, as in CRIU,
+ * and no path.
+ */
+static int tty_dump_external(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+{
+	struct tty_dump *td = tty_dump_state(ctx);
+	struct tty_kind k = { TTY_TYPE__EXT_TTY, false, 0 };
+	int ret;
+
+	if (!td)
+		return -ENOMEM;
+	k.index = EXT_INDEX + ++td->nr_external;
+	if (k.index > EXT_INDEX_MAX) {
+		pr_err("unsupported: pid %d fd %d: more than %d files of external terminals",
+		       p->pid, p->fd, EXT_INDEX_MAX - EXT_INDEX);
+		return -ENOTSUP;
+	}
+	ret = tty_info_dump(ctx, p, &k, tty_info_id(k.index, false), k.index);
+	if (ret)
+		return ret;
+	pr_info("pid %d fd %d: %s is external", p->pid, p->fd, p->link);
+	return tty_file_write(ctx, p, id, tty_info_id(k.index, false), NULL);
+}
+
+static int tty_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
+{
+	char key[64];
+
 	struct tty_kind k;
 	uint32_t regf_id, info_id;
 	int index = 0, ret;
@@ -377,6 +424,10 @@ static int tty_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		pr_err("pid %d fd %d: %s is not a terminal", p->pid, p->fd, p->link);
 		return -EINVAL;
 	}
+	snprintf(key, sizeof(key), "tty[%llx:%llx]", (unsigned long long)p->st.st_rdev,
+		 (unsigned long long)p->st.st_dev);
+	if (opts_external(ctx->opts, key))
+		return tty_dump_external(ctx, p, id);
 	ret = tty_index(p, &k, &index);
 	if (ret)
 		return ret;
@@ -385,19 +436,7 @@ static int tty_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	/* The path entry takes the next id and is written first, as in CRIU. */
 	regf_id = dump_next_file_id(ctx);
 	ret = reg_dump(ctx, p, regf_id) ?: tty_info_dump(ctx, p, &k, info_id, index);
-	if (ret)
-		return ret;
-
-	tfe.id = id;
-	tfe.tty_info_id = info_id;
-	tfe.flags = p->flags;
-	tfe.fown = &p->fown;
-	tfe.has_regf_id = true;
-	tfe.regf_id = regf_id;
-	fe.type = FD_TYPES__TTY;
-	fe.id = id;
-	fe.tty = &tfe;
-	return img_write_msg(ctx->files_img, &fe.base);
+	return ret ?: tty_file_write(ctx, p, id, info_id, &regf_id);
 }
 
 /* --- once every task is dumped --- */
@@ -738,6 +777,7 @@ const struct fd_kind tty_fd_kind = {
 	.dump_undo = tty_dump_undo,
 	.dump_cleanup = tty_dump_cleanup,
 	.part = tty_part,
+	.inherit_key = tty_inherit_key,
 	.fown = tty_restore_fown,
 	.open = tty_restore_open,
 	.prepared = tty_restore_prepared,

@@ -28,6 +28,8 @@ struct rst_task;
 #define VT_INDEX		1004
 #define CTTY_INDEX		1006
 #define SERIAL_INDEX		1010
+#define EXT_INDEX		1012	/* external terminals: 1013 on, one per file */
+#define EXT_INDEX_MAX		1076
 
 /* The most queued bytes kept per end of a pty: both kernel buffers, with room. */
 #define TTY_QUEUE_MAX		(1u << 20)
@@ -57,6 +59,7 @@ int tty_refill(int master, int slave, const void *to_master, size_t mlen,
 
 /* tty-restore.c: the restore hooks of the kind (tty.c). */
 int tty_restore_open(struct rst_ctx *ctx, struct rst_file *f);
+int tty_inherit_key(struct rst_ctx *ctx, const FileEntry *fe, char *buf, size_t size);
 const FownEntry *tty_restore_fown(struct rst_ctx *ctx, const FileEntry *fe);
 int tty_restore_prepared(struct rst_ctx *ctx);
 int tty_restore_installed(struct rst_ctx *ctx, struct rst_task *t);

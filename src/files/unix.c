@@ -685,6 +685,13 @@ static const FownEntry *unix_fown(struct rst_ctx *ctx, const FileEntry *fe)
 	return fe->usk->fown;
 }
 
+static int unix_inherit_key(struct rst_ctx *ctx, const FileEntry *fe, char *buf, size_t size)
+{
+	(void)ctx;
+	snprintf(buf, size, "socket:[%u]", fe->usk->ino);
+	return 0;
+}
+
 const struct fd_kind unix_fd_kind = {
 	.name = "unix socket",
 	.type = FD_TYPES__UNIXSK,
@@ -693,6 +700,7 @@ const struct fd_kind unix_fd_kind = {
 	.dump_finish = unix_dump_finish,
 	.dump_cleanup = unix_dump_cleanup,
 	.part = unix_part,
+	.inherit_key = unix_inherit_key,
 	.fown = unix_fown,
 	.open = unix_restore_open,
 	.prepared = unix_restore_prepared,

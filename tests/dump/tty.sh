@@ -257,4 +257,35 @@ else
 	fail "dump -j (no -R): tty-job did not start"
 	stop_launcher
 fi
+
+# --- the terminal named external (--external tty[RDEV:DEV]), as a runtime names a console ---
+
+if start ext -- "$JOB" prog; then
+	IMG=$W/ext-img
+	mkdir -p "$IMG"
+	rdev=$(( 0x$(stat -c %t "$TTY") << 8 | 0x$(stat -c %T "$TTY") ))
+	KEY=$(printf 'tty[%x:%x]' "$rdev" "$(stat -c %d "$TTY")")
+	if "$B/stasis" dump -t "$PID" -D "$IMG" -R --external "$KEY" -v4 -o dump.log; then
+		pass "--external $KEY: dump -R succeeds without -j"
+		check "--external: each file of the terminal (stdio, a second open) is EXT_TTY, numbered from 1013 as CRIU" \
+			is "$(dec "$IMG/tty-info.img")" '[.entries[] | "\(.type) \(.id)"] | unique | tostring' \
+			'["EXT_TTY 2026","EXT_TTY 2028"]'
+		check "--external: its TTY entries have no regf_id" \
+			is "$(dec "$IMG/files.img")" '[.entries[] | select(.type == "TTY") | .tty.regf_id] | unique | tostring' '[null]'
+		check "--external: the job runs on" runs_on ext
+	else
+		fail "--external $KEY: dump -R failed: $(grep -m1 Error "$IMG/dump.log")"
+	fi
+	if "$B/stasis" dump -t "$PID" -D "$IMG" --external "$KEY" -v4 -o dump.log &&
+		! "$B/stasis" restore -D "$IMG" -v4 -o restore.log 2>/dev/null &&
+		grep -qF "is an external terminal: give it with --inherit-fd fd[N]:$KEY" "$IMG/restore.log"; then
+		pass "--external: its restore without --inherit-fd is refused, naming $KEY"
+	else
+		fail "--external: a restore without --inherit-fd: $(grep -m1 Error "$IMG/restore.log" 2>/dev/null)"
+	fi
+	stop_launcher
+else
+	fail "--external: tty-job did not start"
+	stop_launcher
+fi
 exit 0
