@@ -17,9 +17,10 @@
  *	  soccr_release(sk); close(fd)  the task is killed: a socket closed in
  *	                              repair mode goes without FIN or RST
  *
- * Restore, on a new socket of the same family in the same network
- * namespace, the original connection gone (its 4-tuple must be free), the
- * network still locked:
+ * Restore, on a new socket of the same family, the calling thread in the
+ * socket's network namespace (the segments the library injects are sent
+ * from there), the original connection gone (its 4-tuple must be free),
+ * the network still locked:
  *
  *	fd = socket(family, SOCK_STREAM, 0)   plus the caller's SO_RCVBUF,
  *	                              SO_SNDBUF (big enough for the queues)
