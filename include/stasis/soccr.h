@@ -154,7 +154,10 @@ int soccr_restore(struct soccr_sk *sk, const struct soccr_conn *conn);
 
 /*
  * Leave repair mode (SO_REUSEADDR back to what soccr_pause() found, since
- * repair mode overrides it) and free @sk.  The connection runs again.
+ * repair mode overrides it) and free @sk.  The connection runs again: a
+ * window probe goes out at once, and data restored as sent but not
+ * acknowledged goes again when the retransmission timer fires (a second
+ * on a restored socket, which has no round-trip time measured yet).
  */
 int soccr_resume(struct soccr_sk *sk);
 

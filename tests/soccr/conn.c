@@ -88,7 +88,7 @@ static socklen_t fill_addr(int fam, union soccr_addr *a)
 	return sizeof(a->v6);
 }
 
-static uint16_t port_of(int fd)
+uint16_t port_of(int fd)
 {
 	union soccr_addr a;
 	socklen_t len = sizeof(a);
@@ -98,31 +98,52 @@ static uint16_t port_of(int fd)
 	return ntohs(a.v4.sin_port);	/* same place in sockaddr_in6 */
 }
 
+int listen_on(int fam, union soccr_addr *a, socklen_t *len)
+{
+	int l = new_socket(fam);
+
+	*len = fill_addr(fam, a);
+	/* b's window smaller than what a sends: some of it stays unsent. */
+	if (l >= 0)
+		setsockopt(l, SOL_SOCKET, SO_RCVBUF, &(int){ 64 << 10 }, sizeof(int));
+	if (l < 0 || bind(l, &a->sa, *len) || listen(l, 1)) {
+		fail("listener: %s", strerror(errno));
+		if (l >= 0)
+			close(l);
+		return -1;
+	}
+	*len = sizeof(*a);
+	getsockname(l, &a->sa, len);
+	return l;
+}
+
+void pair_ports(struct pair *p)
+{
+	p->pa = port_of(p->a);
+	p->pb = port_of(p->b);
+}
+
 int make_pair(struct pair *p, int fam)
 {
 	union soccr_addr a;
-	socklen_t len = fill_addr(fam, &a);
+	socklen_t len;
 	int l;
 
 	memset(p, 0, sizeof(*p));
 	p->fam = fam;
-	l = new_socket(fam);
-	/* b's window smaller than what a sends: some of it stays unsent. */
-	if (l >= 0)
-		setsockopt(l, SOL_SOCKET, SO_RCVBUF, &(int){ 64 << 10 }, sizeof(int));
-	if (l < 0 || bind(l, &a.sa, len) || listen(l, 1))
-		return fail("listener: %s", strerror(errno));
-	len = sizeof(a);
-	getsockname(l, &a.sa, &len);
+	l = listen_on(fam, &a, &len);
+	if (l < 0)
+		return -1;
 	p->a = new_socket(fam);
-	if (p->a < 0 || connect(p->a, &a.sa, len))
+	if (p->a < 0 || connect(p->a, &a.sa, len)) {
+		close(l);
 		return fail("connect: %s", strerror(errno));
+	}
 	p->b = accept(l, NULL, NULL);
 	close(l);
 	if (p->b < 0)
 		return fail("accept: %s", strerror(errno));
-	p->pa = port_of(p->a);
-	p->pb = port_of(p->b);
+	pair_ports(p);
 	return 0;
 }
 

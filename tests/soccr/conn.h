@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "stasis/soccr.h"
 
@@ -29,7 +30,11 @@ int block(uint16_t sport);
 int unblock_all(void);
 
 int new_socket(int fam);
+/* A listener on loopback of family @fam; its address in @a. */
+int listen_on(int fam, union soccr_addr *a, socklen_t *len);
 int make_pair(struct pair *p, int fam);
+void pair_ports(struct pair *p);
+uint16_t port_of(int fd);
 int put(int fd, int dir, uint64_t *off, size_t n);
 int expect(int fd, int dir, uint64_t *off, size_t n);
 int expect_eof(int fd);

@@ -11,6 +11,7 @@
  * A subreaper: each case runs in a child, reaped with whatever it left.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -37,7 +38,10 @@ struct scenario {
 	int state;
 	int (*make)(struct pair *p);
 	int resume;		/* the dump gives up: resume, no restore */
+	int (*custom)(int fam);	/* a case of its own instead */
 };
+
+static int run_refused(int fam);
 
 /* Data waiting for a to read: b writes, a does not read. */
 static int fill_inq(struct pair *p, size_t n)
@@ -133,15 +137,17 @@ static int make_close(struct pair *p)
 
 static const struct scenario scenarios[] = {
 	{ "ESTABLISHED, both queues, unacknowledged and unsent data", TCP_ESTABLISHED,
-	  make_established, 0 },
-	{ "FIN_WAIT1, FIN and data unacknowledged", TCP_FIN_WAIT1, make_fin_wait1, 0 },
-	{ "FIN_WAIT2, data to read", TCP_FIN_WAIT2, make_fin_wait2, 0 },
-	{ "CLOSE_WAIT, data both ways", TCP_CLOSE_WAIT, make_close_wait, 0 },
-	{ "LAST_ACK, data both ways", TCP_LAST_ACK, make_last_ack, 0 },
-	{ "CLOSING, data both ways", TCP_CLOSING, make_closing, 0 },
-	{ "CLOSE, data to read", TCP_CLOSE, make_close, 0 },
+	  make_established, 0, NULL },
+	{ "FIN_WAIT1, FIN and data unacknowledged", TCP_FIN_WAIT1, make_fin_wait1, 0, NULL },
+	{ "FIN_WAIT2, data to read", TCP_FIN_WAIT2, make_fin_wait2, 0, NULL },
+	{ "CLOSE_WAIT, data both ways", TCP_CLOSE_WAIT, make_close_wait, 0, NULL },
+	{ "LAST_ACK, data both ways", TCP_LAST_ACK, make_last_ack, 0, NULL },
+	{ "CLOSING, data both ways", TCP_CLOSING, make_closing, 0, NULL },
+	{ "CLOSE, data to read", TCP_CLOSE, make_close, 0, NULL },
 	{ "ESTABLISHED, saved then resumed (a dump that gave up)", TCP_ESTABLISHED,
-	  make_established, 1 },
+	  make_established, 1, NULL },
+	{ "refused: a listener, a SYN_SENT connection (which then connects)", 0, NULL, 0,
+	  run_refused },
 };
 
 static int check_reuse(int fd)
@@ -249,11 +255,74 @@ static int setup_ns(void)
 	return 0;
 }
 
+/* What libsoccr does not save it refuses, and leaves as it found it. */
+static int refuse_syn_sent(struct pair *p, const union soccr_addr *to, socklen_t len)
+{
+	union soccr_addr self = *to;
+	struct soccr_conn c;
+	struct soccr_sk *sk;
+	int ret, back;
+
+	self.v4.sin_port = 0;	/* same place in sockaddr_in6 */
+	p->a = new_socket(p->fam);
+	if (p->a < 0 || bind(p->a, &self.sa, len) || block(port_of(p->a)))
+		return fail("client: %s (%s)", strerror(errno), conn_why);
+	fcntl(p->a, F_SETFL, O_NONBLOCK);
+	if (connect(p->a, &to->sa, len) == 0 || errno != EINPROGRESS)
+		return fail("connect: %s", strerror(errno));
+	if (wait_state(p->a, TCP_SYN_SENT))
+		return -1;
+	ret = soccr_pause(p->a, &sk);
+	if (ret)
+		return fail("soccr_pause in SYN_SENT: %s", strerror(-ret));
+	memset(&c, 0, sizeof(c));
+	ret = soccr_save(sk, &c);
+	back = soccr_resume(sk);
+	if (ret != -EOPNOTSUPP)
+		return fail("soccr_save in SYN_SENT: %d, not -EOPNOTSUPP", ret);
+	if (back)
+		return fail("soccr_resume: %s", strerror(-back));
+	/* The SYN goes again when its timer fires: the connection is made. */
+	return unblock_all() || wait_state(p->a, TCP_ESTABLISHED) ? -1 : 0;
+}
+
+static int run_refused(int fam)
+{
+	union soccr_addr a;
+	struct soccr_sk *sk;
+	struct pair p;
+	socklen_t len;
+	int l, ret;
+
+	memset(&p, 0, sizeof(p));
+	p.fam = fam;
+	l = listen_on(fam, &a, &len);
+	if (l < 0)
+		return -1;
+	ret = soccr_pause(l, &sk);
+	if (ret != -EPERM) {
+		if (!ret)
+			soccr_resume(sk);
+		return fail("soccr_pause on a listener: %d, not -EPERM", ret);
+	}
+	if (refuse_syn_sent(&p, &a, len))
+		return -1;
+	p.b = accept(l, NULL, NULL);
+	close(l);
+	if (p.b < 0)
+		return fail("accept: %s", strerror(errno));
+	pair_ports(&p);
+	return exchange(&p);
+}
+
 static int run_case(const struct scenario *s, int fam)
 {
 	struct soccr_conn c;
 	struct pair p;
 	int ret;
+
+	if (s->custom)
+		return s->custom(fam);
 
 	if (make_pair(&p, fam) || s->make(&p))
 		return -1;
@@ -286,6 +355,7 @@ static void child(const struct scenario *s, int fam)
 		printf("FAIL: soccr: %s, %s: %s\n", s->name, fam_name(fam), conn_why);
 	else
 		printf("PASS: soccr: %s, %s: %s, every byte once\n", s->name, fam_name(fam),
+		       s->custom ? "refused, left as found" :
 		       s->resume ? "saved, resumed" : "saved, closed, restored");
 	exit(0);
 }
