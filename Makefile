@@ -38,9 +38,10 @@ STASIS_SRC := $(filter-out src/log.c,$(sort $(wildcard src/*.c src/files/*.c src
 STASIS_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(STASIS_SRC))
 
 include compel/compel.mk
+include soccr/soccr.mk
 include restorer/restorer.mk
 
-all: $(B)/stasis $(B)/crit $(COMPEL_LIBS)
+all: $(B)/stasis $(B)/crit $(COMPEL_LIBS) $(SOCCR_LIBS)
 
 # protoc-c writes every .pb-c.c/.h at once; one stamp stands for all of them.
 $(GEN)/.stamp: $(PROTOS)
@@ -85,7 +86,7 @@ include bench/bench.mk
 demo: all $(B)/tests/spawn
 	bash scripts/demo.sh
 
-install: all install-compel
+install: all install-compel install-soccr
 	install -d $(DESTDIR)$(BINDIR)
 	install -m 0755 $(B)/stasis $(DESTDIR)$(BINDIR)/stasis
 	install -m 0755 $(B)/crit $(DESTDIR)$(BINDIR)/stasis-crit

@@ -55,6 +55,7 @@ part "bad input to the image tool" bash tests/bad-input.sh build/crit "$FIXTURES
 part "stasis check: CRIU 4.2's features, answers and endings" bash tests/check.sh
 part "conformance programs, no checkpoint (the baseline)" bash tests/conformance/run.sh
 part "libcompel: victims, faults, pages" bash tests/compel/run.sh
+part "libsoccr: a TCP connection in each state, saved and restored" bash tests/soccr/run.sh
 part "dump" bash tests/dump/run.sh
 part "restore" bash tests/restore/run.sh
 part "cpuinfo: dump, check, refused restores" bash tests/dump/cpuinfo.sh

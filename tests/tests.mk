@@ -46,11 +46,19 @@ $(B)/tests/compel-%: tests/compel/%.c $(B)/libcompel.a include/stasis/compel.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libcompel.a
 
+# libsoccr's test: a real connection in each TCP state (tests/soccr/run.sh).
+SOCCR_TESTS := $(B)/tests/soccr-states
+
+$(B)/tests/soccr-states: tests/soccr/states.c tests/soccr/conn.c tests/soccr/conn.h \
+			 $(B)/libsoccr.a include/stasis/soccr.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ tests/soccr/states.c tests/soccr/conn.c $(B)/libsoccr.a
+
 -include tests/conformance/conformance.mk
 -include tests/compel/compel.mk
 
 test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS) \
-	   $(COMPEL_TESTS) $(COMPEL_VICTIMS) $(B)/tests/spawn \
+	   $(COMPEL_TESTS) $(COMPEL_VICTIMS) $(SOCCR_TESTS) $(B)/tests/spawn \
 	   $(B)/tests/pagecheck $(B)/tests/check-probe
 
 test: test-bins
