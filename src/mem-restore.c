@@ -264,17 +264,36 @@ static int mapped_open_flags(const VmaEntry *v)
  * A packet socket's ring: mapped from the socket itself, the one the
  * task's fds hold, whose rings were set up when it was opened.
  */
-static int open_socket_map(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
+static uint64_t ring_len(const PacketRing *r)
+{
+	return r ? (uint64_t)r->block_size * r->block_nr : 0;
+}
+
+/* The kernel maps a socket's rings whole, from offset 0: the area must be them. */
+static int check_socket_map(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
 {
 	struct rst_file *f = rst_file_by_id(ctx, v->shmid);
-	int pfd, fd;
+	const PacketSockEntry *pe = f ? f->fe->psk : NULL;
 
-	if (!f || f->fe->type != FD_TYPES__PACKETSK || v->pgoff) {
+	if (!f || f->fe->type != FD_TYPES__PACKETSK || !pe) {
 		pr_err("mm-%d.img: the socket area at %#" PRIx64 " names files.img id %u, "
-		       "no packet socket, or an offset into it", t->pid, (uint64_t)v->start,
-		       (unsigned)v->shmid);
+		       "no packet socket", t->pid, (uint64_t)v->start, (unsigned)v->shmid);
 		return -EINVAL;
 	}
+	if (v->pgoff || v->end - v->start != ring_len(pe->rx_ring) + ring_len(pe->tx_ring)) {
+		pr_err("mm-%d.img: the socket area at %#" PRIx64 " is not the rings of packet "
+		       "socket id %u", t->pid, (uint64_t)v->start, (unsigned)v->shmid);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int open_socket_map(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
+{
+	int pfd, fd, ret = check_socket_map(ctx, t, v);
+
+	if (ret)
+		return ret;
 	pfd = files_restore_open(ctx, v->shmid);
 	if (pfd < 0)
 		return pfd;
