@@ -269,6 +269,12 @@ static int dump_fanout(const struct file_parms *p, PacketSockEntry *pe)
 		pr_perror("pid %d fd %d: PACKET_FANOUT", p->pid, p->fd);
 		return -errno;
 	}
+	/* The program that spreads the packets (PACKET_FANOUT_DATA) cannot be read back. */
+	if (((v >> 16) & 0xff) == PACKET_FANOUT_CBPF || ((v >> 16) & 0xff) == PACKET_FANOUT_EBPF) {
+		pr_err("unsupported: pid %d fd %d is a packet socket in a fanout group steered "
+		       "by a BPF program", p->pid, p->fd);
+		return -ENOTSUP;
+	}
 	pe->has_fanout = true;
 	pe->fanout = v;
 	return 0;
