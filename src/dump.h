@@ -71,6 +71,13 @@ int files_dump_task(struct dump_ctx *ctx, struct dump_task *t);
  */
 int files_dump_path(struct dump_ctx *ctx, struct dump_task *t, const char *link,
 		    int flags, uint32_t *id);
+/*
+ * The socket of inode @ino that task @t mapped (a packet socket's ring),
+ * dumped through the task's fd that holds it, as its fd table will be:
+ * its files.img id.  -ENOTSUP (said) when no fd holds it or it is no
+ * packet socket.
+ */
+int files_dump_socket_map(struct dump_ctx *ctx, struct dump_task *t, uint64_t ino, uint32_t *id);
 /* After every task: write what is kept for the end (pipe data, ...). */
 int files_dump_finish(struct dump_ctx *ctx);
 void files_dump_cleanup(struct dump_ctx *ctx);

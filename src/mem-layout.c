@@ -369,6 +369,24 @@ static int shmem_dev(dev_t *dev)
 }
 
 /*
+ * A packet socket's ring, mapped from the socket: no pages of its own
+ * to dump, the socket's files.img id for the restore to map it from, as
+ * CRIU keeps it.  Its rings' geometry comes with the socket.
+ */
+static int classify_socket_vma(struct dump_ctx *ctx, struct dump_task *t, VmaEntry *e,
+			       const struct stat *st)
+{
+	uint32_t id;
+	int ret = files_dump_socket_map(ctx, t, st->st_ino, &id);
+
+	if (ret)
+		return ret;
+	e->status |= VMA_AREA_SOCKET;
+	e->shmid = id;
+	return 0;
+}
+
+/*
  * A file-backed area: its file is looked at through map_files (which
  * reaches deleted and unreachable files too) and recorded in files.img;
  * the link's own mode tells how the mapped file was opened.
@@ -409,6 +427,8 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 		return -errno;
 	}
 
+	if (S_ISSOCK(st.st_mode))
+		return classify_socket_vma(ctx, t, e, &st);
 	ret = shmem_dev(&shm);
 	if (ret)
 		return ret;

@@ -73,7 +73,7 @@ static bool vma_takes_pages(const VmaEntry *v)
 	if (v->status & VMA_AREA_AIORING)
 		return true;
 	return (v->status & VMA_AREA_REGULAR) &&
-	       !(v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL)) &&
+	       !(v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL | VMA_AREA_SOCKET)) &&
 	       (v->flags & MAP_TYPE) != MAP_SHARED;
 }
 
@@ -260,6 +260,47 @@ static int mapped_open_flags(const VmaEntry *v)
 	return rw ? O_RDWR : O_RDONLY;
 }
 
+/*
+ * A packet socket's ring: mapped from the socket itself, the one the
+ * task's fds hold, whose rings were set up when it was opened.
+ */
+static uint64_t ring_len(const PacketRing *r)
+{
+	return r ? (uint64_t)r->block_size * r->block_nr : 0;
+}
+
+/* The kernel maps a socket's rings whole, from offset 0: the area must be them. */
+static int check_socket_map(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
+{
+	struct rst_file *f = rst_file_by_id(ctx, v->shmid);
+	const PacketSockEntry *pe = f ? f->fe->psk : NULL;
+
+	if (!f || f->fe->type != FD_TYPES__PACKETSK || !pe) {
+		pr_err("mm-%d.img: the socket area at %#" PRIx64 " names files.img id %u, "
+		       "no packet socket", t->pid, (uint64_t)v->start, (unsigned)v->shmid);
+		return -EINVAL;
+	}
+	if (v->pgoff || v->end - v->start != ring_len(pe->rx_ring) + ring_len(pe->tx_ring)) {
+		pr_err("mm-%d.img: the socket area at %#" PRIx64 " is not the rings of packet "
+		       "socket id %u", t->pid, (uint64_t)v->start, (unsigned)v->shmid);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int open_socket_map(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
+{
+	int pfd, fd, ret = check_socket_map(ctx, t, v);
+
+	if (ret)
+		return ret;
+	pfd = files_restore_open(ctx, v->shmid);
+	if (pfd < 0)
+		return pfd;
+	fd = fcntl(pfd, F_DUPFD_CLOEXEC, ctx->pool_next);
+	return fd < 0 ? -errno : fd;
+}
+
 /* The object behind files.img entry @id, opened for the mapping @v. */
 static int open_mapped(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
 {
@@ -298,7 +339,6 @@ static int unsupported_vma(struct rst_task *t, const VmaEntry *v)
 		const char *what;
 	} kinds[] = {
 		{ VMA_AREA_SYSVIPC, "SysV shared memory" },
-		{ VMA_AREA_SOCKET, "a packet socket ring" },
 		{ VMA_AREA_SHSTK, "a shadow stack" },
 		{ VMA_AREA_UPROBES, "a uprobes area" },
 	};
@@ -340,10 +380,11 @@ static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, 
 			       MAP_LOCKED | MAP_HUGETLB | MAP_HUGE_MASK << MAP_HUGE_SHIFT);
 	r->madv = v->has_madv ? v->madv : 0;
 	r->fd = -1;
-	if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD)) {
+	if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD | VMA_AREA_SOCKET)) {
 		r->flags &= ~MAP_ANONYMOUS;
 		r->pgoff = v->pgoff;
-		r->fd = open_mapped(ctx, t, v);
+		r->fd = v->status & VMA_AREA_SOCKET ? open_socket_map(ctx, t, v) :
+						      open_mapped(ctx, t, v);
 		if (r->fd < 0)
 			return r->fd;
 	} else {
@@ -580,7 +621,8 @@ int mem_restore_open_files(struct rst_ctx *ctx, struct rst_task *t)
 		VmaEntry *v = t->mm->vmas[i];
 
 		if ((v->status & VMA_AREA_REGULAR) &&
-		    (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD)))
+		    (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD |
+				  VMA_AREA_SOCKET)))
 			fd = files_restore_open(ctx, v->shmid);
 	}
 	return fd < 0 ? fd : 0;

@@ -6,7 +6,8 @@
 # signals, a thread asleep in nanosleep, signalfd/timerfd/epoll state,
 # seccomp filters, unix sockets with their queues and connections, ptys
 # with their queued bytes, settings and sessions, AIO contexts with their
-# unreaped events.
+# unreaped events, netlink and packet sockets (port ids, groups, a mapped
+# ring).
 # Prints PASS/FAIL per program and "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -20,7 +21,7 @@ mkdir -p "$W"
 cp build/stasis "$STASIS" || exit 1
 passed=0 failed=0
 for p in pipes_fifos timers signals sleeping threads_tls signalfd_timerfd epoll seccomp \
-	unix_sockets unix_conns pty aio; do
+	unix_sockets unix_conns pty aio netlink_sockets packet_sockets; do
 	mkdir -p "$W/$p/img"
 	t0=$(date +%s)
 	out=$($B/runner --timeout $((CYCLES + 60)) --workdir "$W/$p" \

@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/kcmp.h>
 #include <linux/magic.h>
@@ -518,6 +519,66 @@ out:
 	err = img_close(fdinfo_img);
 	free(fds);
 	return ret ? ret : err;
+}
+
+/* The lowest fd of @pid whose file is socket @ino, or -ENOENT. */
+static int find_socket_fd(pid_t pid, uint64_t ino)
+{
+	char path[64], want[48], link[48];
+	int *fds, found = -ENOENT;
+	size_t nr;
+	ssize_t n;
+
+	if (list_fds(pid, &fds, &nr))
+		return -EIO;
+	snprintf(want, sizeof(want), "socket:[%" PRIu64 "]", ino);
+	for (size_t i = 0; i < nr && found < 0; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fds[i]);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0 && (link[n] = 0, !strcmp(link, want)))
+			found = fds[i];
+	}
+	free(fds);
+	return found;
+}
+
+/*
+ * The memory of a task is dumped before its fds: the socket behind a
+ * mapping is dumped here first, through the fd that holds it, and the fd
+ * walk later finds it seen (kcmp) and shares its id.
+ */
+int files_dump_socket_map(struct dump_ctx *ctx, struct dump_task *t, uint64_t ino, uint32_t *id)
+{
+	struct files_priv *priv = files_priv(ctx);
+	const struct fd_kind *kind = NULL;
+	struct file_parms p;
+	uint32_t fd_flags;
+	int fd, pidfd, ret;
+
+	if (!priv)
+		return -ENOMEM;
+	fd = find_socket_fd(t->pid, ino);
+	if (fd < 0) {
+		pr_err("unsupported: pid %d maps socket %" PRIu64 ", which none of its fds holds",
+		       t->pid, ino);
+		return fd == -ENOENT ? -ENOTSUP : fd;
+	}
+	pidfd = pidfd_open(t->pid, 0);
+	if (pidfd < 0) {
+		pr_perror("pid %d: pidfd_open", t->pid);
+		return -errno;
+	}
+	ret = fd_parms_fill(&p, pidfd, t->pid, fd, &fd_flags);
+	close(pidfd);
+	if (!ret)
+		ret = dump_file(ctx, priv, &p, &kind, id);
+	if (!ret && (!kind || kind->type != FD_TYPES__PACKETSK)) {
+		pr_err("unsupported: pid %d maps socket %" PRIu64 " (fd %d), not a packet socket",
+		       t->pid, ino, fd);
+		ret = -ENOTSUP;
+	}
+	parms_release(&p);
+	return ret;
 }
 
 static bool table_done(struct files_priv *priv, uint32_t files_id)

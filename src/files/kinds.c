@@ -22,6 +22,8 @@ const struct fd_kind *const fd_kinds[] = {
 	&nsfile_fd_kind,
 	&pidfd_fd_kind,
 	&unix_fd_kind,
+	&netlink_fd_kind,
+	&packet_fd_kind,
 };
 
 const size_t nr_fd_kinds = sizeof(fd_kinds) / sizeof(fd_kinds[0]);

@@ -18,7 +18,8 @@ label() { sed -u "s/^\(PASS\|FAIL\|SKIP\): /\1: dump $1: /"; }
 
 progs="$B/conformance/sleeping $B/conformance/pipe $B/compel/avx512 $B/compel/nanosleep
        $B/compel/read_pipe $B/compel/futex $B/compel/thread_churn $B/compel/fork_churn
-       $B/compel/zombie $B/conformance/aio"
+       $B/compel/zombie $B/conformance/aio $B/conformance/netlink_sockets
+       $B/conformance/packet_sockets"
 for p in $progs; do
 	n=$(basename "$p")
 	$R --between "build/stasis dump -R -D $W/$n -v4 -o dump.log -t" \
@@ -62,6 +63,10 @@ for step in seize collect infect mem files core cpuinfo images; do
 	case $step in mem | files)
 		$R --between "/bin/bash tests/dump/fault-step.sh $step $W/fault-$step-aio" \
 			--workdir "$W/run-fault-$step-aio" $B/conformance/aio | label "fault at $step"
+		# A packet socket whose ring is mapped is dumped at the mem step.
+		$R --between "/bin/bash tests/dump/fault-step.sh $step $W/fault-$step-packet" \
+			--workdir "$W/run-fault-$step-packet" $B/conformance/packet_sockets |
+			label "fault at $step"
 	esac
 done
 # A dump that is to kill the tree takes the bytes queued in its ptys out

@@ -12,7 +12,8 @@
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
-#  - files given with --inherit-fd stand for those the images name (inherit-fd.sh).
+#  - files given with --inherit-fd stand for those the images name (inherit-fd.sh);
+#  - netlink and packet sockets whose images do not add up are refused (sockets.sh).
 set -u
 cd "$(dirname "$0")/../.."
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
@@ -359,4 +360,5 @@ fi
 bash tests/restore/vdso.sh
 bash tests/restore/aio.sh
 bash tests/restore/inherit-fd.sh
+bash tests/restore/sockets.sh
 exit 0

@@ -1,0 +1,42 @@
+#!/bin/bash
+# sockets.sh - netlink and packet sockets with broken images, run by
+# tests/restore/run.sh.  tests/conformance/packet_sockets and
+# netlink_sockets (which pass a plain dump and restore in run.sh's loop)
+# are dumped, and their images are broken by sockets-alter.py before the
+# restore: a packet socket bound to an interface that is not there, a ring
+# the kernel cannot make, a ring's area naming another socket, a netlink
+# socket with more groups than any protocol has.  Each restore must fail
+# with its own clear error (the runner then reports the test FAIL and
+# kills and reaps whatever is left).
+set -u
+cd "$(dirname "$0")/../.."
+B=build/tests
+W=/tmp/stasis-restore-tests/sockets
+rm -rf "$W"
+mkdir -p "$W"
+
+pass() { echo "PASS: restore $T: $*"; }
+fail() { echo "FAIL: restore $T: $*"; }
+
+# refused PROGRAM MODE PATTERN: the restore of images broken by MODE says PATTERN.
+refused() {
+	local prog=$1 mode=$2 pattern=$3 out said
+	T="refuses sockets: $mode"
+	out=$($B/runner --timeout 20 --workdir "$W/$mode" \
+		--alter "$PWD/tests/restore/sockets-alter.py $mode" "$B/conformance/$prog")
+	said=$(grep -m1 -o "Error: .*" "$W/$mode/restore.log" 2>/dev/null)
+	case $out in
+	FAIL:*"restore failed"*)
+		if grep -q -- "$pattern" <<<"$said"; then
+			pass "$said"
+		else
+			fail "the first error does not say '$pattern': $said"
+		fi ;;
+	*) fail "the restore did not fail: $out" ;;
+	esac
+}
+
+refused packet_sockets ifindex "cannot bind it to the interface of index 99999"
+refused packet_sockets ring "cannot set its receive ring"
+refused packet_sockets ring-shmid "is not the rings of packet socket id [0-9]*"
+refused netlink_sockets groups "a group bitmap of 100 words"
