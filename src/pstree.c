@@ -59,18 +59,61 @@ uint32_t pstree_own_ns_id(const char *name)
 	return ns_id(&ns_table, getpid(), name);
 }
 
-/* The id of @t's object of kind @type: that of an earlier task sharing it, or a new one. */
-static uint32_t kobj_id(struct dump_ctx *ctx, size_t i, int type, uint32_t *last,
+/*
+ * The tasks of distinct objects of one kind (address spaces, fd tables,
+ * fs structs, signal handler tables), one per object, in the order kcmp
+ * gives those objects: a task's object is found among them by bisection,
+ * with a handful of kcmp calls instead of one per task before it.
+ */
+struct kobj_set {
+	int type;			/* KCMP_* */
+	struct dump_task **reps;
+	size_t nr;
+	uint32_t last;			/* the last id given */
+};
+
+/* Where @a's object stands against @b's: 0 the same, -1 before, 1 after, 2 unknown. */
+static int kobj_cmp(pid_t a, pid_t b, int type)
+{
+	switch (syscall(SYS_kcmp, a, b, type, 0, 0)) {
+	case 0: return 0;
+	case 1: return -1;
+	case 2: return 1;
+	default: return 2;	/* no order (or an error): compare one by one */
+	}
+}
+
+/* The id of @t's object in @s: that of a task seen sharing it, or a new one. */
+static uint32_t kobj_id(struct kobj_set *s, struct dump_task *t,
 			uint32_t (*get)(struct dump_task *))
 {
-	pid_t me = getpid();
+	size_t lo = 0, hi = s->nr, mid;
+	int c;
 
-	if (!syscall(SYS_kcmp, me, ctx->tasks[i].pid, type, 0, 0))
+	if (!syscall(SYS_kcmp, getpid(), t->pid, s->type, 0, 0))
 		return 1;
-	for (size_t k = 0; k < i; k++)
-		if (!syscall(SYS_kcmp, ctx->tasks[k].pid, ctx->tasks[i].pid, type, 0, 0))
-			return get(&ctx->tasks[k]);
-	return ++*last;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = kobj_cmp(s->reps[mid]->pid, t->pid, s->type);
+		if (c == 0)
+			return get(s->reps[mid]);
+		if (c == 2)
+			goto linear;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&s->reps[lo + 1], &s->reps[lo], (s->nr - lo) * sizeof(*s->reps));
+	s->reps[lo] = t;
+	s->nr++;
+	return ++s->last;
+linear:
+	for (size_t k = 0; k < s->nr; k++)
+		if (!kobj_cmp(s->reps[k]->pid, t->pid, s->type))
+			return get(s->reps[k]);
+	s->reps[s->nr++] = t;
+	return ++s->last;
 }
 
 static uint32_t get_vm(struct dump_task *t) { return t->vm_id; }
@@ -101,47 +144,53 @@ static size_t order_dfs(struct compel_tree *tree, pid_t parent, size_t at,
 int pstree_collect(struct dump_ctx *ctx)
 {
 	size_t nr = compel_tree_nr_tasks(ctx->tree);
-	uint32_t last_vm = 1, last_files = 1, last_fs = 1, last_sighand = 1;
+	struct kobj_set sets[4] = {
+		{ .type = KCMP_VM, .last = 1 }, { .type = KCMP_FILES, .last = 1 },
+		{ .type = KCMP_FS, .last = 1 }, { .type = KCMP_SIGHAND, .last = 1 },
+	};
 	const struct compel_task **order;
+	int ret = -ENOMEM;
 
 	ctx->tasks = calloc(nr, sizeof(*ctx->tasks));
 	order = calloc(nr, sizeof(*order));
-	if (!ctx->tasks || !order) {
-		free(order);
-		return -ENOMEM;
-	}
+	for (size_t i = 0; i < 4; i++)
+		sets[i].reps = calloc(nr, sizeof(*sets[i].reps));
+	if (!ctx->tasks || !order || !sets[0].reps || !sets[1].reps || !sets[2].reps ||
+	    !sets[3].reps)
+		goto out;
 	order[0] = compel_tree_task(ctx->tree, 0);
 	if (order_dfs(ctx->tree, order[0]->pid, 1, order) != nr) {
 		pr_err("the tree at %d changed shape while being seized", order[0]->pid);
-		free(order);
-		return -EAGAIN;
+		ret = -EAGAIN;
+		goto out;
 	}
 	for (size_t i = 0; i < NR_NS; i++)
 		own_ns[i] = ns_id(&ns_table, getpid(), ns_names[i]);
-	for (size_t i = 0; i < nr; i++) {
+	ret = 0;
+	for (size_t i = 0; !ret && i < nr; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 		struct proc_stat st;
-		int ret;
 
 		t->ct = order[i];
 		t->pid = t->ct->pid;
 		ret = proc_read_stat(t->pid, &st);
-		if (ret) {
-			free(order);
-			return ret;
-		}
+		if (ret)
+			break;
 		t->pgid = st.pgid;
 		t->sid = st.sid;
 		ctx->nr_tasks++;
 		if (t->ct->state == COMPEL_TASK_ZOMBIE)
 			continue;
-		t->vm_id = kobj_id(ctx, i, KCMP_VM, &last_vm, get_vm);
-		t->files_id = kobj_id(ctx, i, KCMP_FILES, &last_files, get_files);
-		t->fs_id = kobj_id(ctx, i, KCMP_FS, &last_fs, get_fs);
-		t->sighand_id = kobj_id(ctx, i, KCMP_SIGHAND, &last_sighand, get_sighand);
+		t->vm_id = kobj_id(&sets[0], t, get_vm);
+		t->files_id = kobj_id(&sets[1], t, get_files);
+		t->fs_id = kobj_id(&sets[2], t, get_fs);
+		t->sighand_id = kobj_id(&sets[3], t, get_sighand);
 	}
+out:
+	for (size_t i = 0; i < 4; i++)
+		free(sets[i].reps);
 	free(order);
-	return 0;
+	return ret;
 }
 
 static void fill_ns_ids(TaskKobjIdsEntry *e, const uint32_t ns[NR_NS])
