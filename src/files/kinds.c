@@ -22,6 +22,7 @@ const struct fd_kind *const fd_kinds[] = {
 	&nsfile_fd_kind,
 	&pidfd_fd_kind,
 	&unix_fd_kind,
+	&inet_fd_kind,
 };
 
 const size_t nr_fd_kinds = sizeof(fd_kinds) / sizeof(fd_kinds[0]);
