@@ -30,6 +30,7 @@ dump_opts() {
 	case $1 in
 	link_remap) echo "--link-remap --ghost-limit=4M" ;;
 	file_locks) echo "--file-locks" ;;
+	inet_sockets) echo "--skip-in-flight" ;;
 	esac
 }
 for p in "$B"/conformance/*; do
