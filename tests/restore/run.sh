@@ -31,6 +31,12 @@ dump_opts() {
 	link_remap) echo "--link-remap --ghost-limit=4M" ;;
 	file_locks) echo "--file-locks" ;;
 	inet_sockets) echo "--skip-in-flight" ;;
+	tcp_close) echo "--tcp-close" ;;
+	esac
+}
+restore_opts() {
+	case $1 in
+	tcp_close) echo "--tcp-close" ;;
 	esac
 }
 for p in "$B"/conformance/*; do
@@ -39,6 +45,8 @@ for p in "$B"/conformance/*; do
 	extra=()
 	o=$(dump_opts "$n")
 	[ -n "$o" ] && extra=(--dump-opts "$o")
+	o=$(restore_opts "$n")
+	[ -n "$o" ] && extra+=(--restore-opts "$o")
 	$B/runner --timeout 20 --workdir "$W/conf-$n" "${extra[@]}" "$p" | label "C/R"
 done
 
@@ -50,6 +58,32 @@ if [[ $out == FAIL:*"dump failed"* ]] &&
 	pass "without --file-locks the dump is refused: $(grep -m1 -o 'unsupported:.*' "$W/locks-refused/dump.log")"
 else
 	fail "without --file-locks: $out"
+fi
+
+# TCP connections come back closed with --tcp-close at both ends; without
+# it the dump refuses them, naming the fd, and so does the restore.
+T="C/R --tcp-close"
+if grep -qx "# closed" "$W/conf-tcp_close/out" 2>/dev/null; then
+	pass "the connections came back closed"
+else
+	fail "the connections did not come back closed: $(cat "$W/conf-tcp_close/out" 2>/dev/null)"
+fi
+out=$($B/runner --timeout 20 --workdir "$W/tcp-refused" "$B/conformance/tcp_close")
+if [[ $out == FAIL:*"dump failed"* ]] &&
+	grep -q "unsupported: pid [0-9]* fd [0-9]* is a TCP connection (established.*--tcp-close" \
+		"$W/tcp-refused/dump.log"; then
+	pass "without --tcp-close the dump is refused: $(grep -m1 -o 'unsupported:.*' "$W/tcp-refused/dump.log")"
+else
+	fail "without --tcp-close at dump: $out"
+fi
+out=$($B/runner --timeout 20 --workdir "$W/tcp-rst-refused" --dump-opts --tcp-close \
+	"$B/conformance/tcp_close")
+if [[ $out == FAIL:*"restore failed"* ]] &&
+	grep -q "is a TCP connection .*restore it with --tcp-established, or with --tcp-close" \
+		"$W/tcp-rst-refused/restore.log"; then
+	pass "without --tcp-close the restore is refused, naming the option"
+else
+	fail "without --tcp-close at restore: $out"
 fi
 
 # An error is an error: a dump or restore that succeeded logs none.
