@@ -31,7 +31,10 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "files/inet.h"
@@ -61,6 +64,7 @@ struct inet_diag_list {
 struct inet_dump {
 	struct inet_diag_list lists[8];	/* {v4, v6} x {TCP, UDP, UDP-Lite} */
 	size_t nr_lists;
+	ino_t netns;			/* our own net namespace, once known */
 };
 
 /* The address of one side, as the image has it. */
@@ -133,8 +137,8 @@ static int diag_list(struct inet_diag_list *l)
 	ret = send(nl, &q, sizeof(q), 0) == sizeof(q) ? diag_read(nl, l) : -errno;
 	close(nl);
 	if (ret)
-		pr_err("sock_diag cannot list the sockets of family %d protocol %d: %s",
-		       l->family, l->proto, strerror(-ret));
+		pr_warn("sock_diag cannot list the sockets of family %d protocol %d: %s",
+			l->family, l->proto, strerror(-ret));
 	return ret;
 }
 
@@ -171,14 +175,47 @@ static int diag_find(struct dump_ctx *ctx, int family, int proto, uint32_t ino,
 		l = &id->lists[id->nr_lists++];
 		l->family = family;
 		l->proto = proto;
+		/* Without it (no inet_diag for the protocol), poll() says what it can. */
 		ret = diag_list(l);
-		if (ret)
+		if (ret == -ENOMEM)
 			return ret;
+		if (ret)
+			pr_warn("the shutdown flags of sockets of family %d protocol %d are "
+				"known only from poll()", family, proto);
 	}
 	for (size_t i = 0; i < l->nr; i++)
 		if (l->socks[i].ino == ino)
 			*seen = &l->socks[i];
 	return 0;
+}
+
+/*
+ * A socket made in another net namespace would come back in ours, its
+ * address meaning something else there: refused until namespaces are.
+ */
+static int check_netns(struct dump_ctx *ctx, const struct file_parms *p)
+{
+	struct inet_dump *id = dump_state(ctx);
+	struct stat st;
+	int ns;
+
+	if (!id)
+		return -ENOMEM;
+	if (!id->netns && !stat("/proc/self/ns/net", &st))
+		id->netns = st.st_ino;
+	ns = ioctl(p->lfd, SIOCGSKNS);
+	if (ns < 0) {
+		pr_perror("pid %d fd %d: cannot tell its net namespace", p->pid, p->fd);
+		return -errno;
+	}
+	if (fstat(ns, &st))
+		st.st_ino = 0;
+	close(ns);
+	if (st.st_ino == id->netns)
+		return 0;
+	pr_err("unsupported: pid %d fd %d is an inet socket of another net namespace", p->pid,
+	       p->fd);
+	return -ENOTSUP;
 }
 
 static int get_int(int fd, int level, int opt, int *v)
@@ -549,7 +586,8 @@ static int inet_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		       strerror(-ret));
 		return ret;
 	}
-	ret = check_kind(p, &ie) ?: fill_addrs(p, &ie, pt.src, pt.dst, pt.ifname);
+	ret = check_kind(p, &ie) ?: check_netns(ctx, p);
+	ret = ret ?: fill_addrs(p, &ie, pt.src, pt.dst, pt.ifname);
 	ret = ret ?: read_state(p, &ie, has_peer(p->lfd), &pending);
 	ret = ret ?: read_shutdown(ctx, p, &ie, &seen);
 	ret = ret ?: check_state(ctx, p, &ie, pending);
@@ -557,8 +595,10 @@ static int inet_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		return ret;
 	warn_queues(p, &ie, seen);
 	ret = fill_opts(p, &ie, &pt);
-	if (ret)
+	if (ret) {
+		pr_err("pid %d fd %d: its socket options cannot be kept", p->pid, p->fd);
 		return ret;
+	}
 	fe.type = FD_TYPES__INETSK;
 	fe.id = id;
 	fe.isk = &ie;

@@ -103,7 +103,8 @@ static int dump_filter(int fd, SkOptsEntry *o)
 	if (getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, NULL, &n)) {
 		ret = -errno;
 		if (ret == -EACCES)
-			pr_err("unsupported: socket has an eBPF socket filter");
+			pr_err("unsupported: a socket filter attached as eBPF, which has no "
+			       "classic program to read back");
 		else
 			pr_perror("socket: cannot read its filter");
 		return ret;

@@ -515,8 +515,10 @@ static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		return ret;
 	ue.fown = &p->fown;
 	ret = sockopts_dump(p->lfd, AF_UNIX, &opts);
-	if (ret)
+	if (ret) {
+		pr_err("pid %d fd %d: its socket options cannot be kept", p->pid, p->fd);
 		return ret;
+	}
 	ue.opts = &opts;
 	ue.name.data = (uint8_t *)ui.name;
 	ue.name.len = ui.name_len;
