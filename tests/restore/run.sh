@@ -11,7 +11,8 @@
 #    running;
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
-#  - AIO rings whose images do not add up are refused clearly (aio.sh).
+#  - AIO rings whose images do not add up are refused clearly (aio.sh);
+#  - so are inet sockets whose entries make no sense (inet.sh).
 set -u
 cd "$(dirname "$0")/../.."
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
@@ -392,4 +393,5 @@ else
 fi
 bash tests/restore/vdso.sh
 bash tests/restore/aio.sh
+bash tests/restore/inet.sh
 exit 0
