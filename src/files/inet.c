@@ -352,8 +352,8 @@ static int read_state(const struct file_parms *p, InetSkEntry *ie, bool connecte
 }
 
 /*
- * The shutdown flags: from sock_diag when it lists the socket; a TCP
- * socket in no table shows a closed reading side in poll() alone.
+ * The shutdown flags: from sock_diag when it lists the socket; one in no
+ * table (never bound) shows a closed reading side in poll() alone.
  */
 static int read_shutdown(struct dump_ctx *ctx, const struct file_parms *p, InetSkEntry *ie,
 			 const struct inet_diag_seen **seen)
@@ -370,13 +370,11 @@ static int read_shutdown(struct dump_ctx *ctx, const struct file_parms *p, InetS
 		return ret;
 	if (*seen && (*seen)->has_shutdown)
 		how = (*seen)->shutdown & SK_SHUTDOWN__BOTH;
-	else if (ie->proto == IPPROTO_TCP && poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLRDHUP))
+	else if (poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLRDHUP))
 		how = SK_SHUTDOWN__READ;
-	/* CRIU writes a UDP socket's flags always, a TCP socket's when set. */
-	if (how || ie->proto != IPPROTO_TCP) {
-		ie->has_shutdown = true;
-		ie->shutdown = how;
-	}
+	/* Written only when set: CRIU would shutdown() with no direction. */
+	ie->has_shutdown = how != 0;
+	ie->shutdown = how;
 	return 0;
 }
 
