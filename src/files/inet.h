@@ -31,14 +31,18 @@ static inline bool inet_tcp_connection(const InetSkEntry *ie)
 }
 
 /*
- * inet-tcp.c.  Dump: TCP connection @ie of @p (its addresses and options
- * filled in), without --tcp-close: what it takes to make it again (the
- * TCP_REPAIR state, libsoccr's).  0 or -errno (said why).
+ * inet-tcp.c.  Dump: TCP connection @ie of @p (its addresses and state
+ * filled in, its options not yet), without --tcp-close: what it takes to
+ * make it again (the TCP_REPAIR state, libsoccr's, in tcp-stream-INO.img).
+ * It must leave the connection as it was if the dump fails.  0 or -errno
+ * (said why).
  */
 int inet_tcp_dump_connection(struct dump_ctx *ctx, const struct file_parms *p, InetSkEntry *ie);
 /*
- * Restore: make connection @ie again on fresh socket @fd (its options
- * not yet set), without --tcp-close.  0 or -errno (said why).
+ * Restore: make connection @ie again on fresh socket @fd (IPV6_V6ONLY,
+ * SO_REUSEADDR and SO_REUSEPORT set, nothing else yet), without
+ * --tcp-close; its options, shutdown flags and file flags follow.
+ * 0 or -errno (said why).
  */
 int inet_tcp_restore_connection(struct rst_ctx *ctx, int fd, const InetSkEntry *ie);
 
