@@ -31,7 +31,7 @@ struct opt_desc {
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
-	O_EXTERNAL, O_INHERIT_FD,
+	O_EXTERNAL, O_INHERIT_FD, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -64,7 +64,7 @@ static const struct opt_desc opt_table[] = {
 	{ "pre-dump-mode", required_argument, 0, IGNORED },
 	{ "display-stats", no_argument, 0, IGNORED },
 	{ "log-pid", no_argument, 0, IGNORED },
-	{ "skip-in-flight", no_argument, 0, IGNORED },
+	{ "skip-in-flight", no_argument, O_SKIP_IN_FLIGHT, SET },
 	{ "file-locks", no_argument, 'l', SET },
 	/* With a list of inodes, as old CRIU took it: every one is allowed. */
 	{ "ext-unix-sk", optional_argument, 'x', SET },
@@ -85,11 +85,12 @@ static const struct opt_desc opt_table[] = {
 	{ "ghost-fiemap", no_argument, 0, IGNORED },
 	{ "no-ghost-fiemap", no_argument, 0, IGNORED },
 
-	/* Features to come. */
-	{ "tcp-established", no_argument, 0, UNSUPPORTED },
-	{ "tcp-close", no_argument, 0, UNSUPPORTED },
-	{ "tcp-skip-in-flight", no_argument, 0, UNSUPPORTED },
+	/* TCP: connections kept, closed, or not yet accepted and dropped. */
+	{ "tcp-established", no_argument, O_TCP_ESTABLISHED, SET },
+	{ "tcp-close", no_argument, O_TCP_CLOSE, SET },
+	{ "tcp-skip-in-flight", no_argument, O_SKIP_IN_FLIGHT, SET },
 
+	/* Features to come. */
 	{ "force-irmap", no_argument, O_FORCE_IRMAP, SET },
 	{ "irmap-scan-path", required_argument, O_IRMAP_SCAN_PATH, SET },
 	{ "network-lock", required_argument, 0, UNSUPPORTED },
@@ -267,6 +268,9 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_LINK_REMAP: o->link_remap = true; break;
 	case O_NO_LINK_REMAP: o->link_remap = false; break;
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
+	case O_TCP_ESTABLISHED: o->tcp_established = true; break;
+	case O_TCP_CLOSE: o->tcp_close = true; break;
+	case O_SKIP_IN_FLIGHT: o->skip_in_flight = true; break;
 	case 'l': o->file_locks = true; break;
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);

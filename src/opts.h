@@ -43,6 +43,9 @@ struct opts {
 	bool link_remap;		/* --link-remap: hard-link unlinked files back */
 	bool file_locks;		/* --file-locks: dump the locks the tree holds */
 	bool ext_unix_sk;		/* --ext-unix-sk: datagram peers outside the tree */
+	bool tcp_established;		/* --tcp-established: keep TCP connections */
+	bool tcp_close;			/* --tcp-close: TCP connections come back closed */
+	bool skip_in_flight;		/* --skip-in-flight: drop connections not accepted */
 	bool force_irmap;		/* --force-irmap: watches by path, not by handle */
 	bool stats;			/* write stats-dump (always, as CRIU) */
 	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */

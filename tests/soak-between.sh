@@ -1,11 +1,14 @@
 #!/bin/bash
-# soak-between.sh CYCLES STASIS WORKDIR PID - dump PID with -R CYCLES times
-# in a row (the runner's --between step of tests/soak.sh); every dump must
-# succeed and leave PID running.
+# soak-between.sh CYCLES STASIS WORKDIR [DUMP-OPTION...] PID - dump PID with
+# -R CYCLES times in a row (the runner's --between step of tests/soak.sh),
+# with the dump options given; every dump must succeed and leave PID running.
 set -u
-cycles=$1 stasis=$2 dir=$3 pid=$4
+cycles=$1 stasis=$2 dir=$3
+shift 3
+pid=${*: -1}
+opts=("${@:1:$#-1}")
 for ((i = 1; i <= cycles; i++)); do
-	if ! "$stasis" dump -t "$pid" -D "$dir" -R -o dump.log; then
+	if ! "$stasis" dump -t "$pid" -D "$dir" -R -o dump.log "${opts[@]}"; then
 		echo "dump $i of $cycles failed: $(grep -m1 Error "$dir/dump.log")"
 		exit 1
 	fi

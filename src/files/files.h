@@ -87,6 +87,7 @@ struct files_priv {
 	void *tty_priv;			/* tty.c: terminals seen, their queued bytes */
 
 	void *unix_priv;		/* unix.c: sockets seen, sk-queues.img */
+	void *inet_priv;		/* inet.c: what sock_diag listed */
 	int *inflight;			/* files_dump_inflight()'s fds, kept to the end */
 	size_t nr_inflight, cap_inflight;
 };

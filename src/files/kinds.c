@@ -24,6 +24,7 @@ const struct fd_kind *const fd_kinds[] = {
 	&unix_fd_kind,
 	&netlink_fd_kind,
 	&packet_fd_kind,
+	&inet_fd_kind,
 };
 
 const size_t nr_fd_kinds = sizeof(fd_kinds) / sizeof(fd_kinds[0]);

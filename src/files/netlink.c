@@ -30,7 +30,7 @@
 
 #include "files/files.h"
 #include "files/kind.h"
-#include "files/sk-basic.h"
+#include "files/sockopts.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
 #include "sk-netlink.pb-c.h"
@@ -229,7 +229,8 @@ static int nl_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	if (!ni)
 		return -ENOMEM;
 	snprintf(what, sizeof(what), "pid %d fd %d", p->pid, p->fd);
-	ret = check_empty(p) ?: nl_fill(p, &ne, ni) ?: sk_basic_dump(p->lfd, &opts, what);
+	ret = check_empty(p) ?: nl_fill(p, &ne, ni) ?:
+	      sockopts_dump(p->lfd, AF_NETLINK, &opts);
 	if (ret)
 		goto out;
 	ne.id = id;
@@ -242,7 +243,7 @@ static int nl_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	fe.nlsk = &ne;
 	ret = img_write_msg(ctx->files_img, &fe.base);
 out:
-	sk_basic_free(&opts);
+	sockopts_free(&opts);
 	free(ni);
 	return ret;
 }
@@ -325,7 +326,8 @@ static int nl_setup(int fd, const NetlinkSkEntry *ne)
 		ret = nl_bind(fd, ne) ?: add_groups(fd, ne, 1);
 	else
 		ret = add_groups(fd, ne, 0);
-	ret = ret ?: nl_connect(fd, ne) ?: sk_basic_restore(fd, ne->opts, what);
+	ret = ret ?: nl_connect(fd, ne) ?: sockopts_restore(fd, ne->opts) ?:
+	      sockopts_restore_reuse(fd, ne->opts);
 	if (!ret && fcntl(fd, F_SETFL, ne->flags & RST_SETFL_MASK)) {
 		pr_perror("%s: cannot set its flags", what);
 		ret = -errno;

@@ -39,7 +39,7 @@
 
 #include "files/files.h"
 #include "files/kind.h"
-#include "files/sk-basic.h"
+#include "files/sockopts.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
 #include "packet-sock.pb-c.h"
@@ -330,7 +330,7 @@ static int pk_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		return -ENOMEM;
 	sk_opts_entry__init(&d->opts);
 	snprintf(what, sizeof(what), "pid %d fd %d", p->pid, p->fd);
-	ret = pk_fill(p, &pe, d) ?: sk_basic_dump(p->lfd, &d->opts, what);
+	ret = pk_fill(p, &pe, d) ?: sockopts_dump(p->lfd, AF_PACKET, &d->opts);
 	if (ret)
 		goto out;
 	pe.id = id;
@@ -342,7 +342,7 @@ static int pk_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	fe.psk = &pe;
 	ret = img_write_msg(ctx->files_img, &fe.base);
 out:
-	sk_basic_free(&d->opts);
+	sockopts_free(&d->opts);
 	free(d->pi.mc);
 	free(d->slots);
 	free(d->ptrs);
@@ -488,7 +488,7 @@ static int pk_setup(int fd, const PacketSockEntry *pe)
 	/* SOCK_PACKET has none of the SOL_PACKET options. */
 	if (!ret && pe->type != SOCK_PACKET)
 		ret = pk_options(fd, pe);
-	ret = ret ?: sk_basic_restore(fd, pe->opts, what);
+	ret = ret ?: sockopts_restore(fd, pe->opts) ?: sockopts_restore_reuse(fd, pe->opts);
 	if (!ret && fcntl(fd, F_SETFL, pe->flags & RST_SETFL_MASK)) {
 		pr_perror("%s: cannot set its flags", what);
 		ret = -errno;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "files/files.h"
+#include "files/sockopts.h"
 #include "files/unix.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
@@ -296,34 +297,6 @@ static int set_int(int fd, int opt, int v)
 	return setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
 }
 
-/* The buffers are read doubled, and set halved; the lock mask last. */
-static int restore_opts(int fd, const SkOptsEntry *o)
-{
-	struct timeval snd = { o->so_snd_tmo_sec, o->so_snd_tmo_usec };
-	struct timeval rcv = { o->so_rcv_tmo_sec, o->so_rcv_tmo_usec };
-	int ret = 0;
-
-	ret |= set_int(fd, SO_SNDBUFFORCE, o->so_sndbuf / 2);
-	ret |= set_int(fd, SO_RCVBUFFORCE, o->so_rcvbuf / 2);
-	ret |= setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof(snd));
-	ret |= setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rcv, sizeof(rcv));
-	if (o->has_so_passcred)
-		ret |= set_int(fd, SO_PASSCRED, o->so_passcred);
-	if (o->has_so_passsec)
-		ret |= set_int(fd, SO_PASSSEC, o->so_passsec);
-	if (o->has_so_priority)
-		ret |= set_int(fd, SO_PRIORITY, o->so_priority);
-	if (o->has_so_rcvlowat)
-		ret |= set_int(fd, SO_RCVLOWAT, o->so_rcvlowat);
-	if (o->has_so_mark)
-		ret |= set_int(fd, SO_MARK, o->so_mark);
-	if (o->has_so_buf_lock)
-		ret |= set_int(fd, SO_BUF_LOCK, o->so_buf_lock);
-	if (ret)
-		pr_perror("cannot restore the options of a unix socket");
-	return ret ? -EINVAL : 0;
-}
-
 /* One message again, with the files it carried, opened as the images say. */
 static int send_packet(struct unix_rst *ur, const struct unix_packet *pk, int from,
 		       const struct sockaddr_un *sa, socklen_t salen)
@@ -396,8 +369,8 @@ static int finish_socket(int fd, const UnixSkEntry *u)
 		pr_perror("unix socket %u: shutdown", u->ino);
 		ret = -errno;
 	}
-	if (!ret)
-		ret = restore_opts(fd, u->opts);
+	if (!ret && u->opts)
+		ret = sockopts_restore(fd, u->opts);
 	if (!ret && fcntl(fd, F_SETFL, u->flags & (O_NONBLOCK | O_ASYNC))) {
 		pr_perror("unix socket %u: cannot set its flags", u->ino);
 		ret = -errno;

@@ -35,6 +35,7 @@
 
 #include "files/files.h"
 #include "files/kind.h"
+#include "files/sockopts.h"
 #include "files/unix.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
@@ -284,41 +285,6 @@ static int pending_peer(struct dump_ctx *ctx, const struct file_parms *p,
 	return ret;
 }
 
-static void dump_opts(int fd, SkOptsEntry *o)
-{
-	struct timeval tv;
-	socklen_t len;
-	int v;
-
-#define GET(opt, dst)	(len = sizeof(dst), !getsockopt(fd, SOL_SOCKET, opt, &(dst), &len))
-	if (GET(SO_SNDBUF, v))
-		o->so_sndbuf = v;
-	if (GET(SO_RCVBUF, v))
-		o->so_rcvbuf = v;
-	if (GET(SO_SNDTIMEO, tv)) {
-		o->so_snd_tmo_sec = tv.tv_sec;
-		o->so_snd_tmo_usec = tv.tv_usec;
-	}
-	if (GET(SO_RCVTIMEO, tv)) {
-		o->so_rcv_tmo_sec = tv.tv_sec;
-		o->so_rcv_tmo_usec = tv.tv_usec;
-	}
-	o->has_so_passcred = GET(SO_PASSCRED, v);
-	o->so_passcred = o->has_so_passcred && v;
-	o->has_so_passsec = GET(SO_PASSSEC, v);
-	o->so_passsec = o->has_so_passsec && v;
-	o->has_so_priority = GET(SO_PRIORITY, v);
-	o->so_priority = v;
-	o->has_so_rcvlowat = GET(SO_RCVLOWAT, v);
-	o->so_rcvlowat = v;
-	o->has_so_mark = GET(SO_MARK, v) && v;
-	o->so_mark = v;
-	o->has_so_buf_lock = GET(SO_BUF_LOCK, v);
-	o->so_buf_lock = v;
-#undef GET
-}
-
-
 /* A message peeked: its bytes, and the files sent with it. */
 struct peeked {
 	ssize_t len;
@@ -548,7 +514,11 @@ static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	if (ret)
 		return ret;
 	ue.fown = &p->fown;
-	dump_opts(p->lfd, &opts);
+	ret = sockopts_dump(p->lfd, AF_UNIX, &opts);
+	if (ret) {
+		pr_err("pid %d fd %d: its socket options cannot be kept", p->pid, p->fd);
+		return ret;
+	}
 	ue.opts = &opts;
 	ue.name.data = (uint8_t *)ui.name;
 	ue.name.len = ui.name_len;
@@ -566,7 +536,9 @@ static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	fe.type = FD_TYPES__UNIXSK;
 	fe.id = id;
 	fe.usk = &ue;
-	return ret ?: img_write_msg(ctx->files_img, &fe.base);
+	ret = ret ?: img_write_msg(ctx->files_img, &fe.base);
+	sockopts_free(&opts);
+	return ret;
 }
 
 static bool seen(const struct unix_dump *ud, uint32_t ino)

@@ -7,9 +7,6 @@
 
 #include "restore.h"
 
-#ifndef SO_BUF_LOCK
-#define SO_BUF_LOCK	72	/* Linux 5.14 */
-#endif
 #define SCM_MAX_FDS	253	/* the kernel's SCM_MAX_FD: files in one message */
 
 /* uflags of an entry: a named datagram socket outside the tree (--ext-unix-sk). */

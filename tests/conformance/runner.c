@@ -26,7 +26,8 @@
  * --cycles N does the dump and restore N times in a row: the second dump
  * sees a restored tree, so whatever a restore left in it would be saved,
  * restored and seen by the test.
- * --dump-opts "OPT..." adds options to the dump (--link-remap, ...).
+ * --dump-opts "OPT..." adds options to the dump (--link-remap, ...),
+ * --restore-opts "OPT..." to the restore (--tcp-close, ...).
  *
  * --stop has the step done to a stopped test: SIGSTOP after READY, and
  * SIGCONT before the SIGTERM, once the test is seen to be stopped still.
@@ -73,6 +74,7 @@ struct opts {
 	char **between;		/* CMD split on spaces, room left for PID */
 	char **alter;		/* --alter CMD: run on the images before the restore */
 	char **dump_opts;	/* --dump-opts "OPT...": more options for the dump */
+	char **restore_opts;	/* --restore-opts "OPT...": and for the restore */
 	const char *stasis;
 	const char *workdir;
 	int timeout;
@@ -449,7 +451,7 @@ static int dump_and_restore(struct run *r)
 {
 	char pid[16];
 	const char *dump_args[8] = { "-t", pid };
-	const char *restore_args[] = { "-d", NULL };
+	const char *restore_args[8] = { "-d" };
 	pid_t ppid;
 	int ret;
 
@@ -464,6 +466,11 @@ static int dump_and_restore(struct run *r)
 		if (i + 3 > (int)(sizeof(dump_args) / sizeof(dump_args[0])))
 			return failf(r, "too many --dump-opts");
 		dump_args[i + 2] = r->o->dump_opts[i];
+	}
+	for (int i = 0; r->o->restore_opts && r->o->restore_opts[i]; i++) {
+		if (i + 2 > (int)(sizeof(restore_args) / sizeof(restore_args[0])))
+			return failf(r, "too many --restore-opts");
+		restore_args[i + 1] = r->o->restore_opts[i];
 	}
 	if (run_tool(r, "dump", dump_args))
 		return -1;
@@ -786,7 +793,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: runner [--no-cr | --between CMD [--between-may-fail] [--then-cr]] [--stop]\n"
 		"              [--cycles N]\n"
-		"              [--dump-opts \"OPT...\"]\n"
+		"              [--dump-opts \"OPT...\"] [--restore-opts \"OPT...\"]\n"
 		"              [--stasis PATH] [--workdir DIR] [--timeout SEC] PROGRAM [ARGS...]\n"
 		"\n"
 		"Run a conformance test program, checkpoint and restore it with\n"
@@ -801,6 +808,7 @@ static void usage(FILE *f)
 		"                  alter the images on purpose: the test must then FAIL)\n"
 		"  --cycles N      dump and restore N times in a row (default 1)\n"
 		"  --dump-opts \"OPT...\"  more options for the dump, split on spaces\n"
+		"  --restore-opts \"OPT...\"  more options for the restore, split on spaces\n"
 		"  --stop          SIGSTOP the test after READY; it must still be stopped\n"
 		"                  after the step, then gets SIGCONT and SIGTERM\n"
 		"  --stasis PATH   the stasis binary (default: ../stasis from the runner's dir)\n"
@@ -840,6 +848,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "then-cr",	no_argument,		NULL, 'T' },
 		{ "alter",	required_argument,	NULL, 'a' },
 		{ "dump-opts",	required_argument,	NULL, 'd' },
+		{ "restore-opts", required_argument,	NULL, 'r' },
 		{ "stop",	no_argument,		NULL, 'S' },
 		{ "cycles",	required_argument,	NULL, 'c' },
 		{ "stasis",	required_argument,	NULL, 's' },
@@ -884,6 +893,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->dump_opts = split_cmd(optarg);
 			if (!o->dump_opts) {
 				fprintf(stderr, "runner: bad dump options '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case 'r':
+			o->restore_opts = split_cmd(optarg);
+			if (!o->restore_opts) {
+				fprintf(stderr, "runner: bad restore options '%s'\n", optarg);
 				return -1;
 			}
 			break;

@@ -22,8 +22,8 @@
  * and then starts a child sharing its fd table (CLONE_FILES) and forks a
  * child of its own (which closes fd 15).
  * MODE "pattern" writes the pipe's contents to stdout and exits.
- * Other modes open one file stasis cannot hold yet (a TCP socket,
- * a userfaultfd, a foreign net namespace, a memfd, a semaphore eventfd), or nothing ("none").
+ * Other modes open one file stasis cannot hold yet (a netlink socket,
+ * an established TCP connection without --tcp-established, a userfaultfd, a foreign net namespace, a memfd, a semaphore eventfd), or nothing ("none").
  *
  * It writes "ready" to the file "state" and waits for SIGUSR2; then it
  * checks that everything is still as it left it (pipe and fifo contents,
@@ -31,6 +31,8 @@
  * and kills its process group.
  */
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -204,12 +206,33 @@ static int foreign_netns(void)
 	return fd;
 }
 
+/* An established TCP connection over loopback: its accepting end as fd 3. */
+static int tcp_connection(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), s;
+
+	if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&a, len) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &len) || connect(c, (struct sockaddr *)&a, len))
+		return -1;
+	s = accept(l, NULL, NULL);
+	/* The client end out of the way, the listener's number to the accepted one. */
+	if (s < 0 || dup2(c, 100) != 100 || dup2(s, l) != l)
+		return -1;
+	close(c);
+	close(s);
+	return l;
+}
+
 static int open_one(const char *mode)
 {
 	int fd;
 
 	if (!strcmp(mode, "socket"))
-		fd = socket(AF_INET, SOCK_STREAM, 0);
+		fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+	else if (!strcmp(mode, "tcp"))
+		fd = tcp_connection();
 	else if (!strcmp(mode, "netns"))
 		fd = foreign_netns();
 	else if (!strcmp(mode, "uffd"))

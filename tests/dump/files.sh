@@ -184,6 +184,7 @@ refuse() {
 }
 
 refuse socket "a socket (socket:["
+refuse tcp "a TCP connection (established, port"
 refuse uffd "a userfaultfd (anon_inode:[userfaultfd])"
 refuse netns "net:["
 

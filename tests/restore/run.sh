@@ -13,7 +13,8 @@
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
 #  - files given with --inherit-fd stand for those the images name (inherit-fd.sh);
-#  - netlink and packet sockets whose images do not add up are refused (sockets.sh).
+#  - netlink and packet sockets whose images do not add up are refused (sockets.sh);
+#  - inet sockets whose entries make no sense are refused (inet.sh).
 set -u
 cd "$(dirname "$0")/../.."
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
@@ -32,6 +33,13 @@ dump_opts() {
 	case $1 in
 	link_remap) echo "--link-remap --ghost-limit=4M" ;;
 	file_locks) echo "--file-locks" ;;
+	inet_sockets) echo "--skip-in-flight" ;;
+	tcp_close) echo "--tcp-close" ;;
+	esac
+}
+restore_opts() {
+	case $1 in
+	tcp_close) echo "--tcp-close" ;;
 	esac
 }
 for p in "$B"/conformance/*; do
@@ -40,6 +48,8 @@ for p in "$B"/conformance/*; do
 	extra=()
 	o=$(dump_opts "$n")
 	[ -n "$o" ] && extra=(--dump-opts "$o")
+	o=$(restore_opts "$n")
+	[ -n "$o" ] && extra+=(--restore-opts "$o")
 	$B/runner --timeout 20 --workdir "$W/conf-$n" "${extra[@]}" "$p" | label "C/R"
 done
 
@@ -51,6 +61,32 @@ if [[ $out == FAIL:*"dump failed"* ]] &&
 	pass "without --file-locks the dump is refused: $(grep -m1 -o 'unsupported:.*' "$W/locks-refused/dump.log")"
 else
 	fail "without --file-locks: $out"
+fi
+
+# TCP connections come back closed with --tcp-close at both ends; without
+# it the dump refuses them, naming the fd, and so does the restore.
+T="C/R --tcp-close"
+if grep -qx "# closed" "$W/conf-tcp_close/out" 2>/dev/null; then
+	pass "the connections came back closed"
+else
+	fail "the connections did not come back closed: $(cat "$W/conf-tcp_close/out" 2>/dev/null)"
+fi
+out=$($B/runner --timeout 20 --workdir "$W/tcp-refused" "$B/conformance/tcp_close")
+if [[ $out == FAIL:*"dump failed"* ]] &&
+	grep -q "unsupported: pid [0-9]* fd [0-9]* is a TCP connection (established.*--tcp-close" \
+		"$W/tcp-refused/dump.log"; then
+	pass "without --tcp-close the dump is refused: $(grep -m1 -o 'unsupported:.*' "$W/tcp-refused/dump.log")"
+else
+	fail "without --tcp-close at dump: $out"
+fi
+out=$($B/runner --timeout 20 --workdir "$W/tcp-rst-refused" --dump-opts --tcp-close \
+	"$B/conformance/tcp_close")
+if [[ $out == FAIL:*"restore failed"* ]] &&
+	grep -q "is a TCP connection .*restore it with --tcp-established, or with --tcp-close" \
+		"$W/tcp-rst-refused/restore.log"; then
+	pass "without --tcp-close the restore is refused, naming the option"
+else
+	fail "without --tcp-close at restore: $out"
 fi
 
 # An error is an error: a dump or restore that succeeded logs none.
@@ -361,4 +397,5 @@ bash tests/restore/vdso.sh
 bash tests/restore/aio.sh
 bash tests/restore/inherit-fd.sh
 bash tests/restore/sockets.sh
+bash tests/restore/inet.sh
 exit 0
