@@ -73,7 +73,8 @@ $(B)/libstasis-images.a: $(IMG_OBJ)
 $(B)/crit: $(CRIT_OBJ) $(B)/libstasis-images.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/stasis: $(STASIS_OBJ) $(RESTORER_OBJ) $(B)/libstasis-images.a $(B)/libcompel.a
+$(B)/stasis: $(STASIS_OBJ) $(RESTORER_OBJ) $(B)/libstasis-images.a $(B)/libcompel.a \
+		$(B)/libsoccr.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)

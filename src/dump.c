@@ -168,7 +168,6 @@ static int dump_inventory(struct dump_ctx *ctx)
 	TaskKobjIdsEntry root;
 	PluginsEntry plugins;
 	InventoryEntry e;
-	char run_id[40];
 
 	inventory_entry__init(&e);
 	e.img_version = 2;
@@ -181,11 +180,11 @@ static int dump_inventory(struct dump_ctx *ctx)
 	e.has_lsmtype = 1;
 	e.lsmtype = LSMTYPE__NO_LSM;
 	e.has_network_lock_method = 1;
+	e.network_lock_method = ctx->opts->network_lock;
 	/* Present and empty: this dump needs no plugin to restore. */
 	plugins_entry__init(&plugins);
 	e.plugins_entry = &plugins;
-	make_run_id(run_id, sizeof(run_id));
-	e.dump_criu_run_id = run_id;
+	e.dump_criu_run_id = ctx->run_id;
 	return img_write_one(ctx->dirfd, IMG_INVENTORY, 0, &e.base);
 }
 
@@ -262,6 +261,7 @@ int cr_dump(const struct opts *o)
 		return -EINVAL;
 	}
 	catch_stop_signals();
+	make_run_id(ctx.run_id, sizeof(ctx.run_id));
 	ret = imgdir_open(&dir, o->images_dir);
 	if (ret)
 		return ret;

@@ -52,6 +52,8 @@ struct dump_ctx {
 	uint32_t last_pages_id;
 
 	struct dump_stats stats;
+	/* This dump's id (inventory's dump_criu_run_id): names its network lock. */
+	char run_id[40];
 	void *files_priv;		/* files/files.c's bookkeeping */
 	void *seccomp_priv;		/* seccomp.c: the filters for seccomp.img */
 };

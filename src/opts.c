@@ -31,7 +31,7 @@ struct opt_desc {
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
-	O_EXTERNAL, O_INHERIT_FD, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
+	O_EXTERNAL, O_INHERIT_FD, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT, O_NETWORK_LOCK,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -93,7 +93,7 @@ static const struct opt_desc opt_table[] = {
 	/* Features to come. */
 	{ "force-irmap", no_argument, O_FORCE_IRMAP, SET },
 	{ "irmap-scan-path", required_argument, O_IRMAP_SCAN_PATH, SET },
-	{ "network-lock", required_argument, 0, UNSUPPORTED },
+	{ "network-lock", required_argument, O_NETWORK_LOCK, SET },
 	{ "track-mem", no_argument, 0, UNSUPPORTED },
 	{ "prev-images-dir", required_argument, 0, UNSUPPORTED },
 	{ "page-server", no_argument, 0, UNSUPPORTED },
@@ -245,6 +245,23 @@ static int add_inherit_fd(const char *arg, struct opts *o)
 	return 0;
 }
 
+/* CRIU's methods; iptables is not there yet, and says so. */
+static int parse_network_lock(const char *arg, struct opts *o)
+{
+	if (!strcmp(arg, "nftables"))
+		o->network_lock = NETWORK_LOCK_NFTABLES;
+	else if (!strcmp(arg, "skip") || !strcmp(arg, "none"))
+		o->network_lock = NETWORK_LOCK_SKIP;
+	else if (!strcmp(arg, "iptables"))
+		o->network_lock = NETWORK_LOCK_IPTABLES;
+	else {
+		fprintf(stderr, "--network-lock: %s is not a method (iptables, nftables, skip)\n",
+			arg);
+		return 1;
+	}
+	return 0;
+}
+
 static int set_opt(int val, const char *arg, struct opts *o)
 {
 	switch (val) {
@@ -271,6 +288,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_TCP_ESTABLISHED: o->tcp_established = true; break;
 	case O_TCP_CLOSE: o->tcp_close = true; break;
 	case O_SKIP_IN_FLIGHT: o->skip_in_flight = true; break;
+	case O_NETWORK_LOCK: return parse_network_lock(arg, o);
 	case 'l': o->file_locks = true; break;
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);
@@ -400,6 +418,7 @@ int opts_parse(int argc, char **argv, struct opts *o)
 	o->verbosity = LOG_DEFAULT_LEVEL;
 	o->images_dir = ".";
 	o->cpu_cap = CPU_CAP_DEFAULT;
+	o->network_lock = NETWORK_LOCK_NFTABLES;
 	o->ghost_limit = OPTS_GHOST_LIMIT;
 	if (parse_configs(argc, argv, o))
 		return 1;

@@ -22,6 +22,13 @@ struct opts_inherit_fd {
 	const char *key;
 };
 
+/* --network-lock, numbered as CRIU's inventory records them. */
+enum {
+	NETWORK_LOCK_IPTABLES,
+	NETWORK_LOCK_NFTABLES,
+	NETWORK_LOCK_SKIP,
+};
+
 struct opts {
 	const char *action;		/* dump, restore, check, ... */
 	const char *subaction;		/* cpuinfo dump|check */
@@ -46,6 +53,7 @@ struct opts {
 	bool tcp_established;		/* --tcp-established: keep TCP connections */
 	bool tcp_close;			/* --tcp-close: TCP connections come back closed */
 	bool skip_in_flight;		/* --skip-in-flight: drop connections not accepted */
+	unsigned int network_lock;	/* --network-lock: NETWORK_LOCK_* */
 	bool force_irmap;		/* --force-irmap: watches by path, not by handle */
 	bool stats;			/* write stats-dump (always, as CRIU) */
 	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */

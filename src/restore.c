@@ -588,6 +588,9 @@ static int read_inventory(struct rst_ctx *ctx)
 	} else {
 		ret = 0;
 	}
+	/* The dump's network lock is named after it (files/netlock.c). */
+	if (e->dump_criu_run_id)
+		snprintf(ctx->run_id, sizeof(ctx->run_id), "%s", e->dump_criu_run_id);
 	img_free_msg(&e->base);
 	return ret;
 }

@@ -104,6 +104,7 @@ struct rst_ctx {
 	void *files_priv;		/* files/files.c's bookkeeping */
 	int32_t *fdt_ready;		/* files/fdt.c: per owner, two futex words */
 	void *seccomp;			/* seccomp.c: seccomp.img, NULL if none */
+	char run_id[40];		/* the dump's id (inventory), "" if it had none */
 };
 
 /*

@@ -88,6 +88,7 @@ struct files_priv {
 
 	void *unix_priv;		/* unix.c: sockets seen, sk-queues.img */
 	void *inet_priv;		/* inet.c: what sock_diag listed */
+	void *tcp_priv;			/* inet-tcp.c: connections paused, the lock */
 	int *inflight;			/* files_dump_inflight()'s fds, kept to the end */
 	size_t nr_inflight, cap_inflight;
 };
@@ -246,6 +247,7 @@ struct files_rst_priv {
 
 	void *unix_priv;		/* unix.c: sk-queues.img, sockets being opened */
 	void *tty_priv;			/* tty-restore.c: tty-info.img, the ptys made */
+	void *tcp_priv;			/* inet-tcp.c: connections made, the lock */
 };
 
 struct files_rst_priv *files_rst_priv(struct rst_ctx *ctx);

@@ -10,8 +10,8 @@
  * only it shows: the shutdown flags of TCP and UDP sockets.  Nothing is
  * changed on the socket.
  *
- * Refused with "unsupported:": a TCP connection without --tcp-close
- * (inet-tcp.c: --tcp-established needs libsoccr), a listener with
+ * Refused with "unsupported:": a TCP connection without --tcp-close or
+ * --tcp-established (inet-tcp.c keeps it with libsoccr), a listener with
  * connections not yet accepted without --skip-in-flight, a corked UDP
  * socket (its pending datagram would be lost: CRIU refuses it too),
  * protocols other than these.  Datagrams waiting to be read are not
@@ -610,6 +610,7 @@ static void inet_dump_cleanup(struct dump_ctx *ctx)
 	struct files_priv *priv = ctx->files_priv;
 	struct inet_dump *id = priv ? priv->inet_priv : NULL;
 
+	inet_tcp_dump_cleanup(ctx);
 	if (!id)
 		return;
 	for (size_t i = 0; i < id->nr_lists; i++)
@@ -634,9 +635,12 @@ const struct fd_kind inet_fd_kind = {
 	.type = FD_TYPES__INETSK,
 	.match = inet_match,
 	.dump = inet_dump,
+	.dump_undo = inet_tcp_dump_undo,
 	.dump_cleanup = inet_dump_cleanup,
 	.part = inet_part,
 	.fown = inet_fown,
 	.open = inet_restore_open,
 	.prepared = inet_restore_prepared,
+	.arm = inet_tcp_restore_arm,
+	.restore_cleanup = inet_tcp_restore_cleanup,
 };

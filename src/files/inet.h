@@ -45,6 +45,14 @@ int inet_tcp_dump_connection(struct dump_ctx *ctx, const struct file_parms *p, I
  * 0 or -errno (said why).
  */
 int inet_tcp_restore_connection(struct rst_ctx *ctx, int fd, const InetSkEntry *ie);
+/* The dump failed: every connection paused runs again, the network unlocked. */
+void inet_tcp_dump_undo(struct dump_ctx *ctx);
+/* After the tree is released (-R: resumed and unlocked; killed: kept locked). */
+void inet_tcp_dump_cleanup(struct dump_ctx *ctx);
+/* The connection of entry @f leaves repair mode: the tree is about to run. */
+int inet_tcp_restore_arm(struct rst_ctx *ctx, struct rst_file *f);
+/* Once the tree runs, or the restore failed: connections released, lock gone. */
+void inet_tcp_restore_cleanup(struct rst_ctx *ctx);
 
 /* inet-restore.c */
 int inet_restore_open(struct rst_ctx *ctx, struct rst_file *f);
