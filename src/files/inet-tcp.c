@@ -382,13 +382,20 @@ int inet_tcp_restore_arm(struct rst_ctx *ctx, struct rst_file *f)
 	struct files_rst_priv *priv = ctx->files_priv;
 	struct tcp_state *ts = priv ? priv->tcp_priv : NULL;
 	const InetSkEntry *ie = f->fe->isk;
+	struct soccr_sk *sk;
 	int ret;
 
 	for (size_t i = 0; ts && i < ts->nr; i++) {
 		if (ts->conns[i].ino != ie->ino || !ts->conns[i].sk)
 			continue;
-		ret = soccr_resume(ts->conns[i].sk);
+		/*
+		 * The handle names the fd the socket was made on, since moved
+		 * into the pool: it is taken again on the pool's fd, which
+		 * finds the socket as the restore left it, in repair mode.
+		 */
+		soccr_release(ts->conns[i].sk);
 		ts->conns[i].sk = NULL;
+		ret = soccr_pause(f->fd, &sk) ?: soccr_resume(sk);
 		/* Leaving repair mode gave SO_REUSEADDR the value it had when made. */
 		return ret ?: sockopts_restore_reuse(f->fd, ie->opts);
 	}

@@ -35,11 +35,13 @@ dump_opts() {
 	file_locks) echo "--file-locks" ;;
 	inet_sockets) echo "--skip-in-flight" ;;
 	tcp_close) echo "--tcp-close" ;;
+	tcp_established) echo "--tcp-established" ;;
 	esac
 }
 restore_opts() {
 	case $1 in
 	tcp_close) echo "--tcp-close" ;;
+	tcp_established) echo "--tcp-established" ;;
 	esac
 }
 for p in "$B"/conformance/*; do
