@@ -4,9 +4,10 @@
 set -eu
 # criu brings Debian's crit (CRIU 3.17), which the tests use to check that
 # other tools read our images; jq reads crit's JSON in shell tests; python3
-# runs the fixtures' own log checker (check-log.py) after a restore.
+# runs the fixtures' own log checker (check-log.py) after a restore; nft
+# (nftables) makes the network lock of --tcp-established.
 PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
-      clang libclang-rt-14-dev criu jq python3"
+      clang libclang-rt-14-dev criu jq python3 nftables"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

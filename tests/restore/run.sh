@@ -14,7 +14,9 @@
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
 #  - files given with --inherit-fd stand for those the images name (inherit-fd.sh);
 #  - netlink and packet sockets whose images do not add up are refused (sockets.sh);
-#  - inet sockets whose entries make no sense are refused (inet.sh).
+#  - inet sockets whose entries make no sense are refused (inet.sh);
+#  - a TCP connection to a peer outside the tree survives a dump and
+#    restore, a dump with -R and a failed dump (tcp-peer.sh).
 set -u
 cd "$(dirname "$0")/../.."
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
@@ -400,4 +402,5 @@ bash tests/restore/aio.sh
 bash tests/restore/inherit-fd.sh
 bash tests/restore/sockets.sh
 bash tests/restore/inet.sh
+bash tests/restore/tcp-peer.sh
 exit 0
