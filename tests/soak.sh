@@ -7,7 +7,8 @@
 # seccomp filters, unix sockets with their queues and connections, ptys
 # with their queued bytes, settings and sessions, AIO contexts with their
 # unreaped events, netlink and packet sockets (port ids, groups, a mapped
-# ring), inet sockets with their options and filter.
+# ring), inet sockets with their options and filter, TCP connections with
+# bytes queued both ways (--tcp-established).
 # Prints PASS/FAIL per program and "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
@@ -21,11 +22,13 @@ mkdir -p "$W"
 cp build/stasis "$STASIS" || exit 1
 passed=0 failed=0
 for p in pipes_fifos timers signals sleeping threads_tls signalfd_timerfd epoll seccomp \
-	unix_sockets unix_conns pty aio netlink_sockets packet_sockets inet_sockets; do
+	unix_sockets unix_conns pty aio netlink_sockets packet_sockets inet_sockets \
+	tcp_established; do
 	mkdir -p "$W/$p/img"
 	# A listener with a connection not yet accepted is dumped with this.
 	opts=
 	[ "$p" = inet_sockets ] && opts=--skip-in-flight
+	[ "$p" = tcp_established ] && opts=--tcp-established
 	t0=$(date +%s)
 	out=$($B/runner --timeout $((CYCLES + 60)) --workdir "$W/$p" \
 		--between "$PWD/tests/soak-between.sh $CYCLES $STASIS $W/$p/img $opts" \
