@@ -22,6 +22,7 @@
  * failed.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,11 @@ static int make_conn(struct tcp_state *ts, int fd, const InetSkEntry *ie, struct
 	tp->ino = ie->ino;
 	soccr_addr(ie, false, &c->local);
 	soccr_addr(ie, true, &c->peer);
+	/* A link-local address is bound on its interface, as at dump. */
+	if (ie->family == AF_INET6 && ie->ifname) {
+		c->local.v6.sin6_scope_id = if_nametoindex(ie->ifname);
+		c->peer.v6.sin6_scope_id = c->local.v6.sin6_scope_id;
+	}
 	ret = size_buffers(fd, ie, c) ?: soccr_pause(fd, &tp->sk);
 	if (ret) {
 		ts->nr--;
@@ -422,8 +428,12 @@ void inet_tcp_restore_cleanup(struct rst_ctx *ctx)
 	struct netlock lock;
 
 	if (!ts) {
-		/* Failed before the first connection: the dump's lock goes all the same. */
-		if (!ctx->opts->tcp_established || !has_conns(ctx))
+		/*
+		 * No connection made (--tcp-close, or a restore failed before):
+		 * the lock a dump left goes all the same, as CRIU's restore
+		 * unlocks whatever it restores.
+		 */
+		if (!has_conns(ctx))
 			return;
 		netlock_init(&lock, ctx->opts->network_lock, ctx->run_id);
 		if (ctx->opts->network_lock == NETWORK_LOCK_NFTABLES && netlock_there(&lock))

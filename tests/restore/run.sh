@@ -93,6 +93,25 @@ else
 	fail "without --tcp-close at restore: $out"
 fi
 
+# --network-lock: skip leaves the network alone; iptables is refused, the tree unharmed.
+T="C/R --network-lock"
+out=$($B/runner --timeout 20 --workdir "$W/netlock-skip" --dump-opts \
+	"--tcp-established --network-lock skip" --restore-opts "--tcp-established --network-lock skip" \
+	"$B/conformance/tcp_established")
+if [[ $out == PASS:* ]] && ! grep -q "network locked" "$W"/netlock-skip/*.log; then
+	pass "skip: the connections are kept without a lock"
+else
+	fail "skip: $out"
+fi
+out=$($B/runner --timeout 20 --workdir "$W/netlock-ipt" --dump-opts \
+	"--tcp-established --network-lock iptables" "$B/conformance/tcp_established")
+if [[ $out == FAIL:*"dump failed"* ]] &&
+	grep -q "unsupported: --network-lock iptables" "$W/netlock-ipt/dump.log"; then
+	pass "iptables is refused: $(grep -m1 -o 'unsupported:.*' "$W/netlock-ipt/dump.log")"
+else
+	fail "iptables: $out"
+fi
+
 # An error is an error: a dump or restore that succeeded logs none.
 T="C/R logs"
 errs=$(grep -l "Error:" "$W"/conf-*/dump.log "$W"/conf-*/restore.log 2>/dev/null)
