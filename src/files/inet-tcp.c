@@ -10,16 +10,17 @@
  * Dump: the connection is locked, paused on a copy of our own of the
  * socket, saved into tcp-stream-INO.img (TcpStreamEntry, then the bytes
  * of the in-queue and of the out-queue).  It stays paused to the end:
- * resumed and unlocked if the dump fails or the tree runs on (-R);
- * released, still in repair mode, when the tree is killed, so that its
- * last close sends nothing to the peer, and the lock kept for the
- * restore.
+ * resumed and unlocked if the dump fails, or with -R once all are
+ * saved, before the tree runs again (a task on a socket in repair mode
+ * could not send); released, still in repair mode, when the tree is
+ * killed, so that its last close sends nothing to the peer, and the
+ * lock kept for the restore.
  *
  * Restore: the socket is made the connection in repair mode, and left
  * so until the tree is about to run (arm): a connection running before
  * its tree could take in bytes nobody would read in order, or time out.
- * The lock goes once the tree runs (restore_cleanup), or the restore
- * failed.
+ * The lock goes then, just before the first connection leaves repair
+ * mode, as CRIU orders it; or when the restore failed (restore_cleanup).
  */
 #include <errno.h>
 #include <net/if.h>
@@ -232,6 +233,19 @@ static void resume_all(struct tcp_state *ts)
 	netlock_remove(&ts->lock);
 }
 
+/*
+ * Every connection saved: with -R they run again now, before the tree:
+ * a task resumed on a socket still in repair mode would fail to send.
+ */
+int inet_tcp_dump_finish(struct dump_ctx *ctx)
+{
+	struct files_priv *priv = ctx->files_priv;
+
+	if (ctx->opts->leave_running && priv && priv->tcp_priv)
+		resume_all(priv->tcp_priv);
+	return 0;
+}
+
 void inet_tcp_dump_undo(struct dump_ctx *ctx)
 {
 	struct files_priv *priv = ctx->files_priv;
@@ -241,8 +255,9 @@ void inet_tcp_dump_undo(struct dump_ctx *ctx)
 }
 
 /*
- * After the tree was released: with -R its connections run on; killed,
- * they go without a word to their peers, which the lock keeps waiting.
+ * After the tree was released (with -R its connections were resumed
+ * before it): killed, they go without a word to their peers, which the
+ * lock keeps waiting.
  */
 void inet_tcp_dump_cleanup(struct dump_ctx *ctx)
 {
@@ -251,8 +266,6 @@ void inet_tcp_dump_cleanup(struct dump_ctx *ctx)
 
 	if (!ts)
 		return;
-	if (ctx->opts->leave_running)
-		resume_all(ts);
 	for (size_t i = 0; i < ts->nr; i++) {
 		if (ts->conns[i].sk)
 			soccr_release(ts->conns[i].sk);
@@ -395,6 +408,15 @@ int inet_tcp_restore_arm(struct rst_ctx *ctx, struct rst_file *f)
 		if (ts->conns[i].ino != ie->ino || !ts->conns[i].sk)
 			continue;
 		/*
+		 * Unlocked first, as CRIU does: leaving repair mode sends a
+		 * window probe, and what it brings back (a reset from a peer
+		 * gone while the tree was away) must reach the socket before
+		 * the tree runs.  Until then the socket ignores what comes.
+		 */
+		ret = netlock_remove(&ts->lock);
+		if (ret)
+			return ret;
+		/*
 		 * The handle names the fd the socket was made on, since moved
 		 * into the pool: it is taken again on the pool's fd, which
 		 * finds the socket as the restore left it, in repair mode.
@@ -420,7 +442,7 @@ static bool has_conns(const struct rst_ctx *ctx)
 	return false;
 }
 
-/* Once the tree runs, or the restore failed: the network is unlocked. */
+/* Whatever the restore ends like: connections not resumed released, the lock gone. */
 void inet_tcp_restore_cleanup(struct rst_ctx *ctx)
 {
 	struct files_rst_priv *priv = ctx->files_priv;

@@ -635,6 +635,7 @@ const struct fd_kind inet_fd_kind = {
 	.type = FD_TYPES__INETSK,
 	.match = inet_match,
 	.dump = inet_dump,
+	.dump_finish = inet_tcp_dump_finish,
 	.dump_undo = inet_tcp_dump_undo,
 	.dump_cleanup = inet_dump_cleanup,
 	.part = inet_part,

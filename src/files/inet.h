@@ -45,13 +45,15 @@ int inet_tcp_dump_connection(struct dump_ctx *ctx, const struct file_parms *p, I
  * 0 or -errno (said why).
  */
 int inet_tcp_restore_connection(struct rst_ctx *ctx, int fd, const InetSkEntry *ie);
+/* Every connection saved: with -R they run again, unlocked, before the tree. */
+int inet_tcp_dump_finish(struct dump_ctx *ctx);
 /* The dump failed: every connection paused runs again, the network unlocked. */
 void inet_tcp_dump_undo(struct dump_ctx *ctx);
-/* After the tree is released (-R: resumed and unlocked; killed: kept locked). */
+/* After the tree is released: killed, its connections go silently, locked. */
 void inet_tcp_dump_cleanup(struct dump_ctx *ctx);
 /* The connection of entry @f leaves repair mode: the tree is about to run. */
 int inet_tcp_restore_arm(struct rst_ctx *ctx, struct rst_file *f);
-/* Once the tree runs, or the restore failed: connections released, lock gone. */
+/* Whatever the restore ends like: connections not resumed released, the lock gone. */
 void inet_tcp_restore_cleanup(struct rst_ctx *ctx);
 
 /* inet-restore.c */

@@ -11,7 +11,8 @@
  * conns4 and conns6.  The dump makes it, before it pauses the first
  * connection, and leaves it when the tree is killed; the restore, which
  * finds the name in the inventory, adds its connections (making the
- * table if the dump's is gone) and deletes it once the tree runs.
+ * table if the dump's is gone) and deletes it just before its connections
+ * leave repair mode, the tree about to run.
  */
 #ifndef STASIS_FILES_NETLOCK_H
 #define STASIS_FILES_NETLOCK_H

@@ -21,7 +21,7 @@ start() {
 	mkdir -p "$d"
 	python3 $PY peer "$d" &
 	for _ in $(seq 100); do [ -s "$d/port" ] && break; sleep 0.05; done
-	setsid python3 $PY echo "$(cat "$d/port")" </dev/null >/dev/null 2>&1 &
+	setsid python3 $PY echo "$(cat "$d/port")" </dev/null >/dev/null 2>"$d/echo.err" &
 	tree=$!
 	for _ in $(seq 100); do [ "$(cat "$d/progress" 2>/dev/null || echo 0)" -gt 100 ] && break; sleep 0.05; done
 }
