@@ -268,9 +268,9 @@ static int restore_pages(struct shmem_restore *r, uint64_t off, uint64_t nr)
 			return ret;
 		if (off < r->size)
 			put = r->size - off < len ? r->size - off : len;
-		if (r->map)
+		if (r->map && put)
 			memcpy(r->map + off, r->buf, put);
-		ret = r->map ? 0 : pwrite_full(r->fd, r->buf, put, off);
+		ret = r->map || !put ? 0 : pwrite_full(r->fd, r->buf, put, off);
 		if (ret) {
 			pr_err("shmem %#" PRIx64 ": cannot write at %#" PRIx64 ": %s", r->shmid, off,
 			       strerror(-ret));
