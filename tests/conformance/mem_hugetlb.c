@@ -7,7 +7,8 @@
  *  - a shared anonymous MAP_HUGETLB area of two huge pages, patterns at
  *    both ends, shared with a forked child;
  *  - a hugetlb memfd (MFD_HUGETLB) of one huge page, held by an fd and
- *    mapped shared by both tasks, a pattern at its start;
+ *    mapped shared by both tasks, a pattern at its start; the parent maps
+ *    it privately too and writes another pattern there (a copy on write);
  * and records /proc/self/smaps KernelPageSize of each.
  *
  * Huge pages come from the pool (/proc/sys/vm/nr_hugepages): when it has
@@ -17,8 +18,9 @@
  * Checks after SIGTERM, in both tasks: every area is at the same place,
  * still hugetlb ("ht") with the same page size, holds its patterns, and
  * reads zero where never written; the memfd fd reads what its mapping
- * holds.  Then each task writes a token in the shared area and in the
- * memfd that the other must see: the two still share them.
+ * holds, its private mapping the parent's copy.  Then each task writes a
+ * token in the shared area and in the memfd that the other must see: the
+ * two still share them.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -37,7 +39,8 @@
 #define SEED		0x6875676500000000ull
 #define SEED_SHM	0x7368617265000000ull
 #define SEED_MFD	0x6d66640000000000ull
-#define NR_HUGE		5	/* private 2, shared 2, memfd 1 */
+#define SEED_COW	0x636f770000000000ull
+#define NR_HUGE		6	/* private 2, shared 2, memfd 1, its private copy 1 */
 #define WAIT_MS		10000
 #define TOKEN_PARENT	0x70617265u
 #define TOKEN_CHILD	0x6368696cu
@@ -52,7 +55,7 @@ struct meet {
 
 struct areas {
 	size_t hs;
-	char *priv, *shm, *mfd_map;
+	char *priv, *shm, *mfd_map, *mfd_priv;
 	int mfd;
 };
 
@@ -232,7 +235,9 @@ static void __attribute__((noreturn)) child(struct areas *a, pid_t parent)
 	struct meet *m = (struct meet *)(a->shm + PIECE);
 	int bad;
 
-	munmap(a->priv, 2 * a->hs);	/* its huge pages are the parent's to keep */
+	/* The private areas' huge pages are the parent's to keep. */
+	munmap(a->priv, 2 * a->hs);
+	munmap(a->mfd_priv, a->hs);
 	atomic_store(&m->child_ready, 1);
 	while (atomic_load(&m->parent_says) != TOKEN_PARENT) {
 		if (getppid() != parent)
@@ -313,6 +318,12 @@ static int setup(struct areas *a, char *why, size_t len)
 	fill(a->shm, SEED_SHM);
 	fill(a->shm + 2 * a->hs - PIECE, SEED_SHM + 1);
 	fill(a->mfd_map, SEED_MFD);
+	a->mfd_priv = mmap(NULL, a->hs, prot, MAP_PRIVATE, a->mfd, 0);
+	if (a->mfd_priv == MAP_FAILED) {
+		snprintf(why, len, "cannot map a hugetlb memfd privately: %m");
+		return -1;
+	}
+	fill(a->mfd_priv + PIECE, SEED_COW);
 	return 0;
 }
 
@@ -324,6 +335,9 @@ static int check_parent(const struct areas *a)
 	bad |= check("parent", "private area's start", a->priv, SEED);
 	bad |= check("parent", "private area's end", a->priv + 2 * a->hs - PIECE, SEED + 1000);
 	bad |= check_zero("parent", "private area", a->priv + a->hs + 12345);
+	bad |= check_huge("parent", "memfd private mapping", a->mfd_priv, a->hs);
+	bad |= check("parent", "memfd private mapping", a->mfd_priv, SEED_MFD);
+	bad |= check("parent", "memfd private copy", a->mfd_priv + PIECE, SEED_COW);
 	return bad | check_shared("parent", a);
 }
 
@@ -381,6 +395,8 @@ int main(int argc, char **argv)
 		munmap(a.shm, 2 * a.hs);
 	if (a.mfd_map && a.mfd_map != MAP_FAILED)
 		munmap(a.mfd_map, a.hs);
+	if (a.mfd_priv && a.mfd_priv != MAP_FAILED)
+		munmap(a.mfd_priv, a.hs);
 	if (a.mfd >= 0)
 		close(a.mfd);
 	pool_put();
