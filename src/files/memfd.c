@@ -4,7 +4,9 @@
  * and maps that).
  *
  * An object is one memfd.img entry: its name, owner, mode, size, seals,
- * and the shmid its contents are kept under (shmem.c).  CRIU takes the
+ * and the shmid its contents are kept under (shmem.c); a hugetlb object
+ * (an MFD_HUGETLB memfd, shared anonymous MAP_HUGETLB memory) also its
+ * hugetlb_flag, MFD_HUGETLB and its page size.  CRIU takes the
  * inode number for the shmid, unique among shmem objects, and so do we.
  * The entry and the contents are written when the object is first seen.
  *
