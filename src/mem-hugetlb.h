@@ -12,10 +12,19 @@
 /* Does an area with these smaps VmFlags live on hugetlbfs? */
 bool hugetlb_vmflags(const char *vmflags);
 
+/* log2 of a hugetlbfs file's page size (its st_blksize); -EINVAL if not a power of 2. */
+int hugetlb_size_shift(long blksize);
+
+/* Is @dev the kernel's own hugetlbfs mount for pages of 2^@shift bytes? */
+bool hugetlb_internal_dev(dev_t dev, int shift);
+
 /*
- * Classify the hugetlb area @e of @pid (start, end, prot and MAP_SHARED or
- * MAP_PRIVATE set): status and flags as CRIU writes them.
+ * The hugetlb area @e of @pid (start, end, prot and MAP_SHARED or
+ * MAP_PRIVATE set), mapping @name: its flags get the page size.  1 when
+ * it is private anonymous memory, classified so; 0 when it maps a file
+ * (anonymous shared memory included) for the caller to classify;
+ * -errno on an error.
  */
-int hugetlb_classify(pid_t pid, VmaEntry *e);
+int hugetlb_classify(pid_t pid, const char *name, VmaEntry *e);
 
 #endif

@@ -368,6 +368,13 @@ static int shmem_dev(dev_t *dev)
 	return 0;
 }
 
+/* A file of the kernel's own hugetlbfs: shared anonymous hugetlb memory or a hugetlb memfd. */
+static bool is_hugetlb_object(const VmaEntry *e, const struct stat *st)
+{
+	return (e->flags & MAP_HUGETLB) &&
+	       hugetlb_internal_dev(st->st_dev, hugetlb_size_shift(st->st_blksize));
+}
+
 /*
  * A packet socket's ring, mapped from the socket: no pages of its own
  * to dump, the socket's files.img id for the restore to map it from, as
@@ -432,7 +439,7 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 	ret = shmem_dev(&shm);
 	if (ret)
 		return ret;
-	if (S_ISREG(st.st_mode) && st.st_dev == shm) {
+	if (S_ISREG(st.st_mode) && (st.st_dev == shm || is_hugetlb_object(e, &st))) {
 		if (!strncmp(sv->name, "/SYSV", 5)) {
 			pr_err("pid %d: SysV shared memory at %" PRIx64 " is not supported yet",
 			       t->pid, e->start);
@@ -509,10 +516,13 @@ static int classify_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_li
 	}
 
 	if (!anon && hugetlb_vmflags(sv->vmflags)) {
-		ret = hugetlb_classify(t->pid, e);
-		return ret ? ret : apply_vmflags(t->pid, sv, e);
-	}
-	if (!anon) {
+		ret = hugetlb_classify(t->pid, sv->name, e);
+		if (ret)
+			return ret < 0 ? ret : apply_vmflags(t->pid, sv, e);
+		ret = classify_file_vma(ctx, t, l, sv, e, &anon);
+		if (ret)
+			return ret;
+	} else if (!anon) {
 		ret = aio_ring_classify(t->pid, sv->name, e);
 		if (ret)
 			return ret < 0 ? ret : apply_vmflags(t->pid, sv, e);

@@ -17,9 +17,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "log.h"
 #include "pagemap.pb-c.h"
@@ -231,6 +235,7 @@ struct shmem_restore {
 	uint64_t shmid, size;
 	struct img *pages;
 	uint8_t *buf;
+	uint8_t *map;		/* the object mapped, when it cannot be written to */
 };
 
 static int pwrite_full(int fd, const uint8_t *buf, size_t len, uint64_t off)
@@ -263,7 +268,9 @@ static int restore_pages(struct shmem_restore *r, uint64_t off, uint64_t nr)
 			return ret;
 		if (off < r->size)
 			put = r->size - off < len ? r->size - off : len;
-		ret = pwrite_full(r->fd, r->buf, put, off);
+		if (r->map && put)
+			memcpy(r->map + off, r->buf, put);
+		ret = r->map || !put ? 0 : pwrite_full(r->fd, r->buf, put, off);
 		if (ret) {
 			pr_err("shmem %#" PRIx64 ": cannot write at %#" PRIx64 ": %s", r->shmid, off,
 			       strerror(-ret));
@@ -330,6 +337,36 @@ static int restore_object(struct rst_ctx *ctx, struct shmem_restore *r, struct i
 	return ret < 0 ? ret : 0;
 }
 
+/*
+ * hugetlbfs has no write(2): a hugetlb object is filled through a shared
+ * mapping of it, which takes its huge pages from the pool at once (an
+ * error here, not a SIGBUS later, when the pool has too few).
+ */
+static int map_if_hugetlb(struct shmem_restore *r)
+{
+	struct statfs sfs;
+	void *p;
+
+	if (fstatfs(r->fd, &sfs)) {
+		pr_perror("shmem %#" PRIx64 ": cannot tell its file system", r->shmid);
+		return -errno;
+	}
+	if (sfs.f_type != HUGETLBFS_MAGIC || !r->size)
+		return 0;
+	if (r->size > SIZE_MAX) {
+		pr_err("shmem %#" PRIx64 ": %" PRIu64 " bytes cannot be mapped", r->shmid, r->size);
+		return -EFBIG;
+	}
+	p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (p == MAP_FAILED) {
+		pr_perror("shmem %#" PRIx64 ": cannot map its %" PRIu64 " bytes of huge pages "
+			  "(free huge pages: /proc/sys/vm/nr_hugepages)", r->shmid, r->size);
+		return -errno;
+	}
+	r->map = p;
+	return 0;
+}
+
 int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
 {
 	struct shmem_restore r = { .fd = fd, .shmid = shmid, .size = size };
@@ -346,8 +383,12 @@ int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t
 		pr_err("out of memory");
 		ret = -ENOMEM;
 	} else {
-		ret = restore_object(ctx, &r, pm);
+		ret = map_if_hugetlb(&r);
+		if (!ret)
+			ret = restore_object(ctx, &r, pm);
 	}
+	if (r.map)
+		munmap(r.map, r.size);
 	free(r.buf);
 	img_close(pm);
 	if (ret)

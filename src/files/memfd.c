@@ -4,7 +4,9 @@
  * and maps that).
  *
  * An object is one memfd.img entry: its name, owner, mode, size, seals,
- * and the shmid its contents are kept under (shmem.c).  CRIU takes the
+ * and the shmid its contents are kept under (shmem.c); a hugetlb object
+ * (an MFD_HUGETLB memfd, shared anonymous MAP_HUGETLB memory) also its
+ * hugetlb_flag, MFD_HUGETLB and its page size.  CRIU takes the
  * inode number for the shmid, unique among shmem objects, and so do we.
  * The entry and the contents are written when the object is first seen.
  *
@@ -16,16 +18,19 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <linux/magic.h>
+#include <linux/memfd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "files/files.h"
 #include "files/kind.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "mem-hugetlb.h"
 #include "memfd.pb-c.h"
 #include "shmem.h"
 
@@ -56,6 +61,32 @@ static void memfd_name(const char *link, char *name, size_t size)
 		name[len - slen] = '\0';
 }
 
+/*
+ * A hugetlb object's memfd_create() flags, as CRIU records them in
+ * hugetlb_flag: MFD_HUGETLB and the page size's MFD_HUGE_* (its log2 above
+ * MFD_HUGE_SHIFT).  0 for an object of shmem.
+ */
+static int hugetlb_flag(int fd, const char *link, const struct stat *st, uint32_t *flag)
+{
+	struct statfs sfs;
+	int shift;
+
+	*flag = 0;
+	if (fstatfs(fd, &sfs)) {
+		pr_perror("%s: cannot tell its file system", link);
+		return -errno;
+	}
+	if (sfs.f_type != HUGETLBFS_MAGIC)
+		return 0;
+	shift = hugetlb_size_shift(st->st_blksize);
+	if (shift < 0) {
+		pr_err("%s: a hugetlb object with page size %ld", link, (long)st->st_blksize);
+		return shift;
+	}
+	*flag = MFD_HUGETLB | (uint32_t)shift << MFD_HUGE_SHIFT;
+	return 0;
+}
+
 /* memfd.img's entry for the object open as @fd (for reading), and its contents. */
 static int dump_inode(struct dump_ctx *ctx, int fd, const char *link, const struct stat *st,
 		      uint32_t inode_id)
@@ -73,9 +104,14 @@ static int dump_inode(struct dump_ctx *ctx, int fd, const char *link, const stru
 		pr_perror("%s: cannot read its seals", link);
 		return -errno;
 	}
+	ret = hugetlb_flag(fd, link, st, &mie.hugetlb_flag);
+	if (ret)
+		return ret;
+	mie.has_hugetlb_flag = mie.hugetlb_flag != 0;
 	memfd_name(link, name, sizeof(name));
-	pr_info("memfd %s: inode_id %u, shmid %#lx, %lld bytes, seals %#x", name, inode_id,
-		(unsigned long)st->st_ino, (long long)st->st_size, seals);
+	pr_info("memfd %s: inode_id %u, shmid %#lx, %lld bytes, seals %#x, hugetlb %#x", name,
+		inode_id, (unsigned long)st->st_ino, (long long)st->st_size, seals,
+		mie.hugetlb_flag);
 
 	ret = shmem_dump_contents(ctx, fd, st->st_ino, st->st_size);
 	if (ret)
@@ -158,10 +194,6 @@ static int memfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	char path[64];
 	int fd, ret;
 
-	if (p->fs_type == HUGETLBFS_MAGIC) {
-		pr_err("unsupported: pid %d fd %d is %s, a hugetlb memfd", p->pid, p->fd, p->link);
-		return -ENOTSUP;
-	}
 	/* Our copy may be write-only or O_PATH: the contents need one that reads. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", p->lfd);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -267,18 +299,27 @@ static int memfd_attrs(int fd, const MemfdInodeEntry *mie)
 	return 0;
 }
 
+/* Nothing but MFD_HUGETLB and a page size, as CRIU writes it. */
+static bool hugetlb_flag_valid(uint32_t flag)
+{
+	return (flag & MFD_HUGETLB) &&
+	       !(flag & ~(MFD_HUGETLB | (uint32_t)MFD_HUGE_MASK << MFD_HUGE_SHIFT));
+}
+
 /* The object: size, contents, owner, and last the seals, which may forbid writing. */
 static int memfd_make(struct rst_ctx *ctx, const MemfdInodeEntry *mie)
 {
+	uint32_t huge = mie->has_hugetlb_flag ? mie->hugetlb_flag : 0;
 	int fd, ret;
 
-	if (mie->has_hugetlb_flag && mie->hugetlb_flag) {
-		pr_err("unsupported: memfd:%s is a hugetlb memfd", mie->name);
-		return -ENOTSUP;
+	if (huge && !hugetlb_flag_valid(huge)) {
+		pr_err("memfd:%s: bad hugetlb_flag %#x", mie->name, huge);
+		return -EINVAL;
 	}
-	fd = memfd_create(mie->name, MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	fd = memfd_create(mie->name, MFD_ALLOW_SEALING | MFD_CLOEXEC | huge);
 	if (fd < 0) {
-		pr_perror("memfd:%s: cannot create it", mie->name);
+		pr_perror("memfd:%s: cannot create it%s", mie->name,
+			  huge ? " (hugetlb: is this page size configured?)" : "");
 		return -errno;
 	}
 	if (ftruncate(fd, mie->size)) {

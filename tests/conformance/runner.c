@@ -949,6 +949,7 @@ int main(int argc, char **argv)
 {
 	struct opts o;
 	struct run r = { .o = &o };
+	long hugepages = hugepages_get();
 	const char *slash;
 	int ret;
 
@@ -975,5 +976,6 @@ int main(int argc, char **argv)
 	if (!ret)
 		stop_test(&r);
 	kill_all(&r);
+	hugepages_put_back(hugepages);
 	return verdict(&r);
 }

@@ -22,7 +22,7 @@
  * and then starts a child sharing its fd table (CLONE_FILES) and forks a
  * child of its own (which closes fd 15).
  * MODE "pattern" writes the pipe's contents to stdout and exits.
- * Other modes open one file stasis cannot hold yet (a netlink socket,
+ * Other modes open one file stasis cannot hold yet (a vsock or XDP socket,
  * an established TCP connection without --tcp-established, a userfaultfd, a foreign net namespace, a memfd, a semaphore eventfd), or nothing ("none").
  *
  * It writes "ready" to the file "state" and waits for SIGUSR2; then it
@@ -32,6 +32,7 @@
  */
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <linux/vm_sockets.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -207,6 +208,14 @@ static int foreign_netns(void)
 }
 
 /* An established TCP connection over loopback: its accepting end as fd 3. */
+/* A socket of a family no kind takes: vsock, else XDP (kernels differ in which they have). */
+static int unknown_socket(void)
+{
+	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+
+	return fd >= 0 ? fd : socket(AF_XDP, SOCK_RAW, 0);
+}
+
 static int tcp_connection(void)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -230,7 +239,7 @@ static int open_one(const char *mode)
 	int fd;
 
 	if (!strcmp(mode, "socket"))
-		fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+		fd = unknown_socket();
 	else if (!strcmp(mode, "tcp"))
 		fd = tcp_connection();
 	else if (!strcmp(mode, "netns"))

@@ -101,3 +101,31 @@ char proc_state(pid_t pid)
 }
 
 /* SIGKILL every child we have now. */
+
+#define NR_HUGEPAGES	"/proc/sys/vm/nr_hugepages"
+
+long hugepages_get(void)
+{
+	FILE *f = fopen(NR_HUGEPAGES, "re");
+	long nr = -1;
+
+	if (f && fscanf(f, "%ld", &nr) != 1)
+		nr = -1;
+	if (f)
+		fclose(f);
+	return nr;
+}
+
+void hugepages_put_back(long nr)
+{
+	long now = hugepages_get();
+	FILE *f;
+
+	if (nr < 0 || now <= nr)
+		return;
+	f = fopen(NR_HUGEPAGES, "we");
+	if (!f || fprintf(f, "%ld\n", nr) < 0)
+		fprintf(stderr, "runner: cannot put " NR_HUGEPAGES " back to %ld\n", nr);
+	if (f)
+		fclose(f);
+}

@@ -16,5 +16,12 @@ int empty_dir(const char *path);
 pid_t proc_ppid(pid_t pid);
 /* The state letter of @pid from /proc/PID/stat, or 0. */
 char proc_state(pid_t pid);
+/*
+ * The huge page pool's size (/proc/sys/vm/nr_hugepages), -1 if unknown;
+ * and setting it back to @nr when a test raised it and was killed before
+ * it could put it back itself.
+ */
+long hugepages_get(void);
+void hugepages_put_back(long nr);
 
 #endif

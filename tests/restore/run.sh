@@ -6,8 +6,8 @@
 #    their logs show (the fixtures' own check-log.py); on a CPU that
 #    cannot run them (no AVX-512) they are refused clearly instead;
 #  - a truncated pages image, a missing core image, a PID already taken,
-#    pagemap entries empty, unaligned or twice, areas unaligned or overlapping
-#    and a changed file each fail with a clear error, leaving nothing
+#    pagemap entries empty, unaligned or twice, areas unaligned or overlapping,
+#    hugetlb memfds of a bad flag or size and a changed file each fail with a clear error, leaving nothing
 #    running;
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
@@ -132,6 +132,24 @@ case $out in
 FAIL:*checksum*) pass "an altered page is seen: ${out#FAIL: }" ;;
 *) fail "an altered pages image was not noticed: $out" ;;
 esac
+
+# Hugetlb memfds whose memfd.img entries do not add up; only where the
+# program found huge pages to use.
+T="hugetlb images"
+if grep -q "^SKIP" "$W/conf-mem_hugetlb/out" 2>/dev/null; then
+	echo "SKIP: restore $T: mem_hugetlb skipped: $(sed -n 's/^SKIP: //p' "$W/conf-mem_hugetlb/out")"
+else
+	for m in "flag:bad hugetlb_flag 0x8" "size:cannot make it 4097 bytes long"; do
+		$B/runner --timeout 20 --workdir "$W/huge-${m%%:*}" \
+			--alter "$PWD/tests/restore/alter-hugetlb.sh ${m%%:*}" \
+			"$B/conformance/mem_hugetlb" >/dev/null
+		if grep -q "${m#*:}" "$W/huge-${m%%:*}/restore.log" 2>/dev/null; then
+			pass "$(grep -m1 -o 'Error.*' "$W/huge-${m%%:*}/restore.log")"
+		else
+			fail "memfd.img altered (${m%%:*}): no '${m#*:}' in $W/huge-${m%%:*}/restore.log"
+		fi
+	done
+fi
 
 # Dumped and restored twice: what a restore left in a task would be dumped
 # as its own the second time, and the test would see it.
