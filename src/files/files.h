@@ -126,6 +126,8 @@ int files_fdinfo_lines(const struct file_parms *p, const char *prefix,
 		       int (*fn)(const char *line, void *arg), void *arg);
 /* Is @p an anonymous inode file that /proc shows as @link ("anon_inode:[eventfd]")? */
 bool files_anon_is(const struct file_parms *p, const char *link);
+/* The address family (AF_*) of socket @p, or -1 when @p is no socket. */
+int files_socket_family(const struct file_parms *p);
 /*
  * fd-dump.c: is @p a shmem file (a memfd, SysV shm, MAP_SHARED|MAP_ANONYMOUS
  * memory)?  They look like unlinked files ("/memfd:x (deleted)") and as

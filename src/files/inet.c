@@ -39,6 +39,7 @@
 
 #include "files/inet.h"
 #include "files/kind.h"
+#include "files/sockdiag.h"
 #include "files/sockopts.h"
 #include "log.h"
 
@@ -83,8 +84,10 @@ static void diag_attrs(struct inet_diag_seen *s, struct rtattr *a, int len)
 		}
 }
 
-static int diag_add(struct inet_diag_list *l, struct nlmsghdr *h)
+/* One reply of the dump: the socket it describes, added to the list @arg. */
+static int diag_add(struct nlmsghdr *h, void *arg)
 {
+	struct inet_diag_list *l = arg;
 	struct inet_diag_msg *m = NLMSG_DATA(h);
 	struct inet_diag_seen *s;
 
@@ -99,25 +102,6 @@ static int diag_add(struct inet_diag_list *l, struct nlmsghdr *h)
 	return 0;
 }
 
-/* Read the replies to one sock_diag dump request into @l. */
-static int diag_read(int nl, struct inet_diag_list *l)
-{
-	char buf[32768] __attribute__((aligned(8)));
-	int n, ret = 0;
-
-	while ((n = recv(nl, buf, sizeof(buf), 0)) > 0) {
-		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
-			if (h->nlmsg_type == NLMSG_DONE)
-				return ret;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return ((struct nlmsgerr *)NLMSG_DATA(h))->error ?: -EIO;
-			if (!ret)
-				ret = diag_add(l, h);
-		}
-	}
-	return n < 0 ? -errno : -EIO;
-}
-
 /* Every socket of @l's family and protocol, with its shutdown flags. */
 static int diag_list(struct inet_diag_list *l)
 {
@@ -129,13 +113,8 @@ static int diag_list(struct inet_diag_list *l)
 		.req = { .sdiag_family = l->family, .sdiag_protocol = l->proto,
 			 .idiag_states = ~0U },
 	};
-	int nl, ret;
+	int ret = sockdiag_dump(&q, sizeof(q), diag_add, l);
 
-	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0)
-		return -errno;
-	ret = send(nl, &q, sizeof(q), 0) == sizeof(q) ? diag_read(nl, l) : -errno;
-	close(nl);
 	if (ret)
 		pr_warn("sock_diag cannot list the sockets of family %d protocol %d: %s",
 			l->family, l->proto, strerror(-ret));
@@ -228,13 +207,10 @@ static int get_int(int fd, int level, int opt, int *v)
 
 static int inet_match(struct dump_ctx *ctx, struct file_parms *p)
 {
-	int domain;
+	int family = files_socket_family(p);
 
 	(void)ctx;
-	if (strncmp(p->link, "socket:[", 8) || p->lfd < 0 ||
-	    get_int(p->lfd, SOL_SOCKET, SO_DOMAIN, &domain))
-		return 0;
-	return domain == AF_INET || domain == AF_INET6;
+	return family == AF_INET || family == AF_INET6;
 }
 
 /* A socket of a type and protocol we can make again, or said why not. */

@@ -30,6 +30,7 @@
 
 #include "files/files.h"
 #include "files/kind.h"
+#include "files/sockdiag.h"
 #include "files/sockopts.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
@@ -70,13 +71,21 @@ static int nl_attrs(struct nl_info *ni, struct rtattr *a, int len)
 	return 0;
 }
 
-/* One reply of the dump: 1 when it is socket @ino's, filled in. */
-static int nl_reply(struct nlmsghdr *h, uint32_t ino, struct nl_info *ni)
+/* The socket sought in a netlink_diag dump, and what is learnt of it. */
+struct nl_query {
+	uint32_t ino;
+	struct nl_info *ni;
+};
+
+/* One reply of the dump: 1 when it is the socket sought, filled in. */
+static int nl_reply(struct nlmsghdr *h, void *arg)
 {
 	struct netlink_diag_msg *m = NLMSG_DATA(h);
+	struct nl_query *nq = arg;
+	struct nl_info *ni = nq->ni;
 	int ret;
 
-	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || m->ndiag_ino != ino)
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || m->ndiag_ino != nq->ino)
 		return 0;
 	memset(ni, 0, sizeof(*ni));
 	ni->portid = m->ndiag_portid;
@@ -85,31 +94,6 @@ static int nl_reply(struct nlmsghdr *h, uint32_t ino, struct nl_info *ni)
 	ni->state = m->ndiag_state;
 	ret = nl_attrs(ni, (struct rtattr *)(m + 1), h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
 	return ret ?: 1;
-}
-
-/* Read the dump's replies until its end: 1 found, 0 not listed, -errno. */
-static int nl_read_dump(int nl, uint32_t ino, struct nl_info *ni)
-{
-	char buf[32768] __attribute__((aligned(8)));
-	int found = 0;
-	ssize_t n;
-
-	while ((n = recv(nl, buf, sizeof(buf), 0)) > 0) {
-		int left = n;
-
-		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (unsigned)left);
-		     h = NLMSG_NEXT(h, left)) {
-			if (h->nlmsg_type == NLMSG_DONE)
-				return found;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return ((struct nlmsgerr *)NLMSG_DATA(h))->error ?: -EIO;
-			if (!found)
-				found = nl_reply(h, ino, ni);
-			if (found < 0)
-				return found;
-		}
-	}
-	return n < 0 ? -errno : -EIO;
 }
 
 /* Ask netlink_diag about socket @ino of protocol @proto. */
@@ -123,17 +107,9 @@ static int nl_diag(uint32_t ino, int proto, struct nl_info *ni)
 		.req = { .sdiag_family = AF_NETLINK, .sdiag_protocol = proto,
 			 .ndiag_show = NDIAG_SHOW_GROUPS },
 	};
-	int nl, ret;
+	struct nl_query nq = { ino, ni };
+	int ret = sockdiag_dump(&q, sizeof(q), nl_reply, &nq);
 
-	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0)
-		ret = -errno;
-	else if (send(nl, &q, sizeof(q), 0) != sizeof(q))
-		ret = -errno;
-	else
-		ret = nl_read_dump(nl, ino, ni);
-	if (nl >= 0)
-		close(nl);
 	if (ret < 0)
 		pr_err("netlink socket %u: sock_diag: %s", ino, strerror(-ret));
 	return ret;
@@ -141,14 +117,10 @@ static int nl_diag(uint32_t ino, int proto, struct nl_info *ni)
 
 static int nl_match(struct dump_ctx *ctx, struct file_parms *p)
 {
-	socklen_t len = sizeof(int);
-	int domain;
+	int family = files_socket_family(p);
 
 	(void)ctx;
-	if (strncmp(p->link, "socket:[", 8) || p->lfd < 0 ||
-	    getsockopt(p->lfd, SOL_SOCKET, SO_DOMAIN, &domain, &len))
-		return 0;
-	return domain == AF_NETLINK;
+	return family == AF_NETLINK;
 }
 
 /* A message waiting would be lost: refused, as CRIU does. */

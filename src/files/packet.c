@@ -39,6 +39,7 @@
 
 #include "files/files.h"
 #include "files/kind.h"
+#include "files/sockdiag.h"
 #include "files/sockopts.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
@@ -114,43 +115,26 @@ static int pk_attrs(struct pk_info *pi, struct rtattr *a, int len)
 	return 0;
 }
 
-/* One reply of the dump: 1 when it is socket @ino's, filled in. */
-static int pk_reply(struct nlmsghdr *h, uint32_t ino, struct pk_info *pi)
+/* The socket sought in a packet_diag dump, and what is learnt of it. */
+struct pk_query {
+	uint32_t ino;
+	struct pk_info *pi;
+};
+
+/* One reply of the dump: 1 when it is the socket sought, filled in. */
+static int pk_reply(struct nlmsghdr *h, void *arg)
 {
 	struct packet_diag_msg *m = NLMSG_DATA(h);
+	struct pk_query *pq = arg;
 	int ret;
 
-	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || m->pdiag_ino != ino)
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || m->pdiag_ino != pq->ino)
 		return 0;
-	pi->type = m->pdiag_type;
-	pi->num = m->pdiag_num;
-	ret = pk_attrs(pi, (struct rtattr *)(m + 1), h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+	pq->pi->type = m->pdiag_type;
+	pq->pi->num = m->pdiag_num;
+	ret = pk_attrs(pq->pi, (struct rtattr *)(m + 1),
+		       h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
 	return ret ?: 1;
-}
-
-/* Read the dump's replies until its end: 1 found, 0 not listed, -errno. */
-static int pk_read_dump(int nl, uint32_t ino, struct pk_info *pi)
-{
-	char buf[32768] __attribute__((aligned(8)));
-	int found = 0;
-	ssize_t n;
-
-	while ((n = recv(nl, buf, sizeof(buf), 0)) > 0) {
-		int left = n;
-
-		for (struct nlmsghdr *h = (void *)buf; NLMSG_OK(h, (unsigned)left);
-		     h = NLMSG_NEXT(h, left)) {
-			if (h->nlmsg_type == NLMSG_DONE)
-				return found;
-			if (h->nlmsg_type == NLMSG_ERROR)
-				return ((struct nlmsgerr *)NLMSG_DATA(h))->error ?: -EIO;
-			if (!found)
-				found = pk_reply(h, ino, pi);
-			if (found < 0)
-				return found;
-		}
-	}
-	return n < 0 ? -errno : -EIO;
 }
 
 static int pk_diag(uint32_t ino, struct pk_info *pi)
@@ -164,17 +148,9 @@ static int pk_diag(uint32_t ino, struct pk_info *pi)
 			 .pdiag_show = PACKET_SHOW_INFO | PACKET_SHOW_MCLIST |
 				       PACKET_SHOW_RING_CFG | PACKET_SHOW_FANOUT },
 	};
-	int nl, ret;
+	struct pk_query pq = { ino, pi };
+	int ret = sockdiag_dump(&q, sizeof(q), pk_reply, &pq);
 
-	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (nl < 0)
-		ret = -errno;
-	else if (send(nl, &q, sizeof(q), 0) != sizeof(q))
-		ret = -errno;
-	else
-		ret = pk_read_dump(nl, ino, pi);
-	if (nl >= 0)
-		close(nl);
 	if (ret < 0)
 		pr_err("packet socket %u: sock_diag: %s", ino, strerror(-ret));
 	return ret;
@@ -182,14 +158,10 @@ static int pk_diag(uint32_t ino, struct pk_info *pi)
 
 static int pk_match(struct dump_ctx *ctx, struct file_parms *p)
 {
-	socklen_t len = sizeof(int);
-	int domain;
+	int family = files_socket_family(p);
 
 	(void)ctx;
-	if (strncmp(p->link, "socket:[", 8) || p->lfd < 0 ||
-	    getsockopt(p->lfd, SOL_SOCKET, SO_DOMAIN, &domain, &len))
-		return 0;
-	return domain == AF_PACKET;
+	return family == AF_PACKET;
 }
 
 /* One membership, once per time it was added (the kernel counts them). */

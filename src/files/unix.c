@@ -409,14 +409,10 @@ static int dump_queue(struct dump_ctx *ctx, struct file_parms *p, uint32_t id,
 
 static int unix_match(struct dump_ctx *ctx, struct file_parms *p)
 {
-	socklen_t len = sizeof(int);
-	int domain;
+	int family = files_socket_family(p);
 
 	(void)ctx;
-	if (strncmp(p->link, "socket:[", 8) || p->lfd < 0 ||
-	    getsockopt(p->lfd, SOL_SOCKET, SO_DOMAIN, &domain, &len))
-		return 0;
-	return domain == AF_UNIX;
+	return family == AF_UNIX;
 }
 
 static bool has_path(const struct unix_diag_info *ui)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "files/files.h"
@@ -130,6 +131,17 @@ int files_fdinfo_lines(const struct file_parms *p, const char *prefix,
 bool files_anon_is(const struct file_parms *p, const char *link)
 {
 	return p->fs_type == ANON_INODE_FS_MAGIC && !strcmp(p->link, link);
+}
+
+int files_socket_family(const struct file_parms *p)
+{
+	socklen_t len = sizeof(int);
+	int domain;
+
+	if (strncmp(p->link, "socket:[", 8) || p->lfd < 0 ||
+	    getsockopt(p->lfd, SOL_SOCKET, SO_DOMAIN, &domain, &len))
+		return -1;
+	return domain;
 }
 
 const char *files_fdinfo_field(const char *fdinfo, const char *key)
