@@ -266,6 +266,7 @@ int cr_dump(const struct opts *o)
 	if (ret)
 		return ret;
 	ctx.dirfd = dir.fd;
+	ctx.pages = (struct page_xfer_dest){ dir.fd, &ctx.last_pages_id, -1 };
 	ret = compel_tree_seize(o->tree, &ctx.tree);
 	frozen = now_us();
 	ctx.stats.freezing_time = frozen - t0;

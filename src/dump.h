@@ -17,6 +17,7 @@
 #include "image.h"
 #include "fault.h"
 #include "opts.h"
+#include "page-xfer.h"
 #include "stasis/compel.h"
 
 struct dump_task {
@@ -50,6 +51,8 @@ struct dump_ctx {
 	struct img *files_img;
 	uint32_t last_file_id;
 	uint32_t last_pages_id;
+	/* Where pages go: local images (dirfd, last_pages_id) or a page server. */
+	struct page_xfer_dest pages;
 
 	struct dump_stats stats;
 	/* This dump's id (inventory's dump_criu_run_id): names its network lock. */

@@ -13,7 +13,8 @@
  * same answer from /proc/PID/pagemap, read in chunks.
  *
  * The bytes are pulled with process_vm_readv, up to a thousand ranges per
- * call into one buffer, and leave with one writev: no parasite round trip,
+ * call into one buffer, and leave through the page transport (page-xfer.c:
+ * local images with one writev, or a page server): no parasite round trip,
  * and our own memory stays the size of two such buffers whatever the
  * task's.  Writing into tmpfs costs several times the reading (every page
  * of the image is a fresh page), so a second thread writes one buffer
@@ -46,6 +47,7 @@
 #include "mem-hugetlb.h"
 #include "mem.h"
 #include "mem-dump.h"
+#include "page-xfer.h"
 #include "proc.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
@@ -243,17 +245,19 @@ struct xfer_seg {
 
 struct wbuf {
 	uint8_t *data;			/* XFER_BUF_PAGES pages */
-	struct iovec iov[XFER_MAX_SEGS];	/* what of it goes to the image */
-	int nr_iov;
+	/* What of it goes out: runs alternate at worst with left-out zero pages. */
+	struct page_run runs[XFER_BUF_PAGES];
+	unsigned int nr_runs;
 };
 
 /*
- * The thread that writes pages-N.img.  Buffers go round in order: the
+ * The thread that hands the pages to the transport (page-xfer.h: local
+ * images or a page server).  Buffers go round in order: the
  * reader fills bufs[filled % NR_WBUFS], the writer empties bufs[done %
  * NR_WBUFS].  The writer logs nothing (the reader reports its error).
  */
 struct writer {
-	int fd;
+	struct page_xfer *px;
 	bool threaded;			/* else the reader writes, inline */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -269,7 +273,7 @@ struct xfer {
 	pid_t pid;
 	int mem_fd;		/* /proc/PID/mem, opened when first needed */
 	const struct pagemap *pagemap;
-	struct img *pm;
+	struct page_xfer px;
 	struct writer w;
 
 	size_t nr_pages;	/* pages in the batch */
@@ -278,10 +282,6 @@ struct xfer {
 	struct xfer_seg segs[XFER_MAX_SEGS];
 	struct iovec iov[XFER_MAX_SEGS];	/* the batch's ranges in the task */
 
-	/* The pagemap entry being grown. */
-	uint64_t pe_vaddr, pe_nr;
-	uint32_t pe_flags, pe_vma;
-
 	union {
 		struct page_region regs[SCAN_REGIONS];
 		uint64_t pme[PME_CHUNK];
@@ -289,43 +289,6 @@ struct xfer {
 
 	uint64_t scanned, written, zero;
 };
-
-static int pe_flush(struct xfer *x)
-{
-	PagemapEntry pe;
-	int ret;
-
-	if (!x->pe_nr)
-		return 0;
-	pagemap_entry__init(&pe);
-	pe.vaddr = x->pe_vaddr;
-	pe.compat_nr_pages = 0;		/* CRIU 4 writes nr_pages, and 0 here */
-	pe.has_nr_pages = true;
-	pe.nr_pages = x->pe_nr;
-	pe.has_flags = true;
-	pe.flags = x->pe_flags;
-	ret = img_write_msg(x->pm, &pe.base);
-	x->pe_nr = 0;
-	return ret;
-}
-
-/* @nr pages at @vaddr go into pages-N.img next: grow the entry or start one. */
-static int pe_add(struct xfer *x, uint64_t vaddr, uint64_t nr, uint32_t flags, uint32_t vma)
-{
-	int ret;
-
-	if (x->pe_nr && x->pe_vma == vma && x->pe_flags == flags &&
-	    x->pe_vaddr + x->pe_nr * PAGE_SZ == vaddr) {
-		x->pe_nr += nr;
-		return 0;
-	}
-	ret = pe_flush(x);
-	x->pe_vaddr = vaddr;
-	x->pe_nr = nr;
-	x->pe_flags = flags;
-	x->pe_vma = vma;
-	return ret;
-}
 
 static bool page_is_zero(const void *page)
 {
@@ -404,34 +367,11 @@ static int read_batch(struct xfer *x, uint8_t *buf)
 	return read_mem(x, buf, r < 0 ? 0 : r);
 }
 
-/* Write out one buffer's iovecs; 0 or -errno. */
-static int write_iovs(int fd, struct iovec *iov, int n)
-{
-	while (n > 0) {
-		ssize_t r = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		while (n && (size_t)r >= iov->iov_len) {
-			r -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {
-			iov->iov_base = (char *)iov->iov_base + r;
-			iov->iov_len -= r;
-		}
-	}
-	return 0;
-}
-
 /* Only the writing thread touches write_us; err is set under the lock. */
 static int write_one(struct writer *w, struct wbuf *b)
 {
 	uint64_t t0 = now_us();
-	int ret = write_iovs(w->fd, b->iov, b->nr_iov);
+	int ret = b->nr_runs ? w->px->ops->write(w->px, b->runs, b->nr_runs) : 0;
 
 	w->write_us += now_us() - t0;
 	return ret;
@@ -465,12 +405,12 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static int writer_start(struct writer *w, int fd)
+static int writer_start(struct writer *w, struct page_xfer *px)
 {
 	sigset_t all, old;
 	uint8_t *mem;
 
-	w->fd = fd;
+	w->px = px;
 	mem = mmap(NULL, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
@@ -505,7 +445,7 @@ static struct wbuf *writer_get(struct writer *w)
 	b = w->err ? NULL : &w->bufs[w->filled % NR_WBUFS];
 	pthread_mutex_unlock(&w->lock);
 	if (b)
-		b->nr_iov = 0;
+		b->nr_runs = 0;
 	return b;
 }
 
@@ -543,26 +483,33 @@ static int writer_stop(struct writer *w)
 	munmap(w->bufs[0].data, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ);
 	w->bufs[0].data = NULL;
 	if (w->err)
-		pr_err("pages image: write failed: %s", strerror(-w->err));
+		pr_err("pages: write failed: %s", strerror(-w->err));
 	return w->err;
 }
 
-/* Queue @nr pages at @vaddr of @buf to be written, as one pagemap range. */
+/* Queue @nr pages at @vaddr, read to @p, to be written as one run. */
 static int emit(struct xfer *x, struct wbuf *b, uint8_t *p, uint64_t vaddr, uint64_t nr,
 		const struct xfer_seg *s)
 {
-	struct iovec *last = b->nr_iov ? &b->iov[b->nr_iov - 1] : NULL;
-	size_t len = nr * PAGE_SZ;
+	struct page_run *last = b->nr_runs ? &b->runs[b->nr_runs - 1] : NULL;
 
-	if (last && (uint8_t *)last->iov_base + last->iov_len == p) {
-		last->iov_len += len;
-	} else {
-		b->iov[b->nr_iov].iov_base = p;
-		b->iov[b->nr_iov].iov_len = len;
-		b->nr_iov++;
-	}
 	x->written += nr;
-	return pe_add(x, vaddr, nr, s->pe_flags, s->vma);
+	if (last && last->group == s->vma && last->flags == s->pe_flags &&
+	    last->vaddr + last->nr_pages * PAGE_SZ == vaddr &&
+	    (uint8_t *)last->data + last->nr_pages * PAGE_SZ == p) {
+		last->nr_pages += nr;
+		return 0;
+	}
+	if (b->nr_runs == XFER_BUF_PAGES)
+		return -EOVERFLOW;	/* cannot be: a run holds a page at least */
+	b->runs[b->nr_runs++] = (struct page_run){
+		.vaddr = vaddr,
+		.nr_pages = nr,
+		.flags = s->pe_flags,
+		.group = s->vma,
+		.data = p,
+	};
+	return 0;
 }
 
 /* The pages of one segment, all-zero ones left out where that is allowed. */
@@ -609,7 +556,7 @@ static int flush_batch(struct xfer *x)
 	}
 	/* Even a failed batch goes round, so that the buffers stay in order. */
 	if (ret)
-		b->nr_iov = 0;
+		b->nr_runs = 0;
 	writer_put(&x->w);
 	x->nr_segs = 0;
 	x->nr_pages = 0;
@@ -793,58 +740,30 @@ static int dump_vma_pages(struct xfer *x, const struct vma_list *l, bool root)
 	}
 	if (!ret)
 		ret = flush_batch(x);
-	if (!ret)
-		ret = pe_flush(x);
 	return ret;
-}
-
-static int open_pages_img(struct dump_ctx *ctx, uint32_t id)
-{
-	char name[64];
-	int fd;
-
-	/* pages-N.img has no header: written straight, past the image layer's buffer. */
-	snprintf(name, sizeof(name), "pages-%u.img", id);
-	fd = img_openat(ctx->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC);
-	if (fd < 0 && fd != -EINVAL && fd != -ELOOP)
-		pr_err("%s: cannot open: %s", name, strerror(-fd));
-	return fd;
 }
 
 static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vma_list *l,
 		      const struct pagemap *pagemap)
 {
 	struct xfer *x = calloc(1, sizeof(*x));
-	int ret, pages_fd = -1;
 	uint64_t t0 = now_us();
-	PagemapHead head;
+	int ret;
 
 	if (!x)
 		return -ENOMEM;
 	x->pid = t->pid;
 	x->mem_fd = -1;
 	x->pagemap = pagemap;
-	pagemap_head__init(&head);
-	head.pages_id = ++ctx->last_pages_id;
-
-	pages_fd = open_pages_img(ctx, head.pages_id);
-	ret = pages_fd < 0 ? pages_fd : 0;
+	ret = page_xfer_open(&x->px, &ctx->pages, PAGE_XFER_PID, t->pid);
 	if (!ret)
-		ret = img_open(&x->pm, ctx->dirfd, IMG_PAGEMAP, t->pid, O_WRONLY);
-	if (!ret)
-		ret = img_write_msg(x->pm, &head.base);
-	if (!ret)
-		ret = writer_start(&x->w, pages_fd);
+		ret = writer_start(&x->w, &x->px);
 	if (!ret)
 		ret = dump_vma_pages(x, l, t == &ctx->tasks[0]);
 
 	ret = writer_stop(&x->w) ? : ret;
-	if (x->pm)
-		ret = img_close(x->pm) ? : ret;
-	if (pages_fd >= 0 && close(pages_fd) && !ret) {
-		pr_perror("pages-%u.img: close failed", head.pages_id);
-		ret = -errno;
-	}
+	if (x->px.ops)
+		ret = x->px.ops->close(&x->px) ? : ret;
 	if (x->mem_fd >= 0)
 		close(x->mem_fd);
 
