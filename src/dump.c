@@ -267,6 +267,14 @@ int cr_dump(const struct opts *o)
 		return ret;
 	ctx.dirfd = dir.fd;
 	ctx.pages = (struct page_xfer_dest){ dir.fd, &ctx.last_pages_id, -1 };
+	/* Before the tree is frozen: a page server that is not there stops nothing. */
+	if (o->page_server) {
+		ctx.pages.sk = page_xfer_connect(o->address, o->port);
+		if (ctx.pages.sk < 0) {
+			imgdir_close(&dir, true);
+			return ctx.pages.sk;
+		}
+	}
 	ret = compel_tree_seize(o->tree, &ctx.tree);
 	frozen = now_us();
 	ctx.stats.freezing_time = frozen - t0;
@@ -279,6 +287,15 @@ int cr_dump(const struct opts *o)
 			ret = ns_refuse_foreign(ctx.tasks[i].pid);
 	if (!ret)
 		ret = dump_tasks(&ctx);
+	/* The page server's answer: every page it was sent is written. */
+	if (ctx.pages.sk >= 0) {
+		int err = ret ? 0 : page_xfer_disconnect(ctx.pages.sk);
+
+		if (ret)
+			close(ctx.pages.sk);
+		ctx.pages.sk = -1;
+		ret = ret ?: err;
+	}
 	if (!ret)
 		ret = dump_images(&ctx);
 	/*

@@ -32,6 +32,7 @@ enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
 	O_EXTERNAL, O_INHERIT_FD, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT, O_NETWORK_LOCK,
+	O_PAGE_SERVER, O_ADDRESS, O_PORT, O_STATUS_FD,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -96,9 +97,9 @@ static const struct opt_desc opt_table[] = {
 	{ "network-lock", required_argument, O_NETWORK_LOCK, SET },
 	{ "track-mem", no_argument, 0, UNSUPPORTED },
 	{ "prev-images-dir", required_argument, 0, UNSUPPORTED },
-	{ "page-server", no_argument, 0, UNSUPPORTED },
-	{ "address", required_argument, 0, UNSUPPORTED },
-	{ "port", required_argument, 0, UNSUPPORTED },
+	{ "page-server", no_argument, O_PAGE_SERVER, SET },
+	{ "address", required_argument, O_ADDRESS, SET },
+	{ "port", required_argument, O_PORT, SET },
 	{ "ps-socket", required_argument, 0, UNSUPPORTED },
 	{ "lazy-pages", no_argument, 0, UNSUPPORTED },
 	{ "root", required_argument, 'r', UNSUPPORTED },
@@ -111,7 +112,7 @@ static const struct opt_desc opt_table[] = {
 	{ "enable-fs", required_argument, 0, UNSUPPORTED },
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
 	{ "join-ns", required_argument, 'J', UNSUPPORTED },
-	{ "status-fd", required_argument, 0, UNSUPPORTED },
+	{ "status-fd", required_argument, O_STATUS_FD, SET },
 	{ "orphan-pts-master", no_argument, 0, UNSUPPORTED },
 	{ "tls", no_argument, 0, UNSUPPORTED },
 	{ "tls-cacert", required_argument, 0, UNSUPPORTED },
@@ -289,6 +290,10 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_TCP_CLOSE: o->tcp_close = true; break;
 	case O_SKIP_IN_FLIGHT: o->skip_in_flight = true; break;
 	case O_NETWORK_LOCK: return parse_network_lock(arg, o);
+	case O_PAGE_SERVER: o->page_server = true; break;
+	case O_ADDRESS: o->address = arg; break;
+	case O_PORT: return parse_int("--port", arg, 0, 65535, &o->port);
+	case O_STATUS_FD: return parse_int("--status-fd", arg, 0, INT_MAX, &o->status_fd);
 	case 'l': o->file_locks = true; break;
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);
@@ -420,6 +425,7 @@ int opts_parse(int argc, char **argv, struct opts *o)
 	o->cpu_cap = CPU_CAP_DEFAULT;
 	o->network_lock = NETWORK_LOCK_NFTABLES;
 	o->ghost_limit = OPTS_GHOST_LIMIT;
+	o->status_fd = -1;
 	if (parse_configs(argc, argv, o))
 		return 1;
 	return parse_list(argc, argv, o, "stasis", true);

@@ -61,6 +61,11 @@ struct opts {
 	size_t nr_externals;
 	struct opts_inherit_fd *inherit_fds;
 	size_t nr_inherit_fds;
+	bool page_server;		/* dump --page-server: pages go to --address:--port */
+	const char *address;		/* --address: the page server's (or to listen on) */
+	int port;			/* --port */
+	int status_fd;			/* --status-fd: told "ready"; -1 */
+	bool lazy_pages;		/* restore --lazy-pages */
 };
 
 /*
