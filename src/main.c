@@ -5,6 +5,7 @@
  *   stasis restore -D DIR [-d] [-j] [--pidfile FILE] [-v4 -o restore.log]
  *   stasis check [--extra] [--experimental] [--all] [--feature NAME]
  *   stasis cpuinfo dump|check [-D DIR] [--cpu-cap=...]
+ *   stasis page-server -D DIR --port P [--address A] [-d] [--status-fd FD]
  *
  * The log goes to -o FILE inside the work directory (-W, by default the
  * images directory), as CRIU's does.  Exit status 0 on success, 1 on any
@@ -20,6 +21,7 @@
 #include "check.h"
 #include "log.h"
 #include "opts.h"
+#include "page-server.h"
 #include "stasis/compel.h"
 
 #define STASIS_VERSION	"0.1"
@@ -40,7 +42,10 @@ static void usage(FILE *f)
 		"  restore      bring a dumped tree back (-D DIR; -d to detach, --pidfile FILE)\n"
 		"  check        check the kernel has what stasis needs\n"
 		"  cpuinfo dump|check  write cpuinfo.img to -D DIR, or check this CPU against it\n"
-		"  pre-dump, page-server, lazy-pages, swrk: not supported yet\n"
+		"  page-server  take a dump's pages over TCP into -D DIR (--port P, --address A, -d)\n"
+		"  pre-dump, lazy-pages, swrk: not supported yet\n"
+		"\n"
+		"Dump options: --page-server --address A --port P: pages go to a page server\n"
 		"\n"
 		"Common options: -D DIR, -W DIR, -o FILE, -v[0-4], --config FILE,\n"
 		"--no-default-config.  Image tool: stasis-crit.\n"
@@ -114,7 +119,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore") &&
-	    strcmp(o.action, "cpuinfo")) {
+	    strcmp(o.action, "cpuinfo") && strcmp(o.action, "page-server")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
@@ -126,6 +131,8 @@ int main(int argc, char **argv)
 		ret = cr_restore(&o, &code);
 	else if (!strcmp(o.action, "cpuinfo"))
 		ret = cr_cpuinfo(&o);
+	else if (!strcmp(o.action, "page-server"))
+		ret = cr_page_server(&o);
 	else
 		ret = cr_check(&o);
 	log_close();
