@@ -46,6 +46,7 @@ static const struct opt_desc opt_table[] = {
 	{ "leave-stopped", no_argument, 's', SET },
 	{ "shell-job", no_argument, 'j', SET },
 	{ "restore-detached", no_argument, 'd', SET },
+	{ "daemon", no_argument, 'd', SET },	/* page-server -d, as CRIU spells it */
 	{ "pidfile", required_argument, O_PIDFILE, SET },
 	{ "timeout", required_argument, O_TIMEOUT, SET },
 	{ "config", required_argument, O_CONFIG, SET },
