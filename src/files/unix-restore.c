@@ -608,7 +608,9 @@ static int open_single(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file
 		ret = accepted_first(ctx, ur, pf->fe->usk);
 	if (!ret && pf)
 		ret = connect_peer(ctx, ur, fd, u, pf);
-	if (!ret && u->name.len)
+	if (!ret && pf == f)
+		ret = send_queue(ur, u, fd, NULL, 0);	/* connected to itself: only it may */
+	else if (!ret && u->name.len)
 		ret = refill_named(ur, u);
 	else if (!ret && has_queue(ur, u->id)) {
 		pr_err("unix socket %u: has messages queued but neither a name nor a peer "
@@ -820,7 +822,8 @@ int unix_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 		pr_err("unix socket %u: its peer %u is not in the images", u->ino, u->peer);
 		return -EINVAL;
 	}
-	if (pf && pf->fe->usk->peer == u->ino &&
+	/* (A datagram socket may be connected to itself: not a pair.) */
+	if (pf && pf != f && pf->fe->usk->peer == u->ino &&
 	    (u->type == SOCK_DGRAM || (!u->name.len && !pf->fe->usk->name.len)))
 		return open_pair(ctx, ur, f, pf);
 	if (pf && pf->fe->usk->peer == u->ino && u->type != SOCK_DGRAM)

@@ -9,6 +9,8 @@
  *                  a name that still exists in the working directory
  *   listener       a stream socket bound to "sub2/st", a client accepted
  *                  through it, the file and "sub2" removed
+ *   self           a datagram socket bound to "self" and connected to
+ *                  itself, a message to itself queued
  *   in flight      an epoll watching one end of a datagram pair, sent
  *                  twice through the other end and closed: only the queue
  *                  holds it
@@ -105,7 +107,8 @@ static void check_gone(const char *path)
 
 int main(int argc, char **argv)
 {
-	int first[2], second[2], live[2], l, cl, acc, pair[2], ep, got;
+	int first[2], second[2], live[2], l, cl, acc, pair[2], ep, got, self;
+	char buf[8] = "";
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct sockaddr_un sa;
 	socklen_t len;
@@ -116,6 +119,14 @@ int main(int argc, char **argv)
 	unlink("sub2/st");
 	rmdir("sub2");
 	unlink("live");
+	unlink("self");
+	len = addr_of(&sa, "self");
+	self = socket(AF_UNIX, SOCK_DGRAM, 0);
+	if (self < 0 || bind(self, (struct sockaddr *)&sa, len) ||
+	    connect(self, (struct sockaddr *)&sa, len) || send(self, "me", 2, 0) != 2) {
+		fail("self: %m");
+		return test_result();
+	}
 	if (mkdir("sub", 0755) || bound_pair("sub/name", first) || unlink("sub/name") ||
 	    bound_pair("sub/name", second) || unlink("sub/name") || rmdir("sub") ||
 	    bound_pair("live", live)) {
@@ -150,11 +161,15 @@ int main(int argc, char **argv)
 	check(!access("live", F_OK), "live: its file is gone");
 	check(write(cl, "st", 2) == 2 && read(acc, (char[4]){ 0 }, 4) == 2,
 	      "listener: the accepted pair carries nothing: %m");
+	check(recv(self, buf, sizeof(buf), MSG_DONTWAIT) == 2 && !memcmp(buf, "me", 2),
+	      "self: its message is not there: %m");
+	check_reach(self, self, "self");
 	ep = recv_fd(pair[1]);
 	check(ep >= 0, "epoll in flight: not received back: %m");
 	got = ep >= 0 ? epoll_wait(ep, &ev, 1, 0) : -1;
 	check(got == 1, "epoll in flight: %d events, not 1 (its registration is lost)", got);
 	unlink("live");
+	unlink("self");
 	if (!bad)
 		pass();
 	return test_result();
