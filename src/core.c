@@ -31,7 +31,7 @@
 #include "creds.pb-c.h"
 #include "log.h"
 #include "proc.h"
-#include "restore.h"
+#include "rst-ctx.h"
 #include "restorer.h"
 #include "rlimit.pb-c.h"
 #include "sa.pb-c.h"

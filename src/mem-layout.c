@@ -22,7 +22,8 @@
 #include <unistd.h>
 
 #include "aio.h"
-#include "dump.h"
+#include "dump-ctx.h"
+#include "files/api.h"
 #include "log.h"
 #include "mem-hugetlb.h"
 #include "mem.h"

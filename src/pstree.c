@@ -18,10 +18,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "parts.h"
 #include "proc.h"
 #include "pstree.h"
 #include "pstree.pb-c.h"
-#include "restore.h"
+#include "rst-ctx.h"
 
 /* CRIU's order of namespace ids: pid net ipc uts time mnt user cgroup. */
 static const char *const ns_names[] = {
@@ -413,3 +414,9 @@ int pstree_add_helpers(struct rst_ctx *ctx)
 	/* The array moved. */
 	return ret ?: link_parents(ctx);
 }
+
+/* The ids of each task's shared objects (ids-PID.img); the tree itself is the pipeline's. */
+const struct task_part_ops ids_part = {
+	.name = "ids",
+	.dump_task = pstree_dump_ids,
+};

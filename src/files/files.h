@@ -21,9 +21,10 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "dump.h"
+#include "dump-ctx.h"
+#include "files/api.h"
 #include "fown.pb-c.h"
-#include "restore.h"
+#include "rst-ctx.h"
 
 /* Everything known about one open file while it is being dumped. */
 struct file_parms {
