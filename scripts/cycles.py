@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""cycles.py - fail on an include cycle among the headers of src/.
+"""cycles.py - fail on a cycle between the pipelines and the objects.
 
-Every `#include "x.h"` of a file under src/ is resolved the way the
-compiler would (the including file's folder first, then src/); headers
-outside src/ (images, restorer, generated code) are leaves and ignored.
-A cycle means two headers each need the other: the layering is broken
-even where include guards keep it compiling.  Prints every cycle found
-and exits 1, or prints nothing and exits 0.
+    cycles.py [SRC [OBJDIR]]
+
+1. Includes: every `#include "x.h"` of a file under SRC (default src) is
+   resolved the way the compiler would (the including file's folder first,
+   then SRC); headers outside it (images, restorer, generated code) are
+   leaves.  A cycle means two headers each need the other: the layering is
+   broken even where include guards keep it compiling.
+2. Calls, when OBJDIR (the build's objects of SRC) is given: the pipelines
+   (dump.o, restore.o, restore-finish.o, main.o) call the objects, never
+   the reverse; an object that uses a symbol a pipeline defines is a call
+   cycle.  Objects use the contexts (dump-ctx.h, rst-ctx.h) instead.
+
+Prints every cycle found and exits 1, or prints nothing and exits 0.
 """
 import os
 import re
+import subprocess
 import sys
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
@@ -90,11 +98,48 @@ def cycles(edges):
     return out
 
 
+PIPELINES = ('dump.o', 'restore.o', 'restore-finish.o', 'main.o')
+
+
+def symbols(obj, undefined):
+    args = ['nm', '--undefined-only' if undefined else '--defined-only', obj]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    names = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if undefined and len(fields) == 2:
+            names.add(fields[1])
+        elif not undefined and len(fields) == 3 and fields[1] in 'TDBR':
+            names.add(fields[2])
+    return names
+
+
+def call_cycles(objdir):
+    objs = []
+    for root, _, files in os.walk(objdir):
+        objs += [os.path.join(root, f) for f in files if f.endswith('.o')]
+    pipes = [o for o in objs if os.path.relpath(o, objdir) in PIPELINES]
+    owner = {}
+    for p in pipes:
+        for name in symbols(p, False):
+            owner[name] = os.path.relpath(p, objdir)
+    found = []
+    for o in sorted(objs):
+        if o in pipes:
+            continue
+        for name in sorted(symbols(o, True) & owner.keys()):
+            found.append('%s calls %s of the pipeline %s' %
+                         (os.path.relpath(o, objdir), name, owner[name]))
+    return found
+
+
 def main():
     src = sys.argv[1] if len(sys.argv) > 1 else 'src'
-    found = cycles(graph(src))
-    for comp in found:
-        print('include cycle: ' + ' <-> '.join(comp))
+    found = ['include cycle: ' + ' <-> '.join(c) for c in cycles(graph(src))]
+    if len(sys.argv) > 2:
+        found += ['call cycle: ' + c for c in call_cycles(sys.argv[2])]
+    for line in found:
+        print(line)
     return 1 if found else 0
 
 
