@@ -16,6 +16,7 @@
 #include "image.h"
 #include "fault.h"
 #include "opts.h"
+#include "proc.h"
 #include "stasis/compel.h"
 
 struct dump_task {
@@ -27,6 +28,7 @@ struct dump_task {
 	/* Shared-object ids (ids-PID.img): equal when tasks share the object. */
 	uint32_t vm_id, files_id, fs_id, sighand_id;
 
+	struct proc_stat stat;		/* /proc/PID/stat, read once when collected */
 	uint32_t exe_file_id;		/* files.img id of /proc/PID/exe */
 	void *core_priv;		/* core.c's state between its two halves */
 };

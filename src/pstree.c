@@ -170,15 +170,15 @@ int pstree_collect(struct dump_ctx *ctx)
 	ret = 0;
 	for (size_t i = 0; !ret && i < nr; i++) {
 		struct dump_task *t = &ctx->tasks[i];
-		struct proc_stat st;
 
 		t->ct = order[i];
 		t->pid = t->ct->pid;
-		ret = proc_read_stat(t->pid, &st);
+		/* The tree is frozen: what stat says now holds for the whole dump. */
+		ret = proc_read_stat(t->pid, &t->stat);
 		if (ret)
 			break;
-		t->pgid = st.pgid;
-		t->sid = st.sid;
+		t->pgid = t->stat.pgid;
+		t->sid = t->stat.sid;
 		ctx->nr_tasks++;
 		if (t->ct->state == COMPEL_TASK_ZOMBIE)
 			continue;
