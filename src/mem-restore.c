@@ -237,14 +237,15 @@ void mem_restore_free(struct rst_task *t)
 /* An fd above every fd the task will have, so the restorer can keep it. */
 static int high_fd(struct rst_ctx *ctx, int fd)
 {
-	int nfd;
+	int nfd, err;
 
 	if (fd < 0)
 		return fd;
 	nfd = fcntl(fd, F_DUPFD_CLOEXEC, ctx->pool_next);
+	err = nfd < 0 ? -errno : 0;	/* before close() may change it */
 	close(fd);
-	if (nfd < 0)
-		return -errno;
+	if (err)
+		return err;
 	return nfd;
 }
 

@@ -403,9 +403,11 @@ static int memfd_entry_file(struct rst_memfd *m, const MemfdFileEntry *mfe, cons
 		return -errno;
 	}
 	if (fcntl(fd, F_SETFL, mfe->flags & RST_SETFL_MASK)) {
+		int err = -errno;
+
 		pr_perror("%s: cannot set its flags %#o", what, mfe->flags);
 		close(fd);
-		return -errno;
+		return err;
 	}
 	m->rw_given = true;
 	return fd;

@@ -588,9 +588,11 @@ int reg_restore_file(struct rst_ctx *ctx, struct rst_file *f)
 	/* A fresh open is at 0; (u64)-1 is "no position" (/dev/kmsg written to). */
 	if (!(rfe->flags & O_PATH) && rfe->pos && rfe->pos != UINT64_MAX &&
 	    lseek(fd, rfe->pos, SEEK_SET) != (off_t)rfe->pos) {
+		int err = -errno;
+
 		pr_perror("cannot seek %s to %llu", rfe->name, (unsigned long long)rfe->pos);
 		close(fd);
-		return -errno;
+		return err;
 	}
 	return fd;
 }
