@@ -28,7 +28,7 @@
 #include "log.h"
 #include "page-xfer.h"
 #include "pagemap.pb-c.h"
-#include "restore.h"
+#include "rst-ctx.h"
 #include "shmem.h"
 
 #define SHM_PAGE	4096UL

@@ -227,10 +227,12 @@ static int shmem_dev(struct files_priv *priv, dev_t *dev)
 	if (!priv->shmem_dev_known) {
 		fd = memfd_create("stasis-shmem-probe", MFD_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st)) {
+			int err = -errno;
+
 			pr_perror("cannot find the shmem device");
 			if (fd >= 0)
 				close(fd);
-			return -errno;
+			return err;
 		}
 		close(fd);
 		priv->shmem_dev = st.st_dev;
@@ -391,7 +393,7 @@ static int dump_file(struct dump_ctx *ctx, struct files_priv *priv, struct file_
  * fd would be, from our own.  @lfd stays open until the dump ends, for
  * the seen list compares later files with it.
  */
-int files_dump_inflight(struct dump_ctx *ctx, int lfd, uint32_t *id)
+int files_dump_inflight(struct dump_ctx *ctx, int lfd, pid_t holder, uint32_t *id)
 {
 	struct files_priv *priv = files_priv(ctx);
 	const struct fd_kind *kind;
@@ -411,6 +413,7 @@ int files_dump_inflight(struct dump_ctx *ctx, int lfd, uint32_t *id)
 		return -errno;
 	ret = fd_parms_fill(&p, pidfd, me, lfd, &fd_flags);
 	close(pidfd);
+	p.holder = holder;
 	if (!ret)
 		ret = dump_file(ctx, priv, &p, &kind, id);
 	parms_release(&p);
