@@ -19,6 +19,8 @@
 #include "opts.h"
 #include "stasis/compel.h"
 
+struct track;
+
 struct dump_task {
 	const struct compel_task *ct;	/* pid, threads, state */
 	pid_t pid;
@@ -52,6 +54,9 @@ struct dump_ctx {
 	uint32_t last_pages_id;
 
 	struct dump_stats stats;
+	bool pre_dump;			/* `pre-dump`: memory only, the tree runs on */
+	int parent_dirfd;		/* --prev-images-dir, or -1 */
+	struct track *track;		/* mem-track.c: write tracking, or NULL */
 	/* This dump's id (inventory's dump_criu_run_id): names its network lock. */
 	char run_id[40];
 	void *files_priv;		/* files/files.c's bookkeeping */

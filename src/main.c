@@ -40,7 +40,9 @@ static void usage(FILE *f)
 		"  restore      bring a dumped tree back (-D DIR; -d to detach, --pidfile FILE)\n"
 		"  check        check the kernel has what stasis needs\n"
 		"  cpuinfo dump|check  write cpuinfo.img to -D DIR, or check this CPU against it\n"
-		"  pre-dump, page-server, lazy-pages, swrk: not supported yet\n"
+		"  pre-dump     write the tree's memory and leave it running, tracking what it\n"
+		"               writes next (-t PID -D DIR [--prev-images-dir ../PREV])\n"
+		"  page-server, lazy-pages, swrk: not supported yet\n"
 		"\n"
 		"Common options: -D DIR, -W DIR, -o FILE, -v[0-4], --config FILE,\n"
 		"--no-default-config.  Image tool: stasis-crit.\n"
@@ -71,7 +73,7 @@ static int setup_log(const struct opts *o)
 	if (!o->log_file || !strcmp(o->log_file, "-"))
 		return 0;
 	/* A dump creates its images directory; the log lives there too. */
-	if (!strcmp(o->action, "dump") && dir)
+	if ((!strcmp(o->action, "dump") || !strcmp(o->action, "pre-dump")) && dir)
 		mkdir(dir, 0755);
 	if (o->log_file[0] == '/' || !dir)
 		snprintf(path, sizeof(path), "%s", o->log_file);
@@ -114,13 +116,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore") &&
-	    strcmp(o.action, "cpuinfo")) {
+	    strcmp(o.action, "cpuinfo") && strcmp(o.action, "pre-dump")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
 	if (setup_log(&o))
 		return 1;
-	if (!strcmp(o.action, "dump"))
+	if (!strcmp(o.action, "dump") || !strcmp(o.action, "pre-dump"))
 		ret = cr_dump(&o);
 	else if (!strcmp(o.action, "restore"))
 		ret = cr_restore(&o, &code);
