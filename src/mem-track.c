@@ -36,7 +36,7 @@
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
-#include "dump.h"
+#include "dump-ctx.h"
 #include "log.h"
 #include "mem.h"
 #include "mem-dump.h"
