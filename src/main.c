@@ -42,8 +42,10 @@ static void usage(FILE *f)
 		"  restore      bring a dumped tree back (-D DIR; -d to detach, --pidfile FILE)\n"
 		"  check        check the kernel has what stasis needs\n"
 		"  cpuinfo dump|check  write cpuinfo.img to -D DIR, or check this CPU against it\n"
+		"  pre-dump     write the tree's memory and leave it running, tracking what it\n"
+		"               writes next (-t PID -D DIR [--prev-images-dir ../PREV])\n"
 		"  page-server  take a dump's pages over TCP into -D DIR (--port P, --address A, -d)\n"
-		"  pre-dump, lazy-pages, swrk: not supported yet\n"
+		"  lazy-pages, swrk: not supported yet\n"
 		"\n"
 		"Dump options: --page-server --address A --port P: pages go to a page server\n"
 		"\n"
@@ -76,7 +78,7 @@ static int setup_log(const struct opts *o)
 	if (!o->log_file || !strcmp(o->log_file, "-"))
 		return 0;
 	/* A dump creates its images directory; the log lives there too. */
-	if (!strcmp(o->action, "dump") && dir)
+	if ((!strcmp(o->action, "dump") || !strcmp(o->action, "pre-dump")) && dir)
 		mkdir(dir, 0755);
 	if (o->log_file[0] == '/' || !dir)
 		snprintf(path, sizeof(path), "%s", o->log_file);
@@ -119,13 +121,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore") &&
-	    strcmp(o.action, "cpuinfo") && strcmp(o.action, "page-server")) {
+	    strcmp(o.action, "cpuinfo") && strcmp(o.action, "page-server") &&
+	    strcmp(o.action, "pre-dump")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
 	if (setup_log(&o))
 		return 1;
-	if (!strcmp(o.action, "dump"))
+	if (!strcmp(o.action, "dump") || !strcmp(o.action, "pre-dump"))
 		ret = cr_dump(&o);
 	else if (!strcmp(o.action, "restore"))
 		ret = cr_restore(&o, &code);

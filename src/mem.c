@@ -47,6 +47,7 @@
 #include "mem-hugetlb.h"
 #include "mem.h"
 #include "mem-dump.h"
+#include "mem-track.h"
 #include "page-xfer.h"
 #include "proc.h"
 #include "mm.pb-c.h"
@@ -238,6 +239,7 @@ struct xfer_seg {
 	uint32_t vma;		/* index: pagemap entries never span areas */
 	uint32_t pe_flags;
 	bool zero_skip;		/* all-zero pages may be left out */
+	bool parent;		/* in the parent images: an entry, no bytes */
 };
 
 /* Buffers between the reading and the writing thread: one filled while one is written. */
@@ -287,7 +289,11 @@ struct xfer {
 		uint64_t pme[PME_CHUNK];
 	};
 
-	uint64_t scanned, written, zero;
+	/* Tracking (mem-track.c): this dump protects what it dumps; the parent has the rest. */
+	bool arm, chain;
+	const uint8_t *wp;	/* per area: registered for write-protection */
+
+	uint64_t scanned, written, zero, parent;
 };
 
 static bool page_is_zero(const void *page)
@@ -324,6 +330,8 @@ static int read_mem(struct xfer *x, uint8_t *buf, size_t done)
 	for (unsigned int i = 0; !ret && i < x->nr_segs; i++) {
 		size_t len = (size_t)x->segs[i].nr_pages * PAGE_SZ;
 
+		if (x->segs[i].parent)
+			continue;
 		while (done < off + len) {
 			size_t skip = done - off;
 			ssize_t r = pread(x->mem_fd, buf + done, len - skip,
@@ -348,15 +356,21 @@ static int read_batch(struct xfer *x, uint8_t *buf)
 {
 	size_t total = x->nr_pages * PAGE_SZ;
 	struct iovec local = { buf, total };
+	unsigned int n = 0;
 	ssize_t r;
 
+	if (!total)
+		return 0;
 	if (x->force)
 		return read_mem(x, buf, 0);
 	for (unsigned int i = 0; i < x->nr_segs; i++) {
-		x->iov[i].iov_base = (void *)(uintptr_t)x->segs[i].vaddr;
-		x->iov[i].iov_len = (size_t)x->segs[i].nr_pages * PAGE_SZ;
+		if (x->segs[i].parent)
+			continue;
+		x->iov[n].iov_base = (void *)(uintptr_t)x->segs[i].vaddr;
+		x->iov[n].iov_len = (size_t)x->segs[i].nr_pages * PAGE_SZ;
+		n++;
 	}
-	r = process_vm_readv(x->pid, &local, 1, x->iov, x->nr_segs, 0);
+	r = process_vm_readv(x->pid, &local, 1, x->iov, n, 0);
 	if (r == (ssize_t)total)
 		return 0;
 	if (r < 0 && errno != EFAULT) {
@@ -536,6 +550,28 @@ static int emit_seg(struct xfer *x, struct wbuf *b, uint8_t *p, const struct xfe
 	return ret;
 }
 
+/* Pages the parent images hold: a run without bytes, in address order with the rest. */
+static int emit_parent(struct wbuf *b, const struct xfer_seg *s)
+{
+	struct page_run *last = b->nr_runs ? &b->runs[b->nr_runs - 1] : NULL;
+
+	if (last && last->group == s->vma && last->flags == PE_PARENT &&
+	    last->vaddr + last->nr_pages * PAGE_SZ == s->vaddr) {
+		last->nr_pages += s->nr_pages;
+		return 0;
+	}
+	if (b->nr_runs == XFER_BUF_PAGES)
+		return -EOVERFLOW;
+	b->runs[b->nr_runs++] = (struct page_run){
+		.vaddr = s->vaddr,
+		.nr_pages = s->nr_pages,
+		.flags = PE_PARENT,
+		.group = s->vma,
+		.data = NULL,
+	};
+	return 0;
+}
+
 /* Read the batch into a free buffer, leave out zero pages, hand it to the writer. */
 static int flush_batch(struct xfer *x)
 {
@@ -551,8 +587,15 @@ static int flush_batch(struct xfer *x)
 	p = b->data;
 	ret = read_batch(x, p);
 	for (unsigned int i = 0; !ret && i < x->nr_segs; i++) {
-		ret = emit_seg(x, b, p, &x->segs[i]);
-		p += (size_t)x->segs[i].nr_pages * PAGE_SZ;
+		const struct xfer_seg *s = &x->segs[i];
+
+		if (s->parent) {
+			x->parent += s->nr_pages;
+			ret = emit_parent(b, s);
+			continue;
+		}
+		ret = emit_seg(x, b, p, s);
+		p += (size_t)s->nr_pages * PAGE_SZ;
 	}
 	/* Even a failed batch goes round, so that the buffers stay in order. */
 	if (ret)
@@ -607,7 +650,8 @@ static int add_range(struct xfer *x, uint64_t vaddr, uint64_t nr, uint32_t vma,
 		n = XFER_BUF_PAGES - x->nr_pages;
 		if (n > nr)
 			n = nr;
-		if (last && last->vma == vma && last->vaddr + last->nr_pages * PAGE_SZ == vaddr) {
+		if (last && !last->parent && last->vma == vma &&
+		    last->vaddr + last->nr_pages * PAGE_SZ == vaddr) {
 			last->nr_pages += n;
 		} else {
 			want.vaddr = vaddr;
@@ -621,12 +665,57 @@ static int add_range(struct xfer *x, uint64_t vaddr, uint64_t nr, uint32_t vma,
 	return 0;
 }
 
-/* The pages of @e the task holds, found with PAGEMAP_SCAN. */
+/* @nr pages at @vaddr, unwritten since the parent dump: an entry that points there. */
+static int add_parent_range(struct xfer *x, uint64_t vaddr, uint64_t nr, uint32_t vma)
+{
+	struct xfer_seg *last = x->nr_segs ? &x->segs[x->nr_segs - 1] : NULL;
+	int ret;
+
+	if (last && last->parent && last->vma == vma &&
+	    last->vaddr + (uint64_t)last->nr_pages * PAGE_SZ == vaddr &&
+	    last->nr_pages + nr <= UINT32_MAX) {
+		last->nr_pages += nr;
+		return 0;
+	}
+	while (nr) {
+		uint64_t n = nr > UINT32_MAX / 2 ? UINT32_MAX / 2 : nr;
+
+		if (x->nr_segs == XFER_MAX_SEGS) {
+			ret = flush_batch(x);
+			if (ret)
+				return ret;
+		}
+		x->segs[x->nr_segs++] = (struct xfer_seg){
+			.vaddr = vaddr, .nr_pages = n, .vma = vma, .pe_flags = PE_PARENT,
+			.parent = true,
+		};
+		vaddr += n * PAGE_SZ;
+		nr -= n;
+	}
+	return 0;
+}
+
+/*
+ * The pages of @e the task holds, found with PAGEMAP_SCAN.  In a chain,
+ * a page still write-protected (PAGE_IS_WPALLOWED without
+ * PAGE_IS_WRITTEN) is the one the parent dump has; a dump that arms
+ * tracking protects every page it reports in the same walk
+ * (PM_SCAN_WP_MATCHING), on the areas registered for it only: the
+ * kernel steps over any other area without a word.
+ */
 static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 {
 	uint64_t start = e->start, done = e->start, skip = PAGE_IS_PFNZERO;
+	uint64_t cats = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+	bool wp = x->arm && x->wp && x->wp[vma];
 	int ret = 0;
 
+	/*
+	 * WRITTEN asked for in a protecting walk too: the kernel protects
+	 * only pages it has seen written, and sees that only when asked.
+	 */
+	if (x->chain || wp)
+		cats |= PAGE_IS_WRITTEN | PAGE_IS_WPALLOWED;
 	/* In a private file mapping the file's own pages are the file's. */
 	if (e->status & VMA_FILE_PRIVATE)
 		skip |= PAGE_IS_FILE;
@@ -636,6 +725,7 @@ static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 	while (!ret && start < e->end) {
 		struct pm_scan_arg a = {
 			.size = sizeof(a),
+			.flags = wp ? PM_SCAN_WP_MATCHING : 0,
 			.start = start,
 			.end = e->end,
 			.vec = (uintptr_t)x->regs,
@@ -643,7 +733,7 @@ static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 			.category_inverted = skip,
 			.category_mask = skip,
 			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.return_mask = cats,
 		};
 		long n = ioctl(x->pagemap->fd, PAGEMAP_SCAN, &a);
 
@@ -664,7 +754,11 @@ static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 				continue;
 			if (from < done)
 				from = done;
-			ret = add_range(x, from, (to - from) / PAGE_SZ, vma, e, root);
+			if (x->chain && (x->regs[i].categories & PAGE_IS_WPALLOWED) &&
+			    !(x->regs[i].categories & PAGE_IS_WRITTEN))
+				ret = add_parent_range(x, from, (to - from) / PAGE_SZ, vma);
+			else
+				ret = add_range(x, from, (to - from) / PAGE_SZ, vma, e, root);
 			done = to;
 		}
 		if (a.walk_end <= start) {
@@ -720,6 +814,12 @@ static int dump_vma_pages(struct xfer *x, const struct vma_list *l, bool root)
 {
 	int ret = 0;
 
+	/*
+	 * A dump the next one builds on keeps its all-zero pages: a page
+	 * it protects must be in its pagemap, for the next one to point to.
+	 */
+	if (x->arm)
+		root = false;
 	for (uint32_t i = 0; !ret && i < l->nr; i++) {
 		const VmaEntry *e = &l->v[i];
 
@@ -744,8 +844,9 @@ static int dump_vma_pages(struct xfer *x, const struct vma_list *l, bool root)
 }
 
 static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vma_list *l,
-		      const struct pagemap *pagemap)
+		      const struct pagemap *pagemap, const uint8_t *wp)
 {
+	struct track_task *tt = track_task_of(ctx, t->pid);
 	struct xfer *x = calloc(1, sizeof(*x));
 	uint64_t t0 = now_us();
 	int ret;
@@ -755,6 +856,9 @@ static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vm
 	x->pid = t->pid;
 	x->mem_fd = -1;
 	x->pagemap = pagemap;
+	x->arm = ctx->track && ctx->track->arm;
+	x->chain = tt && tt->parent && pagemap->scan;
+	x->wp = wp;
 	ret = page_xfer_open(&x->px, &ctx->pages, PAGE_XFER_PID, t->pid);
 	if (!ret)
 		ret = writer_start(&x->w, &x->px);
@@ -770,11 +874,12 @@ static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vm
 	ctx->stats.pages_scanned += x->scanned;
 	ctx->stats.pages_written += x->written;
 	ctx->stats.pages_zero += x->zero;
+	ctx->stats.pages_skipped_parent += x->parent;
 	/* As CRIU counts them: the pages' time, from finding them to written. */
 	ctx->stats.memdump_time += now_us() - t0;
 	ctx->stats.memwrite_time += x->w.write_us;
-	pr_info("pid %d: %" PRIu64 " pages written, %" PRIu64 " zero pages left out", t->pid,
-		x->written, x->zero);
+	pr_info("pid %d: %" PRIu64 " pages written, %" PRIu64 " zero pages left out, %" PRIu64
+		" in the parent", t->pid, x->written, x->zero, x->parent);
 	free(x);
 	return ret;
 }
@@ -786,6 +891,7 @@ int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 	uint64_t auxv[MM_AUXV_WORDS_MAX];
 	struct pagemap pagemap = { .fd = -1 };
 	struct vma_list l = { 0 };
+	uint8_t *wp = NULL;
 	MmEntry mm;
 	int ret;
 
@@ -795,12 +901,17 @@ int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 		ret = pagemap_open(t->pid, &pagemap);
 	if (!ret && pagemap.guard)
 		ret = collect_guards(t->pid, &pagemap, &l);
-	if (!ret)
+	/* A pre-dump takes the pages only: the layout is the final dump's. */
+	if (!ret && !ctx->pre_dump)
 		ret = mem_fill_mm(ctx, t, &mm, auxv, &l);
+	/* Tracking needs PAGEMAP_SCAN: without it, every dump takes every page. */
+	if (!ret && pagemap.scan)
+		ret = track_arm(ctx, t, &l, &wp);
 	if (!ret)
-		ret = dump_pages(ctx, t, &l, &pagemap);
-	if (!ret)
+		ret = dump_pages(ctx, t, &l, &pagemap, wp);
+	if (!ret && !ctx->pre_dump)
 		ret = mem_write_mm(ctx, t, &mm, &l);
+	free(wp);
 	if (pagemap.fd >= 0)
 		close(pagemap.fd);
 	aio_free_rings(&mm);

@@ -31,6 +31,7 @@ struct opt_desc {
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
+	O_TRACK_MEM, O_PREV_IMAGES_DIR,
 	O_EXTERNAL, O_INHERIT_FD, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT, O_NETWORK_LOCK,
 	O_PAGE_SERVER, O_ADDRESS, O_PORT, O_STATUS_FD,
 	O_FIRST_OTHER = 1000,
@@ -92,12 +93,14 @@ static const struct opt_desc opt_table[] = {
 	{ "tcp-close", no_argument, O_TCP_CLOSE, SET },
 	{ "tcp-skip-in-flight", no_argument, O_SKIP_IN_FLIGHT, SET },
 
+	/* Incremental dumps: tracking armed, and the dump they build on. */
+	{ "track-mem", no_argument, O_TRACK_MEM, SET },
+	{ "prev-images-dir", required_argument, O_PREV_IMAGES_DIR, SET },
+
 	/* Features to come. */
 	{ "force-irmap", no_argument, O_FORCE_IRMAP, SET },
 	{ "irmap-scan-path", required_argument, O_IRMAP_SCAN_PATH, SET },
 	{ "network-lock", required_argument, O_NETWORK_LOCK, SET },
-	{ "track-mem", no_argument, 0, UNSUPPORTED },
-	{ "prev-images-dir", required_argument, 0, UNSUPPORTED },
 	{ "page-server", no_argument, O_PAGE_SERVER, SET },
 	{ "address", required_argument, O_ADDRESS, SET },
 	{ "port", required_argument, O_PORT, SET },
@@ -287,6 +290,8 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_LINK_REMAP: o->link_remap = true; break;
 	case O_NO_LINK_REMAP: o->link_remap = false; break;
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
+	case O_TRACK_MEM: o->track_mem = true; break;
+	case O_PREV_IMAGES_DIR: o->prev_images_dir = arg; break;
 	case O_TCP_ESTABLISHED: o->tcp_established = true; break;
 	case O_TCP_CLOSE: o->tcp_close = true; break;
 	case O_SKIP_IN_FLIGHT: o->skip_in_flight = true; break;

@@ -54,6 +54,8 @@ struct opts {
 	bool tcp_close;			/* --tcp-close: TCP connections come back closed */
 	bool skip_in_flight;		/* --skip-in-flight: drop connections not accepted */
 	unsigned int network_lock;	/* --network-lock: NETWORK_LOCK_* */
+	bool track_mem;		/* --track-mem: arm write tracking for the next dump */
+	const char *prev_images_dir;	/* --prev-images-dir: the parent dump, relative to -D */
 	bool force_irmap;		/* --force-irmap: watches by path, not by handle */
 	bool stats;			/* write stats-dump (always, as CRIU) */
 	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */
