@@ -31,6 +31,7 @@
 #include "inventory.pb-c.h"
 #include "clock.h"
 #include "log.h"
+#include "notify.h"
 #include "ns/ns.h"
 #include "pstree.h"
 #include "seccomp.h"
@@ -266,6 +267,11 @@ int cr_dump(const struct opts *o)
 	if (ret)
 		return ret;
 	ctx.dirfd = dir.fd;
+	ret = notify(o, NOTIFY_PRE_DUMP, o->tree);
+	if (ret) {
+		imgdir_close(&dir, true);
+		return ret;
+	}
 	ret = compel_tree_seize(o->tree, &ctx.tree);
 	frozen = now_us();
 	ctx.stats.freezing_time = frozen - t0;
@@ -293,6 +299,9 @@ int cr_dump(const struct opts *o)
 	 */
 	if (!ret)
 		ret = FAULT_AT("publish") ?: imgdir_publish(&dir);
+	/* The client may still say no (migration): the tree then runs on. */
+	if (!ret)
+		ret = notify(o, NOTIFY_POST_DUMP, o->tree);
 	if (ret) {
 		files_dump_undo(&ctx);
 		pr_err("dump of tree %d failed", o->tree);

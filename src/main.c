@@ -20,13 +20,14 @@
 #include "check.h"
 #include "log.h"
 #include "opts.h"
+#include "rpc.h"
 #include "stasis/compel.h"
 
 #define STASIS_VERSION	"0.1"
 
 int cr_dump(const struct opts *o);
 int cr_check(const struct opts *o);
-int cr_restore(const struct opts *o, int *exit_code);
+int cr_restore(const struct opts *o, int *exit_code, pid_t *root);
 
 static void usage(FILE *f)
 {
@@ -40,7 +41,9 @@ static void usage(FILE *f)
 		"  restore      bring a dumped tree back (-D DIR; -d to detach, --pidfile FILE)\n"
 		"  check        check the kernel has what stasis needs\n"
 		"  cpuinfo dump|check  write cpuinfo.img to -D DIR, or check this CPU against it\n"
-		"  pre-dump, page-server, lazy-pages, swrk: not supported yet\n"
+		"  swrk FD      serve CRIU's RPC on the SOCK_SEQPACKET socket FD (runc, podman)\n"
+		"  service      serve CRIU's RPC on --address PATH (-d: as a daemon, --pidfile)\n"
+		"  pre-dump, page-server, lazy-pages: not supported yet\n"
 		"\n"
 		"Common options: -D DIR, -W DIR, -o FILE, -v[0-4], --config FILE,\n"
 		"--no-default-config.  Image tool: stasis-crit.\n"
@@ -114,16 +117,21 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore") &&
-	    strcmp(o.action, "cpuinfo")) {
+	    strcmp(o.action, "cpuinfo") && strcmp(o.action, "swrk") && strcmp(o.action, "service")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
+	/* The RPC opens each request's log itself, where the request says. */
+	if (!strcmp(o.action, "swrk"))
+		return cr_swrk(&o) ? 1 : 0;
 	if (setup_log(&o))
 		return 1;
-	if (!strcmp(o.action, "dump"))
+	if (!strcmp(o.action, "service"))
+		ret = cr_service(&o);
+	else if (!strcmp(o.action, "dump"))
 		ret = cr_dump(&o);
 	else if (!strcmp(o.action, "restore"))
-		ret = cr_restore(&o, &code);
+		ret = cr_restore(&o, &code, NULL);
 	else if (!strcmp(o.action, "cpuinfo"))
 		ret = cr_cpuinfo(&o);
 	else

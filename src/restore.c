@@ -43,6 +43,7 @@
 #include "inventory.pb-c.h"
 #include "clock.h"
 #include "log.h"
+#include "notify.h"
 #include "proc.h"
 #include "restore.h"
 #include "restorer.h"
@@ -128,11 +129,17 @@ static void __attribute__((noreturn)) task_fail(struct rst_ctx *ctx, struct rst_
 
 static void task_run(struct rst_ctx *ctx, struct rst_task *t) __attribute__((noreturn));
 
+/* --restore-sibling: the root is made a child of our own parent (the RPC client). */
+static bool rst_sibling(const struct rst_ctx *ctx, const struct rst_task *t)
+{
+	return ctx->opts->restore_sibling && t == ctx->tasks;
+}
+
 static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	uint64_t tid = t->pid;
 	struct clone_args ca = {
-		.flags = fdt_clone_flags(t),
+		.flags = fdt_clone_flags(t) | (rst_sibling(ctx, t) ? CLONE_PARENT : 0),
 		.exit_signal = t->helper ? 0 : SIGCHLD,
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
@@ -325,7 +332,7 @@ static void __attribute__((noreturn)) jump_to_restorer(struct rst_args *a, void 
 static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 {
 	struct rst_shared *sh = ctx->shared;
-	pid_t parent = t->parent ? t->parent->pid : ctx->controller;
+	pid_t parent = t->parent ? t->parent->pid : ctx->controller_parent;
 	struct rst_args *a;
 	void *entry;
 	sigset_t all;
@@ -474,6 +481,10 @@ static int run_stages(struct rst_ctx *ctx)
 		live += !ctx->tasks[i].zombie;
 	ret = stage_wait_all(ctx, RST_STAGE_FORKED, all);
 	ctx->forked_us = now_us();
+	/* Every task exists and waits: the client may set up around the root. */
+	if (!ret)
+		ret = notify(ctx->opts, NOTIFY_SETUP_NS, ctx->tasks[0].pid) ?:
+		      notify(ctx->opts, NOTIFY_POST_SETUP_NS, ctx->tasks[0].pid);
 	if (!ret)
 		ret = procpath_restore_send(ctx);
 	if (!ret) {
@@ -496,15 +507,22 @@ static int run_stages(struct rst_ctx *ctx)
 	return ret;
 }
 
-/* Did we make @pid?  A PID that was taken by someone else is not ours to kill. */
-static bool is_ours(pid_t pid)
+/*
+ * Did we make @pid?  A PID that was taken by someone else is not ours to
+ * kill.  With --restore-sibling the root is our parent's child: the chain
+ * then ends at the root, whose parent is ours.
+ */
+static bool is_ours(struct rst_ctx *ctx, pid_t pid)
 {
-	pid_t self = getpid();
+	pid_t self = getpid(), root = ctx->tasks[0].pid;
+	bool sibling = ctx->opts->restore_sibling;
 	struct proc_stat st;
 
 	for (int depth = 0; pid > 1 && depth < 1024; depth++) {
 		if (!stat_of(pid, &st))
 			return false;
+		if (sibling && pid == root)
+			return st.ppid == ctx->controller_parent;
 		pid = st.ppid;
 		if (pid == self)
 			return true;
@@ -517,7 +535,7 @@ static void kill_tree(struct rst_ctx *ctx)
 {
 	procpath_helpers_stop(ctx);
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		if (is_ours(ctx->tasks[i].pid))
+		if (is_ours(ctx, ctx->tasks[i].pid))
 			kill(ctx->tasks[i].pid, SIGKILL);
 	}
 	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
@@ -719,20 +737,28 @@ static int restore_tree(struct rst_ctx *ctx)
 	if (ctx->regions == MAP_FAILED)
 		return -errno;
 	ctx->controller = getpid();
+	ctx->controller_parent = ctx->opts->restore_sibling ? getppid() : ctx->controller;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1)) {
 		pr_perror("cannot become a child subreaper");
 		return -errno;
 	}
+	ret = notify(ctx->opts, NOTIFY_PRE_RESTORE, 0);
+	if (ret)
+		return ret;
 	ret = fork_task(ctx, &ctx->tasks[0]);
 	if (ret < 0)
 		return ret;
 	ret = run_stages(ctx) ?: finish_seize(ctx);
+	if (!ret)
+		ret = notify(ctx->opts, NOTIFY_POST_RESTORE, ctx->tasks[0].pid);
 	t1 = now_us();
 	/* Before the tree runs: a pidfile that cannot be written fails the restore. */
 	if (!ret)
 		ret = write_pidfile(ctx->opts, ctx->tasks[0].pid);
 	if (!ret)
 		ret = files_restore_arm(ctx);
+	if (!ret)
+		ret = notify(ctx->opts, NOTIFY_PRE_RESUME, ctx->tasks[0].pid);
 	if (!ret) {
 		stage_open(ctx->shared, RST_STAGE_GO);
 		ret = finish_release(ctx);
@@ -744,6 +770,8 @@ static int restore_tree(struct rst_ctx *ctx)
 		return ret;
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	/* The tree runs: as in CRIU, a failure here is only reported. */
+	notify(ctx->opts, NOTIFY_POST_RESUME, ctx->tasks[0].pid);
 	pr_info("restore of tree %d finished: %" PRIu64 " us", ctx->tasks[0].pid, t1 - t0);
 	/* As CRIU: forking until every task exists, restoring from then on. */
 	write_stats(ctx, ctx->forked_us - t0, t1 - ctx->forked_us);
@@ -782,7 +810,7 @@ static void free_tasks(struct rst_ctx *ctx)
 	free(ctx->tasks);
 }
 
-int cr_restore(const struct opts *o, int *exit_code)
+int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 {
 	struct rst_ctx ctx = { .opts = o, .dirfd = -1 };
 	int ret;
@@ -817,12 +845,14 @@ int cr_restore(const struct opts *o, int *exit_code)
 	files_restore_cleanup(&ctx);
 	fdt_restore_cleanup(&ctx);
 	seccomp_restore_free(&ctx);
-	if (!ret && !o->restore_detached) {
-		pid_t root = ctx.tasks[0].pid;
+	if (!ret && root)
+		*root = ctx.tasks[0].pid;
+	if (!ret && !o->restore_detached && !o->restore_sibling) {
+		pid_t pid = ctx.tasks[0].pid;
 
 		free_tasks(&ctx);
 		close(ctx.dirfd);
-		*exit_code = wait_root(root);
+		*exit_code = wait_root(pid);
 		return 0;
 	}
 	free_tasks(&ctx);
