@@ -119,6 +119,12 @@ void log_printf(int level, const char *fmt, ...)
 	va_list ap;
 	int r;
 
+	if (level == LOG_ERROR && !first_err[0]) {
+		va_start(ap, fmt);
+		vsnprintf(first_err, sizeof(first_err), fmt, ap);
+		va_end(ap);
+		first_err[strcspn(first_err, "\n")] = 0;
+	}
 	if (level > log_level)
 		return;
 

@@ -122,8 +122,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	/* The RPC opens each request's log itself, where the request says. */
-	if (!strcmp(o.action, "swrk"))
+	if (!strcmp(o.action, "swrk")) {
+		/* libcompel says all; the level each request sets filters it. */
+		compel_set_log(compel_log_cb, NULL, LOG_DEBUG);
 		return cr_swrk(&o) ? 1 : 0;
+	}
 	if (setup_log(&o))
 		return 1;
 	if (!strcmp(o.action, "service"))

@@ -140,7 +140,8 @@ static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
 	uint64_t tid = t->pid;
 	struct clone_args ca = {
 		.flags = fdt_clone_flags(t) | (rst_sibling(ctx, t) ? CLONE_PARENT : 0),
-		.exit_signal = t->helper ? 0 : SIGCHLD,
+		/* With CLONE_PARENT the kernel takes ours (clone3 wants 0 here). */
+		.exit_signal = t->helper || rst_sibling(ctx, t) ? 0 : SIGCHLD,
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
 	};
