@@ -345,6 +345,25 @@ static bool present(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f
 	return *(const protobuf_c_boolean *)(base + f->quantifier_offset);
 }
 
+/* What the client asked, field by field, for whoever reads the log. */
+static void log_field(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
+{
+	const char *base = (const char *)m;
+
+	if (f->label == PROTOBUF_C_LABEL_REPEATED)
+		pr_debug("RPC field %s: %zu entries", f->name,
+			 *(const size_t *)(base + f->quantifier_offset));
+	else if (f->type == PROTOBUF_C_TYPE_STRING)
+		pr_debug("RPC field %s: %s", f->name, *(const char *const *)(base + f->offset));
+	else if (f->type == PROTOBUF_C_TYPE_BOOL)
+		pr_debug("RPC field %s: %s", f->name,
+			 *(const protobuf_c_boolean *)(base + f->offset) ? "true" : "false");
+	else if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+		pr_debug("RPC field %s: given", f->name);
+	else
+		pr_debug("RPC field %s: %d", f->name, *(const int32_t *)(base + f->offset));
+}
+
 /* A field with an option of its own: its value as that option's argument. */
 static int apply_plain(struct field_ctx *c, const ProtobufCFieldDescriptor *f,
 		       const struct rpc_field *r)
@@ -388,21 +407,25 @@ int rpc_opts_apply(CriuOpts *req, struct opts *o, pid_t peer, bool swrk)
 	struct field_ctx c = { o, req, peer, swrk };
 	int ret = 0;
 
-	for (unsigned int i = 0; !ret && i < d->n_fields; i++) {
+	/* Every field is looked at: the log names each one refused, the answer the first. */
+	for (unsigned int i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const struct rpc_field *r;
+		int err = 0;
 
 		if (!present(&req->base, f))
 			continue;
+		log_field(&req->base, f);
 		r = find_field(f->name);
 		if (!r) {
 			pr_err("not supported yet: RPC field %s", f->name);
-			return -ENOTSUP;
+			err = -ENOTSUP;
+		} else if (r->fn) {
+			err = r->fn(&c);
+		} else if (r->opt) {
+			err = apply_plain(&c, f, r);
 		}
-		if (r->fn)
-			ret = r->fn(&c);
-		else if (r->opt)
-			ret = apply_plain(&c, f, r);
+		ret = ret ?: err;
 	}
 	/* As CRIU: without a pid, the client asks to be dumped itself. */
 	if (!ret && !req->has_pid)
