@@ -188,6 +188,9 @@ static int setup_dirs_log(CriuOpts *r, struct opts *o, pid_t peer, bool need_dir
 	log_set_level(o->verbosity);
 	if (r->has_log_to_stderr && r->log_to_stderr && !r->log_file)
 		return 0;
+	/* As CRIU: a check writes a log file only when asked for one. */
+	if (!need_dir && !r->log_file)
+		return 0;
 	o->log_file = r->log_file ? r->log_file : RPC_LOG_DEFAULT;
 	if (strchr(o->log_file, '/')) {
 		pr_err("RPC field log_file: %s is not a plain file name", o->log_file);

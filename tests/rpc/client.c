@@ -4,14 +4,16 @@
  * notifications answered on the way, the answer written down.
  *
  *   rpc-client [-o OUT] [-F HOOK] (swrk STASIS | service SOCKET) REQUEST
- *              [-t PID] [-D DIR] [-R] [-s] [-N] [-l LOG] [-k] [-x FIELD]
+ *              [-t PID] [-D DIR] [-R] [-s] [-N] [-l LOG] [-k] [-x FIELD] [-j] [-P]
  *
  * REQUEST: version, features, check, dump, restore, pre-dump, cpuinfo-dump.
  * -D: the images directory, opened here (close-on-exec: stasis must take
  * it from us); -R leave_running; -s rst_sibling; -N notify_scripts; -l
  * log_file; -k VERSION with keep_open first, on the same connection;
  * -x FIELD sets one field stasis lacks (track_mem, lazy_pages, root=PATH,
- * freeze_cgroup=PATH); -F HOOK answers that notification with a no.
+ * freeze_cgroup=PATH); -j shell_job; -P orphan_pts_master (the master
+ * received is read from: "pts read N TEXT"); -F HOOK answers that
+ * notification with a no.
  *
  * OUT gets one line per event: "notify NAME PID", "version MAJ.MIN ID",
  * "features ...", "answer TYPE success=B pid=N errno=E msg=...",
@@ -19,6 +21,7 @@
  * success, 1 when it did not, 2 when the exchange itself failed.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,6 +37,7 @@
 
 static FILE *out;
 static const char *fail_hook;
+static int pts_master = -1;	/* from orphan-pts-master */
 
 static void note(const char *fmt, ...)
 {
@@ -92,7 +96,9 @@ static CriuResp *exchange(int sk, CriuReq *req)
 
 		note("notify %s %d%s", name, resp->notify && resp->notify->has_pid ?
 		     resp->notify->pid : 0, fd >= 0 ? " fd" : "");
-		if (fd >= 0)
+		if (fd >= 0 && !strcmp(name, "orphan-pts-master") && pts_master < 0)
+			pts_master = fd;
+		else if (fd >= 0)
 			close(fd);
 		ack.type = CRIU_REQ_TYPE__NOTIFY;
 		ack.has_notify_success = 1;
@@ -120,6 +126,20 @@ static void note_parent(pid_t pid)
 	note("parent %d self %d", ppid, getpid());
 }
 
+/* What the restored tree writes to the terminal whose master we were given. */
+static void note_pts(void)
+{
+	char buf[256] = "";
+	struct pollfd p = { pts_master, POLLIN, 0 };
+	ssize_t n = 0;
+
+	if (poll(&p, 1, 2000) == 1)
+		n = read(pts_master, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	note("pts read %zd %s", n, buf);
+}
+
 static int report(CriuResp *r)
 {
 	if (!r) {
@@ -138,6 +158,8 @@ static int report(CriuResp *r)
 	     r->restore ? r->restore->pid : 0, r->cr_errno, r->cr_errmsg ? r->cr_errmsg : "");
 	if (r->restore && r->success)
 		note_parent(r->restore->pid);
+	if (pts_master >= 0)
+		note_pts();
 	return r->success ? 0 : 1;
 }
 
@@ -222,7 +244,7 @@ int main(int argc, char **argv)
 	}
 	req.type = req_type(argv[optind + 2]);
 	optind += 3;
-	while ((c = getopt(argc, argv, "t:D:RsNl:kx:")) != -1) {
+	while ((c = getopt(argc, argv, "t:D:RsNl:kx:jP")) != -1) {
 		switch (c) {
 		case 't': o.has_pid = 1; o.pid = atoi(optarg); break;
 		case 'D': o.images_dir_fd = open(optarg, O_RDONLY | O_DIRECTORY | O_CLOEXEC); break;
@@ -232,6 +254,8 @@ int main(int argc, char **argv)
 		case 'l': o.log_file = optarg; break;
 		case 'k': keep = true; break;
 		case 'x': set_field(&o, optarg); break;
+		case 'j': o.has_shell_job = o.shell_job = 1; break;
+		case 'P': o.has_orphan_pts_master = o.orphan_pts_master = 1; break;
 		}
 	}
 	o.has_log_level = 1;
