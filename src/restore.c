@@ -817,6 +817,11 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 	int ret;
 
 	*exit_code = 0;
+	if (o->root && strcmp(o->root, "/")) {
+		pr_err("not supported yet: --root %s (a restore into another root needs mount namespaces)",
+		       o->root);
+		return -ENOTSUP;
+	}
 	ctx.dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx.dirfd < 0) {
 		pr_perror("cannot open images directory %s", o->images_dir);
