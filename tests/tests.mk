@@ -54,6 +54,17 @@ $(B)/tests/soccr-states: tests/soccr/states.c tests/soccr/conn.c tests/soccr/con
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ tests/soccr/states.c tests/soccr/conn.c $(B)/libsoccr.a
 
+# The RPC's tests: a client of CRIU's rpc.proto, and a program that counts.
+RPC_TESTS := $(B)/tests/rpc-client $(B)/tests/rpc-counter
+
+$(B)/tests/rpc-client: tests/rpc/client.c $(B)/libstasis-images.a $(GEN)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libstasis-images.a $(LDLIBS)
+
+$(B)/tests/rpc-counter: tests/rpc/counter.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 -include tests/conformance/conformance.mk
 -include tests/compel/compel.mk
 
@@ -74,14 +85,3 @@ soak: test-bins
 	bash tests/soak.sh $(SOAK_CYCLES)
 
 .PHONY: test test-bins fuzz-long soak
-
-# The RPC's tests: a client of CRIU's rpc.proto, and a program that counts.
-RPC_TESTS := $(B)/tests/rpc-client $(B)/tests/rpc-counter
-
-$(B)/tests/rpc-client: tests/rpc/client.c $(B)/libstasis-images.a $(GEN)/.stamp
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libstasis-images.a $(LDLIBS)
-
-$(B)/tests/rpc-counter: tests/rpc/counter.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $<
