@@ -743,9 +743,6 @@ static int restore_tree(struct rst_ctx *ctx)
 		pr_perror("cannot become a child subreaper");
 		return -errno;
 	}
-	ret = notify(ctx->opts, NOTIFY_PRE_RESTORE, 0);
-	if (ret)
-		return ret;
 	ret = fork_task(ctx, &ctx->tasks[0]);
 	if (ret < 0)
 		return ret;
@@ -835,6 +832,9 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 		      fdt_restore_prepare(&ctx);
 	if (!ret)
 		ret = files_restore_read(&ctx) ?: place_fds(&ctx);
+	/* Before anything is made: the files made next may already notify (orphan-pts-master). */
+	if (!ret)
+		ret = notify(o, NOTIFY_PRE_RESTORE, 0);
 	if (!ret)
 		ret = files_restore_prepare(&ctx) ?: open_mapped_files(&ctx);
 	/* The last check before the fork: can this CPU run the registers? */

@@ -7,6 +7,8 @@
 #    where it stopped; leave_running keeps it running;
 #  - a "no" to post-dump, a field stasis lacks and PRE_DUMP each fail
 #    clearly, naming what, and leave the counter running;
+#  - shell_job and orphan_pts_master: a counter on a pty whose master is
+#    outside comes back on a new pty, whose master the client is sent;
 #  - --action-script on the command line runs at each hook in CRIU's
 #    order, with CRTOOLS_SCRIPT_ACTION, CRTOOLS_IMAGE_DIR, CRTOOLS_INIT_PID.
 set -u
@@ -145,6 +147,34 @@ for mode in swrk service; do
 	stop "$PID"
 	[ $mode = service ] && kill "$(cat "$W/svc.pid")" 2>/dev/null
 done
+
+# --- orphan-pts-master: a terminal whose master was outside the tree ---
+T=rpc
+if command -v python3 >/dev/null; then
+	rm -f "$W/pty.pid" "$W/pty.cnt"
+	"$B/tests/spawn" "$W/pty.spawn" -S -- "$(command -v python3)" tests/rpc/ptyhold.py "$W/pty.pid" \
+		"$B/tests/rpc-counter" "$W/pty.cnt" tty &
+	for _ in $(seq 100); do [ -s "$W/pty.pid" ] && [ -s "$W/pty.cnt" ] && break; sleep 0.05; done
+	PID=$(cat "$W/pty.pid")
+	D=$W/pty.img
+	mkdir -p "$D"
+	"$CL" -o "$W/pty.dump" swrk "$B/stasis" dump -t "$PID" -D "$D" -j >/dev/null 2>&1
+	check "shell_job: a counter on a pty whose master is outside is dumped" \
+		grep -q '^answer 1 success=1' "$W/pty.dump"
+	# The pty's number is made again: wait until its holder let it go.
+	for _ in $(seq 100); do kill -0 "$(cat "$W/pty.spawn")" 2>/dev/null || break; sleep 0.05; done
+	o=$W/pty.restore
+	"$B/tests/spawn" "$W/pty.cl.pid" -S -- "$CL" -o "$o" swrk "$B/stasis" restore -D "$D" \
+		-j -P -N -s &
+	for _ in $(seq 100); do grep -q '^exit' "$o" 2>/dev/null && break; sleep 0.05; done
+	check "orphan_pts_master: after pre-restore, the client gets a master by SCM_RIGHTS" \
+		bash -c "grep ^notify $o | head -2 | tr '\n' ' ' | grep -q '^notify pre-restore 0 notify orphan-pts-master 0 fd'"
+	check "orphan_pts_master: the restored counter writes on to that terminal" \
+		bash -c "n=\$(sed -n 's/^pts read [0-9]* 0*\([0-9][0-9]*\)\$/\1/p' $o); [ -n \"\$n\" ] && [ \"\$n\" -gt 0 ]"
+	stop "$PID"
+else
+	echo "SKIP: rpc: orphan_pts_master: python3 (which makes the pty) is not installed"
+fi
 
 # --- --action-script on the command line ---
 S=$W/script.sh
