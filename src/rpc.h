@@ -11,11 +11,17 @@
 #include "opts.h"
 
 struct CriuOpts;
+struct CriuReq;
+struct CriuResp;
 
 /* stasis swrk FD: serve the requests on the inherited socket FD. */
 int cr_swrk(const struct opts *o);
 /* stasis service --address PATH: one forked worker per client. */
 int cr_service(const struct opts *o);
+
+/* rpc-wire.c: one request in (0 or -errno), one answer out with @fd (or -1). */
+int rpc_recv_req(int sk, struct CriuReq **req);
+int rpc_send_resp(int sk, struct CriuResp *resp, int fd);
 
 /*
  * Tell the client about hook @script (with @pid when > 0 and @fd when
