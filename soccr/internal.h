@@ -28,7 +28,8 @@ struct soccr_sk {
 #define SOCCR_PEER_FIN	(SOCCR_BIT(TCP_CLOSE_WAIT) | SOCCR_BIT(TCP_LAST_ACK) | \
 			 SOCCR_BIT(TCP_CLOSING) | SOCCR_BIT(TCP_CLOSE))
 /* Every state we save and restore. */
-#define SOCCR_STATES	(SOCCR_BIT(TCP_ESTABLISHED) | SOCCR_OUR_FIN | SOCCR_PEER_FIN)
+#define SOCCR_STATES	(SOCCR_BIT(TCP_ESTABLISHED) | SOCCR_BIT(TCP_SYN_SENT) | \
+			 SOCCR_OUR_FIN | SOCCR_PEER_FIN)
 
 SOCCR_HIDDEN void soccr_log(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -6,8 +6,12 @@
  * closed; connect() in repair mode sends nothing and lands in
  * ESTABLISHED; options only then and before any byte is queued; the
  * queues; the window; the FINs last, since each moves the state on.
+ * A connection still waiting for the peer's SYN-ACK (SYN_SENT) is
+ * connected out of repair mode, its SYN numbered as the first one was:
+ * it is sent again, and the handshake goes on once the tree runs.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <time.h>
@@ -92,6 +96,30 @@ static int connect_quietly(int fd, const struct soccr_conn *c)
 		return -errno;
 	}
 	return 0;
+}
+
+/* SYN_SENT: the SYN, numbered outq_seq - 1, sent by a non-blocking connect(). */
+static int connect_syn(int fd, const struct soccr_conn *c)
+{
+	int fl = fcntl(fd, F_GETFL), ret;
+
+	if (bind(fd, &c->local.sa, addr_len(&c->local))) {
+		soccr_err("soccr: fd %d: bind: %s", fd, strerror(errno));
+		return -errno;
+	}
+	ret = set_seq(fd, TCP_SEND_QUEUE, c->st.outq_seq - 1);
+	ret = ret ?: soccr_tcp_set(fd, TCP_REPAIR, TCP_REPAIR_OFF_NO_WP, "TCP_REPAIR off");
+	if (ret || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK))
+		return ret ?: -errno;
+	if (connect(fd, &c->peer.sa, addr_len(&c->peer)) && errno != EINPROGRESS) {
+		ret = -errno;
+		soccr_err("soccr: fd %d: connect: %s", fd, strerror(errno));
+	}
+	if (fcntl(fd, F_SETFL, fl) && !ret)
+		ret = -errno;
+	if (soccr_tcp_set(fd, TCP_REPAIR, TCP_REPAIR_ON, "TCP_REPAIR on") && !ret)
+		ret = -EIO;
+	return ret;
 }
 
 static int set_options(int fd, const struct soccr_state *st)
@@ -276,6 +304,13 @@ int soccr_restore(struct soccr_sk *sk, const struct soccr_conn *conn)
 	int ret;
 
 	ret = check_conn(conn);
+	if (!ret && conn->st.state == TCP_SYN_SENT) {
+		ret = connect_syn(sk->fd, conn);
+		if (!ret && (conn->st.opt_mask & TCPI_OPT_TIMESTAMPS))
+			ret = soccr_tcp_set(sk->fd, TCP_TIMESTAMP, (int)conn->st.timestamp,
+					    "TCP_TIMESTAMP");
+		return ret;
+	}
 	if (!ret)
 		ret = connect_quietly(sk->fd, conn);
 	if (!ret)

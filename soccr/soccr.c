@@ -201,7 +201,7 @@ static int save_options(int fd, struct soccr_state *st)
 	return 0;
 }
 
-/* Our address and the peer's; a closed socket keeps the caller's peer. */
+/* Our address and the peer's; a closed or connecting socket keeps the caller's peer. */
 static int save_addrs(int fd, struct soccr_conn *c)
 {
 	socklen_t len = sizeof(c->local);
@@ -213,7 +213,7 @@ static int save_addrs(int fd, struct soccr_conn *c)
 	len = sizeof(c->peer);
 	if (getpeername(fd, &c->peer.sa, &len) == 0)
 		return 0;
-	if (errno == ENOTCONN && c->st.state == TCP_CLOSE &&
+	if (errno == ENOTCONN && (c->st.state == TCP_CLOSE || c->st.state == TCP_SYN_SENT) &&
 	    c->peer.sa.sa_family == c->local.sa.sa_family)
 		return 0;
 	soccr_err("soccr: fd %d: getpeername: %s", fd, strerror(errno));

@@ -538,7 +538,13 @@ static int read_inventory(struct rst_ctx *ctx)
 	} else {
 		ret = 0;
 	}
-	/* The dump's network lock is named after it (files/netlock.c). */
+	/*
+	 * The dump's network lock is named after it (files/netlock.c), and
+	 * is removed the way it was made, as CRIU does.
+	 */
+	ctx->network_lock = ctx->opts->network_lock;
+	if (e->has_network_lock_method)
+		ctx->network_lock = e->network_lock_method;
 	if (e->dump_criu_run_id)
 		snprintf(ctx->run_id, sizeof(ctx->run_id), "%s", e->dump_criu_run_id);
 	img_free_msg(&e->base);

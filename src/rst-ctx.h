@@ -109,6 +109,7 @@ struct rst_ctx {
 	int32_t *fdt_ready;		/* files/fdt.c: per owner, two futex words */
 	void *seccomp;			/* seccomp.c: seccomp.img, NULL if none */
 	char run_id[40];		/* the dump's id (inventory), "" if it had none */
+	unsigned int network_lock;	/* the dump's lock method (inventory), else --network-lock */
 };
 
 /*

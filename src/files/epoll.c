@@ -84,16 +84,19 @@ static int tfd_line(const char *line, void *e)
 	return parse_tfd(e, line);
 }
 
-/* Does fd @fd of @pid hold the file of the @toff-th registration under @tfd? */
-static bool holds_target(pid_t pid, int efd, int fd, uint32_t tfd, uint32_t toff)
+/*
+ * Does fd @fd of @pid hold the file of the @toff-th registration under
+ * @tfd of epoll @efd, which is an fd of @epid (ours for one in flight)?
+ */
+static bool holds_target(pid_t pid, pid_t epid, int efd, int fd, uint32_t tfd, uint32_t toff)
 {
 	struct kcmp_slot slot = { .efd = efd, .tfd = tfd, .toff = toff };
 
-	return syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, (unsigned long)&slot) == 0;
+	return syscall(SYS_kcmp, pid, epid, KCMP_EPOLL_TFD, fd, (unsigned long)&slot) == 0;
 }
 
 /* Another fd of @pid holding that file, or -1. */
-static int find_target(pid_t pid, int efd, uint32_t tfd, uint32_t toff)
+static int find_target(pid_t pid, pid_t epid, int efd, uint32_t tfd, uint32_t toff)
 {
 	char path[64];
 	struct dirent *de;
@@ -108,9 +111,9 @@ static int find_target(pid_t pid, int efd, uint32_t tfd, uint32_t toff)
 		char *end;
 		long fd = strtol(de->d_name, &end, 10);
 
-		if (*end || end == de->d_name || fd == efd)
+		if (*end || end == de->d_name || (pid == epid && fd == efd))
 			continue;
-		if (holds_target(pid, efd, fd, tfd, toff))
+		if (holds_target(pid, epid, efd, fd, tfd, toff))
 			found = fd;
 	}
 	closedir(d);
@@ -120,10 +123,13 @@ static int find_target(pid_t pid, int efd, uint32_t tfd, uint32_t toff)
 /*
  * The kernel numbers registrations under one fd number by their order in
  * fdinfo (its tree's order): that is the slot's toff.  Entries are
- * renumbered only once every toff is known.
+ * renumbered only once every toff is known.  An epoll in flight is held
+ * by us; its targets are looked for in the task whose queue holds it,
+ * and kept as that task's fd numbers.
  */
 static int resolve_targets(const struct file_parms *p, EventpollFileEntry *e)
 {
+	pid_t tp = p->holder ? p->holder : p->pid;
 	int *fds = calloc(e->n_tfd ?: 1, sizeof(*fds));
 	int ret = 0;
 
@@ -134,16 +140,16 @@ static int resolve_targets(const struct file_parms *p, EventpollFileEntry *e)
 
 		for (size_t j = 0; j < i; j++)
 			toff += e->tfd[j]->tfd == tfd;
-		fds[i] = holds_target(p->pid, p->fd, tfd, tfd, toff) ? (int)tfd :
-			find_target(p->pid, p->fd, tfd, toff);
+		fds[i] = holds_target(tp, p->pid, p->fd, tfd, tfd, toff) ? (int)tfd :
+			find_target(tp, p->pid, p->fd, tfd, toff);
 		if (fds[i] < 0) {
 			pr_err("unsupported: pid %d fd %d is an epoll watching a file that no fd of the task holds (added as fd %u)",
-			       p->pid, p->fd, tfd);
+			       tp, p->pid == tp ? p->fd : -1, tfd);
 			ret = -ENOTSUP;
 			goto out;
 		}
 		if ((uint32_t)fds[i] != tfd)
-			pr_debug("pid %d epoll fd %d: the file added as fd %u is now fd %d", p->pid,
+			pr_debug("pid %d epoll fd %d: the file added as fd %u is now fd %d", tp,
 				 p->fd, tfd, fds[i]);
 	}
 	for (size_t i = 0; i < e->n_tfd; i++)
@@ -241,6 +247,74 @@ static int epoll_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 	return 0;
 }
 
+/* Is file @id at an fd of some task?  An epoll no task holds is only in flight. */
+static bool held_by_task(struct rst_ctx *ctx, uint32_t id)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		for (size_t j = 0; j < ctx->tasks[i].nr_fds; j++)
+			if (ctx->tasks[i].fds[j]->id == id)
+				return true;
+	return false;
+}
+
+/*
+ * What a registration of an epoll in flight watches: the dump kept the fd
+ * number it has in the task whose queue held the epoll.  The first task
+ * with a file at that number whose inode agrees (a unix socket's) is it.
+ */
+static struct rst_file *inflight_target(struct rst_ctx *ctx, const EventpollTfdEntry *tt)
+{
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		const struct rst_task *t = &ctx->tasks[i];
+
+		for (size_t j = 0; j < t->nr_fds; j++) {
+			struct rst_file *f;
+
+			if (t->fds[j]->fd != tt->tfd)
+				continue;
+			f = rst_file_by_id(ctx, t->fds[j]->id);
+			if (f && f->fd >= 0 && !f->deferred &&
+			    (!f->fe->usk || !tt->has_inode || f->fe->usk->ino == tt->inode))
+				return f;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * An epoll in flight in a socket's queue has no task to register its
+ * files in: the controller registers them through the pool's fds, which
+ * are the same files the tasks will hold.
+ */
+static int epoll_restore_inflight(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < ctx->nr_files; i++) {
+		const struct rst_file *f = &ctx->files[i];
+		const EventpollFileEntry *e = f->fe->epfd;
+
+		if (f->fe->type != FD_TYPES__EVENTPOLL || !e || f->fd < 0 ||
+		    held_by_task(ctx, f->fe->id))
+			continue;
+		for (size_t k = 0; k < e->n_tfd; k++) {
+			const EventpollTfdEntry *tt = e->tfd[k];
+			struct epoll_event ev = { .events = tt->events, .data.u64 = tt->data };
+			struct rst_file *target = inflight_target(ctx, tt);
+
+			if (!target) {
+				pr_err("epoll id %u in flight: no task holds fd %u, which it watches",
+				       f->fe->id, tt->tfd);
+				return -ENOENT;
+			}
+			if (epoll_ctl(f->fd, EPOLL_CTL_ADD, target->fd, &ev)) {
+				pr_perror("epoll id %u in flight: cannot watch file id %u again",
+					  f->fe->id, target->fe->id);
+				return -errno;
+			}
+		}
+	}
+	return 0;
+}
+
 static int epoll_match(struct dump_ctx *ctx, struct file_parms *p)
 {
 	(void)ctx;
@@ -266,5 +340,6 @@ const struct fd_kind epoll_fd_kind = {
 	.part = epoll_part,
 	.fown = epoll_fown,
 	.open = epoll_restore_open,
+	.prepared = epoll_restore_inflight,
 	.installed = epoll_restore_task,
 };

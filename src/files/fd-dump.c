@@ -393,7 +393,7 @@ static int dump_file(struct dump_ctx *ctx, struct files_priv *priv, struct file_
  * fd would be, from our own.  @lfd stays open until the dump ends, for
  * the seen list compares later files with it.
  */
-int files_dump_inflight(struct dump_ctx *ctx, int lfd, uint32_t *id)
+int files_dump_inflight(struct dump_ctx *ctx, int lfd, pid_t holder, uint32_t *id)
 {
 	struct files_priv *priv = files_priv(ctx);
 	const struct fd_kind *kind;
@@ -413,6 +413,7 @@ int files_dump_inflight(struct dump_ctx *ctx, int lfd, uint32_t *id)
 		return -errno;
 	ret = fd_parms_fill(&p, pidfd, me, lfd, &fd_flags);
 	close(pidfd);
+	p.holder = holder;
 	if (!ret)
 		ret = dump_file(ctx, priv, &p, &kind, id);
 	parms_release(&p);

@@ -29,6 +29,7 @@
 /* Everything known about one open file while it is being dumped. */
 struct file_parms {
 	pid_t pid;		/* the task it was found in */
+	pid_t holder;		/* in flight (pid is ours): the task whose queue holds it */
 	int fd;			/* its number there; -1 for cwd, root, exe, mappings */
 	int lfd;		/* our handle on the same file (or an O_PATH open of it) */
 	struct stat st;
@@ -100,7 +101,7 @@ struct files_priv *files_priv(struct dump_ctx *ctx);
  * fd-dump.c: a file in flight (in a unix socket's queue), received here as
  * @lfd, into files.img like a task's fd: its id.  Takes @lfd.
  */
-int files_dump_inflight(struct dump_ctx *ctx, int lfd, uint32_t *id);
+int files_dump_inflight(struct dump_ctx *ctx, int lfd, pid_t holder, uint32_t *id);
 
 /* Grow *@arr (of @size-byte elements, *@cap allocated) to hold one more than @nr. */
 int files_grow(void *arr, size_t *cap, size_t nr, size_t size);

@@ -381,7 +381,7 @@ int inet_tcp_restore_connection(struct rst_ctx *ctx, int fd, const InetSkEntry *
 		       tcp_state_name(ie->state), ie->src_port, ie->dst_port);
 		return -ENOTSUP;
 	}
-	ts = priv ? tcp_state_new(&priv->tcp_priv, ctx->opts->network_lock, ctx->run_id) : NULL;
+	ts = priv ? tcp_state_new(&priv->tcp_priv, ctx->network_lock, ctx->run_id) : NULL;
 	if (!ts)
 		return -ENOMEM;
 	ret = read_stream(ctx, ie, &conn);
@@ -430,18 +430,6 @@ int inet_tcp_restore_arm(struct rst_ctx *ctx, struct rst_file *f)
 	return 0;
 }
 
-/* Does the restore hold a connection, whose lock the dump may have left? */
-static bool has_conns(const struct rst_ctx *ctx)
-{
-	for (size_t i = 0; i < ctx->nr_files; i++) {
-		const FileEntry *fe = ctx->files[i].fe;
-
-		if (fe->type == FD_TYPES__INETSK && fe->isk && inet_tcp_connection(fe->isk))
-			return true;
-	}
-	return false;
-}
-
 /* Whatever the restore ends like: connections not resumed released, the lock gone. */
 void inet_tcp_restore_cleanup(struct rst_ctx *ctx)
 {
@@ -455,11 +443,13 @@ void inet_tcp_restore_cleanup(struct rst_ctx *ctx)
 		 * the lock a dump left goes all the same, as CRIU's restore
 		 * unlocks whatever it restores.
 		 */
-		if (!has_conns(ctx))
-			return;
-		netlock_init(&lock, ctx->opts->network_lock, ctx->run_id);
-		if (ctx->opts->network_lock == NETWORK_LOCK_NFTABLES && netlock_there(&lock))
-			lock.held = true;
+		netlock_init(&lock, ctx->network_lock, ctx->run_id);
+		for (size_t i = 0; i < ctx->nr_files; i++) {
+			const FileEntry *fe = ctx->files[i].fe;
+
+			if (fe->type == FD_TYPES__INETSK && fe->isk && inet_tcp_connection(fe->isk))
+				netlock_adopt(&lock, fe->isk);
+		}
 		netlock_remove(&lock);
 		return;
 	}

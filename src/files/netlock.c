@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,11 +28,14 @@ void netlock_init(struct netlock *nl, unsigned int method, const char *run_id)
 	snprintf(nl->table, sizeof(nl->table), "inet CRIU-%s", run_id);
 }
 
-static void nft_child(int in, bool quiet)
+/* In the child: stdin from @in (or /dev/null), stdout away, stderr too if @quiet. */
+static void prog_child(const char *const argv[], int in, bool quiet)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-	if (dup2(in, STDIN_FILENO) < 0)
+	if (in < 0)
+		in = null;
+	if (in < 0 || dup2(in, STDIN_FILENO) < 0)
 		_exit(126);
 	if (null >= 0) {
 		dup2(null, STDOUT_FILENO);
@@ -39,7 +43,7 @@ static void nft_child(int in, bool quiet)
 			dup2(null, STDERR_FILENO);
 	}
 	signal(SIGPIPE, SIG_DFL);
-	execlp("nft", "nft", "-f", "-", (char *)NULL);
+	execvp(argv[0], (char *const *)argv);
 	_exit(127);
 }
 
@@ -58,39 +62,54 @@ static int write_all(int fd, const char *s, size_t len)
 	return 0;
 }
 
-/* Run @script through nft: 0, 1 when nft refused it, or -errno. */
-static int nft_run(const char *script, bool quiet)
+/*
+ * Run program @argv with @input (or nothing) on its standard input: 0, 1
+ * when it said no, or -errno.
+ */
+static int prog_run(const char *const argv[], const char *input, bool quiet)
 {
+	int p[2] = { -1, -1 }, status, ret;
 	void (*old)(int);
-	int p[2], status, ret;
 	pid_t pid;
 
-	if (pipe2(p, O_CLOEXEC))
+	if (input && pipe2(p, O_CLOEXEC))
 		return -errno;
 	pid = fork();
 	if (pid < 0) {
 		ret = -errno;
-		close(p[0]);
-		close(p[1]);
+		if (input) {
+			close(p[0]);
+			close(p[1]);
+		}
 		return ret;
 	}
 	if (!pid)
-		nft_child(p[0], quiet);
-	close(p[0]);
-	/* nft may exit before reading it all: its status says what happened. */
-	old = signal(SIGPIPE, SIG_IGN);
-	write_all(p[1], script, strlen(script));
-	signal(SIGPIPE, old);
-	close(p[1]);
+		prog_child(argv, p[0], quiet);
+	if (input) {
+		close(p[0]);
+		/* It may exit before reading it all: its status says what happened. */
+		old = signal(SIGPIPE, SIG_IGN);
+		write_all(p[1], input, strlen(input));
+		signal(SIGPIPE, old);
+		close(p[1]);
+	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -errno;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-		pr_err("network lock: the nft program is not there (install nftables, or "
-		       "dump with --network-lock skip)");
+		pr_err("network lock: the %s program is not there (install it, or dump with "
+		       "--network-lock skip)", argv[0]);
 		return -ENOENT;
 	}
 	return WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : 1;
+}
+
+/* Run @script through nft (nft -f -): 0, 1 when nft refused it, or -errno. */
+static int nft_run(const char *script, bool quiet)
+{
+	static const char *const argv[] = { "nft", "-f", "-", NULL };
+
+	return prog_run(argv, script, quiet);
 }
 
 /* The table, its sets and the rules that drop their 4-tuples. */
@@ -121,7 +140,8 @@ static int make_table(struct netlock *nl)
 	return ret;
 }
 
-bool netlock_there(const struct netlock *nl)
+/* Is @nl's table there (left by a dump)? */
+static bool nft_there(const struct netlock *nl)
 {
 	char s[128];
 
@@ -129,61 +149,158 @@ bool netlock_there(const struct netlock *nl)
 	return nft_run(s, true) == 0;
 }
 
-/* Both addresses as nft writes them; a v4-mapped pair as plain IPv4. */
-static int conn_addrs(const InetSkEntry *ie, char *src, char *dst, size_t len)
+/* @ie's two ends as the programs write them; a v4-mapped pair as plain IPv4. */
+static int conn_of(const InetSkEntry *ie, struct netlock_conn *c)
 {
 	const uint32_t *s = ie->src_addr, *d = ie->dst_addr;
-	int family = ie->family;
 	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
 
-	if (family == AF_INET6 && !memcmp(s, mapped, 12) && !memcmp(d, mapped, 12)) {
-		family = AF_INET;
+	c->family = ie->family;
+	if (ie->n_src_addr < 4 || ie->n_dst_addr < 4)
+		c->family = AF_INET;
+	else if (c->family == AF_INET6 && !memcmp(s, mapped, 12) && !memcmp(d, mapped, 12)) {
+		c->family = AF_INET;
 		s += 3;
 		d += 3;
 	}
-	if (!inet_ntop(family, s, src, len) || !inet_ntop(family, d, dst, len))
+	if (!ie->n_src_addr || !ie->n_dst_addr || !inet_ntop(c->family, s, c->src, sizeof(c->src)) ||
+	    !inet_ntop(c->family, d, c->dst, sizeof(c->dst))) {
+		pr_err("network lock: inet socket %u has no addresses to lock", ie->ino);
 		return -EINVAL;
-	return family;
+	}
+	c->sport = ie->src_port;
+	c->dport = ie->dst_port;
+	return 0;
 }
 
-static int add_conn(struct netlock *nl, const InetSkEntry *ie)
+static int nft_lock(struct netlock *nl, const struct netlock_conn *c)
 {
-	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], s[512];
-	int family = conn_addrs(ie, src, dst, sizeof(src));
-	char v = family == AF_INET ? '4' : '6';
+	char v = c->family == AF_INET ? '4' : '6', s[512];
 
-	if (family < 0)
-		return family;
 	snprintf(s, sizeof(s), "add element %s conns%c { %s . %u . %s . %u, %s . %u . %s . %u }\n",
-		 nl->table, v, src, ie->src_port, dst, ie->dst_port, dst, ie->dst_port, src,
-		 ie->src_port);
-	if (nft_run(s, false)) {
-		pr_err("network lock: nft could not lock connection %s:%u - %s:%u", src,
-		       ie->src_port, dst, ie->dst_port);
-		return -EIO;
+		 nl->table, v, c->src, c->sport, c->dst, c->dport, c->dst, c->dport, c->src,
+		 c->sport);
+	return nft_run(s, false) ? -EIO : 0;
+}
+
+/*
+ * One direction of @c's iptables lock, as CRIU writes it: op "-I" locks,
+ * "-D" unlocks, "-C" asks.  Input drops what the peer sends us, output
+ * what we send it; packets of libsoccr's own (SOCCR_MARK) pass.
+ */
+static int ipt_rule(const struct netlock_conn *c, const char *op, bool input, bool quiet)
+{
+	char mark[16], sport[8], dport[8];
+	const char *const argv[] = {
+		c->family == AF_INET ? "iptables" : "ip6tables", "-w", "-t", "filter", op,
+		input ? "INPUT" : "OUTPUT", "--protocol", "tcp", "-m", "mark", "!", "--mark", mark,
+		"--source", input ? c->dst : c->src, "--sport", sport,
+		"--destination", input ? c->src : c->dst, "--dport", dport, "-j", "DROP", NULL
+	};
+
+	snprintf(mark, sizeof(mark), "%#x", SOCCR_MARK);
+	snprintf(sport, sizeof(sport), "%u", input ? c->dport : c->sport);
+	snprintf(dport, sizeof(dport), "%u", input ? c->sport : c->dport);
+	return prog_run(argv, NULL, quiet);
+}
+
+static bool ipt_there(const struct netlock_conn *c)
+{
+	return !ipt_rule(c, "-C", true, true) && !ipt_rule(c, "-C", false, true);
+}
+
+static int ipt_lock(const struct netlock_conn *c)
+{
+	int ret = ipt_rule(c, "-I", true, false);
+
+	if (!ret) {
+		ret = ipt_rule(c, "-I", false, false);
+		if (ret)
+			ipt_rule(c, "-D", true, true);
 	}
+	return ret > 0 ? -EIO : ret;
+}
+
+static int remember(struct netlock *nl, const struct netlock_conn *c)
+{
+	if (nl->nr == nl->cap) {
+		size_t cap = nl->cap ? 2 * nl->cap : 8;
+		struct netlock_conn *n = realloc(nl->conns, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		nl->conns = n;
+		nl->cap = cap;
+	}
+	nl->conns[nl->nr++] = *c;
+	nl->held = true;
 	return 0;
 }
 
 int netlock_add(struct netlock *nl, const InetSkEntry *ie, bool restore)
 {
+	struct netlock_conn c;
 	int ret;
 
 	if (nl->method == NETWORK_LOCK_SKIP)
 		return 0;
-	if (nl->method != NETWORK_LOCK_NFTABLES) {
-		pr_err("unsupported: --network-lock iptables (nftables and skip are there)");
+	if (nl->method != NETWORK_LOCK_NFTABLES && nl->method != NETWORK_LOCK_IPTABLES) {
+		pr_err("unsupported: network lock method %u", nl->method);
 		return -ENOTSUP;
 	}
-	if (!nl->held) {
-		/* At restore, a table there is the one the dump left locked. */
-		ret = restore && netlock_there(nl) ? 0 : make_table(nl);
-		if (ret)
-			return ret;
-		nl->held = true;
-		pr_info("network locked: table %s", nl->table);
+	ret = conn_of(ie, &c);
+	if (ret)
+		return ret;
+	if (nl->method == NETWORK_LOCK_IPTABLES) {
+		/* At restore, rules there are the ones the dump left. */
+		ret = restore && ipt_there(&c) ? 0 : ipt_lock(&c);
+		ret = ret ?: remember(nl, &c);
+	} else {
+		if (!nl->held) {
+			/* At restore, a table there is the one the dump left locked. */
+			ret = restore && nft_there(nl) ? 0 : make_table(nl);
+			if (ret)
+				return ret;
+			nl->held = true;
+			pr_info("network locked: table %s", nl->table);
+		}
+		ret = nft_lock(nl, &c);
 	}
-	return add_conn(nl, ie);
+	if (ret)
+		pr_err("network lock: %s could not lock connection %s:%u - %s:%u",
+		       nl->method == NETWORK_LOCK_IPTABLES ? "iptables" : "nft", c.src, c.sport,
+		       c.dst, c.dport);
+	return ret;
+}
+
+int netlock_adopt(struct netlock *nl, const InetSkEntry *ie)
+{
+	struct netlock_conn c;
+
+	if (nl->method == NETWORK_LOCK_NFTABLES && !nl->held)
+		nl->held = nft_there(nl);
+	if (nl->method != NETWORK_LOCK_IPTABLES || conn_of(ie, &c) || !ipt_there(&c))
+		return 0;
+	return remember(nl, &c);
+}
+
+static int ipt_unlock_all(struct netlock *nl)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < nl->nr; i++) {
+		const struct netlock_conn *c = &nl->conns[i];
+
+		if (ipt_rule(c, "-D", true, false) | ipt_rule(c, "-D", false, false)) {
+			pr_err("network lock: iptables could not unlock connection %s:%u - %s:%u: "
+			       "delete its rules by hand", c->src, c->sport, c->dst, c->dport);
+			ret = -EIO;
+		}
+	}
+	free(nl->conns);
+	nl->conns = NULL;
+	nl->nr = nl->cap = 0;
+	return ret;
 }
 
 int netlock_remove(struct netlock *nl)
@@ -192,8 +309,12 @@ int netlock_remove(struct netlock *nl)
 
 	if (!nl->held)
 		return 0;
-	snprintf(s, sizeof(s), "delete table %s\n", nl->table);
 	nl->held = false;
+	if (nl->method == NETWORK_LOCK_IPTABLES) {
+		pr_info("network unlocked: %zu connections' iptables rules gone", nl->nr);
+		return ipt_unlock_all(nl);
+	}
+	snprintf(s, sizeof(s), "delete table %s\n", nl->table);
 	if (nft_run(s, false)) {
 		pr_err("network lock: nft could not delete table %s: delete it by hand", nl->table);
 		return -EIO;

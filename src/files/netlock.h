@@ -5,26 +5,40 @@
  * SOCCR_MARK), so that the peer's retransmissions meet no socket that
  * would answer them with a reset.
  *
- * As CRIU does for a tree in the host's net namespace with
- * --network-lock nftables: a table "inet CRIU-<dump id>" of our own, its
+ * As CRIU does for a tree in the host's net namespace.  With
+ * --network-lock nftables (the default): a table "inet CRIU-<dump id>" of our own, its
  * input and output chains dropping the 4-tuples listed in its sets
  * conns4 and conns6.  The dump makes it, before it pauses the first
  * connection, and leaves it when the tree is killed; the restore, which
  * finds the name in the inventory, adds its connections (making the
  * table if the dump's is gone) and deletes it just before its connections
- * leave repair mode, the tree about to run.
+ * leave repair mode, the tree about to run.  With --network-lock iptables:
+ * two rules per connection in the filter table's INPUT and OUTPUT chains
+ * (iptables, or ip6tables), inserted by the dump and deleted by the
+ * restore; the restore takes the method from the inventory.
  */
 #ifndef STASIS_FILES_NETLOCK_H
 #define STASIS_FILES_NETLOCK_H
 
+#include <netinet/in.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "sk-inet.pb-c.h"
 
+/* One connection's ends, as nft and iptables write them. */
+struct netlock_conn {
+	int family;			/* AF_INET (v4-mapped too) or AF_INET6 */
+	char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN];
+	unsigned int sport, dport;
+};
+
 struct netlock {
 	unsigned int method;		/* NETWORK_LOCK_* (opts.h) */
-	char table[64];			/* "inet CRIU-<id>" */
-	bool held;			/* the table is there, and ours to delete */
+	char table[64];			/* nftables: "inet CRIU-<id>" */
+	bool held;			/* a lock is there, and ours to remove */
+	struct netlock_conn *conns;	/* iptables: the connections whose rules we hold */
+	size_t nr, cap;
 };
 
 /* Name lock @nl after dump or restore id @run_id. */
@@ -35,8 +49,11 @@ void netlock_init(struct netlock *nl, unsigned int method, const char *run_id);
  * 0 or -errno (said why); -ENOTSUP for a method stasis lacks.
  */
 int netlock_add(struct netlock *nl, const InetSkEntry *ie, bool restore);
-/* Is @nl's table there (left by a dump)? */
-bool netlock_there(const struct netlock *nl);
+/*
+ * Take over the lock a dump left on connection @ie, if it is there, so
+ * that netlock_remove() removes it (a restore that made no connection).
+ */
+int netlock_adopt(struct netlock *nl, const InetSkEntry *ie);
 /* Unlock every connection: the table goes.  Quiet when none was made. */
 int netlock_remove(struct netlock *nl);
 

@@ -48,6 +48,9 @@ struct unix_rst {
 	bool loaded;
 	uint32_t *opening;		/* inodes whose open is under way */
 	size_t nr_opening, cap_opening;
+	uint32_t held;			/* removed socket a connect waits for */
+	uint32_t lst_ino;		/* removed listener making its accepted ones */
+	int lst_fd;			/* ... and its fd, not in the pool yet */
 };
 
 static struct unix_rst *rst_state(struct rst_ctx *ctx)
@@ -381,7 +384,50 @@ static int finish_socket(int fd, const UnixSkEntry *u)
 	return ret;
 }
 
-/* A connected pair with no name: a socketpair, the peer's end kept for it. */
+static int connect_dependents(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSkEntry *u);
+
+/*
+ * One end of a datagram pair that took a name after it was made: bound
+ * now.  A name since removed is bound, the sockets connected to it are
+ * made, and it goes again before the other end may bind the same path.
+ */
+static int name_pair_end(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const UnixSkEntry *u)
+{
+	size_t rm_mark = ur->nr_rm;
+	int ret;
+
+	if (!u->name.len)
+		return 0;
+	ret = bind_name(ur, fd, u);
+	if (!ret && u->deleted && u->name.data[0])
+		ret = connect_dependents(ctx, ur, u);
+	while (ur->nr_rm > rm_mark)
+		do_removal(&ur->rm[--ur->nr_rm]);
+	return ret;
+}
+
+static int name_pair(struct rst_ctx *ctx, struct unix_rst *ur, const int sv[2],
+		     const UnixSkEntry *u, const UnixSkEntry *pu)
+{
+	int ret;
+
+	if (!u->name.len && !pu->name.len)
+		return 0;
+	if (files_grow(&ur->opening, &ur->cap_opening, ur->nr_opening + 1, sizeof(uint32_t)))
+		return -ENOMEM;
+	ur->opening[ur->nr_opening++] = u->ino;
+	ur->opening[ur->nr_opening++] = pu->ino;
+	ret = name_pair_end(ctx, ur, sv[0], u) ?: name_pair_end(ctx, ur, sv[1], pu);
+	ur->nr_opening -= 2;
+	return ret;
+}
+
+/*
+ * A connected pair: a socketpair, the peer's end kept for it.  Datagram
+ * ends with names were bound after they connected, as socketpair() and
+ * bind() do (connecting by name could reach the wrong one, as both may
+ * have had the same path one after the other).
+ */
 static int open_pair(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *f,
 		     struct rst_file *pf)
 {
@@ -392,7 +438,8 @@ static int open_pair(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *
 		pr_perror("unix socket %u: socketpair", u->ino);
 		return -errno;
 	}
-	ret = send_queue(ur, u, sv[1], NULL, 0) ?: send_queue(ur, pu, sv[0], NULL, 0);
+	ret = name_pair(ctx, ur, sv, u, pu);
+	ret = ret ?: send_queue(ur, u, sv[1], NULL, 0) ?: send_queue(ur, pu, sv[0], NULL, 0);
 	if (!ret)
 		ret = finish_socket(sv[0], u) ?: finish_socket(sv[1], pu);
 	if (!ret && pu->fown && pu->fown->signum && fcntl(sv[1], F_SETSIG, pu->fown->signum))
@@ -422,7 +469,9 @@ static bool opening(struct unix_rst *ur, uint32_t ino)
 static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const UnixSkEntry *u,
 			struct rst_file *pf)
 {
+	size_t rm_mark = ur->nr_rm;
 	struct sockaddr_un sa;
+	uint32_t held;
 	socklen_t len;
 	int ret, old;
 
@@ -439,9 +488,16 @@ static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const 
 		return -EINVAL;
 	}
 	if (!opening(ur, pf->fe->usk->ino) && !(pf->fe->usk->uflags & USK_EXTERN)) {
+		/*
+		 * A peer whose file was removed keeps its name until we are
+		 * connected: the file that had the path may come back then.
+		 */
+		held = ur->held;
+		ur->held = pf->fe->usk->ino;
 		ret = files_restore_open(ctx, pf->fe->id);
+		ur->held = held;
 		if (ret < 0)
-			return ret;
+			goto out;
 	}
 	len = make_addr(pf->fe->usk, &sa);
 	ret = enter_dir(pf->fe->usk, &old);
@@ -451,6 +507,9 @@ static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const 
 		ret = -errno;
 	}
 	leave_dir(old);
+out:
+	while (ur->nr_rm > rm_mark)
+		do_removal(&ur->rm[--ur->nr_rm]);
 	return ret;
 }
 
@@ -552,7 +611,9 @@ static int open_single(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file
 		ret = accepted_first(ctx, ur, pf->fe->usk);
 	if (!ret && pf)
 		ret = connect_peer(ctx, ur, fd, u, pf);
-	if (!ret && u->name.len)
+	if (!ret && pf == f)
+		ret = send_queue(ur, u, fd, NULL, 0);	/* connected to itself: only it may */
+	else if (!ret && u->name.len)
 		ret = refill_named(ur, u);
 	else if (!ret && has_queue(ur, u->id)) {
 		pr_err("unix socket %u: has messages queued but neither a name nor a peer "
@@ -561,7 +622,14 @@ static int open_single(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file
 	}
 	if (!ret && removed)
 		ret = connect_dependents(ctx, ur, u);
-	if (removed && ur->nr_rm > rm_mark)
+	if (!ret && removed && u->state == TCP_LISTEN) {
+		/* Its name goes with it: what it accepted connects through it now. */
+		ur->lst_ino = u->ino;
+		ur->lst_fd = fd;
+		ret = accepted_first(ctx, ur, u);
+		ur->lst_ino = 0;
+	}
+	if (removed && ur->nr_rm > rm_mark && ur->held != u->ino)
 		do_removal(&ur->rm[--ur->nr_rm]);
 	if (!ret)
 		ret = finish_socket(fd, u);
@@ -680,7 +748,10 @@ static int connect_accept(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSk
 	ret = enter_dir(su, &old);
 	if (ret)
 		return ret;
-	l = lf ? files_restore_open(ctx, lf->fe->id) : temp_listener(su, aside, sizeof(aside));
+	if (lf && lf->fe->usk->ino == ur->lst_ino)
+		l = ur->lst_fd;
+	else
+		l = lf ? files_restore_open(ctx, lf->fe->id) : temp_listener(su, aside, sizeof(aside));
 	if (l >= 0 && !connect(*c, (struct sockaddr *)&sa, len))
 		*s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
 	if (l >= 0 && *s < 0)
@@ -699,7 +770,18 @@ static int open_accepted(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_fi
 	const UnixSkEntry *u = f->fe->usk, *pu = pf->fe->usk;
 	bool f_is_server = u->name.len && (!pu->name.len || listener_of(ctx, u));
 	const UnixSkEntry *su = f_is_server ? u : pu, *cu = f_is_server ? pu : u;
+	struct rst_file *lf = listener_of(ctx, su);
 	int s, c, ret, mine, theirs;
+
+	/*
+	 * A listener whose name was removed makes what it accepted while its
+	 * name is back: this pair among them.
+	 */
+	if (lf && lf->fd < 0 && lf->fe->usk->deleted && !opening(ur, lf->fe->usk->ino)) {
+		ret = files_restore_open(ctx, lf->fe->id);
+		if (ret < 0 || f->fd >= 0)
+			return ret < 0 ? ret : f->fd;
+	}
 
 	ret = connect_accept(ctx, ur, su, cu, &s, &c);
 	if (!ret)
@@ -745,7 +827,9 @@ int unix_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 		pr_err("unix socket %u: its peer %u is not in the images", u->ino, u->peer);
 		return -EINVAL;
 	}
-	if (pf && pf->fe->usk->peer == u->ino && !u->name.len && !pf->fe->usk->name.len)
+	/* (A datagram socket may be connected to itself: not a pair.) */
+	if (pf && pf != f && pf->fe->usk->peer == u->ino &&
+	    (u->type == SOCK_DGRAM || (!u->name.len && !pf->fe->usk->name.len)))
 		return open_pair(ctx, ur, f, pf);
 	if (pf && pf->fe->usk->peer == u->ino && u->type != SOCK_DGRAM)
 		return open_accepted(ctx, ur, f, pf);

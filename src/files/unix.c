@@ -309,7 +309,7 @@ static int dump_rights(struct dump_ctx *ctx, const struct file_parms *p, struct 
 				close(fds[i]);
 				continue;
 			}
-			ret = files_dump_inflight(ctx, fds[i], &pk->ids[pk->nr_ids++]);
+			ret = files_dump_inflight(ctx, fds[i], p->pid, &pk->ids[pk->nr_ids++]);
 		}
 	}
 	if (ret)
