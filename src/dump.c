@@ -33,6 +33,7 @@
 #include "log.h"
 #include "mem-dump.h"
 #include "mem-track.h"
+#include "notify.h"
 #include "ns/ns.h"
 #include "parts.h"
 #include "pstree.h"
@@ -329,7 +330,7 @@ int cr_dump(const struct opts *o)
 		return ret;
 	ctx.dirfd = dir.fd;
 	ctx.pages = (struct page_xfer_dest){ dir.fd, &ctx.last_pages_id, -1 };
-	ret = open_parent(&ctx, &dir);
+	ret = notify(o, NOTIFY_PRE_DUMP, o->tree) ?: open_parent(&ctx, &dir);
 	if (ret) {
 		imgdir_close(&dir, true);
 		return ret;
@@ -384,6 +385,9 @@ int cr_dump(const struct opts *o)
 	 */
 	if (!ret)
 		ret = FAULT_AT("publish") ?: imgdir_publish(&dir);
+	/* The client may still say no (migration): the tree then runs on. */
+	if (!ret)
+		ret = notify(o, NOTIFY_POST_DUMP, o->tree);
 	if (ret) {
 		parts_dump_undo(&ctx);
 		pr_err("dump of tree %d failed", o->tree);

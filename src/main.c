@@ -22,13 +22,14 @@
 #include "log.h"
 #include "opts.h"
 #include "page-server.h"
+#include "rpc.h"
 #include "stasis/compel.h"
 
 #define STASIS_VERSION	"0.1"
 
 int cr_dump(const struct opts *o);
 int cr_check(const struct opts *o);
-int cr_restore(const struct opts *o, int *exit_code);
+int cr_restore(const struct opts *o, int *exit_code, pid_t *root);
 
 static void usage(FILE *f)
 {
@@ -45,7 +46,9 @@ static void usage(FILE *f)
 		"  pre-dump     write the tree's memory and leave it running, tracking what it\n"
 		"               writes next (-t PID -D DIR [--prev-images-dir ../PREV])\n"
 		"  page-server  take a dump's pages over TCP into -D DIR (--port P, --address A, -d)\n"
-		"  lazy-pages, swrk: not supported yet\n"
+		"  swrk FD      serve CRIU's RPC on the SOCK_SEQPACKET socket FD (runc, podman)\n"
+		"  service      serve CRIU's RPC on --address PATH (-d: as a daemon, --pidfile)\n"
+		"  lazy-pages: not supported yet\n"
 		"\n"
 		"Dump options: --page-server --address A --port P: pages go to a page server\n"
 		"\n"
@@ -122,16 +125,25 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore") &&
 	    strcmp(o.action, "cpuinfo") && strcmp(o.action, "page-server") &&
-	    strcmp(o.action, "pre-dump")) {
+	    strcmp(o.action, "pre-dump") && strcmp(o.action, "swrk") &&
+	    strcmp(o.action, "service")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
+	/* The RPC opens each request's log itself, where the request says. */
+	if (!strcmp(o.action, "swrk")) {
+		/* libcompel says all; the level each request sets filters it. */
+		compel_set_log(compel_log_cb, NULL, LOG_DEBUG);
+		return cr_swrk(&o) ? 1 : 0;
+	}
 	if (setup_log(&o))
 		return 1;
-	if (!strcmp(o.action, "dump") || !strcmp(o.action, "pre-dump"))
+	if (!strcmp(o.action, "service"))
+		ret = cr_service(&o);
+	else if (!strcmp(o.action, "dump") || !strcmp(o.action, "pre-dump"))
 		ret = cr_dump(&o);
 	else if (!strcmp(o.action, "restore"))
-		ret = cr_restore(&o, &code);
+		ret = cr_restore(&o, &code, NULL);
 	else if (!strcmp(o.action, "cpuinfo"))
 		ret = cr_cpuinfo(&o);
 	else if (!strcmp(o.action, "page-server"))

@@ -64,10 +64,18 @@ struct opts {
 	struct opts_inherit_fd *inherit_fds;
 	size_t nr_inherit_fds;
 	bool page_server;		/* dump --page-server: pages go to --address:--port */
-	const char *address;		/* --address: the page server's (or to listen on) */
+	const char *address;		/* --address: a page server's, or where to listen */
 	int port;			/* --port */
 	int status_fd;			/* --status-fd: told "ready"; -1 */
 	bool lazy_pages;		/* restore --lazy-pages */
+	const char **scripts;		/* --action-script PATH, in order given */
+	size_t nr_scripts;
+	const char *root;		/* --root: only "/" until mount namespaces */
+	bool restore_sibling;		/* --restore-sibling: root is our parent's child */
+	bool orphan_pts_master;		/* --orphan-pts-master: master to the RPC client */
+	/* RPC only: the client's socket, for notifications (notify.c); -1 */
+	int rpc_sk;
+	bool notify_rpc;		/* notify_scripts: ask the client at each hook */
 };
 
 /*
@@ -77,6 +85,22 @@ struct opts {
 int opts_inherited_fd(const struct opts *o, const char *key);
 /* Was @key ("tty[RDEV:DEV]") named by --external? */
 bool opts_external(const struct opts *o, const char *key);
+
+/* CRIU's defaults, before any option or config file. */
+void opts_init(struct opts *o);
+/*
+ * One option by its long name, as given on the command line (@arg NULL
+ * for one without argument).  0, or 1 after logging the error.
+ */
+int opts_set(struct opts *o, const char *name, const char *arg);
+/* Is the long option @name known (true) and built (*supported)? */
+bool opts_known(const char *name, bool *supported);
+/* Read a config file; a missing one is an error only with @must_exist. */
+int opts_config(struct opts *o, const char *path, bool must_exist);
+/* /etc/criu/default.conf and ~/.criu/default.conf, as CRIU reads them. */
+int opts_default_configs(struct opts *o);
+/* Add "fd[N]:KEY" with our own fd @fd; 0 or 1 after logging. */
+int opts_add_inherit_fd(struct opts *o, int fd, const char *key);
 
 /*
  * Parse argv (and the config files CRIU would read, unless
