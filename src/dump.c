@@ -222,6 +222,8 @@ static int dump_images(struct dump_ctx *ctx)
 
 	ret = pstree_dump(ctx);
 	if (!ret)
+		ret = ns_dump_images(ctx) ?: FAULT_AT("namespaces");
+	if (!ret)
 		ret = seccomp_dump_image(ctx);
 	if (!ret)
 		ret = dump_timens(ctx);
@@ -273,9 +275,8 @@ int cr_dump(const struct opts *o)
 		ret = FAULT_AT("seize");
 	if (!ret)
 		ret = pstree_collect(&ctx) ?: FAULT_AT("collect");
-	for (size_t i = 0; !ret && i < ctx.nr_tasks; i++)
-		if (ctx.tasks[i].ct->state != COMPEL_TASK_ZOMBIE)
-			ret = ns_refuse_foreign(ctx.tasks[i].pid);
+	if (!ret)
+		ret = ns_dump_check(&ctx);
 	if (!ret)
 		ret = dump_tasks(&ctx);
 	if (!ret)

@@ -18,5 +18,7 @@ int pstree_dump_ids(struct dump_ctx *ctx, struct dump_task *t);
 void pstree_root_ids(struct dump_ctx *ctx, TaskKobjIdsEntry *ids);
 /* The ids-PID.img id of stasis's own namespace @name ("net", "pid", ...); 0 if none. */
 uint32_t pstree_own_ns_id(const char *name);
+/* The same for task @pid's namespace: the id its ids-PID.img gives. */
+uint32_t pstree_ns_id(pid_t pid, const char *name);
 
 #endif

@@ -44,6 +44,7 @@
 #include "clock.h"
 #include "log.h"
 #include "proc.h"
+#include "ns/ns.h"
 #include "restore.h"
 #include "restorer.h"
 #include "seccomp.h"
@@ -132,7 +133,7 @@ static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	uint64_t tid = t->pid;
 	struct clone_args ca = {
-		.flags = fdt_clone_flags(t),
+		.flags = fdt_clone_flags(t) | ns_clone_flags(ctx, t),
 		.exit_signal = t->helper ? 0 : SIGCHLD,
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
@@ -340,6 +341,10 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 		_exit(1);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Its namespaces hold what its children and fds may need. */
+	ret = ns_restore_task(ctx, t);
+	if (ret)
+		task_fail(ctx, t, ret, "restore its namespaces");
 	task_session(ctx, t);
 	for (size_t i = t->index + 1; i < ctx->nr_tasks; i++) {
 		if (ctx->tasks[i].parent == t && fork_task(ctx, &ctx->tasks[i]) < 0)
@@ -597,7 +602,7 @@ static int read_inventory(struct rst_ctx *ctx)
 
 static int read_tasks(struct rst_ctx *ctx)
 {
-	int ret = pstree_restore_read(ctx);
+	int ret = pstree_restore_read(ctx) ?: ns_restore_read(ctx);
 
 	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];

@@ -40,6 +40,7 @@
 
 struct shmem_dump {
 	int fd;
+	const uint8_t *mem;	/* or the object mapped here, when it has no read(2) */
 	uint64_t shmid, size;
 	struct img *pm, *pages;
 	uint8_t *buf;
@@ -98,7 +99,11 @@ static int read_chunk(struct shmem_dump *d, uint64_t off, size_t len)
 {
 	size_t done = 0;
 
-	while (done < len) {
+	if (d->mem) {
+		done = off < d->size ? (d->size - off < len ? d->size - off : len) : 0;
+		memcpy(d->buf, d->mem + off, done);
+	}
+	while (!d->mem && done < len) {
 		ssize_t r = pread(d->fd, d->buf + done, len - done, off + done);
 
 		if (r < 0 && errno == EINTR)
@@ -181,7 +186,10 @@ static int dump_object(struct shmem_dump *d)
 	uint64_t off = 0, data = 0, hole = 0;
 	int ret = 0;
 
-	while (!ret && off < d->size) {
+	/* A mapping tells no holes: every page is read, zero ones left out. */
+	if (d->mem)
+		ret = dump_range(d, 0, (d->size + SHM_PAGE - 1) & ~(SHM_PAGE - 1));
+	while (!d->mem && !ret && off < d->size) {
 		ret = next_data(d, off, &data, &hole);
 		if (ret || data >= hole)
 			break;
@@ -191,9 +199,10 @@ static int dump_object(struct shmem_dump *d)
 	return ret ? ret : pe_flush(d);
 }
 
-int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
+static int dump_contents(struct dump_ctx *ctx, struct shmem_dump *dd)
 {
-	struct shmem_dump d = { .fd = fd, .shmid = shmid, .size = size };
+	struct shmem_dump d = *dd;
+	uint64_t shmid = d.shmid, size = d.size;
 	PagemapHead head = PAGEMAP_HEAD__INIT;
 	int ret;
 
@@ -226,6 +235,20 @@ int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t s
 	pr_info("shmem %#" PRIx64 ": %" PRIu64 " bytes, %" PRIu64 " pages written, %" PRIu64
 		" zero pages left out", shmid, size, d.written, d.zero);
 	return 0;
+}
+
+int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
+{
+	struct shmem_dump d = { .fd = fd, .shmid = shmid, .size = size };
+
+	return dump_contents(ctx, &d);
+}
+
+int shmem_dump_mem(struct dump_ctx *ctx, const void *mem, uint64_t shmid, uint64_t size)
+{
+	struct shmem_dump d = { .fd = -1, .mem = mem, .shmid = shmid, .size = size };
+
+	return dump_contents(ctx, &d);
 }
 
 /* --- restore --- */
@@ -367,9 +390,11 @@ static int map_if_hugetlb(struct shmem_restore *r)
 	return 0;
 }
 
-int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
+static int restore_contents(struct rst_ctx *ctx, struct shmem_restore *rr)
 {
-	struct shmem_restore r = { .fd = fd, .shmid = shmid, .size = size };
+	struct shmem_restore r = *rr;
+	uint64_t shmid = r.shmid;
+	bool mapped = r.map != NULL;
 	struct img *pm;
 	int ret;
 
@@ -383,15 +408,29 @@ int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t
 		pr_err("out of memory");
 		ret = -ENOMEM;
 	} else {
-		ret = map_if_hugetlb(&r);
+		ret = mapped ? 0 : map_if_hugetlb(&r);
 		if (!ret)
 			ret = restore_object(ctx, &r, pm);
 	}
-	if (r.map)
+	if (r.map && !mapped)
 		munmap(r.map, r.size);
 	free(r.buf);
 	img_close(pm);
 	if (ret)
 		pr_err("shmem %#" PRIx64 ": contents not restored", shmid);
 	return ret;
+}
+
+int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
+{
+	struct shmem_restore r = { .fd = fd, .shmid = shmid, .size = size };
+
+	return restore_contents(ctx, &r);
+}
+
+int shmem_restore_mem(struct rst_ctx *ctx, void *mem, uint64_t shmid, uint64_t size)
+{
+	struct shmem_restore r = { .fd = -1, .shmid = shmid, .size = size, .map = mem };
+
+	return restore_contents(ctx, &r);
 }
