@@ -210,8 +210,9 @@ static int restore_var(const IpcVarEntry *e, size_t first, size_t last)
 		if (!var_has(e, s))
 			continue;
 		/* auto_msgmni is gone from new kernels, mqueue's with CONFIG_POSIX_MQUEUE. */
-		if (access("/proc/sys/fs/mqueue", F_OK) && !strncmp(s->name, "fs/mqueue/", 10))
-			continue;
+		if (!strncmp(s->name, "fs/mqueue/", 10) &&
+		    (access("/proc/sys/fs/mqueue", F_OK) || !var_get(e, s)))
+			continue;	/* 0: a dump made without them */
 		if (!strcmp(s->name, "kernel/auto_msgmni") && access("/proc/sys/kernel/auto_msgmni", F_OK))
 			continue;
 		ret = sysctl_write1(s->name, var_get(e, s));
