@@ -631,6 +631,9 @@ static int restore_objects(struct rst_ctx *ctx, uint32_t id, enum img_type type)
 	int ret;
 
 	ret = img_open(&img, ctx->dirfd, type, id, O_RDONLY);
+	if (ret == -ENOENT)
+		pr_err("ipcns-%s-%u.img: missing, named by the root's ids",
+		       type == IMG_IPCNS_SHM ? "shm" : type == IMG_IPCNS_SEM ? "sem" : "msg", id);
 	if (ret)
 		return ret;
 	while ((ret = img_read_msg(img, md[type], &m)) == 1) {
@@ -655,6 +658,8 @@ static int ipc_restore(struct rst_ctx *ctx, uint32_t id)
 
 	ret = img_read_one(ctx->dirfd, IMG_IPC_VAR, id, &ipc_var_entry__descriptor,
 			   (ProtobufCMessage **)&var);
+	if (ret == -ENOENT)
+		pr_err("ipcns-var-%u.img: missing, named by the root's ids", id);
 	if (ret)
 		return ret;
 	ret = restore_var(var, 0, FIRST_NEXT_ID) ?: restore_objects(ctx, id, IMG_IPCNS_SHM) ?:
