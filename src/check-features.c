@@ -351,7 +351,7 @@ int check_kcmp_epoll(void)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
 	struct kcmp_epoll_slot slot;
-	int p[2], efd, ret = -1;
+	int p[2], efd, ret = -1, err;
 
 	if (pipe2(p, O_CLOEXEC)) {
 		pr_perror("cannot make a pipe");
@@ -363,12 +363,13 @@ int check_kcmp_epoll(void)
 		if (syscall(SYS_kcmp, getpid(), getpid(), KCMP_EPOLL_TFD, p[0], &slot) == 0)
 			ret = 0;
 	}
+	err = errno;	/* before close() may change it */
 	if (efd >= 0)
 		close(efd);
 	close(p[0]);
 	close(p[1]);
 	if (ret)
-		pr_info("kcmp(KCMP_EPOLL_TFD) does not work: %s", strerror(errno));
+		pr_info("kcmp(KCMP_EPOLL_TFD) does not work: %s", strerror(err));
 	return ret;
 }
 

@@ -25,8 +25,9 @@
 #include "core.pb-c.h"
 #include "creds.pb-c.h"
 #include "log.h"
+#include "parts.h"
 #include "proc.h"
-#include "restore.h"
+#include "rst-ctx.h"
 #include "restorer.h"
 #include "rlimit.pb-c.h"
 #include "sa.pb-c.h"
@@ -331,3 +332,43 @@ int core_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *
 	task_rlimits_args(tc->rlimits, a);
 	return copy_siginfo(tc->signals_s, al, &a->siginfo, &a->nr_siginfo, &a->stopped);
 }
+
+static int core_part_task(struct rst_ctx *ctx, struct rst_task *t)
+{
+	(void)ctx;
+	return core_restore_task(t);
+}
+
+/* Its registers, signal frames and creds; and a stack for each thread. */
+static size_t core_part_args_size(struct rst_ctx *ctx, struct rst_task *t)
+{
+	(void)ctx;
+	return core_restore_size(t) + t->nr_threads * (RST_THREAD_STACK + 64);
+}
+
+static int core_part_args(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,
+			  struct rst_alloc *al, const struct rst_range *region)
+{
+	int ret;
+
+	(void)ctx;
+	(void)region;
+	ret = core_restore_args(t, a, al);
+	for (size_t i = 0; !ret && i < t->nr_threads; i++)
+		a->threads[i].stack_top = (uintptr_t)rst_alloc(al, RST_THREAD_STACK, 64) +
+					  RST_THREAD_STACK;
+	return ret;
+}
+
+const struct task_part_ops core_part = {
+	.name = "core",
+	.fail = "restore its registers and signals",
+	.dump_gather = core_gather_task,
+	.dump_task = core_dump_task,
+	.dump_done = core_cleanup_task,
+	.dump_zombie = core_dump_zombie,
+	.read_task = core_restore_read,
+	.task = core_part_task,
+	.args_size = core_part_args_size,
+	.args = core_part_args,
+};

@@ -31,7 +31,7 @@
 #include "creds.pb-c.h"
 #include "log.h"
 #include "proc.h"
-#include "restore.h"
+#include "rst-ctx.h"
 #include "restorer.h"
 #include "rlimit.pb-c.h"
 #include "sa.pb-c.h"
@@ -81,7 +81,6 @@ struct task_state {
 	struct compel_itimer itimers[3];
 	struct compel_misc misc;
 	struct rlimit rlim[NR_RLIMITS];
-	struct proc_stat stat;
 	uint32_t personality, loginuid;
 	int32_t oom_score_adj;
 	struct posix_timer *timers;
@@ -313,8 +312,6 @@ static int gather_task(struct dump_task *t, struct task_state *ts)
 	if (!ret)
 		ret = task_read_rlimits(t->pid, ts->rlim);
 	if (!ret)
-		ret = proc_read_stat(t->pid, &ts->stat);
-	if (!ret)
 		ret = proc_read_task_misc(t->pid, &ts->personality, &ts->loginuid,
 					  &ts->oom_score_adj);
 	if (!ret)
@@ -482,7 +479,7 @@ static void fill_tc(struct tc_buf *b, const struct dump_task *t, const struct ta
 		tc->stop_signo = t->ct->stop_signo ?: SIGSTOP;
 	}
 	tc->personality = ts->personality;
-	tc->flags = ts->stat.flags;
+	tc->flags = t->stat.flags;
 	tc->blk_sigset = leader->blocked;
 	tc->comm = (char *)leader->comm;
 

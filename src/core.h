@@ -6,7 +6,7 @@
 #ifndef STASIS_CORE_H
 #define STASIS_CORE_H
 
-#include "dump.h"
+#include "dump-ctx.h"
 
 /*
  * Read what ptrace and /proc tell of every thread of @t: call it while the

@@ -4,9 +4,10 @@
  * The pipeline, in order:
  *   seize     stop every thread of every task (libcompel)
  *   collect   the tree, its groups and sessions, which objects tasks share
- *   per task  infect it with the parasite, then write its memory (mem.c),
- *             its files (files/), its core images (core.c) and ids; cure
- *   images    pstree, seccomp, timens; files kept for the end; inventory
+ *   per task  infect it with the parasite, then let every task part
+ *             (parts.c: core, memory, files, ids, ...) write its images; cure
+ *   images    what parts kept for the end (pipe data, seccomp filters);
+ *             pstree, timens; inventory
  *             last, so that a directory without one is an unfinished dump
  *   release   kill the tree (CRIU's default) or let it run on (-R)
  * Whatever fails, every task is cured and resumed as it was, and the
@@ -25,15 +26,14 @@
 #include <unistd.h>
 
 #include "arch/x86/cpuinfo.h"
-#include "core.h"
 #include "dump.h"
 #include "imgdir.h"
 #include "inventory.pb-c.h"
 #include "clock.h"
 #include "log.h"
 #include "ns/ns.h"
+#include "parts.h"
 #include "pstree.h"
-#include "seccomp.h"
 #include "stats.pb-c.h"
 #include "timens.pb-c.h"
 
@@ -78,26 +78,20 @@ static int dump_one_task(struct dump_ctx *ctx, struct dump_task *t)
 	int ret, err;
 
 	pr_info("dumping pid %d", t->pid);
-	/* Registers and signal masks first, before compel blocks all signals. */
-	ret = core_gather_task(ctx, t);
+	/* What ptrace tells first (registers, masks), before compel blocks all signals. */
+	ret = parts_dump_gather(ctx, t);
 	if (!ret)
 		ret = compel_prepare(ctx->tree, t->pid, &t->ctl);
 	if (ret) {
-		core_cleanup_task(t);
+		parts_dump_done(t);
 		return ret;
 	}
 	ret = compel_infect(t->ctl);
 	if (!ret)
 		ret = FAULT_AT("infect");
 	if (!ret)
-		ret = mem_dump_task(ctx, t) ?: FAULT_AT("mem");
-	if (!ret)
-		ret = files_dump_task(ctx, t) ?: FAULT_AT("files");
-	if (!ret)
-		ret = core_dump_task(ctx, t) ?: FAULT_AT("core");
-	if (!ret)
-		ret = pstree_dump_ids(ctx, t);
-	core_cleanup_task(t);
+		ret = parts_dump_task(ctx, t, dump_step);
+	parts_dump_done(t);
 	err = compel_cure(t->ctl);
 	t->ctl = NULL;
 	if (err && !ret)
@@ -114,12 +108,12 @@ static int dump_tasks(struct dump_ctx *ctx)
 		struct dump_task *t = &ctx->tasks[i];
 
 		if (t->ct->state == COMPEL_TASK_ZOMBIE)
-			ret = core_dump_zombie(ctx, t);
+			ret = parts_dump_zombie(ctx, t);
 		else
 			ret = dump_one_task(ctx, t);
 	}
 	if (!ret)
-		ret = files_dump_finish(ctx);
+		ret = parts_dump_finish(ctx);
 	if (ctx->files_img) {
 		int err = img_close(ctx->files_img);
 
@@ -222,8 +216,6 @@ static int dump_images(struct dump_ctx *ctx)
 
 	ret = pstree_dump(ctx);
 	if (!ret)
-		ret = seccomp_dump_image(ctx);
-	if (!ret)
 		ret = dump_timens(ctx);
 	/* Written unless --cpu-cap=none; CRIU writes it only when asked. */
 	if (!ret && ctx->opts->cpu_cap != CPU_CAP_NONE)
@@ -294,12 +286,11 @@ int cr_dump(const struct opts *o)
 	if (!ret)
 		ret = FAULT_AT("publish") ?: imgdir_publish(&dir);
 	if (ret) {
-		files_dump_undo(&ctx);
+		parts_dump_undo(&ctx);
 		pr_err("dump of tree %d failed", o->tree);
 	}
 	release_tree(&ctx, !ret);
-	files_dump_cleanup(&ctx);
-	seccomp_dump_cleanup(&ctx);
+	parts_dump_cleanup(&ctx);
 	free(ctx.tasks);
 	imgdir_close(&dir, ret != 0);
 	if (!ret)

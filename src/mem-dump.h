@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "dump.h"
+#include "dump-ctx.h"
 #include "mm.pb-c.h"
 
 /* The task's areas, in address order, as mm-PID.img lists them. */
@@ -31,5 +31,8 @@ int mem_fill_mm(struct dump_ctx *ctx, struct dump_task *t, MmEntry *mm, uint64_t
 		const struct vma_list *l);
 /* mm-PID.img: @mm with the areas of @l. */
 int mem_write_mm(struct dump_ctx *ctx, struct dump_task *t, MmEntry *mm, const struct vma_list *l);
+
+/* mem.c: mm-PID.img, pagemap-PID.img and pages-N.img of one task. */
+int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t);
 
 #endif

@@ -22,7 +22,8 @@
 #include <unistd.h>
 
 #include "aio.h"
-#include "dump.h"
+#include "dump-ctx.h"
+#include "files/api.h"
 #include "log.h"
 #include "mem-hugetlb.h"
 #include "mem.h"
@@ -40,70 +41,25 @@
 
 /* --- the task's mm: /proc/PID/stat and auxv --- */
 
-/* Fields of /proc/PID/stat, numbered as proc(5) numbers them. */
-#define STAT_START_CODE		26
-#define STAT_END_CODE		27
-#define STAT_START_STACK	28
-#define STAT_START_DATA		45
-#define STAT_END_DATA		46
-#define STAT_START_BRK		47
-#define STAT_ARG_START		48
-#define STAT_ARG_END		49
-#define STAT_ENV_START		50
-#define STAT_ENV_END		51
-#define STAT_NR_FIELDS		52
-
-static int read_stat_fields(pid_t pid, unsigned long long *f)
+/* The layout fields of stat, read when the tree was collected. */
+static int fill_mm_from_stat(const struct dump_task *t, MmEntry *mm)
 {
-	char buf[2048], *p, *end;
-	ssize_t len = proc_read_small(pid, "stat", buf, sizeof(buf));
-	int i;
+	const struct proc_stat *st = &t->stat;
 
-	if (len < 0)
-		return len;
-	/* The command name may hold anything, ')' included: skip to the last one. */
-	p = strrchr(buf, ')');
-	if (!p)
-		goto bad;
-	p++;
-	memset(f, 0, STAT_NR_FIELDS * sizeof(*f));
-	for (i = 3; i < STAT_NR_FIELDS; i++) {
-		while (*p == ' ')
-			p++;
-		if (!*p)
-			goto bad;
-		if (i == 3) {		/* the state letter */
-			p++;
-			continue;
-		}
-		f[i] = strtoull(p, &end, 10);
-		if (end == p)
-			goto bad;
-		p = end;
+	if (st->nr_fields < 51) {
+		pr_err("/proc/%d/stat: unexpected format (%d fields)", t->pid, st->nr_fields);
+		return -EINVAL;
 	}
-	return 0;
-bad:
-	pr_err("/proc/%d/stat: unexpected format", pid);
-	return -EINVAL;
-}
-
-static int fill_mm_from_stat(pid_t pid, MmEntry *mm)
-{
-	unsigned long long f[STAT_NR_FIELDS];
-	int ret = read_stat_fields(pid, f);
-
-	if (ret)
-		return ret;
-	mm->mm_start_code = f[STAT_START_CODE];
-	mm->mm_end_code = f[STAT_END_CODE];
-	mm->mm_start_data = f[STAT_START_DATA];
-	mm->mm_end_data = f[STAT_END_DATA];
-	mm->mm_start_stack = f[STAT_START_STACK];
-	mm->mm_start_brk = f[STAT_START_BRK];
-	mm->mm_arg_start = f[STAT_ARG_START];
-	mm->mm_arg_end = f[STAT_ARG_END];
-	mm->mm_env_start = f[STAT_ENV_START];
-	mm->mm_env_end = f[STAT_ENV_END];
+	mm->mm_start_code = st->start_code;
+	mm->mm_end_code = st->end_code;
+	mm->mm_start_data = st->start_data;
+	mm->mm_end_data = st->end_data;
+	mm->mm_start_stack = st->start_stack;
+	mm->mm_start_brk = st->start_brk;
+	mm->mm_arg_start = st->arg_start;
+	mm->mm_arg_end = st->arg_end;
+	mm->mm_env_start = st->env_start;
+	mm->mm_env_end = st->env_end;
 	return 0;
 }
 
@@ -357,9 +313,11 @@ static int shmem_dev(dev_t *dev)
 		return -errno;
 	}
 	if (fstat(fd, &st)) {
+		int err = -errno;
+
 		pr_perror("fstat of a memfd");
 		close(fd);
-		return -errno;
+		return err;
 	}
 	close(fd);
 	cached = st.st_dev;
@@ -659,7 +617,7 @@ int mem_fill_mm(struct dump_ctx *ctx, struct dump_task *t, MmEntry *mm, uint64_t
 	char exe[64];
 	int ret;
 
-	ret = fill_mm_from_stat(t->pid, mm);
+	ret = fill_mm_from_stat(t, mm);
 	if (!ret)
 		ret = fill_mm_auxv(t->pid, mm, auxv);
 	if (ret)

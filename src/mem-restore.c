@@ -19,12 +19,16 @@
 #include <unistd.h>
 
 #include "aio.h"
+#include "files/api.h"
 #include "log.h"
 #include "mem.h"
 #include "mem-check.h"
+#include "mem-dump.h"
+#include "mem-restore.h"
+#include "parts.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
-#include "restore.h"
+#include "rst-ctx.h"
 #include "restorer.h"
 #include "shmem.h"
 #include "vdso.h"
@@ -233,14 +237,15 @@ void mem_restore_free(struct rst_task *t)
 /* An fd above every fd the task will have, so the restorer can keep it. */
 static int high_fd(struct rst_ctx *ctx, int fd)
 {
-	int nfd;
+	int nfd, err;
 
 	if (fd < 0)
 		return fd;
 	nfd = fcntl(fd, F_DUPFD_CLOEXEC, ctx->pool_next);
+	err = nfd < 0 ? -errno : 0;	/* before close() may change it */
 	close(fd);
-	if (nfd < 0)
-		return -errno;
+	if (err)
+		return err;
 	return nfd;
 }
 
@@ -639,3 +644,48 @@ int mem_restore_exe(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a)
 	a->mm.exe_fd = fd;
 	return 0;
 }
+
+/* A zombie has no memory images. */
+static int mem_part_read(struct rst_ctx *ctx, struct rst_task *t)
+{
+	return t->zombie ? 0 : mem_restore_read(ctx, t);
+}
+
+/*
+ * What tasks map is opened before the fork, so that a memfd or a file
+ * two tasks map shared is one object for both.
+ */
+static int mem_part_prepare(struct rst_ctx *ctx)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
+		if (!ctx->tasks[i].zombie)
+			ret = mem_restore_open_files(ctx, &ctx->tasks[i]);
+	}
+	return ret;
+}
+
+static size_t mem_part_args_size(struct rst_ctx *ctx, struct rst_task *t)
+{
+	(void)ctx;
+	return mem_restore_size(t);
+}
+
+static int mem_part_args(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,
+			 struct rst_alloc *al, const struct rst_range *region)
+{
+	return mem_restore_args(t, a, al, region) ?: mem_restore_exe(ctx, t, a);
+}
+
+const struct task_part_ops mem_part = {
+	.name = "mem",
+	.fail = "restore its memory",
+	.dump_task = mem_dump_task,
+	.read_task = mem_part_read,
+	.prepare = mem_part_prepare,
+	.task = mem_restore_plan,
+	.args_size = mem_part_args_size,
+	.args = mem_part_args,
+	.free_task = mem_restore_free,
+};

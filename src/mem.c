@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "aio.h"
-#include "dump.h"
+#include "dump-ctx.h"
 #include "clock.h"
 #include "log.h"
 #include "mem-hugetlb.h"

@@ -47,6 +47,7 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 		return -EINVAL;
 	}
 	memset(st, 0, sizeof(*st));
+	/* Fields numbered as proc(5) numbers them. */
 	for (field = 3, tok = strtok_r(p + 1, " \n", &save); tok;
 	     field++, tok = strtok_r(NULL, " \n", &save)) {
 		switch (field) {
@@ -55,8 +56,19 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 		case 5: st->pgid = atoi(tok); break;
 		case 6: st->sid = atoi(tok); break;
 		case 9: st->flags = strtoul(tok, NULL, 10); break;
+		case 26: st->start_code = strtoull(tok, NULL, 10); break;
+		case 27: st->end_code = strtoull(tok, NULL, 10); break;
+		case 28: st->start_stack = strtoull(tok, NULL, 10); break;
+		case 45: st->start_data = strtoull(tok, NULL, 10); break;
+		case 46: st->end_data = strtoull(tok, NULL, 10); break;
+		case 47: st->start_brk = strtoull(tok, NULL, 10); break;
+		case 48: st->arg_start = strtoull(tok, NULL, 10); break;
+		case 49: st->arg_end = strtoull(tok, NULL, 10); break;
+		case 50: st->env_start = strtoull(tok, NULL, 10); break;
+		case 51: st->env_end = strtoull(tok, NULL, 10); break;
 		case 52: st->exit_code = atoi(tok); break;
 		}
+		st->nr_fields = field;
 	}
 	return 0;
 }
@@ -190,9 +202,11 @@ ssize_t proc_read_small(pid_t pid, const char *name, char *buf, size_t size)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
+			int err = -errno;
+
 			pr_perror("cannot read /proc/%d/%s", pid, name);
 			close(fd);
-			return -errno;
+			return err;
 		}
 		if (!r)
 			break;

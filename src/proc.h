@@ -1,5 +1,6 @@
 /*
- * proc.h - the /proc files a dump reads, parsed.
+ * proc.h - the /proc files stasis reads, parsed: the one place that knows
+ * their formats.
  * Each function returns 0 or -errno (logged).
  */
 #ifndef STASIS_PROC_H
@@ -10,12 +11,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* /proc/PID/stat: the fields stasis uses. */
+/* /proc/PID/stat: the fields stasis uses, read once per task by the dump. */
 struct proc_stat {
 	char state;
 	pid_t ppid, pgid, sid;
 	uint32_t flags;		/* PF_* of the task */
 	int exit_code;
+	/* The mm's layout, for mm-PID.img. */
+	uint64_t start_code, end_code, start_stack, start_data, end_data, start_brk;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	int nr_fields;		/* how many fields the line had */
 };
 
 int proc_read_stat(pid_t pid, struct proc_stat *st);

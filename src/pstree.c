@@ -18,10 +18,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "parts.h"
 #include "proc.h"
 #include "pstree.h"
 #include "pstree.pb-c.h"
-#include "restore.h"
+#include "rst-ctx.h"
 
 /* CRIU's order of namespace ids: pid net ipc uts time mnt user cgroup. */
 static const char *const ns_names[] = {
@@ -169,15 +170,15 @@ int pstree_collect(struct dump_ctx *ctx)
 	ret = 0;
 	for (size_t i = 0; !ret && i < nr; i++) {
 		struct dump_task *t = &ctx->tasks[i];
-		struct proc_stat st;
 
 		t->ct = order[i];
 		t->pid = t->ct->pid;
-		ret = proc_read_stat(t->pid, &st);
+		/* The tree is frozen: what stat says now holds for the whole dump. */
+		ret = proc_read_stat(t->pid, &t->stat);
 		if (ret)
 			break;
-		t->pgid = st.pgid;
-		t->sid = st.sid;
+		t->pgid = t->stat.pgid;
+		t->sid = t->stat.sid;
 		ctx->nr_tasks++;
 		if (t->ct->state == COMPEL_TASK_ZOMBIE)
 			continue;
@@ -413,3 +414,9 @@ int pstree_add_helpers(struct rst_ctx *ctx)
 	/* The array moved. */
 	return ret ?: link_parents(ctx);
 }
+
+/* The ids of each task's shared objects (ids-PID.img); the tree itself is the pipeline's. */
+const struct task_part_ops ids_part = {
+	.name = "ids",
+	.dump_task = pstree_dump_ids,
+};

@@ -6,7 +6,8 @@
 #ifndef STASIS_PSTREE_H
 #define STASIS_PSTREE_H
 
-#include "dump.h"
+#include "dump-ctx.h"
+#include "rst-ctx.h"
 #include "core.pb-c.h"
 
 /* Fill ctx->tasks from the seized tree: pids, groups, sessions, ids. */
@@ -18,5 +19,13 @@ int pstree_dump_ids(struct dump_ctx *ctx, struct dump_task *t);
 void pstree_root_ids(struct dump_ctx *ctx, TaskKobjIdsEntry *ids);
 /* The ids-PID.img id of stasis's own namespace @name ("net", "pid", ...); 0 if none. */
 uint32_t pstree_own_ns_id(const char *name);
+
+/* pstree.c: pstree.img and ids-PID.img into ctx->tasks. */
+int pstree_restore_read(struct rst_ctx *ctx);
+/*
+ * pstree.c, once every core is read: a helper task for each process
+ * group whose leader is not in the tree (pid = the group's id).
+ */
+int pstree_add_helpers(struct rst_ctx *ctx);
 
 #endif

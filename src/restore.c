@@ -39,16 +39,17 @@
 #include <unistd.h>
 
 #include "arch/x86/cpuinfo.h"
-#include "core.h"
 #include "inventory.pb-c.h"
 #include "clock.h"
+#include "files/api.h"
 #include "log.h"
+#include "mem-restore.h"
+#include "parts.h"
 #include "proc.h"
+#include "pstree.h"
 #include "restore.h"
 #include "restorer.h"
-#include "seccomp.h"
 #include "stats.pb-c.h"
-#include "task-misc.h"
 
 #define PAGE_SZ		4096ul
 #define SVC_FDS		16	/* service fds below the pool: log, images dir, /proc */
@@ -56,28 +57,6 @@
 #define POLL_MS		50
 
 extern const char restorer_blob[], restorer_blob_end[];
-
-struct rst_task *rst_task_by_pid(struct rst_ctx *ctx, pid_t pid)
-{
-	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		if (ctx->tasks[i].pid == pid)
-			return &ctx->tasks[i];
-	}
-	return NULL;
-}
-
-void *rst_alloc(struct rst_alloc *al, size_t size, size_t align)
-{
-	size_t at = (al->used + align - 1) & ~(align - 1);
-
-	if (at + size > al->size) {
-		pr_err("BUG: the restorer's region is too small (%zu + %zu > %zu)", at, size,
-		       al->size);
-		abort();
-	}
-	al->used = at + size;
-	return al->base + at;
-}
 
 /* --- the stages, through futexes in the shared area --- */
 
@@ -220,43 +199,11 @@ static void unregister_rseq(void)
 	}
 }
 
-/* /proc, kept at service fd @at for rst_fopen_self(). */
-static int proc_fd = -1;
-
-static int keep_proc(int at)
-{
-	int fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0) {
-		pr_perror("cannot open /proc");
-		return -errno;
-	}
-	proc_fd = fcntl(fd, F_DUPFD_CLOEXEC, at);
-	close(fd);
-	return proc_fd < 0 ? -errno : 0;
-}
-
-FILE *rst_fopen_self(const char *what)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "self/%s", what);
-	fd = proc_fd >= 0 ? openat(proc_fd, path, O_RDONLY | O_CLOEXEC) : -1;
-	if (fd < 0) {
-		snprintf(path, sizeof(path), "/proc/self/%s", what);
-		return fopen(path, "re");
-	}
-	return fdopen(fd, "r");
-}
-
 static size_t region_size(struct rst_ctx *ctx, struct rst_task *t, size_t blob)
 {
 	size_t size = blob + PAGE_SZ + sizeof(struct rst_args) + 64;
 
-	size += core_restore_size(t) + mem_restore_size(t) + locks_restore_size(ctx, t);
-	size += seccomp_restore_size(ctx, t);
-	size += t->nr_threads * (RST_THREAD_STACK + 64);
+	size += parts_args_size(ctx, t);
 	size += PAGE_SZ;	/* the shared area, moved in at the end */
 	return (size + PAGE_SZ - 1) & ~(PAGE_SZ - 1);
 }
@@ -269,6 +216,7 @@ static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, vo
 	struct rst_alloc al;
 	struct rst_range region;
 	struct rst_args *a;
+	const char *fail = NULL;
 	uint64_t addr;
 	void *base, *sh;
 	int ret;
@@ -286,21 +234,9 @@ static struct rst_args *build_region(struct rst_ctx *ctx, struct rst_task *t, vo
 	*entry = rst_alloc(&al, blob + PAGE_SZ, PAGE_SZ);
 	memcpy(*entry, restorer_blob, blob);
 	a = rst_alloc(&al, sizeof(*a), 64);
-	ret = core_restore_args(t, a, &al);
+	ret = parts_args(ctx, t, a, &al, &region, &fail);
 	if (ret)
-		task_fail(ctx, t, ret, "prepare the threads' registers");
-	for (size_t i = 0; i < t->nr_threads; i++)
-		a->threads[i].stack_top = (uintptr_t)rst_alloc(&al, RST_THREAD_STACK, 64) +
-					  RST_THREAD_STACK;
-	ret = mem_restore_args(t, a, &al, &region) ?: mem_restore_exe(ctx, t, a);
-	if (ret)
-		task_fail(ctx, t, ret, "prepare the memory areas");
-	ret = locks_restore_args(ctx, t, a, &al);
-	if (ret)
-		task_fail(ctx, t, ret, "prepare its POSIX locks");
-	ret = seccomp_restore_args(ctx, t, a, &al);
-	if (ret)
-		task_fail(ctx, t, ret, "prepare its seccomp filters");
+		task_fail(ctx, t, ret, fail);
 	a->close_from = ctx->svc_base;
 	ctx->regions[t->index] = (struct rst_region){ addr, size, a->stopped, 0 };
 	a->close_after_go = t->fdt_shared;
@@ -327,6 +263,7 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	struct rst_shared *sh = ctx->shared;
 	pid_t parent = t->parent ? t->parent->pid : ctx->controller;
 	struct rst_args *a;
+	const char *fail = NULL;
 	void *entry;
 	sigset_t all;
 	int ret;
@@ -356,19 +293,13 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	if (t->zombie)
 		task_zombie(t);
 
-	ret = core_restore_task(t);
-	if (!ret)
-		ret = task_misc_restore(t);
-	if (!ret)
-		ret = mem_restore_plan(ctx, t);
-	if (!ret)
-		ret = files_restore_task(ctx, t);
+	ret = parts_task(ctx, t, &fail);
 	if (ret)
-		task_fail(ctx, t, ret, "restore its signals, files or memory plan");
+		task_fail(ctx, t, ret, fail);
 	a = build_region(ctx, t, &entry);
-	ret = fs_restore_task(ctx, t);
+	ret = parts_last(ctx, t, &fail);
 	if (ret)
-		task_fail(ctx, t, ret, "move into its root and cwd");
+		task_fail(ctx, t, ret, fail);
 	unregister_rseq();
 	jump_to_restorer(a, entry);
 }
@@ -603,16 +534,7 @@ static int read_inventory(struct rst_ctx *ctx)
 
 static int read_tasks(struct rst_ctx *ctx)
 {
-	int ret = pstree_restore_read(ctx);
-
-	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
-		struct rst_task *t = &ctx->tasks[i];
-
-		ret = core_restore_read(ctx, t);
-		if (!ret && !t->zombie)
-			ret = mem_restore_read(ctx, t);
-	}
-	return ret ?: seccomp_restore_read(ctx);
+	return pstree_restore_read(ctx) ?: parts_read(ctx);
 }
 
 /*
@@ -649,25 +571,7 @@ static int place_fds(struct rst_ctx *ctx)
 		return -errno;
 	close(ctx->dirfd);
 	ctx->dirfd = fd;
-	return keep_proc(ctx->svc_base + 2);
-}
-
-/*
- * What tasks map is opened here, before the fork, so that a memfd or a
- * file two tasks map shared is one object for both.
- */
-static int open_mapped_files(struct rst_ctx *ctx)
-{
-	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		int ret;
-
-		if (ctx->tasks[i].zombie)
-			continue;
-		ret = mem_restore_open_files(ctx, &ctx->tasks[i]);
-		if (ret)
-			return ret;
-	}
-	return 0;
+	return rst_keep_proc(ctx->svc_base + 2);
 }
 
 static int write_stats(struct rst_ctx *ctx, uint64_t forking, uint64_t restore)
@@ -738,7 +642,7 @@ static int restore_tree(struct rst_ctx *ctx)
 	if (!ret)
 		ret = write_pidfile(ctx->opts, ctx->tasks[0].pid);
 	if (!ret)
-		ret = files_restore_arm(ctx);
+		ret = parts_arm(ctx);
 	if (!ret) {
 		stage_open(ctx->shared, RST_STAGE_GO);
 		ret = finish_release(ctx);
@@ -783,7 +687,6 @@ static void free_tasks(struct rst_ctx *ctx)
 		free(t->tids);
 		if (t->ids)
 			img_free_msg(&t->ids->base);
-		mem_restore_free(t);
 	}
 	free(ctx->tasks);
 }
@@ -804,11 +707,9 @@ int cr_restore(const struct opts *o, int *exit_code)
 		ret = read_tasks(&ctx);
 	if (!ret)
 		ret = pstree_add_helpers(&ctx) ?: check_tree(&ctx) ?: check_pids_free(&ctx) ?:
-		      fdt_restore_prepare(&ctx);
+		      parts_collect(&ctx);
 	if (!ret)
-		ret = files_restore_read(&ctx) ?: place_fds(&ctx);
-	if (!ret)
-		ret = files_restore_prepare(&ctx) ?: open_mapped_files(&ctx);
+		ret = place_fds(&ctx) ?: parts_prepare(&ctx);
 	/* The last check before the fork: can this CPU run the registers? */
 	if (!ret)
 		ret = cpuinfo_restore_check(&ctx);
@@ -819,10 +720,8 @@ int cr_restore(const struct opts *o, int *exit_code)
 	if (ret)
 		pr_err("restore of %s failed", o->images_dir);
 	if (!ret)
-		linkremap_restore_finish(&ctx);
-	files_restore_cleanup(&ctx);
-	fdt_restore_cleanup(&ctx);
-	seccomp_restore_free(&ctx);
+		parts_finish(&ctx);
+	parts_cleanup(&ctx);
 	if (!ret && !o->restore_detached) {
 		pid_t root = ctx.tasks[0].pid;
 

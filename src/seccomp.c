@@ -18,9 +18,10 @@
 #include <string.h>
 #include <sys/ptrace.h>
 
-#include "dump.h"
+#include "dump-ctx.h"
 #include "log.h"
-#include "restore.h"
+#include "parts.h"
+#include "rst-ctx.h"
 #include "restorer.h"
 #include "seccomp.h"
 
@@ -352,3 +353,27 @@ void seccomp_restore_free(struct rst_ctx *ctx)
 		img_free_msg(&((SeccompEntry *)ctx->seccomp)->base);
 	ctx->seccomp = NULL;
 }
+
+static size_t seccomp_part_args_size(struct rst_ctx *ctx, struct rst_task *t)
+{
+	return seccomp_restore_size(ctx, t);
+}
+
+static int seccomp_part_args(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,
+			     struct rst_alloc *al, const struct rst_range *region)
+{
+	(void)region;
+	return seccomp_restore_args(ctx, t, a, al);
+}
+
+/* Each thread's mode is in its core (core.c); the filters are here. */
+const struct task_part_ops seccomp_part = {
+	.name = "seccomp",
+	.fail = "prepare its seccomp filters",
+	.dump_finish = seccomp_dump_image,
+	.dump_cleanup = seccomp_dump_cleanup,
+	.read = seccomp_restore_read,
+	.args_size = seccomp_part_args_size,
+	.args = seccomp_part_args,
+	.cleanup = seccomp_restore_free,
+};

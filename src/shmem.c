@@ -27,7 +27,7 @@
 
 #include "log.h"
 #include "pagemap.pb-c.h"
-#include "restore.h"
+#include "rst-ctx.h"
 #include "shmem.h"
 
 #define SHM_PAGE	4096UL

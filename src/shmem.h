@@ -9,7 +9,7 @@
 
 #include <stdint.h>
 
-#include "dump.h"
+#include "dump-ctx.h"
 
 /*
  * The contents of the object @shmid, @size bytes long, read through @fd

@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "restore.h"
+#include "parts.h"
+#include "rst-ctx.h"
 #include "restorer.h"
 #include "task-misc.h"
 
@@ -234,3 +235,16 @@ int task_misc_restore(struct rst_task *t)
 		return restore_membarrier(t, tc->membarrier_registration_mask);
 	return 0;
 }
+
+static int task_misc_part_task(struct rst_ctx *ctx, struct rst_task *t)
+{
+	(void)ctx;
+	return task_misc_restore(t);
+}
+
+/* Its dump half is the core's (task_misc_dump()): the settings live in the core image. */
+const struct task_part_ops task_misc_part = {
+	.name = "task-misc",
+	.fail = "restore its oom_score_adj or membarrier registrations",
+	.task = task_misc_part_task,
+};

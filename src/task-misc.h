@@ -8,7 +8,7 @@
 #include <sys/resource.h>
 
 #include "core.pb-c.h"
-#include "dump.h"
+#include "dump-ctx.h"
 #include "rlimit.pb-c.h"
 
 #define TASK_NR_RLIMITS	16

@@ -29,7 +29,7 @@
 
 #include "log.h"
 #include "mem.h"
-#include "restore.h"
+#include "rst-ctx.h"
 #include "restorer.h"
 #include "vdso.h"
 

@@ -48,6 +48,7 @@ if [ ! -d "$FIXTURES" ]; then
 	failed=$((failed + 1))
 fi
 
+part "layout: no include or call cycle, no file over 1,000 lines" bash tests/layout.sh
 part "image layer unit tests" build/tests/test_image
 part "vDSO reader and proxy unit tests" build/tests/test_vdso
 part "CRIU 4.2 fixtures: decode as crit, re-encode byte-exact" build/tests/test_fixtures "$FIXTURES"

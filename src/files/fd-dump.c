@@ -227,10 +227,12 @@ static int shmem_dev(struct files_priv *priv, dev_t *dev)
 	if (!priv->shmem_dev_known) {
 		fd = memfd_create("stasis-shmem-probe", MFD_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st)) {
+			int err = -errno;
+
 			pr_perror("cannot find the shmem device");
 			if (fd >= 0)
 				close(fd);
-			return -errno;
+			return err;
 		}
 		close(fd);
 		priv->shmem_dev = st.st_dev;

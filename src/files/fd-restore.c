@@ -424,11 +424,7 @@ void files_restore_cleanup(struct rst_ctx *ctx)
 	ctx->nr_files = 0;
 	if (!priv)
 		return;
-	reg_restore_cleanup(priv);
-	pipe_restore_cleanup(priv);
 	locks_restore_cleanup(priv);
-	fifo_restore_cleanup(priv);
-	memfd_restore_cleanup(priv);
 	free(priv);
 	ctx->files_priv = NULL;
 }

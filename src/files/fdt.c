@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "restore.h"
+#include "rst-ctx.h"
 
 static bool same_table(const struct rst_task *a, const struct rst_task *b)
 {

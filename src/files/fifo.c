@@ -114,8 +114,12 @@ static int fifo_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 	return rst_pool_add(ctx, fd);
 }
 
-void fifo_restore_cleanup(struct files_rst_priv *priv)
+static void fifo_restore_cleanup(struct rst_ctx *ctx)
 {
+	struct files_rst_priv *priv = ctx->files_priv;
+
+	if (!priv)
+		return;
 	for (size_t i = 0; i < priv->nr_fifos; i++)
 		close(priv->fifos[i].fd);
 	free(priv->fifos);
@@ -153,4 +157,5 @@ const struct fd_kind fifo_fd_kind = {
 	.part = fifo_part,
 	.fown = fifo_fown,
 	.open = fifo_restore_open,
+	.restore_cleanup = fifo_restore_cleanup,
 };

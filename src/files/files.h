@@ -21,9 +21,10 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "dump.h"
+#include "dump-ctx.h"
+#include "files/api.h"
 #include "fown.pb-c.h"
-#include "restore.h"
+#include "rst-ctx.h"
 
 /* Everything known about one open file while it is being dumped. */
 struct file_parms {
@@ -297,7 +298,6 @@ int reg_restore_ghost_of(struct rst_ctx *ctx, uint32_t kdev, uint64_t ino);
  * path the dump kept, else by its handle.  The fd or -errno.
  */
 int fh_restore_open(struct rst_ctx *ctx, uint32_t kdev, uint64_t ino, const struct FhEntry *fh);
-void reg_restore_cleanup(struct files_rst_priv *priv);
 
 /* linkremap.c: REG entry @rfe by the name of link entry @lid, opened with @flags. */
 int linkremap_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t lid, int flags);
@@ -341,13 +341,5 @@ void ghost_restore_cleanup(struct files_rst_priv *priv);
  * fifo whose writing side is @wfd, which must be non-blocking.
  */
 int pipe_data_restore(struct rst_ctx *ctx, struct rst_pipe_data *pd, uint32_t pipe_id, int wfd);
-/* After prepare: close the ends of pipes no entry took. */
-void pipe_restore_cleanup(struct files_rst_priv *priv);
-
-/* fifo.c */
-void fifo_restore_cleanup(struct files_rst_priv *priv);
-
-/* memfd.c */
-void memfd_restore_cleanup(struct files_rst_priv *priv);
 
 #endif

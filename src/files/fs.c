@@ -16,6 +16,7 @@
 #include "files/files.h"
 #include "fs.pb-c.h"
 #include "log.h"
+#include "parts.h"
 
 static int read_umask(pid_t pid, uint32_t *umask)
 {
@@ -139,3 +140,9 @@ int fs_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 	return 0;
 }
 
+/* Last in a task: once it is in its root, nothing more is opened by path. */
+const struct task_part_ops fs_part = {
+	.name = "fs",
+	.fail = "move into its root and cwd",
+	.last = fs_restore_task,
+};

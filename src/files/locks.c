@@ -25,6 +25,7 @@
 #include "files/files.h"
 #include "file-lock.pb-c.h"
 #include "log.h"
+#include "parts.h"
 #include "restorer.h"
 
 /* CRIU's styles (FileLockEntry.flag). */
@@ -342,3 +343,23 @@ void locks_restore_cleanup(struct files_rst_priv *priv)
 	priv->locks = NULL;
 	priv->nr_locks = 0;
 }
+
+static size_t locks_part_args_size(struct rst_ctx *ctx, struct rst_task *t)
+{
+	return locks_restore_size(ctx, t);
+}
+
+static int locks_part_args(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,
+			   struct rst_alloc *al, const struct rst_range *region)
+{
+	(void)region;
+	return locks_restore_args(ctx, t, a, al);
+}
+
+/* POSIX locks are taken by the restorer, once the memory is the task's own. */
+const struct task_part_ops locks_part = {
+	.name = "locks",
+	.fail = "prepare its POSIX locks",
+	.args_size = locks_part_args_size,
+	.args = locks_part_args,
+};

@@ -403,9 +403,11 @@ static int memfd_entry_file(struct rst_memfd *m, const MemfdFileEntry *mfe, cons
 		return -errno;
 	}
 	if (fcntl(fd, F_SETFL, mfe->flags & RST_SETFL_MASK)) {
+		int err = -errno;
+
 		pr_perror("%s: cannot set its flags %#o", what, mfe->flags);
 		close(fd);
-		return -errno;
+		return err;
 	}
 	m->rw_given = true;
 	return fd;
@@ -435,8 +437,12 @@ static int memfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 	return rst_pool_add(ctx, fd);
 }
 
-void memfd_restore_cleanup(struct files_rst_priv *priv)
+static void memfd_restore_cleanup(struct rst_ctx *ctx)
 {
+	struct files_rst_priv *priv = ctx->files_priv;
+
+	if (!priv)
+		return;
 	for (size_t i = 0; i < priv->nr_memfds; i++) {
 		if (priv->memfds[i].fd >= 0)
 			close(priv->memfds[i].fd);
@@ -473,4 +479,5 @@ const struct fd_kind memfd_fd_kind = {
 	.part = memfd_part,
 	.fown = memfd_fown,
 	.open = memfd_restore_open,
+	.restore_cleanup = memfd_restore_cleanup,
 };

@@ -450,8 +450,12 @@ static void pipe_data_free(struct rst_pipe_data *pd)
 }
 
 /* The ends entries took are closed with the entries (files.c). */
-void pipe_restore_cleanup(struct files_rst_priv *priv)
+static void pipe_restore_cleanup(struct rst_ctx *ctx)
 {
+	struct files_rst_priv *priv = ctx->files_priv;
+
+	if (!priv)
+		return;
 	close_untaken(priv);
 	free(priv->pipes);
 	priv->pipes = NULL;
@@ -494,4 +498,5 @@ const struct fd_kind pipe_fd_kind = {
 	.fown = pipe_fown,
 	.open = pipe_restore_open,
 	.prepared = pipe_restore_prepared,
+	.restore_cleanup = pipe_restore_cleanup,
 };

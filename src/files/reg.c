@@ -588,9 +588,11 @@ int reg_restore_file(struct rst_ctx *ctx, struct rst_file *f)
 	/* A fresh open is at 0; (u64)-1 is "no position" (/dev/kmsg written to). */
 	if (!(rfe->flags & O_PATH) && rfe->pos && rfe->pos != UINT64_MAX &&
 	    lseek(fd, rfe->pos, SEEK_SET) != (off_t)rfe->pos) {
+		int err = -errno;
+
 		pr_perror("cannot seek %s to %llu", rfe->name, (unsigned long long)rfe->pos);
 		close(fd);
-		return -errno;
+		return err;
 	}
 	return fd;
 }
@@ -605,8 +607,12 @@ static int reg_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 	return fd < 0 ? fd : rst_pool_add(ctx, fd);
 }
 
-void reg_restore_cleanup(struct files_rst_priv *priv)
+static void reg_restore_cleanup(struct rst_ctx *ctx)
 {
+	struct files_rst_priv *priv = ctx->files_priv;
+
+	if (!priv)
+		return;
 	ghost_restore_cleanup(priv);
 	procpath_restore_cleanup(priv);
 	linkremap_restore_cleanup(priv);
@@ -667,4 +673,5 @@ const struct fd_kind reg_fd_kind = {
 	.fown = reg_fown,
 	.open = reg_restore_open,
 	.open_late = reg_restore_file,
+	.restore_cleanup = reg_restore_cleanup,
 };

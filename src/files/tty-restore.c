@@ -444,9 +444,11 @@ static int ctty_open(const struct rst_pty *p, int flags)
 	if (pid == 0)
 		ctty_child(p->slave, slot, flags);
 	if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+		int err = -errno;
+
 		pr_perror("cannot start a child to open /dev/tty");
 		close(slot);
-		return -errno;
+		return err;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		pr_err("pty %d: /dev/tty could not be opened on it (step %d of 3 failed)", p->index,

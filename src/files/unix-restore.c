@@ -145,16 +145,19 @@ static socklen_t make_addr(const UnixSkEntry *u, struct sockaddr_un *sa)
  */
 static int enter_dir(const UnixSkEntry *u, int *old)
 {
+	int err;
+
 	*old = -1;
 	if (!u->name_dir || !u->name.len || u->name.data[0] == '/' || !u->name.data[0])
 		return 0;
 	*old = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (*old < 0 || chdir(u->name_dir)) {
+		err = -errno;	/* before close() may change it */
 		pr_perror("unix socket %u: cannot work in %s", u->ino, u->name_dir);
 		if (*old >= 0)
 			close(*old);
 		*old = -1;
-		return -errno;
+		return err;
 	}
 	return 0;
 }
@@ -700,9 +703,11 @@ static int temp_listener(const UnixSkEntry *u, char *aside, size_t size)
 			*aside = 0;
 	}
 	if (bind(l, (struct sockaddr *)&sa, len) || listen(l, 1)) {
+		int err = -errno;
+
 		pr_perror("unix socket %u: cannot listen on its name to connect it again", u->ino);
 		close(l);
-		return -errno;
+		return err;
 	}
 	return l;
 }

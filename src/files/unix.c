@@ -144,10 +144,10 @@ static int unix_diag(uint32_t ino, struct unix_diag_info *ui)
 	if (nl < 0 || send(nl, &q, sizeof(q), 0) != sizeof(q))
 		err = -errno;
 	n = err ? 0 : recv(nl, buf, sizeof(buf), 0);
+	if (!err && (n < 0 || !NLMSG_OK(h, (unsigned)n)))
+		err = n < 0 ? -errno : -EIO;	/* before close() may change it */
 	if (nl >= 0)
 		close(nl);
-	if (!err && (n < 0 || !NLMSG_OK(h, (unsigned)n)))
-		err = n < 0 ? -errno : -EIO;
 	if (!err && h->nlmsg_type == NLMSG_ERROR)
 		err = ((struct nlmsgerr *)NLMSG_DATA(h))->error ?: -EIO;
 	if (err) {

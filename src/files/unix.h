@@ -5,7 +5,7 @@
 #ifndef STASIS_FILES_UNIX_H
 #define STASIS_FILES_UNIX_H
 
-#include "restore.h"
+#include "rst-ctx.h"
 
 #define SCM_MAX_FDS	253	/* the kernel's SCM_MAX_FD: files in one message */
 

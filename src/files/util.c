@@ -219,39 +219,3 @@ int files_reopen(int fd, int flags, const char *what)
 	return nfd;
 }
 
-struct rst_file *rst_file_by_id(struct rst_ctx *ctx, uint32_t id)
-{
-	size_t lo = 0, hi = ctx->nr_files;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uint32_t mid_id = ctx->files[mid].fe->id;
-
-		if (mid_id == id)
-			return &ctx->files[mid];
-		if (mid_id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-int rst_pool_add(struct rst_ctx *ctx, int fd)
-{
-	int nfd, err;
-
-	if (ctx->pool_next < ctx->pool_base)
-		ctx->pool_next = ctx->pool_base;
-	nfd = fcntl(fd, F_DUPFD, ctx->pool_next);
-	if (nfd < 0) {
-		err = errno;
-		pr_perror("cannot move fd %d into the pool at %d", fd, ctx->pool_next);
-		close(fd);
-		return -err;
-	}
-	close(fd);
-	ctx->pool_next = nfd + 1;
-	return nfd;
-}
-

@@ -19,7 +19,7 @@
 #include "image.h"
 #include "log.h"
 #include "opts.h"
-#include "restore.h"
+#include "rst-ctx.h"
 
 #define NCAPS		19	/* capability words of layout version 2 */
 #define NCAPS_V1	12	/* and of version 1 */

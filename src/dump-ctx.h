@@ -1,0 +1,68 @@
+/*
+ * dump-ctx.h - what an object's dump half sees of the dump: the context
+ * of the whole dump (struct dump_ctx) and of one process (struct
+ * dump_task).  Objects (fd kinds, task parts) include this, never dump.h:
+ * they use the pipeline's state, never its functions.  Everything returns
+ * 0 or -errno and logs the reason; the pipeline then cures and resumes
+ * the tree.
+ */
+#ifndef STASIS_DUMP_CTX_H
+#define STASIS_DUMP_CTX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "image.h"
+#include "fault.h"
+#include "opts.h"
+#include "proc.h"
+#include "stasis/compel.h"
+
+struct dump_task {
+	const struct compel_task *ct;	/* pid, threads, state */
+	pid_t pid;
+	pid_t pgid, sid;
+	struct compel_ctl *ctl;		/* the parasite in it, while dumping it */
+
+	/* Shared-object ids (ids-PID.img): equal when tasks share the object. */
+	uint32_t vm_id, files_id, fs_id, sighand_id;
+
+	struct proc_stat stat;		/* /proc/PID/stat, read once when collected */
+	uint32_t exe_file_id;		/* files.img id of /proc/PID/exe */
+	void *core_priv;		/* core.c's state between its two halves */
+};
+
+/* stats-dump's counters, as CRIU counts them; pages_zero is only logged. */
+struct dump_stats {
+	uint64_t freezing_time, frozen_time, memdump_time, memwrite_time; /* us */
+	uint64_t pages_scanned, pages_skipped_parent, pages_written, pages_zero;
+	uint64_t shpages_scanned, shpages_written, shpages_zero;
+};
+
+struct dump_ctx {
+	const struct opts *opts;
+	int dirfd;			/* the images directory */
+	struct compel_tree *tree;
+	struct dump_task *tasks;	/* in pstree order, the root first */
+	size_t nr_tasks;
+
+	/* files.img is written as open files are found, by every file kind. */
+	struct img *files_img;
+	uint32_t last_file_id;
+	uint32_t last_pages_id;
+
+	struct dump_stats stats;
+	/* This dump's id (inventory's dump_criu_run_id): names its network lock. */
+	char run_id[40];
+	void *files_priv;		/* files/files.c's bookkeeping */
+	void *seccomp_priv;		/* seccomp.c: the filters for seccomp.img */
+};
+
+/* A fresh id for files.img (and anything keyed the same way). */
+static inline uint32_t dump_next_file_id(struct dump_ctx *ctx)
+{
+	return ++ctx->last_file_id;
+}
+
+#endif
