@@ -50,11 +50,21 @@ gone() {
 	[ -z "$st" ] || [ "$st" = Z ]
 }
 
+# Wait up to 5 s for the process $1 to end.
+ends() {
+	local _
+	for _ in $(seq 100); do
+		gone "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # dump D OPTS...: dump $tree to D; on failure say why, return 1.
 dump() {
 	local d=$1
 	shift
-	if build/stasis dump -t "$tree" -D "$d" -o dump.log -v4 "$@"; then
+	if build/stasis dump -t "$tree" -D "$d" -o dump.log -v4 "$@" 3>&-; then
 		return 0
 	fi
 	fail "the dump $* failed: $(grep -m1 -i error "$d/dump.log")"
@@ -65,7 +75,7 @@ dump() {
 restore() {
 	local d=$1
 	shift
-	if build/stasis restore -D "$d" -d -o restore.log -v4 "$@"; then
+	if build/stasis restore -D "$d" -d -o restore.log -v4 "$@" 3>&-; then
 		return 0
 	fi
 	fail "the restore failed: $(grep -m1 -i error "$d/restore.log")"
@@ -91,9 +101,9 @@ quiet() {
 	done
 }
 
-# A client holding one connection: hold KIND PORT DIR REQ...
+# A client holding one keep-alive connection: hold PORT DIR PATH...
 hold() {
-	local d=$3
+	local d=$2
 	mkdir -p "$d"
 	$PY $SRV hold "$@" </dev/null >/dev/null 2>"$d/err" &
 	started "$!"
@@ -128,7 +138,7 @@ for _ in $(seq $N); do
 	hit hit >/dev/null
 done
 # A browser's keep-alive connection, open from before the dump to after it.
-hold http "$port" "$D/hold" /hit /hit
+hold "$port" "$D/hold" /hit /hit
 check "a keep-alive client's first hit" "$(answer "$D/hold" 0)" "hits $((N + 1)) conns $((N + 1))"
 dump "$D/kill" --tcp-established || exit 0
 if gone "$tree"; then pass "dumped and killed"; else fail "the tree runs on after the dump"; fi
@@ -137,13 +147,13 @@ check "restored under its pid" "$(cat "/proc/$tree/comm" 2>/dev/null)" "$comm"
 check "after the restore the count goes on" "$(hit hit)" "hits $((N + 2)) conns $((N + 2))"
 check "the keep-alive connection kept across the restore" \
 	"$(answer "$D/hold" 1)" "hits $((N + 3)) conns $((N + 2))"
-wait "${started[-1]}"
+ends "${started[-1]}"
 quiet "$port"
 # Left running (-R) it serves on; the images restore once it is killed.
 if dump "$D/leave" -R; then
 	check "serving on after a dump with -R" "$(hit hit)" "hits $((N + 4)) conns $((N + 3))"
 	kill -KILL "$tree"
-	for _ in $(seq 100); do gone "$tree" && break; sleep 0.05; done
+	ends "$tree"
 	if restore "$D/leave"; then
 		check "restored from the -R images, the count as then" \
 			"$(hit count)" "hits $((N + 3)) conns $((N + 3))"
@@ -184,9 +194,25 @@ cli set greeting "hello, world" >/dev/null
 for _ in 1 2 3; do cli incr counter >/dev/null; done
 cli lpush queue one two three >/dev/null
 cli hset user name stasis kind checkpoint >/dev/null
-# A client connection open across the dump and restore.
-hold redis "$port" "$D/hold" "INCR held" "INCR held" "INCR held"
-check "a held connection's first INCR" "$(answer "$D/hold" 0)" ":1"
+# redis-cli holding one connection open across the dumps: it reads the
+# commands from a FIFO held open here (fd 3) and answers each at once.
+mkfifo "$D/held.in"
+redis-cli -p "$port" <"$D/held.in" >"$D/held.out" 2>&1 &
+started "$!"
+exec 3>"$D/held.in"
+# held CMD: CMD on the held connection, and its answer.
+held() {
+	local n _
+	n=$(wc -l <"$D/held.out")
+	echo "$*" >&3
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$D/held.out")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	sed -n "$((n + 1))p" "$D/held.out"
+}
+id=$(held client id)
+check "redis-cli's held connection, INCR" "$(held incr held)" "1"
 dump "$D/kill" --tcp-established || exit 0
 if gone "$tree"; then pass "dumped and killed"; else fail "the tree runs on after the dump"; fi
 restore "$D/kill" --tcp-established || exit 0
@@ -197,16 +223,22 @@ check "LRANGE after the restore" "$(cli lrange queue 0 -1)" "three two one"
 check "HGETALL after the restore" "$(cli hgetall user)" "name stasis kind checkpoint"
 cli set later "written after" >/dev/null
 check "written after the restore" "$(cli get later)" "written after"
-check "the held connection works after the restore" "$(answer "$D/hold" 1)" ":2"
+# The server's id of the connection tells it is the same one, not redis-cli
+# connecting again.
+check "redis-cli's connection kept across the restore, its id" "$(held client id)" "$id"
+check "redis-cli's connection kept across the restore, INCR" "$(held incr held)" "2"
 # Left running (-R), with the held connection: it serves on, the
 # connection too; once killed, the images restore the data as then.
 if dump "$D/leave" -R --tcp-established; then
 	check "serving on after a dump with -R" "$(cli incr counter)" "5"
-	check "the held connection after a dump with -R" "$(answer "$D/hold" 2)" ":3"
-	wait "${started[-1]}"
+	check "redis-cli's connection after a dump with -R" "$(held incr held) $(held client id)" "3 $id"
+	exec 3>&-
+	ends "${started[-1]}"
 	quiet "$port"
 	kill -KILL "$tree"
-	for _ in $(seq 100); do gone "$tree" && break; sleep 0.05; done
+	ends "$tree"
+	# The held connection is in the images, established: it comes back
+	# closed, its client long gone.
 	if restore "$D/leave" --tcp-close; then
 		check "restored from the -R images, the data as then" \
 			"$(cli mget counter later held)" "4 written after 2"

@@ -6,14 +6,13 @@
 #                           connections it accepted; GET /count answers the
 #                           same without counting.  It listens on a free
 #                           port of 127.0.0.1 and writes it to W/port.
-#   servers.py hold KIND PORT W REQ...
-#                           a client outside the tree holding one connection
-#                           to PORT: it sends each REQ in turn on that same
-#                           connection, KIND (http or redis) telling how the
-#                           answer ends, and writes the answer to W/answer.N;
-#                           before each request but the first it waits for
-#                           W/go.N.  A connection broken or closed is written
-#                           as the answer "ERROR why".
+#   servers.py hold PORT W PATH...
+#                           a client outside the tree holding one keep-alive
+#                           connection to PORT: it GETs each PATH in turn on
+#                           that same connection and writes the body of the
+#                           answer to W/answer.N; before each request but the
+#                           first it waits for W/go.N.  A connection broken
+#                           or closed is written as the answer "ERROR why".
 import http.server
 import os
 import socket
@@ -79,23 +78,11 @@ def read_http(s, buf):
     return buf[:length], buf[length:]
 
 
-def read_redis(s, buf):
-    # One reply line; the requests are inline commands with simple replies.
-    while b"\r\n" not in buf:
-        data = s.recv(4096)
-        if not data:
-            raise OSError("closed by the server")
-        buf += data
-    line, _, buf = buf.partition(b"\r\n")
-    return line + b"\n", buf
-
-
-def hold(kind, port, w, reqs):
+def hold(port, w, paths):
     s = socket.create_connection(("127.0.0.1", port))
     s.settimeout(20)
-    read = read_http if kind == "http" else read_redis
     buf = b""
-    for i, req in enumerate(reqs):
+    for i, path in enumerate(paths):
         if i > 0:
             deadline = time.time() + 60
             while not os.path.exists("%s/go.%d" % (w, i)):
@@ -103,11 +90,8 @@ def hold(kind, port, w, reqs):
                     return
                 time.sleep(0.02)
         try:
-            if kind == "http":
-                s.sendall(b"GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % req.encode())
-            else:
-                s.sendall(req.encode() + b"\r\n")
-            answer, buf = read(s, buf)
+            s.sendall(b"GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" % path.encode())
+            answer, buf = read_http(s, buf)
             answer = answer.decode()
         except OSError as e:
             answer = "ERROR %s\n" % e
@@ -119,6 +103,6 @@ def hold(kind, port, w, reqs):
 if sys.argv[1] == "http":
     http_server(sys.argv[2])
 elif sys.argv[1] == "hold":
-    hold(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5:])
+    hold(int(sys.argv[2]), sys.argv[3], sys.argv[4:])
 else:
-    sys.exit("usage: servers.py http W | hold KIND PORT W REQ...")
+    sys.exit("usage: servers.py http W | hold PORT W PATH...")
