@@ -146,7 +146,7 @@ static const struct scenario scenarios[] = {
 	{ "CLOSE, data to read", TCP_CLOSE, make_close, 0, NULL },
 	{ "ESTABLISHED, saved then resumed (a dump that gave up)", TCP_ESTABLISHED,
 	  make_established, 1, NULL },
-	{ "refused: a listener, a SYN_SENT connection (which then connects)", 0, NULL, 0,
+	{ "a listener (refused), a SYN_SENT connection (which then connects)", 0, NULL, 0,
 	  run_refused },
 };
 
@@ -255,13 +255,17 @@ static int setup_ns(void)
 	return 0;
 }
 
-/* What libsoccr does not save it refuses, and leaves as it found it. */
-static int refuse_syn_sent(struct pair *p, const union soccr_addr *to, socklen_t len)
+/*
+ * A connection whose SYN is not answered yet (the network blocked):
+ * saved, closed in repair mode, made again on a new socket, which
+ * connects once the network opens (its SYN is sent again).
+ */
+static int syn_sent(struct pair *p, const union soccr_addr *to, socklen_t len)
 {
 	union soccr_addr self = *to;
 	struct soccr_conn c;
 	struct soccr_sk *sk;
-	int ret, back;
+	int ret;
 
 	self.v4.sin_port = 0;	/* same place in sockaddr_in6 */
 	p->a = new_socket(p->fam);
@@ -276,13 +280,19 @@ static int refuse_syn_sent(struct pair *p, const union soccr_addr *to, socklen_t
 	if (ret)
 		return fail("soccr_pause in SYN_SENT: %s", strerror(-ret));
 	memset(&c, 0, sizeof(c));
+	c.peer = *to;		/* a connecting socket has no peer name yet */
 	ret = soccr_save(sk, &c);
-	back = soccr_resume(sk);
-	if (ret != -EOPNOTSUPP)
-		return fail("soccr_save in SYN_SENT: %d, not -EOPNOTSUPP", ret);
-	if (back)
-		return fail("soccr_resume: %s", strerror(-back));
-	/* The SYN goes again when its timer fires: the connection is made. */
+	if (ret) {
+		soccr_resume(sk);
+		return fail("soccr_save in SYN_SENT: %s", strerror(-ret));
+	}
+	soccr_release(sk);
+	close(p->a);
+	ret = c.st.state == TCP_SYN_SENT ? restore(p, &c) :
+		fail("saved state %u, not SYN_SENT", c.st.state);
+	soccr_conn_free(&c);
+	if (ret)
+		return -1;
 	return unblock_all() || wait_state(p->a, TCP_ESTABLISHED) ? -1 : 0;
 }
 
@@ -305,7 +315,7 @@ static int run_refused(int fam)
 			soccr_resume(sk);
 		return fail("soccr_pause on a listener: %d, not -EPERM", ret);
 	}
-	if (refuse_syn_sent(&p, &a, len))
+	if (syn_sent(&p, &a, len))
 		return -1;
 	p.b = accept(l, NULL, NULL);
 	close(l);
@@ -355,7 +365,7 @@ static void child(const struct scenario *s, int fam)
 		printf("FAIL: soccr: %s, %s: %s\n", s->name, fam_name(fam), conn_why);
 	else
 		printf("PASS: soccr: %s, %s: %s, every byte once\n", s->name, fam_name(fam),
-		       s->custom ? "refused, left as found" :
+		       s->custom ? "listener refused and left as found; SYN_SENT saved, restored, connected" :
 		       s->resume ? "saved, resumed" : "saved, closed, restored");
 	exit(0);
 }
