@@ -168,10 +168,10 @@ static void map_vmas(struct rst_args *a)
 }
 
 /* Read @total bytes at @off into @iov[0..@n), however short the reads. */
-static void read_batch(struct rst_args *a, struct iovec *iov, int n, uint64_t off, uint64_t total)
+static void read_batch(int fd, struct iovec *iov, int n, uint64_t off, uint64_t total)
 {
 	while (total) {
-		long ret = sys5(__NR_preadv, a->pages_fd, iov, n, off, 0);
+		long ret = sys5(__NR_preadv, fd, iov, n, off, 0);
 
 		if (ret == 0)
 			ret = -EIO;	/* the pages image is shorter than its pagemap */
@@ -219,10 +219,10 @@ static void fill_pages(struct rst_args *a)
 
 	while (i < a->nr_runs) {
 		uint64_t off = a->runs[i].off + done, total = 0;
-		int n = 0;
+		int fd = a->runs[i].fd, n = 0;
 
 		while (i < a->nr_runs && n < IOV_BATCH && total < FILL_CHUNK &&
-		       a->runs[i].off + done == off + total) {
+		       a->runs[i].fd == fd && a->runs[i].off + done == off + total) {
 			struct rst_run *r = &a->runs[i];
 			uint64_t len = r->len - done;
 
@@ -240,7 +240,7 @@ static void fill_pages(struct rst_args *a)
 				done = 0;
 			}
 		}
-		read_batch(a, iov, n, off, total);
+		read_batch(fd, iov, n, off, total);
 	}
 }
 

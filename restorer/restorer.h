@@ -70,9 +70,11 @@ struct rst_vma {
 	int32_t pad;
 };
 
-/* Pages contiguous in memory and in the pages image. */
+/* Pages contiguous in memory and in one pages image (the dump's, or a parent's). */
 struct rst_run {
 	uint64_t addr, len, off;
+	int32_t fd;			/* the pages image they are in */
+	int32_t pad;
 };
 
 /*

@@ -31,6 +31,7 @@
 
 #include "check.h"
 #include "log.h"
+#include "mem-track.h"
 
 #ifndef TFD_IOC_SET_TICKS
 #define TFD_IOC_SET_TICKS	_IOW('T', 0, uint64_t)
@@ -98,13 +99,17 @@ const struct check_feature *check_find_feature(const char *name)
 }
 
 /*
- * This kernel may or may not have soft-dirty bits; either way stasis
- * does not track memory yet, so pre-dumps cannot work.
+ * Pre-dumps track written pages with asynchronous userfaultfd
+ * write-protection and PAGEMAP_SCAN (mem-track.c), soft-dirty or not:
+ * yes when a probe of exactly that works here.
  */
 int check_mem_dirty_track(void)
 {
-	pr_warn("Dirty tracking is OFF. Memory snapshot will not work: stasis has no memory "
-		"tracker yet (userfaultfd write-protect with PAGEMAP_SCAN is planned)");
+	const char *why;
+
+	if (!track_probe(&why))
+		return 0;
+	pr_warn("Dirty tracking is OFF. Memory snapshot will not work: %s", why);
 	return -1;
 }
 

@@ -16,6 +16,7 @@
 #include "image.h"
 #include "fault.h"
 #include "opts.h"
+#include "page-xfer.h"
 #include "proc.h"
 #include "stasis/compel.h"
 
@@ -40,6 +41,8 @@ struct dump_stats {
 	uint64_t shpages_scanned, shpages_written, shpages_zero;
 };
 
+struct track;
+
 struct dump_ctx {
 	const struct opts *opts;
 	int dirfd;			/* the images directory */
@@ -51,8 +54,13 @@ struct dump_ctx {
 	struct img *files_img;
 	uint32_t last_file_id;
 	uint32_t last_pages_id;
+	/* Where pages go: local images (dirfd, last_pages_id) or a page server. */
+	struct page_xfer_dest pages;
 
 	struct dump_stats stats;
+	bool pre_dump;			/* `pre-dump`: memory only, the tree runs on */
+	int parent_dirfd;		/* --prev-images-dir, or -1 */
+	struct track *track;		/* mem-track.c: write tracking, or NULL */
 	/* This dump's id (inventory's dump_criu_run_id): names its network lock. */
 	char run_id[40];
 	void *files_priv;		/* files/files.c's bookkeeping */

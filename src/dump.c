@@ -31,6 +31,9 @@
 #include "inventory.pb-c.h"
 #include "clock.h"
 #include "log.h"
+#include "mem-dump.h"
+#include "mem-track.h"
+#include "notify.h"
 #include "ns/ns.h"
 #include "parts.h"
 #include "pstree.h"
@@ -73,9 +76,29 @@ static int dump_step(const char *step)
 
 #define FAULT_AT(step)	dump_step(step)
 
+/* A pre-dump takes memory only: remote calls, no parasite. */
+static int pre_dump_one_task(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret, err;
+
+	pr_info("pre-dumping pid %d", t->pid);
+	ret = compel_prepare(ctx->tree, t->pid, &t->ctl);
+	if (ret)
+		return ret;
+	ret = FAULT_AT("infect") ?: mem_dump_task(ctx, t) ?: FAULT_AT("mem");
+	err = compel_cure(t->ctl);
+	t->ctl = NULL;
+	if (err && !ret)
+		pr_err("pid %d: could not be cured", t->pid);
+	return ret ?: err;
+}
+
 static int dump_one_task(struct dump_ctx *ctx, struct dump_task *t)
 {
 	int ret, err;
+
+	if (ctx->pre_dump)
+		return pre_dump_one_task(ctx, t);
 
 	pr_info("dumping pid %d", t->pid);
 	/* What ptrace tells first (registers, masks), before compel blocks all signals. */
@@ -108,7 +131,7 @@ static int dump_tasks(struct dump_ctx *ctx)
 		struct dump_task *t = &ctx->tasks[i];
 
 		if (t->ct->state == COMPEL_TASK_ZOMBIE)
-			ret = parts_dump_zombie(ctx, t);
+			ret = ctx->pre_dump ? 0 : parts_dump_zombie(ctx, t);
 		else
 			ret = dump_one_task(ctx, t);
 	}
@@ -157,14 +180,44 @@ static void make_run_id(char *buf, size_t len)
 		 u[12], u[13], u[14], u[15]);
 }
 
+/* Microseconds since boot, as CRIU records a tracking dump's time. */
+static uint64_t uptime_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A pre-dump's inventory: its time, for the next dump of the chain. */
+static int pre_dump_inventory(struct dump_ctx *ctx)
+{
+	InventoryEntry e;
+
+	inventory_entry__init(&e);
+	e.img_version = 2;
+	e.has_dump_uptime = 1;
+	e.dump_uptime = uptime_us();
+	e.has_pre_dump_mode = 1;
+	e.pre_dump_mode = 1;	/* CRIU's "splice": pages taken while the tree is frozen */
+	e.dump_criu_run_id = ctx->run_id;
+	return img_write_one(ctx->dirfd, IMG_INVENTORY, 0, &e.base);
+}
+
 static int dump_inventory(struct dump_ctx *ctx)
 {
 	TaskKobjIdsEntry root;
 	PluginsEntry plugins;
 	InventoryEntry e;
 
+	if (ctx->pre_dump)
+		return pre_dump_inventory(ctx);
 	inventory_entry__init(&e);
 	e.img_version = 2;
+	if (ctx->opts->track_mem) {
+		e.has_dump_uptime = 1;
+		e.dump_uptime = uptime_us();
+	}
 	e.has_fdinfo_per_id = e.fdinfo_per_id = 1;
 	pstree_root_ids(ctx, &root);
 	e.root_ids = &root;
@@ -214,6 +267,8 @@ static int dump_images(struct dump_ctx *ctx)
 {
 	int ret;
 
+	if (ctx->pre_dump)
+		return FAULT_AT("images") ?: dump_inventory(ctx);
 	ret = pstree_dump(ctx);
 	if (!ret)
 		ret = dump_timens(ctx);
@@ -230,7 +285,7 @@ static int dump_images(struct dump_ctx *ctx)
 
 static void release_tree(struct dump_ctx *ctx, bool ok)
 {
-	bool kill = ok && !ctx->opts->leave_running;
+	bool kill = ok && !ctx->opts->leave_running && !ctx->pre_dump;
 
 	if (!ctx->tree)
 		return;
@@ -241,9 +296,24 @@ static void release_tree(struct dump_ctx *ctx, bool ok)
 		pr_msg("Dump failed: the tree was resumed as it was");
 }
 
+/* --prev-images-dir, relative to the images directory as in CRIU. */
+static int open_parent(struct dump_ctx *ctx, struct imgdir *dir)
+{
+	const char *prev = ctx->opts->prev_images_dir;
+
+	if (!prev)
+		return 0;
+	ctx->parent_dirfd = openat(dir->final_fd, prev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->parent_dirfd < 0) {
+		pr_perror("cannot open the parent images %s", prev);
+		return -errno;
+	}
+	return 0;
+}
+
 int cr_dump(const struct opts *o)
 {
-	struct dump_ctx ctx = { .opts = o, .dirfd = -1 };
+	struct dump_ctx ctx = { .opts = o, .dirfd = -1, .parent_dirfd = -1 };
 	struct imgdir dir;
 	uint64_t t0 = now_us(), frozen;
 	int ret;
@@ -253,11 +323,28 @@ int cr_dump(const struct opts *o)
 		return -EINVAL;
 	}
 	catch_stop_signals();
+	ctx.pre_dump = !strcmp(o->action, "pre-dump");
 	make_run_id(ctx.run_id, sizeof(ctx.run_id));
 	ret = imgdir_open(&dir, o->images_dir);
 	if (ret)
 		return ret;
 	ctx.dirfd = dir.fd;
+	ctx.pages = (struct page_xfer_dest){ dir.fd, &ctx.last_pages_id, -1 };
+	ret = notify(o, NOTIFY_PRE_DUMP, o->tree) ?: open_parent(&ctx, &dir);
+	if (ret) {
+		imgdir_close(&dir, true);
+		return ret;
+	}
+	/* Before the tree is frozen: a page server that is not there stops nothing. */
+	if (o->page_server) {
+		ctx.pages.sk = page_xfer_connect(o->address, o->port);
+		if (ctx.pages.sk < 0) {
+			if (ctx.parent_dirfd >= 0)
+				close(ctx.parent_dirfd);
+			imgdir_close(&dir, true);
+			return ctx.pages.sk;
+		}
+	}
 	ret = compel_tree_seize(o->tree, &ctx.tree);
 	frozen = now_us();
 	ctx.stats.freezing_time = frozen - t0;
@@ -265,11 +352,22 @@ int cr_dump(const struct opts *o)
 		ret = FAULT_AT("seize");
 	if (!ret)
 		ret = pstree_collect(&ctx) ?: FAULT_AT("collect");
+	if (!ret)
+		ret = track_open(&ctx);
 	for (size_t i = 0; !ret && i < ctx.nr_tasks; i++)
 		if (ctx.tasks[i].ct->state != COMPEL_TASK_ZOMBIE)
 			ret = ns_refuse_foreign(ctx.tasks[i].pid);
 	if (!ret)
 		ret = dump_tasks(&ctx);
+	/* The page server's answer: every page it was sent is written. */
+	if (ctx.pages.sk >= 0) {
+		int err = ret ? 0 : page_xfer_disconnect(ctx.pages.sk);
+
+		if (ret)
+			close(ctx.pages.sk);
+		ctx.pages.sk = -1;
+		ret = ret ?: err;
+	}
 	if (!ret)
 		ret = dump_images(&ctx);
 	/*
@@ -279,17 +377,25 @@ int cr_dump(const struct opts *o)
 	ctx.stats.frozen_time = now_us() - frozen;
 	if (!ret)
 		ret = dump_stats(&ctx) ?: FAULT_AT("stats");
+	if (!ret)
+		ret = track_finish(&ctx, ctx.dirfd, true) ?: FAULT_AT("track");
 	/*
 	 * A move that fails half way leaves no inventory.img: the directory
 	 * then holds no dump that looks complete.
 	 */
 	if (!ret)
 		ret = FAULT_AT("publish") ?: imgdir_publish(&dir);
+	/* The client may still say no (migration): the tree then runs on. */
+	if (!ret)
+		ret = notify(o, NOTIFY_POST_DUMP, o->tree);
 	if (ret) {
 		parts_dump_undo(&ctx);
 		pr_err("dump of tree %d failed", o->tree);
 	}
 	release_tree(&ctx, !ret);
+	track_close(&ctx, !ret);
+	if (ctx.parent_dirfd >= 0)
+		close(ctx.parent_dirfd);
 	parts_dump_cleanup(&ctx);
 	free(ctx.tasks);
 	imgdir_close(&dir, ret != 0);

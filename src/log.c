@@ -18,6 +18,8 @@ static bool log_to_file;	/* log_fd is a file of ours: stamp lines, close it */
 static bool log_owned;		/* log_fd is ours to close */
 static const char *log_prog;
 static struct timespec log_start;
+/* The first error since log_first_err_reset(): what an RPC answer says. */
+static char first_err[512];
 
 void log_set_prog(const char *prog)
 {
@@ -117,6 +119,12 @@ void log_printf(int level, const char *fmt, ...)
 	va_list ap;
 	int r;
 
+	if (level == LOG_ERROR && !first_err[0]) {
+		va_start(ap, fmt);
+		vsnprintf(first_err, sizeof(first_err), fmt, ap);
+		va_end(ap);
+		first_err[strcspn(first_err, "\n")] = 0;
+	}
 	if (level > log_level)
 		return;
 
@@ -145,4 +153,14 @@ void log_printf(int level, const char *fmt, ...)
 			return;
 	}
 	log_write(body, n);
+}
+
+const char *log_first_err(void)
+{
+	return first_err[0] ? first_err : NULL;
+}
+
+void log_first_err_reset(void)
+{
+	first_err[0] = 0;
 }

@@ -39,6 +39,10 @@ void log_close(void);
  */
 int log_move_fd(int minfd);
 
+/* The first error logged since the last reset (or start), or NULL. */
+const char *log_first_err(void);
+void log_first_err_reset(void);
+
 void log_printf(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

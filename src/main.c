@@ -5,6 +5,7 @@
  *   stasis restore -D DIR [-d] [-j] [--pidfile FILE] [-v4 -o restore.log]
  *   stasis check [--extra] [--experimental] [--all] [--feature NAME]
  *   stasis cpuinfo dump|check [-D DIR] [--cpu-cap=...]
+ *   stasis page-server -D DIR --port P [--address A] [-d] [--status-fd FD]
  *
  * The log goes to -o FILE inside the work directory (-W, by default the
  * images directory), as CRIU's does.  Exit status 0 on success, 1 on any
@@ -20,13 +21,15 @@
 #include "check.h"
 #include "log.h"
 #include "opts.h"
+#include "page-server.h"
+#include "rpc.h"
 #include "stasis/compel.h"
 
 #define STASIS_VERSION	"0.1"
 
 int cr_dump(const struct opts *o);
 int cr_check(const struct opts *o);
-int cr_restore(const struct opts *o, int *exit_code);
+int cr_restore(const struct opts *o, int *exit_code, pid_t *root);
 
 static void usage(FILE *f)
 {
@@ -40,7 +43,14 @@ static void usage(FILE *f)
 		"  restore      bring a dumped tree back (-D DIR; -d to detach, --pidfile FILE)\n"
 		"  check        check the kernel has what stasis needs\n"
 		"  cpuinfo dump|check  write cpuinfo.img to -D DIR, or check this CPU against it\n"
-		"  pre-dump, page-server, lazy-pages, swrk: not supported yet\n"
+		"  pre-dump     write the tree's memory and leave it running, tracking what it\n"
+		"               writes next (-t PID -D DIR [--prev-images-dir ../PREV])\n"
+		"  page-server  take a dump's pages over TCP into -D DIR (--port P, --address A, -d)\n"
+		"  swrk FD      serve CRIU's RPC on the SOCK_SEQPACKET socket FD (runc, podman)\n"
+		"  service      serve CRIU's RPC on --address PATH (-d: as a daemon, --pidfile)\n"
+		"  lazy-pages: not supported yet\n"
+		"\n"
+		"Dump options: --page-server --address A --port P: pages go to a page server\n"
 		"\n"
 		"Common options: -D DIR, -W DIR, -o FILE, -v[0-4], --config FILE,\n"
 		"--no-default-config.  Image tool: stasis-crit.\n"
@@ -71,7 +81,7 @@ static int setup_log(const struct opts *o)
 	if (!o->log_file || !strcmp(o->log_file, "-"))
 		return 0;
 	/* A dump creates its images directory; the log lives there too. */
-	if (!strcmp(o->action, "dump") && dir)
+	if ((!strcmp(o->action, "dump") || !strcmp(o->action, "pre-dump")) && dir)
 		mkdir(dir, 0755);
 	if (o->log_file[0] == '/' || !dir)
 		snprintf(path, sizeof(path), "%s", o->log_file);
@@ -114,18 +124,30 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore") &&
-	    strcmp(o.action, "cpuinfo")) {
+	    strcmp(o.action, "cpuinfo") && strcmp(o.action, "page-server") &&
+	    strcmp(o.action, "pre-dump") && strcmp(o.action, "swrk") &&
+	    strcmp(o.action, "service")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
+	/* The RPC opens each request's log itself, where the request says. */
+	if (!strcmp(o.action, "swrk")) {
+		/* libcompel says all; the level each request sets filters it. */
+		compel_set_log(compel_log_cb, NULL, LOG_DEBUG);
+		return cr_swrk(&o) ? 1 : 0;
+	}
 	if (setup_log(&o))
 		return 1;
-	if (!strcmp(o.action, "dump"))
+	if (!strcmp(o.action, "service"))
+		ret = cr_service(&o);
+	else if (!strcmp(o.action, "dump") || !strcmp(o.action, "pre-dump"))
 		ret = cr_dump(&o);
 	else if (!strcmp(o.action, "restore"))
-		ret = cr_restore(&o, &code);
+		ret = cr_restore(&o, &code, NULL);
 	else if (!strcmp(o.action, "cpuinfo"))
 		ret = cr_cpuinfo(&o);
+	else if (!strcmp(o.action, "page-server"))
+		ret = cr_page_server(&o);
 	else
 		ret = cr_check(&o);
 	log_close();

@@ -22,6 +22,7 @@
 #include "files/api.h"
 #include "log.h"
 #include "mem.h"
+#include "mem-chain.h"
 #include "mem-check.h"
 #include "mem-dump.h"
 #include "mem-restore.h"
@@ -46,6 +47,7 @@ struct mem_rst {
 	uint32_t nr_runs;
 	int pages_fd;
 	uint32_t pages_id;
+	struct mem_chain *chain;	/* the parent images, if the pagemap points there */
 	struct vdso_rst *vdso;		/* vdso.c's plan */
 	struct rst_aio *aios;		/* AIO rings to make again (aio.c) */
 	uint32_t nr_aios;
@@ -81,12 +83,14 @@ static bool vma_takes_pages(const VmaEntry *v)
 	       (v->flags & MAP_TYPE) != MAP_SHARED;
 }
 
-static int add_run(struct mem_rst *m, uint64_t addr, uint64_t len, uint64_t off)
+/* @level: 0 for this dump's pages image, N for the Nth parent's (fd set at the end). */
+static int add_run(struct mem_rst *m, uint64_t addr, uint64_t len, uint64_t off, uint32_t level)
 {
 	struct rst_run *r = m->runs;
 
 	if (m->nr_runs && r[m->nr_runs - 1].addr + r[m->nr_runs - 1].len == addr &&
-	    r[m->nr_runs - 1].off + r[m->nr_runs - 1].len == off) {
+	    r[m->nr_runs - 1].off + r[m->nr_runs - 1].len == off &&
+	    r[m->nr_runs - 1].fd == (int32_t)level) {
 		r[m->nr_runs - 1].len += len;
 		return 0;
 	}
@@ -94,7 +98,7 @@ static int add_run(struct mem_rst *m, uint64_t addr, uint64_t len, uint64_t off)
 	if (!r)
 		return -ENOMEM;
 	m->runs = r;
-	r[m->nr_runs++] = (struct rst_run){ addr, len, off };
+	r[m->nr_runs++] = (struct rst_run){ addr, len, off, (int32_t)level, 0 };
 	return 0;
 }
 
@@ -105,7 +109,7 @@ static int add_run(struct mem_rst *m, uint64_t addr, uint64_t len, uint64_t off)
  * reads them).
  */
 static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint64_t len,
-		     uint64_t off)
+		     uint64_t off, uint32_t level)
 {
 	uint64_t end = addr + len;
 
@@ -124,8 +128,11 @@ static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint6
 		part = (v->end < end ? v->end : end) - addr;
 		ret = 0;
 		if (vma_takes_pages(v))
-			ret = add_run(m, addr, part, off);
-		else if (v->status & VMA_AREA_VDSO)
+			ret = add_run(m, addr, part, off, level);
+		else if (level && (v->status & VMA_AREA_VDSO)) {
+			pr_err("pagemap-%d.img: the vDSO's pages are in a parent image", t->pid);
+			ret = -EINVAL;
+		} else if (v->status & VMA_AREA_VDSO)
 			ret = vdso_note_pages(&m->vdso, addr, part, off);
 		if (ret)
 			return ret;
@@ -133,6 +140,18 @@ static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint6
 		off += part;
 	}
 	return 0;
+}
+
+struct chain_arg {
+	struct rst_task *t;
+	struct mem_rst *m;
+};
+
+static int chain_piece(void *arg, uint64_t addr, uint64_t len, uint64_t off, uint32_t level)
+{
+	struct chain_arg *c = arg;
+
+	return add_entry(c->t, c->m, addr, len, off, level);
 }
 
 /* Pages of the pagemap: runs to read, checked against the VMAs and the file. */
@@ -165,12 +184,14 @@ static int read_pagemap(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst 
 		uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
 
 		ret = mem_check_pagemap_entry(t->pid, pe, &next);
-		if (!ret && (flags & PE_PARENT)) {
-			pr_err("unsupported: pagemap-%d.img needs a parent image (pre-dump)", t->pid);
-			ret = -ENOTSUP;
-		} else if (!ret && (flags & PE_PRESENT)) {
-			ret = add_entry(t, m, pe->vaddr, len, off);
+		if (!ret && (flags & PE_PRESENT)) {
+			ret = add_entry(t, m, pe->vaddr, len, off, 0);
 			off += len;
+		} else if (!ret && (flags & PE_PARENT)) {
+			struct chain_arg c = { t, m };
+
+			ret = mem_chain_resolve(&m->chain, ctx->dirfd, t->pid, pe->vaddr, len,
+						chain_piece, &c);
 		}
 		img_free_msg(&pe->base);
 		if (ret < 0)
@@ -223,6 +244,7 @@ void mem_restore_free(struct rst_task *t)
 		return;
 	if (m->pages_fd >= 0)
 		close(m->pages_fd);
+	mem_chain_free(m->chain);
 	free(m->runs);
 	free(m->vmas);
 	free(m->aios);
@@ -472,6 +494,13 @@ int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t)
 		if (m->pages_fd < 0)
 			return m->pages_fd;
 	}
+	for (uint32_t i = 1; i <= mem_chain_levels(m->chain); i++) {
+		int *fd = mem_chain_fd(m->chain, i);
+
+		*fd = high_fd(ctx, *fd);
+		if (*fd < -1)
+			return *fd;
+	}
 	ret = vdso_restore_plan(t, m->pages_fd, &m->vdso);
 	if (ret)
 		return ret;
@@ -590,6 +619,9 @@ int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *a
 	a->runs = rst_alloc(al, m->nr_runs * sizeof(*a->runs), 8);
 	memcpy(a->runs, m->runs, m->nr_runs * sizeof(*a->runs));
 	a->nr_runs = m->nr_runs;
+	/* Each run reads from its own dump's pages image. */
+	for (uint32_t i = 0; i < m->nr_runs; i++)
+		a->runs[i].fd = a->runs[i].fd ? *mem_chain_fd(m->chain, a->runs[i].fd) : m->pages_fd;
 	a->pages_fd = m->pages_fd;
 	a->aios = rst_alloc(al, m->nr_aios * sizeof(*a->aios), 8);
 	memcpy(a->aios, m->aios, m->nr_aios * sizeof(*a->aios));

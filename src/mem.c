@@ -13,7 +13,8 @@
  * same answer from /proc/PID/pagemap, read in chunks.
  *
  * The bytes are pulled with process_vm_readv, up to a thousand ranges per
- * call into one buffer, and leave with one writev: no parasite round trip,
+ * call into one buffer, and leave through the page transport (page-xfer.c:
+ * local images with one writev, or a page server): no parasite round trip,
  * and our own memory stays the size of two such buffers whatever the
  * task's.  Writing into tmpfs costs several times the reading (every page
  * of the image is a fresh page), so a second thread writes one buffer
@@ -46,6 +47,8 @@
 #include "mem-hugetlb.h"
 #include "mem.h"
 #include "mem-dump.h"
+#include "mem-track.h"
+#include "page-xfer.h"
 #include "proc.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
@@ -236,6 +239,7 @@ struct xfer_seg {
 	uint32_t vma;		/* index: pagemap entries never span areas */
 	uint32_t pe_flags;
 	bool zero_skip;		/* all-zero pages may be left out */
+	bool parent;		/* in the parent images: an entry, no bytes */
 };
 
 /* Buffers between the reading and the writing thread: one filled while one is written. */
@@ -243,17 +247,19 @@ struct xfer_seg {
 
 struct wbuf {
 	uint8_t *data;			/* XFER_BUF_PAGES pages */
-	struct iovec iov[XFER_MAX_SEGS];	/* what of it goes to the image */
-	int nr_iov;
+	/* What of it goes out: runs alternate at worst with left-out zero pages. */
+	struct page_run runs[XFER_BUF_PAGES];
+	unsigned int nr_runs;
 };
 
 /*
- * The thread that writes pages-N.img.  Buffers go round in order: the
+ * The thread that hands the pages to the transport (page-xfer.h: local
+ * images or a page server).  Buffers go round in order: the
  * reader fills bufs[filled % NR_WBUFS], the writer empties bufs[done %
  * NR_WBUFS].  The writer logs nothing (the reader reports its error).
  */
 struct writer {
-	int fd;
+	struct page_xfer *px;
 	bool threaded;			/* else the reader writes, inline */
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -269,7 +275,7 @@ struct xfer {
 	pid_t pid;
 	int mem_fd;		/* /proc/PID/mem, opened when first needed */
 	const struct pagemap *pagemap;
-	struct img *pm;
+	struct page_xfer px;
 	struct writer w;
 
 	size_t nr_pages;	/* pages in the batch */
@@ -278,54 +284,17 @@ struct xfer {
 	struct xfer_seg segs[XFER_MAX_SEGS];
 	struct iovec iov[XFER_MAX_SEGS];	/* the batch's ranges in the task */
 
-	/* The pagemap entry being grown. */
-	uint64_t pe_vaddr, pe_nr;
-	uint32_t pe_flags, pe_vma;
-
 	union {
 		struct page_region regs[SCAN_REGIONS];
 		uint64_t pme[PME_CHUNK];
 	};
 
-	uint64_t scanned, written, zero;
+	/* Tracking (mem-track.c): this dump protects what it dumps; the parent has the rest. */
+	bool arm, chain;
+	const uint8_t *wp;	/* per area: registered for write-protection */
+
+	uint64_t scanned, written, zero, parent;
 };
-
-static int pe_flush(struct xfer *x)
-{
-	PagemapEntry pe;
-	int ret;
-
-	if (!x->pe_nr)
-		return 0;
-	pagemap_entry__init(&pe);
-	pe.vaddr = x->pe_vaddr;
-	pe.compat_nr_pages = 0;		/* CRIU 4 writes nr_pages, and 0 here */
-	pe.has_nr_pages = true;
-	pe.nr_pages = x->pe_nr;
-	pe.has_flags = true;
-	pe.flags = x->pe_flags;
-	ret = img_write_msg(x->pm, &pe.base);
-	x->pe_nr = 0;
-	return ret;
-}
-
-/* @nr pages at @vaddr go into pages-N.img next: grow the entry or start one. */
-static int pe_add(struct xfer *x, uint64_t vaddr, uint64_t nr, uint32_t flags, uint32_t vma)
-{
-	int ret;
-
-	if (x->pe_nr && x->pe_vma == vma && x->pe_flags == flags &&
-	    x->pe_vaddr + x->pe_nr * PAGE_SZ == vaddr) {
-		x->pe_nr += nr;
-		return 0;
-	}
-	ret = pe_flush(x);
-	x->pe_vaddr = vaddr;
-	x->pe_nr = nr;
-	x->pe_flags = flags;
-	x->pe_vma = vma;
-	return ret;
-}
 
 static bool page_is_zero(const void *page)
 {
@@ -361,6 +330,8 @@ static int read_mem(struct xfer *x, uint8_t *buf, size_t done)
 	for (unsigned int i = 0; !ret && i < x->nr_segs; i++) {
 		size_t len = (size_t)x->segs[i].nr_pages * PAGE_SZ;
 
+		if (x->segs[i].parent)
+			continue;
 		while (done < off + len) {
 			size_t skip = done - off;
 			ssize_t r = pread(x->mem_fd, buf + done, len - skip,
@@ -385,15 +356,21 @@ static int read_batch(struct xfer *x, uint8_t *buf)
 {
 	size_t total = x->nr_pages * PAGE_SZ;
 	struct iovec local = { buf, total };
+	unsigned int n = 0;
 	ssize_t r;
 
+	if (!total)
+		return 0;
 	if (x->force)
 		return read_mem(x, buf, 0);
 	for (unsigned int i = 0; i < x->nr_segs; i++) {
-		x->iov[i].iov_base = (void *)(uintptr_t)x->segs[i].vaddr;
-		x->iov[i].iov_len = (size_t)x->segs[i].nr_pages * PAGE_SZ;
+		if (x->segs[i].parent)
+			continue;
+		x->iov[n].iov_base = (void *)(uintptr_t)x->segs[i].vaddr;
+		x->iov[n].iov_len = (size_t)x->segs[i].nr_pages * PAGE_SZ;
+		n++;
 	}
-	r = process_vm_readv(x->pid, &local, 1, x->iov, x->nr_segs, 0);
+	r = process_vm_readv(x->pid, &local, 1, x->iov, n, 0);
 	if (r == (ssize_t)total)
 		return 0;
 	if (r < 0 && errno != EFAULT) {
@@ -404,34 +381,11 @@ static int read_batch(struct xfer *x, uint8_t *buf)
 	return read_mem(x, buf, r < 0 ? 0 : r);
 }
 
-/* Write out one buffer's iovecs; 0 or -errno. */
-static int write_iovs(int fd, struct iovec *iov, int n)
-{
-	while (n > 0) {
-		ssize_t r = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		while (n && (size_t)r >= iov->iov_len) {
-			r -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {
-			iov->iov_base = (char *)iov->iov_base + r;
-			iov->iov_len -= r;
-		}
-	}
-	return 0;
-}
-
 /* Only the writing thread touches write_us; err is set under the lock. */
 static int write_one(struct writer *w, struct wbuf *b)
 {
 	uint64_t t0 = now_us();
-	int ret = write_iovs(w->fd, b->iov, b->nr_iov);
+	int ret = b->nr_runs ? w->px->ops->write(w->px, b->runs, b->nr_runs) : 0;
 
 	w->write_us += now_us() - t0;
 	return ret;
@@ -465,12 +419,12 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static int writer_start(struct writer *w, int fd)
+static int writer_start(struct writer *w, struct page_xfer *px)
 {
 	sigset_t all, old;
 	uint8_t *mem;
 
-	w->fd = fd;
+	w->px = px;
 	mem = mmap(NULL, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
@@ -505,7 +459,7 @@ static struct wbuf *writer_get(struct writer *w)
 	b = w->err ? NULL : &w->bufs[w->filled % NR_WBUFS];
 	pthread_mutex_unlock(&w->lock);
 	if (b)
-		b->nr_iov = 0;
+		b->nr_runs = 0;
 	return b;
 }
 
@@ -543,26 +497,33 @@ static int writer_stop(struct writer *w)
 	munmap(w->bufs[0].data, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ);
 	w->bufs[0].data = NULL;
 	if (w->err)
-		pr_err("pages image: write failed: %s", strerror(-w->err));
+		pr_err("pages: write failed: %s", strerror(-w->err));
 	return w->err;
 }
 
-/* Queue @nr pages at @vaddr of @buf to be written, as one pagemap range. */
+/* Queue @nr pages at @vaddr, read to @p, to be written as one run. */
 static int emit(struct xfer *x, struct wbuf *b, uint8_t *p, uint64_t vaddr, uint64_t nr,
 		const struct xfer_seg *s)
 {
-	struct iovec *last = b->nr_iov ? &b->iov[b->nr_iov - 1] : NULL;
-	size_t len = nr * PAGE_SZ;
+	struct page_run *last = b->nr_runs ? &b->runs[b->nr_runs - 1] : NULL;
 
-	if (last && (uint8_t *)last->iov_base + last->iov_len == p) {
-		last->iov_len += len;
-	} else {
-		b->iov[b->nr_iov].iov_base = p;
-		b->iov[b->nr_iov].iov_len = len;
-		b->nr_iov++;
-	}
 	x->written += nr;
-	return pe_add(x, vaddr, nr, s->pe_flags, s->vma);
+	if (last && last->group == s->vma && last->flags == s->pe_flags &&
+	    last->vaddr + last->nr_pages * PAGE_SZ == vaddr &&
+	    (uint8_t *)last->data + last->nr_pages * PAGE_SZ == p) {
+		last->nr_pages += nr;
+		return 0;
+	}
+	if (b->nr_runs == XFER_BUF_PAGES)
+		return -EOVERFLOW;	/* cannot be: a run holds a page at least */
+	b->runs[b->nr_runs++] = (struct page_run){
+		.vaddr = vaddr,
+		.nr_pages = nr,
+		.flags = s->pe_flags,
+		.group = s->vma,
+		.data = p,
+	};
+	return 0;
 }
 
 /* The pages of one segment, all-zero ones left out where that is allowed. */
@@ -589,6 +550,28 @@ static int emit_seg(struct xfer *x, struct wbuf *b, uint8_t *p, const struct xfe
 	return ret;
 }
 
+/* Pages the parent images hold: a run without bytes, in address order with the rest. */
+static int emit_parent(struct wbuf *b, const struct xfer_seg *s)
+{
+	struct page_run *last = b->nr_runs ? &b->runs[b->nr_runs - 1] : NULL;
+
+	if (last && last->group == s->vma && last->flags == PE_PARENT &&
+	    last->vaddr + last->nr_pages * PAGE_SZ == s->vaddr) {
+		last->nr_pages += s->nr_pages;
+		return 0;
+	}
+	if (b->nr_runs == XFER_BUF_PAGES)
+		return -EOVERFLOW;
+	b->runs[b->nr_runs++] = (struct page_run){
+		.vaddr = s->vaddr,
+		.nr_pages = s->nr_pages,
+		.flags = PE_PARENT,
+		.group = s->vma,
+		.data = NULL,
+	};
+	return 0;
+}
+
 /* Read the batch into a free buffer, leave out zero pages, hand it to the writer. */
 static int flush_batch(struct xfer *x)
 {
@@ -604,12 +587,19 @@ static int flush_batch(struct xfer *x)
 	p = b->data;
 	ret = read_batch(x, p);
 	for (unsigned int i = 0; !ret && i < x->nr_segs; i++) {
-		ret = emit_seg(x, b, p, &x->segs[i]);
-		p += (size_t)x->segs[i].nr_pages * PAGE_SZ;
+		const struct xfer_seg *s = &x->segs[i];
+
+		if (s->parent) {
+			x->parent += s->nr_pages;
+			ret = emit_parent(b, s);
+			continue;
+		}
+		ret = emit_seg(x, b, p, s);
+		p += (size_t)s->nr_pages * PAGE_SZ;
 	}
 	/* Even a failed batch goes round, so that the buffers stay in order. */
 	if (ret)
-		b->nr_iov = 0;
+		b->nr_runs = 0;
 	writer_put(&x->w);
 	x->nr_segs = 0;
 	x->nr_pages = 0;
@@ -660,7 +650,8 @@ static int add_range(struct xfer *x, uint64_t vaddr, uint64_t nr, uint32_t vma,
 		n = XFER_BUF_PAGES - x->nr_pages;
 		if (n > nr)
 			n = nr;
-		if (last && last->vma == vma && last->vaddr + last->nr_pages * PAGE_SZ == vaddr) {
+		if (last && !last->parent && last->vma == vma &&
+		    last->vaddr + last->nr_pages * PAGE_SZ == vaddr) {
 			last->nr_pages += n;
 		} else {
 			want.vaddr = vaddr;
@@ -674,12 +665,57 @@ static int add_range(struct xfer *x, uint64_t vaddr, uint64_t nr, uint32_t vma,
 	return 0;
 }
 
-/* The pages of @e the task holds, found with PAGEMAP_SCAN. */
+/* @nr pages at @vaddr, unwritten since the parent dump: an entry that points there. */
+static int add_parent_range(struct xfer *x, uint64_t vaddr, uint64_t nr, uint32_t vma)
+{
+	struct xfer_seg *last = x->nr_segs ? &x->segs[x->nr_segs - 1] : NULL;
+	int ret;
+
+	if (last && last->parent && last->vma == vma &&
+	    last->vaddr + (uint64_t)last->nr_pages * PAGE_SZ == vaddr &&
+	    last->nr_pages + nr <= UINT32_MAX) {
+		last->nr_pages += nr;
+		return 0;
+	}
+	while (nr) {
+		uint64_t n = nr > UINT32_MAX / 2 ? UINT32_MAX / 2 : nr;
+
+		if (x->nr_segs == XFER_MAX_SEGS) {
+			ret = flush_batch(x);
+			if (ret)
+				return ret;
+		}
+		x->segs[x->nr_segs++] = (struct xfer_seg){
+			.vaddr = vaddr, .nr_pages = n, .vma = vma, .pe_flags = PE_PARENT,
+			.parent = true,
+		};
+		vaddr += n * PAGE_SZ;
+		nr -= n;
+	}
+	return 0;
+}
+
+/*
+ * The pages of @e the task holds, found with PAGEMAP_SCAN.  In a chain,
+ * a page still write-protected (PAGE_IS_WPALLOWED without
+ * PAGE_IS_WRITTEN) is the one the parent dump has; a dump that arms
+ * tracking protects every page it reports in the same walk
+ * (PM_SCAN_WP_MATCHING), on the areas registered for it only: the
+ * kernel steps over any other area without a word.
+ */
 static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 {
 	uint64_t start = e->start, done = e->start, skip = PAGE_IS_PFNZERO;
+	uint64_t cats = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+	bool wp = x->arm && x->wp && x->wp[vma];
 	int ret = 0;
 
+	/*
+	 * WRITTEN asked for in a protecting walk too: the kernel protects
+	 * only pages it has seen written, and sees that only when asked.
+	 */
+	if (x->chain || wp)
+		cats |= PAGE_IS_WRITTEN | PAGE_IS_WPALLOWED;
 	/* In a private file mapping the file's own pages are the file's. */
 	if (e->status & VMA_FILE_PRIVATE)
 		skip |= PAGE_IS_FILE;
@@ -689,6 +725,7 @@ static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 	while (!ret && start < e->end) {
 		struct pm_scan_arg a = {
 			.size = sizeof(a),
+			.flags = wp ? PM_SCAN_WP_MATCHING : 0,
 			.start = start,
 			.end = e->end,
 			.vec = (uintptr_t)x->regs,
@@ -696,7 +733,7 @@ static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 			.category_inverted = skip,
 			.category_mask = skip,
 			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.return_mask = cats,
 		};
 		long n = ioctl(x->pagemap->fd, PAGEMAP_SCAN, &a);
 
@@ -717,7 +754,11 @@ static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 				continue;
 			if (from < done)
 				from = done;
-			ret = add_range(x, from, (to - from) / PAGE_SZ, vma, e, root);
+			if (x->chain && (x->regs[i].categories & PAGE_IS_WPALLOWED) &&
+			    !(x->regs[i].categories & PAGE_IS_WRITTEN))
+				ret = add_parent_range(x, from, (to - from) / PAGE_SZ, vma);
+			else
+				ret = add_range(x, from, (to - from) / PAGE_SZ, vma, e, root);
 			done = to;
 		}
 		if (a.walk_end <= start) {
@@ -773,6 +814,12 @@ static int dump_vma_pages(struct xfer *x, const struct vma_list *l, bool root)
 {
 	int ret = 0;
 
+	/*
+	 * A dump the next one builds on keeps its all-zero pages: a page
+	 * it protects must be in its pagemap, for the next one to point to.
+	 */
+	if (x->arm)
+		root = false;
 	for (uint32_t i = 0; !ret && i < l->nr; i++) {
 		const VmaEntry *e = &l->v[i];
 
@@ -793,69 +840,46 @@ static int dump_vma_pages(struct xfer *x, const struct vma_list *l, bool root)
 	}
 	if (!ret)
 		ret = flush_batch(x);
-	if (!ret)
-		ret = pe_flush(x);
 	return ret;
 }
 
-static int open_pages_img(struct dump_ctx *ctx, uint32_t id)
-{
-	char name[64];
-	int fd;
-
-	/* pages-N.img has no header: written straight, past the image layer's buffer. */
-	snprintf(name, sizeof(name), "pages-%u.img", id);
-	fd = img_openat(ctx->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC);
-	if (fd < 0 && fd != -EINVAL && fd != -ELOOP)
-		pr_err("%s: cannot open: %s", name, strerror(-fd));
-	return fd;
-}
-
 static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vma_list *l,
-		      const struct pagemap *pagemap)
+		      const struct pagemap *pagemap, const uint8_t *wp)
 {
+	struct track_task *tt = track_task_of(ctx, t->pid);
 	struct xfer *x = calloc(1, sizeof(*x));
-	int ret, pages_fd = -1;
 	uint64_t t0 = now_us();
-	PagemapHead head;
+	int ret;
 
 	if (!x)
 		return -ENOMEM;
 	x->pid = t->pid;
 	x->mem_fd = -1;
 	x->pagemap = pagemap;
-	pagemap_head__init(&head);
-	head.pages_id = ++ctx->last_pages_id;
-
-	pages_fd = open_pages_img(ctx, head.pages_id);
-	ret = pages_fd < 0 ? pages_fd : 0;
+	x->arm = ctx->track && ctx->track->arm;
+	x->chain = tt && tt->parent && pagemap->scan;
+	x->wp = wp;
+	ret = page_xfer_open(&x->px, &ctx->pages, PAGE_XFER_PID, t->pid);
 	if (!ret)
-		ret = img_open(&x->pm, ctx->dirfd, IMG_PAGEMAP, t->pid, O_WRONLY);
-	if (!ret)
-		ret = img_write_msg(x->pm, &head.base);
-	if (!ret)
-		ret = writer_start(&x->w, pages_fd);
+		ret = writer_start(&x->w, &x->px);
 	if (!ret)
 		ret = dump_vma_pages(x, l, t == &ctx->tasks[0]);
 
 	ret = writer_stop(&x->w) ? : ret;
-	if (x->pm)
-		ret = img_close(x->pm) ? : ret;
-	if (pages_fd >= 0 && close(pages_fd) && !ret) {
-		pr_perror("pages-%u.img: close failed", head.pages_id);
-		ret = -errno;
-	}
+	if (x->px.ops)
+		ret = x->px.ops->close(&x->px) ? : ret;
 	if (x->mem_fd >= 0)
 		close(x->mem_fd);
 
 	ctx->stats.pages_scanned += x->scanned;
 	ctx->stats.pages_written += x->written;
 	ctx->stats.pages_zero += x->zero;
+	ctx->stats.pages_skipped_parent += x->parent;
 	/* As CRIU counts them: the pages' time, from finding them to written. */
 	ctx->stats.memdump_time += now_us() - t0;
 	ctx->stats.memwrite_time += x->w.write_us;
-	pr_info("pid %d: %" PRIu64 " pages written, %" PRIu64 " zero pages left out", t->pid,
-		x->written, x->zero);
+	pr_info("pid %d: %" PRIu64 " pages written, %" PRIu64 " zero pages left out, %" PRIu64
+		" in the parent", t->pid, x->written, x->zero, x->parent);
 	free(x);
 	return ret;
 }
@@ -867,6 +891,7 @@ int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 	uint64_t auxv[MM_AUXV_WORDS_MAX];
 	struct pagemap pagemap = { .fd = -1 };
 	struct vma_list l = { 0 };
+	uint8_t *wp = NULL;
 	MmEntry mm;
 	int ret;
 
@@ -876,12 +901,17 @@ int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 		ret = pagemap_open(t->pid, &pagemap);
 	if (!ret && pagemap.guard)
 		ret = collect_guards(t->pid, &pagemap, &l);
-	if (!ret)
+	/* A pre-dump takes the pages only: the layout is the final dump's. */
+	if (!ret && !ctx->pre_dump)
 		ret = mem_fill_mm(ctx, t, &mm, auxv, &l);
+	/* Tracking needs PAGEMAP_SCAN: without it, every dump takes every page. */
+	if (!ret && pagemap.scan)
+		ret = track_arm(ctx, t, &l, &wp);
 	if (!ret)
-		ret = dump_pages(ctx, t, &l, &pagemap);
-	if (!ret)
+		ret = dump_pages(ctx, t, &l, &pagemap, wp);
+	if (!ret && !ctx->pre_dump)
 		ret = mem_write_mm(ctx, t, &mm, &l);
+	free(wp);
 	if (pagemap.fd >= 0)
 		close(pagemap.fd);
 	aio_free_rings(&mm);

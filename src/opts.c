@@ -31,7 +31,10 @@ struct opt_desc {
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
+	O_TRACK_MEM, O_PREV_IMAGES_DIR,
 	O_EXTERNAL, O_INHERIT_FD, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT, O_NETWORK_LOCK,
+	O_PAGE_SERVER, O_PORT,
+	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -45,6 +48,14 @@ static const struct opt_desc opt_table[] = {
 	{ "leave-stopped", no_argument, 's', SET },
 	{ "shell-job", no_argument, 'j', SET },
 	{ "restore-detached", no_argument, 'd', SET },
+	/* CRIU's service takes -d as --daemon: the same letter, one field. */
+	{ "daemon", no_argument, 'd', SET },
+	{ "root", required_argument, 'r', SET },
+	{ "action-script", required_argument, O_ACTION_SCRIPT, SET },
+	{ "restore-sibling", no_argument, O_RESTORE_SIBLING, SET },
+	{ "orphan-pts-master", no_argument, O_ORPHAN_PTS, SET },
+	{ "address", required_argument, O_ADDRESS, SET },
+	{ "status-fd", required_argument, O_STATUS_FD, SET },
 	{ "pidfile", required_argument, O_PIDFILE, SET },
 	{ "timeout", required_argument, O_TIMEOUT, SET },
 	{ "config", required_argument, O_CONFIG, SET },
@@ -70,7 +81,6 @@ static const struct opt_desc opt_table[] = {
 	{ "ext-unix-sk", optional_argument, 'x', SET },
 	{ "evasive-devices", no_argument, 0, IGNORED },
 	{ "stream", no_argument, 0, UNSUPPORTED },
-	{ "restore-sibling", no_argument, 0, IGNORED },
 	{ "manage-cgroups", optional_argument, 0, IGNORED },
 	{ "cgroup-root", required_argument, 0, IGNORED },
 	{ "cgroup-props", required_argument, 0, IGNORED },
@@ -90,29 +100,26 @@ static const struct opt_desc opt_table[] = {
 	{ "tcp-close", no_argument, O_TCP_CLOSE, SET },
 	{ "tcp-skip-in-flight", no_argument, O_SKIP_IN_FLIGHT, SET },
 
+	/* Incremental dumps: tracking armed, and the dump they build on. */
+	{ "track-mem", no_argument, O_TRACK_MEM, SET },
+	{ "prev-images-dir", required_argument, O_PREV_IMAGES_DIR, SET },
+
 	/* Features to come. */
 	{ "force-irmap", no_argument, O_FORCE_IRMAP, SET },
 	{ "irmap-scan-path", required_argument, O_IRMAP_SCAN_PATH, SET },
 	{ "network-lock", required_argument, O_NETWORK_LOCK, SET },
-	{ "track-mem", no_argument, 0, UNSUPPORTED },
-	{ "prev-images-dir", required_argument, 0, UNSUPPORTED },
-	{ "page-server", no_argument, 0, UNSUPPORTED },
-	{ "address", required_argument, 0, UNSUPPORTED },
-	{ "port", required_argument, 0, UNSUPPORTED },
+	{ "page-server", no_argument, O_PAGE_SERVER, SET },
+	{ "port", required_argument, O_PORT, SET },
 	{ "ps-socket", required_argument, 0, UNSUPPORTED },
 	{ "lazy-pages", no_argument, 0, UNSUPPORTED },
-	{ "root", required_argument, 'r', UNSUPPORTED },
 	{ "freeze-cgroup", required_argument, 0, UNSUPPORTED },
 	{ "namespaces", required_argument, 'n', UNSUPPORTED },
 	{ "exec-cmd", no_argument, 0, UNSUPPORTED },
-	{ "action-script", required_argument, 0, UNSUPPORTED },
 	{ "enable-external-sharing", no_argument, 0, UNSUPPORTED },
 	{ "enable-external-masters", no_argument, 0, UNSUPPORTED },
 	{ "enable-fs", required_argument, 0, UNSUPPORTED },
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
 	{ "join-ns", required_argument, 'J', UNSUPPORTED },
-	{ "status-fd", required_argument, 0, UNSUPPORTED },
-	{ "orphan-pts-master", no_argument, 0, UNSUPPORTED },
 	{ "tls", no_argument, 0, UNSUPPORTED },
 	{ "tls-cacert", required_argument, 0, UNSUPPORTED },
 	{ "tls-cacrl", required_argument, 0, UNSUPPORTED },
@@ -124,6 +131,13 @@ static const struct opt_desc opt_table[] = {
 	{ "unprivileged", no_argument, 0, UNSUPPORTED },
 	{ "check-only", no_argument, 0, UNSUPPORTED },
 	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
+	{ "ext-mount-map", required_argument, 'M', UNSUPPORTED },
+	{ "empty-ns", required_argument, 0, UNSUPPORTED },
+	{ "skip-mnt", required_argument, 0, UNSUPPORTED },
+	{ "pidfd-store", required_argument, 0, UNSUPPORTED },
+	/* stasis checks no file modes at restore: nothing to skip. */
+	{ "skip-file-rwx-check", no_argument, 0, IGNORED },
+	{ "weak-sysctls", no_argument, 0, IGNORED },
 };
 
 #define NR_OPTS (sizeof(opt_table) / sizeof(opt_table[0]))
@@ -154,7 +168,7 @@ static int parse_int(const char *opt, const char *arg, long min, long max, int *
 	errno = 0;
 	v = strtol(arg, &end, 10);
 	if (errno || end == arg || *end || v < min || v > max) {
-		fprintf(stderr, "%s: '%s' is not a number from %ld to %ld\n", opt, arg, min, max);
+		pr_err("%s: '%s' is not a number from %ld to %ld\n", opt, arg, min, max);
 		return 1;
 	}
 	*out = v;
@@ -173,7 +187,7 @@ static int parse_size(const char *opt, const char *arg, uint64_t *out)
 	if (*end == 'K' || *end == 'M' || *end == 'G')
 		shift = *end == 'K' ? 10 : *end == 'M' ? 20 : 30;
 	if (errno || end == arg || *arg == '-' || end[shift ? 1 : 0] || v > (~0ull >> shift)) {
-		fprintf(stderr, "%s: '%s' is not a size (a number, then K, M or G)\n", opt, arg);
+		pr_err("%s: '%s' is not a size (a number, then K, M or G)\n", opt, arg);
 		return 1;
 	}
 	*out = (uint64_t)v << shift;
@@ -206,7 +220,7 @@ static int add_external(const char *arg, struct opts *o)
 	const char **e = realloc(o->externals, (o->nr_externals + 1) * sizeof(*e));
 
 	if (!e || !(arg = strdup(arg))) {
-		fprintf(stderr, "out of memory\n");
+		pr_err("out of memory\n");
 		return 1;
 	}
 	o->externals = e;
@@ -214,34 +228,54 @@ static int add_external(const char *arg, struct opts *o)
 	return 0;
 }
 
-/* --inherit-fd fd[N]:KEY: our fd N stands for the file the images name KEY. */
-static int add_inherit_fd(const char *arg, struct opts *o)
+int opts_add_inherit_fd(struct opts *o, int fd, const char *key)
 {
 	struct opts_inherit_fd *in;
 	struct stat st;
-	int fd, n = -1;
 
-	if (sscanf(arg, "fd[%d]%n", &fd, &n) != 1 || n < 0 || arg[n] != ':' || !arg[n + 1] ||
-	    fd < 0) {
-		fprintf(stderr, "--inherit-fd %s: not fd[N]:KEY\n", arg);
-		return 1;
-	}
-	if (fstat(fd, &st)) {
-		fprintf(stderr, "--inherit-fd %s: fd %d is not open\n", arg, fd);
+	if (fd < 0 || fstat(fd, &st)) {
+		pr_err("inherit fd[%d]:%s: fd %d is not open", fd, key, fd);
 		return 1;
 	}
 	in = realloc(o->inherit_fds, (o->nr_inherit_fds + 1) * sizeof(*in));
 	if (!in) {
-		fprintf(stderr, "out of memory\n");
+		pr_err("out of memory");
 		return 1;
 	}
 	o->inherit_fds = in;
-	in[o->nr_inherit_fds] = (struct opts_inherit_fd){ fd, strdup(arg + n + 1) };
+	in[o->nr_inherit_fds] = (struct opts_inherit_fd){ fd, strdup(key) };
 	if (!in[o->nr_inherit_fds].key) {
-		fprintf(stderr, "out of memory\n");
+		pr_err("out of memory");
 		return 1;
 	}
 	o->nr_inherit_fds++;
+	return 0;
+}
+
+/* --inherit-fd fd[N]:KEY: our fd N stands for the file the images name KEY. */
+static int add_inherit_fd(const char *arg, struct opts *o)
+{
+	int fd, n = -1;
+
+	if (sscanf(arg, "fd[%d]%n", &fd, &n) != 1 || n < 0 || arg[n] != ':' || !arg[n + 1] ||
+	    fd < 0) {
+		pr_err("--inherit-fd %s: not fd[N]:KEY", arg);
+		return 1;
+	}
+	return opts_add_inherit_fd(o, fd, arg + n + 1);
+}
+
+/* --action-script PATH: run at each hook (notify.c), in the order given. */
+static int add_script(const char *arg, struct opts *o)
+{
+	const char **s = realloc(o->scripts, (o->nr_scripts + 1) * sizeof(*s));
+
+	if (!s || !(arg = strdup(arg))) {
+		pr_err("out of memory");
+		return 1;
+	}
+	o->scripts = s;
+	o->scripts[o->nr_scripts++] = arg;
 	return 0;
 }
 
@@ -255,7 +289,7 @@ static int parse_network_lock(const char *arg, struct opts *o)
 	else if (!strcmp(arg, "iptables"))
 		o->network_lock = NETWORK_LOCK_IPTABLES;
 	else {
-		fprintf(stderr, "--network-lock: %s is not a method (iptables, nftables, skip)\n",
+		pr_err("--network-lock: %s is not a method (iptables, nftables, skip)\n",
 			arg);
 		return 1;
 	}
@@ -285,14 +319,24 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_LINK_REMAP: o->link_remap = true; break;
 	case O_NO_LINK_REMAP: o->link_remap = false; break;
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
+	case O_TRACK_MEM: o->track_mem = true; break;
+	case O_PREV_IMAGES_DIR: o->prev_images_dir = arg; break;
 	case O_TCP_ESTABLISHED: o->tcp_established = true; break;
 	case O_TCP_CLOSE: o->tcp_close = true; break;
 	case O_SKIP_IN_FLIGHT: o->skip_in_flight = true; break;
 	case O_NETWORK_LOCK: return parse_network_lock(arg, o);
+	case O_PAGE_SERVER: o->page_server = true; break;
+	case O_PORT: return parse_int("--port", arg, 0, 65535, &o->port);
 	case 'l': o->file_locks = true; break;
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);
 	case O_INHERIT_FD: return add_inherit_fd(arg, o);
+	case O_ACTION_SCRIPT: return add_script(arg, o);
+	case O_RESTORE_SIBLING: o->restore_sibling = true; break;
+	case O_ORPHAN_PTS: o->orphan_pts_master = true; break;
+	case 'r': o->root = arg; break;
+	case O_ADDRESS: o->address = arg; break;
+	case O_STATUS_FD: return parse_int("--status-fd", arg, 0, INT_MAX, &o->status_fd);
 	/*
 	 * CRIU searches these dirs for the path of a watched inode; stasis
 	 * asks the inode itself (its handle, opened), so none is needed.
@@ -319,7 +363,7 @@ static void build_longopts(struct option *lo)
 /* Parse an argv-shaped list; @what names its origin in errors. */
 static int parse_list(int argc, char **argv, struct opts *o, const char *what, bool cmdline)
 {
-	static const char shorts[] = "t:D:W:o:v::Rsjdlx::r:n:J:";
+	static const char shorts[] = "t:D:W:o:v::Rsjdlx::r:n:J:M:";
 	struct option lo[NR_OPTS + 1];
 	int c;
 
@@ -330,12 +374,12 @@ static int parse_list(int argc, char **argv, struct opts *o, const char *what, b
 		const struct opt_desc *d = find_by_val(c);
 
 		if (c == '?' || !d) {
-			fprintf(stderr, "%s: unknown option or missing argument: %s\n", what,
+			pr_err("%s: unknown option or missing argument: %s\n", what,
 				argv[optind - 1]);
 			return 1;
 		}
 		if (d->kind == UNSUPPORTED) {
-			fprintf(stderr, "not supported yet: --%s\n", d->name);
+			pr_err("not supported yet: --%s\n", d->name);
 			return 1;
 		}
 		if (d->kind == SET && set_opt(c, optarg, o))
@@ -344,11 +388,11 @@ static int parse_list(int argc, char **argv, struct opts *o, const char *what, b
 	if (cmdline) {
 		if (optind < argc)
 			o->action = argv[optind++];
-		/* CRIU's "cpuinfo dump" and "cpuinfo check" */
-		if (optind < argc && !strcmp(o->action, "cpuinfo"))
+		/* CRIU's "cpuinfo dump|check" and "swrk FD" */
+		if (optind < argc && (!strcmp(o->action, "cpuinfo") || !strcmp(o->action, "swrk")))
 			o->subaction = argv[optind++];
 		if (optind < argc) {
-			fprintf(stderr, "unexpected argument: %s\n", argv[optind]);
+			pr_err("unexpected argument: %s\n", argv[optind]);
 			return 1;
 		}
 	}
@@ -356,7 +400,7 @@ static int parse_list(int argc, char **argv, struct opts *o, const char *what, b
 }
 
 /* A config file holds options without their dashes, one per line. */
-static int parse_config(const char *path, struct opts *o, bool must_exist)
+int opts_config(struct opts *o, const char *path, bool must_exist)
 {
 	char line[1024], *args[3];
 	FILE *f = fopen(path, "re");
@@ -365,7 +409,7 @@ static int parse_config(const char *path, struct opts *o, bool must_exist)
 	if (!f) {
 		if (!must_exist)
 			return 0;
-		fprintf(stderr, "cannot read config file %s\n", path);
+		pr_err("cannot read config file %s\n", path);
 		return 1;
 	}
 	while (!ret && fgets(line, sizeof(line), f)) {
@@ -385,11 +429,24 @@ static int parse_config(const char *path, struct opts *o, bool must_exist)
 	return ret;
 }
 
+int opts_default_configs(struct opts *o)
+{
+	const char *home = getenv("HOME");
+	char path[4096];
+	int ret;
+
+	ret = opts_config(o, "/etc/criu/default.conf", false);
+	if (!ret && home) {
+		snprintf(path, sizeof(path), "%s/.criu/default.conf", home);
+		ret = opts_config(o, path, false);
+	}
+	return ret;
+}
+
 static int parse_configs(int argc, char **argv, struct opts *o)
 {
-	const char *home = getenv("HOME"), *conf = NULL;
+	const char *conf = NULL;
 	bool no_default = false;
-	char path[4096];
 	int ret = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -400,19 +457,14 @@ static int parse_configs(int argc, char **argv, struct opts *o)
 		else if (!strcmp(argv[i], "--config") && i + 1 < argc)
 			conf = argv[i + 1];
 	}
-	if (!no_default) {
-		ret = parse_config("/etc/criu/default.conf", o, false);
-		if (!ret && home) {
-			snprintf(path, sizeof(path), "%s/.criu/default.conf", home);
-			ret = parse_config(path, o, false);
-		}
-	}
+	if (!no_default)
+		ret = opts_default_configs(o);
 	if (!ret && conf)
-		ret = parse_config(conf, o, true);
+		ret = opts_config(o, conf, true);
 	return ret;
 }
 
-int opts_parse(int argc, char **argv, struct opts *o)
+void opts_init(struct opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->verbosity = LOG_DEFAULT_LEVEL;
@@ -420,9 +472,56 @@ int opts_parse(int argc, char **argv, struct opts *o)
 	o->cpu_cap = CPU_CAP_DEFAULT;
 	o->network_lock = NETWORK_LOCK_NFTABLES;
 	o->ghost_limit = OPTS_GHOST_LIMIT;
+	o->status_fd = -1;
+	o->rpc_sk = -1;
+}
+
+int opts_parse(int argc, char **argv, struct opts *o)
+{
+	opts_init(o);
 	if (parse_configs(argc, argv, o))
 		return 1;
 	return parse_list(argc, argv, o, "stasis", true);
+}
+
+static const struct opt_desc *find_by_name(const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < NR_OPTS; i++) {
+		if (!strcmp(opt_table[i].name, name)) {
+			*idx = i;
+			return &opt_table[i];
+		}
+	}
+	return NULL;
+}
+
+bool opts_known(const char *name, bool *supported)
+{
+	size_t i;
+	const struct opt_desc *d = find_by_name(name, &i);
+
+	*supported = d && d->kind != UNSUPPORTED;
+	return d != NULL;
+}
+
+int opts_set(struct opts *o, const char *name, const char *arg)
+{
+	size_t i;
+	const struct opt_desc *d = find_by_name(name, &i);
+
+	if (!d) {
+		pr_err("unknown option --%s", name);
+		return 1;
+	}
+	if (d->kind == UNSUPPORTED) {
+		pr_err("not supported yet: --%s", name);
+		return 1;
+	}
+	if ((d->has_arg == required_argument) != (arg != NULL) && d->has_arg != optional_argument) {
+		pr_err("--%s: %s", name, arg ? "takes no argument" : "needs an argument");
+		return 1;
+	}
+	return d->kind == SET ? set_opt(opt_val(i), arg, o) : 0;
 }
 
 int opts_inherited_fd(const struct opts *o, const char *key)

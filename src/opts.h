@@ -54,6 +54,8 @@ struct opts {
 	bool tcp_close;			/* --tcp-close: TCP connections come back closed */
 	bool skip_in_flight;		/* --skip-in-flight: drop connections not accepted */
 	unsigned int network_lock;	/* --network-lock: NETWORK_LOCK_* */
+	bool track_mem;		/* --track-mem: arm write tracking for the next dump */
+	const char *prev_images_dir;	/* --prev-images-dir: the parent dump, relative to -D */
 	bool force_irmap;		/* --force-irmap: watches by path, not by handle */
 	bool stats;			/* write stats-dump (always, as CRIU) */
 	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */
@@ -61,6 +63,19 @@ struct opts {
 	size_t nr_externals;
 	struct opts_inherit_fd *inherit_fds;
 	size_t nr_inherit_fds;
+	bool page_server;		/* dump --page-server: pages go to --address:--port */
+	const char *address;		/* --address: a page server's, or where to listen */
+	int port;			/* --port */
+	int status_fd;			/* --status-fd: told "ready"; -1 */
+	bool lazy_pages;		/* restore --lazy-pages */
+	const char **scripts;		/* --action-script PATH, in order given */
+	size_t nr_scripts;
+	const char *root;		/* --root: only "/" until mount namespaces */
+	bool restore_sibling;		/* --restore-sibling: root is our parent's child */
+	bool orphan_pts_master;		/* --orphan-pts-master: master to the RPC client */
+	/* RPC only: the client's socket, for notifications (notify.c); -1 */
+	int rpc_sk;
+	bool notify_rpc;		/* notify_scripts: ask the client at each hook */
 };
 
 /*
@@ -70,6 +85,22 @@ struct opts {
 int opts_inherited_fd(const struct opts *o, const char *key);
 /* Was @key ("tty[RDEV:DEV]") named by --external? */
 bool opts_external(const struct opts *o, const char *key);
+
+/* CRIU's defaults, before any option or config file. */
+void opts_init(struct opts *o);
+/*
+ * One option by its long name, as given on the command line (@arg NULL
+ * for one without argument).  0, or 1 after logging the error.
+ */
+int opts_set(struct opts *o, const char *name, const char *arg);
+/* Is the long option @name known (true) and built (*supported)? */
+bool opts_known(const char *name, bool *supported);
+/* Read a config file; a missing one is an error only with @must_exist. */
+int opts_config(struct opts *o, const char *path, bool must_exist);
+/* /etc/criu/default.conf and ~/.criu/default.conf, as CRIU reads them. */
+int opts_default_configs(struct opts *o);
+/* Add "fd[N]:KEY" with our own fd @fd; 0 or 1 after logging. */
+int opts_add_inherit_fd(struct opts *o, int fd, const char *key);
 
 /*
  * Parse argv (and the config files CRIU would read, unless

@@ -44,6 +44,7 @@
 #include "files/api.h"
 #include "log.h"
 #include "mem-restore.h"
+#include "notify.h"
 #include "parts.h"
 #include "proc.h"
 #include "pstree.h"
@@ -107,12 +108,19 @@ static void __attribute__((noreturn)) task_fail(struct rst_ctx *ctx, struct rst_
 
 static void task_run(struct rst_ctx *ctx, struct rst_task *t) __attribute__((noreturn));
 
+/* --restore-sibling: the root is made a child of our own parent (the RPC client). */
+static bool rst_sibling(const struct rst_ctx *ctx, const struct rst_task *t)
+{
+	return ctx->opts->restore_sibling && t == ctx->tasks;
+}
+
 static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	uint64_t tid = t->pid;
 	struct clone_args ca = {
-		.flags = fdt_clone_flags(t),
-		.exit_signal = t->helper ? 0 : SIGCHLD,
+		.flags = fdt_clone_flags(t) | (rst_sibling(ctx, t) ? CLONE_PARENT : 0),
+		/* With CLONE_PARENT the kernel takes ours (clone3 wants 0 here). */
+		.exit_signal = t->helper || rst_sibling(ctx, t) ? 0 : SIGCHLD,
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
 	};
@@ -261,7 +269,7 @@ static void __attribute__((noreturn)) jump_to_restorer(struct rst_args *a, void 
 static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 {
 	struct rst_shared *sh = ctx->shared;
-	pid_t parent = t->parent ? t->parent->pid : ctx->controller;
+	pid_t parent = t->parent ? t->parent->pid : ctx->controller_parent;
 	struct rst_args *a;
 	const char *fail = NULL;
 	void *entry;
@@ -405,6 +413,10 @@ static int run_stages(struct rst_ctx *ctx)
 		live += !ctx->tasks[i].zombie;
 	ret = stage_wait_all(ctx, RST_STAGE_FORKED, all);
 	ctx->forked_us = now_us();
+	/* Every task exists and waits: the client may set up around the root. */
+	if (!ret)
+		ret = notify(ctx->opts, NOTIFY_SETUP_NS, ctx->tasks[0].pid) ?:
+		      notify(ctx->opts, NOTIFY_POST_SETUP_NS, ctx->tasks[0].pid);
 	if (!ret)
 		ret = procpath_restore_send(ctx);
 	if (!ret) {
@@ -427,15 +439,22 @@ static int run_stages(struct rst_ctx *ctx)
 	return ret;
 }
 
-/* Did we make @pid?  A PID that was taken by someone else is not ours to kill. */
-static bool is_ours(pid_t pid)
+/*
+ * Did we make @pid?  A PID that was taken by someone else is not ours to
+ * kill.  With --restore-sibling the root is our parent's child: the chain
+ * then ends at the root, whose parent is ours.
+ */
+static bool is_ours(struct rst_ctx *ctx, pid_t pid)
 {
-	pid_t self = getpid();
+	pid_t self = getpid(), root = ctx->tasks[0].pid;
+	bool sibling = ctx->opts->restore_sibling;
 	struct proc_stat st;
 
 	for (int depth = 0; pid > 1 && depth < 1024; depth++) {
 		if (!stat_of(pid, &st))
 			return false;
+		if (sibling && pid == root)
+			return st.ppid == ctx->controller_parent;
 		pid = st.ppid;
 		if (pid == self)
 			return true;
@@ -448,7 +467,7 @@ static void kill_tree(struct rst_ctx *ctx)
 {
 	procpath_helpers_stop(ctx);
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		if (is_ours(ctx->tasks[i].pid))
+		if (is_ours(ctx, ctx->tasks[i].pid))
 			kill(ctx->tasks[i].pid, SIGKILL);
 	}
 	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
@@ -629,6 +648,7 @@ static int restore_tree(struct rst_ctx *ctx)
 	if (ctx->regions == MAP_FAILED)
 		return -errno;
 	ctx->controller = getpid();
+	ctx->controller_parent = ctx->opts->restore_sibling ? getppid() : ctx->controller;
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1)) {
 		pr_perror("cannot become a child subreaper");
 		return -errno;
@@ -637,12 +657,16 @@ static int restore_tree(struct rst_ctx *ctx)
 	if (ret < 0)
 		return ret;
 	ret = run_stages(ctx) ?: finish_seize(ctx);
+	if (!ret)
+		ret = notify(ctx->opts, NOTIFY_POST_RESTORE, ctx->tasks[0].pid);
 	t1 = now_us();
 	/* Before the tree runs: a pidfile that cannot be written fails the restore. */
 	if (!ret)
 		ret = write_pidfile(ctx->opts, ctx->tasks[0].pid);
 	if (!ret)
 		ret = parts_arm(ctx);
+	if (!ret)
+		ret = notify(ctx->opts, NOTIFY_PRE_RESUME, ctx->tasks[0].pid);
 	if (!ret) {
 		stage_open(ctx->shared, RST_STAGE_GO);
 		ret = finish_release(ctx);
@@ -654,6 +678,8 @@ static int restore_tree(struct rst_ctx *ctx)
 		return ret;
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
+	/* The tree runs: as in CRIU, a failure here is only reported. */
+	notify(ctx->opts, NOTIFY_POST_RESUME, ctx->tasks[0].pid);
 	pr_info("restore of tree %d finished: %" PRIu64 " us", ctx->tasks[0].pid, t1 - t0);
 	/* As CRIU: forking until every task exists, restoring from then on. */
 	write_stats(ctx, ctx->forked_us - t0, t1 - ctx->forked_us);
@@ -691,12 +717,17 @@ static void free_tasks(struct rst_ctx *ctx)
 	free(ctx->tasks);
 }
 
-int cr_restore(const struct opts *o, int *exit_code)
+int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 {
 	struct rst_ctx ctx = { .opts = o, .dirfd = -1 };
 	int ret;
 
 	*exit_code = 0;
+	if (o->root && strcmp(o->root, "/")) {
+		pr_err("not supported yet: --root %s (a restore into another root needs mount namespaces)",
+		       o->root);
+		return -ENOTSUP;
+	}
 	ctx.dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx.dirfd < 0) {
 		pr_perror("cannot open images directory %s", o->images_dir);
@@ -709,7 +740,12 @@ int cr_restore(const struct opts *o, int *exit_code)
 		ret = pstree_add_helpers(&ctx) ?: check_tree(&ctx) ?: check_pids_free(&ctx) ?:
 		      parts_collect(&ctx);
 	if (!ret)
-		ret = place_fds(&ctx) ?: parts_prepare(&ctx);
+		ret = place_fds(&ctx);
+	/* Before anything is made: the files made next may already notify (orphan-pts-master). */
+	if (!ret)
+		ret = notify(o, NOTIFY_PRE_RESTORE, 0);
+	if (!ret)
+		ret = parts_prepare(&ctx);
 	/* The last check before the fork: can this CPU run the registers? */
 	if (!ret)
 		ret = cpuinfo_restore_check(&ctx);
@@ -722,12 +758,14 @@ int cr_restore(const struct opts *o, int *exit_code)
 	if (!ret)
 		parts_finish(&ctx);
 	parts_cleanup(&ctx);
-	if (!ret && !o->restore_detached) {
-		pid_t root = ctx.tasks[0].pid;
+	if (!ret && root)
+		*root = ctx.tasks[0].pid;
+	if (!ret && !o->restore_detached && !o->restore_sibling) {
+		pid_t pid = ctx.tasks[0].pid;
 
 		free_tasks(&ctx);
 		close(ctx.dirfd);
-		*exit_code = wait_root(root);
+		*exit_code = wait_root(pid);
 		return 0;
 	}
 	free_tasks(&ctx);

@@ -102,6 +102,7 @@ struct rst_ctx {
 	struct rst_region *regions;	/* shared, one per task (t->index) */
 	void *finish_priv;		/* restore-finish.c's tracing state */
 	pid_t controller;		/* stasis itself: the root's parent */
+	pid_t controller_parent;	/* the root's parent: stasis, or ours (sibling) */
 	uint64_t forked_us;		/* when every task existed (stats-restore) */
 	uint64_t pages_restored;	/* pages the restorers read from the images */
 	void *files_priv;		/* files/files.c's bookkeeping */

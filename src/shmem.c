@@ -26,6 +26,7 @@
 #include <linux/magic.h>
 
 #include "log.h"
+#include "page-xfer.h"
 #include "pagemap.pb-c.h"
 #include "rst-ctx.h"
 #include "shmem.h"
@@ -41,11 +42,9 @@
 struct shmem_dump {
 	int fd;
 	uint64_t shmid, size;
-	struct img *pm, *pages;
+	struct page_xfer px;
 	uint8_t *buf;
-
-	/* The pagemap entry being grown: @pe_nr pages from offset @pe_off. */
-	uint64_t pe_off, pe_nr;
+	struct page_run runs[SHM_BUF_PAGES];
 
 	uint64_t written, zero;
 };
@@ -58,39 +57,6 @@ static bool page_is_zero(const uint8_t *page)
 		if (w[i])
 			return false;
 	return true;
-}
-
-static int pe_flush(struct shmem_dump *d)
-{
-	PagemapEntry pe = PAGEMAP_ENTRY__INIT;
-	int ret;
-
-	if (!d->pe_nr)
-		return 0;
-	pe.vaddr = d->pe_off;
-	pe.compat_nr_pages = 0;		/* CRIU 4 writes nr_pages, and 0 here */
-	pe.has_nr_pages = true;
-	pe.nr_pages = d->pe_nr;
-	pe.has_flags = true;
-	pe.flags = SHM_PE_PRESENT;
-	ret = img_write_msg(d->pm, &pe.base);
-	d->pe_nr = 0;
-	return ret;
-}
-
-/* The page at @off goes into the pages image next: grow the entry or start one. */
-static int pe_add(struct shmem_dump *d, uint64_t off)
-{
-	int ret;
-
-	if (d->pe_nr && d->pe_off + d->pe_nr * SHM_PAGE == off) {
-		d->pe_nr++;
-		return 0;
-	}
-	ret = pe_flush(d);
-	d->pe_off = off;
-	d->pe_nr = 1;
-	return ret;
 }
 
 /* Read @len bytes at @off into the buffer; past the end of the file reads zeroes. */
@@ -124,21 +90,32 @@ static int dump_range(struct shmem_dump *d, uint64_t start, uint64_t end)
 
 	while (!ret && start < end) {
 		size_t len = end - start;
+		unsigned int n = 0;
 
 		if (len > SHM_BUF_PAGES * SHM_PAGE)
 			len = SHM_BUF_PAGES * SHM_PAGE;
 		ret = read_chunk(d, start, len);
 		for (size_t i = 0; !ret && i < len; i += SHM_PAGE) {
+			struct page_run *last = n ? &d->runs[n - 1] : NULL;
+
 			if (page_is_zero(d->buf + i)) {
 				d->zero++;
 				continue;
 			}
-			ret = img_write_raw(d->pages, d->buf + i, SHM_PAGE);
-			if (!ret)
-				ret = pe_add(d, start + i);
-			if (!ret)
-				d->written++;
+			d->written++;
+			if (last && last->vaddr + last->nr_pages * SHM_PAGE == start + i) {
+				last->nr_pages++;
+				continue;
+			}
+			d->runs[n++] = (struct page_run){
+				.vaddr = start + i,
+				.nr_pages = 1,
+				.flags = SHM_PE_PRESENT,
+				.data = d->buf + i,
+			};
 		}
+		if (!ret && n)
+			ret = d->px.ops->write(&d->px, d->runs, n);
 		start += len;
 	}
 	return ret;
@@ -188,43 +165,45 @@ static int dump_object(struct shmem_dump *d)
 		ret = dump_range(d, data, hole);
 		off = hole;
 	}
-	return ret ? ret : pe_flush(d);
+	return ret;
 }
 
 int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
 {
-	struct shmem_dump d = { .fd = fd, .shmid = shmid, .size = size };
-	PagemapHead head = PAGEMAP_HEAD__INIT;
+	struct shmem_dump *d;
 	int ret;
 
 	if (!size)
 		return 0;
-	d.buf = malloc(SHM_BUF_PAGES * SHM_PAGE);
-	if (!d.buf) {
+	d = calloc(1, sizeof(*d));
+	if (d)
+		d->buf = malloc(SHM_BUF_PAGES * SHM_PAGE);
+	if (!d || !d->buf) {
+		free(d);
 		pr_err("out of memory");
 		return -ENOMEM;
 	}
-	head.pages_id = ++ctx->last_pages_id;
-	ret = img_open(&d.pm, ctx->dirfd, IMG_SHMEM_PAGEMAP, shmid, O_WRONLY);
+	d->fd = fd;
+	d->shmid = shmid;
+	d->size = size;
+	ret = page_xfer_open(&d->px, &ctx->pages, PAGE_XFER_SHMEM, shmid);
 	if (!ret)
-		ret = img_write_msg(d.pm, &head.base);
-	if (!ret)
-		ret = img_open(&d.pages, ctx->dirfd, IMG_PAGES, head.pages_id, O_WRONLY);
-	if (!ret)
-		ret = dump_object(&d);
-	ret = img_close(d.pages) ? : ret;
-	ret = img_close(d.pm) ? : ret;
-	free(d.buf);
+		ret = dump_object(d);
+	if (d->px.ops)
+		ret = d->px.ops->close(&d->px) ? : ret;
+	free(d->buf);
 	if (ret) {
+		free(d);
 		pr_err("shmem %#" PRIx64 ": contents not dumped", shmid);
 		return ret;
 	}
 	/* Every page of the object counts as scanned, holes too, as CRIU counts. */
 	ctx->stats.shpages_scanned += (size + SHM_PAGE - 1) / SHM_PAGE;
-	ctx->stats.shpages_written += d.written;
-	ctx->stats.shpages_zero += d.zero;
+	ctx->stats.shpages_written += d->written;
+	ctx->stats.shpages_zero += d->zero;
 	pr_info("shmem %#" PRIx64 ": %" PRIu64 " bytes, %" PRIu64 " pages written, %" PRIu64
-		" zero pages left out", shmid, size, d.written, d.zero);
+		" zero pages left out", shmid, size, d->written, d->zero);
+	free(d);
 	return 0;
 }
 

@@ -74,7 +74,7 @@ int vdso_note_pages(struct vdso_rst **v, uint64_t addr, uint64_t len, uint64_t o
 	if (!r)
 		return -ENOMEM;
 	(*v)->runs = r;
-	r[(*v)->nr_runs++] = (struct rst_run){ addr, len, off };
+	r[(*v)->nr_runs++] = (struct rst_run){ .addr = addr, .len = len, .off = off };
 	return 0;
 }
 

@@ -54,12 +54,23 @@ $(B)/tests/soccr-states: tests/soccr/states.c tests/soccr/conn.c tests/soccr/con
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ tests/soccr/states.c tests/soccr/conn.c $(B)/libsoccr.a
 
+# The RPC's tests: a client of CRIU's rpc.proto, and a program that counts.
+RPC_TESTS := $(B)/tests/rpc-client $(B)/tests/rpc-counter
+
+$(B)/tests/rpc-client: tests/rpc/client.c $(B)/libstasis-images.a $(GEN)/.stamp
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libstasis-images.a $(LDLIBS)
+
+$(B)/tests/rpc-counter: tests/rpc/counter.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 -include tests/conformance/conformance.mk
 -include tests/compel/compel.mk
 
 test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS) \
 	   $(COMPEL_TESTS) $(COMPEL_VICTIMS) $(SOCCR_TESTS) $(B)/tests/spawn \
-	   $(B)/tests/pagecheck $(B)/tests/check-probe
+	   $(B)/tests/pagecheck $(B)/tests/check-probe $(RPC_TESTS)
 
 test: test-bins
 	FIXTURES=$(FIXTURES) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh

@@ -43,6 +43,7 @@
 #include "files/tty.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "notify.h"
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER	_IO('T', 0x41)
@@ -366,6 +367,29 @@ static int controller_tty(struct rst_ctx *ctx, const FileEntry *fe)
 	return fd;
 }
 
+/*
+ * --orphan-pts-master: the slave's master was outside the tree (a
+ * container's console).  A new pair with the slave's number and settings
+ * stands for it, made once, and its master goes to the RPC client, which
+ * becomes the other end of the terminal.
+ */
+static int orphan_pts(struct rst_ctx *ctx, struct tty_rst *tr, int index)
+{
+	struct rst_pty *p = pty_find(tr, index);
+	int ret;
+
+	if (p)
+		return 0;
+	ret = pty_make(ctx, tr, index, O_RDWR, false);
+	if (ret)
+		return ret;
+	p = pty_find(tr, index);
+	ret = notify_fd(ctx->opts, NOTIFY_ORPHAN_PTS_MASTER, p->master);
+	if (ret == -ENOTCONN)
+		pr_err("pty %d: --orphan-pts-master needs an RPC client to take the master", index);
+	return ret;
+}
+
 static int pty_open(struct rst_ctx *ctx, struct tty_rst *tr, struct rst_file *f,
 		    const TtyInfoEntry *ie)
 {
@@ -376,8 +400,13 @@ static int pty_open(struct rst_ctx *ctx, struct tty_rst *tr, struct rst_file *f,
 	ret = tty_pty_index(ie, &index);
 	if (ret)
 		return ret;
-	if (pty_outside(tr, index))
+	if (pty_outside(tr, index) && ctx->opts && ctx->opts->orphan_pts_master) {
+		ret = orphan_pts(ctx, tr, index);
+		if (ret)
+			return ret;
+	} else if (pty_outside(tr, index)) {
 		return controller_tty(ctx, f->fe);
+	}
 	if (ie->id & 1) {
 		/* The master's own entry: the pair is made with it. */
 		ret = pty_make(ctx, tr, index, tfe->flags, false);

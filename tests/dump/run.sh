@@ -102,3 +102,4 @@ bash tests/dump/tty.sh
 bash tests/dump/states.sh
 bash tests/dump/ext-unix.sh
 bash tests/dump/hostile.sh
+bash tests/dump/chain.sh

@@ -1,0 +1,406 @@
+/*
+ * page-server.c - `stasis page-server`: take a dump's pages over TCP and
+ * write them into the images directory, as CRIU's page server does
+ * (ps-proto.h has the protocol).
+ *
+ *   stasis page-server -D DIR --port P [--address A] [-d] [--pidfile F]
+ *                      [--status-fd FD]
+ *
+ * One dumper is served, then the server exits: 0 when the dumper closed
+ * the session properly (PS_IOV_CLOSE, answered once everything is
+ * written), 1 otherwise.  Each pagemap the dumper opens becomes
+ * pagemap-ID.img with its own pages-N.img, numbered from 0x10001 as
+ * CRIU's server numbers them (so that they never meet the ids of pages a
+ * dumper writes itself into the same directory).  The images are written
+ * with the local transport of page-xfer.c, the one a dump without a page
+ * server uses.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+#include "opts.h"
+#include "page-server.h"
+#include "page-xfer.h"
+#include "ps-proto.h"
+
+#define PAGE_SZ		4096UL
+/* Page bytes taken from the socket at once. */
+#define PS_BUF_PAGES	1024
+/* CRIU's server numbers its pages images from here on. */
+#define PS_PAGES_ID_BASE	0x10000
+
+struct ps_session {
+	int sk;
+	int dirfd;
+	uint32_t last_pages_id;
+	struct page_xfer px;
+	uint64_t dst_id;	/* the open pagemap's, or ~0 */
+	uint8_t *buf;
+	uint64_t pages;
+};
+
+static int recv_all(int sk, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = recv(sk, (char *)buf + done, len - done, MSG_WAITALL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (!r)
+			return done ? -EPIPE : 0;
+		done += r;
+	}
+	return 1;
+}
+
+static int send_all(int sk, const void *buf, size_t len)
+{
+	if (send(sk, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
+		pr_perror("page server: cannot answer the dumper");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* @type and id of a dst_id, as CRIU's decode_pm (old CRIUs' numbers too); -1 if unknown. */
+static int decode_dst(uint64_t dst_id, uint64_t *id)
+{
+	*id = dst_id >> PS_TYPE_BITS;
+	switch (dst_id & PS_TYPE_MASK) {
+	case 10: case 11: case 16: case 17:
+	case PAGE_XFER_PID:
+		return PAGE_XFER_PID;
+	case 27: case 28: case 29: case 32: case 33: case 34:
+	case PAGE_XFER_SHMEM:
+		return PAGE_XFER_SHMEM;
+	}
+	return -1;
+}
+
+/* Whether DIR/parent holds this pagemap: the dumper may then leave pages to it. */
+static bool has_parent(struct ps_session *s, int type, uint64_t id)
+{
+	char path[96];
+	struct stat st;
+
+	snprintf(path, sizeof(path), type == PAGE_XFER_PID ? "parent/pagemap-%" PRIu64 ".img" :
+		 "parent/pagemap-shmem-%" PRIu64 ".img", id);
+	return !fstatat(s->dirfd, path, &st, 0);
+}
+
+static int session_close_xfer(struct ps_session *s)
+{
+	int ret = 0;
+
+	if (s->px.ops)
+		ret = s->px.ops->close(&s->px);
+	s->px.ops = NULL;
+	s->dst_id = ~0ULL;
+	return ret;
+}
+
+static int session_open(struct ps_session *s, const struct ps_iov *pi, bool answer)
+{
+	struct page_xfer_dest d = { s->dirfd, &s->last_pages_id, -1 };
+	uint64_t id;
+	int type = decode_dst(pi->dst_id, &id), ret;
+	char parent;
+
+	if (type < 0) {
+		pr_err("page server: unknown pagemap type in %#" PRIx64, pi->dst_id);
+		return -EINVAL;
+	}
+	ret = session_close_xfer(s);
+	if (!ret)
+		ret = page_xfer_open(&s->px, &d, type, id);
+	if (ret)
+		return ret;
+	s->dst_id = pi->dst_id;
+	pr_info("page server: pagemap %d/%" PRIu64 " into pages-%u.img", type, id,
+		s->px.pages_id);
+	parent = has_parent(s, type, id);
+	return answer ? send_all(s->sk, &parent, 1) : 0;
+}
+
+static int session_parent(struct ps_session *s, const struct ps_iov *pi)
+{
+	uint64_t id;
+	int type = decode_dst(pi->dst_id, &id);
+	int32_t ans;
+
+	if (type < 0) {
+		pr_err("page server: unknown pagemap type in %#" PRIx64, pi->dst_id);
+		return -EINVAL;
+	}
+	ans = has_parent(s, type, id);
+	return send_all(s->sk, &ans, sizeof(ans));
+}
+
+/* One run: its pagemap entry, and its pages read from the socket in pieces. */
+static int session_add(struct ps_session *s, const struct ps_iov *pi, uint32_t flags)
+{
+	uint64_t vaddr = pi->vaddr, left = pi->nr_pages;
+	int ret = 0;
+
+	if (s->dst_id != pi->dst_id) {
+		/* Old dumpers added without opening first. */
+		ret = session_open(s, pi, false);
+		if (ret)
+			return ret;
+	}
+	if (!left || left > (UINT64_MAX >> 12) || vaddr % PAGE_SZ) {
+		pr_err("page server: bad run of %" PRIu64 " pages at %#" PRIx64, left, vaddr);
+		return -EINVAL;
+	}
+	if (!(flags & PE_PRESENT)) {
+		struct page_run r = { vaddr, left, flags, 0, NULL };
+
+		return s->px.ops->write(&s->px, &r, 1);
+	}
+	while (!ret && left) {
+		uint64_t n = left < PS_BUF_PAGES ? left : PS_BUF_PAGES;
+		struct page_run r = { vaddr, n, flags, 0, s->buf };
+
+		ret = recv_all(s->sk, s->buf, n * PAGE_SZ);
+		if (ret <= 0) {
+			pr_err("page server: the dumper went away in the middle of pages");
+			return ret ? ret : -EPIPE;
+		}
+		ret = s->px.ops->write(&s->px, &r, 1);
+		s->pages += n;
+		vaddr += n * PAGE_SZ;
+		left -= n;
+	}
+	return ret;
+}
+
+/* Commands until the dumper closes the session; 0 if it did so properly. */
+static int serve(struct ps_session *s)
+{
+	bool closed = false;
+	int ret = 0;
+
+	while (!ret && !closed) {
+		struct ps_iov pi;
+		uint32_t cmd, flags;
+
+		ret = recv_all(s->sk, &pi, sizeof(pi));
+		if (ret <= 0) {
+			pr_err("page server: the dumper left without closing: the pages are not all there");
+			return ret ? ret : -EPIPE;
+		}
+		ret = 0;
+		cmd = pi.cmd & PS_CMD_MASK;
+		flags = pi.cmd >> PS_CMD_BITS;
+		switch (cmd) {
+		case PS_IOV_OPEN:
+		case PS_IOV_OPEN2:
+			ret = session_open(s, &pi, cmd == PS_IOV_OPEN2);
+			break;
+		case PS_IOV_PARENT:
+			ret = session_parent(s, &pi);
+			break;
+		case PS_IOV_ADD_F:
+		case PS_IOV_ADD:
+		case PS_IOV_HOLE:
+			if (cmd == PS_IOV_ADD)
+				flags = PE_PRESENT;
+			else if (cmd == PS_IOV_HOLE)
+				flags = PE_PARENT;
+			ret = session_add(s, &pi, flags);
+			break;
+		case PS_IOV_CLOSE:
+		case PS_IOV_FORCE_CLOSE: {
+			int32_t status = session_close_xfer(s) ? -1 : 0;
+
+			ret = send_all(s->sk, &status, sizeof(status)) ?: status;
+			closed = true;
+			break;
+		}
+		default:
+			pr_err("page server: unknown command %#x", pi.cmd);
+			ret = -EINVAL;
+		}
+	}
+	return ret;
+}
+
+/* The listening socket, on --address (any by default) and --port (0: any port). */
+static int listen_on(const struct opts *o)
+{
+	struct addrinfo hints = {
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+	};
+	struct addrinfo *res;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char serv[16];
+	int sk, err, one = 1;
+
+	snprintf(serv, sizeof(serv), "%d", o->port);
+	err = getaddrinfo(o->address, serv, &hints, &res);
+	if (err) {
+		pr_err("page server: %s: %s", o->address ? o->address : "(any)", gai_strerror(err));
+		return -EINVAL;
+	}
+	sk = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (sk >= 0)
+		setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sk < 0 || bind(sk, res->ai_addr, res->ai_addrlen) || listen(sk, 1)) {
+		err = errno;
+		pr_err("page server: cannot listen on port %d: %s", o->port, strerror(err));
+		freeaddrinfo(res);
+		if (sk >= 0)
+			close(sk);
+		return -err;
+	}
+	freeaddrinfo(res);
+	if (!getsockname(sk, (struct sockaddr *)&ss, &len)) {
+		int port = ntohs(ss.ss_family == AF_INET6 ?
+				 ((struct sockaddr_in6 *)&ss)->sin6_port :
+				 ((struct sockaddr_in *)&ss)->sin_port);
+
+		pr_info("page server: listening on port %d", port);
+		if (!o->port)
+			printf("port %d\n", port);
+	}
+	return sk;
+}
+
+/* -d: the server goes on in a child of its own session; the parent reports its pid. */
+static int daemonize(const struct opts *o)
+{
+	pid_t pid;
+	int null;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("page server: cannot fork");
+		return -errno;
+	}
+	if (pid > 0) {
+		if (o->pidfile) {
+			FILE *f = fopen(o->pidfile, "w");
+
+			if (!f || fprintf(f, "%d", pid) < 0 || fclose(f)) {
+				pr_perror("cannot write the pidfile %s", o->pidfile);
+				kill(pid, SIGKILL);
+				return -EIO;
+			}
+		}
+		return 1;
+	}
+	setsid();
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	return 0;
+}
+
+/* --status-fd: one zero byte once connections are taken, as CRIU says it. */
+static int status_ready(const struct opts *o)
+{
+	char c = 0;
+
+	if (o->status_fd < 0)
+		return 0;
+	if (write(o->status_fd, &c, 1) != 1) {
+		pr_perror("cannot write to the status fd %d", o->status_fd);
+		return -EIO;
+	}
+	close(o->status_fd);
+	return 0;
+}
+
+static int accept_one(int lsk)
+{
+	int sk;
+
+	do
+		sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
+	while (sk < 0 && errno == EINTR);
+	if (sk < 0) {
+		pr_perror("page server: accept");
+		return -errno;
+	}
+	return sk;
+}
+
+int cr_page_server(const struct opts *o)
+{
+	struct ps_session s = { .sk = -1, .dst_id = ~0ULL, .last_pages_id = PS_PAGES_ID_BASE };
+	int lsk, ret;
+
+	if (o->lazy_pages) {
+		pr_err("not supported yet: page-server --lazy-pages");
+		return -ENOTSUP;
+	}
+	mkdir(o->images_dir, 0755);
+	s.dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s.dirfd < 0) {
+		pr_perror("page server: cannot open the images directory %s", o->images_dir);
+		return -errno;
+	}
+	lsk = listen_on(o);
+	ret = lsk < 0 ? lsk : 0;
+	if (!ret && o->restore_detached) {
+		ret = daemonize(o);
+		if (ret == 1) {
+			close(lsk);
+			close(s.dirfd);
+			return 0;
+		}
+	}
+	if (!ret)
+		ret = status_ready(o);
+	if (!ret) {
+		s.sk = accept_one(lsk);
+		ret = s.sk < 0 ? s.sk : 0;
+	}
+	if (lsk >= 0)
+		close(lsk);
+	s.buf = ret ? NULL : malloc(PS_BUF_PAGES * PAGE_SZ);
+	if (!ret && !s.buf)
+		ret = -ENOMEM;
+	if (!ret)
+		ret = serve(&s);
+	ret = session_close_xfer(&s) ?: ret;
+	/* The dumper closes first: no TIME_WAIT left on this side. */
+	if (!ret) {
+		char c;
+
+		if (recv(s.sk, &c, 1, 0) != 0)
+			pr_warn("page server: data after the end of the session");
+	}
+	pr_info("page server: %" PRIu64 " pages received, session %s", s.pages,
+		ret ? "failed" : "over");
+	if (s.sk >= 0)
+		close(s.sk);
+	free(s.buf);
+	close(s.dirfd);
+	return ret;
+}

@@ -1,0 +1,331 @@
+/*
+ * page-xfer.c - the two transports of a dump's pages (page-xfer.h):
+ * local images, and a page server reached over TCP.
+ *
+ * Locally a pagemap is pagemap-ID.img (a PagemapHead naming pages-N.img,
+ * then one entry per run) and the bytes go to pages-N.img with writev,
+ * straight from the writer's buffer.  Runs that touch are joined into one
+ * entry when they share their flags and group.
+ *
+ * To a page server each run is one ADD_F header with its flags, followed
+ * by its bytes, all in one writev: the server writes the entries and the
+ * bytes into its own images as they come (CRIU's page server joins
+ * nothing, so neither does the client).  The socket is corked for the
+ * whole dump, and pushed only where an answer is awaited.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+#include "page-xfer.h"
+#include "pagemap.pb-c.h"
+#include "ps-proto.h"
+
+#define PAGE_SZ		4096UL
+/* Runs sent per writev to a page server: a header and the bytes each. */
+#define PS_RUNS_PER_CALL	(IOV_MAX / 2)
+
+/* Write every byte of @iov[@n] to @fd; 0 or -errno. */
+static int writev_full(int fd, struct iovec *iov, int n)
+{
+	while (n > 0) {
+		ssize_t r = writev(fd, iov, n > IOV_MAX ? IOV_MAX : n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		while (n && (size_t)r >= iov->iov_len) {
+			r -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (char *)iov->iov_base + r;
+			iov->iov_len -= r;
+		}
+	}
+	return 0;
+}
+
+/* Read exactly @len bytes from the socket @sk; 0, -EPIPE at its end, or -errno. */
+static int recv_full(int sk, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = recv(sk, (char *)buf + done, len - done, MSG_WAITALL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (!r)
+			return -EPIPE;
+		done += r;
+	}
+	return 0;
+}
+
+static void sk_set(int sk, int opt, int on)
+{
+	if (setsockopt(sk, IPPROTO_TCP, opt, &on, sizeof(on)))
+		pr_warn("page server socket: setsockopt(%d, %d) failed: %s", opt, on,
+			strerror(errno));
+}
+
+/* --- local images --- */
+
+static int loc_flush(struct page_xfer *x)
+{
+	PagemapEntry pe;
+	int ret;
+
+	if (!x->pe.nr_pages)
+		return 0;
+	pagemap_entry__init(&pe);
+	pe.vaddr = x->pe.vaddr;
+	pe.compat_nr_pages = 0;		/* CRIU 4 writes nr_pages, and 0 here */
+	pe.has_nr_pages = true;
+	pe.nr_pages = x->pe.nr_pages;
+	pe.has_flags = true;
+	pe.flags = x->pe.flags;
+	ret = img_write_msg(x->pm, &pe.base);
+	x->pe.nr_pages = 0;
+	return ret;
+}
+
+static int loc_open(struct page_xfer *x, const struct page_xfer_dest *d, int type, uint64_t id)
+{
+	PagemapHead head;
+	char name[64];
+	int ret;
+
+	pagemap_head__init(&head);
+	head.pages_id = x->pages_id = ++*d->last_pages_id;
+	ret = img_open(&x->pm, d->dirfd, type == PAGE_XFER_PID ? IMG_PAGEMAP : IMG_SHMEM_PAGEMAP,
+		       id, O_WRONLY);
+	if (!ret)
+		ret = img_write_msg(x->pm, &head.base);
+	if (ret)
+		return ret;
+	/* pages-N.img has no header: written straight, past the image layer's buffer. */
+	snprintf(name, sizeof(name), "pages-%u.img", x->pages_id);
+	x->pages_fd = img_openat(d->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC);
+	if (x->pages_fd < 0) {
+		if (x->pages_fd != -EINVAL && x->pages_fd != -ELOOP)
+			pr_err("%s: cannot open: %s", name, strerror(-x->pages_fd));
+		return x->pages_fd;
+	}
+	return 0;
+}
+
+static int loc_write(struct page_xfer *x, const struct page_run *r, unsigned int n)
+{
+	struct iovec iov[64];
+	int nr_iov = 0, ret = 0;
+
+	for (unsigned int i = 0; !ret && i < n; i++) {
+		const struct page_run *p = &r[i];
+		size_t len = p->nr_pages * PAGE_SZ;
+
+		if (x->pe.nr_pages && x->pe.group == p->group && x->pe.flags == p->flags &&
+		    x->pe.vaddr + x->pe.nr_pages * PAGE_SZ == p->vaddr) {
+			x->pe.nr_pages += p->nr_pages;
+		} else {
+			ret = loc_flush(x);
+			x->pe = *p;
+		}
+		if (!(p->flags & PE_PRESENT) || !len)
+			continue;
+		if (nr_iov && (char *)iov[nr_iov - 1].iov_base + iov[nr_iov - 1].iov_len ==
+			      (const char *)p->data) {
+			iov[nr_iov - 1].iov_len += len;
+			continue;
+		}
+		if (nr_iov == (int)(sizeof(iov) / sizeof(iov[0]))) {
+			ret = writev_full(x->pages_fd, iov, nr_iov);
+			nr_iov = 0;
+		}
+		iov[nr_iov++] = (struct iovec){ (void *)p->data, len };
+		x->bytes += len;
+	}
+	if (!ret && nr_iov)
+		ret = writev_full(x->pages_fd, iov, nr_iov);
+	return ret;
+}
+
+static int loc_close(struct page_xfer *x)
+{
+	int ret = 0;
+
+	if (x->pm)
+		ret = loc_flush(x);
+	if (x->pm)
+		ret = img_close(x->pm) ? : ret;
+	x->pm = NULL;
+	if (x->pages_fd >= 0 && close(x->pages_fd) && !ret) {
+		pr_perror("pages-%u.img: close failed", x->pages_id);
+		ret = -errno;
+	}
+	x->pages_fd = -1;
+	return ret;
+}
+
+static const struct page_xfer_ops local_ops = {
+	.open = loc_open,
+	.write = loc_write,
+	.close = loc_close,
+};
+
+/* --- page server --- */
+
+static int ps_open(struct page_xfer *x, const struct page_xfer_dest *d, int type, uint64_t id)
+{
+	struct ps_iov pi = { .cmd = PS_IOV_OPEN2, .dst_id = ps_dst_id(type, id) };
+	struct iovec iov = { &pi, sizeof(pi) };
+	char has_parent;
+	int ret;
+
+	x->sk = d->sk;
+	x->dst_id = pi.dst_id;
+	ret = writev_full(x->sk, &iov, 1);
+	/* The answer is awaited: push what the cork holds. */
+	sk_set(x->sk, TCP_NODELAY, 1);
+	if (!ret)
+		ret = recv_full(x->sk, &has_parent, 1);
+	if (ret) {
+		pr_err("page server: cannot open pagemap %d/%llu: %s", type,
+		       (unsigned long long)id, strerror(-ret));
+		return ret;
+	}
+	x->has_parent = has_parent;
+	return 0;
+}
+
+static int ps_write(struct page_xfer *x, const struct page_run *r, unsigned int n)
+{
+	struct ps_iov hdr[PS_RUNS_PER_CALL];
+	struct iovec iov[PS_RUNS_PER_CALL * 2];
+	int ret = 0;
+
+	while (!ret && n) {
+		unsigned int k = n < PS_RUNS_PER_CALL ? n : PS_RUNS_PER_CALL;
+		int nr_iov = 0;
+
+		for (unsigned int i = 0; i < k; i++) {
+			hdr[i] = (struct ps_iov){
+				.cmd = r[i].flags << PS_CMD_BITS | PS_IOV_ADD_F,
+				.nr_pages = r[i].nr_pages,
+				.vaddr = r[i].vaddr,
+				.dst_id = x->dst_id,
+			};
+			iov[nr_iov++] = (struct iovec){ &hdr[i], sizeof(hdr[i]) };
+			if (r[i].flags & PE_PRESENT) {
+				iov[nr_iov++] = (struct iovec){ (void *)r[i].data,
+								r[i].nr_pages * PAGE_SZ };
+				x->bytes += r[i].nr_pages * PAGE_SZ;
+			}
+		}
+		ret = writev_full(x->sk, iov, nr_iov);
+		r += k;
+		n -= k;
+	}
+	if (ret)
+		pr_err("page server: cannot send pages: %s", strerror(-ret));
+	return ret;
+}
+
+static int ps_close(struct page_xfer *x)
+{
+	(void)x;
+	return 0;
+}
+
+static const struct page_xfer_ops server_ops = {
+	.open = ps_open,
+	.write = ps_write,
+	.close = ps_close,
+};
+
+int page_xfer_open(struct page_xfer *x, const struct page_xfer_dest *d, int type, uint64_t id)
+{
+	memset(x, 0, sizeof(*x));
+	x->pages_fd = -1;
+	x->sk = -1;
+	x->ops = d->sk >= 0 ? &server_ops : &local_ops;
+	return x->ops->open(x, d, type, id);
+}
+
+int page_xfer_connect(const char *addr, int port)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res, *a;
+	char serv[16];
+	int sk = -1, err;
+
+	if (!addr || port <= 0) {
+		pr_err("--page-server needs --address and --port");
+		return -EINVAL;
+	}
+	snprintf(serv, sizeof(serv), "%d", port);
+	err = getaddrinfo(addr, serv, &hints, &res);
+	if (err) {
+		pr_err("page server %s:%d: %s", addr, port, gai_strerror(err));
+		return -EINVAL;
+	}
+	for (a = res; a; a = a->ai_next) {
+		sk = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+		if (sk < 0)
+			continue;
+		if (!connect(sk, a->ai_addr, a->ai_addrlen))
+			break;
+		err = errno;
+		close(sk);
+		sk = -1;
+		errno = err;
+	}
+	freeaddrinfo(res);
+	if (sk < 0) {
+		err = errno;
+		pr_err("cannot connect to the page server at %s:%d: %s", addr, port, strerror(err));
+		return -err;
+	}
+	/* Corked: headers and pages leave in full segments. */
+	sk_set(sk, TCP_CORK, 1);
+	pr_info("connected to the page server at %s:%d", addr, port);
+	return sk;
+}
+
+int page_xfer_disconnect(int sk)
+{
+	struct ps_iov pi = { .cmd = PS_IOV_CLOSE };
+	struct iovec iov = { &pi, sizeof(pi) };
+	int32_t status = -1;
+	int ret;
+
+	ret = writev_full(sk, &iov, 1);
+	sk_set(sk, TCP_NODELAY, 1);
+	if (!ret)
+		ret = recv_full(sk, &status, sizeof(status));
+	close(sk);
+	if (ret) {
+		pr_err("page server: no answer to the end of the dump: %s", strerror(-ret));
+		return ret;
+	}
+	if (status) {
+		pr_err("page server: says the pages were not all written (%d)", status);
+		return -EIO;
+	}
+	return 0;
+}

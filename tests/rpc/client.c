@@ -1,0 +1,280 @@
+/*
+ * client.c - a small CRIU RPC client for the tests, as runc and zdtm.py
+ * drive CRIU: one request over `stasis swrk` or a service socket, the
+ * notifications answered on the way, the answer written down.
+ *
+ *   rpc-client [-o OUT] [-F HOOK] (swrk STASIS | service SOCKET) REQUEST
+ *              [-t PID] [-D DIR] [-R] [-s] [-N] [-l LOG] [-k] [-x FIELD] [-j] [-P]
+ *
+ * REQUEST: version, features, check, dump, restore, pre-dump, cpuinfo-dump.
+ * -D: the images directory, opened here (close-on-exec: stasis must take
+ * it from us); -R leave_running; -s rst_sibling; -N notify_scripts; -l
+ * log_file; -k VERSION with keep_open first, on the same connection;
+ * -x FIELD sets one field stasis lacks (track_mem, lazy_pages, root=PATH,
+ * freeze_cgroup=PATH); -j shell_job; -P orphan_pts_master (the master
+ * received is read from: "pts read N TEXT"); -F HOOK answers that
+ * notification with a no.
+ *
+ * OUT gets one line per event: "notify NAME PID", "version MAJ.MIN ID",
+ * "features ...", "answer TYPE success=B pid=N errno=E msg=...",
+ * "exit N" (stasis swrk's status).  Exit status: 0 when the answer said
+ * success, 1 when it did not, 2 when the exchange itself failed.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rpc.pb-c.h"
+
+static FILE *out;
+static const char *fail_hook;
+static int pts_master = -1;	/* from orphan-pts-master */
+
+static void note(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+	fflush(out);
+}
+
+static int send_req(int sk, CriuReq *req)
+{
+	size_t len = criu_req__get_packed_size(req);
+	uint8_t *buf = malloc(len);
+	int ret;
+
+	criu_req__pack(req, buf);
+	ret = send(sk, buf, len, 0) == (ssize_t)len ? 0 : -1;
+	free(buf);
+	return ret;
+}
+
+/* One answer; a notification comes with an fd for orphan-pts-master. */
+static CriuResp *recv_resp(int sk, int *fd)
+{
+	static char buf[1 << 16];
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			     .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *ch;
+	ssize_t n = recvmsg(sk, &mh, 0);
+
+	*fd = -1;
+	if (n <= 0)
+		return NULL;
+	ch = CMSG_FIRSTHDR(&mh);
+	if (ch && ch->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(ch), sizeof(int));
+	return criu_resp__unpack(NULL, n, (uint8_t *)buf);
+}
+
+/* Answer notifications until the request's own answer comes. */
+static CriuResp *exchange(int sk, CriuReq *req)
+{
+	CriuResp *resp;
+	int fd;
+
+	if (send_req(sk, req))
+		return NULL;
+	while ((resp = recv_resp(sk, &fd)) && resp->type == CRIU_REQ_TYPE__NOTIFY) {
+		CriuReq ack = CRIU_REQ__INIT;
+		const char *name = resp->notify ? resp->notify->script : "?";
+
+		note("notify %s %d%s", name, resp->notify && resp->notify->has_pid ?
+		     resp->notify->pid : 0, fd >= 0 ? " fd" : "");
+		if (fd >= 0 && !strcmp(name, "orphan-pts-master") && pts_master < 0)
+			pts_master = fd;
+		else if (fd >= 0)
+			close(fd);
+		ack.type = CRIU_REQ_TYPE__NOTIFY;
+		ack.has_notify_success = 1;
+		ack.notify_success = !fail_hook || strcmp(fail_hook, name);
+		criu_resp__free_unpacked(resp, NULL);
+		if (send_req(sk, &ack))
+			return NULL;
+	}
+	return resp;
+}
+
+/* Whose child the restored root is, while we are still here to ask. */
+static void note_parent(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	int ppid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (f && fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')))
+		sscanf(p + 2, "%*c %d", &ppid);
+	if (f)
+		fclose(f);
+	note("parent %d self %d", ppid, getpid());
+}
+
+/* What the restored tree writes to the terminal whose master we were given. */
+static void note_pts(void)
+{
+	char buf[256] = "";
+	struct pollfd p = { pts_master, POLLIN, 0 };
+	ssize_t n = 0;
+
+	if (poll(&p, 1, 2000) == 1)
+		n = read(pts_master, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = 0;
+	buf[strcspn(buf, "\r\n")] = 0;
+	note("pts read %zd %s", n, buf);
+}
+
+static int report(CriuResp *r)
+{
+	if (!r) {
+		note("answer none");
+		return 2;
+	}
+	if (r->version)
+		note("version %d.%d %s", r->version->major_number, r->version->minor_number,
+		     r->version->gitid ? r->version->gitid : "-");
+	if (r->features)
+		note("features mem_track=%d lazy_pages=%d pidfd_store=%d",
+		     r->features->has_mem_track ? r->features->mem_track : -1,
+		     r->features->has_lazy_pages ? r->features->lazy_pages : -1,
+		     r->features->has_pidfd_store ? r->features->pidfd_store : -1);
+	note("answer %d success=%d pid=%d errno=%d msg=%s", r->type, r->success,
+	     r->restore ? r->restore->pid : 0, r->cr_errno, r->cr_errmsg ? r->cr_errmsg : "");
+	if (r->restore && r->success)
+		note_parent(r->restore->pid);
+	if (pts_master >= 0)
+		note_pts();
+	return r->success ? 0 : 1;
+}
+
+static int connect_swrk(const char *stasis, pid_t *child)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -1;
+	*child = fork();
+	if (*child == 0) {
+		dup2(sv[1], 3);
+		syscall(SYS_close_range, 4, ~0U, 0);
+		execl(stasis, stasis, "swrk", "3", (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+static int connect_service(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int sk = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	if (sk < 0 || connect(sk, (struct sockaddr *)&a, sizeof(a)))
+		return -1;
+	return sk;
+}
+
+static CriuReqType req_type(const char *name)
+{
+	static const struct { const char *n; CriuReqType t; } types[] = {
+		{ "version", CRIU_REQ_TYPE__VERSION }, { "features", CRIU_REQ_TYPE__FEATURE_CHECK },
+		{ "check", CRIU_REQ_TYPE__CHECK }, { "dump", CRIU_REQ_TYPE__DUMP },
+		{ "restore", CRIU_REQ_TYPE__RESTORE }, { "pre-dump", CRIU_REQ_TYPE__PRE_DUMP },
+		{ "cpuinfo-dump", CRIU_REQ_TYPE__CPUINFO_DUMP },
+	};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(types[i].n, name))
+			return types[i].t;
+	return CRIU_REQ_TYPE__EMPTY;
+}
+
+static void set_field(CriuOpts *o, const char *f)
+{
+	if (!strcmp(f, "track_mem"))
+		o->has_track_mem = o->track_mem = 1;
+	else if (!strcmp(f, "lazy_pages"))
+		o->has_lazy_pages = o->lazy_pages = 1;
+	else if (!strncmp(f, "root=", 5))
+		o->root = (char *)f + 5;
+	else if (!strncmp(f, "freeze_cgroup=", 14))
+		o->freeze_cgroup = (char *)f + 14;
+}
+
+int main(int argc, char **argv)
+{
+	CriuReq req = CRIU_REQ__INIT;
+	CriuOpts o = CRIU_OPTS__INIT;
+	CriuFeatures feat = CRIU_FEATURES__INIT;
+	bool keep = false;
+	pid_t child = 0;
+	int sk, c, ret, status;
+
+	out = stdout;
+	while ((c = getopt(argc, argv, "+o:F:")) != -1) {
+		if (c == 'o' && !(out = fopen(optarg, "a")))
+			return 2;
+		if (c == 'F')
+			fail_hook = optarg;
+	}
+	if (argc - optind < 3)
+		return 2;
+	sk = !strcmp(argv[optind], "swrk") ? connect_swrk(argv[optind + 1], &child) :
+					     connect_service(argv[optind + 1]);
+	if (sk < 0) {
+		note("connect failed: %m");
+		return 2;
+	}
+	req.type = req_type(argv[optind + 2]);
+	optind += 3;
+	while ((c = getopt(argc, argv, "t:D:RsNl:kx:jP")) != -1) {
+		switch (c) {
+		case 't': o.has_pid = 1; o.pid = atoi(optarg); break;
+		case 'D': o.images_dir_fd = open(optarg, O_RDONLY | O_DIRECTORY | O_CLOEXEC); break;
+		case 'R': o.has_leave_running = o.leave_running = 1; break;
+		case 's': o.has_rst_sibling = o.rst_sibling = 1; break;
+		case 'N': o.has_notify_scripts = o.notify_scripts = 1; break;
+		case 'l': o.log_file = optarg; break;
+		case 'k': keep = true; break;
+		case 'x': set_field(&o, optarg); break;
+		case 'j': o.has_shell_job = o.shell_job = 1; break;
+		case 'P': o.has_orphan_pts_master = o.orphan_pts_master = 1; break;
+		}
+	}
+	o.has_log_level = 1;
+	o.log_level = 4;
+	req.opts = &o;
+	if (req.type == CRIU_REQ_TYPE__FEATURE_CHECK) {
+		feat.has_mem_track = feat.has_lazy_pages = feat.has_pidfd_store = 1;
+		req.features = &feat;
+	}
+	if (keep) {
+		CriuReq v = CRIU_REQ__INIT;
+
+		v.type = CRIU_REQ_TYPE__VERSION;
+		v.has_keep_open = v.keep_open = 1;
+		report(exchange(sk, &v));
+	}
+	ret = report(exchange(sk, &req));
+	close(sk);
+	if (child > 0 && waitpid(child, &status, 0) == child)
+		note("exit %d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	return ret;
+}

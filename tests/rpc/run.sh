@@ -1,0 +1,212 @@
+#!/bin/bash
+# run.sh - CRIU's RPC, driven as runc and zdtm.py drive CRIU (rpc-client):
+#  - over `stasis swrk FD` and over `stasis service --address`: VERSION,
+#    FEATURE_CHECK, CHECK; a counter dumped (notifications pre-dump and
+#    post-dump, in order, answered), and restored (rst_sibling: the
+#    client is its parent; the answer carries its pid) counting on from
+#    where it stopped; leave_running keeps it running;
+#  - a "no" to post-dump and a field stasis lacks each fail clearly, naming
+#    what, and leave the counter running; PRE_DUMP writes its pages and
+#    leaves it running;
+#  - shell_job and orphan_pts_master: a counter on a pty whose master is
+#    outside comes back on a new pty, whose master the client is sent;
+#  - --action-script on the command line runs at each hook in CRIU's
+#    order, with CRTOOLS_SCRIPT_ACTION, CRTOOLS_IMAGE_DIR, CRTOOLS_INIT_PID.
+set -u
+cd "$(dirname "$0")/../.."
+B=$PWD/build
+T=rpc
+W=/tmp/stasis-rpc-tests
+CL=$B/tests/rpc-client
+rm -rf "$W"
+mkdir -p "$W"
+
+pass() { echo "PASS: $T: $*"; }
+fail() { echo "FAIL: $T: $*"; }
+check() {
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+for t in "$CL" "$B/tests/rpc-counter" "$B/tests/spawn" "$B/stasis"; do
+	[ -x "$t" ] || { fail "$t is not built"; exit 0; }
+done
+
+count() { sed 's/^0*//' "$1" 2>/dev/null; }
+alive() { [ -d /proc/$1 ] && ! grep -q '^State:.*Z' /proc/$1/status 2>/dev/null; }
+
+# start NAME: a counter under spawn (its subreaper); sets PID.
+start() {
+	rm -f "$W/$1.pid" "$W/$1.cnt"
+	"$B/tests/spawn" "$W/$1.pid" -- "$B/tests/rpc-counter" "$W/$1.cnt" &
+	for _ in $(seq 100); do
+		[ -s "$W/$1.pid" ] && [ -s "$W/$1.cnt" ] && break
+		sleep 0.05
+	done
+	PID=$(cat "$W/$1.pid" 2>/dev/null)
+}
+
+# grows PID FILE: the counter runs as PID and its number goes up.
+grows() {
+	local a b
+	a=$(count "$2")
+	sleep 0.3
+	b=$(count "$2")
+	alive "$1" && [ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ]
+}
+
+stop() { kill -9 "$1" 2>/dev/null; sleep 0.1; }
+
+# --- the requests that touch no process ---
+for mode in swrk service; do
+	if [ $mode = swrk ]; then
+		via=(swrk "$B/stasis")
+	else
+		rm -f "$W/svc.sock" "$W/svc.pid"
+		# Under spawn: the trees it restores are orphaned when its worker ends.
+		"$B/tests/spawn" "$W/svc.spawn.pid" -S -- "$B/stasis" service --address "$W/svc.sock" \
+			--pidfile "$W/svc.pid" -d -o "$W/svc.log" -v4 &
+		for _ in $(seq 50); do [ -s "$W/svc.pid" ] && break; sleep 0.05; done
+		via=(service "$W/svc.sock")
+	fi
+	o=$W/$mode.version
+	"$CL" -o "$o" "${via[@]}" version >/dev/null
+	check "$mode: VERSION answers 4.2 (go-criu's gates need >= 3.16)" \
+		grep -q '^version 4.2 ' "$o"
+	o=$W/$mode.features
+	"$CL" -o "$o" "${via[@]}" features >/dev/null
+	# mem_track as this kernel allows it (what check --feature says); the others not built.
+	mt=$("$B/stasis" check --feature mem_dirty_track >/dev/null 2>&1 && echo 1 || echo 0)
+	check "$mode: FEATURE_CHECK answers each field asked: mem_track $mt as check says, no while not built" \
+		grep -q "^features mem_track=$mt lazy_pages=0 pidfd_store=0" "$o"
+	o=$W/$mode.check
+	"$CL" -o "$o" "${via[@]}" check >/dev/null 2>&1
+	check "$mode: CHECK succeeds on this kernel" grep -q 'success=1' "$o"
+	o=$W/$mode.keep
+	"$CL" -o "$o" "${via[@]}" check -k >/dev/null 2>&1
+	check "$mode: keep_open: VERSION, then CHECK on the same connection" \
+		bash -c "grep -q '^version 4.2' $o && grep -q '^answer 3 success=1' $o"
+
+	# --- a counter dumped and restored ---
+	start "$mode"
+	D=$W/$mode.img
+	mkdir -p "$D"
+	o=$W/$mode.dump
+	"$CL" -o "$o" "${via[@]}" dump -t "$PID" -D "$D" -N -l dump.log >/dev/null 2>&1
+	before=$(count "$W/$mode.cnt")
+	check "$mode: DUMP succeeds, the images and dump.log are in the client's directory" \
+		bash -c "grep -q '^answer 1 success=1' $o && [ -s $D/inventory.img ] && [ -s $D/dump.log ]"
+	check "$mode: DUMP notifies pre-dump then post-dump, each answered" \
+		bash -c "[ \"\$(grep ^notify $o | cut -d' ' -f2 | tr '\n' ' ')\" = 'pre-dump post-dump ' ]"
+	sleep 0.2
+	check "$mode: the dumped counter is gone (not leave_running)" bash -c "! kill -0 $PID 2>/dev/null"
+	[ $mode = swrk ] && grep -q '^exit 0' "$o" && pass "swrk: exits 0 after its answer" ||
+		{ [ $mode = swrk ] && fail "swrk: exits 0 after its answer"; }
+
+	o=$W/$mode.restore
+	sib=()
+	[ $mode = swrk ] && sib=(-s)
+	# Under spawn: whoever ends up the counter's parent, someone reaps it.
+	"$B/tests/spawn" "$W/$mode.cl.pid" -S -- "$CL" -o "$o" "${via[@]}" restore -D "$D" \
+		-N -l restore.log "${sib[@]}" &
+	for _ in $(seq 100); do grep -q '^answer' "$o" 2>/dev/null && break; sleep 0.05; done
+	rpid=$(sed -n 's/^answer 2 success=1 pid=\([0-9]*\) .*/\1/p' "$o")
+	check "$mode: RESTORE answers the restored pid ($rpid), the dumped one" \
+		[ "$rpid" = "$PID" ]
+	if [ $mode = swrk ]; then
+		check "swrk: rst_sibling: the restored root is the client's child" \
+			bash -c "grep '^parent' $o | awk '{ exit !(\$2 == \$4) }'"
+	fi
+	check "$mode: the restored counter counts on from where it stopped" \
+		bash -c "$(declare -f count alive grows); a=\$(count $W/$mode.cnt); [ \"\$a\" -ge $before ] && grows $PID $W/$mode.cnt"
+	want='pre-restore setup-namespaces post-setup-namespaces post-restore pre-resume post-resume '
+	check "$mode: RESTORE notifies in CRIU's order, setup-namespaces and post-restore with the pid" \
+		bash -c "[ \"\$(grep ^notify $o | cut -d' ' -f2 | tr '\n' ' ')\" = '$want' ] &&
+			 grep -q '^notify setup-namespaces $PID' $o && grep -q '^notify post-restore $PID' $o"
+	stop "$PID"
+
+	# --- leave_running, and failures that must leave the counter running ---
+	start "$mode.r"
+	D=$W/$mode.r.img
+	mkdir -p "$D"
+	o=$W/$mode.r.dump
+	"$CL" -o "$o" "${via[@]}" dump -t "$PID" -D "$D" -R >/dev/null 2>&1
+	check "$mode: DUMP with leave_running: images written, the counter runs on" \
+		bash -c "$(declare -f count alive grows); grep -q success=1 $o && [ -s $D/inventory.img ] && grows $PID $W/$mode.r.cnt"
+	rm -rf "$D"; mkdir -p "$D"
+	o=$W/$mode.no
+	"$CL" -o "$o" -F post-dump "${via[@]}" dump -t "$PID" -D "$D" -N >/dev/null 2>&1
+	check "$mode: a no to post-dump fails the dump and the counter runs on" \
+		bash -c "$(declare -f count alive grows); grep -q '^answer 1 success=0.*post-dump' $o && grows $PID $W/$mode.r.cnt"
+	o=$W/$mode.lp
+	"$CL" -o "$o" "${via[@]}" dump -t "$PID" -D "$D" -x lazy_pages >/dev/null 2>&1
+	check "$mode: a field not built (lazy_pages) is refused by name; the counter runs on" \
+		bash -c "$(declare -f count alive grows); grep -q 'success=0.*errno=95 msg=not supported yet: RPC field lazy_pages' $o && grows $PID $W/$mode.r.cnt"
+	rm -rf "$D"; mkdir -p "$D"
+	o=$W/$mode.pre
+	"$CL" -o "$o" "${via[@]}" pre-dump -t "$PID" -D "$D" >/dev/null 2>&1
+	check "$mode: PRE_DUMP writes the counter's pages and it runs on" \
+		bash -c "$(declare -f count alive grows); grep -q 'answer 4 success=1' $o && ls $D/pagemap-$PID.img >/dev/null && grows $PID $W/$mode.r.cnt"
+	stop "$PID"
+	[ $mode = service ] && kill "$(cat "$W/svc.pid")" 2>/dev/null
+done
+
+# --- orphan-pts-master: a terminal whose master was outside the tree ---
+T=rpc
+if command -v python3 >/dev/null; then
+	rm -f "$W/pty.pid" "$W/pty.cnt"
+	"$B/tests/spawn" "$W/pty.spawn" -S -- "$(command -v python3)" tests/rpc/ptyhold.py "$W/pty.pid" \
+		"$B/tests/rpc-counter" "$W/pty.cnt" tty &
+	for _ in $(seq 100); do [ -s "$W/pty.pid" ] && [ -s "$W/pty.cnt" ] && break; sleep 0.05; done
+	PID=$(cat "$W/pty.pid")
+	D=$W/pty.img
+	mkdir -p "$D"
+	"$CL" -o "$W/pty.dump" swrk "$B/stasis" dump -t "$PID" -D "$D" -j >/dev/null 2>&1
+	check "shell_job: a counter on a pty whose master is outside is dumped" \
+		grep -q '^answer 1 success=1' "$W/pty.dump"
+	# The pty's number is made again: wait until its holder let it go.
+	for _ in $(seq 100); do kill -0 "$(cat "$W/pty.spawn")" 2>/dev/null || break; sleep 0.05; done
+	o=$W/pty.restore
+	"$B/tests/spawn" "$W/pty.cl.pid" -S -- "$CL" -o "$o" swrk "$B/stasis" restore -D "$D" \
+		-j -P -N -s &
+	for _ in $(seq 100); do grep -q '^exit' "$o" 2>/dev/null && break; sleep 0.05; done
+	check "orphan_pts_master: after pre-restore, the client gets a master by SCM_RIGHTS" \
+		bash -c "grep ^notify $o | head -2 | tr '\n' ' ' | grep -q '^notify pre-restore 0 notify orphan-pts-master 0 fd'"
+	check "orphan_pts_master: the restored counter writes on to that terminal" \
+		bash -c "n=\$(sed -n 's/^pts read [0-9]* 0*\([0-9][0-9]*\)\$/\1/p' $o); [ -n \"\$n\" ] && [ \"\$n\" -gt 0 ]"
+	stop "$PID"
+else
+	echo "SKIP: rpc: orphan_pts_master: python3 (which makes the pty) is not installed"
+fi
+
+# --- --action-script on the command line ---
+S=$W/script.sh
+cat >"$S" <<EOS
+#!/bin/sh
+echo "\$CRTOOLS_SCRIPT_ACTION \${CRTOOLS_INIT_PID:-0} \$CRTOOLS_IMAGE_DIR" >>$W/script.out
+EOS
+chmod +x "$S"
+start act
+D=$W/act.img
+"$B/stasis" dump -t "$PID" -D "$D" --action-script "$S" -o dump.log -v4 2>/dev/null
+"$B/tests/spawn" "$W/act.rst.pid" -S -- "$B/stasis" restore -D "$D" -d --action-script "$S" \
+	-o restore.log -v4 &
+for _ in $(seq 100); do grep -q post-resume "$W/script.out" 2>/dev/null && break; sleep 0.05; done
+want="pre-dump post-dump pre-restore setup-namespaces post-setup-namespaces post-restore pre-resume post-resume "
+check "--action-script runs at each hook in CRIU's order" \
+	bash -c "[ \"\$(cut -d' ' -f1 $W/script.out | tr '\n' ' ')\" = '$want' ]"
+# As CRIU: the pid is not known yet at pre-restore.
+check "--action-script: CRTOOLS_INIT_PID and CRTOOLS_IMAGE_DIR as CRIU sets them" \
+	bash -c "! grep -v \"^pre-restore 0 $D\$\" $W/script.out | grep -v \" $PID $D\$\" | grep -q . &&
+		 [ \$(wc -l <$W/script.out) = 8 ]"
+check "--action-script: the restored counter counts on" grows "$PID" "$W/act.cnt"
+stop "$PID"
+printf '#!/bin/sh\n[ "$CRTOOLS_SCRIPT_ACTION" != post-dump ]\n' >"$S"
+start act2
+"$B/stasis" dump -t "$PID" -D "$W/act2.img" --action-script "$S" >/dev/null 2>"$W/act2.err"
+rc=$?
+check "--action-script failing at post-dump: the dump fails (1), the counter runs on" \
+	bash -c "$(declare -f count alive grows); [ $rc = 1 ] && grep -q 'post-dump' $W/act2.err && grows $PID $W/act2.cnt"
+stop "$PID"
+exit 0
