@@ -18,7 +18,9 @@
 #  - netlink and packet sockets whose images do not add up are refused (sockets.sh);
 #  - inet sockets whose entries make no sense are refused (inet.sh);
 #  - a TCP connection to a peer outside the tree survives a dump and
-#    restore, a dump with -R and a failed dump (tcp-peer.sh).
+#    restore, a dump with -R and a failed dump (tcp-peer.sh);
+#  - real servers (python3's http.server, Debian's redis-server) keep their
+#    state and their clients' connections across a dump and restore (servers.sh).
 set -u
 cd "$(dirname "$0")/../.."
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
@@ -469,4 +471,5 @@ bash tests/restore/inherit-fd.sh
 bash tests/restore/sockets.sh
 bash tests/restore/inet.sh
 bash tests/restore/tcp-peer.sh
+bash tests/restore/servers.sh
 exit 0

@@ -1,0 +1,247 @@
+#!/bin/bash
+# servers-inner.sh W - the body of servers.sh; writes PASS/FAIL/SKIP lines
+# to W/results.  Every server runs in a session of its own (the tree to
+# dump); every process started here is killed on the way out, also when a
+# check fails half way, and its pid is in W/pids for servers.sh to kill
+# should this script itself be killed.
+set -u
+cd "$(dirname "$0")/../.."
+W=$1
+PY=/usr/bin/python3
+SRV=tests/restore/servers.py
+pass() { echo "PASS: restore servers, $T: $*" >>"$W/results"; }
+fail() { echo "FAIL: restore servers, $T: $*" >>"$W/results"; }
+skip() { echo "SKIP: restore servers, $T: $*" >>"$W/results"; }
+
+started=()
+# started PID: one more process to kill on the way out.
+started() {
+	started+=("$1")
+	echo "$1" >>"$W/pids"
+}
+cleanup() {
+	local p
+	for p in "${started[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+	done
+}
+trap cleanup EXIT
+trap "exit 1" TERM INT
+
+# A port of 127.0.0.1 free now (the kernel's choice, never a fixed number).
+free_port() {
+	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Wait up to 5 s for file $1 to exist and not be empty.
+wait_file() {
+	local _
+	for _ in $(seq 100); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# Is the tree $1 gone (dead, or a zombie not reaped yet)?
+gone() {
+	local st
+	st=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null)
+	[ -z "$st" ] || [ "$st" = Z ]
+}
+
+# Wait up to 5 s for the process $1 to end.
+ends() {
+	local _
+	for _ in $(seq 100); do
+		gone "$1" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# dump D OPTS...: dump $tree to D; on failure say why, return 1.
+dump() {
+	local d=$1
+	shift
+	if build/stasis dump -t "$tree" -D "$d" -o dump.log -v4 "$@" 3>&-; then
+		return 0
+	fi
+	fail "the dump $* failed: $(grep -m1 -i error "$d/dump.log")"
+	return 1
+}
+
+# restore D OPTS...: restore from D, detached; on failure say why, return 1.
+restore() {
+	local d=$1
+	shift
+	if build/stasis restore -D "$d" -d -o restore.log -v4 "$@" 3>&-; then
+		return 0
+	fi
+	fail "the restore failed: $(grep -m1 -i error "$d/restore.log")"
+	return 1
+}
+
+# check WHAT GOT WANT: one assertion.
+check() {
+	if [ "$2" = "$3" ]; then
+		pass "$1: $2"
+	else
+		fail "$1: got '$2', want '$3'"
+	fi
+}
+
+# Wait up to 5 s until the server on port $1 holds no connection (only
+# its listening socket), so that a dump without --tcp-established takes it.
+quiet() {
+	local _
+	for _ in $(seq 100); do
+		ss -Htan "sport = :$1" | grep -qv -e LISTEN -e TIME-WAIT || return 0
+		sleep 0.05
+	done
+}
+
+# A client holding one keep-alive connection: hold PORT DIR PATH...
+hold() {
+	local d=$2
+	mkdir -p "$d"
+	$PY $SRV hold "$@" </dev/null >/dev/null 2>"$d/err" &
+	started "$!"
+}
+# The answer to the holder's request N in DIR, once it came.
+answer() {
+	[ "$2" -gt 0 ] && touch "$1/go.$2"
+	wait_file "$1/answer.$2" && cat "$1/answer.$2"
+}
+
+
+# --- python3's http.server counting hits ---
+T="python3 http.server"
+D=$W/http
+mkdir -p "$D"
+setsid $PY $SRV http "$D" </dev/null >/dev/null 2>"$D/err" &
+tree=$!
+started "$tree"
+if ! wait_file "$D/port"; then
+	fail "the server did not start: $(cat "$D/err")"
+	exit 0
+fi
+port=$(cat "$D/port")
+comm=$(cat "/proc/$tree/comm")
+# One request on a new connection, as a browser's first.
+hit() {
+	$PY -c 'import sys, urllib.request as u; print(u.urlopen(sys.argv[1], timeout=5).read().decode().strip())' \
+		"http://127.0.0.1:$port/$1" 2>/dev/null
+}
+N=5
+for _ in $(seq $N); do
+	hit hit >/dev/null
+done
+# A browser's keep-alive connection, open from before the dump to after it.
+hold "$port" "$D/hold" /hit /hit
+check "a keep-alive client's first hit" "$(answer "$D/hold" 0)" "hits $((N + 1)) conns $((N + 1))"
+dump "$D/kill" --tcp-established || exit 0
+if gone "$tree"; then pass "dumped and killed"; else fail "the tree runs on after the dump"; fi
+restore "$D/kill" --tcp-established || exit 0
+check "restored under its pid" "$(cat "/proc/$tree/comm" 2>/dev/null)" "$comm"
+check "after the restore the count goes on" "$(hit hit)" "hits $((N + 2)) conns $((N + 2))"
+check "the keep-alive connection kept across the restore" \
+	"$(answer "$D/hold" 1)" "hits $((N + 3)) conns $((N + 2))"
+ends "${started[-1]}"
+quiet "$port"
+# Left running (-R) it serves on; the images restore once it is killed.
+if dump "$D/leave" -R; then
+	check "serving on after a dump with -R" "$(hit hit)" "hits $((N + 4)) conns $((N + 3))"
+	kill -KILL "$tree"
+	ends "$tree"
+	if restore "$D/leave"; then
+		check "restored from the -R images, the count as then" \
+			"$(hit count)" "hits $((N + 3)) conns $((N + 3))"
+	fi
+fi
+kill -KILL "$tree" 2>/dev/null
+
+# --- Debian's redis-server, a key-value store ---
+T="redis-server"
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+	skip "redis-server or redis-cli is not installed (scripts/deps.sh installs them)"
+	exit 0
+fi
+D=$W/redis
+mkdir -p "$D"
+# No persistence: what comes back after the restore can only come from
+# the restored memory.  The port free a moment ago may be taken since: retry.
+for _ in 1 2 3; do
+	port=$(free_port)
+	setsid redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+		--daemonize no --dir "$D" --logfile "$D/redis.log" </dev/null >/dev/null 2>&1 &
+	tree=$!
+	started "$tree"
+	for _ in $(seq 100); do
+		[ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && break
+		gone "$tree" && break
+		sleep 0.05
+	done
+	gone "$tree" || break
+done
+comm=$(cat "/proc/$tree/comm")
+cli() { redis-cli -p "$port" "$@" 2>&1 | tr '\n' ' ' | sed 's/ $//'; }
+if [ "$(cli ping)" != PONG ]; then
+	fail "redis-server did not start: $(tail -n 3 "$D/redis.log")"
+	exit 0
+fi
+cli set greeting "hello, world" >/dev/null
+for _ in 1 2 3; do cli incr counter >/dev/null; done
+cli lpush queue one two three >/dev/null
+cli hset user name stasis kind checkpoint >/dev/null
+# redis-cli holding one connection open across the dumps: it reads the
+# commands from a FIFO held open here (fd 3) and answers each at once.
+mkfifo "$D/held.in"
+redis-cli -p "$port" <"$D/held.in" >"$D/held.out" 2>&1 &
+started "$!"
+exec 3>"$D/held.in"
+# held CMD: CMD on the held connection, and its answer.
+held() {
+	local n _
+	n=$(wc -l <"$D/held.out")
+	echo "$*" >&3
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$D/held.out")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	sed -n "$((n + 1))p" "$D/held.out"
+}
+id=$(held client id)
+check "redis-cli's held connection, INCR" "$(held incr held)" "1"
+dump "$D/kill" --tcp-established || exit 0
+if gone "$tree"; then pass "dumped and killed"; else fail "the tree runs on after the dump"; fi
+restore "$D/kill" --tcp-established || exit 0
+check "restored under its pid" "$(cat "/proc/$tree/comm" 2>/dev/null)" "$comm"
+check "GET after the restore" "$(cli get greeting)" "hello, world"
+check "INCR goes on after the restore" "$(cli incr counter)" "4"
+check "LRANGE after the restore" "$(cli lrange queue 0 -1)" "three two one"
+check "HGETALL after the restore" "$(cli hgetall user)" "name stasis kind checkpoint"
+cli set later "written after" >/dev/null
+check "written after the restore" "$(cli get later)" "written after"
+# The server's id of the connection tells it is the same one, not redis-cli
+# connecting again.
+check "redis-cli's connection kept across the restore, its id" "$(held client id)" "$id"
+check "redis-cli's connection kept across the restore, INCR" "$(held incr held)" "2"
+# Left running (-R), with the held connection: it serves on, the
+# connection too; once killed, the images restore the data as then.
+if dump "$D/leave" -R --tcp-established; then
+	check "serving on after a dump with -R" "$(cli incr counter)" "5"
+	check "redis-cli's connection after a dump with -R" "$(held incr held) $(held client id)" "3 $id"
+	exec 3>&-
+	ends "${started[-1]}"
+	quiet "$port"
+	kill -KILL "$tree"
+	ends "$tree"
+	# The held connection is in the images, established: it comes back
+	# closed, its client long gone.
+	if restore "$D/leave" --tcp-close; then
+		check "restored from the -R images, the data as then" \
+			"$(cli mget counter later held)" "4 written after 2"
+	fi
+fi
+kill -KILL "$tree" 2>/dev/null
