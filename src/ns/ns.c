@@ -7,6 +7,7 @@
  * such a tree is refused, naming the task and the namespace.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,12 +42,37 @@ static int ns_ino(pid_t pid, const char *name, ino_t *ino)
 	return 0;
 }
 
+/*
+ * stasis's own namespaces, read once: they cannot change during a dump
+ * (stasis never calls setns), and a tree of many tasks would otherwise
+ * look them up again for every task.
+ */
+static ino_t own_ino[NR_NS];
+static bool own_read;
+
+static int ns_own(void)
+{
+	for (size_t i = 0; !own_read && i < NR_NS; i++) {
+		int ret = ns_ino(0, ns_names[i], &own_ino[i]);
+
+		if (ret) {
+			pr_err("cannot read stasis's own %s namespace: %s", ns_names[i],
+			       strerror(-ret));
+			return ret;
+		}
+	}
+	own_read = true;
+	return 0;
+}
+
 int ns_refuse_foreign(pid_t pid)
 {
-	for (size_t i = 0; i < NR_NS; i++) {
-		ino_t mine = 0, its = 0;
-		int ret = ns_ino(0, ns_names[i], &mine) ?: ns_ino(pid, ns_names[i], &its);
+	int ret = ns_own();
 
+	for (size_t i = 0; !ret && i < NR_NS; i++) {
+		ino_t mine = own_ino[i], its = 0;
+
+		ret = ns_ino(pid, ns_names[i], &its);
 		if (ret) {
 			pr_err("pid %d: cannot read its %s namespace: %s", pid, ns_names[i],
 			       strerror(-ret));
@@ -58,5 +84,5 @@ int ns_refuse_foreign(pid_t pid)
 			return -ENOTSUP;
 		}
 	}
-	return 0;
+	return ret;
 }
