@@ -271,6 +271,8 @@ static int dump_images(struct dump_ctx *ctx)
 		return FAULT_AT("images") ?: dump_inventory(ctx);
 	ret = pstree_dump(ctx);
 	if (!ret)
+		ret = ns_dump_images(ctx) ?: FAULT_AT("namespaces");
+	if (!ret)
 		ret = dump_timens(ctx);
 	/* Written unless --cpu-cap=none; CRIU writes it only when asked. */
 	if (!ret && ctx->opts->cpu_cap != CPU_CAP_NONE)
@@ -354,9 +356,8 @@ int cr_dump(const struct opts *o)
 		ret = pstree_collect(&ctx) ?: FAULT_AT("collect");
 	if (!ret)
 		ret = track_open(&ctx);
-	for (size_t i = 0; !ret && i < ctx.nr_tasks; i++)
-		if (ctx.tasks[i].ct->state != COMPEL_TASK_ZOMBIE)
-			ret = ns_refuse_foreign(ctx.tasks[i].pid);
+	if (!ret)
+		ret = ns_dump_check(&ctx);
 	if (!ret)
 		ret = dump_tasks(&ctx);
 	/* The page server's answer: every page it was sent is written. */

@@ -60,6 +60,11 @@ uint32_t pstree_own_ns_id(const char *name)
 	return ns_id(&ns_table, getpid(), name);
 }
 
+uint32_t pstree_ns_id(pid_t pid, const char *name)
+{
+	return ns_id(&ns_table, pid, name);
+}
+
 /*
  * The tasks of distinct objects of one kind (address spaces, fd tables,
  * fs structs, signal handler tables), one per object, in the order kcmp

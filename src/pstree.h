@@ -19,6 +19,8 @@ int pstree_dump_ids(struct dump_ctx *ctx, struct dump_task *t);
 void pstree_root_ids(struct dump_ctx *ctx, TaskKobjIdsEntry *ids);
 /* The ids-PID.img id of stasis's own namespace @name ("net", "pid", ...); 0 if none. */
 uint32_t pstree_own_ns_id(const char *name);
+/* The same for task @pid's namespace: the id its ids-PID.img gives. */
+uint32_t pstree_ns_id(pid_t pid, const char *name);
 
 /* pstree.c: pstree.img and ids-PID.img into ctx->tasks. */
 int pstree_restore_read(struct rst_ctx *ctx);

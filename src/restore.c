@@ -47,6 +47,7 @@
 #include "notify.h"
 #include "parts.h"
 #include "proc.h"
+#include "ns/ns.h"
 #include "pstree.h"
 #include "restore.h"
 #include "restorer.h"
@@ -118,7 +119,8 @@ static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	uint64_t tid = t->pid;
 	struct clone_args ca = {
-		.flags = fdt_clone_flags(t) | (rst_sibling(ctx, t) ? CLONE_PARENT : 0),
+		.flags = fdt_clone_flags(t) | ns_clone_flags(ctx, t) |
+			 (rst_sibling(ctx, t) ? CLONE_PARENT : 0),
 		/* With CLONE_PARENT the kernel takes ours (clone3 wants 0 here). */
 		.exit_signal = t->helper || rst_sibling(ctx, t) ? 0 : SIGCHLD,
 		.set_tid = (uintptr_t)&tid,
@@ -285,6 +287,10 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 		_exit(1);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Its namespaces hold what its children and fds may need. */
+	ret = ns_restore_task(ctx, t);
+	if (ret)
+		task_fail(ctx, t, ret, "restore its namespaces");
 	task_session(ctx, t);
 	for (size_t i = t->index + 1; i < ctx->nr_tasks; i++) {
 		if (ctx->tasks[i].parent == t && fork_task(ctx, &ctx->tasks[i]) < 0)
@@ -553,7 +559,7 @@ static int read_inventory(struct rst_ctx *ctx)
 
 static int read_tasks(struct rst_ctx *ctx)
 {
-	return pstree_restore_read(ctx) ?: parts_read(ctx);
+	return pstree_restore_read(ctx) ?: ns_restore_read(ctx) ?: parts_read(ctx);
 }
 
 /*

@@ -218,6 +218,30 @@ static int do_dump(int sk, CriuReq *req, const struct opts *o)
 	return answer(sk, &resp, req->type, ret);
 }
 
+/*
+ * A pre-dump runs in a child of ours, as in CRIU: it traces the tree and
+ * lets it go, and we stay as we were for the requests that follow (more
+ * pre-dumps, then the dump).
+ */
+static int do_pre_dump(int sk, CriuReq *req, const struct opts *o)
+{
+	CriuResp resp = CRIU_RESP__INIT;
+	int status, ret;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0) {
+		pr_perror("pre-dump: fork");
+		return answer(sk, &resp, req->type, -errno);
+	}
+	if (!pid)
+		_exit(cr_dump(o) ? 1 : 0);
+	while ((ret = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
+		;
+	ret = ret < 0 ? -errno : WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -EIO;
+	return answer(sk, &resp, req->type, ret);
+}
+
 /* An RPC restore is always detached: the answer carries the root's pid. */
 static int do_restore(int sk, CriuReq *req, struct opts *o)
 {
@@ -236,7 +260,9 @@ static int do_restore(int sk, CriuReq *req, struct opts *o)
 static int do_request(int sk, CriuReq *req, const struct opts *base, bool swrk)
 {
 	CriuResp resp = CRIU_RESP__INIT;
-	bool need_dir = req->type == CRIU_REQ_TYPE__DUMP || req->type == CRIU_REQ_TYPE__RESTORE;
+	bool need_dir = req->type == CRIU_REQ_TYPE__DUMP || req->type == CRIU_REQ_TYPE__RESTORE ||
+			req->type == CRIU_REQ_TYPE__PRE_DUMP ||
+			req->type == CRIU_REQ_TYPE__SINGLE_PRE_DUMP;
 	struct opts o;
 	int ret;
 
@@ -252,11 +278,9 @@ static int do_request(int sk, CriuReq *req, const struct opts *base, bool swrk)
 	case CRIU_REQ_TYPE__CHECK:
 	case CRIU_REQ_TYPE__CPUINFO_DUMP:
 	case CRIU_REQ_TYPE__CPUINFO_CHECK:
-		break;
 	case CRIU_REQ_TYPE__PRE_DUMP:
 	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP:
-		pr_err("not supported yet: pre-dump");
-		return answer(sk, &resp, req->type, -ENOTSUP);
+		break;
 	case CRIU_REQ_TYPE__PAGE_SERVER:
 	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD:
 		pr_err("not supported yet: page-server");
@@ -275,6 +299,10 @@ static int do_request(int sk, CriuReq *req, const struct opts *base, bool swrk)
 	case CRIU_REQ_TYPE__RESTORE:
 		o.action = "restore";
 		return do_restore(sk, req, &o);
+	case CRIU_REQ_TYPE__PRE_DUMP:
+	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP:
+		o.action = "pre-dump";
+		return do_pre_dump(sk, req, &o);
 	case CRIU_REQ_TYPE__CHECK:
 		o.action = "check";
 		ret = cr_check(&o);
@@ -304,8 +332,10 @@ static int serve(int sk, const struct opts *base, bool swrk)
 		ret = rpc_recv_req(sk, &req);
 		if (ret)
 			return ret;
-		more = req->keep_open && req->type != CRIU_REQ_TYPE__DUMP &&
-		       req->type != CRIU_REQ_TYPE__RESTORE;
+		/* After a PRE_DUMP, as in CRIU, more pre-dumps or the dump follow. */
+		more = req->type == CRIU_REQ_TYPE__PRE_DUMP ||
+		       (req->keep_open && req->type != CRIU_REQ_TYPE__DUMP &&
+			req->type != CRIU_REQ_TYPE__RESTORE);
 		ret = do_request(sk, req, base, swrk);
 		criu_req__free_unpacked(req, NULL);
 	} while (!ret && more);

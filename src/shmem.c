@@ -41,6 +41,7 @@
 
 struct shmem_dump {
 	int fd;
+	const uint8_t *mem;	/* or the object mapped here, when it has no read(2) */
 	uint64_t shmid, size;
 	struct page_xfer px;
 	uint8_t *buf;
@@ -64,7 +65,11 @@ static int read_chunk(struct shmem_dump *d, uint64_t off, size_t len)
 {
 	size_t done = 0;
 
-	while (done < len) {
+	if (d->mem) {
+		done = off < d->size ? (d->size - off < len ? d->size - off : len) : 0;
+		memcpy(d->buf, d->mem + off, done);
+	}
+	while (!d->mem && done < len) {
 		ssize_t r = pread(d->fd, d->buf + done, len - done, off + done);
 
 		if (r < 0 && errno == EINTR)
@@ -158,7 +163,10 @@ static int dump_object(struct shmem_dump *d)
 	uint64_t off = 0, data = 0, hole = 0;
 	int ret = 0;
 
-	while (!ret && off < d->size) {
+	/* A mapping tells no holes: every page is read, zero ones left out. */
+	if (d->mem)
+		ret = dump_range(d, 0, (d->size + SHM_PAGE - 1) & ~(SHM_PAGE - 1));
+	while (!d->mem && !ret && off < d->size) {
 		ret = next_data(d, off, &data, &hole);
 		if (ret || data >= hole)
 			break;
@@ -168,8 +176,9 @@ static int dump_object(struct shmem_dump *d)
 	return ret;
 }
 
-int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
+static int dump_contents(struct dump_ctx *ctx, const struct shmem_dump *dd)
 {
+	uint64_t shmid = dd->shmid, size = dd->size;
 	struct shmem_dump *d;
 	int ret;
 
@@ -183,7 +192,8 @@ int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t s
 		pr_err("out of memory");
 		return -ENOMEM;
 	}
-	d->fd = fd;
+	d->fd = dd->fd;
+	d->mem = dd->mem;
 	d->shmid = shmid;
 	d->size = size;
 	ret = page_xfer_open(&d->px, &ctx->pages, PAGE_XFER_SHMEM, shmid);
@@ -205,6 +215,20 @@ int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t s
 		" zero pages left out", shmid, size, d->written, d->zero);
 	free(d);
 	return 0;
+}
+
+int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
+{
+	struct shmem_dump d = { .fd = fd, .shmid = shmid, .size = size };
+
+	return dump_contents(ctx, &d);
+}
+
+int shmem_dump_mem(struct dump_ctx *ctx, const void *mem, uint64_t shmid, uint64_t size)
+{
+	struct shmem_dump d = { .fd = -1, .mem = mem, .shmid = shmid, .size = size };
+
+	return dump_contents(ctx, &d);
 }
 
 /* --- restore --- */
@@ -346,9 +370,11 @@ static int map_if_hugetlb(struct shmem_restore *r)
 	return 0;
 }
 
-int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
+static int restore_contents(struct rst_ctx *ctx, struct shmem_restore *rr)
 {
-	struct shmem_restore r = { .fd = fd, .shmid = shmid, .size = size };
+	struct shmem_restore r = *rr;
+	uint64_t shmid = r.shmid;
+	bool mapped = r.map != NULL;
 	struct img *pm;
 	int ret;
 
@@ -362,15 +388,29 @@ int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t
 		pr_err("out of memory");
 		ret = -ENOMEM;
 	} else {
-		ret = map_if_hugetlb(&r);
+		ret = mapped ? 0 : map_if_hugetlb(&r);
 		if (!ret)
 			ret = restore_object(ctx, &r, pm);
 	}
-	if (r.map)
+	if (r.map && !mapped)
 		munmap(r.map, r.size);
 	free(r.buf);
 	img_close(pm);
 	if (ret)
 		pr_err("shmem %#" PRIx64 ": contents not restored", shmid);
 	return ret;
+}
+
+int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t size)
+{
+	struct shmem_restore r = { .fd = fd, .shmid = shmid, .size = size };
+
+	return restore_contents(ctx, &r);
+}
+
+int shmem_restore_mem(struct rst_ctx *ctx, void *mem, uint64_t shmid, uint64_t size)
+{
+	struct shmem_restore r = { .fd = -1, .shmid = shmid, .size = size, .map = mem };
+
+	return restore_contents(ctx, &r);
 }

@@ -19,6 +19,11 @@
  * written for an empty object, as CRIU writes nothing.
  */
 int shmem_dump_contents(struct dump_ctx *ctx, int fd, uint64_t shmid, uint64_t size);
+/*
+ * The same for an object with no read(2) (SysV shared memory), through
+ * its mapping at @mem: every page is read, those all zero left out.
+ */
+int shmem_dump_mem(struct dump_ctx *ctx, const void *mem, uint64_t shmid, uint64_t size);
 
 /*
  * files/memfd.c: the object mapped at @link (/proc/PID/map_files/A-B) as
@@ -37,6 +42,8 @@ struct rst_ctx;
  * pages image.  No pagemap image means nothing but zeroes.
  */
 int shmem_restore_contents(struct rst_ctx *ctx, int fd, uint64_t shmid, uint64_t size);
+/* The same into the object's writable mapping at @mem (SysV shared memory). */
+int shmem_restore_mem(struct rst_ctx *ctx, void *mem, uint64_t shmid, uint64_t size);
 
 /*
  * files/memfd.c: the pool fd of the object behind MEMFD files.img entry

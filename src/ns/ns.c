@@ -1,27 +1,54 @@
 /*
- * ns.c - the namespaces a task is in.
+ * ns.c - the namespaces a dumped tree is in, and the table of the kinds
+ * stasis dumps (ns.h).
  *
- * Namespaces are not dumped yet: a task in a pid, net, mount, ipc, uts,
- * user, time or cgroup namespace other than stasis's own would come back
- * as an ordinary task of stasis's, silently different.  Until they are,
- * such a tree is refused, naming the task and the namespace.
+ * Dump: every task must be in stasis's own namespace of each kind not in
+ * the table, and in the root's of each kind in it; the root's that are
+ * not stasis's are dumped, with stasis moved into each (setns) while its
+ * images are written, and back.  Restore: the root is created with
+ * CLONE_NEW* for those, and fills them before it forks its children.
  */
 #include <errno.h>
-#include <stdbool.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "dump.h"
+#include "inventory.pb-c.h"
 #include "log.h"
 #include "ns/ns.h"
+#include "pstree.h"
+#include "restore.h"
 
-static const char *const ns_names[] = {
+static const struct ns_operations *const ns_table[] = {
+	&uts_ns_ops,
+	&ipc_ns_ops,
+};
+#define NR_OPS	(sizeof(ns_table) / sizeof(ns_table[0]))
+
+/* Every kind the kernel may have, dumped or not. */
+static const char *const ns_kinds[] = {
 	"pid", "net", "mnt", "ipc", "uts", "user", "time", "cgroup",
 };
+#define NR_KINDS	(sizeof(ns_kinds) / sizeof(ns_kinds[0]))
 
-#define NR_NS	(sizeof(ns_names) / sizeof(ns_names[0]))
+/* The root's own namespaces (CLONE_NEW* of the table's kinds) and their ids. */
+static unsigned long root_mask;
+static uint32_t root_ids[NR_OPS];
 
-/* The inode of /proc/@pid/ns/@name (pid "self" when @pid is 0); 0 if the kernel has none. */
+static const struct ns_operations *ns_ops(const char *kind)
+{
+	for (size_t i = 0; i < NR_OPS; i++)
+		if (!strcmp(ns_table[i]->name, kind))
+			return ns_table[i];
+	return NULL;
+}
+
+/* The inode of /proc/@pid/ns/@name (pid 0: stasis); 0 if the kernel has none. */
 static int ns_ino(pid_t pid, const char *name, ino_t *ino)
 {
 	char path[64];
@@ -36,6 +63,7 @@ static int ns_ino(pid_t pid, const char *name, ino_t *ino)
 			*ino = 0;	/* a kernel without this namespace */
 			return 0;
 		}
+		pr_perror("cannot read %s", path);
 		return -errno;
 	}
 	*ino = st.st_ino;
@@ -43,46 +71,200 @@ static int ns_ino(pid_t pid, const char *name, ino_t *ino)
 }
 
 /*
- * stasis's own namespaces, read once: they cannot change during a dump
- * (stasis never calls setns), and a tree of many tasks would otherwise
- * look them up again for every task.
+ * Task @pid against stasis's namespace @mine and the root's @roots of kind
+ * @kind.  Those two are read once per dump, not again for every task: a
+ * tree of 64 tasks made 1,000 more stats otherwise.
  */
-static ino_t own_ino[NR_NS];
-static bool own_read;
-
-static int ns_own(void)
+static int check_task(pid_t pid, pid_t root, const char *kind, ino_t mine, ino_t roots)
 {
-	for (size_t i = 0; !own_read && i < NR_NS; i++) {
-		int ret = ns_ino(0, ns_names[i], &own_ino[i]);
+	ino_t its;
+	int ret;
 
-		if (ret) {
-			pr_err("cannot read stasis's own %s namespace: %s", ns_names[i],
-			       strerror(-ret));
-			return ret;
-		}
+	ret = ns_ino(pid, kind, &its);
+	if (ret)
+		return ret;
+	if (!ns_ops(kind) && its != mine) {
+		pr_err("unsupported: pid %d is in another %s namespace than stasis "
+		       "(%s namespaces are not dumped yet)", pid, kind, kind);
+		return -ENOTSUP;
 	}
-	own_read = true;
+	if (its != roots) {
+		pr_err("unsupported: pid %d is in another %s namespace than the tree's root %d "
+		       "(only the root's is dumped)", pid, kind, root);
+		return -ENOTSUP;
+	}
 	return 0;
 }
 
-int ns_refuse_foreign(pid_t pid)
+int ns_dump_check(struct dump_ctx *ctx)
 {
-	int ret = ns_own();
+	pid_t root = ctx->tasks[0].pid;
+	int ret = 0;
 
-	for (size_t i = 0; !ret && i < NR_NS; i++) {
-		ino_t mine = own_ino[i], its = 0;
+	ino_t mine[NR_KINDS], roots[NR_KINDS];
 
-		ret = ns_ino(pid, ns_names[i], &its);
-		if (ret) {
-			pr_err("pid %d: cannot read its %s namespace: %s", pid, ns_names[i],
-			       strerror(-ret));
-			return ret;
-		}
-		if (mine != its) {
-			pr_err("unsupported: pid %d is in another %s namespace than stasis "
-			       "(namespaces are not dumped yet)", pid, ns_names[i]);
+	root_mask = 0;
+	for (size_t k = 0; !ret && k < NR_KINDS; k++)
+		ret = ns_ino(0, ns_kinds[k], &mine[k]) ?: ns_ino(root, ns_kinds[k], &roots[k]);
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
+		if (ctx->tasks[i].ct->state == COMPEL_TASK_ZOMBIE)
+			continue;	/* a zombie has no namespaces left */
+		for (size_t k = 0; !ret && k < NR_KINDS; k++)
+			ret = check_task(ctx->tasks[i].pid, root, ns_kinds[k], mine[k], roots[k]);
+	}
+	for (size_t i = 0; !ret && i < NR_OPS; i++) {
+		ino_t mine, roots;
+
+		ret = ns_ino(0, ns_table[i]->name, &mine) ?: ns_ino(root, ns_table[i]->name, &roots);
+		if (ret || mine == roots)
+			continue;
+		root_mask |= ns_table[i]->cflag;
+		root_ids[i] = pstree_ns_id(root, ns_table[i]->name);
+		pr_info("the root %d has its own %s namespace, id %u", root, ns_table[i]->name,
+			root_ids[i]);
+	}
+	return ret;
+}
+
+/* ops->dump() with stasis in task @pid's namespace of that kind. */
+static int dump_inside(struct dump_ctx *ctx, const struct ns_operations *ops, pid_t pid,
+		       uint32_t id)
+{
+	char path[64];
+	int own, its, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ops->name);
+	its = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", ops->name);
+	own = open(path, O_RDONLY | O_CLOEXEC);
+	if (its < 0 || own < 0) {
+		pr_perror("pid %d: cannot open its %s namespace", pid, ops->name);
+		ret = -errno;
+		goto out;
+	}
+	if (setns(its, ops->cflag)) {
+		pr_perror("pid %d: cannot enter its %s namespace", pid, ops->name);
+		ret = -errno;
+		goto out;
+	}
+	ret = ops->dump(ctx, id);
+	if (setns(own, ops->cflag)) {
+		/* stasis would go on in the tree's namespace: nothing more is safe. */
+		pr_perror("cannot return to stasis's own %s namespace", ops->name);
+		ret = ret ?: -errno;
+	}
+out:
+	if (its >= 0)
+		close(its);
+	if (own >= 0)
+		close(own);
+	return ret;
+}
+
+int ns_dump_images(struct dump_ctx *ctx)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < NR_OPS; i++)
+		if (root_mask & ns_table[i]->cflag)
+			ret = dump_inside(ctx, ns_table[i], ctx->tasks[0].pid, root_ids[i]);
+	return ret;
+}
+
+/* --- restore --- */
+
+/* The id of namespace @kind in @e; 0 when it has none. */
+static uint32_t ids_ns(const TaskKobjIdsEntry *e, const char *kind)
+{
+	static const struct {
+		const char *kind;
+		size_t has, id;
+	} f[] = {
+#define F(k, n) { k, offsetof(TaskKobjIdsEntry, has_##n##_ns_id), offsetof(TaskKobjIdsEntry, n##_ns_id) }
+		F("pid", pid), F("net", net), F("mnt", mnt), F("ipc", ipc), F("uts", uts),
+		F("user", user), F("time", time), F("cgroup", cgroup),
+#undef F
+	};
+
+	for (size_t i = 0; e && i < sizeof(f) / sizeof(f[0]); i++) {
+		if (strcmp(f[i].kind, kind))
+			continue;
+		if (!*(const protobuf_c_boolean *)((const char *)e + f[i].has))
+			return 0;
+		return *(const uint32_t *)((const char *)e + f[i].id);
+	}
+	return 0;
+}
+
+/* Kind @kind: the root's own (1), or not (0), or a refusal. */
+static int read_kind(struct rst_ctx *ctx, const TaskKobjIdsEntry *inv, const char *kind)
+{
+	const struct rst_task *root = &ctx->tasks[0];
+	uint32_t rid = ids_ns(root->ids, kind), iid = ids_ns(inv, kind);
+
+	for (size_t i = 1; i < ctx->nr_tasks; i++) {
+		const struct rst_task *t = &ctx->tasks[i];
+		uint32_t id = ids_ns(t->ids, kind);
+
+		if (id && rid && id != rid) {
+			pr_err("unsupported: pid %d is in another %s namespace than the root %d",
+			       t->pid, kind, root->pid);
 			return -ENOTSUP;
 		}
 	}
+	if (!rid || !iid || rid == iid)
+		return 0;
+	if (!ns_ops(kind)) {
+		pr_err("unsupported: the root %d has its own %s namespace "
+		       "(%s namespaces are not restored yet)", root->pid, kind, kind);
+		return -ENOTSUP;
+	}
+	return 1;
+}
+
+int ns_restore_read(struct rst_ctx *ctx)
+{
+	InventoryEntry *inv;
+	int ret;
+
+	root_mask = 0;
+	ret = img_read_one(ctx->dirfd, IMG_INVENTORY, 0, &inventory_entry__descriptor,
+			   (ProtobufCMessage **)&inv);
+	if (ret)
+		return ret;
+	for (size_t k = 0; !ret && k < NR_KINDS; k++) {
+		const struct ns_operations *ops = ns_ops(ns_kinds[k]);
+
+		ret = read_kind(ctx, inv->root_ids, ns_kinds[k]);
+		if (ret != 1)
+			continue;
+		ret = 0;
+		for (size_t i = 0; i < NR_OPS; i++) {
+			if (ns_table[i] != ops)
+				continue;
+			root_mask |= ops->cflag;
+			root_ids[i] = ids_ns(ctx->tasks[0].ids, ops->name);
+			pr_info("the root %d gets its own %s namespace, id %u", ctx->tasks[0].pid,
+				ops->name, root_ids[i]);
+		}
+	}
+	img_free_msg(&inv->base);
+	return ret;
+}
+
+unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t)
+{
+	return t == &ctx->tasks[0] ? root_mask : 0;
+}
+
+int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)
+{
+	int ret = 0;
+
+	if (t != &ctx->tasks[0])
+		return 0;
+	for (size_t i = 0; !ret && i < NR_OPS; i++)
+		if (root_mask & ns_table[i]->cflag)
+			ret = ns_table[i]->restore(ctx, root_ids[i]);
 	return ret;
 }

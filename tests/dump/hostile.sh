@@ -10,7 +10,9 @@
 #  - a parent waiting in vfork keeps waiting, its child's sleep uncut;
 #  - a failing dump leaves the tree running;
 #  - a target killed in the middle of its dump does not hang stasis;
-#  - a task in namespaces of its own is refused, not dumped as if it were not;
+#  - a task in namespaces of its own of a kind not dumped yet (pid, net, mnt) is
+#    refused, not dumped as if it were not; so is a child in another uts
+#    namespace than the root's;
 #  - a restore whose pidfile cannot be written fails and leaves nothing; one
 #    from a read-only images directory succeeds without an error line.
 set -u
@@ -167,13 +169,13 @@ check "a parent in vfork: dump -R exits 0 (status $rc)" [ "$rc" -eq 0 ]
 check "a parent in vfork: it waited ${waited:-?} s (the child sleeps 2 s), child exited ${status:-?}" \
 	awk -v w="${waited:-0}" -v s="${status:-0}" 'BEGIN { exit !(w >= 1.9 && s == 7) }'
 
-# --- a task in namespaces of its own: refused until namespaces are dumped ---
-for ns in pid net uts; do
+# --- a task in namespaces of its own: refused for kinds not dumped yet ---
+for ns in pid net mnt; do
 	rm -f "$W/victim.pid"
 	case $ns in
 	pid) flags="-p -f --mount-proc" ;;
 	net) flags=-n ;;
-	uts) flags=-u ;;
+	mnt) flags=-m ;;
 	esac
 	# shellcheck disable=SC2086
 	"$B/tests/spawn" "$W/victim.pid" -- "$(command -v unshare)" $flags /bin/sleep 1000 &
@@ -194,6 +196,27 @@ for ns in pid net uts; do
 	kill "$nsspawn" 2>/dev/null
 	wait "$nsspawn" 2>/dev/null
 done
+
+# A child in another uts namespace than the root's: only the root's is dumped.
+rm -f "$W/victim.pid"
+"$B/tests/spawn" "$W/victim.pid" -- /bin/bash -c \
+	"$(command -v unshare) -u /bin/sleep 1000 & exec /bin/sleep 1000" &
+nsspawn=$!
+for _ in $(seq 100); do [ -s "$W/victim.pid" ] && break; sleep 0.05; done
+sleep 0.3
+root=$(cat "$W/victim.pid")
+child=$(pgrep -P "$root" | head -n 1)
+out=$("$B/stasis" dump -t "$root" -D "$W/ns-child" -v4 -o dump.log 2>&1)
+rc=$?
+if [ $rc -eq 1 ] && grep -q "unsupported: pid $child is in another uts namespace than the tree's root $root" \
+	"$W/ns-child/dump.log"; then
+	pass "a child in a uts namespace other than the root's: refused"
+else
+	fail "a child in a uts namespace other than the root's: exit status $rc: $(grep -m1 Error "$W/ns-child/dump.log")"
+fi
+check "a child in its own uts namespace: runs on" alive "$child"
+kill "$nsspawn" 2>/dev/null
+wait "$nsspawn" 2>/dev/null
 
 # --- the target killed in the middle of its dump ---
 build_prog tests/dump/busy-threads.c "$W/busy-threads" -pthread

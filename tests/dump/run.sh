@@ -69,6 +69,10 @@ for step in seize collect infect mem files core cpuinfo images; do
 			label "fault at $step"
 	esac
 done
+# A dump failing once the root's uts and ipc namespaces are written (stasis
+# moved into each and back): the program finds its names and objects as they were.
+$R --between "/bin/bash tests/dump/fault-step.sh namespaces $W/fault-namespaces" \
+	--workdir "$W/run-fault-namespaces" $B/conformance/ipc_uts_ns | label "fault at namespaces"
 # A dump that is to kill the tree takes the bytes queued in its ptys out
 # of the kernel; one that fails after that puts them back.
 $R --between "/bin/bash tests/dump/fault-step.sh images $W/fault-images-pty" \

@@ -9,6 +9,8 @@
 #    pagemap entries empty, unaligned or twice, areas unaligned or overlapping,
 #    hugetlb memfds of a bad flag or size and a changed file each fail with a clear error, leaving nothing
 #    running;
+#  - images whose root has its own namespace of a kind not restored yet
+#    (net, pid), or a uts or ipc one without its images, are refused;
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
@@ -310,6 +312,27 @@ fresh
 alter pagemap-31001.img '.entries |= (.[0:2] + .[1:])'
 truncate -s +4096 "$W/bad/pages-1.img"
 expect_error "a pagemap entry given twice" "$W/bad" "overlaps the one before or is out of order"
+
+# The root in namespaces of its own (ids-PID.img against the inventory's
+# root_ids): of a kind not restored yet, refused naming it; uts and ipc
+# images that are missing, refused naming them.
+fresh
+alter ids-31001.img '.entries[0].net_ns_id = 20'
+expect_error "the root in its own net namespace" "$W/bad" \
+	"the root 31001 has its own net namespace (net namespaces are not restored yet)"
+
+fresh
+alter ids-31001.img '.entries[0].pid_ns_id = 20'
+expect_error "the root in its own pid namespace" "$W/bad" \
+	"the root 31001 has its own pid namespace"
+
+fresh
+alter ids-31001.img '.entries[0].uts_ns_id = 20'
+expect_error "a uts namespace without its image" "$W/bad" "utsns-20.img: missing"
+
+fresh
+alter ids-31001.img '.entries[0].ipc_ns_id = 21'
+expect_error "an ipc namespace without its images" "$W/bad" "ipcns-var-21.img"
 
 fresh
 alter mm-31001.img '.entries[0].vmas[1].start = .entries[0].vmas[0].start'
