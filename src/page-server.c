@@ -52,24 +52,6 @@ struct ps_session {
 	uint64_t pages;
 };
 
-static int recv_all(int sk, void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t r = recv(sk, (char *)buf + done, len - done, MSG_WAITALL);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (!r)
-			return done ? -EPIPE : 0;
-		done += r;
-	}
-	return 1;
-}
-
 static int send_all(int sk, const void *buf, size_t len)
 {
 	if (send(sk, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
@@ -178,10 +160,10 @@ static int session_add(struct ps_session *s, const struct ps_iov *pi, uint32_t f
 		uint64_t n = left < PS_BUF_PAGES ? left : PS_BUF_PAGES;
 		struct page_run r = { vaddr, n, flags, 0, s->buf };
 
-		ret = recv_all(s->sk, s->buf, n * PAGE_SZ);
-		if (ret <= 0) {
+		ret = page_xfer_recv_full(s->sk, s->buf, n * PAGE_SZ);
+		if (ret) {
 			pr_err("page server: the dumper went away in the middle of pages");
-			return ret ? ret : -EPIPE;
+			return ret;
 		}
 		ret = s->px.ops->write(&s->px, &r, 1);
 		s->pages += n;
@@ -201,12 +183,11 @@ static int serve(struct ps_session *s)
 		struct ps_iov pi;
 		uint32_t cmd, flags;
 
-		ret = recv_all(s->sk, &pi, sizeof(pi));
-		if (ret <= 0) {
+		ret = page_xfer_recv_full(s->sk, &pi, sizeof(pi));
+		if (ret) {
 			pr_err("page server: the dumper left without closing: the pages are not all there");
-			return ret ? ret : -EPIPE;
+			return ret;
 		}
-		ret = 0;
 		cmd = pi.cmd & PS_CMD_MASK;
 		flags = pi.cmd >> PS_CMD_BITS;
 		switch (cmd) {

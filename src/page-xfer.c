@@ -58,8 +58,7 @@ static int writev_full(int fd, struct iovec *iov, int n)
 	return 0;
 }
 
-/* Read exactly @len bytes from the socket @sk; 0, -EPIPE at its end, or -errno. */
-static int recv_full(int sk, void *buf, size_t len)
+int page_xfer_recv_full(int sk, void *buf, size_t len)
 {
 	size_t done = 0;
 
@@ -203,7 +202,7 @@ static int ps_open(struct page_xfer *x, const struct page_xfer_dest *d, int type
 	/* The answer is awaited: push what the cork holds. */
 	sk_set(x->sk, TCP_NODELAY, 1);
 	if (!ret)
-		ret = recv_full(x->sk, &has_parent, 1);
+		ret = page_xfer_recv_full(x->sk, &has_parent, 1);
 	if (ret) {
 		pr_err("page server: cannot open pagemap %d/%llu: %s", type,
 		       (unsigned long long)id, strerror(-ret));
@@ -317,7 +316,7 @@ int page_xfer_disconnect(int sk)
 	ret = writev_full(sk, &iov, 1);
 	sk_set(sk, TCP_NODELAY, 1);
 	if (!ret)
-		ret = recv_full(sk, &status, sizeof(status));
+		ret = page_xfer_recv_full(sk, &status, sizeof(status));
 	close(sk);
 	if (ret) {
 		pr_err("page server: no answer to the end of the dump: %s", strerror(-ret));

@@ -77,4 +77,7 @@ int page_xfer_open(struct page_xfer *x, const struct page_xfer_dest *d, int type
 int page_xfer_connect(const char *addr, int port);
 int page_xfer_disconnect(int sk);
 
+/* Read exactly @len bytes from the socket @sk; 0, -EPIPE at its end, or -errno. */
+int page_xfer_recv_full(int sk, void *buf, size_t len);
+
 #endif
