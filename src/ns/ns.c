@@ -27,6 +27,7 @@
 static const struct ns_operations *const ns_table[] = {
 	&uts_ns_ops,
 	&ipc_ns_ops,
+	&cgroup_ns_ops,
 };
 #define NR_OPS	(sizeof(ns_table) / sizeof(ns_table[0]))
 
@@ -254,7 +255,8 @@ int ns_restore_read(struct rst_ctx *ctx)
 
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t)
 {
-	return t == &ctx->tasks[0] ? root_mask : 0;
+	/* A cgroup namespace is rooted where the root unshares it (ns/cgroup.c). */
+	return t == &ctx->tasks[0] ? root_mask & ~(unsigned long)CLONE_NEWCGROUP : 0;
 }
 
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)

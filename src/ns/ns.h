@@ -29,6 +29,7 @@ struct ns_operations {
 
 extern const struct ns_operations uts_ns_ops;	/* uts.c */
 extern const struct ns_operations ipc_ns_ops;	/* ipc.c */
+extern const struct ns_operations cgroup_ns_ops;	/* cgroup.c: made by unshare, not clone */
 
 /*
  * After the tree is collected: refuse (naming the task and the namespace)
