@@ -339,7 +339,8 @@ static int yard_dir(char *const *cnames, size_t n, const char *yard)
 	ret = cg_yard_name(cnames, n, name, sizeof(name));
 	if (ret)
 		return ret;
-	snprintf(path, sizeof(path), "%s/%s", yard, name);
+	if (snprintf(path, sizeof(path), "%s/%s", yard, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0 || errno != ENOENT) {
 		if (fd < 0)
@@ -366,9 +367,19 @@ static int yard_dir(char *const *cnames, size_t n, const char *yard)
 	return fd < 0 ? -errno : fd;
 }
 
-int cg_open_hierarchy(char *const *cnames, size_t n, const char *yard)
+int cg_open_hierarchy(char *const *cnames, size_t n, const struct opts *o)
 {
+	char yard[3072];
+
 	if (!n)
 		return -EINVAL;
-	return yard ? yard_dir(cnames, n, yard) : fresh_mount(cnames, n);
+	if (!o->cgroup_yard)
+		return fresh_mount(cnames, n);
+	/* A relative yard is in the work directory, as CRIU finds it. */
+	if (o->cgroup_yard[0] == '/')
+		snprintf(yard, sizeof(yard), "%s", o->cgroup_yard);
+	else
+		snprintf(yard, sizeof(yard), "%s/%s", o->work_dir ? o->work_dir : o->images_dir,
+			 o->cgroup_yard);
+	return yard_dir(cnames, n, yard);
 }

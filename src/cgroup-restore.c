@@ -475,7 +475,7 @@ int cgroup_rst_prepare(struct rst_ctx *ctx)
 		rs.hfd[i] = -1;
 	for (size_t i = 0; !ret && i < rs.ce->n_controllers; i++) {
 		const CgControllerEntry *c = rs.ce->controllers[i];
-		int fd = cg_open_hierarchy(c->cnames, c->n_cnames, ctx->opts->cgroup_yard);
+		int fd = cg_open_hierarchy(c->cnames, c->n_cnames, ctx->opts);
 
 		if (fd < 0)
 			return fd;

@@ -467,7 +467,7 @@ static int collect_set(const struct cg_set *s)
 			return -ENOTSUP;
 		if (cg.opts->manage_cgroups == CG_MODE_IGNORE)
 			continue;
-		fd = cg_open_hierarchy(h->cnames, h->n, cg.opts->cgroup_yard);
+		fd = cg_open_hierarchy(h->cnames, h->n, cg.opts);
 		if (fd < 0)
 			return fd;
 		ret = walk(h, fd, walk_root(&s->m[i]));

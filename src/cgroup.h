@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "cgroup.pb-c.h"
+#include "opts.h"
 
 struct rst_ctx;
 struct rst_task;
@@ -35,10 +36,10 @@ bool cg_names_match(char *const *cnames, size_t n, const char *name);
 /* "cpu,cpuacct", "unified" or "systemd" for name=systemd: a yard's subdirectory. */
 int cg_yard_name(char *const *cnames, size_t n, char *buf, size_t size);
 /*
- * A detached mount of the hierarchy of @cnames (or, with @yard, its
- * directory there, mounted if missing): an fd or -errno.
+ * A detached mount of the hierarchy of @cnames (or, with --cgroup-yard,
+ * its directory there, mounted if missing): an fd or -errno.
  */
-int cg_open_hierarchy(char *const *cnames, size_t n, const char *yard);
+int cg_open_hierarchy(char *const *cnames, size_t n, const struct opts *o);
 
 /* The restore half's hooks (cgroup-restore.c), in cgroup.c's part. */
 int cgroup_rst_read(struct rst_ctx *ctx);
