@@ -296,37 +296,54 @@ int cg_yard_name(char *const *cnames, size_t n, char *buf, size_t size)
 	return 0;
 }
 
-/* A detached mount made with the new mount API: CRIU's way too. */
-static int fresh_mount(char *const *cnames, size_t n)
+/*
+ * A detached mount made with the new mount API: CRIU's way too.  A v1
+ * hierarchy with no cgroup below its root dies when its last mount goes
+ * (ours too), and one mounted while it dies makes the kernel restart the
+ * create, which fsconfig() then answers EBUSY: made again, a moment later.
+ */
+static int try_mount(char *const *cnames, size_t n, bool v2)
 {
-	bool v2 = n == 1 && !cnames[0][0];
+	bool named_only = !v2;
 	int fs, fd, ret = 0;
 
 	fs = fsopen(v2 ? "cgroup2" : "cgroup", FSOPEN_CLOEXEC);
-	if (fs < 0) {
-		pr_perror("cannot open a cgroup file system");
+	if (fs < 0)
 		return -errno;
-	}
 	for (size_t i = 0; !v2 && !ret && i < n; i++) {
-		if (!strncmp(cnames[i], "name=", 5))
+		if (!strncmp(cnames[i], "name=", 5)) {
 			ret = fsconfig(fs, FSCONFIG_SET_STRING, "name", cnames[i] + 5, 0);
-		else
+		} else {
 			ret = fsconfig(fs, FSCONFIG_SET_FLAG, cnames[i], NULL, 0);
+			named_only = false;
+		}
 	}
+	/* A name alone finds a hierarchy; "none" also makes it when it is gone. */
+	if (!ret && named_only)
+		ret = fsconfig(fs, FSCONFIG_SET_FLAG, "none", NULL, 0);
 	if (!ret)
 		ret = fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0);
-	if (ret) {
-		pr_perror("cannot set up the cgroup hierarchy of %s", v2 ? "cgroup v2" : cnames[0]);
-		ret = -errno;
-		close(fs);
-		return ret;
-	}
-	fd = fsmount(fs, FSMOUNT_CLOEXEC, 0);
-	if (fd < 0) {
-		pr_perror("cannot mount the cgroup hierarchy of %s", v2 ? "cgroup v2" : cnames[0]);
+	fd = ret ? -errno : fsmount(fs, FSMOUNT_CLOEXEC, 0);
+	if (fd == -1)
 		fd = -errno;
-	}
 	close(fs);
+	return fd;
+}
+
+static int fresh_mount(char *const *cnames, size_t n)
+{
+	bool v2 = n == 1 && !cnames[0][0];
+	int fd = -EBUSY;
+
+	for (int i = 0; fd == -EBUSY && i < 200; i++) {
+		if (i)
+			usleep(10000);
+		fd = try_mount(cnames, n, v2);
+	}
+	if (fd < 0) {
+		errno = -fd;
+		pr_perror("cannot mount the cgroup hierarchy of %s", v2 ? "cgroup v2" : cnames[0]);
+	}
 	return fd;
 }
 

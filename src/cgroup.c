@@ -53,6 +53,7 @@ struct cg_dir {
 struct cg_hier {
 	char **cnames;
 	size_t n;
+	int fd;				/* its mount, once opened; -1 */
 	bool threaded;
 	struct cg_dir **heads;
 	size_t nr_heads;
@@ -156,6 +157,7 @@ static int hier_add_name(struct cg_hier **h, const char *c)
 		cg.h = nh;
 		*h = &cg.h[cg.nr_h++];
 		memset(*h, 0, sizeof(**h));
+		(*h)->fd = -1;
 	}
 	cn = realloc((*h)->cnames, ((*h)->n + 1) * sizeof(*cn));
 	if (!cn)
@@ -431,6 +433,7 @@ static struct cg_hier *hier_of(const char *name)
 	cg.h = h;
 	h = &cg.h[cg.nr_h];
 	memset(h, 0, sizeof(*h));
+	h->fd = -1;
 	h->cnames = calloc(1, sizeof(char *));
 	if (!h->cnames || !(h->cnames[0] = strdup(name))) {
 		free(h->cnames);
@@ -461,17 +464,17 @@ static int collect_set(const struct cg_set *s)
 
 	for (size_t i = 0; !ret && i < s->n; i++) {
 		struct cg_hier *h = hier_of(s->m[i].name);
-		int fd;
 
 		if (!h)
 			return -ENOTSUP;
 		if (cg.opts->manage_cgroups == CG_MODE_IGNORE)
 			continue;
-		fd = cg_open_hierarchy(h->cnames, h->n, cg.opts);
-		if (fd < 0)
-			return fd;
-		ret = walk(h, fd, walk_root(&s->m[i]));
-		close(fd);
+		/* Once per dump: each mount and unmount may kill and remake a hierarchy. */
+		if (h->fd < 0)
+			h->fd = cg_open_hierarchy(h->cnames, h->n, cg.opts);
+		if (h->fd < 0)
+			return h->fd;
+		ret = walk(h, h->fd, walk_root(&s->m[i]));
 	}
 	return ret;
 }
@@ -828,6 +831,8 @@ static void cgroup_dump_cleanup(struct dump_ctx *ctx)
 			dir_free(cg.h[i].heads[j]);
 		free(cg.h[i].heads);
 		free(cg.h[i].cnames);
+		if (cg.h[i].fd >= 0)
+			close(cg.h[i].fd);
 	}
 	free(cg.sets);
 	free(cg.h);
