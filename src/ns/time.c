@@ -1,0 +1,116 @@
+/*
+ * time.c - a time namespace: its monotonic and boot clocks (timens-ID.img).
+ *
+ * The image holds the two clocks as the tree saw them at the dump.  A
+ * restore makes a new time namespace whose offsets put them back there:
+ * a task measuring elapsed time sees none pass while it was dumped, on
+ * this host or another one booted at another time.  The offsets of a time
+ * namespace can only be set before a task is in it, so the controller
+ * makes it for its children (unshare), sets them, and forks the root into
+ * it.  As CRIU, a tree in stasis's own time namespace gets timens-0.img.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include "dump-ctx.h"
+#include "log.h"
+#include "ns/ns.h"
+#include "rst-ctx.h"
+#include "timens.pb-c.h"
+
+#define NSEC	1000000000L
+
+/* Called with stasis in the namespace: its clocks are the namespace's. */
+static int time_dump(struct dump_ctx *ctx, uint32_t id)
+{
+	struct timespec mono, boot;
+	Timespec m, b;
+	TimensEntry e;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &mono) || clock_gettime(CLOCK_BOOTTIME, &boot)) {
+		pr_perror("time namespace %u: cannot read its clocks", id);
+		return -errno;
+	}
+	timespec__init(&m);
+	timespec__init(&b);
+	m.tv_sec = mono.tv_sec;
+	m.tv_nsec = mono.tv_nsec;
+	b.tv_sec = boot.tv_sec;
+	b.tv_nsec = boot.tv_nsec;
+	timens_entry__init(&e);
+	e.monotonic = &m;
+	e.boottime = &b;
+	return img_write_one(ctx->dirfd, IMG_TIMENS, id, &e.base);
+}
+
+int ns_time_dump_own(struct dump_ctx *ctx)
+{
+	return time_dump(ctx, 0);
+}
+
+/* The offset that makes clock @clk read @want now, "CLK SEC NSEC\n" into @buf. */
+static int offset_line(char *buf, size_t len, clockid_t clk, const Timespec *want)
+{
+	struct timespec now;
+	int64_t sec;
+	long nsec;
+
+	if (!want) {
+		pr_err("timens image: a clock is missing");
+		return -EINVAL;
+	}
+	clock_gettime(clk, &now);
+	sec = (int64_t)want->tv_sec - now.tv_sec;
+	nsec = (long)want->tv_nsec - now.tv_nsec;
+	if (nsec < 0) {
+		nsec += NSEC;
+		sec--;
+	}
+	return snprintf(buf, len, "%d %" PRId64 " %ld\n", clk, sec, nsec);
+}
+
+/*
+ * In the controller, after unshare(CLONE_NEWTIME): the namespace its
+ * children are born in has no task yet, so its offsets can still be set.
+ * They count from stasis's own clocks, as CRIU's do.
+ */
+static int time_restore(struct rst_ctx *ctx, uint32_t id)
+{
+	char buf[128];
+	TimensEntry *e;
+	int ret, fd, n;
+
+	ret = img_read_one(ctx->dirfd, IMG_TIMENS, id, &timens_entry__descriptor,
+			   (ProtobufCMessage **)&e);
+	if (ret == -ENOENT)
+		pr_err("timens-%u.img: missing, named by the root's ids", id);
+	if (ret)
+		return ret;
+	n = offset_line(buf, sizeof(buf), CLOCK_MONOTONIC, e->monotonic);
+	if (n > 0)
+		n += offset_line(buf + n, sizeof(buf) - n, CLOCK_BOOTTIME, e->boottime);
+	img_free_msg(&e->base);
+	if (n < 0)
+		return n;
+	fd = rst_open_self("timens_offsets", O_WRONLY);
+	if (fd < 0 || write(fd, buf, n) != n) {
+		pr_perror("time namespace %u: cannot set its clocks' offsets", id);
+		ret = -errno;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+const struct ns_operations time_ns_ops = {
+	.name = "time",
+	.cflag = CLONE_NEWTIME,
+	.dump = time_dump,
+	.restore = time_restore,
+};
