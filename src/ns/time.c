@@ -54,8 +54,45 @@ int ns_time_dump_own(struct dump_ctx *ctx)
 	return time_dump(ctx, 0);
 }
 
-/* The offset that makes clock @clk read @want now, "CLK SEC NSEC\n" into @buf. */
-static int offset_line(char *buf, size_t len, clockid_t clk, const Timespec *want)
+/*
+ * The offsets of the namespace the controller's children are born in: a
+ * new one starts with those of the namespace it was made from, stasis's
+ * own, which need not be the host's (ZDTM itself runs in one).
+ */
+static int read_offsets(struct timespec *mono, struct timespec *boot)
+{
+	char name[32];
+	long long sec;
+	long nsec;
+	FILE *f;
+
+	memset(mono, 0, sizeof(*mono));
+	memset(boot, 0, sizeof(*boot));
+	f = rst_fopen_self("timens_offsets");
+	if (!f) {
+		pr_perror("cannot read stasis's time namespace offsets");
+		return -errno;
+	}
+	while (fscanf(f, "%31s %lld %ld", name, &sec, &nsec) == 3) {
+		struct timespec *ts = !strcmp(name, "monotonic") ? mono :
+				      !strcmp(name, "boottime") ? boot : NULL;
+
+		if (ts) {
+			ts->tv_sec = sec;
+			ts->tv_nsec = nsec;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * The offset, from the host's clock, that makes clock @clk read @want now
+ * in the new namespace; "CLK SEC NSEC\n" into @buf.  @own: the offset of
+ * the namespace stasis reads @clk in.
+ */
+static int offset_line(char *buf, size_t len, clockid_t clk, const Timespec *want,
+		       const struct timespec *own)
 {
 	struct timespec now;
 	int64_t sec;
@@ -66,11 +103,15 @@ static int offset_line(char *buf, size_t len, clockid_t clk, const Timespec *wan
 		return -EINVAL;
 	}
 	clock_gettime(clk, &now);
-	sec = (int64_t)want->tv_sec - now.tv_sec;
-	nsec = (long)want->tv_nsec - now.tv_nsec;
-	if (nsec < 0) {
+	sec = (int64_t)want->tv_sec - (now.tv_sec - own->tv_sec);
+	nsec = (long)want->tv_nsec - (now.tv_nsec - own->tv_nsec);
+	while (nsec < 0) {
 		nsec += NSEC;
 		sec--;
+	}
+	while (nsec >= NSEC) {
+		nsec -= NSEC;
+		sec++;
 	}
 	return snprintf(buf, len, "%d %" PRId64 " %ld\n", clk, sec, nsec);
 }
@@ -78,23 +119,26 @@ static int offset_line(char *buf, size_t len, clockid_t clk, const Timespec *wan
 /*
  * In the controller, after unshare(CLONE_NEWTIME): the namespace its
  * children are born in has no task yet, so its offsets can still be set.
- * They count from stasis's own clocks, as CRIU's do.
  */
 static int time_restore(struct rst_ctx *ctx, uint32_t id)
 {
+	struct timespec own_mono, own_boot;
 	char buf[128];
 	TimensEntry *e;
 	int ret, fd, n;
 
+	ret = read_offsets(&own_mono, &own_boot);
+	if (ret)
+		return ret;
 	ret = img_read_one(ctx->dirfd, IMG_TIMENS, id, &timens_entry__descriptor,
 			   (ProtobufCMessage **)&e);
 	if (ret == -ENOENT)
 		pr_err("timens-%u.img: missing, named by the root's ids", id);
 	if (ret)
 		return ret;
-	n = offset_line(buf, sizeof(buf), CLOCK_MONOTONIC, e->monotonic);
+	n = offset_line(buf, sizeof(buf), CLOCK_MONOTONIC, e->monotonic, &own_mono);
 	if (n > 0)
-		n += offset_line(buf + n, sizeof(buf) - n, CLOCK_BOOTTIME, e->boottime);
+		n += offset_line(buf + n, sizeof(buf) - n, CLOCK_BOOTTIME, e->boottime, &own_boot);
 	img_free_msg(&e->base);
 	if (n < 0)
 		return n;
