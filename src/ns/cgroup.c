@@ -23,7 +23,8 @@ static int cgroup_ns_dump(struct dump_ctx *ctx, uint32_t id)
 	return 0;
 }
 
-static int cgroup_ns_restore(struct rst_ctx *ctx, uint32_t id)
+/* In the root, first of all, before it forks its children. */
+static int cgroup_ns_restore_root(struct rst_ctx *ctx, uint32_t id)
 {
 	int ret = cgroup_enter_ns_root(ctx, &ctx->tasks[0]);
 
@@ -41,5 +42,6 @@ const struct ns_operations cgroup_ns_ops = {
 	.name = "cgroup",
 	.cflag = CLONE_NEWCGROUP,
 	.dump = cgroup_ns_dump,
-	.restore = cgroup_ns_restore,
+	.restore_root = cgroup_ns_restore_root,
+	.by_root = true,
 };
