@@ -546,12 +546,43 @@ int cgroup_enter_ns_root(struct rst_ctx *ctx, struct rst_task *t)
 	return ret;
 }
 
+/*
+ * Is @tid, as stasis sees it, thread @tid of @pid?  Not where the tree has
+ * a pid namespace of its own: its numbers are not stasis's there.
+ */
+static bool same_numbers(pid_t pid, pid_t tid)
+{
+	char path[64], line[128];
+	int tgid = -1, nspids = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "Tgid:", 5))
+			tgid = atoi(line + 5);
+		else if (!strncmp(line, "NSpid:", 6))
+			for (char *p = strtok(line + 6, " \t\n"); p; p = strtok(NULL, " \t\n"))
+				nspids++;
+	}
+	fclose(f);
+	return tgid == pid && nspids == 1;
+}
+
 /* A thread in a set of its own: moved in each threaded hierarchy. */
-static int move_thread(pid_t tid, uint32_t id)
+static int move_thread(pid_t pid, pid_t tid, uint32_t id)
 {
 	const CgSetEntry *s = set_by_id(id);
 	char buf[16];
 	int ret = 0;
+
+	if (!same_numbers(pid, tid)) {
+		pr_err("not supported yet: thread %d of pid %d in cgroups of its own, in a tree "
+		       "with a pid namespace of its own", tid, pid);
+		return -ENOTSUP;
+	}
 
 	snprintf(buf, sizeof(buf), "%d", tid);
 	for (size_t i = 0; !ret && s && i < s->n_ctls; i++) {
@@ -579,7 +610,7 @@ int cgroup_rst_arm(struct rst_ctx *ctx)
 			uint32_t id = task_set(t, j);
 
 			if (id && id != rs.root_set && id != task_set(t, 0))
-				ret = move_thread(t->tids[j], id);
+				ret = move_thread(t->pid, t->tids[j], id);
 		}
 	}
 	for (size_t i = 0; !ret && i < rs.nr_props; i++) {
