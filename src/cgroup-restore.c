@@ -196,6 +196,31 @@ static int rewrite_roots(const struct opts *o)
 	return 0;
 }
 
+/* Does @path have a ".." component (it would leave its hierarchy)? */
+static bool leaves(const char *path)
+{
+	for (const char *p = path; p; p = strchr(p, '/')) {
+		while (*p == '/')
+			p++;
+		if (p[0] == '.' && p[1] == '.' && (!p[2] || p[2] == '/'))
+			return true;
+	}
+	return false;
+}
+
+static int check_dirs(CgroupDirEntry **ents, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (leaves(ents[i]->dir_name)) {
+			pr_err("cgroup.img: directory %s leaves its hierarchy", ents[i]->dir_name);
+			return -EINVAL;
+		}
+		if (check_dirs(ents[i]->children, ents[i]->n_children))
+			return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_image(void)
 {
 	for (size_t i = 0; i < rs.ce->n_controllers; i++) {
@@ -203,13 +228,15 @@ static int check_image(void)
 			pr_err("cgroup.img: a hierarchy without controllers");
 			return -EINVAL;
 		}
+		if (check_dirs(rs.ce->controllers[i]->dirs, rs.ce->controllers[i]->n_dirs))
+			return -EINVAL;
 	}
 	for (size_t i = 0; i < rs.ce->n_sets; i++) {
 		const CgSetEntry *s = rs.ce->sets[i];
 
 		for (size_t j = 0; j < s->n_ctls; j++) {
 			if (ctl_of(s->ctls[j]->name) < 0 || s->ctls[j]->path[0] != '/' ||
-			    strstr(s->ctls[j]->path, "/../")) {
+			    leaves(s->ctls[j]->path)) {
 				pr_err("cgroup.img: set %u: %s:%s is not a cgroup of a dumped hierarchy",
 				       s->id, s->ctls[j]->name, s->ctls[j]->path);
 				return -EINVAL;
@@ -424,10 +451,6 @@ static int make_dir(size_t ctl, const char *parent, const CgroupDirEntry *e)
 	int hfd = rs.hfd[ctl], ret;
 	char path[PATH_MAX];
 
-	if (strstr(e->dir_name, "..")) {
-		pr_err("cgroup.img: directory %s/%s leaves its hierarchy", parent, e->dir_name);
-		return -EINVAL;
-	}
 	if (snprintf(path, sizeof(path), "%s%s%s", parent, *e->dir_name ? "/" : "",
 		     e->dir_name) >= (int)sizeof(path))
 		return -ENAMETOOLONG;

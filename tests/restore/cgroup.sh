@@ -9,6 +9,9 @@
 #  - --manage-cgroups=full does the same;
 #  - strict refuses cgroups that exist, none refuses missing ones: each
 #    restore fails saying so, and leaves nothing running;
+#  - a cgroup.img whose paths leave their hierarchy, that names a
+#    controller it has no hierarchy for, or a core naming a set it lacks,
+#    is refused before anything is made (cgroup-alter.py);
 #  - ignore leaves the tree in the restorer's cgroups, and --cgroup-root
 #    moves it under another path: the program sees that and says so;
 #  - CRIU 4.2 restores stasis's images into the cgroups, and stasis CRIU's
@@ -61,6 +64,24 @@ refused() {
 }
 refused strict no "exists (--manage-cgroups=strict)"
 refused none yes "does not exist (--manage-cgroups=none)"
+
+# broken MODE PATTERN: images broken by cgroup-alter.py MODE are refused saying PATTERN.
+broken() {
+	local said
+	T="cgroups: a broken cgroup.img refused ($1)"
+	out=$($B/runner --timeout 20 --workdir "$W/broken-$1" \
+		--alter "$PWD/tests/restore/cgroup-alter.py $1" "$P")
+	said=$(grep -m1 -o "Error: .*" "$W/broken-$1/restore.log" 2>/dev/null)
+	if [[ $out == FAIL:*"restore failed"* ]] && grep -q -- "$2" <<<"$said"; then
+		pass "$said"
+	else
+		fail "$out / $said"
+	fi
+}
+broken escape "name=stasis_cgtest:/a/../../x is not a cgroup of a dumped hierarchy"
+broken no-ctl "nosuch:.* is not a cgroup of a dumped hierarchy"
+broken dir-escape "directory a/../.. leaves its hierarchy"
+broken no-set "its cgroup set 99 is not in cgroup.img"
 
 # moved OPTS PATTERN: restored with OPTS, the program reports PATTERN.
 moved() {
