@@ -20,13 +20,7 @@ W=/tmp/stasis-podman-tests
 NAME=stasis-podman-test
 IMAGE=localhost/stasis-busybox:test
 
-pass() { echo "PASS: $T: $*"; }
-fail() { echo "FAIL: $T: $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
+. tests/lib/common.sh
 
 BUSYBOX=/bin/busybox
 if ! command -v podman >/dev/null || ! command -v runc >/dev/null || [ ! -x "$BUSYBOX" ]; then

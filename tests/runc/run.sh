@@ -24,13 +24,7 @@ W=/tmp/stasis-runc-tests
 ID=stasis-runc-test
 NETNS=stasis-runc-ns
 
-pass() { echo "PASS: $T: $*"; }
-fail() { echo "FAIL: $T: $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
+. tests/lib/common.sh
 
 RUNC=$(command -v runc)
 BUSYBOX=/bin/busybox
