@@ -12,8 +12,9 @@
 #  - a cgroup.img whose paths leave their hierarchy, that names a
 #    controller it has no hierarchy for, or a core naming a set it lacks,
 #    is refused before anything is made (cgroup-alter.py);
-#  - ignore leaves the tree in the restorer's cgroups, and --cgroup-root
-#    moves it under another path: the program sees that and says so;
+#  - ignore leaves the tree in the restorer's cgroups, --cgroup-root moves
+#    it under another path, --cgroup-props-file leaves a property out: the
+#    program sees that and says so; a malformed property file fails the dump;
 #  - CRIU 4.2 restores stasis's images into the cgroups, and stasis CRIU's
 #    (when CRIU 4.2 is there: CRIU_REF, or the one ZDTM builds).
 set -u
@@ -95,6 +96,29 @@ moved() {
 }
 moved "--manage-cgroups=ignore" "name=stasis_cgtest is /, want /a"
 moved "--cgroup-root name=stasis_cgtest:/moved" "name=stasis_cgtest is /moved, want /a"
+
+# --cgroup-props-file: v2's list replaced by max.depth alone, so the
+# remade cgroup lacks max.descendants and the program says so; a file it
+# cannot parse fails the dump, naming it.
+T="cgroups --cgroup-props-file"
+printf '"":\n - "strategy": "replace"\n - "properties": ["cgroup.max.depth"]\n' >"$W/props"
+out=$($B/runner --timeout 20 --workdir "$W/props-run" --alter "$RM" \
+	--dump-opts "--cgroup-props-file $W/props" "$P")
+if [[ $out == FAIL:*'cgroup.max.descendants is "max", want 7'* ]] &&
+	! grep -q "cgroup.max.depth is" <<<"$out"; then
+	pass "only max.depth came back"
+else
+	fail "$out"
+fi
+printf '"cpu":\n - "strategy": "sometimes"\n - "properties": ["cpu.shares"]\n' >"$W/props-bad"
+out=$($B/runner --timeout 20 --workdir "$W/props-bad-run" \
+	--dump-opts "--cgroup-props-file $W/props-bad" "$P")
+said=$(grep -m1 -o "Error: .*" "$W/props-bad-run/dump.log" 2>/dev/null)
+if [[ $out == FAIL:*"dump failed"* ]] && grep -q "unknown strategy" <<<"$said"; then
+	pass "a malformed file: $said"
+else
+	fail "a malformed file: $out / $said"
+fi
 
 # Both ways with CRIU 4.2: the runner is given a stasis that hands its
 # restores (then its dumps) to CRIU.
