@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 static const struct ns_operations *const ns_table[] = {
 	&uts_ns_ops,
 	&ipc_ns_ops,
+	&net_ns_ops,
 };
 #define NR_OPS	(sizeof(ns_table) / sizeof(ns_table[0]))
 
@@ -39,6 +41,10 @@ static const char *const ns_kinds[] = {
 /* The root's own namespaces (CLONE_NEW* of the table's kinds) and their ids. */
 static unsigned long root_mask;
 static uint32_t root_ids[NR_OPS];
+/* At restore, those of root_mask given from outside, which the root joins. */
+static unsigned long root_joined;
+/* At dump, the root when it has a net namespace of its own; 0 otherwise. */
+static pid_t net_root;
 
 static const struct ns_operations *ns_ops(const char *kind)
 {
@@ -104,6 +110,7 @@ int ns_dump_check(struct dump_ctx *ctx)
 	ino_t mine[NR_KINDS], roots[NR_KINDS];
 
 	root_mask = 0;
+	net_root = 0;
 	for (size_t k = 0; !ret && k < NR_KINDS; k++)
 		ret = ns_ino(0, ns_kinds[k], &mine[k]) ?: ns_ino(root, ns_kinds[k], &roots[k]);
 	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
@@ -123,7 +130,38 @@ int ns_dump_check(struct dump_ctx *ctx)
 		pr_info("the root %d has its own %s namespace, id %u", root, ns_table[i]->name,
 			root_ids[i]);
 	}
+	if (!ret && (root_mask & CLONE_NEWNET))
+		net_root = root;
 	return ret;
+}
+
+int ns_net_socket(int domain, int type, int protocol)
+{
+	char path[64];
+	int its, own, sk = -1, err;
+
+	if (!net_root)
+		return socket(domain, type, protocol);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", net_root);
+	its = open(path, O_RDONLY | O_CLOEXEC);
+	own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (its >= 0 && own >= 0 && !setns(its, CLONE_NEWNET)) {
+		sk = socket(domain, type, protocol);
+		if (setns(own, CLONE_NEWNET)) {
+			/* stasis would go on in the tree's namespace: nothing more is safe. */
+			pr_perror("cannot return to stasis's own net namespace");
+			if (sk >= 0)
+				close(sk);
+			sk = -1;
+		}
+	}
+	err = sk < 0 ? errno : 0;
+	if (its >= 0)
+		close(its);
+	if (own >= 0)
+		close(own);
+	errno = err;
+	return sk;
 }
 
 /* ops->dump() with stasis in task @pid's namespace of that kind. */
@@ -227,7 +265,8 @@ int ns_restore_read(struct rst_ctx *ctx)
 	InventoryEntry *inv;
 	int ret;
 
-	root_mask = 0;
+	root_mask = root_joined = 0;
+	net_root = 0;
 	ret = img_read_one(ctx->dirfd, IMG_INVENTORY, 0, &inventory_entry__descriptor,
 			   (ProtobufCMessage **)&inv);
 	if (ret)
@@ -246,6 +285,10 @@ int ns_restore_read(struct rst_ctx *ctx)
 			root_ids[i] = ids_ns(ctx->tasks[0].ids, ops->name);
 			pr_info("the root %d gets its own %s namespace, id %u", ctx->tasks[0].pid,
 				ops->name, root_ids[i]);
+			ret = ops->prepare ? ops->prepare(ctx, root_ids[i]) : 0;
+			if (ret == 1)
+				root_joined |= ops->cflag;
+			ret = ret < 0 ? ret : 0;
 		}
 	}
 	img_free_msg(&inv->base);
@@ -254,7 +297,7 @@ int ns_restore_read(struct rst_ctx *ctx)
 
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t)
 {
-	return t == &ctx->tasks[0] ? root_mask : 0;
+	return t == &ctx->tasks[0] ? root_mask & ~root_joined : 0;
 }
 
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)

@@ -23,18 +23,31 @@ struct ns_operations {
 	int cflag;		/* CLONE_NEW* */
 	/* Write its images for id @id; runs with stasis in that namespace. */
 	int (*dump)(struct dump_ctx *ctx, uint32_t id);
+	/*
+	 * Optional, in the controller before the root is forked: read what the
+	 * root will need.  1 when the namespace is given from outside: the root
+	 * is then not created with ->cflag, and ->restore joins it.
+	 */
+	int (*prepare)(struct rst_ctx *ctx, uint32_t id);
 	/* In the restored root, inside the new namespace: put its state back. */
 	int (*restore)(struct rst_ctx *ctx, uint32_t id);
 };
 
 extern const struct ns_operations uts_ns_ops;	/* uts.c */
 extern const struct ns_operations ipc_ns_ops;	/* ipc.c */
+extern const struct ns_operations net_ns_ops;	/* net.c */
 
 /*
  * After the tree is collected: refuse (naming the task and the namespace)
  * what cannot be dumped, and note which of the root's namespaces are its own.
  */
 int ns_dump_check(struct dump_ctx *ctx);
+/*
+ * socket(2) in the dumped root's net namespace (stasis's own when the root
+ * has none): what sock_diag is asked through sees the tree's sockets.
+ * As socket(2): the fd, or -1 with errno set.
+ */
+int ns_net_socket(int domain, int type, int protocol);
 /* The images of the root's own namespaces (utsns-ID.img, ipcns-*-ID.img). */
 int ns_dump_images(struct dump_ctx *ctx);
 
