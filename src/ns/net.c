@@ -700,8 +700,12 @@ static int net_dump(struct dump_ctx *ctx, uint32_t id)
 		return netns_dump(ctx, id, key);
 	}
 	if (ctx->opts->empty_ns & CLONE_NEWNET) {
+		struct img *img;
+
+		/* As CRIU: netns-ID.img without an entry, the rest not written. */
 		pr_info("net namespace %u: --empty-ns net: its contents are the caller's", id);
-		return 0;
+		ret = img_open(&img, ctx->dirfd, IMG_NETNS, id, O_WRONLY);
+		return ret ?: img_close(img);
 	}
 	ret = links_dump(ctx, id) ?: tools_dump(ctx, id) ?: netns_dump(ctx, id, NULL);
 	if (ret == -ENOMEM)
@@ -731,15 +735,20 @@ static void rst_drop(void)
 
 static int net_prepare(struct rst_ctx *ctx, uint32_t id)
 {
+	struct img *img;
 	int ret;
 
 	rst_drop();
 	rst.empty = ctx->opts->empty_ns & CLONE_NEWNET;
-	ret = img_read_one(ctx->dirfd, IMG_NETNS, id, &netns_entry__descriptor,
-			   (ProtobufCMessage **)&rst.ns);
-	if (ret == -ENOENT || ret == -EINVAL)
-		ret = 0;	/* nothing kept: a dump with --empty-ns net */
+	ret = img_open(&img, ctx->dirfd, IMG_NETNS, id, O_RDONLY);
+	if (ret == -ENOENT)
+		pr_err("netns-%u.img: missing, named by the root's ids", id);
 	if (ret)
+		return ret;
+	/* No entry (0): a dump with --empty-ns net. */
+	ret = img_read_msg(img, &netns_entry__descriptor, (ProtobufCMessage **)&rst.ns);
+	img_close(img);
+	if (ret < 0)
 		return ret;
 	if (rst.ns && rst.ns->ext_key) {
 		rst.join = opts_inherited_fd(ctx->opts, rst.ns->ext_key);

@@ -135,6 +135,13 @@ int ns_dump_check(struct dump_ctx *ctx)
 	return ret;
 }
 
+ino_t ns_net_ino(void)
+{
+	ino_t ino;
+
+	return ns_ino(net_root, "net", &ino) ? 0 : ino;
+}
+
 int ns_net_socket(int domain, int type, int protocol)
 {
 	char path[64];

@@ -48,6 +48,8 @@ int ns_dump_check(struct dump_ctx *ctx);
  * As socket(2): the fd, or -1 with errno set.
  */
 int ns_net_socket(int domain, int type, int protocol);
+/* The inode of that net namespace (the root's, or stasis's); 0 if unknown. */
+ino_t ns_net_ino(void);
 /* The images of the root's own namespaces (utsns-ID.img, ipcns-*-ID.img). */
 int ns_dump_images(struct dump_ctx *ctx);
 
