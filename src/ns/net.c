@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -552,10 +553,11 @@ static int link_dump(struct img *img, int sk, const struct link *k, uint32_t id)
 	e.mtu = k->mtu;
 	e.flags = k->flags;
 	e.name = (char *)k->name;
+	/* As CRIU: a link with no peer elsewhere is its own peer, in here. */
 	e.has_peer_ifindex = true;
 	e.peer_ifindex = k->peer >= 0 ? k->peer : k->index;
-	if (e.type == ND_TYPE__VETH && k->peer_nsid < 0) {
-		e.has_peer_nsid = true;		/* both ends are in here */
+	if (k->peer_nsid < 0) {
+		e.has_peer_nsid = true;
 		e.peer_nsid = id;
 	} else if (e.type == ND_TYPE__VETH) {
 		veth_hint(sk, k);
@@ -841,8 +843,26 @@ static int veth_peer(struct rst_ctx *ctx, struct nlreq *h, const NetDeviceEntry 
 	return 0;
 }
 
-static int link_restore(struct rst_ctx *ctx, int sk, NetDeviceEntry **l, size_t n, size_t i,
-			bool *made)
+/*
+ * Send @q for link @e.  A veth's peer outside may still have its name: the
+ * kernel frees the dumped namespace, and the pair with it, some time after
+ * the dumped tree is gone.  So a name taken is asked again for a while.
+ */
+static int link_talk(int sk, struct nlreq *q, const NetDeviceEntry *e)
+{
+	const struct timespec pause = { 0, 10 * 1000 * 1000 };
+	int ret, tries = 0;
+
+	while ((ret = nl_talk(sk, &q->h, NULL, NULL)) == -EEXIST && e->type == ND_TYPE__VETH &&
+	       ++tries < 300)
+		nanosleep(&pause, NULL);
+	if (tries)
+		pr_info("veth %s: its name or its peer's was taken, %d times", e->name, tries);
+	return ret;
+}
+
+static int link_restore(struct rst_ctx *ctx, uint32_t id, int sk, NetDeviceEntry **l, size_t n,
+			size_t i, bool *made)
 {
 	const NetDeviceEntry *e = l[i], *peer = NULL;
 	struct nlreq q;
@@ -855,8 +875,19 @@ static int link_restore(struct rst_ctx *ctx, int sk, NetDeviceEntry **l, size_t 
 		ret = link_req(&q, e, RTM_NEWLINK, false);
 		break;
 	case ND_TYPE__VETH:
-		if (e->has_peer_nsid && e->has_peer_ifindex)
+		if (e->has_peer_nsid && e->peer_nsid != id) {
+			pr_err("unsupported: veth %s has its peer in net namespace %u, another "
+			       "one of the dump", e->name, e->peer_nsid);
+			return -ENOTSUP;
+		}
+		if (e->has_peer_nsid && e->has_peer_ifindex) {
 			peer = link_by_index(l, n, e->peer_ifindex);
+			if (!peer || peer == e) {
+				pr_err("veth %s: its peer %u is not in netdev-%u.img", e->name,
+				       e->peer_ifindex, id);
+				return -EINVAL;
+			}
+		}
 		ret = link_req(&q, e, RTM_NEWLINK, true) ?: veth_peer(ctx, &q, e, peer);
 		break;
 	default:
@@ -865,7 +896,7 @@ static int link_restore(struct rst_ctx *ctx, int sk, NetDeviceEntry **l, size_t 
 		return -ENOTSUP;
 	}
 	if (!ret)
-		ret = nl_talk(sk, &q.h, NULL, NULL);
+		ret = link_talk(sk, &q, e);
 	if (ret) {
 		pr_err("net namespace: cannot restore link %u (%s): %s", e->ifindex, e->name,
 		       strerror(-ret));
@@ -922,7 +953,7 @@ static int links_restore(struct rst_ctx *ctx, uint32_t id)
 	if (!ret && !made)
 		ret = -ENOMEM;
 	for (size_t i = 0; !ret && i < n; i++)
-		ret = link_restore(ctx, sk, l, n, i, made);
+		ret = link_restore(ctx, id, sk, l, n, i, made);
 	for (size_t i = 0; !ret && i < n; i++) {
 		bool lo = l[i]->type == ND_TYPE__LOOPBACK;
 		char dir[64];
