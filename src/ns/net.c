@@ -1005,6 +1005,45 @@ static off_t raw_size(struct rst_ctx *ctx, const char *fmt, uint32_t id)
 	return fstatat(ctx->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) ? 0 : st.st_size;
 }
 
+/*
+ * A copy of ip's route dump @fd (a u32 magic, then RTM_NEWROUTE messages)
+ * without RTNH_F_LINKDOWN and RTNH_F_DEAD: a route saved while its link
+ * had no carrier (a veth whose peer was down) has them, and the kernel
+ * refuses them in a new route, which it marks so itself.  The copy's fd,
+ * or -errno.
+ */
+static int routes_clean(int fd, off_t size)
+{
+	uint8_t *buf;
+	size_t off = 4;
+	int out = -ENOMEM;
+
+	if (size > (64 << 20))
+		return -EFBIG;
+	buf = malloc(size);
+	if (!buf || pread(fd, buf, size, 0) != size) {
+		free(buf);
+		return buf ? -EIO : -ENOMEM;
+	}
+	while (off + sizeof(struct nlmsghdr) <= (size_t)size) {
+		struct nlmsghdr *h = (struct nlmsghdr *)(buf + off);
+
+		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > size - off)
+			break;	/* ip says what is wrong with the rest */
+		if (h->nlmsg_type == RTM_NEWROUTE && h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct rtmsg)))
+			((struct rtmsg *)NLMSG_DATA(h))->rtm_flags &= ~(RTNH_F_LINKDOWN | RTNH_F_DEAD);
+		off += NLMSG_ALIGN(h->nlmsg_len);
+	}
+	out = memfd_create("stasis-routes", MFD_CLOEXEC);
+	if (out < 0 || pwrite(out, buf, size, 0) != size) {
+		if (out >= 0)
+			close(out);
+		out = -EIO;
+	}
+	free(buf);
+	return out;
+}
+
 /* Raw image @fmt (@id) as the input of @argv; nothing when missing or empty. */
 static int tool_restore(struct rst_ctx *ctx, const char *fmt, uint32_t id,
 			const char *const argv[], bool quiet, const char *const *before[])
@@ -1026,6 +1065,17 @@ static int tool_restore(struct rst_ctx *ctx, const char *fmt, uint32_t id,
 		       id, name);
 		ret = -ENOENT;
 	} else if (st.st_size) {
+		if (!strncmp(fmt, "route", 5)) {
+			int clean = routes_clean(fd, st.st_size);
+
+			close(fd);
+			fd = clean;
+			if (fd < 0) {
+				pr_err("net namespace %u: cannot read %s: %s", id, name,
+				       strerror(-fd));
+				return fd;
+			}
+		}
 		/* What it clears first may not be there: its failures are not ours. */
 		for (size_t i = 0; before && before[i]; i++)
 			tool_run(before[i], -1, -1, true);

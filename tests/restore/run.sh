@@ -17,6 +17,8 @@
 #  - files given with --inherit-fd stand for those the images name (inherit-fd.sh);
 #  - netlink and packet sockets whose images do not add up are refused (sockets.sh);
 #  - inet sockets whose entries make no sense are refused (inet.sh);
+#  - a net namespace given from outside, left empty, with a link refused,
+#    and CRIU 4.2 and stasis restoring each other's (netns.sh);
 #  - a TCP connection to a peer outside the tree survives a dump and
 #    restore, a dump with -R and a failed dump (tcp-peer.sh);
 #  - real servers (python3's http.server, Debian's redis-server) keep their
@@ -471,6 +473,7 @@ bash tests/restore/aio.sh
 bash tests/restore/inherit-fd.sh
 bash tests/restore/sockets.sh
 bash tests/restore/inet.sh
+bash tests/restore/netns.sh
 bash tests/restore/tcp-peer.sh
 bash tests/restore/servers.sh
 exit 0
