@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "files/netlock.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "opts.h"
 #include <stasis/soccr.h>
 
@@ -28,10 +30,16 @@ void netlock_init(struct netlock *nl, unsigned int method, const char *run_id)
 	snprintf(nl->table, sizeof(nl->table), "inet CRIU-%s", run_id);
 }
 
-/* In the child: stdin from @in (or /dev/null), stdout away, stderr too if @quiet. */
-static void prog_child(const char *const argv[], int in, bool quiet)
+/*
+ * In the child: in net namespace @netns (the tree's, when not ours), stdin
+ * from @in (or /dev/null), stdout away, stderr too if @quiet.
+ */
+static void prog_child(const char *const argv[], int in, bool quiet, int netns)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (netns >= 0 && setns(netns, CLONE_NEWNET))
+		_exit(126);
 
 	if (in < 0)
 		in = null;
@@ -68,12 +76,14 @@ static int write_all(int fd, const char *s, size_t len)
  */
 static int prog_run(const char *const argv[], const char *input, bool quiet)
 {
-	int p[2] = { -1, -1 }, status, ret;
+	int p[2] = { -1, -1 }, status, ret, netns;
 	void (*old)(int);
 	pid_t pid;
 
 	if (input && pipe2(p, O_CLOEXEC))
 		return -errno;
+	/* The connections are the tree's: so is the lock, in its own net namespace. */
+	netns = ns_net_fd();
 	pid = fork();
 	if (pid < 0) {
 		ret = -errno;
@@ -84,7 +94,7 @@ static int prog_run(const char *const argv[], const char *input, bool quiet)
 		return ret;
 	}
 	if (!pid)
-		prog_child(argv, p[0], quiet);
+		prog_child(argv, p[0], quiet, netns);
 	if (input) {
 		close(p[0]);
 		/* It may exit before reading it all: its status says what happened. */

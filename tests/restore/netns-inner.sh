@@ -140,6 +140,8 @@ cross() {
 		fail "the dump failed: $(grep -m1 Error "$d/dump.log")"
 	else
 		gone
+		# The kernel frees the dumped namespace, and the pair, a little later.
+		for _ in $(seq 500); do ip link show stnxh0 >/dev/null 2>&1 || break; sleep 0.01; done
 		if ! $3 restore -D "$d" -d -v4 -o restore.log --external "veth[stnx0]:stnxh0"; then
 			fail "the restore failed: $(grep Error "$d/restore.log" | grep -v RLIMIT | head -1)"
 		else
