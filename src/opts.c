@@ -120,7 +120,7 @@ static const struct opt_desc opt_table[] = {
 	{ "enable-external-masters", no_argument, 0, UNSUPPORTED },
 	{ "enable-fs", required_argument, 0, UNSUPPORTED },
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
-	{ "join-ns", required_argument, 'J', UNSUPPORTED },
+	{ "join-ns", required_argument, 'J', SET },
 	{ "tls", no_argument, 0, UNSUPPORTED },
 	{ "tls-cacert", required_argument, 0, UNSUPPORTED },
 	{ "tls-cacrl", required_argument, 0, UNSUPPORTED },
@@ -264,6 +264,32 @@ static int parse_empty_ns(const char *arg, struct opts *o)
 	return 0;
 }
 
+/*
+ * --join-ns NS:PATH|PID[,EXTRA]: the restored tree joins an existing
+ * namespace.  Only net, as src/ns/net.c does it; EXTRA (user namespaces'
+ * ids) has nothing to say there.
+ */
+static int parse_join_ns(const char *arg, struct opts *o)
+{
+	static char path[4096];
+	const char *what = arg + 4;
+	size_t n = strcspn(what, ",");
+	char *end;
+	long pid;
+
+	if (strncmp(arg, "net:", 4) || !n) {
+		pr_err("--join-ns %s: only \"net:PATH\" or \"net:PID\" is supported", arg);
+		return 1;
+	}
+	pid = strtol(what, &end, 10);
+	if (end == what + n && pid > 0)
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+	else
+		snprintf(path, sizeof(path), "%.*s", (int)n, what);
+	o->join_ns_net = path;
+	return 0;
+}
+
 /* --inherit-fd fd[N]:KEY: our fd N stands for the file the images name KEY. */
 static int add_inherit_fd(const char *arg, struct opts *o)
 {
@@ -344,6 +370,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_EXTERNAL: return add_external(arg, o);
 	case O_INHERIT_FD: return add_inherit_fd(arg, o);
 	case O_EMPTY_NS: return parse_empty_ns(arg, o);
+	case 'J': return parse_join_ns(arg, o);
 	case O_ACTION_SCRIPT: return add_script(arg, o);
 	case O_RESTORE_SIBLING: o->restore_sibling = true; break;
 	case O_ORPHAN_PTS: o->orphan_pts_master = true; break;

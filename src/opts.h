@@ -60,6 +60,7 @@ struct opts {
 	bool stats;			/* write stats-dump (always, as CRIU) */
 	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */
 	unsigned long empty_ns;		/* --empty-ns net: CLONE_NEWNET */
+	const char *join_ns_net;	/* --join-ns net:PATH (a PID made /proc/PID/ns/net) */
 	const char **externals;		/* --external KEY, as given */
 	size_t nr_externals;
 	struct opts_inherit_fd *inherit_fds;

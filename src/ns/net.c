@@ -357,10 +357,11 @@ static int net_dump(struct dump_ctx *ctx, uint32_t id)
 /* Read by ->prepare, in stasis's own namespaces; used by ->restore in the new one. */
 static struct {
 	NetnsEntry *ns;		/* netns-ID.img; NULL: none (an --empty-ns dump) */
-	int join;		/* --inherit-fd's namespace to join, or -1 */
+	int join;		/* the namespace to join (--inherit-fd's, --join-ns), or -1 */
+	bool join_ours;		/* join is ours to close (--join-ns) */
 	int own;		/* stasis's own namespace, where outside veth peers go */
 	bool empty;		/* --empty-ns net */
-} rst = { NULL, -1, -1, false };
+} rst = { NULL, -1, false, -1, false };
 
 static void rst_drop(void)
 {
@@ -369,7 +370,10 @@ static void rst_drop(void)
 	if (rst.own >= 0)
 		close(rst.own);
 	rst.ns = NULL;
+	if (rst.join >= 0 && rst.join_ours)
+		close(rst.join);
 	rst.own = rst.join = -1;
+	rst.join_ours = false;
 }
 
 static int net_prepare(struct rst_ctx *ctx, uint32_t id)
@@ -379,6 +383,17 @@ static int net_prepare(struct rst_ctx *ctx, uint32_t id)
 
 	rst_drop();
 	rst.empty = ctx->opts->empty_ns & CLONE_NEWNET;
+	if (ctx->opts->join_ns_net) {
+		/* What the images say of the namespace is not used: it is there. */
+		rst.join = open(ctx->opts->join_ns_net, O_RDONLY | O_CLOEXEC);
+		if (rst.join < 0) {
+			pr_perror("--join-ns net:%s", ctx->opts->join_ns_net);
+			return -errno;
+		}
+		rst.join_ours = true;
+		pr_info("net namespace %u: the tree joins %s", id, ctx->opts->join_ns_net);
+		return 0;
+	}
 	ret = img_open(&img, ctx->dirfd, IMG_NETNS, id, O_RDONLY);
 	if (ret == -ENOENT)
 		pr_err("netns-%u.img: missing, named by the root's ids", id);
@@ -610,9 +625,11 @@ static int net_restore(struct rst_ctx *ctx, uint32_t id)
 		/* The one just made is dropped: the tree's is the caller's. */
 		ret = setns(rst.join, CLONE_NEWNET) ? -errno : 0;
 		if (ret)
-			pr_perror("net namespace %u: cannot join the one given for %s", id,
-				  rst.ns->ext_key);
-		rst.join = -1;	/* --inherit-fd's: not ours to close */
+			pr_perror("net namespace %u: cannot join the one given", id);
+		if (rst.join_ours)
+			close(rst.join);	/* --inherit-fd's is not ours to close */
+		rst.join = -1;
+		rst.join_ours = false;
 		return ret;
 	}
 	if (rst.empty) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "dump.h"
+#include "files/api.h"
 #include "inventory.pb-c.h"
 #include "log.h"
 #include "ns/ns.h"
@@ -171,6 +172,9 @@ int ns_dump_check(struct dump_ctx *ctx)
 	}
 	if (!ret && (root_mask & CLONE_NEWNET))
 		net_root = root;
+	/* Locked before any task is dumped, as CRIU does (a pre-dump locks nothing). */
+	if (!ret && net_root && !ctx->pre_dump)
+		ret = files_dump_netns_lock(ctx);
 	return ret;
 }
 
