@@ -59,6 +59,32 @@ fi
 exec 9<&-
 finish
 
+# --- --join-ns net:PID: locked whole between dump and restore, joined ---
+T="--join-ns net, the namespace locked whole meanwhile"
+sleeper
+nsenter -t "$pid" -n sleep 600 </dev/null >/dev/null 2>&1 &
+holder=$!
+for _ in $(seq 100); do [ "$(ino $holder)" = "$(ino "$pid")" ] && break; sleep 0.01; done
+mkdir -p "$W/join"
+if ! build/stasis dump -t "$pid" -D "$W/join" -o dump.log; then
+	fail "the dump failed: $(grep -m1 Error "$W/join/dump.log")"
+elif ! nsenter -t "$holder" -n nft list ruleset 2>/dev/null | grep -q "policy drop"; then
+	fail "the namespace is not locked after the dump"
+else
+	gone
+	if ! build/stasis restore -D "$W/join" -d -o restore.log --join-ns "net:$holder"; then
+		fail "the restore failed: $(grep -m1 Error "$W/join/restore.log")"
+	elif [ "$(ino "$pid")" != "$(ino $holder)" ]; then
+		fail "the root is not in the namespace given"
+	elif nsenter -t "$holder" -n nft list ruleset 2>/dev/null | grep -q "policy drop"; then
+		fail "the namespace is still locked after the restore"
+	else
+		pass "locked (nft, policy drop) after the dump, joined and unlocked by the restore"
+	fi
+fi
+kill -KILL "$holder" 2>/dev/null
+finish
+
 # --- --empty-ns net: made, left empty ---
 T="--empty-ns net"
 sleeper
