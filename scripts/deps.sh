@@ -8,7 +8,7 @@ set -eu
 # (nftables) makes the network lock of --tcp-established and, with iproute2
 # (ip) and iptables, keeps what a net namespace holds; redis-server (and
 # redis-cli, in redis-tools) is a real server tests/restore/servers.sh
-# checkpoints.
+# checkpoints; iproute2 makes the network namespaces of the migration test.
 PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
       clang libclang-rt-14-dev criu jq python3 nftables iproute2 iptables
       redis-server redis-tools"
