@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 
 #include "arch/x86/cpuinfo.h"
@@ -32,7 +33,8 @@ enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
 	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP,
-	O_EXTERNAL, O_INHERIT_FD, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT, O_NETWORK_LOCK,
+	O_EXTERNAL, O_INHERIT_FD, O_EMPTY_NS, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
+	O_NETWORK_LOCK,
 	O_PAGE_SERVER, O_PORT,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
@@ -120,7 +122,7 @@ static const struct opt_desc opt_table[] = {
 	{ "enable-external-masters", no_argument, 0, UNSUPPORTED },
 	{ "enable-fs", required_argument, 0, UNSUPPORTED },
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
-	{ "join-ns", required_argument, 'J', UNSUPPORTED },
+	{ "join-ns", required_argument, 'J', SET },
 	{ "tls", no_argument, 0, UNSUPPORTED },
 	{ "tls-cacert", required_argument, 0, UNSUPPORTED },
 	{ "tls-cacrl", required_argument, 0, UNSUPPORTED },
@@ -133,7 +135,7 @@ static const struct opt_desc opt_table[] = {
 	{ "check-only", no_argument, 0, UNSUPPORTED },
 	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
 	{ "ext-mount-map", required_argument, 'M', UNSUPPORTED },
-	{ "empty-ns", required_argument, 0, UNSUPPORTED },
+	{ "empty-ns", required_argument, O_EMPTY_NS, SET },
 	{ "skip-mnt", required_argument, 0, UNSUPPORTED },
 	{ "pidfd-store", required_argument, 0, UNSUPPORTED },
 	/* stasis checks no file modes at restore: nothing to skip. */
@@ -250,6 +252,43 @@ int opts_add_inherit_fd(struct opts *o, int fd, const char *key)
 		return 1;
 	}
 	o->nr_inherit_fds++;
+	return 0;
+}
+
+/* --empty-ns net: as CRIU, only the net namespace can be left to the caller. */
+static int parse_empty_ns(const char *arg, struct opts *o)
+{
+	if (strcmp(arg, "net")) {
+		pr_err("--empty-ns %s: only \"net\" is supported", arg);
+		return 1;
+	}
+	o->empty_ns |= CLONE_NEWNET;
+	return 0;
+}
+
+/*
+ * --join-ns NS:PATH|PID[,EXTRA]: the restored tree joins an existing
+ * namespace.  Only net, as src/ns/net.c does it; EXTRA (user namespaces'
+ * ids) has nothing to say there.
+ */
+static int parse_join_ns(const char *arg, struct opts *o)
+{
+	static char path[4096];
+	const char *what = arg + 4;
+	size_t n = strcspn(what, ",");
+	char *end;
+	long pid;
+
+	if (strncmp(arg, "net:", 4) || !n) {
+		pr_err("--join-ns %s: only \"net:PATH\" or \"net:PID\" is supported", arg);
+		return 1;
+	}
+	pid = strtol(what, &end, 10);
+	if (end == what + n && pid > 0)
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+	else
+		snprintf(path, sizeof(path), "%.*s", (int)n, what);
+	o->join_ns_net = path;
 	return 0;
 }
 
@@ -399,6 +438,8 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);
 	case O_INHERIT_FD: return add_inherit_fd(arg, o);
+	case O_EMPTY_NS: return parse_empty_ns(arg, o);
+	case 'J': return parse_join_ns(arg, o);
 	case O_ACTION_SCRIPT: return add_script(arg, o);
 	case O_RESTORE_SIBLING: o->restore_sibling = true; break;
 	case O_ORPHAN_PTS: o->orphan_pts_master = true; break;
@@ -605,6 +646,16 @@ int opts_inherited_fd(const struct opts *o, const char *key)
 		if (!strcmp(o->inherit_fds[i].key, key))
 			return o->inherit_fds[i].fd;
 	return -1;
+}
+
+const char *opts_external_value(const struct opts *o, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (size_t i = 0; o && i < o->nr_externals; i++)
+		if (!strncmp(o->externals[i], key, n) && o->externals[i][n] == ':')
+			return o->externals[i] + n + 1;
+	return NULL;
 }
 
 bool opts_external(const struct opts *o, const char *key)

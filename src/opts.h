@@ -76,6 +76,8 @@ struct opts {
 	bool force_irmap;		/* --force-irmap: watches by path, not by handle */
 	bool stats;			/* write stats-dump (always, as CRIU) */
 	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */
+	unsigned long empty_ns;		/* --empty-ns net: CLONE_NEWNET */
+	const char *join_ns_net;	/* --join-ns net:PATH (a PID made /proc/PID/ns/net) */
 	const char **externals;		/* --external KEY, as given */
 	size_t nr_externals;
 	struct opts_inherit_fd *inherit_fds;
@@ -110,6 +112,8 @@ struct opts {
 int opts_inherited_fd(const struct opts *o, const char *key);
 /* Was @key ("tty[RDEV:DEV]") named by --external? */
 bool opts_external(const struct opts *o, const char *key);
+/* VALUE of --external KEY:VALUE for @key ("veth[eth0]", "net[INO]"), or NULL. */
+const char *opts_external_value(const struct opts *o, const char *key);
 
 /* CRIU's defaults, before any option or config file. */
 void opts_init(struct opts *o);
