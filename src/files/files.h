@@ -266,6 +266,8 @@ void files_msgs_free(void **msgs, size_t nr);
 
 /* open("/proc/self/fd/@fd", @flags): a new open file description of the same file. */
 int files_reopen(int fd, int flags, const char *what);
+/* stat(2) of @path in task @pid's root and mounts: 0, or -1 and errno. */
+int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofollow);
 
 /*
  * locks.c: filelocks.img read once; in task @t once its fds are in place,

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
 #include "files/files.h"
@@ -219,3 +222,34 @@ int files_reopen(int fd, int flags, const char *what)
 	return nfd;
 }
 
+
+/*
+ * stat(2) of @path as task @pid sees it: from its root, through its
+ * mounts (another mount namespace than stasis's shows other files at the
+ * same path).  Symlinks resolve inside that root too.  0, or -1 and errno.
+ */
+int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofollow)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	char root[64];
+	int rfd, fd, err;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -1;
+	fd = syscall(SYS_openat2, rfd, path, &how, sizeof(how));
+	err = errno;
+	close(rfd);
+	if (fd < 0) {
+		errno = err;
+		return -1;
+	}
+	err = fstat(fd, st) ? errno : 0;
+	close(fd);
+	errno = err;
+	return err ? -1 : 0;
+}

@@ -27,6 +27,7 @@
 static const struct ns_operations *const ns_table[] = {
 	&uts_ns_ops,
 	&ipc_ns_ops,
+	&mnt_ns_ops,	/* last: the others' files may live in its mounts */
 };
 #define NR_OPS	(sizeof(ns_table) / sizeof(ns_table[0]))
 
@@ -133,6 +134,8 @@ static int dump_inside(struct dump_ctx *ctx, const struct ns_operations *ops, pi
 	char path[64];
 	int own, its, ret;
 
+	if (ops->dump_outside)
+		return ops->dump(ctx, id);
 	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ops->name);
 	its = open(path, O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/self/ns/%s", ops->name);

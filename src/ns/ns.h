@@ -11,6 +11,7 @@
 #ifndef STASIS_NS_H
 #define STASIS_NS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -21,6 +22,8 @@ struct rst_task;
 struct ns_operations {
 	const char *name;	/* as in /proc/PID/ns/NAME */
 	int cflag;		/* CLONE_NEW* */
+	/* dump() reaches the namespace itself through /proc/ROOT (no setns). */
+	bool dump_outside;
 	/* Write its images for id @id; runs with stasis in that namespace. */
 	int (*dump)(struct dump_ctx *ctx, uint32_t id);
 	/* In the restored root, inside the new namespace: put its state back. */
@@ -29,6 +32,7 @@ struct ns_operations {
 
 extern const struct ns_operations uts_ns_ops;	/* uts.c */
 extern const struct ns_operations ipc_ns_ops;	/* ipc.c */
+extern const struct ns_operations mnt_ns_ops;	/* mnt.c */
 
 /*
  * After the tree is collected: refuse (naming the task and the namespace)
