@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,28 +36,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "dump.h"
 #include "log.h"
-#include "mnt.pb-c.h"
+#include "ns/mnt.h"
 #include "ns/ns.h"
 #include "restore.h"
 
-#define KDEV(ma, mi)	(((ma) << 20) | (mi))	/* the kernel's dev_t, as CRIU keeps it */
-#define KMAJOR(d)	((d) >> 20)
-#define KMINOR(d)	((d) & 0xfffff)
-
-/* How a file system comes back when no mount before it has its superblock. */
-enum fs_how {
-	FS_BIND,	/* only as a bind of another mount (a disk, overlay, ...) */
-	FS_NEW,		/* a new instance is the same file system (proc, sysfs, ...) */
-	FS_TAR,		/* a new instance, refilled from the dumped contents */
-};
-
-static const struct fs_kind {
-	const char *name;
-	unsigned int code;	/* CRIU's fstype */
-	enum fs_how how;
-} fs_kinds[] = {
+static const struct fs_kind fs_kinds[] = {
 	{ "proc", FSTYPE__PROC, FS_NEW },
 	{ "sysfs", FSTYPE__SYSFS, FS_NEW },
 	{ "devtmpfs", FSTYPE__DEVTMPFS, FS_NEW },	/* one superblock, the host's */
@@ -73,7 +58,7 @@ static const struct fs_kind {
 	{ "cgroup2", FSTYPE__CGROUP2, FS_NEW },
 };
 
-static const struct fs_kind *fs_by_name(const char *name)
+const struct fs_kind *mnt_fs_by_name(const char *name)
 {
 	for (size_t i = 0; i < sizeof(fs_kinds) / sizeof(fs_kinds[0]); i++)
 		if (!strcmp(fs_kinds[i].name, name))
@@ -81,31 +66,13 @@ static const struct fs_kind *fs_by_name(const char *name)
 	return NULL;
 }
 
-static const struct fs_kind *fs_by_code(unsigned int code)
+const struct fs_kind *mnt_fs_by_code(unsigned int code)
 {
 	for (size_t i = 0; i < sizeof(fs_kinds) / sizeof(fs_kinds[0]); i++)
 		if (fs_kinds[i].code == code)
 			return &fs_kinds[i];
 	return NULL;
 }
-
-/* One mount, at dump or restore. */
-struct mnt {
-	MntEntry *e;
-	struct mnt *parent;
-	struct mnt *src;	/* bind of this one (NULL: made anew, external or the root) */
-	unsigned int depth;
-	int fd;			/* restore: the mount itself, O_PATH */
-	int srcfd;		/* restore: where it is cloned from, opened with its source */
-	bool fresh;		/* restore: made anew here (its superblock is ours) */
-	bool grouped;		/* restore: its peer group is made */
-};
-
-struct tree {
-	struct mnt *m;		/* in creation order once planned: the root first */
-	size_t n;
-	struct mnt *root;
-};
 
 static const char *ext_path(const struct opts *o, const char *key, bool dump);
 
@@ -120,7 +87,7 @@ static struct mnt *by_id(struct tree *t, uint32_t id)
 }
 
 /* @root (of a mount of the same superblock) holds @sub: the rest of @sub, or NULL. */
-static const char *under(const char *root, const char *sub)
+const char *mnt_under(const char *root, const char *sub)
 {
 	size_t l = strlen(root);
 
@@ -187,7 +154,7 @@ static int order(struct tree *t)
 static int plan_one(struct tree *t, size_t i, const struct opts *o, bool dump)
 {
 	struct mnt *m = &t->m[i];
-	const struct fs_kind *fs = fs_by_code(m->e->fstype);
+	const struct fs_kind *fs = mnt_fs_by_code(m->e->fstype);
 
 	if (m->e->ext_key) {
 		if (!ext_path(o, m->e->ext_key, dump)) {
@@ -205,7 +172,7 @@ static int plan_one(struct tree *t, size_t i, const struct opts *o, bool dump)
 	for (size_t j = 0; j < i; j++) {
 		struct mnt *s = &t->m[j];
 
-		if (s->e->root_dev == m->e->root_dev && !s->src && under(s->e->root, m->e->root)) {
+		if (s->e->root_dev == m->e->root_dev && !s->src && mnt_under(s->e->root, m->e->root)) {
 			m->src = s;
 			return 0;
 		}
@@ -228,7 +195,7 @@ static struct mnt *group_leader(struct tree *t, uint32_t group)
 	return NULL;
 }
 
-static int plan(struct tree *t, const struct opts *o, bool dump)
+int mnt_plan(struct tree *t, const struct opts *o, bool dump)
 {
 	int ret = order(t);
 
@@ -269,155 +236,7 @@ static const char *ext_path(const struct opts *o, const char *key, bool dump)
 	return NULL;
 }
 
-/* --- dump --- */
-
-/* mountinfo writes ' ', '\t', '\n' and '\\' as \ooo. */
-static void unescape(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++, d++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-		    s[3] >= '0' && s[3] <= '7') {
-			*d = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*d = *s;
-		}
-	}
-	*d = '\0';
-}
-
-struct opt_flag {
-	const char *opt;
-	unsigned int flag;
-};
-
-static const struct opt_flag mnt_opts[] = {
-	{ "rw", 0 }, { "ro", MS_RDONLY }, { "nosuid", MS_NOSUID }, { "nodev", MS_NODEV },
-	{ "noexec", MS_NOEXEC }, { "noatime", MS_NOATIME }, { "nodiratime", MS_NODIRATIME },
-	{ "relatime", MS_RELATIME },
-};
-
-/* Of the superblock's options, those CRIU keeps as sb_flags; the rest stays a string. */
-static const struct opt_flag sb_opts[] = {
-	{ "rw", 0 }, { "ro", MS_RDONLY }, { "sync", MS_SYNCHRONOUS }, { "dirsync", MS_DIRSYNC },
-	{ "mand", MS_MANDLOCK },
-};
-
-/* The flags of the comma-separated @opts; the others, in order, into @rest (if any). */
-static unsigned int opt_flags(char *opts, const struct opt_flag *tab, size_t n, char *rest)
-{
-	unsigned int flags = 0;
-	char *o;
-
-	if (rest)
-		rest[0] = '\0';
-	while ((o = strsep(&opts, ","))) {
-		size_t i;
-
-		for (i = 0; i < n && strcmp(tab[i].opt, o); i++)
-			;
-		if (i < n) {
-			flags |= tab[i].flag;
-		} else if (rest && *o) {
-			if (rest[0])
-				strcat(rest, ",");
-			strcat(rest, o);
-		}
-	}
-	return flags;
-}
-
-static void entry_free(MntEntry *e)
-{
-	free(e->root);
-	free(e->mountpoint);
-	free(e->source);
-	free(e->options);
-	free(e->ext_key);
-	free(e);
-}
-
-/* One line of mountinfo into a new entry: 0, or -EINVAL for a line we cannot read. */
-static int parse_line(char *line, MntEntry **out)
-{
-	char *f[6], *fs, *src, *sb, *tok, *p = line;
-	unsigned int maj, min;
-	MntEntry *e;
-	size_t i;
-
-	for (i = 0; i < 6 && (f[i] = strsep(&p, " ")); i++)
-		;
-	if (i < 6 || !p)
-		return -EINVAL;
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	mnt_entry__init(e);
-	if (sscanf(f[0], "%u", &e->mnt_id) != 1 || sscanf(f[1], "%u", &e->parent_mnt_id) != 1 ||
-	    sscanf(f[2], "%u:%u", &maj, &min) != 2)
-		goto bad;
-	e->root_dev = KDEV(maj, min);
-	e->flags = opt_flags(f[5], mnt_opts, sizeof(mnt_opts) / sizeof(mnt_opts[0]), NULL);
-	/* As CRIU: without relatime nor noatime the kernel would pick relatime. */
-	if (!(e->flags & (MS_RELATIME | MS_NOATIME)))
-		e->flags |= MS_STRICTATIME;
-	while ((tok = strsep(&p, " ")) && strcmp(tok, "-")) {
-		if (!strncmp(tok, "shared:", 7)) {
-			e->flags |= MS_SHARED;
-			e->shared_id = strtoul(tok + 7, NULL, 10);
-		} else if (!strncmp(tok, "master:", 7)) {
-			e->flags |= MS_SLAVE;
-			e->master_id = strtoul(tok + 7, NULL, 10);
-		} else if (!strcmp(tok, "unbindable")) {
-			e->flags |= MS_UNBINDABLE;
-		}
-	}
-	fs = strsep(&p, " ");
-	src = strsep(&p, " ");
-	sb = strsep(&p, " \n");
-	if (!tok || !fs || !src || !sb)
-		goto bad;
-	if (strchr(fs, '.'))
-		*strchr(fs, '.') = '\0';	/* fuse.sshfs: the type, not its subtype */
-	e->fstype = fs_by_name(fs) ? fs_by_name(fs)->code : FSTYPE__UNSUPPORTED;
-	e->has_shared_id = e->has_master_id = e->has_sb_flags = true;
-	unescape(f[3]);
-	unescape(f[4]);
-	unescape(src);
-	e->root = strdup(f[3]);
-	e->mountpoint = strdup(f[4]);
-	e->source = strdup(src);
-	e->options = malloc(strlen(sb) + 1);
-	if (!e->root || !e->mountpoint || !e->source || !e->options) {
-		entry_free(e);
-		return -ENOMEM;
-	}
-	e->sb_flags = opt_flags(sb, sb_opts, sizeof(sb_opts) / sizeof(sb_opts[0]), e->options);
-	if (strlen(e->root) > 10 && !strcmp(e->root + strlen(e->root) - 10, "//deleted")) {
-		e->root[strlen(e->root) - 10] = '\0';
-		e->has_deleted = e->deleted = true;
-	}
-	*out = e;
-	return 0;
-bad:
-	free(e);
-	return -EINVAL;
-}
-
-static void tree_free(struct tree *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		if (t->m[i].e)
-			entry_free(t->m[i].e);
-	}
-	free(t->m);
-	t->m = NULL;
-	t->n = 0;
-}
-
-static int tree_add(struct tree *t, MntEntry *e)
+int mnt_tree_add(struct tree *t, MntEntry *e)
 {
 	struct mnt *m = realloc(t->m, (t->n + 1) * sizeof(*m));
 
@@ -431,81 +250,8 @@ static int tree_add(struct tree *t, MntEntry *e)
 	return 0;
 }
 
-/* The root task's mounts, as it sees them. */
-static int read_mountinfo(pid_t pid, struct tree *t)
-{
-	char path[64], *line = NULL;
-	size_t len = 0;
-	int ret = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
-	f = fopen(path, "re");
-	if (!f) {
-		pr_perror("cannot read %s", path);
-		return -errno;
-	}
-	while (!ret && getline(&line, &len, f) > 0) {
-		MntEntry *e = NULL;
-
-		ret = parse_line(line, &e) ?: tree_add(t, e);
-		if (ret == -EINVAL)
-			pr_err("%s: cannot read the line \"%s\"", path, line);
-		else if (ret && e)
-			entry_free(e);
-	}
-	free(line);
-	fclose(f);
-	return ret;
-}
-
-/* --external mnt[MOUNTPOINT]:KEY names the mounts that come from outside. */
-static int mark_external(struct tree *t, const struct opts *o)
-{
-	for (size_t i = 0; o && i < o->nr_externals; i++) {
-		const char *x = o->externals[i], *end = strstr(x, "]:");
-		struct mnt *m = NULL;
-
-		if (strncmp(x, "mnt[", 4) || !end)
-			continue;
-		if (end == x + 4) {
-			pr_err("unsupported: --external %s (external mounts found by stasis itself)", x);
-			return -ENOTSUP;
-		}
-		for (size_t j = 0; j < t->n; j++)
-			if (strlen(t->m[j].e->mountpoint) == (size_t)(end - x - 4) &&
-			    !strncmp(t->m[j].e->mountpoint, x + 4, end - x - 4))
-				m = &t->m[j];
-		if (!m) {
-			pr_warn("--external %s: no such mount in the tree", x);
-			continue;
-		}
-		m->e->ext_key = strdup(end + 2);
-		if (!m->e->ext_key)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-/* The mnt_id of the file open as @fd in stasis, or -1. */
-static int fd_mnt_id(int fd)
-{
-	char path[64], line[128];
-	int id = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "mnt_id: %d", &id) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return id;
-}
-
 /* tar(1) run with @in, @out as its stdin, stdout and @dir its cwd: 0, or -EIO. */
-static int run_tar(int dir, int in, int out, char *const argv[])
+int mnt_run_tar(int dir, int in, int out, char *const argv[])
 {
 	sigset_t none;
 	int status;
@@ -538,72 +284,6 @@ static int run_tar(int dir, int in, int out, char *const argv[])
 	return 0;
 }
 
-/* The contents of tmpfs mount @m, reached through the root task's root. */
-static int tar_dump(struct dump_ctx *ctx, pid_t pid, const struct mnt *m)
-{
-	static char *const argv[] = {
-		"tar", "--create", "--gzip", "--no-unquote", "--no-wildcards", "--one-file-system",
-		"--check-links", "--preserve-permissions", "--sparse", "--numeric-owner",
-		"--directory", ".", ".", NULL,
-	};
-	char path[PATH_MAX], name[64];
-	int dir, img = -1, null = -1, ret;
-
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->e->mountpoint);
-	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0) {
-		pr_perror("mount %u: cannot open %s", m->e->mnt_id, path);
-		return -errno;
-	}
-	if (fd_mnt_id(dir) != (int)m->e->mnt_id) {
-		pr_err("unsupported: tmpfs mount %u (%s) is overmounted: its contents cannot be read",
-		       m->e->mnt_id, m->e->mountpoint);
-		ret = -ENOTSUP;
-		goto out;
-	}
-	snprintf(name, sizeof(name), "tmpfs-dev-%u.tar.gz.img", m->e->root_dev);
-	img = img_openat(ctx->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
-	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	ret = img < 0 ? img : null < 0 ? -errno : run_tar(dir, null, img, argv);
-	if (!ret)
-		pr_info("mount %u (%s): tmpfs contents in %s", m->e->mnt_id, m->e->mountpoint,
-			name);
-out:
-	if (img >= 0)
-		close(img);
-	if (null >= 0)
-		close(null);
-	close(dir);
-	return ret;
-}
-
-static int mnt_dump(struct dump_ctx *ctx, uint32_t id)
-{
-	pid_t pid = ctx->tasks[0].pid;
-	struct tree t = { 0 };
-	struct img *img = NULL;
-	int ret;
-
-	ret = read_mountinfo(pid, &t) ?: mark_external(&t, ctx->opts) ?: plan(&t, ctx->opts, true);
-	for (size_t i = 1; !ret && i < t.n; i++) {
-		const struct fs_kind *fs = fs_by_code(t.m[i].e->fstype);
-
-		if (!t.m[i].src && !t.m[i].e->ext_key && fs && fs->how == FS_TAR)
-			ret = tar_dump(ctx, pid, &t.m[i]);
-	}
-	if (!ret)
-		ret = img_open(&img, ctx->dirfd, IMG_MNTS, id, O_WRONLY);
-	for (size_t i = 0; !ret && i < t.n; i++) {
-		pr_info("mount namespace %u: mount %u on %s (%#x:%s, parent %u)", id,
-			t.m[i].e->mnt_id, t.m[i].e->mountpoint, t.m[i].e->root_dev, t.m[i].e->root,
-			t.m[i].e->parent_mnt_id);
-		ret = img_write_msg(img, &t.m[i].e->base);
-	}
-	if (img)
-		ret = img_close(img) ?: ret;
-	tree_free(&t);
-	return ret;
-}
 /* --- restore --- */
 
 static int read_tree(struct rst_ctx *ctx, uint32_t id, struct tree *t)
@@ -616,7 +296,7 @@ static int read_tree(struct rst_ctx *ctx, uint32_t id, struct tree *t)
 	if (ret == -ENOENT)
 		pr_err("mountpoints-%u.img: missing, named by the root's ids", id);
 	while (!ret && (ret = img_read_msg(img, &mnt_entry__descriptor, (ProtobufCMessage **)&e)) == 1) {
-		ret = tree_add(t, e);
+		ret = mnt_tree_add(t, e);
 		if (ret)
 			img_free_msg(&e->base);
 	}
@@ -653,7 +333,7 @@ static int open_sources(struct tree *t, struct mnt *x)
 
 		if (m->src != x)
 			continue;
-		rel = under(x->e->root, m->e->root);
+		rel = mnt_under(x->e->root, m->e->root);
 		m->srcfd = openat(x->fd, *rel ? rel : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (m->srcfd < 0) {
 			pr_perror("mount %u (%s): cannot find its root %s in mount %u",
@@ -715,7 +395,7 @@ static int tar_restore(struct rst_ctx *ctx, const struct mnt *m, int fd)
 		       m->e->mountpoint);
 	if (img < 0)
 		return img;
-	ret = run_tar(fd, img, 2, argv);
+	ret = mnt_run_tar(fd, img, 2, argv);
 	close(img);
 	return ret;
 }
@@ -723,7 +403,7 @@ static int tar_restore(struct rst_ctx *ctx, const struct mnt *m, int fd)
 /* A new instance of @m's file system, detached: its fd, or -errno. */
 static int make_new(struct rst_ctx *ctx, struct mnt *m)
 {
-	const struct fs_kind *fs = fs_by_code(m->e->fstype);
+	const struct fs_kind *fs = mnt_fs_by_code(m->e->fstype);
 	int fsfd, fd, ret;
 
 	fsfd = fsopen(fs->name, FSOPEN_CLOEXEC);
@@ -816,7 +496,7 @@ static int make_target(const struct mnt *m, int fd, const char *rel)
 /* Mount @m below its parent, through the parent's fd. */
 static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 {
-	const char *rel = under(m->parent->e->mountpoint, m->e->mountpoint);
+	const char *rel = mnt_under(m->parent->e->mountpoint, m->e->mountpoint);
 	int fd, ret;
 
 	if (!rel) {
@@ -979,7 +659,7 @@ static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 	struct tree t = { 0 };
 	int ret;
 
-	ret = read_tree(ctx, id, &t) ?: plan(&t, ctx->opts, false);
+	ret = read_tree(ctx, id, &t) ?: mnt_plan(&t, ctx->opts, false);
 	/* Nothing done here may reach the mounts of stasis's namespace. */
 	if (!ret && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		pr_perror("cannot make the new mount namespace private");

@@ -1,0 +1,306 @@
+/*
+ * mnt-dump.c - the dump half of a mount namespace (mnt.c): the root
+ * task's mountinfo into mountpoints-ID.img, tmpfs contents as tar.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ns/mnt.h"
+#include "ns/ns.h"
+#include "dump.h"
+
+#define KDEV(ma, mi)	(((ma) << 20) | (mi))	/* the kernel's dev_t, as CRIU keeps it */
+
+/* mountinfo writes ' ', '\t', '\n' and '\\' as \ooo. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*d = *s;
+		}
+	}
+	*d = '\0';
+}
+
+static const struct opt_flag mnt_opts[] = {
+	{ "rw", 0 }, { "ro", MS_RDONLY }, { "nosuid", MS_NOSUID }, { "nodev", MS_NODEV },
+	{ "noexec", MS_NOEXEC }, { "noatime", MS_NOATIME }, { "nodiratime", MS_NODIRATIME },
+	{ "relatime", MS_RELATIME },
+};
+
+/* Of the superblock's options, those CRIU keeps as sb_flags; the rest stays a string. */
+static const struct opt_flag sb_opts[] = {
+	{ "rw", 0 }, { "ro", MS_RDONLY }, { "sync", MS_SYNCHRONOUS }, { "dirsync", MS_DIRSYNC },
+	{ "mand", MS_MANDLOCK },
+};
+
+/* The flags of the comma-separated @opts; the others, in order, into @rest (if any). */
+static unsigned int opt_flags(char *opts, const struct opt_flag *tab, size_t n, char *rest)
+{
+	unsigned int flags = 0;
+	char *o;
+
+	if (rest)
+		rest[0] = '\0';
+	while ((o = strsep(&opts, ","))) {
+		size_t i;
+
+		for (i = 0; i < n && strcmp(tab[i].opt, o); i++)
+			;
+		if (i < n) {
+			flags |= tab[i].flag;
+		} else if (rest && *o) {
+			if (rest[0])
+				strcat(rest, ",");
+			strcat(rest, o);
+		}
+	}
+	return flags;
+}
+
+static void entry_free(MntEntry *e)
+{
+	free(e->root);
+	free(e->mountpoint);
+	free(e->source);
+	free(e->options);
+	free(e->ext_key);
+	free(e);
+}
+
+/* One line of mountinfo into a new entry: 0, or -EINVAL for a line we cannot read. */
+static int parse_line(char *line, MntEntry **out)
+{
+	char *f[6], *fs, *src, *sb, *tok, *p = line;
+	unsigned int maj, min;
+	MntEntry *e;
+	size_t i;
+
+	for (i = 0; i < 6 && (f[i] = strsep(&p, " ")); i++)
+		;
+	if (i < 6 || !p)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	mnt_entry__init(e);
+	if (sscanf(f[0], "%u", &e->mnt_id) != 1 || sscanf(f[1], "%u", &e->parent_mnt_id) != 1 ||
+	    sscanf(f[2], "%u:%u", &maj, &min) != 2)
+		goto bad;
+	e->root_dev = KDEV(maj, min);
+	e->flags = opt_flags(f[5], mnt_opts, sizeof(mnt_opts) / sizeof(mnt_opts[0]), NULL);
+	/* As CRIU: without relatime nor noatime the kernel would pick relatime. */
+	if (!(e->flags & (MS_RELATIME | MS_NOATIME)))
+		e->flags |= MS_STRICTATIME;
+	while ((tok = strsep(&p, " ")) && strcmp(tok, "-")) {
+		if (!strncmp(tok, "shared:", 7)) {
+			e->flags |= MS_SHARED;
+			e->shared_id = strtoul(tok + 7, NULL, 10);
+		} else if (!strncmp(tok, "master:", 7)) {
+			e->flags |= MS_SLAVE;
+			e->master_id = strtoul(tok + 7, NULL, 10);
+		} else if (!strcmp(tok, "unbindable")) {
+			e->flags |= MS_UNBINDABLE;
+		}
+	}
+	fs = strsep(&p, " ");
+	src = strsep(&p, " ");
+	sb = strsep(&p, " \n");
+	if (!tok || !fs || !src || !sb)
+		goto bad;
+	if (strchr(fs, '.'))
+		*strchr(fs, '.') = '\0';	/* fuse.sshfs: the type, not its subtype */
+	e->fstype = mnt_fs_by_name(fs) ? mnt_fs_by_name(fs)->code : FSTYPE__UNSUPPORTED;
+	e->has_shared_id = e->has_master_id = e->has_sb_flags = true;
+	unescape(f[3]);
+	unescape(f[4]);
+	unescape(src);
+	e->root = strdup(f[3]);
+	e->mountpoint = strdup(f[4]);
+	e->source = strdup(src);
+	e->options = malloc(strlen(sb) + 1);
+	if (!e->root || !e->mountpoint || !e->source || !e->options) {
+		entry_free(e);
+		return -ENOMEM;
+	}
+	e->sb_flags = opt_flags(sb, sb_opts, sizeof(sb_opts) / sizeof(sb_opts[0]), e->options);
+	if (strlen(e->root) > 10 && !strcmp(e->root + strlen(e->root) - 10, "//deleted")) {
+		e->root[strlen(e->root) - 10] = '\0';
+		e->has_deleted = e->deleted = true;
+	}
+	*out = e;
+	return 0;
+bad:
+	free(e);
+	return -EINVAL;
+}
+
+static void tree_free(struct tree *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->m[i].e)
+			entry_free(t->m[i].e);
+	}
+	free(t->m);
+	t->m = NULL;
+	t->n = 0;
+}
+
+
+/* The root task's mounts, as it sees them. */
+static int read_mountinfo(pid_t pid, struct tree *t)
+{
+	char path[64], *line = NULL;
+	size_t len = 0;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		pr_perror("cannot read %s", path);
+		return -errno;
+	}
+	while (!ret && getline(&line, &len, f) > 0) {
+		MntEntry *e = NULL;
+
+		ret = parse_line(line, &e) ?: mnt_tree_add(t, e);
+		if (ret == -EINVAL)
+			pr_err("%s: cannot read the line \"%s\"", path, line);
+		else if (ret && e)
+			entry_free(e);
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+/* --external mnt[MOUNTPOINT]:KEY names the mounts that come from outside. */
+static int mark_external(struct tree *t, const struct opts *o)
+{
+	for (size_t i = 0; o && i < o->nr_externals; i++) {
+		const char *x = o->externals[i], *end = strstr(x, "]:");
+		struct mnt *m = NULL;
+
+		if (strncmp(x, "mnt[", 4) || !end)
+			continue;
+		if (end == x + 4) {
+			pr_err("unsupported: --external %s (external mounts found by stasis itself)", x);
+			return -ENOTSUP;
+		}
+		for (size_t j = 0; j < t->n; j++)
+			if (strlen(t->m[j].e->mountpoint) == (size_t)(end - x - 4) &&
+			    !strncmp(t->m[j].e->mountpoint, x + 4, end - x - 4))
+				m = &t->m[j];
+		if (!m) {
+			pr_warn("--external %s: no such mount in the tree", x);
+			continue;
+		}
+		m->e->ext_key = strdup(end + 2);
+		if (!m->e->ext_key)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* The mnt_id of the file open as @fd in stasis, or -1. */
+static int fd_mnt_id(int fd)
+{
+	char path[64], line[128];
+	int id = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return id;
+}
+
+
+/* The contents of tmpfs mount @m, reached through the root task's root. */
+static int tar_dump(struct dump_ctx *ctx, pid_t pid, const struct mnt *m)
+{
+	static char *const argv[] = {
+		"tar", "--create", "--gzip", "--no-unquote", "--no-wildcards", "--one-file-system",
+		"--check-links", "--preserve-permissions", "--sparse", "--numeric-owner",
+		"--directory", ".", ".", NULL,
+	};
+	char path[PATH_MAX], name[64];
+	int dir, img = -1, null = -1, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->e->mountpoint);
+	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		pr_perror("mount %u: cannot open %s", m->e->mnt_id, path);
+		return -errno;
+	}
+	if (fd_mnt_id(dir) != (int)m->e->mnt_id) {
+		pr_err("unsupported: tmpfs mount %u (%s) is overmounted: its contents cannot be read",
+		       m->e->mnt_id, m->e->mountpoint);
+		ret = -ENOTSUP;
+		goto out;
+	}
+	snprintf(name, sizeof(name), "tmpfs-dev-%u.tar.gz.img", m->e->root_dev);
+	img = img_openat(ctx->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ret = img < 0 ? img : null < 0 ? -errno : mnt_run_tar(dir, null, img, argv);
+	if (!ret)
+		pr_info("mount %u (%s): tmpfs contents in %s", m->e->mnt_id, m->e->mountpoint,
+			name);
+out:
+	if (img >= 0)
+		close(img);
+	if (null >= 0)
+		close(null);
+	close(dir);
+	return ret;
+}
+
+int mnt_dump(struct dump_ctx *ctx, uint32_t id)
+{
+	pid_t pid = ctx->tasks[0].pid;
+	struct tree t = { 0 };
+	struct img *img = NULL;
+	int ret;
+
+	ret = read_mountinfo(pid, &t) ?: mark_external(&t, ctx->opts) ?: mnt_plan(&t, ctx->opts, true);
+	for (size_t i = 1; !ret && i < t.n; i++) {
+		const struct fs_kind *fs = mnt_fs_by_code(t.m[i].e->fstype);
+
+		if (!t.m[i].src && !t.m[i].e->ext_key && fs && fs->how == FS_TAR)
+			ret = tar_dump(ctx, pid, &t.m[i]);
+	}
+	if (!ret)
+		ret = img_open(&img, ctx->dirfd, IMG_MNTS, id, O_WRONLY);
+	for (size_t i = 0; !ret && i < t.n; i++) {
+		pr_info("mount namespace %u: mount %u on %s (%#x:%s, parent %u)", id,
+			t.m[i].e->mnt_id, t.m[i].e->mountpoint, t.m[i].e->root_dev, t.m[i].e->root,
+			t.m[i].e->parent_mnt_id);
+		ret = img_write_msg(img, &t.m[i].e->base);
+	}
+	if (img)
+		ret = img_close(img) ?: ret;
+	tree_free(&t);
+	return ret;
+}
