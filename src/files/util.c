@@ -223,10 +223,28 @@ int files_reopen(int fd, int flags, const char *what)
 }
 
 
+/* Is task @pid in stasis's own mount namespace?  Asked again only for another pid. */
+static bool in_my_mntns(pid_t pid)
+{
+	static pid_t last;
+	static bool same;
+	struct stat a, b;
+	char path[64];
+
+	if (pid == last)
+		return same;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	same = stat(path, &a) || stat("/proc/self/ns/mnt", &b) || a.st_ino == b.st_ino;
+	last = pid;
+	return same;
+}
+
 /*
- * stat(2) of @path as task @pid sees it: from its root, through its
- * mounts (another mount namespace than stasis's shows other files at the
- * same path).  Symlinks resolve inside that root too.  0, or -1 and errno.
+ * stat(2) of @path, a /proc/PID/fd link of task @pid, as that task sees
+ * it.  In stasis's mount namespace the link is a path of stasis's own
+ * (chroot or not); in another, one from that namespace's root, which is
+ * the task's root there (pivot_root): looked up from /proc/PID/root, its
+ * symlinks too.  0, or -1 and errno.
  */
 int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofollow)
 {
@@ -237,6 +255,8 @@ int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofoll
 	char root[64];
 	int rfd, fd, err;
 
+	if (in_my_mntns(pid))
+		return fstatat(AT_FDCWD, path, st, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
 	snprintf(root, sizeof(root), "/proc/%d/root", pid);
 	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)

@@ -86,7 +86,7 @@ static void entry_free(MntEntry *e)
 }
 
 /* One line of mountinfo into a new entry: 0, or -EINVAL for a line we cannot read. */
-static int parse_line(char *line, MntEntry **out)
+static int parse_line(char *line, MntEntry **out, char **type)
 {
 	char *f[6], *fs, *src, *sb, *tok, *p = line;
 	unsigned int maj, min;
@@ -128,6 +128,7 @@ static int parse_line(char *line, MntEntry **out)
 	if (strchr(fs, '.'))
 		*strchr(fs, '.') = '\0';	/* fuse.sshfs: the type, not its subtype */
 	e->fstype = mnt_fs_by_name(fs) ? mnt_fs_by_name(fs)->code : FSTYPE__UNSUPPORTED;
+	*type = strdup(fs);	/* for messages: CRIU keeps no name but for "auto" */
 	e->has_shared_id = e->has_master_id = e->has_sb_flags = true;
 	unescape(f[3]);
 	unescape(f[4]);
@@ -136,8 +137,9 @@ static int parse_line(char *line, MntEntry **out)
 	e->mountpoint = strdup(f[4]);
 	e->source = strdup(src);
 	e->options = malloc(strlen(sb) + 1);
-	if (!e->root || !e->mountpoint || !e->source || !e->options) {
+	if (!e->root || !e->mountpoint || !e->source || !e->options || !*type) {
 		entry_free(e);
+		free(*type);
 		return -ENOMEM;
 	}
 	e->sb_flags = opt_flags(sb, sb_opts, sizeof(sb_opts) / sizeof(sb_opts[0]), e->options);
@@ -157,6 +159,7 @@ static void tree_free(struct tree *t)
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->m[i].e)
 			entry_free(t->m[i].e);
+		free(t->m[i].type);
 	}
 	free(t->m);
 	t->m = NULL;
@@ -180,12 +183,17 @@ static int read_mountinfo(pid_t pid, struct tree *t)
 	}
 	while (!ret && getline(&line, &len, f) > 0) {
 		MntEntry *e = NULL;
+		char *type = NULL;
 
-		ret = parse_line(line, &e) ?: mnt_tree_add(t, e);
+		ret = parse_line(line, &e, &type) ?: mnt_tree_add(t, e);
 		if (ret == -EINVAL)
 			pr_err("%s: cannot read the line \"%s\"", path, line);
-		else if (ret && e)
+		if (ret && e) {
 			entry_free(e);
+			free(type);
+		} else if (!ret) {
+			t->m[t->n - 1].type = type;
+		}
 	}
 	free(line);
 	fclose(f);

@@ -181,7 +181,7 @@ static int plan_one(struct tree *t, size_t i, const struct opts *o, bool dump)
 		return 0;
 	pr_err("unsupported: mount %u (%s) is a %s mount (root %s) that is neither made anew "
 	       "nor a bind of a mount in the tree: name it with --external mnt[%s]:KEY",
-	       m->e->mnt_id, m->e->mountpoint, fs ? fs->name : m->e->fsname ?: "disk", m->e->root,
+	       m->e->mnt_id, m->e->mountpoint, m->type ?: fs ? fs->name : "unknown", m->e->root,
 	       m->e->mountpoint);
 	return -ENOTSUP;
 }

@@ -15,6 +15,9 @@
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
 #  - files given with --inherit-fd stand for those the images name (inherit-fd.sh);
+#  - a tree pivoted into a root of its own mount namespace comes back in
+#    another directory given with --root, /usr and /dev as external mounts
+#    (mntns-root.sh);
 #  - netlink and packet sockets whose images do not add up are refused (sockets.sh);
 #  - inet sockets whose entries make no sense are refused (inet.sh);
 #  - a TCP connection to a peer outside the tree survives a dump and
@@ -264,11 +267,11 @@ done
 
 # --- bad input: a clear error, exit status 1, nothing left running ---
 
-# expect_error WHAT DIR PATTERN: restore DIR must fail with PATTERN in its error.
+# expect_error WHAT DIR PATTERN [OPT...]: restore DIR (with OPTs) must fail with PATTERN in its error.
 expect_error() {
 	local what=$1 dir=$2 pattern=$3 out rc
 	T="refuses $what"
-	out=$(build/stasis restore -D "$dir" -d 2>&1)
+	out=$(build/stasis restore -D "$dir" -d "${@:4}" 2>&1)
 	rc=$?
 	if [ $rc -ne 1 ]; then
 		fail "exit status $rc, not 1: $out"
@@ -335,6 +338,15 @@ expect_error "a uts namespace without its image" "$W/bad" "utsns-20.img: missing
 fresh
 alter ids-31001.img '.entries[0].ipc_ns_id = 21'
 expect_error "an ipc namespace without its images" "$W/bad" "ipcns-var-21.img"
+
+fresh
+alter ids-31001.img '.entries[0].mnt_ns_id = 22'
+expect_error "a mount namespace without its image" "$W/bad" "mountpoints-22.img: missing"
+
+# --root is a mount namespace's: refused for a tree without one.
+fresh
+expect_error "--root for a tree without its own mount namespace" "$W/bad" \
+	"unsupported: --root /tmp for a tree without a mount namespace of its own" --root /tmp
 
 fresh
 alter mm-31001.img '.entries[0].vmas[1].start = .entries[0].vmas[0].start'
@@ -468,6 +480,7 @@ fi
 bash tests/restore/vdso.sh
 bash tests/restore/aio.sh
 bash tests/restore/inherit-fd.sh
+bash tests/restore/mntns-root.sh
 bash tests/restore/sockets.sh
 bash tests/restore/inet.sh
 bash tests/restore/tcp-peer.sh
