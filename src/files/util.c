@@ -223,20 +223,17 @@ int files_reopen(int fd, int flags, const char *what)
 }
 
 
-/* Is task @pid in stasis's own mount namespace?  Asked again only for another pid. */
+/* Is task @pid in stasis's own mount namespace (which never changes)? */
 static bool in_my_mntns(pid_t pid)
 {
-	static pid_t last;
-	static bool same;
-	struct stat a, b;
+	static ino_t mine;
+	struct stat st;
 	char path[64];
 
-	if (pid == last)
-		return same;
+	if (!mine && !stat("/proc/self/ns/mnt", &st))
+		mine = st.st_ino;
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	same = stat(path, &a) || stat("/proc/self/ns/mnt", &b) || a.st_ino == b.st_ino;
-	last = pid;
-	return same;
+	return stat(path, &st) || st.st_ino == mine;
 }
 
 /*
