@@ -312,6 +312,11 @@ int reg_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	rfe.name = p->link;
 	rfe.has_mode = true;
 	rfe.mode = p->st.st_mode;
+	/* As CRIU: the mount it is on, where the tree has a mount namespace of its own. */
+	if (!files_in_my_mntns(p->pid)) {
+		rfe.has_mnt_id = true;
+		rfe.mnt_id = files_fd_mnt_id(p->lfd);
+	}
 	if (records_size(p)) {
 		rfe.has_size = true;
 		rfe.size = p->st.st_size;

@@ -223,8 +223,7 @@ int files_reopen(int fd, int flags, const char *what)
 }
 
 
-/* Is task @pid in stasis's own mount namespace (which never changes)? */
-static bool in_my_mntns(pid_t pid)
+bool files_in_my_mntns(pid_t pid)
 {
 	static ino_t mine;
 	struct stat st;
@@ -252,7 +251,7 @@ int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofoll
 	char root[64];
 	int rfd, fd, err;
 
-	if (in_my_mntns(pid))
+	if (files_in_my_mntns(pid))
 		return fstatat(AT_FDCWD, path, st, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
 	snprintf(root, sizeof(root), "/proc/%d/root", pid);
 	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -269,4 +268,20 @@ int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofoll
 	close(fd);
 	errno = err;
 	return err ? -1 : 0;
+}
+
+int files_fd_mnt_id(int fd)
+{
+	char path[64], line[128];
+	int id = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return id;
 }

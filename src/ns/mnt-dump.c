@@ -19,6 +19,7 @@
 #include "ns/mnt.h"
 #include "ns/ns.h"
 #include "dump.h"
+#include "files/files.h"
 
 #define KDEV(ma, mi)	(((ma) << 20) | (mi))	/* the kernel's dev_t, as CRIU keeps it */
 
@@ -228,24 +229,6 @@ static int mark_external(struct tree *t, const struct opts *o)
 	return 0;
 }
 
-/* The mnt_id of the file open as @fd in stasis, or -1. */
-static int fd_mnt_id(int fd)
-{
-	char path[64], line[128];
-	int id = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "mnt_id: %d", &id) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return id;
-}
-
-
 /* The contents of tmpfs mount @m, reached through the root task's root. */
 static int tar_dump(struct dump_ctx *ctx, pid_t pid, const struct mnt *m)
 {
@@ -263,7 +246,7 @@ static int tar_dump(struct dump_ctx *ctx, pid_t pid, const struct mnt *m)
 		pr_perror("mount %u: cannot open %s", m->e->mnt_id, path);
 		return -errno;
 	}
-	if (fd_mnt_id(dir) != (int)m->e->mnt_id) {
+	if (files_fd_mnt_id(dir) != (int)m->e->mnt_id) {
 		pr_err("unsupported: tmpfs mount %u (%s) is overmounted: its contents cannot be read",
 		       m->e->mnt_id, m->e->mountpoint);
 		ret = -ENOTSUP;
