@@ -13,8 +13,9 @@
  * mount included), or an external mount named by --external mnt[PATH]:KEY.
  * Anything else is refused by name before a byte is written.
  *
- * Restore, in the new root task inside its new namespace (a private copy
- * of stasis's): the root mount is a bind of --root (or of "/"); every
+ * Restore, in the controller just moved into the tree's new namespace (a
+ * private copy of stasis's; ns.c): the root mount is a bind of --root
+ * (or of "/"); every
  * other mount, parents first, is made detached (fsopen/fsmount, or
  * open_tree of its source) and attached below its parent through the
  * parent's own fd, so that overmounts and later mounts never get in the
@@ -22,6 +23,8 @@
  * only then propagation (peer groups through MOVE_MOUNT_SET_GROUP),
  * unbindable, read-only superblocks and the mounts' own flags: a mount
  * made read-only or unbindable early would refuse what comes after it.
+ * The pool is then made inside the tree.  A proc mount is the controller's
+ * until the root, init of the tree's own pid namespace, makes it again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -612,6 +615,30 @@ static int propagate(struct tree *t)
 	return ret;
 }
 
+/* The flags of mount @m itself (read-only, nosuid, nodev, noexec, atime). */
+static int set_attrs(const struct mnt *m)
+{
+	uint32_t f = m->e->flags;
+	struct mount_attr a = {
+		.attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+			    MOUNT_ATTR_NOEXEC | MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME,
+		.attr_set = (f & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) |
+			    (f & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
+			    (f & MS_NODEV ? MOUNT_ATTR_NODEV : 0) |
+			    (f & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0) |
+			    (f & MS_NODIRATIME ? MOUNT_ATTR_NODIRATIME : 0) |
+			    (f & MS_NOATIME ? MOUNT_ATTR_NOATIME :
+			     f & MS_STRICTATIME ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME),
+	};
+
+	if (mount_setattr(m->fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
+		pr_perror("mount %u (%s): cannot set its flags %#x", m->e->mnt_id,
+			  m->e->mountpoint, f);
+		return -errno;
+	}
+	return 0;
+}
+
 /* Read-only superblocks (made here), then each mount's own flags. */
 static int set_flags(struct tree *t)
 {
@@ -619,11 +646,6 @@ static int set_flags(struct tree *t)
 
 	for (size_t i = 0; !ret && i < t->n; i++) {
 		struct mnt *m = &t->m[i];
-		struct mount_attr a = {
-			.attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-				    MOUNT_ATTR_NOEXEC | MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME,
-		};
-		uint32_t f = m->e->flags;
 		int fsfd;
 
 		if (m->fresh && (m->e->sb_flags & MS_RDONLY)) {
@@ -637,19 +659,84 @@ static int set_flags(struct tree *t)
 			if (fsfd >= 0)
 				close(fsfd);
 		}
-		a.attr_set = (f & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) |
-			     (f & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
-			     (f & MS_NODEV ? MOUNT_ATTR_NODEV : 0) |
-			     (f & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0) |
-			     (f & MS_NODIRATIME ? MOUNT_ATTR_NODIRATIME : 0) |
-			     (f & MS_NOATIME ? MOUNT_ATTR_NOATIME :
-			      f & MS_STRICTATIME ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME);
-		if (!ret && mount_setattr(m->fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
-			pr_perror("mount %u (%s): cannot set its flags %#x", m->e->mnt_id,
-				  m->e->mountpoint, f);
+		ret = ret ?: set_attrs(m);
+	}
+	return ret;
+}
+
+/*
+ * A proc mount shows the pid namespace of whoever made it: the controller
+ * makes it for the pool (its files are opened through /proc), the root
+ * makes it again once it is init of the tree's own pid namespace.  These
+ * are the ones to make again, copied before the tree is freed.
+ */
+static struct mnt *procs;
+static size_t nr_procs;
+
+static int keep_procs(const struct tree *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct mnt *m = &t->m[i];
+		struct mnt *p;
+		bool below = false;
+
+		if (!m->fresh || m->e->fstype != FSTYPE__PROC)
+			continue;
+		for (size_t j = 0; j < t->n; j++)
+			below |= t->m[j].parent == m || t->m[j].src == m;
+		p = realloc(procs, (nr_procs + 1) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		procs = p;
+		p = &procs[nr_procs++];
+		*p = (struct mnt){ .fd = -1, .srcfd = -1, .below = below };
+		p->e = malloc(sizeof(*p->e));
+		if (!p->e)
+			return -ENOMEM;
+		*p->e = *m->e;
+		p->e->mountpoint = strdup(m->e->mountpoint);
+		p->e->options = strdup(m->e->options);
+		p->e->source = strdup(m->e->source);
+		if (!p->e->mountpoint || !p->e->options || !p->e->source)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* In the root, first of all: its proc mounts made again in its own pid namespace. */
+static int mnt_restore_root(struct rst_ctx *ctx, uint32_t id)
+{
+	int ret = 0;
+
+	if (!(ns_clone_flags(ctx, &ctx->tasks[0]) & CLONE_NEWPID))
+		return 0;
+	for (size_t i = 0; !ret && i < nr_procs; i++) {
+		struct mnt *p = &procs[i];
+
+		if (p->below) {
+			pr_err("not supported yet: mount %u (%s), a proc with mounts below it or "
+			       "bound from it, in a new pid namespace", p->e->mnt_id, p->e->mountpoint);
+			return -ENOTSUP;
+		}
+		if (umount2(p->e->mountpoint, MNT_DETACH)) {
+			pr_perror("mount %u: cannot take the controller's proc off %s", p->e->mnt_id,
+				  p->e->mountpoint);
+			return -errno;
+		}
+		p->fd = make_new(ctx, p);
+		if (p->fd < 0)
+			return p->fd;
+		if (move_mount(p->fd, "", AT_FDCWD, p->e->mountpoint, MOVE_MOUNT_F_EMPTY_PATH)) {
+			pr_perror("mount %u: cannot mount proc on %s", p->e->mnt_id, p->e->mountpoint);
 			ret = -errno;
 		}
+		ret = ret ?: set_attrs(p);
+		close(p->fd);
+		p->fd = -1;
 	}
+	if (!ret && nr_procs)
+		pr_info("mount namespace %u: %zu proc mounts made again in the tree's pid namespace",
+			id, nr_procs);
 	return ret;
 }
 
@@ -668,7 +755,7 @@ static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 	ret = ret ?: make_root(&t, root);
 	for (size_t i = 1; !ret && i < t.n; i++)
 		ret = attach(ctx, &t, &t.m[i]);
-	ret = ret ?: pivot(&t) ?: propagate(&t) ?: set_flags(&t);
+	ret = ret ?: pivot(&t) ?: propagate(&t) ?: set_flags(&t) ?: keep_procs(&t);
 	if (!ret)
 		pr_info("mount namespace %u: %zu mounts, the root from %s", id, t.n, root);
 	tree_close(&t);
@@ -681,4 +768,5 @@ const struct ns_operations mnt_ns_ops = {
 	.dump_outside = true,
 	.dump = mnt_dump,
 	.restore = mnt_restore,
+	.restore_root = mnt_restore_root,
 };

@@ -40,6 +40,7 @@ struct mnt {
 	int srcfd;		/* restore: where it is cloned from, opened with its source */
 	bool fresh;		/* restore: made anew here (its superblock is ours) */
 	bool grouped;		/* restore: its peer group is made */
+	bool below;		/* restore: a mount is below it or bound from it */
 	char *type;		/* dump: its file system's name */
 };
 
