@@ -743,7 +743,7 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 		ret = read_tasks(&ctx);
 	/* The tree's own mount namespace is rebuilt from --root (ns/mnt.c). */
 	if (!ret && o->root && strcmp(o->root, "/") &&
-	    !(ns_clone_flags(&ctx, &ctx.tasks[0]) & CLONE_NEWNS)) {
+	    !ns_restore_has(CLONE_NEWNS)) {
 		pr_err("unsupported: --root %s for a tree without a mount namespace of its own",
 		       o->root);
 		ret = -ENOTSUP;

@@ -398,6 +398,11 @@ int ns_restore_leave(struct rst_ctx *ctx)
 	return ret;
 }
 
+bool ns_restore_has(unsigned long cflag)
+{
+	return root_mask & cflag;
+}
+
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t)
 {
 	return t == &ctx->tasks[0] ? root_mask & ~unshared_mask() : 0;

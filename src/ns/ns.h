@@ -72,6 +72,8 @@ int ns_restore_read(struct rst_ctx *ctx);
 int ns_restore_enter(struct rst_ctx *ctx);
 /* The controller back in its own namespaces (after the root's fork, or on failure). */
 int ns_restore_leave(struct rst_ctx *ctx);
+/* Does the root get a namespace of its own of kind @cflag (CLONE_NEW*)? */
+bool ns_restore_has(unsigned long cflag);
 /* CLONE_NEW* flags task @t is created with (a pid namespace is made by the clone). */
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t);
 /* In task @t, first of all: the restore_root hooks of the root's namespaces. */
