@@ -132,6 +132,8 @@ static const struct opt_desc opt_table[] = {
 	{ "check-only", no_argument, 0, UNSUPPORTED },
 	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
 	{ "ext-mount-map", required_argument, 'M', SET },
+	/* stasis has one way to restore mounts, CRIU's newer one (mount-v2). */
+	{ "no-mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "empty-ns", required_argument, 0, UNSUPPORTED },
 	{ "skip-mnt", required_argument, 0, UNSUPPORTED },
 	{ "pidfd-store", required_argument, 0, UNSUPPORTED },

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,7 +20,6 @@
 #include "ns/mnt.h"
 #include "ns/ns.h"
 #include "dump.h"
-#include "files/files.h"
 
 #define KDEV(ma, mi)	(((ma) << 20) | (mi))	/* the kernel's dev_t, as CRIU keeps it */
 
@@ -144,8 +144,8 @@ static int parse_line(char *line, MntEntry **out, char **type)
 		return -ENOMEM;
 	}
 	e->sb_flags = opt_flags(sb, sb_opts, sizeof(sb_opts) / sizeof(sb_opts[0]), e->options);
-	if (strlen(e->root) > 10 && !strcmp(e->root + strlen(e->root) - 10, "//deleted")) {
-		e->root[strlen(e->root) - 10] = '\0';
+	if (strlen(e->root) > 9 && !strcmp(e->root + strlen(e->root) - 9, "//deleted")) {
+		e->root[strlen(e->root) - 9] = '\0';
 		e->has_deleted = e->deleted = true;
 	}
 	*out = e;
@@ -229,7 +229,57 @@ static int mark_external(struct tree *t, const struct opts *o)
 	return 0;
 }
 
-/* The contents of tmpfs mount @m, reached through the root task's root. */
+struct reach {
+	pid_t pid;		/* the root task */
+	const MntEntry *e;	/* the tmpfs mount */
+};
+
+/*
+ * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
+ * below it (they hide files of its own) nor over it.  The process moves
+ * into the tree's mount namespace and makes itself a private copy of it,
+ * where it may take off what covers the mount without the tree seeing.
+ */
+static int reach_mount(const void *arg)
+{
+	const struct reach *r = arg;
+	const char *mp = r->e->mountpoint;
+	char path[64];
+	struct stat st;
+	int ns, fd = -1, copy;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", r->pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0 || setns(ns, CLONE_NEWNS) || unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		pr_perror("mount %u: cannot get a private copy of the tree's mounts", r->e->mnt_id);
+		return -1;
+	}
+	for (int i = 0; i < 64; i++) {
+		fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			pr_perror("mount %u: cannot open %s", r->e->mnt_id, mp);
+			return -1;
+		}
+		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev)
+			break;
+		close(fd);
+		fd = -1;
+		if (umount2(mp, MNT_DETACH)) {
+			pr_perror("mount %u: cannot uncover %s", r->e->mnt_id, mp);
+			return -1;
+		}
+	}
+	if (fd < 0)
+		return -1;
+	copy = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (copy < 0)
+		pr_perror("mount %u: cannot copy %s", r->e->mnt_id, mp);
+	close(fd);
+	return copy;
+}
+
+/* The contents of tmpfs mount @m, as CRIU's tar would make them. */
 static int tar_dump(struct dump_ctx *ctx, pid_t pid, const struct mnt *m)
 {
 	static char *const argv[] = {
@@ -237,34 +287,22 @@ static int tar_dump(struct dump_ctx *ctx, pid_t pid, const struct mnt *m)
 		"--check-links", "--preserve-permissions", "--sparse", "--numeric-owner",
 		"--directory", ".", ".", NULL,
 	};
-	char path[PATH_MAX], name[64];
-	int dir, img = -1, null = -1, ret;
+	const struct reach r = { .pid = pid, .e = m->e };
+	int img, null, ret;
+	char name[64];
 
-	snprintf(path, sizeof(path), "/proc/%d/root%s", pid, m->e->mountpoint);
-	dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dir < 0) {
-		pr_perror("mount %u: cannot open %s", m->e->mnt_id, path);
-		return -errno;
-	}
-	if (files_fd_mnt_id(dir) != (int)m->e->mnt_id) {
-		pr_err("unsupported: tmpfs mount %u (%s) is overmounted: its contents cannot be read",
-		       m->e->mnt_id, m->e->mountpoint);
-		ret = -ENOTSUP;
-		goto out;
-	}
 	snprintf(name, sizeof(name), "tmpfs-dev-%u.tar.gz.img", m->e->root_dev);
 	img = img_openat(ctx->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+	if (img < 0)
+		return img;
 	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	ret = img < 0 ? img : null < 0 ? -errno : mnt_run_tar(dir, null, img, argv);
+	ret = null < 0 ? -errno : mnt_run_tar(reach_mount, &r, null, img, argv);
 	if (!ret)
 		pr_info("mount %u (%s): tmpfs contents in %s", m->e->mnt_id, m->e->mountpoint,
 			name);
-out:
-	if (img >= 0)
-		close(img);
 	if (null >= 0)
 		close(null);
-	close(dir);
+	close(img);
 	return ret;
 }
 

@@ -167,11 +167,6 @@ static int plan_one(struct tree *t, size_t i, const struct opts *o, bool dump)
 		}
 		return 0;
 	}
-	if (m->e->has_deleted && m->e->deleted) {
-		pr_err("unsupported: mount %u (%s) is a bind of a deleted %s", m->e->mnt_id,
-		       m->e->mountpoint, m->e->root);
-		return -ENOTSUP;
-	}
 	for (size_t j = 0; j < i; j++) {
 		struct mnt *s = &t->m[j];
 
@@ -254,7 +249,8 @@ int mnt_tree_add(struct tree *t, MntEntry *e)
 }
 
 /* tar(1) run with @in, @out as its stdin, stdout and @dir its cwd: 0, or -EIO. */
-int mnt_run_tar(int dir, int in, int out, char *const argv[])
+int mnt_run_tar(int (*dir)(const void *arg), const void *arg, int in, int out,
+		char *const argv[])
 {
 	sigset_t none;
 	int status;
@@ -266,9 +262,14 @@ int mnt_run_tar(int dir, int in, int out, char *const argv[])
 		return -errno;
 	}
 	if (!pid) {
+		int fd;
+
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || fchdir(dir))
+		fd = dir(arg);
+		if (fd < 0)
+			_exit(125);
+		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || fchdir(fd))
 			_exit(126);
 		execvp("tar", argv);
 		_exit(127);
@@ -281,7 +282,9 @@ int mnt_run_tar(int dir, int in, int out, char *const argv[])
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		pr_err("tar %s failed (status %#x%s)", argv[1], status,
-		       WIFEXITED(status) && WEXITSTATUS(status) == 127 ? ": is tar installed?" : "");
+		       !WIFEXITED(status) ? "" :
+		       WEXITSTATUS(status) == 127 ? ": is tar installed?" :
+		       WEXITSTATUS(status) == 125 ? ": the mount could not be reached" : "");
 		return -EIO;
 	}
 	return 0;
@@ -338,6 +341,8 @@ static int open_sources(struct tree *t, struct mnt *x)
 			continue;
 		rel = mnt_under(x->e->root, m->e->root);
 		m->srcfd = openat(x->fd, *rel ? rel : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (m->srcfd < 0 && errno == ENOENT && m->e->deleted)
+			continue;	/* made for the while of its bind (make_deleted) */
 		if (m->srcfd < 0) {
 			pr_perror("mount %u (%s): cannot find its root %s in mount %u",
 				  m->e->mnt_id, m->e->mountpoint, m->e->root, x->e->mnt_id);
@@ -381,6 +386,11 @@ static int configure(int fsfd, const struct mnt *m)
 	return ret;
 }
 
+static int given_fd(const void *arg)
+{
+	return *(const int *)arg;
+}
+
 /* The contents of tmpfs mount @m, from the image, into the mount open as @fd. */
 static int tar_restore(struct rst_ctx *ctx, const struct mnt *m, int fd)
 {
@@ -398,7 +408,7 @@ static int tar_restore(struct rst_ctx *ctx, const struct mnt *m, int fd)
 		       m->e->mountpoint);
 	if (img < 0)
 		return img;
-	ret = mnt_run_tar(fd, img, 2, argv);
+	ret = mnt_run_tar(given_fd, &fd, img, 2, argv);
 	close(img);
 	return ret;
 }
@@ -438,6 +448,53 @@ static int make_new(struct rst_ctx *ctx, struct mnt *m)
 	return fd;
 }
 
+/*
+ * A bind of a deleted file or directory (its root "//deleted" in
+ * mountinfo): made again in its source mount, bound, and removed again,
+ * with the directories made for it.  A directory unless its mount point is
+ * a file.  The bind's fd, or -errno.
+ */
+static int make_deleted(struct mnt *m)
+{
+	const char *rel = mnt_under(m->src->e->root, m->e->root);
+	const char *mp = mnt_under(m->parent->e->mountpoint, m->e->mountpoint);
+	int dfd = m->src->fd, made = 0, fd = -1, ret = 0;
+	bool dir = true;
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (mp && *mp && !fstatat(m->parent->fd, mp, &st, AT_SYMLINK_NOFOLLOW))
+		dir = S_ISDIR(st.st_mode);
+	snprintf(path, sizeof(path), "%s", rel);
+	for (char *p = strchr(path, '/'); !ret && p; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (!mkdirat(dfd, path, 0700))
+			made++;
+		else if (errno != EEXIST)
+			ret = -errno;
+		*p = '/';
+	}
+	if (!ret && (dir ? mkdirat(dfd, rel, 0700) :
+		     (fd = openat(dfd, rel, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600)) < 0))
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	fd = ret ? ret : open_tree(dfd, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0 && !ret)
+		fd = -errno;
+	if (!ret && unlinkat(dfd, rel, dir ? AT_REMOVEDIR : 0))
+		pr_warn("mount %u: cannot remove %s again: %m", m->e->mnt_id, m->e->root);
+	/* The directories made above it, deepest first. */
+	for (char *p; made > 0 && (p = strrchr(path, '/')); made--) {
+		*p = '\0';
+		unlinkat(dfd, path, AT_REMOVEDIR);
+	}
+	if (fd < 0)
+		pr_err("mount %u (%s): cannot make its deleted root %s again: %s", m->e->mnt_id,
+		       m->e->mountpoint, m->e->root, strerror(-fd));
+	return fd;
+}
+
 /* Mount @m, detached: its fd, or -errno. */
 static int make_one(struct rst_ctx *ctx, struct mnt *m)
 {
@@ -452,6 +509,8 @@ static int make_one(struct rst_ctx *ctx, struct mnt *m)
 				  m->e->mountpoint, path);
 		return fd < 0 ? -errno : fd;
 	}
+	if (m->src && m->srcfd < 0)
+		return make_deleted(m);
 	if (m->src) {
 		fd = open_tree(m->srcfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 		if (fd < 0)

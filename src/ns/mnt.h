@@ -64,8 +64,13 @@ int mnt_plan(struct tree *t, const struct opts *o, bool dump);
 /* @root (a path in a superblock) holds @sub: the rest of @sub, "" or NULL. */
 const char *mnt_under(const char *root, const char *sub);
 int mnt_tree_add(struct tree *t, MntEntry *e);
-/* tar(1) run with @in, @out as its stdin, stdout and @dir its cwd: 0, or -errno. */
-int mnt_run_tar(int dir, int in, int out, char *const argv[]);
+/*
+ * tar(1) run with @in, @out as its stdin, stdout and the directory that
+ * @dir(@arg), called in tar's process before the exec, opens as its cwd.
+ * 0, or -errno.
+ */
+int mnt_run_tar(int (*dir)(const void *arg), const void *arg, int in, int out,
+		char *const argv[]);
 
 int mnt_dump(struct dump_ctx *ctx, uint32_t id);
 
