@@ -238,7 +238,8 @@ struct reach {
  * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
  * below it (they hide files of its own) nor over it.  The process moves
  * into the tree's mount namespace and makes itself a private copy of it,
- * where it may take off what covers the mount without the tree seeing.
+ * where it may take off what covers the mount without the tree seeing,
+ * then goes back to stasis's with the copy.
  */
 static int reach_mount(const void *arg)
 {
@@ -246,11 +247,12 @@ static int reach_mount(const void *arg)
 	const char *mp = r->e->mountpoint;
 	char path[64];
 	struct stat st;
-	int ns, fd = -1, copy;
+	int own, ns, fd = -1, copy;
 
+	own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", r->pid);
 	ns = open(path, O_RDONLY | O_CLOEXEC);
-	if (ns < 0 || setns(ns, CLONE_NEWNS) || unshare(CLONE_NEWNS) ||
+	if (own < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || unshare(CLONE_NEWNS) ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		pr_perror("mount %u: cannot get a private copy of the tree's mounts", r->e->mnt_id);
 		return -1;
@@ -276,6 +278,11 @@ static int reach_mount(const void *arg)
 	if (copy < 0)
 		pr_perror("mount %u: cannot copy %s", r->e->mnt_id, mp);
 	close(fd);
+	/* The copy is an fd: tar runs from stasis's own files, not the tree's. */
+	if (copy >= 0 && setns(own, CLONE_NEWNS)) {
+		pr_perror("mount %u: cannot return to stasis's mount namespace", r->e->mnt_id);
+		return -1;
+	}
 	return copy;
 }
 
