@@ -241,18 +241,74 @@ struct reach {
  * where it may take off what covers the mount without the tree seeing,
  * then goes back to stasis's with the copy.
  */
+/* /proc/self/@name, through @self (a /proc of stasis's pid namespace), or NULL. */
+static FILE *self_file(int self, const char *name)
+{
+	int fd = openat(self, name, O_RDONLY | O_CLOEXEC);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
+
+	if (fd >= 0 && !f)
+		close(fd);
+	return f;
+}
+
+/*
+ * In a private copy of the tree's mounts: take off the mount that @fd
+ * (opened at the tmpfs's mount point, but not on it) landed in, which
+ * covers the tmpfs there or above.  0, or -1.
+ */
+static int uncover(int self, int fd, const MntEntry *e)
+{
+	char name[32], line[PATH_MAX + 256], mp[PATH_MAX];
+	int id = -1, mid;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	f = self_file(self, name);
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	f = self_file(self, "mountinfo");
+	mp[0] = '\0';
+	while (f && id >= 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%d %*d %*s %*s %4095s", &mid, mp) == 2 && mid == id)
+			break;
+	if (f)
+		fclose(f);
+	if (!mp[0]) {
+		pr_err("mount %u: cannot find what covers %s", e->mnt_id, e->mountpoint);
+		return -1;
+	}
+	unescape(mp);
+	if (umount2(mp, MNT_DETACH)) {
+		pr_perror("mount %u: cannot uncover %s (take %s off)", e->mnt_id, e->mountpoint, mp);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
+ * below it (they hide files of its own) nor over it.  The process moves
+ * into the tree's mount namespace and makes itself a private copy of it,
+ * where it may take off what covers the mount without the tree seeing,
+ * then goes back to stasis's with the copy.
+ */
 static int reach_mount(const void *arg)
 {
 	const struct reach *r = arg;
 	const char *mp = r->e->mountpoint;
 	char path[64];
 	struct stat st;
-	int own, ns, fd = -1, copy;
+	int own, ns, self, fd = -1, copy;
 
 	own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", r->pid);
 	ns = open(path, O_RDONLY | O_CLOEXEC);
-	if (own < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || unshare(CLONE_NEWNS) ||
+	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || unshare(CLONE_NEWNS) ||
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		pr_perror("mount %u: cannot get a private copy of the tree's mounts", r->e->mnt_id);
 		return -1;
@@ -265,12 +321,10 @@ static int reach_mount(const void *arg)
 		}
 		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev)
 			break;
+		if (uncover(self, fd, r->e))
+			return -1;
 		close(fd);
 		fd = -1;
-		if (umount2(mp, MNT_DETACH)) {
-			pr_perror("mount %u: cannot uncover %s", r->e->mnt_id, mp);
-			return -1;
-		}
 	}
 	if (fd < 0)
 		return -1;

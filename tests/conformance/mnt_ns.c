@@ -13,6 +13,8 @@
  *          same peer group); B/sl a bind of it made its slave;
  *   B/unb  tmpfs "stasis-unb", unbindable;
  *   B/proc a proc of its own;
+ *   B/hid  a tmpfs over B's directory hid holding x "hidden";
+ *   B/ov   tmpfs "stasis-ov1" holding y "under", covered by another tmpfs;
  *   fds: B/f read-write at offset 6, B/bp/h, B/ro/r, B/sh/s appending,
  *        the unlinked B/gone, a unix socket listening on B/sock.
  *
@@ -22,7 +24,8 @@
  * the cwd; the socket still bound where it was and accepting; writes
  * refused where the mount or its superblock is read-only; and the
  * propagation itself: a mount made on B/sh shows on B/peer and B/sl, one
- * made on B/sl does not show on B/sh.
+ * made on B/sl does not show on B/sh; what the mounts on B/hid and B/ov
+ * cover is still there once they are taken off.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -156,7 +159,7 @@ static int setup(void)
 	    put("f", "hello world") || put("gone", "ghost-data"))
 		return -1;
 	for (const char *const *d = (const char *const[]){ "bp", "ro", "sh", "peer", "sl", "unb",
-							   "proc", "d", NULL }; *d; d++) {
+							   "proc", "d", "hid", "ov", NULL }; *d; d++) {
 		snprintf(path, sizeof(path), "%s/%s", base, *d);
 		if (mkdir(path, 0755))
 			return -1;
@@ -174,7 +177,10 @@ static int setup(void)
 	    do_mount(NULL, "sl", NULL, MS_SLAVE, NULL) ||
 	    do_mount("stasis-unb", "unb", "tmpfs", 0, NULL) ||
 	    do_mount(NULL, "unb", NULL, MS_UNBINDABLE, NULL) ||
-	    do_mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+	    do_mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) ||
+	    put("hid/x", "hidden") || do_mount("stasis-hid", "hid", "tmpfs", 0, NULL) ||
+	    do_mount("stasis-ov1", "ov", "tmpfs", 0, NULL) || put("ov/y", "under") ||
+	    do_mount("stasis-ov2", "ov", "tmpfs", 0, NULL))
 		return -1;
 
 	const char *names[NR_FDS] = { "f", "bp/h", "ro/r", "sh/s", "gone", NULL };
@@ -197,7 +203,7 @@ static int setup(void)
 	if (chdir(path))
 		return -1;
 	nr_before = snapshot(before);
-	return nr_before == 8 ? 0 : (errno = EINVAL, -1);
+	return nr_before == 11 ? 0 : (errno = EINVAL, -1);
 }
 
 static void check_mounts(void)
@@ -260,6 +266,25 @@ static void check_refused(const char *rel, const char *why)
 		close(fd);
 }
 
+/* Under what is mounted on B/@dir, @file still holds @want. */
+static void check_uncovered(const char *dir, const char *file, const char *want)
+{
+	char path[PATH_MAX], buf[32] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", base, dir);
+	if (umount2(path, MNT_DETACH)) {
+		fail("umount %s: %m", path);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/%s/%s", base, dir, file);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0 || strcmp(buf, want))
+		fail("%s under its cover holds \"%s\", want \"%s\" (%m)", path, buf, want);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* A mount on B/sh must reach its peer and its slave; one on the slave, not the master. */
 static void check_propagation(void)
 {
@@ -315,6 +340,8 @@ static void check(void)
 		fail("connect to %s: %m", sa.sun_path);
 	if (c >= 0)
 		close(c);
+	check_uncovered("hid", "x", "hidden");
+	check_uncovered("ov", "y", "under");
 	check_refused("bp/new", "a read-only bind");
 	check_refused("ro/new", "a read-only superblock");
 	check_propagation();
