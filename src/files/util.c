@@ -235,6 +235,27 @@ bool files_in_my_mntns(pid_t pid)
 	return stat(path, &st) || st.st_ino == mine;
 }
 
+/* @path opened O_PATH in task @pid's root and mounts (another namespace than stasis's). */
+static int open_at_task(pid_t pid, const char *path, bool nofollow)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	char root[64];
+	int rfd, fd, err;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -1;
+	fd = syscall(SYS_openat2, rfd, path, &how, sizeof(how));
+	err = errno;
+	close(rfd);
+	errno = err;
+	return fd;
+}
+
 /*
  * stat(2) of @path, a /proc/PID/fd link of task @pid, as that task sees
  * it.  In stasis's mount namespace the link is a path of stasis's own
@@ -244,30 +265,28 @@ bool files_in_my_mntns(pid_t pid)
  */
 int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofollow)
 {
-	struct open_how how = {
-		.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	char root[64];
-	int rfd, fd, err;
+	int fd, err;
 
 	if (files_in_my_mntns(pid))
 		return fstatat(AT_FDCWD, path, st, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
-	snprintf(root, sizeof(root), "/proc/%d/root", pid);
-	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (rfd < 0)
+	fd = open_at_task(pid, path, nofollow);
+	if (fd < 0)
 		return -1;
-	fd = syscall(SYS_openat2, rfd, path, &how, sizeof(how));
-	err = errno;
-	close(rfd);
-	if (fd < 0) {
-		errno = err;
-		return -1;
-	}
 	err = fstat(fd, st) ? errno : 0;
 	close(fd);
 	errno = err;
 	return err ? -1 : 0;
+}
+
+int files_path_mnt_id(pid_t pid, const char *path)
+{
+	int fd = open_at_task(pid, path, true), id;
+
+	if (fd < 0)
+		return -1;
+	id = files_fd_mnt_id(fd);
+	close(fd);
+	return id;
 }
 
 int files_fd_mnt_id(int fd)
@@ -284,4 +303,22 @@ int files_fd_mnt_id(int fd)
 	if (f)
 		fclose(f);
 	return id;
+}
+
+bool files_mnt_in_ns(pid_t pid, int id)
+{
+	char path[64], *line = NULL;
+	bool found = false;
+	size_t len = 0;
+	int mid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	f = fopen(path, "re");
+	while (f && !found && getline(&line, &len, f) > 0)
+		found = sscanf(line, "%d ", &mid) == 1 && mid == id;
+	free(line);
+	if (f)
+		fclose(f);
+	return found;
 }

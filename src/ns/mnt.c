@@ -450,26 +450,28 @@ static int make_new(struct rst_ctx *ctx, struct mnt *m)
 
 /*
  * A bind of a deleted file or directory (its root "//deleted" in
- * mountinfo): made again in its source mount, bound, and removed again,
- * with the directories made for it.  A directory unless its mount point is
- * a file.  The bind's fd, or -errno.
+ * mountinfo): made again in its source mount and bound; removed again,
+ * with the directories made for it, once the bind is attached
+ * (unmake_deleted).  A directory unless its mount point is a file.  The
+ * bind's fd, or -errno.
  */
 static int make_deleted(struct mnt *m)
 {
 	const char *rel = mnt_under(m->src->e->root, m->e->root);
 	const char *mp = mnt_under(m->parent->e->mountpoint, m->e->mountpoint);
-	int dfd = m->src->fd, made = 0, fd = -1, ret = 0;
-	bool dir = true;
+	int dfd = m->src->fd, fd = -1, ret = 0;
 	char path[PATH_MAX];
+	bool dir = true;
 	struct stat st;
 
 	if (mp && *mp && !fstatat(m->parent->fd, mp, &st, AT_SYMLINK_NOFOLLOW))
 		dir = S_ISDIR(st.st_mode);
 	snprintf(path, sizeof(path), "%s", rel);
+	m->made_dirs = 0;
 	for (char *p = strchr(path, '/'); !ret && p; p = strchr(p + 1, '/')) {
 		*p = '\0';
 		if (!mkdirat(dfd, path, 0700))
-			made++;
+			m->made_dirs++;
 		else if (errno != EEXIST)
 			ret = -errno;
 		*p = '/';
@@ -482,17 +484,28 @@ static int make_deleted(struct mnt *m)
 	fd = ret ? ret : open_tree(dfd, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 	if (fd < 0 && !ret)
 		fd = -errno;
-	if (!ret && unlinkat(dfd, rel, dir ? AT_REMOVEDIR : 0))
-		pr_warn("mount %u: cannot remove %s again: %m", m->e->mnt_id, m->e->root);
-	/* The directories made above it, deepest first. */
-	for (char *p; made > 0 && (p = strrchr(path, '/')); made--) {
-		*p = '\0';
-		unlinkat(dfd, path, AT_REMOVEDIR);
-	}
 	if (fd < 0)
 		pr_err("mount %u (%s): cannot make its deleted root %s again: %s", m->e->mnt_id,
 		       m->e->mountpoint, m->e->root, strerror(-fd));
 	return fd;
+}
+
+/* The root made again for deleted bind @m removed, and the directories made for it. */
+static void unmake_deleted(struct mnt *m)
+{
+	const char *rel = mnt_under(m->src->e->root, m->e->root);
+	char path[PATH_MAX];
+	struct stat st;
+	char *p;
+
+	snprintf(path, sizeof(path), "%s", rel);
+	if (fstat(m->fd, &st) ||
+	    unlinkat(m->src->fd, rel, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0))
+		pr_warn("mount %u: cannot remove %s again: %m", m->e->mnt_id, m->e->root);
+	for (; m->made_dirs > 0 && (p = strrchr(path, '/')); m->made_dirs--) {
+		*p = '\0';
+		unlinkat(m->src->fd, path, AT_REMOVEDIR);
+	}
 }
 
 /* Mount @m, detached: its fd, or -errno. */
@@ -580,6 +593,8 @@ static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 		return ret;
 	}
 	m->fd = fd;
+	if (m->src && m->srcfd < 0)
+		unmake_deleted(m);
 	return open_sources(t, m);
 }
 

@@ -41,6 +41,7 @@ struct mnt {
 	bool fresh;		/* restore: made anew here (its superblock is ours) */
 	bool grouped;		/* restore: its peer group is made */
 	bool below;		/* restore: a mount is below it or bound from it */
+	int made_dirs;		/* restore: directories made above its deleted root */
 	char *type;		/* dump: its file system's name */
 };
 
