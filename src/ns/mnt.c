@@ -206,9 +206,9 @@ int mnt_plan(struct tree *t, const struct opts *o, bool dump)
 			continue;
 		/* A master outside: the root and external mounts come from outside anyway. */
 		if (m == t->root || m->e->ext_key) {
-			pr_info("mount %u (%s): its master group %u is outside, not kept",
-				m->e->mnt_id, m->e->mountpoint, m->e->master_id);
-			m->e->master_id = 0;
+			pr_info("mount %u (%s): its master group %u is outside", m->e->mnt_id,
+				m->e->mountpoint, m->e->master_id);
+			m->outside_master = true;
 			continue;
 		}
 		pr_err("unsupported: mount %u (%s) is a slave of peer group %u, outside the "
@@ -511,16 +511,12 @@ static void unmake_deleted(struct mnt *m)
 /* Mount @m, detached: its fd, or -errno. */
 static int make_one(struct rst_ctx *ctx, struct mnt *m)
 {
-	const char *path;
 	int fd;
 
 	if (m->e->ext_key) {
-		path = ext_path(ctx->opts, m->e->ext_key, false);
-		fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		if (fd < 0)
-			pr_perror("mount %u (%s): cannot bind the external %s", m->e->mnt_id,
-				  m->e->mountpoint, path);
-		return fd < 0 ? -errno : fd;
+		fd = m->srcfd;	/* opened by open_externals */
+		m->srcfd = -1;
+		return fd;
 	}
 	if (m->src && m->srcfd < 0)
 		return make_deleted(m);
@@ -532,6 +528,33 @@ static int make_one(struct rst_ctx *ctx, struct mnt *m)
 		return fd < 0 ? -errno : fd;
 	}
 	return make_new(ctx, m);
+}
+
+/*
+ * Every external mount cloned from its path while the new namespace is
+ * still a plain copy of stasis's: a clone of a shared mount there is a
+ * peer of the host's, of a slave a slave of the same master, as a bind
+ * made outside would be.  attach() then keeps a dumped master outside as
+ * its master and makes every other external mount private at once, so
+ * that nothing mounted below it in the tree reaches the host.
+ */
+static int open_externals(struct rst_ctx *ctx, struct tree *t)
+{
+	for (size_t i = 1; i < t->n; i++) {
+		struct mnt *m = &t->m[i];
+		const char *path;
+
+		if (!m->e->ext_key)
+			continue;
+		path = ext_path(ctx->opts, m->e->ext_key, false);
+		m->srcfd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (m->srcfd < 0) {
+			pr_perror("mount %u (%s): cannot bind the external %s", m->e->mnt_id,
+				  m->e->mountpoint, path);
+			return -errno;
+		}
+	}
+	return 0;
 }
 
 /* Where @m goes in its parent: made if missing (a directory, or a file for a file). */
@@ -568,6 +591,8 @@ static int make_target(const struct mnt *m, int fd, const char *rel)
 	return ret;
 }
 
+static int set_prop(const struct mnt *m, uint64_t prop);
+
 /* Mount @m below its parent, through the parent's fd. */
 static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 {
@@ -593,6 +618,10 @@ static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 		return ret;
 	}
 	m->fd = fd;
+	if (m->e->ext_key)
+		ret = set_prop(m, m->outside_master ? MS_SLAVE : MS_PRIVATE);
+	if (ret)
+		return ret;
 	if (m->src && m->srcfd < 0)
 		unmake_deleted(m);
 	return open_sources(t, m);
@@ -820,7 +849,7 @@ static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 	struct tree t = { 0 };
 	int ret;
 
-	ret = read_tree(ctx, id, &t) ?: mnt_plan(&t, ctx->opts, false);
+	ret = read_tree(ctx, id, &t) ?: mnt_plan(&t, ctx->opts, false) ?: open_externals(ctx, &t);
 	/* Nothing done here may reach the mounts of stasis's namespace. */
 	if (!ret && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		pr_perror("cannot make the new mount namespace private");

@@ -42,6 +42,7 @@ struct mnt {
 	bool grouped;		/* restore: its peer group is made */
 	bool below;		/* restore: a mount is below it or bound from it */
 	int made_dirs;		/* restore: directories made above its deleted root */
+	bool outside_master;	/* its master group is not in the namespace */
 	char *type;		/* dump: its file system's name */
 };
 
