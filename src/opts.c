@@ -134,7 +134,9 @@ static const struct opt_desc opt_table[] = {
 	{ "unprivileged", no_argument, 0, UNSUPPORTED },
 	{ "check-only", no_argument, 0, UNSUPPORTED },
 	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
-	{ "ext-mount-map", required_argument, 'M', UNSUPPORTED },
+	{ "ext-mount-map", required_argument, 'M', SET },
+	/* stasis has one way to restore mounts, CRIU's newer one (mount-v2). */
+	{ "no-mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "empty-ns", required_argument, O_EMPTY_NS, SET },
 	{ "skip-mnt", required_argument, 0, UNSUPPORTED },
 	{ "pidfd-store", required_argument, 0, UNSUPPORTED },
@@ -229,6 +231,28 @@ static int add_external(const char *arg, struct opts *o)
 	o->externals = e;
 	o->externals[o->nr_externals++] = arg;
 	return 0;
+}
+
+/* --ext-mount-map KEY:VALUE, CRIU's older spelling of --external mnt[KEY]:VALUE. */
+static int add_ext_mount(const char *arg, struct opts *o)
+{
+	const char *colon = strchr(arg, ':');
+	char buf[PATH_MAX + 16];
+
+	if (!strcmp(arg, "auto")) {
+		pr_err("not supported yet: --ext-mount-map auto (external mounts found by stasis)\n");
+		return 1;
+	}
+	if (!colon || colon == arg || !colon[1]) {
+		pr_err("--ext-mount-map %s: not KEY:VALUE\n", arg);
+		return 1;
+	}
+	if (snprintf(buf, sizeof(buf), "mnt[%.*s]:%s", (int)(colon - arg), arg, colon + 1) >=
+	    (int)sizeof(buf)) {
+		pr_err("--ext-mount-map %s: too long\n", arg);
+		return 1;
+	}
+	return add_external(buf, o);
 }
 
 int opts_add_inherit_fd(struct opts *o, int fd, const char *key)
@@ -437,6 +461,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case 'l': o->file_locks = true; break;
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);
+	case 'M': return add_ext_mount(arg, o);
 	case O_INHERIT_FD: return add_inherit_fd(arg, o);
 	case O_EMPTY_NS: return parse_empty_ns(arg, o);
 	case 'J': return parse_join_ns(arg, o);

@@ -733,11 +733,6 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 	int ret;
 
 	*exit_code = 0;
-	if (o->root && strcmp(o->root, "/")) {
-		pr_err("not supported yet: --root %s (a restore into another root needs mount namespaces)",
-		       o->root);
-		return -ENOTSUP;
-	}
 	ctx.dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ctx.dirfd < 0) {
 		pr_perror("cannot open images directory %s", o->images_dir);
@@ -746,6 +741,13 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 	ret = read_inventory(&ctx);
 	if (!ret)
 		ret = read_tasks(&ctx);
+	/* The tree's own mount namespace is rebuilt from --root (ns/mnt.c). */
+	if (!ret && o->root && strcmp(o->root, "/") &&
+	    !ns_restore_has(CLONE_NEWNS)) {
+		pr_err("unsupported: --root %s for a tree without a mount namespace of its own",
+		       o->root);
+		ret = -ENOTSUP;
+	}
 	if (!ret)
 		ret = pstree_add_helpers(&ctx) ?: check_tree(&ctx) ?: check_pids_free(&ctx) ?:
 		      parts_collect(&ctx);

@@ -266,6 +266,16 @@ void files_msgs_free(void **msgs, size_t nr);
 
 /* open("/proc/self/fd/@fd", @flags): a new open file description of the same file. */
 int files_reopen(int fd, int flags, const char *what);
+/* Is task @pid in stasis's own mount namespace (which never changes)? */
+bool files_in_my_mntns(pid_t pid);
+/* The mnt_id of stasis's fd @fd (its fdinfo), or -1. */
+int files_fd_mnt_id(int fd);
+/* Is mount @id one of task @pid's mount namespace? */
+bool files_mnt_in_ns(pid_t pid, int id);
+/* The mnt_id of @path in task @pid's root and mounts (not stasis's), or -1. */
+int files_path_mnt_id(pid_t pid, const char *path);
+/* stat(2) of @path in task @pid's root and mounts: 0, or -1 and errno. */
+int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofollow);
 
 /*
  * locks.c: filelocks.img read once; in task @t once its fds are in place,

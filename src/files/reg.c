@@ -269,7 +269,7 @@ static int check_path(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		reg_strip_deleted(p->link);
 		return ghost_dump(ctx, p, id);
 	}
-	if (fstatat(AT_FDCWD, p->link, &pst, S_ISLNK(p->st.st_mode) ? AT_SYMLINK_NOFOLLOW : 0)) {
+	if (files_stat_at_task(p->pid, p->link, &pst, S_ISLNK(p->st.st_mode))) {
 		if (errno == ENOENT)
 			return linkremap_dump(ctx, p, id);
 		pr_perror("pid %d: cannot stat %s", p->pid, p->link);
@@ -312,6 +312,25 @@ int reg_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	rfe.name = p->link;
 	rfe.has_mode = true;
 	rfe.mode = p->st.st_mode;
+	/* As CRIU: the mount it is on, where the tree has a mount namespace of its own. */
+	if (!files_in_my_mntns(p->pid)) {
+		int at;
+
+		rfe.has_mnt_id = true;
+		rfe.mnt_id = files_fd_mnt_id(p->lfd);
+		at = p->st.st_nlink ? files_path_mnt_id(p->pid, p->link) : -1;
+
+		/*
+		 * Its path would open it through another mount: the one over its
+		 * own.  (A file of a mount outside the namespace, opened before the
+		 * task entered it, is opened by its path in the tree.)
+		 */
+		if (at >= 0 && at != rfe.mnt_id && files_mnt_in_ns(p->pid, rfe.mnt_id)) {
+			pr_err("unsupported: pid %d: %s is open on mount %d, which another mount "
+			       "covers", p->pid, p->link, rfe.mnt_id);
+			return -ENOTSUP;
+		}
+	}
 	if (records_size(p)) {
 		rfe.has_size = true;
 		rfe.size = p->st.st_size;

@@ -452,7 +452,8 @@ static int dump_path(const struct file_parms *p, const struct unix_diag_info *ui
 		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", p->pid, ui->name);
 	else
 		snprintf(path, sizeof(path), "%s", ui->name);
-	if (stat(path, &st) || !S_ISSOCK(st.st_mode) || !ui->has_vfs || st.st_ino != ui->vfs_ino) {
+	if ((rel ? stat(path, &st) : files_stat_at_task(p->pid, path, &st, false)) ||
+	    !S_ISSOCK(st.st_mode) || !ui->has_vfs || st.st_ino != ui->vfs_ino) {
 		/* A relative one is taken to be of its working directory still. */
 		ue->has_deleted = ue->deleted = 1;
 	} else {

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
 #include <unistd.h>
 
 #include "files/files.h"
@@ -219,3 +222,103 @@ int files_reopen(int fd, int flags, const char *what)
 	return nfd;
 }
 
+
+bool files_in_my_mntns(pid_t pid)
+{
+	static ino_t mine;
+	struct stat st;
+	char path[64];
+
+	if (!mine && !stat("/proc/self/ns/mnt", &st))
+		mine = st.st_ino;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	return stat(path, &st) || st.st_ino == mine;
+}
+
+/* @path opened O_PATH in task @pid's root and mounts (another namespace than stasis's). */
+static int open_at_task(pid_t pid, const char *path, bool nofollow)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	char root[64];
+	int rfd, fd, err;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rfd < 0)
+		return -1;
+	fd = syscall(SYS_openat2, rfd, path, &how, sizeof(how));
+	err = errno;
+	close(rfd);
+	errno = err;
+	return fd;
+}
+
+/*
+ * stat(2) of @path, a /proc/PID/fd link of task @pid, as that task sees
+ * it.  In stasis's mount namespace the link is a path of stasis's own
+ * (chroot or not); in another, one from that namespace's root, which is
+ * the task's root there (pivot_root): looked up from /proc/PID/root, its
+ * symlinks too.  0, or -1 and errno.
+ */
+int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofollow)
+{
+	int fd, err;
+
+	if (files_in_my_mntns(pid))
+		return fstatat(AT_FDCWD, path, st, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
+	fd = open_at_task(pid, path, nofollow);
+	if (fd < 0)
+		return -1;
+	err = fstat(fd, st) ? errno : 0;
+	close(fd);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+int files_path_mnt_id(pid_t pid, const char *path)
+{
+	int fd = open_at_task(pid, path, true), id;
+
+	if (fd < 0)
+		return -1;
+	id = files_fd_mnt_id(fd);
+	close(fd);
+	return id;
+}
+
+int files_fd_mnt_id(int fd)
+{
+	char path[64], line[128];
+	int id = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return id;
+}
+
+bool files_mnt_in_ns(pid_t pid, int id)
+{
+	char path[64], *line = NULL;
+	bool found = false;
+	size_t len = 0;
+	int mid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	f = fopen(path, "re");
+	while (f && !found && getline(&line, &len, f) > 0)
+		found = sscanf(line, "%d ", &mid) == 1 && mid == id;
+	free(line);
+	if (f)
+		fclose(f);
+	return found;
+}

@@ -35,6 +35,8 @@ static const struct ns_operations *const ns_table[] = {
 	&time_ns_ops,
 	&net_ns_ops,
 	&cgroup_ns_ops,
+	/* Last: once it has pivoted the controller, the host's tools (ip, tar) are out of reach. */
+	&mnt_ns_ops,
 };
 #define NR_OPS	(sizeof(ns_table) / sizeof(ns_table[0]))
 _Static_assert(SVC_NS_OWN + NR_OPS <= SVC_FDS, "a service fd for each kind");
@@ -222,6 +224,8 @@ static int dump_inside(struct dump_ctx *ctx, const struct ns_operations *ops, pi
 	char path[64];
 	int own, its, ret;
 
+	if (ops->dump_outside)
+		return ops->dump(ctx, id);
 	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ops->name);
 	its = open(path, O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/self/ns/%s", ops->name);
@@ -484,6 +488,11 @@ int ns_restore_leave(struct rst_ctx *ctx)
 		own_cwd = -1;
 	}
 	return ret;
+}
+
+bool ns_restore_has(unsigned long cflag)
+{
+	return root_mask & cflag;
 }
 
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t)

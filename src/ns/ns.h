@@ -22,6 +22,8 @@ struct rst_task;
 struct ns_operations {
 	const char *name;	/* as in /proc/PID/ns/NAME */
 	int cflag;		/* CLONE_NEW* */
+	/* dump() reaches the namespace itself through /proc/ROOT (no setns). */
+	bool dump_outside;
 	/* Write its images for id @id; runs with stasis in that namespace. */
 	int (*dump)(struct dump_ctx *ctx, uint32_t id);
 	/*
@@ -51,6 +53,7 @@ struct ns_operations {
 extern const struct ns_operations uts_ns_ops;	/* uts.c */
 extern const struct ns_operations ipc_ns_ops;	/* ipc.c */
 extern const struct ns_operations net_ns_ops;	/* net.c */
+extern const struct ns_operations mnt_ns_ops;	/* mnt.c */
 extern const struct ns_operations time_ns_ops;	/* time.c */
 extern const struct ns_operations cgroup_ns_ops;	/* cgroup.c: by_root */
 
@@ -96,6 +99,8 @@ int ns_restore_read(struct rst_ctx *ctx);
 int ns_restore_enter(struct rst_ctx *ctx);
 /* The controller back in its own namespaces (after the root's fork, or on failure). */
 int ns_restore_leave(struct rst_ctx *ctx);
+/* Does the root get a namespace of its own of kind @cflag (CLONE_NEW*)? */
+bool ns_restore_has(unsigned long cflag);
 /* CLONE_NEW* flags task @t is created with (a pid namespace is made by the clone). */
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t);
 /* In task @t, first of all: the restore_root hooks of the root's namespaces. */

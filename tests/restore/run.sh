@@ -18,6 +18,9 @@
 #    as it says; CRIU 4.2 restores them from stasis's images and the other
 #    way round (cgroup.sh);
 #  - files given with --inherit-fd stand for those the images name (inherit-fd.sh);
+#  - a tree pivoted into a root of its own mount namespace comes back in
+#    another directory given with --root, /usr and /dev as external mounts
+#    (mntns-root.sh);
 #  - netlink and packet sockets whose images do not add up are refused (sockets.sh);
 #  - inet sockets whose entries make no sense are refused (inet.sh);
 #  - a net namespace given from outside, left empty, with a link refused,
@@ -271,11 +274,11 @@ done
 
 # --- bad input: a clear error, exit status 1, nothing left running ---
 
-# expect_error WHAT DIR PATTERN: restore DIR must fail with PATTERN in its error.
+# expect_error WHAT DIR PATTERN [OPT...]: restore DIR (with OPTs) must fail with PATTERN in its error.
 expect_error() {
 	local what=$1 dir=$2 pattern=$3 out rc
 	T="refuses $what"
-	out=$(build/stasis restore -D "$dir" -d 2>&1)
+	out=$(build/stasis restore -D "$dir" -d "${@:4}" 2>&1)
 	rc=$?
 	if [ $rc -ne 1 ]; then
 		fail "exit status $rc, not 1: $out"
@@ -341,6 +344,15 @@ expect_error "a uts namespace without its image" "$W/bad" "utsns-20.img: missing
 fresh
 alter ids-31001.img '.entries[0].ipc_ns_id = 21'
 expect_error "an ipc namespace without its images" "$W/bad" "ipcns-var-21.img"
+
+fresh
+alter ids-31001.img '.entries[0].mnt_ns_id = 22'
+expect_error "a mount namespace without its image" "$W/bad" "mountpoints-22.img: missing"
+
+# --root is a mount namespace's: refused for a tree without one.
+fresh
+expect_error "--root for a tree without its own mount namespace" "$W/bad" \
+	"unsupported: --root /tmp for a tree without a mount namespace of its own" --root /tmp
 
 fresh
 alter mm-31001.img '.entries[0].vmas[1].start = .entries[0].vmas[0].start'
@@ -475,6 +487,7 @@ bash tests/restore/vdso.sh
 bash tests/restore/aio.sh
 bash tests/restore/cgroup.sh
 bash tests/restore/inherit-fd.sh
+bash tests/restore/mntns-root.sh
 bash tests/restore/sockets.sh
 bash tests/restore/inet.sh
 bash tests/restore/netns.sh

@@ -1,0 +1,396 @@
+/*
+ * mnt-dump.c - the dump half of a mount namespace (mnt.c): the root
+ * task's mountinfo into mountpoints-ID.img, tmpfs contents as tar.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "ns/mnt.h"
+#include "ns/ns.h"
+#include "dump.h"
+
+#define KDEV(ma, mi)	(((ma) << 20) | (mi))	/* the kernel's dev_t, as CRIU keeps it */
+
+/* mountinfo writes ' ', '\t', '\n' and '\\' as \ooo. */
+static void unescape(char *s)
+{
+	char *d = s;
+
+	for (; *s; s++, d++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*d = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*d = *s;
+		}
+	}
+	*d = '\0';
+}
+
+static const struct opt_flag mnt_opts[] = {
+	{ "rw", 0 }, { "ro", MS_RDONLY }, { "nosuid", MS_NOSUID }, { "nodev", MS_NODEV },
+	{ "noexec", MS_NOEXEC }, { "noatime", MS_NOATIME }, { "nodiratime", MS_NODIRATIME },
+	{ "relatime", MS_RELATIME },
+};
+
+/* Of the superblock's options, those CRIU keeps as sb_flags; the rest stays a string. */
+static const struct opt_flag sb_opts[] = {
+	{ "rw", 0 }, { "ro", MS_RDONLY }, { "sync", MS_SYNCHRONOUS }, { "dirsync", MS_DIRSYNC },
+	{ "mand", MS_MANDLOCK },
+};
+
+/* The flags of the comma-separated @opts; the others, in order, into @rest (if any). */
+static unsigned int opt_flags(char *opts, const struct opt_flag *tab, size_t n, char *rest)
+{
+	unsigned int flags = 0;
+	char *o;
+
+	if (rest)
+		rest[0] = '\0';
+	while ((o = strsep(&opts, ","))) {
+		size_t i;
+
+		for (i = 0; i < n && strcmp(tab[i].opt, o); i++)
+			;
+		if (i < n) {
+			flags |= tab[i].flag;
+		} else if (rest && *o) {
+			if (rest[0])
+				strcat(rest, ",");
+			strcat(rest, o);
+		}
+	}
+	return flags;
+}
+
+static void entry_free(MntEntry *e)
+{
+	free(e->root);
+	free(e->mountpoint);
+	free(e->source);
+	free(e->options);
+	free(e->ext_key);
+	free(e);
+}
+
+/* One line of mountinfo into a new entry: 0, or -EINVAL for a line we cannot read. */
+static int parse_line(char *line, MntEntry **out, char **type)
+{
+	char *f[6], *fs, *src, *sb, *tok, *p = line;
+	unsigned int maj, min;
+	MntEntry *e;
+	size_t i;
+
+	for (i = 0; i < 6 && (f[i] = strsep(&p, " ")); i++)
+		;
+	if (i < 6 || !p)
+		return -EINVAL;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	mnt_entry__init(e);
+	if (sscanf(f[0], "%u", &e->mnt_id) != 1 || sscanf(f[1], "%u", &e->parent_mnt_id) != 1 ||
+	    sscanf(f[2], "%u:%u", &maj, &min) != 2)
+		goto bad;
+	e->root_dev = KDEV(maj, min);
+	e->flags = opt_flags(f[5], mnt_opts, sizeof(mnt_opts) / sizeof(mnt_opts[0]), NULL);
+	/* As CRIU: without relatime nor noatime the kernel would pick relatime. */
+	if (!(e->flags & (MS_RELATIME | MS_NOATIME)))
+		e->flags |= MS_STRICTATIME;
+	while ((tok = strsep(&p, " ")) && strcmp(tok, "-")) {
+		if (!strncmp(tok, "shared:", 7)) {
+			e->flags |= MS_SHARED;
+			e->shared_id = strtoul(tok + 7, NULL, 10);
+		} else if (!strncmp(tok, "master:", 7)) {
+			e->flags |= MS_SLAVE;
+			e->master_id = strtoul(tok + 7, NULL, 10);
+		} else if (!strcmp(tok, "unbindable")) {
+			e->flags |= MS_UNBINDABLE;
+		}
+	}
+	fs = strsep(&p, " ");
+	src = strsep(&p, " ");
+	sb = strsep(&p, " \n");
+	if (!tok || !fs || !src || !sb)
+		goto bad;
+	if (strchr(fs, '.'))
+		*strchr(fs, '.') = '\0';	/* fuse.sshfs: the type, not its subtype */
+	e->fstype = mnt_fs_by_name(fs) ? mnt_fs_by_name(fs)->code : FSTYPE__UNSUPPORTED;
+	*type = strdup(fs);	/* for messages: CRIU keeps no name but for "auto" */
+	e->has_shared_id = e->has_master_id = e->has_sb_flags = true;
+	unescape(f[3]);
+	unescape(f[4]);
+	unescape(src);
+	e->root = strdup(f[3]);
+	e->mountpoint = strdup(f[4]);
+	e->source = strdup(src);
+	e->options = malloc(strlen(sb) + 1);
+	if (!e->root || !e->mountpoint || !e->source || !e->options || !*type) {
+		entry_free(e);
+		free(*type);
+		return -ENOMEM;
+	}
+	e->sb_flags = opt_flags(sb, sb_opts, sizeof(sb_opts) / sizeof(sb_opts[0]), e->options);
+	if (strlen(e->root) > 9 && !strcmp(e->root + strlen(e->root) - 9, "//deleted")) {
+		e->root[strlen(e->root) - 9] = '\0';
+		e->has_deleted = e->deleted = true;
+	}
+	*out = e;
+	return 0;
+bad:
+	free(e);
+	return -EINVAL;
+}
+
+static void tree_free(struct tree *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->m[i].e)
+			entry_free(t->m[i].e);
+		free(t->m[i].type);
+	}
+	free(t->m);
+	t->m = NULL;
+	t->n = 0;
+}
+
+
+/* The root task's mounts, as it sees them. */
+static int read_mountinfo(pid_t pid, struct tree *t)
+{
+	char path[64], *line = NULL;
+	size_t len = 0;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	f = fopen(path, "re");
+	if (!f) {
+		pr_perror("cannot read %s", path);
+		return -errno;
+	}
+	while (!ret && getline(&line, &len, f) > 0) {
+		MntEntry *e = NULL;
+		char *type = NULL;
+
+		ret = parse_line(line, &e, &type) ?: mnt_tree_add(t, e);
+		if (ret == -EINVAL)
+			pr_err("%s: cannot read the line \"%s\"", path, line);
+		if (ret && e) {
+			entry_free(e);
+			free(type);
+		} else if (!ret) {
+			t->m[t->n - 1].type = type;
+		}
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+/* --external mnt[MOUNTPOINT]:KEY names the mounts that come from outside. */
+static int mark_external(struct tree *t, const struct opts *o)
+{
+	for (size_t i = 0; o && i < o->nr_externals; i++) {
+		const char *x = o->externals[i], *end = strstr(x, "]:");
+		struct mnt *m = NULL;
+
+		if (strncmp(x, "mnt[", 4) || !end)
+			continue;
+		if (end == x + 4) {
+			pr_err("unsupported: --external %s (external mounts found by stasis itself)", x);
+			return -ENOTSUP;
+		}
+		for (size_t j = 0; j < t->n; j++)
+			if (strlen(t->m[j].e->mountpoint) == (size_t)(end - x - 4) &&
+			    !strncmp(t->m[j].e->mountpoint, x + 4, end - x - 4))
+				m = &t->m[j];
+		if (!m) {
+			pr_warn("--external %s: no such mount in the tree", x);
+			continue;
+		}
+		m->e->ext_key = strdup(end + 2);
+		if (!m->e->ext_key)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+struct reach {
+	pid_t pid;		/* the root task */
+	const MntEntry *e;	/* the tmpfs mount */
+};
+
+/*
+ * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
+ * below it (they hide files of its own) nor over it.  The process moves
+ * into the tree's mount namespace and makes itself a private copy of it,
+ * where it may take off what covers the mount without the tree seeing,
+ * then goes back to stasis's with the copy.
+ */
+/* /proc/self/@name, through @self (a /proc of stasis's pid namespace), or NULL. */
+static FILE *self_file(int self, const char *name)
+{
+	int fd = openat(self, name, O_RDONLY | O_CLOEXEC);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
+
+	if (fd >= 0 && !f)
+		close(fd);
+	return f;
+}
+
+/*
+ * In a private copy of the tree's mounts: take off the mount that @fd
+ * (opened at the tmpfs's mount point, but not on it) landed in, which
+ * covers the tmpfs there or above.  0, or -1.
+ */
+static int uncover(int self, int fd, const MntEntry *e)
+{
+	char name[32], line[PATH_MAX + 256], mp[PATH_MAX];
+	int id = -1, mid;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	f = self_file(self, name);
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %d", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	f = self_file(self, "mountinfo");
+	mp[0] = '\0';
+	while (f && id >= 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%d %*d %*s %*s %4095s", &mid, mp) == 2 && mid == id)
+			break;
+	if (f)
+		fclose(f);
+	if (!mp[0]) {
+		pr_err("mount %u: cannot find what covers %s", e->mnt_id, e->mountpoint);
+		return -1;
+	}
+	unescape(mp);
+	if (umount2(mp, MNT_DETACH)) {
+		pr_perror("mount %u: cannot uncover %s (take %s off)", e->mnt_id, e->mountpoint, mp);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
+ * below it (they hide files of its own) nor over it.  The process moves
+ * into the tree's mount namespace and makes itself a private copy of it,
+ * where it may take off what covers the mount without the tree seeing,
+ * then goes back to stasis's with the copy.
+ */
+static int reach_mount(const void *arg)
+{
+	const struct reach *r = arg;
+	const char *mp = r->e->mountpoint;
+	char path[64];
+	struct stat st;
+	int own, ns, self, fd = -1, copy;
+
+	own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", r->pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || unshare(CLONE_NEWNS) ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		pr_perror("mount %u: cannot get a private copy of the tree's mounts", r->e->mnt_id);
+		return -1;
+	}
+	for (int i = 0; i < 64; i++) {
+		fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			pr_perror("mount %u: cannot open %s", r->e->mnt_id, mp);
+			return -1;
+		}
+		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev)
+			break;
+		if (uncover(self, fd, r->e))
+			return -1;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		return -1;
+	copy = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (copy < 0)
+		pr_perror("mount %u: cannot copy %s", r->e->mnt_id, mp);
+	close(fd);
+	/* The copy is an fd: tar runs from stasis's own files, not the tree's. */
+	if (copy >= 0 && setns(own, CLONE_NEWNS)) {
+		pr_perror("mount %u: cannot return to stasis's mount namespace", r->e->mnt_id);
+		return -1;
+	}
+	return copy;
+}
+
+/* The contents of tmpfs mount @m, as CRIU's tar would make them. */
+static int tar_dump(struct dump_ctx *ctx, pid_t pid, const struct mnt *m)
+{
+	static char *const argv[] = {
+		"tar", "--create", "--gzip", "--no-unquote", "--no-wildcards", "--one-file-system",
+		"--check-links", "--preserve-permissions", "--sparse", "--numeric-owner",
+		"--directory", ".", ".", NULL,
+	};
+	const struct reach r = { .pid = pid, .e = m->e };
+	int img, null, ret;
+	char name[64];
+
+	snprintf(name, sizeof(name), "tmpfs-dev-%u.tar.gz.img", m->e->root_dev);
+	img = img_openat(ctx->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+	if (img < 0)
+		return img;
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	ret = null < 0 ? -errno : mnt_run_tar(reach_mount, &r, null, img, argv);
+	if (!ret)
+		pr_info("mount %u (%s): tmpfs contents in %s", m->e->mnt_id, m->e->mountpoint,
+			name);
+	if (null >= 0)
+		close(null);
+	close(img);
+	return ret;
+}
+
+int mnt_dump(struct dump_ctx *ctx, uint32_t id)
+{
+	pid_t pid = ctx->tasks[0].pid;
+	struct tree t = { 0 };
+	struct img *img = NULL;
+	int ret;
+
+	ret = read_mountinfo(pid, &t) ?: mark_external(&t, ctx->opts) ?: mnt_plan(&t, ctx->opts, true);
+	for (size_t i = 1; !ret && i < t.n; i++) {
+		const struct fs_kind *fs = mnt_fs_by_code(t.m[i].e->fstype);
+
+		if (!t.m[i].src && !t.m[i].e->ext_key && fs && fs->how == FS_TAR)
+			ret = tar_dump(ctx, pid, &t.m[i]);
+	}
+	if (!ret)
+		ret = img_open(&img, ctx->dirfd, IMG_MNTS, id, O_WRONLY);
+	for (size_t i = 0; !ret && i < t.n; i++) {
+		pr_info("mount namespace %u: mount %u on %s (%#x:%s, parent %u)", id,
+			t.m[i].e->mnt_id, t.m[i].e->mountpoint, t.m[i].e->root_dev, t.m[i].e->root,
+			t.m[i].e->parent_mnt_id);
+		ret = img_write_msg(img, &t.m[i].e->base);
+	}
+	if (img)
+		ret = img_close(img) ?: ret;
+	tree_free(&t);
+	return ret;
+}

@@ -1,0 +1,79 @@
+/*
+ * mnt.h - what the two halves of the mount namespace (mnt.c, mnt-dump.c)
+ * share: the file systems stasis knows, one mount, the plan of the tree.
+ */
+#ifndef STASIS_NS_MNT_H
+#define STASIS_NS_MNT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "mnt.pb-c.h"
+
+struct opts;
+struct dump_ctx;
+
+/* How a file system comes back when no mount before it has its superblock. */
+enum fs_how {
+	FS_BIND,	/* only as a bind of another mount (a disk, overlay, ...) */
+	FS_NEW,		/* a new instance is the same file system (proc, sysfs, ...) */
+	FS_TAR,		/* a new instance, refilled from the dumped contents */
+};
+
+struct fs_kind {
+	const char *name;
+	unsigned int code;	/* CRIU's fstype */
+	enum fs_how how;
+};
+
+const struct fs_kind *mnt_fs_by_name(const char *name);
+const struct fs_kind *mnt_fs_by_code(unsigned int code);
+
+/* One mount, at dump or restore. */
+struct mnt {
+	MntEntry *e;
+	struct mnt *parent;
+	struct mnt *src;	/* bind of this one (NULL: made anew, external or the root) */
+	unsigned int depth;
+	int fd;			/* restore: the mount itself, O_PATH */
+	int srcfd;		/* restore: where it is cloned from, opened with its source */
+	bool fresh;		/* restore: made anew here (its superblock is ours) */
+	bool grouped;		/* restore: its peer group is made */
+	bool below;		/* restore: a mount is below it or bound from it */
+	int made_dirs;		/* restore: directories made above its deleted root */
+	bool outside_master;	/* its master group is not in the namespace */
+	char *type;		/* dump: its file system's name */
+};
+
+struct tree {
+	struct mnt *m;		/* in creation order once planned: the root first */
+	size_t n;
+	struct mnt *root;
+};
+
+struct opt_flag {
+	const char *opt;
+	unsigned int flag;
+};
+
+/*
+ * Sort @t parents first (the root mount first) and decide how each mount
+ * comes back (mnt->src), refusing by name what cannot.  @dump: at dump
+ * (external keys need no --external mnt[KEY]:PATH yet).
+ */
+int mnt_plan(struct tree *t, const struct opts *o, bool dump);
+/* @root (a path in a superblock) holds @sub: the rest of @sub, "" or NULL. */
+const char *mnt_under(const char *root, const char *sub);
+int mnt_tree_add(struct tree *t, MntEntry *e);
+/*
+ * tar(1) run with @in, @out as its stdin, stdout and the directory that
+ * @dir(@arg), called in tar's process before the exec, opens as its cwd.
+ * 0, or -errno.
+ */
+int mnt_run_tar(int (*dir)(const void *arg), const void *arg, int in, int out,
+		char *const argv[]);
+
+int mnt_dump(struct dump_ctx *ctx, uint32_t id);
+
+#endif
