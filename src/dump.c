@@ -301,6 +301,10 @@ int cr_dump(const struct opts *o)
 		pr_err("dump: a tree to dump is needed (-t PID)");
 		return -EINVAL;
 	}
+	if (o->lazy_pages) {
+		pr_err("not supported yet: dump --lazy-pages (pages left in the tree for a page server)");
+		return -ENOTSUP;
+	}
 	catch_stop_signals();
 	ctx.pre_dump = !strcmp(o->action, "pre-dump");
 	make_run_id(ctx.run_id, sizeof(ctx.run_id));

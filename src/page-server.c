@@ -267,7 +267,7 @@ static int listen_on(const struct opts *o)
 }
 
 /* -d: the server goes on in a child of its own session; the parent reports its pid. */
-static int daemonize(const struct opts *o)
+int server_daemonize(const struct opts *o)
 {
 	pid_t pid;
 	int null;
@@ -303,7 +303,7 @@ static int daemonize(const struct opts *o)
 }
 
 /* --status-fd: one zero byte once connections are taken, as CRIU says it. */
-static int status_ready(const struct opts *o)
+int server_status_ready(const struct opts *o)
 {
 	char c = 0;
 
@@ -349,7 +349,7 @@ int cr_page_server(const struct opts *o)
 	lsk = listen_on(o);
 	ret = lsk < 0 ? lsk : 0;
 	if (!ret && o->restore_detached) {
-		ret = daemonize(o);
+		ret = server_daemonize(o);
 		if (ret == 1) {
 			close(lsk);
 			close(s.dirfd);
@@ -357,7 +357,7 @@ int cr_page_server(const struct opts *o)
 		}
 	}
 	if (!ret)
-		ret = status_ready(o);
+		ret = server_status_ready(o);
 	if (!ret) {
 		s.sk = accept_one(lsk);
 		ret = s.sk < 0 ? s.sk : 0;

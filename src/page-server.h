@@ -10,4 +10,12 @@
 /* Serve one dumper: write the pages it sends into -D; 0 once it closed properly. */
 int cr_page_server(const struct opts *o);
 
+/*
+ * For the servers (page-server, lazy-pages): -d goes on in a child of its
+ * own session, the parent writes --pidfile and gets 1; the child gets 0.
+ */
+int server_daemonize(const struct opts *o);
+/* --status-fd: one zero byte once the server takes connections. */
+int server_status_ready(const struct opts *o);
+
 #endif
