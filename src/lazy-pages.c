@@ -15,11 +15,16 @@
  * What it serves is what the restore left out: the PE_LAZY pages of this
  * dump's pages image in areas mem_vma_lazy() accepts.  Pages found
  * through a parent dump (in_parent) are read by the restore itself.
+ * With --page-server --address A --port P the bytes come from a page
+ * server instead (CRIU's PS_IOV_GET: `page-server --lazy-pages` on the
+ * images), one request at a time; closing the connection ends it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/userfaultfd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +45,9 @@
 #include "mem-restore.h"
 #include "mm.pb-c.h"
 #include "page-server.h"
+#include "page-xfer.h"
 #include "pagemap.pb-c.h"
+#include "ps-proto.h"
 #include "pstree.pb-c.h"
 
 #define PAGE_SZ		4096UL
@@ -48,9 +55,13 @@
 #define PUSH_MIN	(64UL << 10)	/* a push after a fault: small, faults go first */
 #define PUSH_MAX	(4UL << 20)
 
-/* Pages still missing in a task: [start, end), at @off in its pages image. */
+/*
+ * Pages still missing in a task: [start, end), at @off in its pages image
+ * and at @img in the dumped address space (a page server's key: mremap
+ * moves start, never img).
+ */
 struct lp_iov {
-	uint64_t start, end, off;
+	uint64_t start, end, off, img;
 };
 
 /* One task's pages image, mapped; shared with the children it forks. */
@@ -77,11 +88,13 @@ struct lp_daemon {
 	struct lp_task *tasks;
 	uint64_t push_len;
 	uint64_t t0;			/* the first task announced */
+	int ps;				/* --page-server: the remote pages' socket; -1 */
+	uint8_t *buf;			/* what came from it */
 };
 
 /* --- the missing pages of a task --- */
 
-static int iov_add(struct lp_task *t, uint64_t start, uint64_t end, uint64_t off)
+static int iov_add(struct lp_task *t, uint64_t start, uint64_t end, uint64_t off, uint64_t img)
 {
 	if (t->nr == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
@@ -92,7 +105,7 @@ static int iov_add(struct lp_task *t, uint64_t start, uint64_t end, uint64_t off
 		t->iov = n;
 		t->cap = cap;
 	}
-	t->iov[t->nr++] = (struct lp_iov){ start, end, off };
+	t->iov[t->nr++] = (struct lp_iov){ start, end, off, img };
 	return 0;
 }
 
@@ -134,12 +147,15 @@ static int iov_drop(struct lp_task *t, uint64_t start, uint64_t end)
 			continue;
 		if (v->start < start && v->end > end) {
 			/* The middle goes: the tail becomes an iov of its own. */
-			ret = iov_add(t, end, t->iov[i].end, t->iov[i].off + (end - t->iov[i].start));
+			uint64_t d = end - t->iov[i].start;
+
+			ret = iov_add(t, end, t->iov[i].end, t->iov[i].off + d, t->iov[i].img + d);
 			t->iov[i].end = start;
 		} else if (v->start < start) {
 			v->end = start;
 		} else if (v->end > end) {
 			v->off += end - v->start;
+			v->img += end - v->start;
 			v->start = end;
 		} else {
 			v->start = v->end;	/* empty: swept below */
@@ -176,11 +192,12 @@ static int iov_move(struct lp_task *t, uint64_t from, uint64_t to, uint64_t len)
 			return -ENOMEM;
 		}
 		moved = n;
-		moved[nr++] = (struct lp_iov){ s - from + to, e - from + to, v.off + (s - v.start) };
+		moved[nr++] = (struct lp_iov){ s - from + to, e - from + to, v.off + (s - v.start),
+					       v.img + (s - v.start) };
 	}
 	ret = iov_drop(t, from, from + len) ?: iov_drop(t, to, to + len);
 	for (size_t i = 0; !ret && i < nr; i++)
-		ret = iov_add(t, moved[i].start, moved[i].end, moved[i].off);
+		ret = iov_add(t, moved[i].start, moved[i].end, moved[i].off, moved[i].img);
 	qsort(t->iov, t->nr, sizeof(*t->iov), iov_cmp);
 	free(moved);
 	return ret;
@@ -213,7 +230,7 @@ static int add_entry(struct lp_task *t, MmEntry *mm, uint64_t addr, uint64_t len
 		}
 		part = (v->end < end ? v->end : end) - addr;
 		if (mem_vma_lazy(v)) {
-			ret = iov_add(t, addr, addr + part, off);
+			ret = iov_add(t, addr, addr + part, off, addr);
 			if (ret)
 				return ret;
 		}
@@ -281,11 +298,11 @@ static int read_pagemap(struct lp_daemon *d, struct lp_task *t, MmEntry *mm)
 		uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
 
 		ret = 0;
-		if ((flags & PE_LAZY) && !(flags & (PE_PRESENT | PE_PARENT))) {
-			pr_err("not supported yet: pid %d's pages stayed with the dumped tree "
-			       "(dump --lazy-pages): lazy-pages --page-server", t->pid);
-			ret = -ENOTSUP;
-		} else if ((flags & PE_LAZY) && (flags & PE_PRESENT)) {
+		if ((flags & PE_LAZY) && !(flags & (PE_PRESENT | PE_PARENT)) && d->ps < 0) {
+			pr_err("lazy-pages: pid %d's pages stayed with the dumped tree "
+			       "(dump --lazy-pages): fetch them with --page-server", t->pid);
+			ret = -EINVAL;
+		} else if ((flags & PE_LAZY) && ((flags & PE_PRESENT) || d->ps >= 0)) {
 			ret = add_entry(t, mm, pe->vaddr, len, off);
 		}
 		if (flags & PE_PRESENT)
@@ -295,7 +312,8 @@ static int read_pagemap(struct lp_daemon *d, struct lp_task *t, MmEntry *mm)
 			break;
 	}
 	img_close(img);
-	return ret < 0 ? ret : map_pages(d, t, pages_id, off);
+	/* Remote: the bytes come from the page server. */
+	return ret < 0 ? ret : map_pages(d, t, pages_id, d->ps < 0 ? off : 0);
 }
 
 static int read_task(struct lp_daemon *d, struct lp_task *t)
@@ -344,20 +362,60 @@ static void task_gone(struct lp_daemon *d, struct lp_task *t)
  * while the mm changes (a fork, mremap or munmap whose event is still to
  * be read): what was not copied stays missing, and is tried again.
  */
+/*
+ * --page-server: the pages at @img of the dumped task, up to *@len bytes;
+ * the server may send fewer (*@len says how many).
+ */
+static const void *fetch(struct lp_daemon *d, struct lp_task *t, uint64_t img, uint64_t *len)
+{
+	struct ps_iov pi = {
+		.cmd = PS_IOV_GET, .nr_pages = *len / PAGE_SZ, .vaddr = img, .dst_id = t->pid,
+	};
+	uint64_t asked = pi.nr_pages;
+
+	if (send(d->ps, &pi, sizeof(pi), MSG_NOSIGNAL) != sizeof(pi) ||
+	    recv(d->ps, &pi, sizeof(pi), MSG_WAITALL) != sizeof(pi)) {
+		pr_perror("lazy-pages: the page server went away");
+		return NULL;
+	}
+	if (!pi.nr_pages || pi.nr_pages > asked || pi.vaddr != img) {
+		pr_err("lazy-pages: the page server has no page of pid %d at %#" PRIx64,
+		       t->pid, img);
+		return NULL;
+	}
+	*len = pi.nr_pages * PAGE_SZ;
+	if (recv(d->ps, d->buf, *len, MSG_WAITALL) != (ssize_t)*len) {
+		pr_perror("lazy-pages: the page server sent less than it said");
+		return NULL;
+	}
+	return d->buf;
+}
+
+/* Where the bytes of [@addr, +*@len) of @v are: the pages image, or the page server. */
+static const void *source(struct lp_daemon *d, struct lp_task *t, struct lp_iov *v,
+			  uint64_t addr, uint64_t *len)
+{
+	uint64_t off = v->off + (addr - v->start);
+
+	if (d->ps >= 0)
+		return fetch(d, t, v->img + (addr - v->start), len);
+	if (off + *len > t->src->len) {
+		pr_err("lazy-pages: pid %d: pages at %#" PRIx64 " beyond its pages image",
+		       t->pid, addr);
+		return NULL;
+	}
+	return t->src->map + off;
+}
+
 static int copy_in(struct lp_daemon *d, struct lp_task *t, struct lp_iov *v, uint64_t addr,
 		   uint64_t len, uint64_t *count)
 {
-	struct uffdio_copy c = {
-		.dst = addr, .len = len,
-		.src = (uintptr_t)(t->src->map + v->off + (addr - v->start)),
-	};
+	const void *src = source(d, t, v, addr, &len);
+	struct uffdio_copy c = { .dst = addr, .len = len, .src = (uintptr_t)src };
 	uint64_t done;
 
-	if (v->off + (addr - v->start) + len > t->src->len) {
-		pr_err("lazy-pages: pid %d: pages at %#" PRIx64 " beyond its pages image",
-		       t->pid, addr);
-		return -EINVAL;
-	}
+	if (!src)
+		return -EIO;
 	if (!ioctl(t->uffd, UFFDIO_COPY, &c)) {
 		done = len;
 	} else if (errno == ESRCH || errno == ENOSPC) {
@@ -454,7 +512,7 @@ static int on_fork(struct lp_daemon *d, struct lp_task *t, int uffd)
 	c->src = t->src;
 	c->src->refs++;
 	for (size_t i = 0; !ret && i < t->nr; i++)
-		ret = iov_add(c, t->iov[i].start, t->iov[i].end, t->iov[i].off);
+		ret = iov_add(c, t->iov[i].start, t->iov[i].end, t->iov[i].off, t->iov[i].img);
 	pr_info("lazy-pages: pid %d forked: a child with uffd %d, %" PRIu64 " pages missing",
 		t->pid, uffd, missing(c));
 	return ret;
@@ -704,30 +762,51 @@ static int listen_here(const struct opts *o, struct sockaddr_un *sun)
 
 int cr_lazy_pages(const struct opts *o)
 {
-	struct lp_daemon d = { .ctl = -1, .ep = -1 };
+	struct lp_daemon d = { .ctl = -1, .ep = -1, .ps = -1 };
 	struct sockaddr_un sun;
 	size_t nr_tasks = 0;
 	int lsk, ret;
 
 	if (o->page_server) {
-		pr_err("not supported yet: lazy-pages --page-server (pages from a remote page server)");
-		return -ENOTSUP;
+		int off = 0, on = 1;
+
+		d.ps = page_xfer_connect(o->address, o->port);
+		if (d.ps < 0)
+			return d.ps;
+		/* Requests and answers, one at a time: nothing waits in a buffer. */
+		setsockopt(d.ps, IPPROTO_TCP, TCP_CORK, &off, sizeof(off));
+		setsockopt(d.ps, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		d.buf = malloc(PUSH_MAX);
+		if (!d.buf) {
+			close(d.ps);
+			return -ENOMEM;
+		}
 	}
 	d.dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d.dirfd < 0) {
 		pr_perror("lazy-pages: cannot open the images directory %s", o->images_dir);
-		return -errno;
+		ret = -errno;
+		if (d.ps >= 0)
+			close(d.ps);
+		free(d.buf);
+		return ret;
 	}
 	ret = count_tasks(d.dirfd, &nr_tasks);
 	lsk = ret ? ret : listen_here(o, &sun);
 	if (lsk < 0) {
 		close(d.dirfd);
+		if (d.ps >= 0)
+			close(d.ps);
+		free(d.buf);
 		return lsk;
 	}
 	ret = o->restore_detached ? server_daemonize(o) : 0;
 	if (ret == 1) {
 		close(lsk);
 		close(d.dirfd);
+		if (d.ps >= 0)
+			close(d.ps);
+		free(d.buf);
 		return 0;
 	}
 	ret = ret ?: server_status_ready(o);
@@ -749,6 +828,9 @@ int cr_lazy_pages(const struct opts *o)
 		close(d.ctl);
 	if (d.ep >= 0)
 		close(d.ep);
+	if (d.ps >= 0)
+		close(d.ps);	/* the page server's cue to end */
+	free(d.buf);
 	close(d.dirfd);
 	return ret;
 }

@@ -4,7 +4,10 @@
  * (ps-proto.h has the protocol).
  *
  *   stasis page-server -D DIR --port P [--address A] [-d] [--pidfile F]
- *                      [--status-fd FD]
+ *                      [--status-fd FD] [--lazy-pages]
+ *
+ * With --lazy-pages it serves the other way: a lazy-pages daemon fetches
+ * the lazy pages of the images in -D (ps-lazy.c).
  *
  * One dumper is served, then the server exits: 0 when the dumper closed
  * the session properly (PS_IOV_CLOSE, answered once everything is
@@ -336,11 +339,8 @@ int cr_page_server(const struct opts *o)
 	struct ps_session s = { .sk = -1, .dst_id = ~0ULL, .last_pages_id = PS_PAGES_ID_BASE };
 	int lsk, ret;
 
-	if (o->lazy_pages) {
-		pr_err("not supported yet: page-server --lazy-pages");
-		return -ENOTSUP;
-	}
-	mkdir(o->images_dir, 0755);
+	if (!o->lazy_pages)
+		mkdir(o->images_dir, 0755);
 	s.dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s.dirfd < 0) {
 		pr_perror("page server: cannot open the images directory %s", o->images_dir);
@@ -364,6 +364,14 @@ int cr_page_server(const struct opts *o)
 	}
 	if (lsk >= 0)
 		close(lsk);
+	/* The lazy-pages daemon's server: pages from the images, on request. */
+	if (o->lazy_pages) {
+		ret = ret ?: ps_lazy_serve(s.sk, s.dirfd);
+		if (s.sk >= 0)
+			close(s.sk);
+		close(s.dirfd);
+		return ret;
+	}
 	s.buf = ret ? NULL : malloc(PS_BUF_PAGES * PAGE_SZ);
 	if (!ret && !s.buf)
 		ret = -ENOMEM;

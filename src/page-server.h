@@ -18,4 +18,10 @@ int server_daemonize(const struct opts *o);
 /* --status-fd: one zero byte once the server takes connections. */
 int server_status_ready(const struct opts *o);
 
+/*
+ * page-server --lazy-pages (ps-lazy.c): answer a lazy-pages daemon's
+ * PS_IOV_GET from the images in @dirfd until it closes @sk.
+ */
+int ps_lazy_serve(int sk, int dirfd);
+
 #endif

@@ -5,10 +5,17 @@
 # ZDTM's --lazy-pages mode does; every other action is stasis's own.
 # tests/pages/lazy.sh checks the daemon's log and its end afterwards.
 #
+# LP_REMOTE=1 is ZDTM's --remote-lazy-pages: a `page-server --lazy-pages`
+# serves the images' pages, and the daemon, given a copy of the images
+# without any pages-*.img (and the restore's directory as its -W), fetches
+# them from it.
+#
 # Environment: STASIS (the real binary), LP_DAEMON (the daemon's binary:
-# stasis or CRIU), LP_RESTORER (the restore's: stasis or CRIU).
+# stasis or CRIU), LP_RESTORER (the restore's: stasis or CRIU), LP_SERVER
+# (the page server's), LP_REMOTE, LP_PORT.
 set -u
 real=$STASIS daemon=${LP_DAEMON:-$STASIS} restorer=${LP_RESTORER:-$STASIS}
+server=${LP_SERVER:-$STASIS} port=${LP_PORT:-27028}
 [ "$1" = restore ] || exec "$real" "$@"
 dir=
 prev=
@@ -17,6 +24,24 @@ for a in "$@"; do
 	prev=$a
 done
 [ -n "$dir" ] || { echo "lazy-wrap: no -D" >&2; exit 1; }
-rm -f "$dir/lazy.pid" "$dir/lazy-pages.log"
-"$daemon" lazy-pages -D "$dir" -d --pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log || exit 1
+rm -f "$dir/lazy.pid" "$dir/lazy-pages.log" "$dir/ps.status" "$dir/page-server.log"
+if [ "${LP_REMOTE:-}" = 1 ]; then
+	# In the foreground of a session of its own, as ZDTM runs it (CRIU 4.2's
+	# -d loses the page pipes it has filled); ready once --status-fd says so.
+	setsid -f "$server" page-server -D "$dir" --lazy-pages --address 127.0.0.1 \
+		--port "$port" -v4 -o page-server.log --status-fd 9 9>"$dir/ps.status"
+	for _ in $(seq 100); do
+		[ -s "$dir/ps.status" ] && break
+		sleep 0.05
+	done
+	[ -s "$dir/ps.status" ] || { echo "lazy-wrap: the page server did not start" >&2; exit 1; }
+	rm -rf "$dir.lp"
+	mkdir "$dir.lp"
+	cp -a "$dir"/*.img "$dir.lp/"
+	rm -f "$dir.lp"/pages-*.img
+	"$daemon" lazy-pages -D "$dir.lp" -W "$dir" --page-server --address 127.0.0.1 \
+		--port "$port" -d --pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log || exit 1
+else
+	"$daemon" lazy-pages -D "$dir" -d --pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log || exit 1
+fi
 exec "$restorer" "$@" --lazy-pages
