@@ -6,7 +6,7 @@
  *   stasis check [--extra] [--experimental] [--all] [--feature NAME]
  *   stasis cpuinfo dump|check [-D DIR] [--cpu-cap=...]
  *   stasis page-server -D DIR --port P [--address A] [-d] [--status-fd FD]
- *   stasis lazy-pages -D DIR [-W DIR] [-d] [--status-fd FD]
+ *   stasis lazy-pages -D DIR [-W DIR] [-d] [--status-fd FD] [--page-server --address A --port P]
  *
  * The log goes to -o FILE inside the work directory (-W, by default the
  * images directory), as CRIU's does.  Exit status 0 on success, 1 on any
@@ -47,11 +47,13 @@ static void usage(FILE *f)
 		"  cpuinfo dump|check  write cpuinfo.img to -D DIR, or check this CPU against it\n"
 		"  pre-dump     write the tree's memory and leave it running, tracking what it\n"
 		"               writes next (-t PID -D DIR [--prev-images-dir ../PREV])\n"
-		"  page-server  take a dump's pages over TCP into -D DIR (--port P, --address A, -d)\n"
+		"  page-server  take a dump's pages over TCP into -D DIR (--port P, --address A, -d);\n"
+		"               --lazy-pages: serve -D DIR's pages to a lazy-pages --page-server\n"
 		"  swrk FD      serve CRIU's RPC on the SOCK_SEQPACKET socket FD (runc, podman)\n"
 		"  service      serve CRIU's RPC on --address PATH (-d: as a daemon, --pidfile)\n"
 		"  lazy-pages   serve the memory of a restore --lazy-pages from -D DIR's pages\n"
-		"               (it listens in -W DIR, by default -D; -d, --status-fd FD)\n"
+		"               (it listens in -W DIR, by default -D; -d, --status-fd FD;\n"
+		"               --page-server --address A --port P: the pages from there)\n"
 		"\n"
 		"Dump options: --page-server --address A --port P: pages go to a page server\n"
 		"\n"
