@@ -31,6 +31,7 @@
 #include "inventory.pb-c.h"
 #include "clock.h"
 #include "log.h"
+#include "mem-chain.h"
 #include "mem-dump.h"
 #include "mem-track.h"
 #include "notify.h"
@@ -383,5 +384,10 @@ int cr_dump(const struct opts *o)
 	imgdir_close(&dir, ret != 0);
 	if (!ret)
 		pr_info("dump of tree %d finished", o->tree);
+	/* The dump is whole: only now may its parents give up their copies. */
+	if (!ret && o->auto_dedup && o->page_server)
+		pr_warn("--auto-dedup: the pages are on the page server, not deduplicated here");
+	else if (!ret && o->auto_dedup && mem_chain_dedup(o->images_dir))
+		pr_warn("--auto-dedup failed: the parent images keep pages the dump has again");
 	return ret;
 }

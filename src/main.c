@@ -23,6 +23,7 @@
 #include "lazy.h"
 #include "log.h"
 #include "opts.h"
+#include "mem-chain.h"
 #include "page-server.h"
 #include "rpc.h"
 #include "stasis/compel.h"
@@ -49,6 +50,7 @@ static void usage(FILE *f)
 		"               writes next (-t PID -D DIR [--prev-images-dir ../PREV])\n"
 		"  page-server  take a dump's pages over TCP into -D DIR (--port P, --address A, -d);\n"
 		"               --lazy-pages: serve -D DIR's pages to a lazy-pages --page-server\n"
+		"  dedup        free in -D DIR's parent images every page DIR holds again\n"
 		"  swrk FD      serve CRIU's RPC on the SOCK_SEQPACKET socket FD (runc, podman)\n"
 		"  service      serve CRIU's RPC on --address PATH (-d: as a daemon, --pidfile)\n"
 		"  lazy-pages   serve the memory of a restore --lazy-pages from -D DIR's pages\n"
@@ -131,7 +133,8 @@ int main(int argc, char **argv)
 	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore") &&
 	    strcmp(o.action, "cpuinfo") && strcmp(o.action, "page-server") &&
 	    strcmp(o.action, "pre-dump") && strcmp(o.action, "swrk") &&
-	    strcmp(o.action, "service") && strcmp(o.action, "lazy-pages")) {
+	    strcmp(o.action, "service") && strcmp(o.action, "dedup") &&
+	    strcmp(o.action, "lazy-pages")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
@@ -155,6 +158,8 @@ int main(int argc, char **argv)
 		ret = cr_page_server(&o);
 	else if (!strcmp(o.action, "lazy-pages"))
 		ret = cr_lazy_pages(&o);
+	else if (!strcmp(o.action, "dedup"))
+		ret = mem_chain_dedup(o.images_dir);
 	else
 		ret = cr_check(&o);
 	log_close();

@@ -31,7 +31,7 @@ struct opt_desc {
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
-	O_TRACK_MEM, O_PREV_IMAGES_DIR,
+	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP,
 	O_EXTERNAL, O_INHERIT_FD, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT, O_NETWORK_LOCK,
 	O_PAGE_SERVER, O_PORT, O_LAZY_PAGES,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
@@ -89,7 +89,7 @@ static const struct opt_desc opt_table[] = {
 	{ "cgroup-yard", required_argument, 0, IGNORED },
 	{ "lsm-profile", required_argument, 0, IGNORED },
 	{ "lsm-mount-context", required_argument, 0, IGNORED },
-	{ "auto-dedup", no_argument, 0, IGNORED },
+	{ "auto-dedup", no_argument, O_AUTO_DEDUP, SET },
 	{ "remove-image-dirs", no_argument, 0, IGNORED },
 	/* Ghost data runs are found with SEEK_DATA/SEEK_HOLE either way. */
 	{ "ghost-fiemap", no_argument, 0, IGNORED },
@@ -320,6 +320,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_NO_LINK_REMAP: o->link_remap = false; break;
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
 	case O_TRACK_MEM: o->track_mem = true; break;
+	case O_AUTO_DEDUP: o->auto_dedup = true; break;
 	case O_PREV_IMAGES_DIR: o->prev_images_dir = arg; break;
 	case O_TCP_ESTABLISHED: o->tcp_established = true; break;
 	case O_TCP_CLOSE: o->tcp_close = true; break;

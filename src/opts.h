@@ -55,6 +55,7 @@ struct opts {
 	bool skip_in_flight;		/* --skip-in-flight: drop connections not accepted */
 	unsigned int network_lock;	/* --network-lock: NETWORK_LOCK_* */
 	bool track_mem;		/* --track-mem: arm write tracking for the next dump */
+	bool auto_dedup;	/* --auto-dedup: free in the parents what the dump has again */
 	const char *prev_images_dir;	/* --prev-images-dir: the parent dump, relative to -D */
 	bool force_irmap;		/* --force-irmap: watches by path, not by handle */
 	bool stats;			/* write stats-dump (always, as CRIU) */
