@@ -103,7 +103,7 @@ static int session_close_xfer(struct ps_session *s)
 
 static int session_open(struct ps_session *s, const struct ps_iov *pi, bool answer)
 {
-	struct page_xfer_dest d = { s->dirfd, &s->last_pages_id, -1 };
+	struct page_xfer_dest d = { s->dirfd, &s->last_pages_id, -1, NULL };
 	uint64_t id;
 	int type = decode_dst(pi->dst_id, &id), ret;
 	char parent;
@@ -227,7 +227,7 @@ static int serve(struct ps_session *s)
 }
 
 /* The listening socket, on --address (any by default) and --port (0: any port). */
-static int listen_on(const struct opts *o)
+int server_listen(const struct opts *o)
 {
 	struct addrinfo hints = {
 		.ai_socktype = SOCK_STREAM,
@@ -346,7 +346,7 @@ int cr_page_server(const struct opts *o)
 		pr_perror("page server: cannot open the images directory %s", o->images_dir);
 		return -errno;
 	}
-	lsk = listen_on(o);
+	lsk = server_listen(o);
 	ret = lsk < 0 ? lsk : 0;
 	if (!ret && o->restore_detached) {
 		ret = server_daemonize(o);

@@ -8,6 +8,9 @@
  * The answer to GET (nr, vaddr, pid) is an ADD_F header with PE_PRESENT
  * and the number of pages found from vaddr on (at most nr, never past the
  * run that holds vaddr; 0: none), then their bytes.
+ *
+ * `dump --lazy-pages` serves the same way from a lazy store: the lazy
+ * pages the dump kept in its own memory (a memfd) instead of the images.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +20,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "image.h"
@@ -38,14 +43,20 @@ struct psl_run {
 
 struct psl_task {
 	pid_t pid;
-	int pages_fd;
+	int pages_fd;			/* the store's, not ours to close, with a store */
 	struct psl_run *runs;
 	size_t nr;
 };
 
 static int add_run(struct psl_task *t, uint64_t vaddr, uint64_t end, uint64_t off)
 {
-	struct psl_run *r = realloc(t->runs, (t->nr + 1) * sizeof(*r));
+	struct psl_run *r = t->runs;
+
+	if (t->nr && r[t->nr - 1].end == vaddr && r[t->nr - 1].off + (vaddr - r[t->nr - 1].vaddr) == off) {
+		r[t->nr - 1].end = end;
+		return 0;
+	}
+	r = realloc(t->runs, (t->nr + 1) * sizeof(*r));
 
 	if (!r)
 		return -ENOMEM;
@@ -106,7 +117,7 @@ static struct psl_task *task_of(int dirfd, struct psl_task *tasks, size_t *nr, p
 		if (tasks[i].pid == pid)
 			return &tasks[i];
 	}
-	if (*nr == MAX_TASKS || pid <= 0)
+	if (*nr == MAX_TASKS || pid <= 0 || dirfd < 0)
 		return NULL;
 	t = &tasks[(*nr)++];
 	*t = (struct psl_task){ .pid = pid, .pages_fd = -1 };
@@ -163,13 +174,11 @@ static int answer_get(int sk, int dirfd, struct psl_task *tasks, size_t *nr, str
 	return ret;
 }
 
-int ps_lazy_serve(int sk, int dirfd)
+/* Serve @sk from @tasks[*@nr] (a store's), or from the images in @dirfd. */
+static int serve(int sk, int dirfd, struct psl_task *tasks, size_t *nr)
 {
-	struct psl_task *tasks = calloc(MAX_TASKS, sizeof(*tasks));
-	size_t nr = 0;
 	uint64_t gets = 0;
-	int ret = tasks ? 0 : -ENOMEM;
-	int one = 1;
+	int ret = 0, one = 1;
 
 	setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	while (!ret) {
@@ -181,20 +190,160 @@ int ps_lazy_serve(int sk, int dirfd)
 		if (n != sizeof(pi)) {
 			pr_perror("page server: reading a request");
 			ret = -EIO;
+		} else if (pi.cmd == PS_IOV_CLOSE || pi.cmd == PS_IOV_FORCE_CLOSE) {
+			int32_t status = 0;
+
+			/* CRIU's daemon says goodbye, and waits for the answer. */
+			ret = send_all(sk, &status, sizeof(status));
+			break;
 		} else if ((pi.cmd & PS_CMD_MASK) != PS_IOV_GET) {
 			pr_err("page server --lazy-pages: unexpected command %#x", pi.cmd);
 			ret = -EINVAL;
 		} else {
-			ret = answer_get(sk, dirfd, tasks, &nr, &pi);
+			ret = answer_get(sk, dirfd, tasks, nr, &pi);
 			gets++;
 		}
 	}
 	pr_info("page server: %" PRIu64 " requests for lazy pages answered", gets);
+	return ret;
+}
+
+int ps_lazy_serve(int sk, int dirfd)
+{
+	struct psl_task *tasks = calloc(MAX_TASKS, sizeof(*tasks));
+	size_t nr = 0;
+	int ret = tasks ? serve(sk, dirfd, tasks, &nr) : -ENOMEM;
+
 	for (size_t i = 0; i < nr; i++) {
 		if (tasks[i].pages_fd >= 0)
 			close(tasks[i].pages_fd);
 		free(tasks[i].runs);
 	}
 	free(tasks);
+	return ret;
+}
+
+/* --- the lazy store of dump --lazy-pages --- */
+
+struct lazy_store {
+	int fd;				/* memfd: the pages, one after the other */
+	uint64_t size;
+	struct psl_task *tasks;
+	size_t nr;
+};
+
+int lazy_store_open(struct lazy_store **out)
+{
+	struct lazy_store *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	s->tasks = calloc(MAX_TASKS, sizeof(*s->tasks));
+	s->fd = memfd_create("stasis-lazy-pages", MFD_CLOEXEC);
+	if (!s->tasks || s->fd < 0) {
+		pr_perror("dump --lazy-pages: cannot make the lazy store");
+		lazy_store_close(s);
+		return -ENOMEM;
+	}
+	*out = s;
+	return 0;
+}
+
+int lazy_store_add(struct lazy_store *s, pid_t pid, uint64_t vaddr, const void *data, uint64_t len)
+{
+	struct psl_task *t = NULL;
+	uint64_t off = s->size;
+
+	for (size_t i = 0; i < s->nr && !t; i++) {
+		if (s->tasks[i].pid == pid)
+			t = &s->tasks[i];
+	}
+	if (!t) {
+		if (s->nr == MAX_TASKS)
+			return -E2BIG;
+		t = &s->tasks[s->nr++];
+		*t = (struct psl_task){ .pid = pid, .pages_fd = s->fd };
+	}
+	for (uint64_t done = 0; done < len;) {
+		ssize_t n = pwrite(s->fd, (const char *)data + done, len - done, off + done);
+
+		if (n <= 0) {
+			pr_perror("dump --lazy-pages: cannot keep pages in the lazy store");
+			return n < 0 ? -errno : -EIO;
+		}
+		done += n;
+	}
+	s->size += len;
+	return add_run(t, vaddr, vaddr + len, off);
+}
+
+uint64_t lazy_store_pages(const struct lazy_store *s)
+{
+	return s ? s->size / PAGE_SZ : 0;
+}
+
+int lazy_store_serve(struct lazy_store *s, int sk)
+{
+	return serve(sk, -1, s->tasks, &s->nr);
+}
+
+void lazy_store_close(struct lazy_store *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; s->tasks && i < s->nr; i++)
+		free(s->tasks[i].runs);
+	free(s->tasks);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}
+
+/* --- dump --lazy-pages --- */
+
+int lazy_dump_open(const struct opts *o, struct lazy_store **s)
+{
+	if (o->port <= 0) {
+		pr_err("dump --lazy-pages needs --port (and --address) to serve its pages on");
+		return -EINVAL;
+	}
+	return lazy_store_open(s);
+}
+
+/*
+ * The dump is over (@ret), its tree gone: serve what it kept to one
+ * lazy-pages daemon, as CRIU's dump --lazy-pages does, until it closes.
+ */
+int lazy_dump_serve(const struct opts *o, struct lazy_store *s, int ret)
+{
+	int lsk, sk;
+
+	if (!s)
+		return ret;
+	/*
+	 * The killed tree's ends come to us, its tracer, first: taken now,
+	 * they reach its parent, and its pids are free for a restore here.
+	 */
+	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+		;
+	if (!ret) {
+		pr_info("dump --lazy-pages: %" PRIu64 " pages kept for the lazy-pages daemon",
+			lazy_store_pages(s));
+		lsk = server_listen(o);
+		ret = lsk < 0 ? lsk : server_status_ready(o);
+		if (!ret) {
+			do
+				sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
+			while (sk < 0 && errno == EINTR);
+			ret = sk < 0 ? -errno : lazy_store_serve(s, sk);
+			if (sk >= 0)
+				close(sk);
+		}
+		if (lsk >= 0)
+			close(lsk);
+		if (ret)
+			pr_err("dump --lazy-pages: serving the pages failed");
+	}
+	lazy_store_close(s);
 	return ret;
 }

@@ -10,13 +10,17 @@
 # without any pages-*.img (and the restore's directory as its -W), fetches
 # them from it.
 #
+# LP_DUMP=1 is ZDTM's --lazy-migrate: the dump itself (dump --lazy-pages,
+# in the background once it has said it is ready) keeps the lazy pages and
+# serves them; the images hold none of them, and the daemon fetches them.
+#
 # Environment: STASIS (the real binary), LP_DAEMON (the daemon's binary:
 # stasis or CRIU), LP_RESTORER (the restore's: stasis or CRIU), LP_SERVER
-# (the page server's), LP_REMOTE, LP_PORT.
+# (the page server's), LP_REMOTE, LP_DUMP, LP_PORT.
 set -u
 real=$STASIS daemon=${LP_DAEMON:-$STASIS} restorer=${LP_RESTORER:-$STASIS}
 server=${LP_SERVER:-$STASIS} port=${LP_PORT:-27028}
-[ "$1" = restore ] || exec "$real" "$@"
+[ "$1" = restore ] || [ "$1" = dump ] || exec "$real" "$@"
 dir=
 prev=
 for a in "$@"; do
@@ -24,23 +28,41 @@ for a in "$@"; do
 	prev=$a
 done
 [ -n "$dir" ] || { echo "lazy-wrap: no -D" >&2; exit 1; }
+# waitfor FILE: a --status-fd's byte is there.
+waitfor() {
+	for _ in $(seq 200); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "lazy-wrap: no status in $1" >&2
+	return 1
+}
+if [ "$1" = dump ]; then
+	[ "${LP_DUMP:-}" = 1 ] || exec "$real" "$@"
+	# The dump keeps the lazy pages and serves them once its tree is gone.
+	rm -f "$dir/dump.status"
+	mkdir -p "$dir"
+	setsid -f "$real" "$@" --lazy-pages --address 127.0.0.1 --port "$port" \
+		--status-fd 9 9>"$dir/dump.status"
+	waitfor "$dir/dump.status"
+	exit
+fi
 rm -f "$dir/lazy.pid" "$dir/lazy-pages.log" "$dir/ps.status" "$dir/page-server.log"
 if [ "${LP_REMOTE:-}" = 1 ]; then
 	# In the foreground of a session of its own, as ZDTM runs it (CRIU 4.2's
 	# -d loses the page pipes it has filled); ready once --status-fd says so.
 	setsid -f "$server" page-server -D "$dir" --lazy-pages --address 127.0.0.1 \
 		--port "$port" -v4 -o page-server.log --status-fd 9 9>"$dir/ps.status"
-	for _ in $(seq 100); do
-		[ -s "$dir/ps.status" ] && break
-		sleep 0.05
-	done
-	[ -s "$dir/ps.status" ] || { echo "lazy-wrap: the page server did not start" >&2; exit 1; }
+	waitfor "$dir/ps.status" || exit 1
 	rm -rf "$dir.lp"
 	mkdir "$dir.lp"
 	cp -a "$dir"/*.img "$dir.lp/"
 	rm -f "$dir.lp"/pages-*.img
 	"$daemon" lazy-pages -D "$dir.lp" -W "$dir" --page-server --address 127.0.0.1 \
 		--port "$port" -d --pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log || exit 1
+elif [ "${LP_DUMP:-}" = 1 ]; then
+	"$daemon" lazy-pages -D "$dir" --page-server --address 127.0.0.1 --port "$port" -d \
+		--pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log || exit 1
 else
 	"$daemon" lazy-pages -D "$dir" -d --pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log || exit 1
 fi
