@@ -40,7 +40,8 @@ lazy() {
 	read -r _ _ fewest _ of <<<"$line"
 	if [ "${out%%:*}" != PASS ]; then
 		echo "FAIL: lazy pages $name: $out"
-	elif [ -z "$line" ] || [ "$fewest" -ge "$of" ]; then
+	elif [ -z "$line" ] || { [ "$fewest" -ge "$of" ] &&
+		! grep -q -e " [1-9][0-9]* pages on faults" -e "#PF at" "$dir/img/lazy-pages.log"; }; then
 		echo "FAIL: lazy pages $name: the program never ran with pages missing ($line)"
 	elif ! grep -q "$done" "$dir/img/lazy-pages.log"; then
 		echo "FAIL: lazy pages $name: the daemon did not end with every page in place"
