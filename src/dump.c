@@ -229,6 +229,9 @@ static int dump_stats(struct dump_ctx *ctx)
 	d.pages_scanned = ctx->stats.pages_scanned;
 	d.pages_skipped_parent = ctx->stats.pages_skipped_parent;
 	d.pages_written = ctx->stats.pages_written;
+	/* dump --lazy-pages: those the dump kept to serve are not in the images. */
+	d.pages_lazy = lazy_store_pages(ctx->pages.lazy);
+	d.pages_written -= d.pages_lazy;
 	d.has_irmap_resolve = 1;
 	d.has_page_pipes = d.has_page_pipe_bufs = 1;
 	d.has_shpages_scanned = d.has_shpages_skipped_parent = d.has_shpages_written = 1;
