@@ -19,13 +19,6 @@ rm -rf "$W"
 mkdir -p "$W"
 
 blocks() { stat -c %b "$1" 2>/dev/null || echo 0; }
-wait_for() {	# FILE PATTERN SECONDS
-	for _ in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
 cleanup() {
 	for f in "$W/spawn.pid" "$W/spawn-r.pid"; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null

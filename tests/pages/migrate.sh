@@ -20,20 +20,7 @@ T=migrate
 W=/tmp/stasis-migrate-tests
 SRC=stasis-mig-src DST=stasis-mig-dst
 
-pass() { echo "PASS: $T: $*"; }
-fail() { echo "FAIL: $T: $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
-wait_for() {	# FILE PATTERN SECONDS
-	for _ in $(seq $(($3 * 10))); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+. tests/lib/common.sh
 
 cleanup() {
 	[ -n "${MPID:-}" ] && kill -KILL "$MPID" 2>/dev/null

@@ -8,7 +8,8 @@
 #  - `podman container restore`: it runs again, counting on from where it
 #    stopped;
 #  - `checkpoint --export` to a tarball, the container removed, `restore
-#    --import` (how podman moves a container to another host): it counts on.
+#    --import --name NEW` (how podman moves a container to another host): the
+#    new container counts on.
 # Needs podman, runc and busybox-static (scripts/deps.sh).  CRIU=/path/to/criu
 # runs the same checks with another criu (the harness against CRIU 4.2).
 set -u
@@ -19,13 +20,7 @@ W=/tmp/stasis-podman-tests
 NAME=stasis-podman-test
 IMAGE=localhost/stasis-busybox:test
 
-pass() { echo "PASS: $T: $*"; }
-fail() { echo "FAIL: $T: $*"; }
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
+. tests/lib/common.sh
 
 BUSYBOX=/bin/busybox
 if ! command -v podman >/dev/null || ! command -v runc >/dev/null || [ ! -x "$BUSYBOX" ]; then
@@ -41,7 +36,7 @@ export PATH="$W/bin:$PATH"
 pm() { timeout 120 podman --runtime runc "$@"; }
 
 cleanup() {
-	podman rm -f "$NAME" >/dev/null 2>&1
+	podman rm -f "$NAME" "$NAME-2" >/dev/null 2>&1
 	podman rmi -f "$IMAGE" >/dev/null 2>&1
 }
 trap cleanup EXIT
@@ -51,13 +46,13 @@ cp "$BUSYBOX" "$W/rootfs/bin/busybox"
 tar -C "$W/rootfs" -c . | podman import - "$IMAGE" >/dev/null 2>&1 ||
 	{ fail "podman import of a busybox rootfs"; exit 0; }
 
-count() { podman exec "$NAME" /bin/busybox cat /tmp/count 2>/dev/null; }
+count() { podman exec "${1:-$NAME}" /bin/busybox cat /tmp/count 2>/dev/null; }
 status() { podman inspect -f '{{.State.Status}}' "$NAME" 2>/dev/null; }
 counting() {
 	local a b
-	a=$(count)
+	a=$(count "$@")
 	sleep 0.6
-	b=$(count)
+	b=$(count "$@")
 	[ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ]
 }
 # Why a step failed: podman's words and the first errors of the criu log.
@@ -109,11 +104,11 @@ fi
 check "the tarball holds the images" \
 	sh -c "tar -tf '$W/ct.tar.gz' 2>/dev/null | grep -qx checkpoint/inventory.img"
 podman rm -f "$NAME" >/dev/null 2>&1
-if pm container restore --import "$W/ct.tar.gz" >"$W/imp.out" 2>&1; then
-	pass "podman container restore --import"
+if pm container restore --import "$W/ct.tar.gz" --name "$NAME-2" >"$W/imp.out" 2>&1; then
+	pass "podman container restore --import --name (a new container)"
 else
 	fail "podman container restore --import: $(why restore.log imp.out)"
 	exit 0
 fi
-check "the imported container runs and counts" counting
+check "the imported container runs and counts" counting "$NAME-2"
 exit 0
