@@ -5,12 +5,13 @@ set -eu
 # criu brings Debian's crit (CRIU 3.17), which the tests use to check that
 # other tools read our images; jq reads crit's JSON in shell tests; python3
 # runs the fixtures' own log checker (check-log.py) after a restore; nft
-# (nftables) makes the network lock of --tcp-established; redis-server (and
+# (nftables) makes the network lock of --tcp-established and, with iproute2
+# (ip) and iptables, keeps what a net namespace holds; redis-server (and
 # redis-cli, in redis-tools) is a real server tests/restore/servers.sh
 # checkpoints; iproute2 makes the network namespaces of the migration test.
 PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
-      clang libclang-rt-14-dev criu jq python3 nftables
-      redis-server redis-tools iproute2"
+      clang libclang-rt-14-dev criu jq python3 nftables iproute2 iptables
+      redis-server redis-tools"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

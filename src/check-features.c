@@ -387,8 +387,8 @@ int check_timens(void)
 	return 0;
 }
 
+/* Says the tool takes --external net[INO]:KEY (src/ns/net.c): nothing of the kernel's. */
 int check_external_net_ns(void)
 {
-	pr_warn("stasis does not support external network namespaces (--external net[...]) yet");
-	return -1;
+	return 0;
 }

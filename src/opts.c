@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/stat.h>
 
 #include "arch/x86/cpuinfo.h"
@@ -32,8 +33,10 @@ enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
 	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP,
-	O_EXTERNAL, O_INHERIT_FD, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT, O_NETWORK_LOCK,
+	O_EXTERNAL, O_INHERIT_FD, O_EMPTY_NS, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
+	O_NETWORK_LOCK,
 	O_PAGE_SERVER, O_PORT, O_LAZY_PAGES,
+	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
 	O_FIRST_OTHER = 1000,
 };
@@ -81,12 +84,12 @@ static const struct opt_desc opt_table[] = {
 	{ "ext-unix-sk", optional_argument, 'x', SET },
 	{ "evasive-devices", no_argument, 0, IGNORED },
 	{ "stream", no_argument, 0, UNSUPPORTED },
-	{ "manage-cgroups", optional_argument, 0, IGNORED },
-	{ "cgroup-root", required_argument, 0, IGNORED },
-	{ "cgroup-props", required_argument, 0, IGNORED },
-	{ "cgroup-props-file", required_argument, 0, IGNORED },
-	{ "cgroup-dump-controller", required_argument, 0, IGNORED },
-	{ "cgroup-yard", required_argument, 0, IGNORED },
+	{ "manage-cgroups", optional_argument, O_MANAGE_CG, SET },
+	{ "cgroup-root", required_argument, O_CG_ROOT, SET },
+	{ "cgroup-props", required_argument, O_CG_PROPS, SET },
+	{ "cgroup-props-file", required_argument, O_CG_PROPS_FILE, SET },
+	{ "cgroup-dump-controller", required_argument, O_CG_DUMP_CTL, SET },
+	{ "cgroup-yard", required_argument, O_CG_YARD, SET },
 	{ "lsm-profile", required_argument, 0, IGNORED },
 	{ "lsm-mount-context", required_argument, 0, IGNORED },
 	{ "auto-dedup", no_argument, O_AUTO_DEDUP, SET },
@@ -119,7 +122,7 @@ static const struct opt_desc opt_table[] = {
 	{ "enable-external-masters", no_argument, 0, UNSUPPORTED },
 	{ "enable-fs", required_argument, 0, UNSUPPORTED },
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
-	{ "join-ns", required_argument, 'J', UNSUPPORTED },
+	{ "join-ns", required_argument, 'J', SET },
 	{ "tls", no_argument, 0, UNSUPPORTED },
 	{ "tls-cacert", required_argument, 0, UNSUPPORTED },
 	{ "tls-cacrl", required_argument, 0, UNSUPPORTED },
@@ -132,7 +135,7 @@ static const struct opt_desc opt_table[] = {
 	{ "check-only", no_argument, 0, UNSUPPORTED },
 	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
 	{ "ext-mount-map", required_argument, 'M', UNSUPPORTED },
-	{ "empty-ns", required_argument, 0, UNSUPPORTED },
+	{ "empty-ns", required_argument, O_EMPTY_NS, SET },
 	{ "skip-mnt", required_argument, 0, UNSUPPORTED },
 	{ "pidfd-store", required_argument, 0, UNSUPPORTED },
 	/* stasis checks no file modes at restore: nothing to skip. */
@@ -252,6 +255,43 @@ int opts_add_inherit_fd(struct opts *o, int fd, const char *key)
 	return 0;
 }
 
+/* --empty-ns net: as CRIU, only the net namespace can be left to the caller. */
+static int parse_empty_ns(const char *arg, struct opts *o)
+{
+	if (strcmp(arg, "net")) {
+		pr_err("--empty-ns %s: only \"net\" is supported", arg);
+		return 1;
+	}
+	o->empty_ns |= CLONE_NEWNET;
+	return 0;
+}
+
+/*
+ * --join-ns NS:PATH|PID[,EXTRA]: the restored tree joins an existing
+ * namespace.  Only net, as src/ns/net.c does it; EXTRA (user namespaces'
+ * ids) has nothing to say there.
+ */
+static int parse_join_ns(const char *arg, struct opts *o)
+{
+	static char path[4096];
+	const char *what = arg + 4;
+	size_t n = strcspn(what, ",");
+	char *end;
+	long pid;
+
+	if (strncmp(arg, "net:", 4) || !n) {
+		pr_err("--join-ns %s: only \"net:PATH\" or \"net:PID\" is supported", arg);
+		return 1;
+	}
+	pid = strtol(what, &end, 10);
+	if (end == what + n && pid > 0)
+		snprintf(path, sizeof(path), "/proc/%ld/ns/net", pid);
+	else
+		snprintf(path, sizeof(path), "%.*s", (int)n, what);
+	o->join_ns_net = path;
+	return 0;
+}
+
 /* --inherit-fd fd[N]:KEY: our fd N stands for the file the images name KEY. */
 static int add_inherit_fd(const char *arg, struct opts *o)
 {
@@ -276,6 +316,72 @@ static int add_script(const char *arg, struct opts *o)
 	}
 	o->scripts = s;
 	o->scripts[o->nr_scripts++] = arg;
+	return 0;
+}
+
+/* Append a copy of @arg to the list *@v of *@n. */
+static int add_str(const char ***v, size_t *n, const char *arg)
+{
+	const char **s = realloc(*v, (*n + 1) * sizeof(*s));
+
+	if (!s || !(arg = strdup(arg))) {
+		pr_err("out of memory");
+		return 1;
+	}
+	*v = s;
+	s[(*n)++] = arg;
+	return 0;
+}
+
+/* CRIU's modes; no argument is soft, as there. */
+static int parse_cg_mode(const char *arg, struct opts *o)
+{
+	static const struct {
+		const char *name;
+		unsigned int mode;
+	} modes[] = {
+		{ "none", CG_MODE_NONE }, { "props", CG_MODE_PROPS }, { "soft", CG_MODE_SOFT },
+		{ "full", CG_MODE_FULL }, { "strict", CG_MODE_STRICT }, { "ignore", CG_MODE_IGNORE },
+	};
+
+	if (!arg) {
+		o->manage_cgroups = CG_MODE_SOFT;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (!strcmp(arg, modes[i].name)) {
+			o->manage_cgroups = modes[i].mode;
+			return 0;
+		}
+	}
+	pr_err("--manage-cgroups: unknown mode '%s' (none, props, soft, full, strict, ignore)", arg);
+	return 1;
+}
+
+/* "[CONTROLLER:]/PATH": the cgroups the tree is restored under. */
+static int add_cg_root(const char *arg, struct opts *o)
+{
+	struct opts_cg_root *r = realloc(o->cg_roots, (o->nr_cg_roots + 1) * sizeof(*r));
+	char *copy = strdup(arg), *colon;
+
+	if (!r || !copy) {
+		free(copy);
+		pr_err("out of memory");
+		return 1;
+	}
+	o->cg_roots = r;
+	r += o->nr_cg_roots;
+	colon = copy[0] == '/' ? NULL : strchr(copy, ':');
+	r->controller = colon ? copy : NULL;
+	if (colon)
+		*colon = '\0';
+	r->path = colon ? colon + 1 : copy;
+	if (r->path[0] != '/') {
+		pr_err("--cgroup-root %s: the path must be absolute ([controller:]/path)", arg);
+		free(copy);
+		return 1;
+	}
+	o->nr_cg_roots++;
 	return 0;
 }
 
@@ -333,12 +439,20 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);
 	case O_INHERIT_FD: return add_inherit_fd(arg, o);
+	case O_EMPTY_NS: return parse_empty_ns(arg, o);
+	case 'J': return parse_join_ns(arg, o);
 	case O_ACTION_SCRIPT: return add_script(arg, o);
 	case O_RESTORE_SIBLING: o->restore_sibling = true; break;
 	case O_ORPHAN_PTS: o->orphan_pts_master = true; break;
 	case 'r': o->root = arg; break;
 	case O_ADDRESS: o->address = arg; break;
 	case O_STATUS_FD: return parse_int("--status-fd", arg, 0, INT_MAX, &o->status_fd);
+	case O_MANAGE_CG: return parse_cg_mode(arg, o);
+	case O_CG_ROOT: return add_cg_root(arg, o);
+	case O_CG_PROPS: o->cgroup_props = arg; break;
+	case O_CG_PROPS_FILE: o->cgroup_props_file = arg; break;
+	case O_CG_DUMP_CTL: return add_str(&o->cg_dump_ctls, &o->nr_cg_dump_ctls, arg);
+	case O_CG_YARD: o->cgroup_yard = arg; break;
 	/*
 	 * CRIU searches these dirs for the path of a watched inode; stasis
 	 * asks the inode itself (its handle, opened), so none is needed.
@@ -476,6 +590,7 @@ void opts_init(struct opts *o)
 	o->ghost_limit = OPTS_GHOST_LIMIT;
 	o->status_fd = -1;
 	o->rpc_sk = -1;
+	o->manage_cgroups = CG_MODE_SOFT;
 }
 
 int opts_parse(int argc, char **argv, struct opts *o)
@@ -532,6 +647,16 @@ int opts_inherited_fd(const struct opts *o, const char *key)
 		if (!strcmp(o->inherit_fds[i].key, key))
 			return o->inherit_fds[i].fd;
 	return -1;
+}
+
+const char *opts_external_value(const struct opts *o, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (size_t i = 0; o && i < o->nr_externals; i++)
+		if (!strncmp(o->externals[i], key, n) && o->externals[i][n] == ':')
+			return o->externals[i] + n + 1;
+	return NULL;
 }
 
 bool opts_external(const struct opts *o, const char *key)

@@ -29,6 +29,22 @@ enum {
 	NETWORK_LOCK_SKIP,
 };
 
+/* --manage-cgroups modes, as CRIU numbers them (ignore is 0). */
+enum {
+	CG_MODE_IGNORE = 0,
+	CG_MODE_NONE = 1 << 0,
+	CG_MODE_PROPS = 1 << 1,
+	CG_MODE_SOFT = 1 << 2,
+	CG_MODE_FULL = 1 << 3,
+	CG_MODE_STRICT = 1 << 4,
+};
+
+/* --cgroup-root [CONTROLLER:]/PATH; controller NULL: every controller. */
+struct opts_cg_root {
+	const char *controller;
+	const char *path;
+};
+
 struct opts {
 	const char *action;		/* dump, restore, check, ... */
 	const char *subaction;		/* cpuinfo dump|check */
@@ -60,6 +76,8 @@ struct opts {
 	bool force_irmap;		/* --force-irmap: watches by path, not by handle */
 	bool stats;			/* write stats-dump (always, as CRIU) */
 	unsigned int cpu_cap;		/* --cpu-cap: CPU_CAP_* of arch/x86/cpuinfo.h */
+	unsigned long empty_ns;		/* --empty-ns net: CLONE_NEWNET */
+	const char *join_ns_net;	/* --join-ns net:PATH (a PID made /proc/PID/ns/net) */
 	const char **externals;		/* --external KEY, as given */
 	size_t nr_externals;
 	struct opts_inherit_fd *inherit_fds;
@@ -74,6 +92,14 @@ struct opts {
 	const char *root;		/* --root: only "/" until mount namespaces */
 	bool restore_sibling;		/* --restore-sibling: root is our parent's child */
 	bool orphan_pts_master;		/* --orphan-pts-master: master to the RPC client */
+	unsigned int manage_cgroups;	/* --manage-cgroups: CG_MODE_*, soft by default */
+	struct opts_cg_root *cg_roots;	/* --cgroup-root, in order given */
+	size_t nr_cg_roots;
+	const char *cgroup_props;	/* --cgroup-props: controllers' property lists */
+	const char *cgroup_props_file;	/* --cgroup-props-file */
+	const char **cg_dump_ctls;	/* --cgroup-dump-controller: only these (none: all) */
+	size_t nr_cg_dump_ctls;
+	const char *cgroup_yard;	/* --cgroup-yard: hierarchies mounted there */
 	/* RPC only: the client's socket, for notifications (notify.c); -1 */
 	int rpc_sk;
 	bool notify_rpc;		/* notify_scripts: ask the client at each hook */
@@ -86,6 +112,8 @@ struct opts {
 int opts_inherited_fd(const struct opts *o, const char *key);
 /* Was @key ("tty[RDEV:DEV]") named by --external? */
 bool opts_external(const struct opts *o, const char *key);
+/* VALUE of --external KEY:VALUE for @key ("veth[eth0]", "net[INO]"), or NULL. */
+const char *opts_external_value(const struct opts *o, const char *key);
 
 /* CRIU's defaults, before any option or config file. */
 void opts_init(struct opts *o);

@@ -57,6 +57,7 @@ enum svc_fd {
 	SVC_IMAGES,
 	SVC_PROC,
 	SVC_NS_CWD,		/* stasis's cwd while it is in the tree's namespaces */
+	SVC_NS_NET,		/* the tree's new net namespace (src/ns/ns.c) */
 	SVC_NS_OWN,		/* its own namespaces, one a kind (src/ns/ns.c) */
 	SVC_FDS = 16,
 };

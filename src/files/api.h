@@ -39,6 +39,11 @@ void files_dump_cleanup(struct dump_ctx *ctx);
  * changed (names given to unlinked files, bytes read from terminals).
  */
 void files_dump_undo(struct dump_ctx *ctx);
+/*
+ * Before any task is dumped: lock the tree's own net namespace whole, as
+ * CRIU does (files/netlock.h); undone with the connections' lock.
+ */
+int files_dump_netns_lock(struct dump_ctx *ctx);
 
 /*
  * files/files.c, in the controller: read files.img, and the fdinfo and

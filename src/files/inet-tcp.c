@@ -233,6 +233,15 @@ static void resume_all(struct tcp_state *ts)
 	netlock_remove(&ts->lock);
 }
 
+int files_dump_netns_lock(struct dump_ctx *ctx)
+{
+	struct files_priv *priv = files_priv(ctx);
+	struct tcp_state *ts;
+
+	ts = priv ? tcp_state_new(&priv->tcp_priv, ctx->opts->network_lock, ctx->run_id) : NULL;
+	return ts ? netlock_netns(&ts->lock) : -ENOMEM;
+}
+
 /*
  * Every connection saved: with -R they run again now, before the tree:
  * a task resumed on a socket still in repair mode would fail to send.
@@ -444,6 +453,7 @@ void inet_tcp_restore_cleanup(struct rst_ctx *ctx)
 		 * unlocks whatever it restores.
 		 */
 		netlock_init(&lock, ctx->network_lock, ctx->run_id);
+		netlock_adopt_netns(&lock);
 		for (size_t i = 0; i < ctx->nr_files; i++) {
 			const FileEntry *fe = ctx->files[i].fe;
 

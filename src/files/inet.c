@@ -42,6 +42,7 @@
 #include "files/sockdiag.h"
 #include "files/sockopts.h"
 #include "log.h"
+#include "ns/ns.h"
 
 #ifndef SOL_UDP
 #define SOL_UDP		17
@@ -169,8 +170,8 @@ static int diag_find(struct dump_ctx *ctx, int family, int proto, uint32_t ino,
 }
 
 /*
- * A socket made in another net namespace would come back in ours, its
- * address meaning something else there: refused until namespaces are.
+ * A socket made in another net namespace than the tree's would come back
+ * in the tree's, its address meaning something else there: refused.
  */
 static int check_netns(struct dump_ctx *ctx, const struct file_parms *p)
 {
@@ -180,8 +181,8 @@ static int check_netns(struct dump_ctx *ctx, const struct file_parms *p)
 
 	if (!id)
 		return -ENOMEM;
-	if (!id->netns && !stat("/proc/self/ns/net", &st))
-		id->netns = st.st_ino;
+	if (!id->netns)
+		id->netns = ns_net_ino();
 	ns = ioctl(p->lfd, SIOCGSKNS);
 	if (ns < 0) {
 		pr_perror("pid %d fd %d: cannot tell its net namespace", p->pid, p->fd);

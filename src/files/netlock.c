@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 
 #include "files/netlock.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "opts.h"
 #include <stasis/soccr.h>
 
@@ -26,12 +28,19 @@ void netlock_init(struct netlock *nl, unsigned int method, const char *run_id)
 	memset(nl, 0, sizeof(*nl));
 	nl->method = method;
 	snprintf(nl->table, sizeof(nl->table), "inet CRIU-%s", run_id);
+	nl->whole = ns_net_fd() >= 0;
 }
 
-/* In the child: stdin from @in (or /dev/null), stdout away, stderr too if @quiet. */
-static void prog_child(const char *const argv[], int in, bool quiet)
+/*
+ * In the child: in net namespace @netns (the tree's, when not ours), stdin
+ * from @in (or /dev/null), stdout away, stderr too if @quiet.
+ */
+static void prog_child(const char *const argv[], int in, bool quiet, int netns)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (netns >= 0 && setns(netns, CLONE_NEWNET))
+		_exit(126);
 
 	if (in < 0)
 		in = null;
@@ -68,12 +77,14 @@ static int write_all(int fd, const char *s, size_t len)
  */
 static int prog_run(const char *const argv[], const char *input, bool quiet)
 {
-	int p[2] = { -1, -1 }, status, ret;
+	int p[2] = { -1, -1 }, status, ret, netns;
 	void (*old)(int);
 	pid_t pid;
 
 	if (input && pipe2(p, O_CLOEXEC))
 		return -errno;
+	/* The connections are the tree's: so is the lock, in its own net namespace. */
+	netns = ns_net_fd();
 	pid = fork();
 	if (pid < 0) {
 		ret = -errno;
@@ -84,7 +95,7 @@ static int prog_run(const char *const argv[], const char *input, bool quiet)
 		return ret;
 	}
 	if (!pid)
-		prog_child(argv, p[0], quiet);
+		prog_child(argv, p[0], quiet, netns);
 	if (input) {
 		close(p[0]);
 		/* It may exit before reading it all: its status says what happened. */
@@ -115,14 +126,16 @@ static int nft_run(const char *script, bool quiet)
 /* The table, its sets and the rules that drop their 4-tuples. */
 static int make_table(struct netlock *nl)
 {
-	char s[2048];
+	/* A whole namespace: every packet but libsoccr's dropped. */
+	const char *policy = nl->whole ? " policy drop;" : "";
 	const char *t = nl->table;
+	char s[2048];
 	int ret;
 
 	snprintf(s, sizeof(s),
 		 "create table %s\n"
-		 "add chain %s output { type filter hook output priority 0; }\n"
-		 "add chain %s input { type filter hook input priority 0; }\n"
+		 "add chain %s output { type filter hook output priority 0;%s }\n"
+		 "add chain %s input { type filter hook input priority 0;%s }\n"
 		 "add rule %s output meta mark %#x accept\n"
 		 "add rule %s input meta mark %#x accept\n"
 		 "add set %s conns4 { type ipv4_addr . inet_service . ipv4_addr . inet_service; }\n"
@@ -131,7 +144,7 @@ static int make_table(struct netlock *nl)
 		 "add rule %s input ip saddr . tcp sport . ip daddr . tcp dport @conns4 drop\n"
 		 "add rule %s output ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop\n"
 		 "add rule %s input ip6 saddr . tcp sport . ip6 daddr . tcp dport @conns6 drop\n",
-		 t, t, t, t, SOCCR_MARK, t, SOCCR_MARK, t, t, t, t, t, t);
+		 t, t, policy, t, policy, t, SOCCR_MARK, t, SOCCR_MARK, t, t, t, t, t, t);
 	ret = nft_run(s, false);
 	if (ret > 0) {
 		pr_err("network lock: nft could not make table %s", t);
@@ -221,6 +234,99 @@ static int ipt_lock(const struct netlock_conn *c)
 	return ret > 0 ? -EIO : ret;
 }
 
+/* iptables-restore (or ip6tables-) --noflush of @rules in the filter table. */
+static int ipt_restore(bool v6, const char *rules, bool quiet)
+{
+	const char *const argv[] = { v6 ? "ip6tables-restore" : "iptables-restore", "-w",
+				     "--noflush", NULL };
+
+	return prog_run(argv, rules, quiet);
+}
+
+static bool ipt_v6(void)
+{
+	return !access("/proc/sys/net/ipv6", F_OK);
+}
+
+/* A whole namespace, by iptables: CRIU's chain, first in INPUT and OUTPUT. */
+static int ipt_whole_lock(void)
+{
+	char rules[256];
+	int ret;
+
+	snprintf(rules, sizeof(rules),
+		 "*filter\n:CRIU - [0:0]\n-I INPUT -j CRIU\n-I OUTPUT -j CRIU\n"
+		 "-A CRIU -m mark --mark %#x -j ACCEPT\n-A CRIU -j DROP\nCOMMIT\n", SOCCR_MARK);
+	ret = ipt_restore(false, rules, false);
+	if (!ret && ipt_v6())
+		ret = ipt_restore(true, rules, false);
+	return ret > 0 ? -EIO : ret;
+}
+
+static bool ipt_whole_there(void)
+{
+	static const char *const argv[] = { "iptables", "-w", "-C", "INPUT", "-j", "CRIU", NULL };
+
+	return prog_run(argv, NULL, true) == 0;
+}
+
+static int ipt_whole_unlock(void)
+{
+	static const char jumps[] = "*filter\n:CRIU - [0:0]\n-D INPUT -j CRIU\n"
+				    "-D OUTPUT -j CRIU\nCOMMIT\n";
+	static const char chain[] = "*filter\n:CRIU - [0:0]\n-X CRIU\nCOMMIT\n";
+	int ret = ipt_restore(false, jumps, false) | ipt_restore(false, chain, false);
+
+	if (ipt_v6())
+		ret |= ipt_restore(true, jumps, false) | ipt_restore(true, chain, false);
+	if (ret)
+		pr_err("network lock: iptables could not remove chain CRIU: delete it by hand");
+	return ret ? -EIO : 0;
+}
+
+/* The whole namespace locked, or (@restore) the lock the dump left taken over. */
+static int whole_lock(struct netlock *nl, bool restore)
+{
+	bool ipt = nl->method == NETWORK_LOCK_IPTABLES;
+	int ret;
+
+	if (nl->held)
+		return 0;
+	if (restore && (ipt ? ipt_whole_there() : nft_there(nl)))
+		ret = 0;
+	else
+		ret = ipt ? ipt_whole_lock() : make_table(nl);
+	if (ret) {
+		pr_err("network lock: %s could not lock the tree's net namespace",
+		       ipt ? "iptables" : "nft");
+		return ret;
+	}
+	nl->held = true;
+	pr_info("network locked: the tree's net namespace, by %s", ipt ? "iptables" : nl->table);
+	return 0;
+}
+
+int netlock_netns(struct netlock *nl)
+{
+	if (!nl->whole || nl->method == NETWORK_LOCK_SKIP)
+		return 0;
+	if (nl->method != NETWORK_LOCK_NFTABLES && nl->method != NETWORK_LOCK_IPTABLES) {
+		pr_err("unsupported: network lock method %u", nl->method);
+		return -ENOTSUP;
+	}
+	return whole_lock(nl, false);
+}
+
+void netlock_adopt_netns(struct netlock *nl)
+{
+	if (!nl->whole || nl->held)
+		return;
+	if (nl->method == NETWORK_LOCK_IPTABLES)
+		nl->held = ipt_whole_there();
+	else if (nl->method == NETWORK_LOCK_NFTABLES)
+		nl->held = nft_there(nl);
+}
+
 static int remember(struct netlock *nl, const struct netlock_conn *c)
 {
 	if (nl->nr == nl->cap) {
@@ -248,6 +354,8 @@ int netlock_add(struct netlock *nl, const InetSkEntry *ie, bool restore)
 		pr_err("unsupported: network lock method %u", nl->method);
 		return -ENOTSUP;
 	}
+	if (nl->whole)
+		return whole_lock(nl, restore);
 	ret = conn_of(ie, &c);
 	if (ret)
 		return ret;
@@ -277,6 +385,10 @@ int netlock_adopt(struct netlock *nl, const InetSkEntry *ie)
 {
 	struct netlock_conn c;
 
+	if (nl->whole) {
+		netlock_adopt_netns(nl);
+		return 0;
+	}
 	if (nl->method == NETWORK_LOCK_NFTABLES && !nl->held)
 		nl->held = nft_there(nl);
 	if (nl->method != NETWORK_LOCK_IPTABLES || conn_of(ie, &c) || !ipt_there(&c))
@@ -310,6 +422,10 @@ int netlock_remove(struct netlock *nl)
 	if (!nl->held)
 		return 0;
 	nl->held = false;
+	if (nl->whole && nl->method == NETWORK_LOCK_IPTABLES) {
+		pr_info("network unlocked: the tree's net namespace (iptables chain CRIU gone)");
+		return ipt_whole_unlock();
+	}
 	if (nl->method == NETWORK_LOCK_IPTABLES) {
 		pr_info("network unlocked: %zu connections' iptables rules gone", nl->nr);
 		return ipt_unlock_all(nl);

@@ -16,6 +16,13 @@
  * two rules per connection in the filter table's INPUT and OUTPUT chains
  * (iptables, or ip6tables), inserted by the dump and deleted by the
  * restore; the restore takes the method from the inventory.
+ *
+ * A tree in a net namespace of its own has the whole namespace locked
+ * instead, as CRIU does there: from before its tasks are dumped, with or
+ * without connections, all but libsoccr's packets dropped both ways (the
+ * table's chains drop by policy; with iptables, CRIU's chain "CRIU" jumped
+ * to from INPUT and OUTPUT).  A killed tree's namespace goes with its lock;
+ * one that outlives it (given from outside) keeps it until the restore.
  */
 #ifndef STASIS_FILES_NETLOCK_H
 #define STASIS_FILES_NETLOCK_H
@@ -37,6 +44,7 @@ struct netlock {
 	unsigned int method;		/* NETWORK_LOCK_* (opts.h) */
 	char table[64];			/* nftables: "inet CRIU-<id>" */
 	bool held;			/* a lock is there, and ours to remove */
+	bool whole;			/* the tree's own net namespace, locked whole */
 	struct netlock_conn *conns;	/* iptables: the connections whose rules we hold */
 	size_t nr, cap;
 };
@@ -54,6 +62,10 @@ int netlock_add(struct netlock *nl, const InetSkEntry *ie, bool restore);
  * that netlock_remove() removes it (a restore that made no connection).
  */
 int netlock_adopt(struct netlock *nl, const InetSkEntry *ie);
+/* The tree's own net namespace locked whole now (nothing when it is stasis's). */
+int netlock_netns(struct netlock *nl);
+/* At restore: take over a whole-namespace lock left there (a namespace given). */
+void netlock_adopt_netns(struct netlock *nl);
 /* Unlock every connection: the table goes.  Quiet when none was made. */
 int netlock_remove(struct netlock *nl);
 

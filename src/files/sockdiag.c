@@ -8,6 +8,7 @@
 #include <linux/sock_diag.h>
 
 #include "files/sockdiag.h"
+#include "ns/ns.h"
 
 /* Read the replies on @nl until the dump's end. */
 static int sockdiag_read(int nl, sockdiag_fn fn, void *arg)
@@ -38,7 +39,7 @@ int sockdiag_dump(const void *req, size_t len, sockdiag_fn fn, void *arg)
 {
 	int nl, ret;
 
-	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	nl = ns_net_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl < 0)
 		return -errno;
 	ret = send(nl, req, len, 0) == (ssize_t)len ? sockdiag_read(nl, fn, arg) : -errno;

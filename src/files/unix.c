@@ -39,6 +39,7 @@
 #include "files/unix.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "sk-packet.pb-c.h"
 #include "sk-unix.pb-c.h"
 
@@ -140,7 +141,7 @@ static int unix_diag(uint32_t ino, struct unix_diag_info *ui)
 	struct unix_diag_msg *m;
 	int nl, n, err = 0;
 
-	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	nl = ns_net_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl < 0 || send(nl, &q, sizeof(q), 0) != sizeof(q))
 		err = -errno;
 	n = err ? 0 : recv(nl, buf, sizeof(buf), 0);
@@ -210,7 +211,7 @@ static int read_icons(struct unix_dump *ud)
 	bool done = false;
 
 	ud->icons_read = true;
-	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	nl = ns_net_socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (nl < 0 || send(nl, &q, sizeof(q), 0) != sizeof(q))
 		ret = -errno;
 	while (!ret && !done && (n = recv(nl, buf, sizeof(buf), 0)) > 0) {

@@ -16,10 +16,12 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "dump.h"
+#include "files/api.h"
 #include "inventory.pb-c.h"
 #include "log.h"
 #include "ns/ns.h"
@@ -29,7 +31,10 @@
 static const struct ns_operations *const ns_table[] = {
 	&uts_ns_ops,
 	&ipc_ns_ops,
+	/* Before net, whose restore runs ip: no task may enter a time namespace before its offsets. */
 	&time_ns_ops,
+	&net_ns_ops,
+	&cgroup_ns_ops,
 };
 #define NR_OPS	(sizeof(ns_table) / sizeof(ns_table[0]))
 _Static_assert(SVC_NS_OWN + NR_OPS <= SVC_FDS, "a service fd for each kind");
@@ -43,6 +48,30 @@ static const char *const ns_kinds[] = {
 /* The root's own namespaces (CLONE_NEW* of the table's kinds) and their ids. */
 static unsigned long root_mask;
 static uint32_t root_ids[NR_OPS];
+/* At dump, the root when it has a net namespace of its own; 0 otherwise. */
+static pid_t net_root;
+/* The tree's net namespace when it is not stasis's (ns_net_fd()); -1 otherwise. */
+static int net_fd = -1;
+
+static void net_fd_drop(void)
+{
+	if (net_fd >= 0)
+		close(net_fd);
+	net_fd = -1;
+}
+
+int ns_net_fd(void)
+{
+	char path[64];
+
+	if (net_fd < 0 && net_root) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", net_root);
+		net_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (net_fd < 0)
+			pr_perror("cannot open the tree's net namespace");
+	}
+	return net_fd;
+}
 
 static const struct ns_operations *ns_ops(const char *kind)
 {
@@ -121,6 +150,8 @@ int ns_dump_check(struct dump_ctx *ctx)
 	ino_t mine[NR_KINDS], roots[NR_KINDS];
 
 	root_mask = 0;
+	net_root = 0;
+	net_fd_drop();
 	for (size_t k = 0; !ret && k < NR_KINDS; k++)
 		ret = ns_ino(0, ns_kinds[k], &mine[k]) ?: ns_ino(root, ns_kinds[k], &roots[k]);
 	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
@@ -140,7 +171,48 @@ int ns_dump_check(struct dump_ctx *ctx)
 		pr_info("the root %d has its own %s namespace, id %u", root, ns_table[i]->name,
 			root_ids[i]);
 	}
+	if (!ret && (root_mask & CLONE_NEWNET))
+		net_root = root;
+	/* Locked before any task is dumped, as CRIU does (a pre-dump locks nothing). */
+	if (!ret && net_root && !ctx->pre_dump)
+		ret = files_dump_netns_lock(ctx);
 	return ret;
+}
+
+ino_t ns_net_ino(void)
+{
+	ino_t ino;
+
+	return ns_ino(net_root, "net", &ino) ? 0 : ino;
+}
+
+int ns_net_socket(int domain, int type, int protocol)
+{
+	char path[64];
+	int its, own, sk = -1, err;
+
+	if (!net_root)
+		return socket(domain, type, protocol);
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", net_root);
+	its = open(path, O_RDONLY | O_CLOEXEC);
+	own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (its >= 0 && own >= 0 && !setns(its, CLONE_NEWNET)) {
+		sk = socket(domain, type, protocol);
+		if (setns(own, CLONE_NEWNET)) {
+			/* stasis would go on in the tree's namespace: nothing more is safe. */
+			pr_perror("cannot return to stasis's own net namespace");
+			if (sk >= 0)
+				close(sk);
+			sk = -1;
+		}
+	}
+	err = sk < 0 ? errno : 0;
+	if (its >= 0)
+		close(its);
+	if (own >= 0)
+		close(own);
+	errno = err;
+	return sk;
 }
 
 /* ops->dump() with stasis in task @pid's namespace of that kind. */
@@ -267,6 +339,8 @@ int ns_restore_read(struct rst_ctx *ctx)
 	int ret;
 
 	root_mask = 0;
+	net_root = 0;
+	net_fd_drop();
 	ret = img_read_one(ctx->dirfd, IMG_INVENTORY, 0, &inventory_entry__descriptor,
 			   (ProtobufCMessage **)&inv);
 	if (ret)
@@ -285,6 +359,7 @@ int ns_restore_read(struct rst_ctx *ctx)
 			root_ids[i] = ids_ns(ctx->tasks[0].ids, ops->name);
 			pr_info("the root %d gets its own %s namespace, id %u", ctx->tasks[0].pid,
 				ops->name, root_ids[i]);
+			ret = ops->prepare ? ops->prepare(ctx, root_ids[i]) : 0;
 		}
 	}
 	img_free_msg(&inv->base);
@@ -296,6 +371,17 @@ int ns_restore_read(struct rst_ctx *ctx)
 /* stasis's own namespaces of the kinds it entered anew, to go back to. */
 static int own_fds[NR_OPS] = { [0 ... NR_OPS - 1] = -1 };
 static int own_cwd = -1;
+
+/* The kinds the root makes itself (restore_root), neither unshared here nor cloned. */
+static unsigned long by_root_mask(void)
+{
+	unsigned long mask = 0;
+
+	for (size_t i = 0; i < NR_OPS; i++)
+		if ((root_mask & ns_table[i]->cflag) && ns_table[i]->by_root)
+			mask |= ns_table[i]->cflag;
+	return mask;
+}
 
 static unsigned long unshared_mask(void)
 {
@@ -365,6 +451,11 @@ int ns_restore_enter(struct rst_ctx *ctx)
 	for (size_t i = 0; !ret && i < NR_OPS; i++)
 		if (mask & ns_table[i]->cflag)
 			ret = ns_table[i]->restore(ctx, root_ids[i]);
+	/* Made (or joined) now: the network lock runs there until the tree runs. */
+	if (!ret && (mask & CLONE_NEWNET)) {
+		net_fd = open_svc(ctx, "/proc/self/ns/net", O_RDONLY, SVC_NS_NET);
+		ret = net_fd < 0 ? net_fd : 0;
+	}
 	return ret;
 }
 
@@ -397,7 +488,7 @@ int ns_restore_leave(struct rst_ctx *ctx)
 
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t)
 {
-	return t == &ctx->tasks[0] ? root_mask & ~unshared_mask() : 0;
+	return t == &ctx->tasks[0] ? root_mask & ~unshared_mask() & ~by_root_mask() : 0;
 }
 
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)

@@ -11,6 +11,7 @@
 #ifndef STASIS_NS_H
 #define STASIS_NS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -24,6 +25,11 @@ struct ns_operations {
 	/* Write its images for id @id; runs with stasis in that namespace. */
 	int (*dump)(struct dump_ctx *ctx, uint32_t id);
 	/*
+	 * Optional: in the controller once the images are read, still in its
+	 * own namespaces: what ->restore will need from there.
+	 */
+	int (*prepare)(struct rst_ctx *ctx, uint32_t id);
+	/*
 	 * In the controller, just moved into the new namespace (unshare), before
 	 * the pool is made: put its state back.  Kinds run in table order.
 	 * NULL for a kind the root's clone3 makes (pid).
@@ -34,11 +40,19 @@ struct ns_operations {
 	 * tree can do (a proc mount must belong to the tree's pid namespace).
 	 */
 	int (*restore_root)(struct rst_ctx *ctx, uint32_t id);
+	/*
+	 * Made by the root itself in restore_root, neither unshared by the
+	 * controller nor cloned: a cgroup namespace is rooted where its maker
+	 * is when it unshares.
+	 */
+	bool by_root;
 };
 
 extern const struct ns_operations uts_ns_ops;	/* uts.c */
 extern const struct ns_operations ipc_ns_ops;	/* ipc.c */
+extern const struct ns_operations net_ns_ops;	/* net.c */
 extern const struct ns_operations time_ns_ops;	/* time.c */
+extern const struct ns_operations cgroup_ns_ops;	/* cgroup.c: by_root */
 
 /* timens-0.img: the clocks of a tree in stasis's own time namespace (time.c). */
 int ns_time_dump_own(struct dump_ctx *ctx);
@@ -48,6 +62,20 @@ int ns_time_dump_own(struct dump_ctx *ctx);
  * what cannot be dumped, and note which of the root's namespaces are its own.
  */
 int ns_dump_check(struct dump_ctx *ctx);
+/*
+ * socket(2) in the dumped root's net namespace (stasis's own when the root
+ * has none): what sock_diag is asked through sees the tree's sockets.
+ * As socket(2): the fd, or -1 with errno set.
+ */
+int ns_net_socket(int domain, int type, int protocol);
+/* The inode of that net namespace (the root's, or stasis's); 0 if unknown. */
+ino_t ns_net_ino(void);
+/*
+ * While a dump or a restore runs, an fd of the tree's net namespace when
+ * it is not stasis's (-1 then), for the programs that must run in it (the
+ * network lock's nft and iptables).  Not the caller's to close.
+ */
+int ns_net_fd(void);
 /*
  * The images of the root's own namespaces (utsns-ID.img, ipcns-*-ID.img,
  * timens-ID.img), and timens-0.img when its time namespace is stasis's.

@@ -10,13 +10,18 @@
 #    hugetlb memfds of a bad flag or size and a changed file each fail with a clear error, leaving nothing
 #    running;
 #  - images whose root has its own namespace of a kind not restored yet
-#    (net, pid), or a uts or ipc one without its images, are refused;
+#    (pid), or a uts, ipc or net one without its images, are refused;
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
+#  - cgroups come back, made again as --manage-cgroups says, or refused
+#    as it says; CRIU 4.2 restores them from stasis's images and the other
+#    way round (cgroup.sh);
 #  - files given with --inherit-fd stand for those the images name (inherit-fd.sh);
 #  - netlink and packet sockets whose images do not add up are refused (sockets.sh);
 #  - inet sockets whose entries make no sense are refused (inet.sh);
+#  - a net namespace given from outside, left empty, with a link refused,
+#    and CRIU 4.2 and stasis restoring each other's (netns.sh);
 #  - a TCP connection to a peer outside the tree survives a dump and
 #    restore, a dump with -R and a failed dump (tcp-peer.sh);
 #  - real servers (python3's http.server, Debian's redis-server) keep their
@@ -42,12 +47,14 @@ dump_opts() {
 	inet_sockets) echo "--skip-in-flight" ;;
 	tcp_close) echo "--tcp-close" ;;
 	tcp_established) echo "--tcp-established" ;;
+	net_ns) echo "--tcp-established" ;;
 	esac
 }
 restore_opts() {
 	case $1 in
 	tcp_close) echo "--tcp-close" ;;
 	tcp_established) echo "--tcp-established" ;;
+	net_ns) echo "--tcp-established --external veth[stnc0]:stnh0" ;;
 	esac
 }
 for p in "$B"/conformance/*; do
@@ -316,12 +323,11 @@ truncate -s +4096 "$W/bad/pages-1.img"
 expect_error "a pagemap entry given twice" "$W/bad" "overlaps the one before or is out of order"
 
 # The root in namespaces of its own (ids-PID.img against the inventory's
-# root_ids): of a kind not restored yet, refused naming it; uts and ipc
-# images that are missing, refused naming them.
+# root_ids): of a kind not restored yet, refused naming it; uts, ipc and
+# net images that are missing, refused naming them.
 fresh
 alter ids-31001.img '.entries[0].net_ns_id = 20'
-expect_error "the root in its own net namespace" "$W/bad" \
-	"the root 31001 has its own net namespace (net namespaces are not restored yet)"
+expect_error "a net namespace without its images" "$W/bad" "netns-20.img: missing"
 
 fresh
 alter ids-31001.img '.entries[0].pid_ns_id = 20'
@@ -467,9 +473,11 @@ else
 fi
 bash tests/restore/vdso.sh
 bash tests/restore/aio.sh
+bash tests/restore/cgroup.sh
 bash tests/restore/inherit-fd.sh
 bash tests/restore/sockets.sh
 bash tests/restore/inet.sh
+bash tests/restore/netns.sh
 bash tests/restore/tcp-peer.sh
 bash tests/restore/servers.sh
 exit 0
