@@ -12,11 +12,19 @@
 #
 # The report goes to stdout and bench/results/latest.txt.
 
-BENCH_BINS := $(B)/bench/workload $(B)/bench/measure
+BENCH_BINS := $(B)/bench/workload $(B)/bench/measure $(B)/bench/lazy
 
 $(B)/bench/workload: bench/workload.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -pthread -o $@ $<
+
+$(B)/bench/lazy: bench/lazy.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+# How soon a restored 1 GiB process runs again, lazy and plain (bench/README.md).
+bench-lazy: $(B)/stasis $(B)/bench/lazy
+	$(B)/bench/lazy -s $(B)/stasis $(if $(BENCH_RUNS),-r $(BENCH_RUNS))
 
 $(B)/bench/measure: bench/measure.c
 	@mkdir -p $(dir $@)
@@ -35,4 +43,4 @@ BENCH_FLAGS = $(if $(REFERENCE),--reference $(REFERENCE)) \
 bench: $(B)/stasis $(B)/crit $(BENCH_BINS)
 	bash bench/run.sh $(strip $(BENCH_FLAGS))
 
-.PHONY: bench bench-bins bench-migrate
+.PHONY: bench bench-bins bench-lazy bench-migrate

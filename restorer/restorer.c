@@ -31,6 +31,7 @@
 #include <linux/signal.h>
 #include <linux/time.h>
 #include <linux/uio.h>
+#include <linux/userfaultfd.h>
 
 #include "nolibc.h"
 #include "restorer.h"
@@ -328,6 +329,30 @@ static void restore_aios(struct rst_args *a)
 {
 	for (uint32_t i = 0; i < a->nr_aios; i++)
 		restore_aio(&a->aios[i]);
+}
+
+/*
+ * restore --lazy-pages: the lazy areas got none of their lazy pages; from
+ * here on a touch of a missing page waits for the lazy-pages daemon,
+ * which holds the other end of this userfaultfd.  The task keeps no fd.
+ */
+static void register_lazy(struct rst_args *a)
+{
+	if (a->uffd < 0)
+		return;
+	for (uint32_t i = 0; i < a->nr_vmas; i++) {
+		struct rst_vma *v = &a->vmas[i];
+		struct uffdio_register reg = {
+			.range = { .start = v->start, .len = v->end - v->start },
+			.mode = UFFDIO_REGISTER_MODE_MISSING,
+		};
+
+		if (!v->lazy || v->guard)
+			continue;
+		check(sys3(__NR_ioctl, a->uffd, UFFDIO_REGISTER, (long)&reg),
+		      "register a lazy area with userfaultfd");
+	}
+	sys1(__NR_close, a->uffd);
 }
 
 static void protect_vmas(struct rst_args *a)
@@ -642,6 +667,7 @@ void rst_main(struct rst_args *a)
 	fill_pages(a);
 	copy_proxy(a);
 	restore_aios(a);
+	register_lazy(a);
 	protect_vmas(a);
 	restore_mm(a);
 	create_threads(a);

@@ -13,7 +13,9 @@
  *      vDSO is rebuilt as a proxy;
  *   3. maps every VMA, reads its pages from the pages image, copies the
  *      vDSO proxy's bytes in, makes the AIO rings again over their
- *      areas, sets the protections and madvise flags;
+ *      areas, registers the lazy areas with the task's userfaultfd
+ *      (restore --lazy-pages: a daemon fills them), sets the protections
+ *      and madvise flags;
  *   4. restores the mm fields (PR_SET_MM_MAP) and the rlimits;
  *   5. creates the other threads with their TIDs (clone3 set_tid);
  *   6. in every thread: TLS bases, robust list, rseq, clear-tid address,
@@ -67,7 +69,7 @@ struct rst_vma {
 	int32_t fd;			/* -1: anonymous */
 	int32_t fill;			/* pages are read into it: map it writable first */
 	int32_t guard;			/* not an area: a guard region installed in one */
-	int32_t pad;
+	int32_t lazy;			/* registered with the userfaultfd: pages come later */
 };
 
 /* Pages contiguous in memory and in one pages image (the dump's, or a parent's). */
@@ -201,7 +203,7 @@ struct rst_args {
 	int32_t pages_fd;		/* -1: no pages */
 	struct rst_run *runs;
 	uint32_t nr_runs;
-	uint32_t pad;
+	int32_t uffd;			/* --lazy-pages: lazy areas registered here; -1 */
 	struct rst_aio *aios;		/* made once the pages are in */
 	uint32_t nr_aios;
 	uint32_t pad_aios;

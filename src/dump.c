@@ -35,6 +35,7 @@
 #include "mem-dump.h"
 #include "mem-track.h"
 #include "notify.h"
+#include "page-server.h"
 #include "ns/ns.h"
 #include "parts.h"
 #include "pstree.h"
@@ -228,6 +229,9 @@ static int dump_stats(struct dump_ctx *ctx)
 	d.pages_scanned = ctx->stats.pages_scanned;
 	d.pages_skipped_parent = ctx->stats.pages_skipped_parent;
 	d.pages_written = ctx->stats.pages_written;
+	/* dump --lazy-pages: those the dump kept to serve are not in the images. */
+	d.pages_lazy = lazy_store_pages(ctx->pages.lazy);
+	d.pages_written -= d.pages_lazy;
 	d.has_irmap_resolve = 1;
 	d.has_page_pipes = d.has_page_pipe_bufs = 1;
 	d.has_shpages_scanned = d.has_shpages_skipped_parent = d.has_shpages_written = 1;
@@ -302,6 +306,12 @@ int cr_dump(const struct opts *o)
 		pr_err("dump: a tree to dump is needed (-t PID)");
 		return -EINVAL;
 	}
+	if (o->lazy_pages && (o->page_server || strcmp(o->action, "dump") || o->leave_running ||
+			      o->track_mem)) {
+		pr_err("not supported yet: dump --lazy-pages with --page-server, -R, --track-mem "
+		       "or in a pre-dump");
+		return -ENOTSUP;
+	}
 	catch_stop_signals();
 	ctx.pre_dump = !strcmp(o->action, "pre-dump");
 	make_run_id(ctx.run_id, sizeof(ctx.run_id));
@@ -309,7 +319,12 @@ int cr_dump(const struct opts *o)
 	if (ret)
 		return ret;
 	ctx.dirfd = dir.fd;
-	ctx.pages = (struct page_xfer_dest){ dir.fd, &ctx.last_pages_id, -1 };
+	ctx.pages = (struct page_xfer_dest){ dir.fd, &ctx.last_pages_id, -1, NULL };
+	ret = o->lazy_pages ? lazy_dump_open(o, &ctx.pages.lazy) : 0;
+	if (ret) {
+		imgdir_close(&dir, true);
+		return ret;
+	}
 	ret = notify(o, NOTIFY_PRE_DUMP, o->tree) ?: open_parent(&ctx, &dir);
 	if (ret) {
 		imgdir_close(&dir, true);
@@ -385,5 +400,5 @@ int cr_dump(const struct opts *o)
 		pr_warn("--auto-dedup: the pages are on the page server, not deduplicated here");
 	else if (!ret && o->auto_dedup && mem_chain_dedup(o->images_dir))
 		pr_warn("--auto-dedup failed: the parent images keep pages the dump has again");
-	return ret;
+	return lazy_dump_serve(o, ctx.pages.lazy, ret);
 }

@@ -6,6 +6,7 @@
  *   stasis check [--extra] [--experimental] [--all] [--feature NAME]
  *   stasis cpuinfo dump|check [-D DIR] [--cpu-cap=...]
  *   stasis page-server -D DIR --port P [--address A] [-d] [--status-fd FD]
+ *   stasis lazy-pages -D DIR [-W DIR] [-d] [--status-fd FD] [--page-server --address A --port P]
  *
  * The log goes to -o FILE inside the work directory (-W, by default the
  * images directory), as CRIU's does.  Exit status 0 on success, 1 on any
@@ -19,6 +20,7 @@
 
 #include "arch/x86/cpuinfo.h"
 #include "check.h"
+#include "lazy.h"
 #include "log.h"
 #include "opts.h"
 #include "mem-chain.h"
@@ -46,11 +48,14 @@ static void usage(FILE *f)
 		"  cpuinfo dump|check  write cpuinfo.img to -D DIR, or check this CPU against it\n"
 		"  pre-dump     write the tree's memory and leave it running, tracking what it\n"
 		"               writes next (-t PID -D DIR [--prev-images-dir ../PREV])\n"
-		"  page-server  take a dump's pages over TCP into -D DIR (--port P, --address A, -d)\n"
+		"  page-server  take a dump's pages over TCP into -D DIR (--port P, --address A, -d);\n"
+		"               --lazy-pages: serve -D DIR's pages to a lazy-pages --page-server\n"
 		"  dedup        free in -D DIR's parent images every page DIR holds again\n"
 		"  swrk FD      serve CRIU's RPC on the SOCK_SEQPACKET socket FD (runc, podman)\n"
 		"  service      serve CRIU's RPC on --address PATH (-d: as a daemon, --pidfile)\n"
-		"  lazy-pages: not supported yet\n"
+		"  lazy-pages   serve the memory of a restore --lazy-pages from -D DIR's pages\n"
+		"               (it listens in -W DIR, by default -D; -d, --status-fd FD;\n"
+		"               --page-server --address A --port P: the pages from there)\n"
 		"\n"
 		"Dump options: --page-server --address A --port P: pages go to a page server\n"
 		"\n"
@@ -128,7 +133,8 @@ int main(int argc, char **argv)
 	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore") &&
 	    strcmp(o.action, "cpuinfo") && strcmp(o.action, "page-server") &&
 	    strcmp(o.action, "pre-dump") && strcmp(o.action, "swrk") &&
-	    strcmp(o.action, "service") && strcmp(o.action, "dedup")) {
+	    strcmp(o.action, "service") && strcmp(o.action, "dedup") &&
+	    strcmp(o.action, "lazy-pages")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
@@ -150,6 +156,8 @@ int main(int argc, char **argv)
 		ret = cr_cpuinfo(&o);
 	else if (!strcmp(o.action, "page-server"))
 		ret = cr_page_server(&o);
+	else if (!strcmp(o.action, "lazy-pages"))
+		ret = cr_lazy_pages(&o);
 	else if (!strcmp(o.action, "dedup"))
 		ret = mem_chain_dedup(o.images_dir);
 	else

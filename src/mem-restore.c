@@ -51,6 +51,7 @@ struct mem_rst {
 	struct vdso_rst *vdso;		/* vdso.c's plan */
 	struct rst_aio *aios;		/* AIO rings to make again (aio.c) */
 	uint32_t nr_aios;
+	uint64_t nr_lazy;		/* --lazy-pages: pages left to the daemon */
 };
 
 static int read_mm(struct rst_ctx *ctx, struct rst_task *t)
@@ -83,6 +84,19 @@ static bool vma_takes_pages(const VmaEntry *v)
 	       (v->flags & MAP_TYPE) != MAP_SHARED;
 }
 
+bool mem_vma_lazy(const VmaEntry *v)
+{
+	return (v->status & VMA_AREA_REGULAR) &&
+	       !(v->status & (VMA_AREA_VDSO | VMA_AREA_VVAR | VMA_AREA_VSYSCALL |
+			      VMA_AREA_AIORING | VMA_AREA_SOCKET | VMA_AREA_SYSVIPC |
+			      VMA_AREA_GUARD | VMA_AREA_MEMFD)) &&
+	       (v->flags & MAP_ANONYMOUS) && (v->flags & MAP_TYPE) == MAP_PRIVATE &&
+	       !(v->flags & (MAP_LOCKED | MAP_HUGETLB));
+}
+
+/* Pages in no image (PE_LAZY alone): a page server serves them from the dumped tree. */
+#define OFF_ELSEWHERE	UINT64_MAX
+
 /* @level: 0 for this dump's pages image, N for the Nth parent's (fd set at the end). */
 static int add_run(struct mem_rst *m, uint64_t addr, uint64_t len, uint64_t off, uint32_t level)
 {
@@ -109,7 +123,7 @@ static int add_run(struct mem_rst *m, uint64_t addr, uint64_t len, uint64_t off,
  * reads them).
  */
 static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint64_t len,
-		     uint64_t off, uint32_t level)
+		     uint64_t off, uint32_t level, bool lazy)
 {
 	uint64_t end = addr + len;
 
@@ -127,7 +141,15 @@ static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint6
 		}
 		part = (v->end < end ? v->end : end) - addr;
 		ret = 0;
-		if (vma_takes_pages(v))
+		if (off == OFF_ELSEWHERE && !(lazy && mem_vma_lazy(v))) {
+			pr_err("pagemap-%d.img: the pages at %#" PRIx64 " stayed with the dumped tree "
+			       "(dump --lazy-pages): restore --lazy-pages with a lazy-pages daemon "
+			       "fetching them", t->pid, addr);
+			return -EINVAL;
+		}
+		if (lazy && mem_vma_lazy(v))
+			m->nr_lazy += part / PAGE_SZ;	/* the lazy-pages daemon's */
+		else if (vma_takes_pages(v))
 			ret = add_run(m, addr, part, off, level);
 		else if (level && (v->status & VMA_AREA_VDSO)) {
 			pr_err("pagemap-%d.img: the vDSO's pages are in a parent image", t->pid);
@@ -137,7 +159,8 @@ static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint6
 		if (ret)
 			return ret;
 		addr += part;
-		off += part;
+		if (off != OFF_ELSEWHERE)
+			off += part;
 	}
 	return 0;
 }
@@ -151,7 +174,7 @@ static int chain_piece(void *arg, uint64_t addr, uint64_t len, uint64_t off, uin
 {
 	struct chain_arg *c = arg;
 
-	return add_entry(c->t, c->m, addr, len, off, level);
+	return add_entry(c->t, c->m, addr, len, off, level, false);
 }
 
 /* Pages of the pagemap: runs to read, checked against the VMAs and the file. */
@@ -185,8 +208,12 @@ static int read_pagemap(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst 
 
 		ret = mem_check_pagemap_entry(t->pid, pe, &next);
 		if (!ret && (flags & PE_PRESENT)) {
-			ret = add_entry(t, m, pe->vaddr, len, off, 0);
+			ret = add_entry(t, m, pe->vaddr, len, off, 0,
+					ctx->opts->lazy_pages && (flags & PE_LAZY));
 			off += len;
+		} else if (!ret && (flags & PE_LAZY) && !(flags & PE_PARENT)) {
+			ret = add_entry(t, m, pe->vaddr, len, OFF_ELSEWHERE, 0,
+					ctx->opts->lazy_pages);
 		} else if (!ret && (flags & PE_PARENT)) {
 			struct chain_arg c = { t, m };
 
@@ -233,6 +260,8 @@ int mem_restore_read(struct rst_ctx *ctx, struct rst_task *t)
 		ret = read_pagemap(ctx, t, m);
 	for (uint32_t i = 0; !ret && i < m->nr_runs; i++)
 		ctx->pages_restored += m->runs[i].len / PAGE_SZ;
+	if (!ret && m->nr_lazy)
+		pr_info("pid %d: %" PRIu64 " pages left to the lazy-pages daemon", t->pid, m->nr_lazy);
 	return ret;
 }
 
@@ -407,6 +436,7 @@ static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, 
 			       MAP_LOCKED | MAP_HUGETLB | MAP_HUGE_MASK << MAP_HUGE_SHIFT);
 	r->madv = v->has_madv ? v->madv : 0;
 	r->fd = -1;
+	r->lazy = ctx->opts->lazy_pages && mem_vma_lazy(v);
 	if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD | VMA_AREA_SOCKET)) {
 		r->flags &= ~MAP_ANONYMOUS;
 		r->pgoff = v->pgoff;

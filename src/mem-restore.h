@@ -5,6 +5,7 @@
 #ifndef STASIS_MEM_RESTORE_H
 #define STASIS_MEM_RESTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,5 +32,15 @@ int mem_restore_hole(struct rst_task *t, size_t size, uint64_t *addr);
 int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *al,
 		     const struct rst_range *region);
 int mem_restore_exe(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a);
+
+/*
+ * restore --lazy-pages: may @v's pages come later, through userfaultfd?
+ * CRIU's rule (private anonymous, not locked, huge, vDSO, vvar or
+ * vsyscall), and only areas the restorer maps as plain memory.  The
+ * restore skips the PE_LAZY pages of these areas and the lazy-pages
+ * daemon serves exactly those.
+ */
+struct VmaEntry;
+bool mem_vma_lazy(const struct VmaEntry *v);
 
 #endif

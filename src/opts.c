@@ -35,7 +35,7 @@ enum {
 	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP,
 	O_EXTERNAL, O_INHERIT_FD, O_EMPTY_NS, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
 	O_NETWORK_LOCK,
-	O_PAGE_SERVER, O_PORT,
+	O_PAGE_SERVER, O_PORT, O_LAZY_PAGES,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
 	O_FIRST_OTHER = 1000,
@@ -114,7 +114,7 @@ static const struct opt_desc opt_table[] = {
 	{ "page-server", no_argument, O_PAGE_SERVER, SET },
 	{ "port", required_argument, O_PORT, SET },
 	{ "ps-socket", required_argument, 0, UNSUPPORTED },
-	{ "lazy-pages", no_argument, 0, UNSUPPORTED },
+	{ "lazy-pages", no_argument, O_LAZY_PAGES, SET },
 	{ "freeze-cgroup", required_argument, 0, UNSUPPORTED },
 	{ "namespaces", required_argument, 'n', UNSUPPORTED },
 	{ "exec-cmd", no_argument, 0, UNSUPPORTED },
@@ -457,6 +457,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_SKIP_IN_FLIGHT: o->skip_in_flight = true; break;
 	case O_NETWORK_LOCK: return parse_network_lock(arg, o);
 	case O_PAGE_SERVER: o->page_server = true; break;
+	case O_LAZY_PAGES: o->lazy_pages = true; break;
 	case O_PORT: return parse_int("--port", arg, 0, 65535, &o->port);
 	case 'l': o->file_locks = true; break;
 	case 'x': o->ext_unix_sk = true; break;

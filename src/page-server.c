@@ -4,7 +4,10 @@
  * (ps-proto.h has the protocol).
  *
  *   stasis page-server -D DIR --port P [--address A] [-d] [--pidfile F]
- *                      [--status-fd FD]
+ *                      [--status-fd FD] [--lazy-pages]
+ *
+ * With --lazy-pages it serves the other way: a lazy-pages daemon fetches
+ * the lazy pages of the images in -D (ps-lazy.c).
  *
  * One dumper is served, then the server exits: 0 when the dumper closed
  * the session properly (PS_IOV_CLOSE, answered once everything is
@@ -100,7 +103,7 @@ static int session_close_xfer(struct ps_session *s)
 
 static int session_open(struct ps_session *s, const struct ps_iov *pi, bool answer)
 {
-	struct page_xfer_dest d = { s->dirfd, &s->last_pages_id, -1 };
+	struct page_xfer_dest d = { s->dirfd, &s->last_pages_id, -1, NULL };
 	uint64_t id;
 	int type = decode_dst(pi->dst_id, &id), ret;
 	char parent;
@@ -224,7 +227,7 @@ static int serve(struct ps_session *s)
 }
 
 /* The listening socket, on --address (any by default) and --port (0: any port). */
-static int listen_on(const struct opts *o)
+int server_listen(const struct opts *o)
 {
 	struct addrinfo hints = {
 		.ai_socktype = SOCK_STREAM,
@@ -267,7 +270,7 @@ static int listen_on(const struct opts *o)
 }
 
 /* -d: the server goes on in a child of its own session; the parent reports its pid. */
-static int daemonize(const struct opts *o)
+int server_daemonize(const struct opts *o)
 {
 	pid_t pid;
 	int null;
@@ -303,7 +306,7 @@ static int daemonize(const struct opts *o)
 }
 
 /* --status-fd: one zero byte once connections are taken, as CRIU says it. */
-static int status_ready(const struct opts *o)
+int server_status_ready(const struct opts *o)
 {
 	char c = 0;
 
@@ -336,20 +339,17 @@ int cr_page_server(const struct opts *o)
 	struct ps_session s = { .sk = -1, .dst_id = ~0ULL, .last_pages_id = PS_PAGES_ID_BASE };
 	int lsk, ret;
 
-	if (o->lazy_pages) {
-		pr_err("not supported yet: page-server --lazy-pages");
-		return -ENOTSUP;
-	}
-	mkdir(o->images_dir, 0755);
+	if (!o->lazy_pages)
+		mkdir(o->images_dir, 0755);
 	s.dirfd = open(o->images_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (s.dirfd < 0) {
 		pr_perror("page server: cannot open the images directory %s", o->images_dir);
 		return -errno;
 	}
-	lsk = listen_on(o);
+	lsk = server_listen(o);
 	ret = lsk < 0 ? lsk : 0;
 	if (!ret && o->restore_detached) {
-		ret = daemonize(o);
+		ret = server_daemonize(o);
 		if (ret == 1) {
 			close(lsk);
 			close(s.dirfd);
@@ -357,13 +357,21 @@ int cr_page_server(const struct opts *o)
 		}
 	}
 	if (!ret)
-		ret = status_ready(o);
+		ret = server_status_ready(o);
 	if (!ret) {
 		s.sk = accept_one(lsk);
 		ret = s.sk < 0 ? s.sk : 0;
 	}
 	if (lsk >= 0)
 		close(lsk);
+	/* The lazy-pages daemon's server: pages from the images, on request. */
+	if (o->lazy_pages) {
+		ret = ret ?: ps_lazy_serve(s.sk, s.dirfd);
+		if (s.sk >= 0)
+			close(s.sk);
+		close(s.dirfd);
+		return ret;
+	}
 	s.buf = ret ? NULL : malloc(PS_BUF_PAGES * PAGE_SZ);
 	if (!ret && !s.buf)
 		ret = -ENOMEM;

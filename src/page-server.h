@@ -5,9 +5,44 @@
 #ifndef STASIS_PAGE_SERVER_H
 #define STASIS_PAGE_SERVER_H
 
+#include <stdint.h>
+#include <sys/types.h>
+
 #include "opts.h"
 
 /* Serve one dumper: write the pages it sends into -D; 0 once it closed properly. */
 int cr_page_server(const struct opts *o);
+
+/*
+ * For the servers (page-server, lazy-pages): -d goes on in a child of its
+ * own session, the parent writes --pidfile and gets 1; the child gets 0.
+ */
+int server_daemonize(const struct opts *o);
+/* --status-fd: one zero byte once the server takes connections. */
+int server_status_ready(const struct opts *o);
+
+/*
+ * page-server --lazy-pages (ps-lazy.c): answer a lazy-pages daemon's
+ * PS_IOV_GET from the images in @dirfd until it closes @sk.
+ */
+int ps_lazy_serve(int sk, int dirfd);
+
+/*
+ * dump --lazy-pages: the lazy pages the dump keeps (a memfd) instead of
+ * writing them, per pid, then served the same way (ps-lazy.c).
+ */
+struct lazy_store;
+int lazy_store_open(struct lazy_store **s);
+int lazy_store_add(struct lazy_store *s, pid_t pid, uint64_t vaddr, const void *data, uint64_t len);
+uint64_t lazy_store_pages(const struct lazy_store *s);
+int lazy_store_serve(struct lazy_store *s, int sk);
+void lazy_store_close(struct lazy_store *s);
+
+/* dump --lazy-pages: the store, and once the dump is done (@ret) its service. */
+int lazy_dump_open(const struct opts *o, struct lazy_store **s);
+int lazy_dump_serve(const struct opts *o, struct lazy_store *s, int ret);
+
+/* The listening socket on --address (any) and --port (0: any, printed). */
+int server_listen(const struct opts *o);
 
 #endif

@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "page-server.h"
 #include "page-xfer.h"
 #include "pagemap.pb-c.h"
 #include "ps-proto.h"
@@ -111,6 +112,8 @@ static int loc_open(struct page_xfer *x, const struct page_xfer_dest *d, int typ
 	int ret;
 
 	pagemap_head__init(&head);
+	x->lazy = type == PAGE_XFER_PID ? d->lazy : NULL;
+	x->id = id;
 	head.pages_id = x->pages_id = ++*d->last_pages_id;
 	ret = img_open(&x->pm, d->dirfd, type == PAGE_XFER_PID ? IMG_PAGEMAP : IMG_SHMEM_PAGEMAP,
 		       id, O_WRONLY);
@@ -135,8 +138,18 @@ static int loc_write(struct page_xfer *x, const struct page_run *r, unsigned int
 	int nr_iov = 0, ret = 0;
 
 	for (unsigned int i = 0; !ret && i < n; i++) {
+		struct page_run lazy = r[i];
 		const struct page_run *p = &r[i];
 		size_t len = p->nr_pages * PAGE_SZ;
+
+		/* dump --lazy-pages: the bytes stay with the dump, the entry says PE_LAZY. */
+		if (x->lazy && (p->flags & PE_LAZY) && (p->flags & PE_PRESENT)) {
+			ret = lazy_store_add(x->lazy, (pid_t)x->id, p->vaddr, p->data, len);
+			if (ret)
+				break;
+			lazy.flags &= ~PE_PRESENT;
+			p = &lazy;
+		}
 
 		if (x->pe.nr_pages && x->pe.group == p->group && x->pe.flags == p->flags &&
 		    x->pe.vaddr + x->pe.nr_pages * PAGE_SZ == p->vaddr) {

@@ -35,10 +35,12 @@ struct page_run {
 };
 
 /* Where pages go, for the whole dump. */
+struct lazy_store;
 struct page_xfer_dest {
 	int dirfd;			/* local: the images directory */
 	uint32_t *last_pages_id;	/* local: pages-N.img numbering */
 	int sk;				/* a page server's socket, or -1: local */
+	struct lazy_store *lazy;	/* dump --lazy-pages: PE_LAZY bytes kept here */
 };
 
 struct page_xfer;
@@ -61,6 +63,8 @@ struct page_xfer {
 	int pages_fd;
 	uint32_t pages_id;
 	struct page_run pe;		/* the entry being grown (data unused) */
+	struct lazy_store *lazy;	/* a task's pagemap under dump --lazy-pages */
+	uint64_t id;
 	/* page server */
 	int sk;
 	uint64_t dst_id;

@@ -20,6 +20,7 @@ static const struct task_part_ops *const parts[] = {
 	&core_part,
 	&task_misc_part,
 	&mem_part,
+	&lazy_part,
 	&files_part,
 	&ids_part,
 	&locks_part,
