@@ -25,6 +25,7 @@
 #include "restore.h"
 
 static const struct ns_operations *const ns_table[] = {
+	&pid_ns_ops,
 	&uts_ns_ops,
 	&ipc_ns_ops,
 };
@@ -166,7 +167,7 @@ int ns_dump_images(struct dump_ctx *ctx)
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < NR_OPS; i++)
-		if (root_mask & ns_table[i]->cflag)
+		if (root_mask & ns_table[i]->cflag && ns_table[i]->dump)
 			ret = dump_inside(ctx, ns_table[i], ctx->tasks[0].pid, root_ids[i]);
 	return ret;
 }
@@ -264,7 +265,7 @@ int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 	if (t != &ctx->tasks[0])
 		return 0;
 	for (size_t i = 0; !ret && i < NR_OPS; i++)
-		if (root_mask & ns_table[i]->cflag)
+		if (root_mask & ns_table[i]->cflag && ns_table[i]->restore)
 			ret = ns_table[i]->restore(ctx, root_ids[i]);
 	return ret;
 }
