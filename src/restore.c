@@ -523,7 +523,7 @@ static int check_pids_free(struct rst_ctx *ctx)
 
 	/* Every pid will be in the root's new pid namespace, empty until then. */
 	if (pidns_restore_own(ctx))
-		return 0;
+		return pidns_restore_check(ctx);
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		for (size_t j = 0; j < ctx->tasks[i].nr_threads; j++) {
 			pid_t tid = ctx->tasks[i].tids[j];

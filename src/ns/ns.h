@@ -58,6 +58,8 @@ int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t);
 int pidns_dump_collect(struct dump_ctx *ctx);
 /* Restore: does the root get a pid namespace of its own? */
 bool pidns_restore_own(const struct rst_ctx *ctx);
+/* Refuse (said) a root of its own pid namespace that is not pid 1 there. */
+int pidns_restore_check(const struct rst_ctx *ctx);
 /* Once every task is forked: each task's pid here (rst_task's real). */
 int pidns_find_real(struct rst_ctx *ctx);
 /* The tids here of @t's threads, in t->tids's order, into @out. */

@@ -132,8 +132,23 @@ pid_t dump_vpid(const struct dump_ctx *ctx, pid_t pid)
 	return np.pid;
 }
 
-/* Task @t (not a zombie): its pid, group, session and threads as it sees them. */
-static int collect_task(struct dump_task *t, pid_t *vtids, bool root)
+/*
+ * A task in another pid namespace than the root's: ns.c refuses it, but
+ * the init of a nested one is said as such.  A zombie has no namespace.
+ */
+static int check_nested(const struct dump_task *t)
+{
+	ino_t ino = pidns_ino(t->pid);
+	struct ns_pids np;
+
+	if (!ino || ino == dump_root_ino || read_ns_pids(t->pid, 0, &np) || np.pid != 1)
+		return 0;
+	pr_err("unsupported: pid %d is init of a nested pid namespace", t->pid);
+	return -ENOTSUP;
+}
+
+/* Task @t: its pid, group, session and threads as it sees them. */
+static int collect_task(struct dump_task *t, pid_t *vtids)
 {
 	struct ns_pids np;
 	int ret;
@@ -142,10 +157,6 @@ static int collect_task(struct dump_task *t, pid_t *vtids, bool root)
 	if (ret) {
 		pr_err("pid %d: cannot read its pids in its pid namespace", t->pid);
 		return ret;
-	}
-	if (!root && pidns_ino(t->pid) != dump_root_ino && np.pid == 1) {
-		pr_err("unsupported: pid %d is init of a nested pid namespace", t->pid);
-		return -ENOTSUP;
 	}
 	t->vpid = np.pid;
 	t->pgid = np.pgid;
@@ -177,19 +188,20 @@ int pidns_dump_collect(struct dump_ctx *ctx)
 	dump_vtids = NULL;
 	dump_root_ino = pidns_ino(root->pid);
 	dump_own = dump_root_ino && dump_root_ino != pidns_ino(0);
-	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
 		ctx->tasks[i].vpid = ctx->tasks[i].pid;
 		nr += ctx->tasks[i].ct->nr_threads;
+		ret = i ? check_nested(&ctx->tasks[i]) : 0;
 	}
-	if (!dump_own)
-		return 0;
+	if (ret || !dump_own)
+		return ret;
 	dump_vtids = calloc(nr + 1, sizeof(*dump_vtids));
 	if (!dump_vtids)
 		return -ENOMEM;
 	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
 		struct dump_task *t = &ctx->tasks[i];
 
-		ret = collect_task(t, dump_vtids + at, i == 0);
+		ret = collect_task(t, dump_vtids + at);
 		at += t->ct->nr_threads;
 		if (!ret)
 			pr_debug("pid %d is %d in the tree's pid namespace", t->pid, t->vpid);
@@ -307,6 +319,15 @@ int pidns_real_tids(struct rst_ctx *ctx, const struct rst_task *t, pid_t *out)
 bool pidns_restore_own(const struct rst_ctx *ctx)
 {
 	return rst_own(ctx);
+}
+
+int pidns_restore_check(const struct rst_ctx *ctx)
+{
+	if (!rst_own(ctx) || ctx->tasks[0].pid == 1)
+		return 0;
+	pr_err("unsupported: the root %d has its own pid namespace but is not its init (pid 1)",
+	       ctx->tasks[0].pid);
+	return -ENOTSUP;
 }
 
 /* Nothing to write or fill: the namespace is its tasks' pids. */

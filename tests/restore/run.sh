@@ -10,7 +10,9 @@
 #    hugetlb memfds of a bad flag or size and a changed file each fail with a clear error, leaving nothing
 #    running;
 #  - images whose root has its own namespace of a kind not restored yet
-#    (net, pid), or a uts or ipc one without its images, are refused;
+#    (net), its own pid namespace without being its pid 1, or a uts or ipc
+#    one without its images, are refused;
+#  - a tree whose root is init of its own pid namespace (pidns.sh);
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
@@ -326,7 +328,7 @@ expect_error "the root in its own net namespace" "$W/bad" \
 fresh
 alter ids-31001.img '.entries[0].pid_ns_id = 20'
 expect_error "the root in its own pid namespace" "$W/bad" \
-	"the root 31001 has its own pid namespace"
+	"the root 31001 has its own pid namespace but is not its init (pid 1)"
 
 fresh
 alter ids-31001.img '.entries[0].uts_ns_id = 20'
@@ -472,4 +474,5 @@ bash tests/restore/sockets.sh
 bash tests/restore/inet.sh
 bash tests/restore/tcp-peer.sh
 bash tests/restore/servers.sh
+bash tests/restore/pidns.sh
 exit 0
