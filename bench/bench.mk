@@ -24,6 +24,10 @@ $(B)/bench/measure: bench/measure.c
 
 bench-bins: $(BENCH_BINS)
 
+# Live migration between two network namespaces (bench/migrate.sh).
+bench-migrate: all $(B)/tests/migrant $(B)/tests/spawn
+	bash bench/migrate.sh $(BENCH_RUNS)
+
 BENCH_FLAGS = $(if $(REFERENCE),--reference $(REFERENCE)) \
 	      $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) \
 	      $(if $(filter-out 0,$(BENCH_BIG)),--big) $(BENCH_ARGS)
@@ -31,4 +35,4 @@ BENCH_FLAGS = $(if $(REFERENCE),--reference $(REFERENCE)) \
 bench: $(B)/stasis $(B)/crit $(BENCH_BINS)
 	bash bench/run.sh $(strip $(BENCH_FLAGS))
 
-.PHONY: bench bench-bins
+.PHONY: bench bench-bins bench-migrate

@@ -7,10 +7,10 @@ set -eu
 # runs the fixtures' own log checker (check-log.py) after a restore; nft
 # (nftables) makes the network lock of --tcp-established; redis-server (and
 # redis-cli, in redis-tools) is a real server tests/restore/servers.sh
-# checkpoints.
+# checkpoints; iproute2 makes the network namespaces of the migration test.
 PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
       clang libclang-rt-14-dev criu jq python3 nftables
-      redis-server redis-tools"
+      redis-server redis-tools iproute2"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "arch/x86/regs.h"
+#include "cgroup.h"
 #include "core.h"
 #include "core.pb-c.h"
 #include "creds.pb-c.h"
@@ -535,7 +536,8 @@ static int write_core(struct dump_ctx *ctx, pid_t tid, CoreEntry *core)
 }
 
 static int write_thread_core(struct dump_ctx *ctx, struct thread_state *th,
-			     TaskCoreEntry *tc, SignalQueueEntry *shared, uint32_t pdeath_sig)
+			     TaskCoreEntry *tc, SignalQueueEntry *shared, uint32_t pdeath_sig,
+			     uint32_t cg_set)
 {
 	struct x86_thread_info *ti = calloc(1, sizeof(*ti));
 	struct creds_buf creds;
@@ -596,7 +598,7 @@ static int write_thread_core(struct dump_ctx *ctx, struct thread_state *th,
 		thc.rseq_entry = &rseq;
 	}
 	thc.has_cg_set = 1;
-	thc.cg_set = 1;
+	thc.cg_set = cg_set;
 	core.thread_core = &thc;
 	if (tc) {
 		tc->signals_s = shared;
@@ -718,7 +720,8 @@ int core_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 	}
 	for (i = 0; !ret && i < cp->nr; i++)
 		ret = write_thread_core(ctx, &cp->ths[i], i ? NULL : &tcb->tc, shared,
-					i ? 0 : ts->misc.pdeath_sig);
+					i ? 0 : ts->misc.pdeath_sig,
+					t->cg_sets ? t->cg_sets[i] : CG_SET_STASIS);
 out:
 	sigqueue_msg_free(shared);
 	if (ts)

@@ -37,6 +37,7 @@ struct dump_task {
 	struct proc_stat stat;		/* /proc/PID/stat, read once when collected */
 	uint32_t exe_file_id;		/* files.img id of /proc/PID/exe */
 	void *core_priv;		/* core.c's state between its two halves */
+	uint32_t *cg_sets;		/* cgroup.c: each thread's cgroup set (core's cg_set) */
 };
 
 /* stats-dump's counters, as CRIU counts them; pages_zero is only logged. */

@@ -31,6 +31,7 @@
 #include "inventory.pb-c.h"
 #include "clock.h"
 #include "log.h"
+#include "mem-chain.h"
 #include "mem-dump.h"
 #include "mem-track.h"
 #include "notify.h"
@@ -38,7 +39,6 @@
 #include "parts.h"
 #include "pstree.h"
 #include "stats.pb-c.h"
-#include "timens.pb-c.h"
 
 /* The signal that asked the dump to stop (SIGTERM, SIGINT, SIGHUP), or 0. */
 static volatile sig_atomic_t stop_signal;
@@ -147,26 +147,6 @@ static int dump_tasks(struct dump_ctx *ctx)
 }
 
 /* The clocks a time namespace would be set from, read now. */
-static int dump_timens(struct dump_ctx *ctx)
-{
-	struct timespec mono, boot;
-	Timespec m, b;
-	TimensEntry e;
-
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	clock_gettime(CLOCK_BOOTTIME, &boot);
-	timespec__init(&m);
-	timespec__init(&b);
-	m.tv_sec = mono.tv_sec;
-	m.tv_nsec = mono.tv_nsec;
-	b.tv_sec = boot.tv_sec;
-	b.tv_nsec = boot.tv_nsec;
-	timens_entry__init(&e);
-	e.monotonic = &m;
-	e.boottime = &b;
-	return img_write_one(ctx->dirfd, IMG_TIMENS, 0, &e.base);
-}
-
 static void make_run_id(char *buf, size_t len)
 {
 	uint8_t u[16] = { 0 };
@@ -272,8 +252,6 @@ static int dump_images(struct dump_ctx *ctx)
 	ret = pstree_dump(ctx);
 	if (!ret)
 		ret = ns_dump_images(ctx) ?: FAULT_AT("namespaces");
-	if (!ret)
-		ret = dump_timens(ctx);
 	/* Written unless --cpu-cap=none; CRIU writes it only when asked. */
 	if (!ret && ctx->opts->cpu_cap != CPU_CAP_NONE)
 		ret = cpuinfo_dump(ctx->dirfd) ?: FAULT_AT("cpuinfo");
@@ -402,5 +380,10 @@ int cr_dump(const struct opts *o)
 	imgdir_close(&dir, ret != 0);
 	if (!ret)
 		pr_info("dump of tree %d finished", o->tree);
+	/* The dump is whole: only now may its parents give up their copies. */
+	if (!ret && o->auto_dedup && o->page_server)
+		pr_warn("--auto-dedup: the pages are on the page server, not deduplicated here");
+	else if (!ret && o->auto_dedup && mem_chain_dedup(o->images_dir))
+		pr_warn("--auto-dedup failed: the parent images keep pages the dump has again");
 	return ret;
 }

@@ -21,6 +21,7 @@
 #include "check.h"
 #include "log.h"
 #include "opts.h"
+#include "mem-chain.h"
 #include "page-server.h"
 #include "rpc.h"
 #include "stasis/compel.h"
@@ -46,6 +47,7 @@ static void usage(FILE *f)
 		"  pre-dump     write the tree's memory and leave it running, tracking what it\n"
 		"               writes next (-t PID -D DIR [--prev-images-dir ../PREV])\n"
 		"  page-server  take a dump's pages over TCP into -D DIR (--port P, --address A, -d)\n"
+		"  dedup        free in -D DIR's parent images every page DIR holds again\n"
 		"  swrk FD      serve CRIU's RPC on the SOCK_SEQPACKET socket FD (runc, podman)\n"
 		"  service      serve CRIU's RPC on --address PATH (-d: as a daemon, --pidfile)\n"
 		"  lazy-pages: not supported yet\n"
@@ -126,7 +128,7 @@ int main(int argc, char **argv)
 	if (strcmp(o.action, "dump") && strcmp(o.action, "check") && strcmp(o.action, "restore") &&
 	    strcmp(o.action, "cpuinfo") && strcmp(o.action, "page-server") &&
 	    strcmp(o.action, "pre-dump") && strcmp(o.action, "swrk") &&
-	    strcmp(o.action, "service")) {
+	    strcmp(o.action, "service") && strcmp(o.action, "dedup")) {
 		fprintf(stderr, "not supported yet: %s\n", o.action);
 		return 1;
 	}
@@ -148,6 +150,8 @@ int main(int argc, char **argv)
 		ret = cr_cpuinfo(&o);
 	else if (!strcmp(o.action, "page-server"))
 		ret = cr_page_server(&o);
+	else if (!strcmp(o.action, "dedup"))
+		ret = mem_chain_dedup(o.images_dir);
 	else
 		ret = cr_check(&o);
 	log_close();

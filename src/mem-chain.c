@@ -7,6 +7,7 @@
  * directory's pages image (PE_PRESENT) or, again, in its parent.  Levels
  * are read when first needed and kept for the task's other entries.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -223,4 +224,132 @@ void mem_chain_free(struct mem_chain *ch)
 		free(ch->lv[i].e);
 	}
 	free(ch);
+}
+
+/* --- dedup: a dump's parents give up the pages the dump has again --- */
+
+struct dedup {
+	struct mem_chain *ch;
+	int dirfd;
+	pid_t pid;
+	int wfd[CHAIN_MAX + 1];		/* each level's pages image, for writing */
+	uint64_t freed;			/* pages */
+};
+
+/* Free @len bytes at @off of level @depth's pages image: a hole reads as zeroes. */
+static int punch(struct dedup *d, uint32_t depth, uint64_t off, uint64_t len)
+{
+	char path[64];
+
+	if (d->wfd[depth] < 0) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", d->ch->lv[depth].pages_fd);
+		d->wfd[depth] = open(path, O_WRONLY | O_CLOEXEC);
+		if (d->wfd[depth] < 0) {
+			pr_perror("dedup: cannot open the pages image of level %u for writing", depth);
+			return -errno;
+		}
+	}
+	if (fallocate(d->wfd[depth], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+		      (off_t)len)) {
+		pr_perror("dedup: cannot free pages in the images of level %u", depth);
+		return -errno;
+	}
+	d->freed += len / PAGE_SZ;
+	return 0;
+}
+
+/* [@addr, @end) has newer pages below @depth: free what level @depth holds of it. */
+static int dedup_level(struct dedup *d, uint32_t depth, uint64_t addr, uint64_t end)
+{
+	struct chain_level *l;
+	int ret;
+
+	ret = get_level(d->ch, d->dirfd, d->pid, depth);
+	if (ret)
+		return ret;
+	l = &d->ch->lv[depth];
+	for (size_t i = 0; !ret && i < l->nr && l->e[i].addr < end; i++) {
+		const struct chain_ent *e = &l->e[i];
+		uint64_t a = e->addr > addr ? e->addr : addr;
+		uint64_t b = e->end < end ? e->end : end;
+
+		if (a >= b)
+			continue;
+		if (e->flags & PE_PRESENT)
+			ret = punch(d, depth, e->off + (a - e->addr), b - a);
+		else if (e->flags & PE_PARENT)
+			ret = dedup_level(d, depth + 1, a, b);
+	}
+	return ret;
+}
+
+/* pagemap-@pid.img of @dirfd: each page it holds, freed up its chain. */
+static int dedup_task(int dirfd, pid_t pid, uint64_t *freed)
+{
+	struct dedup d = { .dirfd = dirfd, .pid = pid };
+	PagemapHead *head = NULL;
+	PagemapEntry *pe;
+	struct img *img;
+	char name[64];
+	int ret;
+
+	snprintf(name, sizeof(name), "parent/pagemap-%d.img", pid);
+	if (faccessat(dirfd, name, F_OK, 0))
+		return 0;	/* no parent, or one that has not this task */
+	for (size_t i = 0; i <= CHAIN_MAX; i++)
+		d.wfd[i] = -1;
+	d.ch = calloc(1, sizeof(*d.ch));
+	ret = d.ch ? img_open(&img, dirfd, IMG_PAGEMAP, pid, O_RDONLY) : -ENOMEM;
+	if (ret)
+		goto out;
+	ret = img_read_msg(img, &pagemap_head__descriptor, (ProtobufCMessage **)&head);
+	if (ret > 0) {
+		img_free_msg(&head->base);
+		while ((ret = img_read_msg(img, &pagemap_entry__descriptor,
+					   (ProtobufCMessage **)&pe)) > 0) {
+			uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
+
+			if (flags & PE_PRESENT)
+				ret = dedup_level(&d, 1, pe->vaddr,
+						  pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SZ);
+			img_free_msg(&pe->base);
+			if (ret < 0)
+				break;
+		}
+	}
+	img_close(img);
+out:
+	for (size_t i = 0; i <= CHAIN_MAX; i++)
+		if (d.wfd[i] >= 0)
+			close(d.wfd[i]);
+	mem_chain_free(d.ch);
+	*freed += d.freed;
+	return ret < 0 ? ret : 0;
+}
+
+int mem_chain_dedup(const char *dir)
+{
+	uint64_t freed = 0;
+	struct dirent *de;
+	int dirfd, ret = 0;
+	DIR *dp;
+
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dp = dirfd < 0 ? NULL : fdopendir(dirfd);
+	if (!dp) {
+		pr_perror("dedup: cannot open the images directory %s", dir);
+		if (dirfd >= 0)
+			close(dirfd);
+		return -errno;
+	}
+	while (!ret && (de = readdir(dp))) {
+		int pid, n = 0;
+
+		if (sscanf(de->d_name, "pagemap-%d.img%n", &pid, &n) == 1 && !de->d_name[n])
+			ret = dedup_task(dirfd, pid, &freed);
+	}
+	closedir(dp);
+	if (!ret)
+		pr_info("dedup: %" PRIu64 " pages of %s's parent images freed", freed, dir);
+	return ret;
 }

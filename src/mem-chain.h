@@ -29,4 +29,11 @@ int *mem_chain_fd(struct mem_chain *ch, uint32_t level);
 uint32_t mem_chain_levels(const struct mem_chain *ch);
 void mem_chain_free(struct mem_chain *ch);
 
+/*
+ * `stasis dedup`, `--auto-dedup`: every page the dump in @dir holds is
+ * freed (a hole punched) in the parent images that held it before, up the
+ * chain, as CRIU's dedup: the chain keeps only the newest copy of a page.
+ */
+int mem_chain_dedup(const char *dir);
+
 #endif

@@ -31,9 +31,10 @@ struct opt_desc {
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
-	O_TRACK_MEM, O_PREV_IMAGES_DIR,
+	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP,
 	O_EXTERNAL, O_INHERIT_FD, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT, O_NETWORK_LOCK,
 	O_PAGE_SERVER, O_PORT,
+	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
 	O_FIRST_OTHER = 1000,
 };
@@ -81,15 +82,15 @@ static const struct opt_desc opt_table[] = {
 	{ "ext-unix-sk", optional_argument, 'x', SET },
 	{ "evasive-devices", no_argument, 0, IGNORED },
 	{ "stream", no_argument, 0, UNSUPPORTED },
-	{ "manage-cgroups", optional_argument, 0, IGNORED },
-	{ "cgroup-root", required_argument, 0, IGNORED },
-	{ "cgroup-props", required_argument, 0, IGNORED },
-	{ "cgroup-props-file", required_argument, 0, IGNORED },
-	{ "cgroup-dump-controller", required_argument, 0, IGNORED },
-	{ "cgroup-yard", required_argument, 0, IGNORED },
+	{ "manage-cgroups", optional_argument, O_MANAGE_CG, SET },
+	{ "cgroup-root", required_argument, O_CG_ROOT, SET },
+	{ "cgroup-props", required_argument, O_CG_PROPS, SET },
+	{ "cgroup-props-file", required_argument, O_CG_PROPS_FILE, SET },
+	{ "cgroup-dump-controller", required_argument, O_CG_DUMP_CTL, SET },
+	{ "cgroup-yard", required_argument, O_CG_YARD, SET },
 	{ "lsm-profile", required_argument, 0, IGNORED },
 	{ "lsm-mount-context", required_argument, 0, IGNORED },
-	{ "auto-dedup", no_argument, 0, IGNORED },
+	{ "auto-dedup", no_argument, O_AUTO_DEDUP, SET },
 	{ "remove-image-dirs", no_argument, 0, IGNORED },
 	/* Ghost data runs are found with SEEK_DATA/SEEK_HOLE either way. */
 	{ "ghost-fiemap", no_argument, 0, IGNORED },
@@ -279,6 +280,72 @@ static int add_script(const char *arg, struct opts *o)
 	return 0;
 }
 
+/* Append a copy of @arg to the list *@v of *@n. */
+static int add_str(const char ***v, size_t *n, const char *arg)
+{
+	const char **s = realloc(*v, (*n + 1) * sizeof(*s));
+
+	if (!s || !(arg = strdup(arg))) {
+		pr_err("out of memory");
+		return 1;
+	}
+	*v = s;
+	s[(*n)++] = arg;
+	return 0;
+}
+
+/* CRIU's modes; no argument is soft, as there. */
+static int parse_cg_mode(const char *arg, struct opts *o)
+{
+	static const struct {
+		const char *name;
+		unsigned int mode;
+	} modes[] = {
+		{ "none", CG_MODE_NONE }, { "props", CG_MODE_PROPS }, { "soft", CG_MODE_SOFT },
+		{ "full", CG_MODE_FULL }, { "strict", CG_MODE_STRICT }, { "ignore", CG_MODE_IGNORE },
+	};
+
+	if (!arg) {
+		o->manage_cgroups = CG_MODE_SOFT;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (!strcmp(arg, modes[i].name)) {
+			o->manage_cgroups = modes[i].mode;
+			return 0;
+		}
+	}
+	pr_err("--manage-cgroups: unknown mode '%s' (none, props, soft, full, strict, ignore)", arg);
+	return 1;
+}
+
+/* "[CONTROLLER:]/PATH": the cgroups the tree is restored under. */
+static int add_cg_root(const char *arg, struct opts *o)
+{
+	struct opts_cg_root *r = realloc(o->cg_roots, (o->nr_cg_roots + 1) * sizeof(*r));
+	char *copy = strdup(arg), *colon;
+
+	if (!r || !copy) {
+		free(copy);
+		pr_err("out of memory");
+		return 1;
+	}
+	o->cg_roots = r;
+	r += o->nr_cg_roots;
+	colon = copy[0] == '/' ? NULL : strchr(copy, ':');
+	r->controller = colon ? copy : NULL;
+	if (colon)
+		*colon = '\0';
+	r->path = colon ? colon + 1 : copy;
+	if (r->path[0] != '/') {
+		pr_err("--cgroup-root %s: the path must be absolute ([controller:]/path)", arg);
+		free(copy);
+		return 1;
+	}
+	o->nr_cg_roots++;
+	return 0;
+}
+
 /* CRIU's methods; iptables is not there yet, and says so. */
 static int parse_network_lock(const char *arg, struct opts *o)
 {
@@ -320,6 +387,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_NO_LINK_REMAP: o->link_remap = false; break;
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
 	case O_TRACK_MEM: o->track_mem = true; break;
+	case O_AUTO_DEDUP: o->auto_dedup = true; break;
 	case O_PREV_IMAGES_DIR: o->prev_images_dir = arg; break;
 	case O_TCP_ESTABLISHED: o->tcp_established = true; break;
 	case O_TCP_CLOSE: o->tcp_close = true; break;
@@ -337,6 +405,12 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case 'r': o->root = arg; break;
 	case O_ADDRESS: o->address = arg; break;
 	case O_STATUS_FD: return parse_int("--status-fd", arg, 0, INT_MAX, &o->status_fd);
+	case O_MANAGE_CG: return parse_cg_mode(arg, o);
+	case O_CG_ROOT: return add_cg_root(arg, o);
+	case O_CG_PROPS: o->cgroup_props = arg; break;
+	case O_CG_PROPS_FILE: o->cgroup_props_file = arg; break;
+	case O_CG_DUMP_CTL: return add_str(&o->cg_dump_ctls, &o->nr_cg_dump_ctls, arg);
+	case O_CG_YARD: o->cgroup_yard = arg; break;
 	/*
 	 * CRIU searches these dirs for the path of a watched inode; stasis
 	 * asks the inode itself (its handle, opened), so none is needed.
@@ -474,6 +548,7 @@ void opts_init(struct opts *o)
 	o->ghost_limit = OPTS_GHOST_LIMIT;
 	o->status_fd = -1;
 	o->rpc_sk = -1;
+	o->manage_cgroups = CG_MODE_SOFT;
 }
 
 int opts_parse(int argc, char **argv, struct opts *o)

@@ -29,6 +29,22 @@ enum {
 	NETWORK_LOCK_SKIP,
 };
 
+/* --manage-cgroups modes, as CRIU numbers them (ignore is 0). */
+enum {
+	CG_MODE_IGNORE = 0,
+	CG_MODE_NONE = 1 << 0,
+	CG_MODE_PROPS = 1 << 1,
+	CG_MODE_SOFT = 1 << 2,
+	CG_MODE_FULL = 1 << 3,
+	CG_MODE_STRICT = 1 << 4,
+};
+
+/* --cgroup-root [CONTROLLER:]/PATH; controller NULL: every controller. */
+struct opts_cg_root {
+	const char *controller;
+	const char *path;
+};
+
 struct opts {
 	const char *action;		/* dump, restore, check, ... */
 	const char *subaction;		/* cpuinfo dump|check */
@@ -55,6 +71,7 @@ struct opts {
 	bool skip_in_flight;		/* --skip-in-flight: drop connections not accepted */
 	unsigned int network_lock;	/* --network-lock: NETWORK_LOCK_* */
 	bool track_mem;		/* --track-mem: arm write tracking for the next dump */
+	bool auto_dedup;	/* --auto-dedup: free in the parents what the dump has again */
 	const char *prev_images_dir;	/* --prev-images-dir: the parent dump, relative to -D */
 	bool force_irmap;		/* --force-irmap: watches by path, not by handle */
 	bool stats;			/* write stats-dump (always, as CRIU) */
@@ -73,6 +90,14 @@ struct opts {
 	const char *root;		/* --root: only "/" until mount namespaces */
 	bool restore_sibling;		/* --restore-sibling: root is our parent's child */
 	bool orphan_pts_master;		/* --orphan-pts-master: master to the RPC client */
+	unsigned int manage_cgroups;	/* --manage-cgroups: CG_MODE_*, soft by default */
+	struct opts_cg_root *cg_roots;	/* --cgroup-root, in order given */
+	size_t nr_cg_roots;
+	const char *cgroup_props;	/* --cgroup-props: controllers' property lists */
+	const char *cgroup_props_file;	/* --cgroup-props-file */
+	const char **cg_dump_ctls;	/* --cgroup-dump-controller: only these (none: all) */
+	size_t nr_cg_dump_ctls;
+	const char *cgroup_yard;	/* --cgroup-yard: hierarchies mounted there */
 	/* RPC only: the client's socket, for notifications (notify.c); -1 */
 	int rpc_sk;
 	bool notify_rpc;		/* notify_scripts: ask the client at each hook */

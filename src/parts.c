@@ -16,6 +16,7 @@
  */
 static const struct task_part_ops *const parts[] = {
 	/* Namespaces, cgroups, SysV IPC: here, before every other part. */
+	&cgroup_part,
 	&core_part,
 	&task_misc_part,
 	&mem_part,

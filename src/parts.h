@@ -87,6 +87,7 @@ struct task_part_ops {
 /* The parts, each defined in its object's file. */
 extern const struct task_part_ops core_part, task_misc_part, mem_part, files_part;
 extern const struct task_part_ops ids_part, locks_part, seccomp_part, fs_part;
+extern const struct task_part_ops cgroup_part;
 
 /* Dump: every part's hook of that name, in table order. */
 int parts_dump_gather(struct dump_ctx *ctx, struct dump_task *t);

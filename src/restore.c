@@ -54,7 +54,6 @@
 #include "stats.pb-c.h"
 
 #define PAGE_SZ		4096ul
-#define SVC_FDS		16	/* service fds below the pool: log, images dir, /proc */
 #define STAGE_TIMEOUT	60	/* seconds for one stage, without --timeout */
 #define POLL_MS		50
 
@@ -603,14 +602,14 @@ static int place_fds(struct rst_ctx *ctx)
 	}
 	ctx->svc_base = max + 1;
 	ctx->pool_base = ctx->pool_next = ctx->svc_base + SVC_FDS;
-	if (log_move_fd(ctx->svc_base))
+	if (log_move_fd(ctx->svc_base + SVC_LOG))
 		return -EBADF;
-	fd = fcntl(ctx->dirfd, F_DUPFD_CLOEXEC, ctx->svc_base + 1);
+	fd = fcntl(ctx->dirfd, F_DUPFD_CLOEXEC, ctx->svc_base + SVC_IMAGES);
 	if (fd < 0)
 		return -errno;
 	close(ctx->dirfd);
 	ctx->dirfd = fd;
-	return rst_keep_proc(ctx->svc_base + 2);
+	return rst_keep_proc(ctx->svc_base + SVC_PROC);
 }
 
 static int write_stats(struct rst_ctx *ctx, uint64_t forking, uint64_t restore)
@@ -677,6 +676,11 @@ static int restore_tree(struct rst_ctx *ctx)
 	for (size_t i = 0; pidns_restore_own(ctx) && i < ctx->nr_tasks; i++)
 		ctx->tasks[i].real = 0;
 	ret = fork_task(ctx, &ctx->tasks[0]);
+	/* The root has the tree's namespaces: stasis goes on in its own. */
+	if (ns_restore_leave(ctx) && ret >= 0) {
+		kill_tree(ctx);
+		return -EIO;
+	}
 	if (ret < 0)
 		return ret;
 	ctx->tasks[0].real = ret;
@@ -769,8 +773,9 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 	/* Before anything is made: the files made next may already notify (orphan-pts-master). */
 	if (!ret)
 		ret = notify(o, NOTIFY_PRE_RESTORE, 0);
+	/* The pool is made inside the tree's namespaces, its mounts and net. */
 	if (!ret)
-		ret = parts_prepare(&ctx);
+		ret = ns_restore_enter(&ctx) ?: parts_prepare(&ctx);
 	/* The last check before the fork: can this CPU run the registers? */
 	if (!ret)
 		ret = cpuinfo_restore_check(&ctx);
@@ -778,6 +783,7 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 		ret = -EFAULT;
 	if (!ret)
 		ret = restore_tree(&ctx);
+	ns_restore_leave(&ctx);	/* if restore_tree has not, at the root's fork */
 	if (ret)
 		pr_err("restore of %s failed", o->images_dir);
 	if (!ret)

@@ -203,6 +203,17 @@ static int f_cg_mode(struct field_ctx *c)
 	return set(c, "manage_cgroups_mode", "manage-cgroups", modes[m]);
 }
 
+/*
+ * The old switch, as CRIU reads it: true is soft, false is ignore; an
+ * explicit manage_cgroups_mode wins.
+ */
+static int f_manage_cg(struct field_ctx *c)
+{
+	if (c->req->has_manage_cgroups_mode)
+		return 0;
+	return set(c, "manage_cgroups", "manage-cgroups", c->req->manage_cgroups ? "soft" : "ignore");
+}
+
 static int f_empty_ns(struct field_ctx *c)
 {
 	return c->req->empty_ns ? set(c, "empty_ns", "empty-ns", "net") : 0;
@@ -280,7 +291,7 @@ static const struct rpc_field fields[] = {
 	{ "exec_cmd", "exec-cmd", NULL },
 	{ "ext_mnt", NULL, f_ext_mnt },
 	{ "auto_ext_mnt", NULL, f_auto_ext_mnt },
-	{ "manage_cgroups", "manage-cgroups", NULL },
+	{ "manage_cgroups", NULL, f_manage_cg },
 	{ "manage_cgroups_mode", NULL, f_cg_mode },
 	{ "cg_root", NULL, f_cg_root },
 	{ "rst_sibling", NULL, f_sibling },

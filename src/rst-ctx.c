@@ -88,6 +88,17 @@ int rst_keep_proc(int at)
 	return err;
 }
 
+int rst_open_self(const char *what, int flags)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "self/%s", what);
+	if (proc_fd >= 0)
+		return openat(proc_fd, path, flags | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/self/%s", what);
+	return open(path, flags | O_CLOEXEC);
+}
+
 FILE *rst_fopen_self(const char *what)
 {
 	char path[64];

@@ -51,6 +51,16 @@ struct rst_region {
 	int32_t pad;
 };
 
+/* The service fds, at ctx->svc_base + these: the controller's own. */
+enum svc_fd {
+	SVC_LOG,
+	SVC_IMAGES,
+	SVC_PROC,
+	SVC_NS_CWD,		/* stasis's cwd while it is in the tree's namespaces */
+	SVC_NS_OWN,		/* its own namespaces, one a kind (src/ns/ns.c) */
+	SVC_FDS = 16,
+};
+
 /* One process of the tree. */
 struct rst_task {
 	pid_t pid, ppid, pgid, sid;	/* as the tree sees them: the images' */
@@ -100,7 +110,7 @@ struct rst_ctx {
 	struct rst_file *files;		/* files.img, sorted by id */
 	size_t nr_files;
 
-	int svc_base;			/* first service fd: above every task's fds */
+	int svc_base;			/* first service fd (enum svc_fd): above every task's fds */
 	int pool_base;			/* first pool fd */
 	int pool_next;			/* where the next pool fd goes */
 
@@ -149,6 +159,12 @@ int rst_pool_add(struct rst_ctx *ctx, int fd);
  * fd: a task whose root the restore has changed (chroot) still reaches it.
  */
 FILE *rst_fopen_self(const char *what);
+/*
+ * As rst_fopen_self(), an fd opened with @flags: also for the controller
+ * while it is inside the tree's mount namespace, whose /proc (if any)
+ * belongs to the tree's pid namespace.
+ */
+int rst_open_self(const char *what, int flags);
 /* Keep /proc at service fd @at for rst_fopen_self(); 0 or -errno. */
 int rst_keep_proc(int at);
 

@@ -225,10 +225,51 @@ static int restore_membarrier(struct rst_task *t, uint32_t mask)
 	return 0;
 }
 
+/*
+ * The audit login uid, as CRIU: a task inherits stasis's, so it is
+ * written only when it differs.  Unset (-1) is what a login never set;
+ * putting that back over stasis's own is only worth a warning, while a
+ * set value that cannot be written fails the restore (CRIU's rule: the
+ * audit trail would name the wrong user).
+ */
+static int restore_loginuid(struct rst_task *t, uint32_t value)
+{
+	char buf[16] = "";
+	int fd, len, ret = 0;
+
+	fd = open("/proc/self/loginuid", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT && value == UINT32_MAX)
+			return 0;	/* a kernel without audit */
+		pr_perror("pid %d: cannot open /proc/self/loginuid", t->pid);
+		return -errno;
+	}
+	if (read(fd, buf, sizeof(buf) - 1) > 0 && strtoul(buf, NULL, 10) == value)
+		goto out;
+	len = snprintf(buf, sizeof(buf), "%u", value);
+	if (pwrite(fd, buf, len, 0) != len) {
+		if (value != UINT32_MAX) {
+			pr_perror("pid %d: cannot set loginuid to %u", t->pid, value);
+			ret = -errno;
+		} else {
+			pr_warn("pid %d: cannot unset loginuid: %s", t->pid, strerror(errno));
+		}
+	}
+out:
+	close(fd);
+	return ret;
+}
+
 int task_misc_restore(struct rst_task *t)
 {
 	TaskCoreEntry *tc = t->cores[0]->tc;
+	int ret;
 
+	if (tc->has_loginuid) {
+		ret = restore_loginuid(t, tc->loginuid);
+		if (ret)
+			return ret;
+	}
 	if (tc->has_oom_score_adj)
 		restore_oom_score_adj(t, tc->oom_score_adj);
 	if (tc->has_membarrier_registration_mask)
@@ -245,6 +286,6 @@ static int task_misc_part_task(struct rst_ctx *ctx, struct rst_task *t)
 /* Its dump half is the core's (task_misc_dump()): the settings live in the core image. */
 const struct task_part_ops task_misc_part = {
 	.name = "task-misc",
-	.fail = "restore its oom_score_adj or membarrier registrations",
+	.fail = "restore its loginuid, oom_score_adj or membarrier registrations",
 	.task = task_misc_part_task,
 };

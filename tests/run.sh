@@ -60,6 +60,7 @@ part "libsoccr: a TCP connection in each state, saved and restored" bash tests/s
 part "dump" bash tests/dump/run.sh
 part "restore" bash tests/restore/run.sh
 part "pages: page server, both ways with CRIU 4.2" bash tests/pages/run.sh
+part "live migration between two network namespaces" bash tests/pages/migrate.sh
 part "cpuinfo: dump, check, refused restores" bash tests/dump/cpuinfo.sh
 part "RPC: swrk, service, notifications, --action-script" bash tests/rpc/run.sh
 if [ "$FUZZ_SECONDS" -gt 0 ]; then

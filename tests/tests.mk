@@ -34,6 +34,11 @@ $(B)/tests/%: tests/unit/%.c $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(GEN)/.sta
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(CRIT_LIB_OBJ) $(B)/libstasis-images.a $(LDLIBS)
 
+# What tests/pages/migrate.sh moves while it writes its memory.
+$(B)/tests/migrant: tests/pages/migrant.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 # The machine's own answer to a few check features, and a subreaper runner.
 $(B)/tests/check-probe: tests/check-probe.c src/pagemap-scan.h
 	@mkdir -p $(dir $@)
@@ -70,7 +75,7 @@ $(B)/tests/rpc-counter: tests/rpc/counter.c
 
 test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS) \
 	   $(COMPEL_TESTS) $(COMPEL_VICTIMS) $(SOCCR_TESTS) $(B)/tests/spawn \
-	   $(B)/tests/pagecheck $(B)/tests/check-probe $(RPC_TESTS)
+	   $(B)/tests/pagecheck $(B)/tests/check-probe $(RPC_TESTS) $(B)/tests/migrant
 
 test: test-bins
 	FIXTURES=$(FIXTURES) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh

@@ -5,8 +5,10 @@
  * Dump: every task must be in stasis's own namespace of each kind not in
  * the table, and in the root's of each kind in it; the root's that are
  * not stasis's are dumped, with stasis moved into each (setns) while its
- * images are written, and back.  Restore: the root is created with
- * CLONE_NEW* for those, and fills them before it forks its children.
+ * images are written, and back.  Restore: the controller moves into new
+ * namespaces of those kinds (unshare) and fills them, makes the pool of
+ * shared objects there, forks the root into them, and moves back; a kind
+ * made by the root's own clone3 (pid) has no restore hook.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,8 +30,11 @@ static const struct ns_operations *const ns_table[] = {
 	&pid_ns_ops,
 	&uts_ns_ops,
 	&ipc_ns_ops,
+	&time_ns_ops,
+	&cgroup_ns_ops,
 };
 #define NR_OPS	(sizeof(ns_table) / sizeof(ns_table[0]))
+_Static_assert(SVC_NS_OWN + NR_OPS <= SVC_FDS, "a service fd for each kind");
 
 /* Every kind the kernel may have, dumped or not. */
 static const char *const ns_kinds[] = {
@@ -88,6 +93,19 @@ static int check_task(pid_t pid, pid_t root, const char *kind, ino_t mine, ino_t
 		pr_err("unsupported: pid %d is in another %s namespace than stasis "
 		       "(%s namespaces are not dumped yet)", pid, kind, kind);
 		return -ENOTSUP;
+	}
+	if (!strcmp(kind, "time") && its) {
+		ino_t children;
+
+		ret = ns_ino(pid, "time_for_children", &children);
+		if (ret)
+			return ret;
+		if (children != its) {
+			/* Its offsets could only be set before it had a task. */
+			pr_err("unsupported: pid %d has made a time namespace for its children "
+			       "(a nested time namespace)", pid);
+			return -ENOTSUP;
+		}
 	}
 	if (its != roots) {
 		pr_err("unsupported: pid %d is in another %s namespace than the tree's root %d "
@@ -169,6 +187,8 @@ int ns_dump_images(struct dump_ctx *ctx)
 	for (size_t i = 0; !ret && i < NR_OPS; i++)
 		if (root_mask & ns_table[i]->cflag && ns_table[i]->dump)
 			ret = dump_inside(ctx, ns_table[i], ctx->tasks[0].pid, root_ids[i]);
+	if (!ret && !(root_mask & CLONE_NEWTIME))
+		ret = ns_time_dump_own(ctx);
 	return ret;
 }
 
@@ -223,6 +243,26 @@ static int read_kind(struct rst_ctx *ctx, const TaskKobjIdsEntry *inv, const cha
 	return 1;
 }
 
+/*
+ * A tree dumped in stasis's own time namespace gets one of its own all the
+ * same, as CRIU does, with the clocks of timens-0.img: its monotonic and
+ * boot clocks go on from where they were, not from this host's.
+ */
+static void own_clocks(struct rst_ctx *ctx)
+{
+	for (size_t i = 0; i < NR_OPS; i++) {
+		if (ns_table[i] != &time_ns_ops || (root_mask & CLONE_NEWTIME))
+			continue;
+		if (faccessat(ctx->dirfd, "timens-0.img", F_OK, 0) ||
+		    access("/proc/self/timens_offsets", F_OK))
+			return;	/* no clocks dumped, or a kernel without time namespaces */
+		root_mask |= CLONE_NEWTIME;
+		root_ids[i] = 0;
+		pr_info("the root %d gets a time namespace with the dumped clocks",
+			ctx->tasks[0].pid);
+	}
+}
+
 int ns_restore_read(struct rst_ctx *ctx)
 {
 	InventoryEntry *inv;
@@ -250,12 +290,127 @@ int ns_restore_read(struct rst_ctx *ctx)
 		}
 	}
 	img_free_msg(&inv->base);
+	if (!ret)
+		own_clocks(ctx);
+	return ret;
+}
+
+/* stasis's own namespaces of the kinds it entered anew, to go back to. */
+static int own_fds[NR_OPS] = { [0 ... NR_OPS - 1] = -1 };
+static int own_cwd = -1;
+
+/* The kinds the root makes itself (restore_root), neither unshared here nor cloned. */
+static unsigned long by_root_mask(void)
+{
+	unsigned long mask = 0;
+
+	for (size_t i = 0; i < NR_OPS; i++)
+		if ((root_mask & ns_table[i]->cflag) && ns_table[i]->by_root)
+			mask |= ns_table[i]->cflag;
+	return mask;
+}
+
+static unsigned long unshared_mask(void)
+{
+	unsigned long mask = 0;
+
+	for (size_t i = 0; i < NR_OPS; i++)
+		if ((root_mask & ns_table[i]->cflag) && ns_table[i]->restore)
+			mask |= ns_table[i]->cflag;
+	return mask;
+}
+
+/*
+ * @path opened as service fd @slot: every fd below the service fds may be
+ * one the root inherits as its own.
+ */
+static int open_svc(struct rst_ctx *ctx, const char *path, int flags, int slot)
+{
+	int fd = open(path, flags | O_CLOEXEC), nfd, err;
+
+	if (fd < 0) {
+		pr_perror("cannot open %s", path);
+		return -errno;
+	}
+	nfd = fcntl(fd, F_DUPFD_CLOEXEC, ctx->svc_base + slot);
+	err = errno;
+	close(fd);
+	if (nfd < 0) {
+		pr_err("cannot move %s to service fd %d: %s", path, ctx->svc_base + slot,
+		       strerror(err));
+		return -err;
+	}
+	return nfd;
+}
+
+static int keep_own(struct rst_ctx *ctx)
+{
+	char path[64];
+
+	own_cwd = open_svc(ctx, ".", O_PATH | O_DIRECTORY, SVC_NS_CWD);
+	if (own_cwd < 0)
+		return own_cwd;
+	for (size_t i = 0; i < NR_OPS; i++) {
+		if (!(unshared_mask() & ns_table[i]->cflag))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns_table[i]->name);
+		own_fds[i] = open_svc(ctx, path, O_RDONLY, SVC_NS_OWN + i);
+		if (own_fds[i] < 0)
+			return own_fds[i];
+	}
+	return 0;
+}
+
+int ns_restore_enter(struct rst_ctx *ctx)
+{
+	unsigned long mask = unshared_mask();
+	int ret;
+
+	if (!mask)
+		return 0;
+	ret = keep_own(ctx);
+	if (ret)
+		return ret;
+	if (unshare(mask)) {
+		pr_perror("cannot make the root's namespaces (unshare %#lx)", mask);
+		return -errno;
+	}
+	for (size_t i = 0; !ret && i < NR_OPS; i++)
+		if (mask & ns_table[i]->cflag)
+			ret = ns_table[i]->restore(ctx, root_ids[i]);
+	return ret;
+}
+
+int ns_restore_leave(struct rst_ctx *ctx)
+{
+	int ret = 0;
+
+	(void)ctx;
+	for (size_t i = 0; i < NR_OPS; i++) {
+		if (own_fds[i] < 0)
+			continue;
+		if (setns(own_fds[i], ns_table[i]->cflag) && !ret) {
+			pr_perror("cannot return to stasis's own %s namespace", ns_table[i]->name);
+			ret = -errno;
+		}
+		close(own_fds[i]);
+		own_fds[i] = -1;
+	}
+	if (own_cwd >= 0) {
+		/* Entering a mount namespace moved us to its root. */
+		if (fchdir(own_cwd) && !ret) {
+			pr_perror("cannot return to stasis's working directory");
+			ret = -errno;
+		}
+		close(own_cwd);
+		own_cwd = -1;
+	}
 	return ret;
 }
 
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t)
 {
-	return t == &ctx->tasks[0] ? root_mask : 0;
+	return t == &ctx->tasks[0] ? root_mask & ~unshared_mask() & ~by_root_mask() : 0;
 }
 
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)
@@ -265,7 +420,7 @@ int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 	if (t != &ctx->tasks[0])
 		return 0;
 	for (size_t i = 0; !ret && i < NR_OPS; i++)
-		if (root_mask & ns_table[i]->cflag && ns_table[i]->restore)
-			ret = ns_table[i]->restore(ctx, root_ids[i]);
+		if ((root_mask & ns_table[i]->cflag) && ns_table[i]->restore_root)
+			ret = ns_table[i]->restore_root(ctx, root_ids[i]);
 	return ret;
 }

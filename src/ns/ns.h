@@ -24,20 +24,43 @@ struct ns_operations {
 	int cflag;		/* CLONE_NEW* */
 	/* Write its images for id @id; runs with stasis in that namespace (NULL: none). */
 	int (*dump)(struct dump_ctx *ctx, uint32_t id);
-	/* In the restored root, inside the new namespace: put its state back (NULL: none). */
+	/*
+	 * In the controller, just moved into the new namespace (unshare), before
+	 * the pool is made: put its state back.  Kinds run in table order.
+	 * NULL for a kind the root's clone3 makes (pid).
+	 */
 	int (*restore)(struct rst_ctx *ctx, uint32_t id);
+	/*
+	 * Optional: in the root task, first of all, for what only a task of the
+	 * tree can do (a proc mount must belong to the tree's pid namespace).
+	 */
+	int (*restore_root)(struct rst_ctx *ctx, uint32_t id);
+	/*
+	 * Made by the root itself in restore_root, neither unshared by the
+	 * controller nor cloned: a cgroup namespace is rooted where its maker
+	 * is when it unshares.
+	 */
+	bool by_root;
 };
 
 extern const struct ns_operations pid_ns_ops;	/* pid.c */
 extern const struct ns_operations uts_ns_ops;	/* uts.c */
 extern const struct ns_operations ipc_ns_ops;	/* ipc.c */
+extern const struct ns_operations time_ns_ops;	/* time.c */
+extern const struct ns_operations cgroup_ns_ops;	/* cgroup.c: by_root */
+
+/* timens-0.img: the clocks of a tree in stasis's own time namespace (time.c). */
+int ns_time_dump_own(struct dump_ctx *ctx);
 
 /*
  * After the tree is collected: refuse (naming the task and the namespace)
  * what cannot be dumped, and note which of the root's namespaces are its own.
  */
 int ns_dump_check(struct dump_ctx *ctx);
-/* The images of the root's own namespaces (utsns-ID.img, ipcns-*-ID.img). */
+/*
+ * The images of the root's own namespaces (utsns-ID.img, ipcns-*-ID.img,
+ * timens-ID.img), and timens-0.img when its time namespace is stasis's.
+ */
 int ns_dump_images(struct dump_ctx *ctx);
 
 /*
@@ -45,9 +68,18 @@ int ns_dump_images(struct dump_ctx *ctx);
  * refusing (said) kinds not restored yet and tasks outside the root's.
  */
 int ns_restore_read(struct rst_ctx *ctx);
-/* CLONE_NEW* flags task @t is created with. */
+/*
+ * In the controller, before the pool is made: move into a new namespace of
+ * each kind the root had (but pid) and put each one's state back there, so
+ * that the pool's files are opened on the tree's mounts and its sockets
+ * born in the tree's net namespace.  The root, forked next, inherits them.
+ */
+int ns_restore_enter(struct rst_ctx *ctx);
+/* The controller back in its own namespaces (after the root's fork, or on failure). */
+int ns_restore_leave(struct rst_ctx *ctx);
+/* CLONE_NEW* flags task @t is created with (a pid namespace is made by the clone). */
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t);
-/* In task @t, first of all: fill the namespaces it was created with. */
+/* In task @t, first of all: the restore_root hooks of the root's namespaces. */
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t);
 
 /*

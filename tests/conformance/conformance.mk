@@ -43,5 +43,6 @@ $(B)/tests/conformance/signals: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/timers: CONF_LDLIBS += -lrt
 $(B)/tests/conformance/no_trace: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/busy_threads: CONF_LDLIBS += -lpthread
+$(B)/tests/conformance/cgroups: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/seccomp: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/pidns_tree: CONF_LDLIBS += -lpthread

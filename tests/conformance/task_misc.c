@@ -6,16 +6,20 @@
  *   - /proc/self/oom_score_adj raised by 123 from what it was (raising
  *     needs no privilege);
  *   - membarrier(2) registrations for the private expedited commands
- *     the kernel offers (MEMBARRIER_CMD_QUERY says which).
+ *     the kernel offers (MEMBARRIER_CMD_QUERY says which);
+ *   - /proc/self/loginuid set to 4242, where this kernel has audit and
+ *     lets it be set (said otherwise).
  *
  * Checks after SIGTERM:
  *   - PR_GET_THP_DISABLE still says 1;
  *   - oom_score_adj is the value set;
  *   - each registered command still runs, and each command that was not
- *     registered for is still refused with EPERM.
+ *     registered for is still refused with EPERM;
+ *   - loginuid is 4242.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -63,10 +67,30 @@ static int oom_score_adj(int set)
 	return v;
 }
 
+/* /proc/self/loginuid: set it to @set (unless -1), return what it is; -2 if unreadable. */
+static long long loginuid(long long set)
+{
+	char buf[16] = "";
+	int fd = open("/proc/self/loginuid", O_RDWR), len;
+	long long v = -2;
+
+	if (fd < 0)
+		return v;
+	if (set >= 0) {
+		len = snprintf(buf, sizeof(buf), "%lld", set);
+		v = write(fd, buf, len) == len ? set : -2;
+	} else if (read(fd, buf, sizeof(buf) - 1) > 0) {
+		v = atoll(buf);
+	}
+	close(fd);
+	return v;
+}
+
 int main(int argc, char **argv)
 {
 	long supported;
 	int adj, bad = 0;
+	bool luid;
 
 	test_init(argc, argv);
 	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)) {
@@ -87,6 +111,9 @@ int main(int argc, char **argv)
 			return test_result();
 		}
 	}
+	luid = loginuid(4242) == 4242;
+	if (!luid)
+		test_msg("loginuid cannot be set here: %m; not checked");
 
 	test_ready();
 	test_waitsig();
@@ -112,6 +139,10 @@ int main(int argc, char **argv)
 			fail("membarrier(%s) works without registration", cmds[i].name);
 			bad = 1;
 		}
+	}
+	if (luid && loginuid(-1) != 4242) {
+		fail("loginuid is %lld, was 4242", loginuid(-1));
+		bad = 1;
 	}
 	if (!bad)
 		pass();

@@ -3,15 +3,7 @@
 
 B=$PWD/build
 
-pass() { echo "PASS: $T: $*"; }
-fail() { echo "FAIL: $T: $*"; }
-
-# check WHAT COND...: PASS or FAIL on the status of COND.
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
+. tests/lib/common.sh
 
 # need_tools PATH...: each must be built, and jq installed; else FAIL and stop.
 need_tools() {

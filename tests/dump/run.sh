@@ -107,3 +107,4 @@ bash tests/dump/states.sh
 bash tests/dump/ext-unix.sh
 bash tests/dump/hostile.sh
 bash tests/dump/chain.sh
+bash tests/dump/dedup.sh

@@ -16,6 +16,9 @@
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
+#  - cgroups come back, made again as --manage-cgroups says, or refused
+#    as it says; CRIU 4.2 restores them from stasis's images and the other
+#    way round (cgroup.sh);
 #  - files given with --inherit-fd stand for those the images name (inherit-fd.sh);
 #  - netlink and packet sockets whose images do not add up are refused (sockets.sh);
 #  - inet sockets whose entries make no sense are refused (inet.sh);
@@ -469,6 +472,7 @@ else
 fi
 bash tests/restore/vdso.sh
 bash tests/restore/aio.sh
+bash tests/restore/cgroup.sh
 bash tests/restore/inherit-fd.sh
 bash tests/restore/sockets.sh
 bash tests/restore/inet.sh

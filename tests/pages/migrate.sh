@@ -1,0 +1,82 @@
+#!/bin/bash
+# migrate.sh - live migration (scripts/migrate.sh) between two network
+# namespaces standing for two hosts, joined by a veth pair:
+#  - a program writing 50 MB/s over 256 MiB of its memory (migrant.c) runs
+#    in "src"; pre-dumps send its pages to page servers in "dst", each one
+#    only what changed since the last; the final dump stops it; it is
+#    restored in "dst";
+#  - it runs there, in dst's network namespace, with the same pid, and
+#    every page of its memory checks out (none lost, none older than the
+#    last write it made before the final dump);
+#  - the later pre-dumps sent fewer pages than the first.
+# The downtime it prints is for reading, not a limit: bench/migrate.sh runs
+# this with MIGRANT_MIB=1024 and reports it.  MIGRANT_MIB (default 256) and
+# MIGRANT_RATE (MB/s, default 50) size the program; the report of
+# scripts/migrate.sh stays in $W/migrate.out.
+set -u
+cd "$(dirname "$0")/../.."
+B=$PWD/build
+T=migrate
+W=/tmp/stasis-migrate-tests
+SRC=stasis-mig-src DST=stasis-mig-dst
+
+. tests/lib/common.sh
+
+cleanup() {
+	[ -n "${MPID:-}" ] && kill -KILL "$MPID" 2>/dev/null
+	for f in "$W/spawn-src.pid" "$W/spawn-mig.pid"; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	wait 2>/dev/null
+	ip netns del $SRC 2>/dev/null
+	ip netns del $DST 2>/dev/null
+}
+trap cleanup EXIT
+cleanup
+rm -rf "$W"
+mkdir -p "$W"
+
+# Two "hosts": 10.213.0.1 (src) and 10.213.0.2 (dst).
+if ! { ip netns add $SRC && ip netns add $DST &&
+	ip link add stasis-mig0 netns $SRC type veth peer name stasis-mig1 netns $DST &&
+	ip -n $SRC addr add 10.213.0.1/24 dev stasis-mig0 &&
+	ip -n $DST addr add 10.213.0.2/24 dev stasis-mig1 &&
+	ip -n $SRC link set stasis-mig0 up && ip -n $DST link set stasis-mig1 up &&
+	ip -n $SRC link set lo up && ip -n $DST link set lo up; } 2>"$W/net.err"; then
+	fail "cannot make the two network namespaces: $(head -1 "$W/net.err")"
+	exit 0
+fi
+# nsenter, not `ip netns exec`: that one gives each command a mount
+# namespace of its own, which the tree would then not share with stasis.
+in_src() { nsenter --net=/run/netns/$SRC "$@"; }
+
+in_src "$B/tests/spawn" "$W/spawn-src.pid" -- "$B/tests/migrant" "${MIGRANT_MIB:-256}" "${MIGRANT_RATE:-50}" \
+	"$W/result" &
+wait_for "$W/result" '^ready' 60 || { fail "the program did not start"; exit 0; }
+MPID=$(awk '{ print $2 }' "$W/result")
+
+# The migration runs under spawn: the restored tree is orphaned there, and
+# spawn, a subreaper, reaps it.
+"$B/tests/spawn" "$W/spawn-mig.pid" -- /bin/bash -c \
+	"exec nsenter --net=/run/netns/$SRC scripts/migrate.sh -t $MPID --src $W/src \
+	--dst $W/dst --address 10.213.0.2 --port 27113 \
+	--remote 'nsenter --net=/run/netns/$DST' >$W/migrate.out 2>&1" &
+if ! wait_for "$W/migrate.out" '^total' 120; then
+	fail "the migration failed: $(grep -m1 migrate: "$W/migrate.out")"
+	exit 0
+fi
+pass "migrated: $(grep -c '^pre-dump' "$W/migrate.out") pre-dumps, $(grep '^downtime' "$W/migrate.out")"
+
+first=$(sed -n 's/^pre-dump 1: \([0-9]*\) pages.*/\1/p' "$W/migrate.out")
+least=$(sed -n 's/^pre-dump [2-9]: \([0-9]*\) pages.*/\1/p' "$W/migrate.out" | sort -n | head -1)
+check "the later pre-dumps sent only what changed (${least:-?} of ${first:-?} pages)" \
+	test -n "$least" -a -n "$first" -a "${least:-0}" -lt "$((first / 2))"
+check "it runs again with its pid ($MPID)" test -d "/proc/$MPID"
+check "in dst's network namespace" \
+	test "$(stat -L -c %i "/proc/$MPID/ns/net" 2>/dev/null)" = "$(stat -L -c %i /run/netns/$DST)"
+rm -f "$W/result"
+kill -USR1 "$MPID" 2>/dev/null
+wait_for "$W/result" . 30
+check "every page of its memory checks out ($(cat "$W/result" 2>/dev/null))" \
+	grep -q '^ok ' "$W/result"
+exit 0

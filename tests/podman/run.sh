@@ -1,0 +1,114 @@
+#!/bin/bash
+# run.sh - podman checkpoints and restores a container with stasis as the
+# criu it finds on PATH (through runc), as a podman user does:
+#  - a busybox image imported from a local rootfs (no registry), a
+#    container counting into a file of its own, `podman run -d`;
+#  - `podman container checkpoint`: the container has exited, counts no
+#    further;
+#  - `podman container restore`: it runs again, counting on from where it
+#    stopped;
+#  - `checkpoint --export` to a tarball, the container removed, `restore
+#    --import --name NEW` (how podman moves a container to another host): the
+#    new container counts on.
+# Needs podman, runc and busybox-static (scripts/deps.sh).  CRIU=/path/to/criu
+# runs the same checks with another criu (the harness against CRIU 4.2).
+set -u
+cd "$(dirname "$0")/../.."
+B=$PWD/build
+T=podman
+W=/tmp/stasis-podman-tests
+NAME=stasis-podman-test
+IMAGE=localhost/stasis-busybox:test
+
+. tests/lib/common.sh
+
+BUSYBOX=/bin/busybox
+if ! command -v podman >/dev/null || ! command -v runc >/dev/null || [ ! -x "$BUSYBOX" ]; then
+	fail "podman, runc or busybox is missing (scripts/deps.sh installs them)"
+	exit 0
+fi
+CRIU=${CRIU:-$B/stasis}
+rm -rf "$W"
+mkdir -p "$W/bin" "$W/rootfs/bin" "$W/rootfs/tmp"
+# runc runs the first criu on PATH.
+ln -s "$CRIU" "$W/bin/criu"
+export PATH="$W/bin:$PATH"
+pm() { timeout 120 podman --runtime runc "$@"; }
+
+cleanup() {
+	podman rm -f "$NAME" "$NAME-2" >/dev/null 2>&1
+	podman rmi -f "$IMAGE" >/dev/null 2>&1
+}
+trap cleanup EXIT
+cleanup
+
+cp "$BUSYBOX" "$W/rootfs/bin/busybox"
+tar -C "$W/rootfs" -c . | podman import - "$IMAGE" >/dev/null 2>&1 ||
+	{ fail "podman import of a busybox rootfs"; exit 0; }
+
+count() { podman exec "${1:-$NAME}" /bin/busybox cat /tmp/count 2>/dev/null; }
+status() { podman inspect -f '{{.State.Status}}' "$NAME" 2>/dev/null; }
+counting() {
+	local a b
+	a=$(count "$@")
+	sleep 0.6
+	b=$(count "$@")
+	[ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ]
+}
+# Why a step failed: podman's words and the first errors of the criu log.
+why() {
+	local log
+	log=$(find /var/lib/containers/storage -name "$1" -newer "$W/rootfs" 2>/dev/null | head -1)
+	echo "$(tail -1 "$W/$2" | cut -c1-200) $(grep -m3 Error "$log" 2>/dev/null | tr '\n' ' ')"
+}
+
+# The limits podman would raise need CAP_SYS_RESOURCE: ask for low ones.
+pm run -d --name "$NAME" --network none --ulimit nofile=1024:1024 --ulimit nproc=1000:1000 \
+	"$IMAGE" /bin/busybox sh -c \
+	'i=0; while true; do i=$((i+1)); echo $i > /tmp/count; /bin/busybox sleep 0.2; done' \
+	>"$W/run.out" 2>&1 || { fail "podman run: $(tail -1 "$W/run.out")"; exit 0; }
+sleep 1
+check "the container runs and counts" counting
+
+# --- checkpoint and restore in place ---
+if pm container checkpoint "$NAME" >"$W/ckpt.out" 2>&1; then
+	pass "podman container checkpoint with $(basename "$CRIU")"
+else
+	fail "podman container checkpoint: $(why dump.log ckpt.out)"
+	exit 0
+fi
+check "the container has exited" test "$(status)" = exited
+stopped=$(cat "$(podman mount "$NAME" 2>/dev/null)/tmp/count" 2>/dev/null)
+sleep 0.5
+check "it counted no further once checkpointed (${stopped:-?})" \
+	test "$(cat "$(podman mount "$NAME" 2>/dev/null)/tmp/count" 2>/dev/null)" = "${stopped:-x}"
+if pm container restore "$NAME" >"$W/rst.out" 2>&1; then
+	pass "podman container restore with $(basename "$CRIU")"
+else
+	fail "podman container restore: $(why restore.log rst.out)"
+	exit 0
+fi
+check "it runs again" test "$(status)" = running
+after=$(count)
+check "it counts on from where it stopped (${stopped:-?} -> ${after:-?})" \
+	sh -c "[ -n '$after' ] && [ -n '$stopped' ] && [ '$after' -ge '$stopped' ]"
+check "and goes on counting" counting
+
+# --- export, remove, import: the way to another host ---
+if pm container checkpoint --export "$W/ct.tar.gz" "$NAME" >"$W/exp.out" 2>&1; then
+	pass "podman container checkpoint --export"
+else
+	fail "podman container checkpoint --export: $(why dump.log exp.out)"
+	exit 0
+fi
+check "the tarball holds the images" \
+	sh -c "tar -tf '$W/ct.tar.gz' 2>/dev/null | grep -qx checkpoint/inventory.img"
+podman rm -f "$NAME" >/dev/null 2>&1
+if pm container restore --import "$W/ct.tar.gz" --name "$NAME-2" >"$W/imp.out" 2>&1; then
+	pass "podman container restore --import --name (a new container)"
+else
+	fail "podman container restore --import: $(why restore.log imp.out)"
+	exit 0
+fi
+check "the imported container runs and counts" counting "$NAME-2"
+exit 0
