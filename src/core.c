@@ -604,7 +604,7 @@ static int write_thread_core(struct dump_ctx *ctx, struct thread_state *th,
 		tc->signals_s = shared;
 		core.tc = tc;
 	}
-	ret = thc.signals_p ? write_core(ctx, th->tid, &core) : -ENOMEM;
+	ret = thc.signals_p ? write_core(ctx, dump_vpid(ctx, th->tid), &core) : -ENOMEM;
 	sigqueue_msg_free(thc.signals_p);
 	free(ti);
 	return ret;
@@ -697,6 +697,10 @@ int core_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 		ret = gather_task(t, ts);
 	if (ret)
 		goto out;
+	/* /proc/PID/timers names the thread as stasis sees it. */
+	for (i = 0; i < ts->nr_timers; i++)
+		if (ts->timers[i].notify == SIGEV_THREAD_ID)
+			ts->timers[i].notify_tid = dump_vpid(ctx, ts->timers[i].notify_tid);
 	if (ts->nr_timers) {
 		tcb->posix = calloc(ts->nr_timers, sizeof(*tcb->posix));
 		tcb->posixp = calloc(ts->nr_timers, sizeof(*tcb->posixp));
@@ -746,5 +750,5 @@ int core_dump_zombie(struct dump_ctx *ctx, struct dump_task *t)
 	proc_read_comm(t->pid, t->pid, comm, sizeof(comm));
 	tc.comm = comm;
 	core.tc = &tc;
-	return write_core(ctx, t->pid, &core);
+	return write_core(ctx, t->vpid, &core);
 }

@@ -22,8 +22,13 @@
 
 struct dump_task {
 	const struct compel_task *ct;	/* pid, threads, state */
-	pid_t pid;
-	pid_t pgid, sid;
+	pid_t pid;			/* as stasis sees it: /proc, ptrace */
+	/*
+	 * As the tree sees them (its images): in the root's pid namespace.
+	 * vtids[k] is ct->threads[k]'s; NULL when the namespace is stasis's.
+	 */
+	pid_t vpid, pgid, sid;
+	const pid_t *vtids;
 	struct compel_ctl *ctl;		/* the parasite in it, while dumping it */
 
 	/* Shared-object ids (ids-PID.img): equal when tasks share the object. */
@@ -67,6 +72,12 @@ struct dump_ctx {
 	void *files_priv;		/* files/files.c's bookkeeping */
 	void *seccomp_priv;		/* seccomp.c: the filters for seccomp.img */
 };
+
+/*
+ * Host pid @pid (a task, a thread, any process) as the tree sees it, for
+ * an image; 0 if the tree cannot see it.  ns/pid.c.
+ */
+pid_t dump_vpid(const struct dump_ctx *ctx, pid_t pid);
 
 /* A fresh id for files.img (and anything keyed the same way). */
 static inline uint32_t dump_next_file_id(struct dump_ctx *ctx)

@@ -605,7 +605,7 @@ int mem_write_mm(struct dump_ctx *ctx, struct dump_task *t, MmEntry *mm,
 		return -ENOMEM;
 	for (size_t i = 0; i < l->nr; i++)
 		mm->vmas[i] = &l->v[i];
-	ret = img_write_one(ctx->dirfd, IMG_MM, t->pid, &mm->base);
+	ret = img_write_one(ctx->dirfd, IMG_MM, t->vpid, &mm->base);
 	free(mm->vmas);
 	mm->vmas = NULL;
 	return ret;

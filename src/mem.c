@@ -859,7 +859,7 @@ static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vm
 	x->arm = ctx->track && ctx->track->arm;
 	x->chain = tt && tt->parent && pagemap->scan;
 	x->wp = wp;
-	ret = page_xfer_open(&x->px, &ctx->pages, PAGE_XFER_PID, t->pid);
+	ret = page_xfer_open(&x->px, &ctx->pages, PAGE_XFER_PID, t->vpid);
 	if (!ret)
 		ret = writer_start(&x->w, &x->px);
 	if (!ret)

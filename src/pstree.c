@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ns/ns.h"
 #include "parts.h"
 #include "proc.h"
 #include "pstree.h"
@@ -192,6 +193,9 @@ int pstree_collect(struct dump_ctx *ctx)
 		t->fs_id = kobj_id(&sets[2], t, get_fs);
 		t->sighand_id = kobj_id(&sets[3], t, get_sighand);
 	}
+	/* What goes into the images: the pids the tree sees. */
+	if (!ret)
+		ret = pidns_dump_collect(ctx);
 out:
 	for (size_t i = 0; i < 4; i++)
 		free(sets[i].reps);
@@ -236,7 +240,7 @@ int pstree_dump_ids(struct dump_ctx *ctx, struct dump_task *t)
 	for (size_t i = 0; i < NR_NS; i++)
 		ns[i] = ns_id(&ns_table, t->pid, ns_names[i]);
 	fill_ns_ids(&e, ns);
-	ret = img_open(&img, ctx->dirfd, IMG_IDS, t->pid, O_WRONLY);
+	ret = img_open(&img, ctx->dirfd, IMG_IDS, t->vpid, O_WRONLY);
 	if (ret)
 		return ret;
 	ret = img_write_msg(img, &e.base);
@@ -253,17 +257,18 @@ int pstree_dump(struct dump_ctx *ctx)
 		return ret;
 	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
 		const struct dump_task *t = &ctx->tasks[i];
-		uint32_t zombie_thread = t->pid;
+		uint32_t zombie_thread = t->vpid;
 		PstreeEntry e;
 
 		pstree_entry__init(&e);
-		e.pid = t->pid;
-		e.ppid = i ? t->ct->ppid : 0;	/* the root's parent is not ours */
+		e.pid = t->vpid;
+		/* The root's parent is not ours. */
+		e.ppid = i ? dump_vpid(ctx, t->ct->ppid) : 0;
 		e.pgid = t->pgid;
 		e.sid = t->sid;
 		if (t->ct->nr_threads) {
 			e.n_threads = t->ct->nr_threads;
-			e.threads = (uint32_t *)t->ct->threads;
+			e.threads = (uint32_t *)(t->vtids ? t->vtids : t->ct->threads);
 		} else {
 			e.n_threads = 1;
 			e.threads = &zombie_thread;
@@ -304,7 +309,7 @@ static int add_task(struct rst_ctx *ctx, PstreeEntry *e)
 	t = &ctx->tasks[ctx->nr_tasks];
 	memset(t, 0, sizeof(*t));
 	t->index = ctx->nr_tasks++;
-	t->pid = e->pid;
+	t->pid = t->real = e->pid;	/* ns/pid.c finds real in a pid namespace of its own */
 	t->ppid = e->ppid;
 	t->pgid = e->pgid;
 	t->sid = e->sid;
@@ -389,7 +394,7 @@ static int add_helper(struct rst_ctx *ctx, size_t member)
 	if (!t->tids)
 		return -ENOMEM;
 	t->index = i;
-	t->pid = t->pgid = t->tids[0] = m->pgid;
+	t->pid = t->real = t->pgid = t->tids[0] = m->pgid;
 	t->ppid = m->pid;
 	t->sid = m->sid;
 	t->nr_threads = 1;
@@ -402,7 +407,8 @@ static int add_helper(struct rst_ctx *ctx, size_t member)
 int pstree_add_helpers(struct rst_ctx *ctx)
 {
 	size_t nr = ctx->nr_tasks;
-	pid_t own = getpgrp();
+	/* stasis's own group cannot be seen from a pid namespace of the root's. */
+	pid_t own = pidns_restore_own(ctx) ? -1 : getpgrp();
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < nr; i++) {

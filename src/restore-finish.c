@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "ns/ns.h"
 #include "proc.h"
 #include "restore.h"
 
@@ -125,12 +126,21 @@ static int add_threads(struct rst_ctx *ctx, struct fin_state *fs)
 		return -ENOMEM;
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
+		pid_t *real = calloc(t->nr_threads, sizeof(*real));
+		int ret;
 
+		if (!real)
+			return -ENOMEM;
 		fs->first[i] = fs->nr;
-		for (size_t k = 0; !t->zombie && k < t->nr_threads; k++) {
-			fs->th[fs->nr].tid = t->tids[k];
+		/* Seized by the tids stasis sees them by (ns/pid.c). */
+		ret = t->zombie ? 0 : pidns_real_tids(ctx, t, real);
+		for (size_t k = 0; !ret && !t->zombie && k < t->nr_threads; k++) {
+			fs->th[fs->nr].tid = real[k];
 			fs->th[fs->nr++].task = t;
 		}
+		free(real);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -437,7 +447,7 @@ static int detach_all(struct rst_ctx *ctx, struct fin_state *fs)
 		if (!stop && fs->stop_owed[i])
 			stop = SIGSTOP;
 		/* Pending before the detach: taken before any instruction of the task. */
-		if (stop && kill(t->pid, stop)) {
+		if (stop && kill(t->real, stop)) {
 			pr_perror("pid %d: cannot stop it again", t->pid);
 			return -errno;
 		}
@@ -450,7 +460,7 @@ static int detach_all(struct rst_ctx *ctx, struct fin_state *fs)
 	}
 	for (size_t i = 0; i < ctx->nr_tasks; i++)
 		if (!ctx->tasks[i].zombie && (ctx->regions[i].stop_signo || fs->stop_owed[i]))
-			wait_stopped(ctx->tasks[i].pid);
+			wait_stopped(ctx->tasks[i].real);
 	return 0;
 }
 

@@ -282,6 +282,9 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	 * way, the whole half-restored tree goes with it, each task with its
 	 * parent.  The restorer puts the dumped setting back at the end.
 	 */
+	/* The init of a new pid namespace has no parent in it: getppid() is 0. */
+	if (!t->parent && (ns_clone_flags(ctx, t) & CLONE_NEWPID))
+		parent = 0;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
 		_exit(1);
 	sigfillset(&all);
@@ -346,9 +349,11 @@ static int check_alive(struct rst_ctx *ctx, int stage)
 		/* A zombie leaves once its group is made; others never. */
 		if (t->zombie && stage > RST_STAGE_PGRP)
 			continue;
-		if (stage == RST_STAGE_FORKED && kill(t->pid, 0) && errno == ESRCH)
+		if (!t->real)
+			continue;	/* in a pid namespace of its own, not found yet */
+		if (stage == RST_STAGE_FORKED && kill(t->real, 0) && errno == ESRCH)
 			continue;	/* maybe not forked yet */
-		if (task_dead(t->pid)) {
+		if (task_dead(t->real)) {
 			pr_err("pid %d died while being restored (stage %d)", t->pid, stage);
 			return -ECHILD;
 		}
@@ -398,7 +403,7 @@ static int wait_zombies(struct rst_ctx *ctx)
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
 
-		for (int n = 0; t->zombie && !task_dead(t->pid); n++) {
+		for (int n = 0; t->zombie && !task_dead(t->real); n++) {
 			if (n > 1000) {
 				pr_err("zombie pid %d did not exit", t->pid);
 				return -ETIMEDOUT;
@@ -418,10 +423,13 @@ static int run_stages(struct rst_ctx *ctx)
 		live += !ctx->tasks[i].zombie;
 	ret = stage_wait_all(ctx, RST_STAGE_FORKED, all);
 	ctx->forked_us = now_us();
+	/* Every task exists: the controller learns the pids it sees them by. */
+	if (!ret)
+		ret = pidns_find_real(ctx);
 	/* Every task exists and waits: the client may set up around the root. */
 	if (!ret)
-		ret = notify(ctx->opts, NOTIFY_SETUP_NS, ctx->tasks[0].pid) ?:
-		      notify(ctx->opts, NOTIFY_POST_SETUP_NS, ctx->tasks[0].pid);
+		ret = notify(ctx->opts, NOTIFY_SETUP_NS, ctx->tasks[0].real) ?:
+		      notify(ctx->opts, NOTIFY_POST_SETUP_NS, ctx->tasks[0].real);
 	if (!ret)
 		ret = procpath_restore_send(ctx);
 	if (!ret) {
@@ -451,7 +459,7 @@ static int run_stages(struct rst_ctx *ctx)
  */
 static bool is_ours(struct rst_ctx *ctx, pid_t pid)
 {
-	pid_t self = getpid(), root = ctx->tasks[0].pid;
+	pid_t self = getpid(), root = ctx->tasks[0].real;
 	bool sibling = ctx->opts->restore_sibling;
 	struct proc_stat st;
 
@@ -472,8 +480,11 @@ static void kill_tree(struct rst_ctx *ctx)
 {
 	procpath_helpers_stop(ctx);
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
-		if (is_ours(ctx, ctx->tasks[i].pid))
-			kill(ctx->tasks[i].pid, SIGKILL);
+		pid_t pid = ctx->tasks[i].real;
+
+		/* Not known yet in a pid namespace: it dies with the root, its init. */
+		if (pid && is_ours(ctx, pid))
+			kill(pid, SIGKILL);
 	}
 	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
 		;
@@ -509,6 +520,9 @@ static int check_pids_free(struct rst_ctx *ctx)
 {
 	char path[64];
 
+	/* Every pid will be in the root's new pid namespace, empty until then. */
+	if (pidns_restore_own(ctx))
+		return pidns_restore_check(ctx);
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		for (size_t j = 0; j < ctx->tasks[i].nr_threads; j++) {
 			pid_t tid = ctx->tasks[i].tids[j];
@@ -658,6 +672,9 @@ static int restore_tree(struct rst_ctx *ctx)
 		pr_perror("cannot become a child subreaper");
 		return -errno;
 	}
+	/* In a pid namespace of its own, a task's pid here is known once it exists. */
+	for (size_t i = 0; pidns_restore_own(ctx) && i < ctx->nr_tasks; i++)
+		ctx->tasks[i].real = 0;
 	ret = fork_task(ctx, &ctx->tasks[0]);
 	/* The root has the tree's namespaces: stasis goes on in its own. */
 	if (ns_restore_leave(ctx) && ret >= 0) {
@@ -666,17 +683,19 @@ static int restore_tree(struct rst_ctx *ctx)
 	}
 	if (ret < 0)
 		return ret;
+	ctx->tasks[0].real = ret;
 	ret = run_stages(ctx) ?: finish_seize(ctx);
+	/* As CRIU: the client and the pidfile get the root's pid as stasis sees it. */
 	if (!ret)
-		ret = notify(ctx->opts, NOTIFY_POST_RESTORE, ctx->tasks[0].pid);
+		ret = notify(ctx->opts, NOTIFY_POST_RESTORE, ctx->tasks[0].real);
 	t1 = now_us();
 	/* Before the tree runs: a pidfile that cannot be written fails the restore. */
 	if (!ret)
-		ret = write_pidfile(ctx->opts, ctx->tasks[0].pid);
+		ret = write_pidfile(ctx->opts, ctx->tasks[0].real);
 	if (!ret)
 		ret = parts_arm(ctx);
 	if (!ret)
-		ret = notify(ctx->opts, NOTIFY_PRE_RESUME, ctx->tasks[0].pid);
+		ret = notify(ctx->opts, NOTIFY_PRE_RESUME, ctx->tasks[0].real);
 	if (!ret) {
 		stage_open(ctx->shared, RST_STAGE_GO);
 		ret = finish_release(ctx);
@@ -689,7 +708,7 @@ static int restore_tree(struct rst_ctx *ctx)
 	}
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 	/* The tree runs: as in CRIU, a failure here is only reported. */
-	notify(ctx->opts, NOTIFY_POST_RESUME, ctx->tasks[0].pid);
+	notify(ctx->opts, NOTIFY_POST_RESUME, ctx->tasks[0].real);
 	pr_info("restore of tree %d finished: %" PRIu64 " us", ctx->tasks[0].pid, t1 - t0);
 	/* As CRIU: forking until every task exists, restoring from then on. */
 	write_stats(ctx, ctx->forked_us - t0, t1 - ctx->forked_us);
@@ -773,9 +792,9 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 		parts_finish(&ctx);
 	parts_cleanup(&ctx);
 	if (!ret && root)
-		*root = ctx.tasks[0].pid;
+		*root = ctx.tasks[0].real;
 	if (!ret && !o->restore_detached && !o->restore_sibling) {
-		pid_t pid = ctx.tasks[0].pid;
+		pid_t pid = ctx.tasks[0].real;
 
 		free_tasks(&ctx);
 		close(ctx.dirfd);

@@ -64,7 +64,13 @@ enum svc_fd {
 
 /* One process of the tree. */
 struct rst_task {
-	pid_t pid, ppid, pgid, sid;
+	pid_t pid, ppid, pgid, sid;	/* as the tree sees them: the images' */
+	/*
+	 * The pid stasis sees it by, in its own pid namespace: what the
+	 * controller acts on (/proc, ptrace, kill, wait).  Equal to pid unless
+	 * the root has a pid namespace of its own (ns/pid.c); 0 until known.
+	 */
+	pid_t real;
 	struct rst_task *parent;	/* NULL for the root */
 	size_t nr_threads;
 	pid_t *tids;			/* tids[0] == pid */

@@ -371,6 +371,8 @@ static int dump_file(struct dump_ctx *ctx, struct files_priv *priv, struct file_
 {
 	int ret = 0;
 
+	/* F_GETOWN_EX answered as stasis sees the owner; the image keeps the tree's view. */
+	p->fown.pid = dump_vpid(ctx, p->fown.pid);
 	*kind = kind_of(ctx, p, &ret);
 	if (!*kind)
 		return ret;

@@ -61,7 +61,7 @@ int fs_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 		return ret;
 	fe.has_umask = true;
 
-	ret = img_open(&img, ctx->dirfd, IMG_FS, t->pid, O_WRONLY);
+	ret = img_open(&img, ctx->dirfd, IMG_FS, t->vpid, O_WRONLY);
 	if (ret)
 		return ret;
 	ret = img_write_msg(img, &fe.base);

@@ -133,7 +133,7 @@ static int lock_line(const char *line, void *arg)
 	const struct lock_walk *w = arg;
 	FileLockEntry e = FILE_LOCK_ENTRY__INIT;
 
-	e.pid = w->p->pid;
+	e.pid = dump_vpid(w->ctx, w->p->pid);
 	e.fd = w->p->fd;
 	if (parse_lock(line, &e)) {
 		pr_err("unsupported: pid %d fd %d holds a lock CRIU's images cannot keep: %s",

@@ -73,7 +73,8 @@ static int pidfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	pe.id = id;
 	pe.ino = p->st.st_ino;
 	pe.flags = p->flags;
-	pe.nspid = pid;
+	/* fdinfo's Pid is as stasis sees it; -1: the task is gone. */
+	pe.nspid = pid > 0 ? dump_vpid(ctx, pid) : pid;
 	pe.fown = &p->fown;
 	fe.type = FD_TYPES__PIDFD;
 	fe.id = id;
@@ -157,9 +158,10 @@ static int pidfd_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 static int pidfd_open_late(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const PidfdEntry *pe = f->fe->pidfd;
-	int fd = pidfd_open(pe->nspid, open_flags(pe));
+	const struct rst_task *t = rst_task_by_pid(ctx, pe->nspid);
+	/* The controller opens it: by the pid it sees the task by. */
+	int fd = pidfd_open(t ? t->real : pe->nspid, open_flags(pe));
 
-	(void)ctx;
 	if (fd < 0) {
 		pr_perror("pidfd id %u: cannot open one of pid %d", f->fe->id, pe->nspid);
 		return -errno;

@@ -29,6 +29,7 @@
 #include "restore.h"
 
 static const struct ns_operations *const ns_table[] = {
+	&pid_ns_ops,
 	&uts_ns_ops,
 	&ipc_ns_ops,
 	/* Before net, whose restore runs ip: no task may enter a time namespace before its offsets. */
@@ -259,7 +260,7 @@ int ns_dump_images(struct dump_ctx *ctx)
 	int ret = 0;
 
 	for (size_t i = 0; !ret && i < NR_OPS; i++)
-		if (root_mask & ns_table[i]->cflag)
+		if (root_mask & ns_table[i]->cflag && ns_table[i]->dump)
 			ret = dump_inside(ctx, ns_table[i], ctx->tasks[0].pid, root_ids[i]);
 	if (!ret && !(root_mask & CLONE_NEWTIME))
 		ret = ns_time_dump_own(ctx);

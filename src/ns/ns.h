@@ -24,7 +24,7 @@ struct ns_operations {
 	int cflag;		/* CLONE_NEW* */
 	/* dump() reaches the namespace itself through /proc/ROOT (no setns). */
 	bool dump_outside;
-	/* Write its images for id @id; runs with stasis in that namespace. */
+	/* Write its images for id @id; runs with stasis in that namespace (NULL: none). */
 	int (*dump)(struct dump_ctx *ctx, uint32_t id);
 	/*
 	 * Optional: in the controller once the images are read, still in its
@@ -50,6 +50,7 @@ struct ns_operations {
 	bool by_root;
 };
 
+extern const struct ns_operations pid_ns_ops;	/* pid.c */
 extern const struct ns_operations uts_ns_ops;	/* uts.c */
 extern const struct ns_operations ipc_ns_ops;	/* ipc.c */
 extern const struct ns_operations net_ns_ops;	/* net.c */
@@ -105,5 +106,20 @@ bool ns_restore_has(unsigned long cflag);
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t);
 /* In task @t, first of all: the restore_root hooks of the root's namespaces. */
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t);
+
+/*
+ * pid.c.  Dump, once the tree is collected: each task's pid, group,
+ * session and threads as the tree sees them (struct dump_task's vpid,
+ * pgid, sid, vtids); dump_vpid() (dump-ctx.h) translates any other pid.
+ */
+int pidns_dump_collect(struct dump_ctx *ctx);
+/* Restore: does the root get a pid namespace of its own? */
+bool pidns_restore_own(const struct rst_ctx *ctx);
+/* Refuse (said) a root of its own pid namespace that is not pid 1 there. */
+int pidns_restore_check(const struct rst_ctx *ctx);
+/* Once every task is forked: each task's pid here (rst_task's real). */
+int pidns_find_real(struct rst_ctx *ctx);
+/* The tids here of @t's threads, in t->tids's order, into @out. */
+int pidns_real_tids(struct rst_ctx *ctx, const struct rst_task *t, pid_t *out);
 
 #endif

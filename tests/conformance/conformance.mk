@@ -46,3 +46,4 @@ $(B)/tests/conformance/busy_threads: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/lazy_mem: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/cgroups: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/seccomp: CONF_LDLIBS += -lpthread
+$(B)/tests/conformance/pidns_tree: CONF_LDLIBS += -lpthread

@@ -29,6 +29,9 @@
  * --dump-opts "OPT..." adds options to the dump (--link-remap, ...),
  * --restore-opts "OPT..." to the restore (--tcp-close, ...).
  *
+ * --pidns starts the test as init of a pid namespace of its own; the
+ * restore then writes the root's new pid (ours) with --pidfile.
+ *
  * --stop has the step done to a stopped test: SIGSTOP after READY, and
  * SIGCONT before the SIGTERM, once the test is seen to be stopped still.
  *
@@ -68,6 +71,7 @@
 struct opts {
 	bool cr;		/* checkpoint and restore, not --no-cr */
 	bool stop;		/* SIGSTOP the test around the step */
+	bool pidns;		/* the test is init of its own pid namespace */
 	bool between_may_fail;	/* any exit of the between-step will do */
 	bool then_cr;		/* --then-cr: dump and restore after the between-step */
 	int cycles;		/* dumps and restores in a row */
@@ -228,7 +232,7 @@ static int start_test(struct run *r)
 	close(fd);
 
 	fflush(NULL);
-	r->pid = fork();
+	r->pid = fork_maybe_newpid(r->o->pidns);
 	if (r->pid < 0)
 		return failf(r, "fork: %m");
 	if (r->pid == 0)
@@ -449,10 +453,11 @@ static int run_alter(struct run *r)
 
 static int dump_and_restore(struct run *r)
 {
-	char pid[16];
+	char pid[16], pidfile[PATH_MAX + 16];
 	const char *dump_args[8] = { "-t", pid };
 	const char *restore_args[8] = { "-d" };
-	pid_t ppid;
+	int nr_ra = 1;
+	pid_t ppid, inner;
 	int ret;
 
 	ret = mkdir_p(r->imgdir);
@@ -467,10 +472,15 @@ static int dump_and_restore(struct run *r)
 			return failf(r, "too many --dump-opts");
 		dump_args[i + 2] = r->o->dump_opts[i];
 	}
+	snprintf(pidfile, sizeof(pidfile), "%s/restore.pid", r->workdir);
+	if (r->o->pidns) {
+		restore_args[nr_ra++] = "--pidfile";
+		restore_args[nr_ra++] = pidfile;
+	}
 	for (int i = 0; r->o->restore_opts && r->o->restore_opts[i]; i++) {
-		if (i + 2 > (int)(sizeof(restore_args) / sizeof(restore_args[0])))
+		if (i + nr_ra + 1 > (int)(sizeof(restore_args) / sizeof(restore_args[0])))
 			return failf(r, "too many --restore-opts");
-		restore_args[i + 1] = r->o->restore_opts[i];
+		restore_args[i + nr_ra] = r->o->restore_opts[i];
 	}
 	if (run_tool(r, "dump", dump_args))
 		return -1;
@@ -485,6 +495,10 @@ static int dump_and_restore(struct run *r)
 		return -1;
 	if (run_tool(r, "restore", restore_args))
 		return -1;
+	/* In its own pid namespace the root is 1 there, and anything here. */
+	if (r->o->pidns && (read_pidfile(pidfile, &r->pid, &inner) || inner != 1))
+		return failf(r, "pidfile %s: no root of pid 1 in its namespace (%d)", pidfile,
+			     inner);
 	if (kill(r->pid, 0))
 		return failf(r, "process %d missing after restore", r->pid);
 	r->alive = true;
@@ -792,7 +806,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: runner [--no-cr | --between CMD [--between-may-fail] [--then-cr]] [--stop]\n"
-		"              [--cycles N]\n"
+		"              [--cycles N] [--pidns]\n"
 		"              [--dump-opts \"OPT...\"] [--restore-opts \"OPT...\"]\n"
 		"              [--stasis PATH] [--workdir DIR] [--timeout SEC] PROGRAM [ARGS...]\n"
 		"\n"
@@ -807,6 +821,7 @@ static void usage(FILE *f)
 		"  --alter CMD     run `CMD IMGDIR` between the dump and the restore (to\n"
 		"                  alter the images on purpose: the test must then FAIL)\n"
 		"  --cycles N      dump and restore N times in a row (default 1)\n"
+		"  --pidns         start the test as init of a new pid namespace\n"
 		"  --dump-opts \"OPT...\"  more options for the dump, split on spaces\n"
 		"  --restore-opts \"OPT...\"  more options for the restore, split on spaces\n"
 		"  --stop          SIGSTOP the test after READY; it must still be stopped\n"
@@ -850,6 +865,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{ "dump-opts",	required_argument,	NULL, 'd' },
 		{ "restore-opts", required_argument,	NULL, 'r' },
 		{ "stop",	no_argument,		NULL, 'S' },
+		{ "pidns",	no_argument,		NULL, 'P' },
 		{ "cycles",	required_argument,	NULL, 'c' },
 		{ "stasis",	required_argument,	NULL, 's' },
 		{ "workdir",	required_argument,	NULL, 'w' },
@@ -905,6 +921,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'S':
 			o->stop = true;
+			break;
+		case 'P':
+			o->pidns = true;
 			break;
 		case 'c':
 			val = strtol(optarg, &end, 10);

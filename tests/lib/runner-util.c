@@ -1,12 +1,14 @@
 /*
  * runner-util.c - small helpers of the conformance runner (runner.c):
- * wait statuses in words, directories, /proc/PID/stat fields.
+ * wait statuses in words, directories, /proc/PID/stat fields, a test
+ * started in a pid namespace of its own and its pidfile.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -128,4 +131,41 @@ void hugepages_put_back(long nr)
 		fprintf(stderr, "runner: cannot put " NR_HUGEPAGES " back to %ld\n", nr);
 	if (f)
 		fclose(f);
+}
+
+pid_t fork_maybe_newpid(int newpid)
+{
+	if (!newpid)
+		return fork();
+	/* clone with no new stack goes on like fork in the child. */
+	return (pid_t)syscall(SYS_clone, CLONE_NEWPID | SIGCHLD, 0, NULL, NULL, 0);
+}
+
+int read_pidfile(const char *path, pid_t *pid, pid_t *inner)
+{
+	char status[64], line[256];
+	FILE *f = fopen(path, "re");
+	int ok;
+
+	*inner = 0;
+	if (!f)
+		return -1;
+	ok = fscanf(f, "%d", pid) == 1 && *pid > 0;
+	fclose(f);
+	if (!ok)
+		return -1;
+	snprintf(status, sizeof(status), "/proc/%d/status", *pid);
+	f = fopen(status, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char *last;
+
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		last = strrchr(line, '\t');
+		*inner = last ? atoi(last + 1) : 0;
+	}
+	fclose(f);
+	return 0;
 }

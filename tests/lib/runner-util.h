@@ -22,6 +22,10 @@ char proc_state(pid_t pid);
  * it could put it back itself.
  */
 long hugepages_get(void);
+/* fork(), or with @newpid a clone into a new pid namespace; as fork(). */
+pid_t fork_maybe_newpid(int newpid);
+/* The pid in file @path, and its NSpid's last (innermost) entry; 0 or -1. */
+int read_pidfile(const char *path, pid_t *pid, pid_t *inner);
 void hugepages_put_back(long nr);
 
 #endif

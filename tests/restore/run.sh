@@ -10,7 +10,9 @@
 #    hugetlb memfds of a bad flag or size and a changed file each fail with a clear error, leaving nothing
 #    running;
 #  - images whose root has its own namespace of a kind not restored yet
-#    (pid), or a uts, ipc or net one without its images, are refused;
+#    (user), its own pid namespace without being its pid 1, or a uts, ipc,
+#    net or mount one without its images, are refused;
+#  - a tree whose root is init of its own pid namespace (pidns.sh);
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
@@ -342,7 +344,7 @@ expect_error "a net namespace without its images" "$W/bad" "netns-20.img: missin
 fresh
 alter ids-31001.img '.entries[0].pid_ns_id = 20'
 expect_error "the root in its own pid namespace" "$W/bad" \
-	"the root 31001 has its own pid namespace"
+	"the root 31001 has its own pid namespace but is not its init (pid 1)"
 
 fresh
 alter ids-31001.img '.entries[0].uts_ns_id = 20'
@@ -500,4 +502,5 @@ bash tests/restore/inet.sh
 bash tests/restore/netns.sh
 bash tests/restore/tcp-peer.sh
 bash tests/restore/servers.sh
+bash tests/restore/pidns.sh
 exit 0
