@@ -853,3 +853,40 @@ const struct task_part_ops cgroup_part = {
 	.arm = cgroup_rst_arm,
 	.cleanup = cgroup_rst_cleanup,
 };
+
+/* "FROZEN"/"FREEZING" (v1's freezer.state) or "1" (v2's cgroup.freeze). */
+static bool frozen(const char *path)
+{
+	char file[4096], buf[32] = "";
+	bool v2 = false;
+	ssize_t n;
+	int fd;
+
+	snprintf(file, sizeof(file), "%s/freezer.state", path);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(file, sizeof(file), "%s/cgroup.freeze", path);
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		v2 = true;
+	}
+	if (fd < 0)
+		return false;	/* no freezer there: nothing is frozen by it */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	return v2 ? buf[0] == '1' : strncmp(buf, "THAWED", 6) != 0;
+}
+
+int cgroup_check_freezer(const char *path)
+{
+	if (!path)
+		return 0;
+	if (frozen(path)) {
+		pr_err("unsupported: the freezer cgroup %s is frozen (a paused container): "
+		       "its tasks cannot stop for the dump; thaw it first", path);
+		return -ENOTSUP;
+	}
+	pr_info("--freeze-cgroup %s: left thawed, the tree is seized task by task", path);
+	return 0;
+}

@@ -42,6 +42,15 @@ int cg_yard_name(char *const *cnames, size_t n, char *buf, size_t size);
 int cg_open_hierarchy(char *const *cnames, size_t n, const struct opts *o);
 
 /* The restore half's hooks (cgroup-restore.c), in cgroup.c's part. */
+/*
+ * --freeze-cgroup PATH (runc sends its container's freezer): stasis seizes
+ * the tree task by task until no new one appears, so it needs no freezer
+ * and never freezes one (a failed dump cannot leave it FREEZING).  A
+ * cgroup already frozen (a paused container) is refused: its tasks would
+ * never stop for the seize.
+ */
+int cgroup_check_freezer(const char *path);
+
 int cgroup_rst_read(struct rst_ctx *ctx);
 int cgroup_rst_prepare(struct rst_ctx *ctx);
 int cgroup_rst_task(struct rst_ctx *ctx, struct rst_task *t);

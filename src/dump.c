@@ -30,6 +30,7 @@
 #include "imgdir.h"
 #include "inventory.pb-c.h"
 #include "clock.h"
+#include "cgroup.h"
 #include "log.h"
 #include "mem-chain.h"
 #include "mem-dump.h"
@@ -325,7 +326,8 @@ int cr_dump(const struct opts *o)
 		imgdir_close(&dir, true);
 		return ret;
 	}
-	ret = notify(o, NOTIFY_PRE_DUMP, o->tree) ?: open_parent(&ctx, &dir);
+	ret = notify(o, NOTIFY_PRE_DUMP, o->tree) ?: cgroup_check_freezer(o->freeze_cgroup) ?:
+	      open_parent(&ctx, &dir);
 	if (ret) {
 		imgdir_close(&dir, true);
 		return ret;

@@ -32,7 +32,7 @@ struct opt_desc {
 enum {
 	O_PIDFILE = 256, O_TIMEOUT, O_CONFIG, O_NO_DEF_CONFIG, O_FEATURE, O_CPU_CAP,
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
-	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP,
+	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP, O_FREEZE_CGROUP,
 	O_EXTERNAL, O_INHERIT_FD, O_EMPTY_NS, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
 	O_NETWORK_LOCK,
 	O_PAGE_SERVER, O_PORT, O_LAZY_PAGES,
@@ -115,7 +115,7 @@ static const struct opt_desc opt_table[] = {
 	{ "port", required_argument, O_PORT, SET },
 	{ "ps-socket", required_argument, 0, UNSUPPORTED },
 	{ "lazy-pages", no_argument, O_LAZY_PAGES, SET },
-	{ "freeze-cgroup", required_argument, 0, UNSUPPORTED },
+	{ "freeze-cgroup", required_argument, O_FREEZE_CGROUP, SET },
 	{ "namespaces", required_argument, 'n', UNSUPPORTED },
 	{ "exec-cmd", no_argument, 0, UNSUPPORTED },
 	{ "enable-external-sharing", no_argument, 0, UNSUPPORTED },
@@ -451,6 +451,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
 	case O_TRACK_MEM: o->track_mem = true; break;
 	case O_AUTO_DEDUP: o->auto_dedup = true; break;
+	case O_FREEZE_CGROUP: o->freeze_cgroup = arg; break;
 	case O_PREV_IMAGES_DIR: o->prev_images_dir = arg; break;
 	case O_TCP_ESTABLISHED: o->tcp_established = true; break;
 	case O_TCP_CLOSE: o->tcp_close = true; break;

@@ -89,6 +89,7 @@ struct opts {
 	bool lazy_pages;		/* restore --lazy-pages */
 	const char **scripts;		/* --action-script PATH, in order given */
 	size_t nr_scripts;
+	const char *freeze_cgroup;	/* --freeze-cgroup: the tree's freezer (runc's) */
 	const char *root;		/* --root: only "/" until mount namespaces */
 	bool restore_sibling;		/* --restore-sibling: root is our parent's child */
 	bool orphan_pts_master;		/* --orphan-pts-master: master to the RPC client */
