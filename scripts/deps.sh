@@ -8,10 +8,12 @@ set -eu
 # (nftables) makes the network lock of --tcp-established and, with iproute2
 # (ip) and iptables, keeps what a net namespace holds; redis-server (and
 # redis-cli, in redis-tools) is a real server tests/restore/servers.sh
-# checkpoints; iproute2 makes the network namespaces of the migration test.
+# checkpoints; iproute2 makes the network namespaces of the migration test;
+# runc, podman and busybox-static run the containers tests/runc and
+# tests/podman checkpoint.
 PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
       clang libclang-rt-14-dev criu jq python3 nftables iproute2 iptables
-      redis-server redis-tools"
+      redis-server redis-tools runc podman busybox-static"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -64,6 +64,8 @@ part "lazy pages: restore --lazy-pages, daemons both ways with CRIU 4.2" bash te
 part "live migration between two network namespaces" bash tests/pages/migrate.sh
 part "cpuinfo: dump, check, refused restores" bash tests/dump/cpuinfo.sh
 part "RPC: swrk, service, notifications, --action-script" bash tests/rpc/run.sh
+part "runc: a container checkpointed and restored with stasis as its criu" bash tests/runc/run.sh
+part "podman: a container checkpointed, restored, exported and imported" bash tests/podman/run.sh
 if [ "$FUZZ_SECONDS" -gt 0 ]; then
 	part "fuzzing" bash tests/fuzz.sh "$FUZZ_SECONDS" "$FIXTURES"
 fi
