@@ -38,6 +38,11 @@ pm() { timeout 120 podman --runtime runc "$@"; }
 cleanup() {
 	podman rm -f "$NAME" "$NAME-2" >/dev/null 2>&1
 	podman rmi -f "$IMAGE" >/dev/null 2>&1
+	# podman's cgroupfs parent (its cpuset holds every CPU, which a later
+	# cpuset.cpu_exclusive elsewhere then cannot take): gone once empty.
+	for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do
+		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	done
 }
 trap cleanup EXIT
 cleanup

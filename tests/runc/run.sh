@@ -41,7 +41,9 @@ cleanup() {
 		"$RUNC" kill "$i" KILL >/dev/null 2>&1
 		"$RUNC" delete -f "$i" >/dev/null 2>&1
 	done
-	pkill -f "cat >$W/" 2>/dev/null
+	for f in "$W"/spawn-*.pid; do
+		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
 	wait 2>/dev/null
 	ip netns del $NETNS 2>/dev/null
 }
@@ -102,9 +104,18 @@ wait_running() {
 }
 first_errors() { grep -m3 Error "$1" 2>/dev/null | tr '\n' ' ' | cut -c1-300; }
 
+# under ID CMD: CMD run by spawn, a subreaper (PID 1 here reaps no orphans):
+# the container's init, orphaned once runc returns, is reaped there when
+# the checkpoint kills it, and runc then forgets the container.
+under() {
+	local id=$1
+	shift
+	"$B/tests/spawn" "$W/spawn-$id.pid" -- /bin/sh -c "cd '$W/bundle' && $*" &
+}
+
 # run ID OUT: start the container, its output a pipe read into OUT.
 run() {
-	(cd "$W/bundle" && "$RUNC" run -d "$1" </dev/null 2>&1 | cat >"$2") &
+	under "$1" "'$RUNC' run -d '$1' </dev/null 2>&1 | cat >'$2'"
 	wait_running "$1"
 }
 
@@ -118,8 +129,8 @@ checkpoint() {
 
 # restore ID DIR OUT: runc restore -d from DIR under ID, its output into OUT.
 restore() {
-	(cd "$W/bundle" && runc_ restore -d --image-path "$2" --work-path "$2.rwork" "$1" \
-		</dev/null 2>&1 | cat >"$3") &
+	under "$1" "'$RUNC' --criu '$CRIU' restore -d --image-path '$2' --work-path '$2.rwork' '$1' \
+		</dev/null 2>&1 | cat >'$3'"
 	for _ in $(seq 150); do [ -n "$(state "$1")" ] && break; sleep 0.1; done
 	sleep 0.3
 	[ "$(state "$1")" = running ]
