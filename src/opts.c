@@ -15,6 +15,7 @@
 #include "arch/x86/cpuinfo.h"
 #include "log.h"
 #include "opts.h"
+#include "tls.h"
 
 enum kind {
 	SET,		/* handled by set_opt() */
@@ -38,6 +39,7 @@ enum {
 	O_PAGE_SERVER, O_PORT, O_LAZY_PAGES,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
+	O_TLS, O_TLS_CACERT, O_TLS_CACRL, O_TLS_CERT, O_TLS_KEY, O_TLS_NO_CN_VERIFY,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -115,6 +117,13 @@ static const struct opt_desc opt_table[] = {
 	{ "port", required_argument, O_PORT, SET },
 	{ "ps-socket", required_argument, 0, UNSUPPORTED },
 	{ "lazy-pages", no_argument, O_LAZY_PAGES, SET },
+	/* Page-server connections under TLS (tls.c). */
+	{ "tls", no_argument, O_TLS, SET },
+	{ "tls-cacert", required_argument, O_TLS_CACERT, SET },
+	{ "tls-cacrl", required_argument, O_TLS_CACRL, SET },
+	{ "tls-cert", required_argument, O_TLS_CERT, SET },
+	{ "tls-key", required_argument, O_TLS_KEY, SET },
+	{ "tls-no-cn-verify", no_argument, O_TLS_NO_CN_VERIFY, SET },
 	{ "freeze-cgroup", required_argument, O_FREEZE_CGROUP, SET },
 	{ "namespaces", required_argument, 'n', UNSUPPORTED },
 	{ "exec-cmd", no_argument, 0, UNSUPPORTED },
@@ -123,12 +132,6 @@ static const struct opt_desc opt_table[] = {
 	{ "enable-fs", required_argument, 0, UNSUPPORTED },
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
 	{ "join-ns", required_argument, 'J', SET },
-	{ "tls", no_argument, 0, UNSUPPORTED },
-	{ "tls-cacert", required_argument, 0, UNSUPPORTED },
-	{ "tls-cacrl", required_argument, 0, UNSUPPORTED },
-	{ "tls-cert", required_argument, 0, UNSUPPORTED },
-	{ "tls-key", required_argument, 0, UNSUPPORTED },
-	{ "tls-no-cn-verify", no_argument, 0, UNSUPPORTED },
 	{ "shell-job-ext", no_argument, 0, UNSUPPORTED },
 	{ "mntns-compat-mode", no_argument, 0, UNSUPPORTED },
 	{ "unprivileged", no_argument, 0, UNSUPPORTED },
@@ -426,6 +429,17 @@ static int parse_network_lock(const char *arg, struct opts *o)
 	return 0;
 }
 
+/* As CRIU: --tls is refused at once by a build without TLS. */
+static int set_tls(struct opts *o)
+{
+	if (!tls_built()) {
+		pr_err("unsupported: --tls: stasis was built without GnuTLS\n");
+		return 1;
+	}
+	o->tls = true;
+	return 0;
+}
+
 static int set_opt(int val, const char *arg, struct opts *o)
 {
 	switch (val) {
@@ -460,6 +474,12 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_PAGE_SERVER: o->page_server = true; break;
 	case O_LAZY_PAGES: o->lazy_pages = true; break;
 	case O_PORT: return parse_int("--port", arg, 0, 65535, &o->port);
+	case O_TLS: return set_tls(o);
+	case O_TLS_CACERT: o->tls_cacert = arg; break;
+	case O_TLS_CACRL: o->tls_cacrl = arg; break;
+	case O_TLS_CERT: o->tls_cert = arg; break;
+	case O_TLS_KEY: o->tls_key = arg; break;
+	case O_TLS_NO_CN_VERIFY: o->tls_no_cn_verify = true; break;
 	case 'l': o->file_locks = true; break;
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);

@@ -87,6 +87,12 @@ struct opts {
 	int port;			/* --port */
 	int status_fd;			/* --status-fd: told "ready"; -1 */
 	bool lazy_pages;		/* restore --lazy-pages */
+	bool tls;			/* --tls: page-server connections under TLS */
+	bool tls_no_cn_verify;		/* --tls-no-cn-verify: the peer's name unchecked */
+	const char *tls_cacert;		/* --tls-cacert: the only CA trusted */
+	const char *tls_cacrl;		/* --tls-cacrl: revoked certificates */
+	const char *tls_cert;		/* --tls-cert: ours */
+	const char *tls_key;		/* --tls-key: its private key */
 	const char **scripts;		/* --action-script PATH, in order given */
 	size_t nr_scripts;
 	const char *freeze_cgroup;	/* --freeze-cgroup: the tree's freezer (runc's) */

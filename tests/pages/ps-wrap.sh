@@ -6,9 +6,12 @@
 # and the pages it wrote are there.
 #
 # Environment: STASIS (the real binary), PS_SERVER (the page server's
-# binary: stasis or CRIU), PS_DUMPER (the dump's: stasis or CRIU), PS_PORT.
+# binary: stasis or CRIU), PS_DUMPER (the dump's: stasis or CRIU), PS_PORT;
+# PS_SERVER_OPTS and PS_DUMP_OPTS, more options for each (--tls ...).
 set -u
 real=$STASIS server=${PS_SERVER:-$STASIS} dumper=${PS_DUMPER:-$STASIS} port=${PS_PORT:-27027}
+read -ra sopts <<<"${PS_SERVER_OPTS:-}"
+read -ra dopts <<<"${PS_DUMP_OPTS:-}"
 [ "$1" = dump ] || exec "$real" "$@"
 dir=
 prev=
@@ -21,9 +24,9 @@ mkdir -p "$dir"
 rm -f "$dir"/pages-*.img "$dir"/pagemap-*.img "$dir/ps.pid" "$dir/page-server.log"
 # -d: back once the server listens; its pid in ps.pid.
 "$server" page-server -D "$dir" --address 127.0.0.1 --port "$port" -d \
-	--pidfile "$dir/ps.pid" -v4 -o page-server.log || exit 1
+	--pidfile "$dir/ps.pid" -v4 -o page-server.log "${sopts[@]}" || exit 1
 ps=$(cat "$dir/ps.pid")
-"$dumper" "$@" --page-server --address 127.0.0.1 --port "$port"
+"$dumper" "$@" --page-server --address 127.0.0.1 --port "$port" "${dopts[@]}"
 rc=$?
 # Ended, or a zombie that its reaper (the runner, a subreaper) has yet to wait for.
 running() {
