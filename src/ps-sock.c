@@ -2,9 +2,8 @@
  * ps-sock.c - I/O on a page-server connection (tls.h): the socket's own
  * calls, or its TLS session's once tls_attach() gave it one.
  *
- * Under TLS the bytes of a writev are gathered into full records (16 KiB
- * of plaintext) before they are sealed: a run's 32-byte header and its
- * pages go out in one record rather than a tiny one and a big one.
+ * Under TLS, record boundaries matter to CRIU's peers: a header and the
+ * pages after it never share a record (see tls_writev()).
  */
 #include <errno.h>
 #include <limits.h>
@@ -19,8 +18,6 @@
 
 /* Connections under TLS in this process; a few at most. */
 #define MAX_SESS	8
-/* TLS's largest record's plaintext. */
-#define RECORD_MAX	16384
 /* File bytes read at once for a sendfile under TLS. */
 #define FILE_CHUNK	(256 << 10)
 
@@ -101,38 +98,17 @@ int ps_sk_send(int sk, const void *buf, size_t len)
 	return 0;
 }
 
-/* Under TLS: small pieces gathered with what follows, big ones sent in place. */
+/*
+ * Under TLS each piece goes in records of its own: CRIU's peers take a
+ * run's pages as whole records (gnutls_record_recv_packet), so no record
+ * may hold the end of one piece and the start of the next.
+ */
 static int tls_writev(struct tls_sess *s, const struct iovec *iov, int n)
 {
-	static __thread char rec[RECORD_MAX];
-	size_t fill = 0;
 	int ret = 0;
 
-	for (int i = 0; !ret && i < n; i++) {
-		const char *p = iov[i].iov_base;
-		size_t left = iov[i].iov_len;
-
-		while (!ret && left) {
-			size_t k;
-
-			if (!fill && left >= RECORD_MAX) {
-				k = left - left % RECORD_MAX;
-				ret = tls_send_all(s, p, k);
-			} else {
-				k = left < RECORD_MAX - fill ? left : RECORD_MAX - fill;
-				memcpy(rec + fill, p, k);
-				fill += k;
-				if (fill == RECORD_MAX) {
-					ret = tls_send_all(s, rec, fill);
-					fill = 0;
-				}
-			}
-			p += k;
-			left -= k;
-		}
-	}
-	if (!ret && fill)
-		ret = tls_send_all(s, rec, fill);
+	for (int i = 0; !ret && i < n; i++)
+		ret = tls_send_all(s, iov[i].iov_base, iov[i].iov_len);
 	return ret;
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -239,13 +240,23 @@ void tls_sess_end(struct tls_sess *s, bool graceful)
 {
 	if (!s)
 		return;
-	/* close_notify, without waiting for the peer's: it may close first. */
+	/*
+	 * close_notify, and the peer's read before the socket is closed: a
+	 * socket closed with bytes unread resets the connection, and the
+	 * peer may lose our close_notify (CRIU's server then logs an error).
+	 * A peer that says nothing more is waited for 10 s at most.
+	 */
 	if (graceful) {
+		struct timeval tv = { .tv_sec = 10 };
 		int ret;
 
+		setsockopt(gnutls_transport_get_int(s->session), SOL_SOCKET, SO_RCVTIMEO, &tv,
+			   sizeof(tv));
 		do
-			ret = gnutls_bye(s->session, GNUTLS_SHUT_WR);
-		while (ret == GNUTLS_E_INTERRUPTED || ret == GNUTLS_E_AGAIN);
+			ret = gnutls_bye(s->session, GNUTLS_SHUT_RDWR);
+		while (ret == GNUTLS_E_INTERRUPTED);
+		if (ret < 0)
+			pr_debug("tls: the end of the session: %s", gnutls_strerror(ret));
 	}
 	gnutls_deinit(s->session);
 	gnutls_certificate_free_credentials(s->cred);
