@@ -335,7 +335,7 @@ int cr_dump(const struct opts *o)
 	}
 	/* Before the tree is frozen: a page server that is not there stops nothing. */
 	if (o->page_server) {
-		ctx.pages.sk = page_xfer_connect(o);
+		ctx.pages.sk = page_xfer_connect(o, true);
 		if (ctx.pages.sk < 0) {
 			if (ctx.parent_dirfd >= 0)
 				close(ctx.parent_dirfd);

@@ -770,7 +770,7 @@ int cr_lazy_pages(const struct opts *o)
 	if (o->page_server) {
 		int off = 0, on = 1;
 
-		d.ps = page_xfer_connect(o);
+		d.ps = page_xfer_connect(o, false);
 		if (d.ps < 0)
 			return d.ps;
 		/* Requests and answers, one at a time: nothing waits in a buffer. */

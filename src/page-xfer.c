@@ -263,7 +263,25 @@ int page_xfer_open(struct page_xfer *x, const struct page_xfer_dest *d, int type
 	return x->ops->open(x, d, type, id);
 }
 
-int page_xfer_connect(const struct opts *o)
+/*
+ * Under TLS 1.3 the client's handshake is over before the server has
+ * checked the client's certificate: a refusal shows only at the first
+ * read.  One question the server answers (has it a parent for pid 0?)
+ * makes sure of it here, before the dump freezes anything.
+ */
+static int confirm(int sk)
+{
+	struct ps_iov pi = { .cmd = PS_IOV_PARENT, .dst_id = ps_dst_id(PAGE_XFER_PID, 0) };
+	int32_t ans;
+	int ret = ps_sk_send(sk, &pi, sizeof(pi)) ?: ps_sk_recv_full(sk, &ans, sizeof(ans));
+
+	if (ret)
+		pr_err("tls: the page server ended the session after the handshake "
+		       "(is our certificate signed by a CA it trusts?): %s", strerror(-ret));
+	return ret;
+}
+
+int page_xfer_connect(const struct opts *o, bool dumper)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	const char *addr = o->address;
@@ -300,8 +318,10 @@ int page_xfer_connect(const struct opts *o)
 		return -err;
 	}
 	err = tls_attach(o, sk, false);
+	if (!err && o->tls && dumper)
+		err = confirm(sk);
 	if (err) {
-		close(sk);
+		ps_sk_close(sk, false);
 		return err;
 	}
 	/* Corked: headers and pages leave in full segments. */

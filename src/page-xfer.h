@@ -75,12 +75,12 @@ int page_xfer_open(struct page_xfer *x, const struct page_xfer_dest *d, int type
 
 /*
  * The page server client: connect to --address/--port (a TCP socket,
- * corked; under --tls, a TLS session on it), and at the end tell the
- * server the dump is over and wait for its answer that everything is
- * written.
+ * corked; under --tls, a TLS session on it, which a @dumper makes sure the
+ * server accepted), and at the end tell the server the dump is over and
+ * wait for its answer that everything is written.
  */
 struct opts;
-int page_xfer_connect(const struct opts *o);
+int page_xfer_connect(const struct opts *o, bool dumper);
 int page_xfer_disconnect(int sk);
 
 #endif

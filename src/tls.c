@@ -190,8 +190,15 @@ int tls_sess_start(const struct opts *o, int sk, bool server, struct tls_sess **
 		free(s);
 		return -EINVAL;
 	}
-	if (server)
+	/*
+	 * The server requires the client's certificate without naming the
+	 * CAs it trusts (as CRIU's): a client then sends the one it has, and
+	 * a refusal says what is wrong with it, not that none came.
+	 */
+	if (server) {
 		gnutls_certificate_server_set_request(s->session, GNUTLS_CERT_REQUIRE);
+		gnutls_certificate_send_x509_rdn_sequence(s->session, 1);
+	}
 	gnutls_session_set_verify_cert(s->session, name, 0);
 	gnutls_transport_set_int(s->session, sk);
 	gnutls_transport_set_vec_push_function(s->session, push_vec);
