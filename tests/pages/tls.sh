@@ -10,7 +10,8 @@
 #    another CA, a server certificate the client's CA did not sign, a server
 #    certificate for another name, a missing certificate file, TLS on one
 #    side only (either side);
-#  - --tls-no-cn-verify takes the certificate for another name.
+#  - --tls-no-cn-verify takes the certificate for another name;
+#  - over RPC: a dump whose ps and tls fields send its pages under TLS.
 # (Lazy pages over TLS are in tests/pages/lazy.sh.)  Built without GnuTLS,
 # stasis refuses --tls, and every run here is skipped, saying so.
 set -u
@@ -114,6 +115,45 @@ refused() {
 }
 
 SERVER="$TLS --tls-cert $C/server.pem --tls-key $C/server.key"
+
+# Over RPC (swrk): the ps field names the page server, the tls fields are
+# --tls and its options; restored here, the program checks its memory.
+T="pages over TLS through RPC"
+d=$W/rpc
+mkdir -p "$d"
+STASIS_TEST_OUT=$d/out $B/spawn "$d/prog.pid" -- "$PWD/$B/conformance/mem_kinds" &
+sp=$!
+for _ in $(seq 100); do grep -q READY "$d/out" 2>/dev/null && break; sleep 0.05; done
+pid=$(cat "$d/prog.pid" 2>/dev/null)
+# shellcheck disable=SC2086
+"$S" page-server -D "$d" --address 127.0.0.1 --port "$PS_PORT" -d --pidfile "$d/ps.pid" \
+	-v4 -o page-server.log $SERVER
+$B/rpc-client -o "$d/rpc.out" swrk "$S" dump -t "$pid" -D "$d" -l dump.log \
+	-x ps=127.0.0.1:$PS_PORT -x tls -x tls_cacert="$C/ca.pem" -x tls_cert="$C/client.pem" \
+	-x tls_key="$C/client.key" >/dev/null 2>&1
+rc=$?
+wait "$sp"
+if [ "$rc" -ne 0 ]; then
+	echo "FAIL: $T: the dump failed: $(grep -m1 answer "$d/rpc.out") $(grep -m1 Error "$d/dump.log")"
+elif ! grep -q "tls: session with the page server" "$d/dump.log" ||
+	! ls "$d"/pages-6553[7-9].img >/dev/null 2>&1; then
+	echo "FAIL: $T: the pages did not go to the page server under TLS"
+else
+	$B/spawn "$d/rst.pid" -S -- "$S" restore -D "$d" -d -v4 -o restore.log &
+	rp=$!
+	for _ in $(seq 200); do
+		grep -q "restore of tree .* finished\|Error" "$d/restore.log" 2>/dev/null && break
+		sleep 0.05
+	done
+	kill -TERM "$pid" 2>/dev/null
+	wait "$rp"
+	if grep -q "^PASS" "$d/out" && ! grep -q "^FAIL" "$d/out"; then
+		echo "PASS: $T: dumped to a page server under TLS, restored, memory checked"
+	else
+		echo "FAIL: $T: the restored program: $(grep -m1 FAIL "$d/out") $(grep -m1 Error "$d/restore.log")"
+	fi
+fi
+
 refused "a client certificate of another CA" "$SERVER" \
 	"$TLS --tls-cert $C/rogue.pem --tls-key $C/rogue.key" \
 	"tls: the page server ended the session after the handshake" \
