@@ -4,11 +4,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -270,4 +272,23 @@ int test_read_line(const char *path, char *buf, size_t size)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
+}
+
+void test_detach_mounts(void)
+{
+	static char lines[256][1024];
+	char mp[PATH_MAX];
+	int n = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	while (f && n < 256 && fgets(lines[n], sizeof(lines[n]), f))
+		n++;
+	if (f)
+		fclose(f);
+	for (int i = n - 1; i >= 0; i--) {
+		if (sscanf(lines[i], "%*d %*d %*s %*s %4095s", mp) != 1)
+			continue;
+		if (strcmp(mp, "/") && strcmp(mp, "/proc") && strcmp(mp, "/dev"))
+			umount2(mp, MNT_DETACH);
+	}
 }
