@@ -25,13 +25,8 @@ server=${LP_SERVER:-$STASIS} port=${LP_PORT:-27028}
 read -ra sopts <<<"${LP_SERVER_OPTS:-}"
 read -ra dopts <<<"${LP_DAEMON_OPTS:-}"
 [ "$1" = restore ] || [ "$1" = dump ] || exec "$real" "$@"
-dir=
-prev=
-for a in "$@"; do
-	[ "$prev" = -D ] && dir=$a
-	prev=$a
-done
-[ -n "$dir" ] || { echo "lazy-wrap: no -D" >&2; exit 1; }
+. "$(dirname "$0")/../lib/common.sh"
+dir=$(images_dir "$@") || { echo "lazy-wrap: no -D" >&2; exit 1; }
 # waitfor FILE: a --status-fd's byte is there.
 waitfor() {
 	for _ in $(seq 200); do

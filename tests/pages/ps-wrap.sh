@@ -15,15 +15,14 @@ real=$STASIS server=${PS_SERVER:-$STASIS} dumper=${PS_DUMPER:-$STASIS} port=${PS
 read -ra sopts <<<"${PS_SERVER_OPTS:-}"
 read -ra dopts <<<"${PS_DUMP_OPTS:-}"
 [ "$1" = dump ] || exec "$real" "$@"
-dir=
+. "$(dirname "$0")/../lib/common.sh"
+dir=$(images_dir "$@") || { echo "ps-wrap: no -D" >&2; exit 1; }
 pid=
 prev=
 for a in "$@"; do
-	[ "$prev" = -D ] && dir=$a
 	[ "$prev" = -t ] && pid=$a
 	prev=$a
 done
-[ -n "$dir" ] || { echo "ps-wrap: no -D" >&2; exit 1; }
 # Ended, or a zombie that its reaper (the runner, a subreaper) has yet to wait for.
 running() {
 	local st
