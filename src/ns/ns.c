@@ -491,6 +491,17 @@ int ns_restore_leave(struct rst_ctx *ctx)
 	return ret;
 }
 
+int ns_host_enter(void)
+{
+	for (size_t i = 0; i < NR_OPS; i++) {
+		if (ns_table[i]->cflag != CLONE_NEWNS || own_fds[i] < 0)
+			continue;
+		if (setns(own_fds[i], CLONE_NEWNS) || fchdir(own_cwd))
+			return -errno;
+	}
+	return 0;
+}
+
 bool ns_restore_has(unsigned long cflag)
 {
 	return root_mask & cflag;

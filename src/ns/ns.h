@@ -100,6 +100,12 @@ int ns_restore_read(struct rst_ctx *ctx);
 int ns_restore_enter(struct rst_ctx *ctx);
 /* The controller back in its own namespaces (after the root's fork, or on failure). */
 int ns_restore_leave(struct rst_ctx *ctx);
+/*
+ * In a child of the controller about to run a program of the host (nft,
+ * iptables): back in stasis's own mount namespace, where the programs
+ * are, if the controller is in the tree's.  0 or -errno.
+ */
+int ns_host_enter(void);
 /* Does the root get a namespace of its own of kind @cflag (CLONE_NEW*)? */
 bool ns_restore_has(unsigned long cflag);
 /* CLONE_NEW* flags task @t is created with (a pid namespace is made by the clone). */
