@@ -182,6 +182,11 @@ int ns_dump_check(struct dump_ctx *ctx)
 	return ret;
 }
 
+bool ns_dump_has(unsigned long cflag)
+{
+	return root_mask & cflag;
+}
+
 ino_t ns_net_ino(void)
 {
 	ino_t ino;

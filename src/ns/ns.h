@@ -72,6 +72,8 @@ int ns_dump_check(struct dump_ctx *ctx);
  * As socket(2): the fd, or -1 with errno set.
  */
 int ns_net_socket(int domain, int type, int protocol);
+/* After ns_dump_check(): is the root's namespace of kind @cflag (CLONE_NEW*) dumped? */
+bool ns_dump_has(unsigned long cflag);
 /* The inode of that net namespace (the root's, or stasis's); 0 if unknown. */
 ino_t ns_net_ino(void);
 /*
