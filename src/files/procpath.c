@@ -41,6 +41,7 @@
 #include "files/files.h"
 #include "files/kind.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "remap-file-path.pb-c.h"
 
 /*
@@ -280,14 +281,13 @@ int procpath_restore_send(struct rst_ctx *ctx)
 
 	if (!priv)
 		return -ENOMEM;
-	for (size_t i = 0; i < priv->nr_procpaths; i++) {
-		if (priv->procpaths[i].fd_owner)
-			continue;
-		ret = send_one(ctx, &priv->procpaths[i]);
-		if (ret)
-			return ret;
+	/* Paths name the tree's files, its /proc: opened in its mount namespace. */
+	ret = priv->nr_procpaths ? ns_tree_enter(ctx) : 0;
+	for (size_t i = 0; !ret && i < priv->nr_procpaths; i++) {
+		if (!priv->procpaths[i].fd_owner)
+			ret = send_one(ctx, &priv->procpaths[i]);
 	}
-	return 0;
+	return ns_tree_leave() ?: ret;
 }
 
 static const struct rst_procpath *procpath_of(struct rst_ctx *ctx, uint32_t id)

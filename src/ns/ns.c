@@ -496,6 +496,53 @@ int ns_restore_leave(struct rst_ctx *ctx)
 	return ret;
 }
 
+/* stasis's own mount namespace and cwd while it is in the tree's (ns_tree_enter()). */
+static int back_mnt = -1, back_cwd = -1;
+
+static void tree_back_close(void)
+{
+	if (back_mnt >= 0)
+		close(back_mnt);
+	if (back_cwd >= 0)
+		close(back_cwd);
+	back_mnt = back_cwd = -1;
+}
+
+int ns_tree_enter(struct rst_ctx *ctx)
+{
+	char path[64];
+	int fd, ret = 0;
+
+	if (!(root_mask & CLONE_NEWNS) || back_mnt >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", ctx->tasks[0].real);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	back_mnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	back_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || back_mnt < 0 || back_cwd < 0 || setns(fd, CLONE_NEWNS)) {
+		ret = -errno;
+		pr_perror("cannot enter the tree's mount namespace (%s)", path);
+		tree_back_close();
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int ns_tree_leave(void)
+{
+	int ret = 0;
+
+	if (back_mnt < 0)
+		return 0;
+	if (setns(back_mnt, CLONE_NEWNS) || fchdir(back_cwd)) {
+		ret = -errno;
+		pr_perror("cannot come back from the tree's mount namespace");
+	}
+	tree_back_close();
+	return ret;
+}
+
 int ns_host_enter(void)
 {
 	for (size_t i = 0; i < NR_OPS; i++) {

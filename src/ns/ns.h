@@ -103,6 +103,14 @@ int ns_restore_enter(struct rst_ctx *ctx);
 /* The controller back in its own namespaces (after the root's fork, or on failure). */
 int ns_restore_leave(struct rst_ctx *ctx);
 /*
+ * Once the tree exists: the controller into its mount namespace (the
+ * root's), for the files it opens for the tree then (/proc/PID paths name
+ * the tree's proc there), and back.  No-ops for a tree without one of its
+ * own.  0 or -errno.
+ */
+int ns_tree_enter(struct rst_ctx *ctx);
+int ns_tree_leave(void);
+/*
  * In a child of the controller about to run a program of the host (nft,
  * iptables): back in stasis's own mount namespace, where the programs
  * are, if the controller is in the tree's.  0 or -errno.
