@@ -103,6 +103,12 @@ int ns_restore_enter(struct rst_ctx *ctx);
 /* The controller back in its own namespaces (after the root's fork, or on failure). */
 int ns_restore_leave(struct rst_ctx *ctx);
 /*
+ * While the pool is made: the namespace file of kind @name (@cflag) and
+ * images id @id, the tree's new one or stasis's own, opened with @flags:
+ * an fd or -errno.
+ */
+int ns_restore_open(const char *name, unsigned long cflag, uint32_t id, int flags);
+/*
  * Once the tree exists: the controller into its mount namespace (the
  * root's), for the files it opens for the tree then (/proc/PID paths name
  * the tree's proc there), and back.  No-ops for a tree without one of its
