@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,7 +114,7 @@ int procpath_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	RemapFilePathEntry rpe = REMAP_FILE_PATH_ENTRY__INIT;
 	struct files_priv *priv = files_priv(ctx);
 	bool deleted;
-	char dir[32];
+	char dir[64];
 	pid_t pid;
 	int ret;
 
@@ -127,7 +128,11 @@ int procpath_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	pid = proc_pid(p->link);
 	if (!pid)
 		return 0;	/* /proc/self, /proc/kmsg, ...: nothing to lose */
-	snprintf(dir, sizeof(dir), "/proc/%d", pid);
+	/* The path is the task's: its own /proc, in a mount namespace of the tree's. */
+	if (ns_dump_has(CLONE_NEWNS))
+		snprintf(dir, sizeof(dir), "/proc/%d/root/proc/%d", p->pid, pid);
+	else
+		snprintf(dir, sizeof(dir), "/proc/%d", pid);
 	if (!deleted && access(dir, F_OK) == 0)
 		return 0;
 	if (has_pid(priv->dead_pids, priv->nr_dead_pids, pid))
