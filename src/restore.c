@@ -792,7 +792,7 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 		ret = notify(o, NOTIFY_PRE_RESTORE, 0);
 	/* The pool is made inside the tree's namespaces, its mounts and net. */
 	if (!ret)
-		ret = ns_restore_enter(&ctx) ?: parts_prepare(&ctx);
+		ret = ns_restore_enter(&ctx) ?: parts_prepare(&ctx) ?: ns_restore_settle(&ctx);
 	/* The last check before the fork: can this CPU run the registers? */
 	if (!ret)
 		ret = cpuinfo_restore_check(&ctx);

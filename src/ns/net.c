@@ -338,7 +338,8 @@ static struct {
 	bool join_ours;		/* join is ours to close (--join-ns) */
 	int own;		/* stasis's own namespace: outside peers, macvlan parents */
 	bool empty;		/* --empty-ns net */
-} rst = { NULL, -1, false, -1, false };
+	bool late;		/* the firewall is left for net_restore_late() */
+} rst = { NULL, -1, false, -1, false, false };
 
 static void rst_drop(void)
 {
@@ -530,10 +531,28 @@ static int net_restore(struct rst_ctx *ctx, uint32_t id)
 		return 0;
 	}
 	ret = net_netns_restore(rst.ns) ?: links_restore(ctx, id) ?: net_tools_restore(ctx, id);
+	/*
+	 * Under an nft lock the tree's own rules go in after its sockets
+	 * (net_restore_late()): a drop of theirs would take the segments
+	 * libsoccr injects, which the lock's own table lets by, and nft has
+	 * no accept that overrides another table's drop.  An iptables lock
+	 * jumps to its chain first: the rules go in now, as CRIU does.
+	 */
+	rst.late = ctx->network_lock == NETWORK_LOCK_NFTABLES;
+	if (!ret && !rst.late)
+		ret = net_firewall_restore(ctx, id);
 	if (rst.own >= 0)
 		close(rst.own);
 	rst.own = -1;
 	return ret;
+}
+
+static int net_restore_late(struct rst_ctx *ctx, uint32_t id)
+{
+	bool late = rst.late;
+
+	rst.late = false;
+	return late ? net_firewall_restore(ctx, id) : 0;
 }
 
 const struct ns_operations net_ns_ops = {
@@ -542,4 +561,5 @@ const struct ns_operations net_ns_ops = {
 	.dump = net_dump,
 	.prepare = net_prepare,
 	.restore = net_restore,
+	.restore_late = net_restore_late,
 };

@@ -96,7 +96,9 @@ int net_netns_restore(const NetnsEntry *e);
 
 /* The raw images of ip, iptables and nft. */
 int net_tools_dump(struct dump_ctx *ctx, uint32_t id);
-/* Fed back to them, once the links are there. */
+/* Fed back to them, once the links are there: addresses, routes, rules. */
 int net_tools_restore(struct rst_ctx *ctx, uint32_t id);
+/* The firewall: iptables' and nft's rules. */
+int net_firewall_restore(struct rst_ctx *ctx, uint32_t id);
 
 #endif

@@ -469,6 +469,17 @@ int ns_restore_enter(struct rst_ctx *ctx)
 	return ret;
 }
 
+int ns_restore_settle(struct rst_ctx *ctx)
+{
+	unsigned long mask = unshared_mask();
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < NR_OPS; i++)
+		if ((mask & ns_table[i]->cflag) && ns_table[i]->restore_late)
+			ret = ns_table[i]->restore_late(ctx, root_ids[i]);
+	return ret;
+}
+
 int ns_restore_leave(struct rst_ctx *ctx)
 {
 	int ret = 0;

@@ -38,6 +38,12 @@ struct ns_operations {
 	 */
 	int (*restore)(struct rst_ctx *ctx, uint32_t id);
 	/*
+	 * Optional: in the controller once the pool is made, still in the new
+	 * namespaces: what must come after the tree's objects (net: the
+	 * firewall after the sockets).
+	 */
+	int (*restore_late)(struct rst_ctx *ctx, uint32_t id);
+	/*
 	 * Optional: in the root task, first of all, for what only a task of the
 	 * tree can do (a proc mount must belong to the tree's pid namespace).
 	 */
@@ -100,6 +106,8 @@ int ns_restore_read(struct rst_ctx *ctx);
  * born in the tree's net namespace.  The root, forked next, inherits them.
  */
 int ns_restore_enter(struct rst_ctx *ctx);
+/* Once the pool is made, still inside: each kind's restore_late. */
+int ns_restore_settle(struct rst_ctx *ctx);
 /* The controller back in its own namespaces (after the root's fork, or on failure). */
 int ns_restore_leave(struct rst_ctx *ctx);
 /*
