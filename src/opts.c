@@ -133,12 +133,15 @@ static const struct opt_desc opt_table[] = {
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
 	{ "join-ns", required_argument, 'J', SET },
 	{ "shell-job-ext", no_argument, 0, UNSUPPORTED },
-	{ "mntns-compat-mode", no_argument, 0, UNSUPPORTED },
 	{ "unprivileged", no_argument, 0, UNSUPPORTED },
 	{ "check-only", no_argument, 0, UNSUPPORTED },
 	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
 	{ "ext-mount-map", required_argument, 'M', SET },
-	/* stasis has one way to restore mounts, CRIU's newer one (mount-v2). */
+	/*
+	 * stasis has one way to restore mounts, CRIU's newer one (mount-v2);
+	 * CRIU's older one, asked for by --mntns-compat-mode, builds the same tree.
+	 */
+	{ "mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "no-mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "empty-ns", required_argument, O_EMPTY_NS, SET },
 	{ "skip-mnt", required_argument, 0, UNSUPPORTED },

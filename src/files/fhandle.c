@@ -31,6 +31,9 @@ static bool same_kdev(uint32_t kdev, unsigned int maj, unsigned int min)
 /*
  * fhandle.c's: the inode of handle @fh on the filesystem of kernel device @kdev,
  * opened O_PATH through some mount of it in @pid's mount table; -errno.
+ * The mount is reached through @pid's root, where its mountinfo's mount
+ * points are: in a mount namespace of the tree's, the fd is on the tree's
+ * mount, and its path the one the tree sees.
  */
 int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
 {
@@ -38,7 +41,7 @@ int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
 		struct file_handle h;
 		unsigned char bytes[MAX_HANDLE_SZ];
 	} h;
-	char path[64], line[4096], mnt[4096];
+	char path[64], line[4096], mnt[4096], at[4200];
 	int fd = -ENOENT;
 	FILE *f;
 
@@ -60,7 +63,8 @@ int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
 		    !same_kdev(kdev, maj, min))
 			continue;
 		/* open_by_handle_at() refuses an O_PATH mount fd (EBADF). */
-		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		snprintf(at, sizeof(at), "/proc/%d/root%s", pid, mnt);
+		mfd = open(at, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (mfd < 0)
 			continue;
 		fd = open_by_handle_at(mfd, &h.h, O_PATH | O_CLOEXEC);

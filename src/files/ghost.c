@@ -6,7 +6,10 @@
  * per inode, and remap-fpath.img sends each REG entry of it there.
  * Restore makes the inode again under its old name, fills it, deletes
  * the name at once and keeps an fd on it; every entry of the file opens
- * that fd again, so all of them share the one inode, as before.
+ * that fd again, so all of them share the one inode, as before.  On a
+ * mount made read-only (the file system itself writable), the inode is
+ * made through a writable copy of the mount, and kept by its path on the
+ * mount itself, where the tree had it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -455,15 +460,64 @@ static int ghost_keeper(const GhostFileEntry *g, const char *at)
 	return fd;
 }
 
+/*
+ * Where to make @path: itself, or, when its directory is on a mount made
+ * read-only, the same name through a writable copy of that mount (the
+ * copy's fd in *@clone, -1 if none), into @mk.
+ */
+static void ghost_where(const char *path, char *mk, size_t size, int *clone)
+{
+	const char *slash = strrchr(path, '/');
+	struct mount_attr a = { .attr_clr = MOUNT_ATTR_RDONLY };
+	char dir[PATH_MAX];
+	struct statvfs sv;
+
+	*clone = -1;
+	snprintf(mk, size, "%s", path);
+	if (!slash || slash == path || (size_t)(slash - path) >= sizeof(dir))
+		return;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (statvfs(dir, &sv) || !(sv.f_flag & ST_RDONLY))
+		return;
+	*clone = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (*clone >= 0 && !mount_setattr(*clone, "", AT_EMPTY_PATH, &a, sizeof(a))) {
+		snprintf(mk, size, "/proc/self/fd/%d%s", *clone, slash);
+		pr_info("ghost file %s: on a read-only mount, made through a writable copy", path);
+		return;
+	}
+	/* A read-only file system: making it fails, and says so. */
+	if (*clone >= 0)
+		close(*clone);
+	*clone = -1;
+}
+
+/* The fd a ghost made through a writable copy is kept by: on the mount itself. */
+static int ghost_on_mount(const char *path, const char *at, int fd)
+{
+	const char *slash = strrchr(path, '/'), *name = strrchr(at, '/');
+	char real[PATH_MAX];
+	int pfd;
+
+	snprintf(real, sizeof(real), "%.*s%s", (int)(slash - path), path, name);
+	pfd = open(real, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
+		pr_perror("ghost file %s: cannot open it on its mount", real);
+		pfd = -errno;
+	}
+	if (fd >= 0)
+		close(fd);
+	return pfd;
+}
+
 /* Make ghost file @gid again, named @path while it is made; an fd on it, deleted. */
 static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 {
 	ProtobufCMessage *msg = NULL;
 	const GhostFileEntry *g;
 	struct img *img;
-	char at[PATH_MAX];
+	char at[PATH_MAX], mk[PATH_MAX];
 	size_t kept = SIZE_MAX;
-	int fd = -1, ret;
+	int fd = -1, ret, clone = -1;
 
 	ret = img_open(&img, ctx->dirfd, IMG_GHOST_FILE, gid, O_RDONLY);
 	if (ret == -ENOENT)
@@ -481,7 +535,8 @@ static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 	ret = ghost_parents(path, &kept);
 	if (ret < 0)
 		goto out;
-	ret = ghost_create(g, gid, path, at, sizeof(at));
+	ghost_where(path, mk, sizeof(mk), &clone);
+	ret = ghost_create(g, gid, mk, at, sizeof(at));
 	if (ret < 0)
 		goto out;
 	if (S_ISREG(g->mode)) {
@@ -492,6 +547,8 @@ static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 		ret = ghost_attrs(g, at);
 	if (!ret && !S_ISREG(g->mode))
 		ret = fd = ghost_keeper(g, at);
+	if (ret >= 0 && clone >= 0)
+		ret = fd = ghost_on_mount(path, at, fd);
 	if ((S_ISDIR(g->mode) ? rmdir(at) : unlink(at)) && ret >= 0) {
 		pr_perror("ghost file %s: cannot delete it", at);
 		ret = -errno;
@@ -501,6 +558,8 @@ static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 		ret = fd;
 	}
 out:
+	if (clone >= 0)
+		close(clone);
 	if (kept != SIZE_MAX)
 		ghost_parents_remove(path, kept);
 	if (ret < 0 && fd >= 0)

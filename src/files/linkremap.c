@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,30 @@
 #include "files/files.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "regfile.pb-c.h"
 #include "remap-file-path.pb-c.h"
 
-/* Give the inode open as @p->lfd the name link_remap.@lid near @p->link, into @name. */
-static int make_link(const struct file_parms *p, uint32_t lid, char *name, size_t size)
+/*
+ * The task's mounts: its path names a file on them, and a link must be
+ * made on the file's own mount.  Through the task's root when the tree
+ * has a mount namespace of its own, else stasis's are the same.
+ */
+static void task_root(const struct file_parms *p, char *root, size_t size)
 {
-	char dir[PATH_MAX];
+	root[0] = '\0';
+	if (ns_dump_has(CLONE_NEWNS))
+		snprintf(root, size, "/proc/%d/root", p->pid);
+}
+
+/*
+ * Give the inode open as @p->lfd the name link_remap.@lid near @p->link,
+ * into @name (as the tree sees it; stasis made it as @root@name).
+ */
+static int make_link(const struct file_parms *p, uint32_t lid, char *name, size_t size,
+		     const char *root)
+{
+	char dir[PATH_MAX], at[PATH_MAX + 32];
 	char *slash;
 
 	if (snprintf(dir, sizeof(dir), "%s", p->link) >= (int)sizeof(dir))
@@ -35,9 +53,10 @@ static int make_link(const struct file_parms *p, uint32_t lid, char *name, size_
 		if (!slash)
 			return -ENOENT;
 		*slash = '\0';
-		if (snprintf(name, size, "%s/link_remap.%u", dir, lid) >= (int)size)
+		if (snprintf(name, size, "%s/link_remap.%u", dir, lid) >= (int)size ||
+		    snprintf(at, sizeof(at), "%s%s", root, name) >= (int)sizeof(at))
 			return -ENAMETOOLONG;
-		if (!linkat(p->lfd, "", AT_FDCWD, name, AT_EMPTY_PATH))
+		if (!linkat(p->lfd, "", AT_FDCWD, at, AT_EMPTY_PATH))
 			return 0;
 		/* The directory may be gone too: try the one above. */
 		if (errno != ENOENT || slash == dir)
@@ -66,12 +85,13 @@ int linkremap_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	RemapFilePathEntry rpe = REMAP_FILE_PATH_ENTRY__INIT;
 	struct files_priv *priv = files_priv(ctx);
-	char name[PATH_MAX], *saved;
+	char name[PATH_MAX], root[64], *saved = NULL;
 	uint32_t lid;
 	int ret;
 
 	if (!priv)
 		return -ENOMEM;
+	task_root(p, root, sizeof(root));
 	reg_strip_deleted(p->link);
 	if (!ctx->opts->link_remap) {
 		pr_err("unsupported: pid %d: %s was unlinked but has other links: it needs --link-remap",
@@ -79,16 +99,21 @@ int linkremap_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		return -ENOTSUP;
 	}
 	lid = dump_next_file_id(ctx);
-	ret = make_link(p, lid, name, sizeof(name));
+	ret = make_link(p, lid, name, sizeof(name), root);
 	if (ret) {
 		pr_err("pid %d: cannot link %s back as link_remap.%u: %s", p->pid, p->link, lid,
 		       strerror(-ret));
 		return ret;
 	}
+	/* Removed again by stasis (a failed dump) from where it made it. */
 	ret = files_grow(&priv->links, &priv->cap_links, priv->nr_links, sizeof(*priv->links));
-	saved = ret ? NULL : strdup(name);
+	if (!ret && asprintf(&saved, "%s%s", root, name) < 0)
+		saved = NULL;
 	if (!saved) {
-		unlink(name);
+		char at[PATH_MAX + 64];
+
+		snprintf(at, sizeof(at), "%s%s", root, name);
+		unlink(at);
 		pr_err("out of memory");
 		return -ENOMEM;
 	}
@@ -164,13 +189,17 @@ void linkremap_restore_finish(struct rst_ctx *ctx)
 {
 	struct files_rst_priv *priv = ctx->files_priv;
 
-	for (size_t i = 0; priv && i < priv->nr_links; i++) {
+	/* The names are the tree's: removed in its mount namespace. */
+	if (!priv || !priv->nr_links || ns_tree_enter(ctx))
+		return;
+	for (size_t i = 0; i < priv->nr_links; i++) {
 		if (unlink(priv->links[i]) && errno != ENOENT)
 			pr_warn("cannot remove the link remap %s: %s", priv->links[i],
 				strerror(errno));
 		else
 			pr_info("link remap %s removed", priv->links[i]);
 	}
+	ns_tree_leave();
 }
 
 void linkremap_restore_cleanup(struct files_rst_priv *priv)

@@ -38,6 +38,12 @@ struct ns_operations {
 	 */
 	int (*restore)(struct rst_ctx *ctx, uint32_t id);
 	/*
+	 * Optional: in the controller once the pool is made, still in the new
+	 * namespaces: what must come after the tree's objects (net: the
+	 * firewall after the sockets).
+	 */
+	int (*restore_late)(struct rst_ctx *ctx, uint32_t id);
+	/*
 	 * Optional: in the root task, first of all, for what only a task of the
 	 * tree can do (a proc mount must belong to the tree's pid namespace).
 	 */
@@ -72,6 +78,8 @@ int ns_dump_check(struct dump_ctx *ctx);
  * As socket(2): the fd, or -1 with errno set.
  */
 int ns_net_socket(int domain, int type, int protocol);
+/* After ns_dump_check(): is the root's namespace of kind @cflag (CLONE_NEW*) dumped? */
+bool ns_dump_has(unsigned long cflag);
 /* The inode of that net namespace (the root's, or stasis's); 0 if unknown. */
 ino_t ns_net_ino(void);
 /*
@@ -98,8 +106,30 @@ int ns_restore_read(struct rst_ctx *ctx);
  * born in the tree's net namespace.  The root, forked next, inherits them.
  */
 int ns_restore_enter(struct rst_ctx *ctx);
+/* Once the pool is made, still inside: each kind's restore_late. */
+int ns_restore_settle(struct rst_ctx *ctx);
 /* The controller back in its own namespaces (after the root's fork, or on failure). */
 int ns_restore_leave(struct rst_ctx *ctx);
+/*
+ * While the pool is made: the namespace file of kind @name (@cflag) and
+ * images id @id, the tree's new one or stasis's own, opened with @flags:
+ * an fd or -errno.
+ */
+int ns_restore_open(const char *name, unsigned long cflag, uint32_t id, int flags);
+/*
+ * Once the tree exists: the controller into its mount namespace (the
+ * root's), for the files it opens for the tree then (/proc/PID paths name
+ * the tree's proc there), and back.  No-ops for a tree without one of its
+ * own.  0 or -errno.
+ */
+int ns_tree_enter(struct rst_ctx *ctx);
+int ns_tree_leave(void);
+/*
+ * In a child of the controller about to run a program of the host (nft,
+ * iptables): back in stasis's own mount namespace, where the programs
+ * are, if the controller is in the tree's.  0 or -errno.
+ */
+int ns_host_enter(void);
 /* Does the root get a namespace of its own of kind @cflag (CLONE_NEW*)? */
 bool ns_restore_has(unsigned long cflag);
 /* CLONE_NEW* flags task @t is created with (a pid namespace is made by the clone). */
