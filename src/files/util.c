@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sched.h>
 #include <linux/openat2.h>
 #include <unistd.h>
 
@@ -235,33 +237,125 @@ bool files_in_my_mntns(pid_t pid)
 	return stat(path, &st) || st.st_ino == mine;
 }
 
-/* @path opened O_PATH in task @pid's root and mounts (another namespace than stasis's). */
+/*
+ * The root of each mount namespace of the tree that is not stasis's, as
+ * entering it shows it (the top mount on its root): what the /proc/PID/fd
+ * links of its files are paths from, whatever the task's own root
+ * (a chrooted task's too).  Kept for the dump.
+ */
+static struct ns_root {
+	ino_t ino;
+	int fd;
+} ns_roots[16];
+static size_t nr_ns_roots;
+
+/* In a child: enter @pid's mount namespace and send its "/" back on @sk. */
+static void send_ns_root(pid_t pid, int sk)
+{
+	char path[64], cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 0;
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int ns, fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0 || setns(ns, CLONE_NEWNS))
+		_exit(1);
+	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		_exit(1);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	_exit(sendmsg(sk, &mh, 0) == 1 ? 0 : 1);
+}
+
+static int recv_ns_root(int sk)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], b;
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sk, &mh, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* The root of task @pid's mount namespace (not stasis's); not the caller's to close. */
+static int ns_root_of(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+	int sk[2], fd;
+	pid_t child;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	if (stat(path, &st))
+		return -1;
+	for (size_t i = 0; i < nr_ns_roots; i++)
+		if (ns_roots[i].ino == st.st_ino)
+			return ns_roots[i].fd;
+	if (nr_ns_roots == sizeof(ns_roots) / sizeof(ns_roots[0])) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sk))
+		return -1;
+	child = fork();
+	if (!child)
+		send_ns_root(pid, sk[1]);
+	close(sk[1]);
+	fd = child < 0 ? -1 : recv_ns_root(sk[0]);
+	close(sk[0]);
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	if (fd < 0) {
+		pr_err("pid %d: cannot find the root of its mount namespace", pid);
+		errno = EIO;
+		return -1;
+	}
+	ns_roots[nr_ns_roots++] = (struct ns_root){ st.st_ino, fd };
+	return fd;
+}
+
+void files_ns_roots_drop(void)
+{
+	for (size_t i = 0; i < nr_ns_roots; i++)
+		close(ns_roots[i].fd);
+	nr_ns_roots = 0;
+}
+
+/* @path opened O_PATH in task @pid's mount namespace (another than stasis's). */
 static int open_at_task(pid_t pid, const char *path, bool nofollow)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	char root[64];
-	int rfd, fd, err;
+	int rfd = ns_root_of(pid);
 
-	snprintf(root, sizeof(root), "/proc/%d/root", pid);
-	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
 		return -1;
-	fd = syscall(SYS_openat2, rfd, path, &how, sizeof(how));
-	err = errno;
-	close(rfd);
-	errno = err;
-	return fd;
+	return syscall(SYS_openat2, rfd, path, &how, sizeof(how));
 }
 
 /*
  * stat(2) of @path, a /proc/PID/fd link of task @pid, as that task sees
  * it.  In stasis's mount namespace the link is a path of stasis's own
- * (chroot or not); in another, one from that namespace's root, which is
- * the task's root there (pivot_root): looked up from /proc/PID/root, its
- * symlinks too.  0, or -1 and errno.
+ * (chroot or not); in another, one from that namespace's root (not the
+ * task's root, which a chroot moves): looked up from there, its symlinks
+ * too.  0, or -1 and errno.
  */
 int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofollow)
 {
