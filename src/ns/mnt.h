@@ -76,4 +76,14 @@ int mnt_run_tar(int (*dir)(const void *arg), const void *arg, int in, int out,
 
 int mnt_dump(struct dump_ctx *ctx, uint32_t id);
 
+struct rst_ctx;
+/* A new instance of @m's file system, detached (tmpfs refilled): its fd, or -errno. */
+int mnt_make_new(struct rst_ctx *ctx, struct mnt *m);
+/* The flags of mount @m itself (read-only, nosuid, nodev, noexec, atime). */
+int mnt_set_attrs(const struct mnt *m);
+/* mnt-proc.c: the proc mounts of @t to make again in the root (copied). */
+int mnt_keep_procs(const struct tree *t);
+/* In the root, first of all: its proc mounts made again in its own pid namespace. */
+int mnt_restore_root(struct rst_ctx *ctx, uint32_t id);
+
 #endif
