@@ -274,6 +274,11 @@ int files_fd_mnt_id(int fd);
 bool files_mnt_in_ns(pid_t pid, int id);
 /* The mnt_id of @path in task @pid's root and mounts (not stasis's), or -1. */
 int files_path_mnt_id(pid_t pid, const char *path);
+/*
+ * Restore: the path of @rfe opened with @flags (rst_open_flags) where it
+ * is, in the mount namespace of its mnt_id: open(2)'s result.
+ */
+int files_open_on(const RegFileEntry *rfe, int flags);
 /* Close the roots of the tree's mount namespaces the two above opened. */
 void files_ns_roots_drop(void);
 /* stat(2) of @path in task @pid's root and mounts: 0, or -1 and errno. */

@@ -458,7 +458,7 @@ static int reg_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t id, i
 	}
 	if (procpath_is_dead(priv, rfe->name))
 		return procpath_open_dead(priv, rfe->name, flags);
-	fd = open(rfe->name, rst_open_flags(flags));
+	fd = files_open_on(rfe, flags);
 	if (fd < 0) {
 		pr_perror("cannot open %s (flags %#o)", rfe->name, flags);
 		return -errno;

@@ -20,6 +20,7 @@
 #include "files/files.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 
 int files_grow(void *arr, size_t *cap, size_t nr, size_t size)
 {
@@ -205,6 +206,20 @@ int files_img_read_all(struct rst_ctx *ctx, enum img_type type, unsigned long id
 	*msgs = arr;
 	*nr = n;
 	return 0;
+}
+
+int files_open_on(const RegFileEntry *rfe, int flags)
+{
+	int root = rfe->has_mnt_id ? mntns_root_of(rfe->mnt_id) : -1;
+	struct open_how how = {
+		.flags = (uint64_t)rst_open_flags(flags),
+		.resolve = RESOLVE_IN_ROOT,
+	};
+
+	if (root < 0)
+		return open(rfe->name, rst_open_flags(flags));
+	/* Its mount is in another namespace than the root task's: the path is from its root. */
+	return syscall(SYS_openat2, root, rfe->name, &how, sizeof(how));
 }
 
 int files_reopen(int fd, int flags, const char *what)

@@ -20,6 +20,7 @@
 #include "ns/mnt.h"
 #include "ns/ns.h"
 #include "dump.h"
+#include "pstree.h"
 
 #define KDEV(ma, mi)	(((ma) << 20) | (mi))	/* the kernel's dev_t, as CRIU keeps it */
 
@@ -367,30 +368,75 @@ static int tar_dump(struct dump_ctx *ctx, pid_t pid, const struct mnt *m)
 	return ret;
 }
 
-int mnt_dump(struct dump_ctx *ctx, uint32_t id)
+/* The next mount namespace of the tree after @after (by id, not @root's): its id and a task in it. */
+static uint32_t next_ns(struct dump_ctx *ctx, uint32_t root, uint32_t after, pid_t *pid)
+{
+	uint32_t best = 0;
+
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		uint32_t its;
+
+		if (ctx->tasks[i].ct->state == COMPEL_TASK_ZOMBIE)
+			continue;	/* a zombie has no namespaces left */
+		its = pstree_ns_id(ctx->tasks[i].pid, "mnt");
+		if (its != root && its > after && (!best || its <= best)) {
+			if (its != best)
+				*pid = ctx->tasks[i].pid;
+			best = its;
+		}
+	}
+	return best;
+}
+
+/*
+ * Every mount namespace of the tree, the root's (@id) first, then the
+ * others by id, each read from the mountinfo of a task in it.
+ */
+static int read_namespaces(struct dump_ctx *ctx, uint32_t id, struct tree *t)
 {
 	pid_t pid = ctx->tasks[0].pid;
+	int ret = 0;
+
+	for (uint32_t ns = id; !ret && ns; ns = next_ns(ctx, id, t->nr_ns > 1 ? ns : 0, &pid)) {
+		if (ns != id)
+			pr_info("pid %d is in another mount namespace (%u) than the root's (%u)",
+				pid, ns, id);
+		ret = mnt_tree_ns(t, ns);
+		if (!ret)
+			t->ns[t->nr_ns - 1].pid = pid;
+		ret = ret ?: read_mountinfo(pid, t);
+	}
+	return ret;
+}
+
+int mnt_dump(struct dump_ctx *ctx, uint32_t id)
+{
 	struct tree t = { 0 };
-	struct img *img = NULL;
 	int ret;
 
-	ret = read_mountinfo(pid, &t) ?: mark_external(&t, ctx->opts) ?: mnt_plan(&t, ctx->opts, true);
+	ret = read_namespaces(ctx, id, &t) ?: mark_external(&t, ctx->opts) ?:
+	      mnt_plan(&t, ctx->opts, true);
 	for (size_t i = 1; !ret && i < t.n; i++) {
 		const struct fs_kind *fs = mnt_fs_by_code(t.m[i].e->fstype);
 
 		if (!t.m[i].src && !t.m[i].e->ext_key && fs && fs->how == FS_TAR)
-			ret = tar_dump(ctx, pid, &t.m[i]);
+			ret = tar_dump(ctx, t.ns[t.m[i].ns].pid, &t.m[i]);
 	}
-	if (!ret)
-		ret = img_open(&img, ctx->dirfd, IMG_MNTS, id, O_WRONLY);
-	for (size_t i = 0; !ret && i < t.n; i++) {
-		pr_info("mount namespace %u: mount %u on %s (%#x:%s, parent %u)", id,
-			t.m[i].e->mnt_id, t.m[i].e->mountpoint, t.m[i].e->root_dev, t.m[i].e->root,
-			t.m[i].e->parent_mnt_id);
-		ret = img_write_msg(img, &t.m[i].e->base);
+	for (size_t k = 0; !ret && k < t.nr_ns; k++) {
+		struct img *img = NULL;
+
+		ret = img_open(&img, ctx->dirfd, IMG_MNTS, t.ns[k].id, O_WRONLY);
+		for (size_t i = 0; !ret && i < t.n; i++) {
+			if (t.m[i].ns != k)
+				continue;
+			pr_info("mount namespace %u: mount %u on %s (%#x:%s, parent %u)", t.ns[k].id,
+				t.m[i].e->mnt_id, t.m[i].e->mountpoint, t.m[i].e->root_dev,
+				t.m[i].e->root, t.m[i].e->parent_mnt_id);
+			ret = img_write_msg(img, &t.m[i].e->base);
+		}
+		if (img)
+			ret = img_close(img) ?: ret;
 	}
-	if (img)
-		ret = img_close(img) ?: ret;
 	tree_free(&t);
 	return ret;
 }

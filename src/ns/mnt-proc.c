@@ -73,11 +73,14 @@ int mnt_keep_procs(const struct tree *t)
 		struct mnt *p;
 		bool below = false;
 
-		if (!m->fresh || m->e->fstype != FSTYPE__PROC)
+		/* Made here, or the whole of one in another mount namespace (made again there). */
+		if (m->e->fstype != FSTYPE__PROC || strcmp(m->e->root, "/") ||
+		    !(m->fresh || (m->src && m->src->ns != m->ns)))
 			continue;
 		/* Mounts below it are moved onto the new proc; binds from it elsewhere are not. */
 		for (size_t j = 0; j < t->n; j++)
-			below |= t->m[j].src == m && !is_below(&t->m[j], m);
+			below |= t->m[j].src == m && !is_below(&t->m[j], m) &&
+				 (t->m[j].ns == m->ns || strcmp(t->m[j].e->root, "/"));
 		if (keep_subs(t, m, nr_procs))
 			return -ENOMEM;
 		p = realloc(procs, (nr_procs + 1) * sizeof(*p));
@@ -85,7 +88,7 @@ int mnt_keep_procs(const struct tree *t)
 			return -ENOMEM;
 		procs = p;
 		p = &procs[nr_procs++];
-		*p = (struct mnt){ .fd = -1, .srcfd = -1, .below = below };
+		*p = (struct mnt){ .fd = -1, .srcfd = -1, .below = below, .ns = m->ns };
 		p->e = malloc(sizeof(*p->e));
 		if (!p->e)
 			return -ENOMEM;
@@ -184,7 +187,7 @@ int mnt_restore_root(struct rst_ctx *ctx, uint32_t id)
 			       "bound from it, in a new pid namespace", p->e->mnt_id, p->e->mountpoint);
 			return -ENOTSUP;
 		}
-		ret = clone_subs(i, true);
+		ret = mnt_enter_kept(p->ns) ?: clone_subs(i, true);
 		if (ret)
 			return ret;
 		if (umount2(p->e->mountpoint, MNT_DETACH)) {
@@ -203,6 +206,7 @@ int mnt_restore_root(struct rst_ctx *ctx, uint32_t id)
 		close(p->fd);
 		p->fd = -1;
 	}
+	ret = ret ?: mnt_enter_kept(0);
 	if (!ret && nr_procs)
 		pr_info("mount namespace %u: %zu proc mounts made again in the tree's pid namespace",
 			id, nr_procs);

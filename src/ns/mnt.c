@@ -105,48 +105,67 @@ static int cmp_depth(const void *a, const void *b)
 {
 	const struct mnt *x = a, *y = b;
 
+	if (x->ns != y->ns)
+		return x->ns < y->ns ? -1 : 1;
 	if (x->depth != y->depth)
 		return x->depth < y->depth ? -1 : 1;
 	return x->e->mnt_id < y->e->mnt_id ? -1 : x->e->mnt_id > y->e->mnt_id;
 }
 
-/* Each mount's depth below the root; the mounts sorted parents first. */
-static int order(struct tree *t)
+/* The mount on / of namespace @k, or NULL (said). */
+static struct mnt *ns_root(struct tree *t, unsigned int k)
 {
 	struct mnt *root = NULL;
 
 	for (size_t i = 0; i < t->n; i++) {
-		if (strcmp(t->m[i].e->mountpoint, "/"))
+		if (t->m[i].ns != k || strcmp(t->m[i].e->mountpoint, "/"))
 			continue;
 		if (root) {
 			pr_err("unsupported: mounts %u and %u are both on / (an overmounted root)",
 			       root->e->mnt_id, t->m[i].e->mnt_id);
-			return -ENOTSUP;
+			return NULL;
 		}
 		root = &t->m[i];
 	}
-	if (!root) {
-		pr_err("the mount namespace has no mount on /");
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < t->n; i++) {
-		struct mnt *m = &t->m[i];
-		unsigned int d = 0;
+	if (!root)
+		pr_err("mount namespace %u has no mount on /", t->ns[k].id);
+	return root;
+}
 
-		for (struct mnt *p = m; p != root; d++) {
-			p = by_id(t, p->e->parent_mnt_id);
-			if (!p || d > t->n) {
-				pr_err("mount %u (%s): not below the root mount %u", m->e->mnt_id,
-				       m->e->mountpoint, root->e->mnt_id);
-				return -EINVAL;
+/* Each mount's depth below its namespace's root; the mounts sorted parents first. */
+static int order(struct tree *t)
+{
+	for (size_t k = 0; k < t->nr_ns; k++) {
+		struct mnt *root = ns_root(t, k);
+
+		if (!root)
+			return -ENOTSUP;
+		for (size_t i = 0; i < t->n; i++) {
+			struct mnt *m = &t->m[i];
+			unsigned int d = 0;
+
+			for (struct mnt *p = m; m->ns == k && p != root; d++) {
+				p = by_id(t, p->e->parent_mnt_id);
+				if (!p || p->ns != k || d > t->n) {
+					pr_err("mount %u (%s): not below the root mount %u",
+					       m->e->mnt_id, m->e->mountpoint, root->e->mnt_id);
+					return -EINVAL;
+				}
 			}
+			if (m->ns == k)
+				m->depth = d;
 		}
-		m->depth = d;
 	}
 	qsort(t->m, t->n, sizeof(*t->m), cmp_depth);
-	t->root = &t->m[0];
-	for (size_t i = 1; i < t->n; i++)
-		t->m[i].parent = by_id(t, t->m[i].e->parent_mnt_id);
+	for (size_t i = 0; i < t->n; i++) {
+		struct mnt *m = &t->m[i];
+
+		if (m->depth)
+			m->parent = by_id(t, m->e->parent_mnt_id);
+		else
+			t->ns[m->ns].root = m;
+	}
+	t->root = t->ns[0].root;
 	return 0;
 }
 
@@ -199,13 +218,14 @@ int mnt_plan(struct tree *t, const struct opts *o, bool dump)
 
 	for (size_t i = 1; !ret && i < t->n; i++)
 		ret = plan_one(t, i, o, dump);
+	/* (The root mount of another namespace than the root task's is planned as any.) */
 	for (size_t i = 0; !ret && i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 
 		if (!m->e->master_id || group_leader(t, m->e->master_id))
 			continue;
-		/* A master outside: the root and external mounts come from outside anyway. */
-		if (m == t->root || m->e->ext_key) {
+		/* A master outside: the roots and external mounts come from outside anyway. */
+		if (!m->parent || m->e->ext_key) {
 			pr_info("mount %u (%s): its master group %u is outside", m->e->mnt_id,
 				m->e->mountpoint, m->e->master_id);
 			m->outside_master = true;
@@ -243,8 +263,19 @@ int mnt_tree_add(struct tree *t, MntEntry *e)
 	t->m = m;
 	memset(&m[t->n], 0, sizeof(*m));
 	m[t->n].e = e;
-	m[t->n].fd = m[t->n].srcfd = -1;
+	m[t->n].fd = m[t->n].srcfd = m[t->n].pre = -1;
+	m[t->n].ns = t->nr_ns ? t->nr_ns - 1 : 0;
 	t->n++;
+	return 0;
+}
+
+int mnt_tree_ns(struct tree *t, uint32_t id)
+{
+	if (t->nr_ns == MNT_NS_MAX) {
+		pr_err("unsupported: more than %d mount namespaces", MNT_NS_MAX);
+		return -ENOSPC;
+	}
+	t->ns[t->nr_ns++] = (struct tree_ns){ .id = id, .nsfd = -1 };
 	return 0;
 }
 
@@ -295,23 +326,55 @@ int mnt_run_tar(int (*dir)(const void *arg), const void *arg, int in, int out,
 static int read_tree(struct rst_ctx *ctx, uint32_t id, struct tree *t)
 {
 	struct img *img;
+	size_t n = t->n;
 	MntEntry *e;
 	int ret;
 
-	ret = img_open(&img, ctx->dirfd, IMG_MNTS, id, O_RDONLY);
+	ret = mnt_tree_ns(t, id) ?: img_open(&img, ctx->dirfd, IMG_MNTS, id, O_RDONLY);
 	if (ret == -ENOENT)
-		pr_err("mountpoints-%u.img: missing, named by the root's ids", id);
-	while (!ret && (ret = img_read_msg(img, &mnt_entry__descriptor, (ProtobufCMessage **)&e)) == 1) {
+		pr_err("mountpoints-%u.img: missing, named by the tasks' ids", id);
+	if (ret)
+		return ret;
+	while ((ret = img_read_msg(img, &mnt_entry__descriptor, (ProtobufCMessage **)&e)) == 1) {
 		ret = mnt_tree_add(t, e);
-		if (ret)
+		if (ret) {
 			img_free_msg(&e->base);
+			break;
+		}
 	}
-	if (!ret && !t->n) {
+	if (!ret && t->n == n) {
 		pr_err("mountpoints-%u.img: no mount", id);
 		ret = -EINVAL;
 	}
-	if (img)
-		img_close(img);
+	img_close(img);
+	return ret;
+}
+
+static uint32_t task_mntns(const struct rst_task *t)
+{
+	return t->ids && t->ids->has_mnt_ns_id ? t->ids->mnt_ns_id : 0;
+}
+
+/* The root task's namespace @id first, then every other a task is in, by id. */
+static int read_trees(struct rst_ctx *ctx, uint32_t id, struct tree *t)
+{
+	uint32_t last = 0;
+	int ret = read_tree(ctx, id, t);
+
+	while (!ret) {
+		uint32_t next = 0;
+
+		for (size_t i = 0; i < ctx->nr_tasks; i++) {
+			uint32_t its = task_mntns(&ctx->tasks[i]);
+
+			if (its && its != id && its > last && (!next || its < next))
+				next = its;
+		}
+		if (!next)
+			break;
+		ret = read_tree(ctx, next, t);
+		last = next;
+	}
 	return ret;
 }
 
@@ -322,6 +385,8 @@ static void tree_close(struct tree *t)
 			close(t->m[i].fd);
 		if (t->m[i].srcfd >= 0)
 			close(t->m[i].srcfd);
+		if (t->m[i].pre >= 0)
+			close(t->m[i].pre);
 		img_free_msg(&t->m[i].e->base);
 	}
 	free(t->m);
@@ -331,15 +396,45 @@ static void tree_close(struct tree *t)
  * Mount @x was just made: open, before anything is mounted below it, the
  * place in it each later bind of it is cloned from.
  */
+static int make_deleted(struct mnt *m);
+
+/*
+ * A bind @m of @x in another namespace: cloned now, while @x is in the
+ * namespace being made (a mount is cloned only there), and moved into
+ * its own later as it is (m->pre).
+ */
+static int clone_across(struct mnt *x, struct mnt *m, const char *rel)
+{
+	m->pre = open_tree(x->fd, *rel ? rel : "",
+			   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (*rel ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH));
+	if (m->pre < 0 && errno == ENOENT && m->e->deleted) {
+		m->pre = make_deleted(m);
+		return m->pre < 0 ? m->pre : 0;
+	}
+	if (m->pre < 0) {
+		pr_perror("mount %u (%s): cannot find its root %s in mount %u of another namespace",
+			  m->e->mnt_id, m->e->mountpoint, m->e->root, x->e->mnt_id);
+		return -errno;
+	}
+	return 0;
+}
+
 static int open_sources(struct tree *t, struct mnt *x)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 		const char *rel;
+		int ret;
 
 		if (m->src != x)
 			continue;
 		rel = mnt_under(x->e->root, m->e->root);
+		if (m->ns != x->ns) {
+			ret = clone_across(x, m, rel);
+			if (ret)
+				return ret;
+			continue;
+		}
 		m->srcfd = openat(x->fd, *rel ? rel : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (m->srcfd < 0 && errno == ENOENT && m->e->deleted)
 			continue;	/* made for the while of its bind (make_deleted) */
@@ -458,13 +553,21 @@ int mnt_make_new(struct rst_ctx *ctx, struct mnt *m)
 static int make_deleted(struct mnt *m)
 {
 	const char *rel = mnt_under(m->src->e->root, m->e->root);
-	const char *mp = mnt_under(m->parent->e->mountpoint, m->e->mountpoint);
+	const char *mp = m->parent ? mnt_under(m->parent->e->mountpoint, m->e->mountpoint) : NULL;
 	int dfd = m->src->fd, fd = -1, ret = 0;
 	char path[PATH_MAX];
 	bool dir = true;
 	struct stat st;
 
-	if (mp && *mp && !fstatat(m->parent->fd, mp, &st, AT_SYMLINK_NOFOLLOW))
+	if (!m->parent) {
+		pr_err("not supported yet: the root mount %u of a mount namespace is a bind of a "
+		       "deleted %s", m->e->mnt_id, m->e->root);
+		return -ENOTSUP;
+	}
+	m->remade = true;
+	/* (The parent of a bind into another namespace is not made yet: a directory then.) */
+	if (mp && *mp && m->parent->fd >= 0 &&
+	    !fstatat(m->parent->fd, mp, &st, AT_SYMLINK_NOFOLLOW))
 		dir = S_ISDIR(st.st_mode);
 	snprintf(path, sizeof(path), "%s", rel);
 	m->made_dirs = 0;
@@ -513,6 +616,11 @@ static int make_one(struct rst_ctx *ctx, struct mnt *m)
 {
 	int fd;
 
+	if (m->pre >= 0) {
+		fd = m->pre;	/* made before, in another namespace */
+		m->pre = -1;
+		return fd;
+	}
 	if (m->e->ext_key) {
 		fd = m->srcfd;	/* opened by open_externals */
 		m->srcfd = -1;
@@ -622,7 +730,7 @@ static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 		ret = set_prop(m, m->outside_master ? MS_SLAVE : MS_PRIVATE);
 	if (ret)
 		return ret;
-	if (m->src && m->srcfd < 0)
+	if (m->remade)
 		unmake_deleted(m);
 	return open_sources(t, m);
 }
@@ -640,9 +748,9 @@ static int make_root(struct tree *t, const char *dir)
 	return open_sources(t, r);
 }
 
-static int pivot(const struct tree *t)
+static int pivot(const struct mnt *root)
 {
-	if (fchdir(t->root->fd) || syscall(SYS_pivot_root, ".", ".") ||
+	if (fchdir(root->fd) || syscall(SYS_pivot_root, ".", ".") ||
 	    umount2(".", MNT_DETACH) || chdir("/")) {
 		pr_perror("cannot pivot into the restored mount tree");
 		return -errno;
@@ -650,10 +758,31 @@ static int pivot(const struct tree *t)
 	return 0;
 }
 
+/*
+ * The tree being restored, and the namespace of it the controller is in:
+ * a mount's flags and propagation are set only from inside its own.
+ */
+static struct tree *building;
+static unsigned int cur_ns;
+
+static int enter_ns(const struct mnt *m)
+{
+	if (!building || m->ns == cur_ns)
+		return 0;
+	if (setns(building->ns[m->ns].nsfd, CLONE_NEWNS)) {
+		pr_perror("cannot enter mount namespace %u", building->ns[m->ns].id);
+		return -errno;
+	}
+	cur_ns = m->ns;
+	return 0;
+}
+
 static int set_prop(const struct mnt *m, uint64_t prop)
 {
 	struct mount_attr a = { .propagation = prop };
 
+	if (enter_ns(m))
+		return -EIO;
 	if (mount_setattr(m->fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
 		pr_perror("mount %u (%s): cannot set its propagation %#lx", m->e->mnt_id,
 			  m->e->mountpoint, (unsigned long)prop);
@@ -734,6 +863,8 @@ int mnt_set_attrs(const struct mnt *m)
 			     f & MS_STRICTATIME ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME),
 	};
 
+	if (enter_ns(m))
+		return -EIO;
 	if (mount_setattr(m->fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
 		pr_perror("mount %u (%s): cannot set its flags %#x", m->e->mnt_id,
 			  m->e->mountpoint, f);
@@ -751,7 +882,8 @@ static int set_flags(struct tree *t)
 		struct mnt *m = &t->m[i];
 		int fsfd;
 
-		if (m->fresh && (m->e->sb_flags & MS_RDONLY)) {
+		ret = enter_ns(m);
+		if (!ret && m->fresh && (m->e->sb_flags & MS_RDONLY)) {
 			fsfd = fspick(m->fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
 			if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) ||
 			    fsconfig(fsfd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0)) {
@@ -767,13 +899,142 @@ static int set_flags(struct tree *t)
 	return ret;
 }
 
+/*
+ * The mounts of the other namespaces made anew, before the first pivot:
+ * tar and the host's paths are out of reach after it.
+ */
+static int premake(struct rst_ctx *ctx, struct tree *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct mnt *m = &t->m[i];
+
+		if (!m->ns || m->src || m->e->ext_key)
+			continue;
+		m->pre = mnt_make_new(ctx, m);
+		if (m->pre < 0)
+			return m->pre;
+	}
+	return 0;
+}
+
+/*
+ * Namespace @k (not the root task's): a copy of the one the controller is
+ * in, where its root mount goes over / and the rest below it; then
+ * pivot_root into it, which leaves nothing of the copy.
+ */
+static int build_ns(struct rst_ctx *ctx, struct tree *t, unsigned int k)
+{
+	struct mnt *r = t->ns[k].root;
+	int ret = 0;
+
+	if (unshare(CLONE_NEWNS)) {
+		pr_perror("mount namespace %u: cannot make it", t->ns[k].id);
+		return -errno;
+	}
+	cur_ns = k;
+	t->ns[k].nsfd = rst_open_self("ns/mnt", O_RDONLY);
+	if (t->ns[k].nsfd < 0) {
+		pr_perror("mount namespace %u: cannot open it", t->ns[k].id);
+		return -errno;
+	}
+	r->fd = make_one(ctx, r);
+	if (r->fd < 0)
+		return r->fd;
+	if (move_mount(r->fd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH)) {
+		pr_perror("mount namespace %u: cannot mount its root %u", t->ns[k].id,
+			  r->e->mnt_id);
+		return -errno;
+	}
+	ret = open_sources(t, r);
+	for (size_t i = 0; !ret && i < t->n; i++)
+		if (t->m[i].ns == k && &t->m[i] != r)
+			ret = attach(ctx, t, &t->m[i]);
+	return ret ?: pivot(r);
+}
+
+/* What files and tasks need of the other namespaces once the tree is made. */
+static struct kept_ns {
+	uint32_t id;
+	int nsfd, rootfd;	/* pool fds: every task inherits them */
+} kept[MNT_NS_MAX];
+static size_t nr_kept;
+static struct kept_mnt {
+	uint32_t mnt_id;
+	unsigned int ns;
+} *kept_mnts;
+static size_t nr_kept_mnts;
+
+static int keep_ns(struct rst_ctx *ctx, struct tree *t, unsigned int k)
+{
+	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (root < 0) {
+		pr_perror("mount namespace %u: cannot open its root", t->ns[k].id);
+		return -errno;
+	}
+	kept[k].id = t->ns[k].id;
+	kept[k].rootfd = rst_pool_add(ctx, root);
+	kept[k].nsfd = rst_pool_add(ctx, t->ns[k].nsfd);
+	t->ns[k].nsfd = kept[k].nsfd;
+	nr_kept = k + 1;
+	return kept[k].rootfd < 0 ? kept[k].rootfd : kept[k].nsfd < 0 ? kept[k].nsfd : 0;
+}
+
+static int keep_mnts(struct tree *t)
+{
+	free(kept_mnts);
+	nr_kept_mnts = 0;
+	kept_mnts = calloc(t->n, sizeof(*kept_mnts));
+	if (!kept_mnts)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->n; i++)
+		kept_mnts[nr_kept_mnts++] = (struct kept_mnt){ t->m[i].e->mnt_id, t->m[i].ns };
+	return 0;
+}
+
+int mntns_root_of(uint32_t mnt_id)
+{
+	for (size_t i = 0; i < nr_kept_mnts; i++)
+		if (kept_mnts[i].mnt_id == mnt_id)
+			return kept_mnts[i].ns && kept_mnts[i].ns < nr_kept ?
+			       kept[kept_mnts[i].ns].rootfd : -1;
+	return -1;
+}
+
+/* The other namespaces, each made from the one before, then back into the root's. */
+static int build_others(struct rst_ctx *ctx, struct tree *t)
+{
+	int ret = 0;
+
+	if (t->nr_ns > 1) {
+		/* The root's, for a task whose parent is in another. */
+		kept[0] = (struct kept_ns){ t->ns[0].id, rst_pool_add(ctx, dup(t->ns[0].nsfd)), -1 };
+		ret = kept[0].nsfd < 0 ? kept[0].nsfd : 0;
+		nr_kept = 1;
+	}
+	for (unsigned int k = 1; !ret && k < t->nr_ns; k++)
+		ret = build_ns(ctx, t, k) ?: keep_ns(ctx, t, k);
+	if (!ret && t->nr_ns > 1)
+		ret = enter_ns(t->root) ?: chdir("/") ? -errno : 0;
+	return ret;
+}
+
 static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 {
 	const char *root = ctx->opts->root ?: "/";
 	struct tree t = { 0 };
 	int ret;
 
-	ret = read_tree(ctx, id, &t) ?: mnt_plan(&t, ctx->opts, false) ?: open_externals(ctx, &t);
+	nr_kept = 0;
+	building = &t;
+	cur_ns = 0;
+	ret = read_trees(ctx, id, &t) ?: mnt_plan(&t, ctx->opts, false) ?:
+	      open_externals(ctx, &t) ?: premake(ctx, &t);
+	if (!ret && t.nr_ns > 1) {
+		t.ns[0].nsfd = rst_open_self("ns/mnt", O_RDONLY);
+		if (t.ns[0].nsfd < 0)
+			ret = -errno;
+	}
 	/* Nothing done here may reach the mounts of stasis's namespace. */
 	if (!ret && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		pr_perror("cannot make the new mount namespace private");
@@ -781,19 +1042,58 @@ static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 	}
 	ret = ret ?: make_root(&t, root);
 	for (size_t i = 1; !ret && i < t.n; i++)
-		ret = attach(ctx, &t, &t.m[i]);
-	ret = ret ?: pivot(&t) ?: propagate(&t) ?: set_flags(&t) ?: mnt_keep_procs(&t);
+		if (!t.m[i].ns)
+			ret = attach(ctx, &t, &t.m[i]);
+	ret = ret ?: pivot(t.root) ?: build_others(ctx, &t) ?: propagate(&t) ?: set_flags(&t) ?:
+	      enter_ns(t.root) ?: mnt_keep_procs(&t) ?: keep_mnts(&t);
 	if (!ret)
-		pr_info("mount namespace %u: %zu mounts, the root from %s", id, t.n, root);
+		pr_info("mount namespace %u: %zu mounts in %zu namespaces, the root from %s", id,
+			t.n, t.nr_ns, root);
+	if (t.nr_ns > 1 && t.ns[0].nsfd >= 0)
+		close(t.ns[0].nsfd);
+	building = NULL;
 	tree_close(&t);
 	return ret;
+}
+
+int mnt_enter_kept(unsigned int k)
+{
+	if (k >= nr_kept || kept[k].nsfd < 0)
+		return 0;	/* a tree of one mount namespace */
+	if (setns(kept[k].nsfd, CLONE_NEWNS)) {
+		pr_perror("cannot enter mount namespace %u", kept[k].id);
+		return -errno;
+	}
+	return 0;
+}
+
+/* In task @t: into its own mount namespace, when it is not its parent's. */
+static int mnt_restore_task(struct rst_ctx *ctx, struct rst_task *t)
+{
+	uint32_t its = task_mntns(t), parents = task_mntns(t->parent ?: &ctx->tasks[0]);
+
+	if (its == parents || !its)
+		return 0;
+	for (size_t k = 0; k < nr_kept; k++) {
+		if (kept[k].id != its)
+			continue;
+		if (setns(kept[k].nsfd, CLONE_NEWNS)) {
+			pr_perror("pid %d: cannot enter its mount namespace %u", t->pid, its);
+			return -errno;
+		}
+		return 0;
+	}
+	pr_err("pid %d: its mount namespace %u was not restored", t->pid, its);
+	return -EINVAL;
 }
 
 const struct ns_operations mnt_ns_ops = {
 	.name = "mnt",
 	.cflag = CLONE_NEWNS,
 	.dump_outside = true,
+	.per_task = true,
 	.dump = mnt_dump,
 	.restore = mnt_restore,
 	.restore_root = mnt_restore_root,
+	.restore_task = mnt_restore_task,
 };

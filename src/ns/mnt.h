@@ -42,14 +42,32 @@ struct mnt {
 	bool grouped;		/* restore: its peer group is made */
 	bool below;		/* restore: a mount is below it or bound from it */
 	int made_dirs;		/* restore: directories made above its deleted root */
+	bool remade;		/* restore: its deleted root made again (make_deleted) */
 	bool outside_master;	/* its master group is not in the namespace */
 	char *type;		/* dump: its file system's name */
+	unsigned int ns;	/* its namespace: an index in tree's ns[] */
+	int pre;		/* restore: made already, detached (another namespace's bind...) */
 };
 
+/* The most mount namespaces a tree may have. */
+#define MNT_NS_MAX	16
+
+/*
+ * The mounts of every mount namespace of the tree, the root task's first:
+ * a mount may be a bind of a mount of another namespace (one made by
+ * unshare is a copy of its parent's), so they are planned together.
+ */
 struct tree {
 	struct mnt *m;		/* in creation order once planned: the root first */
 	size_t n;
-	struct mnt *root;
+	struct mnt *root;	/* the root mount of ns[0] */
+	size_t nr_ns;
+	struct tree_ns {
+		uint32_t id;	/* as in ids-PID.img */
+		pid_t pid;	/* dump: a task in it */
+		struct mnt *root;
+		int nsfd;	/* restore: the namespace */
+	} ns[MNT_NS_MAX];
 };
 
 struct opt_flag {
@@ -66,6 +84,8 @@ int mnt_plan(struct tree *t, const struct opts *o, bool dump);
 /* @root (a path in a superblock) holds @sub: the rest of @sub, "" or NULL. */
 const char *mnt_under(const char *root, const char *sub);
 int mnt_tree_add(struct tree *t, MntEntry *e);
+/* A new namespace @id in @t, which the mounts added next belong to (-ENOSPC: too many). */
+int mnt_tree_ns(struct tree *t, uint32_t id);
 /*
  * tar(1) run with @in, @out as its stdin, stdout and the directory that
  * @dir(@arg), called in tar's process before the exec, opens as its cwd.
@@ -81,6 +101,8 @@ struct rst_ctx;
 int mnt_make_new(struct rst_ctx *ctx, struct mnt *m);
 /* The flags of mount @m itself (read-only, nosuid, nodev, noexec, atime). */
 int mnt_set_attrs(const struct mnt *m);
+/* After the restore, in a task of the tree: into namespace @k of the tree (0: the root task's). */
+int mnt_enter_kept(unsigned int k);
 /* mnt-proc.c: the proc mounts of @t to make again in the root (copied). */
 int mnt_keep_procs(const struct tree *t);
 /* In the root, first of all: its proc mounts made again in its own pid namespace. */
