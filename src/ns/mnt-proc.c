@@ -36,6 +36,19 @@ struct proc_sub {
 static struct proc_sub *subs;
 static size_t nr_subs;
 
+/*
+ * The parent of each proc of procs[], when it is shared: a proc taken off
+ * and made again below it would reach its peers (other namespaces' roots
+ * too), so the parent leaves its group for that while and joins again
+ * through a peer (found by path in its namespace).
+ */
+struct proc_parent {
+	char *path;		/* NULL: not shared */
+	char *peer;		/* a peer's mount point, or NULL (a group of one) */
+	unsigned int peer_ns;
+};
+static struct proc_parent *pparents;
+
 static bool is_below(const struct mnt *m, const struct mnt *proc)
 {
 	for (const struct mnt *p = m->parent; p; p = p->parent)
@@ -66,6 +79,33 @@ static int keep_subs(const struct tree *t, const struct mnt *proc, size_t index)
 	return 0;
 }
 
+static int keep_parent(const struct tree *t, const struct mnt *m, size_t index)
+{
+	const struct mnt *par = m->parent;
+	struct proc_parent *pp = realloc(pparents, (index + 1) * sizeof(*pp));
+
+	if (!pp)
+		return -ENOMEM;
+	pparents = pp;
+	pp = &pparents[index];
+	*pp = (struct proc_parent){ NULL, NULL, 0 };
+	if (!par || !par->e->shared_id)
+		return 0;
+	pp->path = strdup(par->e->mountpoint);
+	for (size_t j = 0; j < t->n && !pp->peer; j++) {
+		/* (A peer joined from must hold the parent's root.) */
+		if (&t->m[j] == par || t->m[j].e->shared_id != par->e->shared_id ||
+		    t->m[j].e->root_dev != par->e->root_dev ||
+		    !mnt_under(t->m[j].e->root, par->e->root))
+			continue;
+		pp->peer = strdup(t->m[j].e->mountpoint);
+		pp->peer_ns = t->m[j].ns;
+		if (!pp->peer)
+			return -ENOMEM;
+	}
+	return pp->path ? 0 : -ENOMEM;
+}
+
 int mnt_keep_procs(const struct tree *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
@@ -81,7 +121,7 @@ int mnt_keep_procs(const struct tree *t)
 		for (size_t j = 0; j < t->n; j++)
 			below |= t->m[j].src == m && !is_below(&t->m[j], m) &&
 				 (t->m[j].ns == m->ns || strcmp(t->m[j].e->root, "/"));
-		if (keep_subs(t, m, nr_procs))
+		if (keep_subs(t, m, nr_procs) || keep_parent(t, m, nr_procs))
 			return -ENOMEM;
 		p = realloc(procs, (nr_procs + 1) * sizeof(*p));
 		if (!p)
@@ -172,10 +212,44 @@ static int clone_subs(size_t i, bool take)
 	return 0;
 }
 
+static int parent_prop(int fd, const char *path, uint64_t prop)
+{
+	struct mount_attr a = { .propagation = prop };
+
+	if (mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
+		pr_perror("cannot set the propagation of %s to %#lx", path, (unsigned long)prop);
+		return -errno;
+	}
+	return 0;
+}
+
+/* Parent @pp of proc @i back in its peer group (after leave_group()). */
+static int join_group(const struct proc_parent *pp, int fd, const char *proc)
+{
+	int peer, root, ret = 0;
+
+	if (!pp->peer)
+		return parent_prop(fd, pp->path, MS_SHARED);
+	root = mnt_kept_root(pp->peer_ns);
+	if (root == AT_FDCWD)
+		peer = open(pp->peer, O_PATH | O_CLOEXEC);
+	else
+		peer = openat(root, pp->peer[1] ? pp->peer + 1 : ".", O_PATH | O_CLOEXEC);
+	if (peer < 0 || move_mount(peer, "", fd, "", MOVE_MOUNT_SET_GROUP |
+				   MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) {
+		pr_perror("%s: cannot put its parent %s back into its peer group (with %s)", proc,
+			  pp->path, pp->peer);
+		ret = -errno;
+	}
+	if (peer >= 0)
+		close(peer);
+	return ret;
+}
+
 /* In the root, first of all: its proc mounts made again in its own pid namespace. */
 int mnt_restore_root(struct rst_ctx *ctx, uint32_t id)
 {
-	int ret = 0;
+	int ret = 0, pfd;
 
 	if (!(ns_clone_flags(ctx, &ctx->tasks[0]) & CLONE_NEWPID))
 		return 0;
@@ -190,6 +264,12 @@ int mnt_restore_root(struct rst_ctx *ctx, uint32_t id)
 		ret = mnt_enter_kept(p->ns) ?: clone_subs(i, true);
 		if (ret)
 			return ret;
+		pfd = pparents[i].path ? open(pparents[i].path, O_PATH | O_CLOEXEC) : -1;
+		if (pparents[i].path && (pfd < 0 || parent_prop(pfd, pparents[i].path, MS_PRIVATE))) {
+			if (pfd >= 0)
+				close(pfd);
+			return -EIO;
+		}
 		if (umount2(p->e->mountpoint, MNT_DETACH)) {
 			pr_perror("mount %u: cannot take the controller's proc off %s", p->e->mnt_id,
 				  p->e->mountpoint);
@@ -203,6 +283,10 @@ int mnt_restore_root(struct rst_ctx *ctx, uint32_t id)
 			ret = -errno;
 		}
 		ret = ret ?: mnt_set_attrs(p) ?: clone_subs(i, false);
+		if (pfd >= 0) {
+			ret = ret ?: join_group(&pparents[i], pfd, p->e->mountpoint);
+			close(pfd);
+		}
 		close(p->fd);
 		p->fd = -1;
 	}

@@ -1016,6 +1016,10 @@ static int build_others(struct rst_ctx *ctx, struct tree *t)
 		ret = build_ns(ctx, t, k) ?: keep_ns(ctx, t, k);
 	if (!ret && t->nr_ns > 1)
 		ret = enter_ns(t->root) ?: chdir("/") ? -errno : 0;
+	if (!ret && t->nr_ns > 1) {
+		kept[0].rootfd = rst_pool_add(ctx, open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+		ret = kept[0].rootfd < 0 ? kept[0].rootfd : 0;
+	}
 	return ret;
 }
 
@@ -1054,6 +1058,11 @@ static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 	building = NULL;
 	tree_close(&t);
 	return ret;
+}
+
+int mnt_kept_root(unsigned int k)
+{
+	return k < nr_kept && kept[k].rootfd >= 0 ? kept[k].rootfd : AT_FDCWD;
 }
 
 int mnt_enter_kept(unsigned int k)

@@ -103,6 +103,8 @@ int mnt_make_new(struct rst_ctx *ctx, struct mnt *m);
 int mnt_set_attrs(const struct mnt *m);
 /* After the restore, in a task of the tree: into namespace @k of the tree (0: the root task's). */
 int mnt_enter_kept(unsigned int k);
+/* The root of namespace @k of the tree, after the restore (AT_FDCWD for the root task's). */
+int mnt_kept_root(unsigned int k);
 /* mnt-proc.c: the proc mounts of @t to make again in the root (copied). */
 int mnt_keep_procs(const struct tree *t);
 /* In the root, first of all: its proc mounts made again in its own pid namespace. */
