@@ -230,8 +230,11 @@ int files_reopen(int fd, int flags, const char *what)
 	/* O_TMPFILE carries O_DIRECTORY, which the file it made is not. */
 	if ((flags & O_TMPFILE) == O_TMPFILE)
 		flags &= ~O_DIRECTORY;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	nfd = open(path, rst_open_flags(flags));
+	/* Through stasis's /proc: the tree's mount namespace may have none. */
+	snprintf(path, sizeof(path), "fd/%d", fd);
+	nfd = rst_open_self(path, rst_open_flags(flags) & ~O_CLOEXEC);
+	if (nfd >= 0 && !(flags & O_CLOEXEC))
+		fcntl(nfd, F_SETFD, 0);
 	if (nfd < 0) {
 		pr_perror("%s: cannot open it again with flags %#o", what, flags);
 		return -errno;

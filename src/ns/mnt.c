@@ -650,12 +650,17 @@ static int open_externals(struct rst_ctx *ctx, struct tree *t)
 {
 	for (size_t i = 1; i < t->n; i++) {
 		struct mnt *m = &t->m[i];
+		char abs[PATH_MAX];
 		const char *path;
 
 		if (!m->e->ext_key)
 			continue;
 		path = ext_path(ctx->opts, m->e->ext_key, false);
-		m->srcfd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		/* A relative path is from stasis's root, as CRIU reads it. */
+		if (snprintf(abs, sizeof(abs), "/%s", path) >= (int)sizeof(abs))
+			return -ENAMETOOLONG;
+		m->srcfd = open_tree(AT_FDCWD, path[0] == '/' ? path : abs,
+				     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		if (m->srcfd < 0) {
 			pr_perror("mount %u (%s): cannot bind the external %s", m->e->mnt_id,
 				  m->e->mountpoint, path);

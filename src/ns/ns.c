@@ -407,8 +407,13 @@ static unsigned long unshared_mask(void)
  */
 static int open_svc(struct rst_ctx *ctx, const char *path, int flags, int slot)
 {
-	int fd = open(path, flags | O_CLOEXEC), nfd, err;
+	int fd, nfd, err;
 
+	/* Through stasis's /proc: the tree's mount namespace, entered by now, may have none. */
+	if (!strncmp(path, "/proc/self/", 11))
+		fd = rst_open_self(path + 11, flags);
+	else
+		fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("cannot open %s", path);
 		return -errno;
