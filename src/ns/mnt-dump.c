@@ -215,8 +215,9 @@ static int mark_external(struct tree *t, const struct opts *o)
 			pr_err("unsupported: --external %s (external mounts found by stasis itself)", x);
 			return -ENOTSUP;
 		}
+		/* A mount point of the root task's namespace, as CRIU reads it. */
 		for (size_t j = 0; j < t->n; j++)
-			if (strlen(t->m[j].e->mountpoint) == (size_t)(end - x - 4) &&
+			if (!t->m[j].ns && strlen(t->m[j].e->mountpoint) == (size_t)(end - x - 4) &&
 			    !strncmp(t->m[j].e->mountpoint, x + 4, end - x - 4))
 				m = &t->m[j];
 		if (!m) {
