@@ -18,6 +18,7 @@
 #include "files/unix.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "sk-packet.pb-c.h"
 #include "sk-unix.pb-c.h"
 
@@ -269,11 +270,18 @@ static int bind_name(struct unix_rst *ur, int fd, const UnixSkEntry *u)
 	socklen_t len = make_addr(u, &sa);
 	bool path = sa.sun_path[0];
 	struct stat st;
-	int old, ret;
+	int old, ret, in;
 
+	/* In the mount namespace of its mount, when it is not the root task's. */
+	in = u->has_mnt_id && u->mnt_id >= 0 ? mntns_enter_of(u->mnt_id) : 0;
+	if (in < 0)
+		return in;
 	ret = enter_dir(u, &old);
-	if (ret)
+	if (ret) {
+		if (in)
+			mntns_back();
 		return ret;
+	}
 	if (path && u->deleted) {
 		ret = bind_deleted(ur, fd, u, &sa, len);
 		goto out;
@@ -295,6 +303,8 @@ static int bind_name(struct unix_rst *ur, int fd, const UnixSkEntry *u)
 	}
 out:
 	leave_dir(old);
+	if (in)
+		ret = mntns_back() ?: ret;
 	return ret;
 }
 
@@ -473,6 +483,7 @@ static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const 
 	struct sockaddr_un sa;
 	uint32_t held;
 	socklen_t len;
+	int in;
 	int ret, old;
 
 	if (pf->fe->usk->uflags & USK_EXTERN) {
@@ -500,6 +511,12 @@ static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const 
 			goto out;
 	}
 	len = make_addr(pf->fe->usk, &sa);
+	in = pf->fe->usk->has_mnt_id && pf->fe->usk->mnt_id >= 0 ?
+	     mntns_enter_of(pf->fe->usk->mnt_id) : 0;
+	if (in < 0) {
+		ret = in;
+		goto out;
+	}
 	ret = enter_dir(pf->fe->usk, &old);
 	if (!ret && connect(fd, (struct sockaddr *)&sa, len)) {
 		pr_perror("unix socket %u: cannot connect it to socket %u", u->ino,
@@ -507,6 +524,8 @@ static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const 
 		ret = -errno;
 	}
 	leave_dir(old);
+	if (in)
+		ret = mntns_back() ?: ret;
 out:
 	while (ur->nr_rm > rm_mark)
 		do_removal(&ur->rm[--ur->nr_rm]);

@@ -461,6 +461,11 @@ static int dump_path(const struct file_parms *p, const struct unix_diag_info *ui
 		perms->uid = st.st_uid;
 		perms->gid = st.st_gid;
 		ue->file_perms = perms;
+		/* As CRIU: the mount it is on, so that it is bound again in its namespace. */
+		if (!rel && !files_in_my_mntns(p->pid)) {
+			ue->has_mnt_id = true;
+			ue->mnt_id = files_path_mnt_id(p->pid, path);
+		}
 	}
 	if (!rel)
 		return 0;

@@ -1065,6 +1065,27 @@ static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 	return ret;
 }
 
+int mntns_enter_of(uint32_t mnt_id)
+{
+	for (size_t i = 0; i < nr_kept_mnts; i++) {
+		unsigned int k = kept_mnts[i].ns;
+
+		if (kept_mnts[i].mnt_id != mnt_id || !k || k >= nr_kept)
+			continue;
+		if (setns(kept[k].nsfd, CLONE_NEWNS)) {
+			pr_perror("cannot enter mount namespace %u", kept[k].id);
+			return -errno;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+int mntns_back(void)
+{
+	return mnt_enter_kept(0);
+}
+
 int mnt_kept_root(unsigned int k)
 {
 	return k < nr_kept && kept[k].rootfd >= 0 ? kept[k].rootfd : AT_FDCWD;

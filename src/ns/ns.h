@@ -139,5 +139,12 @@ int pidns_real_tids(struct rst_ctx *ctx, const struct rst_task *t, pid_t *out);
  * task's; -1 otherwise (then a path is the controller's).
  */
 int mntns_root_of(uint32_t mnt_id);
+/*
+ * The controller into the namespace of mount @mnt_id for a while (a unix
+ * socket bound there): 1 when it moved, 0 when it is the root task's, or
+ * -errno.  mntns_back() returns it to the root task's (cwd: its root).
+ */
+int mntns_enter_of(uint32_t mnt_id);
+int mntns_back(void);
 
 #endif
