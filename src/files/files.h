@@ -279,6 +279,11 @@ int files_path_mnt_id(pid_t pid, const char *path);
  * is, in the mount namespace of its mnt_id: open(2)'s result.
  */
 int files_open_on(const RegFileEntry *rfe, int flags);
+/*
+ * Dump: the root of task @pid's mount namespace, which its /proc/PID/fd
+ * links are paths from (AT_FDCWD: stasis's own), or -1; kept till the end.
+ */
+int files_ns_root(pid_t pid);
 /* Close the roots of the tree's mount namespaces the two above opened. */
 void files_ns_roots_drop(void);
 /* stat(2) of @path in task @pid's root and mounts: 0, or -1 and errno. */

@@ -347,6 +347,11 @@ static int ns_root_of(pid_t pid)
 	return fd;
 }
 
+int files_ns_root(pid_t pid)
+{
+	return files_in_my_mntns(pid) ? AT_FDCWD : ns_root_of(pid);
+}
+
 void files_ns_roots_drop(void)
 {
 	for (size_t i = 0; i < nr_ns_roots; i++)

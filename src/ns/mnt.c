@@ -966,6 +966,7 @@ static size_t nr_kept;
 static struct kept_mnt {
 	uint32_t mnt_id;
 	unsigned int ns;
+	char *mountpoint;
 } *kept_mnts;
 static size_t nr_kept_mnts;
 
@@ -987,14 +988,46 @@ static int keep_ns(struct rst_ctx *ctx, struct tree *t, unsigned int k)
 
 static int keep_mnts(struct tree *t)
 {
+	for (size_t i = 0; i < nr_kept_mnts; i++)
+		free(kept_mnts[i].mountpoint);
 	free(kept_mnts);
 	nr_kept_mnts = 0;
 	kept_mnts = calloc(t->n, sizeof(*kept_mnts));
 	if (!kept_mnts)
 		return -ENOMEM;
-	for (size_t i = 0; i < t->n; i++)
-		kept_mnts[nr_kept_mnts++] = (struct kept_mnt){ t->m[i].e->mnt_id, t->m[i].ns };
+	for (size_t i = 0; i < t->n; i++) {
+		char *mp = strdup(t->m[i].e->mountpoint);
+
+		if (!mp)
+			return -ENOMEM;
+		kept_mnts[nr_kept_mnts++] = (struct kept_mnt){ t->m[i].e->mnt_id, t->m[i].ns, mp };
+	}
 	return 0;
+}
+
+static const struct kept_mnt *kept_mnt(uint32_t mnt_id)
+{
+	for (size_t i = 0; i < nr_kept_mnts; i++)
+		if (kept_mnts[i].mnt_id == mnt_id && kept_mnts[i].ns < nr_kept)
+			return &kept_mnts[i];
+	return NULL;
+}
+
+int mntns_tree_root_of(uint32_t mnt_id)
+{
+	const struct kept_mnt *m = kept_mnt(mnt_id);
+
+	return m ? kept[m->ns].rootfd : -1;
+}
+
+int mntns_open_mount(uint32_t mnt_id)
+{
+	const struct kept_mnt *m = kept_mnt(mnt_id);
+
+	if (!m)
+		return -1;
+	return openat(kept[m->ns].rootfd, m->mountpoint[1] ? m->mountpoint + 1 : ".",
+		      O_PATH | O_DIRECTORY | O_CLOEXEC);
 }
 
 int mntns_root_of(uint32_t mnt_id)
@@ -1011,20 +1044,19 @@ static int build_others(struct rst_ctx *ctx, struct tree *t)
 {
 	int ret = 0;
 
-	if (t->nr_ns > 1) {
-		/* The root's, for a task whose parent is in another. */
-		kept[0] = (struct kept_ns){ t->ns[0].id, rst_pool_add(ctx, dup(t->ns[0].nsfd)), -1 };
+	/* The root's: its root for paths once the controller has left; entered by a task whose parent is in another. */
+	kept[0] = (struct kept_ns){ t->ns[0].id, -1,
+				    rst_pool_add(ctx, open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) };
+	ret = kept[0].rootfd < 0 ? kept[0].rootfd : 0;
+	nr_kept = 1;
+	if (!ret && t->nr_ns > 1) {
+		kept[0].nsfd = rst_pool_add(ctx, dup(t->ns[0].nsfd));
 		ret = kept[0].nsfd < 0 ? kept[0].nsfd : 0;
-		nr_kept = 1;
 	}
 	for (unsigned int k = 1; !ret && k < t->nr_ns; k++)
 		ret = build_ns(ctx, t, k) ?: keep_ns(ctx, t, k);
 	if (!ret && t->nr_ns > 1)
 		ret = enter_ns(t->root) ?: chdir("/") ? -errno : 0;
-	if (!ret && t->nr_ns > 1) {
-		kept[0].rootfd = rst_pool_add(ctx, open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
-		ret = kept[0].rootfd < 0 ? kept[0].rootfd : 0;
-	}
 	return ret;
 }
 
