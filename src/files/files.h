@@ -353,6 +353,8 @@ void procpath_restore_cleanup(struct files_rst_priv *priv);
 
 /* ghost.c: the pool fd that keeps ghost file @gid, made (as @path) on first use. */
 int ghost_get(struct rst_ctx *ctx, uint32_t gid, const char *path);
+/* REG entry @rfe, a ghost @gid, opened with @flags on its own mount. */
+int ghost_open(struct rst_ctx *ctx, uint32_t gid, const RegFileEntry *rfe, int flags);
 /* Was ghost file @gid inode @ino of kernel device @kdev?  1, 0 or -errno. */
 int ghost_is(struct rst_ctx *ctx, uint32_t gid, uint32_t kdev, uint64_t ino);
 void ghost_restore_cleanup(struct files_rst_priv *priv);

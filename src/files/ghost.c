@@ -23,6 +23,7 @@
 #include "ghost-file.pb-c.h"
 #include "remap-file-path.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 
 /* From this size on, ghost contents are stored as data runs (holes skipped). */
 #define GHOST_CHUNKS_MIN	(3 * 4096)
@@ -227,6 +228,7 @@ int ghost_dump(struct dump_ctx *ctx, const struct file_parms *p, uint32_t id)
 struct rst_ghost {
 	uint32_t id;
 	int fd;
+	int64_t mnt_id;		/* the mount it was made on (as dumped), or -1 */
 };
 
 
@@ -538,28 +540,92 @@ int ghost_is(struct rst_ctx *ctx, uint32_t gid, uint32_t kdev, uint64_t ino)
 }
 
 /* The pool fd that keeps ghost file @gid, made the first time it is asked for. */
-int ghost_get(struct rst_ctx *ctx, uint32_t gid, const char *path)
+static struct rst_ghost *ghost_find(struct files_rst_priv *priv, uint32_t gid)
+{
+	for (size_t i = 0; i < priv->nr_ghosts; i++)
+		if (priv->ghosts[i].id == gid)
+			return &priv->ghosts[i];
+	return NULL;
+}
+
+/*
+ * Ghost @gid made at @path on mount @mnt_id (-1: none recorded), in that
+ * mount's namespace when it is not the root task's.
+ */
+static int ghost_get_on(struct rst_ctx *ctx, uint32_t gid, const char *path, int64_t mnt_id)
 {
 	struct files_rst_priv *priv = files_rst_priv(ctx);
-	int fd, ret;
+	struct rst_ghost *g;
+	int fd, ret, in;
 
 	if (!priv)
 		return -ENOMEM;
-	for (size_t i = 0; i < priv->nr_ghosts; i++)
-		if (priv->ghosts[i].id == gid)
-			return priv->ghosts[i].fd;
+	g = ghost_find(priv, gid);
+	if (g)
+		return g->fd;
 	ret = files_grow(&priv->ghosts, &priv->cap_ghosts, priv->nr_ghosts,
 			 sizeof(*priv->ghosts));
 	if (ret)
 		return ret;
+	in = mnt_id >= 0 ? mntns_enter_of(mnt_id) : 0;
+	if (in < 0)
+		return in;
 	fd = ghost_make(ctx, gid, path);
+	if (in && mntns_back() && fd >= 0) {
+		close(fd);
+		return -EIO;
+	}
 	if (fd < 0)
 		return fd;
 	fd = rst_pool_add(ctx, fd);
 	if (fd < 0)
 		return fd;
-	priv->ghosts[priv->nr_ghosts++] = (struct rst_ghost){ .id = gid, .fd = fd };
+	priv->ghosts[priv->nr_ghosts++] = (struct rst_ghost){ .id = gid, .fd = fd, .mnt_id = mnt_id };
 	return fd;
+}
+
+int ghost_get(struct rst_ctx *ctx, uint32_t gid, const char *path)
+{
+	return ghost_get_on(ctx, gid, path, -1);
+}
+
+/* The open ghost @fd again, on the restored mount @mnt_id (by its handle there). */
+static int reopen_on(int fd, uint32_t mnt_id, int flags, const char *path)
+{
+	struct {
+		struct file_handle h;
+		unsigned char b[MAX_HANDLE_SZ];
+	} fh = { .h.handle_bytes = MAX_HANDLE_SZ };
+	int mfd, nfd, id;
+
+	mfd = mntns_open_mount(mnt_id);
+	if (mfd < 0)
+		return files_reopen(fd, flags, path);	/* not a mount of the tree's */
+	if (name_to_handle_at(fd, "", &fh.h, &id, AT_EMPTY_PATH)) {
+		pr_perror("ghost file %s: no handle", path);
+		close(mfd);
+		return -errno;
+	}
+	nfd = open_by_handle_at(mfd, &fh.h, rst_open_flags(flags));
+	if (nfd < 0)
+		pr_perror("ghost file %s: cannot open it on mount %u", path, mnt_id);
+	close(mfd);
+	return nfd < 0 ? -errno : nfd;
+}
+
+int ghost_open(struct rst_ctx *ctx, uint32_t gid, const RegFileEntry *rfe, int flags)
+{
+	int64_t mnt_id = rfe->has_mnt_id ? rfe->mnt_id : -1;
+	int fd = ghost_get_on(ctx, gid, rfe->name, mnt_id);
+	struct rst_ghost *g;
+
+	if (fd < 0)
+		return fd;
+	g = ghost_find(files_rst_priv(ctx), gid);
+	/* One inode seen through two mounts: each entry's file is on its own. */
+	if (g && g->mnt_id >= 0 && mnt_id >= 0 && g->mnt_id != mnt_id)
+		return reopen_on(fd, mnt_id, flags & ~O_NOFOLLOW, rfe->name);
+	return files_reopen(fd, flags & ~O_NOFOLLOW, rfe->name);
 }
 
 

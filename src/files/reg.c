@@ -450,12 +450,8 @@ static int reg_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t id, i
 		       remap_type_name(rm->type));
 		return -ENOTSUP;
 	}
-	if (rm) {
-		fd = ghost_get(ctx, rm->remap_id, rfe->name);
-		if (fd < 0)
-			return fd;
-		return files_reopen(fd, flags & ~O_NOFOLLOW, rfe->name);
-	}
+	if (rm)
+		return ghost_open(ctx, rm->remap_id, rfe, flags);
 	if (procpath_is_dead(priv, rfe->name))
 		return procpath_open_dead(priv, rfe->name, flags);
 	fd = files_open_on(rfe, flags);

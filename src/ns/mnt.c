@@ -1026,8 +1026,9 @@ int mntns_open_mount(uint32_t mnt_id)
 
 	if (!m)
 		return -1;
+	/* Not O_PATH: open_by_handle_at() takes no O_PATH fd. */
 	return openat(kept[m->ns].rootfd, m->mountpoint[1] ? m->mountpoint + 1 : ".",
-		      O_PATH | O_DIRECTORY | O_CLOEXEC);
+		      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
 int mntns_root_of(uint32_t mnt_id)

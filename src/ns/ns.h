@@ -147,7 +147,7 @@ int mntns_root_of(uint32_t mnt_id);
 int mntns_enter_of(uint32_t mnt_id);
 /* As mntns_root_of(), the root task's namespace too (its root, for paths once the controller left). */
 int mntns_tree_root_of(uint32_t mnt_id);
-/* The restored mount @mnt_id, reached by its mount point (O_PATH), or -1. */
+/* The restored mount @mnt_id, reached by its mount point (a directory open O_RDONLY), or -1. */
 int mntns_open_mount(uint32_t mnt_id);
 int mntns_back(void);
 
