@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -457,15 +459,43 @@ static int ghost_keeper(const GhostFileEntry *g, const char *at)
 	return fd;
 }
 
+/*
+ * A ghost on a read-only mount (of a writable superblock) is made through
+ * a writable copy of its directory, a detached bind: @alt names @path
+ * there.  The copy's fd, or -1 where @path's mount is writable.
+ */
+static int rw_dir(const char *path, char *alt, size_t size)
+{
+	struct mount_attr a = { .attr_clr = MOUNT_ATTR_RDONLY };
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	struct statvfs sv;
+	int fd;
+
+	if (!slash || slash - path >= PATH_MAX)
+		return -1;
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (statvfs(dir, &sv) || !(sv.f_flag & ST_RDONLY))
+		return -1;
+	fd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd >= 0 && mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0)
+		snprintf(alt, size, "/proc/self/fd/%d%s", fd, slash);
+	return fd;
+}
+
 /* Make ghost file @gid again, named @path while it is made; an fd on it, deleted. */
 static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 {
 	ProtobufCMessage *msg = NULL;
 	const GhostFileEntry *g;
 	struct img *img;
-	char at[PATH_MAX];
+	char at[PATH_MAX], alt[PATH_MAX];
 	size_t kept = SIZE_MAX;
-	int fd = -1, ret;
+	int fd = -1, rw = -1, ret;
 
 	ret = img_open(&img, ctx->dirfd, IMG_GHOST_FILE, gid, O_RDONLY);
 	if (ret == -ENOENT)
@@ -483,7 +513,8 @@ static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 	ret = ghost_parents(path, &kept);
 	if (ret < 0)
 		goto out;
-	ret = ghost_create(g, gid, path, at, sizeof(at));
+	rw = rw_dir(path, alt, sizeof(alt));
+	ret = ghost_create(g, gid, rw >= 0 ? alt : path, at, sizeof(at));
 	if (ret < 0)
 		goto out;
 	if (S_ISREG(g->mode)) {
@@ -507,6 +538,8 @@ out:
 		ghost_parents_remove(path, kept);
 	if (ret < 0 && fd >= 0)
 		close(fd);
+	if (rw >= 0)
+		close(rw);
 	img_free_msg(msg);
 	img_close(img);
 	return ret;
