@@ -231,6 +231,85 @@ static int mark_external(struct tree *t, const struct opts *o)
 	return 0;
 }
 
+/*
+ * The mount of stasis's own namespace that tree mount @m is a bind of (same
+ * superblock, a root that holds @m's), the one sharing with it first: NULL
+ * if none.
+ */
+static const struct mnt *outside_match(const struct tree *own, const MntEntry *m)
+{
+	const struct mnt *best = NULL;
+
+	for (size_t i = 0; i < own->n; i++) {
+		const MntEntry *o = own->m[i].e;
+
+		if (o->root_dev != m->root_dev || o->fstype != m->fstype ||
+		    strcmp(o->source, m->source) || !mnt_under(o->root, m->root))
+			continue;
+		best = &own->m[i];
+		if (((m->flags & MS_SHARED) && o->shared_id == m->shared_id) ||
+		    ((m->flags & MS_SLAVE) && o->shared_id == m->master_id))
+			break;
+	}
+	return best;
+}
+
+/* Tree mount @m, a bind of @o outside: external, made again from @o's path, as CRIU keeps it. */
+static int auto_one(const struct opts *opts, struct mnt *m, const MntEntry *o)
+{
+	const char *rest = mnt_under(o->root, m->e->root);
+	char *src;
+
+	if ((m->e->flags & MS_SHARED) && !opts->ext_sharing)
+		return 0;
+	if ((m->e->flags & MS_SLAVE) &&
+	    (!opts->ext_masters || (m->e->master_id != o->shared_id && m->e->master_id != o->master_id)))
+		return 0;
+	if (asprintf(&src, "%s%s%s", o->mountpoint, *rest && strcmp(o->mountpoint, "/") ? "/" : "",
+		     rest) < 0)
+		return -ENOMEM;
+	m->e->ext_key = strdup(MNT_AUTO_KEY);
+	if (!m->e->ext_key) {
+		free(src);
+		return -ENOMEM;
+	}
+	free(m->e->source);
+	m->e->source = src;
+	pr_info("mount %u (%s): external, a bind of %s outside", m->e->mnt_id, m->e->mountpoint,
+		src);
+	return 0;
+}
+
+static void tree_free(struct tree *t);
+
+/*
+ * --external mnt[] (or --ext-mount-map auto): each mount of the tree that
+ * is a bind of a mount of stasis's own namespace is external, its path
+ * there kept in its source; shared or a slave only with
+ * --enable-external-sharing or -masters, as CRIU decides.
+ */
+static int auto_external(struct tree *t, const struct opts *opts)
+{
+	struct tree own = { 0 };
+	int ret;
+
+	if (!opts || !opts->ext_mnt_auto)
+		return 0;
+	ret = read_mountinfo(getpid(), &own);
+	for (size_t i = 0; !ret && i < t->n; i++) {
+		struct mnt *m = &t->m[i];
+		const struct mnt *o;
+
+		if (m->e->ext_key || !strcmp(m->e->mountpoint, "/"))
+			continue;
+		o = outside_match(&own, m->e);
+		if (o)
+			ret = auto_one(opts, m, o->e);
+	}
+	tree_free(&own);
+	return ret;
+}
+
 struct reach {
 	pid_t pid;		/* the root task */
 	const MntEntry *e;	/* the tmpfs mount */
@@ -416,6 +495,7 @@ int mnt_dump(struct dump_ctx *ctx, uint32_t id)
 	int ret;
 
 	ret = read_namespaces(ctx, id, &t) ?: mark_external(&t, ctx->opts) ?:
+	      auto_external(&t, ctx->opts) ?:
 	      mnt_plan(&t, ctx->opts, true);
 	for (size_t i = 1; !ret && i < t.n; i++) {
 		const struct fs_kind *fs = mnt_fs_by_code(t.m[i].e->fstype);

@@ -180,8 +180,13 @@ static int plan_one(struct tree *t, size_t i, const struct opts *o, bool dump)
 
 	if (m->e->ext_key) {
 		if (!ext_path(o, m->e->ext_key, dump)) {
-			pr_err("mount %u (%s) is external: --external mnt[%s]:PATH is needed",
-			       m->e->mnt_id, m->e->mountpoint, m->e->ext_key);
+			if (!strcmp(m->e->ext_key, MNT_AUTO_KEY))
+				pr_err("mount %u (%s) is an external mount stasis or CRIU found: "
+				       "--external mnt[] (or --ext-mount-map auto) is needed",
+				       m->e->mnt_id, m->e->mountpoint);
+			else
+				pr_err("mount %u (%s) is external: --external mnt[%s]:PATH is needed",
+				       m->e->mnt_id, m->e->mountpoint, m->e->ext_key);
 			return -EINVAL;
 		}
 		return 0;
@@ -245,6 +250,8 @@ static const char *ext_path(const struct opts *o, const char *key, bool dump)
 
 	if (dump)
 		return key;	/* the key was found in --external itself */
+	if (!strcmp(key, MNT_AUTO_KEY))
+		return o && o->ext_mnt_auto ? "" : NULL;	/* the path is the entry's source */
 	for (size_t i = 0; o && i < o->nr_externals; i++) {
 		const char *e = o->externals[i];
 
@@ -656,6 +663,8 @@ static int open_externals(struct rst_ctx *ctx, struct tree *t)
 		if (!m->e->ext_key)
 			continue;
 		path = ext_path(ctx->opts, m->e->ext_key, false);
+		if (!strcmp(m->e->ext_key, MNT_AUTO_KEY))
+			path = m->e->source;
 		/* A relative path is from stasis's root, as CRIU reads it. */
 		if (snprintf(abs, sizeof(abs), "/%s", path) >= (int)sizeof(abs))
 			return -ENAMETOOLONG;
@@ -731,7 +740,10 @@ static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 		return ret;
 	}
 	m->fd = fd;
-	if (m->e->ext_key)
+	/* --enable-external-sharing: a shared external mount stays in its group outside. */
+	m->host_peer = m->e->ext_key && (m->e->flags & MS_SHARED) && ctx->opts->ext_sharing &&
+		       !m->outside_master;
+	if (m->e->ext_key && !m->host_peer)
 		ret = set_prop(m, m->outside_master ? MS_SLAVE : MS_PRIVATE);
 	if (ret)
 		return ret;
@@ -819,15 +831,25 @@ static int make_group(struct tree *t, struct mnt *lead, unsigned int depth)
 
 	if (lead->grouped || depth > t->n)
 		return 0;	/* done, or a loop of masters (not something mountinfo shows) */
-	if (master && master != lead)
+	if (master && master != lead && !lead->host_peer)
 		ret = make_group(t, master, depth + 1) ?: set_group(master, lead) ?:
 		      set_prop(lead, MS_SLAVE);
-	ret = ret ?: set_prop(lead, MS_SHARED);
+	ret = ret ?: lead->host_peer ? 0 : set_prop(lead, MS_SHARED);
 	for (size_t i = 0; !ret && i < t->n; i++)
-		if (&t->m[i] != lead && t->m[i].e->shared_id == lead->e->shared_id)
+		if (&t->m[i] != lead && t->m[i].e->shared_id == lead->e->shared_id &&
+		    !t->m[i].host_peer)
 			ret = set_group(lead, &t->m[i]);
 	lead->grouped = true;
 	return ret;
+}
+
+/* The member of group @group its peers join: one kept in its group outside, or the first. */
+static struct mnt *group_start(struct tree *t, uint32_t group)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (t->m[i].e->shared_id == group && t->m[i].host_peer)
+			return &t->m[i];
+	return group_leader(t, group);
 }
 
 static int propagate(struct tree *t)
@@ -837,7 +859,7 @@ static int propagate(struct tree *t)
 	for (size_t i = 0; !ret && i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 
-		if (m->e->shared_id && group_leader(t, m->e->shared_id) == m)
+		if (m->e->shared_id && group_start(t, m->e->shared_id) == m)
 			ret = make_group(t, m, 0);
 	}
 	for (size_t i = 0; !ret && i < t->n; i++) {
