@@ -653,6 +653,37 @@ static int make_one(struct rst_ctx *ctx, struct mnt *m)
  * its master and makes every other external mount private at once, so
  * that nothing mounted below it in the tree reaches the host.
  */
+/* The peer group of the mount at @path in the controller's namespace (0: not shared). */
+static uint32_t group_at(const char *path)
+{
+	char line[PATH_MAX + 256], *sh;
+	unsigned int id = 0, mid;
+	uint32_t group = 0;
+	FILE *f;
+	int fd = open(path, O_PATH | O_CLOEXEC);
+
+	snprintf(line, sizeof(line), "fdinfo/%d", fd);
+	f = fd < 0 ? NULL : rst_fopen_self(line);
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %u", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	f = id ? rst_fopen_self("mountinfo") : NULL;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%u ", &mid) != 1 || mid != id)
+			continue;
+		sh = strstr(line, " shared:");
+		group = sh ? strtoul(sh + 8, NULL, 10) : 0;
+		break;
+	}
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	return group;
+}
+
 static int open_externals(struct rst_ctx *ctx, struct tree *t)
 {
 	for (size_t i = 1; i < t->n; i++) {
@@ -668,8 +699,15 @@ static int open_externals(struct rst_ctx *ctx, struct tree *t)
 		/* A relative path is from stasis's root, as CRIU reads it. */
 		if (snprintf(abs, sizeof(abs), "/%s", path) >= (int)sizeof(abs))
 			return -ENAMETOOLONG;
-		m->srcfd = open_tree(AT_FDCWD, path[0] == '/' ? path : abs,
-				     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		path = path[0] == '/' ? path : abs;
+		m->srcfd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		/*
+		 * --enable-external-sharing: a shared external mount whose group
+		 * outside is still the one it shared at dump stays in it (sharing
+		 * made inside the tree is made again there).
+		 */
+		m->host_peer = (m->e->flags & MS_SHARED) && ctx->opts->ext_sharing &&
+			       !m->outside_master && group_at(path) == m->e->shared_id;
 		if (m->srcfd < 0) {
 			pr_perror("mount %u (%s): cannot bind the external %s", m->e->mnt_id,
 				  m->e->mountpoint, path);
@@ -740,9 +778,6 @@ static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 		return ret;
 	}
 	m->fd = fd;
-	/* --enable-external-sharing: a shared external mount stays in its group outside. */
-	m->host_peer = m->e->ext_key && (m->e->flags & MS_SHARED) && ctx->opts->ext_sharing &&
-		       !m->outside_master;
 	if (m->e->ext_key && !m->host_peer)
 		ret = set_prop(m, m->outside_master ? MS_SLAVE : MS_PRIVATE);
 	if (ret)
