@@ -284,6 +284,14 @@ int files_open_on(const RegFileEntry *rfe, int flags);
  * links are paths from (AT_FDCWD: stasis's own), or -1; kept till the end.
  */
 int files_ns_root(pid_t pid);
+/*
+ * Dump: the root (as files_ns_root()) of the mount namespace the file @p
+ * is open on: its task's, or that of another task of the tree (a file
+ * opened on a mount the task's namespace does not have).
+ */
+int files_file_root(struct dump_ctx *ctx, const struct file_parms *p);
+/* stat(2) of @p->link in that namespace, not following a symlink @p is: 0, or -1 and errno. */
+int files_stat_file(struct dump_ctx *ctx, const struct file_parms *p, struct stat *st);
 /* Close the roots of the tree's mount namespaces the two above opened. */
 void files_ns_roots_drop(void);
 /* stat(2) of @path in task @pid's root and mounts: 0, or -1 and errno. */

@@ -37,23 +37,6 @@ static int reach(int root, const char *path, char *out, size_t size)
 	       -ENAMETOOLONG : 0;
 }
 
-/*
- * The root of the mount namespace the file open as @p->lfd is in: its
- * task's, or another task's (a file opened before its task moved).
- */
-static int link_root(struct dump_ctx *ctx, const struct file_parms *p)
-{
-	int mnt = files_fd_mnt_id(p->lfd);
-
-	if (files_in_my_mntns(p->pid) || files_mnt_in_ns(p->pid, mnt))
-		return files_ns_root(p->pid);
-	for (size_t i = 0; i < ctx->nr_tasks; i++)
-		if (ctx->tasks[i].ct->state != COMPEL_TASK_ZOMBIE &&
-		    files_mnt_in_ns(ctx->tasks[i].pid, mnt))
-			return files_ns_root(ctx->tasks[i].pid);
-	return files_ns_root(p->pid);
-}
-
 /* Give the inode open as @p->lfd the name link_remap.@lid near @p->link (from @root), into @name. */
 static int make_link(const struct file_parms *p, int root, uint32_t lid, char *name, size_t size)
 {
@@ -118,7 +101,7 @@ int linkremap_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		return -ENOTSUP;
 	}
 	lid = dump_next_file_id(ctx);
-	root = link_root(ctx, p);
+	root = files_file_root(ctx, p);
 	ret = root == -1 ? -EIO : make_link(p, root, lid, name, sizeof(name));
 	if (ret) {
 		pr_err("pid %d: cannot link %s back as link_remap.%u: %s", p->pid, p->link, lid,

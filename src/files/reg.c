@@ -269,7 +269,7 @@ static int check_path(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		reg_strip_deleted(p->link);
 		return ghost_dump(ctx, p, id);
 	}
-	if (files_stat_at_task(p->pid, p->link, &pst, S_ISLNK(p->st.st_mode))) {
+	if (files_stat_file(ctx, p, &pst)) {
 		if (errno == ENOENT)
 			return linkremap_dump(ctx, p, id);
 		pr_perror("pid %d: cannot stat %s", p->pid, p->link);

@@ -359,6 +359,46 @@ void files_ns_roots_drop(void)
 	nr_ns_roots = 0;
 }
 
+int files_file_root(struct dump_ctx *ctx, const struct file_parms *p)
+{
+	int mnt = files_fd_mnt_id(p->lfd);
+
+	if (files_in_my_mntns(p->pid) || files_mnt_in_ns(p->pid, mnt))
+		return files_ns_root(p->pid);
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].ct->state != COMPEL_TASK_ZOMBIE &&
+		    files_mnt_in_ns(ctx->tasks[i].pid, mnt))
+			return files_ns_root(ctx->tasks[i].pid);
+	return files_ns_root(p->pid);
+}
+
+int files_stat_file(struct dump_ctx *ctx, const struct file_parms *p, struct stat *st)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | (S_ISLNK(p->st.st_mode) ? O_NOFOLLOW : 0),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	bool nofollow = S_ISLNK(p->st.st_mode);
+	int root, fd, err;
+
+	/* The task's own namespace first: the file's mount is looked for only when that fails. */
+	if (!files_stat_at_task(p->pid, p->link, st, nofollow) &&
+	    st->st_dev == p->st.st_dev && st->st_ino == p->st.st_ino)
+		return 0;
+	if (files_in_my_mntns(p->pid))
+		return fstatat(AT_FDCWD, p->link, st, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
+	root = files_file_root(ctx, p);
+	if (root < 0)
+		return -1;
+	fd = syscall(SYS_openat2, root, p->link, &how, sizeof(how));
+	if (fd < 0)
+		return -1;
+	err = fstat(fd, st) ? errno : 0;
+	close(fd);
+	errno = err;
+	return err ? -1 : 0;
+}
+
 /* @path opened O_PATH in task @pid's mount namespace (another than stasis's). */
 static int open_at_task(pid_t pid, const char *path, bool nofollow)
 {
