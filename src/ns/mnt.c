@@ -209,7 +209,7 @@ static int plan_one(struct tree *t, size_t i, const struct opts *o, bool dump)
 }
 
 /* The mount of peer group @group made first, or NULL. */
-static struct mnt *group_leader(struct tree *t, uint32_t group)
+struct mnt *mnt_group_leader(struct tree *t, uint32_t group)
 {
 	for (size_t i = 0; group && i < t->n; i++)
 		if (t->m[i].e->shared_id == group)
@@ -227,7 +227,7 @@ int mnt_plan(struct tree *t, const struct opts *o, bool dump)
 	for (size_t i = 0; !ret && i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 
-		if (!m->e->master_id || group_leader(t, m->e->master_id))
+		if (!m->e->master_id || mnt_group_leader(t, m->e->master_id))
 			continue;
 		/* A master outside: the roots and external mounts come from outside anyway. */
 		if (!m->parent || m->e->ext_key) {
@@ -357,7 +357,7 @@ static int read_tree(struct rst_ctx *ctx, uint32_t id, struct tree *t)
 	return ret;
 }
 
-static uint32_t task_mntns(const struct rst_task *t)
+uint32_t mnt_task_ns(const struct rst_task *t)
 {
 	return t->ids && t->ids->has_mnt_ns_id ? t->ids->mnt_ns_id : 0;
 }
@@ -372,7 +372,7 @@ static int read_trees(struct rst_ctx *ctx, uint32_t id, struct tree *t)
 		uint32_t next = 0;
 
 		for (size_t i = 0; i < ctx->nr_tasks; i++) {
-			uint32_t its = task_mntns(&ctx->tasks[i]);
+			uint32_t its = mnt_task_ns(&ctx->tasks[i]);
 
 			if (its && its != id && its > last && (!next || its < next))
 				next = its;
@@ -426,7 +426,7 @@ static int clone_across(struct mnt *x, struct mnt *m, const char *rel)
 	return 0;
 }
 
-static int open_sources(struct tree *t, struct mnt *x)
+int mnt_open_sources(struct tree *t, struct mnt *x)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		struct mnt *m = &t->m[i];
@@ -619,7 +619,7 @@ static void unmake_deleted(struct mnt *m)
 }
 
 /* Mount @m, detached: its fd, or -errno. */
-static int make_one(struct rst_ctx *ctx, struct mnt *m)
+int mnt_make_one(struct rst_ctx *ctx, struct mnt *m)
 {
 	int fd;
 
@@ -751,10 +751,8 @@ static int make_target(const struct mnt *m, int fd, const char *rel)
 	return ret;
 }
 
-static int set_prop(const struct mnt *m, uint64_t prop);
-
 /* Mount @m below its parent, through the parent's fd. */
-static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
+int mnt_attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 {
 	const char *rel = mnt_under(m->parent->e->mountpoint, m->e->mountpoint);
 	int fd, ret;
@@ -764,7 +762,7 @@ static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 		       m->e->mountpoint, m->parent->e->mnt_id, m->parent->e->mountpoint);
 		return -EINVAL;
 	}
-	fd = make_one(ctx, m);
+	fd = mnt_make_one(ctx, m);
 	if (fd < 0)
 		return fd;
 	ret = make_target(m, fd, rel);
@@ -779,12 +777,12 @@ static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 	}
 	m->fd = fd;
 	if (m->e->ext_key && !m->host_peer)
-		ret = set_prop(m, m->outside_master ? MS_SLAVE : MS_PRIVATE);
+		ret = mnt_set_prop(m, m->outside_master ? MS_SLAVE : MS_PRIVATE);
 	if (ret)
 		return ret;
 	if (m->remade)
 		unmake_deleted(m);
-	return open_sources(t, m);
+	return mnt_open_sources(t, m);
 }
 
 /* The root mount: a bind of @dir, on @dir itself, to pivot into. */
@@ -797,10 +795,10 @@ static int make_root(struct tree *t, const char *dir)
 		pr_perror("cannot bind the root %s for mount %u", dir, r->e->mnt_id);
 		return -errno;
 	}
-	return open_sources(t, r);
+	return mnt_open_sources(t, r);
 }
 
-static int pivot(const struct mnt *root)
+int mnt_pivot(const struct mnt *root)
 {
 	if (fchdir(root->fd) || syscall(SYS_pivot_root, ".", ".") ||
 	    umount2(".", MNT_DETACH) || chdir("/")) {
@@ -810,325 +808,15 @@ static int pivot(const struct mnt *root)
 	return 0;
 }
 
-/*
- * The tree being restored, and the namespace of it the controller is in:
- * a mount's flags and propagation are set only from inside its own.
- */
-static struct tree *building;
-static unsigned int cur_ns;
-
-static int enter_ns(const struct mnt *m)
-{
-	if (!building || m->ns == cur_ns)
-		return 0;
-	if (setns(building->ns[m->ns].nsfd, CLONE_NEWNS)) {
-		pr_perror("cannot enter mount namespace %u", building->ns[m->ns].id);
-		return -errno;
-	}
-	cur_ns = m->ns;
-	return 0;
-}
-
-static int set_prop(const struct mnt *m, uint64_t prop)
-{
-	struct mount_attr a = { .propagation = prop };
-
-	if (enter_ns(m))
-		return -EIO;
-	if (mount_setattr(m->fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
-		pr_perror("mount %u (%s): cannot set its propagation %#lx", m->e->mnt_id,
-			  m->e->mountpoint, (unsigned long)prop);
-		return -errno;
-	}
-	return 0;
-}
-
-/* @to joins @from's peer group and gets its master. */
-static int set_group(const struct mnt *from, const struct mnt *to)
-{
-	if (move_mount(from->fd, "", to->fd, "",
-		       MOVE_MOUNT_SET_GROUP | MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) {
-		pr_perror("mount %u (%s): cannot join the sharing of mount %u (%s)",
-			  to->e->mnt_id, to->e->mountpoint, from->e->mnt_id, from->e->mountpoint);
-		return -errno;
-	}
-	return 0;
-}
-
-/*
- * Peer group of @lead, the first of its members: a slave of its master's
- * group first (when it is one), then shared, then every other member joins.
- */
-static int make_group(struct tree *t, struct mnt *lead, unsigned int depth)
-{
-	struct mnt *master = group_leader(t, lead->e->master_id);
-	int ret = 0;
-
-	if (lead->grouped || depth > t->n)
-		return 0;	/* done, or a loop of masters (not something mountinfo shows) */
-	if (master && master != lead && !lead->host_peer)
-		ret = make_group(t, master, depth + 1) ?: set_group(master, lead) ?:
-		      set_prop(lead, MS_SLAVE);
-	ret = ret ?: lead->host_peer ? 0 : set_prop(lead, MS_SHARED);
-	for (size_t i = 0; !ret && i < t->n; i++)
-		if (&t->m[i] != lead && t->m[i].e->shared_id == lead->e->shared_id &&
-		    !t->m[i].host_peer)
-			ret = set_group(lead, &t->m[i]);
-	lead->grouped = true;
-	return ret;
-}
-
-/* The member of group @group its peers join: one kept in its group outside, or the first. */
-static struct mnt *group_start(struct tree *t, uint32_t group)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (t->m[i].e->shared_id == group && t->m[i].host_peer)
-			return &t->m[i];
-	return group_leader(t, group);
-}
-
-static int propagate(struct tree *t)
-{
-	int ret = 0;
-
-	for (size_t i = 0; !ret && i < t->n; i++) {
-		struct mnt *m = &t->m[i];
-
-		if (m->e->shared_id && group_start(t, m->e->shared_id) == m)
-			ret = make_group(t, m, 0);
-	}
-	for (size_t i = 0; !ret && i < t->n; i++) {
-		struct mnt *m = &t->m[i], *master = group_leader(t, m->e->master_id);
-
-		if (!m->e->shared_id && master)
-			ret = set_group(master, m) ?: set_prop(m, MS_SLAVE);
-	}
-	for (size_t i = 0; !ret && i < t->n; i++)
-		if (t->m[i].e->flags & MS_UNBINDABLE)
-			ret = set_prop(&t->m[i], MS_UNBINDABLE);
-	return ret;
-}
-
-/* The flags of mount @m itself (read-only, nosuid, nodev, noexec, atime). */
-int mnt_set_attrs(const struct mnt *m)
-{
-	uint32_t f = m->e->flags;
-	struct mount_attr a = {
-		.attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-			    MOUNT_ATTR_NOEXEC | MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME,
-		.attr_set = (f & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) |
-			    (f & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
-			    (f & MS_NODEV ? MOUNT_ATTR_NODEV : 0) |
-			    (f & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0) |
-			    (f & MS_NODIRATIME ? MOUNT_ATTR_NODIRATIME : 0) |
-			    (f & MS_NOATIME ? MOUNT_ATTR_NOATIME :
-			     f & MS_STRICTATIME ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME),
-	};
-
-	if (enter_ns(m))
-		return -EIO;
-	if (mount_setattr(m->fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
-		pr_perror("mount %u (%s): cannot set its flags %#x", m->e->mnt_id,
-			  m->e->mountpoint, f);
-		return -errno;
-	}
-	return 0;
-}
-
-/* Read-only superblocks (made here), then each mount's own flags. */
-static int set_flags(struct tree *t)
-{
-	int ret = 0;
-
-	for (size_t i = 0; !ret && i < t->n; i++) {
-		struct mnt *m = &t->m[i];
-		int fsfd;
-
-		ret = enter_ns(m);
-		if (!ret && m->fresh && (m->e->sb_flags & MS_RDONLY)) {
-			fsfd = fspick(m->fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
-			if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) ||
-			    fsconfig(fsfd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0)) {
-				pr_perror("mount %u (%s): cannot make its superblock read-only",
-					  m->e->mnt_id, m->e->mountpoint);
-				ret = -errno;
-			}
-			if (fsfd >= 0)
-				close(fsfd);
-		}
-		ret = ret ?: mnt_set_attrs(m);
-	}
-	return ret;
-}
-
-/*
- * The mounts of the other namespaces made anew, before the first pivot:
- * tar and the host's paths are out of reach after it.
- */
-static int premake(struct rst_ctx *ctx, struct tree *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		struct mnt *m = &t->m[i];
-
-		if (!m->ns || m->src || m->e->ext_key)
-			continue;
-		m->pre = mnt_make_new(ctx, m);
-		if (m->pre < 0)
-			return m->pre;
-	}
-	return 0;
-}
-
-/*
- * Namespace @k (not the root task's): a copy of the one the controller is
- * in, where its root mount goes over / and the rest below it; then
- * pivot_root into it, which leaves nothing of the copy.
- */
-static int build_ns(struct rst_ctx *ctx, struct tree *t, unsigned int k)
-{
-	struct mnt *r = t->ns[k].root;
-	int ret = 0;
-
-	if (unshare(CLONE_NEWNS)) {
-		pr_perror("mount namespace %u: cannot make it", t->ns[k].id);
-		return -errno;
-	}
-	cur_ns = k;
-	t->ns[k].nsfd = rst_open_self("ns/mnt", O_RDONLY);
-	if (t->ns[k].nsfd < 0) {
-		pr_perror("mount namespace %u: cannot open it", t->ns[k].id);
-		return -errno;
-	}
-	r->fd = make_one(ctx, r);
-	if (r->fd < 0)
-		return r->fd;
-	if (move_mount(r->fd, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH)) {
-		pr_perror("mount namespace %u: cannot mount its root %u", t->ns[k].id,
-			  r->e->mnt_id);
-		return -errno;
-	}
-	ret = open_sources(t, r);
-	for (size_t i = 0; !ret && i < t->n; i++)
-		if (t->m[i].ns == k && &t->m[i] != r)
-			ret = attach(ctx, t, &t->m[i]);
-	return ret ?: pivot(r);
-}
-
-/* What files and tasks need of the other namespaces once the tree is made. */
-static struct kept_ns {
-	uint32_t id;
-	int nsfd, rootfd;	/* pool fds: every task inherits them */
-} kept[MNT_NS_MAX];
-static size_t nr_kept;
-static struct kept_mnt {
-	uint32_t mnt_id;
-	unsigned int ns;
-	char *mountpoint;
-} *kept_mnts;
-static size_t nr_kept_mnts;
-
-static int keep_ns(struct rst_ctx *ctx, struct tree *t, unsigned int k)
-{
-	int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-
-	if (root < 0) {
-		pr_perror("mount namespace %u: cannot open its root", t->ns[k].id);
-		return -errno;
-	}
-	kept[k].id = t->ns[k].id;
-	kept[k].rootfd = rst_pool_add(ctx, root);
-	kept[k].nsfd = rst_pool_add(ctx, t->ns[k].nsfd);
-	t->ns[k].nsfd = kept[k].nsfd;
-	nr_kept = k + 1;
-	return kept[k].rootfd < 0 ? kept[k].rootfd : kept[k].nsfd < 0 ? kept[k].nsfd : 0;
-}
-
-static int keep_mnts(struct tree *t)
-{
-	for (size_t i = 0; i < nr_kept_mnts; i++)
-		free(kept_mnts[i].mountpoint);
-	free(kept_mnts);
-	nr_kept_mnts = 0;
-	kept_mnts = calloc(t->n, sizeof(*kept_mnts));
-	if (!kept_mnts)
-		return -ENOMEM;
-	for (size_t i = 0; i < t->n; i++) {
-		char *mp = strdup(t->m[i].e->mountpoint);
-
-		if (!mp)
-			return -ENOMEM;
-		kept_mnts[nr_kept_mnts++] = (struct kept_mnt){ t->m[i].e->mnt_id, t->m[i].ns, mp };
-	}
-	return 0;
-}
-
-static const struct kept_mnt *kept_mnt(uint32_t mnt_id)
-{
-	for (size_t i = 0; i < nr_kept_mnts; i++)
-		if (kept_mnts[i].mnt_id == mnt_id && kept_mnts[i].ns < nr_kept)
-			return &kept_mnts[i];
-	return NULL;
-}
-
-int mntns_tree_root_of(uint32_t mnt_id)
-{
-	const struct kept_mnt *m = kept_mnt(mnt_id);
-
-	return m ? kept[m->ns].rootfd : -1;
-}
-
-int mntns_open_mount(uint32_t mnt_id)
-{
-	const struct kept_mnt *m = kept_mnt(mnt_id);
-
-	if (!m)
-		return -1;
-	/* Not O_PATH: open_by_handle_at() takes no O_PATH fd. */
-	return openat(kept[m->ns].rootfd, m->mountpoint[1] ? m->mountpoint + 1 : ".",
-		      O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-}
-
-int mntns_root_of(uint32_t mnt_id)
-{
-	for (size_t i = 0; i < nr_kept_mnts; i++)
-		if (kept_mnts[i].mnt_id == mnt_id)
-			return kept_mnts[i].ns && kept_mnts[i].ns < nr_kept ?
-			       kept[kept_mnts[i].ns].rootfd : -1;
-	return -1;
-}
-
-/* The other namespaces, each made from the one before, then back into the root's. */
-static int build_others(struct rst_ctx *ctx, struct tree *t)
-{
-	int ret = 0;
-
-	/* The root's: its root for paths once the controller has left; entered by a task whose parent is in another. */
-	kept[0] = (struct kept_ns){ t->ns[0].id, -1,
-				    rst_pool_add(ctx, open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) };
-	ret = kept[0].rootfd < 0 ? kept[0].rootfd : 0;
-	nr_kept = 1;
-	if (!ret && t->nr_ns > 1) {
-		kept[0].nsfd = rst_pool_add(ctx, dup(t->ns[0].nsfd));
-		ret = kept[0].nsfd < 0 ? kept[0].nsfd : 0;
-	}
-	for (unsigned int k = 1; !ret && k < t->nr_ns; k++)
-		ret = build_ns(ctx, t, k) ?: keep_ns(ctx, t, k);
-	if (!ret && t->nr_ns > 1)
-		ret = enter_ns(t->root) ?: chdir("/") ? -errno : 0;
-	return ret;
-}
-
 static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 {
 	const char *root = ctx->opts->root ?: "/";
 	struct tree t = { 0 };
 	int ret;
 
-	nr_kept = 0;
-	building = &t;
-	cur_ns = 0;
+	mnt_prop_in(&t, 0);
 	ret = read_trees(ctx, id, &t) ?: mnt_plan(&t, ctx->opts, false) ?:
-	      open_externals(ctx, &t) ?: premake(ctx, &t);
+	      open_externals(ctx, &t) ?: mnt_premake(ctx, &t);
 	if (!ret && t.nr_ns > 1) {
 		t.ns[0].nsfd = rst_open_self("ns/mnt", O_RDONLY);
 		if (t.ns[0].nsfd < 0)
@@ -1142,74 +830,17 @@ static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 	ret = ret ?: make_root(&t, root);
 	for (size_t i = 1; !ret && i < t.n; i++)
 		if (!t.m[i].ns)
-			ret = attach(ctx, &t, &t.m[i]);
-	ret = ret ?: pivot(t.root) ?: build_others(ctx, &t) ?: propagate(&t) ?: set_flags(&t) ?:
-	      enter_ns(t.root) ?: mnt_keep_procs(&t) ?: keep_mnts(&t);
+			ret = mnt_attach(ctx, &t, &t.m[i]);
+	ret = ret ?: mnt_pivot(t.root) ?: mnt_build_others(ctx, &t) ?: mnt_propagate(&t) ?:
+	      mnt_set_flags(&t) ?: mnt_enter_ns(t.root) ?: mnt_keep_procs(&t) ?: mnt_keep_mnts(&t);
 	if (!ret)
 		pr_info("mount namespace %u: %zu mounts in %zu namespaces, the root from %s", id,
 			t.n, t.nr_ns, root);
 	if (t.nr_ns > 1 && t.ns[0].nsfd >= 0)
 		close(t.ns[0].nsfd);
-	building = NULL;
+	mnt_prop_in(NULL, 0);
 	tree_close(&t);
 	return ret;
-}
-
-int mntns_enter_of(uint32_t mnt_id)
-{
-	for (size_t i = 0; i < nr_kept_mnts; i++) {
-		unsigned int k = kept_mnts[i].ns;
-
-		if (kept_mnts[i].mnt_id != mnt_id || !k || k >= nr_kept)
-			continue;
-		if (setns(kept[k].nsfd, CLONE_NEWNS)) {
-			pr_perror("cannot enter mount namespace %u", kept[k].id);
-			return -errno;
-		}
-		return 1;
-	}
-	return 0;
-}
-
-int mntns_back(void)
-{
-	return mnt_enter_kept(0);
-}
-
-int mnt_kept_root(unsigned int k)
-{
-	return k < nr_kept && kept[k].rootfd >= 0 ? kept[k].rootfd : AT_FDCWD;
-}
-
-int mnt_enter_kept(unsigned int k)
-{
-	if (k >= nr_kept || kept[k].nsfd < 0)
-		return 0;	/* a tree of one mount namespace */
-	if (setns(kept[k].nsfd, CLONE_NEWNS)) {
-		pr_perror("cannot enter mount namespace %u", kept[k].id);
-		return -errno;
-	}
-	return 0;
-}
-
-/* In task @t: into its own mount namespace, when it is not its parent's. */
-static int mnt_restore_task(struct rst_ctx *ctx, struct rst_task *t)
-{
-	uint32_t its = task_mntns(t), parents = task_mntns(t->parent ?: &ctx->tasks[0]);
-
-	if (its == parents || !its)
-		return 0;
-	for (size_t k = 0; k < nr_kept; k++) {
-		if (kept[k].id != its)
-			continue;
-		if (setns(kept[k].nsfd, CLONE_NEWNS)) {
-			pr_perror("pid %d: cannot enter its mount namespace %u", t->pid, its);
-			return -errno;
-		}
-		return 0;
-	}
-	pr_err("pid %d: its mount namespace %u was not restored", t->pid, its);
-	return -EINVAL;
 }
 
 const struct ns_operations mnt_ns_ops = {

@@ -105,6 +105,37 @@ struct rst_ctx;
 int mnt_make_new(struct rst_ctx *ctx, struct mnt *m);
 /* The flags of mount @m itself (read-only, nosuid, nodev, noexec, atime). */
 int mnt_set_attrs(const struct mnt *m);
+/* Restore, mnt.c: mount @m detached (made, bound, or made before): its fd, or -errno. */
+int mnt_make_one(struct rst_ctx *ctx, struct mnt *m);
+/* Mount @m below its parent, through the parent's fd; its binds' sources opened. */
+int mnt_attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m);
+/* Mount @x was just made: where each later bind of it is cloned from. */
+int mnt_open_sources(struct tree *t, struct mnt *x);
+/* pivot_root into @root, the old root detached. */
+int mnt_pivot(const struct mnt *root);
+/* The mount of peer group @group made first, or NULL. */
+struct mnt *mnt_group_leader(struct tree *t, uint32_t group);
+struct rst_task;
+/* The mount namespace id of task @t (ids-PID.img), 0 if none. */
+uint32_t mnt_task_ns(const struct rst_task *t);
+
+/* mnt-prop.c: @t is being restored, the controller in its namespace @k (NULL: done). */
+void mnt_prop_in(struct tree *t, unsigned int k);
+/* The controller into @m's namespace of the tree being restored. */
+int mnt_enter_ns(const struct mnt *m);
+int mnt_set_prop(const struct mnt *m, uint64_t prop);
+/* Peer groups, slaves, unbindable; then read-only superblocks and each mount's flags. */
+int mnt_propagate(struct tree *t);
+int mnt_set_flags(struct tree *t);
+
+/* mnt-nsk.c: the other namespaces' mounts made anew, before the first pivot. */
+int mnt_premake(struct rst_ctx *ctx, struct tree *t);
+/* Every other namespace built, the root task's kept, the controller back in it. */
+int mnt_build_others(struct rst_ctx *ctx, struct tree *t);
+/* Which namespace each mount of @t is in, for files restored later. */
+int mnt_keep_mnts(struct tree *t);
+/* In task @t: into its own mount namespace, when it is not its parent's. */
+int mnt_restore_task(struct rst_ctx *ctx, struct rst_task *t);
 /* After the restore, in a task of the tree: into namespace @k of the tree (0: the root task's). */
 int mnt_enter_kept(unsigned int k);
 /* The root of namespace @k of the tree, after the restore (AT_FDCWD for the root task's). */
