@@ -285,6 +285,11 @@ int files_open_on(const RegFileEntry *rfe, int flags);
  */
 int files_ns_root(pid_t pid);
 /*
+ * Dump: a detached copy of the root mount alone of task @pid's mount
+ * namespace (not stasis's): what is under the mounts on it; -1.
+ */
+int files_ns_flat_root(pid_t pid);
+/*
  * Dump: the root (as files_ns_root()) of the mount namespace the file @p
  * is open on: its task's, or that of another task of the tree (a file
  * opened on a mount the task's namespace does not have).

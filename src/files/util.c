@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -264,11 +265,16 @@ bool files_in_my_mntns(pid_t pid)
 static struct ns_root {
 	ino_t ino;
 	int fd;
+	int flat;	/* a copy of its root mount alone (without what is mounted on it), or -1 */
 } ns_roots[16];
 static size_t nr_ns_roots;
 
-/* In a child: enter @pid's mount namespace and send its "/" back on @sk. */
-static void send_ns_root(pid_t pid, int sk)
+/*
+ * In a child: enter @pid's mount namespace and send its "/" back on @sk,
+ * or with @flat a detached copy of the root mount alone (a mount is
+ * copied only from inside its namespace).
+ */
+static void send_ns_root(pid_t pid, int sk, bool flat)
 {
 	char path[64], cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 0;
 	struct iovec iov = { &b, 1 };
@@ -282,7 +288,8 @@ static void send_ns_root(pid_t pid, int sk)
 	ns = open(path, O_RDONLY | O_CLOEXEC);
 	if (ns < 0 || setns(ns, CLONE_NEWNS))
 		_exit(1);
-	fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = flat ? open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC) :
+		    open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		_exit(1);
 	c->cmsg_level = SOL_SOCKET;
@@ -310,29 +317,17 @@ static int recv_ns_root(int sk)
 	return fd;
 }
 
-/* The root of task @pid's mount namespace (not stasis's); not the caller's to close. */
-static int ns_root_of(pid_t pid)
+/* What send_ns_root() sends for @pid: the fd, or -1. */
+static int fetch_ns_root(pid_t pid, bool flat)
 {
-	char path[64];
-	struct stat st;
 	int sk[2], fd;
 	pid_t child;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	if (stat(path, &st))
-		return -1;
-	for (size_t i = 0; i < nr_ns_roots; i++)
-		if (ns_roots[i].ino == st.st_ino)
-			return ns_roots[i].fd;
-	if (nr_ns_roots == sizeof(ns_roots) / sizeof(ns_roots[0])) {
-		errno = ENOSPC;
-		return -1;
-	}
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sk))
 		return -1;
 	child = fork();
 	if (!child)
-		send_ns_root(pid, sk[1]);
+		send_ns_root(pid, sk[1], flat);
 	close(sk[1]);
 	fd = child < 0 ? -1 : recv_ns_root(sk[0]);
 	close(sk[0]);
@@ -341,10 +336,49 @@ static int ns_root_of(pid_t pid)
 	if (fd < 0) {
 		pr_err("pid %d: cannot find the root of its mount namespace", pid);
 		errno = EIO;
-		return -1;
 	}
-	ns_roots[nr_ns_roots++] = (struct ns_root){ st.st_ino, fd };
 	return fd;
+}
+
+/* The cache entry of task @pid's mount namespace (not stasis's), its root found; NULL. */
+static struct ns_root *ns_entry(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	if (stat(path, &st))
+		return NULL;
+	for (size_t i = 0; i < nr_ns_roots; i++)
+		if (ns_roots[i].ino == st.st_ino)
+			return &ns_roots[i];
+	if (nr_ns_roots == sizeof(ns_roots) / sizeof(ns_roots[0])) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	fd = fetch_ns_root(pid, false);
+	if (fd < 0)
+		return NULL;
+	ns_roots[nr_ns_roots] = (struct ns_root){ st.st_ino, fd, -1 };
+	return &ns_roots[nr_ns_roots++];
+}
+
+/* The root of task @pid's mount namespace (not stasis's); not the caller's to close. */
+static int ns_root_of(pid_t pid)
+{
+	struct ns_root *r = ns_entry(pid);
+
+	return r ? r->fd : -1;
+}
+
+int files_ns_flat_root(pid_t pid)
+{
+	struct ns_root *r = ns_entry(pid);
+
+	if (r && r->flat < 0)
+		r->flat = fetch_ns_root(pid, true);
+	return r ? r->flat : -1;
 }
 
 int files_ns_root(pid_t pid)
@@ -354,8 +388,11 @@ int files_ns_root(pid_t pid)
 
 void files_ns_roots_drop(void)
 {
-	for (size_t i = 0; i < nr_ns_roots; i++)
+	for (size_t i = 0; i < nr_ns_roots; i++) {
 		close(ns_roots[i].fd);
+		if (ns_roots[i].flat >= 0)
+			close(ns_roots[i].flat);
+	}
 	nr_ns_roots = 0;
 }
 

@@ -7,6 +7,8 @@
  * mount's namespace, each task moved into its own.
  */
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -191,6 +193,43 @@ int mntns_enter_of(uint32_t mnt_id)
 		return 1;
 	}
 	return 0;
+}
+
+/* The mnt_id of the mount @fd is on (its fdinfo), or 0. */
+static unsigned int fd_mnt(int fd)
+{
+	char name[32], line[128];
+	unsigned int id = 0;
+	FILE *f;
+
+	snprintf(name, sizeof(name), "fdinfo/%d", fd);
+	f = rst_fopen_self(name);
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %u", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return id;
+}
+
+int mntns_flat_if_covered(uint32_t mnt_id, const char *path)
+{
+	const struct kept_mnt *m = kept_mnt(mnt_id);
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	bool same;
+	int dfd;
+
+	if (!m || strcmp(m->mountpoint, "/") || !slash || slash - path >= PATH_MAX)
+		return -1;
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	same = dfd >= 0 && fd_mnt(dfd) == fd_mnt(kept[m->ns].rootfd);
+	if (dfd >= 0)
+		close(dfd);
+	if (same)
+		return -1;
+	return open_tree(kept[m->ns].rootfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
 }
 
 int mntns_back(void)

@@ -150,5 +150,12 @@ int mntns_tree_root_of(uint32_t mnt_id);
 /* The restored mount @mnt_id, reached by its mount point (a directory open O_RDONLY), or -1. */
 int mntns_open_mount(uint32_t mnt_id);
 int mntns_back(void);
+/*
+ * A socket file at absolute @path on mount @mnt_id, the root mount of its
+ * namespace (the controller in it), whose directory another mount covers
+ * now: a detached copy of that mount alone, where @path reaches it; -1
+ * when the path reaches it as it is (or it is no root mount).
+ */
+int mntns_flat_if_covered(uint32_t mnt_id, const char *path);
 
 #endif
