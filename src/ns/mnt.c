@@ -109,7 +109,8 @@ static int cmp_depth(const void *a, const void *b)
 		return x->ns < y->ns ? -1 : 1;
 	if (x->depth != y->depth)
 		return x->depth < y->depth ? -1 : 1;
-	return x->e->mnt_id < y->e->mnt_id ? -1 : x->e->mnt_id > y->e->mnt_id;
+	/* Not by mnt_id: the kernel gives a freed id to a later mount. */
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /* The mount on / of namespace @k, or NULL (said). */
@@ -272,6 +273,7 @@ int mnt_tree_add(struct tree *t, MntEntry *e)
 	m[t->n].e = e;
 	m[t->n].fd = m[t->n].srcfd = m[t->n].pre = -1;
 	m[t->n].ns = t->nr_ns ? t->nr_ns - 1 : 0;
+	m[t->n].seq = t->n;
 	t->n++;
 	return 0;
 }

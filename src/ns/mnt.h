@@ -47,6 +47,7 @@ struct mnt {
 	bool outside_master;	/* its master group is not in the namespace */
 	char *type;		/* dump: its file system's name */
 	unsigned int ns;	/* its namespace: an index in tree's ns[] */
+	unsigned int seq;	/* its line in mountinfo (the image): the order mounts were made */
 	int pre;		/* restore: made already, detached (another namespace's bind...) */
 };
 
