@@ -370,6 +370,22 @@ static int uncover(int self, int fd, const MntEntry *e)
 	return 0;
 }
 
+/* The deepest directory above @path that is there, open; -1 (ENOENT) when that is /. */
+static int open_deepest(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int fd = -1;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while (fd < 0 && (slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		errno = ENOENT;
+	return fd;
+}
+
 /*
  * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
  * below it (they hide files of its own) nor over it.  The process moves
@@ -396,6 +412,9 @@ static int reach_mount(const void *arg)
 	}
 	for (int i = 0; i < 64; i++) {
 		fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* A mount over a directory above it hides the path: take that one off. */
+		if (fd < 0 && errno == ENOENT)
+			fd = open_deepest(mp);
 		if (fd < 0) {
 			pr_perror("mount %u: cannot open %s", r->e->mnt_id, mp);
 			return -1;
