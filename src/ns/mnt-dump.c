@@ -338,10 +338,11 @@ static FILE *self_file(int self, const char *name)
  * (opened at the tmpfs's mount point, but not on it) landed in, which
  * covers the tmpfs there or above.  0, or -1.
  */
-static int uncover(int self, int fd, const MntEntry *e)
+/* The root and mount point (unescaped) of the mount @fd is on, from @self's mountinfo; 0, -1. */
+static int fd_mount(int self, int fd, char *root, char *mp)
 {
-	char name[32], line[PATH_MAX + 256], mp[PATH_MAX];
-	int id = -1, mid;
+	char name[32], line[2 * PATH_MAX + 256];
+	int id = -1, mid, ret = -1;
 	FILE *f;
 
 	snprintf(name, sizeof(name), "fdinfo/%d", fd);
@@ -352,17 +353,28 @@ static int uncover(int self, int fd, const MntEntry *e)
 	if (f)
 		fclose(f);
 	f = self_file(self, "mountinfo");
-	mp[0] = '\0';
-	while (f && id >= 0 && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%d %*d %*s %*s %4095s", &mid, mp) == 2 && mid == id)
-			break;
+	while (f && id >= 0 && ret && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%d %*d %*s %4095s %4095s", &mid, root, mp) == 3 && mid == id)
+			ret = 0;
 	if (f)
 		fclose(f);
+	if (!ret) {
+		unescape(root);
+		unescape(mp);
+	}
+	return ret;
+}
+
+static int uncover(int self, int fd, const MntEntry *e)
+{
+	char root[PATH_MAX], mp[PATH_MAX] = "";
+
+	if (fd_mount(self, fd, root, mp))
+		mp[0] = '\0';
 	if (!mp[0]) {
 		pr_err("mount %u: cannot find what covers %s", e->mnt_id, e->mountpoint);
 		return -1;
 	}
-	unescape(mp);
 	if (umount2(mp, MNT_DETACH)) {
 		pr_perror("mount %u: cannot uncover %s (take %s off)", e->mnt_id, e->mountpoint, mp);
 		return -1;
@@ -397,7 +409,7 @@ static int reach_mount(const void *arg)
 {
 	const struct reach *r = arg;
 	const char *mp = r->e->mountpoint;
-	char path[64];
+	char path[64], root[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
 	int own, ns, self, fd = -1, copy;
 
@@ -419,7 +431,9 @@ static int reach_mount(const void *arg)
 			pr_perror("mount %u: cannot open %s", r->e->mnt_id, mp);
 			return -1;
 		}
-		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev)
+		/* Its superblock, and its root: a bind of a part of it may be over it. */
+		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev &&
+		    !fd_mount(self, fd, root, dir) && !strcmp(root, r->e->root))
 			break;
 		if (uncover(self, fd, r->e))
 			return -1;
