@@ -133,6 +133,33 @@ static struct mnt *ns_root(struct tree *t, unsigned int k)
 	return root;
 }
 
+/*
+ * Of two mounts on one parent, the one whose mount point is below the
+ * other's (a propagated copy the other now covers) goes first: its path in
+ * the parent is reached only while the other is not there yet.
+ */
+static void covered_first(struct tree *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		for (size_t j = i + 1; j < t->n; j++) {
+			struct mnt *a = &t->m[i], *b = &t->m[j], tmp;
+			const char *rest;
+
+			if (a->ns != b->ns || a->depth != b->depth)
+				break;
+			if (!a->depth || a->e->parent_mnt_id != b->e->parent_mnt_id)
+				continue;
+			rest = mnt_under(a->e->mountpoint, b->e->mountpoint);
+			if (!rest || !*rest)
+				continue;
+			tmp = *b;
+			memmove(&t->m[i + 1], &t->m[i], (j - i) * sizeof(*t->m));
+			t->m[i] = tmp;
+			j = i;	/* the new one at i against those after it */
+		}
+	}
+}
+
 /* Each mount's depth below its namespace's root; the mounts sorted parents first. */
 static int order(struct tree *t)
 {
@@ -158,6 +185,7 @@ static int order(struct tree *t)
 		}
 	}
 	qsort(t->m, t->n, sizeof(*t->m), cmp_depth);
+	covered_first(t);
 	for (size_t i = 0; i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 
