@@ -330,6 +330,17 @@ int reg_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 			       "covers", p->pid, p->link, rfe.mnt_id);
 			return -ENOTSUP;
 		}
+		/*
+		 * On a mount of none of the tree's namespaces (mapped before the
+		 * task moved into its own): no mnt_id, as CRIU reads it, so that a
+		 * restore looks its path up in the root task's.
+		 */
+		if (at != rfe.mnt_id && files_file_root(ctx, p) == files_ns_root(p->pid) &&
+		    !files_mnt_in_ns(p->pid, rfe.mnt_id)) {
+			pr_info("pid %d: %s is on mount %d, outside the tree's namespaces", p->pid,
+				p->link, rfe.mnt_id);
+			rfe.has_mnt_id = false;
+		}
 	}
 	if (records_size(p)) {
 		rfe.has_size = true;
