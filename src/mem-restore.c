@@ -379,8 +379,9 @@ static int open_mapped(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *
 	pfd = files_restore_open(ctx, v->shmid);
 	if (pfd < 0)
 		return pfd;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
-	fd = open(path, mapped_open_flags(v) | O_CLOEXEC);
+	/* (Through stasis's /proc: the task's mount namespace may have none.) */
+	snprintf(path, sizeof(path), "fd/%d", pfd);
+	fd = rst_open_self(path, mapped_open_flags(v));
 	if (fd < 0) {
 		pr_perror("pid %d: cannot open the file mapped at %#" PRIx64 " (files.img id %u)",
 			  t->pid, (uint64_t)v->start, (unsigned)v->shmid);

@@ -35,7 +35,7 @@ enum {
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
 	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP, O_FREEZE_CGROUP,
 	O_EXTERNAL, O_INHERIT_FD, O_EMPTY_NS, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
-	O_NETWORK_LOCK,
+	O_NETWORK_LOCK, O_EXT_SHARING, O_EXT_MASTERS,
 	O_PAGE_SERVER, O_PORT, O_LAZY_PAGES,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
@@ -127,8 +127,8 @@ static const struct opt_desc opt_table[] = {
 	{ "freeze-cgroup", required_argument, O_FREEZE_CGROUP, SET },
 	{ "namespaces", required_argument, 'n', UNSUPPORTED },
 	{ "exec-cmd", no_argument, 0, UNSUPPORTED },
-	{ "enable-external-sharing", no_argument, 0, UNSUPPORTED },
-	{ "enable-external-masters", no_argument, 0, UNSUPPORTED },
+	{ "enable-external-sharing", no_argument, O_EXT_SHARING, SET },
+	{ "enable-external-masters", no_argument, O_EXT_MASTERS, SET },
 	{ "enable-fs", required_argument, 0, UNSUPPORTED },
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
 	{ "join-ns", required_argument, 'J', SET },
@@ -243,6 +243,17 @@ static int strv_add(const char ***v, size_t *n, const char *arg)
 /* --external KEY: kept as given; each kind looks for the keys it knows. */
 static int add_external(const char *arg, struct opts *o)
 {
+	/* mnt[] (:s, :m): external mounts found by stasis, as CRIU's --ext-mount-map auto. */
+	if (!strncmp(arg, "mnt[]", 5)) {
+		if (arg[5] && strcmp(arg + 5, ":s") && strcmp(arg + 5, ":m")) {
+			pr_err("--external %s: not mnt[], mnt[]:s nor mnt[]:m\n", arg);
+			return 1;
+		}
+		o->ext_mnt_auto = true;
+		o->ext_sharing |= arg[5] && arg[6] == 's';
+		o->ext_masters |= arg[5] && arg[6] == 'm';
+		return 0;
+	}
 	return strv_add(&o->externals, &o->nr_externals, arg);
 }
 
@@ -253,8 +264,8 @@ static int add_ext_mount(const char *arg, struct opts *o)
 	char buf[PATH_MAX + 16];
 
 	if (!strcmp(arg, "auto")) {
-		pr_err("not supported yet: --ext-mount-map auto (external mounts found by stasis)\n");
-		return 1;
+		o->ext_mnt_auto = true;
+		return 0;
 	}
 	if (!colon || colon == arg || !colon[1]) {
 		pr_err("--ext-mount-map %s: not KEY:VALUE\n", arg);
@@ -463,6 +474,8 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_EXPERIMENTAL: o->check_experimental = true; break;
 	case O_ALL: o->check_extra = o->check_experimental = true; break;
 	case O_LINK_REMAP: o->link_remap = true; break;
+	case O_EXT_SHARING: o->ext_sharing = true; break;
+	case O_EXT_MASTERS: o->ext_masters = true; break;
 	case O_NO_LINK_REMAP: o->link_remap = false; break;
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
 	case O_TRACK_MEM: o->track_mem = true; break;

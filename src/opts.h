@@ -64,6 +64,8 @@ struct opts {
 	bool check_extra;		/* check --extra (or --all) */
 	bool check_experimental;	/* check --experimental (or --all) */
 	bool link_remap;		/* --link-remap: hard-link unlinked files back */
+	bool ext_mnt_auto;		/* --external mnt[], --ext-mount-map auto */
+	bool ext_sharing, ext_masters;	/* --enable-external-sharing, -masters (mnt[]:s, :m) */
 	bool file_locks;		/* --file-locks: dump the locks the tree holds */
 	bool ext_unix_sk;		/* --ext-unix-sk: datagram peers outside the tree */
 	bool tcp_established;		/* --tcp-established: keep TCP connections */

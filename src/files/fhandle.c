@@ -13,12 +13,15 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/openat2.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "files/files.h"
 #include "fh.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 
 #define FH_WORDS	16	/* CRIU's fh_entry holds at least this many u64 words */
 
@@ -29,11 +32,27 @@ static bool same_kdev(uint32_t kdev, unsigned int maj, unsigned int min)
 }
 
 /*
+ * Mount point @mnt of @pid's mount table, opened as a directory: from the
+ * root of its mount namespace where it is not stasis's.
+ */
+static int mount_dir(pid_t pid, const char *mnt)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT,
+	};
+	int root = pid == getpid() ? AT_FDCWD : files_ns_root(pid);
+
+	if (root == AT_FDCWD)
+		return open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	return syscall(SYS_openat2, root, mnt, &how, sizeof(how));
+}
+
+/*
  * fhandle.c's: the inode of handle @fh on the filesystem of kernel device @kdev,
  * opened O_PATH through some mount of it in @pid's mount table; -errno.
- * The mount is reached through @pid's root, where its mountinfo's mount
- * points are: in a mount namespace of the tree's, the fd is on the tree's
- * mount, and its path the one the tree sees.
  */
 int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
 {
@@ -41,7 +60,7 @@ int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
 		struct file_handle h;
 		unsigned char bytes[MAX_HANDLE_SZ];
 	} h;
-	char path[64], line[4096], mnt[4096], at[4200];
+	char path[64], line[4096], mnt[4096];
 	int fd = -ENOENT;
 	FILE *f;
 
@@ -63,8 +82,7 @@ int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
 		    !same_kdev(kdev, maj, min))
 			continue;
 		/* open_by_handle_at() refuses an O_PATH mount fd (EBADF). */
-		snprintf(at, sizeof(at), "/proc/%d/root%s", pid, mnt);
-		mfd = open(at, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		mfd = mount_dir(pid, mnt);
 		if (mfd < 0)
 			continue;
 		fd = open_by_handle_at(mfd, &h.h, O_PATH | O_CLOEXEC);
@@ -111,7 +129,14 @@ int fh_restore_open(struct rst_ctx *ctx, uint32_t kdev, uint64_t ino, const FhEn
 	if (fd != -ENOENT)
 		return fd;
 	if (fh->path) {
-		fd = open(fh->path, O_PATH | O_CLOEXEC);
+		struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+		int root = fh->has_mnt_id ? mntns_root_of(fh->mnt_id) : -1;
+
+		/* On a mount of another mount namespace than the root task's: from its root. */
+		if (root >= 0)
+			fd = syscall(SYS_openat2, root, fh->path, &how, sizeof(how));
+		else
+			fd = open(fh->path, O_PATH | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
 	return fh_open(getpid(), kdev, fh);

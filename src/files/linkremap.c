@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,26 +24,25 @@
 #include "remap-file-path.pb-c.h"
 
 /*
- * The task's mounts: its path names a file on them, and a link must be
- * made on the file's own mount.  Through the task's root when the tree
- * has a mount namespace of its own, else stasis's are the same.
+ * @path (from @root, a mount namespace's) as stasis reaches it, into
+ * @out: itself in stasis's namespace (AT_FDCWD), else through that root.
  */
-static void task_root(const struct file_parms *p, char *root, size_t size)
+static int reach(int root, const char *path, char *out, size_t size)
 {
-	root[0] = '\0';
-	if (ns_dump_has(CLONE_NEWNS))
-		snprintf(root, size, "/proc/%d/root", p->pid);
+	if (root == -1)
+		return -EIO;
+	if (root == AT_FDCWD)
+		return snprintf(out, size, "%s", path) >= (int)size ? -ENAMETOOLONG : 0;
+	return snprintf(out, size, "/proc/self/fd/%d%s", root, path) >= (int)size ?
+	       -ENAMETOOLONG : 0;
 }
 
-/*
- * Give the inode open as @p->lfd the name link_remap.@lid near @p->link,
- * into @name (as the tree sees it; stasis made it as @root@name).
- */
-static int make_link(const struct file_parms *p, uint32_t lid, char *name, size_t size,
-		     const char *root)
+/* Give the inode open as @p->lfd the name link_remap.@lid near @p->link (from @root), into @name. */
+static int make_link(const struct file_parms *p, int root, uint32_t lid, char *name, size_t size)
 {
-	char dir[PATH_MAX], at[PATH_MAX + 32];
+	char dir[PATH_MAX], at[PATH_MAX + 64];
 	char *slash;
+	int ret;
 
 	if (snprintf(dir, sizeof(dir), "%s", p->link) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
@@ -53,9 +51,11 @@ static int make_link(const struct file_parms *p, uint32_t lid, char *name, size_
 		if (!slash)
 			return -ENOENT;
 		*slash = '\0';
-		if (snprintf(name, size, "%s/link_remap.%u", dir, lid) >= (int)size ||
-		    snprintf(at, sizeof(at), "%s%s", root, name) >= (int)sizeof(at))
+		if (snprintf(name, size, "%s/link_remap.%u", dir, lid) >= (int)size)
 			return -ENAMETOOLONG;
+		ret = reach(root, name, at, sizeof(at));
+		if (ret)
+			return ret;
 		if (!linkat(p->lfd, "", AT_FDCWD, at, AT_EMPTY_PATH))
 			return 0;
 		/* The directory may be gone too: try the one above. */
@@ -64,7 +64,7 @@ static int make_link(const struct file_parms *p, uint32_t lid, char *name, size_
 	}
 }
 
-static int write_link_entry(struct dump_ctx *ctx, uint32_t lid, char *name)
+static int write_link_entry(struct dump_ctx *ctx, uint32_t lid, char *name, int mnt_id)
 {
 	RegFileEntry rfe = REG_FILE_ENTRY__INIT;
 	FownEntry fown = FOWN_ENTRY__INIT;
@@ -75,6 +75,9 @@ static int write_link_entry(struct dump_ctx *ctx, uint32_t lid, char *name)
 	rfe.pos = 0;
 	rfe.fown = &fown;
 	rfe.name = name;
+	/* In another mount namespace than stasis's: the mount it is on, as any file's. */
+	rfe.has_mnt_id = mnt_id >= 0;
+	rfe.mnt_id = mnt_id;
 	fe.type = FD_TYPES__REG;
 	fe.id = lid;
 	fe.reg = &rfe;
@@ -85,13 +88,12 @@ int linkremap_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	RemapFilePathEntry rpe = REMAP_FILE_PATH_ENTRY__INIT;
 	struct files_priv *priv = files_priv(ctx);
-	char name[PATH_MAX], root[64], *saved = NULL;
+	char name[PATH_MAX], at[PATH_MAX + 64], *saved;
 	uint32_t lid;
-	int ret;
+	int ret, root;
 
 	if (!priv)
 		return -ENOMEM;
-	task_root(p, root, sizeof(root));
 	reg_strip_deleted(p->link);
 	if (!ctx->opts->link_remap) {
 		pr_err("unsupported: pid %d: %s was unlinked but has other links: it needs --link-remap",
@@ -99,27 +101,27 @@ int linkremap_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		return -ENOTSUP;
 	}
 	lid = dump_next_file_id(ctx);
-	ret = make_link(p, lid, name, sizeof(name), root);
+	root = files_file_root(ctx, p);
+	ret = root == -1 ? -EIO : make_link(p, root, lid, name, sizeof(name));
 	if (ret) {
 		pr_err("pid %d: cannot link %s back as link_remap.%u: %s", p->pid, p->link, lid,
 		       strerror(-ret));
 		return ret;
 	}
-	/* Removed again by stasis (a failed dump) from where it made it. */
-	ret = files_grow(&priv->links, &priv->cap_links, priv->nr_links, sizeof(*priv->links));
-	if (!ret && asprintf(&saved, "%s%s", root, name) < 0)
-		saved = NULL;
+	/* What a failed dump removes: the name as stasis reaches it. */
+	ret = files_grow(&priv->links, &priv->cap_links, priv->nr_links, sizeof(*priv->links)) ?:
+	      reach(root, name, at, sizeof(at));
+	saved = ret ? NULL : strdup(at);
 	if (!saved) {
-		char at[PATH_MAX + 64];
-
-		snprintf(at, sizeof(at), "%s%s", root, name);
-		unlink(at);
+		if (!reach(root, name, at, sizeof(at)))
+			unlink(at);
 		pr_err("out of memory");
 		return -ENOMEM;
 	}
 	priv->links[priv->nr_links++] = saved;
 	pr_info("pid %d: %s was unlinked, linked back as %s", p->pid, p->link, name);
-	ret = write_link_entry(ctx, lid, name) ?:
+	ret = write_link_entry(ctx, lid, name, files_in_my_mntns(p->pid) ? -1 :
+			       files_fd_mnt_id(p->lfd)) ?:
 	      files_img_lazy(ctx, &priv->remap_img, IMG_REMAP_FPATH, 0);
 	if (ret)
 		return ret;
@@ -155,8 +157,8 @@ int linkremap_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t lid, i
 {
 	struct files_rst_priv *priv = files_rst_priv(ctx);
 	struct rst_file *lf = rst_file_by_id(ctx, lid);
-	char *saved;
-	int fd, ret;
+	char *saved, at[PATH_MAX + 64];
+	int fd, ret, root;
 
 	if (!priv)
 		return -ENOMEM;
@@ -165,17 +167,23 @@ int linkremap_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t lid, i
 		       rfe->name, lid);
 		return -EINVAL;
 	}
-	fd = open(lf->fe->reg->name, rst_open_flags(flags));
+	fd = files_open_on(lf->fe->reg, flags);
 	if (fd < 0) {
 		pr_perror("cannot open %s by its link %s (flags %#o)", rfe->name,
 			  lf->fe->reg->name, flags);
 		return -errno;
 	}
+	/* Removed once the tree runs: through its namespace's root when it is not the root task's. */
+	root = lf->fe->reg->has_mnt_id ? mntns_tree_root_of(lf->fe->reg->mnt_id) : -1;
+	if (root >= 0)
+		snprintf(at, sizeof(at), "/proc/self/fd/%d%s", root, lf->fe->reg->name);
+	else
+		snprintf(at, sizeof(at), "%s", lf->fe->reg->name);
 	for (size_t i = 0; i < priv->nr_links; i++)
-		if (!strcmp(priv->links[i], lf->fe->reg->name))
+		if (!strcmp(priv->links[i], at))
 			return fd;
 	ret = files_grow(&priv->links, &priv->cap_links, priv->nr_links, sizeof(*priv->links));
-	saved = ret ? NULL : strdup(lf->fe->reg->name);
+	saved = ret ? NULL : strdup(at);
 	if (!saved) {
 		close(fd);
 		pr_err("out of memory");
@@ -189,17 +197,13 @@ void linkremap_restore_finish(struct rst_ctx *ctx)
 {
 	struct files_rst_priv *priv = ctx->files_priv;
 
-	/* The names are the tree's: removed in its mount namespace. */
-	if (!priv || !priv->nr_links || ns_tree_enter(ctx))
-		return;
-	for (size_t i = 0; i < priv->nr_links; i++) {
+	for (size_t i = 0; priv && i < priv->nr_links; i++) {
 		if (unlink(priv->links[i]) && errno != ENOENT)
 			pr_warn("cannot remove the link remap %s: %s", priv->links[i],
 				strerror(errno));
 		else
 			pr_info("link remap %s removed", priv->links[i]);
 	}
-	ns_tree_leave();
 }
 
 void linkremap_restore_cleanup(struct files_rst_priv *priv)

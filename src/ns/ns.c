@@ -137,6 +137,8 @@ static int check_task(pid_t pid, pid_t root, const char *kind, ino_t mine, ino_t
 			return -ENOTSUP;
 		}
 	}
+	if (its != roots && ns_ops(kind) && ns_ops(kind)->per_task && roots != mine && its != mine)
+		return 0;	/* dumped with the root's */
 	if (its != roots) {
 		pr_err("unsupported: pid %d is in another %s namespace than the tree's root %d "
 		       "(only the root's is dumped)", pid, kind, root);
@@ -307,7 +309,8 @@ static int read_kind(struct rst_ctx *ctx, const TaskKobjIdsEntry *inv, const cha
 		const struct rst_task *t = &ctx->tasks[i];
 		uint32_t id = ids_ns(t->ids, kind);
 
-		if (id && rid && id != rid) {
+		if (id && rid && id != rid && !(ns_ops(kind) && ns_ops(kind)->per_task &&
+						 iid && rid != iid && id != iid)) {
 			pr_err("unsupported: pid %d is in another %s namespace than the root %d",
 			       t->pid, kind, root->pid);
 			return -ENOTSUP;
@@ -409,8 +412,13 @@ static unsigned long unshared_mask(void)
  */
 static int open_svc(struct rst_ctx *ctx, const char *path, int flags, int slot)
 {
-	int fd = open(path, flags | O_CLOEXEC), nfd, err;
+	int fd, nfd, err;
 
+	/* Through stasis's /proc: the tree's mount namespace, entered by now, may have none. */
+	if (!strncmp(path, "/proc/self/", 11))
+		fd = rst_open_self(path + 11, flags);
+	else
+		fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("cannot open %s", path);
 		return -errno;
@@ -596,10 +604,15 @@ int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	int ret = 0;
 
-	if (t != &ctx->tasks[0])
-		return 0;
-	for (size_t i = 0; !ret && i < NR_OPS; i++)
-		if ((root_mask & ns_table[i]->cflag) && ns_table[i]->restore_root)
-			ret = ns_table[i]->restore_root(ctx, root_ids[i]);
+	for (size_t i = 0; !ret && i < NR_OPS; i++) {
+		const struct ns_operations *ops = ns_table[i];
+
+		if (!(root_mask & ops->cflag))
+			continue;
+		if (t == &ctx->tasks[0] && ops->restore_root)
+			ret = ops->restore_root(ctx, root_ids[i]);
+		if (!ret && ops->restore_task)
+			ret = ops->restore_task(ctx, t);
+	}
 	return ret;
 }
