@@ -18,6 +18,7 @@
 #include "files/unix.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "sk-packet.pb-c.h"
 #include "sk-unix.pb-c.h"
 
@@ -288,7 +289,8 @@ static int bind_name(struct unix_rst *ur, int fd, const UnixSkEntry *u)
 	}
 	if (path && u->file_perms &&
 	    (chmod(sa.sun_path, u->file_perms->mode & 07777) ||
-	     lchown(sa.sun_path, u->file_perms->uid, u->file_perms->gid))) {
+	     lchown(sa.sun_path, userns_host_uid(u->file_perms->uid),
+		    userns_host_gid(u->file_perms->gid)))) {
 		pr_perror("unix socket %u: cannot give %s its owner and mode", u->ino,
 			  sa.sun_path);
 		ret = -errno;

@@ -458,8 +458,8 @@ static int dump_path(const struct file_parms *p, const struct unix_diag_info *ui
 		ue->has_deleted = ue->deleted = 1;
 	} else {
 		perms->mode = st.st_mode;
-		perms->uid = st.st_uid;
-		perms->gid = st.st_gid;
+		perms->uid = userns_dump_uid(st.st_uid);
+		perms->gid = userns_dump_gid(st.st_gid);
 		ue->file_perms = perms;
 	}
 	if (!rel)

@@ -934,17 +934,24 @@ static int mnt_restore_root(struct rst_ctx *ctx, uint32_t id)
 			       "bound from it, in a new pid namespace", p->e->mnt_id, p->e->mountpoint);
 			return -ENOTSUP;
 		}
-		ret = clone_subs(i, true);
-		if (ret)
-			return ret;
-		if (umount2(p->e->mountpoint, MNT_DETACH)) {
-			pr_perror("mount %u: cannot take the controller's proc off %s", p->e->mnt_id,
-				  p->e->mountpoint);
-			return -errno;
-		}
+		/*
+		 * Made before the controller's goes: in a user namespace of the
+		 * tree's, a proc may be made only where one is fully visible.
+		 */
 		p->fd = make_new(ctx, p);
 		if (p->fd < 0)
 			return p->fd;
+		ret = clone_subs(i, true);
+		if (!ret && umount2(p->e->mountpoint, MNT_DETACH)) {
+			pr_perror("mount %u: cannot take the controller's proc off %s", p->e->mnt_id,
+				  p->e->mountpoint);
+			ret = -errno;
+		}
+		if (ret) {
+			close(p->fd);
+			p->fd = -1;
+			return ret;
+		}
 		if (move_mount(p->fd, "", AT_FDCWD, p->e->mountpoint, MOVE_MOUNT_F_EMPTY_PATH)) {
 			pr_perror("mount %u: cannot mount proc on %s", p->e->mnt_id, p->e->mountpoint);
 			ret = -errno;

@@ -48,8 +48,15 @@ struct ns_operations {
 	 * is when it unshares.
 	 */
 	bool by_root;
+	/*
+	 * ->restore runs with the effective ids of the root of the tree's user
+	 * namespace when it has one (user.c): what the kernel lets only that
+	 * root do (ipc sysctls), objects created as theirs.
+	 */
+	bool as_userns_root;
 };
 
+extern const struct ns_operations user_ns_ops;	/* user.c */
 extern const struct ns_operations pid_ns_ops;	/* pid.c */
 extern const struct ns_operations uts_ns_ops;	/* uts.c */
 extern const struct ns_operations ipc_ns_ops;	/* ipc.c */
@@ -106,6 +113,41 @@ bool ns_restore_has(unsigned long cflag);
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t);
 /* In task @t, first of all: the restore_root hooks of the root's namespaces. */
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t);
+
+/*
+ * user.c.  Dump, before any task is dumped: the root's uid and gid maps
+ * when it has a user namespace of its own (@own).
+ */
+int userns_dump_collect(pid_t root, bool own);
+/*
+ * Ids as stasis sees them (/proc) into ids as the tree does, for the
+ * images; (uint32_t)-1 for one not mapped.  Identity without a user namespace.
+ */
+uint32_t userns_dump_uid(uint32_t uid);
+uint32_t userns_dump_gid(uint32_t gid);
+/* Restore: an image's id into the one the controller acts with, from outside. */
+uint32_t userns_host_uid(uint32_t uid);
+uint32_t userns_host_gid(uint32_t gid);
+/*
+ * In the controller: a new user namespace (its maps written) that owns new
+ * namespaces of @mask, all joined by the controller but the user one,
+ * kept at service fd @slot.
+ */
+int userns_restore_make(struct rst_ctx *ctx, unsigned long mask, int slot);
+void userns_restore_close(void);
+/*
+ * The controller acting (@on) as the root of that user namespace or back:
+ * its effective uid and gid those of uid and gid 0 there, its capabilities
+ * and file system ids kept.
+ */
+int userns_act_as_root(bool on);
+/*
+ * clone3(@ca) of the root from inside that user namespace, the
+ * controller's child all the same: as clone3, 0 in the root, its pid in
+ * the controller, or -1 with errno set.
+ */
+struct clone_args;
+long userns_clone_root(struct clone_args *ca);
 
 /*
  * pid.c.  Dump, once the tree is collected: each task's pid, group,
