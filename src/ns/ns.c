@@ -176,6 +176,12 @@ int ns_dump_check(struct dump_ctx *ctx)
 		pr_info("the root %d has its own %s namespace, id %u", root, ns_table[i]->name,
 			root_ids[i]);
 	}
+	/* Its tasks could not get their pids back from inside it (set_tid wants the host's rights). */
+	if (!ret && (root_mask & CLONE_NEWUSER) && !(root_mask & CLONE_NEWPID)) {
+		pr_err("unsupported: the root %d has a user namespace of its own but not a pid "
+		       "namespace", root);
+		ret = -ENOTSUP;
+	}
 	/* Before any task is dumped: their ids go into the images as the tree sees them. */
 	if (!ret)
 		ret = userns_dump_collect(root, root_mask & CLONE_NEWUSER);
@@ -373,6 +379,11 @@ int ns_restore_read(struct rst_ctx *ctx)
 		}
 	}
 	img_free_msg(&inv->base);
+	if (!ret && (root_mask & CLONE_NEWUSER) && !(root_mask & CLONE_NEWPID)) {
+		pr_err("unsupported: the root %d has a user namespace of its own but not a pid "
+		       "namespace", ctx->tasks[0].pid);
+		ret = -ENOTSUP;
+	}
 	/* Its root is cloned by a helper, as a child of the controller (user.c). */
 	if (!ret && (root_mask & CLONE_NEWUSER) && ctx->opts->restore_sibling) {
 		pr_err("unsupported: --restore-sibling for a tree with a user namespace of its own");
