@@ -631,9 +631,12 @@ static int restore_objects(struct rst_ctx *ctx, uint32_t id, enum img_type type)
 	int ret;
 
 	ret = img_open(&img, ctx->dirfd, type, id, O_RDONLY);
-	if (ret == -ENOENT)
-		pr_err("ipcns-%s-%u.img: missing, named by the root's ids",
-		       type == IMG_IPCNS_SHM ? "shm" : type == IMG_IPCNS_SEM ? "sem" : "msg", id);
+	/* As CRIU reads it: none (CRIU 4.2 writes none of them in a user namespace). */
+	if (ret == -ENOENT) {
+		pr_debug("ipcns-%s-%u.img: none, no such objects",
+			 type == IMG_IPCNS_SHM ? "shm" : type == IMG_IPCNS_SEM ? "sem" : "msg", id);
+		return 0;
+	}
 	if (ret)
 		return ret;
 	while ((ret = img_read_msg(img, md[type], &m)) == 1) {

@@ -76,6 +76,20 @@ static unsigned int opt_flags(char *opts, const struct opt_flag *tab, size_t n, 
 	return flags;
 }
 
+static void entry_free(MntEntry *e);
+
+/* Its uid= and gid= options as the tree sees them, as CRIU writes them. */
+static bool ids_inside(MntEntry *e)
+{
+	char *o = userns_mount_opts(e->options, false);
+
+	if (!o)
+		return false;
+	free(e->options);
+	e->options = o;
+	return true;
+}
+
 static void entry_free(MntEntry *e)
 {
 	free(e->root);
@@ -144,6 +158,11 @@ static int parse_line(char *line, MntEntry **out, char **type)
 		return -ENOMEM;
 	}
 	e->sb_flags = opt_flags(sb, sb_opts, sizeof(sb_opts) / sizeof(sb_opts[0]), e->options);
+	if (!ids_inside(e)) {
+		entry_free(e);
+		free(*type);
+		return -ENOMEM;
+	}
 	if (strlen(e->root) > 9 && !strcmp(e->root + strlen(e->root) - 9, "//deleted")) {
 		e->root[strlen(e->root) - 9] = '\0';
 		e->has_deleted = e->deleted = true;

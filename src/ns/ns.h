@@ -125,6 +125,16 @@ int userns_dump_collect(pid_t root, bool own);
  */
 uint32_t userns_dump_uid(uint32_t uid);
 uint32_t userns_dump_gid(uint32_t gid);
+/*
+ * A mount's options with their uid= and gid= as the tree sees them (dump)
+ * or as stasis does (@to_host, restore); malloc'ed, NULL without memory.
+ */
+char *userns_mount_opts(const char *opts, bool to_host);
+/*
+ * In a child of stasis's: into the tree's user namespace as its root, when
+ * it has one (tar, which must see the ids as the tree does).  0 or -errno.
+ */
+int userns_enter_as_root(void);
 /* Restore: an image's id into the one the controller acts with, from outside. */
 uint32_t userns_host_uid(uint32_t uid);
 uint32_t userns_host_gid(uint32_t gid);

@@ -37,6 +37,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <grp.h>
 #include <sys/prctl.h>
 #include <sys/fsuid.h>
 #include <linux/securebits.h>
@@ -61,6 +62,8 @@ static struct id_map uid_map, gid_map;
 static bool active;
 /* At restore: the new user namespace, for the root to enter (service fd). */
 static int user_fd = -1;
+/* At dump: the root, whose user namespace it is. */
+static pid_t dump_root;
 
 static uint32_t to_inner(const struct id_map *m, uint32_t id)
 {
@@ -108,6 +111,62 @@ uint32_t userns_host_gid(uint32_t gid)
 	return to_outer(&gid_map, gid);
 }
 
+char *userns_mount_opts(const char *opts, bool to_host)
+{
+	/* Each id may grow to 10 digits. */
+	size_t size = strlen(opts) * 2 + 64, len = 0;
+	char *out = malloc(size), *copy = strdup(opts), *p = copy, *o;
+
+	if (!out || !copy) {
+		free(out);
+		free(copy);
+		return NULL;
+	}
+	out[0] = '\0';
+	while ((o = strsep(&p, ","))) {
+		unsigned int id;
+		char c;
+		bool uid = sscanf(o, "uid=%u%c", &id, &c) == 1, gid = sscanf(o, "gid=%u%c", &id, &c) == 1;
+
+		if (len + strlen(o) + 16 > size)
+			break;	/* cannot happen: every option is copied at most twice as long */
+		if (uid || gid)
+			id = uid ? (to_host ? userns_host_uid(id) : userns_dump_uid(id)) :
+				   (to_host ? userns_host_gid(id) : userns_dump_gid(id));
+		if (uid || gid)
+			len += snprintf(out + len, size - len, "%s%s=%u", len ? "," : "",
+					uid ? "uid" : "gid", id);
+		else
+			len += snprintf(out + len, size - len, "%s%s", len ? "," : "", o);
+	}
+	free(copy);
+	return out;
+}
+
+int userns_enter_as_root(void)
+{
+	char path[64];
+	int fd = user_fd;
+
+	if (!active)
+		return 0;
+	if (fd < 0) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", dump_root);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0 || setns(fd, CLONE_NEWUSER)) {
+		pr_perror("cannot enter the tree's user namespace");
+		return -errno;
+	}
+	/* A namespace made with setgroups denied refuses it: no groups to drop then. */
+	setgroups(0, NULL);
+	if (setresgid(0, 0, 0) || setresuid(0, 0, 0)) {
+		pr_perror("cannot become root of the tree's user namespace");
+		return -errno;
+	}
+	return 0;
+}
+
 /* /proc/@pid/@name ("uid_map") into @m. */
 static int read_map(pid_t pid, const char *name, struct id_map *m)
 {
@@ -143,6 +202,7 @@ int userns_dump_collect(pid_t root, bool own)
 {
 	int ret;
 
+	dump_root = root;
 	active = false;
 	uid_map.n = gid_map.n = 0;
 	if (!own)
