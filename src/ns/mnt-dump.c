@@ -327,9 +327,8 @@ static int reach_mount(const void *arg)
 	self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", r->pid);
 	ns = open(path, O_RDONLY | O_CLOEXEC);
-	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || unshare(CLONE_NEWNS) ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
-		pr_perror("mount %u: cannot get a private copy of the tree's mounts", r->e->mnt_id);
+	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS)) {
+		pr_perror("mount %u: cannot enter the tree's mounts", r->e->mnt_id);
 		return -1;
 	}
 	for (int i = 0; i < 64; i++) {
@@ -340,6 +339,16 @@ static int reach_mount(const void *arg)
 		}
 		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev)
 			break;
+		/*
+		 * Covered: a private copy to uncover it in, made only then (a copy
+		 * made from outside the tree's user namespace locks its mounts,
+		 * and a locked one cannot be cloned alone).
+		 */
+		if (!i && (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))) {
+			pr_perror("mount %u: cannot get a private copy of the tree's mounts",
+				  r->e->mnt_id);
+			return -1;
+		}
 		if (uncover(self, fd, r->e))
 			return -1;
 		close(fd);
