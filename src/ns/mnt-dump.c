@@ -308,6 +308,20 @@ static int uncover(int self, int fd, const MntEntry *e)
 	return 0;
 }
 
+static int make_private(void)
+{
+	return unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ? -1 : 0;
+}
+
+static bool other_userns(pid_t pid)
+{
+	struct stat a, b;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	return !stat(path, &a) && !stat("/proc/self/ns/user", &b) && a.st_ino != b.st_ino;
+}
+
 /*
  * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
  * below it (they hide files of its own) nor over it.  The process moves
@@ -322,12 +336,20 @@ static int reach_mount(const void *arg)
 	char path[64];
 	struct stat st;
 	int own, ns, self, fd = -1, copy;
+	bool priv;
 
 	own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", r->pid);
 	ns = open(path, O_RDONLY | O_CLOEXEC);
-	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS)) {
+	/*
+	 * A private copy, where an unbindable mount may be cloned and a
+	 * covered one uncovered; in a tree with a user namespace of its own,
+	 * only to uncover (a copy made from outside it locks its mounts, and
+	 * a locked one cannot be cloned alone).
+	 */
+	priv = !other_userns(r->pid);
+	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || (priv && make_private())) {
 		pr_perror("mount %u: cannot enter the tree's mounts", r->e->mnt_id);
 		return -1;
 	}
@@ -339,12 +361,7 @@ static int reach_mount(const void *arg)
 		}
 		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev)
 			break;
-		/*
-		 * Covered: a private copy to uncover it in, made only then (a copy
-		 * made from outside the tree's user namespace locks its mounts,
-		 * and a locked one cannot be cloned alone).
-		 */
-		if (!i && (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))) {
+		if (!i && !priv && make_private()) {
 			pr_perror("mount %u: cannot get a private copy of the tree's mounts",
 				  r->e->mnt_id);
 			return -1;
