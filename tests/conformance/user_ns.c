@@ -6,8 +6,9 @@
  * first and the others owned by it.
  *
  * Sets up, before READY:
- *   before the user namespace: file "owned" (owner 100005:100006 here,
- *     5:6 inside) and file "ghost" (100007:100008, unlinked, kept open);
+ *   before the user namespace: file /tmp/stasis-user_ns.PID.owned (owner
+ *     100005:100006 here, 5:6 inside; removed at the end) and file
+ *     ...PID.ghost (100007:100008, unlinked, kept open);
  *   then unshare(CLONE_NEWUSER), the maps written by a helper child that
  *     stays outside, and ids 0 taken inside;
  *   unshare(CLONE_NEWUTS | CLONE_NEWIPC): host name "stasis-userns",
@@ -90,12 +91,18 @@ static int write_file(const char *path, const char *s)
 	return ret;
 }
 
+static char owned[64];
+
 static int make_files(void)
 {
-	ofd = open("owned", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-	gfd = open("ghost", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	char ghost[64];
+
+	snprintf(owned, sizeof(owned), "/tmp/stasis-user_ns.%d.owned", getpid());
+	snprintf(ghost, sizeof(ghost), "/tmp/stasis-user_ns.%d.ghost", getpid());
+	ofd = open(owned, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	gfd = open(ghost, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (ofd < 0 || gfd < 0 || fchown(ofd, HOST(5), HOST(6)) || fchown(gfd, HOST(7), HOST(8)) ||
-	    write(gfd, "boo", 3) != 3 || unlink("ghost"))
+	    write(gfd, "boo", 3) != 3 || unlink(ghost))
 		return -1;
 	return 0;
 }
@@ -286,6 +293,7 @@ int main(int argc, char **argv)
 		return test_result();
 	}
 	if (enter_userns()) {
+		unlink(owned);
 		skip("no user namespace here: %m");
 		return test_result();
 	}
@@ -306,6 +314,9 @@ int main(int argc, char **argv)
 		     c);
 	if (waitpid(child, &status, 0) != child || status)
 		fail("child: ended with status %#x", status);
+	/* As root of the namespace, which maps its owner: /tmp lets it. */
+	if (unlink(owned))
+		fail("cannot remove %s: %m", owned);
 	pass();
 	return test_result();
 }
