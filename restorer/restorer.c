@@ -661,6 +661,12 @@ static void stage_done(struct rst_shared *sh, int stage)
 	futex_wake(&sh->done[stage]);
 }
 
+static void set_dumpable(struct rst_args *a)
+{
+	if (a->mm.dumpable >= 0)
+		check(sys2(__NR_prctl, PR_SET_DUMPABLE, a->mm.dumpable), "restore dumpable");
+}
+
 void rst_main(struct rst_args *a)
 {
 	struct rst_thread *leader = &a->threads[0];
@@ -690,6 +696,8 @@ void rst_main(struct rst_args *a)
 			break;
 		futex_wait(&a->threads_ready, n);
 	}
+	/* After every thread's creds: a change of euid made the mm undumpable. */
+	set_dumpable(a);
 	if (!a->close_after_go)
 		close_pool(a);
 	stage_done(a->shared, RST_STAGE_READY);
@@ -703,7 +711,9 @@ void rst_main(struct rst_args *a)
 	 * now, kills it if it dies).
 	 */
 	sys2(__NR_prctl, PR_SET_PDEATHSIG, leader->pdeath_sig);
-	if (leader->seccomp_mode)
+	if (leader->seccomp_mode) {
 		restore_seccomp_creds(leader);
+		set_dumpable(a);
+	}
 	rst_sigreturn(leader->frame + 8);
 }

@@ -183,6 +183,8 @@ struct rst_mm {
 	uint64_t auxv;			/* address of the saved auxv words */
 	uint32_t auxv_size;		/* bytes */
 	int32_t exe_fd;			/* -1: leave it */
+	/* 0 or 1, set once the creds are: a change of euid resets it; -1: leave it. */
+	int32_t dumpable, pad;
 };
 
 /*

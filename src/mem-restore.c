@@ -719,6 +719,8 @@ int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *a
 	a->mm.auxv = (uintptr_t)auxv;
 	a->mm.auxv_size = mm->n_mm_saved_auxv * sizeof(uint64_t);
 	a->mm.exe_fd = -1;
+	/* 2 (suid_dumpable's "root only") cannot be set by prctl: the kernel's own rule. */
+	a->mm.dumpable = mm->has_dumpable && mm->dumpable <= 1 ? (int32_t)mm->dumpable : -1;
 	return 0;
 }
 

@@ -125,8 +125,13 @@ static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
 	};
-	long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	long pid;
 
+	/* Its pid namespace must belong to its user namespace: made from inside. */
+	if (t == ctx->tasks && ns_restore_has(CLONE_NEWUSER))
+		pid = userns_clone_root(&ca);
+	else
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0)
 		task_run(ctx, t);
 	if (pid < 0) {
@@ -295,7 +300,7 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	 * parent.  The restorer puts the dumped setting back at the end.
 	 */
 	/* The init of a new pid namespace has no parent in it: getppid() is 0. */
-	if (!t->parent && (ns_clone_flags(ctx, t) & CLONE_NEWPID))
+	if (!t->parent && pidns_restore_own(ctx))
 		parent = 0;
 	/*
 	 * A session helper's child outlives it: it dies with the init of its

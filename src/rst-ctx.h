@@ -58,6 +58,7 @@ enum svc_fd {
 	SVC_PROC,
 	SVC_NS_CWD,		/* stasis's cwd while it is in the tree's namespaces */
 	SVC_NS_NET,		/* the tree's new net namespace (src/ns/ns.c) */
+	SVC_NS_USER,		/* the tree's new user namespace, for its root (src/ns/user.c) */
 	SVC_NS_OWN,		/* its own namespaces, one a kind (src/ns/ns.c) */
 	SVC_FDS = 16,
 };

@@ -116,8 +116,8 @@ static int ghost_write(struct dump_ctx *ctx, const struct file_parms *p, uint32_
 	ssize_t n;
 	int fd, ret, err;
 
-	gfe.uid = st->st_uid;
-	gfe.gid = st->st_gid;
+	gfe.uid = userns_dump_uid(st->st_uid);
+	gfe.gid = userns_dump_gid(st->st_gid);
 	gfe.mode = st->st_mode;
 	atim.tv_sec = st->st_atim.tv_sec;
 	atim.tv_usec = st->st_atim.tv_nsec / 1000;
@@ -425,7 +425,8 @@ static int ghost_attrs(const GhostFileEntry *g, const char *at)
 {
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
 
-	if (fchownat(AT_FDCWD, at, g->uid, g->gid, AT_SYMLINK_NOFOLLOW)) {
+	if (fchownat(AT_FDCWD, at, userns_host_uid(g->uid), userns_host_gid(g->gid),
+		     AT_SYMLINK_NOFOLLOW)) {
 		pr_perror("ghost file %s: cannot give it to %u:%u", at, g->uid, g->gid);
 		return -errno;
 	}

@@ -356,7 +356,8 @@ static int bind_name(struct unix_rst *ur, int fd, const UnixSkEntry *u)
 	}
 	if (path && u->file_perms &&
 	    (chmod(sa.sun_path, u->file_perms->mode & 07777) ||
-	     lchown(sa.sun_path, u->file_perms->uid, u->file_perms->gid))) {
+	     lchown(sa.sun_path, userns_host_uid(u->file_perms->uid),
+		    userns_host_gid(u->file_perms->gid)))) {
 		pr_perror("unix socket %u: cannot give %s its owner and mode", u->ino,
 			  sa.sun_path);
 		ret = -errno;

@@ -510,8 +510,8 @@ static int dump_path(const struct file_parms *p, const struct unix_diag_info *ui
 		ue->mnt_id = files_path_mnt_id(p->pid, path);
 	}
 	perms->mode = st.st_mode;
-	perms->uid = st.st_uid;
-	perms->gid = st.st_gid;
+	perms->uid = userns_dump_uid(st.st_uid);
+	perms->gid = userns_dump_gid(st.st_gid);
 	ue->file_perms = perms;
 	return 0;
 }

@@ -77,6 +77,20 @@ static unsigned int opt_flags(char *opts, const struct opt_flag *tab, size_t n, 
 	return flags;
 }
 
+static void entry_free(MntEntry *e);
+
+/* Its uid= and gid= options as the tree sees them, as CRIU writes them. */
+static bool ids_inside(MntEntry *e)
+{
+	char *o = userns_mount_opts(e->options, false);
+
+	if (!o)
+		return false;
+	free(e->options);
+	e->options = o;
+	return true;
+}
+
 static void entry_free(MntEntry *e)
 {
 	free(e->root);
@@ -145,6 +159,11 @@ static int parse_line(char *line, MntEntry **out, char **type)
 		return -ENOMEM;
 	}
 	e->sb_flags = opt_flags(sb, sb_opts, sizeof(sb_opts) / sizeof(sb_opts[0]), e->options);
+	if (!ids_inside(e)) {
+		entry_free(e);
+		free(*type);
+		return -ENOMEM;
+	}
 	if (strlen(e->root) > 9 && !strcmp(e->root + strlen(e->root) - 9, "//deleted")) {
 		e->root[strlen(e->root) - 9] = '\0';
 		e->has_deleted = e->deleted = true;
@@ -398,6 +417,20 @@ static int open_deepest(const char *path)
 	return fd;
 }
 
+static int make_private(void)
+{
+	return unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ? -1 : 0;
+}
+
+static bool other_userns(pid_t pid)
+{
+	struct stat a, b;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	return !stat(path, &a) && !stat("/proc/self/ns/user", &b) && a.st_ino != b.st_ino;
+}
+
 /*
  * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
  * below it (they hide files of its own) nor over it.  The process moves
@@ -412,14 +445,21 @@ static int reach_mount(const void *arg)
 	char path[64], root[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
 	int own, ns, self, fd = -1, copy;
+	bool priv;
 
 	own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", r->pid);
 	ns = open(path, O_RDONLY | O_CLOEXEC);
-	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || unshare(CLONE_NEWNS) ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
-		pr_perror("mount %u: cannot get a private copy of the tree's mounts", r->e->mnt_id);
+	/*
+	 * A private copy, where an unbindable mount may be cloned and a
+	 * covered one uncovered; in a tree with a user namespace of its own,
+	 * only to uncover (a copy made from outside it locks its mounts, and
+	 * a locked one cannot be cloned alone).
+	 */
+	priv = !other_userns(r->pid);
+	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || (priv && make_private())) {
+		pr_perror("mount %u: cannot enter the tree's mounts", r->e->mnt_id);
 		return -1;
 	}
 	for (int i = 0; i < 64; i++) {
@@ -435,6 +475,12 @@ static int reach_mount(const void *arg)
 		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev &&
 		    !fd_mount(self, fd, root, dir) && !strcmp(root, r->e->root))
 			break;
+		if (!priv && make_private()) {
+			pr_perror("mount %u: cannot get a private copy of the tree's mounts",
+				  r->e->mnt_id);
+			return -1;
+		}
+		priv = true;
 		if (uncover(self, fd, r->e))
 			return -1;
 		close(fd);

@@ -261,23 +261,30 @@ int mnt_restore_root(struct rst_ctx *ctx, uint32_t id)
 			       "bound from it, in a new pid namespace", p->e->mnt_id, p->e->mountpoint);
 			return -ENOTSUP;
 		}
-		ret = mnt_enter_kept(p->ns) ?: clone_subs(i, true);
+		ret = mnt_enter_kept(p->ns);
 		if (ret)
 			return ret;
-		pfd = pparents[i].path ? open(pparents[i].path, O_PATH | O_CLOEXEC) : -1;
-		if (pparents[i].path && (pfd < 0 || parent_prop(pfd, pparents[i].path, MS_PRIVATE))) {
-			if (pfd >= 0)
-				close(pfd);
-			return -EIO;
-		}
-		if (umount2(p->e->mountpoint, MNT_DETACH)) {
-			pr_perror("mount %u: cannot take the controller's proc off %s", p->e->mnt_id,
-				  p->e->mountpoint);
-			return -errno;
-		}
+		/* First: in a user namespace, a proc is made only where one is fully visible. */
 		p->fd = mnt_make_new(ctx, p);
 		if (p->fd < 0)
 			return p->fd;
+		ret = clone_subs(i, true);
+		pfd = ret || !pparents[i].path ? -1 : open(pparents[i].path, O_PATH | O_CLOEXEC);
+		if (!ret && pparents[i].path &&
+		    (pfd < 0 || parent_prop(pfd, pparents[i].path, MS_PRIVATE)))
+			ret = -EIO;
+		if (!ret && umount2(p->e->mountpoint, MNT_DETACH)) {
+			pr_perror("mount %u: cannot take the controller's proc off %s", p->e->mnt_id,
+				  p->e->mountpoint);
+			ret = -errno;
+		}
+		if (ret) {
+			if (pfd >= 0)
+				close(pfd);
+			close(p->fd);
+			p->fd = -1;
+			return ret;
+		}
 		if (move_mount(p->fd, "", AT_FDCWD, p->e->mountpoint, MOVE_MOUNT_F_EMPTY_PATH)) {
 			pr_perror("mount %u: cannot mount proc on %s", p->e->mnt_id, p->e->mountpoint);
 			ret = -errno;

@@ -335,7 +335,8 @@ int mnt_run_tar(int (*dir)(const void *arg), const void *arg, int in, int out,
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		fd = dir(arg);
-		if (fd < 0)
+		/* The archive holds ids as the tree sees them, as CRIU's (user.c). */
+		if (fd < 0 || userns_enter_as_root())
 			_exit(125);
 		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || fchdir(fd))
 			_exit(126);
@@ -490,7 +491,8 @@ static int configure(int fsfd, const struct mnt *m)
 	static const struct opt_flag keep[] = {
 		{ "sync", MS_SYNCHRONOUS }, { "dirsync", MS_DIRSYNC }, { "mand", MS_MANDLOCK },
 	};
-	char *opts = strdup(m->e->options), *p = opts, *o;
+	/* Made from outside the tree's user namespace: its ids as stasis sees them. */
+	char *opts = userns_mount_opts(m->e->options, true), *p = opts, *o;
 	int ret = 0;
 
 	if (!opts)

@@ -29,6 +29,8 @@
 #include "restore.h"
 
 static const struct ns_operations *const ns_table[] = {
+	/* First: every other kind is made inside it (user.c). */
+	&user_ns_ops,
 	&pid_ns_ops,
 	&uts_ns_ops,
 	&ipc_ns_ops,
@@ -176,6 +178,15 @@ int ns_dump_check(struct dump_ctx *ctx)
 		pr_info("the root %d has its own %s namespace, id %u", root, ns_table[i]->name,
 			root_ids[i]);
 	}
+	/* Its tasks could not get their pids back from inside it (set_tid wants the host's rights). */
+	if (!ret && (root_mask & CLONE_NEWUSER) && !(root_mask & CLONE_NEWPID)) {
+		pr_err("unsupported: the root %d has a user namespace of its own but not a pid "
+		       "namespace", root);
+		ret = -ENOTSUP;
+	}
+	/* Before any task is dumped: their ids go into the images as the tree sees them. */
+	if (!ret)
+		ret = userns_dump_collect(root, root_mask & CLONE_NEWUSER);
 	if (!ret && (root_mask & CLONE_NEWNET))
 		net_root = root;
 	/* Locked before any task is dumped, as CRIU does (a pre-dump locks nothing). */
@@ -376,6 +387,16 @@ int ns_restore_read(struct rst_ctx *ctx)
 		}
 	}
 	img_free_msg(&inv->base);
+	if (!ret && (root_mask & CLONE_NEWUSER) && !(root_mask & CLONE_NEWPID)) {
+		pr_err("unsupported: the root %d has a user namespace of its own but not a pid "
+		       "namespace", ctx->tasks[0].pid);
+		ret = -ENOTSUP;
+	}
+	/* Its root is cloned by a helper, as a child of the controller (user.c). */
+	if (!ret && (root_mask & CLONE_NEWUSER) && ctx->opts->restore_sibling) {
+		pr_err("unsupported: --restore-sibling for a tree with a user namespace of its own");
+		ret = -ENOTSUP;
+	}
 	if (!ret)
 		own_clocks(ctx);
 	return ret;
@@ -452,23 +473,53 @@ static int keep_own(struct rst_ctx *ctx)
 	return 0;
 }
 
+/*
+ * The namespaces of @mask, made and entered.  In a user namespace of the
+ * tree's they are made from inside it (user.c), but the time namespace:
+ * its offsets are written from here, and it gives no rights to its owner.
+ */
+static int make_all(struct rst_ctx *ctx, unsigned long mask)
+{
+	unsigned long here = mask;
+	int ret;
+
+	if (root_mask & CLONE_NEWUSER) {
+		here = mask & CLONE_NEWTIME;
+		ret = userns_restore_make(ctx, unshared_mask() & ~here, SVC_NS_USER);
+		if (ret)
+			return ret;
+	}
+	if (here && unshare(here)) {
+		pr_perror("cannot make the root's namespaces (unshare %#lx)", here);
+		return -errno;
+	}
+	return 0;
+}
+
+static int restore_kind(struct rst_ctx *ctx, const struct ns_operations *ops, uint32_t id)
+{
+	int ret;
+
+	if (!ops->as_userns_root || !(root_mask & CLONE_NEWUSER))
+		return ops->restore(ctx, id);
+	ret = userns_act_as_root(true);
+	if (ret)
+		return ret;
+	ret = ops->restore(ctx, id);
+	return userns_act_as_root(false) ?: ret;
+}
+
 int ns_restore_enter(struct rst_ctx *ctx)
 {
 	unsigned long mask = unshared_mask();
 	int ret;
 
-	if (!mask)
+	if (!unshared_mask() && !(root_mask & CLONE_NEWUSER))
 		return 0;
-	ret = keep_own(ctx);
-	if (ret)
-		return ret;
-	if (unshare(mask)) {
-		pr_perror("cannot make the root's namespaces (unshare %#lx)", mask);
-		return -errno;
-	}
+	ret = keep_own(ctx) ?: make_all(ctx, mask);
 	for (size_t i = 0; !ret && i < NR_OPS; i++)
-		if (mask & ns_table[i]->cflag)
-			ret = ns_table[i]->restore(ctx, root_ids[i]);
+		if ((mask & ns_table[i]->cflag) && ns_table[i]->restore)
+			ret = restore_kind(ctx, ns_table[i], root_ids[i]);
 	/* Made (or joined) now: the network lock runs there until the tree runs. */
 	if (!ret && (mask & CLONE_NEWNET)) {
 		net_fd = open_svc(ctx, "/proc/self/ns/net", O_RDONLY, SVC_NS_NET);
@@ -493,6 +544,7 @@ int ns_restore_leave(struct rst_ctx *ctx)
 	int ret = 0;
 
 	(void)ctx;
+	userns_restore_close();
 	for (size_t i = 0; i < NR_OPS; i++) {
 		if (own_fds[i] < 0)
 			continue;
@@ -597,7 +649,9 @@ bool ns_restore_has(unsigned long cflag)
 
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t)
 {
-	return t == &ctx->tasks[0] ? root_mask & ~unshared_mask() & ~by_root_mask() : 0;
+	/* The root is cloned inside its user namespace (userns_clone_root). */
+	return t == &ctx->tasks[0] ?
+	       root_mask & ~unshared_mask() & ~by_root_mask() & ~CLONE_NEWUSER : 0;
 }
 
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)

@@ -62,8 +62,15 @@ struct ns_operations {
 	bool by_root;
 	/* per_task: in task @t, before its children: into its own namespace. */
 	int (*restore_task)(struct rst_ctx *ctx, struct rst_task *t);
+	/*
+	 * ->restore runs with the effective ids of the root of the tree's user
+	 * namespace when it has one (user.c): what the kernel lets only that
+	 * root do (ipc sysctls), objects created as theirs.
+	 */
+	bool as_userns_root;
 };
 
+extern const struct ns_operations user_ns_ops;	/* user.c */
 extern const struct ns_operations pid_ns_ops;	/* pid.c */
 extern const struct ns_operations uts_ns_ops;	/* uts.c */
 extern const struct ns_operations ipc_ns_ops;	/* ipc.c */
@@ -147,6 +154,51 @@ unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t
  * namespaces (the root), the restore_task ones (every task).
  */
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t);
+
+/*
+ * user.c.  Dump, before any task is dumped: the root's uid and gid maps
+ * when it has a user namespace of its own (@own).
+ */
+int userns_dump_collect(pid_t root, bool own);
+/*
+ * Ids as stasis sees them (/proc) into ids as the tree does, for the
+ * images; (uint32_t)-1 for one not mapped.  Identity without a user namespace.
+ */
+uint32_t userns_dump_uid(uint32_t uid);
+uint32_t userns_dump_gid(uint32_t gid);
+/*
+ * A mount's options with their uid= and gid= as the tree sees them (dump)
+ * or as stasis does (@to_host, restore); malloc'ed, NULL without memory.
+ */
+char *userns_mount_opts(const char *opts, bool to_host);
+/*
+ * In a child of stasis's: into the tree's user namespace as its root, when
+ * it has one (tar, which must see the ids as the tree does).  0 or -errno.
+ */
+int userns_enter_as_root(void);
+/* Restore: an image's id into the one the controller acts with, from outside. */
+uint32_t userns_host_uid(uint32_t uid);
+uint32_t userns_host_gid(uint32_t gid);
+/*
+ * In the controller: a new user namespace (its maps written) that owns new
+ * namespaces of @mask, all joined by the controller but the user one,
+ * kept at service fd @slot.
+ */
+int userns_restore_make(struct rst_ctx *ctx, unsigned long mask, int slot);
+void userns_restore_close(void);
+/*
+ * The controller acting (@on) as the root of that user namespace or back:
+ * its effective uid and gid those of uid and gid 0 there, its capabilities
+ * and file system ids kept.
+ */
+int userns_act_as_root(bool on);
+/*
+ * clone3(@ca) of the root from inside that user namespace, the
+ * controller's child all the same: as clone3, 0 in the root, its pid in
+ * the controller, or -1 with errno set.
+ */
+struct clone_args;
+long userns_clone_root(struct clone_args *ca);
 
 /*
  * pid.c.  Dump, once the tree is collected: each task's pid, group,
