@@ -488,6 +488,24 @@ static int rw_dir(const char *path, char *alt, size_t size)
 	return fd;
 }
 
+/* The fd a ghost made through a writable copy is kept by: on the mount itself. */
+static int ghost_on_mount(const char *path, const char *at, int fd)
+{
+	const char *slash = strrchr(path, '/'), *name = strrchr(at, '/');
+	char real[PATH_MAX];
+	int pfd;
+
+	snprintf(real, sizeof(real), "%.*s%s", (int)(slash - path), path, name);
+	pfd = open(real, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
+		pr_perror("ghost file %s: cannot open it on its mount", real);
+		pfd = -errno;
+	}
+	if (fd >= 0)
+		close(fd);
+	return pfd;
+}
+
 /* Make ghost file @gid again, named @path while it is made; an fd on it, deleted. */
 static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 {
@@ -526,6 +544,9 @@ static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 		ret = ghost_attrs(g, at);
 	if (!ret && !S_ISREG(g->mode))
 		ret = fd = ghost_keeper(g, at);
+	/* The tree had it on the read-only mount: kept there, not on the copy. */
+	if (ret >= 0 && rw >= 0)
+		ret = fd = ghost_on_mount(path, at, fd);
 	if ((S_ISDIR(g->mode) ? rmdir(at) : unlink(at)) && ret >= 0) {
 		pr_perror("ghost file %s: cannot delete it", at);
 		ret = -errno;
