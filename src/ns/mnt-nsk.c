@@ -253,10 +253,23 @@ int mnt_enter_kept(unsigned int k)
 	return 0;
 }
 
+/*
+ * The mount namespace @t's parent left it in: a helper (a session's, no
+ * images of its own) stays in its own parent's, and so on up.
+ */
+static uint32_t parent_ns(struct rst_ctx *ctx, const struct rst_task *t)
+{
+	const struct rst_task *p = t->parent;
+
+	while (p && !mnt_task_ns(p))
+		p = p->parent;
+	return mnt_task_ns(p ?: &ctx->tasks[0]);
+}
+
 /* In task @t: into its own mount namespace, when it is not its parent's. */
 int mnt_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 {
-	uint32_t its = mnt_task_ns(t), parents = mnt_task_ns(t->parent ?: &ctx->tasks[0]);
+	uint32_t its = mnt_task_ns(t), parents = parent_ns(ctx, t);
 
 	if (its == parents || !its)
 		return 0;
