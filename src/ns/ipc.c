@@ -214,10 +214,10 @@ static void fill_desc(IpcDescEntry *d, int id, const struct ipc_perm *p)
 {
 	ipc_desc_entry__init(d);
 	d->key = p->__key;
-	d->uid = p->uid;
-	d->gid = p->gid;
-	d->cuid = p->cuid;
-	d->cgid = p->cgid;
+	d->uid = userns_dump_uid(p->uid);
+	d->gid = userns_dump_gid(p->gid);
+	d->cuid = userns_dump_uid(p->cuid);
+	d->cgid = userns_dump_gid(p->cgid);
 	d->mode = p->mode;
 	d->id = id;
 }
@@ -225,8 +225,8 @@ static void fill_desc(IpcDescEntry *d, int id, const struct ipc_perm *p)
 /* The owner and mode of @d onto @p, for IPC_SET (the creator stays ours). */
 static void perm_from_desc(struct ipc_perm *p, const IpcDescEntry *d)
 {
-	p->uid = d->uid;
-	p->gid = d->gid;
+	p->uid = userns_host_uid(d->uid);
+	p->gid = userns_host_gid(d->gid);
 	p->mode = d->mode & 0777;
 }
 
@@ -619,9 +619,12 @@ static int restore_objects(struct rst_ctx *ctx, uint32_t id, enum img_type type)
 	int ret;
 
 	ret = img_open(&img, ctx->dirfd, type, id, O_RDONLY);
-	if (ret == -ENOENT)
-		pr_err("ipcns-%s-%u.img: missing, named by the root's ids",
-		       type == IMG_IPCNS_SHM ? "shm" : type == IMG_IPCNS_SEM ? "sem" : "msg", id);
+	/* As CRIU reads it: none (CRIU 4.2 writes none of them in a user namespace). */
+	if (ret == -ENOENT) {
+		pr_debug("ipcns-%s-%u.img: none, no such objects",
+			 type == IMG_IPCNS_SHM ? "shm" : type == IMG_IPCNS_SEM ? "sem" : "msg", id);
+		return 0;
+	}
 	if (ret)
 		return ret;
 	while ((ret = img_read_msg(img, md[type], &m)) == 1) {
@@ -664,4 +667,6 @@ const struct ns_operations ipc_ns_ops = {
 	.cflag = CLONE_NEWIPC,
 	.dump = ipc_dump,
 	.restore = ipc_restore,
+	/* Its sysctls are writable by the root of its user namespace only. */
+	.as_userns_root = true,
 };

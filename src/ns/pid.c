@@ -236,7 +236,8 @@ int pidns_dump_collect(struct dump_ctx *ctx)
 
 static bool rst_own(const struct rst_ctx *ctx)
 {
-	return ns_clone_flags(ctx, &ctx->tasks[0]) & CLONE_NEWPID;
+	(void)ctx;
+	return ns_restore_has(CLONE_NEWPID);
 }
 
 /* Which task of the tree has pid @vpid in it, from the list of those found. */

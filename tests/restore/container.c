@@ -10,8 +10,9 @@
  *     namespace on /proc; a tmpfs "stasis-box" on DIR holding f "hello
  *     container" (open at offset 6) and sub/g "inside";
  *   uts: host name stasis-box, domain name stasis-dom;
- *   ipc: a SysV shm segment of 64 KiB holding a pattern, and a message
- *     queue holding two messages;
+ *   ipc: a SysV shm segment of 64 KiB holding a pattern, attached in the
+ *     root and (inherited) in its child, and a message queue holding two
+ *     messages;
  *   net: lo up; then the script adds a veth stxc0 (10.241.0.2/24, up)
  *     whose peer stxh0 it keeps in the host's namespace (the kernel finds
  *     a pid given for a namespace in the caller's pid namespace: the
@@ -54,6 +55,7 @@ struct msg {
 static const char *dir;
 static ino_t host_ns[NR_NS];
 static int shm_id, msg_id, file_fd;
+static unsigned char *shm;	/* the root's attachment, its child's too */
 static pid_t child;
 
 static ino_t ns_ino(const char *name)
@@ -102,15 +104,12 @@ static int setup_mounts(void)
 static int setup_ipc(void)
 {
 	struct msg m1 = { 1, "first" }, m2 = { 7, "second" };
-	unsigned char *p;
-
 	shm_id = shmget(IPC_PRIVATE, SHM_SIZE, 0600 | IPC_CREAT);
-	p = shm_id < 0 ? (void *)-1 : shmat(shm_id, NULL, 0);
-	if (p == (void *)-1)
+	shm = shm_id < 0 ? (void *)-1 : shmat(shm_id, NULL, 0);
+	if (shm == (void *)-1)
 		return fail("shm: %m"), -1;
 	for (int i = 0; i < SHM_SIZE; i++)
-		p[i] = (unsigned char)(i * 7 + 3);
-	shmdt(p);
+		shm[i] = (unsigned char)(i * 7 + 3);
 	msg_id = msgget(IPC_PRIVATE, 0600 | IPC_CREAT);
 	if (msg_id < 0 || msgsnd(msg_id, &m1, sizeof(m1.text), 0) ||
 	    msgsnd(msg_id, &m2, sizeof(m2.text), 0))
@@ -173,17 +172,26 @@ static void check_tree(void)
 
 static void check_ipc(void)
 {
+	struct shmid_ds ds;
 	struct msg m;
-	unsigned char *p = shmat(shm_id, NULL, SHM_RDONLY);
+	unsigned char *p;
 	int bad = 0;
 
+	if (shmctl(shm_id, IPC_STAT, &ds) || ds.shm_nattch != 2 || ds.shm_segsz != SHM_SIZE)
+		fail("shm %d: attached %lu times, not in the root and its child",
+		     shm_id, (unsigned long)ds.shm_nattch);
+	p = shmat(shm_id, NULL, SHM_RDONLY);
 	if (p == (void *)-1) {
 		fail("shm %d: %m", shm_id);
 	} else {
 		for (int i = 0; i < SHM_SIZE; i++)
-			bad += p[i] != (unsigned char)(i * 7 + 3);
+			bad += p[i] != (unsigned char)(i * 7 + 3) || shm[i] != p[i];
 		if (bad)
 			fail("shm %d: %d bytes differ", shm_id, bad);
+		/* The root's attachment is the segment itself, not a copy. */
+		shm[100] ^= 0xff;
+		if (p[100] != (unsigned char)(shm[100]))
+			fail("the root's attachment at %p is not segment %d", (void *)shm, shm_id);
 		shmdt(p);
 	}
 	if (msgrcv(msg_id, &m, sizeof(m.text), 0, IPC_NOWAIT) < 0 || m.type != 1 ||

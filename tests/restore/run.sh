@@ -9,9 +9,9 @@
 #    pagemap entries empty, unaligned or twice, areas unaligned or overlapping,
 #    hugetlb memfds of a bad flag or size and a changed file each fail with a clear error, leaving nothing
 #    running;
-#  - images whose root has its own namespace of a kind not restored yet
-#    (user), its own pid namespace without being its pid 1, or a uts, ipc,
-#    net or mount one without its images, are refused;
+#  - images whose root has its own pid namespace without being its pid 1,
+#    or a uts, ipc, net, mount or user one without its images, or a user
+#    one without a pid one, are refused;
 #  - a tree whose root is init of its own pid namespace (pidns.sh);
 #  - a whole container: own pid, mount, net, ipc and uts namespaces, a
 #    proc, a tmpfs, a veth to the host, SysV IPC, a child (container.sh);
@@ -64,12 +64,20 @@ restore_opts() {
 	net_ns) echo "--tcp-established --external veth[stnc0]:stnh0" ;;
 	esac
 }
+# A program whose tree must be init of its own pid namespace.
+runner_opts() {
+	case $1 in
+	user_ns) echo "--pidns" ;;	# a user namespace without one is refused
+	esac
+}
 for p in "$B"/conformance/*; do
 	[ -x "$p" ] || continue
 	n=$(basename "$p")
 	extra=()
+	o=$(runner_opts "$n")
+	[ -n "$o" ] && extra=($o)
 	o=$(dump_opts "$n")
-	[ -n "$o" ] && extra=(--dump-opts "$o")
+	[ -n "$o" ] && extra+=(--dump-opts "$o")
 	o=$(restore_opts "$n")
 	[ -n "$o" ] && extra+=(--restore-opts "$o")
 	$B/runner --timeout 20 --workdir "$W/conf-$n" "${extra[@]}" "$p" | label "C/R"
@@ -337,8 +345,8 @@ truncate -s +4096 "$W/bad/pages-1.img"
 expect_error "a pagemap entry given twice" "$W/bad" "overlaps the one before or is out of order"
 
 # The root in namespaces of its own (ids-PID.img against the inventory's
-# root_ids): of a kind not restored yet, refused naming it; uts, ipc and
-# net images that are missing, refused naming them.
+# root_ids): uts, ipc, net, mount and user images that are missing,
+# refused naming them; a user namespace without a pid one, refused.
 fresh
 alter ids-31001.img '.entries[0].net_ns_id = 20'
 expect_error "a net namespace without its images" "$W/bad" "netns-20.img: missing"
@@ -359,6 +367,10 @@ expect_error "an ipc namespace without its images" "$W/bad" "ipcns-var-21.img"
 fresh
 alter ids-31001.img '.entries[0].mnt_ns_id = 22'
 expect_error "a mount namespace without its image" "$W/bad" "mountpoints-22.img: missing"
+
+fresh
+alter ids-31001.img '.entries[0].user_ns_id = 23'
+expect_error "a user namespace without its image" "$W/bad" "userns-23.img: missing"
 
 # --root is a mount namespace's: refused for a tree without one.
 fresh
