@@ -169,13 +169,18 @@ static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint6
 struct chain_arg {
 	struct rst_task *t;
 	struct mem_rst *m;
+	bool lazy;
 };
 
+/*
+ * A parent's pages: with --lazy-pages, those of lazy areas are the
+ * daemon's too, which finds them up the same chain (lazy-pages.c).
+ */
 static int chain_piece(void *arg, uint64_t addr, uint64_t len, uint64_t off, uint32_t level)
 {
 	struct chain_arg *c = arg;
 
-	return add_entry(c->t, c->m, addr, len, off, level, false);
+	return add_entry(c->t, c->m, addr, len, off, level, c->lazy);
 }
 
 /* Pages of the pagemap: runs to read, checked against the VMAs and the file. */
@@ -216,7 +221,7 @@ static int read_pagemap(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst 
 			ret = add_entry(t, m, pe->vaddr, len, OFF_ELSEWHERE, 0,
 					ctx->opts->lazy_pages);
 		} else if (!ret && (flags & PE_PARENT)) {
-			struct chain_arg c = { t, m };
+			struct chain_arg c = { t, m, ctx->opts->lazy_pages };
 
 			ret = mem_chain_resolve(&m->chain, ctx->dirfd, t->pid, pe->vaddr, len,
 						chain_piece, &c);
