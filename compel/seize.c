@@ -361,20 +361,73 @@ int compel_tree_seize(pid_t root, struct compel_tree **out)
 	return 0;
 }
 
+/* Reap one killed thread we trace; gone already (ECHILD, ESRCH) is fine. */
+static int reap_killed(pid_t tid)
+{
+	int status;
+
+	while (waitpid(tid, &status, __WALL) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == ECHILD || errno == ESRCH) {
+			cpr_debug("tid %d: not ours to wait for: %m", tid);
+			return 0;
+		}
+		cpr_err("tid %d: waiting for it to die: %m", tid);
+		return -errno;
+	}
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		cpr_warn("tid %d ended with status %#x, not killed", tid, status);
+	cpr_debug("tid %d: killed and gone", tid);
+	return 0;
+}
+
+/*
+ * Killed tasks stay traced, and we wait for each thread's exit as its
+ * tracer, as CRIU does: the dump returns only once nothing of the tree
+ * runs.  An init of a pid namespace exits last of it (it reaps every
+ * other task of the namespace first), and a caller that looks right
+ * after us (runc, reading its container's state) must find it dead, not
+ * still exiting.  A traced zombie waits for its tracer before its parent
+ * may reap it, so children go before their parents (the tree is in
+ * discovery order, parents first: walk it backwards), and a group's
+ * other threads before its leader, which is reported only once they are
+ * gone.
+ */
+static int kill_tree(struct compel_tree *tree)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < tree->nr; i++)
+		if (tree->tasks[i].pub.nr_threads)
+			kill(tree->tasks[i].pub.pid, SIGKILL);
+	for (size_t i = tree->nr; i-- > 0;) {
+		struct task *t = &tree->tasks[i];
+
+		for (int k = 0; k < t->pub.nr_threads; k++)
+			if (t->tids[k] != t->pub.pid)
+				ret = reap_killed(t->tids[k]) ?: ret;
+		if (t->pub.nr_threads)
+			ret = reap_killed(t->pub.pid) ?: ret;
+	}
+	return ret;
+}
+
 int compel_tree_release(struct compel_tree *tree, unsigned flags)
 {
 	int ret = 0;
 
 	if (!tree)
 		return 0;
-	for (size_t i = 0; i < tree->nr; i++) {
+	for (size_t i = 0; i < tree->nr; i++)
+		compel_stub_remove(&tree->tasks[i]);
+	if (flags & COMPEL_RELEASE_KILL)
+		ret = kill_tree(tree);
+	for (size_t i = 0; i < tree->nr && !(flags & COMPEL_RELEASE_KILL); i++) {
 		struct task *t = &tree->tasks[i];
 
-		compel_stub_remove(t);
-		if (flags & COMPEL_RELEASE_KILL && t->pub.nr_threads)
-			kill(t->pub.pid, SIGKILL);
 		/* Pending again before the detach: the task stops as it would have. */
-		else if (t->stop_owed && t->pub.state != COMPEL_TASK_STOPPED)
+		if (t->stop_owed && t->pub.state != COMPEL_TASK_STOPPED)
 			kill(t->pub.pid, SIGSTOP);
 		/*
 		 * Detaching from the interrupt stop resumes the thread where it
@@ -386,8 +439,9 @@ int compel_tree_release(struct compel_tree *tree, unsigned flags)
 				cpr_err("tid %d: PTRACE_DETACH: %m", t->tids[k]);
 				ret = -errno;
 			}
-		free(t->tids);
 	}
+	for (size_t i = 0; i < tree->nr; i++)
+		free(tree->tasks[i].tids);
 	free(tree->tasks);
 	free(tree);
 	return ret;
