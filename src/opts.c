@@ -219,18 +219,25 @@ static int parse_verbosity(const char *arg, struct opts *o)
 	return parse_int("-v", arg, 0, 9, &o->verbosity);
 }
 
+/* A copy of @arg appended to the list @v of @n strings: 0, or 1 said. */
+static int strv_add(const char ***v, size_t *n, const char *arg)
+{
+	const char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (nv)
+		*v = nv;
+	if (!nv || !(arg = strdup(arg))) {
+		pr_err("out of memory");
+		return 1;
+	}
+	nv[(*n)++] = arg;
+	return 0;
+}
+
 /* --external KEY: kept as given; each kind looks for the keys it knows. */
 static int add_external(const char *arg, struct opts *o)
 {
-	const char **e = realloc(o->externals, (o->nr_externals + 1) * sizeof(*e));
-
-	if (!e || !(arg = strdup(arg))) {
-		pr_err("out of memory\n");
-		return 1;
-	}
-	o->externals = e;
-	o->externals[o->nr_externals++] = arg;
-	return 0;
+	return strv_add(&o->externals, &o->nr_externals, arg);
 }
 
 /* --ext-mount-map KEY:VALUE, CRIU's older spelling of --external mnt[KEY]:VALUE. */
@@ -332,15 +339,7 @@ static int add_inherit_fd(const char *arg, struct opts *o)
 /* --action-script PATH: run at each hook (notify.c), in the order given. */
 static int add_script(const char *arg, struct opts *o)
 {
-	const char **s = realloc(o->scripts, (o->nr_scripts + 1) * sizeof(*s));
-
-	if (!s || !(arg = strdup(arg))) {
-		pr_err("out of memory");
-		return 1;
-	}
-	o->scripts = s;
-	o->scripts[o->nr_scripts++] = arg;
-	return 0;
+	return strv_add(&o->scripts, &o->nr_scripts, arg);
 }
 
 /* Append a copy of @arg to the list *@v of *@n. */

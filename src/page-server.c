@@ -34,6 +34,7 @@
 
 #include "log.h"
 #include "mem.h"
+#include "mem-chain.h"
 #include "opts.h"
 #include "page-server.h"
 #include "page-xfer.h"
@@ -53,6 +54,8 @@ struct ps_session {
 	uint64_t dst_id;	/* the open pagemap's, or ~0 */
 	uint8_t *buf;
 	uint64_t pages;
+	/* --auto-dedup: the images directory whose parents give up what comes again. */
+	const char *dedup_dir;
 };
 
 static int send_all(int sk, const void *buf, size_t len)
@@ -214,6 +217,14 @@ static int serve(struct ps_session *s)
 		case PS_IOV_FORCE_CLOSE: {
 			int32_t status = session_close_xfer(s) ? -1 : 0;
 
+			/*
+			 * Before the answer, as a local dump dedups before it
+			 * returns: the dumper's end is the chain's being ready.
+			 */
+			if (!status && s->dedup_dir && mem_chain_dedup(s->dedup_dir))
+				pr_warn("--auto-dedup failed: the parent images keep pages "
+					"the dump has again");
+
 			ret = send_all(s->sk, &status, sizeof(status)) ?: status;
 			closed = true;
 			break;
@@ -336,7 +347,8 @@ static int accept_one(int lsk)
 
 int cr_page_server(const struct opts *o)
 {
-	struct ps_session s = { .sk = -1, .dst_id = ~0ULL, .last_pages_id = PS_PAGES_ID_BASE };
+	struct ps_session s = { .sk = -1, .dst_id = ~0ULL, .last_pages_id = PS_PAGES_ID_BASE,
+				.dedup_dir = o->auto_dedup ? o->images_dir : NULL };
 	int lsk, ret;
 
 	if (!o->lazy_pages)

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "mem-hugetlb.h"
 #include "ns/ns.h"
+#include "proc.h"
 #include "restore.h"
 #include "shmem.h"
 
@@ -57,19 +58,11 @@
 /* Up to @n numbers from /proc/sys/@name; 0, or -errno (ENOENT said by the caller). */
 static int sysctl_read(const char *name, uint64_t *v, size_t n)
 {
-	char path[96], buf[256], *p = buf, *end;
-	ssize_t len;
-	int fd;
+	char buf[256], *p = buf, *end;
+	int len = proc_sys_read(name, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "/proc/sys/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
 	if (len < 0)
-		return -errno;
-	buf[len] = 0;
+		return len;
 	for (size_t i = 0; i < n; i++, p = end) {
 		/* A *_next_id reads -1 when unset: strtoull gives it as all ones. */
 		v[i] = strtoull(p, &end, 10);
@@ -83,20 +76,15 @@ static int sysctl_read(const char *name, uint64_t *v, size_t n)
 
 static int sysctl_write(const char *name, const uint64_t *v, size_t n)
 {
-	char path[96], buf[256];
+	char buf[256];
 	size_t len = 0;
-	int fd, ret = 0;
+	int ret;
 
 	for (size_t i = 0; i < n; i++)
 		len += snprintf(buf + len, sizeof(buf) - len, "%s%" PRIu64, i ? " " : "", v[i]);
-	snprintf(path, sizeof(path), "/proc/sys/%s", name);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, buf, len) != (ssize_t)len)
-		ret = -errno;
-	if (fd >= 0)
-		close(fd);
+	ret = proc_sys_write(name, buf);
 	if (ret)
-		pr_perror("cannot write \"%s\" to /proc/sys/%s", buf, name);
+		pr_err("cannot write \"%s\" to /proc/sys/%s: %s", buf, name, strerror(-ret));
 	return ret;
 }
 

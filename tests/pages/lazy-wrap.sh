@@ -21,13 +21,8 @@ set -u
 real=$STASIS daemon=${LP_DAEMON:-$STASIS} restorer=${LP_RESTORER:-$STASIS}
 server=${LP_SERVER:-$STASIS} port=${LP_PORT:-27028}
 [ "$1" = restore ] || [ "$1" = dump ] || exec "$real" "$@"
-dir=
-prev=
-for a in "$@"; do
-	[ "$prev" = -D ] && dir=$a
-	prev=$a
-done
-[ -n "$dir" ] || { echo "lazy-wrap: no -D" >&2; exit 1; }
+. "$(dirname "$0")/../lib/common.sh"
+dir=$(images_dir "$@") || { echo "lazy-wrap: no -D" >&2; exit 1; }
 # waitfor FILE: a --status-fd's byte is there.
 waitfor() {
 	for _ in $(seq 200); do

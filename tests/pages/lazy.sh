@@ -26,9 +26,8 @@ WRAP=$PWD/tests/pages/lazy-wrap.sh
 CRIU=${CRIU_REF:-/tmp/zdtm-criu/criu/criu}
 rm -rf "$W"
 mkdir -p "$W"
-for fd in $(ls /proc/$$/fd); do
-	[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-done 2>/dev/null
+. tests/lib/common.sh
+fds_close
 
 # lazy NAME DONE-PATTERN [ENV=VALUE...]: one C/R with a lazy restore.
 lazy() {

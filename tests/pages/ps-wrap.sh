@@ -10,13 +10,8 @@
 set -u
 real=$STASIS server=${PS_SERVER:-$STASIS} dumper=${PS_DUMPER:-$STASIS} port=${PS_PORT:-27027}
 [ "$1" = dump ] || exec "$real" "$@"
-dir=
-prev=
-for a in "$@"; do
-	[ "$prev" = -D ] && dir=$a
-	prev=$a
-done
-[ -n "$dir" ] || { echo "ps-wrap: no -D" >&2; exit 1; }
+. "$(dirname "$0")/../lib/common.sh"
+dir=$(images_dir "$@") || { echo "ps-wrap: no -D" >&2; exit 1; }
 mkdir -p "$dir"
 rm -f "$dir"/pages-*.img "$dir"/pagemap-*.img "$dir/ps.pid" "$dir/page-server.log"
 # -d: back once the server listens; its pid in ps.pid.

@@ -57,17 +57,7 @@ tar -C "$W/rootfs" -c . | podman import - "$IMAGE" >/dev/null 2>&1 ||
 count() { podman exec "${1:-$NAME}" /bin/busybox cat /tmp/count 2>/dev/null; }
 status() { podman inspect -f '{{.State.Status}}' "$NAME" 2>/dev/null; }
 # It counts on: within 5 s, a number above the one it showed first.
-counting() {
-	local a b
-	a=$(count "$@")
-	for _ in $(seq 25); do
-		sleep 0.2
-		b=$(count "$@")
-		[ -n "$a" ] && [ -n "$b" ] && [ "$b" -gt "$a" ] && return 0
-		[ -z "$a" ] && a=$b
-	done
-	return 1
-}
+counting() { grows count "$@"; }
 # Why a step failed: podman's words and the first errors of the criu log.
 why() {
 	local log

@@ -9,9 +9,9 @@
 #    (the tree has no /proc of its namespace without a mount namespace)
 #    pass under --pidns too;
 #  - the images name each task by its pid inside (pstree.img, core-1.img);
-#  - the dump refuses a task that is init of a nested pid namespace, and
-#    a root that is in a pid namespace of its own but not its init; the
-#    tree runs on.
+#  - the dump refuses a task that is init of a nested pid namespace, a
+#    root that is in a pid namespace of its own but not its init, and one
+#    whose session leader is outside its pid namespace; the tree runs on.
 set -u
 cd "$(dirname "$0")/../.."
 B=build/tests
@@ -79,4 +79,6 @@ refused nested 0 "unsupported: pid [0-9]* is init of a nested pid namespace" \
 	"$(command -v unshare)" --pid --fork sleep 1000
 refused not-init 2 "unsupported: the root [0-9]* is 2 in its own pid namespace, not its init" \
 	"$(command -v unshare)" --pid --fork sh -c 'sleep 1000 & wait'
+refused session-outside 1 "unsupported: the session leader of pid [0-9]* (1 in its pid namespace) is outside" \
+	"$(command -v unshare)" --pid --fork sleep 1000
 exit 0

@@ -13,6 +13,8 @@
 #    (user), its own pid namespace without being its pid 1, or a uts, ipc,
 #    net or mount one without its images, are refused;
 #  - a tree whose root is init of its own pid namespace (pidns.sh);
+#  - a whole container: own pid, mount, net, ipc and uts namespaces, a
+#    proc, a tmpfs, a veth to the host, SysV IPC, a child (container.sh);
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
@@ -518,4 +520,5 @@ bash tests/restore/netns.sh
 bash tests/restore/tcp-peer.sh
 bash tests/restore/servers.sh
 bash tests/restore/pidns.sh
+bash tests/restore/container.sh
 exit 0
