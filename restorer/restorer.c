@@ -146,8 +146,15 @@ static void map_vmas(struct rst_args *a)
 		int prot = v->prot | (v->fill ? PROT_WRITE : 0);
 		long ret;
 
-		if (v->guard)
+		if (v->guard || v->sysv == RST_SYSV_PART)
 			continue;
+		if (v->sysv) {
+			ret = sys3(__NR_shmat, v->fd, v->start, v->shmflg);
+			if (ret >= 0 && (uint64_t)ret != v->start)
+				ret = -EFAULT;
+			check(ret, "attach SysV shared memory");
+			continue;
+		}
 		ret = sys6(__NR_mmap, v->start, v->end - v->start, prot, v->flags | MAP_FIXED,
 			   v->fd, v->pgoff);
 		if (ret >= 0 && (uint64_t)ret != v->start)
@@ -367,7 +374,7 @@ static void protect_vmas(struct rst_args *a)
 			      "install a guard region");
 			continue;
 		}
-		if (v->fill && !(v->prot & PROT_WRITE))
+		if ((v->fill && !(v->prot & PROT_WRITE)) || v->sysv)
 			check(sys3(__NR_mprotect, v->start, len, v->prot), "set a memory area's protection");
 		for (int adv = 0; adv < 64; adv++) {
 			if (v->madv & (1ull << adv))

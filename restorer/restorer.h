@@ -70,7 +70,16 @@ struct rst_vma {
 	int32_t fill;			/* pages are read into it: map it writable first */
 	int32_t guard;			/* not an area: a guard region installed in one */
 	int32_t lazy;			/* registered with the userfaultfd: pages come later */
+	/*
+	 * SysV shared memory: RST_SYSV_ATTACH, shmat() segment fd (its id)
+	 * here with shmflg (the whole segment); RST_SYSV_PART, a later part
+	 * of an attachment an area before made.  Both get prot afterwards.
+	 */
+	int32_t sysv;
+	int32_t shmflg;
 };
+#define RST_SYSV_ATTACH		1
+#define RST_SYSV_PART		2
 
 /* Pages contiguous in memory and in one pages image (the dump's, or a parent's). */
 struct rst_run {

@@ -41,6 +41,7 @@
 #include "parts.h"
 #include "pstree.h"
 #include "stats.pb-c.h"
+#include "tls.h"
 
 /* The signal that asked the dump to stop (SIGTERM, SIGINT, SIGHUP), or 0. */
 static volatile sig_atomic_t stop_signal;
@@ -336,7 +337,7 @@ int cr_dump(const struct opts *o)
 	}
 	/* Before the tree is frozen: a page server that is not there stops nothing. */
 	if (o->page_server) {
-		ctx.pages.sk = page_xfer_connect(o->address, o->port);
+		ctx.pages.sk = page_xfer_connect(o, true);
 		if (ctx.pages.sk < 0) {
 			if (ctx.parent_dirfd >= 0)
 				close(ctx.parent_dirfd);
@@ -362,7 +363,7 @@ int cr_dump(const struct opts *o)
 		int err = ret ? 0 : page_xfer_disconnect(ctx.pages.sk);
 
 		if (ret)
-			close(ctx.pages.sk);
+			ps_sk_close(ctx.pages.sk, false);
 		ctx.pages.sk = -1;
 		ret = ret ?: err;
 	}

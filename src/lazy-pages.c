@@ -49,6 +49,7 @@
 #include "pagemap.pb-c.h"
 #include "ps-proto.h"
 #include "pstree.pb-c.h"
+#include "tls.h"
 
 #define PAGE_SZ		4096UL
 #define FAULT_AHEAD	(16 * PAGE_SZ)	/* what a fault brings in: it and what follows */
@@ -373,9 +374,8 @@ static const void *fetch(struct lp_daemon *d, struct lp_task *t, uint64_t img, u
 	};
 	uint64_t asked = pi.nr_pages;
 
-	if (send(d->ps, &pi, sizeof(pi), MSG_NOSIGNAL) != sizeof(pi) ||
-	    recv(d->ps, &pi, sizeof(pi), MSG_WAITALL) != sizeof(pi)) {
-		pr_perror("lazy-pages: the page server went away");
+	if (ps_sk_send(d->ps, &pi, sizeof(pi)) || ps_sk_recv_full(d->ps, &pi, sizeof(pi))) {
+		pr_err("lazy-pages: the page server went away");
 		return NULL;
 	}
 	if (!pi.nr_pages || pi.nr_pages > asked || pi.vaddr != img) {
@@ -384,8 +384,8 @@ static const void *fetch(struct lp_daemon *d, struct lp_task *t, uint64_t img, u
 		return NULL;
 	}
 	*len = pi.nr_pages * PAGE_SZ;
-	if (recv(d->ps, d->buf, *len, MSG_WAITALL) != (ssize_t)*len) {
-		pr_perror("lazy-pages: the page server sent less than it said");
+	if (ps_sk_recv_full(d->ps, d->buf, *len)) {
+		pr_err("lazy-pages: the page server sent less than it said");
 		return NULL;
 	}
 	return d->buf;
@@ -770,7 +770,7 @@ int cr_lazy_pages(const struct opts *o)
 	if (o->page_server) {
 		int off = 0, on = 1;
 
-		d.ps = page_xfer_connect(o->address, o->port);
+		d.ps = page_xfer_connect(o, false);
 		if (d.ps < 0)
 			return d.ps;
 		/* Requests and answers, one at a time: nothing waits in a buffer. */
@@ -778,7 +778,7 @@ int cr_lazy_pages(const struct opts *o)
 		setsockopt(d.ps, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 		d.buf = malloc(PUSH_MAX);
 		if (!d.buf) {
-			close(d.ps);
+			ps_sk_close(d.ps, false);
 			return -ENOMEM;
 		}
 	}
@@ -787,7 +787,7 @@ int cr_lazy_pages(const struct opts *o)
 		pr_perror("lazy-pages: cannot open the images directory %s", o->images_dir);
 		ret = -errno;
 		if (d.ps >= 0)
-			close(d.ps);
+			ps_sk_close(d.ps, false);
 		free(d.buf);
 		return ret;
 	}
@@ -796,7 +796,7 @@ int cr_lazy_pages(const struct opts *o)
 	if (lsk < 0) {
 		close(d.dirfd);
 		if (d.ps >= 0)
-			close(d.ps);
+			ps_sk_close(d.ps, false);
 		free(d.buf);
 		return lsk;
 	}
@@ -805,7 +805,7 @@ int cr_lazy_pages(const struct opts *o)
 		close(lsk);
 		close(d.dirfd);
 		if (d.ps >= 0)
-			close(d.ps);
+			ps_sk_close(d.ps, false);
 		free(d.buf);
 		return 0;
 	}
@@ -829,7 +829,7 @@ int cr_lazy_pages(const struct opts *o)
 	if (d.ep >= 0)
 		close(d.ep);
 	if (d.ps >= 0)
-		close(d.ps);	/* the page server's cue to end */
+		ps_sk_close(d.ps, true);	/* the page server's cue to end */
 	free(d.buf);
 	close(d.dirfd);
 	return ret;

@@ -4,7 +4,7 @@
  * (ps-proto.h has the protocol).
  *
  *   stasis page-server -D DIR --port P [--address A] [-d] [--pidfile F]
- *                      [--status-fd FD] [--lazy-pages]
+ *                      [--status-fd FD] [--lazy-pages] [--tls ...]
  *
  * With --lazy-pages it serves the other way: a lazy-pages daemon fetches
  * the lazy pages of the images in -D (ps-lazy.c).
@@ -16,7 +16,8 @@
  * CRIU's server numbers them (so that they never meet the ids of pages a
  * dumper writes itself into the same directory).  The images are written
  * with the local transport of page-xfer.c, the one a dump without a page
- * server uses.
+ * server uses.  With --tls the connection is taken under TLS first
+ * (tls.h), the client's certificate required.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@
 #include "page-server.h"
 #include "page-xfer.h"
 #include "ps-proto.h"
+#include "tls.h"
 
 #define PAGE_SZ		4096UL
 /* Page bytes taken from the socket at once. */
@@ -60,11 +62,11 @@ struct ps_session {
 
 static int send_all(int sk, const void *buf, size_t len)
 {
-	if (send(sk, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
-		pr_perror("page server: cannot answer the dumper");
-		return -EIO;
-	}
-	return 0;
+	int ret = ps_sk_send(sk, buf, len);
+
+	if (ret)
+		pr_err("page server: cannot answer the dumper: %s", strerror(-ret));
+	return ret;
 }
 
 /* @type and id of a dst_id, as CRIU's decode_pm (old CRIUs' numbers too); -1 if unknown. */
@@ -166,7 +168,7 @@ static int session_add(struct ps_session *s, const struct ps_iov *pi, uint32_t f
 		uint64_t n = left < PS_BUF_PAGES ? left : PS_BUF_PAGES;
 		struct page_run r = { vaddr, n, flags, 0, s->buf };
 
-		ret = page_xfer_recv_full(s->sk, s->buf, n * PAGE_SZ);
+		ret = ps_sk_recv_full(s->sk, s->buf, n * PAGE_SZ);
 		if (ret) {
 			pr_err("page server: the dumper went away in the middle of pages");
 			return ret;
@@ -189,7 +191,7 @@ static int serve(struct ps_session *s)
 		struct ps_iov pi;
 		uint32_t cmd, flags;
 
-		ret = page_xfer_recv_full(s->sk, &pi, sizeof(pi));
+		ret = ps_sk_recv_full(s->sk, &pi, sizeof(pi));
 		if (ret) {
 			pr_err("page server: the dumper left without closing: the pages are not all there");
 			return ret;
@@ -372,7 +374,7 @@ int cr_page_server(const struct opts *o)
 		ret = server_status_ready(o);
 	if (!ret) {
 		s.sk = accept_one(lsk);
-		ret = s.sk < 0 ? s.sk : 0;
+		ret = s.sk < 0 ? s.sk : tls_attach(o, s.sk, true);
 	}
 	if (lsk >= 0)
 		close(lsk);
@@ -380,7 +382,7 @@ int cr_page_server(const struct opts *o)
 	if (o->lazy_pages) {
 		ret = ret ?: ps_lazy_serve(s.sk, s.dirfd);
 		if (s.sk >= 0)
-			close(s.sk);
+			ps_sk_close(s.sk, !ret);
 		close(s.dirfd);
 		return ret;
 	}
@@ -394,13 +396,13 @@ int cr_page_server(const struct opts *o)
 	if (!ret) {
 		char c;
 
-		if (recv(s.sk, &c, 1, 0) != 0)
+		if (ps_sk_recv(s.sk, &c, 1) != 0)
 			pr_warn("page server: data after the end of the session");
 	}
 	pr_info("page server: %" PRIu64 " pages received, session %s", s.pages,
 		ret ? "failed" : "over");
 	if (s.sk >= 0)
-		close(s.sk);
+		ps_sk_close(s.sk, !ret);
 	free(s.buf);
 	close(s.dirfd);
 	return ret;

@@ -150,6 +150,18 @@ static void task_session(struct rst_ctx *ctx, struct rst_task *t)
 	}
 }
 
+/* Fork @t's children born before its setsid (@early), or the others. */
+static void fork_children(struct rst_ctx *ctx, struct rst_task *t, bool early)
+{
+	for (size_t i = 1; i < ctx->nr_tasks; i++) {
+		struct rst_task *c = &ctx->tasks[i];
+
+		if (c->parent == t && pstree_born_before_setsid(c) == early &&
+		    fork_task(ctx, c) < 0)
+			task_fail(ctx, t, -errno, "fork a child");
+	}
+}
+
 static void task_join_group(struct rst_ctx *ctx, struct rst_task *t)
 {
 	if (t->pgid == t->pid || !rst_task_by_pid(ctx, t->pgid))
@@ -285,7 +297,11 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	/* The init of a new pid namespace has no parent in it: getppid() is 0. */
 	if (!t->parent && (ns_clone_flags(ctx, t) & CLONE_NEWPID))
 		parent = 0;
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+	/*
+	 * A session helper's child outlives it: it dies with the init of its
+	 * pid namespace (the root) instead.
+	 */
+	if ((!t->fork_ppid && prctl(PR_SET_PDEATHSIG, SIGKILL)) || getppid() != parent)
 		_exit(1);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -293,11 +309,9 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	ret = ns_restore_task(ctx, t);
 	if (ret)
 		task_fail(ctx, t, ret, "restore its namespaces");
+	fork_children(ctx, t, true);
 	task_session(ctx, t);
-	for (size_t i = t->index + 1; i < ctx->nr_tasks; i++) {
-		if (ctx->tasks[i].parent == t && fork_task(ctx, &ctx->tasks[i]) < 0)
-			task_fail(ctx, t, -errno, "fork a child");
-	}
+	fork_children(ctx, t, false);
 	stage_done(sh, RST_STAGE_FORKED);
 	stage_wait(sh, RST_STAGE_PGRP);
 	task_join_group(ctx, t);
@@ -495,7 +509,8 @@ static int check_tree(struct rst_ctx *ctx)
 {
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
-		pid_t psid = t->parent ? t->parent->sid : -1;
+		pid_t psid = !t->parent ? -1 : pstree_born_before_setsid(t) ? t->parent->born_sid :
+			     t->parent->sid;
 
 		if (t->sid != t->pid && t->sid != psid && !(t == ctx->tasks && ctx->opts->shell_job)) {
 			if (t == ctx->tasks)
@@ -777,7 +792,7 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 		ret = notify(o, NOTIFY_PRE_RESTORE, 0);
 	/* The pool is made inside the tree's namespaces, its mounts and net. */
 	if (!ret)
-		ret = ns_restore_enter(&ctx) ?: parts_prepare(&ctx);
+		ret = ns_restore_enter(&ctx) ?: parts_prepare(&ctx) ?: ns_restore_settle(&ctx);
 	/* The last check before the fork: can this CPU run the registers? */
 	if (!ret)
 		ret = cpuinfo_restore_check(&ctx);

@@ -71,13 +71,15 @@ struct rst_task {
 	 * the root has a pid namespace of its own (ns/pid.c); 0 until known.
 	 */
 	pid_t real;
-	struct rst_task *parent;	/* NULL for the root */
+	struct rst_task *parent;	/* who forks it; NULL for the root */
+	pid_t fork_ppid;		/* 0, or the session helper forking it (pstree.c) */
+	pid_t born_sid;			/* 0, or the session it forks children in before its setsid */
 	size_t nr_threads;
 	pid_t *tids;			/* tids[0] == pid */
 	CoreEntry **cores;		/* one per thread, same order as tids */
 	TaskKobjIdsEntry *ids;
 	bool zombie;			/* also true for a helper: it ends as one */
-	bool helper;			/* not dumped: made to rebuild a group (pstree.c) */
+	bool helper;			/* not dumped: made to rebuild a group or session (pstree.c) */
 	int exit_code;			/* a zombie's, as wait() reports it */
 	int stop_signo;			/* TASK_STOPPED at dump time: the stop signal */
 

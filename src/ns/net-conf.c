@@ -27,6 +27,7 @@
 #include "log.h"
 #include "netdev.pb-c.h"
 #include "ns/net.h"
+#include "ns/ns.h"
 #include "proc.h"
 #include "restore.h"
 
@@ -206,9 +207,10 @@ static int tool_run(const char *const argv[], int in, int out, bool quiet)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Late in a restore the controller is in the tree's mounts: the tools are the host's. */
 		if (null < 0 || dup2(in >= 0 ? in : null, STDIN_FILENO) < 0 ||
 		    dup2(out >= 0 ? out : null, STDOUT_FILENO) < 0 ||
-		    (quiet && dup2(null, STDERR_FILENO) < 0))
+		    (quiet && dup2(null, STDERR_FILENO) < 0) || ns_host_enter())
 			_exit(126);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
@@ -485,7 +487,7 @@ static int tool_restore(struct rst_ctx *ctx, const char *fmt, uint32_t id,
 /*
  * Addresses (ip prints the ones lo already has as taken: quiet), routes,
  * rules (less the three a namespace is born with, which the image has
- * too), then the firewall.
+ * too).
  */
 int net_tools_restore(struct rst_ctx *ctx, uint32_t id)
 {
@@ -495,6 +497,17 @@ int net_tools_restore(struct rst_ctx *ctx, uint32_t id)
 	static const char *const flush[] = { "ip", "rule", "flush", NULL };
 	static const char *const local[] = { "ip", "rule", "delete", "table", "local", NULL };
 	static const char *const *const rule_before[] = { flush, local, NULL };
+
+	return tool_restore(ctx, "ifaddr-%u.img", id, addr, true, NULL) ?:
+	       tool_restore(ctx, "route-%u.img", id, route, true, NULL) ?:
+	       tool_restore(ctx, "route6-%u.img", id, route, true, NULL) ?:
+	       tool_restore(ctx, "rule-%u.img", id, rule, false,
+			    (const char *const **)rule_before);
+}
+
+/* The legacy iptables' rules, then nft's (which hold iptables' nf_tables flavour). */
+int net_firewall_restore(struct rst_ctx *ctx, uint32_t id)
+{
 	static const char *const nft[] = { "nft", "-f", "-", NULL };
 	/* Looked for only when there are legacy rules to restore. */
 	const char *ipt[] = { raw_size(ctx, "iptables-%u.img", id) ? ipt_legacy(false, true) : "",
@@ -502,12 +515,7 @@ int net_tools_restore(struct rst_ctx *ctx, uint32_t id)
 	const char *ip6t[] = { raw_size(ctx, "ip6tables-%u.img", id) ? ipt_legacy(true, true) : "",
 			       "-w", NULL };
 
-	return tool_restore(ctx, "ifaddr-%u.img", id, addr, true, NULL) ?:
-	       tool_restore(ctx, "route-%u.img", id, route, true, NULL) ?:
-	       tool_restore(ctx, "route6-%u.img", id, route, true, NULL) ?:
-	       tool_restore(ctx, "rule-%u.img", id, rule, false,
-			    (const char *const **)rule_before) ?:
-	       tool_restore(ctx, "iptables-%u.img", id, ipt, false, NULL) ?:
+	return tool_restore(ctx, "iptables-%u.img", id, ipt, false, NULL) ?:
 	       tool_restore(ctx, "ip6tables-%u.img", id, ip6t, false, NULL) ?:
 	       tool_restore(ctx, "nftables-%u.img", id, nft, false, NULL);
 }

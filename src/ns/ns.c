@@ -137,6 +137,8 @@ static int check_task(pid_t pid, pid_t root, const char *kind, ino_t mine, ino_t
 			return -ENOTSUP;
 		}
 	}
+	if (its != roots && ns_ops(kind) && ns_ops(kind)->per_task && roots != mine && its != mine)
+		return 0;	/* dumped with the root's */
 	if (its != roots) {
 		pr_err("unsupported: pid %d is in another %s namespace than the tree's root %d "
 		       "(only the root's is dumped)", pid, kind, root);
@@ -180,6 +182,11 @@ int ns_dump_check(struct dump_ctx *ctx)
 	if (!ret && net_root && !ctx->pre_dump)
 		ret = files_dump_netns_lock(ctx);
 	return ret;
+}
+
+bool ns_dump_has(unsigned long cflag)
+{
+	return root_mask & cflag;
 }
 
 ino_t ns_net_ino(void)
@@ -302,7 +309,8 @@ static int read_kind(struct rst_ctx *ctx, const TaskKobjIdsEntry *inv, const cha
 		const struct rst_task *t = &ctx->tasks[i];
 		uint32_t id = ids_ns(t->ids, kind);
 
-		if (id && rid && id != rid) {
+		if (id && rid && id != rid && !(ns_ops(kind) && ns_ops(kind)->per_task &&
+						 iid && rid != iid && id != iid)) {
 			pr_err("unsupported: pid %d is in another %s namespace than the root %d",
 			       t->pid, kind, root->pid);
 			return -ENOTSUP;
@@ -404,8 +412,13 @@ static unsigned long unshared_mask(void)
  */
 static int open_svc(struct rst_ctx *ctx, const char *path, int flags, int slot)
 {
-	int fd = open(path, flags | O_CLOEXEC), nfd, err;
+	int fd, nfd, err;
 
+	/* Through stasis's /proc: the tree's mount namespace, entered by now, may have none. */
+	if (!strncmp(path, "/proc/self/", 11))
+		fd = rst_open_self(path + 11, flags);
+	else
+		fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("cannot open %s", path);
 		return -errno;
@@ -464,6 +477,17 @@ int ns_restore_enter(struct rst_ctx *ctx)
 	return ret;
 }
 
+int ns_restore_settle(struct rst_ctx *ctx)
+{
+	unsigned long mask = unshared_mask();
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < NR_OPS; i++)
+		if ((mask & ns_table[i]->cflag) && ns_table[i]->restore_late)
+			ret = ns_table[i]->restore_late(ctx, root_ids[i]);
+	return ret;
+}
+
 int ns_restore_leave(struct rst_ctx *ctx)
 {
 	int ret = 0;
@@ -491,6 +515,81 @@ int ns_restore_leave(struct rst_ctx *ctx)
 	return ret;
 }
 
+/* stasis's own mount namespace and cwd while it is in the tree's (ns_tree_enter()). */
+static int back_mnt = -1, back_cwd = -1;
+
+static void tree_back_close(void)
+{
+	if (back_mnt >= 0)
+		close(back_mnt);
+	if (back_cwd >= 0)
+		close(back_cwd);
+	back_mnt = back_cwd = -1;
+}
+
+int ns_tree_enter(struct rst_ctx *ctx)
+{
+	char path[64];
+	int fd, ret = 0;
+
+	if (!(root_mask & CLONE_NEWNS) || back_mnt >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", ctx->tasks[0].real);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	back_mnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	back_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || back_mnt < 0 || back_cwd < 0 || setns(fd, CLONE_NEWNS)) {
+		ret = -errno;
+		pr_perror("cannot enter the tree's mount namespace (%s)", path);
+		tree_back_close();
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int ns_tree_leave(void)
+{
+	int ret = 0;
+
+	if (back_mnt < 0)
+		return 0;
+	if (setns(back_mnt, CLONE_NEWNS) || fchdir(back_cwd)) {
+		ret = -errno;
+		pr_perror("cannot come back from the tree's mount namespace");
+	}
+	tree_back_close();
+	return ret;
+}
+
+int ns_restore_open(const char *name, unsigned long cflag, uint32_t id, int flags)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+	for (size_t i = 0; i < NR_OPS; i++) {
+		/* stasis's own, while the controller is in the tree's: kept aside. */
+		if (ns_table[i]->cflag == (int)cflag && own_fds[i] >= 0 && id != root_ids[i])
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", own_fds[i]);
+	}
+	fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("cannot open namespace file %s", path);
+	return fd < 0 ? -errno : fd;
+}
+
+int ns_host_enter(void)
+{
+	for (size_t i = 0; i < NR_OPS; i++) {
+		if (ns_table[i]->cflag != CLONE_NEWNS || own_fds[i] < 0)
+			continue;
+		if (setns(own_fds[i], CLONE_NEWNS) || fchdir(own_cwd))
+			return -errno;
+	}
+	return 0;
+}
+
 bool ns_restore_has(unsigned long cflag)
 {
 	return root_mask & cflag;
@@ -505,10 +604,15 @@ int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	int ret = 0;
 
-	if (t != &ctx->tasks[0])
-		return 0;
-	for (size_t i = 0; !ret && i < NR_OPS; i++)
-		if ((root_mask & ns_table[i]->cflag) && ns_table[i]->restore_root)
-			ret = ns_table[i]->restore_root(ctx, root_ids[i]);
+	for (size_t i = 0; !ret && i < NR_OPS; i++) {
+		const struct ns_operations *ops = ns_table[i];
+
+		if (!(root_mask & ops->cflag))
+			continue;
+		if (t == &ctx->tasks[0] && ops->restore_root)
+			ret = ops->restore_root(ctx, root_ids[i]);
+		if (!ret && ops->restore_task)
+			ret = ops->restore_task(ctx, t);
+	}
 	return ret;
 }

@@ -11,7 +11,8 @@
  * it from us); -R leave_running; -s rst_sibling; -N notify_scripts; -l
  * log_file; -k VERSION with keep_open first, on the same connection;
  * -x FIELD sets one field stasis lacks (track_mem, lazy_pages, root=PATH,
- * freeze_cgroup=PATH); -j shell_job; -P orphan_pts_master (the master
+ * freeze_cgroup=PATH, ps=ADDRESS:PORT, tls, tls_no_cn_verify,
+ * tls_cacert=PATH, tls_cert=PATH, tls_key=PATH); -j shell_job; -P orphan_pts_master (the master
  * received is read from: "pts read N TEXT"); -F HOOK answers that
  * notification with a no.
  *
@@ -206,6 +207,22 @@ static CriuReqType req_type(const char *name)
 	return CRIU_REQ_TYPE__EMPTY;
 }
 
+/* ps=ADDRESS:PORT: the page server of a dump. */
+static void set_ps(CriuOpts *o, const char *arg)
+{
+	static CriuPageServerInfo ps = CRIU_PAGE_SERVER_INFO__INIT;
+	static char addr[64];
+	const char *colon = strrchr(arg, ':');
+
+	if (!colon || colon - arg >= (long)sizeof(addr))
+		return;
+	memcpy(addr, arg, colon - arg);
+	ps.address = addr;
+	ps.has_port = 1;
+	ps.port = atoi(colon + 1);
+	o->ps = &ps;
+}
+
 static void set_field(CriuOpts *o, const char *f)
 {
 	if (!strcmp(f, "track_mem"))
@@ -216,6 +233,18 @@ static void set_field(CriuOpts *o, const char *f)
 		o->root = (char *)f + 5;
 	else if (!strncmp(f, "freeze_cgroup=", 14))
 		o->freeze_cgroup = (char *)f + 14;
+	else if (!strncmp(f, "ps=", 3))
+		set_ps(o, f + 3);
+	else if (!strcmp(f, "tls"))
+		o->has_tls = o->tls = 1;
+	else if (!strcmp(f, "tls_no_cn_verify"))
+		o->has_tls_no_cn_verify = o->tls_no_cn_verify = 1;
+	else if (!strncmp(f, "tls_cacert=", 11))
+		o->tls_cacert = (char *)f + 11;
+	else if (!strncmp(f, "tls_cert=", 9))
+		o->tls_cert = (char *)f + 9;
+	else if (!strncmp(f, "tls_key=", 8))
+		o->tls_key = (char *)f + 8;
 }
 
 int main(int argc, char **argv)
