@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -361,56 +362,78 @@ int compel_tree_seize(pid_t root, struct compel_tree **out)
 	return 0;
 }
 
-/* Reap one killed thread we trace; gone already (ECHILD, ESRCH) is fine. */
+/*
+ * Reap killed thread @tid if it is gone: 1 when reaped (or not ours to
+ * wait for any more: ECHILD), 0 while it still exits, or -errno.
+ */
 static int reap_killed(pid_t tid)
 {
 	int status;
+	pid_t r;
 
-	while (waitpid(tid, &status, __WALL) < 0) {
-		if (errno == EINTR)
-			continue;
-		if (errno == ECHILD || errno == ESRCH) {
-			cpr_debug("tid %d: not ours to wait for: %m", tid);
-			return 0;
-		}
+	do
+		r = waitpid(tid, &status, __WALL | WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && errno == ECHILD)
+		return 1;
+	if (r < 0) {
 		cpr_err("tid %d: waiting for it to die: %m", tid);
 		return -errno;
 	}
+	if (!r)
+		return 0;
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
 		cpr_warn("tid %d ended with status %#x, not killed", tid, status);
-	cpr_debug("tid %d: killed and gone", tid);
-	return 0;
+	return 1;
 }
 
 /*
  * Killed tasks stay traced, and we wait for each thread's exit as its
  * tracer, as CRIU does: the dump returns only once nothing of the tree
- * runs.  An init of a pid namespace exits last of it (it reaps every
- * other task of the namespace first), and a caller that looks right
- * after us (runc, reading its container's state) must find it dead, not
- * still exiting.  A traced zombie waits for its tracer before its parent
- * may reap it, so children go before their parents (the tree is in
- * discovery order, parents first: walk it backwards), and a group's
- * other threads before its leader, which is reported only once they are
- * gone.
+ * runs.  An init of a pid namespace exits last of it (its last thread
+ * waits until every other task of the namespace is released), and a
+ * caller that looks right after us (runc, reading its container's state)
+ * must find it dead, not still exiting.  A traced zombie waits for us
+ * before anyone else may reap it, and which thread exits last is the
+ * kernel's choice, so we reap whichever is ready, round after round,
+ * rather than block on one (wait(-1) would take children of ours that
+ * are not the tree's).
  */
 static int kill_tree(struct compel_tree *tree)
 {
-	int ret = 0;
+	const struct timespec tick = { 0, 1000000 };
+	size_t left = 0;
 
-	for (size_t i = 0; i < tree->nr; i++)
-		if (tree->tasks[i].pub.nr_threads)
-			kill(tree->tasks[i].pub.pid, SIGKILL);
-	for (size_t i = tree->nr; i-- > 0;) {
-		struct task *t = &tree->tasks[i];
-
-		for (int k = 0; k < t->pub.nr_threads; k++)
-			if (t->tids[k] != t->pub.pid)
-				ret = reap_killed(t->tids[k]) ?: ret;
-		if (t->pub.nr_threads)
-			ret = reap_killed(t->pub.pid) ?: ret;
+	for (size_t i = 0; i < tree->nr; i++) {
+		if (!tree->tasks[i].pub.nr_threads)
+			continue;
+		kill(tree->tasks[i].pub.pid, SIGKILL);
+		left += tree->tasks[i].pub.nr_threads;
 	}
-	return ret;
+	while (left) {
+		size_t before = left;
+
+		for (size_t i = 0; i < tree->nr; i++) {
+			struct task *t = &tree->tasks[i];
+
+			for (int k = 0; k < t->pub.nr_threads; k++) {
+				int r;
+
+				if (!t->tids[k])
+					continue;
+				r = reap_killed(t->tids[k]);
+				if (r < 0)
+					return r;
+				if (r) {
+					t->tids[k] = 0;
+					left--;
+				}
+			}
+		}
+		if (left == before)
+			nanosleep(&tick, NULL);
+	}
+	return 0;
 }
 
 int compel_tree_release(struct compel_tree *tree, unsigned flags)
