@@ -327,7 +327,9 @@ int cr_dump(const struct opts *o)
 		imgdir_close(&dir, true);
 		return ret;
 	}
-	ret = notify(o, NOTIFY_PRE_DUMP, o->tree) ?: cgroup_check_freezer(o->freeze_cgroup) ?:
+	/* A pre-dump runs no hook, as in CRIU (runc's own pre-dump counts on it). */
+	ret = (ctx.pre_dump ? 0 : notify(o, NOTIFY_PRE_DUMP, o->tree)) ?:
+	      cgroup_check_freezer(o->freeze_cgroup) ?:
 	      open_parent(&ctx, &dir);
 	if (ret) {
 		imgdir_close(&dir, true);
@@ -383,7 +385,7 @@ int cr_dump(const struct opts *o)
 	if (!ret)
 		ret = FAULT_AT("publish") ?: imgdir_publish(&dir);
 	/* The client may still say no (migration): the tree then runs on. */
-	if (!ret)
+	if (!ret && !ctx.pre_dump)
 		ret = notify(o, NOTIFY_POST_DUMP, o->tree);
 	if (ret) {
 		parts_dump_undo(&ctx);

@@ -323,15 +323,23 @@ static int do_request(int sk, CriuReq *req, const struct opts *base, bool swrk)
  */
 static int serve(int sk, const struct opts *base, bool swrk)
 {
+	bool more, after_pre_dump = false;
 	CriuReq *req;
-	bool more;
 	int ret;
 
 	do {
 		log_first_err_reset();
 		ret = rpc_recv_req(sk, &req);
+		/*
+		 * runc asks one PRE_DUMP per swrk and then closes its end: the
+		 * pre-dump is done, not broken (CRIU exits 1 there, which runc
+		 * forgives only when no notification came in between).
+		 */
+		if (ret == -ECONNRESET && after_pre_dump)
+			return 0;
 		if (ret)
 			return ret;
+		after_pre_dump = req->type == CRIU_REQ_TYPE__PRE_DUMP;
 		/* After a PRE_DUMP, as in CRIU, more pre-dumps or the dump follow. */
 		more = req->type == CRIU_REQ_TYPE__PRE_DUMP ||
 		       (req->keep_open && req->type != CRIU_REQ_TYPE__DUMP &&

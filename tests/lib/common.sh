@@ -3,6 +3,7 @@
 
 pass() { echo "PASS: $T: $*"; }
 fail() { echo "FAIL: $T: $*"; }
+skip() { echo "SKIP: $T: $*"; }	# always with why
 
 # check WHAT COND...: PASS or FAIL on the status of COND.
 check() {

@@ -151,6 +151,21 @@ else
 	fail "iptables: $out; $locked rules while dumped; $(ipt_rules) after, $before before"
 fi
 
+# A restore started with fds 0-2 closed (zdtm.py's RPC client does): the
+# programs it runs (nft) must still get their input, or the network stays
+# locked and the connection dead while the restore says it is unlocked.
+T="C/R fds 0-2 closed"
+nft_tables() { nft list tables 2>/dev/null | grep -c 'inet CRIU-'; }
+before=$(nft_tables)
+out=$(STASIS_REAL=$PWD/build/stasis $B/runner --timeout 20 --workdir "$W/closed-std" \
+	--stasis tests/restore/closed-std.sh --dump-opts "--tcp-established" \
+	--restore-opts "--tcp-established" "$B/conformance/tcp_established")
+if [[ $out == PASS:* ]] && [ "$(nft_tables)" = "$before" ]; then
+	pass "a TCP connection comes back alive, its lock gone"
+else
+	fail "a restore with fds 0-2 closed: $out; $(nft_tables) CRIU tables left, $before before"
+fi
+
 # An error is an error: a dump or restore that succeeded logs none.
 T="C/R logs"
 errs=$(grep -l "Error:" "$W"/conf-*/dump.log "$W"/conf-*/restore.log 2>/dev/null)
