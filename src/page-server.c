@@ -239,6 +239,31 @@ static int serve(struct ps_session *s)
 	return ret;
 }
 
+static int report_fd = -1;
+static int listen_port;
+
+void page_server_report_to(int fd)
+{
+	report_fd = fd;
+}
+
+/* From the process that serves, once it listens: its pid and port to the RPC. */
+static int report_started(void)
+{
+	struct ps_started st = { .pid = getpid(), .port = listen_port };
+	int ret = 0;
+
+	if (report_fd < 0)
+		return 0;
+	if (write(report_fd, &st, sizeof(st)) != sizeof(st)) {
+		pr_perror("page server: cannot say it has started");
+		ret = -EIO;
+	}
+	close(report_fd);
+	report_fd = -1;
+	return ret;
+}
+
 /* The listening socket, on --address (any by default) and --port (0: any port). */
 int server_listen(const struct opts *o)
 {
@@ -275,8 +300,9 @@ int server_listen(const struct opts *o)
 				 ((struct sockaddr_in6 *)&ss)->sin6_port :
 				 ((struct sockaddr_in *)&ss)->sin_port);
 
+		listen_port = port;
 		pr_info("page server: listening on port %d", port);
-		if (!o->port)
+		if (!o->port && report_fd < 0)
 			printf("port %d\n", port);
 	}
 	return sk;
@@ -371,7 +397,7 @@ int cr_page_server(const struct opts *o)
 		}
 	}
 	if (!ret)
-		ret = server_status_ready(o);
+		ret = server_status_ready(o) ?: report_started();
 	if (!ret) {
 		s.sk = accept_one(lsk);
 		ret = s.sk < 0 ? s.sk : tls_attach(o, s.sk, true);

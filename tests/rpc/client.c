@@ -6,7 +6,8 @@
  *   rpc-client [-o OUT] [-F HOOK] (swrk STASIS | service SOCKET) REQUEST
  *              [-t PID] [-D DIR] [-R] [-s] [-N] [-l LOG] [-k] [-x FIELD] [-j] [-P]
  *
- * REQUEST: version, features, check, dump, restore, pre-dump, cpuinfo-dump.
+ * REQUEST: version, features, check, dump, restore, pre-dump, cpuinfo-dump,
+ * page-server, page-server-chld.
  * -D: the images directory, opened here (close-on-exec: stasis must take
  * it from us); -R leave_running; -s rst_sibling; -N notify_scripts; -l
  * log_file; -k VERSION with keep_open first, on the same connection;
@@ -17,7 +18,8 @@
  * notification with a no.
  *
  * OUT gets one line per event: "notify NAME PID", "version MAJ.MIN ID",
- * "features ...", "answer TYPE success=B pid=N errno=E msg=...",
+ * "features ...", "page-server pid=N port=N", "answer TYPE success=B pid=N
+ * errno=E msg=...",
  * "exit N" (stasis swrk's status).  Exit status: 0 when the answer said
  * success, 1 when it did not, 2 when the exchange itself failed.
  */
@@ -155,6 +157,8 @@ static int report(CriuResp *r)
 		     r->features->has_mem_track ? r->features->mem_track : -1,
 		     r->features->has_lazy_pages ? r->features->lazy_pages : -1,
 		     r->features->has_pidfd_store ? r->features->pidfd_store : -1);
+	if (r->ps)
+		note("page-server pid=%d port=%d", r->ps->pid, r->ps->port);
 	note("answer %d success=%d pid=%d errno=%d msg=%s", r->type, r->success,
 	     r->restore ? r->restore->pid : 0, r->cr_errno, r->cr_errmsg ? r->cr_errmsg : "");
 	if (r->restore && r->success)
@@ -199,6 +203,8 @@ static CriuReqType req_type(const char *name)
 		{ "check", CRIU_REQ_TYPE__CHECK }, { "dump", CRIU_REQ_TYPE__DUMP },
 		{ "restore", CRIU_REQ_TYPE__RESTORE }, { "pre-dump", CRIU_REQ_TYPE__PRE_DUMP },
 		{ "cpuinfo-dump", CRIU_REQ_TYPE__CPUINFO_DUMP },
+		{ "page-server", CRIU_REQ_TYPE__PAGE_SERVER },
+		{ "page-server-chld", CRIU_REQ_TYPE__PAGE_SERVER_CHLD },
 	};
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
