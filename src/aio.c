@@ -34,7 +34,6 @@
 #include "mem.h"
 #include "proc.h"
 
-#define PAGE_SZ		4096UL
 
 /*
  * The number of events of a ring @len bytes long.  The kernel sizes the

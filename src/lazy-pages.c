@@ -43,6 +43,7 @@
 #include "image.h"
 #include "lazy.h"
 #include "log.h"
+#include "mem-pagemap.h"
 #include "mem.h"
 #include "mem-chain.h"
 #include "mem-restore.h"
@@ -54,7 +55,6 @@
 #include "pstree.pb-c.h"
 #include "tls.h"
 
-#define PAGE_SZ		4096UL
 #define FAULT_AHEAD	(16 * PAGE_SZ)	/* what a fault brings in: it and what follows */
 #define PUSH_MIN	(64UL << 10)	/* a push after a fault: small, faults go first */
 #define PUSH_MAX	(4UL << 20)
@@ -323,8 +323,10 @@ static int map_pages(struct lp_daemon *d, struct lp_task *t, uint32_t pages_id, 
 }
 
 struct chain_arg {
+	struct lp_daemon *d;
 	struct lp_task *t;
 	MmEntry *mm;
+	struct mem_chain *ch;
 };
 
 static int chain_piece(void *arg, uint64_t addr, uint64_t len, uint64_t off, uint32_t level)
@@ -334,53 +336,38 @@ static int chain_piece(void *arg, uint64_t addr, uint64_t len, uint64_t off, uin
 	return add_entry(c->t, c->mm, addr, len, off, level);
 }
 
+/* One pagemap entry: the lazy pages are ours, here, on the page server or up the chain. */
+static int pagemap_piece(void *arg, const PagemapEntry *pe, uint32_t flags, uint64_t off)
+{
+	struct chain_arg *c = arg;
+	uint64_t len = (uint64_t)pe->nr_pages * PAGE_SZ;
+
+	if ((flags & PE_LAZY) && !(flags & (PE_PRESENT | PE_PARENT)) && c->d->ps < 0) {
+		pr_err("lazy-pages: pid %d's pages stayed with the dumped tree "
+		       "(dump --lazy-pages): fetch them with --page-server", c->t->pid);
+		return -EINVAL;
+	}
+	/* The restore leaves these to us too (mem-restore.c): from the chain, here. */
+	if (flags & PE_PARENT)
+		return mem_chain_resolve(&c->ch, c->d->dirfd, c->t->pid, pe->vaddr, len,
+					 chain_piece, c);
+	if ((flags & PE_LAZY) && ((flags & PE_PRESENT) || c->d->ps >= 0))
+		return add_entry(c->t, c->mm, pe->vaddr, len, off, 0);
+	return 0;
+}
+
 static int read_pagemap(struct lp_daemon *d, struct lp_task *t, MmEntry *mm)
 {
-	struct chain_arg c = { t, mm };
-	struct mem_chain *ch = NULL;
-	PagemapHead *head = NULL;
-	PagemapEntry *pe;
+	struct chain_arg c = { d, t, mm, NULL };
 	uint64_t off = 0;
-	struct img *img;
 	uint32_t pages_id;
 	int ret;
 
-	ret = img_open(&img, d->dirfd, IMG_PAGEMAP, t->pid, O_RDONLY);
-	if (ret)
-		return ret;
-	ret = img_read_msg(img, &pagemap_head__descriptor, (ProtobufCMessage **)&head);
-	if (ret <= 0) {
-		img_close(img);
-		return ret ?: -EINVAL;
-	}
-	pages_id = head->pages_id;
-	img_free_msg(&head->base);
-	while ((ret = img_read_msg(img, &pagemap_entry__descriptor, (ProtobufCMessage **)&pe)) > 0) {
-		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SZ;
-		uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
-
-		ret = 0;
-		if ((flags & PE_LAZY) && !(flags & (PE_PRESENT | PE_PARENT)) && d->ps < 0) {
-			pr_err("lazy-pages: pid %d's pages stayed with the dumped tree "
-			       "(dump --lazy-pages): fetch them with --page-server", t->pid);
-			ret = -EINVAL;
-		} else if (flags & PE_PARENT) {
-			/* The restore leaves these to us too (mem-restore.c): from the chain, here. */
-			ret = mem_chain_resolve(&ch, d->dirfd, t->pid, pe->vaddr, len, chain_piece, &c);
-		} else if ((flags & PE_LAZY) && ((flags & PE_PRESENT) || d->ps >= 0)) {
-			ret = add_entry(t, mm, pe->vaddr, len, off, 0);
-		}
-		if (flags & PE_PRESENT)
-			off += len;
-		img_free_msg(&pe->base);
-		if (ret)
-			break;
-	}
-	img_close(img);
+	ret = pagemap_walk(d->dirfd, t->pid, pagemap_piece, &c, &pages_id, &off);
 	/* Remote: the bytes of this dump's lazy pages come from the page server. */
-	if (ret >= 0)
-		ret = map_pages(d, t, pages_id, d->ps < 0 ? off : 0, ch);
-	mem_chain_free(ch);
+	if (!ret)
+		ret = map_pages(d, t, pages_id, d->ps < 0 ? off : 0, c.ch);
+	mem_chain_free(c.ch);
 	return ret;
 }
 

@@ -22,9 +22,9 @@
 #include "mem.h"
 #include "mem-chain.h"
 #include "mem-check.h"
+#include "mem-pagemap.h"
 #include "pagemap.pb-c.h"
 
-#define PAGE_SZ		4096UL
 /* Deeper than any real chain; a `parent` link that loops stops here. */
 #define CHAIN_MAX	256
 
@@ -46,17 +46,24 @@ struct mem_chain {
 	uint32_t nr;				/* levels read */
 };
 
-static int add_ent(struct chain_level *l, const PagemapEntry *pe, uint32_t flags,
-		   uint64_t off, size_t *cap)
+struct level_arg {
+	struct chain_level *l;
+	size_t cap;
+};
+
+static int add_ent(void *arg, const PagemapEntry *pe, uint32_t flags, uint64_t off)
 {
-	if (l->nr == *cap) {
-		size_t n = *cap ? *cap * 2 : 64;
+	struct level_arg *a = arg;
+	struct chain_level *l = a->l;
+
+	if (l->nr == a->cap) {
+		size_t n = a->cap ? a->cap * 2 : 64;
 		struct chain_ent *e = realloc(l->e, n * sizeof(*e));
 
 		if (!e)
 			return -ENOMEM;
 		l->e = e;
-		*cap = n;
+		a->cap = n;
 	}
 	l->e[l->nr++] = (struct chain_ent){
 		.addr = pe->vaddr, .end = pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SZ,
@@ -68,44 +75,20 @@ static int add_ent(struct chain_level *l, const PagemapEntry *pe, uint32_t flags
 /* The pagemap of @pid in @l->dirfd, and its pages image. */
 static int read_level(struct chain_level *l, pid_t pid, uint32_t depth)
 {
-	PagemapHead *head = NULL;
-	PagemapEntry *pe;
-	uint64_t off = 0, next = 0;
-	size_t cap = 0;
-	struct img *img;
+	struct level_arg a = { l, 0 };
+	uint64_t off = 0;
+	uint32_t pages_id;
 	struct stat st;
 	char name[64];
 	int ret;
 
-	ret = img_open(&img, l->dirfd, IMG_PAGEMAP, pid, O_RDONLY);
+	ret = pagemap_walk(l->dirfd, pid, add_ent, &a, &pages_id, &off);
 	if (ret) {
-		pr_err("parent images (level %u): no pagemap of pid %d: %s", depth, pid,
-		       strerror(-ret));
+		pr_err("parent images (level %u): cannot read the pagemap of pid %d: %s", depth,
+		       pid, strerror(-ret));
 		return ret;
 	}
-	ret = img_read_msg(img, &pagemap_head__descriptor, (ProtobufCMessage **)&head);
-	if (ret <= 0) {
-		img_close(img);
-		pr_err("parent images (level %u): pagemap-%d.img is empty", depth, pid);
-		return ret ?: -EINVAL;
-	}
-	snprintf(name, sizeof(name), "pages-%u.img", head->pages_id);
-	img_free_msg(&head->base);
-	while ((ret = img_read_msg(img, &pagemap_entry__descriptor, (ProtobufCMessage **)&pe)) > 0) {
-		uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
-
-		ret = mem_check_pagemap_entry(pid, pe, &next);
-		if (!ret)
-			ret = add_ent(l, pe, flags, off, &cap);
-		if (flags & PE_PRESENT)
-			off += (uint64_t)pe->nr_pages * PAGE_SZ;
-		img_free_msg(&pe->base);
-		if (ret < 0)
-			break;
-	}
-	img_close(img);
-	if (ret < 0)
-		return ret;
+	snprintf(name, sizeof(name), "pages-%u.img", pages_id);
 	l->pages_fd = img_openat(l->dirfd, name, O_RDONLY);
 	if (l->pages_fd < 0) {
 		ret = l->pages_fd;
@@ -283,13 +266,19 @@ static int dedup_level(struct dedup *d, uint32_t depth, uint64_t addr, uint64_t 
 	return ret;
 }
 
+static int dedup_entry(void *arg, const PagemapEntry *pe, uint32_t flags, uint64_t off)
+{
+	(void)off;
+	if (!(flags & PE_PRESENT))
+		return 0;
+	return dedup_level(arg, 1, pe->vaddr, pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SZ);
+}
+
 /* pagemap-@pid.img of @dirfd: each page it holds, freed up its chain. */
 static int dedup_task(int dirfd, pid_t pid, uint64_t *freed)
 {
 	struct dedup d = { .dirfd = dirfd, .pid = pid };
-	PagemapHead *head = NULL;
-	PagemapEntry *pe;
-	struct img *img;
+	uint32_t pages_id;
 	char name[64];
 	int ret;
 
@@ -299,26 +288,7 @@ static int dedup_task(int dirfd, pid_t pid, uint64_t *freed)
 	for (size_t i = 0; i <= CHAIN_MAX; i++)
 		d.wfd[i] = -1;
 	d.ch = calloc(1, sizeof(*d.ch));
-	ret = d.ch ? img_open(&img, dirfd, IMG_PAGEMAP, pid, O_RDONLY) : -ENOMEM;
-	if (ret)
-		goto out;
-	ret = img_read_msg(img, &pagemap_head__descriptor, (ProtobufCMessage **)&head);
-	if (ret > 0) {
-		img_free_msg(&head->base);
-		while ((ret = img_read_msg(img, &pagemap_entry__descriptor,
-					   (ProtobufCMessage **)&pe)) > 0) {
-			uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
-
-			if (flags & PE_PRESENT)
-				ret = dedup_level(&d, 1, pe->vaddr,
-						  pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SZ);
-			img_free_msg(&pe->base);
-			if (ret < 0)
-				break;
-		}
-	}
-	img_close(img);
-out:
+	ret = d.ch ? pagemap_walk(dirfd, pid, dedup_entry, &d, &pages_id, NULL) : -ENOMEM;
 	for (size_t i = 0; i <= CHAIN_MAX; i++)
 		if (d.wfd[i] >= 0)
 			close(d.wfd[i]);

@@ -15,8 +15,8 @@
 
 #include "log.h"
 #include "mem-check.h"
+#include "mem.h"
 
-#define PAGE_SZ		4096ULL
 #define PAGE_MASK_LOW	(PAGE_SZ - 1)
 
 static bool aligned(uint64_t v)

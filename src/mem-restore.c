@@ -26,6 +26,7 @@
 #include "mem-chain.h"
 #include "mem-check.h"
 #include "mem-dump.h"
+#include "mem-pagemap.h"
 #include "mem-restore.h"
 #include "parts.h"
 #include "mm.pb-c.h"
@@ -35,7 +36,6 @@
 #include "shmem.h"
 #include "vdso.h"
 
-#define PAGE_SZ		4096UL
 
 /*
  * In the controller: read mm-PID.img and check the pages image holds every
@@ -167,6 +167,7 @@ static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint6
 }
 
 struct chain_arg {
+	struct rst_ctx *ctx;
 	struct rst_task *t;
 	struct mem_rst *m;
 	bool lazy;
@@ -183,55 +184,35 @@ static int chain_piece(void *arg, uint64_t addr, uint64_t len, uint64_t off, uin
 	return add_entry(c->t, c->m, addr, len, off, level, c->lazy);
 }
 
+/* One pagemap entry: its pages here, left to the daemon, or in a parent. */
+static int pagemap_piece(void *arg, const PagemapEntry *pe, uint32_t flags, uint64_t off)
+{
+	struct chain_arg *c = arg;
+	uint64_t len = (uint64_t)pe->nr_pages * PAGE_SZ;
+
+	if (flags & PE_PRESENT)
+		return add_entry(c->t, c->m, pe->vaddr, len, off, 0, c->lazy && (flags & PE_LAZY));
+	if ((flags & PE_LAZY) && !(flags & PE_PARENT))
+		return add_entry(c->t, c->m, pe->vaddr, len, OFF_ELSEWHERE, 0, c->lazy);
+	if (flags & PE_PARENT)
+		return mem_chain_resolve(&c->m->chain, c->ctx->dirfd, c->t->pid, pe->vaddr, len,
+					 chain_piece, c);
+	return 0;
+}
+
 /* Pages of the pagemap: runs to read, checked against the VMAs and the file. */
 static int read_pagemap(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m)
 {
-	PagemapHead *head = NULL;
-	PagemapEntry *pe;
-	uint64_t off = 0, next = 0;
-	struct img *img;
+	struct chain_arg c = { ctx, t, m, ctx->opts->lazy_pages };
+	uint64_t off = 0;
 	struct stat st;
 	char name[64];
 	int ret;
 
-	ret = img_open(&img, ctx->dirfd, IMG_PAGEMAP, t->pid, O_RDONLY);
+	ret = pagemap_walk(ctx->dirfd, t->pid, pagemap_piece, &c, &m->pages_id, &off);
 	if (ret == -ENOENT)
 		pr_err("the pagemap of pid %d (pagemap-%d.img) is missing", t->pid, t->pid);
 	if (ret)
-		return ret;
-	ret = img_read_msg(img, &pagemap_head__descriptor, (ProtobufCMessage **)&head);
-	if (ret <= 0) {
-		if (!ret)
-			pr_err("pagemap-%d.img is empty", t->pid);
-		img_close(img);
-		return ret ?: -EINVAL;
-	}
-	m->pages_id = head->pages_id;
-	img_free_msg(&head->base);
-	while ((ret = img_read_msg(img, &pagemap_entry__descriptor, (ProtobufCMessage **)&pe)) > 0) {
-		uint64_t len = (uint64_t)pe->nr_pages * PAGE_SZ;
-		uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
-
-		ret = mem_check_pagemap_entry(t->pid, pe, &next);
-		if (!ret && (flags & PE_PRESENT)) {
-			ret = add_entry(t, m, pe->vaddr, len, off, 0,
-					ctx->opts->lazy_pages && (flags & PE_LAZY));
-			off += len;
-		} else if (!ret && (flags & PE_LAZY) && !(flags & PE_PARENT)) {
-			ret = add_entry(t, m, pe->vaddr, len, OFF_ELSEWHERE, 0,
-					ctx->opts->lazy_pages);
-		} else if (!ret && (flags & PE_PARENT)) {
-			struct chain_arg c = { t, m, ctx->opts->lazy_pages };
-
-			ret = mem_chain_resolve(&m->chain, ctx->dirfd, t->pid, pe->vaddr, len,
-						chain_piece, &c);
-		}
-		img_free_msg(&pe->base);
-		if (ret < 0)
-			break;
-	}
-	img_close(img);
-	if (ret < 0)
 		return ret;
 	snprintf(name, sizeof(name), "pages-%u.img", m->pages_id);
 	m->pages_fd = img_openat(ctx->dirfd, name, O_RDONLY);

@@ -55,7 +55,6 @@
 #include "shmem.h"
 #include "vdso.h"
 
-#define PAGE_SZ		4096UL
 #define PAGE_SZ_SHIFT	12
 
 /*

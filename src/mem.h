@@ -9,6 +9,9 @@
 
 #include "pagemap-scan.h"
 
+/* The page size of the images (and of x86_64). */
+#define PAGE_SZ		4096UL
+
 /* VmaEntry.status: what kind of area it is, for the restorer. */
 #define VMA_AREA_NONE		0u
 #define VMA_AREA_REGULAR	(1u << 0)	/* an ordinary area: map it */

@@ -42,7 +42,6 @@
 #include "ps-proto.h"
 #include "tls.h"
 
-#define PAGE_SZ		4096UL
 /* Page bytes taken from the socket at once. */
 #define PS_BUF_PAGES	1024
 /* CRIU's server numbers its pages images from here on. */

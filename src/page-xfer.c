@@ -34,7 +34,6 @@
 #include "ps-proto.h"
 #include "tls.h"
 
-#define PAGE_SZ		4096UL
 /* Runs sent per writev to a page server: a header and the bytes each. */
 #define PS_RUNS_PER_CALL	(IOV_MAX / 2)
 

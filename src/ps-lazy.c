@@ -27,13 +27,13 @@
 
 #include "image.h"
 #include "log.h"
+#include "mem-pagemap.h"
 #include "mem.h"
 #include "page-server.h"
 #include "pagemap.pb-c.h"
 #include "ps-proto.h"
 #include "tls.h"
 
-#define PAGE_SZ		4096UL
 #define MAX_TASKS	4096
 
 /* Lazy pages at [vaddr, end), at off in the task's pages image. */
@@ -65,42 +65,26 @@ static int add_run(struct psl_task *t, uint64_t vaddr, uint64_t end, uint64_t of
 	return 0;
 }
 
+static int lazy_run(void *arg, const PagemapEntry *pe, uint32_t flags, uint64_t off)
+{
+	if (!(flags & PE_PRESENT) || !(flags & PE_LAZY))
+		return 0;
+	return add_run(arg, pe->vaddr, pe->vaddr + (uint64_t)pe->nr_pages * PAGE_SZ, off);
+}
+
 static int load(int dirfd, struct psl_task *t)
 {
-	PagemapHead *head = NULL;
-	PagemapEntry *pe;
 	uint64_t off = 0;
-	struct img *img;
+	uint32_t pages_id;
 	char name[64];
 	int ret;
 
-	ret = img_open(&img, dirfd, IMG_PAGEMAP, t->pid, O_RDONLY);
-	if (ret) {
+	ret = pagemap_walk(dirfd, t->pid, lazy_run, t, &pages_id, &off);
+	if (ret == -ENOENT)
 		pr_err("page server: asked for pid %d, which has no pagemap here", t->pid);
+	if (ret)
 		return ret;
-	}
-	ret = img_read_msg(img, &pagemap_head__descriptor, (ProtobufCMessage **)&head);
-	if (ret > 0) {
-		snprintf(name, sizeof(name), "pages-%u.img", head->pages_id);
-		img_free_msg(&head->base);
-		while ((ret = img_read_msg(img, &pagemap_entry__descriptor,
-					   (ProtobufCMessage **)&pe)) > 0) {
-			uint64_t len = (uint64_t)pe->nr_pages * PAGE_SZ;
-			uint32_t flags = pe->has_flags ? pe->flags : PE_PRESENT;
-
-			ret = 0;
-			if ((flags & PE_PRESENT) && (flags & PE_LAZY))
-				ret = add_run(t, pe->vaddr, pe->vaddr + len, off);
-			if (flags & PE_PRESENT)
-				off += len;
-			img_free_msg(&pe->base);
-			if (ret)
-				break;
-		}
-	}
-	img_close(img);
-	if (ret < 0)
-		return ret;
+	snprintf(name, sizeof(name), "pages-%u.img", pages_id);
 	t->pages_fd = off ? img_openat(dirfd, name, O_RDONLY) : -1;
 	if (off && t->pages_fd < 0) {
 		pr_err("page server: cannot open %s: %s", name, strerror(-t->pages_fd));

@@ -44,6 +44,7 @@
 #include "files/api.h"
 #include "log.h"
 #include "mem-restore.h"
+#include "mem.h"
 #include "notify.h"
 #include "parts.h"
 #include "proc.h"
@@ -53,7 +54,6 @@
 #include "restorer.h"
 #include "stats.pb-c.h"
 
-#define PAGE_SZ		4096ul
 #define STAGE_TIMEOUT	60	/* seconds for one stage, without --timeout */
 #define POLL_MS		50
 

@@ -33,7 +33,6 @@
 #include "restorer.h"
 #include "vdso.h"
 
-#define PAGE_SZ		4096UL
 #define TASK_TOP	0x7ffffffff000ull
 #define LOW_LIMIT	0x10000ull	/* below: mmap_min_addr's usual value */
 #define VDSO_LEN_MAX	(1ull << 20)	/* a vDSO is a few pages */
