@@ -294,6 +294,10 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	if (ret)
 		task_fail(ctx, t, ret, "restore its namespaces");
 	task_session(ctx, t);
+	/* What the children inherit (memory copy-on-write) is made first. */
+	ret = parts_before_fork(ctx, t, &fail);
+	if (ret)
+		task_fail(ctx, t, ret, fail);
 	for (size_t i = t->index + 1; i < ctx->nr_tasks; i++) {
 		if (ctx->tasks[i].parent == t && fork_task(ctx, &ctx->tasks[i]) < 0)
 			task_fail(ctx, t, -errno, "fork a child");
