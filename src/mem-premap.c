@@ -54,6 +54,13 @@ struct premap_area {
 	uint64_t start, end;		/* its place in the image */
 	uint64_t at;			/* its place in the staging range */
 	uint64_t in_start, in_end;	/* the part taken from the parent's; empty if none */
+	/*
+	 * Where the staged area is cut in several mappings (pieces taken
+	 * from the parent's, which may be cut too, and fresh ones), in
+	 * address order, inside (start, end): each piece moves by itself.
+	 */
+	uint64_t *cuts;
+	uint32_t nr_cuts;
 	const VmaEntry *v;
 };
 
@@ -421,6 +428,52 @@ static int map_fresh(struct rst_ctx *ctx, struct rst_task *t, const struct prema
 	return 0;
 }
 
+static int add_cut(struct premap_area *a, uint64_t at)
+{
+	uint64_t *c;
+
+	if (at <= a->start || at >= a->end)
+		return 0;
+	c = realloc(a->cuts, (a->nr_cuts + 1) * sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	a->cuts = c;
+	c[a->nr_cuts++] = at;
+	return 0;
+}
+
+/* Piece @k of area @a: [*s, *e); pieces 0 ... nr_cuts. */
+static void piece(const struct premap_area *a, uint32_t k, uint64_t *s, uint64_t *e)
+{
+	*s = k ? a->cuts[k - 1] : a->start;
+	*e = k < a->nr_cuts ? a->cuts[k] : a->end;
+}
+
+/* The parent's pieces over [in_start, in_end), moved into @a's place, piece by piece. */
+static int take_over(struct rst_task *t, struct premap_area *a, const struct premap_area *pa)
+{
+	int ret = add_cut(a, a->in_start);
+
+	for (uint32_t k = 0; !ret && k <= pa->nr_cuts; k++) {
+		uint64_t s, e;
+		void *p;
+
+		piece(pa, k, &s, &e);
+		s = s > a->in_start ? s : a->in_start;
+		e = e < a->in_end ? e : a->in_end;
+		if (s >= e)
+			continue;
+		p = mremap((void *)(pa->at + (s - pa->start)), e - s, e - s,
+			   MREMAP_MAYMOVE | MREMAP_FIXED, (void *)(a->at + (s - a->start)));
+		if (p == MAP_FAILED) {
+			pr_perror("pid %d: cannot take over the parent's area at %#" PRIx64, t->pid, s);
+			return -errno;
+		}
+		ret = add_cut(a, e);
+	}
+	return ret;
+}
+
 /* Area @a of the child, with what it takes from the parent's @pa (if any). */
 static int stage_area(struct rst_ctx *ctx, struct rst_task *t, struct premap_area *a,
 		      const struct premap_area *pa)
@@ -434,17 +487,8 @@ static int stage_area(struct rst_ctx *ctx, struct rst_task *t, struct premap_are
 	}
 	if (!pa || a->in_start > a->start || a->in_end < a->end)
 		ret = map_fresh(ctx, t, a);
-	if (!ret && pa) {
-		uint64_t len = a->in_end - a->in_start;
-		void *p = mremap((void *)(pa->at + (a->in_start - pa->start)), len, len,
-				 MREMAP_MAYMOVE | MREMAP_FIXED, (void *)(a->at + (a->in_start - a->start)));
-
-		if (p == MAP_FAILED) {
-			pr_perror("pid %d: cannot take over the parent's area at %#" PRIx64, t->pid,
-				  a->in_start);
-			ret = -errno;
-		}
-	}
+	if (!ret && pa)
+		ret = take_over(t, a, pa);
 	/* Huge pages as the task had them, from the first page read in. */
 	if (!ret && (madv & MADV_THP) &&
 	    madvise((void *)a->at, a->end - a->start,
@@ -579,8 +623,7 @@ static int premap_task(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *
 		struct premap_area *a = &pm->areas[i];
 
 		ret = stage_area(ctx, t, a, parent_area(ctx, pp, a->v));
-		pm->nr_moves += a->in_end > a->in_start ?
-				1 + (a->in_start > a->start) + (a->in_end < a->end) : 1;
+		pm->nr_moves += a->nr_cuts + 1;
 	}
 	return ret ?: fill_areas(t, m, mp) ?: keep_from_children(ctx, t, pm);
 }
@@ -623,13 +666,6 @@ size_t premap_args_size(const struct premap *pm)
 	return pm ? pm->nr_moves * sizeof(struct rst_move) + 8 : 0;
 }
 
-static void add_move(struct rst_move *mv, uint32_t *n, const struct premap_area *a,
-		     uint64_t s, uint64_t e)
-{
-	if (e > s)
-		mv[(*n)++] = (struct rst_move){ a->at + (s - a->start), s, e - s };
-}
-
 int premap_args(const struct premap *pm, struct rst_args *a, struct rst_alloc *al)
 {
 	struct rst_range r;
@@ -645,12 +681,11 @@ int premap_args(const struct premap *pm, struct rst_args *a, struct rst_alloc *a
 	for (uint32_t i = 0; i < pm->nr; i++) {
 		const struct premap_area *pa = &pm->areas[i];
 
-		if (pa->in_end > pa->in_start) {
-			add_move(a->premap, &n, pa, pa->start, pa->in_start);
-			add_move(a->premap, &n, pa, pa->in_start, pa->in_end);
-			add_move(a->premap, &n, pa, pa->in_end, pa->end);
-		} else {
-			add_move(a->premap, &n, pa, pa->start, pa->end);
+		for (uint32_t k = 0; k <= pa->nr_cuts; k++) {
+			uint64_t s, e;
+
+			piece(pa, k, &s, &e);
+			a->premap[n++] = (struct rst_move){ pa->at + (s - pa->start), s, e - s };
 		}
 	}
 	a->nr_premap = n;
@@ -668,6 +703,8 @@ void premap_free(struct premap *pm)
 {
 	if (!pm)
 		return;
+	for (uint32_t i = 0; i < pm->nr; i++)
+		free(pm->areas[i].cuts);
 	free(pm->areas);
 	free(pm);
 }
