@@ -14,10 +14,21 @@ CFLAGS	+= -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE
 CPPFLAGS += -Isrc -Irestorer -Iimages -Icrit -Iinclude -Ibuild/gen/images -Ibuild/gen
 LDLIBS	+= -lprotobuf-c
 
+# --tls needs GnuTLS (libgnutls28-dev), as CRIU's; without it stasis is built
+# all the same and refuses --tls.  GNUTLS=0 builds without it on purpose.
+GNUTLS	?= $(shell pkg-config --exists gnutls 2>/dev/null && echo 1 || echo 0)
+ifeq ($(GNUTLS),1)
+CPPFLAGS += -DCONFIG_GNUTLS
+STASIS_LIBS := $(shell pkg-config --libs gnutls)
+GNUTLS_CFLAGS := $(shell pkg-config --cflags gnutls)
+endif
+
 .DEFAULT_GOAL := all
 
 B	:= build
 GEN	:= $(B)/gen/images
+
+$(B)/obj/src/tls.o: CPPFLAGS += $(GNUTLS_CFLAGS)
 
 PROTOS	:= $(sort $(wildcard images/*.proto))
 # opts.proto extends protobuf's own descriptor.proto, so its code is needed too.
@@ -75,7 +86,7 @@ $(B)/crit: $(CRIT_OBJ) $(B)/libstasis-images.a
 
 $(B)/stasis: $(STASIS_OBJ) $(RESTORER_OBJ) $(B)/libstasis-images.a $(B)/libcompel.a \
 		$(B)/libsoccr.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(STASIS_LIBS)
 
 -include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)
 

@@ -36,6 +36,10 @@ bench-bins: $(BENCH_BINS)
 bench-migrate: all $(B)/tests/migrant $(B)/tests/spawn
 	bash bench/migrate.sh $(BENCH_RUNS)
 
+# The page server plain and under --tls, 1 GiB (bench/ps-tls.sh).
+bench-tls: all $(B)/bench/workload
+	bash bench/ps-tls.sh $(BENCH_RUNS)
+
 BENCH_FLAGS = $(if $(REFERENCE),--reference $(REFERENCE)) \
 	      $(if $(BENCH_RUNS),--runs $(BENCH_RUNS)) \
 	      $(if $(filter-out 0,$(BENCH_BIG)),--big) $(BENCH_ARGS)
@@ -43,4 +47,4 @@ BENCH_FLAGS = $(if $(REFERENCE),--reference $(REFERENCE)) \
 bench: $(B)/stasis $(B)/crit $(BENCH_BINS)
 	bash bench/run.sh $(strip $(BENCH_FLAGS))
 
-.PHONY: bench bench-bins bench-lazy bench-migrate
+.PHONY: bench bench-bins bench-lazy bench-migrate bench-tls

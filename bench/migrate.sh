@@ -1,13 +1,17 @@
 #!/bin/bash
 # migrate.sh - live migration's figures: tests/pages/migrate.sh (two network
 # namespaces standing for two hosts, scripts/migrate.sh between them) run
-# RUNS times (default 3) on a program writing 50 MB/s over 1 GiB; the
-# median downtime (final dump's start to the restored tree running), total
-# time, pre-dumps and pages of the final dump, and each run's checks.
+# RUNS times (default 3) on a program writing 50 MB/s over 1 GiB, moved
+# there with a plain restore and back with a lazy one (restore --lazy-pages);
+# for each, the median downtime (final dump's start to the restored tree
+# running), its parts, the total time, pre-dumps and pages of the final
+# dump, and each run's checks.
 #
 #   bench/migrate.sh [RUNS]        (make bench-migrate)
-# The downtime holds the final dump, the copy of its images and the restore
-# of the whole GiB from the chain (what lazy pages would take out of it).
+# The plain downtime holds the restore of the whole GiB from the chain; the
+# lazy one does not (the daemon fills it while the tree runs).  Both hold
+# the wait for the killed source to free its GiB and its pid, which only a
+# migration within one host has: "without pid wait" is the figure for two.
 set -u
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -15,23 +19,40 @@ W=/tmp/stasis-migrate-tests
 out=bench/results/migrate-latest.txt
 mkdir -p bench/results
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }'; }
-down=() total=() pre=() fin=() fdump=() rst=() fails=0
+# field MODE SED-EXPRESSION: one value from that mode's report.
+field() { sed -n "$2" "$W/migrate-$1.out" 2>/dev/null; }
+declare -A down nowait total pre fin fdump rst pidw copy
+fails=0
 for r in $(seq "$runs"); do
 	MIGRANT_MIB=1024 bash tests/pages/migrate.sh >"$W.run$r.txt" 2>&1
 	grep -q '^FAIL' "$W.run$r.txt" && fails=$((fails + 1))
-	down+=("$(sed -n 's/^downtime \([0-9]*\) ms/\1/p' "$W/migrate.out")")
-	total+=("$(sed -n 's/^total \([0-9]*\) ms/\1/p' "$W/migrate.out")")
-	pre+=("$(grep -c '^pre-dump' "$W/migrate.out")")
-	fdump+=("$(sed -n 's/^final dump: .* pages, \([0-9]*\) ms/\1/p' "$W/migrate.out")")
-	rst+=("$(sed -n 's/^restore: \([0-9]*\) ms.*/\1/p' "$W/migrate.out")")
-	fin+=("$(sed -n 's/^final dump: \([0-9]*\) pages.*/\1/p' "$W/migrate.out")")
+	for m in plain lazy; do
+		d=$(field $m 's/^downtime \([0-9]*\) ms/\1/p')
+		w=$(field $m 's/^pid wait \([0-9]*\) ms/\1/p')
+		down[$m]+="$d "
+		nowait[$m]+="$((${d:-0} - ${w:-0})) "
+		pidw[$m]+="$w "
+		total[$m]+="$(field $m 's/^total \([0-9]*\) ms/\1/p') "
+		pre[$m]+="$(grep -c '^pre-dump' "$W/migrate-$m.out" 2>/dev/null) "
+		fdump[$m]+="$(field $m 's/^final dump: .* pages, \([0-9]*\) ms/\1/p') "
+		fin[$m]+="$(field $m 's/^final dump: \([0-9]*\) pages.*/\1/p') "
+		rst[$m]+="$(field $m 's/^restore: \([0-9]*\) ms.*/\1/p') "
+		copy[$m]+="$(field $m 's/^restore: .*packed in \([0-9]*\) ms)/\1/p') "
+	done
 done
+med() { printf '%s\n' $1 | median; }
 {
-	echo "live migration, 1 GiB written at 50 MB/s, two network namespaces, $runs runs ($(date -u +%F\ %H:%M) UTC)"
-	echo "  downtime (median): $(printf '%s\n' "${down[@]}" | median) ms   (all: ${down[*]})"
-	echo "    of which the final dump (the freeze): $(printf '%s\n' "${fdump[@]}" | median) ms," \
-		"the restore: $(printf '%s\n' "${rst[@]}" | median) ms"
-	echo "  total (median):    $(printf '%s\n' "${total[@]}" | median) ms"
-	echo "  pre-dumps:         ${pre[*]};  final dump pages: ${fin[*]}"
+	echo "live migration, 1 GiB written at 50 MB/s, two network namespaces, $runs runs" \
+		"($(date -u +%F\ %H:%M) UTC, load $(cut -d' ' -f1-3 /proc/loadavg))"
+	for m in plain lazy; do
+		echo "  $m restore:"
+		echo "    downtime (median): $(med "${down[$m]}") ms   (all: ${down[$m]% })"
+		echo "    without pid wait:  $(med "${nowait[$m]}") ms   (all: ${nowait[$m]% })"
+		echo "      the final dump (the freeze) $(med "${fdump[$m]}") ms, images packed" \
+			"$(med "${copy[$m]}") ms, pid wait $(med "${pidw[$m]}") ms," \
+			"the restore $(med "${rst[$m]}") ms"
+		echo "    total (median):    $(med "${total[$m]}") ms"
+		echo "    pre-dumps:         ${pre[$m]% };  final dump pages: ${fin[$m]% }"
+	done
 	echo "  runs with a failed check: $fails (logs: $W.runN.txt)"
 } | tee "$out"

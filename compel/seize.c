@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -361,20 +362,95 @@ int compel_tree_seize(pid_t root, struct compel_tree **out)
 	return 0;
 }
 
+/*
+ * Reap killed thread @tid if it is gone: 1 when reaped (or not ours to
+ * wait for any more: ECHILD), 0 while it still exits, or -errno.
+ */
+static int reap_killed(pid_t tid)
+{
+	int status;
+	pid_t r;
+
+	do
+		r = waitpid(tid, &status, __WALL | WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && errno == ECHILD)
+		return 1;
+	if (r < 0) {
+		cpr_err("tid %d: waiting for it to die: %m", tid);
+		return -errno;
+	}
+	if (!r)
+		return 0;
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+		cpr_warn("tid %d ended with status %#x, not killed", tid, status);
+	return 1;
+}
+
+/*
+ * Killed tasks stay traced, and we wait for each thread's exit as its
+ * tracer, as CRIU does: the dump returns only once nothing of the tree
+ * runs.  An init of a pid namespace exits last of it (its last thread
+ * waits until every other task of the namespace is released), and a
+ * caller that looks right after us (runc, reading its container's state)
+ * must find it dead, not still exiting.  A traced zombie waits for us
+ * before anyone else may reap it, and which thread exits last is the
+ * kernel's choice, so we reap whichever is ready, round after round,
+ * rather than block on one (wait(-1) would take children of ours that
+ * are not the tree's).
+ */
+static int kill_tree(struct compel_tree *tree)
+{
+	const struct timespec tick = { 0, 1000000 };
+	size_t left = 0;
+
+	for (size_t i = 0; i < tree->nr; i++) {
+		if (!tree->tasks[i].pub.nr_threads)
+			continue;
+		kill(tree->tasks[i].pub.pid, SIGKILL);
+		left += tree->tasks[i].pub.nr_threads;
+	}
+	while (left) {
+		size_t before = left;
+
+		for (size_t i = 0; i < tree->nr; i++) {
+			struct task *t = &tree->tasks[i];
+
+			for (int k = 0; k < t->pub.nr_threads; k++) {
+				int r;
+
+				if (!t->tids[k])
+					continue;
+				r = reap_killed(t->tids[k]);
+				if (r < 0)
+					return r;
+				if (r) {
+					t->tids[k] = 0;
+					left--;
+				}
+			}
+		}
+		if (left == before)
+			nanosleep(&tick, NULL);
+	}
+	return 0;
+}
+
 int compel_tree_release(struct compel_tree *tree, unsigned flags)
 {
 	int ret = 0;
 
 	if (!tree)
 		return 0;
-	for (size_t i = 0; i < tree->nr; i++) {
+	for (size_t i = 0; i < tree->nr; i++)
+		compel_stub_remove(&tree->tasks[i]);
+	if (flags & COMPEL_RELEASE_KILL)
+		ret = kill_tree(tree);
+	for (size_t i = 0; i < tree->nr && !(flags & COMPEL_RELEASE_KILL); i++) {
 		struct task *t = &tree->tasks[i];
 
-		compel_stub_remove(t);
-		if (flags & COMPEL_RELEASE_KILL && t->pub.nr_threads)
-			kill(t->pub.pid, SIGKILL);
 		/* Pending again before the detach: the task stops as it would have. */
-		else if (t->stop_owed && t->pub.state != COMPEL_TASK_STOPPED)
+		if (t->stop_owed && t->pub.state != COMPEL_TASK_STOPPED)
 			kill(t->pub.pid, SIGSTOP);
 		/*
 		 * Detaching from the interrupt stop resumes the thread where it
@@ -386,8 +462,9 @@ int compel_tree_release(struct compel_tree *tree, unsigned flags)
 				cpr_err("tid %d: PTRACE_DETACH: %m", t->tids[k]);
 				ret = -errno;
 			}
-		free(t->tids);
 	}
+	for (size_t i = 0; i < tree->nr; i++)
+		free(tree->tasks[i].tids);
 	free(tree->tasks);
 	free(tree);
 	return ret;

@@ -217,7 +217,11 @@ int img_openat(int dirfd, const char *name, int flags)
 	struct stat st;
 	int fd, ret;
 
-	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	/*
+	 * CRIU's mode (less the umask): a restore inside a user namespace
+	 * reads them as that namespace's root, not as their owner.
+	 */
+	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -ELOOP) {

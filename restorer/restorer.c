@@ -173,8 +173,15 @@ static void map_vmas(struct rst_args *a)
 		int prot = v->prot | (v->fill ? PROT_WRITE : 0);
 		long ret;
 
-		if (v->guard || v->premap)
+		if (v->guard || v->premap || v->sysv == RST_SYSV_PART)
 			continue;
+		if (v->sysv) {
+			ret = sys3(__NR_shmat, v->fd, v->start, v->shmflg);
+			if (ret >= 0 && (uint64_t)ret != v->start)
+				ret = -EFAULT;
+			check(ret, "attach SysV shared memory");
+			continue;
+		}
 		ret = sys6(__NR_mmap, v->start, v->end - v->start, prot, v->flags | MAP_FIXED,
 			   v->fd, v->pgoff);
 		if (ret >= 0 && (uint64_t)ret != v->start)
@@ -400,7 +407,7 @@ static void protect_vmas(struct rst_args *a)
 		 */
 		if (v->premap)
 			check(sys3(__NR_madvise, v->start, len, MADV_DOFORK), "madvise a memory area");
-		if (v->fill && (!(v->prot & PROT_WRITE) || v->premap))
+		if ((v->fill && (!(v->prot & PROT_WRITE) || v->premap)) || v->sysv)
 			check(sys3(__NR_mprotect, v->start, len, v->prot), "set a memory area's protection");
 		for (int adv = 0; adv < 64; adv++) {
 			if (v->madv & (1ull << adv))
@@ -687,6 +694,12 @@ static void stage_done(struct rst_shared *sh, int stage)
 	futex_wake(&sh->done[stage]);
 }
 
+static void set_dumpable(struct rst_args *a)
+{
+	if (a->mm.dumpable >= 0)
+		check(sys2(__NR_prctl, PR_SET_DUMPABLE, a->mm.dumpable), "restore dumpable");
+}
+
 void rst_main(struct rst_args *a)
 {
 	struct rst_thread *leader = &a->threads[0];
@@ -718,6 +731,8 @@ void rst_main(struct rst_args *a)
 			break;
 		futex_wait(&a->threads_ready, n);
 	}
+	/* After every thread's creds: a change of euid made the mm undumpable. */
+	set_dumpable(a);
 	if (!a->close_after_go)
 		close_pool(a);
 	stage_done(a->shared, RST_STAGE_READY);
@@ -731,7 +746,9 @@ void rst_main(struct rst_args *a)
 	 * now, kills it if it dies).
 	 */
 	sys2(__NR_prctl, PR_SET_PDEATHSIG, leader->pdeath_sig);
-	if (leader->seccomp_mode)
+	if (leader->seccomp_mode) {
 		restore_seccomp_creds(leader);
+		set_dumpable(a);
+	}
 	rst_sigreturn(leader->frame + 8);
 }

@@ -73,8 +73,17 @@ struct rst_vma {
 	int32_t guard;			/* not an area: a guard region installed in one */
 	int32_t lazy;			/* registered with the userfaultfd: pages come later */
 	int32_t premap;			/* mapped and filled before the fork: moved in */
+	/*
+	 * SysV shared memory: RST_SYSV_ATTACH, shmat() segment fd (its id)
+	 * here with shmflg (the whole segment); RST_SYSV_PART, a later part
+	 * of an attachment an area before made.  Both get prot afterwards.
+	 */
+	int32_t sysv;
+	int32_t shmflg;
 	int32_t pad;
 };
+#define RST_SYSV_ATTACH		1
+#define RST_SYSV_PART		2
 
 /* Pages contiguous in memory and in one pages image (the dump's, or a parent's). */
 struct rst_run {
@@ -181,6 +190,8 @@ struct rst_mm {
 	uint64_t auxv;			/* address of the saved auxv words */
 	uint32_t auxv_size;		/* bytes */
 	int32_t exe_fd;			/* -1: leave it */
+	/* 0 or 1, set once the creds are: a change of euid resets it; -1: leave it. */
+	int32_t dumpable, pad;
 };
 
 /*

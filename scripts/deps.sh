@@ -10,10 +10,11 @@ set -eu
 # redis-cli, in redis-tools) is a real server tests/restore/servers.sh
 # checkpoints; iproute2 makes the network namespaces of the migration test;
 # runc, podman and busybox-static run the containers tests/runc and
-# tests/podman checkpoint.
+# tests/podman checkpoint; libgnutls28-dev gives --tls (GnuTLS, as CRIU's),
+# and openssl makes the certificates of tests/pages/tls.sh.
 PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
       clang libclang-rt-14-dev criu jq python3 nftables iproute2 iptables
-      redis-server redis-tools runc podman busybox-static"
+      redis-server redis-tools runc podman busybox-static libgnutls28-dev openssl"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -4,7 +4,7 @@
  *
  * A feature is the kernel's, probed here at run time, as CRIU's check
  * reports it; the few that name something of the tool itself (compat
- * tasks, external netns, nftables rules, memory tracking) say no with the
+ * tasks, external netns, memory tracking) say no with the
  * reason while stasis lacks them.
  */
 #include <errno.h>

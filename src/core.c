@@ -31,6 +31,7 @@
 #include "core.pb-c.h"
 #include "creds.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "proc.h"
 #include "rst-ctx.h"
 #include "restorer.h"
@@ -376,22 +377,29 @@ static void split_caps(uint64_t v, uint32_t out[2])
 struct creds_buf {
 	CredsEntry c;
 	uint32_t inh[2], prm[2], eff[2], bnd[2], amb[2];
+	uint32_t *groups;	/* as the tree's user namespace sees them; free it */
 };
 
-static void fill_creds(struct creds_buf *b, const struct thread_state *th)
+/* The ids of /proc/PID/status are stasis's: the image has the tree's (ns/user.c). */
+static int fill_creds(struct creds_buf *b, const struct thread_state *th)
 {
 	const struct proc_status *s = &th->status;
 	CredsEntry *c = &b->c;
 
 	creds_entry__init(c);
-	c->uid = s->uid[0];
-	c->euid = s->uid[1];
-	c->suid = s->uid[2];
-	c->fsuid = s->uid[3];
-	c->gid = s->gid[0];
-	c->egid = s->gid[1];
-	c->sgid = s->gid[2];
-	c->fsgid = s->gid[3];
+	c->uid = userns_dump_uid(s->uid[0]);
+	c->euid = userns_dump_uid(s->uid[1]);
+	c->suid = userns_dump_uid(s->uid[2]);
+	c->fsuid = userns_dump_uid(s->uid[3]);
+	c->gid = userns_dump_gid(s->gid[0]);
+	c->egid = userns_dump_gid(s->gid[1]);
+	c->sgid = userns_dump_gid(s->gid[2]);
+	c->fsgid = userns_dump_gid(s->gid[3]);
+	b->groups = calloc(s->nr_groups + 1, sizeof(*b->groups));
+	if (!b->groups)
+		return -ENOMEM;
+	for (int i = 0; i < s->nr_groups; i++)
+		b->groups[i] = userns_dump_gid(s->groups[i]);
 	split_caps(s->cap_inh, b->inh);
 	split_caps(s->cap_prm, b->prm);
 	split_caps(s->cap_eff, b->eff);
@@ -405,11 +413,12 @@ static void fill_creds(struct creds_buf *b, const struct thread_state *th)
 	c->cap_amb = b->amb;
 	c->secbits = th->secbits;
 	c->n_groups = s->nr_groups;
-	c->groups = (uint32_t *)s->groups;
+	c->groups = b->groups;
 	if (s->no_new_privs) {
 		c->has_no_new_privs = 1;
 		c->no_new_privs = 1;
 	}
+	return 0;
 }
 
 /* Storage for the per-process part of the leader's image. */
@@ -506,7 +515,7 @@ static void fill_tc(struct tc_buf *b, const struct dump_task *t, const struct ta
 	tc->rlimits = &b->rlimits;
 
 	tc->has_loginuid = 1;
-	tc->loginuid = ts->loginuid;
+	tc->loginuid = userns_dump_uid(ts->loginuid);
 	tc->has_oom_score_adj = 1;
 	tc->oom_score_adj = ts->oom_score_adj;
 	/* Every signal but the two that cannot be caught, as CRIU lists them. */
@@ -579,7 +588,11 @@ static int write_thread_core(struct dump_ctx *ctx, struct thread_state *th,
 		thc.pdeath_sig = pdeath_sig;
 	}
 	thc.signals_p = sigqueue_msg(&th->pending);
-	fill_creds(&creds, th);
+	if (fill_creds(&creds, th)) {
+		sigqueue_msg_free(thc.signals_p);
+		free(ti);
+		return -ENOMEM;
+	}
 	thc.creds = &creds.c;
 	if (th->seccomp.mode) {
 		thc.has_seccomp_mode = 1;
@@ -606,6 +619,7 @@ static int write_thread_core(struct dump_ctx *ctx, struct thread_state *th,
 	}
 	ret = thc.signals_p ? write_core(ctx, dump_vpid(ctx, th->tid), &core) : -ENOMEM;
 	sigqueue_msg_free(thc.signals_p);
+	free(creds.groups);
 	free(ti);
 	return ret;
 }

@@ -41,6 +41,7 @@
 #include "parts.h"
 #include "pstree.h"
 #include "stats.pb-c.h"
+#include "tls.h"
 
 /* The signal that asked the dump to stop (SIGTERM, SIGINT, SIGHUP), or 0. */
 static volatile sig_atomic_t stop_signal;
@@ -326,7 +327,9 @@ int cr_dump(const struct opts *o)
 		imgdir_close(&dir, true);
 		return ret;
 	}
-	ret = notify(o, NOTIFY_PRE_DUMP, o->tree) ?: cgroup_check_freezer(o->freeze_cgroup) ?:
+	/* A pre-dump runs no hook, as in CRIU (runc's own pre-dump counts on it). */
+	ret = (ctx.pre_dump ? 0 : notify(o, NOTIFY_PRE_DUMP, o->tree)) ?:
+	      cgroup_check_freezer(o->freeze_cgroup) ?:
 	      open_parent(&ctx, &dir);
 	if (ret) {
 		imgdir_close(&dir, true);
@@ -334,7 +337,7 @@ int cr_dump(const struct opts *o)
 	}
 	/* Before the tree is frozen: a page server that is not there stops nothing. */
 	if (o->page_server) {
-		ctx.pages.sk = page_xfer_connect(o->address, o->port);
+		ctx.pages.sk = page_xfer_connect(o, true);
 		if (ctx.pages.sk < 0) {
 			if (ctx.parent_dirfd >= 0)
 				close(ctx.parent_dirfd);
@@ -360,7 +363,7 @@ int cr_dump(const struct opts *o)
 		int err = ret ? 0 : page_xfer_disconnect(ctx.pages.sk);
 
 		if (ret)
-			close(ctx.pages.sk);
+			ps_sk_close(ctx.pages.sk, false);
 		ctx.pages.sk = -1;
 		ret = ret ?: err;
 	}
@@ -382,7 +385,7 @@ int cr_dump(const struct opts *o)
 	if (!ret)
 		ret = FAULT_AT("publish") ?: imgdir_publish(&dir);
 	/* The client may still say no (migration): the tree then runs on. */
-	if (!ret)
+	if (!ret && !ctx.pre_dump)
 		ret = notify(o, NOTIFY_POST_DUMP, o->tree);
 	if (ret) {
 		parts_dump_undo(&ctx);

@@ -12,11 +12,13 @@
  * (or its task is gone): closing the userfaultfds then gives the areas
  * back to the kernel.
  *
- * What it serves is what the restore left out: the PE_LAZY pages of this
- * dump's pages image in areas mem_vma_lazy() accepts.  Pages found
- * through a parent dump (in_parent) are read by the restore itself.
- * With --page-server --address A --port P the bytes come from a page
- * server instead (CRIU's PS_IOV_GET: `page-server --lazy-pages` on the
+ * What it serves is what the restore left out: the pages of areas
+ * mem_vma_lazy() accepts that are PE_LAZY in this dump's pages image, or
+ * that a parent dump holds (PE_PARENT, found up the chain of `parent`
+ * links as the restore would: a migration's pre-dumps are all on the
+ * destination already, so the final restore need not read them first).
+ * With --page-server --address A --port P the bytes of this dump's lazy
+ * pages come from a page server instead (CRIU's PS_IOV_GET: `page-server --lazy-pages` on the
  * images), one request at a time; closing the connection ends it.
  */
 #include <errno.h>
@@ -42,6 +44,7 @@
 #include "lazy.h"
 #include "log.h"
 #include "mem.h"
+#include "mem-chain.h"
 #include "mem-restore.h"
 #include "mm.pb-c.h"
 #include "page-server.h"
@@ -49,6 +52,7 @@
 #include "pagemap.pb-c.h"
 #include "ps-proto.h"
 #include "pstree.pb-c.h"
+#include "tls.h"
 
 #define PAGE_SZ		4096UL
 #define FAULT_AHEAD	(16 * PAGE_SZ)	/* what a fault brings in: it and what follows */
@@ -56,19 +60,26 @@
 #define PUSH_MAX	(4UL << 20)
 
 /*
- * Pages still missing in a task: [start, end), at @off in its pages image
- * and at @img in the dumped address space (a page server's key: mremap
- * moves start, never img).
+ * Pages still missing in a task: [start, end), at @off in the pages image
+ * of level @lv (0: this dump's, N: its Nth parent's) and at @img in the
+ * dumped address space (a page server's key: mremap moves start, never img).
  */
 struct lp_iov {
 	uint64_t start, end, off, img;
+	uint32_t lv;
 };
 
-/* One task's pages image, mapped; shared with the children it forks. */
-struct lp_src {
-	int refs;
+/* A pages image, mapped (NULL when nothing is read from it). */
+struct lp_map {
 	const uint8_t *map;
 	size_t len;
+};
+
+/* One task's pages images, this dump's and its parents'; shared with the children it forks. */
+struct lp_src {
+	int refs;
+	uint32_t nr;			/* levels in lv[] */
+	struct lp_map *lv;
 };
 
 struct lp_task {
@@ -94,7 +105,8 @@ struct lp_daemon {
 
 /* --- the missing pages of a task --- */
 
-static int iov_add(struct lp_task *t, uint64_t start, uint64_t end, uint64_t off, uint64_t img)
+static int iov_add(struct lp_task *t, uint64_t start, uint64_t end, uint64_t off, uint64_t img,
+		   uint32_t lv)
 {
 	if (t->nr == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
@@ -105,7 +117,7 @@ static int iov_add(struct lp_task *t, uint64_t start, uint64_t end, uint64_t off
 		t->iov = n;
 		t->cap = cap;
 	}
-	t->iov[t->nr++] = (struct lp_iov){ start, end, off, img };
+	t->iov[t->nr++] = (struct lp_iov){ start, end, off, img, lv };
 	return 0;
 }
 
@@ -149,7 +161,8 @@ static int iov_drop(struct lp_task *t, uint64_t start, uint64_t end)
 			/* The middle goes: the tail becomes an iov of its own. */
 			uint64_t d = end - t->iov[i].start;
 
-			ret = iov_add(t, end, t->iov[i].end, t->iov[i].off + d, t->iov[i].img + d);
+			ret = iov_add(t, end, t->iov[i].end, t->iov[i].off + d, t->iov[i].img + d,
+				      t->iov[i].lv);
 			t->iov[i].end = start;
 		} else if (v->start < start) {
 			v->end = start;
@@ -193,11 +206,12 @@ static int iov_move(struct lp_task *t, uint64_t from, uint64_t to, uint64_t len)
 		}
 		moved = n;
 		moved[nr++] = (struct lp_iov){ s - from + to, e - from + to, v.off + (s - v.start),
-					       v.img + (s - v.start) };
+					       v.img + (s - v.start), v.lv };
 	}
 	ret = iov_drop(t, from, from + len) ?: iov_drop(t, to, to + len);
 	for (size_t i = 0; !ret && i < nr; i++)
-		ret = iov_add(t, moved[i].start, moved[i].end, moved[i].off, moved[i].img);
+		ret = iov_add(t, moved[i].start, moved[i].end, moved[i].off, moved[i].img,
+			      moved[i].lv);
 	qsort(t->iov, t->nr, sizeof(*t->iov), iov_cmp);
 	free(moved);
 	return ret;
@@ -214,8 +228,9 @@ static VmaEntry *vma_at(MmEntry *mm, uint64_t addr)
 	return NULL;
 }
 
-/* A PE_LAZY entry: its parts in lazy areas are ours to serve. */
-static int add_entry(struct lp_task *t, MmEntry *mm, uint64_t addr, uint64_t len, uint64_t off)
+/* Pages at @off of level @lv's pages image: their parts in lazy areas are ours to serve. */
+static int add_entry(struct lp_task *t, MmEntry *mm, uint64_t addr, uint64_t len, uint64_t off,
+		     uint32_t lv)
 {
 	uint64_t end = addr + len;
 
@@ -230,7 +245,7 @@ static int add_entry(struct lp_task *t, MmEntry *mm, uint64_t addr, uint64_t len
 		}
 		part = (v->end < end ? v->end : end) - addr;
 		if (mem_vma_lazy(v)) {
-			ret = iov_add(t, addr, addr + part, off, addr);
+			ret = iov_add(t, addr, addr + part, off, addr, lv);
 			if (ret)
 				return ret;
 		}
@@ -240,42 +255,89 @@ static int add_entry(struct lp_task *t, MmEntry *mm, uint64_t addr, uint64_t len
 	return 0;
 }
 
-static int map_pages(struct lp_daemon *d, struct lp_task *t, uint32_t pages_id, uint64_t need)
+/* Map the pages image @fd as level @lv, if it has to be read (@need bytes at least). */
+static int map_level(struct lp_src *src, uint32_t lv, int fd, const char *name, uint64_t need)
 {
-	char name[64];
 	struct stat st;
-	int fd;
+	void *map;
 
-	snprintf(name, sizeof(name), "pages-%u.img", pages_id);
+	if (!need)
+		return 0;
+	if (fstat(fd, &st) || (uint64_t)st.st_size < need) {
+		pr_err("lazy-pages: %s is shorter than its pagemap says", name);
+		return -EINVAL;
+	}
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (map == MAP_FAILED) {
+		pr_perror("lazy-pages: cannot map %s", name);
+		return -ENOMEM;
+	}
+	src->lv[lv] = (struct lp_map){ map, st.st_size };
+	return 0;
+}
+
+/* This dump's pages image (unless the bytes come from a page server) and the parents' in use. */
+static int map_pages(struct lp_daemon *d, struct lp_task *t, uint32_t pages_id, uint64_t need,
+		     struct mem_chain *ch)
+{
+	uint32_t levels = mem_chain_levels(ch);
+	uint64_t *ends;
+	char name[64];
+	int fd, ret = 0;
+
 	t->src = calloc(1, sizeof(*t->src));
 	if (!t->src)
 		return -ENOMEM;
 	t->src->refs = 1;
-	if (!need)
-		return 0;
-	fd = img_openat(d->dirfd, name, O_RDONLY);
-	if (fd < 0) {
-		pr_err("lazy-pages: cannot open %s: %s", name, strerror(-fd));
-		return fd;
-	}
-	if (fstat(fd, &st) || (uint64_t)st.st_size < need) {
-		pr_err("lazy-pages: %s is shorter than its pagemap says", name);
-		close(fd);
-		return -EINVAL;
-	}
-	t->src->len = st.st_size;
-	t->src->map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (t->src->map == MAP_FAILED) {
-		t->src->map = NULL;
-		pr_perror("lazy-pages: cannot map %s", name);
+	t->src->nr = levels + 1;
+	t->src->lv = calloc(levels + 1, sizeof(*t->src->lv));
+	ends = calloc(levels + 1, sizeof(*ends));
+	if (!t->src->lv || !ends) {
+		free(ends);
 		return -ENOMEM;
 	}
-	return 0;
+	/* What each parent level must hold: the end of the last piece read from it. */
+	for (size_t i = 0; i < t->nr; i++) {
+		struct lp_iov *v = &t->iov[i];
+
+		if (v->lv && v->off + (v->end - v->start) > ends[v->lv])
+			ends[v->lv] = v->off + (v->end - v->start);
+	}
+	snprintf(name, sizeof(name), "pages-%u.img", pages_id);
+	if (need) {
+		fd = img_openat(d->dirfd, name, O_RDONLY);
+		if (fd < 0) {
+			pr_err("lazy-pages: cannot open %s: %s", name, strerror(-fd));
+			free(ends);
+			return fd;
+		}
+		ret = map_level(t->src, 0, fd, name, need);
+		close(fd);
+	}
+	for (uint32_t i = 1; !ret && i <= levels; i++) {
+		snprintf(name, sizeof(name), "the pages image of parent level %u", i);
+		ret = map_level(t->src, i, *mem_chain_fd(ch, i), name, ends[i]);
+	}
+	free(ends);
+	return ret;
+}
+
+struct chain_arg {
+	struct lp_task *t;
+	MmEntry *mm;
+};
+
+static int chain_piece(void *arg, uint64_t addr, uint64_t len, uint64_t off, uint32_t level)
+{
+	struct chain_arg *c = arg;
+
+	return add_entry(c->t, c->mm, addr, len, off, level);
 }
 
 static int read_pagemap(struct lp_daemon *d, struct lp_task *t, MmEntry *mm)
 {
+	struct chain_arg c = { t, mm };
+	struct mem_chain *ch = NULL;
 	PagemapHead *head = NULL;
 	PagemapEntry *pe;
 	uint64_t off = 0;
@@ -302,8 +364,11 @@ static int read_pagemap(struct lp_daemon *d, struct lp_task *t, MmEntry *mm)
 			pr_err("lazy-pages: pid %d's pages stayed with the dumped tree "
 			       "(dump --lazy-pages): fetch them with --page-server", t->pid);
 			ret = -EINVAL;
+		} else if (flags & PE_PARENT) {
+			/* The restore leaves these to us too (mem-restore.c): from the chain, here. */
+			ret = mem_chain_resolve(&ch, d->dirfd, t->pid, pe->vaddr, len, chain_piece, &c);
 		} else if ((flags & PE_LAZY) && ((flags & PE_PRESENT) || d->ps >= 0)) {
-			ret = add_entry(t, mm, pe->vaddr, len, off);
+			ret = add_entry(t, mm, pe->vaddr, len, off, 0);
 		}
 		if (flags & PE_PRESENT)
 			off += len;
@@ -312,8 +377,11 @@ static int read_pagemap(struct lp_daemon *d, struct lp_task *t, MmEntry *mm)
 			break;
 	}
 	img_close(img);
-	/* Remote: the bytes come from the page server. */
-	return ret < 0 ? ret : map_pages(d, t, pages_id, d->ps < 0 ? off : 0);
+	/* Remote: the bytes of this dump's lazy pages come from the page server. */
+	if (ret >= 0)
+		ret = map_pages(d, t, pages_id, d->ps < 0 ? off : 0, ch);
+	mem_chain_free(ch);
+	return ret;
 }
 
 static int read_task(struct lp_daemon *d, struct lp_task *t)
@@ -373,9 +441,8 @@ static const void *fetch(struct lp_daemon *d, struct lp_task *t, uint64_t img, u
 	};
 	uint64_t asked = pi.nr_pages;
 
-	if (send(d->ps, &pi, sizeof(pi), MSG_NOSIGNAL) != sizeof(pi) ||
-	    recv(d->ps, &pi, sizeof(pi), MSG_WAITALL) != sizeof(pi)) {
-		pr_perror("lazy-pages: the page server went away");
+	if (ps_sk_send(d->ps, &pi, sizeof(pi)) || ps_sk_recv_full(d->ps, &pi, sizeof(pi))) {
+		pr_err("lazy-pages: the page server went away");
 		return NULL;
 	}
 	if (!pi.nr_pages || pi.nr_pages > asked || pi.vaddr != img) {
@@ -384,8 +451,8 @@ static const void *fetch(struct lp_daemon *d, struct lp_task *t, uint64_t img, u
 		return NULL;
 	}
 	*len = pi.nr_pages * PAGE_SZ;
-	if (recv(d->ps, d->buf, *len, MSG_WAITALL) != (ssize_t)*len) {
-		pr_perror("lazy-pages: the page server sent less than it said");
+	if (ps_sk_recv_full(d->ps, d->buf, *len)) {
+		pr_err("lazy-pages: the page server sent less than it said");
 		return NULL;
 	}
 	return d->buf;
@@ -396,15 +463,17 @@ static const void *source(struct lp_daemon *d, struct lp_task *t, struct lp_iov 
 			  uint64_t addr, uint64_t *len)
 {
 	uint64_t off = v->off + (addr - v->start);
+	const struct lp_map *m;
 
-	if (d->ps >= 0)
+	if (d->ps >= 0 && !v->lv)
 		return fetch(d, t, v->img + (addr - v->start), len);
-	if (off + *len > t->src->len) {
-		pr_err("lazy-pages: pid %d: pages at %#" PRIx64 " beyond its pages image",
-		       t->pid, addr);
+	m = v->lv < t->src->nr ? &t->src->lv[v->lv] : NULL;
+	if (!m || !m->map || off + *len > m->len) {
+		pr_err("lazy-pages: pid %d: pages at %#" PRIx64 " beyond its pages image (level %u)",
+		       t->pid, addr, v->lv);
 		return NULL;
 	}
-	return t->src->map + off;
+	return m->map + off;
 }
 
 static int copy_in(struct lp_daemon *d, struct lp_task *t, struct lp_iov *v, uint64_t addr,
@@ -512,7 +581,8 @@ static int on_fork(struct lp_daemon *d, struct lp_task *t, int uffd)
 	c->src = t->src;
 	c->src->refs++;
 	for (size_t i = 0; !ret && i < t->nr; i++)
-		ret = iov_add(c, t->iov[i].start, t->iov[i].end, t->iov[i].off, t->iov[i].img);
+		ret = iov_add(c, t->iov[i].start, t->iov[i].end, t->iov[i].off, t->iov[i].img,
+			      t->iov[i].lv);
 	pr_info("lazy-pages: pid %d forked: a child with uffd %d, %" PRIu64 " pages missing",
 		t->pid, uffd, missing(c));
 	return ret;
@@ -709,8 +779,11 @@ static void summary(struct lp_daemon *d)
 		d->tasks = t->next;
 		close(t->uffd);
 		if (t->src && !--t->src->refs) {
-			if (t->src->map)
-				munmap((void *)t->src->map, t->src->len);
+			for (uint32_t i = 0; t->src->lv && i < t->src->nr; i++) {
+				if (t->src->lv[i].map)
+					munmap((void *)t->src->lv[i].map, t->src->lv[i].len);
+			}
+			free(t->src->lv);
 			free(t->src);
 		}
 		free(t->iov);
@@ -770,7 +843,7 @@ int cr_lazy_pages(const struct opts *o)
 	if (o->page_server) {
 		int off = 0, on = 1;
 
-		d.ps = page_xfer_connect(o->address, o->port);
+		d.ps = page_xfer_connect(o, false);
 		if (d.ps < 0)
 			return d.ps;
 		/* Requests and answers, one at a time: nothing waits in a buffer. */
@@ -778,7 +851,7 @@ int cr_lazy_pages(const struct opts *o)
 		setsockopt(d.ps, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 		d.buf = malloc(PUSH_MAX);
 		if (!d.buf) {
-			close(d.ps);
+			ps_sk_close(d.ps, false);
 			return -ENOMEM;
 		}
 	}
@@ -787,16 +860,15 @@ int cr_lazy_pages(const struct opts *o)
 		pr_perror("lazy-pages: cannot open the images directory %s", o->images_dir);
 		ret = -errno;
 		if (d.ps >= 0)
-			close(d.ps);
+			ps_sk_close(d.ps, false);
 		free(d.buf);
 		return ret;
 	}
-	ret = count_tasks(d.dirfd, &nr_tasks);
-	lsk = ret ? ret : listen_here(o, &sun);
+	lsk = listen_here(o, &sun);
 	if (lsk < 0) {
 		close(d.dirfd);
 		if (d.ps >= 0)
-			close(d.ps);
+			ps_sk_close(d.ps, false);
 		free(d.buf);
 		return lsk;
 	}
@@ -805,7 +877,7 @@ int cr_lazy_pages(const struct opts *o)
 		close(lsk);
 		close(d.dirfd);
 		if (d.ps >= 0)
-			close(d.ps);
+			ps_sk_close(d.ps, false);
 		free(d.buf);
 		return 0;
 	}
@@ -816,6 +888,11 @@ int cr_lazy_pages(const struct opts *o)
 	}
 	close(lsk);
 	unlink(sun.sun_path);
+	/*
+	 * The images are read once the restore comes, not before: a migration
+	 * starts the daemon before its final dump has written them.
+	 */
+	ret = ret ?: count_tasks(d.dirfd, &nr_tasks);
 	d.ep = epoll_create1(EPOLL_CLOEXEC);
 	if (!ret && d.ep < 0)
 		ret = -errno;
@@ -829,7 +906,7 @@ int cr_lazy_pages(const struct opts *o)
 	if (d.ep >= 0)
 		close(d.ep);
 	if (d.ps >= 0)
-		close(d.ps);	/* the page server's cue to end */
+		ps_sk_close(d.ps, true);	/* the page server's cue to end */
 	free(d.buf);
 	close(d.dirfd);
 	return ret;

@@ -12,6 +12,8 @@
  * images directory), as CRIU's does.  Exit status 0 on success, 1 on any
  * failure, as CRIU's.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -97,6 +99,22 @@ static int setup_log(const struct opts *o)
 	return log_open(path);
 }
 
+/*
+ * Fds 0-2 open, on /dev/null where the caller closed them: otherwise the
+ * first pipe or file we open takes one, and a program we run (nft, ip,
+ * tar) finds its input or output at that number closed across the exec
+ * (dup2 onto itself keeps O_CLOEXEC) and does nothing, silently.
+ */
+static void std_fds_open(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd)
+			break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
@@ -104,6 +122,7 @@ int main(int argc, char **argv)
 	int ret, code = 0;
 
 	log_set_prog("stasis");
+	std_fds_open();
 	/*
 	 * An ignored SIGCHLD is inherited across exec, and with it ptrace stops
 	 * would not wake libcompel's waits: stasis wants its children's news.

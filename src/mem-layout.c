@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include "vdso.h"
 
 #include "mem-dump.h"
+#include "ns/ns.h"
 #include "proc.h"
 
 
@@ -352,6 +354,26 @@ static int classify_socket_vma(struct dump_ctx *ctx, struct dump_task *t, VmaEnt
 }
 
 /*
+ * An attachment of a SysV shared memory segment (shmat): the segment and
+ * its contents are the IPC namespace's (ns/ipc.c); the area names it by
+ * its id, the inode of its file, as CRIU keeps it.  Only a tree's own IPC
+ * namespace is dumped: a segment of stasis's own would not come back.
+ */
+static int classify_sysv_vma(struct dump_task *t, VmaEntry *e, const struct stat *st)
+{
+	if (!ns_dump_has(CLONE_NEWIPC)) {
+		pr_err("unsupported: pid %d has SysV shared memory %lu attached at %" PRIx64
+		       ", in stasis's own IPC namespace (only a tree's own one is dumped)",
+		       t->pid, (unsigned long)st->st_ino, e->start);
+		return -ENOTSUP;
+	}
+	e->status |= VMA_ANON_SHARED | VMA_AREA_SYSVIPC;
+	e->flags |= MAP_ANONYMOUS;
+	e->shmid = st->st_ino;
+	return 0;
+}
+
+/*
  * A file-backed area: its file is looked at through map_files (which
  * reaches deleted and unreachable files too) and recorded in files.img;
  * the link's own mode tells how the mapped file was opened.
@@ -398,11 +420,8 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 	if (ret)
 		return ret;
 	if (S_ISREG(st.st_mode) && (st.st_dev == shm || is_hugetlb_object(e, &st))) {
-		if (!strncmp(sv->name, "/SYSV", 5)) {
-			pr_err("pid %d: SysV shared memory at %" PRIx64 " is not supported yet",
-			       t->pid, e->start);
-			return -ENOTSUP;
-		}
+		if (!strncmp(sv->name, "/SYSV", 5))
+			return classify_sysv_vma(t, e, &st);
 		/* CRIU keeps shared anonymous memory and memfds alike, as memfds. */
 		e->status |= VMA_AREA_MEMFD;
 	} else if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5)) {

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,13 +157,18 @@ static int add_entry(struct rst_task *t, struct mem_rst *m, uint64_t addr, uint6
 struct chain_arg {
 	struct rst_task *t;
 	struct mem_rst *m;
+	bool lazy;
 };
 
+/*
+ * A parent's pages: with --lazy-pages, those of lazy areas are the
+ * daemon's too, which finds them up the same chain (lazy-pages.c).
+ */
 static int chain_piece(void *arg, uint64_t addr, uint64_t len, uint64_t off, uint32_t level)
 {
 	struct chain_arg *c = arg;
 
-	return add_entry(c->t, c->m, addr, len, off, level, false);
+	return add_entry(c->t, c->m, addr, len, off, level, c->lazy);
 }
 
 /* Pages of the pagemap: runs to read, checked against the VMAs and the file. */
@@ -203,7 +209,7 @@ static int read_pagemap(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst 
 			ret = add_entry(t, m, pe->vaddr, len, OFF_ELSEWHERE, 0,
 					ctx->opts->lazy_pages);
 		} else if (!ret && (flags & PE_PARENT)) {
-			struct chain_arg c = { t, m };
+			struct chain_arg c = { t, m, ctx->opts->lazy_pages };
 
 			ret = mem_chain_resolve(&m->chain, ctx->dirfd, t->pid, pe->vaddr, len,
 						chain_piece, &c);
@@ -372,8 +378,9 @@ int mem_open_mapped(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
 	pfd = files_restore_open(ctx, v->shmid);
 	if (pfd < 0)
 		return pfd;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", pfd);
-	fd = open(path, mapped_open_flags(v) | O_CLOEXEC);
+	/* (Through stasis's /proc: the task's mount namespace may have none.) */
+	snprintf(path, sizeof(path), "fd/%d", pfd);
+	fd = rst_open_self(path, mapped_open_flags(v));
 	if (fd < 0) {
 		pr_perror("pid %d: cannot open the file mapped at %#" PRIx64 " (files.img id %u)",
 			  t->pid, (uint64_t)v->start, (unsigned)v->shmid);
@@ -388,7 +395,6 @@ static int unsupported_vma(struct rst_task *t, const VmaEntry *v)
 		uint32_t bit;
 		const char *what;
 	} kinds[] = {
-		{ VMA_AREA_SYSVIPC, "SysV shared memory" },
 		{ VMA_AREA_SHSTK, "a shadow stack" },
 		{ VMA_AREA_UPROBES, "a uprobes area" },
 	};
@@ -400,7 +406,7 @@ static int unsupported_vma(struct rst_task *t, const VmaEntry *v)
 			return -ENOTSUP;
 		}
 	}
-	if ((v->status & VMA_ANON_SHARED) && !(v->status & VMA_AREA_MEMFD)) {
+	if ((v->status & VMA_ANON_SHARED) && !(v->status & (VMA_AREA_MEMFD | VMA_AREA_SYSVIPC))) {
 		pr_err("unsupported: pid %d has anonymous shared memory at %#" PRIx64
 		       " not dumped as a memfd", t->pid, (uint64_t)v->start);
 		return -ENOTSUP;
@@ -414,6 +420,43 @@ static void plan_guard(struct mem_rst *m, const VmaEntry *v)
 	m->vmas[m->nr_vmas++] = (struct rst_vma){
 		.start = v->start, .end = v->end, .fd = -1, .guard = 1,
 	};
+}
+
+/*
+ * SysV shared memory (the segment itself is the IPC namespace's, made
+ * with its id before the tree).  As CRIU: the area at offset 0 of the
+ * segment attaches all of it, read-only if it was, executable if any part
+ * is; the areas after it, the same attachment split by mprotect(), only
+ * get their protection.
+ */
+static int plan_sysv(struct rst_task *t, struct mem_rst *m, const VmaEntry *v, struct rst_vma *r)
+{
+	struct rst_vma *att = NULL;
+
+	r->fd = v->shmid;
+	if (!v->pgoff) {
+		r->sysv = RST_SYSV_ATTACH;
+		r->shmflg = SHM_REMAP | (mapped_open_flags(v) == O_RDONLY ? SHM_RDONLY : 0);
+		att = r;
+	} else {
+		for (uint32_t i = m->nr_vmas; i-- > 0 && !att;) {
+			struct rst_vma *p = &m->vmas[i];
+
+			if (p->sysv == RST_SYSV_ATTACH && p->fd == r->fd &&
+			    p->start + v->pgoff == v->start)
+				att = p;
+		}
+		if (!att) {
+			pr_err("unsupported: pid %d: SysV shm %u at %#" PRIx64 " is not part of an "
+			       "attachment of it from its start", t->pid, (unsigned)v->shmid,
+			       (uint64_t)v->start);
+			return -ENOTSUP;
+		}
+		r->sysv = RST_SYSV_PART;
+	}
+	if (v->prot & PROT_EXEC)
+		att->shmflg |= SHM_EXEC;
+	return 0;
 }
 
 static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, const VmaEntry *v)
@@ -438,7 +481,11 @@ static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, 
 		m->nr_vmas++;
 		return 0;
 	}
-	if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD | VMA_AREA_SOCKET)) {
+	if (v->status & VMA_AREA_SYSVIPC) {
+		ret = plan_sysv(t, m, v, r);
+		if (ret)
+			return ret;
+	} else if (v->status & (VMA_FILE_PRIVATE | VMA_FILE_SHARED | VMA_AREA_MEMFD | VMA_AREA_SOCKET)) {
 		r->flags &= ~MAP_ANONYMOUS;
 		r->pgoff = v->pgoff;
 		r->fd = v->status & VMA_AREA_SOCKET ? open_socket_map(ctx, t, v) :
@@ -695,6 +742,8 @@ int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *a
 	a->mm.auxv = (uintptr_t)auxv;
 	a->mm.auxv_size = mm->n_mm_saved_auxv * sizeof(uint64_t);
 	a->mm.exe_fd = -1;
+	/* 2 (suid_dumpable's "root only") cannot be set by prctl: the kernel's own rule. */
+	a->mm.dumpable = mm->has_dumpable && mm->dumpable <= 1 ? (int32_t)mm->dumpable : -1;
 	return 0;
 }
 

@@ -261,6 +261,7 @@ struct wbuf {
 struct writer {
 	struct page_xfer *px;
 	bool threaded;			/* else the reader writes, inline */
+	bool tried;			/* the thread was asked for (at a second buffer) */
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -421,7 +422,6 @@ static void *writer_main(void *arg)
 
 static int writer_start(struct writer *w, struct page_xfer *px)
 {
-	sigset_t all, old;
 	uint8_t *mem;
 
 	w->px = px;
@@ -435,17 +435,41 @@ static int writer_start(struct writer *w, struct page_xfer *px)
 		w->bufs[i].data = mem + i * XFER_BUF_PAGES * PAGE_SZ;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
-	/*
-	 * The writer takes no signal: they keep going where they went before.
-	 * Without a second thread the same work is done in turn: slower, not wrong.
-	 */
+	return 0;
+}
+
+/* Write what is filled and not yet written, here. */
+static void writer_inline(struct writer *w)
+{
+	while (w->done != w->filled) {
+		int ret = w->err ? 0 : write_one(w, &w->bufs[w->done % NR_WBUFS]);
+
+		if (ret)
+			w->err = ret;
+		w->done++;
+	}
+}
+
+/*
+ * The writing thread, started when a second buffer is wanted: most tasks
+ * of a tree have their pages in one buffer, and a thread costs them more
+ * than writing it in turn.  The writer takes no signal: they keep going
+ * where they went before.  Without a second thread the same work is done
+ * in turn: slower, not wrong.
+ */
+static void writer_spawn(struct writer *w)
+{
+	sigset_t all, old;
+
+	w->tried = true;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	w->threaded = !pthread_create(&w->thread, NULL, writer_main, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!w->threaded)
+	if (!w->threaded) {
 		pr_warn("no writer thread: pages are written inline");
-	return 0;
+		writer_inline(w);
+	}
 }
 
 /* A buffer to fill, once the writer is done with it; NULL after a write error. */
@@ -453,6 +477,8 @@ static struct wbuf *writer_get(struct writer *w)
 {
 	struct wbuf *b;
 
+	if (!w->tried && w->filled != w->done)
+		writer_spawn(w);
 	pthread_mutex_lock(&w->lock);
 	while (w->filled - w->done == NR_WBUFS && !w->err)
 		pthread_cond_wait(&w->cond, &w->lock);
@@ -463,15 +489,13 @@ static struct wbuf *writer_get(struct writer *w)
 	return b;
 }
 
+/* @b is filled: to the writer (before it runs: kept for it, or for writer_stop). */
 static void writer_put(struct writer *w)
 {
 	if (!w->threaded) {
-		struct wbuf *b = &w->bufs[w->filled++ % NR_WBUFS];
-		int ret = w->err ? 0 : write_one(w, b);
-
-		if (ret)
-			w->err = ret;
-		w->done = w->filled;
+		w->filled++;
+		if (w->tried)
+			writer_inline(w);
 		return;
 	}
 	pthread_mutex_lock(&w->lock);
@@ -485,6 +509,8 @@ static int writer_stop(struct writer *w)
 {
 	if (!w->bufs[0].data)
 		return 0;
+	if (!w->threaded)
+		writer_inline(w);
 	if (w->threaded) {
 		pthread_mutex_lock(&w->lock);
 		w->stop = true;

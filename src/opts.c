@@ -15,6 +15,7 @@
 #include "arch/x86/cpuinfo.h"
 #include "log.h"
 #include "opts.h"
+#include "tls.h"
 
 enum kind {
 	SET,		/* handled by set_opt() */
@@ -34,10 +35,11 @@ enum {
 	O_EXTRA, O_EXPERIMENTAL, O_ALL, O_GHOST_LIMIT, O_LINK_REMAP, O_NO_LINK_REMAP, O_FORCE_IRMAP, O_IRMAP_SCAN_PATH,
 	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP, O_FREEZE_CGROUP,
 	O_EXTERNAL, O_INHERIT_FD, O_EMPTY_NS, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
-	O_NETWORK_LOCK,
+	O_NETWORK_LOCK, O_EXT_SHARING, O_EXT_MASTERS,
 	O_PAGE_SERVER, O_PORT, O_LAZY_PAGES,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
+	O_TLS, O_TLS_CACERT, O_TLS_CACRL, O_TLS_CERT, O_TLS_KEY, O_TLS_NO_CN_VERIFY,
 	O_FIRST_OTHER = 1000,
 };
 
@@ -115,27 +117,31 @@ static const struct opt_desc opt_table[] = {
 	{ "port", required_argument, O_PORT, SET },
 	{ "ps-socket", required_argument, 0, UNSUPPORTED },
 	{ "lazy-pages", no_argument, O_LAZY_PAGES, SET },
+	/* Page-server connections under TLS (tls.c). */
+	{ "tls", no_argument, O_TLS, SET },
+	{ "tls-cacert", required_argument, O_TLS_CACERT, SET },
+	{ "tls-cacrl", required_argument, O_TLS_CACRL, SET },
+	{ "tls-cert", required_argument, O_TLS_CERT, SET },
+	{ "tls-key", required_argument, O_TLS_KEY, SET },
+	{ "tls-no-cn-verify", no_argument, O_TLS_NO_CN_VERIFY, SET },
 	{ "freeze-cgroup", required_argument, O_FREEZE_CGROUP, SET },
 	{ "namespaces", required_argument, 'n', UNSUPPORTED },
 	{ "exec-cmd", no_argument, 0, UNSUPPORTED },
-	{ "enable-external-sharing", no_argument, 0, UNSUPPORTED },
-	{ "enable-external-masters", no_argument, 0, UNSUPPORTED },
+	{ "enable-external-sharing", no_argument, O_EXT_SHARING, SET },
+	{ "enable-external-masters", no_argument, O_EXT_MASTERS, SET },
 	{ "enable-fs", required_argument, 0, UNSUPPORTED },
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
 	{ "join-ns", required_argument, 'J', SET },
-	{ "tls", no_argument, 0, UNSUPPORTED },
-	{ "tls-cacert", required_argument, 0, UNSUPPORTED },
-	{ "tls-cacrl", required_argument, 0, UNSUPPORTED },
-	{ "tls-cert", required_argument, 0, UNSUPPORTED },
-	{ "tls-key", required_argument, 0, UNSUPPORTED },
-	{ "tls-no-cn-verify", no_argument, 0, UNSUPPORTED },
 	{ "shell-job-ext", no_argument, 0, UNSUPPORTED },
-	{ "mntns-compat-mode", no_argument, 0, UNSUPPORTED },
 	{ "unprivileged", no_argument, 0, UNSUPPORTED },
 	{ "check-only", no_argument, 0, UNSUPPORTED },
 	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
 	{ "ext-mount-map", required_argument, 'M', SET },
-	/* stasis has one way to restore mounts, CRIU's newer one (mount-v2). */
+	/*
+	 * stasis has one way to restore mounts, CRIU's newer one (mount-v2);
+	 * CRIU's older one, asked for by --mntns-compat-mode, builds the same tree.
+	 */
+	{ "mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "no-mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "empty-ns", required_argument, O_EMPTY_NS, SET },
 	{ "skip-mnt", required_argument, 0, UNSUPPORTED },
@@ -219,18 +225,36 @@ static int parse_verbosity(const char *arg, struct opts *o)
 	return parse_int("-v", arg, 0, 9, &o->verbosity);
 }
 
+/* A copy of @arg appended to the list @v of @n strings: 0, or 1 said. */
+static int strv_add(const char ***v, size_t *n, const char *arg)
+{
+	const char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (nv)
+		*v = nv;
+	if (!nv || !(arg = strdup(arg))) {
+		pr_err("out of memory");
+		return 1;
+	}
+	nv[(*n)++] = arg;
+	return 0;
+}
+
 /* --external KEY: kept as given; each kind looks for the keys it knows. */
 static int add_external(const char *arg, struct opts *o)
 {
-	const char **e = realloc(o->externals, (o->nr_externals + 1) * sizeof(*e));
-
-	if (!e || !(arg = strdup(arg))) {
-		pr_err("out of memory\n");
-		return 1;
+	/* mnt[] (:s, :m): external mounts found by stasis, as CRIU's --ext-mount-map auto. */
+	if (!strncmp(arg, "mnt[]", 5)) {
+		if (arg[5] && strcmp(arg + 5, ":s") && strcmp(arg + 5, ":m")) {
+			pr_err("--external %s: not mnt[], mnt[]:s nor mnt[]:m\n", arg);
+			return 1;
+		}
+		o->ext_mnt_auto = true;
+		o->ext_sharing |= arg[5] && arg[6] == 's';
+		o->ext_masters |= arg[5] && arg[6] == 'm';
+		return 0;
 	}
-	o->externals = e;
-	o->externals[o->nr_externals++] = arg;
-	return 0;
+	return strv_add(&o->externals, &o->nr_externals, arg);
 }
 
 /* --ext-mount-map KEY:VALUE, CRIU's older spelling of --external mnt[KEY]:VALUE. */
@@ -240,8 +264,8 @@ static int add_ext_mount(const char *arg, struct opts *o)
 	char buf[PATH_MAX + 16];
 
 	if (!strcmp(arg, "auto")) {
-		pr_err("not supported yet: --ext-mount-map auto (external mounts found by stasis)\n");
-		return 1;
+		o->ext_mnt_auto = true;
+		return 0;
 	}
 	if (!colon || colon == arg || !colon[1]) {
 		pr_err("--ext-mount-map %s: not KEY:VALUE\n", arg);
@@ -332,15 +356,7 @@ static int add_inherit_fd(const char *arg, struct opts *o)
 /* --action-script PATH: run at each hook (notify.c), in the order given. */
 static int add_script(const char *arg, struct opts *o)
 {
-	const char **s = realloc(o->scripts, (o->nr_scripts + 1) * sizeof(*s));
-
-	if (!s || !(arg = strdup(arg))) {
-		pr_err("out of memory");
-		return 1;
-	}
-	o->scripts = s;
-	o->scripts[o->nr_scripts++] = arg;
-	return 0;
+	return strv_add(&o->scripts, &o->nr_scripts, arg);
 }
 
 /* Append a copy of @arg to the list *@v of *@n. */
@@ -426,6 +442,17 @@ static int parse_network_lock(const char *arg, struct opts *o)
 	return 0;
 }
 
+/* As CRIU: --tls is refused at once by a build without TLS. */
+static int set_tls(struct opts *o)
+{
+	if (!tls_built()) {
+		pr_err("unsupported: --tls: stasis was built without GnuTLS\n");
+		return 1;
+	}
+	o->tls = true;
+	return 0;
+}
+
 static int set_opt(int val, const char *arg, struct opts *o)
 {
 	switch (val) {
@@ -447,6 +474,8 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_EXPERIMENTAL: o->check_experimental = true; break;
 	case O_ALL: o->check_extra = o->check_experimental = true; break;
 	case O_LINK_REMAP: o->link_remap = true; break;
+	case O_EXT_SHARING: o->ext_sharing = true; break;
+	case O_EXT_MASTERS: o->ext_masters = true; break;
 	case O_NO_LINK_REMAP: o->link_remap = false; break;
 	case O_FORCE_IRMAP: o->force_irmap = true; break;
 	case O_TRACK_MEM: o->track_mem = true; break;
@@ -460,6 +489,12 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_PAGE_SERVER: o->page_server = true; break;
 	case O_LAZY_PAGES: o->lazy_pages = true; break;
 	case O_PORT: return parse_int("--port", arg, 0, 65535, &o->port);
+	case O_TLS: return set_tls(o);
+	case O_TLS_CACERT: o->tls_cacert = arg; break;
+	case O_TLS_CACRL: o->tls_cacrl = arg; break;
+	case O_TLS_CERT: o->tls_cert = arg; break;
+	case O_TLS_KEY: o->tls_key = arg; break;
+	case O_TLS_NO_CN_VERIFY: o->tls_no_cn_verify = true; break;
 	case 'l': o->file_locks = true; break;
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);

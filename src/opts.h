@@ -64,6 +64,8 @@ struct opts {
 	bool check_extra;		/* check --extra (or --all) */
 	bool check_experimental;	/* check --experimental (or --all) */
 	bool link_remap;		/* --link-remap: hard-link unlinked files back */
+	bool ext_mnt_auto;		/* --external mnt[], --ext-mount-map auto */
+	bool ext_sharing, ext_masters;	/* --enable-external-sharing, -masters (mnt[]:s, :m) */
 	bool file_locks;		/* --file-locks: dump the locks the tree holds */
 	bool ext_unix_sk;		/* --ext-unix-sk: datagram peers outside the tree */
 	bool tcp_established;		/* --tcp-established: keep TCP connections */
@@ -87,6 +89,12 @@ struct opts {
 	int port;			/* --port */
 	int status_fd;			/* --status-fd: told "ready"; -1 */
 	bool lazy_pages;		/* restore --lazy-pages */
+	bool tls;			/* --tls: page-server connections under TLS */
+	bool tls_no_cn_verify;		/* --tls-no-cn-verify: the peer's name unchecked */
+	const char *tls_cacert;		/* --tls-cacert: the only CA trusted */
+	const char *tls_cacrl;		/* --tls-cacrl: revoked certificates */
+	const char *tls_cert;		/* --tls-cert: ours */
+	const char *tls_key;		/* --tls-key: its private key */
 	const char **scripts;		/* --action-script PATH, in order given */
 	size_t nr_scripts;
 	const char *freeze_cgroup;	/* --freeze-cgroup: the tree's freezer (runc's) */

@@ -4,7 +4,7 @@
  * (ps-proto.h has the protocol).
  *
  *   stasis page-server -D DIR --port P [--address A] [-d] [--pidfile F]
- *                      [--status-fd FD] [--lazy-pages]
+ *                      [--status-fd FD] [--lazy-pages] [--tls ...]
  *
  * With --lazy-pages it serves the other way: a lazy-pages daemon fetches
  * the lazy pages of the images in -D (ps-lazy.c).
@@ -16,7 +16,8 @@
  * CRIU's server numbers them (so that they never meet the ids of pages a
  * dumper writes itself into the same directory).  The images are written
  * with the local transport of page-xfer.c, the one a dump without a page
- * server uses.
+ * server uses.  With --tls the connection is taken under TLS first
+ * (tls.h), the client's certificate required.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,10 +35,12 @@
 
 #include "log.h"
 #include "mem.h"
+#include "mem-chain.h"
 #include "opts.h"
 #include "page-server.h"
 #include "page-xfer.h"
 #include "ps-proto.h"
+#include "tls.h"
 
 #define PAGE_SZ		4096UL
 /* Page bytes taken from the socket at once. */
@@ -53,15 +56,17 @@ struct ps_session {
 	uint64_t dst_id;	/* the open pagemap's, or ~0 */
 	uint8_t *buf;
 	uint64_t pages;
+	/* --auto-dedup: the images directory whose parents give up what comes again. */
+	const char *dedup_dir;
 };
 
 static int send_all(int sk, const void *buf, size_t len)
 {
-	if (send(sk, buf, len, MSG_NOSIGNAL) != (ssize_t)len) {
-		pr_perror("page server: cannot answer the dumper");
-		return -EIO;
-	}
-	return 0;
+	int ret = ps_sk_send(sk, buf, len);
+
+	if (ret)
+		pr_err("page server: cannot answer the dumper: %s", strerror(-ret));
+	return ret;
 }
 
 /* @type and id of a dst_id, as CRIU's decode_pm (old CRIUs' numbers too); -1 if unknown. */
@@ -163,7 +168,7 @@ static int session_add(struct ps_session *s, const struct ps_iov *pi, uint32_t f
 		uint64_t n = left < PS_BUF_PAGES ? left : PS_BUF_PAGES;
 		struct page_run r = { vaddr, n, flags, 0, s->buf };
 
-		ret = page_xfer_recv_full(s->sk, s->buf, n * PAGE_SZ);
+		ret = ps_sk_recv_full(s->sk, s->buf, n * PAGE_SZ);
 		if (ret) {
 			pr_err("page server: the dumper went away in the middle of pages");
 			return ret;
@@ -186,7 +191,7 @@ static int serve(struct ps_session *s)
 		struct ps_iov pi;
 		uint32_t cmd, flags;
 
-		ret = page_xfer_recv_full(s->sk, &pi, sizeof(pi));
+		ret = ps_sk_recv_full(s->sk, &pi, sizeof(pi));
 		if (ret) {
 			pr_err("page server: the dumper left without closing: the pages are not all there");
 			return ret;
@@ -214,6 +219,14 @@ static int serve(struct ps_session *s)
 		case PS_IOV_FORCE_CLOSE: {
 			int32_t status = session_close_xfer(s) ? -1 : 0;
 
+			/*
+			 * Before the answer, as a local dump dedups before it
+			 * returns: the dumper's end is the chain's being ready.
+			 */
+			if (!status && s->dedup_dir && mem_chain_dedup(s->dedup_dir))
+				pr_warn("--auto-dedup failed: the parent images keep pages "
+					"the dump has again");
+
 			ret = send_all(s->sk, &status, sizeof(status)) ?: status;
 			closed = true;
 			break;
@@ -223,6 +236,31 @@ static int serve(struct ps_session *s)
 			ret = -EINVAL;
 		}
 	}
+	return ret;
+}
+
+static int report_fd = -1;
+static int listen_port;
+
+void page_server_report_to(int fd)
+{
+	report_fd = fd;
+}
+
+/* From the process that serves, once it listens: its pid and port to the RPC. */
+static int report_started(void)
+{
+	struct ps_started st = { .pid = getpid(), .port = listen_port };
+	int ret = 0;
+
+	if (report_fd < 0)
+		return 0;
+	if (write(report_fd, &st, sizeof(st)) != sizeof(st)) {
+		pr_perror("page server: cannot say it has started");
+		ret = -EIO;
+	}
+	close(report_fd);
+	report_fd = -1;
 	return ret;
 }
 
@@ -262,8 +300,9 @@ int server_listen(const struct opts *o)
 				 ((struct sockaddr_in6 *)&ss)->sin6_port :
 				 ((struct sockaddr_in *)&ss)->sin_port);
 
+		listen_port = port;
 		pr_info("page server: listening on port %d", port);
-		if (!o->port)
+		if (!o->port && report_fd < 0)
 			printf("port %d\n", port);
 	}
 	return sk;
@@ -336,7 +375,8 @@ static int accept_one(int lsk)
 
 int cr_page_server(const struct opts *o)
 {
-	struct ps_session s = { .sk = -1, .dst_id = ~0ULL, .last_pages_id = PS_PAGES_ID_BASE };
+	struct ps_session s = { .sk = -1, .dst_id = ~0ULL, .last_pages_id = PS_PAGES_ID_BASE,
+				.dedup_dir = o->auto_dedup ? o->images_dir : NULL };
 	int lsk, ret;
 
 	if (!o->lazy_pages)
@@ -357,10 +397,10 @@ int cr_page_server(const struct opts *o)
 		}
 	}
 	if (!ret)
-		ret = server_status_ready(o);
+		ret = server_status_ready(o) ?: report_started();
 	if (!ret) {
 		s.sk = accept_one(lsk);
-		ret = s.sk < 0 ? s.sk : 0;
+		ret = s.sk < 0 ? s.sk : tls_attach(o, s.sk, true);
 	}
 	if (lsk >= 0)
 		close(lsk);
@@ -368,7 +408,7 @@ int cr_page_server(const struct opts *o)
 	if (o->lazy_pages) {
 		ret = ret ?: ps_lazy_serve(s.sk, s.dirfd);
 		if (s.sk >= 0)
-			close(s.sk);
+			ps_sk_close(s.sk, !ret);
 		close(s.dirfd);
 		return ret;
 	}
@@ -382,13 +422,13 @@ int cr_page_server(const struct opts *o)
 	if (!ret) {
 		char c;
 
-		if (recv(s.sk, &c, 1, 0) != 0)
+		if (ps_sk_recv(s.sk, &c, 1) != 0)
 			pr_warn("page server: data after the end of the session");
 	}
 	pr_info("page server: %" PRIu64 " pages received, session %s", s.pages,
 		ret ? "failed" : "over");
 	if (s.sk >= 0)
-		close(s.sk);
+		ps_sk_close(s.sk, !ret);
 	free(s.buf);
 	close(s.dirfd);
 	return ret;

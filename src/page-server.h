@@ -13,6 +13,19 @@
 /* Serve one dumper: write the pages it sends into -D; 0 once it closed properly. */
 int cr_page_server(const struct opts *o);
 
+/* What a started page server tells whoever asked for it over RPC. */
+struct ps_started {
+	int32_t pid;
+	int32_t port;
+};
+
+/*
+ * The RPC's PAGE_SERVER requests: cr_page_server() writes a struct
+ * ps_started into @fd (then closes it) from the process that serves, once
+ * it listens; -1: nobody to tell.
+ */
+void page_server_report_to(int fd);
+
 /*
  * For the servers (page-server, lazy-pages): -d goes on in a child of its
  * own session, the parent writes --pidfile and gets 1; the child gets 0.

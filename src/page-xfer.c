@@ -11,7 +11,8 @@
  * by its bytes, all in one writev: the server writes the entries and the
  * bytes into its own images as they come (CRIU's page server joins
  * nothing, so neither does the client).  The socket is corked for the
- * whole dump, and pushed only where an answer is awaited.
+ * whole dump, and pushed only where an answer is awaited.  Under --tls
+ * the same bytes go through the connection's TLS session (tls.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +32,7 @@
 #include "page-xfer.h"
 #include "pagemap.pb-c.h"
 #include "ps-proto.h"
+#include "tls.h"
 
 #define PAGE_SZ		4096UL
 /* Runs sent per writev to a page server: a header and the bytes each. */
@@ -55,24 +57,6 @@ static int writev_full(int fd, struct iovec *iov, int n)
 			iov->iov_base = (char *)iov->iov_base + r;
 			iov->iov_len -= r;
 		}
-	}
-	return 0;
-}
-
-int page_xfer_recv_full(int sk, void *buf, size_t len)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t r = recv(sk, (char *)buf + done, len - done, MSG_WAITALL);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (!r)
-			return -EPIPE;
-		done += r;
 	}
 	return 0;
 }
@@ -211,11 +195,11 @@ static int ps_open(struct page_xfer *x, const struct page_xfer_dest *d, int type
 
 	x->sk = d->sk;
 	x->dst_id = pi.dst_id;
-	ret = writev_full(x->sk, &iov, 1);
+	ret = ps_sk_writev(x->sk, &iov, 1);
 	/* The answer is awaited: push what the cork holds. */
 	sk_set(x->sk, TCP_NODELAY, 1);
 	if (!ret)
-		ret = page_xfer_recv_full(x->sk, &has_parent, 1);
+		ret = ps_sk_recv_full(x->sk, &has_parent, 1);
 	if (ret) {
 		pr_err("page server: cannot open pagemap %d/%llu: %s", type,
 		       (unsigned long long)id, strerror(-ret));
@@ -249,7 +233,7 @@ static int ps_write(struct page_xfer *x, const struct page_run *r, unsigned int 
 				x->bytes += r[i].nr_pages * PAGE_SZ;
 			}
 		}
-		ret = writev_full(x->sk, iov, nr_iov);
+		ret = ps_sk_writev(x->sk, iov, nr_iov);
 		r += k;
 		n -= k;
 	}
@@ -279,9 +263,29 @@ int page_xfer_open(struct page_xfer *x, const struct page_xfer_dest *d, int type
 	return x->ops->open(x, d, type, id);
 }
 
-int page_xfer_connect(const char *addr, int port)
+/*
+ * Under TLS 1.3 the client's handshake is over before the server has
+ * checked the client's certificate: a refusal shows only at the first
+ * read.  One question the server answers (has it a parent for pid 0?)
+ * makes sure of it here, before the dump freezes anything.
+ */
+static int confirm(int sk)
+{
+	struct ps_iov pi = { .cmd = PS_IOV_PARENT, .dst_id = ps_dst_id(PAGE_XFER_PID, 0) };
+	int32_t ans;
+	int ret = ps_sk_send(sk, &pi, sizeof(pi)) ?: ps_sk_recv_full(sk, &ans, sizeof(ans));
+
+	if (ret)
+		pr_err("tls: the page server ended the session after the handshake "
+		       "(is our certificate signed by a CA it trusts?): %s", strerror(-ret));
+	return ret;
+}
+
+int page_xfer_connect(const struct opts *o, bool dumper)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	const char *addr = o->address;
+	int port = o->port;
 	struct addrinfo *res, *a;
 	char serv[16];
 	int sk = -1, err;
@@ -313,6 +317,13 @@ int page_xfer_connect(const char *addr, int port)
 		pr_err("cannot connect to the page server at %s:%d: %s", addr, port, strerror(err));
 		return -err;
 	}
+	err = tls_attach(o, sk, false);
+	if (!err && o->tls && dumper)
+		err = confirm(sk);
+	if (err) {
+		ps_sk_close(sk, false);
+		return err;
+	}
 	/* Corked: headers and pages leave in full segments. */
 	sk_set(sk, TCP_CORK, 1);
 	pr_info("connected to the page server at %s:%d", addr, port);
@@ -326,11 +337,11 @@ int page_xfer_disconnect(int sk)
 	int32_t status = -1;
 	int ret;
 
-	ret = writev_full(sk, &iov, 1);
+	ret = ps_sk_writev(sk, &iov, 1);
 	sk_set(sk, TCP_NODELAY, 1);
 	if (!ret)
-		ret = page_xfer_recv_full(sk, &status, sizeof(status));
-	close(sk);
+		ret = ps_sk_recv_full(sk, &status, sizeof(status));
+	ps_sk_close(sk, !ret);
 	if (ret) {
 		pr_err("page server: no answer to the end of the dump: %s", strerror(-ret));
 		return ret;

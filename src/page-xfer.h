@@ -75,13 +75,12 @@ int page_xfer_open(struct page_xfer *x, const struct page_xfer_dest *d, int type
 
 /*
  * The page server client: connect to --address/--port (a TCP socket,
- * corked), and at the end tell the server the dump is over and wait for
- * its answer that everything is written.
+ * corked; under --tls, a TLS session on it, which a @dumper makes sure the
+ * server accepted), and at the end tell the server the dump is over and
+ * wait for its answer that everything is written.
  */
-int page_xfer_connect(const char *addr, int port);
+struct opts;
+int page_xfer_connect(const struct opts *o, bool dumper);
 int page_xfer_disconnect(int sk);
-
-/* Read exactly @len bytes from the socket @sk; 0, -EPIPE at its end, or -errno. */
-int page_xfer_recv_full(int sk, void *buf, size_t len);
 
 #endif

@@ -46,6 +46,16 @@ int proc_open(pid_t pid, const char *name, int flags);
 /* Read all of a small /proc/@pid/@name into @buf (NUL-terminated); its length or -errno. */
 ssize_t proc_read_small(pid_t pid, const char *name, char *buf, size_t size);
 
+/*
+ * /proc/sys/@name (e.g. "kernel/sem") as text, without its trailing
+ * newline; its length or -errno, not logged: ENOENT says this kernel has
+ * no such sysctl, which callers treat each in their way.  The file is the
+ * one of the caller's current namespaces.
+ */
+int proc_sys_read(const char *name, char *buf, size_t size);
+/* Write @val into /proc/sys/@name; 0 or -errno, not logged. */
+int proc_sys_write(const char *name, const char *val);
+
 /* personality, loginuid and oom_score_adj of a process. */
 int proc_read_task_misc(pid_t pid, uint32_t *personality, uint32_t *loginuid,
 			int32_t *oom_score_adj);

@@ -21,7 +21,6 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -32,6 +31,7 @@
 #include "page-server.h"
 #include "pagemap.pb-c.h"
 #include "ps-proto.h"
+#include "tls.h"
 
 #define PAGE_SZ		4096UL
 #define MAX_TASKS	4096
@@ -124,19 +124,6 @@ static struct psl_task *task_of(int dirfd, struct psl_task *tasks, size_t *nr, p
 	return load(dirfd, t) ? NULL : t;
 }
 
-static int send_all(int sk, const void *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = send(sk, buf, len, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			return n < 0 ? -errno : -EPIPE;
-		buf = (const char *)buf + n;
-		len -= n;
-	}
-	return 0;
-}
-
 static int answer_get(int sk, int dirfd, struct psl_task *tasks, size_t *nr, struct ps_iov *pi)
 {
 	struct psl_task *t = task_of(dirfd, tasks, nr, (pid_t)pi->dst_id);
@@ -160,15 +147,10 @@ static int answer_get(int sk, int dirfd, struct psl_task *tasks, size_t *nr, str
 	}
 	pi->cmd = PS_IOV_ADD_F | PE_PRESENT << PS_CMD_BITS;
 	pi->nr_pages = n;
-	ret = send_all(sk, pi, sizeof(*pi));
-	for (len = n * PAGE_SZ; !ret && len;) {
-		ssize_t s = sendfile(sk, t->pages_fd, &off, len);
-
-		if (s <= 0)
-			ret = s < 0 ? -errno : -EIO;
-		else
-			len -= s;
-	}
+	ret = ps_sk_send(sk, pi, sizeof(*pi));
+	len = n * PAGE_SZ;
+	if (!ret && len)
+		ret = ps_sk_sendfile(sk, t->pages_fd, &off, len);
 	if (ret)
 		pr_err("page server: cannot send pid %d's pages: %s", (int)pi->dst_id, strerror(-ret));
 	return ret;
@@ -183,18 +165,19 @@ static int serve(int sk, int dirfd, struct psl_task *tasks, size_t *nr)
 	setsockopt(sk, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	while (!ret) {
 		struct ps_iov pi;
-		ssize_t n = recv(sk, &pi, sizeof(pi), MSG_WAITALL);
+		ssize_t n = ps_sk_recv(sk, &pi, sizeof(pi));
 
 		if (n == 0)
 			break;	/* the daemon has every page */
 		if (n != sizeof(pi)) {
-			pr_perror("page server: reading a request");
+			pr_err("page server: reading a request: %s",
+			       n < 0 ? strerror(-n) : "the connection ended in it");
 			ret = -EIO;
 		} else if (pi.cmd == PS_IOV_CLOSE || pi.cmd == PS_IOV_FORCE_CLOSE) {
 			int32_t status = 0;
 
 			/* CRIU's daemon says goodbye, and waits for the answer. */
-			ret = send_all(sk, &status, sizeof(status));
+			ret = ps_sk_send(sk, &status, sizeof(status));
 			break;
 		} else if ((pi.cmd & PS_CMD_MASK) != PS_IOV_GET) {
 			pr_err("page server --lazy-pages: unexpected command %#x", pi.cmd);
@@ -335,9 +318,9 @@ int lazy_dump_serve(const struct opts *o, struct lazy_store *s, int ret)
 			do
 				sk = accept4(lsk, NULL, NULL, SOCK_CLOEXEC);
 			while (sk < 0 && errno == EINTR);
-			ret = sk < 0 ? -errno : lazy_store_serve(s, sk);
+			ret = sk < 0 ? -errno : tls_attach(o, sk, true) ?: lazy_store_serve(s, sk);
 			if (sk >= 0)
-				close(sk);
+				ps_sk_close(sk, !ret);
 		}
 		if (lsk >= 0)
 			close(lsk);

@@ -322,14 +322,17 @@ static int add_task(struct rst_ctx *ctx, PstreeEntry *e)
 	return 0;
 }
 
-/* Parents come before their children in ctx->tasks, the root first. */
+/*
+ * Parents come before their children in ctx->tasks, the root first; a
+ * session helper (added last) forks tasks listed before it.
+ */
 static int link_parents(struct rst_ctx *ctx)
 {
 	for (size_t i = 1; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
 
-		t->parent = rst_task_by_pid(ctx, t->ppid);
-		if (!t->parent || t->parent->index >= t->index) {
+		t->parent = rst_task_by_pid(ctx, t->fork_ppid ? t->fork_ppid : t->ppid);
+		if (!t->parent || (!t->fork_ppid && t->parent->index >= t->index)) {
 			pr_err("pstree.img: the parent %d of pid %d is not listed before it",
 			       t->ppid, t->pid);
 			return -EINVAL;
@@ -368,6 +371,31 @@ int pstree_restore_read(struct rst_ctx *ctx)
 	return ret;
 }
 
+static struct rst_task *new_helper(struct rst_ctx *ctx, pid_t pid, const struct rst_task *parent)
+{
+	struct rst_task *t;
+	size_t i = ctx->nr_tasks, p = parent->index;
+
+	t = realloc(ctx->tasks, (i + 1) * sizeof(*t));
+	if (!t)
+		return NULL;
+	ctx->tasks = t;
+	t = &ctx->tasks[i];
+	memset(t, 0, sizeof(*t));
+	t->tids = malloc(sizeof(*t->tids));
+	if (!t->tids)
+		return NULL;
+	t->index = i;
+	t->pid = t->real = t->tids[0] = pid;
+	t->ppid = ctx->tasks[p].pid;
+	t->pgid = ctx->tasks[p].pgid;
+	t->sid = ctx->tasks[p].sid;
+	t->nr_threads = 1;
+	t->zombie = t->helper = true;
+	ctx->nr_tasks++;
+	return t;
+}
+
 /*
  * A process group outlives its leader: a task may be in group G while no
  * task G is left.  Only a task G can make group G (setpgid(0, 0)), so, as
@@ -380,37 +408,129 @@ int pstree_restore_read(struct rst_ctx *ctx)
  */
 static int add_helper(struct rst_ctx *ctx, size_t member)
 {
-	struct rst_task *t, *m;
-	size_t i = ctx->nr_tasks;
+	struct rst_task *t = new_helper(ctx, ctx->tasks[member].pgid, &ctx->tasks[member]);
 
-	t = realloc(ctx->tasks, (i + 1) * sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	ctx->tasks = t;
-	m = &ctx->tasks[member];
-	t = &ctx->tasks[i];
-	memset(t, 0, sizeof(*t));
-	t->tids = malloc(sizeof(*t->tids));
-	if (!t->tids)
-		return -ENOMEM;
-	t->index = i;
-	t->pid = t->real = t->pgid = t->tids[0] = m->pgid;
-	t->ppid = m->pid;
-	t->sid = m->sid;
-	t->nr_threads = 1;
-	t->zombie = t->helper = true;
-	ctx->nr_tasks++;
+	t->pgid = t->pid;
 	pr_info("pid %d: a helper for process group %d, whose leader is gone", t->ppid, t->pid);
+	return 0;
+}
+
+/* A pid no task, thread, group or session of the tree has. */
+static pid_t free_pid(const struct rst_ctx *ctx)
+{
+	pid_t max = 1;
+
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		const struct rst_task *t = &ctx->tasks[i];
+
+		max = t->pgid > max ? t->pgid : max;
+		max = t->sid > max ? t->sid : max;
+		for (size_t j = 0; j < t->nr_threads; j++)
+			max = t->tids[j] > max ? t->tids[j] : max;
+	}
+	return max + 1;
+}
+
+/*
+ * Is task @i an orphan the root, init of its pid namespace, took in, in
+ * a session neither its own nor the root's?  A fork by the root cannot
+ * give it that session.
+ */
+static bool is_alien_orphan(struct rst_ctx *ctx, size_t i)
+{
+	const struct rst_task *t = &ctx->tasks[i];
+
+	return i && !t->helper && t->sid != t->pid && t->ppid == ctx->tasks[0].pid &&
+	       t->sid != ctx->tasks[0].sid && pidns_restore_own(ctx);
+}
+
+/*
+ * The helper that forks the orphans of session @sid, made on first need
+ * (among the tasks from @first on): a child of the session's leader, with
+ * a pid the tree does not use; or, with the leader gone, the leader's
+ * stand-in, pid @sid, a child of the root that makes the session.
+ */
+static struct rst_task *session_helper(struct rst_ctx *ctx, size_t first, pid_t sid)
+{
+	struct rst_task *l = rst_task_by_pid(ctx, sid), *h;
+
+	for (size_t k = first; k < ctx->nr_tasks; k++)
+		if (ctx->tasks[k].sid == sid)
+			return &ctx->tasks[k];
+	h = new_helper(ctx, l ? free_pid(ctx) : sid, l ? l : &ctx->tasks[0]);
+	if (!h)
+		return NULL;
+	if (!l)
+		h->sid = h->pgid = sid;
+	pr_info("pid %d: helper %d forks the orphans of session %d", h->ppid, h->pid, sid);
+	return h;
+}
+
+/*
+ * A fork gives the child its parent's session.  As CRIU does, an orphan
+ * of the root in another session is forked by a session helper
+ * (session_helper()), which exits at the ready stage, reaped by its
+ * parent: the kernel hands its children to the init of the pid
+ * namespace, the root, again.  That happens before any task of the tree
+ * is a subreaper again (a task's parts, after the ready stage), so none
+ * of them takes the orphans.
+ */
+static int add_session_helpers(struct rst_ctx *ctx)
+{
+	size_t nr = ctx->nr_tasks;
+
+	for (size_t i = 1; i < nr; i++) {
+		struct rst_task *h;
+
+		if (!is_alien_orphan(ctx, i))
+			continue;
+		h = session_helper(ctx, nr, ctx->tasks[i].sid);
+		if (!h)
+			return -ENOMEM;
+		ctx->tasks[i].fork_ppid = h->pid;
+	}
+	return 0;
+}
+
+/*
+ * A task in its parent's old session: the parent forked it, then made a
+ * session of its own (setsid).  Every task from the parent up to the
+ * session's leader was born in that session (born_sid) and forks the
+ * children born in it before its setsid.  As CRIU, a task born in two
+ * sessions is refused.
+ */
+static int find_born_sids(struct rst_ctx *ctx)
+{
+	for (size_t i = 1; i < ctx->nr_tasks; i++) {
+		struct rst_task *t = &ctx->tasks[i], *p;
+
+		if (t->helper || t->sid == t->pid || t->parent->sid == t->sid)
+			continue;
+		for (p = t->parent; p && p->pid != t->sid; p = p->parent) {
+			if (p->born_sid && p->born_sid != t->sid) {
+				pr_err("unsupported: pid %d was born in session %d and in %d",
+				       p->pid, p->born_sid, t->sid);
+				return -ENOTSUP;
+			}
+			p->born_sid = t->sid;
+		}
+		/* !p: the leader is no ancestor; restore.c's check says so. */
+	}
 	return 0;
 }
 
 int pstree_add_helpers(struct rst_ctx *ctx)
 {
-	size_t nr = ctx->nr_tasks;
+	size_t nr;
 	/* stasis's own group cannot be seen from a pid namespace of the root's. */
 	pid_t own = pidns_restore_own(ctx) ? -1 : getpgrp();
-	int ret = 0;
+	int ret;
 
+	/* The array moves: parents are linked again after each step. */
+	ret = add_session_helpers(ctx) ?: link_parents(ctx) ?: find_born_sids(ctx);
+	nr = ctx->nr_tasks;
 	for (size_t i = 0; !ret && i < nr; i++) {
 		struct rst_task *t = &ctx->tasks[i];
 
@@ -422,8 +542,14 @@ int pstree_add_helpers(struct rst_ctx *ctx)
 		}
 		ret = add_helper(ctx, i);
 	}
-	/* The array moved. */
 	return ret ?: link_parents(ctx);
+}
+
+bool pstree_born_before_setsid(const struct rst_task *t)
+{
+	pid_t sid = t->born_sid ? t->born_sid : t->sid;
+
+	return t->parent && t->parent->born_sid && t->parent->born_sid == sid;
 }
 
 /* The ids of each task's shared objects (ids-PID.img); the tree itself is the pipeline's. */

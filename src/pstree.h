@@ -26,8 +26,15 @@ uint32_t pstree_ns_id(pid_t pid, const char *name);
 int pstree_restore_read(struct rst_ctx *ctx);
 /*
  * pstree.c, once every core is read: a helper task for each process
- * group whose leader is not in the tree (pid = the group's id).
+ * group whose leader is not in the tree (pid = the group's id), and for
+ * each session of orphans the root took in; which tasks were born in
+ * their parent's old session.
  */
 int pstree_add_helpers(struct rst_ctx *ctx);
+/*
+ * Is @t forked by its parent before the parent makes its own session
+ * (born in the session the parent was born in)?
+ */
+bool pstree_born_before_setsid(const struct rst_task *t);
 
 #endif

@@ -125,8 +125,13 @@ static pid_t fork_task(struct rst_ctx *ctx, struct rst_task *t)
 		.set_tid = (uintptr_t)&tid,
 		.set_tid_size = 1,
 	};
-	long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+	long pid;
 
+	/* Its pid namespace must belong to its user namespace: made from inside. */
+	if (t == ctx->tasks && ns_restore_has(CLONE_NEWUSER))
+		pid = userns_clone_root(&ca);
+	else
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0)
 		task_run(ctx, t);
 	if (pid < 0) {
@@ -147,6 +152,18 @@ static void task_session(struct rst_ctx *ctx, struct rst_task *t)
 	} else if (t->pgid == t->pid) {
 		if (setpgid(0, 0))
 			task_fail(ctx, t, -errno, "create its process group");
+	}
+}
+
+/* Fork @t's children born before its setsid (@early), or the others. */
+static void fork_children(struct rst_ctx *ctx, struct rst_task *t, bool early)
+{
+	for (size_t i = 1; i < ctx->nr_tasks; i++) {
+		struct rst_task *c = &ctx->tasks[i];
+
+		if (c->parent == t && pstree_born_before_setsid(c) == early &&
+		    fork_task(ctx, c) < 0)
+			task_fail(ctx, t, -errno, "fork a child");
 	}
 }
 
@@ -283,9 +300,13 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	 * parent.  The restorer puts the dumped setting back at the end.
 	 */
 	/* The init of a new pid namespace has no parent in it: getppid() is 0. */
-	if (!t->parent && (ns_clone_flags(ctx, t) & CLONE_NEWPID))
+	if (!t->parent && pidns_restore_own(ctx))
 		parent = 0;
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+	/*
+	 * A session helper's child outlives it: it dies with the init of its
+	 * pid namespace (the root) instead.
+	 */
+	if ((!t->fork_ppid && prctl(PR_SET_PDEATHSIG, SIGKILL)) || getppid() != parent)
 		_exit(1);
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -293,15 +314,13 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	ret = ns_restore_task(ctx, t);
 	if (ret)
 		task_fail(ctx, t, ret, "restore its namespaces");
-	task_session(ctx, t);
 	/* What the children inherit (memory copy-on-write) is made first. */
 	ret = parts_before_fork(ctx, t, &fail);
 	if (ret)
 		task_fail(ctx, t, ret, fail);
-	for (size_t i = t->index + 1; i < ctx->nr_tasks; i++) {
-		if (ctx->tasks[i].parent == t && fork_task(ctx, &ctx->tasks[i]) < 0)
-			task_fail(ctx, t, -errno, "fork a child");
-	}
+	fork_children(ctx, t, true);
+	task_session(ctx, t);
+	fork_children(ctx, t, false);
 	stage_done(sh, RST_STAGE_FORKED);
 	stage_wait(sh, RST_STAGE_PGRP);
 	task_join_group(ctx, t);
@@ -499,7 +518,8 @@ static int check_tree(struct rst_ctx *ctx)
 {
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
 		struct rst_task *t = &ctx->tasks[i];
-		pid_t psid = t->parent ? t->parent->sid : -1;
+		pid_t psid = !t->parent ? -1 : pstree_born_before_setsid(t) ? t->parent->born_sid :
+			     t->parent->sid;
 
 		if (t->sid != t->pid && t->sid != psid && !(t == ctx->tasks && ctx->opts->shell_job)) {
 			if (t == ctx->tasks)
@@ -781,7 +801,7 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 		ret = notify(o, NOTIFY_PRE_RESTORE, 0);
 	/* The pool is made inside the tree's namespaces, its mounts and net. */
 	if (!ret)
-		ret = ns_restore_enter(&ctx) ?: parts_prepare(&ctx);
+		ret = ns_restore_enter(&ctx) ?: parts_prepare(&ctx) ?: ns_restore_settle(&ctx);
 	/* The last check before the fork: can this CPU run the registers? */
 	if (!ret)
 		ret = cpuinfo_restore_check(&ctx);

@@ -75,10 +75,20 @@ static int f_pid(struct field_ctx *c)
 	return set(c, "pid", "tree", num);
 }
 
+/*
+ * The page server a dump sends its pages to (with tls and its fields,
+ * under TLS); a socket the client connected itself (fd) is not taken yet.
+ */
 static int f_ps(struct field_ctx *c)
 {
-	(void)c;
-	return refuse("ps", "page-server");
+	CriuPageServerInfo *ps = c->req->ps;
+	char port[16];
+
+	if (ps->has_fd)
+		return refuse("ps.fd", "ps-socket");
+	snprintf(port, sizeof(port), "%d", ps->has_port ? ps->port : 0);
+	return set(c, "ps", "page-server", NULL) ?: set(c, "ps.port", "port", port) ?:
+	       (ps->address ? set(c, "ps.address", "address", ps->address) : 0);
 }
 
 static int f_notify(struct field_ctx *c)

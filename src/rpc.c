@@ -26,6 +26,7 @@
 #include "arch/x86/cpuinfo.h"
 #include "check.h"
 #include "log.h"
+#include "page-server.h"
 #include "rpc.h"
 #include "rpc.pb-c.h"
 
@@ -242,6 +243,57 @@ static int do_pre_dump(int sk, CriuReq *req, const struct opts *o)
 	return answer(sk, &resp, req->type, ret);
 }
 
+/*
+ * PAGE_SERVER: a page server in a session of its own (as `page-server
+ * -d`); PAGE_SERVER_CHLD: one that stays our child.  Either way the
+ * answer waits until it listens, and carries its pid and port (the one
+ * the kernel picked when the request asked none).
+ */
+static int do_page_server(int sk, CriuReq *req, struct opts *o)
+{
+	CriuResp resp = CRIU_RESP__INIT;
+	CriuPageServerInfo ps = CRIU_PAGE_SERVER_INFO__INIT;
+	struct ps_started st;
+	int p[2], status, ret = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		pr_perror("page server: pipe");
+		return answer(sk, &resp, req->type, -errno);
+	}
+	o->restore_detached = req->type == CRIU_REQ_TYPE__PAGE_SERVER;
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		pr_perror("page server: fork");
+	} else if (!pid) {
+		close(p[0]);
+		close(sk);
+		page_server_report_to(p[1]);
+		_exit(cr_page_server(o) ? 1 : 0);
+	}
+	close(p[1]);
+	/* The daemon's parent ends once its child serves (or failed). */
+	if (!ret && o->restore_detached) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			ret = -EIO;
+	}
+	if (!ret && read(p[0], &st, sizeof(st)) != sizeof(st)) {
+		pr_err("page server: it ended before it listened");
+		ret = -EIO;
+	}
+	close(p[0]);
+	if (!ret) {
+		ps.has_pid = ps.has_port = true;
+		ps.pid = st.pid;
+		ps.port = st.port;
+		resp.ps = &ps;
+	}
+	return answer(sk, &resp, req->type, ret);
+}
+
 /* An RPC restore is always detached: the answer carries the root's pid. */
 static int do_restore(int sk, CriuReq *req, struct opts *o)
 {
@@ -283,8 +335,8 @@ static int do_request(int sk, CriuReq *req, const struct opts *base, bool swrk)
 		break;
 	case CRIU_REQ_TYPE__PAGE_SERVER:
 	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD:
-		pr_err("not supported yet: page-server");
-		return answer(sk, &resp, req->type, -ENOTSUP);
+		need_dir = true;
+		break;
 	default:
 		pr_err("RPC request of unknown type %d", req->type);
 		return answer(sk, &resp, CRIU_REQ_TYPE__EMPTY, -EINVAL);
@@ -303,6 +355,10 @@ static int do_request(int sk, CriuReq *req, const struct opts *base, bool swrk)
 	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP:
 		o.action = "pre-dump";
 		return do_pre_dump(sk, req, &o);
+	case CRIU_REQ_TYPE__PAGE_SERVER:
+	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD:
+		o.action = "page-server";
+		return do_page_server(sk, req, &o);
 	case CRIU_REQ_TYPE__CHECK:
 		o.action = "check";
 		ret = cr_check(&o);
@@ -323,15 +379,23 @@ static int do_request(int sk, CriuReq *req, const struct opts *base, bool swrk)
  */
 static int serve(int sk, const struct opts *base, bool swrk)
 {
+	bool more, after_pre_dump = false;
 	CriuReq *req;
-	bool more;
 	int ret;
 
 	do {
 		log_first_err_reset();
 		ret = rpc_recv_req(sk, &req);
+		/*
+		 * runc asks one PRE_DUMP per swrk and then closes its end: the
+		 * pre-dump is done, not broken (CRIU exits 1 there, which runc
+		 * forgives only when no notification came in between).
+		 */
+		if (ret == -ECONNRESET && after_pre_dump)
+			return 0;
 		if (ret)
 			return ret;
+		after_pre_dump = req->type == CRIU_REQ_TYPE__PRE_DUMP;
 		/* After a PRE_DUMP, as in CRIU, more pre-dumps or the dump follow. */
 		more = req->type == CRIU_REQ_TYPE__PRE_DUMP ||
 		       (req->keep_open && req->type != CRIU_REQ_TYPE__DUMP &&

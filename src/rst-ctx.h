@@ -58,6 +58,7 @@ enum svc_fd {
 	SVC_PROC,
 	SVC_NS_CWD,		/* stasis's cwd while it is in the tree's namespaces */
 	SVC_NS_NET,		/* the tree's new net namespace (src/ns/ns.c) */
+	SVC_NS_USER,		/* the tree's new user namespace, for its root (src/ns/user.c) */
 	SVC_NS_OWN,		/* its own namespaces, one a kind (src/ns/ns.c) */
 	SVC_FDS = 16,
 };
@@ -71,13 +72,15 @@ struct rst_task {
 	 * the root has a pid namespace of its own (ns/pid.c); 0 until known.
 	 */
 	pid_t real;
-	struct rst_task *parent;	/* NULL for the root */
+	struct rst_task *parent;	/* who forks it; NULL for the root */
+	pid_t fork_ppid;		/* 0, or the session helper forking it (pstree.c) */
+	pid_t born_sid;			/* 0, or the session it forks children in before its setsid */
 	size_t nr_threads;
 	pid_t *tids;			/* tids[0] == pid */
 	CoreEntry **cores;		/* one per thread, same order as tids */
 	TaskKobjIdsEntry *ids;
 	bool zombie;			/* also true for a helper: it ends as one */
-	bool helper;			/* not dumped: made to rebuild a group (pstree.c) */
+	bool helper;			/* not dumped: made to rebuild a group or session (pstree.c) */
 	int exit_code;			/* a zombie's, as wait() reports it */
 	int stop_signo;			/* TASK_STOPPED at dump time: the stop signal */
 

@@ -195,7 +195,7 @@ static void restore_oom_score_adj(struct rst_task *t, int32_t value)
 	char buf[16] = "";
 	int fd, len;
 
-	fd = open("/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+	fd = rst_open_self("oom_score_adj", O_RDWR);	/* its namespace may have no /proc */
 	if (fd < 0) {
 		pr_warn("pid %d: cannot open /proc/self/oom_score_adj: %s", t->pid,
 			strerror(errno));
@@ -237,7 +237,7 @@ static int restore_loginuid(struct rst_task *t, uint32_t value)
 	char buf[16] = "";
 	int fd, len, ret = 0;
 
-	fd = open("/proc/self/loginuid", O_RDWR | O_CLOEXEC);
+	fd = rst_open_self("loginuid", O_RDWR);
 	if (fd < 0) {
 		if (errno == ENOENT && value == UINT32_MAX)
 			return 0;	/* a kernel without audit */

@@ -60,6 +60,7 @@ part "libsoccr: a TCP connection in each state, saved and restored" bash tests/s
 part "dump" bash tests/dump/run.sh
 part "restore" bash tests/restore/run.sh
 part "pages: page server, both ways with CRIU 4.2" bash tests/pages/run.sh
+part "pages over TLS: --tls both ways with CRIU 4.2, bad certificates refused" bash tests/pages/tls.sh
 part "lazy pages: restore --lazy-pages, daemons both ways with CRIU 4.2" bash tests/pages/lazy.sh
 part "live migration between two network namespaces" bash tests/pages/migrate.sh
 part "cpuinfo: dump, check, refused restores" bash tests/dump/cpuinfo.sh

@@ -39,6 +39,11 @@ $(B)/tests/migrant: tests/pages/migrant.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $<
 
+# A whole container for tests/restore/container.sh (it links the conformance library).
+$(B)/tests/container: tests/restore/container.c $(CONF_LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/lib -o $@ $< $(CONF_LIB_OBJ)
+
 # The machine's own answer to a few check features, and a subreaper runner.
 $(B)/tests/check-probe: tests/check-probe.c src/pagemap-scan.h
 	@mkdir -p $(dir $@)
@@ -75,7 +80,8 @@ $(B)/tests/rpc-counter: tests/rpc/counter.c
 
 test-bins: all $(UNIT_TESTS) $(CONF_RUNNER) $(CONF_PROGS) $(FUZZ_BINS) \
 	   $(COMPEL_TESTS) $(COMPEL_VICTIMS) $(SOCCR_TESTS) $(B)/tests/spawn \
-	   $(B)/tests/pagecheck $(B)/tests/check-probe $(RPC_TESTS) $(B)/tests/migrant
+	   $(B)/tests/pagecheck $(B)/tests/check-probe $(RPC_TESTS) $(B)/tests/migrant \
+	   $(B)/tests/container
 
 test: test-bins
 	FIXTURES=$(FIXTURES) FUZZ_SECONDS=$(FUZZ_SECONDS) bash tests/run.sh

@@ -89,7 +89,11 @@ enum {
 	COMPEL_RELEASE_KILL = 1 << 0,	/* SIGKILL every task instead of resuming */
 };
 
-/* Detach from everything (resumed, or re-stopped if it was stopped); frees @tree. */
+/*
+ * Detach from everything (resumed, or re-stopped if it was stopped), or
+ * with COMPEL_RELEASE_KILL kill it and return once every thread is dead;
+ * frees @tree.
+ */
 int compel_tree_release(struct compel_tree *tree, unsigned flags);
 
 /* --- remote work in one task --- */

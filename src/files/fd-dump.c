@@ -740,6 +740,7 @@ void files_dump_cleanup(struct dump_ctx *ctx)
 	free(priv->memfds);
 	free(priv->dead_pids);
 	linkremap_dump_cleanup(priv);
+	files_ns_roots_drop();
 	for (size_t i = 0; i < priv->nr_inflight; i++)
 		close(priv->inflight[i]);
 	free(priv->inflight);

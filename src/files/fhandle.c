@@ -13,12 +13,15 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <linux/openat2.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "files/files.h"
 #include "fh.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 
 #define FH_WORDS	16	/* CRIU's fh_entry holds at least this many u64 words */
 
@@ -26,6 +29,25 @@
 static bool same_kdev(uint32_t kdev, unsigned int maj, unsigned int min)
 {
 	return (kdev >> 20) == maj && (kdev & 0xfffff) == min;
+}
+
+/*
+ * Mount point @mnt of @pid's mount table, opened as a directory: from the
+ * root of its mount namespace where it is not stasis's.
+ */
+static int mount_dir(pid_t pid, const char *mnt)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT,
+	};
+	int root = pid == getpid() ? AT_FDCWD : files_ns_root(pid);
+
+	if (root == AT_FDCWD)
+		return open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	return syscall(SYS_openat2, root, mnt, &how, sizeof(how));
 }
 
 /*
@@ -60,7 +82,7 @@ int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
 		    !same_kdev(kdev, maj, min))
 			continue;
 		/* open_by_handle_at() refuses an O_PATH mount fd (EBADF). */
-		mfd = open(mnt, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		mfd = mount_dir(pid, mnt);
 		if (mfd < 0)
 			continue;
 		fd = open_by_handle_at(mfd, &h.h, O_PATH | O_CLOEXEC);
@@ -107,7 +129,14 @@ int fh_restore_open(struct rst_ctx *ctx, uint32_t kdev, uint64_t ino, const FhEn
 	if (fd != -ENOENT)
 		return fd;
 	if (fh->path) {
-		fd = open(fh->path, O_PATH | O_CLOEXEC);
+		struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+		int root = fh->has_mnt_id ? mntns_root_of(fh->mnt_id) : -1;
+
+		/* On a mount of another mount namespace than the root task's: from its root. */
+		if (root >= 0)
+			fd = syscall(SYS_openat2, root, fh->path, &how, sizeof(how));
+		else
+			fd = open(fh->path, O_PATH | O_CLOEXEC);
 		return fd < 0 ? -errno : fd;
 	}
 	return fh_open(getpid(), kdev, fh);

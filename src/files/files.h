@@ -274,6 +274,31 @@ int files_fd_mnt_id(int fd);
 bool files_mnt_in_ns(pid_t pid, int id);
 /* The mnt_id of @path in task @pid's root and mounts (not stasis's), or -1. */
 int files_path_mnt_id(pid_t pid, const char *path);
+/*
+ * Restore: the path of @rfe opened with @flags (rst_open_flags) where it
+ * is, in the mount namespace of its mnt_id: open(2)'s result.
+ */
+int files_open_on(const RegFileEntry *rfe, int flags);
+/*
+ * Dump: the root of task @pid's mount namespace, which its /proc/PID/fd
+ * links are paths from (AT_FDCWD: stasis's own), or -1; kept till the end.
+ */
+int files_ns_root(pid_t pid);
+/*
+ * Dump: a detached copy of the root mount alone of task @pid's mount
+ * namespace (not stasis's): what is under the mounts on it; -1.
+ */
+int files_ns_flat_root(pid_t pid);
+/*
+ * Dump: the root (as files_ns_root()) of the mount namespace the file @p
+ * is open on: its task's, or that of another task of the tree (a file
+ * opened on a mount the task's namespace does not have).
+ */
+int files_file_root(struct dump_ctx *ctx, const struct file_parms *p);
+/* stat(2) of @p->link in that namespace, not following a symlink @p is: 0, or -1 and errno. */
+int files_stat_file(struct dump_ctx *ctx, const struct file_parms *p, struct stat *st);
+/* Close the roots of the tree's mount namespaces the two above opened. */
+void files_ns_roots_drop(void);
 /* stat(2) of @path in task @pid's root and mounts: 0, or -1 and errno. */
 int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofollow);
 
@@ -341,6 +366,8 @@ void procpath_restore_cleanup(struct files_rst_priv *priv);
 
 /* ghost.c: the pool fd that keeps ghost file @gid, made (as @path) on first use. */
 int ghost_get(struct rst_ctx *ctx, uint32_t gid, const char *path);
+/* REG entry @rfe, a ghost @gid, opened with @flags on its own mount. */
+int ghost_open(struct rst_ctx *ctx, uint32_t gid, const RegFileEntry *rfe, int flags);
 /* Was ghost file @gid inode @ino of kernel device @kdev?  1, 0 or -errno. */
 int ghost_is(struct rst_ctx *ctx, uint32_t gid, uint32_t kdev, uint64_t ino);
 void ghost_restore_cleanup(struct files_rst_priv *priv);

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -23,6 +25,7 @@
 #include "ghost-file.pb-c.h"
 #include "remap-file-path.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 
 /* From this size on, ghost contents are stored as data runs (holes skipped). */
 #define GHOST_CHUNKS_MIN	(3 * 4096)
@@ -113,8 +116,8 @@ static int ghost_write(struct dump_ctx *ctx, const struct file_parms *p, uint32_
 	ssize_t n;
 	int fd, ret, err;
 
-	gfe.uid = st->st_uid;
-	gfe.gid = st->st_gid;
+	gfe.uid = userns_dump_uid(st->st_uid);
+	gfe.gid = userns_dump_gid(st->st_gid);
 	gfe.mode = st->st_mode;
 	atim.tv_sec = st->st_atim.tv_sec;
 	atim.tv_usec = st->st_atim.tv_nsec / 1000;
@@ -227,6 +230,7 @@ int ghost_dump(struct dump_ctx *ctx, const struct file_parms *p, uint32_t id)
 struct rst_ghost {
 	uint32_t id;
 	int fd;
+	int64_t mnt_id;		/* the mount it was made on (as dumped), or -1 */
 };
 
 
@@ -421,7 +425,8 @@ static int ghost_attrs(const GhostFileEntry *g, const char *at)
 {
 	struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_OMIT } };
 
-	if (fchownat(AT_FDCWD, at, g->uid, g->gid, AT_SYMLINK_NOFOLLOW)) {
+	if (fchownat(AT_FDCWD, at, userns_host_uid(g->uid), userns_host_gid(g->gid),
+		     AT_SYMLINK_NOFOLLOW)) {
 		pr_perror("ghost file %s: cannot give it to %u:%u", at, g->uid, g->gid);
 		return -errno;
 	}
@@ -455,15 +460,61 @@ static int ghost_keeper(const GhostFileEntry *g, const char *at)
 	return fd;
 }
 
+/*
+ * A ghost on a read-only mount (of a writable superblock) is made through
+ * a writable copy of its directory, a detached bind: @alt names @path
+ * there.  The copy's fd, or -1 where @path's mount is writable.
+ */
+static int rw_dir(const char *path, char *alt, size_t size)
+{
+	struct mount_attr a = { .attr_clr = MOUNT_ATTR_RDONLY };
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	struct statvfs sv;
+	int fd;
+
+	if (!slash || slash - path >= PATH_MAX)
+		return -1;
+	snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (statvfs(dir, &sv) || !(sv.f_flag & ST_RDONLY))
+		return -1;
+	fd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd >= 0 && mount_setattr(fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd >= 0)
+		snprintf(alt, size, "/proc/self/fd/%d%s", fd, slash);
+	return fd;
+}
+
+/* The fd a ghost made through a writable copy is kept by: on the mount itself. */
+static int ghost_on_mount(const char *path, const char *at, int fd)
+{
+	const char *slash = strrchr(path, '/'), *name = strrchr(at, '/');
+	char real[PATH_MAX];
+	int pfd;
+
+	snprintf(real, sizeof(real), "%.*s%s", (int)(slash - path), path, name);
+	pfd = open(real, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
+		pr_perror("ghost file %s: cannot open it on its mount", real);
+		pfd = -errno;
+	}
+	if (fd >= 0)
+		close(fd);
+	return pfd;
+}
+
 /* Make ghost file @gid again, named @path while it is made; an fd on it, deleted. */
 static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 {
 	ProtobufCMessage *msg = NULL;
 	const GhostFileEntry *g;
 	struct img *img;
-	char at[PATH_MAX];
+	char at[PATH_MAX], alt[PATH_MAX];
 	size_t kept = SIZE_MAX;
-	int fd = -1, ret;
+	int fd = -1, rw = -1, ret;
 
 	ret = img_open(&img, ctx->dirfd, IMG_GHOST_FILE, gid, O_RDONLY);
 	if (ret == -ENOENT)
@@ -481,7 +532,8 @@ static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 	ret = ghost_parents(path, &kept);
 	if (ret < 0)
 		goto out;
-	ret = ghost_create(g, gid, path, at, sizeof(at));
+	rw = rw_dir(path, alt, sizeof(alt));
+	ret = ghost_create(g, gid, rw >= 0 ? alt : path, at, sizeof(at));
 	if (ret < 0)
 		goto out;
 	if (S_ISREG(g->mode)) {
@@ -492,6 +544,9 @@ static int ghost_make(struct rst_ctx *ctx, uint32_t gid, const char *path)
 		ret = ghost_attrs(g, at);
 	if (!ret && !S_ISREG(g->mode))
 		ret = fd = ghost_keeper(g, at);
+	/* The tree had it on the read-only mount: kept there, not on the copy. */
+	if (ret >= 0 && rw >= 0)
+		ret = fd = ghost_on_mount(path, at, fd);
 	if ((S_ISDIR(g->mode) ? rmdir(at) : unlink(at)) && ret >= 0) {
 		pr_perror("ghost file %s: cannot delete it", at);
 		ret = -errno;
@@ -505,6 +560,8 @@ out:
 		ghost_parents_remove(path, kept);
 	if (ret < 0 && fd >= 0)
 		close(fd);
+	if (rw >= 0)
+		close(rw);
 	img_free_msg(msg);
 	img_close(img);
 	return ret;
@@ -538,28 +595,92 @@ int ghost_is(struct rst_ctx *ctx, uint32_t gid, uint32_t kdev, uint64_t ino)
 }
 
 /* The pool fd that keeps ghost file @gid, made the first time it is asked for. */
-int ghost_get(struct rst_ctx *ctx, uint32_t gid, const char *path)
+static struct rst_ghost *ghost_find(struct files_rst_priv *priv, uint32_t gid)
+{
+	for (size_t i = 0; i < priv->nr_ghosts; i++)
+		if (priv->ghosts[i].id == gid)
+			return &priv->ghosts[i];
+	return NULL;
+}
+
+/*
+ * Ghost @gid made at @path on mount @mnt_id (-1: none recorded), in that
+ * mount's namespace when it is not the root task's.
+ */
+static int ghost_get_on(struct rst_ctx *ctx, uint32_t gid, const char *path, int64_t mnt_id)
 {
 	struct files_rst_priv *priv = files_rst_priv(ctx);
-	int fd, ret;
+	struct rst_ghost *g;
+	int fd, ret, in;
 
 	if (!priv)
 		return -ENOMEM;
-	for (size_t i = 0; i < priv->nr_ghosts; i++)
-		if (priv->ghosts[i].id == gid)
-			return priv->ghosts[i].fd;
+	g = ghost_find(priv, gid);
+	if (g)
+		return g->fd;
 	ret = files_grow(&priv->ghosts, &priv->cap_ghosts, priv->nr_ghosts,
 			 sizeof(*priv->ghosts));
 	if (ret)
 		return ret;
+	in = mnt_id >= 0 ? mntns_enter_of(mnt_id) : 0;
+	if (in < 0)
+		return in;
 	fd = ghost_make(ctx, gid, path);
+	if (in && mntns_back() && fd >= 0) {
+		close(fd);
+		return -EIO;
+	}
 	if (fd < 0)
 		return fd;
 	fd = rst_pool_add(ctx, fd);
 	if (fd < 0)
 		return fd;
-	priv->ghosts[priv->nr_ghosts++] = (struct rst_ghost){ .id = gid, .fd = fd };
+	priv->ghosts[priv->nr_ghosts++] = (struct rst_ghost){ .id = gid, .fd = fd, .mnt_id = mnt_id };
 	return fd;
+}
+
+int ghost_get(struct rst_ctx *ctx, uint32_t gid, const char *path)
+{
+	return ghost_get_on(ctx, gid, path, -1);
+}
+
+/* The open ghost @fd again, on the restored mount @mnt_id (by its handle there). */
+static int reopen_on(int fd, uint32_t mnt_id, int flags, const char *path)
+{
+	struct {
+		struct file_handle h;
+		unsigned char b[MAX_HANDLE_SZ];
+	} fh = { .h.handle_bytes = MAX_HANDLE_SZ };
+	int mfd, nfd, id;
+
+	mfd = mntns_open_mount(mnt_id);
+	if (mfd < 0)
+		return files_reopen(fd, flags, path);	/* not a mount of the tree's */
+	if (name_to_handle_at(fd, "", &fh.h, &id, AT_EMPTY_PATH)) {
+		pr_perror("ghost file %s: no handle", path);
+		close(mfd);
+		return -errno;
+	}
+	nfd = open_by_handle_at(mfd, &fh.h, rst_open_flags(flags));
+	if (nfd < 0)
+		pr_perror("ghost file %s: cannot open it on mount %u", path, mnt_id);
+	close(mfd);
+	return nfd < 0 ? -errno : nfd;
+}
+
+int ghost_open(struct rst_ctx *ctx, uint32_t gid, const RegFileEntry *rfe, int flags)
+{
+	int64_t mnt_id = rfe->has_mnt_id ? rfe->mnt_id : -1;
+	int fd = ghost_get_on(ctx, gid, rfe->name, mnt_id);
+	struct rst_ghost *g;
+
+	if (fd < 0)
+		return fd;
+	g = ghost_find(files_rst_priv(ctx), gid);
+	/* One inode seen through two mounts: each entry's file is on its own. */
+	if (g && g->mnt_id >= 0 && mnt_id >= 0 && g->mnt_id != mnt_id)
+		return reopen_on(fd, mnt_id, flags & ~O_NOFOLLOW, rfe->name);
+	return files_reopen(fd, flags & ~O_NOFOLLOW, rfe->name);
 }
 
 

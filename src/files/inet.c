@@ -355,6 +355,22 @@ static int read_shutdown(struct dump_ctx *ctx, const struct file_parms *p, InetS
 	return 0;
 }
 
+/* The name of interface @index in the tree's net namespace (not stasis's). */
+static int ifname_of(unsigned int index, char *name)
+{
+	struct ifreq ifr = { .ifr_ifindex = index };
+	int sk = ns_net_socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret = 0;
+
+	if (sk < 0)
+		return -errno;
+	if (ioctl(sk, SIOCGIFNAME, &ifr))
+		ret = -errno;
+	else
+		snprintf(name, IFNAMSIZ, "%s", ifr.ifr_name);
+	close(sk);
+	return ret;
+}
+
 static int fill_addrs(const struct file_parms *p, InetSkEntry *ie, uint32_t *src, uint32_t *dst,
 		      char *ifname)
 {
@@ -372,10 +388,11 @@ static int fill_addrs(const struct file_parms *p, InetSkEntry *ie, uint32_t *src
 	ie->src_addr = src;
 	ie->dst_addr = dst;
 	if (n == 4 && s.scope && needs_scope(s.words)) {
-		if (!if_indextoname(s.scope, ifname)) {
-			pr_perror("pid %d fd %d: no name for interface %u of its address", p->pid,
-				  p->fd, s.scope);
-			return -errno;
+		ret = ifname_of(s.scope, ifname);
+		if (ret) {
+			pr_err("pid %d fd %d: no name for interface %u of its address: %s", p->pid,
+			       p->fd, s.scope, strerror(-ret));
+			return ret;
 		}
 		ie->ifname = ifname;
 	}

@@ -118,6 +118,16 @@ static int check_wd(struct dump_ctx *ctx, const struct file_parms *p, InotifyWdE
 	int fd = fh_open(p->pid, w->s_dev, w->f_handle);
 	struct statfs sfs;
 
+	/* A mount of another mount namespace of the tree (a task's, made after the watch). */
+	for (size_t i = 0; fd == -ENOENT && i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].pid != p->pid && ctx->tasks[i].ct->state != COMPEL_TASK_ZOMBIE &&
+		    !files_in_my_mntns(ctx->tasks[i].pid))
+			fd = fh_open(ctx->tasks[i].pid, w->s_dev, w->f_handle);
+	if (fd >= 0 && !files_in_my_mntns(p->pid)) {
+		w->f_handle->has_mnt_id = true;
+		w->f_handle->mnt_id = files_fd_mnt_id(fd);
+	}
+
 	if (fd < 0) {
 		pr_err("unsupported: pid %d fd %d is an inotify watching inode %#llx of device %#x, which its file handle does not find (%s)",
 		       p->pid, p->fd, (unsigned long long)w->i_ino, w->s_dev, strerror(-fd));

@@ -19,14 +19,30 @@
 #include "files/files.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "regfile.pb-c.h"
 #include "remap-file-path.pb-c.h"
 
-/* Give the inode open as @p->lfd the name link_remap.@lid near @p->link, into @name. */
-static int make_link(const struct file_parms *p, uint32_t lid, char *name, size_t size)
+/*
+ * @path (from @root, a mount namespace's) as stasis reaches it, into
+ * @out: itself in stasis's namespace (AT_FDCWD), else through that root.
+ */
+static int reach(int root, const char *path, char *out, size_t size)
 {
-	char dir[PATH_MAX];
+	if (root == -1)
+		return -EIO;
+	if (root == AT_FDCWD)
+		return snprintf(out, size, "%s", path) >= (int)size ? -ENAMETOOLONG : 0;
+	return snprintf(out, size, "/proc/self/fd/%d%s", root, path) >= (int)size ?
+	       -ENAMETOOLONG : 0;
+}
+
+/* Give the inode open as @p->lfd the name link_remap.@lid near @p->link (from @root), into @name. */
+static int make_link(const struct file_parms *p, int root, uint32_t lid, char *name, size_t size)
+{
+	char dir[PATH_MAX], at[PATH_MAX + 64];
 	char *slash;
+	int ret;
 
 	if (snprintf(dir, sizeof(dir), "%s", p->link) >= (int)sizeof(dir))
 		return -ENAMETOOLONG;
@@ -37,7 +53,10 @@ static int make_link(const struct file_parms *p, uint32_t lid, char *name, size_
 		*slash = '\0';
 		if (snprintf(name, size, "%s/link_remap.%u", dir, lid) >= (int)size)
 			return -ENAMETOOLONG;
-		if (!linkat(p->lfd, "", AT_FDCWD, name, AT_EMPTY_PATH))
+		ret = reach(root, name, at, sizeof(at));
+		if (ret)
+			return ret;
+		if (!linkat(p->lfd, "", AT_FDCWD, at, AT_EMPTY_PATH))
 			return 0;
 		/* The directory may be gone too: try the one above. */
 		if (errno != ENOENT || slash == dir)
@@ -45,7 +64,7 @@ static int make_link(const struct file_parms *p, uint32_t lid, char *name, size_
 	}
 }
 
-static int write_link_entry(struct dump_ctx *ctx, uint32_t lid, char *name)
+static int write_link_entry(struct dump_ctx *ctx, uint32_t lid, char *name, int mnt_id)
 {
 	RegFileEntry rfe = REG_FILE_ENTRY__INIT;
 	FownEntry fown = FOWN_ENTRY__INIT;
@@ -56,6 +75,9 @@ static int write_link_entry(struct dump_ctx *ctx, uint32_t lid, char *name)
 	rfe.pos = 0;
 	rfe.fown = &fown;
 	rfe.name = name;
+	/* In another mount namespace than stasis's: the mount it is on, as any file's. */
+	rfe.has_mnt_id = mnt_id >= 0;
+	rfe.mnt_id = mnt_id;
 	fe.type = FD_TYPES__REG;
 	fe.id = lid;
 	fe.reg = &rfe;
@@ -66,9 +88,9 @@ int linkremap_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	RemapFilePathEntry rpe = REMAP_FILE_PATH_ENTRY__INIT;
 	struct files_priv *priv = files_priv(ctx);
-	char name[PATH_MAX], *saved;
+	char name[PATH_MAX], at[PATH_MAX + 64], *saved;
 	uint32_t lid;
-	int ret;
+	int ret, root;
 
 	if (!priv)
 		return -ENOMEM;
@@ -79,22 +101,27 @@ int linkremap_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		return -ENOTSUP;
 	}
 	lid = dump_next_file_id(ctx);
-	ret = make_link(p, lid, name, sizeof(name));
+	root = files_file_root(ctx, p);
+	ret = root == -1 ? -EIO : make_link(p, root, lid, name, sizeof(name));
 	if (ret) {
 		pr_err("pid %d: cannot link %s back as link_remap.%u: %s", p->pid, p->link, lid,
 		       strerror(-ret));
 		return ret;
 	}
-	ret = files_grow(&priv->links, &priv->cap_links, priv->nr_links, sizeof(*priv->links));
-	saved = ret ? NULL : strdup(name);
+	/* What a failed dump removes: the name as stasis reaches it. */
+	ret = files_grow(&priv->links, &priv->cap_links, priv->nr_links, sizeof(*priv->links)) ?:
+	      reach(root, name, at, sizeof(at));
+	saved = ret ? NULL : strdup(at);
 	if (!saved) {
-		unlink(name);
+		if (!reach(root, name, at, sizeof(at)))
+			unlink(at);
 		pr_err("out of memory");
 		return -ENOMEM;
 	}
 	priv->links[priv->nr_links++] = saved;
 	pr_info("pid %d: %s was unlinked, linked back as %s", p->pid, p->link, name);
-	ret = write_link_entry(ctx, lid, name) ?:
+	ret = write_link_entry(ctx, lid, name, files_in_my_mntns(p->pid) ? -1 :
+			       files_fd_mnt_id(p->lfd)) ?:
 	      files_img_lazy(ctx, &priv->remap_img, IMG_REMAP_FPATH, 0);
 	if (ret)
 		return ret;
@@ -130,8 +157,8 @@ int linkremap_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t lid, i
 {
 	struct files_rst_priv *priv = files_rst_priv(ctx);
 	struct rst_file *lf = rst_file_by_id(ctx, lid);
-	char *saved;
-	int fd, ret;
+	char *saved, at[PATH_MAX + 64];
+	int fd, ret, root;
 
 	if (!priv)
 		return -ENOMEM;
@@ -140,17 +167,23 @@ int linkremap_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t lid, i
 		       rfe->name, lid);
 		return -EINVAL;
 	}
-	fd = open(lf->fe->reg->name, rst_open_flags(flags));
+	fd = files_open_on(lf->fe->reg, flags);
 	if (fd < 0) {
 		pr_perror("cannot open %s by its link %s (flags %#o)", rfe->name,
 			  lf->fe->reg->name, flags);
 		return -errno;
 	}
+	/* Removed once the tree runs: through its namespace's root when it is not the root task's. */
+	root = lf->fe->reg->has_mnt_id ? mntns_tree_root_of(lf->fe->reg->mnt_id) : -1;
+	if (root >= 0)
+		snprintf(at, sizeof(at), "/proc/self/fd/%d%s", root, lf->fe->reg->name);
+	else
+		snprintf(at, sizeof(at), "%s", lf->fe->reg->name);
 	for (size_t i = 0; i < priv->nr_links; i++)
-		if (!strcmp(priv->links[i], lf->fe->reg->name))
+		if (!strcmp(priv->links[i], at))
 			return fd;
 	ret = files_grow(&priv->links, &priv->cap_links, priv->nr_links, sizeof(*priv->links));
-	saved = ret ? NULL : strdup(lf->fe->reg->name);
+	saved = ret ? NULL : strdup(at);
 	if (!saved) {
 		close(fd);
 		pr_err("out of memory");

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/fsuid.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "files/files.h"
@@ -241,6 +243,26 @@ static int take_breaking_lease(const FileLockEntry *e)
 	return ret;
 }
 
+/*
+ * A lease is the file owner's, or needs CAP_LEASE in the first user
+ * namespace: a task in a user namespace of its own takes it as the owner.
+ */
+static int take_lease(const FileLockEntry *e)
+{
+	struct stat st;
+	uid_t fsuid = -1;
+	int ret, err;
+
+	if (!fstat(e->fd, &st))
+		fsuid = setfsuid(st.st_uid);
+	ret = e->type & LEASE_BREAKING ? take_breaking_lease(e) : fcntl(e->fd, F_SETLEASE, e->type);
+	err = errno;
+	if (fsuid != (uid_t)-1)
+		setfsuid(fsuid);
+	errno = err;
+	return ret;
+}
+
 static int take_lock(const struct rst_task *t, const FileLockEntry *e)
 {
 	struct flock fl = {
@@ -256,8 +278,7 @@ static int take_lock(const struct rst_task *t, const FileLockEntry *e)
 		ret = fcntl(e->fd, F_OFD_SETLK, &fl);
 		break;
 	case FL_LEASE:
-		ret = e->type & LEASE_BREAKING ? take_breaking_lease(e) :
-						 fcntl(e->fd, F_SETLEASE, e->type);
+		ret = take_lease(e);
 		break;
 	default:
 		pr_err("filelocks.img: pid %d fd %d: a lock of unknown style %u", t->pid, e->fd,

@@ -30,6 +30,7 @@
 #include "files/kind.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "mem-hugetlb.h"
 #include "memfd.pb-c.h"
 #include "shmem.h"
@@ -117,8 +118,8 @@ static int dump_inode(struct dump_ctx *ctx, int fd, const char *link, const stru
 	if (ret)
 		return ret;
 	mie.name = name;
-	mie.uid = st->st_uid;
-	mie.gid = st->st_gid;
+	mie.uid = userns_dump_uid(st->st_uid);
+	mie.gid = userns_dump_gid(st->st_gid);
 	mie.size = st->st_size;
 	mie.shmid = st->st_ino;
 	mie.seals = seals;
@@ -282,13 +283,15 @@ static int memfd_load(struct rst_ctx *ctx, struct files_rst_priv *priv)
 /* Owner and permissions, as recorded; a chown only when it changes something. */
 static int memfd_attrs(int fd, const MemfdInodeEntry *mie)
 {
+	uid_t uid = userns_host_uid(mie->uid);
+	gid_t gid = userns_host_gid(mie->gid);
 	struct stat st;
 
 	if (fstat(fd, &st)) {
 		pr_perror("memfd:%s: cannot stat it", mie->name);
 		return -errno;
 	}
-	if ((st.st_uid != mie->uid || st.st_gid != mie->gid) && fchown(fd, mie->uid, mie->gid)) {
+	if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid)) {
 		pr_perror("memfd:%s: cannot give it to %u:%u", mie->name, mie->uid, mie->gid);
 		return -errno;
 	}

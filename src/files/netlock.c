@@ -41,6 +41,9 @@ static void prog_child(const char *const argv[], int in, bool quiet, int netns)
 
 	if (netns >= 0 && setns(netns, CLONE_NEWNET))
 		_exit(126);
+	/* A restore runs in the tree's mounts: the program is the host's. */
+	if (ns_host_enter())
+		_exit(126);
 
 	if (in < 0)
 		in = null;

@@ -1,11 +1,11 @@
 /*
  * nsfile.c - an open namespace file (/proc/PID/ns/NAME).
  *
- * Until namespaces are dumped, every task of a tree is in stasis's own
- * namespaces (ns/ns.c refuses others), and so may be a namespace file it
- * holds: that one is opened again from stasis's /proc/self/ns at restore,
- * as the same namespace the restored tree lives in.  A file of any other
- * namespace is refused by name.
+ * A file of stasis's own namespace, or of the root's own one of a kind
+ * stasis dumps (ns/ns.c), is kept by its namespace's id, as CRIU does, and
+ * opened again at restore while the pool is made: the tree's new
+ * namespace then, or stasis's own.  A file of any other namespace (or of
+ * the tree's pid namespace, made only with the root) is refused by name.
  */
 #include <linux/magic.h>
 #include <sched.h>
@@ -18,6 +18,7 @@
 #include "ns.pb-c.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "pstree.h"
 
 #ifndef CLONE_NEWTIME
@@ -55,6 +56,16 @@ static int kind_of_cflag(uint32_t cflag)
 	return -1;
 }
 
+/* Is @st task @pid's namespace @name? */
+static bool same_ns(pid_t pid, const char *name, const struct stat *st)
+{
+	char path[64];
+	struct stat its;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, name);
+	return !stat(path, &its) && its.st_ino == st->st_ino && its.st_dev == st->st_dev;
+}
+
 static int nsfile_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	NsFileEntry nfe = NS_FILE_ENTRY__INIT;
@@ -63,20 +74,23 @@ static int nsfile_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	struct stat st;
 	int k = kind_of_link(p->link);
 
-	(void)ctx;
 	if (k < 0) {
 		pr_err("unsupported: pid %d fd %d is a namespace file of an unknown kind (%s)",
 		       p->pid, p->fd, p->link);
 		return -ENOTSUP;
 	}
 	snprintf(own, sizeof(own), "/proc/self/ns/%s", ns_kinds[k].name);
-	if (stat(own, &st) || st.st_ino != p->st.st_ino || st.st_dev != p->st.st_dev) {
-		pr_err("unsupported: pid %d fd %d is %s, not stasis's own %s namespace (namespaces are not dumped yet)",
-		       p->pid, p->fd, p->link, ns_kinds[k].name);
+	if (!stat(own, &st) && st.st_ino == p->st.st_ino && st.st_dev == p->st.st_dev) {
+		nfe.ns_id = pstree_own_ns_id(ns_kinds[k].name);
+	} else if (ns_kinds[k].cflag != CLONE_NEWPID && ns_dump_has(ns_kinds[k].cflag) &&
+		   same_ns(ctx->tasks[0].pid, ns_kinds[k].name, &p->st)) {
+		nfe.ns_id = pstree_ns_id(ctx->tasks[0].pid, ns_kinds[k].name);
+	} else {
+		pr_err("unsupported: pid %d fd %d is %s, neither stasis's own %s namespace nor "
+		       "the tree's", p->pid, p->fd, p->link, ns_kinds[k].name);
 		return -ENOTSUP;
 	}
 	nfe.id = id;
-	nfe.ns_id = pstree_own_ns_id(ns_kinds[k].name);
 	nfe.ns_cflag = ns_kinds[k].cflag;
 	nfe.flags = p->flags;
 	fe.type = FD_TYPES__NS;
@@ -89,18 +103,17 @@ static int nsfile_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const NsFileEntry *nfe = f->fe->nsf;
 	int k = kind_of_cflag(nfe->ns_cflag);
-	char path[64];
 	int fd;
 
 	if (k < 0) {
 		pr_err("namespace file id %u: unknown namespace kind %#x", f->fe->id, nfe->ns_cflag);
 		return -EINVAL;
 	}
-	snprintf(path, sizeof(path), "/proc/self/ns/%s", ns_kinds[k].name);
-	fd = open(path, rst_open_flags(nfe->flags) | O_CLOEXEC);
+	fd = ns_restore_open(ns_kinds[k].name, nfe->ns_cflag, nfe->ns_id,
+			     rst_open_flags(nfe->flags));
 	if (fd < 0) {
-		pr_perror("namespace file id %u: cannot open %s", f->fe->id, path);
-		return -errno;
+		pr_err("namespace file id %u: cannot be opened", f->fe->id);
+		return fd;
 	}
 	return rst_pool_add(ctx, fd);
 }

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 #include "files/files.h"
 #include "files/kind.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "remap-file-path.pb-c.h"
 
 /*
@@ -112,7 +114,7 @@ int procpath_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	RemapFilePathEntry rpe = REMAP_FILE_PATH_ENTRY__INIT;
 	struct files_priv *priv = files_priv(ctx);
 	bool deleted;
-	char dir[32];
+	char dir[64];
 	pid_t pid;
 	int ret;
 
@@ -126,7 +128,11 @@ int procpath_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	pid = proc_pid(p->link);
 	if (!pid)
 		return 0;	/* /proc/self, /proc/kmsg, ...: nothing to lose */
-	snprintf(dir, sizeof(dir), "/proc/%d", pid);
+	/* The path is the task's: its own /proc, in a mount namespace of the tree's. */
+	if (ns_dump_has(CLONE_NEWNS))
+		snprintf(dir, sizeof(dir), "/proc/%d/root/proc/%d", p->pid, pid);
+	else
+		snprintf(dir, sizeof(dir), "/proc/%d", pid);
 	if (!deleted && access(dir, F_OK) == 0)
 		return 0;
 	if (has_pid(priv->dead_pids, priv->nr_dead_pids, pid))
@@ -280,14 +286,13 @@ int procpath_restore_send(struct rst_ctx *ctx)
 
 	if (!priv)
 		return -ENOMEM;
-	for (size_t i = 0; i < priv->nr_procpaths; i++) {
-		if (priv->procpaths[i].fd_owner)
-			continue;
-		ret = send_one(ctx, &priv->procpaths[i]);
-		if (ret)
-			return ret;
+	/* Paths name the tree's files, its /proc: opened in its mount namespace. */
+	ret = priv->nr_procpaths ? ns_tree_enter(ctx) : 0;
+	for (size_t i = 0; !ret && i < priv->nr_procpaths; i++) {
+		if (!priv->procpaths[i].fd_owner)
+			ret = send_one(ctx, &priv->procpaths[i]);
 	}
-	return 0;
+	return ns_tree_leave() ?: ret;
 }
 
 static const struct rst_procpath *procpath_of(struct rst_ctx *ctx, uint32_t id)

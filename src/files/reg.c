@@ -269,7 +269,7 @@ static int check_path(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 		reg_strip_deleted(p->link);
 		return ghost_dump(ctx, p, id);
 	}
-	if (files_stat_at_task(p->pid, p->link, &pst, S_ISLNK(p->st.st_mode))) {
+	if (files_stat_file(ctx, p, &pst)) {
 		if (errno == ENOENT)
 			return linkremap_dump(ctx, p, id);
 		pr_perror("pid %d: cannot stat %s", p->pid, p->link);
@@ -329,6 +329,17 @@ int reg_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 			pr_err("unsupported: pid %d: %s is open on mount %d, which another mount "
 			       "covers", p->pid, p->link, rfe.mnt_id);
 			return -ENOTSUP;
+		}
+		/*
+		 * On a mount of none of the tree's namespaces (mapped before the
+		 * task moved into its own): no mnt_id, as CRIU reads it, so that a
+		 * restore looks its path up in the root task's.
+		 */
+		if (at != rfe.mnt_id && files_file_root(ctx, p) == files_ns_root(p->pid) &&
+		    !files_mnt_in_ns(p->pid, rfe.mnt_id)) {
+			pr_info("pid %d: %s is on mount %d, outside the tree's namespaces", p->pid,
+				p->link, rfe.mnt_id);
+			rfe.has_mnt_id = false;
 		}
 	}
 	if (records_size(p)) {
@@ -450,15 +461,11 @@ static int reg_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t id, i
 		       remap_type_name(rm->type));
 		return -ENOTSUP;
 	}
-	if (rm) {
-		fd = ghost_get(ctx, rm->remap_id, rfe->name);
-		if (fd < 0)
-			return fd;
-		return files_reopen(fd, flags & ~O_NOFOLLOW, rfe->name);
-	}
+	if (rm)
+		return ghost_open(ctx, rm->remap_id, rfe, flags);
 	if (procpath_is_dead(priv, rfe->name))
 		return procpath_open_dead(priv, rfe->name, flags);
-	fd = open(rfe->name, rst_open_flags(flags));
+	fd = files_open_on(rfe, flags);
 	if (fd < 0) {
 		pr_perror("cannot open %s (flags %#o)", rfe->name, flags);
 		return -errno;

@@ -43,6 +43,7 @@
 #include "files/tty.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "notify.h"
 
 #ifndef TIOCGPTPEER
@@ -223,7 +224,8 @@ static int pty_settings(int slave, const TtyInfoEntry *mi, const TtyInfoEntry *s
 	struct termios t, locked;
 	struct winsize w;
 
-	if (si && si->has_uid && si->has_gid && fchown(slave, si->uid, si->gid)) {
+	if (si && si->has_uid && si->has_gid &&
+	    fchown(slave, userns_host_uid(si->uid), userns_host_gid(si->gid))) {
 		pr_perror("pty %u: cannot give the slave to %u:%u", si->pty->index, si->uid,
 			  si->gid);
 		return -errno;

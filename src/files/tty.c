@@ -47,6 +47,7 @@
 #include "files/tty.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "opts.h"
 
 /* Device numbers, from linux/major.h, and the serial ones CRIU adds. */
@@ -264,8 +265,8 @@ static int tty_info_write(struct dump_ctx *ctx, struct tty_dump *td, const struc
 	ie.rdev = p->st.st_rdev;
 	ie.has_dev = ie.has_uid = ie.has_gid = true;
 	ie.dev = p->st.st_dev;
-	ie.uid = p->st.st_uid;
-	ie.gid = p->st.st_gid;
+	ie.uid = userns_dump_uid(p->st.st_uid);
+	ie.gid = userns_dump_gid(p->st.st_gid);
 	if (k->type == TTY_TYPE__PTY) {
 		pe.index = index;
 		ie.pty = &pe;

@@ -18,6 +18,7 @@
 #include "files/unix.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "sk-packet.pb-c.h"
 #include "sk-unix.pb-c.h"
 
@@ -162,6 +163,67 @@ static int enter_dir(const UnixSkEntry *u, int *old)
 	return 0;
 }
 
+/*
+ * Where a named socket's path is looked up at restore: in the mount
+ * namespace of its mount, and, when another mount covers its directory
+ * now, inside a copy of its mount alone (a chroot there for the while).
+ */
+struct sk_at {
+	int in;			/* moved into another mount namespace */
+	int root, cwd;		/* the controller's own, while chrooted */
+};
+
+static int at_leave(struct sk_at *a)
+{
+	int ret = 0;
+
+	if (a->root >= 0 && (fchdir(a->root) || chroot(".") || fchdir(a->cwd))) {
+		pr_perror("cannot return to the controller's root");
+		ret = -errno;
+	}
+	if (a->root >= 0)
+		close(a->root);
+	if (a->cwd >= 0)
+		close(a->cwd);
+	a->root = a->cwd = -1;
+	if (a->in)
+		ret = mntns_back() ?: ret;
+	a->in = 0;
+	return ret;
+}
+
+static int at_enter(const UnixSkEntry *u, struct sk_at *a)
+{
+	char path[PATH_MAX + sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int flat;
+
+	*a = (struct sk_at){ 0, -1, -1 };
+	if (!u->has_mnt_id || u->mnt_id < 0 || !u->name.len || !u->name.data[0])
+		return 0;
+	a->in = mntns_enter_of(u->mnt_id);
+	if (a->in < 0)
+		return a->in;
+	/* A relative name is of its directory (enter_dir() goes there, inside). */
+	if (snprintf(path, sizeof(path), "%s%s%.*s", u->name.data[0] == '/' ? "" : u->name_dir ?: "",
+		     u->name.data[0] == '/' ? "" : "/", (int)u->name.len, u->name.data) >=
+	    (int)sizeof(path) || path[0] != '/')
+		return 0;
+	flat = mntns_flat_if_covered(u->mnt_id, path);
+	if (flat < 0)
+		return 0;
+	a->root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	a->cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (a->root < 0 || a->cwd < 0 || fchdir(flat) || chroot(".")) {
+		pr_perror("unix socket %u: cannot reach %s under the mount over it", u->ino, path);
+		close(flat);
+		at_leave(a);
+		return -EIO;
+	}
+	close(flat);
+	pr_info("unix socket %u: %s reached under the mount over its directory", u->ino, path);
+	return 0;
+}
+
 static void leave_dir(int old)
 {
 	if (old >= 0 && fchdir(old))
@@ -269,11 +331,17 @@ static int bind_name(struct unix_rst *ur, int fd, const UnixSkEntry *u)
 	socklen_t len = make_addr(u, &sa);
 	bool path = sa.sun_path[0];
 	struct stat st;
+	struct sk_at at;
 	int old, ret;
 
-	ret = enter_dir(u, &old);
+	ret = at_enter(u, &at);
 	if (ret)
 		return ret;
+	ret = enter_dir(u, &old);
+	if (ret) {
+		at_leave(&at);
+		return ret;
+	}
 	if (path && u->deleted) {
 		ret = bind_deleted(ur, fd, u, &sa, len);
 		goto out;
@@ -288,14 +356,15 @@ static int bind_name(struct unix_rst *ur, int fd, const UnixSkEntry *u)
 	}
 	if (path && u->file_perms &&
 	    (chmod(sa.sun_path, u->file_perms->mode & 07777) ||
-	     lchown(sa.sun_path, u->file_perms->uid, u->file_perms->gid))) {
+	     lchown(sa.sun_path, userns_host_uid(u->file_perms->uid),
+		    userns_host_gid(u->file_perms->gid)))) {
 		pr_perror("unix socket %u: cannot give %s its owner and mode", u->ino,
 			  sa.sun_path);
 		ret = -errno;
 	}
 out:
 	leave_dir(old);
-	return ret;
+	return at_leave(&at) ?: ret;
 }
 
 static int set_int(int fd, int opt, int v)
@@ -473,6 +542,7 @@ static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const 
 	struct sockaddr_un sa;
 	uint32_t held;
 	socklen_t len;
+	struct sk_at at;
 	int ret, old;
 
 	if (pf->fe->usk->uflags & USK_EXTERN) {
@@ -500,6 +570,9 @@ static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const 
 			goto out;
 	}
 	len = make_addr(pf->fe->usk, &sa);
+	ret = at_enter(pf->fe->usk, &at);
+	if (ret)
+		goto out;
 	ret = enter_dir(pf->fe->usk, &old);
 	if (!ret && connect(fd, (struct sockaddr *)&sa, len)) {
 		pr_perror("unix socket %u: cannot connect it to socket %u", u->ino,
@@ -507,6 +580,7 @@ static int connect_peer(struct rst_ctx *ctx, struct unix_rst *ur, int fd, const 
 		ret = -errno;
 	}
 	leave_dir(old);
+	ret = at_leave(&at) ?: ret;
 out:
 	while (ur->nr_rm > rm_mark)
 		do_removal(&ur->rm[--ur->nr_rm]);
@@ -736,6 +810,7 @@ static int connect_accept(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSk
 	char aside[sizeof(((struct sockaddr_un *)0)->sun_path) + 32];
 	struct sockaddr_un sa;
 	socklen_t len = make_addr(su, &sa);
+	struct sk_at at;
 	int l, old, ret;
 
 	*s = -1;
@@ -745,9 +820,14 @@ static int connect_accept(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSk
 	ret = cu->name.len ? bind_name(ur, *c, cu) : 0;
 	if (ret)
 		return ret;
-	ret = enter_dir(su, &old);
+	ret = at_enter(su, &at);
 	if (ret)
 		return ret;
+	ret = enter_dir(su, &old);
+	if (ret) {
+		at_leave(&at);
+		return ret;
+	}
 	if (lf && lf->fe->usk->ino == ur->lst_ino)
 		l = ur->lst_fd;
 	else
@@ -760,7 +840,7 @@ static int connect_accept(struct rst_ctx *ctx, struct unix_rst *ur, const UnixSk
 	if (!lf && l >= 0)
 		temp_listener_end(su, l, aside);
 	leave_dir(old);
-	return ret;
+	return at_leave(&at) ?: ret;
 }
 
 /* A connected stream pair of which one end has a name: accepted from a listener. */

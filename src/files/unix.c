@@ -22,7 +22,9 @@
  * descriptors in flight in a queue (SCM_RIGHTS), peers outside the tree.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/netlink.h>
+#include <linux/openat2.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <linux/unix_diag.h>
@@ -30,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -440,38 +444,75 @@ static int check_supported(const struct file_parms *p, const struct unix_diag_in
  * (name_dir): the file is looked for there, and if it is gone, that is
  * where it was.
  */
+/*
+ * Is the socket file at @path (absolute, in task @p->pid's namespace, not
+ * stasis's) on the namespace's root mount, under a mount that now covers
+ * its directory?  Then @st is its stat.
+ */
+static bool under_mounts(const struct file_parms *p, const char *path,
+			 const struct unix_diag_info *ui, struct stat *st)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | O_NOFOLLOW,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int flat, fd;
+	bool found;
+
+	if (files_in_my_mntns(p->pid))
+		return false;
+	flat = files_ns_flat_root(p->pid);
+	fd = flat < 0 ? -1 : syscall(SYS_openat2, flat, path, &how, sizeof(how));
+	found = fd >= 0 && !fstat(fd, st) && S_ISSOCK(st->st_mode) && st->st_ino == ui->vfs_ino;
+	if (fd >= 0)
+		close(fd);
+	return found;
+}
+
 static int dump_path(const struct file_parms *p, const struct unix_diag_info *ui,
 		     UnixSkEntry *ue, FilePermsEntry *perms, char *dir, size_t dirlen)
 {
-	bool rel = ui->name[0] != '/';
-	char path[PATH_MAX];
+	bool rel = ui->name[0] != '/', found;
+	char path[PATH_MAX], full[2 * PATH_MAX];
 	struct stat st;
 	ssize_t n;
 
-	if (rel)
+	if (rel) {
+		/* A relative one is of its working directory, still. */
+		snprintf(path, sizeof(path), "/proc/%d/cwd", p->pid);
+		n = readlink(path, dir, dirlen - 1);
+		if (n <= 0) {
+			pr_perror("pid %d: cannot read its working directory", p->pid);
+			return -errno;
+		}
+		dir[n] = 0;
+		ue->name_dir = dir;
 		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", p->pid, ui->name);
-	else
-		snprintf(path, sizeof(path), "%s", ui->name);
-	if ((rel ? stat(path, &st) : files_stat_at_task(p->pid, path, &st, false)) ||
-	    !S_ISSOCK(st.st_mode) || !ui->has_vfs || st.st_ino != ui->vfs_ino) {
-		/* A relative one is taken to be of its working directory still. */
-		ue->has_deleted = ue->deleted = 1;
+		snprintf(full, sizeof(full), "%s/%s", dir, ui->name);
 	} else {
-		perms->mode = st.st_mode;
-		perms->uid = st.st_uid;
-		perms->gid = st.st_gid;
-		ue->file_perms = perms;
+		snprintf(path, sizeof(path), "%s", ui->name);
+		snprintf(full, sizeof(full), "%s", ui->name);
 	}
-	if (!rel)
+	found = !(rel ? stat(path, &st) : files_stat_at_task(p->pid, path, &st, false)) &&
+		S_ISSOCK(st.st_mode) && ui->has_vfs && st.st_ino == ui->vfs_ino;
+	if (!found && ui->has_vfs && full[0] == '/' && under_mounts(p, full, ui, &st)) {
+		/* Its file is on the namespace's root mount, under a mount that covers it now. */
+		ue->has_mnt_id = true;
+		ue->mnt_id = files_fd_mnt_id(files_ns_root(p->pid));
+		pr_info("pid %d: the unix socket on %s is under a mount over its directory", p->pid,
+			full);
+	} else if (!found) {
+		ue->has_deleted = ue->deleted = 1;
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/cwd", p->pid);
-	n = readlink(path, dir, dirlen - 1);
-	if (n <= 0) {
-		pr_perror("pid %d: cannot read its working directory", p->pid);
-		return -errno;
+	} else if (!rel && !files_in_my_mntns(p->pid)) {
+		/* As CRIU: the mount it is on, so that it is bound again in its namespace. */
+		ue->has_mnt_id = true;
+		ue->mnt_id = files_path_mnt_id(p->pid, path);
 	}
-	dir[n] = 0;
-	ue->name_dir = dir;
+	perms->mode = st.st_mode;
+	perms->uid = userns_dump_uid(st.st_uid);
+	perms->gid = userns_dump_gid(st.st_gid);
+	ue->file_perms = perms;
 	return 0;
 }
 

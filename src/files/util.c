@@ -9,15 +9,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <sched.h>
 #include <linux/openat2.h>
 #include <unistd.h>
 
 #include "files/files.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 
 int files_grow(void *arr, size_t *cap, size_t nr, size_t size)
 {
@@ -205,6 +209,20 @@ int files_img_read_all(struct rst_ctx *ctx, enum img_type type, unsigned long id
 	return 0;
 }
 
+int files_open_on(const RegFileEntry *rfe, int flags)
+{
+	int root = rfe->has_mnt_id ? mntns_root_of(rfe->mnt_id) : -1;
+	struct open_how how = {
+		.flags = (uint64_t)rst_open_flags(flags),
+		.resolve = RESOLVE_IN_ROOT,
+	};
+
+	if (root < 0)
+		return open(rfe->name, rst_open_flags(flags));
+	/* Its mount is in another namespace than the root task's: the path is from its root. */
+	return syscall(SYS_openat2, root, rfe->name, &how, sizeof(how));
+}
+
 int files_reopen(int fd, int flags, const char *what)
 {
 	char path[64];
@@ -213,8 +231,11 @@ int files_reopen(int fd, int flags, const char *what)
 	/* O_TMPFILE carries O_DIRECTORY, which the file it made is not. */
 	if ((flags & O_TMPFILE) == O_TMPFILE)
 		flags &= ~O_DIRECTORY;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	nfd = open(path, rst_open_flags(flags));
+	/* Through stasis's /proc: the tree's mount namespace may have none. */
+	snprintf(path, sizeof(path), "fd/%d", fd);
+	nfd = rst_open_self(path, rst_open_flags(flags) & ~O_CLOEXEC);
+	if (nfd >= 0 && !(flags & O_CLOEXEC))
+		fcntl(nfd, F_SETFD, 0);
 	if (nfd < 0) {
 		pr_perror("%s: cannot open it again with flags %#o", what, flags);
 		return -errno;
@@ -235,33 +256,206 @@ bool files_in_my_mntns(pid_t pid)
 	return stat(path, &st) || st.st_ino == mine;
 }
 
-/* @path opened O_PATH in task @pid's root and mounts (another namespace than stasis's). */
+/*
+ * The root of each mount namespace of the tree that is not stasis's, as
+ * entering it shows it (the top mount on its root): what the /proc/PID/fd
+ * links of its files are paths from, whatever the task's own root
+ * (a chrooted task's too).  Kept for the dump.
+ */
+static struct ns_root {
+	ino_t ino;
+	int fd;
+	int flat;	/* a copy of its root mount alone (without what is mounted on it), or -1 */
+} ns_roots[16];
+static size_t nr_ns_roots;
+
+/*
+ * In a child: enter @pid's mount namespace and send its "/" back on @sk,
+ * or with @flat a detached copy of the root mount alone (a mount is
+ * copied only from inside its namespace).
+ */
+static void send_ns_root(pid_t pid, int sk, bool flat)
+{
+	char path[64], cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 0;
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int ns, fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0 || setns(ns, CLONE_NEWNS))
+		_exit(1);
+	fd = flat ? open_tree(AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC) :
+		    open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		_exit(1);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	_exit(sendmsg(sk, &mh, 0) == 1 ? 0 : 1);
+}
+
+static int recv_ns_root(int sk)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], b;
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sk, &mh, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/* What send_ns_root() sends for @pid: the fd, or -1. */
+static int fetch_ns_root(pid_t pid, bool flat)
+{
+	int sk[2], fd;
+	pid_t child;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sk))
+		return -1;
+	child = fork();
+	if (!child)
+		send_ns_root(pid, sk[1], flat);
+	close(sk[1]);
+	fd = child < 0 ? -1 : recv_ns_root(sk[0]);
+	close(sk[0]);
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	if (fd < 0) {
+		pr_err("pid %d: cannot find the root of its mount namespace", pid);
+		errno = EIO;
+	}
+	return fd;
+}
+
+/* The cache entry of task @pid's mount namespace (not stasis's), its root found; NULL. */
+static struct ns_root *ns_entry(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	if (stat(path, &st))
+		return NULL;
+	for (size_t i = 0; i < nr_ns_roots; i++)
+		if (ns_roots[i].ino == st.st_ino)
+			return &ns_roots[i];
+	if (nr_ns_roots == sizeof(ns_roots) / sizeof(ns_roots[0])) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	fd = fetch_ns_root(pid, false);
+	if (fd < 0)
+		return NULL;
+	ns_roots[nr_ns_roots] = (struct ns_root){ st.st_ino, fd, -1 };
+	return &ns_roots[nr_ns_roots++];
+}
+
+/* The root of task @pid's mount namespace (not stasis's); not the caller's to close. */
+static int ns_root_of(pid_t pid)
+{
+	struct ns_root *r = ns_entry(pid);
+
+	return r ? r->fd : -1;
+}
+
+int files_ns_flat_root(pid_t pid)
+{
+	struct ns_root *r = ns_entry(pid);
+
+	if (r && r->flat < 0)
+		r->flat = fetch_ns_root(pid, true);
+	return r ? r->flat : -1;
+}
+
+int files_ns_root(pid_t pid)
+{
+	return files_in_my_mntns(pid) ? AT_FDCWD : ns_root_of(pid);
+}
+
+void files_ns_roots_drop(void)
+{
+	for (size_t i = 0; i < nr_ns_roots; i++) {
+		close(ns_roots[i].fd);
+		if (ns_roots[i].flat >= 0)
+			close(ns_roots[i].flat);
+	}
+	nr_ns_roots = 0;
+}
+
+int files_file_root(struct dump_ctx *ctx, const struct file_parms *p)
+{
+	int mnt = files_fd_mnt_id(p->lfd);
+
+	if (files_in_my_mntns(p->pid) || files_mnt_in_ns(p->pid, mnt))
+		return files_ns_root(p->pid);
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		if (ctx->tasks[i].ct->state != COMPEL_TASK_ZOMBIE &&
+		    files_mnt_in_ns(ctx->tasks[i].pid, mnt))
+			return files_ns_root(ctx->tasks[i].pid);
+	return files_ns_root(p->pid);
+}
+
+int files_stat_file(struct dump_ctx *ctx, const struct file_parms *p, struct stat *st)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC | (S_ISLNK(p->st.st_mode) ? O_NOFOLLOW : 0),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	bool nofollow = S_ISLNK(p->st.st_mode);
+	int root, fd, err;
+
+	/* The task's own namespace first: the file's mount is looked for only when that fails. */
+	if (!files_stat_at_task(p->pid, p->link, st, nofollow) &&
+	    st->st_dev == p->st.st_dev && st->st_ino == p->st.st_ino)
+		return 0;
+	if (files_in_my_mntns(p->pid))
+		return fstatat(AT_FDCWD, p->link, st, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
+	root = files_file_root(ctx, p);
+	if (root < 0)
+		return -1;
+	fd = syscall(SYS_openat2, root, p->link, &how, sizeof(how));
+	if (fd < 0)
+		return -1;
+	err = fstat(fd, st) ? errno : 0;
+	close(fd);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+/* @path opened O_PATH in task @pid's mount namespace (another than stasis's). */
 static int open_at_task(pid_t pid, const char *path, bool nofollow)
 {
 	struct open_how how = {
 		.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0),
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
-	char root[64];
-	int rfd, fd, err;
+	int rfd = ns_root_of(pid);
 
-	snprintf(root, sizeof(root), "/proc/%d/root", pid);
-	rfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rfd < 0)
 		return -1;
-	fd = syscall(SYS_openat2, rfd, path, &how, sizeof(how));
-	err = errno;
-	close(rfd);
-	errno = err;
-	return fd;
+	return syscall(SYS_openat2, rfd, path, &how, sizeof(how));
 }
 
 /*
  * stat(2) of @path, a /proc/PID/fd link of task @pid, as that task sees
  * it.  In stasis's mount namespace the link is a path of stasis's own
- * (chroot or not); in another, one from that namespace's root, which is
- * the task's root there (pivot_root): looked up from /proc/PID/root, its
- * symlinks too.  0, or -1 and errno.
+ * (chroot or not); in another, one from that namespace's root (not the
+ * task's root, which a chroot moves): looked up from there, its symlinks
+ * too.  0, or -1 and errno.
  */
 int files_stat_at_task(pid_t pid, const char *path, struct stat *st, bool nofollow)
 {

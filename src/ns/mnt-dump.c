@@ -20,6 +20,7 @@
 #include "ns/mnt.h"
 #include "ns/ns.h"
 #include "dump.h"
+#include "pstree.h"
 
 #define KDEV(ma, mi)	(((ma) << 20) | (mi))	/* the kernel's dev_t, as CRIU keeps it */
 
@@ -74,6 +75,20 @@ static unsigned int opt_flags(char *opts, const struct opt_flag *tab, size_t n, 
 		}
 	}
 	return flags;
+}
+
+static void entry_free(MntEntry *e);
+
+/* Its uid= and gid= options as the tree sees them, as CRIU writes them. */
+static bool ids_inside(MntEntry *e)
+{
+	char *o = userns_mount_opts(e->options, false);
+
+	if (!o)
+		return false;
+	free(e->options);
+	e->options = o;
+	return true;
 }
 
 static void entry_free(MntEntry *e)
@@ -144,6 +159,11 @@ static int parse_line(char *line, MntEntry **out, char **type)
 		return -ENOMEM;
 	}
 	e->sb_flags = opt_flags(sb, sb_opts, sizeof(sb_opts) / sizeof(sb_opts[0]), e->options);
+	if (!ids_inside(e)) {
+		entry_free(e);
+		free(*type);
+		return -ENOMEM;
+	}
 	if (strlen(e->root) > 9 && !strcmp(e->root + strlen(e->root) - 9, "//deleted")) {
 		e->root[strlen(e->root) - 9] = '\0';
 		e->has_deleted = e->deleted = true;
@@ -214,8 +234,9 @@ static int mark_external(struct tree *t, const struct opts *o)
 			pr_err("unsupported: --external %s (external mounts found by stasis itself)", x);
 			return -ENOTSUP;
 		}
+		/* A mount point of the root task's namespace, as CRIU reads it. */
 		for (size_t j = 0; j < t->n; j++)
-			if (strlen(t->m[j].e->mountpoint) == (size_t)(end - x - 4) &&
+			if (!t->m[j].ns && strlen(t->m[j].e->mountpoint) == (size_t)(end - x - 4) &&
 			    !strncmp(t->m[j].e->mountpoint, x + 4, end - x - 4))
 				m = &t->m[j];
 		if (!m) {
@@ -227,6 +248,85 @@ static int mark_external(struct tree *t, const struct opts *o)
 			return -ENOMEM;
 	}
 	return 0;
+}
+
+/*
+ * The mount of stasis's own namespace that tree mount @m is a bind of (same
+ * superblock, a root that holds @m's), the one sharing with it first: NULL
+ * if none.
+ */
+static const struct mnt *outside_match(const struct tree *own, const MntEntry *m)
+{
+	const struct mnt *best = NULL;
+
+	for (size_t i = 0; i < own->n; i++) {
+		const MntEntry *o = own->m[i].e;
+
+		if (o->root_dev != m->root_dev || o->fstype != m->fstype ||
+		    strcmp(o->source, m->source) || !mnt_under(o->root, m->root))
+			continue;
+		best = &own->m[i];
+		if (((m->flags & MS_SHARED) && o->shared_id == m->shared_id) ||
+		    ((m->flags & MS_SLAVE) && o->shared_id == m->master_id))
+			break;
+	}
+	return best;
+}
+
+/* Tree mount @m, a bind of @o outside: external, made again from @o's path, as CRIU keeps it. */
+static int auto_one(const struct opts *opts, struct mnt *m, const MntEntry *o)
+{
+	const char *rest = mnt_under(o->root, m->e->root);
+	char *src;
+
+	if ((m->e->flags & MS_SHARED) && !opts->ext_sharing)
+		return 0;
+	if ((m->e->flags & MS_SLAVE) &&
+	    (!opts->ext_masters || (m->e->master_id != o->shared_id && m->e->master_id != o->master_id)))
+		return 0;
+	if (asprintf(&src, "%s%s%s", o->mountpoint, *rest && strcmp(o->mountpoint, "/") ? "/" : "",
+		     rest) < 0)
+		return -ENOMEM;
+	m->e->ext_key = strdup(MNT_AUTO_KEY);
+	if (!m->e->ext_key) {
+		free(src);
+		return -ENOMEM;
+	}
+	free(m->e->source);
+	m->e->source = src;
+	pr_info("mount %u (%s): external, a bind of %s outside", m->e->mnt_id, m->e->mountpoint,
+		src);
+	return 0;
+}
+
+static void tree_free(struct tree *t);
+
+/*
+ * --external mnt[] (or --ext-mount-map auto): each mount of the tree that
+ * is a bind of a mount of stasis's own namespace is external, its path
+ * there kept in its source; shared or a slave only with
+ * --enable-external-sharing or -masters, as CRIU decides.
+ */
+static int auto_external(struct tree *t, const struct opts *opts)
+{
+	struct tree own = { 0 };
+	int ret;
+
+	if (!opts || !opts->ext_mnt_auto)
+		return 0;
+	ret = read_mountinfo(getpid(), &own);
+	for (size_t i = 0; !ret && i < t->n; i++) {
+		struct mnt *m = &t->m[i];
+		const struct mnt *o;
+
+		if (m->e->ext_key || !strcmp(m->e->mountpoint, "/"))
+			continue;
+		o = outside_match(&own, m->e);
+		if (o)
+			ret = auto_one(opts, m, o->e);
+	}
+	tree_free(&own);
+	return ret;
 }
 
 struct reach {
@@ -257,10 +357,11 @@ static FILE *self_file(int self, const char *name)
  * (opened at the tmpfs's mount point, but not on it) landed in, which
  * covers the tmpfs there or above.  0, or -1.
  */
-static int uncover(int self, int fd, const MntEntry *e)
+/* The root and mount point (unescaped) of the mount @fd is on, from @self's mountinfo; 0, -1. */
+static int fd_mount(int self, int fd, char *root, char *mp)
 {
-	char name[32], line[PATH_MAX + 256], mp[PATH_MAX];
-	int id = -1, mid;
+	char name[32], line[2 * PATH_MAX + 256];
+	int id = -1, mid, ret = -1;
 	FILE *f;
 
 	snprintf(name, sizeof(name), "fdinfo/%d", fd);
@@ -271,22 +372,63 @@ static int uncover(int self, int fd, const MntEntry *e)
 	if (f)
 		fclose(f);
 	f = self_file(self, "mountinfo");
-	mp[0] = '\0';
-	while (f && id >= 0 && fgets(line, sizeof(line), f))
-		if (sscanf(line, "%d %*d %*s %*s %4095s", &mid, mp) == 2 && mid == id)
-			break;
+	while (f && id >= 0 && ret && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%d %*d %*s %4095s %4095s", &mid, root, mp) == 3 && mid == id)
+			ret = 0;
 	if (f)
 		fclose(f);
+	if (!ret) {
+		unescape(root);
+		unescape(mp);
+	}
+	return ret;
+}
+
+static int uncover(int self, int fd, const MntEntry *e)
+{
+	char root[PATH_MAX], mp[PATH_MAX] = "";
+
+	if (fd_mount(self, fd, root, mp))
+		mp[0] = '\0';
 	if (!mp[0]) {
 		pr_err("mount %u: cannot find what covers %s", e->mnt_id, e->mountpoint);
 		return -1;
 	}
-	unescape(mp);
 	if (umount2(mp, MNT_DETACH)) {
 		pr_perror("mount %u: cannot uncover %s (take %s off)", e->mnt_id, e->mountpoint, mp);
 		return -1;
 	}
 	return 0;
+}
+
+/* The deepest directory above @path that is there, open; -1 (ENOENT) when that is /. */
+static int open_deepest(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int fd = -1;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while (fd < 0 && (slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = '\0';
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		errno = ENOENT;
+	return fd;
+}
+
+static int make_private(void)
+{
+	return unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ? -1 : 0;
+}
+
+static bool other_userns(pid_t pid)
+{
+	struct stat a, b;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+	return !stat(path, &a) && !stat("/proc/self/ns/user", &b) && a.st_ino != b.st_ino;
 }
 
 /*
@@ -300,27 +442,45 @@ static int reach_mount(const void *arg)
 {
 	const struct reach *r = arg;
 	const char *mp = r->e->mountpoint;
-	char path[64];
+	char path[64], root[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
 	int own, ns, self, fd = -1, copy;
+	bool priv;
 
 	own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", r->pid);
 	ns = open(path, O_RDONLY | O_CLOEXEC);
-	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || unshare(CLONE_NEWNS) ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
-		pr_perror("mount %u: cannot get a private copy of the tree's mounts", r->e->mnt_id);
+	/*
+	 * A private copy, where an unbindable mount may be cloned and a
+	 * covered one uncovered; in a tree with a user namespace of its own,
+	 * only to uncover (a copy made from outside it locks its mounts, and
+	 * a locked one cannot be cloned alone).
+	 */
+	priv = !other_userns(r->pid);
+	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || (priv && make_private())) {
+		pr_perror("mount %u: cannot enter the tree's mounts", r->e->mnt_id);
 		return -1;
 	}
 	for (int i = 0; i < 64; i++) {
 		fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/* A mount over a directory above it hides the path: take that one off. */
+		if (fd < 0 && errno == ENOENT)
+			fd = open_deepest(mp);
 		if (fd < 0) {
 			pr_perror("mount %u: cannot open %s", r->e->mnt_id, mp);
 			return -1;
 		}
-		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev)
+		/* Its superblock, and its root: a bind of a part of it may be over it. */
+		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev &&
+		    !fd_mount(self, fd, root, dir) && !strcmp(root, r->e->root))
 			break;
+		if (!priv && make_private()) {
+			pr_perror("mount %u: cannot get a private copy of the tree's mounts",
+				  r->e->mnt_id);
+			return -1;
+		}
+		priv = true;
 		if (uncover(self, fd, r->e))
 			return -1;
 		close(fd);
@@ -367,30 +527,76 @@ static int tar_dump(struct dump_ctx *ctx, pid_t pid, const struct mnt *m)
 	return ret;
 }
 
-int mnt_dump(struct dump_ctx *ctx, uint32_t id)
+/* The next mount namespace of the tree after @after (by id, not @root's): its id and a task in it. */
+static uint32_t next_ns(struct dump_ctx *ctx, uint32_t root, uint32_t after, pid_t *pid)
+{
+	uint32_t best = 0;
+
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		uint32_t its;
+
+		if (ctx->tasks[i].ct->state == COMPEL_TASK_ZOMBIE)
+			continue;	/* a zombie has no namespaces left */
+		its = pstree_ns_id(ctx->tasks[i].pid, "mnt");
+		if (its != root && its > after && (!best || its <= best)) {
+			if (its != best)
+				*pid = ctx->tasks[i].pid;
+			best = its;
+		}
+	}
+	return best;
+}
+
+/*
+ * Every mount namespace of the tree, the root's (@id) first, then the
+ * others by id, each read from the mountinfo of a task in it.
+ */
+static int read_namespaces(struct dump_ctx *ctx, uint32_t id, struct tree *t)
 {
 	pid_t pid = ctx->tasks[0].pid;
+	int ret = 0;
+
+	for (uint32_t ns = id; !ret && ns; ns = next_ns(ctx, id, t->nr_ns > 1 ? ns : 0, &pid)) {
+		if (ns != id)
+			pr_info("pid %d is in another mount namespace (%u) than the root's (%u)",
+				pid, ns, id);
+		ret = mnt_tree_ns(t, ns);
+		if (!ret)
+			t->ns[t->nr_ns - 1].pid = pid;
+		ret = ret ?: read_mountinfo(pid, t);
+	}
+	return ret;
+}
+
+int mnt_dump(struct dump_ctx *ctx, uint32_t id)
+{
 	struct tree t = { 0 };
-	struct img *img = NULL;
 	int ret;
 
-	ret = read_mountinfo(pid, &t) ?: mark_external(&t, ctx->opts) ?: mnt_plan(&t, ctx->opts, true);
+	ret = read_namespaces(ctx, id, &t) ?: mark_external(&t, ctx->opts) ?:
+	      auto_external(&t, ctx->opts) ?:
+	      mnt_plan(&t, ctx->opts, true);
 	for (size_t i = 1; !ret && i < t.n; i++) {
 		const struct fs_kind *fs = mnt_fs_by_code(t.m[i].e->fstype);
 
 		if (!t.m[i].src && !t.m[i].e->ext_key && fs && fs->how == FS_TAR)
-			ret = tar_dump(ctx, pid, &t.m[i]);
+			ret = tar_dump(ctx, t.ns[t.m[i].ns].pid, &t.m[i]);
 	}
-	if (!ret)
-		ret = img_open(&img, ctx->dirfd, IMG_MNTS, id, O_WRONLY);
-	for (size_t i = 0; !ret && i < t.n; i++) {
-		pr_info("mount namespace %u: mount %u on %s (%#x:%s, parent %u)", id,
-			t.m[i].e->mnt_id, t.m[i].e->mountpoint, t.m[i].e->root_dev, t.m[i].e->root,
-			t.m[i].e->parent_mnt_id);
-		ret = img_write_msg(img, &t.m[i].e->base);
+	for (size_t k = 0; !ret && k < t.nr_ns; k++) {
+		struct img *img = NULL;
+
+		ret = img_open(&img, ctx->dirfd, IMG_MNTS, t.ns[k].id, O_WRONLY);
+		for (size_t i = 0; !ret && i < t.n; i++) {
+			if (t.m[i].ns != k)
+				continue;
+			pr_info("mount namespace %u: mount %u on %s (%#x:%s, parent %u)", t.ns[k].id,
+				t.m[i].e->mnt_id, t.m[i].e->mountpoint, t.m[i].e->root_dev,
+				t.m[i].e->root, t.m[i].e->parent_mnt_id);
+			ret = img_write_msg(img, &t.m[i].e->base);
+		}
+		if (img)
+			ret = img_close(img) ?: ret;
 	}
-	if (img)
-		ret = img_close(img) ?: ret;
 	tree_free(&t);
 	return ret;
 }

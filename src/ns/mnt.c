@@ -105,48 +105,96 @@ static int cmp_depth(const void *a, const void *b)
 {
 	const struct mnt *x = a, *y = b;
 
+	if (x->ns != y->ns)
+		return x->ns < y->ns ? -1 : 1;
 	if (x->depth != y->depth)
 		return x->depth < y->depth ? -1 : 1;
-	return x->e->mnt_id < y->e->mnt_id ? -1 : x->e->mnt_id > y->e->mnt_id;
+	/* Not by mnt_id: the kernel gives a freed id to a later mount. */
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* Each mount's depth below the root; the mounts sorted parents first. */
-static int order(struct tree *t)
+/* The mount on / of namespace @k, or NULL (said). */
+static struct mnt *ns_root(struct tree *t, unsigned int k)
 {
 	struct mnt *root = NULL;
 
 	for (size_t i = 0; i < t->n; i++) {
-		if (strcmp(t->m[i].e->mountpoint, "/"))
+		if (t->m[i].ns != k || strcmp(t->m[i].e->mountpoint, "/"))
 			continue;
 		if (root) {
 			pr_err("unsupported: mounts %u and %u are both on / (an overmounted root)",
 			       root->e->mnt_id, t->m[i].e->mnt_id);
-			return -ENOTSUP;
+			return NULL;
 		}
 		root = &t->m[i];
 	}
-	if (!root) {
-		pr_err("the mount namespace has no mount on /");
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < t->n; i++) {
-		struct mnt *m = &t->m[i];
-		unsigned int d = 0;
+	if (!root)
+		pr_err("mount namespace %u has no mount on /", t->ns[k].id);
+	return root;
+}
 
-		for (struct mnt *p = m; p != root; d++) {
-			p = by_id(t, p->e->parent_mnt_id);
-			if (!p || d > t->n) {
-				pr_err("mount %u (%s): not below the root mount %u", m->e->mnt_id,
-				       m->e->mountpoint, root->e->mnt_id);
-				return -EINVAL;
-			}
+/*
+ * Of two mounts on one parent, the one whose mount point is below the
+ * other's (a propagated copy the other now covers) goes first: its path in
+ * the parent is reached only while the other is not there yet.
+ */
+static void covered_first(struct tree *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		for (size_t j = i + 1; j < t->n; j++) {
+			struct mnt *a = &t->m[i], *b = &t->m[j], tmp;
+			const char *rest;
+
+			if (a->ns != b->ns || a->depth != b->depth)
+				break;
+			if (!a->depth || a->e->parent_mnt_id != b->e->parent_mnt_id)
+				continue;
+			rest = mnt_under(a->e->mountpoint, b->e->mountpoint);
+			if (!rest || !*rest)
+				continue;
+			tmp = *b;
+			memmove(&t->m[i + 1], &t->m[i], (j - i) * sizeof(*t->m));
+			t->m[i] = tmp;
+			j = i;	/* the new one at i against those after it */
 		}
-		m->depth = d;
+	}
+}
+
+/* Each mount's depth below its namespace's root; the mounts sorted parents first. */
+static int order(struct tree *t)
+{
+	for (size_t k = 0; k < t->nr_ns; k++) {
+		struct mnt *root = ns_root(t, k);
+
+		if (!root)
+			return -ENOTSUP;
+		for (size_t i = 0; i < t->n; i++) {
+			struct mnt *m = &t->m[i];
+			unsigned int d = 0;
+
+			for (struct mnt *p = m; m->ns == k && p != root; d++) {
+				p = by_id(t, p->e->parent_mnt_id);
+				if (!p || p->ns != k || d > t->n) {
+					pr_err("mount %u (%s): not below the root mount %u",
+					       m->e->mnt_id, m->e->mountpoint, root->e->mnt_id);
+					return -EINVAL;
+				}
+			}
+			if (m->ns == k)
+				m->depth = d;
+		}
 	}
 	qsort(t->m, t->n, sizeof(*t->m), cmp_depth);
-	t->root = &t->m[0];
-	for (size_t i = 1; i < t->n; i++)
-		t->m[i].parent = by_id(t, t->m[i].e->parent_mnt_id);
+	covered_first(t);
+	for (size_t i = 0; i < t->n; i++) {
+		struct mnt *m = &t->m[i];
+
+		if (m->depth)
+			m->parent = by_id(t, m->e->parent_mnt_id);
+		else
+			t->ns[m->ns].root = m;
+	}
+	t->root = t->ns[0].root;
 	return 0;
 }
 
@@ -161,8 +209,13 @@ static int plan_one(struct tree *t, size_t i, const struct opts *o, bool dump)
 
 	if (m->e->ext_key) {
 		if (!ext_path(o, m->e->ext_key, dump)) {
-			pr_err("mount %u (%s) is external: --external mnt[%s]:PATH is needed",
-			       m->e->mnt_id, m->e->mountpoint, m->e->ext_key);
+			if (!strcmp(m->e->ext_key, MNT_AUTO_KEY))
+				pr_err("mount %u (%s) is an external mount stasis or CRIU found: "
+				       "--external mnt[] (or --ext-mount-map auto) is needed",
+				       m->e->mnt_id, m->e->mountpoint);
+			else
+				pr_err("mount %u (%s) is external: --external mnt[%s]:PATH is needed",
+				       m->e->mnt_id, m->e->mountpoint, m->e->ext_key);
 			return -EINVAL;
 		}
 		return 0;
@@ -185,7 +238,7 @@ static int plan_one(struct tree *t, size_t i, const struct opts *o, bool dump)
 }
 
 /* The mount of peer group @group made first, or NULL. */
-static struct mnt *group_leader(struct tree *t, uint32_t group)
+struct mnt *mnt_group_leader(struct tree *t, uint32_t group)
 {
 	for (size_t i = 0; group && i < t->n; i++)
 		if (t->m[i].e->shared_id == group)
@@ -199,13 +252,14 @@ int mnt_plan(struct tree *t, const struct opts *o, bool dump)
 
 	for (size_t i = 1; !ret && i < t->n; i++)
 		ret = plan_one(t, i, o, dump);
+	/* (The root mount of another namespace than the root task's is planned as any.) */
 	for (size_t i = 0; !ret && i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 
-		if (!m->e->master_id || group_leader(t, m->e->master_id))
+		if (!m->e->master_id || mnt_group_leader(t, m->e->master_id))
 			continue;
-		/* A master outside: the root and external mounts come from outside anyway. */
-		if (m == t->root || m->e->ext_key) {
+		/* A master outside: the roots and external mounts come from outside anyway. */
+		if (!m->parent || m->e->ext_key) {
 			pr_info("mount %u (%s): its master group %u is outside", m->e->mnt_id,
 				m->e->mountpoint, m->e->master_id);
 			m->outside_master = true;
@@ -225,6 +279,8 @@ static const char *ext_path(const struct opts *o, const char *key, bool dump)
 
 	if (dump)
 		return key;	/* the key was found in --external itself */
+	if (!strcmp(key, MNT_AUTO_KEY))
+		return o && o->ext_mnt_auto ? "" : NULL;	/* the path is the entry's source */
 	for (size_t i = 0; o && i < o->nr_externals; i++) {
 		const char *e = o->externals[i];
 
@@ -243,8 +299,20 @@ int mnt_tree_add(struct tree *t, MntEntry *e)
 	t->m = m;
 	memset(&m[t->n], 0, sizeof(*m));
 	m[t->n].e = e;
-	m[t->n].fd = m[t->n].srcfd = -1;
+	m[t->n].fd = m[t->n].srcfd = m[t->n].pre = -1;
+	m[t->n].ns = t->nr_ns ? t->nr_ns - 1 : 0;
+	m[t->n].seq = t->n;
 	t->n++;
+	return 0;
+}
+
+int mnt_tree_ns(struct tree *t, uint32_t id)
+{
+	if (t->nr_ns == MNT_NS_MAX) {
+		pr_err("unsupported: more than %d mount namespaces", MNT_NS_MAX);
+		return -ENOSPC;
+	}
+	t->ns[t->nr_ns++] = (struct tree_ns){ .id = id, .nsfd = -1 };
 	return 0;
 }
 
@@ -267,7 +335,8 @@ int mnt_run_tar(int (*dir)(const void *arg), const void *arg, int in, int out,
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		fd = dir(arg);
-		if (fd < 0)
+		/* The archive holds ids as the tree sees them, as CRIU's (user.c). */
+		if (fd < 0 || userns_enter_as_root())
 			_exit(125);
 		if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || fchdir(fd))
 			_exit(126);
@@ -295,23 +364,55 @@ int mnt_run_tar(int (*dir)(const void *arg), const void *arg, int in, int out,
 static int read_tree(struct rst_ctx *ctx, uint32_t id, struct tree *t)
 {
 	struct img *img;
+	size_t n = t->n;
 	MntEntry *e;
 	int ret;
 
-	ret = img_open(&img, ctx->dirfd, IMG_MNTS, id, O_RDONLY);
+	ret = mnt_tree_ns(t, id) ?: img_open(&img, ctx->dirfd, IMG_MNTS, id, O_RDONLY);
 	if (ret == -ENOENT)
-		pr_err("mountpoints-%u.img: missing, named by the root's ids", id);
-	while (!ret && (ret = img_read_msg(img, &mnt_entry__descriptor, (ProtobufCMessage **)&e)) == 1) {
+		pr_err("mountpoints-%u.img: missing, named by the tasks' ids", id);
+	if (ret)
+		return ret;
+	while ((ret = img_read_msg(img, &mnt_entry__descriptor, (ProtobufCMessage **)&e)) == 1) {
 		ret = mnt_tree_add(t, e);
-		if (ret)
+		if (ret) {
 			img_free_msg(&e->base);
+			break;
+		}
 	}
-	if (!ret && !t->n) {
+	if (!ret && t->n == n) {
 		pr_err("mountpoints-%u.img: no mount", id);
 		ret = -EINVAL;
 	}
-	if (img)
-		img_close(img);
+	img_close(img);
+	return ret;
+}
+
+uint32_t mnt_task_ns(const struct rst_task *t)
+{
+	return t->ids && t->ids->has_mnt_ns_id ? t->ids->mnt_ns_id : 0;
+}
+
+/* The root task's namespace @id first, then every other a task is in, by id. */
+static int read_trees(struct rst_ctx *ctx, uint32_t id, struct tree *t)
+{
+	uint32_t last = 0;
+	int ret = read_tree(ctx, id, t);
+
+	while (!ret) {
+		uint32_t next = 0;
+
+		for (size_t i = 0; i < ctx->nr_tasks; i++) {
+			uint32_t its = mnt_task_ns(&ctx->tasks[i]);
+
+			if (its && its != id && its > last && (!next || its < next))
+				next = its;
+		}
+		if (!next)
+			break;
+		ret = read_tree(ctx, next, t);
+		last = next;
+	}
 	return ret;
 }
 
@@ -322,6 +423,8 @@ static void tree_close(struct tree *t)
 			close(t->m[i].fd);
 		if (t->m[i].srcfd >= 0)
 			close(t->m[i].srcfd);
+		if (t->m[i].pre >= 0)
+			close(t->m[i].pre);
 		img_free_msg(&t->m[i].e->base);
 	}
 	free(t->m);
@@ -331,15 +434,45 @@ static void tree_close(struct tree *t)
  * Mount @x was just made: open, before anything is mounted below it, the
  * place in it each later bind of it is cloned from.
  */
-static int open_sources(struct tree *t, struct mnt *x)
+static int make_deleted(struct mnt *m);
+
+/*
+ * A bind @m of @x in another namespace: cloned now, while @x is in the
+ * namespace being made (a mount is cloned only there), and moved into
+ * its own later as it is (m->pre).
+ */
+static int clone_across(struct mnt *x, struct mnt *m, const char *rel)
+{
+	m->pre = open_tree(x->fd, *rel ? rel : "",
+			   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (*rel ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH));
+	if (m->pre < 0 && errno == ENOENT && m->e->deleted) {
+		m->pre = make_deleted(m);
+		return m->pre < 0 ? m->pre : 0;
+	}
+	if (m->pre < 0) {
+		pr_perror("mount %u (%s): cannot find its root %s in mount %u of another namespace",
+			  m->e->mnt_id, m->e->mountpoint, m->e->root, x->e->mnt_id);
+		return -errno;
+	}
+	return 0;
+}
+
+int mnt_open_sources(struct tree *t, struct mnt *x)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 		const char *rel;
+		int ret;
 
 		if (m->src != x)
 			continue;
 		rel = mnt_under(x->e->root, m->e->root);
+		if (m->ns != x->ns) {
+			ret = clone_across(x, m, rel);
+			if (ret)
+				return ret;
+			continue;
+		}
 		m->srcfd = openat(x->fd, *rel ? rel : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (m->srcfd < 0 && errno == ENOENT && m->e->deleted)
 			continue;	/* made for the while of its bind (make_deleted) */
@@ -358,7 +491,8 @@ static int configure(int fsfd, const struct mnt *m)
 	static const struct opt_flag keep[] = {
 		{ "sync", MS_SYNCHRONOUS }, { "dirsync", MS_DIRSYNC }, { "mand", MS_MANDLOCK },
 	};
-	char *opts = strdup(m->e->options), *p = opts, *o;
+	/* Made from outside the tree's user namespace: its ids as stasis sees them. */
+	char *opts = userns_mount_opts(m->e->options, true), *p = opts, *o;
 	int ret = 0;
 
 	if (!opts)
@@ -414,7 +548,7 @@ static int tar_restore(struct rst_ctx *ctx, const struct mnt *m, int fd)
 }
 
 /* A new instance of @m's file system, detached: its fd, or -errno. */
-static int make_new(struct rst_ctx *ctx, struct mnt *m)
+int mnt_make_new(struct rst_ctx *ctx, struct mnt *m)
 {
 	const struct fs_kind *fs = mnt_fs_by_code(m->e->fstype);
 	int fsfd, fd, ret;
@@ -458,13 +592,21 @@ static int make_new(struct rst_ctx *ctx, struct mnt *m)
 static int make_deleted(struct mnt *m)
 {
 	const char *rel = mnt_under(m->src->e->root, m->e->root);
-	const char *mp = mnt_under(m->parent->e->mountpoint, m->e->mountpoint);
+	const char *mp = m->parent ? mnt_under(m->parent->e->mountpoint, m->e->mountpoint) : NULL;
 	int dfd = m->src->fd, fd = -1, ret = 0;
 	char path[PATH_MAX];
 	bool dir = true;
 	struct stat st;
 
-	if (mp && *mp && !fstatat(m->parent->fd, mp, &st, AT_SYMLINK_NOFOLLOW))
+	if (!m->parent) {
+		pr_err("not supported yet: the root mount %u of a mount namespace is a bind of a "
+		       "deleted %s", m->e->mnt_id, m->e->root);
+		return -ENOTSUP;
+	}
+	m->remade = true;
+	/* (The parent of a bind into another namespace is not made yet: a directory then.) */
+	if (mp && *mp && m->parent->fd >= 0 &&
+	    !fstatat(m->parent->fd, mp, &st, AT_SYMLINK_NOFOLLOW))
 		dir = S_ISDIR(st.st_mode);
 	snprintf(path, sizeof(path), "%s", rel);
 	m->made_dirs = 0;
@@ -509,10 +651,15 @@ static void unmake_deleted(struct mnt *m)
 }
 
 /* Mount @m, detached: its fd, or -errno. */
-static int make_one(struct rst_ctx *ctx, struct mnt *m)
+int mnt_make_one(struct rst_ctx *ctx, struct mnt *m)
 {
 	int fd;
 
+	if (m->pre >= 0) {
+		fd = m->pre;	/* made before, in another namespace */
+		m->pre = -1;
+		return fd;
+	}
 	if (m->e->ext_key) {
 		fd = m->srcfd;	/* opened by open_externals */
 		m->srcfd = -1;
@@ -527,7 +674,7 @@ static int make_one(struct rst_ctx *ctx, struct mnt *m)
 				  m->e->mountpoint, m->src->e->mnt_id);
 		return fd < 0 ? -errno : fd;
 	}
-	return make_new(ctx, m);
+	return mnt_make_new(ctx, m);
 }
 
 /*
@@ -538,16 +685,61 @@ static int make_one(struct rst_ctx *ctx, struct mnt *m)
  * its master and makes every other external mount private at once, so
  * that nothing mounted below it in the tree reaches the host.
  */
+/* The peer group of the mount at @path in the controller's namespace (0: not shared). */
+static uint32_t group_at(const char *path)
+{
+	char line[PATH_MAX + 256], *sh;
+	unsigned int id = 0, mid;
+	uint32_t group = 0;
+	FILE *f;
+	int fd = open(path, O_PATH | O_CLOEXEC);
+
+	snprintf(line, sizeof(line), "fdinfo/%d", fd);
+	f = fd < 0 ? NULL : rst_fopen_self(line);
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "mnt_id: %u", &id) == 1)
+			break;
+	if (f)
+		fclose(f);
+	f = id ? rst_fopen_self("mountinfo") : NULL;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%u ", &mid) != 1 || mid != id)
+			continue;
+		sh = strstr(line, " shared:");
+		group = sh ? strtoul(sh + 8, NULL, 10) : 0;
+		break;
+	}
+	if (f)
+		fclose(f);
+	if (fd >= 0)
+		close(fd);
+	return group;
+}
+
 static int open_externals(struct rst_ctx *ctx, struct tree *t)
 {
 	for (size_t i = 1; i < t->n; i++) {
 		struct mnt *m = &t->m[i];
+		char abs[PATH_MAX];
 		const char *path;
 
 		if (!m->e->ext_key)
 			continue;
 		path = ext_path(ctx->opts, m->e->ext_key, false);
+		if (!strcmp(m->e->ext_key, MNT_AUTO_KEY))
+			path = m->e->source;
+		/* A relative path is from stasis's root, as CRIU reads it. */
+		if (snprintf(abs, sizeof(abs), "/%s", path) >= (int)sizeof(abs))
+			return -ENAMETOOLONG;
+		path = path[0] == '/' ? path : abs;
 		m->srcfd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		/*
+		 * --enable-external-sharing: a shared external mount whose group
+		 * outside is still the one it shared at dump stays in it (sharing
+		 * made inside the tree is made again there).
+		 */
+		m->host_peer = (m->e->flags & MS_SHARED) && ctx->opts->ext_sharing &&
+			       !m->outside_master && group_at(path) == m->e->shared_id;
 		if (m->srcfd < 0) {
 			pr_perror("mount %u (%s): cannot bind the external %s", m->e->mnt_id,
 				  m->e->mountpoint, path);
@@ -591,10 +783,8 @@ static int make_target(const struct mnt *m, int fd, const char *rel)
 	return ret;
 }
 
-static int set_prop(const struct mnt *m, uint64_t prop);
-
 /* Mount @m below its parent, through the parent's fd. */
-static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
+int mnt_attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 {
 	const char *rel = mnt_under(m->parent->e->mountpoint, m->e->mountpoint);
 	int fd, ret;
@@ -604,7 +794,7 @@ static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 		       m->e->mountpoint, m->parent->e->mnt_id, m->parent->e->mountpoint);
 		return -EINVAL;
 	}
-	fd = make_one(ctx, m);
+	fd = mnt_make_one(ctx, m);
 	if (fd < 0)
 		return fd;
 	ret = make_target(m, fd, rel);
@@ -618,13 +808,13 @@ static int attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 		return ret;
 	}
 	m->fd = fd;
-	if (m->e->ext_key)
-		ret = set_prop(m, m->outside_master ? MS_SLAVE : MS_PRIVATE);
+	if (m->e->ext_key && !m->host_peer)
+		ret = mnt_set_prop(m, m->outside_master ? MS_SLAVE : MS_PRIVATE);
 	if (ret)
 		return ret;
-	if (m->src && m->srcfd < 0)
+	if (m->remade)
 		unmake_deleted(m);
-	return open_sources(t, m);
+	return mnt_open_sources(t, m);
 }
 
 /* The root mount: a bind of @dir, on @dir itself, to pivot into. */
@@ -637,326 +827,17 @@ static int make_root(struct tree *t, const char *dir)
 		pr_perror("cannot bind the root %s for mount %u", dir, r->e->mnt_id);
 		return -errno;
 	}
-	return open_sources(t, r);
+	return mnt_open_sources(t, r);
 }
 
-static int pivot(const struct tree *t)
+int mnt_pivot(const struct mnt *root)
 {
-	if (fchdir(t->root->fd) || syscall(SYS_pivot_root, ".", ".") ||
+	if (fchdir(root->fd) || syscall(SYS_pivot_root, ".", ".") ||
 	    umount2(".", MNT_DETACH) || chdir("/")) {
 		pr_perror("cannot pivot into the restored mount tree");
 		return -errno;
 	}
 	return 0;
-}
-
-static int set_prop(const struct mnt *m, uint64_t prop)
-{
-	struct mount_attr a = { .propagation = prop };
-
-	if (mount_setattr(m->fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
-		pr_perror("mount %u (%s): cannot set its propagation %#lx", m->e->mnt_id,
-			  m->e->mountpoint, (unsigned long)prop);
-		return -errno;
-	}
-	return 0;
-}
-
-/* @to joins @from's peer group and gets its master. */
-static int set_group(const struct mnt *from, const struct mnt *to)
-{
-	if (move_mount(from->fd, "", to->fd, "",
-		       MOVE_MOUNT_SET_GROUP | MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)) {
-		pr_perror("mount %u (%s): cannot join the sharing of mount %u (%s)",
-			  to->e->mnt_id, to->e->mountpoint, from->e->mnt_id, from->e->mountpoint);
-		return -errno;
-	}
-	return 0;
-}
-
-/*
- * Peer group of @lead, the first of its members: a slave of its master's
- * group first (when it is one), then shared, then every other member joins.
- */
-static int make_group(struct tree *t, struct mnt *lead, unsigned int depth)
-{
-	struct mnt *master = group_leader(t, lead->e->master_id);
-	int ret = 0;
-
-	if (lead->grouped || depth > t->n)
-		return 0;	/* done, or a loop of masters (not something mountinfo shows) */
-	if (master && master != lead)
-		ret = make_group(t, master, depth + 1) ?: set_group(master, lead) ?:
-		      set_prop(lead, MS_SLAVE);
-	ret = ret ?: set_prop(lead, MS_SHARED);
-	for (size_t i = 0; !ret && i < t->n; i++)
-		if (&t->m[i] != lead && t->m[i].e->shared_id == lead->e->shared_id)
-			ret = set_group(lead, &t->m[i]);
-	lead->grouped = true;
-	return ret;
-}
-
-static int propagate(struct tree *t)
-{
-	int ret = 0;
-
-	for (size_t i = 0; !ret && i < t->n; i++) {
-		struct mnt *m = &t->m[i];
-
-		if (m->e->shared_id && group_leader(t, m->e->shared_id) == m)
-			ret = make_group(t, m, 0);
-	}
-	for (size_t i = 0; !ret && i < t->n; i++) {
-		struct mnt *m = &t->m[i], *master = group_leader(t, m->e->master_id);
-
-		if (!m->e->shared_id && master)
-			ret = set_group(master, m) ?: set_prop(m, MS_SLAVE);
-	}
-	for (size_t i = 0; !ret && i < t->n; i++)
-		if (t->m[i].e->flags & MS_UNBINDABLE)
-			ret = set_prop(&t->m[i], MS_UNBINDABLE);
-	return ret;
-}
-
-/* The flags of mount @m itself (read-only, nosuid, nodev, noexec, atime). */
-static int set_attrs(const struct mnt *m)
-{
-	uint32_t f = m->e->flags;
-	struct mount_attr a = {
-		.attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-			    MOUNT_ATTR_NOEXEC | MOUNT_ATTR__ATIME | MOUNT_ATTR_NODIRATIME,
-		.attr_set = (f & MS_RDONLY ? MOUNT_ATTR_RDONLY : 0) |
-			    (f & MS_NOSUID ? MOUNT_ATTR_NOSUID : 0) |
-			    (f & MS_NODEV ? MOUNT_ATTR_NODEV : 0) |
-			    (f & MS_NOEXEC ? MOUNT_ATTR_NOEXEC : 0) |
-			    (f & MS_NODIRATIME ? MOUNT_ATTR_NODIRATIME : 0) |
-			    (f & MS_NOATIME ? MOUNT_ATTR_NOATIME :
-			     f & MS_STRICTATIME ? MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME),
-	};
-
-	if (mount_setattr(m->fd, "", AT_EMPTY_PATH, &a, sizeof(a))) {
-		pr_perror("mount %u (%s): cannot set its flags %#x", m->e->mnt_id,
-			  m->e->mountpoint, f);
-		return -errno;
-	}
-	return 0;
-}
-
-/* Read-only superblocks (made here), then each mount's own flags. */
-static int set_flags(struct tree *t)
-{
-	int ret = 0;
-
-	for (size_t i = 0; !ret && i < t->n; i++) {
-		struct mnt *m = &t->m[i];
-		int fsfd;
-
-		if (m->fresh && (m->e->sb_flags & MS_RDONLY)) {
-			fsfd = fspick(m->fd, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
-			if (fsfd < 0 || fsconfig(fsfd, FSCONFIG_SET_FLAG, "ro", NULL, 0) ||
-			    fsconfig(fsfd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0)) {
-				pr_perror("mount %u (%s): cannot make its superblock read-only",
-					  m->e->mnt_id, m->e->mountpoint);
-				ret = -errno;
-			}
-			if (fsfd >= 0)
-				close(fsfd);
-		}
-		ret = ret ?: set_attrs(m);
-	}
-	return ret;
-}
-
-/*
- * A proc mount shows the pid namespace of whoever made it: the controller
- * makes it for the pool (its files are opened through /proc), the root
- * makes it again once it is init of the tree's own pid namespace.  These
- * are the ones to make again, copied before the tree is freed.
- */
-static struct mnt *procs;
-static size_t nr_procs;
-
-/* The mounts below each proc of procs[], parents first: moved onto the new proc. */
-struct proc_sub {
-	size_t proc;		/* index in procs[] */
-	char *path;
-	char *root;		/* a bind of that proc itself: its root there, else NULL */
-	uint32_t flags, mnt_id;
-};
-static struct proc_sub *subs;
-static size_t nr_subs;
-
-static bool is_below(const struct mnt *m, const struct mnt *proc)
-{
-	for (const struct mnt *p = m->parent; p; p = p->parent)
-		if (p == proc)
-			return true;
-	return false;
-}
-
-static int keep_subs(const struct tree *t, const struct mnt *proc, size_t index)
-{
-	for (size_t j = 0; j < t->n; j++) {
-		struct proc_sub *s;
-
-		if (!is_below(&t->m[j], proc))
-			continue;
-		s = realloc(subs, (nr_subs + 1) * sizeof(*s));
-		if (!s)
-			return -ENOMEM;
-		subs = s;
-		subs[nr_subs] = (struct proc_sub){ index, strdup(t->m[j].e->mountpoint), NULL,
-						   t->m[j].e->flags, t->m[j].e->mnt_id };
-		if (t->m[j].src == proc)
-			subs[nr_subs].root = strdup(t->m[j].e->root);
-		if (!subs[nr_subs].path || (t->m[j].src == proc && !subs[nr_subs].root))
-			return -ENOMEM;
-		nr_subs++;
-	}
-	return 0;
-}
-
-static int keep_procs(const struct tree *t)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		const struct mnt *m = &t->m[i];
-		struct mnt *p;
-		bool below = false;
-
-		if (!m->fresh || m->e->fstype != FSTYPE__PROC)
-			continue;
-		/* Mounts below it are moved onto the new proc; binds from it elsewhere are not. */
-		for (size_t j = 0; j < t->n; j++)
-			below |= t->m[j].src == m && !is_below(&t->m[j], m);
-		if (keep_subs(t, m, nr_procs))
-			return -ENOMEM;
-		p = realloc(procs, (nr_procs + 1) * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		procs = p;
-		p = &procs[nr_procs++];
-		*p = (struct mnt){ .fd = -1, .srcfd = -1, .below = below };
-		p->e = malloc(sizeof(*p->e));
-		if (!p->e)
-			return -ENOMEM;
-		*p->e = *m->e;
-		p->e->mountpoint = strdup(m->e->mountpoint);
-		p->e->options = strdup(m->e->options);
-		p->e->source = strdup(m->e->source);
-		if (!p->e->mountpoint || !p->e->options || !p->e->source)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-/*
- * The mounts below proc @i (runc masks /proc/kcore and others with binds
- * and tmpfs): @take, each cloned as it is, before the old proc goes;
- * else each clone moved onto the same path of the new proc.
- */
-static int sub_fds[256];
-
-/*
- * Mount @fd (a clone of the old one) on @s's path of the new proc at
- * @proc; a bind of the old proc itself is made again from the new one,
- * with the old one's flags.
- */
-static int put_sub(const struct proc_sub *s, const char *proc, int fd)
-{
-	MntEntry e = MNT_ENTRY__INIT;
-	struct mnt m = { .e = &e, .fd = fd };
-	char from[4096];
-	int ret = 0;
-
-	if (s->root) {
-		close(fd);
-		snprintf(from, sizeof(from), "%s%s", proc, s->root);
-		m.fd = open_tree(AT_FDCWD, from, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-		if (m.fd < 0) {
-			pr_perror("cannot bind %s of the new proc", from);
-			return -errno;
-		}
-	}
-	if (move_mount(m.fd, "", AT_FDCWD, s->path, MOVE_MOUNT_F_EMPTY_PATH)) {
-		pr_perror("cannot put the mount on %s back below the new proc", s->path);
-		ret = -errno;
-	}
-	e.flags = s->flags;
-	e.mnt_id = s->mnt_id;
-	e.mountpoint = s->path;
-	if (!ret && s->root)
-		ret = set_attrs(&m);
-	close(m.fd);
-	return ret;
-}
-
-static int clone_subs(size_t i, bool take)
-{
-	size_t k = 0;
-
-	for (size_t j = 0; j < nr_subs; j++) {
-		if (subs[j].proc != i)
-			continue;
-		if (k >= sizeof(sub_fds) / sizeof(sub_fds[0])) {
-			pr_err("not supported yet: more than %zu mounts below proc %s", k,
-			       procs[i].e->mountpoint);
-			return -ENOTSUP;
-		}
-		if (take) {
-			sub_fds[k] = open_tree(AT_FDCWD, subs[j].path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-			if (sub_fds[k] < 0) {
-				pr_perror("cannot take the mount on %s below proc", subs[j].path);
-				return -errno;
-			}
-		} else {
-			int ret = put_sub(&subs[j], procs[i].e->mountpoint, sub_fds[k]);
-
-			if (ret)
-				return ret;
-		}
-		k++;
-	}
-	return 0;
-}
-
-/* In the root, first of all: its proc mounts made again in its own pid namespace. */
-static int mnt_restore_root(struct rst_ctx *ctx, uint32_t id)
-{
-	int ret = 0;
-
-	if (!(ns_clone_flags(ctx, &ctx->tasks[0]) & CLONE_NEWPID))
-		return 0;
-	for (size_t i = 0; !ret && i < nr_procs; i++) {
-		struct mnt *p = &procs[i];
-
-		if (p->below) {
-			pr_err("not supported yet: mount %u (%s), a proc with mounts below it or "
-			       "bound from it, in a new pid namespace", p->e->mnt_id, p->e->mountpoint);
-			return -ENOTSUP;
-		}
-		ret = clone_subs(i, true);
-		if (ret)
-			return ret;
-		if (umount2(p->e->mountpoint, MNT_DETACH)) {
-			pr_perror("mount %u: cannot take the controller's proc off %s", p->e->mnt_id,
-				  p->e->mountpoint);
-			return -errno;
-		}
-		p->fd = make_new(ctx, p);
-		if (p->fd < 0)
-			return p->fd;
-		if (move_mount(p->fd, "", AT_FDCWD, p->e->mountpoint, MOVE_MOUNT_F_EMPTY_PATH)) {
-			pr_perror("mount %u: cannot mount proc on %s", p->e->mnt_id, p->e->mountpoint);
-			ret = -errno;
-		}
-		ret = ret ?: set_attrs(p) ?: clone_subs(i, false);
-		close(p->fd);
-		p->fd = -1;
-	}
-	if (!ret && nr_procs)
-		pr_info("mount namespace %u: %zu proc mounts made again in the tree's pid namespace",
-			id, nr_procs);
-	return ret;
 }
 
 static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
@@ -965,7 +846,14 @@ static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 	struct tree t = { 0 };
 	int ret;
 
-	ret = read_tree(ctx, id, &t) ?: mnt_plan(&t, ctx->opts, false) ?: open_externals(ctx, &t);
+	mnt_prop_in(&t, 0);
+	ret = read_trees(ctx, id, &t) ?: mnt_plan(&t, ctx->opts, false) ?:
+	      open_externals(ctx, &t) ?: mnt_premake(ctx, &t);
+	if (!ret && t.nr_ns > 1) {
+		t.ns[0].nsfd = rst_open_self("ns/mnt", O_RDONLY);
+		if (t.ns[0].nsfd < 0)
+			ret = -errno;
+	}
 	/* Nothing done here may reach the mounts of stasis's namespace. */
 	if (!ret && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		pr_perror("cannot make the new mount namespace private");
@@ -973,10 +861,16 @@ static int mnt_restore(struct rst_ctx *ctx, uint32_t id)
 	}
 	ret = ret ?: make_root(&t, root);
 	for (size_t i = 1; !ret && i < t.n; i++)
-		ret = attach(ctx, &t, &t.m[i]);
-	ret = ret ?: pivot(&t) ?: propagate(&t) ?: set_flags(&t) ?: keep_procs(&t);
+		if (!t.m[i].ns)
+			ret = mnt_attach(ctx, &t, &t.m[i]);
+	ret = ret ?: mnt_pivot(t.root) ?: mnt_build_others(ctx, &t) ?: mnt_propagate(&t) ?:
+	      mnt_set_flags(&t) ?: mnt_enter_ns(t.root) ?: mnt_keep_procs(&t) ?: mnt_keep_mnts(&t);
 	if (!ret)
-		pr_info("mount namespace %u: %zu mounts, the root from %s", id, t.n, root);
+		pr_info("mount namespace %u: %zu mounts in %zu namespaces, the root from %s", id,
+			t.n, t.nr_ns, root);
+	if (t.nr_ns > 1 && t.ns[0].nsfd >= 0)
+		close(t.ns[0].nsfd);
+	mnt_prop_in(NULL, 0);
 	tree_close(&t);
 	return ret;
 }
@@ -985,7 +879,9 @@ const struct ns_operations mnt_ns_ops = {
 	.name = "mnt",
 	.cflag = CLONE_NEWNS,
 	.dump_outside = true,
+	.per_task = true,
 	.dump = mnt_dump,
 	.restore = mnt_restore,
 	.restore_root = mnt_restore_root,
+	.restore_task = mnt_restore_task,
 };

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@
 #include "log.h"
 #include "netdev.pb-c.h"
 #include "ns/net.h"
+#include "ns/ns.h"
+#include "proc.h"
 #include "restore.h"
 
 /* --- the sysctls CRIU keeps, in its order: the images index them by position --- */
@@ -65,42 +68,6 @@ static const char *const conf6_names[] = {
 static const char *const unix_names[] = { "max_dgram_qlen" };
 static const char *const ipv4_names[] = { "ping_group_range" };
 
-/* A sysctl's text at /proc/sys/net/@path; -errno (ENOENT: not on this kernel). */
-static int sysctl_get(const char *path, char *buf, size_t size)
-{
-	char full[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(full, sizeof(full), "/proc/sys/net/%s", path);
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	while (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n] = '\0';
-	return 0;
-}
-
-static int sysctl_put(const char *path, const char *val)
-{
-	char full[256];
-	ssize_t n;
-	int fd;
-
-	snprintf(full, sizeof(full), "/proc/sys/net/%s", path);
-	fd = open(full, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
 /* One block: @n pointers, then the @n entries they point to. */
 static SysctlEntry **sysctls_alloc(size_t n)
 {
@@ -136,8 +103,8 @@ static SysctlEntry **sysctls_read(const char *dir, const char *const *names, siz
 		bool str = strs && !strcmp(strs, names[i]);
 
 		p[i]->type = str ? SYSCTL_TYPE__CTL_STR : SYSCTL_TYPE__CTL_32;
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		if (sysctl_get(path, val, sizeof(val)))
+		snprintf(path, sizeof(path), "net/%s/%s", dir, names[i]);
+		if (proc_sys_read(path, val, sizeof(val)) < 0)
 			continue;
 		if (str) {
 			p[i]->sarg = strdup(val);
@@ -178,15 +145,15 @@ static int sysctl_write_one(const char *dir, const char *name, const SysctlEntry
 		v = e->sarg;
 	else
 		return 0;	/* the dump's kernel had no such sysctl */
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	ret = sysctl_put(path, v);
+	snprintf(path, sizeof(path), "net/%s/%s", dir, name);
+	ret = proc_sys_write(path, v);
 	if (ret == -ENOENT) {
-		pr_warn("net namespace: no sysctl net/%s on this kernel: its value %s is lost",
+		pr_warn("net namespace: no sysctl %s on this kernel: its value %s is lost",
 			path, v);
 		return 0;
 	}
 	if (ret)
-		pr_err("net namespace: cannot set net/%s to %s: %s", path, v, strerror(-ret));
+		pr_err("net namespace: cannot set %s to %s: %s", path, v, strerror(-ret));
 	return ret;
 }
 
@@ -240,9 +207,10 @@ static int tool_run(const char *const argv[], int in, int out, bool quiet)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Late in a restore the controller is in the tree's mounts: the tools are the host's. */
 		if (null < 0 || dup2(in >= 0 ? in : null, STDIN_FILENO) < 0 ||
 		    dup2(out >= 0 ? out : null, STDOUT_FILENO) < 0 ||
-		    (quiet && dup2(null, STDERR_FILENO) < 0))
+		    (quiet && dup2(null, STDERR_FILENO) < 0) || ns_host_enter())
 			_exit(126);
 		execvp(argv[0], (char *const *)argv);
 		_exit(127);
@@ -349,51 +317,79 @@ int net_tools_dump(struct dump_ctx *ctx, uint32_t id)
 	return ret;
 }
 
+/*
+ * The sysctl sets of netns.img: where each lives under /proc/sys/net, the
+ * names in its entries' order, which one is text, and its two fields in
+ * NetnsEntry.
+ */
+static const struct netns_sysctls {
+	const char *dir;
+	const char *const *names;
+	size_t n;
+	const char *str;
+	size_t entries, count;
+} netns_sysctls[] = {
+#define SET(dir, names, str, field) \
+	{ dir, names, sizeof(names) / sizeof(names[0]), str, \
+	  offsetof(NetnsEntry, field), offsetof(NetnsEntry, n_##field) }
+	SET("ipv4/conf/all", conf4_names, NULL, all_conf4),
+	SET("ipv4/conf/default", conf4_names, NULL, def_conf4),
+	SET("ipv6/conf/all", conf6_names, "stable_secret", all_conf6),
+	SET("ipv6/conf/default", conf6_names, "stable_secret", def_conf6),
+	SET("unix", unix_names, NULL, unix_conf),
+	SET("ipv4", ipv4_names, "ping_group_range", ipv4_sysctl),
+#undef SET
+};
+
+#define N_NETNS_SYSCTLS	(sizeof(netns_sysctls) / sizeof(netns_sysctls[0]))
+
+static SysctlEntry ***netns_entries(const NetnsEntry *e, const struct netns_sysctls *set)
+{
+	return (SysctlEntry ***)((char *)e + set->entries);
+}
+
+static size_t *netns_count(const NetnsEntry *e, const struct netns_sysctls *set)
+{
+	return (size_t *)((char *)e + set->count);
+}
+
 int net_netns_dump(struct dump_ctx *ctx, uint32_t id, const char *ext_key)
 {
 	NetnsEntry e = NETNS_ENTRY__INIT;
-	int ret = -ENOMEM;
+	int ret = 0;
 
 	if (ext_key) {
 		e.ext_key = (char *)ext_key;
 		return img_write_one(ctx->dirfd, IMG_NETNS, id, &e.base);
 	}
-	e.all_conf4 = sysctls_read("ipv4/conf/all", conf4_names, N_CONF4, NULL);
-	e.def_conf4 = sysctls_read("ipv4/conf/default", conf4_names, N_CONF4, NULL);
-	e.all_conf6 = sysctls_read("ipv6/conf/all", conf6_names, N_CONF6, "stable_secret");
-	e.def_conf6 = sysctls_read("ipv6/conf/default", conf6_names, N_CONF6, "stable_secret");
-	e.unix_conf = sysctls_read("unix", unix_names, 1, NULL);
-	e.ipv4_sysctl = sysctls_read("ipv4", ipv4_names, 1, "ping_group_range");
-	e.n_all_conf4 = e.n_def_conf4 = N_CONF4;
-	e.n_all_conf6 = e.n_def_conf6 = N_CONF6;
-	e.n_unix_conf = e.n_ipv4_sysctl = 1;
-	if (e.all_conf4 && e.def_conf4 && e.all_conf6 && e.def_conf6 && e.unix_conf &&
-	    e.ipv4_sysctl)
+	for (size_t i = 0; i < N_NETNS_SYSCTLS; i++) {
+		const struct netns_sysctls *set = &netns_sysctls[i];
+		SysctlEntry **p = sysctls_read(set->dir, set->names, set->n, set->str);
+
+		*netns_entries(&e, set) = p;
+		*netns_count(&e, set) = set->n;
+		if (!p)
+			ret = -ENOMEM;
+	}
+	if (!ret)
 		ret = img_write_one(ctx->dirfd, IMG_NETNS, id, &e.base);
-	sysctls_free(e.all_conf4, N_CONF4);
-	sysctls_free(e.def_conf4, N_CONF4);
-	sysctls_free(e.all_conf6, N_CONF6);
-	sysctls_free(e.def_conf6, N_CONF6);
-	sysctls_free(e.unix_conf, 1);
-	sysctls_free(e.ipv4_sysctl, 1);
+	for (size_t i = 0; i < N_NETNS_SYSCTLS; i++)
+		sysctls_free(*netns_entries(&e, &netns_sysctls[i]), netns_sysctls[i].n);
 	return ret;
 }
 
-/* The KEY of --external net[INO]:KEY naming the namespace stasis is in now; NULL if none. */
+/* netns.img's sysctls written into the namespace stasis is in now; none for an external one. */
 int net_netns_restore(const NetnsEntry *e)
 {
-	if (!e)
-		return 0;
-	return sysctls_write("ipv4/conf/all", e->all_conf4, e->n_all_conf4, conf4_names,
-			     N_CONF4, NULL, 0) ?:
-	       sysctls_write("ipv4/conf/default", e->def_conf4, e->n_def_conf4, conf4_names,
-			     N_CONF4, NULL, 0) ?:
-	       sysctls_write("ipv6/conf/all", e->all_conf6, e->n_all_conf6, conf6_names,
-			     N_CONF6, NULL, 0) ?:
-	       sysctls_write("ipv6/conf/default", e->def_conf6, e->n_def_conf6, conf6_names,
-			     N_CONF6, NULL, 0) ?:
-	       sysctls_write("unix", e->unix_conf, e->n_unix_conf, unix_names, 1, NULL, 0) ?:
-	       sysctls_write("ipv4", e->ipv4_sysctl, e->n_ipv4_sysctl, ipv4_names, 1, NULL, 0);
+	int ret = 0;
+
+	for (size_t i = 0; e && !ret && i < N_NETNS_SYSCTLS; i++) {
+		const struct netns_sysctls *set = &netns_sysctls[i];
+
+		ret = sysctls_write(set->dir, *netns_entries(e, set), *netns_count(e, set),
+				    set->names, set->n, NULL, 0);
+	}
+	return ret;
 }
 
 /* The size of raw image @fmt (@id); 0 when it is missing. */
@@ -491,7 +487,7 @@ static int tool_restore(struct rst_ctx *ctx, const char *fmt, uint32_t id,
 /*
  * Addresses (ip prints the ones lo already has as taken: quiet), routes,
  * rules (less the three a namespace is born with, which the image has
- * too), then the firewall.
+ * too).
  */
 int net_tools_restore(struct rst_ctx *ctx, uint32_t id)
 {
@@ -501,6 +497,17 @@ int net_tools_restore(struct rst_ctx *ctx, uint32_t id)
 	static const char *const flush[] = { "ip", "rule", "flush", NULL };
 	static const char *const local[] = { "ip", "rule", "delete", "table", "local", NULL };
 	static const char *const *const rule_before[] = { flush, local, NULL };
+
+	return tool_restore(ctx, "ifaddr-%u.img", id, addr, true, NULL) ?:
+	       tool_restore(ctx, "route-%u.img", id, route, true, NULL) ?:
+	       tool_restore(ctx, "route6-%u.img", id, route, true, NULL) ?:
+	       tool_restore(ctx, "rule-%u.img", id, rule, false,
+			    (const char *const **)rule_before);
+}
+
+/* The legacy iptables' rules, then nft's (which hold iptables' nf_tables flavour). */
+int net_firewall_restore(struct rst_ctx *ctx, uint32_t id)
+{
 	static const char *const nft[] = { "nft", "-f", "-", NULL };
 	/* Looked for only when there are legacy rules to restore. */
 	const char *ipt[] = { raw_size(ctx, "iptables-%u.img", id) ? ipt_legacy(false, true) : "",
@@ -508,12 +515,7 @@ int net_tools_restore(struct rst_ctx *ctx, uint32_t id)
 	const char *ip6t[] = { raw_size(ctx, "ip6tables-%u.img", id) ? ipt_legacy(true, true) : "",
 			       "-w", NULL };
 
-	return tool_restore(ctx, "ifaddr-%u.img", id, addr, true, NULL) ?:
-	       tool_restore(ctx, "route-%u.img", id, route, true, NULL) ?:
-	       tool_restore(ctx, "route6-%u.img", id, route, true, NULL) ?:
-	       tool_restore(ctx, "rule-%u.img", id, rule, false,
-			    (const char *const **)rule_before) ?:
-	       tool_restore(ctx, "iptables-%u.img", id, ipt, false, NULL) ?:
+	return tool_restore(ctx, "iptables-%u.img", id, ipt, false, NULL) ?:
 	       tool_restore(ctx, "ip6tables-%u.img", id, ip6t, false, NULL) ?:
 	       tool_restore(ctx, "nftables-%u.img", id, nft, false, NULL);
 }

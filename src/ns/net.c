@@ -4,11 +4,10 @@
  * sysctls, and what ip, iptables and nft print of addresses, routes,
  * rules and firewall).
  *
- * Links: the loopback, and veth devices.  A veth whose peer is outside is
- * recreated with its peer in stasis's own namespace, named as CRIU names
- * it, by --external veth[INSIDE]:OUTSIDE; a pair with both ends inside
- * comes back as a pair.  Any other kind of link is refused by name.
- *
+ * Links: each kind in net-link.c's table (loopback, veth, bridge,
+ * macvlan); any other kind is refused by name.  A port of a bridge joins
+ * its master once every link is made.
+
  * The namespace itself may be the caller's (--external net[INO]:KEY at
  * dump: only the key is kept; --inherit-fd fd[N]:KEY at restore gives it
  * and the tree joins it) or left for the caller to fill (--empty-ns net).
@@ -25,14 +24,11 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <net/if.h>
-#include <net/if_arp.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
-#include <linux/veth.h>
 
 #include "dump.h"
 #include "log.h"
@@ -43,13 +39,7 @@
 
 /* --- rtnetlink --- */
 
-struct nlreq {
-	struct nlmsghdr h;
-	struct ifinfomsg i;
-	char buf[1024];
-};
-
-static int nl_put(struct nlreq *q, int type, const void *data, size_t len)
+int nl_put(struct nlreq *q, int type, const void *data, size_t len)
 {
 	struct nlmsghdr *h = &q->h;
 	struct rtattr *a = (struct rtattr *)((char *)q + NLMSG_ALIGN(h->nlmsg_len));
@@ -65,27 +55,24 @@ static int nl_put(struct nlreq *q, int type, const void *data, size_t len)
 	return 0;
 }
 
-/* Open attribute @type; nl_end() closes it around what was put since. */
-static struct rtattr *nl_nest(struct nlreq *q, int type)
+struct rtattr *nl_nest(struct nlreq *q, int type)
 {
 	struct rtattr *a = (struct rtattr *)((char *)q + NLMSG_ALIGN(q->h.nlmsg_len));
 
 	return nl_put(q, type, NULL, 0) ? NULL : a;
 }
 
-static void nl_end(struct nlreq *q, struct rtattr *a)
+void nl_end(struct nlreq *q, struct rtattr *a)
 {
 	a->rta_len = (char *)q + q->h.nlmsg_len - (char *)a;
 }
-
-typedef int (*nl_fn)(struct nlmsghdr *h, void *arg);
 
 /*
  * Send @h on rtnetlink socket @sk and read the answer to its end: the
  * dump's last message, or the acknowledgement.  Every other message goes
  * to @fn.  0, or -errno: the kernel's refusal or @fn's.
  */
-static int nl_talk(int sk, struct nlmsghdr *h, nl_fn fn, void *arg)
+int nl_talk(int sk, struct nlmsghdr *h, nl_fn fn, void *arg)
 {
 	static uint32_t seq;
 	char buf[32768] __attribute__((aligned(8)));
@@ -122,25 +109,59 @@ static int nl_talk(int sk, struct nlmsghdr *h, nl_fn fn, void *arg)
 	return n < 0 ? -errno : -EIO;
 }
 
-static int nl_open(void)
+int nl_open(int ns)
 {
-	int sk = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	int sk, own = -1, err = 0;
 
+	if (ns >= 0) {
+		own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (own < 0 || setns(ns, CLONE_NEWNET)) {
+			pr_perror("net namespace: cannot enter one for an rtnetlink socket");
+			if (own >= 0)
+				close(own);
+			return -errno;
+		}
+	}
+	sk = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (sk < 0)
-		pr_perror("net namespace: cannot open an rtnetlink socket");
-	return sk < 0 ? -errno : sk;
+		err = -errno;
+	if (own >= 0 && setns(own, CLONE_NEWNET)) {
+		/* Nothing more is safe in the wrong namespace. */
+		pr_perror("net namespace: cannot come back from another one");
+		err = -errno;
+		if (sk >= 0)
+			close(sk);
+	}
+	if (own >= 0)
+		close(own);
+	if (sk < 0 || err)
+		pr_err("net namespace: cannot open an rtnetlink socket: %s", strerror(-err));
+	return err ?: sk;
+}
+
+static int index_fn(struct nlmsghdr *h, void *arg)
+{
+	struct ifinfomsg *ifi = NLMSG_DATA(h);
+
+	if (h->nlmsg_type == RTM_NEWLINK && h->nlmsg_len >= NLMSG_LENGTH(sizeof(*ifi)))
+		*(int *)arg = ifi->ifi_index;
+	return 0;
+}
+
+int nl_index(int sk, const char *name)
+{
+	struct nlreq q = {
+		.h = { NLMSG_LENGTH(sizeof(struct ifinfomsg)), RTM_GETLINK, NLM_F_REQUEST, 0, 0 },
+		.i = { .ifi_family = AF_UNSPEC },
+	};
+	int index = 0, ret;
+
+	ret = nl_put(&q, IFLA_IFNAME, name, strlen(name) + 1) ?:
+	      nl_talk(sk, &q.h, index_fn, &index);
+	return ret ?: (index > 0 ? index : -ENODEV);
 }
 
 /* --- dump --- */
-
-struct link {
-	int index, arphrd;
-	unsigned int flags, mtu;
-	int peer, peer_nsid, master;	/* IFLA_LINK, IFLA_LINK_NETNSID, IFLA_MASTER; -1 none */
-	char name[IFNAMSIZ], kind[32];
-	uint8_t addr[32];
-	size_t addr_len;
-};
 
 struct links {
 	struct link *l;
@@ -149,10 +170,16 @@ struct links {
 
 static void link_info(struct link *k, struct rtattr *a, int len)
 {
-	for (a = RTA_DATA(a); RTA_OK(a, len); a = RTA_NEXT(a, len))
+	for (a = RTA_DATA(a); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		size_t n = RTA_PAYLOAD(a);
+
 		if (a->rta_type == IFLA_INFO_KIND)
-			snprintf(k->kind, sizeof(k->kind), "%.*s", (int)RTA_PAYLOAD(a),
-				 (char *)RTA_DATA(a));
+			snprintf(k->kind, sizeof(k->kind), "%.*s", (int)n, (char *)RTA_DATA(a));
+		else if (a->rta_type == IFLA_INFO_DATA && n <= sizeof(k->data)) {
+			memcpy(k->data, RTA_DATA(a), n);
+			k->data_len = n;
+		}
+	}
 }
 
 static void link_attrs(struct link *k, struct rtattr *a, int len)
@@ -212,68 +239,15 @@ static int links_list(int sk, struct links *ls)
 	return ret;
 }
 
-static int peer_name_fn(struct nlmsghdr *h, void *arg)
+static int link_dump(struct img *img, int sk, struct link *k, uint32_t id)
 {
-	struct link *k = arg;
-	struct ifinfomsg *ifi = NLMSG_DATA(h);
-
-	if (h->nlmsg_type == RTM_NEWLINK && h->nlmsg_len >= NLMSG_LENGTH(sizeof(*ifi)))
-		link_attrs(k, IFLA_RTA(ifi), IFLA_PAYLOAD(h));
-	return 0;
-}
-
-/* Say how to get veth @k's peer, outside, back under its name. */
-static void veth_hint(int sk, const struct link *k)
-{
-	struct link peer = { .peer = -1, .peer_nsid = -1, .master = -1 };
-	struct nlreq q = {
-		.h = { NLMSG_LENGTH(sizeof(struct ifinfomsg)), RTM_GETLINK, NLM_F_REQUEST, 0, 0 },
-		.i = { .ifi_family = AF_UNSPEC, .ifi_index = k->peer },
-	};
-	int32_t nsid = k->peer_nsid;
-
-	if (nl_put(&q, IFLA_TARGET_NETNSID, &nsid, sizeof(nsid)) ||
-	    nl_talk(sk, &q.h, peer_name_fn, &peer) || !peer.name[0])
-		pr_info("net namespace: veth %s has its peer (ifindex %d) outside; restore it "
-			"with --external veth[%s]:NAME", k->name, k->peer, k->name);
-	else
-		pr_info("net namespace: veth %s has its peer %s outside; restore it with "
-			"--external veth[%s]:%s", k->name, peer.name, k->name, peer.name);
-}
-
-/* What link @k is in netdev.proto's terms, or a refusal. */
-static int link_type(const struct link *k, NdType *type)
-{
-	if (k->arphrd == ARPHRD_LOOPBACK) {
-		*type = ND_TYPE__LOOPBACK;
-		return 0;
-	}
-	if (k->master >= 0) {
-		pr_err("unsupported: net namespace link %d (%s) is a port of link %d", k->index,
-		       k->name, k->master);
-		return -ENOTSUP;
-	}
-	if (!strcmp(k->kind, "veth")) {
-		*type = ND_TYPE__VETH;
-		return 0;
-	}
-	if (k->kind[0])
-		pr_err("unsupported: net namespace link %d (%s) is a %s", k->index, k->name,
-		       k->kind);
-	else
-		pr_err("unsupported: net namespace link %d (%s) is a device of type %d", k->index,
-		       k->name, k->arphrd);
-	return -ENOTSUP;
-}
-
-static int link_dump(struct img *img, int sk, const struct link *k, uint32_t id)
-{
+	const struct link_kind *kind = link_kind_of(k);
 	NetDeviceEntry e = NET_DEVICE_ENTRY__INIT;
 	int ret;
 
-	ret = link_type(k, &e.type);
-	if (ret)
-		return ret;
+	if (!kind)
+		return -ENOTSUP;
+	e.type = kind->type;
 	e.ifindex = k->index;
 	e.mtu = k->mtu;
 	e.flags = k->flags;
@@ -284,17 +258,20 @@ static int link_dump(struct img *img, int sk, const struct link *k, uint32_t id)
 	if (k->peer_nsid < 0) {
 		e.has_peer_nsid = true;
 		e.peer_nsid = id;
-	} else if (e.type == ND_TYPE__VETH) {
-		veth_hint(sk, k);
+	}
+	if (k->master >= 0) {
+		e.has_master = true;
+		e.master = k->master;
 	}
 	if (e.type != ND_TYPE__LOOPBACK && k->addr_len) {
 		e.has_address = true;
 		e.address.data = (uint8_t *)k->addr;
 		e.address.len = k->addr_len;
 	}
-	ret = net_link_conf_dump(&e) ?: img_write_msg(img, &e.base);
-	pr_info("net namespace %u: link %d %s, type %d, flags %#x, mtu %u", id, k->index, k->name,
-		e.type, k->flags, k->mtu);
+	ret = kind->dump ? kind->dump(sk, k, &e, id) : 0;
+	ret = ret ?: net_link_conf_dump(&e) ?: img_write_msg(img, &e.base);
+	pr_info("net namespace %u: link %d %s, %s, flags %#x, mtu %u%s", id, k->index, k->name,
+		kind->name, k->flags, k->mtu, k->master >= 0 ? ", a port" : "");
 	net_link_conf_free(&e);
 	return ret;
 }
@@ -305,7 +282,7 @@ static int links_dump(struct dump_ctx *ctx, uint32_t id)
 	struct img *img = NULL;
 	int sk, ret;
 
-	sk = nl_open();
+	sk = nl_open(-1);
 	if (sk < 0)
 		return sk;
 	ret = links_list(sk, &ls) ?: img_open(&img, ctx->dirfd, IMG_NETDEV, id, O_WRONLY);
@@ -359,9 +336,10 @@ static struct {
 	NetnsEntry *ns;		/* netns-ID.img; NULL: none (an --empty-ns dump) */
 	int join;		/* the namespace to join (--inherit-fd's, --join-ns), or -1 */
 	bool join_ours;		/* join is ours to close (--join-ns) */
-	int own;		/* stasis's own namespace, where outside veth peers go */
+	int own;		/* stasis's own namespace: outside peers, macvlan parents */
 	bool empty;		/* --empty-ns net */
-} rst = { NULL, -1, false, -1, false };
+	bool late;		/* the firewall is left for net_restore_late() */
+} rst = { NULL, -1, false, -1, false, false };
 
 static void rst_drop(void)
 {
@@ -423,143 +401,6 @@ static int net_prepare(struct rst_ctx *ctx, uint32_t id)
 	return 0;
 }
 
-static NetDeviceEntry *link_by_index(NetDeviceEntry **l, size_t n, uint32_t index)
-{
-	for (size_t i = 0; i < n; i++)
-		if (l[i]->ifindex == index)
-			return l[i];
-	return NULL;
-}
-
-/* The request that makes or sets link @e: name, index, flags, MTU, address. */
-static int link_req(struct nlreq *q, const NetDeviceEntry *e, int type, bool create)
-{
-	memset(q, 0, sizeof(*q));
-	q->h.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
-	q->h.nlmsg_type = type;
-	q->h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (create ? NLM_F_CREATE | NLM_F_EXCL : 0);
-	q->i.ifi_family = AF_UNSPEC;
-	q->i.ifi_index = e->ifindex;
-	q->i.ifi_flags = e->flags;
-	q->i.ifi_change = ~0U;
-	return nl_put(q, IFLA_IFNAME, e->name, strlen(e->name) + 1) ?:
-	       nl_put(q, IFLA_MTU, &e->mtu, sizeof(e->mtu)) ?:
-	       (e->has_address ? nl_put(q, IFLA_ADDRESS, e->address.data, e->address.len) : 0);
-}
-
-/*
- * The peer of veth @e, in the request's VETH_INFO_PEER: @peer inside, or
- * outside in stasis's namespace, named as --external veth[NAME]:OUTSIDE says.
- */
-static int veth_peer(struct rst_ctx *ctx, struct nlreq *h, const NetDeviceEntry *e,
-		     const NetDeviceEntry *peer)
-{
-	struct ifinfomsg pi = { .ifi_family = AF_UNSPEC };
-	struct rtattr *info, *data, *pa;
-	char key[IFNAMSIZ + 8], name[IFNAMSIZ] = "";
-	const char *out;
-	int ret;
-
-	if (peer) {
-		pi.ifi_index = peer->ifindex;
-		snprintf(name, sizeof(name), "%s", peer->name);
-	} else {
-		snprintf(key, sizeof(key), "veth[%s]", e->name);
-		out = opts_external_value(ctx->opts, key);
-		if (out)
-			snprintf(name, sizeof(name), "%.*s", (int)strcspn(out, "@"), out);
-		else
-			pr_warn("veth %s: no --external veth[%s]:NAME: the kernel names its peer "
-				"outside", e->name, e->name);
-	}
-	info = nl_nest(h, IFLA_LINKINFO);
-	if (!info || nl_put(h, IFLA_INFO_KIND, "veth", 4))
-		return -E2BIG;
-	data = nl_nest(h, IFLA_INFO_DATA);
-	pa = data ? nl_nest(h, VETH_INFO_PEER) : NULL;
-	if (!pa)
-		return -E2BIG;
-	/* The peer's ifinfomsg, then its attributes, all inside VETH_INFO_PEER. */
-	if (h->h.nlmsg_len + NLMSG_ALIGN(sizeof(pi)) > sizeof(*h))
-		return -E2BIG;
-	memcpy(RTA_DATA(pa), &pi, sizeof(pi));
-	h->h.nlmsg_len += NLMSG_ALIGN(sizeof(pi));
-	ret = name[0] ? nl_put(h, IFLA_IFNAME, name, strlen(name) + 1) : 0;
-	if (!ret && !peer)
-		ret = nl_put(h, IFLA_NET_NS_FD, &rst.own, sizeof(rst.own));
-	if (ret)
-		return ret;
-	nl_end(h, pa);
-	nl_end(h, data);
-	nl_end(h, info);
-	return 0;
-}
-
-/*
- * Send @q for link @e.  A veth's peer outside may still have its name: the
- * kernel frees the dumped namespace, and the pair with it, some time after
- * the dumped tree is gone.  So a name taken is asked again for a while.
- */
-static int link_talk(int sk, struct nlreq *q, const NetDeviceEntry *e)
-{
-	const struct timespec pause = { 0, 10 * 1000 * 1000 };
-	int ret, tries = 0;
-
-	while ((ret = nl_talk(sk, &q->h, NULL, NULL)) == -EEXIST && e->type == ND_TYPE__VETH &&
-	       ++tries < 300)
-		nanosleep(&pause, NULL);
-	if (tries)
-		pr_info("veth %s: its name or its peer's was taken, %d times", e->name, tries);
-	return ret;
-}
-
-static int link_restore(struct rst_ctx *ctx, uint32_t id, int sk, NetDeviceEntry **l, size_t n,
-			size_t i, bool *made)
-{
-	const NetDeviceEntry *e = l[i], *peer = NULL;
-	struct nlreq q;
-	int ret;
-
-	if (made[i])
-		return 0;	/* the peer of one made before */
-	switch (e->type) {
-	case ND_TYPE__LOOPBACK:
-		ret = link_req(&q, e, RTM_NEWLINK, false);
-		break;
-	case ND_TYPE__VETH:
-		if (e->has_peer_nsid && e->peer_nsid != id) {
-			pr_err("unsupported: veth %s has its peer in net namespace %u, another "
-			       "one of the dump", e->name, e->peer_nsid);
-			return -ENOTSUP;
-		}
-		if (e->has_peer_nsid && e->has_peer_ifindex) {
-			peer = link_by_index(l, n, e->peer_ifindex);
-			if (!peer || peer == e) {
-				pr_err("veth %s: its peer %u is not in netdev-%u.img", e->name,
-				       e->peer_ifindex, id);
-				return -EINVAL;
-			}
-		}
-		ret = link_req(&q, e, RTM_NEWLINK, true) ?: veth_peer(ctx, &q, e, peer);
-		break;
-	default:
-		pr_err("unsupported: net namespace link %u (%s) of type %d", e->ifindex, e->name,
-		       e->type);
-		return -ENOTSUP;
-	}
-	if (!ret)
-		ret = link_talk(sk, &q, e);
-	if (ret) {
-		pr_err("net namespace: cannot restore link %u (%s): %s", e->ifindex, e->name,
-		       strerror(-ret));
-		return ret;
-	}
-	made[i] = true;
-	for (size_t j = 0; peer && j < n; j++)
-		made[j] = made[j] || l[j] == peer;
-	return 0;
-}
-
 static int links_read(struct rst_ctx *ctx, uint32_t id, NetDeviceEntry ***out, size_t *n)
 {
 	NetDeviceEntry **l = NULL, *e;
@@ -589,31 +430,84 @@ static int links_read(struct rst_ctx *ctx, uint32_t id, NetDeviceEntry ***out, s
 	return ret;
 }
 
+/* Each port into its bridge, once both are made (as CRIU, after the links). */
+static int link_master(struct link_rst *r, const NetDeviceEntry *e)
+{
+	struct nlreq q = {
+		.h = { NLMSG_LENGTH(sizeof(struct ifinfomsg)), RTM_NEWLINK,
+		       NLM_F_REQUEST | NLM_F_ACK, 0, 0 },
+		.i = { .ifi_family = AF_UNSPEC, .ifi_index = e->ifindex },
+	};
+	int32_t master = e->master;
+	int ret;
+
+	ret = nl_put(&q, IFLA_MASTER, &master, sizeof(master)) ?: nl_talk(r->sk, &q.h, NULL, NULL);
+	if (ret)
+		pr_err("net namespace: cannot make link %s a port of link %u: %s", e->name,
+		       e->master, strerror(-ret));
+	return ret;
+}
+
+static int link_restore(struct link_rst *r, size_t i)
+{
+	const NetDeviceEntry *e = r->l[i];
+	const struct link_kind *kind = link_kind_by_type(e->type);
+	int ret;
+
+	if (r->made[i])
+		return 0;	/* the peer of one made before */
+	if (!kind) {
+		pr_err("unsupported: net namespace link %u (%s) of type %d", e->ifindex, e->name,
+		       e->type);
+		return -ENOTSUP;
+	}
+	ret = kind->restore(r, i);
+	r->made[i] = !ret;
+	return ret;
+}
+
+static int links_make(struct link_rst *r)
+{
+	int ret = 0;
+
+	r->made = calloc(r->n + 1, sizeof(*r->made));
+	r->sk = nl_open(-1);
+	r->own_sk = nl_open(rst.own);
+	r->self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (!r->made)
+		ret = -ENOMEM;
+	else if (r->sk < 0 || r->own_sk < 0)
+		ret = r->sk < 0 ? r->sk : r->own_sk;
+	else if (r->self < 0)
+		ret = -errno;
+	for (size_t i = 0; !ret && i < r->n; i++)
+		ret = link_restore(r, i);
+	for (size_t i = 0; !ret && i < r->n; i++)
+		if (r->l[i]->has_master)
+			ret = link_master(r, r->l[i]);
+	return ret;
+}
+
 /* Links, then their sysctls (a new device took the namespace's defaults). */
 static int links_restore(struct rst_ctx *ctx, uint32_t id)
 {
-	NetDeviceEntry **l;
-	bool *made = NULL;
-	size_t n;
-	int sk, ret;
+	struct link_rst r = { .ctx = ctx, .id = id, .sk = -1, .own_sk = -1, .own = rst.own,
+			      .self = -1 };
+	int ret;
 
-	ret = links_read(ctx, id, &l, &n);
-	sk = ret ? -1 : nl_open();
-	if (sk < 0)
-		ret = ret ?: sk;
-	made = ret ? NULL : calloc(n + 1, sizeof(*made));
-	if (!ret && !made)
-		ret = -ENOMEM;
-	for (size_t i = 0; !ret && i < n; i++)
-		ret = link_restore(ctx, id, sk, l, n, i, made);
-	for (size_t i = 0; !ret && i < n; i++)
-		ret = net_link_conf_restore(l[i], rst.ns);
-	for (size_t i = 0; i < n; i++)
-		img_free_msg(&l[i]->base);
-	free(l);
-	free(made);
-	if (sk >= 0)
-		close(sk);
+	ret = links_read(ctx, id, &r.l, &r.n) ?: links_make(&r);
+	for (size_t i = 0; !ret && i < r.n; i++)
+		ret = net_link_conf_restore(r.l[i], rst.ns);
+	for (size_t i = 0; i < r.n; i++)
+		img_free_msg(&r.l[i]->base);
+	free(r.l);
+	free(r.made);
+	if (r.sk >= 0)
+		close(r.sk);
+	if (r.own_sk >= 0)
+		close(r.own_sk);
+	if (r.self >= 0)
+		close(r.self);
 	return ret;
 }
 
@@ -637,10 +531,28 @@ static int net_restore(struct rst_ctx *ctx, uint32_t id)
 		return 0;
 	}
 	ret = net_netns_restore(rst.ns) ?: links_restore(ctx, id) ?: net_tools_restore(ctx, id);
+	/*
+	 * Under an nft lock the tree's own rules go in after its sockets
+	 * (net_restore_late()): a drop of theirs would take the segments
+	 * libsoccr injects, which the lock's own table lets by, and nft has
+	 * no accept that overrides another table's drop.  An iptables lock
+	 * jumps to its chain first: the rules go in now, as CRIU does.
+	 */
+	rst.late = ctx->network_lock == NETWORK_LOCK_NFTABLES;
+	if (!ret && !rst.late)
+		ret = net_firewall_restore(ctx, id);
 	if (rst.own >= 0)
 		close(rst.own);
 	rst.own = -1;
 	return ret;
+}
+
+static int net_restore_late(struct rst_ctx *ctx, uint32_t id)
+{
+	bool late = rst.late;
+
+	rst.late = false;
+	return late ? net_firewall_restore(ctx, id) : 0;
 }
 
 const struct ns_operations net_ns_ops = {
@@ -649,4 +561,5 @@ const struct ns_operations net_ns_ops = {
 	.dump = net_dump,
 	.prepare = net_prepare,
 	.restore = net_restore,
+	.restore_late = net_restore_late,
 };

@@ -6,12 +6,82 @@
 #ifndef STASIS_NS_NET_H
 #define STASIS_NS_NET_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <net/if.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 
 #include "netdev.pb-c.h"
 
 struct dump_ctx;
 struct rst_ctx;
+
+/* --- rtnetlink (net.c) --- */
+
+/* One request about a link: its ifinfomsg, then attributes. */
+struct nlreq {
+	struct nlmsghdr h;
+	struct ifinfomsg i;
+	char buf[1024];
+};
+
+typedef int (*nl_fn)(struct nlmsghdr *h, void *arg);
+
+/* Attribute @type of @len bytes at the end of @q: 0 or -E2BIG. */
+int nl_put(struct nlreq *q, int type, const void *data, size_t len);
+/* Open attribute @type; nl_end() closes it around what was put since.  NULL: no room. */
+struct rtattr *nl_nest(struct nlreq *q, int type);
+void nl_end(struct nlreq *q, struct rtattr *a);
+/* Send @h on @sk, read the answer to its end (other messages to @fn): 0 or -errno. */
+int nl_talk(int sk, struct nlmsghdr *h, nl_fn fn, void *arg);
+/* An rtnetlink socket in the current net namespace, or in the one of fd @ns (-1: current). */
+int nl_open(int ns);
+/* The index of link @name as @sk's namespace sees it, or -errno. */
+int nl_index(int sk, const char *name);
+
+/* --- links (net-link.c: a table of kinds) --- */
+
+/* A link as the dump reads it (RTM_GETLINK). */
+struct link {
+	int index, arphrd;
+	unsigned int flags, mtu;
+	int peer, peer_nsid, master;	/* IFLA_LINK, IFLA_LINK_NETNSID, IFLA_MASTER; -1 none */
+	char name[IFNAMSIZ], kind[32];
+	uint8_t addr[32];
+	size_t addr_len;
+	uint8_t data[256];		/* IFLA_INFO_DATA's attributes */
+	size_t data_len;
+	MacvlanLinkEntry macvlan;	/* filled by its kind */
+};
+
+/* The restore of one namespace's links (net.c's links_restore). */
+struct link_rst {
+	struct rst_ctx *ctx;
+	uint32_t id;
+	int sk;			/* rtnetlink in the new namespace */
+	int own_sk;		/* rtnetlink in stasis's own namespace */
+	int own;		/* stasis's own namespace: outside peers, macvlan parents */
+	int self;		/* the new namespace: where links made outside go */
+	NetDeviceEntry **l;	/* netdev-ID.img */
+	size_t n;
+	bool *made;
+};
+
+struct link_kind {
+	const char *name;	/* IFLA_INFO_KIND, or "loopback" */
+	NdType type;
+	/* Dump (optional): what of link @k beyond the common fields goes into @e. */
+	int (*dump)(int sk, struct link *k, NetDeviceEntry *e, uint32_t id);
+	/* Restore link @i of @r (r->made[i] set by the caller; a kind may set a peer's). */
+	int (*restore)(struct link_rst *r, size_t i);
+};
+
+/* The kind of link @k (dump), refused (said) if none: NULL. */
+const struct link_kind *link_kind_of(const struct link *k);
+/* The kind of image type @type (restore), NULL if none. */
+const struct link_kind *link_kind_by_type(NdType type);
 
 /* Link @e's (by its name) ipv4 and ipv6 sysctls into @e: 0 or -ENOMEM. */
 int net_link_conf_dump(NetDeviceEntry *e);
@@ -26,7 +96,9 @@ int net_netns_restore(const NetnsEntry *e);
 
 /* The raw images of ip, iptables and nft. */
 int net_tools_dump(struct dump_ctx *ctx, uint32_t id);
-/* Fed back to them, once the links are there. */
+/* Fed back to them, once the links are there: addresses, routes, rules. */
 int net_tools_restore(struct rst_ctx *ctx, uint32_t id);
+/* The firewall: iptables' and nft's rules. */
+int net_firewall_restore(struct rst_ctx *ctx, uint32_t id);
 
 #endif

@@ -29,6 +29,8 @@
 #include "restore.h"
 
 static const struct ns_operations *const ns_table[] = {
+	/* First: every other kind is made inside it (user.c). */
+	&user_ns_ops,
 	&pid_ns_ops,
 	&uts_ns_ops,
 	&ipc_ns_ops,
@@ -137,12 +139,38 @@ static int check_task(pid_t pid, pid_t root, const char *kind, ino_t mine, ino_t
 			return -ENOTSUP;
 		}
 	}
+	if (its != roots && ns_ops(kind) && ns_ops(kind)->per_task && roots != mine && its != mine)
+		return 0;	/* dumped with the root's */
 	if (its != roots) {
 		pr_err("unsupported: pid %d is in another %s namespace than the tree's root %d "
 		       "(only the root's is dumped)", pid, kind, root);
 		return -ENOTSUP;
 	}
 	return 0;
+}
+
+/*
+ * Mount namespaces other than the root's are built by the controller from
+ * outside; in a user namespace of the tree's own they would be locked and
+ * its own: not done yet, refused before anything is written.
+ */
+static int check_userns_mnt(struct dump_ctx *ctx)
+{
+	pid_t root = ctx->tasks[0].pid;
+	ino_t roots, its;
+	int ret = ns_ino(root, "mnt", &roots);
+
+	for (size_t i = 1; !ret && i < ctx->nr_tasks; i++) {
+		if (ctx->tasks[i].ct->state == COMPEL_TASK_ZOMBIE)
+			continue;
+		ret = ns_ino(ctx->tasks[i].pid, "mnt", &its);
+		if (!ret && its != roots) {
+			pr_err("unsupported: pid %d is in another mount namespace than the root %d, "
+			       "in a tree with a user namespace of its own", ctx->tasks[i].pid, root);
+			ret = -ENOTSUP;
+		}
+	}
+	return ret;
 }
 
 int ns_dump_check(struct dump_ctx *ctx)
@@ -174,12 +202,28 @@ int ns_dump_check(struct dump_ctx *ctx)
 		pr_info("the root %d has its own %s namespace, id %u", root, ns_table[i]->name,
 			root_ids[i]);
 	}
+	/* Its tasks could not get their pids back from inside it (set_tid wants the host's rights). */
+	if (!ret && (root_mask & CLONE_NEWUSER) && !(root_mask & CLONE_NEWPID)) {
+		pr_err("unsupported: the root %d has a user namespace of its own but not a pid "
+		       "namespace", root);
+		ret = -ENOTSUP;
+	}
+	if (!ret && (root_mask & CLONE_NEWUSER))
+		ret = check_userns_mnt(ctx);
+	/* Before any task is dumped: their ids go into the images as the tree sees them. */
+	if (!ret)
+		ret = userns_dump_collect(root, root_mask & CLONE_NEWUSER);
 	if (!ret && (root_mask & CLONE_NEWNET))
 		net_root = root;
 	/* Locked before any task is dumped, as CRIU does (a pre-dump locks nothing). */
 	if (!ret && net_root && !ctx->pre_dump)
 		ret = files_dump_netns_lock(ctx);
 	return ret;
+}
+
+bool ns_dump_has(unsigned long cflag)
+{
+	return root_mask & cflag;
 }
 
 ino_t ns_net_ino(void)
@@ -302,7 +346,8 @@ static int read_kind(struct rst_ctx *ctx, const TaskKobjIdsEntry *inv, const cha
 		const struct rst_task *t = &ctx->tasks[i];
 		uint32_t id = ids_ns(t->ids, kind);
 
-		if (id && rid && id != rid) {
+		if (id && rid && id != rid && !(ns_ops(kind) && ns_ops(kind)->per_task &&
+						 iid && rid != iid && id != iid)) {
 			pr_err("unsupported: pid %d is in another %s namespace than the root %d",
 			       t->pid, kind, root->pid);
 			return -ENOTSUP;
@@ -368,6 +413,16 @@ int ns_restore_read(struct rst_ctx *ctx)
 		}
 	}
 	img_free_msg(&inv->base);
+	if (!ret && (root_mask & CLONE_NEWUSER) && !(root_mask & CLONE_NEWPID)) {
+		pr_err("unsupported: the root %d has a user namespace of its own but not a pid "
+		       "namespace", ctx->tasks[0].pid);
+		ret = -ENOTSUP;
+	}
+	/* Its root is cloned by a helper, as a child of the controller (user.c). */
+	if (!ret && (root_mask & CLONE_NEWUSER) && ctx->opts->restore_sibling) {
+		pr_err("unsupported: --restore-sibling for a tree with a user namespace of its own");
+		ret = -ENOTSUP;
+	}
 	if (!ret)
 		own_clocks(ctx);
 	return ret;
@@ -404,8 +459,13 @@ static unsigned long unshared_mask(void)
  */
 static int open_svc(struct rst_ctx *ctx, const char *path, int flags, int slot)
 {
-	int fd = open(path, flags | O_CLOEXEC), nfd, err;
+	int fd, nfd, err;
 
+	/* Through stasis's /proc: the tree's mount namespace, entered by now, may have none. */
+	if (!strncmp(path, "/proc/self/", 11))
+		fd = rst_open_self(path + 11, flags);
+	else
+		fd = open(path, flags | O_CLOEXEC);
 	if (fd < 0) {
 		pr_perror("cannot open %s", path);
 		return -errno;
@@ -439,23 +499,53 @@ static int keep_own(struct rst_ctx *ctx)
 	return 0;
 }
 
+/*
+ * The namespaces of @mask, made and entered.  In a user namespace of the
+ * tree's they are made from inside it (user.c), but the time namespace:
+ * its offsets are written from here, and it gives no rights to its owner.
+ */
+static int make_all(struct rst_ctx *ctx, unsigned long mask)
+{
+	unsigned long here = mask;
+	int ret;
+
+	if (root_mask & CLONE_NEWUSER) {
+		here = mask & CLONE_NEWTIME;
+		ret = userns_restore_make(ctx, unshared_mask() & ~here, SVC_NS_USER);
+		if (ret)
+			return ret;
+	}
+	if (here && unshare(here)) {
+		pr_perror("cannot make the root's namespaces (unshare %#lx)", here);
+		return -errno;
+	}
+	return 0;
+}
+
+static int restore_kind(struct rst_ctx *ctx, const struct ns_operations *ops, uint32_t id)
+{
+	int ret;
+
+	if (!ops->as_userns_root || !(root_mask & CLONE_NEWUSER))
+		return ops->restore(ctx, id);
+	ret = userns_act_as_root(true);
+	if (ret)
+		return ret;
+	ret = ops->restore(ctx, id);
+	return userns_act_as_root(false) ?: ret;
+}
+
 int ns_restore_enter(struct rst_ctx *ctx)
 {
 	unsigned long mask = unshared_mask();
 	int ret;
 
-	if (!mask)
+	if (!unshared_mask() && !(root_mask & CLONE_NEWUSER))
 		return 0;
-	ret = keep_own(ctx);
-	if (ret)
-		return ret;
-	if (unshare(mask)) {
-		pr_perror("cannot make the root's namespaces (unshare %#lx)", mask);
-		return -errno;
-	}
+	ret = keep_own(ctx) ?: make_all(ctx, mask);
 	for (size_t i = 0; !ret && i < NR_OPS; i++)
-		if (mask & ns_table[i]->cflag)
-			ret = ns_table[i]->restore(ctx, root_ids[i]);
+		if ((mask & ns_table[i]->cflag) && ns_table[i]->restore)
+			ret = restore_kind(ctx, ns_table[i], root_ids[i]);
 	/* Made (or joined) now: the network lock runs there until the tree runs. */
 	if (!ret && (mask & CLONE_NEWNET)) {
 		net_fd = open_svc(ctx, "/proc/self/ns/net", O_RDONLY, SVC_NS_NET);
@@ -464,11 +554,23 @@ int ns_restore_enter(struct rst_ctx *ctx)
 	return ret;
 }
 
+int ns_restore_settle(struct rst_ctx *ctx)
+{
+	unsigned long mask = unshared_mask();
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < NR_OPS; i++)
+		if ((mask & ns_table[i]->cflag) && ns_table[i]->restore_late)
+			ret = ns_table[i]->restore_late(ctx, root_ids[i]);
+	return ret;
+}
+
 int ns_restore_leave(struct rst_ctx *ctx)
 {
 	int ret = 0;
 
 	(void)ctx;
+	userns_restore_close();
 	for (size_t i = 0; i < NR_OPS; i++) {
 		if (own_fds[i] < 0)
 			continue;
@@ -491,6 +593,81 @@ int ns_restore_leave(struct rst_ctx *ctx)
 	return ret;
 }
 
+/* stasis's own mount namespace and cwd while it is in the tree's (ns_tree_enter()). */
+static int back_mnt = -1, back_cwd = -1;
+
+static void tree_back_close(void)
+{
+	if (back_mnt >= 0)
+		close(back_mnt);
+	if (back_cwd >= 0)
+		close(back_cwd);
+	back_mnt = back_cwd = -1;
+}
+
+int ns_tree_enter(struct rst_ctx *ctx)
+{
+	char path[64];
+	int fd, ret = 0;
+
+	if (!(root_mask & CLONE_NEWNS) || back_mnt >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", ctx->tasks[0].real);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	back_mnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	back_cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || back_mnt < 0 || back_cwd < 0 || setns(fd, CLONE_NEWNS)) {
+		ret = -errno;
+		pr_perror("cannot enter the tree's mount namespace (%s)", path);
+		tree_back_close();
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int ns_tree_leave(void)
+{
+	int ret = 0;
+
+	if (back_mnt < 0)
+		return 0;
+	if (setns(back_mnt, CLONE_NEWNS) || fchdir(back_cwd)) {
+		ret = -errno;
+		pr_perror("cannot come back from the tree's mount namespace");
+	}
+	tree_back_close();
+	return ret;
+}
+
+int ns_restore_open(const char *name, unsigned long cflag, uint32_t id, int flags)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+	for (size_t i = 0; i < NR_OPS; i++) {
+		/* stasis's own, while the controller is in the tree's: kept aside. */
+		if (ns_table[i]->cflag == (int)cflag && own_fds[i] >= 0 && id != root_ids[i])
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", own_fds[i]);
+	}
+	fd = open(path, flags | O_CLOEXEC);
+	if (fd < 0)
+		pr_perror("cannot open namespace file %s", path);
+	return fd < 0 ? -errno : fd;
+}
+
+int ns_host_enter(void)
+{
+	for (size_t i = 0; i < NR_OPS; i++) {
+		if (ns_table[i]->cflag != CLONE_NEWNS || own_fds[i] < 0)
+			continue;
+		if (setns(own_fds[i], CLONE_NEWNS) || fchdir(own_cwd))
+			return -errno;
+	}
+	return 0;
+}
+
 bool ns_restore_has(unsigned long cflag)
 {
 	return root_mask & cflag;
@@ -498,17 +675,24 @@ bool ns_restore_has(unsigned long cflag)
 
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t)
 {
-	return t == &ctx->tasks[0] ? root_mask & ~unshared_mask() & ~by_root_mask() : 0;
+	/* The root is cloned inside its user namespace (userns_clone_root). */
+	return t == &ctx->tasks[0] ?
+	       root_mask & ~unshared_mask() & ~by_root_mask() & ~CLONE_NEWUSER : 0;
 }
 
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 {
 	int ret = 0;
 
-	if (t != &ctx->tasks[0])
-		return 0;
-	for (size_t i = 0; !ret && i < NR_OPS; i++)
-		if ((root_mask & ns_table[i]->cflag) && ns_table[i]->restore_root)
-			ret = ns_table[i]->restore_root(ctx, root_ids[i]);
+	for (size_t i = 0; !ret && i < NR_OPS; i++) {
+		const struct ns_operations *ops = ns_table[i];
+
+		if (!(root_mask & ops->cflag))
+			continue;
+		if (t == &ctx->tasks[0] && ops->restore_root)
+			ret = ops->restore_root(ctx, root_ids[i]);
+		if (!ret && ops->restore_task)
+			ret = ops->restore_task(ctx, t);
+	}
 	return ret;
 }

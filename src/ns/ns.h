@@ -24,6 +24,12 @@ struct ns_operations {
 	int cflag;		/* CLONE_NEW* */
 	/* dump() reaches the namespace itself through /proc/ROOT (no setns). */
 	bool dump_outside;
+	/*
+	 * Tasks may be in other namespaces of this kind than the root's, when
+	 * the root's is not stasis's: dump() writes them all, restore() makes
+	 * them all and restore_task() moves each task into its own.
+	 */
+	bool per_task;
 	/* Write its images for id @id; runs with stasis in that namespace (NULL: none). */
 	int (*dump)(struct dump_ctx *ctx, uint32_t id);
 	/*
@@ -38,6 +44,12 @@ struct ns_operations {
 	 */
 	int (*restore)(struct rst_ctx *ctx, uint32_t id);
 	/*
+	 * Optional: in the controller once the pool is made, still in the new
+	 * namespaces: what must come after the tree's objects (net: the
+	 * firewall after the sockets).
+	 */
+	int (*restore_late)(struct rst_ctx *ctx, uint32_t id);
+	/*
 	 * Optional: in the root task, first of all, for what only a task of the
 	 * tree can do (a proc mount must belong to the tree's pid namespace).
 	 */
@@ -48,8 +60,17 @@ struct ns_operations {
 	 * is when it unshares.
 	 */
 	bool by_root;
+	/* per_task: in task @t, before its children: into its own namespace. */
+	int (*restore_task)(struct rst_ctx *ctx, struct rst_task *t);
+	/*
+	 * ->restore runs with the effective ids of the root of the tree's user
+	 * namespace when it has one (user.c): what the kernel lets only that
+	 * root do (ipc sysctls), objects created as theirs.
+	 */
+	bool as_userns_root;
 };
 
+extern const struct ns_operations user_ns_ops;	/* user.c */
 extern const struct ns_operations pid_ns_ops;	/* pid.c */
 extern const struct ns_operations uts_ns_ops;	/* uts.c */
 extern const struct ns_operations ipc_ns_ops;	/* ipc.c */
@@ -72,6 +93,8 @@ int ns_dump_check(struct dump_ctx *ctx);
  * As socket(2): the fd, or -1 with errno set.
  */
 int ns_net_socket(int domain, int type, int protocol);
+/* After ns_dump_check(): is the root's namespace of kind @cflag (CLONE_NEW*) dumped? */
+bool ns_dump_has(unsigned long cflag);
 /* The inode of that net namespace (the root's, or stasis's); 0 if unknown. */
 ino_t ns_net_ino(void);
 /*
@@ -98,14 +121,84 @@ int ns_restore_read(struct rst_ctx *ctx);
  * born in the tree's net namespace.  The root, forked next, inherits them.
  */
 int ns_restore_enter(struct rst_ctx *ctx);
+/* Once the pool is made, still inside: each kind's restore_late. */
+int ns_restore_settle(struct rst_ctx *ctx);
 /* The controller back in its own namespaces (after the root's fork, or on failure). */
 int ns_restore_leave(struct rst_ctx *ctx);
+/*
+ * While the pool is made: the namespace file of kind @name (@cflag) and
+ * images id @id, the tree's new one or stasis's own, opened with @flags:
+ * an fd or -errno.
+ */
+int ns_restore_open(const char *name, unsigned long cflag, uint32_t id, int flags);
+/*
+ * Once the tree exists: the controller into its mount namespace (the
+ * root's), for the files it opens for the tree then (/proc/PID paths name
+ * the tree's proc there), and back.  No-ops for a tree without one of its
+ * own.  0 or -errno.
+ */
+int ns_tree_enter(struct rst_ctx *ctx);
+int ns_tree_leave(void);
+/*
+ * In a child of the controller about to run a program of the host (nft,
+ * iptables): back in stasis's own mount namespace, where the programs
+ * are, if the controller is in the tree's.  0 or -errno.
+ */
+int ns_host_enter(void);
 /* Does the root get a namespace of its own of kind @cflag (CLONE_NEW*)? */
 bool ns_restore_has(unsigned long cflag);
 /* CLONE_NEW* flags task @t is created with (a pid namespace is made by the clone). */
 unsigned long ns_clone_flags(const struct rst_ctx *ctx, const struct rst_task *t);
-/* In task @t, first of all: the restore_root hooks of the root's namespaces. */
+/*
+ * In task @t, first of all: the restore_root hooks of the root's
+ * namespaces (the root), the restore_task ones (every task).
+ */
 int ns_restore_task(struct rst_ctx *ctx, struct rst_task *t);
+
+/*
+ * user.c.  Dump, before any task is dumped: the root's uid and gid maps
+ * when it has a user namespace of its own (@own).
+ */
+int userns_dump_collect(pid_t root, bool own);
+/*
+ * Ids as stasis sees them (/proc) into ids as the tree does, for the
+ * images; (uint32_t)-1 for one not mapped.  Identity without a user namespace.
+ */
+uint32_t userns_dump_uid(uint32_t uid);
+uint32_t userns_dump_gid(uint32_t gid);
+/*
+ * A mount's options with their uid= and gid= as the tree sees them (dump)
+ * or as stasis does (@to_host, restore); malloc'ed, NULL without memory.
+ */
+char *userns_mount_opts(const char *opts, bool to_host);
+/*
+ * In a child of stasis's: into the tree's user namespace as its root, when
+ * it has one (tar, which must see the ids as the tree does).  0 or -errno.
+ */
+int userns_enter_as_root(void);
+/* Restore: an image's id into the one the controller acts with, from outside. */
+uint32_t userns_host_uid(uint32_t uid);
+uint32_t userns_host_gid(uint32_t gid);
+/*
+ * In the controller: a new user namespace (its maps written) that owns new
+ * namespaces of @mask, all joined by the controller but the user one,
+ * kept at service fd @slot.
+ */
+int userns_restore_make(struct rst_ctx *ctx, unsigned long mask, int slot);
+void userns_restore_close(void);
+/*
+ * The controller acting (@on) as the root of that user namespace or back:
+ * its effective uid and gid those of uid and gid 0 there, its capabilities
+ * and file system ids kept.
+ */
+int userns_act_as_root(bool on);
+/*
+ * clone3(@ca) of the root from inside that user namespace, the
+ * controller's child all the same: as clone3, 0 in the root, its pid in
+ * the controller, or -1 with errno set.
+ */
+struct clone_args;
+long userns_clone_root(struct clone_args *ca);
 
 /*
  * pid.c.  Dump, once the tree is collected: each task's pid, group,
@@ -121,5 +214,30 @@ int pidns_restore_check(const struct rst_ctx *ctx);
 int pidns_find_real(struct rst_ctx *ctx);
 /* The tids here of @t's threads, in t->tids's order, into @out. */
 int pidns_real_tids(struct rst_ctx *ctx, const struct rst_task *t, pid_t *out);
+
+/*
+ * mnt.c, restore: the root (O_PATH, not the caller's to close) of the
+ * mount namespace that mount @mnt_id is in, when it is not the root
+ * task's; -1 otherwise (then a path is the controller's).
+ */
+int mntns_root_of(uint32_t mnt_id);
+/*
+ * The controller into the namespace of mount @mnt_id for a while (a unix
+ * socket bound there): 1 when it moved, 0 when it is the root task's, or
+ * -errno.  mntns_back() returns it to the root task's (cwd: its root).
+ */
+int mntns_enter_of(uint32_t mnt_id);
+/* As mntns_root_of(), the root task's namespace too (its root, for paths once the controller left). */
+int mntns_tree_root_of(uint32_t mnt_id);
+/* The restored mount @mnt_id, reached by its mount point (a directory open O_RDONLY), or -1. */
+int mntns_open_mount(uint32_t mnt_id);
+int mntns_back(void);
+/*
+ * A socket file at absolute @path on mount @mnt_id, the root mount of its
+ * namespace (the controller in it), whose directory another mount covers
+ * now: a detached copy of that mount alone, where @path reaches it; -1
+ * when the path reaches it as it is (or it is no root mount).
+ */
+int mntns_flat_if_covered(uint32_t mnt_id, const char *path);
 
 #endif

@@ -147,6 +147,20 @@ static int check_nested(const struct dump_task *t)
 	return -ENOTSUP;
 }
 
+/*
+ * A session whose leader is outside the tree's pid namespace reads 0 there
+ * (`unshare --pid --fork` without setsid): no task of a restored tree could
+ * be in it, and CRIU refuses it too.
+ */
+static int check_session(const struct dump_task *t)
+{
+	if (t->sid)
+		return 0;
+	pr_err("unsupported: the session leader of pid %d (%d in its pid namespace) is outside "
+	       "that namespace: its init must lead a session of its own (setsid)", t->pid, t->vpid);
+	return -ENOTSUP;
+}
+
 /* Task @t: its pid, group, session and threads as it sees them. */
 static int collect_task(struct dump_task *t, pid_t *vtids)
 {
@@ -211,6 +225,8 @@ int pidns_dump_collect(struct dump_ctx *ctx)
 		       root->pid, root->vpid);
 		ret = -ENOTSUP;
 	}
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++)
+		ret = check_session(&ctx->tasks[i]);
 	if (!ret)
 		pr_info("the root %d is init of its own pid namespace", root->pid);
 	return ret;
@@ -220,7 +236,8 @@ int pidns_dump_collect(struct dump_ctx *ctx)
 
 static bool rst_own(const struct rst_ctx *ctx)
 {
-	return ns_clone_flags(ctx, &ctx->tasks[0]) & CLONE_NEWPID;
+	(void)ctx;
+	return ns_restore_has(CLONE_NEWPID);
 }
 
 /* Which task of the tree has pid @vpid in it, from the list of those found. */

@@ -31,17 +31,6 @@
 #define BASE	"/tmp/stasis-cgnstest"
 #define NAME	"name=stasis_cgnstest"
 
-static int put(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
 static void clean(void)
 {
 	rmdir(BASE "/nsroot/inner");
@@ -121,11 +110,11 @@ int main(int argc, char **argv)
 		rmdir(BASE);
 		return test_result();
 	}
-	put(BASE "/cgroup.procs", "0");
+	test_write_file(BASE "/cgroup.procs", "0");
 	clean();
 	if (mkdir(BASE "/nsroot", 0755) || mkdir(BASE "/nsroot/inner", 0755) ||
-	    mkdir(BASE "/nsroot/kid", 0755) || put(BASE "/nsroot/cgroup.procs", "0") ||
-	    unshare(CLONE_NEWCGROUP) || put(BASE "/nsroot/inner/cgroup.procs", "0")) {
+	    mkdir(BASE "/nsroot/kid", 0755) || test_write_file(BASE "/nsroot/cgroup.procs", "0") ||
+	    unshare(CLONE_NEWCGROUP) || test_write_file(BASE "/nsroot/inner/cgroup.procs", "0")) {
 		fail("cannot set up the namespace: %m");
 		goto out;
 	}
@@ -135,7 +124,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (kid == 0) {
-		if (put(BASE "/nsroot/kid/cgroup.procs", "0"))
+		if (test_write_file(BASE "/nsroot/kid/cgroup.procs", "0"))
 			fail("the child cannot enter /nsroot/kid: %m");
 		test_waitsig();
 		check("/kid", "/nsroot/kid", runner_ns);
@@ -166,7 +155,7 @@ int main(int argc, char **argv)
 		fail("the child did not end well");
 	pass();
 out:
-	put(BASE "/cgroup.procs", "0");
+	test_write_file(BASE "/cgroup.procs", "0");
 	clean();
 	umount2(BASE, MNT_DETACH);
 	rmdir(BASE);

@@ -45,28 +45,6 @@ static const char *const dirs[] = {
 	V2 "/stasis-cgtest/x", V2 "/stasis-cgtest", V2 "/moved",
 };
 
-static int put(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY), ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
-static void get(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
-
-	if (fd >= 0)
-		close(fd);
-	buf[n < 0 ? 0 : n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
 /* Those under @top (V1, V2). */
 static void clean(const char *top)
 {
@@ -83,10 +61,10 @@ static void *thread(void *arg)
 	atomic_store(&th_tid, (int)syscall(SYS_gettid));
 	snprintf(tid, sizeof(tid), "%d", atomic_load(&th_tid));
 	/* A thread id in tasks moves that thread alone. */
-	atomic_store(&th_moved, put(V1 "/a/th/tasks", tid) ? -errno : 1);
+	atomic_store(&th_moved, test_write_file(V1 "/a/th/tasks", tid) ? -errno : 1);
 	while (!atomic_load(&th_stop))
 		usleep(10000);
-	put(V1 "/tasks", "0");
+	test_write_file(V1 "/tasks", "0");
 	return NULL;
 }
 
@@ -97,14 +75,14 @@ static int setup_v1(void)
 		return 0;
 	}
 	have_v1 = true;
-	put(V1 "/cgroup.procs", "0");
+	test_write_file(V1 "/cgroup.procs", "0");
 	clean(V1);
 	if (mkdir(V1 "/a", 0750) || chmod(V1 "/a", 0750) || mkdir(V1 "/a/th", 0755) ||
 	    mkdir(V1 "/a/empty", 0755) || mkdir(V1 "/a/empty/deeper", 0755)) {
 		fail("mkdir in " V1 ": %m");
 		return -1;
 	}
-	if (put(V1 "/a/cgroup.procs", "0")) {
+	if (test_write_file(V1 "/a/cgroup.procs", "0")) {
 		fail("cannot enter " V1 "/a: %m");
 		return -1;
 	}
@@ -123,9 +101,9 @@ static int setup_v2(void)
 		fail("mkdir in " V2 ": %m");
 		return -1;
 	}
-	if (put(V2 "/stasis-cgtest/x/cgroup.max.descendants", "7") ||
-	    put(V2 "/stasis-cgtest/x/cgroup.max.depth", "3") ||
-	    put(V2 "/stasis-cgtest/x/cgroup.procs", "0")) {
+	if (test_write_file(V2 "/stasis-cgtest/x/cgroup.max.descendants", "7") ||
+	    test_write_file(V2 "/stasis-cgtest/x/cgroup.max.depth", "3") ||
+	    test_write_file(V2 "/stasis-cgtest/x/cgroup.procs", "0")) {
 		fail("cannot set up " V2 "/stasis-cgtest/x: %m");
 		return -1;
 	}
@@ -177,10 +155,10 @@ static void check(void)
 	}
 	if (have_v2) {
 		check_member("/proc/self/cgroup", "", "/stasis-cgtest/x");
-		get(V2 "/stasis-cgtest/x/cgroup.max.descendants", buf, sizeof(buf));
+		test_read_line(V2 "/stasis-cgtest/x/cgroup.max.descendants", buf, sizeof(buf));
 		if (strcmp(buf, "7"))
 			fail("cgroup.max.descendants is \"%s\", want 7", buf);
-		get(V2 "/stasis-cgtest/x/cgroup.max.depth", buf, sizeof(buf));
+		test_read_line(V2 "/stasis-cgtest/x/cgroup.max.depth", buf, sizeof(buf));
 		if (strcmp(buf, "3"))
 			fail("cgroup.max.depth is \"%s\", want 3", buf);
 	}
@@ -226,9 +204,9 @@ out:
 		pthread_join(th, NULL);
 	}
 	if (have_v1)
-		put(V1 "/cgroup.procs", "0");
+		test_write_file(V1 "/cgroup.procs", "0");
 	if (have_v2)
-		put(V2 "/cgroup.procs", "0");
+		test_write_file(V2 "/cgroup.procs", "0");
 	clean(V1);
 	clean(V2);
 	umount2(V1, MNT_DETACH);

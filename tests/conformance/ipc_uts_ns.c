@@ -43,15 +43,9 @@
 static int set_sysctl(const char *name, const char *val)
 {
 	char path[96];
-	int fd, ret;
 
 	snprintf(path, sizeof(path), "/proc/sys/kernel/%s", name);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -1;
-	ret = write(fd, val, strlen(val)) == (ssize_t)strlen(val) ? 0 : -1;
-	close(fd);
-	return ret;
+	return test_write_file(path, val);
 }
 
 static void check_sysctl(const char *name, const char *want)

@@ -79,25 +79,6 @@ static int do_mount(const char *src, const char *rel, const char *type, unsigned
 	return 0;
 }
 
-/* Every mount but /, /proc and /dev, deepest first: the host's do not matter here. */
-static void detach_others(void)
-{
-	char lines[256][LINE], mp[PATH_MAX];
-	int n = 0;
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-
-	while (f && n < 256 && fgets(lines[n], LINE, f))
-		n++;
-	if (f)
-		fclose(f);
-	for (int i = n - 1; i >= 0; i--) {
-		if (sscanf(lines[i], "%*d %*d %*s %*s %4095s", mp) != 1)
-			continue;
-		if (strcmp(mp, "/") && strcmp(mp, "/proc") && strcmp(mp, "/dev"))
-			umount2(mp, MNT_DETACH);
-	}
-}
-
 /*
  * The mounts below B, one line each: mount point (relative to B), root,
  * mount options, peer group and master as letters in order of first
@@ -151,7 +132,7 @@ static int setup(void)
 	char path[PATH_MAX];
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-	detach_others();
+	test_detach_mounts();
 	if (mkdir(base, 0755) && errno != EEXIST)
 		return -1;
 	if (do_mount("stasis-b", "", "tmpfs", 0, "size=2m,mode=751") ||

@@ -13,18 +13,24 @@
  *     net.unix.max_dgram_qlen 77;
  *   an iptables rule dropping TCP to port 7777 (nft's, or legacy);
  *   a TCP socket listening on 10.231.0.1:4321, and a connection to it
- *     over lo, accepted, with 5 bytes sent each way and unread.
+ *     over lo, accepted, with 5 bytes sent each way and unread;
+ *   a connection to 10.231.0.1:7777 made before that rule, then closed
+ *     by the client, and by the server once the rule is in: the client's
+ *     last ACK dropped, the server's end stays LAST_ACK (the restore must
+ *     put it back through the tree's own rule, ZDTM's closed-last-ack).
  *
  * Checks after SIGTERM: all of it, from inside; the namespace is not the
  * host's; the listening socket accepts a new connection (it was born in
- * this namespace); the connection carries the unread bytes and more; and
- * the host's namespace has stnh0 again.
+ * this namespace); the connection carries the unread bytes and more; the
+ * LAST_ACK end is still so and reads the end of file; and the host's
+ * namespace has stnh0 again.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,6 +44,7 @@
 #include "stasis_test.h"
 
 #define LO_ADDR		"10.231.0.1"
+#define DROP_PORT	7777
 #define PORT		4321
 
 /* Run a shell command line made of @fmt; true if it exited 0. */
@@ -95,9 +102,9 @@ static void check_sysctl(const char *name, const char *want)
 		fail("net/%s is %s, want %s", name, buf, want);
 }
 
-static int tcp_connect(void)
+static int tcp_connect_to(int port)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int sk = socket(AF_INET, SOCK_STREAM, 0);
 
 	inet_pton(AF_INET, LO_ADDR, &a.sin_addr);
@@ -108,9 +115,14 @@ static int tcp_connect(void)
 	return sk;
 }
 
-static int tcp_listen(void)
+static int tcp_connect(void)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	return tcp_connect_to(PORT);
+}
+
+static int tcp_listen_on(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
 	int sk = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 
 	inet_pton(AF_INET, LO_ADDR, &a.sin_addr);
@@ -118,6 +130,44 @@ static int tcp_listen(void)
 	    bind(sk, (struct sockaddr *)&a, sizeof(a)) || listen(sk, 8))
 		return -1;
 	return sk;
+}
+
+static int tcp_listen(void)
+{
+	return tcp_listen_on(PORT);
+}
+
+static int tcp_state(int sk)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	return getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) ? -1 : ti.tcpi_state;
+}
+
+/* The server's end of a connection to DROP_PORT, closed both ways: *@srv. */
+static int last_ack_half(int *srv)
+{
+	int l = tcp_listen_on(DROP_PORT), c = l < 0 ? -1 : tcp_connect_to(DROP_PORT);
+
+	*srv = c < 0 ? -1 : accept(l, NULL, NULL);
+	if (l >= 0)
+		close(l);
+	if (*srv < 0 || shutdown(c, SHUT_WR))
+		return -1;
+	/* The client's FIN is in; from now on what it sends is dropped. */
+	for (int i = 0; i < 1000 && tcp_state(*srv) != TCP_CLOSE_WAIT; i++)
+		usleep(1000);
+	return c;
+}
+
+static int last_ack_close(int srv)
+{
+	if (shutdown(srv, SHUT_WR))
+		return -1;
+	for (int i = 0; i < 1000 && tcp_state(srv) != TCP_LAST_ACK; i++)
+		usleep(1000);
+	return tcp_state(srv) == TCP_LAST_ACK ? 0 : -1;
 }
 
 static ino_t ns_ino(const char *path)
@@ -185,8 +235,10 @@ static void check_conn(int a, int b)
 		fail("the connection carries nothing new");
 }
 
-static int setup(int *l, int *c, int *s)
+static int setup(int *l, int *c, int *s, int *la)
 {
+	int lc;
+
 	sh("ip link del stnh0 2>/dev/null");
 	if (unshare(CLONE_NEWNET))
 		return fail("unshare(CLONE_NEWNET): %m"), -1;
@@ -199,8 +251,14 @@ static int setup(int *l, int *c, int *s)
 	    !sysctl_set("ipv4/conf/all/forwarding", "1") ||
 	    !sysctl_set("unix/max_dgram_qlen", "77"))
 		return fail("cannot set the sysctls: %m"), -1;
+	lc = last_ack_half(la);
+	if (lc < 0)
+		return fail("no connection to port %d: %m", DROP_PORT), -1;
 	if (!sh("iptables -A INPUT -p tcp --dport 7777 -j DROP"))
 		return fail("iptables could not add the rule"), -1;
+	if (last_ack_close(*la))
+		return fail("the server's end is in state %d, not LAST_ACK", tcp_state(*la)), -1;
+	close(lc);
 	*l = tcp_listen();
 	*c = *l < 0 ? -1 : tcp_connect();
 	*s = *c < 0 ? -1 : accept(*l, NULL, NULL);
@@ -214,11 +272,11 @@ static int setup(int *l, int *c, int *s)
 int main(int argc, char **argv)
 {
 	ino_t host;
-	int l, c, s, n;
+	int l, c, s, n, la;
 
 	test_init(argc, argv);
 	host = ns_ino("/proc/self/ns/net");
-	if (setup(&l, &c, &s))
+	if (setup(&l, &c, &s, &la))
 		return test_result();
 	test_ready();
 	test_waitsig();
@@ -238,6 +296,10 @@ int main(int argc, char **argv)
 	check_sysctl("ipv4/conf/all/forwarding", "1");
 	check_sysctl("unix/max_dgram_qlen", "77");
 	check_conn(s, c);
+	if (tcp_state(la) != TCP_LAST_ACK)
+		fail("the LAST_ACK end is in state %d", tcp_state(la));
+	else if (recv(la, &n, 1, MSG_DONTWAIT) != 0)
+		fail("the LAST_ACK end reads no end of file: %m");
 	n = tcp_connect();
 	if (n < 0)
 		fail("the listening socket takes no new connection: %m");

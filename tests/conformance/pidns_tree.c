@@ -7,6 +7,10 @@
  *   |- A  setsid(): a session of its own, with a thread U
  *   |- B  in R's group
  *   |  `- C  setpgid(0, 0): a group of its own in R's session
+ *   |- E  forks K, then setsid(): a session of its own
+ *   |  `- K  born in R's session, and left in it: not its parent's
+ *   |- O  (with --pidns) in A's session: forked by a child H of A, which
+ *   |     exits, so that O is R's now (R is init), in another session
  *   `- Z  exits 7 at once and stays a zombie: R does not reap it before READY
  *
  * Each process records its pid, ppid, pgid and sid (the threads their
@@ -38,6 +42,7 @@ struct ids {
 };
 
 static int go[2] = { -1, -1 }, ready[2] = { -1, -1 };
+static bool orphan;		/* R is init of its pid namespace: A leaves O to it */
 static atomic_int thread_tid, thread_bad, thread_stop;
 
 static void record(struct ids *p, const char *name)
@@ -145,6 +150,35 @@ static int reap(pid_t pid, const char *name, int want)
 	return -1;
 }
 
+/* O: waits until R has it (H, its parent, is gone), then as the others. */
+static void __attribute__((noreturn)) run_o(void)
+{
+	struct ids me;
+
+	for (int ms = 0; getppid() != 1; ms++) {
+		if (ms > WAIT_S * 1000)
+			_exit(1);
+		usleep(1000);
+	}
+	record(&me, "O");
+	say('r');
+	wait_go();
+	_exit(check_ids(&me) ? 1 : 0);
+}
+
+/* H: forks O in A's session and exits at once. */
+static int leave_orphan(void)
+{
+	pid_t h = fork();
+
+	if (h == 0) {
+		if (fork() == 0)
+			run_o();
+		_exit(0);
+	}
+	return h < 0 ? -1 : reap(h, "H", 0);
+}
+
 static void __attribute__((noreturn)) run_a(void)
 {
 	pid_t root = getppid();
@@ -154,7 +188,7 @@ static void __attribute__((noreturn)) run_a(void)
 
 	setsid();
 	record(&me, "A");
-	if (me.sid != me.pid || start_thread(&th))
+	if (me.sid != me.pid || start_thread(&th) || (orphan && leave_orphan()))
 		_exit(1);
 	say('r');
 	wait_go();
@@ -190,6 +224,32 @@ static void __attribute__((noreturn)) run_b(void)
 	_exit(check_ids(&me) | (c < 0 ? -1 : reap(c, "C", 0)) ? 1 : 0);
 }
 
+static void __attribute__((noreturn)) run_k(void)
+{
+	struct ids me;
+
+	/* Before or after E's setsid(): K's session is R's either way. */
+	record(&me, "K");
+	say('r');
+	wait_go();
+	_exit(check_ids(&me) ? 1 : 0);
+}
+
+static void __attribute__((noreturn)) run_e(void)
+{
+	struct ids me;
+	pid_t k = fork();
+
+	if (k == 0)
+		run_k();
+	if (k < 0 || setsid() < 0)
+		_exit(1);
+	record(&me, "E");
+	say('r');
+	wait_go();
+	_exit(check_ids(&me) | reap(k, "K", 0) ? 1 : 0);
+}
+
 static pid_t spawn(void (*fn)(void))
 {
 	pid_t pid = fork();
@@ -211,7 +271,8 @@ static void __attribute__((noreturn)) run_z(void)
 
 int main(int argc, char **argv)
 {
-	pid_t a, b, z;
+	pid_t a, b, e, z, o = 0;
+	int nr_ready = 5, status;
 	pthread_t th;
 	struct ids me;
 	siginfo_t si;
@@ -225,23 +286,26 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);	/* taken with sigtimedwait */
 	record(&me, "R");
+	orphan = me.pid == 1;
+	nr_ready += orphan;
 	if (pipe(go) || pipe(ready)) {
 		fail("pipe: %m");
 		return test_result();
 	}
 	a = spawn(run_a);
 	b = spawn(run_b);
+	e = spawn(run_e);
 	z = spawn(run_z);
 	close(go[0]);
 	close(ready[1]);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < nr_ready; i++)
 		if (read(ready[0], &c, 1) != 1)
 			fail("a process of the tree died before it was ready");
 	/* Z is a zombie before READY: the dump sees it as one. */
 	si.si_pid = 0;
 	while (!waitid(P_PID, z, &si, WEXITED | WNOWAIT | WNOHANG) && !si.si_pid)
 		usleep(1000);
-	if (a < 0 || b < 0 || z < 0 || start_thread(&th))
+	if (a < 0 || b < 0 || e < 0 || z < 0 || start_thread(&th))
 		return test_result();
 	test_msg("pids: R %d A %d B %d Z %d, thread %d", me.pid, a, b, z, thread_tid);
 	test_ready();
@@ -252,7 +316,20 @@ int main(int argc, char **argv)
 	if (sigqueue(a, SIGUSR1, (union sigval){ 0 }))
 		fail("sigqueue to A (pid %d): %m", a);
 	bad |= wait_signal("R", SIGUSR2, a);
-	bad |= reap(a, "A", 0) | reap(b, "B", 0) | reap(z, "Z", 7);
+	bad |= reap(a, "A", 0) | reap(b, "B", 0) | reap(e, "E", 0) | reap(z, "Z", 7);
+	/* O, R's child now, is the one left. */
+	for (int ms = 0; orphan && (o = waitpid(-1, &status, WNOHANG)) <= 0; ms++) {
+		if (ms > WAIT_S * 1000) {
+			fail("O did not end");
+			bad = -1;
+			break;
+		}
+		usleep(1000);
+	}
+	if (orphan && o > 0 && (!WIFEXITED(status) || WEXITSTATUS(status))) {
+		fail("O (pid %d) ended with status %#x", o, status);
+		bad = -1;
+	}
 	if (!bad)
 		pass();
 	return test_result();

@@ -7,7 +7,11 @@
 #  - a restore of the last dump brings every page back right (the program
 #    checks its whole memory);
 #  - `stasis dedup` on a chain already deduplicated frees nothing more, and
-#    one on a directory with no parent is a no-op, not an error.
+#    one on a directory with no parent is a no-op, not an error;
+#  - the same chain over page servers, `page-server --auto-dedup`: the
+#    server's parent images give up the pages that come again, before the
+#    dumper is answered, and a restore from the server's images brings
+#    every page back right.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/dump/lib.sh
@@ -20,12 +24,23 @@ mkdir -p "$W"
 
 blocks() { stat -c %b "$1" 2>/dev/null || echo 0; }
 cleanup() {
-	for f in "$W/spawn.pid" "$W/spawn-r.pid"; do
+	for f in "$W/spawn.pid" "$W/spawn-r.pid" "$W/spawn2.pid" "$W/spawn2-r.pid"; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
 	wait 2>/dev/null
 }
 trap cleanup EXIT
+
+# restored_ok SPAWNFILE RESULT DIR: restore DIR under a subreaper; the program finds every page right.
+restored_ok() {
+	"$B/tests/spawn" "$1" -S -- "$S" restore -D "$3" -o restore.log &
+	for _ in $(seq 100); do [ -d "/proc/$pid" ] && break; sleep 0.05; done
+	rm -f "$2"
+	sleep 0.2
+	kill -USR1 "$pid" 2>/dev/null
+	wait_for "$2" . 20
+	grep -q '^ok ' "$2"
+}
 
 # 64 MiB, 20 MB/s rewritten round-robin: each pass after the first has
 # a few thousand pages the one before it also had.
@@ -60,12 +75,41 @@ check "stasis dedup on a deduplicated chain succeeds, frees nothing more" \
 $S dedup -D "$W/1" -o "$W/dedup1.log"
 check "stasis dedup without a parent is a no-op" test $? -eq 0
 
-"$B/tests/spawn" "$W/spawn-r.pid" -S -- "$S" restore -D "$W/3" -o restore.log &
-for _ in $(seq 100); do [ -d "/proc/$pid" ] && break; sleep 0.05; done
-rm -f "$W/result"
-sleep 0.2
-kill -USR1 "$pid" 2>/dev/null
-wait_for "$W/result" . 20
-check "after the restore every page is right ($(cat "$W/result" 2>/dev/null))" grep -q '^ok ' "$W/result"
+restored_ok "$W/spawn-r.pid" "$W/result" "$W/3"
+check "after the restore every page is right ($(cat "$W/result" 2>/dev/null))" test $? -eq 0
+kill "$pid" 2>/dev/null
+
+T="dedup on the page server"
+P=$W/ps
+PORT=27031
+"$B/tests/spawn" "$W/spawn2.pid" -- "$B/tests/migrant" 64 20 "$W/result2" &
+wait_for "$W/result2" '^ready' 30 || { fail "the program did not start"; exit 0; }
+pid=$(awk '{ print $2 }' "$W/result2")
+# step N [PREV] [dump]: a pre-dump (or the dump) N through a page server into P/N.
+step() {
+	local n=$1 prev=${2:-} action=${3:-pre-dump}
+	mkdir -p "$P/$n"
+	[ -n "$prev" ] && ln -s "../$prev" "$P/$n/parent"
+	$S page-server -D "$P/$n" --address 127.0.0.1 --port $PORT -d --auto-dedup -v4 \
+		-o ps.log || return 1
+	$S $action -t "$pid" -D "$W/s$n" --page-server --address 127.0.0.1 --port $PORT \
+		${prev:+--prev-images-dir "../s$prev"} -o $action.log
+}
+step 1 || { fail "pre-dump 1: $(grep -m1 Error "$W/s1/pre-dump.log")"; exit 0; }
+s1=$P/1/$(cd "$P/1" && ls pages-*.img | head -1)
+before=$(blocks "$s1")
+sleep 0.5
+step 2 1 || { fail "pre-dump 2: $(grep -m1 Error "$W/s2/pre-dump.log")"; exit 0; }
+after=$(blocks "$s1")
+check "the server's parent gave up the pages written again ($before -> $after blocks)" \
+	test "$after" -lt "$before"
+check "the server logs how many pages it freed" grep -q "pages of .* parent images freed" "$P/2/ps.log"
+sleep 0.3
+step 3 2 dump || { fail "dump: $(grep -m1 Error "$W/s3/dump.log")"; exit 0; }
+for _ in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.05; done
+tar -C "$W/s3" -cf - --exclude 'pages-*.img' --exclude 'pagemap-*.img' --exclude parent . |
+	tar -C "$P/3" -xf -
+check "after a restore from the server's deduplicated chain every page is right" \
+	restored_ok "$W/spawn2-r.pid" "$W/result2" "$P/3"
 kill "$pid" 2>/dev/null
 exit 0

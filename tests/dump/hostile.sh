@@ -10,9 +10,9 @@
 #  - a parent waiting in vfork keeps waiting, its child's sleep uncut;
 #  - a failing dump leaves the tree running;
 #  - a target killed in the middle of its dump does not hang stasis;
-#  - a task in namespaces of its own of a kind not dumped yet (user) is
-#    refused, not dumped as if it were not; so is a child in another uts
-#    namespace than the root's;
+#  - a task in a user namespace of its own without a pid one is refused,
+#    not dumped as if it were not; so is a child in another uts namespace
+#    than the root's;
 #  - a restore whose pidfile cannot be written fails and leaves nothing; one
 #    from a read-only images directory succeeds without an error line.
 set -u
@@ -169,8 +169,9 @@ check "a parent in vfork: dump -R exits 0 (status $rc)" [ "$rc" -eq 0 ]
 check "a parent in vfork: it waited ${waited:-?} s (the child sleeps 2 s), child exited ${status:-?}" \
 	awk -v w="${waited:-0}" -v s="${status:-0}" 'BEGIN { exit !(w >= 1.9 && s == 7) }'
 
-# --- a task in namespaces of its own: refused for kinds not dumped yet ---
-# (pid, net, mnt namespaces are dumped: tests/restore/pidns.sh, netns.sh, mntns-root.sh)
+# --- a task in namespaces of its own: refused where it cannot be restored ---
+# (pid, net, mnt, user namespaces are dumped: tests/restore/pidns.sh, netns.sh,
+# mntns-root.sh, the C/R of tests/conformance/user_ns; a user namespace needs a pid one)
 for ns in user; do
 	rm -f "$W/victim.pid"
 	case $ns in
@@ -184,7 +185,7 @@ for ns in user; do
 	root=$(cat "$W/victim.pid")
 	out=$("$B/stasis" dump -t "$root" -D "$W/ns-$ns" -v4 -o dump.log 2>&1)
 	rc=$?
-	if [ $rc -eq 1 ] && grep -q "unsupported: pid $root is in another $ns namespace" "$W/ns-$ns/dump.log"; then
+	if [ $rc -eq 1 ] && grep -q "unsupported: the root $root has a $ns namespace of its own but not a pid namespace" "$W/ns-$ns/dump.log"; then
 		pass "a task in its own $ns namespace: refused"
 	else
 		fail "a task in its own $ns namespace: exit status $rc: $(grep -m1 Error "$W/ns-$ns/dump.log")"

@@ -4,11 +4,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -233,4 +235,60 @@ int test_proc_stat(pid_t pid, char *state, pid_t *ppid)
 	*state = p[2];
 	*ppid = (pid_t)strtol(p + 4, NULL, 10);
 	return 0;
+}
+
+int test_write_file(const char *path, const char *val)
+{
+	size_t len = strlen(val);
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, val, len);
+	err = errno;
+	close(fd);
+	if (n == (ssize_t)len)
+		return 0;
+	errno = n < 0 ? err : EIO;
+	return -1;
+}
+
+int test_read_line(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	err = errno;
+	close(fd);
+	if (n < 0) {
+		errno = err;
+		return -1;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+void test_detach_mounts(void)
+{
+	static char lines[256][1024];
+	char mp[PATH_MAX];
+	int n = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	while (f && n < 256 && fgets(lines[n], sizeof(lines[n]), f))
+		n++;
+	if (f)
+		fclose(f);
+	for (int i = n - 1; i >= 0; i--) {
+		if (sscanf(lines[i], "%*d %*d %*s %*s %4095s", mp) != 1)
+			continue;
+		if (strcmp(mp, "/") && strcmp(mp, "/proc") && strcmp(mp, "/dev"))
+			umount2(mp, MNT_DETACH);
+	}
 }

@@ -82,4 +82,17 @@ int test_result(void);
  */
 int test_proc_stat(pid_t pid, char *state, pid_t *ppid);
 
+/*
+ * In a mount namespace of the test's own: detach every mount but /, /proc
+ * and /dev, deepest first, so that what the host has mounted elsewhere
+ * does not matter to the test.
+ */
+void test_detach_mounts(void);
+
+/* Write all of @val into the file at @path (a sysctl, a cgroup file): 0, or -1 with errno. */
+int test_write_file(const char *path, const char *val);
+
+/* The first line of the file at @path into @buf (NUL-terminated); -1 with errno, @buf "". */
+int test_read_line(const char *path, char *buf, size_t size);
+
 #endif

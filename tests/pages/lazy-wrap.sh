@@ -16,18 +16,17 @@
 #
 # Environment: STASIS (the real binary), LP_DAEMON (the daemon's binary:
 # stasis or CRIU), LP_RESTORER (the restore's: stasis or CRIU), LP_SERVER
-# (the page server's), LP_REMOTE, LP_DUMP, LP_PORT.
+# (the page server's), LP_REMOTE, LP_DUMP, LP_PORT; LP_SERVER_OPTS (for the
+# page server or the dump that serves) and LP_DAEMON_OPTS, more options for
+# the two ends of the page-server connection (--tls ...).
 set -u
 real=$STASIS daemon=${LP_DAEMON:-$STASIS} restorer=${LP_RESTORER:-$STASIS}
 server=${LP_SERVER:-$STASIS} port=${LP_PORT:-27028}
+read -ra sopts <<<"${LP_SERVER_OPTS:-}"
+read -ra dopts <<<"${LP_DAEMON_OPTS:-}"
 [ "$1" = restore ] || [ "$1" = dump ] || exec "$real" "$@"
-dir=
-prev=
-for a in "$@"; do
-	[ "$prev" = -D ] && dir=$a
-	prev=$a
-done
-[ -n "$dir" ] || { echo "lazy-wrap: no -D" >&2; exit 1; }
+. "$(dirname "$0")/../lib/common.sh"
+dir=$(images_dir "$@") || { echo "lazy-wrap: no -D" >&2; exit 1; }
 # waitfor FILE: a --status-fd's byte is there.
 waitfor() {
 	for _ in $(seq 200); do
@@ -42,7 +41,7 @@ if [ "$1" = dump ]; then
 	# The dump keeps the lazy pages and serves them once its tree is gone.
 	rm -f "$dir/dump.status"
 	mkdir -p "$dir"
-	setsid -f "$real" "$@" --lazy-pages --address 127.0.0.1 --port "$port" \
+	setsid -f "$real" "$@" --lazy-pages --address 127.0.0.1 --port "$port" "${sopts[@]}" \
 		--status-fd 9 9>"$dir/dump.status"
 	waitfor "$dir/dump.status"
 	exit
@@ -52,17 +51,17 @@ if [ "${LP_REMOTE:-}" = 1 ]; then
 	# In the foreground of a session of its own, as ZDTM runs it (CRIU 4.2's
 	# -d loses the page pipes it has filled); ready once --status-fd says so.
 	setsid -f "$server" page-server -D "$dir" --lazy-pages --address 127.0.0.1 \
-		--port "$port" -v4 -o page-server.log --status-fd 9 9>"$dir/ps.status"
+		--port "$port" -v4 -o page-server.log "${sopts[@]}" --status-fd 9 9>"$dir/ps.status"
 	waitfor "$dir/ps.status" || exit 1
 	rm -rf "$dir.lp"
 	mkdir "$dir.lp"
 	cp -a "$dir"/*.img "$dir.lp/"
 	rm -f "$dir.lp"/pages-*.img
 	"$daemon" lazy-pages -D "$dir.lp" -W "$dir" --page-server --address 127.0.0.1 \
-		--port "$port" -d --pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log || exit 1
+		--port "$port" -d --pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log "${dopts[@]}" || exit 1
 elif [ "${LP_DUMP:-}" = 1 ]; then
 	"$daemon" lazy-pages -D "$dir" --page-server --address 127.0.0.1 --port "$port" -d \
-		--pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log || exit 1
+		--pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log "${dopts[@]}" || exit 1
 else
 	"$daemon" lazy-pages -D "$dir" -d --pidfile "$dir/lazy.pid" -v4 -o lazy-pages.log || exit 1
 fi

@@ -12,6 +12,7 @@
 #    `stasis page-server --lazy-pages` (stasis's daemon and CRIU 4.2's);
 #  - a restore --lazy-pages with no daemon fails and says why;
 #  - dump --lazy-pages keeps the lazy pages and serves them to the daemon;
+#  - both over TLS (--tls), with stasis's daemon and CRIU 4.2's;
 #  - what is not done yet (dump --lazy-pages -R) is refused by name.
 # (CRIU 4.2's own page-server --lazy-pages fails here even for CRIU's
 # daemon: "page-pipe: splice: -1: Bad file descriptor"; not run.)
@@ -26,11 +27,12 @@ WRAP=$PWD/tests/pages/lazy-wrap.sh
 CRIU=${CRIU_REF:-/tmp/zdtm-criu/criu/criu}
 rm -rf "$W"
 mkdir -p "$W"
-for fd in $(ls /proc/$$/fd); do
-	[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-done 2>/dev/null
+. tests/lib/common.sh
+fds_close
 
-# lazy NAME DONE-PATTERN [ENV=VALUE...]: one C/R with a lazy restore.
+# lazy NAME DONE-PATTERN [ENV=VALUE...]: one C/R with a lazy restore; the
+# daemon's log must say DONE-PATTERN, and ALSO when set.
+ALSO=
 lazy() {
 	local name=$1 done=$2 dir=$W/$1 out line fewest of
 	shift 2
@@ -45,6 +47,8 @@ lazy() {
 		echo "FAIL: lazy pages $name: the program never ran with pages missing ($line)"
 	elif ! grep -q "$done" "$dir/img/lazy-pages.log"; then
 		echo "FAIL: lazy pages $name: the daemon did not end with every page in place"
+	elif [ -n "$ALSO" ] && ! grep -q "$ALSO" "$dir/img/lazy-pages.log"; then
+		echo "FAIL: lazy pages $name: the daemon's log does not say: $ALSO"
 	else
 		echo "PASS: lazy pages $name: every byte right, ran with $fewest of $of pages in"
 	fi
@@ -75,7 +79,9 @@ fi
 # dump --lazy-pages (ZDTM's --lazy-migrate): the dump keeps the lazy pages
 # and serves them once its tree is gone; the images hold none of them. Not
 # through the runner, which waits for every child of its to end after a
-# dump: here the dump goes on serving.
+# dump: here the dump goes on serving.  LD_SOPTS and LD_DOPTS: more options
+# for the dump and the daemon (--tls ...).
+LD_SOPTS=() LD_DOPTS=()
 ldump() {
 	local daemon=$1 done=$2 d=$W/ldump-$3 port=27029 pid sp dp lp rp line fewest of size
 	mkdir -p "$d/img"
@@ -85,11 +91,11 @@ ldump() {
 	pid=$(cat "$d/prog.pid" 2>/dev/null)
 	[ -n "$pid" ] || { echo "FAIL: lazy pages $T: the program did not start"; return; }
 	"$S" dump -t "$pid" -D "$d/img" -v4 -o dump.log --lazy-pages --address 127.0.0.1 \
-		--port "$port" --status-fd 9 9>"$d/dump.status" &
+		"${LD_SOPTS[@]}" --port "$port" --status-fd 9 9>"$d/dump.status" &
 	dp=$!
 	for _ in $(seq 200); do [ -s "$d/dump.status" ] && break; sleep 0.05; done
 	wait "$sp"	# the program, killed by the dump
-	"$daemon" lazy-pages -D "$d/img" --page-server --address 127.0.0.1 --port "$port" \
+	"$daemon" lazy-pages -D "$d/img" --page-server --address 127.0.0.1 --port "$port" "${LD_DOPTS[@]}" \
 		-v4 -o lazy-pages.log >"$d/lazy-pages.out" 2>&1 &
 	lp=$!
 	for _ in $(seq 200); do [ -S "$d/img/lazy-pages.socket" ] && break; sleep 0.05; done
@@ -123,6 +129,8 @@ ldump() {
 		echo "FAIL: lazy pages $T: the images hold $size bytes of pages: the lazy ones too?"
 	elif grep -q "Error" "$d/img/lazy-pages.log" || ! grep -q "$done" "$d/img/lazy-pages.log"; then
 		echo "FAIL: lazy pages $T: the daemon did not end well: $(grep -m1 Error "$d/img/lazy-pages.log")"
+	elif [ -n "$ALSO" ] && ! grep -q "$ALSO" "$d/img/lazy-pages.log"; then
+		echo "FAIL: lazy pages $T: the daemon's log does not say: $ALSO"
 	else
 		echo "PASS: lazy pages $T: every byte right, ran with $fewest of $of pages in"
 	fi
@@ -134,6 +142,36 @@ if [ -x "$CRIU" ] && "$CRIU" --version 2>/dev/null | grep -q "Version: 4"; then
 	ldump "$CRIU" "UFFD transferred pages: (\([0-9]*\)/\1)" criu
 else
 	echo "SKIP: lazy pages dump --lazy-pages serving CRIU's daemon: no CRIU 4 at $CRIU"
+fi
+
+# Over TLS (--tls, certificates of tests/pages/tls-certs.sh): the daemon
+# fetches from a page server, and from the dump, each end checking the
+# other's certificate; CRIU 4.2 (built with GnuTLS) as the daemon too.
+C=$W/certs
+if ! "$S" page-server --tls --port -1 2>&1 | grep -q "built without GnuTLS" &&
+	bash tests/pages/tls-certs.sh "$C"; then
+	TLS="--tls --tls-cacert $C/ca.pem"
+	LD_SOPTS=($TLS --tls-cert "$C/server.pem" --tls-key "$C/server.key")
+	LD_DOPTS=($TLS --tls-cert "$C/client.pem" --tls-key "$C/client.key")
+	# The daemon's own word that its connection was under TLS (stasis's, CRIU's).
+	ALSO="tls: session with the page server: (TLS\|tls: TLS handshake completed"
+	lazy "remote over TLS, stasis daemon" \
+		"lazy-pages: done in [0-9]* us: [1-9][0-9]* pages on faults" LP_REMOTE=1 \
+		LP_SERVER_OPTS="${LD_SOPTS[*]}" LP_DAEMON_OPTS="${LD_DOPTS[*]}"
+	T="dump --lazy-pages over TLS serving stasis's daemon"
+	ldump "$S" "lazy-pages: done in [0-9]* us: [1-9][0-9]* pages on faults" stasis-tls
+	if [ -x "$CRIU" ] && "$CRIU" --version 2>/dev/null | grep -q "Version: 4"; then
+		lazy "remote over TLS, CRIU's daemon" "UFFD transferred pages: (\([0-9]*\)/\1)" \
+			LP_REMOTE=1 LP_DAEMON="$CRIU" LP_SERVER_OPTS="${LD_SOPTS[*]}" \
+			LP_DAEMON_OPTS="${LD_DOPTS[*]}"
+		T="dump --lazy-pages over TLS serving CRIU's daemon"
+		ldump "$CRIU" "UFFD transferred pages: (\([0-9]*\)/\1)" criu-tls
+	else
+		echo "SKIP: lazy pages over TLS with CRIU's daemon: no CRIU 4 at $CRIU"
+	fi
+	LD_SOPTS=() LD_DOPTS=() ALSO=
+else
+	echo "SKIP: lazy pages over TLS: stasis was built without GnuTLS, or openssl cannot make certificates"
 fi
 
 # No daemon: the restore fails before anything runs, and says why.

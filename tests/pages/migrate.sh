@@ -8,11 +8,16 @@
 #  - it runs there, in dst's network namespace, with the same pid, and
 #    every page of its memory checks out (none lost, none older than the
 #    last write it made before the final dump);
-#  - the later pre-dumps sent fewer pages than the first.
+#  - the later pre-dumps sent fewer pages than the first;
+#  - then it moves back, src <- dst, with --lazy: restored with
+#    --lazy-pages, its memory filled by a lazy-pages daemon from the pages
+#    the pre-dumps sent; the same checks, and the daemon ends with every
+#    page in.
 # The downtime it prints is for reading, not a limit: bench/migrate.sh runs
 # this with MIGRANT_MIB=1024 and reports it.  MIGRANT_MIB (default 256) and
-# MIGRANT_RATE (MB/s, default 50) size the program; the report of
-# scripts/migrate.sh stays in $W/migrate.out.
+# MIGRANT_RATE (MB/s, default 50) size the program; MIGRATE_MODES (default
+# "plain lazy") the migrations, alternately there and back; the reports of
+# scripts/migrate.sh stay in $W/migrate-MODE.out.
 set -u
 cd "$(dirname "$0")/../.."
 B=$PWD/build
@@ -24,7 +29,7 @@ SRC=stasis-mig-src DST=stasis-mig-dst
 
 cleanup() {
 	[ -n "${MPID:-}" ] && kill -KILL "$MPID" 2>/dev/null
-	for f in "$W/spawn-src.pid" "$W/spawn-mig.pid"; do
+	for f in "$W"/spawn-*.pid; do
 		[ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null
 	done
 	wait 2>/dev/null
@@ -55,28 +60,50 @@ in_src "$B/tests/spawn" "$W/spawn-src.pid" -- "$B/tests/migrant" "${MIGRANT_MIB:
 wait_for "$W/result" '^ready' 60 || { fail "the program did not start"; exit 0; }
 MPID=$(awk '{ print $2 }' "$W/result")
 
-# The migration runs under spawn: the restored tree is orphaned there, and
-# spawn, a subreaper, reaps it.
-"$B/tests/spawn" "$W/spawn-mig.pid" -- /bin/bash -c \
-	"exec nsenter --net=/run/netns/$SRC scripts/migrate.sh -t $MPID --src $W/src \
-	--dst $W/dst --address 10.213.0.2 --port 27113 \
-	--remote 'nsenter --net=/run/netns/$DST' >$W/migrate.out 2>&1" &
-if ! wait_for "$W/migrate.out" '^total' 120; then
-	fail "the migration failed: $(grep -m1 migrate: "$W/migrate.out")"
-	exit 0
-fi
-pass "migrated: $(grep -c '^pre-dump' "$W/migrate.out") pre-dumps, $(grep '^downtime' "$W/migrate.out")"
+# migrate MODE FROM TO ADDR: the tree moves from namespace FROM to TO (ADDR:
+# TO's address), with --lazy when MODE is lazy.  The migration runs under
+# spawn: the restored tree is orphaned there, and spawn, a subreaper, reaps
+# it (and the lazy-pages daemon).
+migrate() {
+	local mode=$1 from=$2 to=$3 addr=$4 out=$W/migrate-$1.out opt=
 
-first=$(sed -n 's/^pre-dump 1: \([0-9]*\) pages.*/\1/p' "$W/migrate.out")
-least=$(sed -n 's/^pre-dump [2-9]: \([0-9]*\) pages.*/\1/p' "$W/migrate.out" | sort -n | head -1)
-check "the later pre-dumps sent only what changed (${least:-?} of ${first:-?} pages)" \
-	test -n "$least" -a -n "$first" -a "${least:-0}" -lt "$((first / 2))"
-check "it runs again with its pid ($MPID)" test -d "/proc/$MPID"
-check "in dst's network namespace" \
-	test "$(stat -L -c %i "/proc/$MPID/ns/net" 2>/dev/null)" = "$(stat -L -c %i /run/netns/$DST)"
-rm -f "$W/result"
-kill -USR1 "$MPID" 2>/dev/null
-wait_for "$W/result" . 30
-check "every page of its memory checks out ($(cat "$W/result" 2>/dev/null))" \
-	grep -q '^ok ' "$W/result"
+	[ "$mode" = lazy ] && opt=--lazy
+	"$B/tests/spawn" "$W/spawn-$mode.pid" -- /bin/bash -c \
+		"exec nsenter --net=/run/netns/$from scripts/migrate.sh -t $MPID --src $W/$mode-src \
+		--dst $W/$mode-dst --address $addr --port 27113 $opt \
+		--remote 'nsenter --net=/run/netns/$to' >$out 2>&1" &
+	if ! wait_for "$out" '^total' 120; then
+		fail "$mode: the migration failed: $(grep -m1 migrate: "$out")"
+		return 1
+	fi
+	pass "$mode: migrated: $(grep -c '^pre-dump' "$out") pre-dumps, $(grep '^downtime' "$out")"
+
+	first=$(sed -n 's/^pre-dump 1: \([0-9]*\) pages.*/\1/p' "$out")
+	least=$(sed -n 's/^pre-dump [2-9]: \([0-9]*\) pages.*/\1/p' "$out" | sort -n | head -1)
+	check "$mode: the later pre-dumps sent only what changed (${least:-?} of ${first:-?} pages)" \
+		test -n "$least" -a -n "$first" -a "${least:-0}" -lt "$((first / 2))"
+	check "$mode: it runs again with its pid ($MPID)" test -d "/proc/$MPID"
+	check "$mode: in $to's network namespace" \
+		test "$(stat -L -c %i "/proc/$MPID/ns/net" 2>/dev/null)" = "$(stat -L -c %i /run/netns/$to)"
+	rm -f "$W/result"
+	kill -USR1 "$MPID" 2>/dev/null
+	wait_for "$W/result" . 30
+	check "$mode: every page of its memory checks out ($(cat "$W/result" 2>/dev/null))" \
+		grep -q '^ok ' "$W/result"
+	if [ "$mode" = lazy ]; then
+		wait_for "$W/$mode-dst/final/lazy-pages.log" 'lazy-pages: done' 60
+		check "lazy: the lazy-pages daemon ended with every page in" \
+			grep -q 'lazy-pages: done' "$W/$mode-dst/final/lazy-pages.log"
+	fi
+}
+
+from=$SRC to=$DST addr=10.213.0.2
+for mode in ${MIGRATE_MODES:-plain lazy}; do
+	migrate "$mode" $from $to $addr || exit 0
+	if [ $from = $SRC ]; then
+		from=$DST to=$SRC addr=10.213.0.1
+	else
+		from=$SRC to=$DST addr=10.213.0.2
+	fi
+done
 exit 0

@@ -6,31 +6,52 @@
 # and the pages it wrote are there.
 #
 # Environment: STASIS (the real binary), PS_SERVER (the page server's
-# binary: stasis or CRIU), PS_DUMPER (the dump's: stasis or CRIU), PS_PORT.
+# binary: stasis or CRIU), PS_DUMPER (the dump's: stasis or CRIU), PS_PORT;
+# PS_SERVER_OPTS and PS_DUMP_OPTS, more options for each (--tls ...);
+# PS_PRE=1: a pre-dump first, its pages to a page server of its own in
+# ../pre, and the dump then only sends what changed (--prev-images-dir).
 set -u
 real=$STASIS server=${PS_SERVER:-$STASIS} dumper=${PS_DUMPER:-$STASIS} port=${PS_PORT:-27027}
+read -ra sopts <<<"${PS_SERVER_OPTS:-}"
+read -ra dopts <<<"${PS_DUMP_OPTS:-}"
 [ "$1" = dump ] || exec "$real" "$@"
-dir=
+. "$(dirname "$0")/../lib/common.sh"
+dir=$(images_dir "$@") || { echo "ps-wrap: no -D" >&2; exit 1; }
+pid=
 prev=
 for a in "$@"; do
-	[ "$prev" = -D ] && dir=$a
+	[ "$prev" = -t ] && pid=$a
 	prev=$a
 done
-[ -n "$dir" ] || { echo "ps-wrap: no -D" >&2; exit 1; }
-mkdir -p "$dir"
-rm -f "$dir"/pages-*.img "$dir"/pagemap-*.img "$dir/ps.pid" "$dir/page-server.log"
-# -d: back once the server listens; its pid in ps.pid.
-"$server" page-server -D "$dir" --address 127.0.0.1 --port "$port" -d \
-	--pidfile "$dir/ps.pid" -v4 -o page-server.log || exit 1
-ps=$(cat "$dir/ps.pid")
-"$dumper" "$@" --page-server --address 127.0.0.1 --port "$port"
-rc=$?
 # Ended, or a zombie that its reaper (the runner, a subreaper) has yet to wait for.
 running() {
 	local st
 	st=$(cut -d' ' -f3 "/proc/$ps/stat" 2>/dev/null) || return 1
 	[ "$st" != Z ]
 }
+# serve DIR: a page server for one dump into DIR; -d: back once it listens,
+# its pid in ps.pid.
+serve() {
+	mkdir -p "$1"
+	rm -f "$1"/pages-*.img "$1"/pagemap-*.img "$1/ps.pid" "$1/page-server.log"
+	"$server" page-server -D "$1" --address 127.0.0.1 --port "$port" -d \
+		--pidfile "$1/ps.pid" -v4 -o page-server.log "${sopts[@]}" || exit 1
+	ps=$(cat "$1/ps.pid")
+}
+if [ "${PS_PRE:-}" = 1 ]; then
+	pre=$(dirname "$dir")/pre
+	rm -rf "$pre"
+	serve "$pre"
+	"$dumper" pre-dump -t "$pid" -D "$pre" -v4 -o pre-dump.log --page-server \
+		--address 127.0.0.1 --port "$port" "${dopts[@]}" || exit 1
+	for _ in $(seq 100); do running || break; sleep 0.1; done
+	mkdir -p "$dir"
+	ln -sfn ../pre "$dir/parent"
+	set -- "$@" --prev-images-dir ../pre
+fi
+serve "$dir"
+"$dumper" "$@" --page-server --address 127.0.0.1 --port "$port" "${dopts[@]}"
+rc=$?
 for _ in $(seq 100); do
 	running || break
 	sleep 0.1

@@ -17,10 +17,8 @@ WRAP=$PWD/tests/pages/ps-wrap.sh
 CRIU=${CRIU_REF:-/tmp/zdtm-criu/criu/criu}
 rm -rf "$W"
 mkdir -p "$W"
-# The programs started here get no fd of ours (the test lock's among them).
-for fd in $(ls /proc/$$/fd); do
-	[ "$fd" -gt 2 ] && eval "exec $fd>&-"
-done 2>/dev/null
+. tests/lib/common.sh
+fds_close
 export PS_PORT=${PS_PORT:-27027}
 
 label() { sed -u "s#^\(PASS\|FAIL\|SKIP\): #\1: pages $1: #"; }
@@ -83,10 +81,16 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1)
 c, _ = s.accept(); c.close()' "$PS_PORT" &
 fake=$!
-sleep 0.3
+# Listening before the dump connects (python starts slowly on a busy machine).
+for _ in $(seq 100); do
+	ss -Hltn "sport = :$PS_PORT" | grep -q . && break
+	sleep 0.1
+done
 if "$S" dump -t "$pid" -D "$W/gone" --page-server --address 127.0.0.1 --port "$PS_PORT" \
 	-v4 -o dump.log >/dev/null 2>&1; then
 	echo "FAIL: pages $T: the dump succeeded"
+elif grep -q "cannot connect" "$W/gone/dump.log"; then
+	echo "FAIL: pages $T: the dump never reached the server that goes away"
 elif ! grep -q "page server" "$W/gone/dump.log"; then
 	echo "FAIL: pages $T: the dump did not say the page server failed"
 elif ! kill -0 "$pid" 2>/dev/null || [ "$(cut -d' ' -f3 /proc/$pid/stat)" = Z ]; then
@@ -96,5 +100,7 @@ else
 fi
 kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
+# Gone by now unless the dump never reached it (a FAIL above): not waited on forever.
+kill "$fake" 2>/dev/null
 wait "$fake" 2>/dev/null
 exit 0

@@ -110,21 +110,80 @@ fi
 finish
 
 # --- a link of a kind not supported: refused by name, the tree runs on ---
-T="a bridge refused"
+T="a vxlan refused"
 sleeper
-mkdir -p "$W/bridge"
-if ! inside ip link add stbr0 type bridge 2>/dev/null; then
-	skip "this kernel makes no bridge"
-elif build/stasis dump -t "$pid" -D "$W/bridge" -o dump.log; then
+mkdir -p "$W/vxlan"
+if ! inside ip link add stvx0 type vxlan id 42 dstport 4789 2>/dev/null; then
+	skip "this kernel makes no vxlan"
+elif build/stasis dump -t "$pid" -D "$W/vxlan" -o dump.log; then
 	fail "the dump did not fail"
-elif ! grep -q "unsupported: net namespace link 2 (stbr0) is a bridge" "$W/bridge/dump.log"; then
-	fail "the error does not name the link: $(grep -m1 Error "$W/bridge/dump.log")"
+elif ! grep -q "unsupported: net namespace link [0-9]* (stvx0) is a vxlan" "$W/vxlan/dump.log"; then
+	fail "the error does not name the link: $(grep -m1 Error "$W/vxlan/dump.log")"
 elif ! kill -0 "$pid" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$pid/stat")" != S ]; then
 	fail "the tree does not run on"
 else
-	pass "$(grep -m1 -o 'unsupported: .*' "$W/bridge/dump.log"), and the tree runs on"
+	pass "$(grep -m1 -o 'unsupported: .*' "$W/vxlan/dump.log"), and the tree runs on"
 fi
 finish
+
+# --- every kind of link: bridge and port, macvlan, veth into a bridge outside, a device moved in ---
+# Inside: bridge stbr0 (10.94.0.1/24, up) with port stpa0 of the pair stpa0/stpb0; macvlan
+# stmv0 (mode bridge) on the host's stmvp0; veth stvi0 whose peer stvo0 is the host's; veth
+# stmi0 whose peer is the host's stmo0.  Restored with --external veth[stvi0]:stvo0@stobr0
+# (the host's bridge), macvlan[stmv0]:stmvp0 and netdev[stmi0]:stmn0, a device the host made
+# meanwhile: it moves in as stmi0, with stmi0's index.
+T="bridge, port, macvlan, a veth into a bridge outside, a device moved in"
+ifindex() { inside ip -o link show "$1" 2>/dev/null | cut -d: -f1; }
+links_clean() { for l in stobr0 stmvp0 stvo0 stmo0 stmn0; do ip link del "$l" 2>/dev/null; done; }
+links_setup() {
+	links_clean
+	ip link add stobr0 type bridge && ip link add stmvp0 type veth peer name stmvq0 &&
+		ip link add stvo0 type veth peer name stvi0 netns "$pid" &&
+		ip link add stmo0 type veth peer name stmi0 netns "$pid" &&
+		ip link add stmv0 link stmvp0 type macvlan mode bridge &&
+		ip link set stmv0 netns "$pid" &&
+		inside sh -c 'ip link add stbr0 type bridge && ip link add stpa0 type veth peer name stpb0 &&
+			ip link set stpa0 master stbr0 && ip link set stbr0 up &&
+			ip addr add 10.94.0.1/24 dev stbr0 && ip addr add 10.95.0.2/24 dev stmv0'
+}
+links_check() {
+	inside ip -d link show stbr0 | grep -q "bridge " || echo "the bridge stbr0"
+	inside ip -o addr show dev stbr0 | grep -q "10.94.0.1/24" || echo "stbr0's address"
+	inside ip link show stpa0 | grep -q "master stbr0" || echo "stpa0 a port of stbr0"
+	inside ip -d link show stmv0 | grep -q "macvlan mode bridge" || echo "the macvlan stmv0"
+	inside ip -o addr show dev stmv0 | grep -q "10.95.0.2/24" || echo "stmv0's address"
+	ip link show stvo0 | grep -q "master stobr0.*" || echo "stvo0 a port of the host's stobr0"
+	ip link show stvo0 | grep -q "UP" || echo "stvo0 up"
+	[ "$(ifindex stmi0)" = "$1" ] ||
+		echo "stmi0 moved in with index $1"
+	! ip link show stmn0 >/dev/null 2>&1 || echo "stmn0 gone from the host"
+}
+sleeper
+mkdir -p "$W/links"
+if ! links_setup 2>"$W/links/setup.err"; then
+	skip "this kernel lacks a kind of link: $(head -1 "$W/links/setup.err")"
+elif ! index=$(ifindex stmi0) || [ -z "$index" ] ||
+	! build/stasis dump -t "$pid" -D "$W/links" -o dump.log; then
+	fail "the dump failed: $(grep -m1 Error "$W/links/dump.log")"
+else
+	gone
+	for _ in $(seq 500); do ip link show stvo0 >/dev/null 2>&1 || break; sleep 0.01; done
+	ip link add stmn0 type veth peer name stmn1
+	if ! build/stasis restore -D "$W/links" -d -o restore.log --external "veth[stvi0]:stvo0@stobr0" \
+		--external "macvlan[stmv0]:stmvp0" --external "netdev[stmi0]:stmn0"; then
+		fail "the restore failed: $(grep -m1 Error "$W/links/restore.log")"
+	else
+		missing=$(links_check "$index" | paste -sd, -)
+		if [ -n "$missing" ]; then
+			fail "lost: $missing"
+		else
+			pass "all back, each as it was"
+		fi
+	fi
+fi
+finish
+links_clean
+ip link del stmn1 2>/dev/null
 
 # --- CRIU 4.2 and stasis, each restoring the other's images ---
 # setup: a veth stnx0 (inside) to stnxh0 (the host), an address, a route, a

@@ -5,7 +5,8 @@
 # restore, as runc does), joined (--join-ns net:PID) after the dump left
 # it locked whole, left empty for the caller (--empty-ns net), a
 # link of a kind not supported refused by name with the tree left running,
-# and CRIU 4.2 restoring stasis's images of a namespace with a veth to the
+# links of every kind stasis makes (bridge and port, macvlan, a veth into a
+# bridge outside, a device moved in) back as they were, and CRIU 4.2 restoring stasis's images of a namespace with a veth to the
 # host and the other way round.  Run by tests/restore/run.sh; the work is
 # done by netns-inner.sh under build/tests/spawn, a subreaper that reaps
 # whatever the test leaves.

@@ -9,10 +9,12 @@
 #    pagemap entries empty, unaligned or twice, areas unaligned or overlapping,
 #    hugetlb memfds of a bad flag or size and a changed file each fail with a clear error, leaving nothing
 #    running;
-#  - images whose root has its own namespace of a kind not restored yet
-#    (user), its own pid namespace without being its pid 1, or a uts, ipc,
-#    net or mount one without its images, are refused;
+#  - images whose root has its own pid namespace without being its pid 1,
+#    or a uts, ipc, net, mount or user one without its images, or a user
+#    one without a pid one, are refused;
 #  - a tree whose root is init of its own pid namespace (pidns.sh);
+#  - a whole container: own pid, mount, net, ipc and uts namespaces, a
+#    proc, a tmpfs, a veth to the host, SysV IPC, a child (container.sh);
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
@@ -62,12 +64,20 @@ restore_opts() {
 	net_ns) echo "--tcp-established --external veth[stnc0]:stnh0" ;;
 	esac
 }
+# A program whose tree must be init of its own pid namespace.
+runner_opts() {
+	case $1 in
+	user_ns) echo "--pidns" ;;	# a user namespace without one is refused
+	esac
+}
 for p in "$B"/conformance/*; do
 	[ -x "$p" ] || continue
 	n=$(basename "$p")
 	extra=()
+	o=$(runner_opts "$n")
+	[ -n "$o" ] && extra=($o)
 	o=$(dump_opts "$n")
-	[ -n "$o" ] && extra=(--dump-opts "$o")
+	[ -n "$o" ] && extra+=(--dump-opts "$o")
 	o=$(restore_opts "$n")
 	[ -n "$o" ] && extra+=(--restore-opts "$o")
 	$B/runner --timeout 20 --workdir "$W/conf-$n" "${extra[@]}" "$p" | label "C/R"
@@ -139,6 +149,21 @@ if [[ $out == PASS:* ]] && [ "${locked:-0}" -ge 2 ] && [ "$(ipt_rules)" = "$befo
 	pass "iptables: $locked rules while dumped, none left after the restore"
 else
 	fail "iptables: $out; $locked rules while dumped; $(ipt_rules) after, $before before"
+fi
+
+# A restore started with fds 0-2 closed (zdtm.py's RPC client does): the
+# programs it runs (nft) must still get their input, or the network stays
+# locked and the connection dead while the restore says it is unlocked.
+T="C/R fds 0-2 closed"
+nft_tables() { nft list tables 2>/dev/null | grep -c 'inet CRIU-'; }
+before=$(nft_tables)
+out=$(STASIS_REAL=$PWD/build/stasis $B/runner --timeout 20 --workdir "$W/closed-std" \
+	--stasis tests/restore/closed-std.sh --dump-opts "--tcp-established" \
+	--restore-opts "--tcp-established" "$B/conformance/tcp_established")
+if [[ $out == PASS:* ]] && [ "$(nft_tables)" = "$before" ]; then
+	pass "a TCP connection comes back alive, its lock gone"
+else
+	fail "a restore with fds 0-2 closed: $out; $(nft_tables) CRIU tables left, $before before"
 fi
 
 # An error is an error: a dump or restore that succeeded logs none.
@@ -335,8 +360,8 @@ truncate -s +4096 "$W/bad/pages-1.img"
 expect_error "a pagemap entry given twice" "$W/bad" "overlaps the one before or is out of order"
 
 # The root in namespaces of its own (ids-PID.img against the inventory's
-# root_ids): of a kind not restored yet, refused naming it; uts, ipc and
-# net images that are missing, refused naming them.
+# root_ids): uts, ipc, net, mount and user images that are missing,
+# refused naming them; a user namespace without a pid one, refused.
 fresh
 alter ids-31001.img '.entries[0].net_ns_id = 20'
 expect_error "a net namespace without its images" "$W/bad" "netns-20.img: missing"
@@ -357,6 +382,10 @@ expect_error "an ipc namespace without its images" "$W/bad" "ipcns-var-21.img"
 fresh
 alter ids-31001.img '.entries[0].mnt_ns_id = 22'
 expect_error "a mount namespace without its image" "$W/bad" "mountpoints-22.img: missing"
+
+fresh
+alter ids-31001.img '.entries[0].user_ns_id = 23'
+expect_error "a user namespace without its image" "$W/bad" "userns-23.img: missing"
 
 # --root is a mount namespace's: refused for a tree without one.
 fresh
@@ -503,4 +532,5 @@ bash tests/restore/netns.sh
 bash tests/restore/tcp-peer.sh
 bash tests/restore/servers.sh
 bash tests/restore/pidns.sh
+bash tests/restore/container.sh
 exit 0

@@ -6,17 +6,20 @@
  *   rpc-client [-o OUT] [-F HOOK] (swrk STASIS | service SOCKET) REQUEST
  *              [-t PID] [-D DIR] [-R] [-s] [-N] [-l LOG] [-k] [-x FIELD] [-j] [-P]
  *
- * REQUEST: version, features, check, dump, restore, pre-dump, cpuinfo-dump.
+ * REQUEST: version, features, check, dump, restore, pre-dump, cpuinfo-dump,
+ * page-server, page-server-chld.
  * -D: the images directory, opened here (close-on-exec: stasis must take
  * it from us); -R leave_running; -s rst_sibling; -N notify_scripts; -l
  * log_file; -k VERSION with keep_open first, on the same connection;
  * -x FIELD sets one field stasis lacks (track_mem, lazy_pages, root=PATH,
- * freeze_cgroup=PATH); -j shell_job; -P orphan_pts_master (the master
+ * freeze_cgroup=PATH, ps=ADDRESS:PORT, tls, tls_no_cn_verify,
+ * tls_cacert=PATH, tls_cert=PATH, tls_key=PATH); -j shell_job; -P orphan_pts_master (the master
  * received is read from: "pts read N TEXT"); -F HOOK answers that
  * notification with a no.
  *
  * OUT gets one line per event: "notify NAME PID", "version MAJ.MIN ID",
- * "features ...", "answer TYPE success=B pid=N errno=E msg=...",
+ * "features ...", "page-server pid=N port=N", "answer TYPE success=B pid=N
+ * errno=E msg=...",
  * "exit N" (stasis swrk's status).  Exit status: 0 when the answer said
  * success, 1 when it did not, 2 when the exchange itself failed.
  */
@@ -154,6 +157,8 @@ static int report(CriuResp *r)
 		     r->features->has_mem_track ? r->features->mem_track : -1,
 		     r->features->has_lazy_pages ? r->features->lazy_pages : -1,
 		     r->features->has_pidfd_store ? r->features->pidfd_store : -1);
+	if (r->ps)
+		note("page-server pid=%d port=%d", r->ps->pid, r->ps->port);
 	note("answer %d success=%d pid=%d errno=%d msg=%s", r->type, r->success,
 	     r->restore ? r->restore->pid : 0, r->cr_errno, r->cr_errmsg ? r->cr_errmsg : "");
 	if (r->restore && r->success)
@@ -198,12 +203,30 @@ static CriuReqType req_type(const char *name)
 		{ "check", CRIU_REQ_TYPE__CHECK }, { "dump", CRIU_REQ_TYPE__DUMP },
 		{ "restore", CRIU_REQ_TYPE__RESTORE }, { "pre-dump", CRIU_REQ_TYPE__PRE_DUMP },
 		{ "cpuinfo-dump", CRIU_REQ_TYPE__CPUINFO_DUMP },
+		{ "page-server", CRIU_REQ_TYPE__PAGE_SERVER },
+		{ "page-server-chld", CRIU_REQ_TYPE__PAGE_SERVER_CHLD },
 	};
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
 		if (!strcmp(types[i].n, name))
 			return types[i].t;
 	return CRIU_REQ_TYPE__EMPTY;
+}
+
+/* ps=ADDRESS:PORT: the page server of a dump. */
+static void set_ps(CriuOpts *o, const char *arg)
+{
+	static CriuPageServerInfo ps = CRIU_PAGE_SERVER_INFO__INIT;
+	static char addr[64];
+	const char *colon = strrchr(arg, ':');
+
+	if (!colon || colon - arg >= (long)sizeof(addr))
+		return;
+	memcpy(addr, arg, colon - arg);
+	ps.address = addr;
+	ps.has_port = 1;
+	ps.port = atoi(colon + 1);
+	o->ps = &ps;
 }
 
 static void set_field(CriuOpts *o, const char *f)
@@ -216,6 +239,18 @@ static void set_field(CriuOpts *o, const char *f)
 		o->root = (char *)f + 5;
 	else if (!strncmp(f, "freeze_cgroup=", 14))
 		o->freeze_cgroup = (char *)f + 14;
+	else if (!strncmp(f, "ps=", 3))
+		set_ps(o, f + 3);
+	else if (!strcmp(f, "tls"))
+		o->has_tls = o->tls = 1;
+	else if (!strcmp(f, "tls_no_cn_verify"))
+		o->has_tls_no_cn_verify = o->tls_no_cn_verify = 1;
+	else if (!strncmp(f, "tls_cacert=", 11))
+		o->tls_cacert = (char *)f + 11;
+	else if (!strncmp(f, "tls_cert=", 9))
+		o->tls_cert = (char *)f + 9;
+	else if (!strncmp(f, "tls_key=", 8))
+		o->tls_key = (char *)f + 8;
 }
 
 int main(int argc, char **argv)

@@ -11,7 +11,10 @@
 #  - shell_job and orphan_pts_master: a counter on a pty whose master is
 #    outside comes back on a new pty, whose master the client is sent;
 #  - --action-script on the command line runs at each hook in CRIU's
-#    order, with CRTOOLS_SCRIPT_ACTION, CRTOOLS_IMAGE_DIR, CRTOOLS_INIT_PID.
+#    order, with CRTOOLS_SCRIPT_ACTION, CRTOOLS_IMAGE_DIR, CRTOOLS_INIT_PID;
+#  - PAGE_SERVER and PAGE_SERVER_CHLD start a page server (on a port the
+#    kernel picks), answer its pid and port, and a dump's pages sent there
+#    restore the counter, which counts on.
 set -u
 cd "$(dirname "$0")/../.."
 B=$PWD/build
@@ -210,4 +213,27 @@ rc=$?
 check "--action-script failing at post-dump: the dump fails (1), the counter runs on" \
 	bash -c "$(declare -f count alive grows); [ $rc = 1 ] && grep -q 'post-dump' $W/act2.err && grows $PID $W/act2.cnt"
 stop "$PID"
+
+# --- PAGE_SERVER (a daemon) and PAGE_SERVER_CHLD (swrk's child) ---
+for req in page-server page-server-chld; do
+	D=$W/$req.img
+	o=$W/$req.out
+	mkdir -p "$D"
+	start "$req"
+	# Under spawn: the server outlives swrk and is reaped there.
+	"$B/tests/spawn" "$W/$req.cl.pid" -S -- "$CL" -o "$o" swrk "$B/stasis" "$req" -D "$D" \
+		-x ps=127.0.0.1:0 &
+	for _ in $(seq 100); do grep -q '^answer' "$o" 2>/dev/null && break; sleep 0.05; done
+	port=$(sed -n 's/^page-server pid=[0-9]* port=\([0-9]*\)$/\1/p' "$o")
+	"$B/stasis" dump -t "$PID" -D "$W/$req.dump" --page-server --address 127.0.0.1 \
+		--port "${port:-1}" -o dump.log 2>/dev/null
+	tar -C "$W/$req.dump" -cf - --exclude 'pages-*.img' --exclude 'pagemap-*.img' . |
+		tar -C "$D" -xf -
+	for _ in $(seq 50); do alive "$PID" || break; sleep 0.05; done
+	"$B/tests/spawn" "$W/$req.rst.pid" -S -- "$B/stasis" restore -D "$D" -o restore.log &
+	for _ in $(seq 100); do alive "$PID" && break; sleep 0.05; done
+	check "$req: a page server answered (port ${port:-none}) took a dump's pages; the counter restored from them counts on" \
+		bash -c "grep -q 'answer \(5\|12\) success=1' $o && ls $D/pages-*.img >/dev/null && $(declare -f count alive grows); grows $PID $W/$req.cnt"
+	stop "$PID"
+done
 exit 0

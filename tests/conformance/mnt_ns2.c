@@ -1,0 +1,266 @@
+/*
+ * mnt_ns2.c - two mount namespaces in one tree: the root R in one of its
+ * own, its child C in another made from R's (unshare), each with mounts
+ * and files the other does not see.
+ *
+ * Under B = /tmp/stasis-mnt_ns2.PID (in R's namespace, every mount but /,
+ * /proc and /dev detached first):
+ *   B      tmpfs "stasis-b2" holding f "root-file" (both namespaces have
+ *          it: C's copy came with the unshare);
+ *   B/sh   tmpfs "stasis-sh2", shared before C's unshare: C's copy is
+ *          its peer in the other namespace;
+ *   B/two  in C's namespace only: tmpfs "stasis-two" holding t
+ *          "two-data", C's cwd, a unix socket listening on B/two/sock.
+ * C holds t read-write at offset 4 and f read-only; R holds f.
+ *
+ * Checks after SIGTERM (R lets C go by closing a pipe): C is still in a
+ * mount namespace of its own; C's mounts below B, its files' contents,
+ * offsets and /proc/self/fd names, its cwd, its socket's name and that
+ * it accepts; B/two is an empty directory for R; and the peer group
+ * across the two namespaces: a mount C makes on B/sh shows on R's B/sh.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "stasis_test.h"
+
+#define LINE	1024
+
+static char base[64];
+
+static void path_of(char *out, size_t size, const char *rel)
+{
+	snprintf(out, size, "%s%s%s", base, *rel ? "/" : "", rel);
+}
+
+static int put(const char *rel, const char *data)
+{
+	char path[PATH_MAX];
+	int fd, ret;
+
+	path_of(path, sizeof(path), rel);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	if (fd < 0)
+		return -1;
+	ret = write(fd, data, strlen(data)) == (ssize_t)strlen(data) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static int tmpfs_on(const char *src, const char *rel)
+{
+	char path[PATH_MAX];
+
+	path_of(path, sizeof(path), rel);
+	if ((mkdir(path, 0755) && errno != EEXIST) || mount(src, path, "tmpfs", 0, NULL))
+		return -1;
+	return 0;
+}
+
+/* Every mount but /, /proc and /dev, deepest first: the host's do not matter here. */
+static void detach_others(void)
+{
+	char lines[256][LINE], mp[PATH_MAX];
+	int n = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	while (f && n < 256 && fgets(lines[n], LINE, f))
+		n++;
+	if (f)
+		fclose(f);
+	for (int i = n - 1; i >= 0; i--) {
+		if (sscanf(lines[i], "%*d %*d %*s %*s %4095s", mp) != 1)
+			continue;
+		if (strcmp(mp, "/") && strcmp(mp, "/proc") && strcmp(mp, "/dev"))
+			umount2(mp, MNT_DETACH);
+	}
+}
+
+/* The source of the mount on B/@rel in this task's mount table, into @src ("" if none). */
+static void mount_on(const char *rel, char *src, size_t size)
+{
+	char line[LINE], mp[PATH_MAX], want[PATH_MAX], s[256];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	path_of(want, sizeof(want), rel);
+	src[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - ");
+
+		if (dash && sscanf(line, "%*d %*d %*s %*s %4095s", mp) == 1 && !strcmp(mp, want) &&
+		    sscanf(dash + 3, "%*s %255s", s) == 1)
+			snprintf(src, size, "%s", s);
+	}
+	if (f)
+		fclose(f);
+}
+
+static void check_fd(int fd, const char *rel, const char *data, off_t pos)
+{
+	char buf[64] = "", link[64], name[PATH_MAX], want[PATH_MAX];
+	ssize_t n;
+
+	if (lseek(fd, 0, SEEK_CUR) != pos)
+		fail("%s: at offset %lld, want %lld", rel, (long long)lseek(fd, 0, SEEK_CUR),
+		     (long long)pos);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0 || strcmp(buf, data))
+		fail("%s holds \"%s\", want \"%s\"", rel, n < 0 ? "?" : buf, data);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, name, sizeof(name) - 1);
+	name[n > 0 ? n : 0] = '\0';
+	path_of(want, sizeof(want), rel);
+	if (strcmp(name, want))
+		fail("fd %d is %s, want %s", fd, name, want);
+}
+
+/* C, in its own namespace: set up, tell R, wait for R's go, check. */
+static int child(int ready, int go)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX }, got;
+	socklen_t len = sizeof(got);
+	char path[PATH_MAX], cwd[PATH_MAX], src[256], c;
+	int t, f, sk, cl;
+
+	if (unshare(CLONE_NEWNS) || tmpfs_on("stasis-two", "two") || put("two/t", "two-data"))
+		return 1;
+	path_of(path, sizeof(path), "two/t");
+	t = open(path, O_RDWR);
+	path_of(path, sizeof(path), "f");
+	f = open(path, O_RDONLY);
+	path_of(sa.sun_path, sizeof(sa.sun_path), "two/sock");
+	sk = socket(AF_UNIX, SOCK_STREAM, 0);
+	path_of(path, sizeof(path), "two");
+	if (t < 0 || f < 0 || lseek(t, 4, SEEK_SET) != 4 || sk < 0 ||
+	    bind(sk, (struct sockaddr *)&sa, sizeof(sa)) || listen(sk, 4) || chdir(path))
+		return 1;
+	if (write(ready, "k", 1) != 1)
+		return 1;
+	close(ready);
+	while (read(go, &c, 1) < 0 && errno == EINTR)
+		;
+
+	mount_on("two", src, sizeof(src));
+	if (strcmp(src, "stasis-two"))
+		fail("C: B/two is \"%s\", want the tmpfs stasis-two", src);
+	check_fd(t, "two/t", "two-data", 4);
+	check_fd(f, "f", "root-file", 0);
+	path_of(path, sizeof(path), "two");
+	if (!getcwd(cwd, sizeof(cwd)) || strcmp(cwd, path))
+		fail("C: cwd %s, want %s", cwd, path);
+	if (getsockname(sk, (struct sockaddr *)&got, &len) || strcmp(got.sun_path, sa.sun_path))
+		fail("C: the socket is bound to \"%s\", want %s", got.sun_path, sa.sun_path);
+	cl = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (cl < 0 || connect(cl, (struct sockaddr *)&sa, sizeof(sa)))
+		fail("C: connect to %s: %m", sa.sun_path);
+	/* Across the namespaces: R's B/sh is this one's peer. */
+	if (tmpfs_on("stasis-prop", "sh/sub"))
+		fail("C: cannot mount on B/sh/sub: %m");
+	return 0;
+}
+
+static int setup(pid_t *pid, int *go)
+{
+	char path[PATH_MAX], c;
+	int ready[2], gop[2];
+
+	detach_others();
+	if ((mkdir(base, 0755) && errno != EEXIST) || mount("stasis-b2", base, "tmpfs", 0, NULL) ||
+	    put("f", "root-file") || tmpfs_on("stasis-sh2", "sh"))
+		return -1;
+	path_of(path, sizeof(path), "sh");
+	if (mount(NULL, path, NULL, MS_SHARED, NULL) || mkdir(strcat(path, "/sub"), 0755))
+		return -1;
+	path_of(path, sizeof(path), "two");
+	if (mkdir(path, 0755) || pipe(ready) || pipe(gop))
+		return -1;
+	*pid = fork();
+	if (*pid < 0)
+		return -1;
+	if (!*pid) {
+		close(ready[0]);
+		close(gop[1]);
+		_exit(child(ready[1], gop[0]));
+	}
+	close(ready[1]);
+	close(gop[0]);
+	*go = gop[1];
+	if (read(ready[0], &c, 1) != 1)
+		return errno = ECHILD, -1;
+	close(ready[0]);
+	return 0;
+}
+
+static void check(pid_t pid, int go, int f)
+{
+	char mine[64], its[64], path[PATH_MAX], src[256];
+	struct stat st, sh;
+	int status;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	if (readlink("/proc/self/ns/mnt", mine, sizeof(mine)) < 0 ||
+	    readlink(path, its, sizeof(its)) < 0)
+		fail("cannot read the mount namespaces: %m");
+	else if (!strcmp(mine, its))
+		fail("C is in R's mount namespace (%s)", mine);
+	check_fd(f, "f", "root-file", 0);
+	path_of(path, sizeof(path), "two/t");
+	if (!stat(path, &st) || errno != ENOENT)
+		fail("R sees %s: %m", path);
+	mount_on("two", src, sizeof(src));
+	if (src[0])
+		fail("R has a mount on B/two: %s", src);
+	close(go);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		fail("C ended with status %#x", status);
+	path_of(path, sizeof(path), "sh/sub");
+	if (stat(path, &st) || stat(base, &sh) || st.st_dev == sh.st_dev)
+		fail("C's mount on its B/sh/sub did not reach R's B/sh/sub");
+	mount_on("sh/sub", src, sizeof(src));
+	if (strcmp(src, "stasis-prop"))
+		fail("R's B/sh/sub is \"%s\", want C's tmpfs stasis-prop", src);
+}
+
+int main(int argc, char **argv)
+{
+	char path[PATH_MAX];
+	pid_t pid = -1;
+	int go = -1, f;
+
+	test_init(argc, argv);
+	snprintf(base, sizeof(base), "/tmp/stasis-mnt_ns2.%d", getpid());
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		skip("a mount namespace of its own: %m");
+		return test_result();
+	}
+	if (setup(&pid, &go)) {
+		fail("setup: %m");
+		if (pid > 0)
+			kill(pid, SIGKILL);
+		return test_result();
+	}
+	path_of(path, sizeof(path), "f");
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		fail("open %s: %m", path);
+	test_ready();
+	test_waitsig();
+	check(pid, go, f);
+	/* Only the mount point is on the host: the rest goes with the namespaces. */
+	if (chdir("/") || umount2(base, MNT_DETACH) || rmdir(base))
+		test_msg("cannot remove %s: %s", base, strerror(errno));
+	pass();
+	return test_result();
+}
