@@ -112,7 +112,7 @@ static void unmap_others(struct rst_args *a)
 }
 
 /* Step 2: through scratch room first, so that no move lands on another. */
-static void move_vdso(struct rst_args *a)
+static void move_vdso_aside(struct rst_args *a)
 {
 	uint64_t tmp = a->move_tmp;
 
@@ -125,12 +125,39 @@ static void move_vdso(struct rst_args *a)
 		m->from = tmp;
 		tmp += m->len;
 	}
+}
+
+static void move_vdso_home(struct rst_args *a)
+{
 	for (uint32_t i = 0; i < a->nr_moves; i++) {
 		struct rst_move *m = &a->moves[i];
 
 		check(sys5(__NR_mremap, m->from, m->len, m->len,
 			   MREMAP_MAYMOVE | MREMAP_FIXED, m->to), "move the vdso/vvar into place");
 	}
+}
+
+/*
+ * The areas filled before the fork, with the pages they share with the
+ * parent's and children's copies: mremap() keeps the pages, and so the
+ * sharing.  The staging range is clear of every area of the image, and
+ * the vdso's pieces are aside, so no move lands on anything.
+ */
+static void move_premapped(struct rst_args *a)
+{
+	for (uint32_t i = 0; i < a->nr_premap; i++) {
+		struct rst_move *m = &a->premap[i];
+		long ret = sys5(__NR_mremap, m->from, m->len, m->len,
+				MREMAP_MAYMOVE | MREMAP_FIXED, m->to);
+
+		if (ret >= 0 && (uint64_t)ret != m->to)
+			ret = -EFAULT;
+		check(ret, "move a premapped memory area into place");
+	}
+	if (a->premap_range.end > a->premap_range.start)
+		check(sys2(__NR_munmap, a->premap_range.start,
+			   a->premap_range.end - a->premap_range.start),
+		      "unmap the staging range of the premapped areas");
 }
 
 /* The advice that decides what the fill's page faults allocate; one at most. */
@@ -146,7 +173,7 @@ static void map_vmas(struct rst_args *a)
 		int prot = v->prot | (v->fill ? PROT_WRITE : 0);
 		long ret;
 
-		if (v->guard || v->sysv == RST_SYSV_PART)
+		if (v->guard || v->premap || v->sysv == RST_SYSV_PART)
 			continue;
 		if (v->sysv) {
 			ret = sys3(__NR_shmat, v->fd, v->start, v->shmflg);
@@ -374,7 +401,13 @@ static void protect_vmas(struct rst_args *a)
 			      "install a guard region");
 			continue;
 		}
-		if ((v->fill && !(v->prot & PROT_WRITE)) || v->sysv)
+		/*
+		 * A premapped area was staged read-write, and maybe kept from
+		 * inheriting (MADV_DONTFORK) until the children had forked.
+		 */
+		if (v->premap)
+			check(sys3(__NR_madvise, v->start, len, MADV_DOFORK), "madvise a memory area");
+		if ((v->fill && (!(v->prot & PROT_WRITE) || v->premap)) || v->sysv)
 			check(sys3(__NR_mprotect, v->start, len, v->prot), "set a memory area's protection");
 		for (int adv = 0; adv < 64; adv++) {
 			if (v->madv & (1ull << adv))
@@ -672,10 +705,12 @@ void rst_main(struct rst_args *a)
 	struct rst_thread *leader = &a->threads[0];
 
 	g_args = a;
-	if (a->nr_keep > RST_MOVES_MAX + 1 || a->nr_moves > RST_MOVES_MAX)
+	if (a->nr_keep > RST_KEEP_MAX || a->nr_moves > RST_MOVES_MAX)
 		die("more vDSO/vvar areas than the restorer holds", -EINVAL);
 	unmap_others(a);
-	move_vdso(a);
+	move_vdso_aside(a);
+	move_premapped(a);
+	move_vdso_home(a);
 	map_vmas(a);
 	fill_pages(a);
 	copy_proxy(a);

@@ -10,7 +10,9 @@
  *   1. unmaps everything outside the region, the vvar/vdso it keeps;
  *   2. moves the kernel's vvar and vdso where src/vdso.c planned: to the
  *      dumped addresses, or clear of the task's areas when the image's
- *      vDSO is rebuilt as a proxy;
+ *      vDSO is rebuilt as a proxy; in between, while they are aside, the
+ *      areas filled before the fork move from their staging range to
+ *      their places;
  *   3. maps every VMA, reads its pages from the pages image, copies the
  *      vDSO proxy's bytes in, makes the AIO rings again over their
  *      areas, registers the lazy areas with the task's userfaultfd
@@ -70,6 +72,7 @@ struct rst_vma {
 	int32_t fill;			/* pages are read into it: map it writable first */
 	int32_t guard;			/* not an area: a guard region installed in one */
 	int32_t lazy;			/* registered with the userfaultfd: pages come later */
+	int32_t premap;			/* mapped and filled before the fork: moved in */
 	/*
 	 * SysV shared memory: RST_SYSV_ATTACH, shmat() segment fd (its id)
 	 * here with shmflg (the whole segment); RST_SYSV_PART, a later part
@@ -77,6 +80,7 @@ struct rst_vma {
 	 */
 	int32_t sysv;
 	int32_t shmflg;
+	int32_t pad;
 };
 #define RST_SYSV_ATTACH		1
 #define RST_SYSV_PART		2
@@ -121,6 +125,9 @@ struct rst_move {
 struct rst_range {
 	uint64_t start, end;
 };
+
+/* Kept through the unmap: the region, the vvar/vdso pieces, the premapped areas. */
+#define RST_KEEP_MAX	(RST_MOVES_MAX + 2)
 
 struct rst_timespec {
 	int64_t sec, nsec;
@@ -202,7 +209,7 @@ struct rst_args {
 	int32_t pad0, pad1;
 
 	/* Step 1-2. */
-	struct rst_range keep[RST_MOVES_MAX + 1];	/* sorted; the rest is unmapped */
+	struct rst_range keep[RST_KEEP_MAX];	/* sorted; the rest is unmapped */
 	uint32_t nr_keep;
 	uint32_t nr_moves;
 	struct rst_move moves[RST_MOVES_MAX];	/* vvar, vvar_vclock, vdso */
@@ -218,6 +225,15 @@ struct rst_args {
 	struct rst_aio *aios;		/* made once the pages are in */
 	uint32_t nr_aios;
 	uint32_t pad_aios;
+	/*
+	 * Areas mapped and filled before the fork (src/mem-premap.c), in a
+	 * staging range clear of every area: moved to their places, then
+	 * the rest of the range (fillers between them) unmapped.
+	 */
+	struct rst_move *premap;
+	uint32_t nr_premap;
+	uint32_t pad_premap;
+	struct rst_range premap_range;	/* empty: none */
 	/* The vDSO proxy: its bytes, copied into its area (mapped, fill set). */
 	uint64_t proxy_src, proxy_dst, proxy_len;	/* len 0: none */
 

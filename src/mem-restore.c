@@ -28,6 +28,7 @@
 #include "mem-dump.h"
 #include "mem-pagemap.h"
 #include "mem-restore.h"
+#include "mem-rst.h"
 #include "parts.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
@@ -40,21 +41,8 @@
 /*
  * In the controller: read mm-PID.img and check the pages image holds every
  * page its pagemap names, so that a short image fails before anything runs.
+ * struct mem_rst is in mem-rst.h, shared with mem-premap.c.
  */
-struct mem_rst {
-	struct rst_vma *vmas;
-	uint32_t nr_vmas;
-	struct rst_run *runs;
-	uint32_t nr_runs;
-	int pages_fd;
-	uint32_t pages_id;
-	struct mem_chain *chain;	/* the parent images, if the pagemap points there */
-	struct vdso_rst *vdso;		/* vdso.c's plan */
-	struct rst_aio *aios;		/* AIO rings to make again (aio.c) */
-	uint32_t nr_aios;
-	uint64_t nr_lazy;		/* --lazy-pages: pages left to the daemon */
-};
-
 static int read_mm(struct rst_ctx *ctx, struct rst_task *t)
 {
 	int ret;
@@ -265,11 +253,17 @@ void mem_restore_free(struct rst_task *t)
 	free(m->vmas);
 	free(m->aios);
 	vdso_restore_free(m->vdso);
+	premap_free(m->pm);
 	free(m);
 	t->mem_priv = NULL;
 	if (t->mm)
 		img_free_msg(&t->mm->base);
 	t->mm = NULL;
+}
+
+int mem_run_fd(struct mem_rst *m, int32_t level)
+{
+	return level ? *mem_chain_fd(m->chain, (uint32_t)level) : m->pages_fd;
 }
 
 /* An fd above every fd the task will have, so the restorer can keep it. */
@@ -345,7 +339,7 @@ static int open_socket_map(struct rst_ctx *ctx, struct rst_task *t, const VmaEnt
 }
 
 /* The object behind files.img entry @id, opened for the mapping @v. */
-static int open_mapped(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
+int mem_open_mapped(struct rst_ctx *ctx, struct rst_task *t, const VmaEntry *v)
 {
 	char path[64];
 	int fd, pfd;
@@ -461,6 +455,13 @@ static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, 
 	r->madv = v->has_madv ? v->madv : 0;
 	r->fd = -1;
 	r->lazy = ctx->opts->lazy_pages && mem_vma_lazy(v);
+	/* Mapped and filled before the fork: the restorer moves it in and protects it. */
+	if (premap_has(m->pm, v->start)) {
+		r->premap = 1;
+		r->fill = 1;
+		m->nr_vmas++;
+		return 0;
+	}
 	if (v->status & VMA_AREA_SYSVIPC) {
 		ret = plan_sysv(t, m, v, r);
 		if (ret)
@@ -469,7 +470,7 @@ static int plan_vma(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m, 
 		r->flags &= ~MAP_ANONYMOUS;
 		r->pgoff = v->pgoff;
 		r->fd = v->status & VMA_AREA_SOCKET ? open_socket_map(ctx, t, v) :
-						      open_mapped(ctx, t, v);
+						      mem_open_mapped(ctx, t, v);
 		if (r->fd < 0)
 			return r->fd;
 	} else {
@@ -523,19 +524,34 @@ static int plan_aio(struct rst_task *t, struct mem_rst *m, const VmaEntry *v)
 }
 
 /*
- * THP off for the whole mm (PR_SET_THP_DISABLE) before the restorer fills
- * anything, so that the fill makes no huge page the task never had.
- * The restorer keeps the mm, and the flag with it.
+ * The runs of premapped areas were read before the fork (mem-premap.c):
+ * the restorer reads the others only.  A run may span areas that touch.
  */
-static int restore_thp_disabled(struct rst_task *t)
+static int drop_premapped_runs(struct rst_task *t, struct mem_rst *m)
 {
-	if (!t->mm->has_thp_disabled || !t->mm->thp_disabled)
+	struct rst_run *runs = m->runs;
+	uint32_t nr = m->nr_runs;
+	int ret = 0;
+
+	if (!m->pm)
 		return 0;
-	if (prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)) {
-		pr_perror("pid %d: cannot disable transparent huge pages again", t->pid);
-		return -errno;
+	m->runs = NULL;
+	m->nr_runs = 0;
+	for (uint32_t i = 0; !ret && i < nr; i++) {
+		uint64_t addr = runs[i].addr, end = addr + runs[i].len, off = runs[i].off;
+
+		while (!ret && addr < end) {
+			VmaEntry *v = vma_of(t->mm, addr);
+			uint64_t part = (v && v->end < end ? v->end : end) - addr;
+
+			if (!v || !premap_has(m->pm, v->start))
+				ret = add_run(m, addr, part, off, (uint32_t)runs[i].fd);
+			addr += part;
+			off += part;
+		}
 	}
-	return 0;
+	free(runs);
+	return ret;
 }
 
 int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t)
@@ -543,10 +559,9 @@ int mem_restore_plan(struct rst_ctx *ctx, struct rst_task *t)
 	struct mem_rst *m = t->mem_priv;
 	int ret;
 
-	ret = restore_thp_disabled(t);
+	ret = drop_premapped_runs(t, m);
 	if (ret)
 		return ret;
-
 	if (m->pages_fd >= 0) {
 		m->pages_fd = high_fd(ctx, m->pages_fd);
 		if (m->pages_fd < 0)
@@ -599,14 +614,17 @@ size_t mem_restore_size(struct rst_task *t)
 	return m->nr_vmas * sizeof(struct rst_vma) + m->nr_runs * sizeof(struct rst_run) +
 	       m->nr_aios * sizeof(struct rst_aio) +
 	       t->mm->n_mm_saved_auxv * sizeof(uint64_t) + vdso_restore_size(m->vdso) +
-	       3 * PAGE_SZ;
+	       premap_args_size(m->pm) + 3 * PAGE_SZ;
 }
 
 /* Is [@s, @e) clear of every area of the image, of this process and of the vDSO's plan? */
 static bool range_free(struct rst_task *t, const struct rst_range *cur, size_t nr_cur,
 		       uint64_t s, uint64_t e)
 {
-	if (!vdso_restore_clear(((struct mem_rst *)t->mem_priv)->vdso, s, e))
+	struct mem_rst *m = t->mem_priv;
+
+	if (!vdso_restore_clear(m->vdso, s, e) || premap_overlaps(m->pm, s, e) ||
+	    (s < m->avoid.end && m->avoid.start < e))
 		return false;
 	for (size_t i = 0; i < t->mm->n_vmas; i++) {
 		if (s < t->mm->vmas[i]->end && t->mm->vmas[i]->start < e)
@@ -679,13 +697,13 @@ int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *a
 	a->nr_runs = m->nr_runs;
 	/* Each run reads from its own dump's pages image. */
 	for (uint32_t i = 0; i < m->nr_runs; i++)
-		a->runs[i].fd = a->runs[i].fd ? *mem_chain_fd(m->chain, a->runs[i].fd) : m->pages_fd;
+		a->runs[i].fd = mem_run_fd(m, a->runs[i].fd);
 	a->pages_fd = m->pages_fd;
 	a->aios = rst_alloc(al, m->nr_aios * sizeof(*a->aios), 8);
 	memcpy(a->aios, m->aios, m->nr_aios * sizeof(*a->aios));
 	a->nr_aios = m->nr_aios;
 
-	ret = vdso_restore_args(m->vdso, a, al, region);
+	ret = vdso_restore_args(m->vdso, a, al, region) ?: premap_args(m->pm, a, al);
 	if (ret)
 		return ret;
 
@@ -776,6 +794,7 @@ const struct task_part_ops mem_part = {
 	.dump_task = mem_dump_task,
 	.read_task = mem_part_read,
 	.prepare = mem_part_prepare,
+	.before_fork = mem_premap,
 	.task = mem_restore_plan,
 	.args_size = mem_part_args_size,
 	.args = mem_part_args,

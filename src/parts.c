@@ -140,6 +140,11 @@ void parts_cleanup(struct rst_ctx *ctx)
 		WALK_VOID(free_task, &ctx->tasks[i]);
 }
 
+int parts_before_fork(struct rst_ctx *ctx, struct rst_task *t, const char **fail)
+{
+	return WALK_TASK(fail, before_fork, ctx, t);
+}
+
 int parts_task(struct rst_ctx *ctx, struct rst_task *t, const char **fail)
 {
 	return WALK_TASK(fail, task, ctx, t) ?: WALK_TASK(fail, fds, ctx, t) ?:

@@ -30,6 +30,8 @@
  *   arm           every task ready, just before the tree runs
  *   finish        the tree runs
  *   cleanup       always, at the end; free_task for each task
+ * in every restored task (zombies and helpers too), once it exists:
+ *   before_fork   before it forks its children, which inherit what it made
  * and in each restored task (not zombies nor helpers), in this order:
  *   task          before its fds
  *   fds           its fds
@@ -75,6 +77,7 @@ struct task_part_ops {
 	void (*cleanup)(struct rst_ctx *ctx);
 	void (*free_task)(struct rst_task *t);
 
+	int (*before_fork)(struct rst_ctx *ctx, struct rst_task *t);
 	int (*task)(struct rst_ctx *ctx, struct rst_task *t);
 	int (*fds)(struct rst_ctx *ctx, struct rst_task *t);
 	int (*after_fds)(struct rst_ctx *ctx, struct rst_task *t);
@@ -110,6 +113,7 @@ void parts_cleanup(struct rst_ctx *ctx);
  * Restore, in the task.  On failure *@fail says what the task could not
  * do (the failing part's words).
  */
+int parts_before_fork(struct rst_ctx *ctx, struct rst_task *t, const char **fail);
 int parts_task(struct rst_ctx *ctx, struct rst_task *t, const char **fail);
 size_t parts_args_size(struct rst_ctx *ctx, struct rst_task *t);
 int parts_args(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,

@@ -314,6 +314,10 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	ret = ns_restore_task(ctx, t);
 	if (ret)
 		task_fail(ctx, t, ret, "restore its namespaces");
+	/* What the children inherit (memory copy-on-write) is made first. */
+	ret = parts_before_fork(ctx, t, &fail);
+	if (ret)
+		task_fail(ctx, t, ret, fail);
 	fork_children(ctx, t, true);
 	task_session(ctx, t);
 	fork_children(ctx, t, false);
