@@ -81,7 +81,17 @@ json.dump(c, open(p, 'w'), indent=1)
 EOF
 }
 
-count() { cat "$W/data/count" 2>/dev/null; }
+# The container rewrites the file (truncate, then write): an empty read is
+# a moment between the two, read again.
+count() {
+	local n
+	for _ in $(seq 20); do
+		n=$(cat "$W/data/count" 2>/dev/null)
+		[ -n "$n" ] && break
+		sleep 0.02
+	done
+	echo "$n"
+}
 state() { "$RUNC" list 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 ct_pid() { "$RUNC" list 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
 # It counts on: within 5 s, a number above the one it showed first.
