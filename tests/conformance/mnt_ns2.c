@@ -69,25 +69,6 @@ static int tmpfs_on(const char *src, const char *rel)
 	return 0;
 }
 
-/* Every mount but /, /proc and /dev, deepest first: the host's do not matter here. */
-static void detach_others(void)
-{
-	char lines[256][LINE], mp[PATH_MAX];
-	int n = 0;
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-
-	while (f && n < 256 && fgets(lines[n], LINE, f))
-		n++;
-	if (f)
-		fclose(f);
-	for (int i = n - 1; i >= 0; i--) {
-		if (sscanf(lines[i], "%*d %*d %*s %*s %4095s", mp) != 1)
-			continue;
-		if (strcmp(mp, "/") && strcmp(mp, "/proc") && strcmp(mp, "/dev"))
-			umount2(mp, MNT_DETACH);
-	}
-}
-
 /* The source of the mount on B/@rel in this task's mount table, into @src ("" if none). */
 static void mount_on(const char *rel, char *src, size_t size)
 {
@@ -176,7 +157,7 @@ static int setup(pid_t *pid, int *go)
 	char path[PATH_MAX], c;
 	int ready[2], gop[2];
 
-	detach_others();
+	test_detach_mounts();
 	if ((mkdir(base, 0755) && errno != EEXIST) || mount("stasis-b2", base, "tmpfs", 0, NULL) ||
 	    put("f", "root-file") || tmpfs_on("stasis-sh2", "sh"))
 		return -1;
