@@ -18,6 +18,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 1
 . tests/dump/lib.sh
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
+. tests/lib/fixture.sh
 W=$B/cpuinfo-test
 CPUID=$B/tests/cpuid
 T="cpuinfo"
@@ -316,10 +317,7 @@ runs_on "no cpuinfo.img, default --cpu-cap" "$W/nocpu"
 # --- CRIU 4.2's fixtures, which carry no cpuinfo.img ---
 for sc in counter-static threads-dynamic tree fpu; do
 	T="cpuinfo fixture $sc"
-	if ! "$FIX/stage.sh" "$sc" >"$W/stage-$sc.out" 2>&1; then
-		fail "stage.sh: $(tail -n 1 "$W/stage-$sc.out")"
-		continue
-	fi
+	fixture_stage "$sc" "$W/stage-$sc.out" || continue
 	d=$W/fix-$sc
 	rm -rf "$d" && cp -a "$FIX/$sc/img" "$d"
 	pids=$(dec "$d/pstree.img" | jq -r '.entries[] | .threads[]' | tr '\n' ' ')

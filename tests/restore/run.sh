@@ -43,6 +43,8 @@ mkdir -p "$W"
 
 pass() { echo "PASS: restore $T: $*"; }
 fail() { echo "FAIL: restore $T: $*"; }
+skip() { echo "SKIP: restore $T: $*"; }
+. tests/lib/fixture.sh
 label() { sed -u "s#^\(PASS\|FAIL\|SKIP\): #\1: restore $1: #"; }
 
 # --- the conformance programs, through a real dump and restore ---
@@ -267,10 +269,7 @@ for sc in counter-static threads-dynamic tree fpu; do
 		fail "no fixture at $FIX/$sc"
 		continue
 	fi
-	if ! "$FIX/stage.sh" "$sc" >"$W/stage-$sc.out" 2>&1; then
-		fail "stage.sh: $(tail -n 1 "$W/stage-$sc.out")"
-		continue
-	fi
+	fixture_stage "$sc" "$W/stage-$sc.out" || continue
 	rm -rf "$W/$sc" && cp -a "$FIX/$sc/img" "$W/$sc"
 	if [ -n "$LACKS" ]; then
 		refused_here "$sc"
@@ -318,7 +317,7 @@ expect_error() {
 		fail "exit status $rc, not 1: $out"
 	elif ! grep -q -- "$pattern" <<<"$out"; then
 		fail "the error does not say '$pattern': $out"
-	elif [ -d /proc/31001 ]; then
+	elif [ "$(cat /proc/31001/comm 2>/dev/null)" = counter-static ]; then
 		fail "pid 31001 is running after the failed restore"
 	else
 		pass "$(grep Error <<<"$out" | head -n 1)"
