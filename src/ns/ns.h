@@ -192,6 +192,8 @@ void userns_restore_close(void);
  * and file system ids kept.
  */
 int userns_act_as_root(bool on);
+/* The controller's file system ids made @uid:@gid, capabilities kept; (uid_t)-1: root's again. */
+int userns_fs_as(uid_t uid, gid_t gid);
 /*
  * clone3(@ca) of the root from inside that user namespace, the
  * controller's child all the same: as clone3, 0 in the root, its pid in
