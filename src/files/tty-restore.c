@@ -215,6 +215,9 @@ static size_t nr_premade;
 
 int tty_premake_pty(int devpts, int index)
 {
+	uid_t uid = userns_host_uid(0);
+	gid_t gid = userns_host_gid(0);
+	bool as_root = (uid || gid) && uid != (uid_t)-1 && gid != (gid_t)-1;
 	char path[64];
 	int fd;
 
@@ -223,7 +226,19 @@ int tty_premake_pty(int devpts, int index)
 		return -ENOTSUP;
 	}
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/ptmx", devpts);
+	/*
+	 * The slave belongs to whoever made the pair: made as root of the
+	 * tree's user namespace (the dump has no entry of a slave no task
+	 * holds, to give it back its owner), so that the tree may open it.
+	 */
+	if (as_root) {
+		fd = userns_fs_as(uid, gid);
+		if (fd)
+			return fd;
+	}
 	fd = ptmx_open_index(path, index, O_RDWR);
+	if (as_root)
+		userns_fs_as((uid_t)-1, 0);
 	if (fd < 0)
 		return fd;
 	premade[nr_premade++] = (struct premade){ index, fd };

@@ -464,15 +464,20 @@ static int clone_mount(int self, const struct reach *r)
 	return copy;
 }
 
-/* Enter the mount namespace of @pid and make a private copy of it; 0, or -1. */
-static int enter_private(pid_t pid)
+/* The mount namespace of @pid, open; -1 with errno. */
+static int open_mntns(pid_t pid)
 {
 	char path[64];
-	int ns, ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	ns = open(path, O_RDONLY | O_CLOEXEC);
-	ret = ns < 0 || setns(ns, CLONE_NEWNS) || make_private() ? -1 : 0;
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Enter mount namespace @ns and make a private copy of it; 0, or -1. */
+static int enter_private(int ns)
+{
+	int ret = ns < 0 || setns(ns, CLONE_NEWNS) || make_private() ? -1 : 0;
+
 	if (ns >= 0)
 		close(ns);
 	return ret;
@@ -521,18 +526,21 @@ static int recv_one_fd(int sk)
  */
 static int reach_in_userns(const struct reach *r)
 {
-	int sk[2], self, copy, status;
+	int sk[2], self, ns, copy, status;
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sk)) {
+	/* Seqpacket: the child's end closing ends our wait for the fd. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk)) {
 		pr_perror("mount %u: cannot make a socket pair", r->e->mnt_id);
 		return -1;
 	}
 	pid = fork();
 	if (!pid) {
 		close(sk[0]);
+		/* Opened first: from inside the user namespace /proc may refuse them. */
 		self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (self < 0 || userns_enter_as_root() || enter_private(r->pid)) {
+		ns = open_mntns(r->pid);
+		if (self < 0 || ns < 0 || userns_enter_as_root() || enter_private(ns)) {
 			pr_perror("mount %u: cannot enter the tree's mounts", r->e->mnt_id);
 			_exit(1);
 		}
@@ -565,7 +573,7 @@ static int reach_mount(const void *arg)
 		return reach_in_userns(r);
 	own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (own < 0 || self < 0 || enter_private(r->pid)) {
+	if (own < 0 || self < 0 || enter_private(open_mntns(r->pid))) {
 		pr_perror("mount %u: cannot enter the tree's mounts", r->e->mnt_id);
 		return -1;
 	}

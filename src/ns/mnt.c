@@ -844,12 +844,44 @@ int mnt_attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 	return mnt_open_sources(t, m);
 }
 
+/*
+ * A clone of @dir alone, made in stasis's own mount namespace: in a copy
+ * of it that a user namespace of the tree's owns, each mount is locked to
+ * those below it, and none is cloned alone (EINVAL).  The clone's fd, or
+ * -1 with errno.
+ */
+static int clone_in_own(const char *dir)
+{
+	int own = ns_own_open(CLONE_NEWNS), here = rst_open_self("ns/mnt", O_RDONLY);
+	int fd = -1, err = EINVAL;
+
+	if (own >= 0 && here >= 0 && !setns(own, CLONE_NEWNS)) {
+		fd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		err = errno;
+		if (setns(here, CLONE_NEWNS)) {
+			pr_perror("cannot return to the tree's new mount namespace");
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+			err = EIO;
+		}
+	}
+	if (own >= 0)
+		close(own);
+	if (here >= 0)
+		close(here);
+	errno = err;
+	return fd;
+}
+
 /* The root mount: a bind of @dir, on @dir itself, to pivot into. */
 static int make_root(struct tree *t, const char *dir)
 {
 	struct mnt *r = t->root;
 
 	r->fd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (r->fd < 0 && errno == EINVAL)
+		r->fd = clone_in_own(dir);
 	if (r->fd < 0 || move_mount(r->fd, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH)) {
 		pr_perror("cannot bind the root %s for mount %u", dir, r->e->mnt_id);
 		return -errno;

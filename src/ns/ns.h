@@ -131,6 +131,8 @@ int ns_restore_leave(struct rst_ctx *ctx);
  * an fd or -errno.
  */
 int ns_restore_open(const char *name, unsigned long cflag, uint32_t id, int flags);
+/* While the tree's namespaces are made: stasis's own one of kind @cflag, a new fd, or -errno. */
+int ns_own_open(unsigned long cflag);
 /*
  * Once the tree exists: the controller into its mount namespace (the
  * root's), for the files it opens for the tree then (/proc/PID paths name
