@@ -360,7 +360,7 @@ int cr_dump(const struct opts *o)
 		ret = dump_tasks(&ctx);
 	/* The page server's answer: every page it was sent is written. */
 	if (ctx.pages.sk >= 0) {
-		int err = ret ? 0 : page_xfer_disconnect(ctx.pages.sk);
+		int err = ret ? 0 : page_xfer_disconnect(o, ctx.pages.sk);
 
 		if (ret)
 			ps_sk_close(ctx.pages.sk, false);

@@ -36,7 +36,7 @@ enum {
 	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP, O_FREEZE_CGROUP,
 	O_EXTERNAL, O_INHERIT_FD, O_EMPTY_NS, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
 	O_NETWORK_LOCK, O_EXT_SHARING, O_EXT_MASTERS,
-	O_PAGE_SERVER, O_PORT, O_LAZY_PAGES,
+	O_PAGE_SERVER, O_PORT, O_PS_SOCKET, O_LAZY_PAGES,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
 	O_TLS, O_TLS_CACERT, O_TLS_CACRL, O_TLS_CERT, O_TLS_KEY, O_TLS_NO_CN_VERIFY,
@@ -115,7 +115,7 @@ static const struct opt_desc opt_table[] = {
 	{ "network-lock", required_argument, O_NETWORK_LOCK, SET },
 	{ "page-server", no_argument, O_PAGE_SERVER, SET },
 	{ "port", required_argument, O_PORT, SET },
-	{ "ps-socket", required_argument, 0, UNSUPPORTED },
+	{ "ps-socket", required_argument, O_PS_SOCKET, SET },
 	{ "lazy-pages", no_argument, O_LAZY_PAGES, SET },
 	/* Page-server connections under TLS (tls.c). */
 	{ "tls", no_argument, O_TLS, SET },
@@ -489,6 +489,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_PAGE_SERVER: o->page_server = true; break;
 	case O_LAZY_PAGES: o->lazy_pages = true; break;
 	case O_PORT: return parse_int("--port", arg, 0, 65535, &o->port);
+	case O_PS_SOCKET: return parse_int("--ps-socket", arg, 0, INT_MAX, &o->ps_socket);
 	case O_TLS: return set_tls(o);
 	case O_TLS_CACERT: o->tls_cacert = arg; break;
 	case O_TLS_CACRL: o->tls_cacrl = arg; break;
@@ -650,6 +651,7 @@ void opts_init(struct opts *o)
 	o->network_lock = NETWORK_LOCK_NFTABLES;
 	o->ghost_limit = OPTS_GHOST_LIMIT;
 	o->status_fd = -1;
+	o->ps_socket = -1;
 	o->rpc_sk = -1;
 	o->manage_cgroups = CG_MODE_SOFT;
 }

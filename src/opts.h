@@ -87,6 +87,7 @@ struct opts {
 	bool page_server;		/* dump --page-server: pages go to --address:--port */
 	const char *address;		/* --address: a page server's, or where to listen */
 	int port;			/* --port */
+	int ps_socket;			/* --ps-socket: a connected page-server socket; -1 */
 	int status_fd;			/* --status-fd: told "ready"; -1 */
 	bool lazy_pages;		/* restore --lazy-pages */
 	bool tls;			/* --tls: page-server connections under TLS */
