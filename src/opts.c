@@ -257,6 +257,24 @@ static int add_external(const char *arg, struct opts *o)
 	return strv_add(&o->externals, &o->nr_externals, arg);
 }
 
+int opts_add_externals(struct opts *o, char *const *keys, size_t n)
+{
+	const char **own = malloc((o->nr_externals + 1) * sizeof(*own));
+
+	if (!own) {
+		pr_err("out of memory");
+		return 1;
+	}
+	/* A copy of a struct opts shares the original's array: ours grows. */
+	if (o->nr_externals)
+		memcpy(own, o->externals, o->nr_externals * sizeof(*own));
+	o->externals = own;
+	for (size_t i = 0; i < n; i++)
+		if (add_external(keys[i], o))
+			return 1;
+	return 0;
+}
+
 /* --ext-mount-map KEY:VALUE, CRIU's older spelling of --external mnt[KEY]:VALUE. */
 static int add_ext_mount(const char *arg, struct opts *o)
 {

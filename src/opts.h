@@ -132,6 +132,8 @@ void opts_init(struct opts *o);
  * for one without argument).  0, or 1 after logging the error.
  */
 int opts_set(struct opts *o, const char *name, const char *arg);
+/* More --external KEYs (the RPC's query-ext-files); 1 on a bad one. */
+int opts_add_externals(struct opts *o, char *const *keys, size_t n);
 /* Is the long option @name known (true) and built (*supported)? */
 bool opts_known(const char *name, bool *supported);
 /* Read a config file; a missing one is an error only with @must_exist. */

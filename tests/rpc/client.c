@@ -3,7 +3,7 @@
  * drive CRIU: one request over `stasis swrk` or a service socket, the
  * notifications answered on the way, the answer written down.
  *
- *   rpc-client [-o OUT] [-F HOOK] (swrk STASIS | service SOCKET) REQUEST
+ *   rpc-client [-o OUT] [-F HOOK] [-E KEY] (swrk STASIS | service SOCKET) REQUEST
  *              [-t PID] [-D DIR] [-R] [-s] [-N] [-l LOG] [-k] [-x FIELD] [-j] [-P]
  *
  * REQUEST: version, features, check, dump, restore, pre-dump, cpuinfo-dump,
@@ -15,7 +15,7 @@
  * freeze_cgroup=PATH, ps=ADDRESS:PORT, ps_fd=N (our socket N as ps.fd), tls, tls_no_cn_verify,
  * tls_cacert=PATH, tls_cert=PATH, tls_key=PATH); -j shell_job; -P orphan_pts_master (the master
  * received is read from: "pts read N TEXT"); -F HOOK answers that
- * notification with a no.
+ * notification with a no; -E KEY answers query-ext-files with the external KEY.
  *
  * OUT gets one line per event: "notify NAME PID", "version MAJ.MIN ID",
  * "features ...", "page-server pid=N port=N", "answer TYPE success=B pid=N
@@ -41,6 +41,8 @@
 static FILE *out;
 static const char *fail_hook;
 static int pts_master = -1;	/* from orphan-pts-master */
+static char *ext_key;		/* -E: the answer to query-ext-files */
+static CriuOpts ext_opts = CRIU_OPTS__INIT;
 
 static void note(const char *fmt, ...)
 {
@@ -106,6 +108,11 @@ static CriuResp *exchange(int sk, CriuReq *req)
 		ack.type = CRIU_REQ_TYPE__NOTIFY;
 		ack.has_notify_success = 1;
 		ack.notify_success = !fail_hook || strcmp(fail_hook, name);
+		if (ext_key && !strcmp(name, "query-ext-files")) {
+			ext_opts.n_external = 1;
+			ext_opts.external = &ext_key;
+			ack.opts = &ext_opts;
+		}
 		criu_resp__free_unpacked(resp, NULL);
 		if (send_req(sk, &ack))
 			return NULL;
@@ -274,11 +281,13 @@ int main(int argc, char **argv)
 	int sk, c, ret, status;
 
 	out = stdout;
-	while ((c = getopt(argc, argv, "+o:F:")) != -1) {
+	while ((c = getopt(argc, argv, "+o:F:E:")) != -1) {
 		if (c == 'o' && !(out = fopen(optarg, "a")))
 			return 2;
 		if (c == 'F')
 			fail_hook = optarg;
+		if (c == 'E')
+			ext_key = optarg;
 	}
 	if (argc - optind < 3)
 		return 2;

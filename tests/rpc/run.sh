@@ -97,12 +97,14 @@ for mode in swrk service; do
 	D=$W/$mode.img
 	mkdir -p "$D"
 	o=$W/$mode.dump
-	"$CL" -o "$o" "${via[@]}" dump -t "$PID" -D "$D" -N -l dump.log >/dev/null 2>&1
+	"$CL" -o "$o" -E "unix[12345]" "${via[@]}" dump -t "$PID" -D "$D" -N -l dump.log >/dev/null 2>&1
 	before=$(count "$W/$mode.cnt")
 	check "$mode: DUMP succeeds, the images and dump.log are in the client's directory" \
 		bash -c "grep -q '^answer 1 success=1' $o && [ -s $D/inventory.img ] && [ -s $D/dump.log ]"
-	check "$mode: DUMP notifies pre-dump then post-dump, each answered" \
-		bash -c "[ \"\$(grep ^notify $o | cut -d' ' -f2 | tr '\n' ' ')\" = 'pre-dump post-dump ' ]"
+	check "$mode: DUMP notifies pre-dump, query-ext-files, post-dump (CRIU 4.2's order), each answered" \
+		bash -c "[ \"\$(grep ^notify $o | cut -d' ' -f2 | tr '\n' ' ')\" = 'pre-dump query-ext-files post-dump ' ]"
+	check "$mode: the external key answered to query-ext-files is taken" \
+		grep -q 'query-ext-files: the RPC client adds the external unix\[12345\]' "$D/dump.log"
 	sleep 0.2
 	check "$mode: the dumped counter is gone (not leave_running)" bash -c "! kill -0 $PID 2>/dev/null"
 	[ $mode = swrk ] && grep -q '^exit 0' "$o" && pass "swrk: exits 0 after its answer" ||
