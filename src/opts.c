@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "arch/x86/cpuinfo.h"
 #include "log.h"
@@ -36,7 +39,7 @@ enum {
 	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP, O_FREEZE_CGROUP,
 	O_EXTERNAL, O_INHERIT_FD, O_EMPTY_NS, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
 	O_NETWORK_LOCK, O_EXT_SHARING, O_EXT_MASTERS,
-	O_PAGE_SERVER, O_PORT, O_PS_SOCKET, O_LAZY_PAGES,
+	O_PAGE_SERVER, O_PORT, O_PS_SOCKET, O_LAZY_PAGES, O_UNPRIVILEGED,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
 	O_TLS, O_TLS_CACERT, O_TLS_CACRL, O_TLS_CERT, O_TLS_KEY, O_TLS_NO_CN_VERIFY,
@@ -133,7 +136,7 @@ static const struct opt_desc opt_table[] = {
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
 	{ "join-ns", required_argument, 'J', SET },
 	{ "shell-job-ext", no_argument, 0, UNSUPPORTED },
-	{ "unprivileged", no_argument, 0, UNSUPPORTED },
+	{ "unprivileged", no_argument, O_UNPRIVILEGED, SET },
 	{ "check-only", no_argument, 0, UNSUPPORTED },
 	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
 	{ "ext-mount-map", required_argument, 'M', SET },
@@ -471,6 +474,25 @@ static int set_tls(struct opts *o)
 	return 0;
 }
 
+/*
+ * CRIU's mode for a user holding CAP_CHECKPOINT_RESTORE and not
+ * CAP_SYS_ADMIN: it does less, not otherwise.  stasis with CAP_SYS_ADMIN
+ * does all it does anyway (go-criu users send it as root); without it,
+ * not yet.
+ */
+static int set_unprivileged(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+
+	if (syscall(SYS_capget, &h, d) || !(d[0].effective & (1u << CAP_SYS_ADMIN))) {
+		pr_err("not supported yet: --unprivileged without CAP_SYS_ADMIN\n");
+		return 1;
+	}
+	pr_info("--unprivileged: stasis has CAP_SYS_ADMIN, nothing to lower\n");
+	return 0;
+}
+
 static int set_opt(int val, const char *arg, struct opts *o)
 {
 	switch (val) {
@@ -509,6 +531,7 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_PORT: return parse_int("--port", arg, 0, 65535, &o->port);
 	case O_PS_SOCKET: return parse_int("--ps-socket", arg, 0, INT_MAX, &o->ps_socket);
 	case O_TLS: return set_tls(o);
+	case O_UNPRIVILEGED: return set_unprivileged();
 	case O_TLS_CACERT: o->tls_cacert = arg; break;
 	case O_TLS_CACRL: o->tls_cacrl = arg; break;
 	case O_TLS_CERT: o->tls_cert = arg; break;

@@ -12,7 +12,7 @@
  * it from us); -R leave_running; -s rst_sibling; -N notify_scripts; -l
  * log_file; -k VERSION with keep_open first, on the same connection;
  * -x FIELD sets one field stasis lacks (track_mem, lazy_pages, root=PATH,
- * freeze_cgroup=PATH, ps=ADDRESS:PORT, ps_fd=N (our socket N as ps.fd), tls, tls_no_cn_verify,
+ * freeze_cgroup=PATH, ps=ADDRESS:PORT, ps_fd=N (our socket N as ps.fd), unprivileged, tls, tls_no_cn_verify,
  * tls_cacert=PATH, tls_cert=PATH, tls_key=PATH); -j shell_job; -P orphan_pts_master (the master
  * received is read from: "pts read N TEXT"); -F HOOK answers that
  * notification with a no; -E KEY answers query-ext-files with the external KEY.
@@ -258,6 +258,8 @@ static void set_field(CriuOpts *o, const char *f)
 		ps_info.fd = atoi(f + 6);
 		o->ps = &ps_info;
 	}
+	else if (!strcmp(f, "unprivileged"))
+		o->has_unprivileged = o->unprivileged = 1;
 	else if (!strcmp(f, "tls"))
 		o->has_tls = o->tls = 1;
 	else if (!strcmp(f, "tls_no_cn_verify"))

@@ -239,6 +239,24 @@ for req in page-server page-server-chld; do
 	stop "$PID"
 done
 
+# --- unprivileged (go-criu's users send it as root) ---
+start unpriv
+D=$W/unpriv.img
+mkdir -p "$D"
+o=$W/unpriv.dump
+"$CL" -o "$o" swrk "$B/stasis" dump -t "$PID" -D "$D" -R -x unprivileged >/dev/null 2>&1
+check "unprivileged with CAP_SYS_ADMIN: the dump is made, the counter runs on" \
+	bash -c "$(declare -f count alive grows); grep -q '^answer 1 success=1' $o && [ -s $D/inventory.img ] && grows $PID $W/unpriv.cnt"
+if command -v capsh >/dev/null; then
+	capsh --drop=cap_sys_admin -- -c "'$CL' -o '$o.nocap' swrk '$B/stasis' dump -t $PID -D '$D' -R -x unprivileged" \
+		>/dev/null 2>&1
+	check "unprivileged without CAP_SYS_ADMIN is refused, saying so" \
+		grep -q 'success=0.*msg=not supported yet: --unprivileged without CAP_SYS_ADMIN' "$o.nocap"
+else
+	echo "SKIP: rpc: unprivileged without CAP_SYS_ADMIN: capsh (libcap2-bin) is not installed"
+fi
+stop "$PID"
+
 # --- a page server on a socket given: --ps-socket, the RPC's ps.fd ---
 # psrun NAME SERVER... :: DUMPER...: a counter's pages go from the dumper to
 # the server over a socket pair (fd 9 in each, tests/rpc/pspair.py); the
