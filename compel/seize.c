@@ -34,45 +34,6 @@ const struct compel_task *compel_tree_task(const struct compel_tree *tree, size_
 	return i < tree->nr ? &tree->tasks[i].pub : NULL;
 }
 
-struct proc_stat {
-	char state;
-	pid_t ppid;
-	int exit_code;
-};
-
-/* The fields of /proc/PID/stat we need; the name may hold spaces and ')'. */
-static int read_stat(pid_t pid, struct proc_stat *st)
-{
-	char path[64], buf[1024], *p, *tok, *save = NULL;
-	int fd, field;
-	ssize_t r;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r <= 0)
-		return -ESRCH;
-	buf[r] = '\0';
-	p = strrchr(buf, ')');
-	if (!p)
-		return -EINVAL;
-	memset(st, 0, sizeof(*st));
-	/* Fields after the name: 3 is the state, 4 the parent, 52 the exit code. */
-	for (field = 3, tok = strtok_r(p + 1, " \n", &save); tok;
-	     field++, tok = strtok_r(NULL, " \n", &save)) {
-		if (field == 3)
-			st->state = tok[0];
-		else if (field == 4)
-			st->ppid = atoi(tok);
-		else if (field == 52)
-			st->exit_code = atoi(tok);
-	}
-	return field > 4 ? 0 : -EINVAL;
-}
-
 static int tracer_of(pid_t tid)
 {
 	char path[64], line[256];
@@ -88,14 +49,6 @@ static int tracer_of(pid_t tid)
 			break;
 	fclose(f);
 	return tracer;
-}
-
-/* A thread on its way out refuses ptrace with EPERM: tell that apart. */
-bool compel_thread_exiting(pid_t tid)
-{
-	struct proc_stat st;
-
-	return read_stat(tid, &st) || st.state == 'Z' || st.state == 'X';
 }
 
 /*
@@ -178,7 +131,7 @@ static int add_task(struct compel_tree *tree, pid_t pid)
 		tree->tasks = n;
 		tree->cap = cap;
 	}
-	ret = read_stat(pid, &st);
+	ret = compel_read_stat(pid, &st);
 	if (ret)
 		return ret;
 	t = &tree->tasks[tree->nr++];
@@ -216,6 +169,41 @@ static int add_thread(struct task *t, pid_t tid)
 	return 0;
 }
 
+/*
+ * io_uring's kernel threads (iou-sqp, iou-wrk) are listed among a task's
+ * threads but never return to user space: they cannot stop for us nor
+ * run a remote call.  The task is refused, naming its ring if it is open.
+ */
+static int refuse_io_worker(pid_t pid, pid_t tid)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char fdpath[320];
+		ssize_t n;
+
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (!strcmp(link, "anon_inode:[io_uring]")) {
+			cpr_err("unsupported: pid %d fd %s is an io_uring (its kernel thread %d cannot be frozen)",
+				pid, de->d_name, tid);
+			closedir(d);
+			return -ENOTSUP;
+		}
+	}
+	if (d)
+		closedir(d);
+	cpr_err("unsupported: pid %d uses an io_uring (its kernel thread %d cannot be frozen)", pid, tid);
+	return -ENOTSUP;
+}
+
 /* Seize the threads of @t not seized yet; *@changed if any was. */
 static int seize_threads(struct task *t, bool *changed)
 {
@@ -238,8 +226,14 @@ static int seize_threads(struct task *t, bool *changed)
 		pid_t tid = atoi(de->d_name);
 		int stopped = 0;
 
+		struct proc_stat st;
+
 		if (tid <= 0 || has_thread(t, tid))
 			continue;
+		if (!compel_read_stat(tid, &st) && (st.flags & PF_IO_WORKER)) {
+			ret = refuse_io_worker(t->pub.pid, tid);
+			break;
+		}
 		ret = seize_thread(tid, &stopped);
 		if (ret == -ESRCH && tid != t->pub.pid) {
 			ret = 0;	/* a thread that just exited */
@@ -304,7 +298,7 @@ static int task_vanished(struct compel_tree *tree, size_t i)
 	t->pub.threads = NULL;
 	t->pub.nr_threads = 0;
 	t->cap = 0;
-	if (!read_stat(t->pub.pid, &st) && st.state == 'Z') {
+	if (!compel_read_stat(t->pub.pid, &st) && st.state == 'Z') {
 		cpr_debug("pid %d became a zombie while seized", t->pub.pid);
 		t->pub.state = COMPEL_TASK_ZOMBIE;
 		t->pub.exit_code = st.exit_code;
