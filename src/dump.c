@@ -297,8 +297,11 @@ static int open_parent(struct dump_ctx *ctx, struct imgdir *dir)
 	return 0;
 }
 
-int cr_dump(const struct opts *o)
+int cr_dump(const struct opts *given)
 {
+	/* Ours: the RPC client may add externals on the way (query-ext-files). */
+	struct opts own = *given;
+	const struct opts *o = &own;
 	struct dump_ctx ctx = { .opts = o, .dirfd = -1, .parent_dirfd = -1 };
 	struct imgdir dir;
 	uint64_t t0 = now_us(), frozen;
@@ -352,6 +355,9 @@ int cr_dump(const struct opts *o)
 		ret = FAULT_AT("seize");
 	if (!ret)
 		ret = pstree_collect(&ctx) ?: FAULT_AT("collect");
+	/* As CRIU: the tree is frozen, its files not looked at yet. */
+	if (!ret && !ctx.pre_dump)
+		ret = notify_query_ext_files(&own);
 	if (!ret)
 		ret = track_open(&ctx);
 	if (!ret)
@@ -360,7 +366,7 @@ int cr_dump(const struct opts *o)
 		ret = dump_tasks(&ctx);
 	/* The page server's answer: every page it was sent is written. */
 	if (ctx.pages.sk >= 0) {
-		int err = ret ? 0 : page_xfer_disconnect(ctx.pages.sk);
+		int err = ret ? 0 : page_xfer_disconnect(o, ctx.pages.sk);
 
 		if (ret)
 			ps_sk_close(ctx.pages.sk, false);

@@ -131,6 +131,21 @@ int notify(const struct opts *o, enum notify_act act, pid_t pid)
 	return ret;
 }
 
+int notify_query_ext_files(struct opts *o)
+{
+	const char *name = act_names[NOTIFY_QUERY_EXT_FILES];
+	int ret;
+
+	/* The RPC client's only, as in CRIU: no action script runs here. */
+	if (!o->notify_rpc || o->rpc_sk < 0)
+		return 0;
+	pr_debug("hook %s", name);
+	ret = rpc_notify_externals(o->rpc_sk, name, o);
+	if (ret)
+		pr_err("the %s hook failed", name);
+	return ret;
+}
+
 int notify_fd(const struct opts *o, enum notify_act act, int fd)
 {
 	if (!o || !o->notify_rpc || o->rpc_sk < 0)

@@ -40,6 +40,12 @@ const char *notify_name(enum notify_act act);
 int notify(const struct opts *o, enum notify_act act, pid_t pid);
 
 /*
+ * query-ext-files, with the tree frozen, to the RPC client only: the
+ * --external keys it answers with are added to @o.
+ */
+int notify_query_ext_files(struct opts *o);
+
+/*
  * orphan-pts-master: hand @fd to the RPC client.  Returns 0 once the
  * client took it, -ENOTCONN when there is no client to take it.
  */

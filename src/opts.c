@@ -10,7 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "arch/x86/cpuinfo.h"
 #include "log.h"
@@ -36,7 +39,7 @@ enum {
 	O_TRACK_MEM, O_PREV_IMAGES_DIR, O_AUTO_DEDUP, O_FREEZE_CGROUP,
 	O_EXTERNAL, O_INHERIT_FD, O_EMPTY_NS, O_TCP_ESTABLISHED, O_TCP_CLOSE, O_SKIP_IN_FLIGHT,
 	O_NETWORK_LOCK, O_EXT_SHARING, O_EXT_MASTERS,
-	O_PAGE_SERVER, O_PORT, O_LAZY_PAGES,
+	O_PAGE_SERVER, O_PORT, O_PS_SOCKET, O_LAZY_PAGES, O_UNPRIVILEGED,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
 	O_TLS, O_TLS_CACERT, O_TLS_CACRL, O_TLS_CERT, O_TLS_KEY, O_TLS_NO_CN_VERIFY,
@@ -115,7 +118,7 @@ static const struct opt_desc opt_table[] = {
 	{ "network-lock", required_argument, O_NETWORK_LOCK, SET },
 	{ "page-server", no_argument, O_PAGE_SERVER, SET },
 	{ "port", required_argument, O_PORT, SET },
-	{ "ps-socket", required_argument, 0, UNSUPPORTED },
+	{ "ps-socket", required_argument, O_PS_SOCKET, SET },
 	{ "lazy-pages", no_argument, O_LAZY_PAGES, SET },
 	/* Page-server connections under TLS (tls.c). */
 	{ "tls", no_argument, O_TLS, SET },
@@ -133,7 +136,7 @@ static const struct opt_desc opt_table[] = {
 	{ "veth-pair", required_argument, 0, UNSUPPORTED },
 	{ "join-ns", required_argument, 'J', SET },
 	{ "shell-job-ext", no_argument, 0, UNSUPPORTED },
-	{ "unprivileged", no_argument, 0, UNSUPPORTED },
+	{ "unprivileged", no_argument, O_UNPRIVILEGED, SET },
 	{ "check-only", no_argument, 0, UNSUPPORTED },
 	{ "allow-uprobes", no_argument, 0, UNSUPPORTED },
 	{ "ext-mount-map", required_argument, 'M', SET },
@@ -255,6 +258,24 @@ static int add_external(const char *arg, struct opts *o)
 		return 0;
 	}
 	return strv_add(&o->externals, &o->nr_externals, arg);
+}
+
+int opts_add_externals(struct opts *o, char *const *keys, size_t n)
+{
+	const char **own = malloc((o->nr_externals + 1) * sizeof(*own));
+
+	if (!own) {
+		pr_err("out of memory");
+		return 1;
+	}
+	/* A copy of a struct opts shares the original's array: ours grows. */
+	if (o->nr_externals)
+		memcpy(own, o->externals, o->nr_externals * sizeof(*own));
+	o->externals = own;
+	for (size_t i = 0; i < n; i++)
+		if (add_external(keys[i], o))
+			return 1;
+	return 0;
 }
 
 /* --ext-mount-map KEY:VALUE, CRIU's older spelling of --external mnt[KEY]:VALUE. */
@@ -453,6 +474,25 @@ static int set_tls(struct opts *o)
 	return 0;
 }
 
+/*
+ * CRIU's mode for a user holding CAP_CHECKPOINT_RESTORE and not
+ * CAP_SYS_ADMIN: it does less, not otherwise.  stasis with CAP_SYS_ADMIN
+ * does all it does anyway (go-criu users send it as root); without it,
+ * not yet.
+ */
+static int set_unprivileged(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
+
+	if (syscall(SYS_capget, &h, d) || !(d[0].effective & (1u << CAP_SYS_ADMIN))) {
+		pr_err("not supported yet: --unprivileged without CAP_SYS_ADMIN\n");
+		return 1;
+	}
+	pr_info("--unprivileged: stasis has CAP_SYS_ADMIN, nothing to lower\n");
+	return 0;
+}
+
 static int set_opt(int val, const char *arg, struct opts *o)
 {
 	switch (val) {
@@ -489,7 +529,9 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_PAGE_SERVER: o->page_server = true; break;
 	case O_LAZY_PAGES: o->lazy_pages = true; break;
 	case O_PORT: return parse_int("--port", arg, 0, 65535, &o->port);
+	case O_PS_SOCKET: return parse_int("--ps-socket", arg, 0, INT_MAX, &o->ps_socket);
 	case O_TLS: return set_tls(o);
+	case O_UNPRIVILEGED: return set_unprivileged();
 	case O_TLS_CACERT: o->tls_cacert = arg; break;
 	case O_TLS_CACRL: o->tls_cacrl = arg; break;
 	case O_TLS_CERT: o->tls_cert = arg; break;
@@ -650,6 +692,7 @@ void opts_init(struct opts *o)
 	o->network_lock = NETWORK_LOCK_NFTABLES;
 	o->ghost_limit = OPTS_GHOST_LIMIT;
 	o->status_fd = -1;
+	o->ps_socket = -1;
 	o->rpc_sk = -1;
 	o->manage_cgroups = CG_MODE_SOFT;
 }

@@ -87,6 +87,7 @@ struct opts {
 	bool page_server;		/* dump --page-server: pages go to --address:--port */
 	const char *address;		/* --address: a page server's, or where to listen */
 	int port;			/* --port */
+	int ps_socket;			/* --ps-socket: a connected page-server socket; -1 */
 	int status_fd;			/* --status-fd: told "ready"; -1 */
 	bool lazy_pages;		/* restore --lazy-pages */
 	bool tls;			/* --tls: page-server connections under TLS */
@@ -131,6 +132,8 @@ void opts_init(struct opts *o);
  * for one without argument).  0, or 1 after logging the error.
  */
 int opts_set(struct opts *o, const char *name, const char *arg);
+/* More --external KEYs (the RPC's query-ext-files); 1 on a bad one. */
+int opts_add_externals(struct opts *o, char *const *keys, size_t n);
 /* Is the long option @name known (true) and built (*supported)? */
 bool opts_known(const char *name, bool *supported);
 /* Read a config file; a missing one is an error only with @must_exist. */

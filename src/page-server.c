@@ -17,7 +17,8 @@
  * dumper writes itself into the same directory).  The images are written
  * with the local transport of page-xfer.c, the one a dump without a page
  * server uses.  With --tls the connection is taken under TLS first
- * (tls.h), the client's certificate required.
+ * (tls.h), the client's certificate required.  With --ps-socket FD the
+ * server neither listens nor accepts: FD is the connection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -358,6 +359,24 @@ int server_status_ready(const struct opts *o)
 	return 0;
 }
 
+/*
+ * --ps-socket: serve on a socket already connected (CRIU's RPC ps.fd).
+ * -d puts /dev/null on 0-2, so the socket may not be one of them.
+ */
+static int given_socket(const struct opts *o)
+{
+	int ret = ps_socket_check(o->ps_socket);
+
+	if (!ret && o->restore_detached && o->ps_socket <= STDERR_FILENO) {
+		pr_err("page server: --ps-socket %d is a standard fd, which -d closes",
+		       o->ps_socket);
+		ret = -EINVAL;
+	}
+	if (!ret)
+		pr_info("page server: serving the socket given, fd %d", o->ps_socket);
+	return ret;
+}
+
 static int accept_one(int lsk)
 {
 	int sk;
@@ -376,6 +395,7 @@ int cr_page_server(const struct opts *o)
 {
 	struct ps_session s = { .sk = -1, .dst_id = ~0ULL, .last_pages_id = PS_PAGES_ID_BASE,
 				.dedup_dir = o->auto_dedup ? o->images_dir : NULL };
+	bool given = o->ps_socket >= 0;
 	int lsk, ret;
 
 	if (!o->lazy_pages)
@@ -385,12 +405,13 @@ int cr_page_server(const struct opts *o)
 		pr_perror("page server: cannot open the images directory %s", o->images_dir);
 		return -errno;
 	}
-	lsk = server_listen(o);
-	ret = lsk < 0 ? lsk : 0;
+	lsk = given ? -1 : server_listen(o);
+	ret = given ? given_socket(o) : lsk < 0 ? lsk : 0;
 	if (!ret && o->restore_detached) {
 		ret = server_daemonize(o);
 		if (ret == 1) {
-			close(lsk);
+			if (lsk >= 0)
+				close(lsk);
 			close(s.dirfd);
 			return 0;
 		}
@@ -398,7 +419,7 @@ int cr_page_server(const struct opts *o)
 	if (!ret)
 		ret = server_status_ready(o) ?: report_started();
 	if (!ret) {
-		s.sk = accept_one(lsk);
+		s.sk = given ? o->ps_socket : accept_one(lsk);
 		ret = s.sk < 0 ? s.sk : tls_attach(o, s.sk, true);
 	}
 	if (lsk >= 0)
@@ -417,8 +438,11 @@ int cr_page_server(const struct opts *o)
 	if (!ret)
 		ret = serve(&s);
 	ret = session_close_xfer(&s) ?: ret;
-	/* The dumper closes first: no TIME_WAIT left on this side. */
-	if (!ret) {
+	/*
+	 * The dumper closes first: no TIME_WAIT left on this side.  Not a
+	 * socket given: whoever gave it may hold it open.
+	 */
+	if (!ret && !given) {
 		char c;
 
 		if (ps_sk_recv(s.sk, &c, 1) != 0)

@@ -280,7 +280,37 @@ static int confirm(int sk)
 	return ret;
 }
 
-int page_xfer_connect(const struct opts *o, bool dumper)
+int ps_socket_check(int fd)
+{
+	int type = 0;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_STREAM) {
+		pr_err("--ps-socket %d: not a stream socket (%s)", fd,
+		       errno == EBADF ? "not open" : errno == ENOTSOCK ? "not a socket" :
+		       "another type");
+		return -EBADF;
+	}
+	return 0;
+}
+
+/*
+ * --ps-socket: a socket the caller connected (CRIU's RPC ps.fd): used as
+ * it is, with no address or port.  It is ours to close at the end.
+ */
+static int given_socket(const struct opts *o)
+{
+	int ret = ps_socket_check(o->ps_socket);
+
+	if (ret)
+		return ret;
+	if (o->address || o->port)
+		pr_warn("--address and --port mean nothing with --ps-socket");
+	pr_info("page server: on the socket given, fd %d", o->ps_socket);
+	return o->ps_socket;
+}
+
+static int connect_to(const struct opts *o)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	const char *addr = o->address;
@@ -316,6 +346,17 @@ int page_xfer_connect(const struct opts *o, bool dumper)
 		pr_err("cannot connect to the page server at %s:%d: %s", addr, port, strerror(err));
 		return -err;
 	}
+	pr_info("connected to the page server at %s:%d", addr, port);
+	return sk;
+}
+
+int page_xfer_connect(const struct opts *o, bool dumper)
+{
+	int sk = o->ps_socket >= 0 ? given_socket(o) : connect_to(o);
+	int err;
+
+	if (sk < 0)
+		return sk;
 	err = tls_attach(o, sk, false);
 	if (!err && o->tls && dumper)
 		err = confirm(sk);
@@ -325,13 +366,16 @@ int page_xfer_connect(const struct opts *o, bool dumper)
 	}
 	/* Corked: headers and pages leave in full segments. */
 	sk_set(sk, TCP_CORK, 1);
-	pr_info("connected to the page server at %s:%d", addr, port);
 	return sk;
 }
 
-int page_xfer_disconnect(int sk)
+int page_xfer_disconnect(const struct opts *o, int sk)
 {
-	struct ps_iov pi = { .cmd = PS_IOV_CLOSE };
+	/*
+	 * A socket given may stay open elsewhere (the RPC client holds it):
+	 * the server is told to end without waiting for it to close.
+	 */
+	struct ps_iov pi = { .cmd = o->ps_socket >= 0 ? PS_IOV_FORCE_CLOSE : PS_IOV_CLOSE };
 	struct iovec iov = { &pi, sizeof(pi) };
 	int32_t status = -1;
 	int ret;

@@ -81,6 +81,8 @@ int page_xfer_open(struct page_xfer *x, const struct page_xfer_dest *d, int type
  */
 struct opts;
 int page_xfer_connect(const struct opts *o, bool dumper);
-int page_xfer_disconnect(int sk);
+int page_xfer_disconnect(const struct opts *o, int sk);
+/* 0 when @fd is a stream socket (--ps-socket), else an error said. */
+int ps_socket_check(int fd);
 
 #endif

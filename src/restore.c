@@ -193,6 +193,21 @@ static void task_zombie(struct rst_task *t)
 	_exit((t->exit_code >> 8) & 0xff);
 }
 
+/*
+ * Every signal, glibc's own two as well (its sigprocmask() leaves 32 and
+ * 33 open): a POSIX timer the restorer arms may fire before the task's
+ * own mask is back, and signal 32 is glibc's SIGEV_THREAD timer signal,
+ * whose restored action kills (SIG_DFL) or drops it for good (SIG_IGN:
+ * the kernel then parks the timer until the action changes).  Blocked, it
+ * waits for the task's own mask.
+ */
+static void block_all_signals(void)
+{
+	uint64_t all = ~0ull;
+
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, NULL, sizeof(all));
+}
+
 /* A helper child is done at the ready stage: it goes before @t does anything. */
 static void reap_helpers(struct rst_ctx *ctx, struct rst_task *t)
 {
@@ -291,7 +306,6 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	struct rst_args *a;
 	const char *fail = NULL;
 	void *entry;
-	sigset_t all;
 	int ret;
 
 	/*
@@ -308,8 +322,7 @@ static void task_run(struct rst_ctx *ctx, struct rst_task *t)
 	 */
 	if ((!t->fork_ppid && prctl(PR_SET_PDEATHSIG, SIGKILL)) || getppid() != parent)
 		_exit(1);
-	sigfillset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
+	block_all_signals();
 	/* Its namespaces hold what its children and fds may need. */
 	ret = ns_restore_task(ctx, t);
 	if (ret)
@@ -364,6 +377,23 @@ static bool task_dead(pid_t pid)
 	return !stat_of(pid, &st) || st.state == 'Z' || st.state == 'X';
 }
 
+/* Say how @t died when it is ours to ask (a signal tells a crash from an exit). */
+static void died_how(const struct rst_task *t, int stage)
+{
+	siginfo_t si = { 0 };
+
+	if (waitid(P_PID, t->real, &si, WEXITED | WNOHANG | WNOWAIT) || si.si_pid != t->real) {
+		pr_err("pid %d died while being restored (stage %d)", t->pid, stage);
+		return;
+	}
+	if (si.si_code == CLD_EXITED)
+		pr_err("pid %d exited with %d while being restored (stage %d)", t->pid,
+		       si.si_status, stage);
+	else
+		pr_err("pid %d was killed by signal %d while being restored (stage %d)", t->pid,
+		       si.si_status, stage);
+}
+
 static int check_alive(struct rst_ctx *ctx, int stage)
 {
 	for (size_t i = 0; i < ctx->nr_tasks; i++) {
@@ -377,7 +407,7 @@ static int check_alive(struct rst_ctx *ctx, int stage)
 		if (stage == RST_STAGE_FORKED && kill(t->real, 0) && errno == ESRCH)
 			continue;	/* maybe not forked yet */
 		if (task_dead(t->real)) {
-			pr_err("pid %d died while being restored (stage %d)", t->pid, stage);
+			died_how(t, stage);
 			return -ECHILD;
 		}
 	}

@@ -76,8 +76,23 @@ static int f_pid(struct field_ctx *c)
 }
 
 /*
+ * ps.fd, a socket the client connected itself (--ps-socket): in swrk ours
+ * at the same number, as CRIU takes it; in the service, where CRIU
+ * refuses it, taken from the client.
+ */
+static int f_ps_fd(struct field_ctx *c, int fd)
+{
+	char num[16];
+
+	if (!c->swrk && (fd = rpc_peer_fd(c->peer, fd)) < 0)
+		return fd;
+	snprintf(num, sizeof(num), "%d", fd);
+	return set(c, "ps.fd", "ps-socket", num);
+}
+
+/*
  * The page server a dump sends its pages to (with tls and its fields,
- * under TLS); a socket the client connected itself (fd) is not taken yet.
+ * under TLS), or the page server a PAGE_SERVER request starts.
  */
 static int f_ps(struct field_ctx *c)
 {
@@ -85,7 +100,7 @@ static int f_ps(struct field_ctx *c)
 	char port[16];
 
 	if (ps->has_fd)
-		return refuse("ps.fd", "ps-socket");
+		return set(c, "ps", "page-server", NULL) ?: f_ps_fd(c, ps->fd);
 	snprintf(port, sizeof(port), "%d", ps->has_port ? ps->port : 0);
 	return set(c, "ps", "page-server", NULL) ?: set(c, "ps.port", "port", port) ?:
 	       (ps->address ? set(c, "ps.address", "address", ps->address) : 0);

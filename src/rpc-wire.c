@@ -82,7 +82,8 @@ int rpc_send_resp(int sk, CriuResp *resp, int fd)
 	return 0;
 }
 
-int rpc_notify(int sk, const char *script, pid_t pid, int fd)
+/* A NOTIFY and its answer, which said yes; the answer is the caller's to free. */
+static int notify_exchange(int sk, const char *script, pid_t pid, int fd, CriuReq **answer)
 {
 	CriuResp resp = CRIU_RESP__INIT;
 	CriuNotify cn = CRIU_NOTIFY__INIT;
@@ -104,8 +105,34 @@ int rpc_notify(int sk, const char *script, pid_t pid, int fd)
 		return ret;
 	if (req->type != CRIU_REQ_TYPE__NOTIFY || !req->notify_success) {
 		pr_err("the RPC client answered %s with an error", script);
-		ret = -ECANCELED;
+		criu_req__free_unpacked(req, NULL);
+		return -ECANCELED;
 	}
+	*answer = req;
+	return 0;
+}
+
+int rpc_notify(int sk, const char *script, pid_t pid, int fd)
+{
+	CriuReq *req;
+	int ret = notify_exchange(sk, script, pid, fd, &req);
+
+	if (!ret)
+		criu_req__free_unpacked(req, NULL);
+	return ret;
+}
+
+int rpc_notify_externals(int sk, const char *script, struct opts *o)
+{
+	CriuReq *req;
+	int ret = notify_exchange(sk, script, 0, -1, &req);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; req->opts && i < req->opts->n_external; i++)
+		pr_info("%s: the RPC client adds the external %s", script, req->opts->external[i]);
+	if (req->opts && opts_add_externals(o, req->opts->external, req->opts->n_external))
+		ret = -EINVAL;
 	criu_req__free_unpacked(req, NULL);
 	return ret;
 }

@@ -28,6 +28,8 @@ int rpc_send_resp(int sk, struct CriuResp *resp, int fd);
  * >= 0 by SCM_RIGHTS) and wait for its answer: 0 when it said yes.
  */
 int rpc_notify(int sk, const char *script, pid_t pid, int fd);
+/* Notify @script; the externals the client answers with go into @o. */
+int rpc_notify_externals(int sk, const char *script, struct opts *o);
 
 /*
  * The request's options into @o, through the command line's options

@@ -41,6 +41,7 @@ conformance-bins: $(CONF_RUNNER) $(CONF_PROGS)
 $(B)/tests/conformance/threads_tls: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/signals: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/timers: CONF_LDLIBS += -lrt
+$(B)/tests/conformance/timer_thread: CONF_LDLIBS += -lrt -lpthread
 $(B)/tests/conformance/no_trace: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/busy_threads: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/lazy_mem: CONF_LDLIBS += -lpthread

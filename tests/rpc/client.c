@@ -3,7 +3,7 @@
  * drive CRIU: one request over `stasis swrk` or a service socket, the
  * notifications answered on the way, the answer written down.
  *
- *   rpc-client [-o OUT] [-F HOOK] (swrk STASIS | service SOCKET) REQUEST
+ *   rpc-client [-o OUT] [-F HOOK] [-E KEY] (swrk STASIS | service SOCKET) REQUEST
  *              [-t PID] [-D DIR] [-R] [-s] [-N] [-l LOG] [-k] [-x FIELD] [-j] [-P]
  *
  * REQUEST: version, features, check, dump, restore, pre-dump, cpuinfo-dump,
@@ -12,10 +12,10 @@
  * it from us); -R leave_running; -s rst_sibling; -N notify_scripts; -l
  * log_file; -k VERSION with keep_open first, on the same connection;
  * -x FIELD sets one field stasis lacks (track_mem, lazy_pages, root=PATH,
- * freeze_cgroup=PATH, ps=ADDRESS:PORT, tls, tls_no_cn_verify,
+ * freeze_cgroup=PATH, ps=ADDRESS:PORT, ps_fd=N (our socket N as ps.fd), unprivileged, tls, tls_no_cn_verify,
  * tls_cacert=PATH, tls_cert=PATH, tls_key=PATH); -j shell_job; -P orphan_pts_master (the master
  * received is read from: "pts read N TEXT"); -F HOOK answers that
- * notification with a no.
+ * notification with a no; -E KEY answers query-ext-files with the external KEY.
  *
  * OUT gets one line per event: "notify NAME PID", "version MAJ.MIN ID",
  * "features ...", "page-server pid=N port=N", "answer TYPE success=B pid=N
@@ -41,6 +41,8 @@
 static FILE *out;
 static const char *fail_hook;
 static int pts_master = -1;	/* from orphan-pts-master */
+static char *ext_key;		/* -E: the answer to query-ext-files */
+static CriuOpts ext_opts = CRIU_OPTS__INIT;
 
 static void note(const char *fmt, ...)
 {
@@ -106,6 +108,11 @@ static CriuResp *exchange(int sk, CriuReq *req)
 		ack.type = CRIU_REQ_TYPE__NOTIFY;
 		ack.has_notify_success = 1;
 		ack.notify_success = !fail_hook || strcmp(fail_hook, name);
+		if (ext_key && !strcmp(name, "query-ext-files")) {
+			ext_opts.n_external = 1;
+			ext_opts.external = &ext_key;
+			ack.opts = &ext_opts;
+		}
 		criu_resp__free_unpacked(resp, NULL);
 		if (send_req(sk, &ack))
 			return NULL;
@@ -168,6 +175,9 @@ static int report(CriuResp *r)
 	return r->success ? 0 : 1;
 }
 
+/* ps_fd=N: a page-server socket of ours, given as ps.fd (swrk's fd 4). */
+static CriuPageServerInfo ps_info = CRIU_PAGE_SERVER_INFO__INIT;
+
 static int connect_swrk(const char *stasis, pid_t *child)
 {
 	int sv[2];
@@ -177,7 +187,9 @@ static int connect_swrk(const char *stasis, pid_t *child)
 	*child = fork();
 	if (*child == 0) {
 		dup2(sv[1], 3);
-		syscall(SYS_close_range, 4, ~0U, 0);
+		if (ps_info.has_fd && dup2(ps_info.fd, 4) != 4)
+			_exit(127);
+		syscall(SYS_close_range, ps_info.has_fd ? 5 : 4, ~0U, 0);
 		execl(stasis, stasis, "swrk", "3", (char *)NULL);
 		_exit(127);
 	}
@@ -241,6 +253,13 @@ static void set_field(CriuOpts *o, const char *f)
 		o->freeze_cgroup = (char *)f + 14;
 	else if (!strncmp(f, "ps=", 3))
 		set_ps(o, f + 3);
+	else if (!strncmp(f, "ps_fd=", 6)) {
+		ps_info.has_fd = 1;
+		ps_info.fd = atoi(f + 6);
+		o->ps = &ps_info;
+	}
+	else if (!strcmp(f, "unprivileged"))
+		o->has_unprivileged = o->unprivileged = 1;
 	else if (!strcmp(f, "tls"))
 		o->has_tls = o->tls = 1;
 	else if (!strcmp(f, "tls_no_cn_verify"))
@@ -258,25 +277,24 @@ int main(int argc, char **argv)
 	CriuReq req = CRIU_REQ__INIT;
 	CriuOpts o = CRIU_OPTS__INIT;
 	CriuFeatures feat = CRIU_FEATURES__INIT;
-	bool keep = false;
+	bool keep = false, swrk;
+	const char *target;
 	pid_t child = 0;
 	int sk, c, ret, status;
 
 	out = stdout;
-	while ((c = getopt(argc, argv, "+o:F:")) != -1) {
+	while ((c = getopt(argc, argv, "+o:F:E:")) != -1) {
 		if (c == 'o' && !(out = fopen(optarg, "a")))
 			return 2;
 		if (c == 'F')
 			fail_hook = optarg;
+		if (c == 'E')
+			ext_key = optarg;
 	}
 	if (argc - optind < 3)
 		return 2;
-	sk = !strcmp(argv[optind], "swrk") ? connect_swrk(argv[optind + 1], &child) :
-					     connect_service(argv[optind + 1]);
-	if (sk < 0) {
-		note("connect failed: %m");
-		return 2;
-	}
+	swrk = !strcmp(argv[optind], "swrk");
+	target = argv[optind + 1];
 	req.type = req_type(argv[optind + 2]);
 	optind += 3;
 	while ((c = getopt(argc, argv, "t:D:RsNl:kx:jP")) != -1) {
@@ -293,6 +311,14 @@ int main(int argc, char **argv)
 		case 'P': o.has_orphan_pts_master = o.orphan_pts_master = 1; break;
 		}
 	}
+	sk = swrk ? connect_swrk(target, &child) : connect_service(target);
+	if (sk < 0) {
+		note("connect failed: %m");
+		return 2;
+	}
+	/* swrk: the number the socket has there; the service takes ours. */
+	if (swrk && ps_info.has_fd)
+		ps_info.fd = 4;
 	o.has_log_level = 1;
 	o.log_level = 4;
 	req.opts = &o;

@@ -97,12 +97,14 @@ for mode in swrk service; do
 	D=$W/$mode.img
 	mkdir -p "$D"
 	o=$W/$mode.dump
-	"$CL" -o "$o" "${via[@]}" dump -t "$PID" -D "$D" -N -l dump.log >/dev/null 2>&1
+	"$CL" -o "$o" -E "unix[12345]" "${via[@]}" dump -t "$PID" -D "$D" -N -l dump.log >/dev/null 2>&1
 	before=$(count "$W/$mode.cnt")
 	check "$mode: DUMP succeeds, the images and dump.log are in the client's directory" \
 		bash -c "grep -q '^answer 1 success=1' $o && [ -s $D/inventory.img ] && [ -s $D/dump.log ]"
-	check "$mode: DUMP notifies pre-dump then post-dump, each answered" \
-		bash -c "[ \"\$(grep ^notify $o | cut -d' ' -f2 | tr '\n' ' ')\" = 'pre-dump post-dump ' ]"
+	check "$mode: DUMP notifies pre-dump, query-ext-files, post-dump (CRIU 4.2's order), each answered" \
+		bash -c "[ \"\$(grep ^notify $o | cut -d' ' -f2 | tr '\n' ' ')\" = 'pre-dump query-ext-files post-dump ' ]"
+	check "$mode: the external key answered to query-ext-files is taken" \
+		grep -q 'query-ext-files: the RPC client adds the external unix\[12345\]' "$D/dump.log"
 	sleep 0.2
 	check "$mode: the dumped counter is gone (not leave_running)" bash -c "! kill -0 $PID 2>/dev/null"
 	[ $mode = swrk ] && grep -q '^exit 0' "$o" && pass "swrk: exits 0 after its answer" ||
@@ -236,4 +238,98 @@ for req in page-server page-server-chld; do
 		bash -c "grep -q 'answer \(5\|12\) success=1' $o && ls $D/pages-*.img >/dev/null && $(declare -f count alive grows); grows $PID $W/$req.cnt"
 	stop "$PID"
 done
+
+# --- unprivileged (go-criu's users send it as root) ---
+start unpriv
+D=$W/unpriv.img
+mkdir -p "$D"
+o=$W/unpriv.dump
+"$CL" -o "$o" swrk "$B/stasis" dump -t "$PID" -D "$D" -R -x unprivileged >/dev/null 2>&1
+check "unprivileged with CAP_SYS_ADMIN: the dump is made, the counter runs on" \
+	bash -c "$(declare -f count alive grows); grep -q '^answer 1 success=1' $o && [ -s $D/inventory.img ] && grows $PID $W/unpriv.cnt"
+if command -v capsh >/dev/null; then
+	capsh --drop=cap_sys_admin -- -c "'$CL' -o '$o.nocap' swrk '$B/stasis' dump -t $PID -D '$D' -R -x unprivileged" \
+		>/dev/null 2>&1
+	check "unprivileged without CAP_SYS_ADMIN is refused, saying so" \
+		grep -q 'success=0.*msg=not supported yet: --unprivileged without CAP_SYS_ADMIN' "$o.nocap"
+else
+	echo "SKIP: rpc: unprivileged without CAP_SYS_ADMIN: capsh (libcap2-bin) is not installed"
+fi
+stop "$PID"
+
+# --- a page server on a socket given: --ps-socket, the RPC's ps.fd ---
+# psrun NAME SERVER... :: DUMPER...: a counter's pages go from the dumper to
+# the server over a socket pair (fd 9 in each, tests/rpc/pspair.py); the
+# counter is then restored from what the server wrote and must count on.
+# DUMPER's "@PID@" is the counter's pid.
+psrun() {
+	local name=$1 D=$W/$1.img o=$W/$1.out
+	shift
+	mkdir -p "$D" "$W/$name.dump"
+	start "$name"
+	"$(command -v python3)" tests/rpc/pspair.py 9 "${@//@PID@/$PID}" >"$o" 2>&1
+	tar -C "$W/$name.dump" -cf - --exclude 'pages-*.img' --exclude 'pagemap-*.img' . 2>/dev/null |
+		tar -C "$D" -xf -
+	for _ in $(seq 50); do alive "$PID" || break; sleep 0.05; done
+	"$B/tests/spawn" "$W/$name.rst.pid" -S -- "$B/stasis" restore -D "$D" -o restore.log &
+	for _ in $(seq 100); do alive "$PID" && break; sleep 0.05; done
+}
+psok() {
+	grep -q '^A rc=0' "$W/$1.out" && grep -q '^B rc=0' "$W/$1.out" &&
+		ls "$W/$1.img"/pages-*.img >/dev/null 2>&1 && grows "$PID" "$W/$1.cnt"
+}
+if command -v python3 >/dev/null; then
+	SRV=("$B/stasis" page-server -D @DIR@ --ps-socket 9 -o ps.log -v4)
+	psrun ps-cli "${SRV[@]//@DIR@/$W/ps-cli.img}" :: "$B/stasis" dump -t @PID@ \
+		-D "$W/ps-cli.dump" --page-server --ps-socket 9 -o dump.log -v4
+	check "--ps-socket: a dump sends its pages over a socket given to a page server serving one; the counter counts on" \
+		psok ps-cli
+	stop "$PID"
+	for mode in swrk service; do
+		via=(swrk "$B/stasis")
+		if [ $mode = service ]; then
+			rm -f "$W/svc.sock" "$W/svc.pid"
+			"$B/tests/spawn" "$W/svc.spawn.pid" -S -- "$B/stasis" service --address "$W/svc.sock" \
+				--pidfile "$W/svc.pid" -d -o "$W/svc.log" -v4 &
+			for _ in $(seq 50); do [ -s "$W/svc.pid" ] && break; sleep 0.05; done
+			via=(service "$W/svc.sock")
+		fi
+		psrun "ps-$mode" "${SRV[@]//@DIR@/$W/ps-$mode.img}" :: "$CL" -o "$W/ps-$mode.rpc" \
+			"${via[@]}" dump -t @PID@ -D "$W/ps-$mode.dump" -x ps_fd=9 -l dump.log
+		check "$mode: DUMP with ps.fd: the pages go over the client's socket; the counter counts on" \
+			psok "ps-$mode"
+		stop "$PID"
+		[ $mode = service ] && kill "$(cat "$W/svc.pid")" 2>/dev/null
+	done
+	# The other way: PAGE_SERVER_CHLD serving the client's socket.
+	psrun ps-chld "$CL" -o "$W/ps-chld.rpc" swrk "$B/stasis" \
+		page-server-chld -D "$W/ps-chld.img" -x ps_fd=9 :: "$B/stasis" dump -t @PID@ \
+		-D "$W/ps-chld.dump" --page-server --ps-socket 9 -o dump.log -v4
+	check "PAGE_SERVER_CHLD with ps.fd serves the client's socket: a dump's pages restore the counter, which counts on" \
+		eval "grep -q 'answer 12 success=1' $W/ps-chld.rpc && psok ps-chld"
+	stop "$PID"
+	# Both ways with CRIU 4.2 (ZDTM's build), as tests/pages does.
+	CRIU=${CRIU_REF:-/tmp/zdtm-criu/criu/criu}
+	if [ -x "$CRIU" ] && "$CRIU" --version 2>/dev/null | grep -q "Version: 4"; then
+		psrun ps-criu-srv "$CRIU" page-server -D "$W/ps-criu-srv.img" --ps-socket 9 \
+			-o ps.log -v4 :: "$B/stasis" dump -t @PID@ -D "$W/ps-criu-srv.dump" \
+			--page-server --ps-socket 9 -o dump.log -v4
+		check "--ps-socket: stasis's dump to CRIU 4.2's page server on a socket given; the counter counts on" \
+			psok ps-criu-srv
+		stop "$PID"
+		psrun ps-criu-dump "${SRV[@]//@DIR@/$W/ps-criu-dump.img}" :: "$CRIU" dump -t @PID@ \
+			-D "$W/ps-criu-dump.dump" --page-server --ps-socket 9 -o dump.log -v4
+		check "--ps-socket: CRIU 4.2's dump to stasis's page server on a socket given; the counter counts on" \
+			psok ps-criu-dump
+		stop "$PID"
+	else
+		echo "SKIP: rpc: --ps-socket with CRIU 4.2: no CRIU 4 at $CRIU (ZDTM's run.sh builds it)"
+	fi
+	o=$W/ps-bad.out
+	"$B/stasis" page-server -D "$W/ps-bad" --ps-socket 0 </dev/null >/dev/null 2>"$o"
+	check "--ps-socket on a fd that is no socket is refused, saying so" \
+		grep -q 'ps-socket 0: not a stream socket' "$o"
+else
+	echo "SKIP: rpc: --ps-socket and ps.fd: python3 (which makes the socket pair) is not installed"
+fi
 exit 0
