@@ -19,6 +19,7 @@
 #include "fdinfo.pb-c.h"
 #include "fs.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "opts.h"
 
 struct files_rst_priv *files_rst_priv(struct rst_ctx *ctx)
@@ -50,6 +51,7 @@ static int open_by_kind(struct rst_ctx *ctx, struct rst_file *f, const struct fd
 {
 	const FileEntry *fe = f->fe;
 	const struct fd_kind *kind = fd_kind_by_type(fe->type);
+	int moved, ret;
 
 	if (!kind) {
 		pr_err("unsupported: file id %u is a %s", fe->id, fd_type_name(fe->type));
@@ -61,7 +63,14 @@ static int open_by_kind(struct rst_ctx *ctx, struct rst_file *f, const struct fd
 		return -EINVAL;
 	}
 	*kindp = kind;
-	return kind->open(ctx, f);
+	if (!kind->net_ns)
+		return kind->open(ctx, f);
+	/* A socket is made in its own net namespace, the controller back in the root's after. */
+	moved = ns_net_id_enter(kind->net_ns(fe));
+	if (moved < 0)
+		return moved;
+	ret = kind->open(ctx, f);
+	return moved ? ns_net_id_leave() ?: ret : ret;
 }
 
 /*

@@ -48,6 +48,11 @@ struct fd_kind {
 	int (*inherit_key)(struct rst_ctx *ctx, const FileEntry *fe, char *buf, size_t size);
 	/* Who gets the file's signals; NULL for nobody. */
 	const FownEntry *(*fown)(struct rst_ctx *ctx, const FileEntry *fe);
+	/*
+	 * Optional, for a socket: the id of the net namespace it was made in
+	 * (its image's ns_id; 0 for the root's).  ->open runs in that one.
+	 */
+	uint32_t (*net_ns)(const FileEntry *fe);
 	/* In the controller: open entry @f once, as a pool fd (rst_pool_add). */
 	int (*open)(struct rst_ctx *ctx, struct rst_file *f);
 	/*

@@ -101,4 +101,19 @@ int net_tools_restore(struct rst_ctx *ctx, uint32_t id);
 /* The firewall: iptables' and nft's rules. */
 int net_firewall_restore(struct rst_ctx *ctx, uint32_t id);
 
+/* One namespace's own images (links, the tools', netns-ID.img), stasis in it. */
+int net_dump_one(struct dump_ctx *ctx, uint32_t id);
+/* Those put back, the controller in the namespace made for them. */
+int net_restore_one(struct rst_ctx *ctx, uint32_t id, const NetnsEntry *ns);
+
+/* --- the tree's other net namespaces than the root's (net-sub.c) --- */
+
+/* Dump: each of them, stasis in the root's (@root_id). */
+int net_sub_dump(struct dump_ctx *ctx, uint32_t root_id);
+/* Restore: each made after the root's, the controller back in the root's after. */
+int net_sub_restore(struct rst_ctx *ctx, uint32_t root_id);
+/* In task @t, before its children: into its own, when it is not its parent's. */
+struct rst_task;
+int net_restore_task(struct rst_ctx *ctx, struct rst_task *t);
+
 #endif

@@ -1,0 +1,313 @@
+/*
+ * net-sub.c - the net namespaces of a tree other than its root's: a task
+ * that unshared one, or joined another of the tree's (net.c dumps and
+ * restores the root's).
+ *
+ * Each is kept as the root's is (netns-ID.img, netdev-ID.img and the
+ * tools' images under its own id; ids-PID.img names each task's).  At
+ * restore the controller makes them all, right after the root's, each
+ * owned by the tree's user namespace when it has one; their fds are pool
+ * fds every task inherits, and a task whose namespace is not its parent's
+ * moves into its own before anything else.
+ *
+ * Sockets: a socket belongs to the namespace it was made in, whoever holds
+ * it.  The dump asks sock_diag about it there and names it in its image
+ * (ns_id, as CRIU does); the restore makes it there.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/sockios.h>
+
+#include "dump.h"
+#include "log.h"
+#include "ns/net.h"
+#include "ns/ns.h"
+#include "pstree.h"
+#include "restore.h"
+
+#define NET_SUB_MAX	64
+
+/* --- dump --- */
+
+/* The tree's net namespaces, the root's first; empty when the root's is stasis's. */
+static struct dumped_ns {
+	uint32_t id;
+	ino_t ino;
+	pid_t pid;		/* a task in it */
+} dumped[NET_SUB_MAX];
+static size_t nr_dumped;
+/* While a socket of another namespace than the root's is dumped: that namespace. */
+static int sock_ns = -1;
+
+static int ns_ino_of(pid_t pid, ino_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	if (stat(path, &st)) {
+		pr_perror("cannot read %s", path);
+		return -errno;
+	}
+	*ino = st.st_ino;
+	return 0;
+}
+
+int net_sub_collect(struct dump_ctx *ctx)
+{
+	int ret = 0;
+
+	nr_dumped = 0;
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
+		pid_t pid = ctx->tasks[i].pid;
+		ino_t ino = 0;
+		size_t k;
+
+		if (i && ctx->tasks[i].ct->state == COMPEL_TASK_ZOMBIE)
+			continue;
+		ret = ns_ino_of(pid, &ino);
+		for (k = 0; !ret && k < nr_dumped && dumped[k].ino != ino; k++)
+			;
+		if (ret || k < nr_dumped)
+			continue;
+		if (nr_dumped == NET_SUB_MAX) {
+			pr_err("unsupported: the tree is in more than %d net namespaces", NET_SUB_MAX);
+			return -ENOTSUP;
+		}
+		dumped[nr_dumped++] = (struct dumped_ns){ pstree_ns_id(pid, "net"), ino, pid };
+	}
+	return ret;
+}
+
+/* Stasis into namespace @k, net_dump_one() there, and back into the root's (where it is). */
+static int dump_sub(struct dump_ctx *ctx, const struct dumped_ns *d)
+{
+	char path[64];
+	int its, back, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", d->pid);
+	its = open(path, O_RDONLY | O_CLOEXEC);
+	back = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (its < 0 || back < 0 || setns(its, CLONE_NEWNET)) {
+		pr_perror("net namespace %u: cannot enter it (%s)", d->id, path);
+		ret = -errno;
+		goto out;
+	}
+	pr_info("net namespace %u (pid %d's): dumped as the root's is", d->id, d->pid);
+	ret = net_dump_one(ctx, d->id);
+	if (setns(back, CLONE_NEWNET)) {
+		pr_perror("cannot come back from net namespace %u", d->id);
+		ret = ret ?: -errno;
+	}
+out:
+	if (its >= 0)
+		close(its);
+	if (back >= 0)
+		close(back);
+	return ret;
+}
+
+int net_sub_dump(struct dump_ctx *ctx, uint32_t root_id)
+{
+	int ret = 0;
+
+	for (size_t k = 1; !ret && k < nr_dumped; k++)
+		if (dumped[k].id != root_id)
+			ret = dump_sub(ctx, &dumped[k]);
+	return ret;
+}
+
+int ns_net_sock_enter(int lfd, uint32_t *id)
+{
+	struct stat st;
+	int ns;
+
+	*id = 0;
+	ns_net_sock_leave();
+	ns = ioctl(lfd, SIOCGSKNS);
+	if (ns < 0)
+		return 0;	/* not a socket of a namespace: its kind says what it is */
+	if (fstat(ns, &st)) {
+		close(ns);
+		return 0;
+	}
+	for (size_t k = 0; k < nr_dumped; k++) {
+		if (dumped[k].ino != st.st_ino)
+			continue;
+		*id = dumped[k].id;
+		if (k) {
+			sock_ns = ns;
+			return 0;
+		}
+		break;
+	}
+	close(ns);
+	return 0;
+}
+
+void ns_net_sock_leave(void)
+{
+	if (sock_ns >= 0)
+		close(sock_ns);
+	sock_ns = -1;
+}
+
+int net_sub_sock_ns(void)
+{
+	return sock_ns;
+}
+
+/* --- restore --- */
+
+/* The namespaces made, the root's first (when there are others); their fds are pool fds. */
+static struct made_ns {
+	uint32_t id;
+	int fd;
+} made[NET_SUB_MAX];
+static size_t nr_made;
+
+static uint32_t task_ns(const struct rst_task *t)
+{
+	return t->ids && t->ids->has_net_ns_id ? t->ids->net_ns_id : 0;
+}
+
+void net_sub_forget(void)
+{
+	nr_made = 0;
+}
+
+static bool is_made(uint32_t id)
+{
+	for (size_t k = 0; k < nr_made; k++)
+		if (made[k].id == id)
+			return true;
+	return false;
+}
+
+/* Namespace @id made (its fd in *@fd), its state put back with the controller in it. */
+static int restore_sub(struct rst_ctx *ctx, uint32_t id, int *fd)
+{
+	NetnsEntry *ns = NULL;
+	int ret;
+
+	ret = img_read_one(ctx->dirfd, IMG_NETNS, id, &netns_entry__descriptor,
+			   (ProtobufCMessage **)&ns);
+	if (ret == -ENOENT)
+		pr_err("netns-%u.img: missing, named by a task's ids", id);
+	if (ret)
+		return ret;
+	if (!ns || ns->ext_key) {
+		pr_err("unsupported: net namespace %u of a task other than the root is %s", id,
+		       ns ? "external" : "empty (--empty-ns)");
+		ret = -ENOTSUP;
+		goto out;
+	}
+	*fd = userns_new_ns(CLONE_NEWNET);
+	if (*fd < 0) {
+		ret = *fd;
+		goto out;
+	}
+	if (setns(*fd, CLONE_NEWNET)) {
+		pr_perror("net namespace %u: cannot enter it", id);
+		ret = -errno;
+		goto out;
+	}
+	/* No lock holds its sockets back: its firewall goes in now. */
+	ret = net_restore_one(ctx, id, ns) ?: net_firewall_restore(ctx, id);
+	if (!ret)
+		pr_info("net namespace %u restored", id);
+out:
+	img_free_msg(&ns->base);
+	return ret;
+}
+
+int net_sub_restore(struct rst_ctx *ctx, uint32_t root_id)
+{
+	int ret = 0, fd;
+
+	nr_made = 0;
+	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
+		uint32_t id = task_ns(&ctx->tasks[i]);
+
+		if (!id || id == root_id || is_made(id))
+			continue;
+		if (!nr_made) {
+			fd = rst_open_self("ns/net", O_RDONLY);
+			made[nr_made++] = (struct made_ns){ root_id,
+							    fd < 0 ? fd : rst_pool_add(ctx, fd) };
+			if (made[0].fd < 0) {
+				pr_err("cannot keep the root's net namespace");
+				return made[0].fd;
+			}
+		}
+		if (nr_made == NET_SUB_MAX) {
+			pr_err("unsupported: more than %d net namespaces", NET_SUB_MAX);
+			return -ENOTSUP;
+		}
+		fd = -1;
+		ret = restore_sub(ctx, id, &fd);
+		if (fd >= 0) {
+			made[nr_made] = (struct made_ns){ id, rst_pool_add(ctx, fd) };
+			ret = ret ?: (made[nr_made].fd < 0 ? made[nr_made].fd : 0);
+			nr_made++;
+		}
+	}
+	if (nr_made && setns(made[0].fd, CLONE_NEWNET)) {
+		pr_perror("cannot come back to the root's net namespace");
+		ret = ret ?: -errno;
+	}
+	return ret;
+}
+
+static int enter(uint32_t id, const char *who)
+{
+	for (size_t k = 0; k < nr_made; k++) {
+		if (made[k].id != id)
+			continue;
+		if (setns(made[k].fd, CLONE_NEWNET)) {
+			pr_perror("%s: cannot enter net namespace %u", who, id);
+			return -errno;
+		}
+		return 1;
+	}
+	pr_err("%s: net namespace %u was not restored", who, id);
+	return -ENOENT;
+}
+
+int ns_net_id_enter(uint32_t id)
+{
+	if (!nr_made || !id || id == made[0].id)
+		return 0;
+	return enter(id, "a socket");
+}
+
+int ns_net_id_leave(void)
+{
+	int ret = nr_made ? enter(made[0].id, "the controller") : 0;
+
+	return ret < 0 ? ret : 0;
+}
+
+int net_restore_task(struct rst_ctx *ctx, struct rst_task *t)
+{
+	const struct rst_task *p = t->parent;
+	uint32_t its = task_ns(t), parents;
+	char who[32];
+	int ret;
+
+	/* A helper (no images of its own) stays where its parent is, and so on up. */
+	while (p && !task_ns(p))
+		p = p->parent;
+	parents = task_ns(p ?: &ctx->tasks[0]);
+	if (!nr_made || !its || its == parents)
+		return 0;
+	snprintf(who, sizeof(who), "pid %d", t->pid);
+	ret = enter(its, who);
+	return ret < 0 ? ret : 0;
+}
