@@ -22,6 +22,8 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/net_namespace.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 
 #include "dump.h"
@@ -123,6 +125,51 @@ int net_sub_dump(struct dump_ctx *ctx, uint32_t root_id)
 	return ret;
 }
 
+/* RTM_GETNSID's answer: the nsid (NETNSA_NSID), -1 when none. */
+static int nsid_fn(struct nlmsghdr *h, void *arg)
+{
+	struct rtattr *a = (struct rtattr *)((char *)NLMSG_DATA(h) + NLMSG_ALIGN(sizeof(struct rtgenmsg)));
+	int len = h->nlmsg_len - NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct rtgenmsg)));
+
+	if (h->nlmsg_type != RTM_NEWNSID)
+		return 0;
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len))
+		if (a->rta_type == NETNSA_NSID && RTA_PAYLOAD(a) >= 4)
+			*(int *)arg = *(int32_t *)RTA_DATA(a);
+	return 0;
+}
+
+/* The nsid the namespace of @sk gives the one of pid @pid, or -1. */
+static int nsid_of(int sk, pid_t pid)
+{
+	struct {
+		struct nlmsghdr h;
+		struct rtgenmsg g;
+		char buf[64];
+	} __attribute__((aligned(4))) q = {
+		.h = { NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct rtgenmsg))), RTM_GETNSID,
+		       NLM_F_REQUEST, 0, 0 },
+		.g = { AF_UNSPEC },
+	};
+	struct rtattr *a = (struct rtattr *)((char *)&q + NLMSG_ALIGN(q.h.nlmsg_len));
+	uint32_t p = pid;
+	int nsid = -1;
+
+	a->rta_type = NETNSA_PID;
+	a->rta_len = RTA_LENGTH(sizeof(p));
+	memcpy(RTA_DATA(a), &p, sizeof(p));
+	q.h.nlmsg_len = NLMSG_ALIGN(q.h.nlmsg_len) + RTA_SPACE(sizeof(p));
+	return nl_talk(sk, &q.h, nsid_fn, &nsid) ? -1 : nsid;
+}
+
+uint32_t net_sub_peer_id(int sk, int nsid, uint32_t id)
+{
+	for (size_t k = 0; k < nr_dumped; k++)
+		if (dumped[k].id != id && nsid_of(sk, dumped[k].pid) == nsid)
+			return dumped[k].id;
+	return 0;
+}
+
 int ns_net_sock_enter(int lfd, uint32_t *id)
 {
 	struct stat st;
@@ -171,6 +218,13 @@ static struct made_ns {
 	int fd;
 } made[NET_SUB_MAX];
 static size_t nr_made;
+/* The far ends of veth pairs made across two of them: made with their near end. */
+#define NET_ENDS_MAX	256
+static struct link_end {
+	uint32_t id;
+	int ifindex;
+} ends[NET_ENDS_MAX];
+static size_t nr_ends;
 
 static uint32_t task_ns(const struct rst_task *t)
 {
@@ -179,7 +233,7 @@ static uint32_t task_ns(const struct rst_task *t)
 
 void net_sub_forget(void)
 {
-	nr_made = 0;
+	nr_made = nr_ends = 0;
 }
 
 static bool is_made(uint32_t id)
@@ -190,48 +244,59 @@ static bool is_made(uint32_t id)
 	return false;
 }
 
-/* Namespace @id made (its fd in *@fd), its state put back with the controller in it. */
-static int restore_sub(struct rst_ctx *ctx, uint32_t id, int *fd)
+/* Namespace @k's state put back, the controller moved into it. */
+static int restore_sub(struct rst_ctx *ctx, const struct made_ns *k)
 {
 	NetnsEntry *ns = NULL;
 	int ret;
 
-	ret = img_read_one(ctx->dirfd, IMG_NETNS, id, &netns_entry__descriptor,
+	ret = img_read_one(ctx->dirfd, IMG_NETNS, k->id, &netns_entry__descriptor,
 			   (ProtobufCMessage **)&ns);
 	if (ret == -ENOENT)
-		pr_err("netns-%u.img: missing, named by a task's ids", id);
+		pr_err("netns-%u.img: missing, named by a task's ids", k->id);
 	if (ret)
 		return ret;
 	if (!ns || ns->ext_key) {
-		pr_err("unsupported: net namespace %u of a task other than the root is %s", id,
+		pr_err("unsupported: net namespace %u of a task other than the root is %s", k->id,
 		       ns ? "external" : "empty (--empty-ns)");
 		ret = -ENOTSUP;
-		goto out;
-	}
-	*fd = userns_new_ns(CLONE_NEWNET);
-	if (*fd < 0) {
-		ret = *fd;
-		goto out;
-	}
-	if (setns(*fd, CLONE_NEWNET)) {
-		pr_perror("net namespace %u: cannot enter it", id);
+	} else if (setns(k->fd, CLONE_NEWNET)) {
+		pr_perror("net namespace %u: cannot enter it", k->id);
 		ret = -errno;
-		goto out;
 	}
 	/* No lock holds its sockets back: its firewall goes in now. */
-	ret = net_restore_one(ctx, id, ns) ?: net_firewall_restore(ctx, id);
+	ret = ret ?: net_restore_one(ctx, k->id, ns) ?: net_firewall_restore(ctx, k->id);
 	if (!ret)
-		pr_info("net namespace %u restored", id);
-out:
-	img_free_msg(&ns->base);
+		pr_info("net namespace %u restored", k->id);
+	if (ns)
+		img_free_msg(&ns->base);
 	return ret;
 }
 
-int net_sub_restore(struct rst_ctx *ctx, uint32_t root_id)
+/* Namespace @id made, kept as a pool fd. */
+static int make_sub(struct rst_ctx *ctx, uint32_t id)
+{
+	int fd;
+
+	if (nr_made == NET_SUB_MAX) {
+		pr_err("unsupported: more than %d net namespaces", NET_SUB_MAX);
+		return -ENOTSUP;
+	}
+	fd = userns_new_ns(CLONE_NEWNET);
+	if (fd < 0)
+		return fd;
+	fd = rst_pool_add(ctx, fd);
+	if (fd < 0)
+		return fd;
+	made[nr_made++] = (struct made_ns){ id, fd };
+	return 0;
+}
+
+int net_sub_make(struct rst_ctx *ctx, uint32_t root_id)
 {
 	int ret = 0, fd;
 
-	nr_made = 0;
+	nr_made = nr_ends = 0;
 	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
 		uint32_t id = task_ns(&ctx->tasks[i]);
 
@@ -239,30 +304,61 @@ int net_sub_restore(struct rst_ctx *ctx, uint32_t root_id)
 			continue;
 		if (!nr_made) {
 			fd = rst_open_self("ns/net", O_RDONLY);
-			made[nr_made++] = (struct made_ns){ root_id,
-							    fd < 0 ? fd : rst_pool_add(ctx, fd) };
-			if (made[0].fd < 0) {
+			fd = fd < 0 ? -errno : rst_pool_add(ctx, fd);
+			if (fd < 0) {
 				pr_err("cannot keep the root's net namespace");
-				return made[0].fd;
+				return fd;
 			}
+			made[nr_made++] = (struct made_ns){ root_id, fd };
 		}
-		if (nr_made == NET_SUB_MAX) {
-			pr_err("unsupported: more than %d net namespaces", NET_SUB_MAX);
-			return -ENOTSUP;
-		}
-		fd = -1;
-		ret = restore_sub(ctx, id, &fd);
-		if (fd >= 0) {
-			made[nr_made] = (struct made_ns){ id, rst_pool_add(ctx, fd) };
-			ret = ret ?: (made[nr_made].fd < 0 ? made[nr_made].fd : 0);
-			nr_made++;
-		}
+		ret = make_sub(ctx, id);
 	}
+	/* Without a user namespace of the tree's, each was made by moving into it. */
 	if (nr_made && setns(made[0].fd, CLONE_NEWNET)) {
 		pr_perror("cannot come back to the root's net namespace");
 		ret = ret ?: -errno;
 	}
 	return ret;
+}
+
+int net_sub_restore(struct rst_ctx *ctx, uint32_t root_id)
+{
+	int ret = 0;
+
+	(void)root_id;
+	for (size_t k = 1; !ret && k < nr_made; k++)
+		ret = restore_sub(ctx, &made[k]);
+	if (nr_made && setns(made[0].fd, CLONE_NEWNET)) {
+		pr_perror("cannot come back to the root's net namespace");
+		ret = ret ?: -errno;
+	}
+	return ret;
+}
+
+int net_sub_fd(uint32_t id)
+{
+	for (size_t k = 0; k < nr_made; k++)
+		if (made[k].id == id)
+			return made[k].fd;
+	return -1;
+}
+
+bool net_sub_link_made(uint32_t id, int ifindex)
+{
+	for (size_t k = 0; k < nr_ends; k++)
+		if (ends[k].id == id && ends[k].ifindex == ifindex)
+			return true;
+	return false;
+}
+
+int net_sub_link_mark(uint32_t id, int ifindex)
+{
+	if (nr_ends == NET_ENDS_MAX) {
+		pr_err("unsupported: more than %d veth pairs across net namespaces", NET_ENDS_MAX);
+		return -ENOTSUP;
+	}
+	ends[nr_ends++] = (struct link_end){ id, ifindex };
+	return 0;
 }
 
 static int enter(uint32_t id, const char *who)

@@ -258,6 +258,10 @@ static int link_dump(struct img *img, int sk, struct link *k, uint32_t id)
 	if (k->peer_nsid < 0) {
 		e.has_peer_nsid = true;
 		e.peer_nsid = id;
+	} else {
+		/* A peer in another namespace of the tree is named by its id; outside, by none. */
+		e.peer_nsid = net_sub_peer_id(sk, k->peer_nsid, id);
+		e.has_peer_nsid = e.peer_nsid != 0;
 	}
 	if (k->master >= 0) {
 		e.has_master = true;
@@ -540,7 +544,8 @@ static int net_restore(struct rst_ctx *ctx, uint32_t id)
 		pr_info("net namespace %u: --empty-ns net: left for the caller to fill", id);
 		return 0;
 	}
-	ret = net_restore_one(ctx, id, rst.ns);
+	/* The others made first (empty): a veth of this one may have its peer there. */
+	ret = net_sub_make(ctx, id) ?: net_restore_one(ctx, id, rst.ns);
 	/*
 	 * Under an nft lock the tree's own rules go in after its sockets
 	 * (net_restore_late()): a drop of theirs would take the segments

@@ -110,8 +110,20 @@ int net_restore_one(struct rst_ctx *ctx, uint32_t id, const NetnsEntry *ns);
 
 /* Dump: each of them, stasis in the root's (@root_id). */
 int net_sub_dump(struct dump_ctx *ctx, uint32_t root_id);
-/* Restore: each made after the root's, the controller back in the root's after. */
+/*
+ * Dump, stasis in namespace @id: the id of the tree's namespace that @id
+ * knows by nsid @nsid (IFLA_LINK_NETNSID), 0 when it is none of the tree's.
+ */
+uint32_t net_sub_peer_id(int sk, int nsid, uint32_t id);
+/* Restore: each made empty before the root's links, the controller left in the root's. */
+int net_sub_make(struct rst_ctx *ctx, uint32_t root_id);
+/* Then each filled after the root's, the controller back in the root's after. */
 int net_sub_restore(struct rst_ctx *ctx, uint32_t root_id);
+/* Namespace @id of the tree as made (an fd not the caller's), or -1. */
+int net_sub_fd(uint32_t id);
+/* Has link @ifindex of namespace @id been made already, with its peer elsewhere? */
+bool net_sub_link_made(uint32_t id, int ifindex);
+int net_sub_link_mark(uint32_t id, int ifindex);
 /* In task @t, before its children: into its own, when it is not its parent's. */
 struct rst_task;
 int net_restore_task(struct rst_ctx *ctx, struct rst_task *t);
