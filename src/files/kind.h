@@ -81,6 +81,6 @@ const struct fd_kind *fd_kind_by_type(int type);
 extern const struct fd_kind reg_fd_kind, memfd_fd_kind, tty_fd_kind, pipe_fd_kind, fifo_fd_kind,
 	eventfd_fd_kind, epoll_fd_kind, inotify_fd_kind, signalfd_fd_kind, timerfd_fd_kind,
 	nsfile_fd_kind, pidfd_fd_kind, fanotify_fd_kind, unix_fd_kind,
-	netlink_fd_kind, packet_fd_kind, inet_fd_kind;
+	netlink_fd_kind, packet_fd_kind, inet_fd_kind, tun_fd_kind;
 
 #endif

@@ -12,6 +12,7 @@
  *             up); or, by --external netdev[IN]:OUT, the existing device
  *             OUT of stasis's namespace is moved in as IN (as CRIU).
  *   bridge    made empty; its ports join it once every link is made (net.c).
+ *   tun       a tun or tap device (files/tun.c, with the files on it).
  *   macvlan   its parent is outside: made from stasis's namespace on the
  *             device --external macvlan[IN]:PARENT names, straight into
  *             the new namespace (IFLA_NET_NS_FD).
@@ -74,12 +75,17 @@ static const char *link_external(struct link_rst *r, const char *kind, const Net
 
 /* --- loopback --- */
 
-static int lo_restore(struct link_rst *r, size_t i)
+int net_link_set(struct link_rst *r, const NetDeviceEntry *e)
 {
 	struct nlreq q;
 
-	return link_said(link_req(&q, r->l[i], RTM_NEWLINK, false) ?:
-			 nl_talk(r->sk, &q.h, NULL, NULL), r->l[i]);
+	return link_said(link_req(&q, e, RTM_NEWLINK, false) ?: nl_talk(r->sk, &q.h, NULL, NULL),
+			 e);
+}
+
+static int lo_restore(struct link_rst *r, size_t i)
+{
+	return net_link_set(r, r->l[i]);
 }
 
 /* --- veth --- */
@@ -394,6 +400,7 @@ static const struct link_kind links[] = {
 	{ "veth", ND_TYPE__VETH, veth_dump, veth_restore },
 	{ "bridge", ND_TYPE__BRIDGE, NULL, bridge_restore },
 	{ "macvlan", ND_TYPE__MACVLAN, macvlan_dump, macvlan_restore },
+	{ "tun", ND_TYPE__TUN, tun_link_dump, tun_link_restore },
 };
 #define NR_LINKS	(sizeof(links) / sizeof(links[0]))
 

@@ -54,6 +54,7 @@ struct link {
 	uint8_t data[256];		/* IFLA_INFO_DATA's attributes */
 	size_t data_len;
 	MacvlanLinkEntry macvlan;	/* filled by its kind */
+	TunLinkEntry tun;
 };
 
 /* The restore of one namespace's links (net.c's links_restore). */
@@ -77,6 +78,13 @@ struct link_kind {
 	/* Restore link @i of @r (r->made[i] set by the caller; a kind may set a peer's). */
 	int (*restore)(struct link_rst *r, size_t i);
 };
+
+/* Link @e, made already, given its flags, MTU and address: 0 or -errno (said). */
+int net_link_set(struct link_rst *r, const NetDeviceEntry *e);
+
+/* files/tun.c: the tun (and tap) kind of link. */
+int tun_link_dump(int sk, struct link *k, NetDeviceEntry *e, uint32_t id);
+int tun_link_restore(struct link_rst *r, size_t i);
 
 /* The kind of link @k (dump), refused (said) if none: NULL. */
 const struct link_kind *link_kind_of(const struct link *k);
