@@ -264,7 +264,7 @@ static int restore_sub(struct rst_ctx *ctx, const struct made_ns *k)
 		pr_perror("net namespace %u: cannot enter it", k->id);
 		ret = -errno;
 	}
-	/* No lock holds its sockets back: its firewall goes in now. */
+	/* Its firewall goes in now: as CRIU, only the root's is locked, holding connections back. */
 	ret = ret ?: net_restore_one(ctx, k->id, ns) ?: net_firewall_restore(ctx, k->id);
 	if (!ret)
 		pr_info("net namespace %u restored", k->id);

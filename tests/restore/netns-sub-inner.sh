@@ -1,11 +1,13 @@
 #!/bin/bash
 # netns-sub-inner.sh W - the body of netns-sub.sh; writes PASS/FAIL/SKIP lines to W/results.
+# The environment names the programs: DUMPER, RESTORER, and LABEL for the lines.
 set -u
 cd "$(dirname "$0")/../.."
 W=$1
-pass() { echo "PASS: restore net namespaces of a tree: $T: $*" >>"$W/results"; }
-fail() { echo "FAIL: restore net namespaces of a tree: $T: $*" >>"$W/results"; }
-skip() { echo "SKIP: restore net namespaces of a tree: $T: $*" >>"$W/results"; }
+say() { echo "$1: restore net namespaces of a tree ($LABEL): $T: ${*:2}" >>"$W/results"; }
+pass() { say PASS "$@"; }
+fail() { say FAIL "$@"; }
+skip() { say SKIP "$@"; }
 ino() { stat -L -c %i "/proc/$1/ns/net"; }
 in_ns() { local p=$1; shift; nsenter -t "$p" -n "$@"; }
 # gone PID...: wait until each is reaped by spawn (the restore takes the PIDs again).
@@ -54,14 +56,14 @@ if ! across; then
 	exit 0
 fi
 mkdir -p "$W/d"
-if ! build/stasis dump -t "$root" -D "$W/d" -o dump.log; then
+if ! $DUMPER dump -t "$root" -D "$W/d" -o dump.log; then
 	fail "the dump failed: $(grep -m1 Error "$W/d/dump.log")"
 	kill -KILL "$root" "$a" "$b"
 	exit 0
 fi
 gone "$root" "$a" "$b"
 nets=$(ls "$W/d"/netns-*.img | wc -l)
-if ! build/stasis restore -D "$W/d" -d -o restore.log; then
+if ! $RESTORER restore -D "$W/d" -d -o restore.log; then
 	fail "the restore failed: $(grep -m1 Error "$W/d/restore.log")"
 elif [ "$nets" != 2 ]; then
 	fail "$nets netns-ID.img written, not 2"
@@ -77,7 +79,7 @@ elif in_ns "$root" ss -xa | grep -q stasis-sub; then
 elif ! in_ns "$a" ip -o addr show dev stva0 | grep -q "10.89.0.2/24"; then
 	fail "A's end of the veth lost its address: $(in_ns "$a" ip -o link | tr '\n' ' ')"
 elif ! across; then
-	fail "no datagram over the veth after the restore"
+	fail "no datagram over the veth after the restore: $(in_ns "$root" nft list tables | tr '\n' ' ')"
 elif ! in_ns "$root" ip -d link show sttap0 | grep -q "tun type tap pi off vnet_hdr off persist off"; then
 	fail "the tap is not back as it was: $(in_ns "$root" ip -d link show sttap0 | grep -o 'tun .*persist [a-z]*')"
 elif ! grep -qs "iff:.sttap0" /proc/"$root"/fdinfo/*; then
