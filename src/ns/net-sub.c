@@ -401,8 +401,14 @@ int net_restore_task(struct rst_ctx *ctx, struct rst_task *t)
 	while (p && !task_ns(p))
 		p = p->parent;
 	parents = task_ns(p ?: &ctx->tasks[0]);
-	if (!nr_made || !its || its == parents)
+	if (!its || its == parents)
 		return 0;
+	if (!nr_made) {
+		/* The root's namespace was given (--join-ns, --inherit-fd) or left empty. */
+		pr_err("unsupported: pid %d is in net namespace %u, another than the root's, "
+		       "which was not made from its images", t->pid, its);
+		return -ENOTSUP;
+	}
 	snprintf(who, sizeof(who), "pid %d", t->pid);
 	ret = enter(its, who);
 	return ret < 0 ? ret : 0;
