@@ -35,6 +35,7 @@
 #include "fdinfo.pb-c.h"
 #include "fs.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 
 #ifndef F_GETOWNER_UIDS
 #define F_GETOWNER_UIDS	17	/* asm-generic/fcntl.h; glibc lacks it */
@@ -365,14 +366,12 @@ static int seen_add(struct files_priv *priv, const struct file_parms *p, int typ
 	return 0;
 }
 
-/* @p's open file description into files.img, once: its id in *@id. */
-static int dump_file(struct dump_ctx *ctx, struct files_priv *priv, struct file_parms *p,
+/* @p's files.img entry, by its kind, once: its id in *@id. */
+static int dump_kind(struct dump_ctx *ctx, struct files_priv *priv, struct file_parms *p,
 		     const struct fd_kind **kind, uint32_t *id)
 {
 	int ret = 0;
 
-	/* F_GETOWN_EX answered as stasis sees the owner; the image keeps the tree's view. */
-	p->fown.pid = dump_vpid(ctx, p->fown.pid);
 	*kind = kind_of(ctx, p, &ret);
 	if (!*kind)
 		return ret;
@@ -392,6 +391,24 @@ static int dump_file(struct dump_ctx *ctx, struct files_priv *priv, struct file_
 	 */
 	ret = seen_add(priv, p, (*kind)->type, *id);
 	return ret ?: (*kind)->dump(ctx, p, *id);
+}
+
+/* @p's open file description into files.img, once: its id in *@id. */
+static int dump_file(struct dump_ctx *ctx, struct files_priv *priv, struct file_parms *p,
+		     const struct fd_kind **kind, uint32_t *id)
+{
+	int ret = 0;
+
+	/* F_GETOWN_EX answered as stasis sees the owner; the image keeps the tree's view. */
+	p->fown.pid = dump_vpid(ctx, p->fown.pid);
+	/* A socket is asked about in its own net namespace. */
+	if (S_ISSOCK(p->st.st_mode))
+		ret = ns_net_sock_enter(p->lfd, &p->net_ns_id);
+	if (ret)
+		return ret;
+	ret = dump_kind(ctx, priv, p, kind, id);
+	ns_net_sock_leave();
+	return ret;
 }
 
 /*

@@ -19,6 +19,7 @@
 #include "fdinfo.pb-c.h"
 #include "fs.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 #include "opts.h"
 
 struct files_rst_priv *files_rst_priv(struct rst_ctx *ctx)
@@ -50,6 +51,7 @@ static int open_by_kind(struct rst_ctx *ctx, struct rst_file *f, const struct fd
 {
 	const FileEntry *fe = f->fe;
 	const struct fd_kind *kind = fd_kind_by_type(fe->type);
+	int moved, ret;
 
 	if (!kind) {
 		pr_err("unsupported: file id %u is a %s", fe->id, fd_type_name(fe->type));
@@ -61,7 +63,14 @@ static int open_by_kind(struct rst_ctx *ctx, struct rst_file *f, const struct fd
 		return -EINVAL;
 	}
 	*kindp = kind;
-	return kind->open(ctx, f);
+	if (!kind->net_ns)
+		return kind->open(ctx, f);
+	/* A socket is made in its own net namespace, the controller back in the root's after. */
+	moved = ns_net_id_enter(kind->net_ns(fe));
+	if (moved < 0)
+		return moved;
+	ret = kind->open(ctx, f);
+	return moved ? ns_net_id_leave() ?: ret : ret;
 }
 
 /*
@@ -128,6 +137,36 @@ static int cmp_rst_file(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * A tun file has a REG entry of the same id besides its own (CRIU's
+ * layout): one entry is kept, of the tun file's type, with the REG's
+ * part (its path and flags) in it.
+ */
+static void merge_twins(struct rst_ctx *ctx)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < ctx->nr_files; i++) {
+		FileEntry *fe = ctx->files[i].fe, *prev = n ? ctx->files[n - 1].fe : NULL;
+
+		if (prev && prev->id == fe->id && (prev->type == FD_TYPES__TUNF) !=
+		    (fe->type == FD_TYPES__TUNF) && (prev->reg || fe->reg)) {
+			FileEntry *tun = fe->type == FD_TYPES__TUNF ? fe : prev;
+			FileEntry *reg = tun == fe ? prev : fe;
+
+			if (!tun->reg && reg->type == FD_TYPES__REG) {
+				tun->reg = reg->reg;
+				reg->reg = NULL;
+				ctx->files[n - 1].fe = tun;
+				img_free_msg(&reg->base);
+				continue;
+			}
+		}
+		ctx->files[n++] = ctx->files[i];
+	}
+	ctx->nr_files = n;
+}
+
 static int read_files_img(struct rst_ctx *ctx)
 {
 	void **msgs;
@@ -150,6 +189,8 @@ static int read_files_img(struct rst_ctx *ctx)
 	ctx->nr_files = nr;
 	free(msgs);
 	qsort(ctx->files, nr, sizeof(*ctx->files), cmp_rst_file);
+	merge_twins(ctx);
+	nr = ctx->nr_files;
 	for (i = 1; i < nr; i++) {
 		if (ctx->files[i].fe->id == ctx->files[i - 1].fe->id) {
 			pr_err("files.img: file id %u appears twice", ctx->files[i].fe->id);

@@ -37,6 +37,7 @@ struct file_parms {
 	uint32_t flags;		/* O_* status flags, without O_CLOEXEC */
 	uint64_t pos;
 	bool has_locks;		/* fdinfo lists locks held through it */
+	uint32_t net_ns_id;	/* a socket: the tree's net namespace it was made in; 0 none */
 	char *link;		/* what /proc shows it as: a path, "pipe:[N]", ... */
 	FownEntry fown;
 };

@@ -193,8 +193,8 @@ static int check_netns(struct dump_ctx *ctx, const struct file_parms *p)
 	close(ns);
 	if (st.st_ino == id->netns)
 		return 0;
-	pr_err("unsupported: pid %d fd %d is an inet socket of another net namespace", p->pid,
-	       p->fd);
+	pr_err("unsupported: pid %d fd %d is an inet socket of another net namespace than the "
+	       "root's%s", p->pid, p->fd, p->net_ns_id ? " (one of the tree's: not yet)" : "");
 	return -ENOTSUP;
 }
 
@@ -567,6 +567,8 @@ static int inet_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	ie.ino = p->st.st_ino;
 	ie.flags = p->flags;
 	ie.fown = &p->fown;
+	ie.has_ns_id = p->net_ns_id != 0;
+	ie.ns_id = p->net_ns_id;
 	ret = get_int(p->lfd, SOL_SOCKET, SO_DOMAIN, &v);
 	ie.family = v;
 	ret = ret ?: get_int(p->lfd, SOL_SOCKET, SO_TYPE, &v);
@@ -618,6 +620,11 @@ static const void *inet_part(const FileEntry *fe)
 	return fe->isk;
 }
 
+static uint32_t inet_net_ns(const FileEntry *fe)
+{
+	return fe->isk->has_ns_id ? fe->isk->ns_id : 0;
+}
+
 static const FownEntry *inet_fown(struct rst_ctx *ctx, const FileEntry *fe)
 {
 	(void)ctx;
@@ -634,6 +641,7 @@ const struct fd_kind inet_fd_kind = {
 	.dump_cleanup = inet_dump_cleanup,
 	.part = inet_part,
 	.fown = inet_fown,
+	.net_ns = inet_net_ns,
 	.open = inet_restore_open,
 	.prepared = inet_restore_prepared,
 	.arm = inet_tcp_restore_arm,

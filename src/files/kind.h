@@ -48,6 +48,11 @@ struct fd_kind {
 	int (*inherit_key)(struct rst_ctx *ctx, const FileEntry *fe, char *buf, size_t size);
 	/* Who gets the file's signals; NULL for nobody. */
 	const FownEntry *(*fown)(struct rst_ctx *ctx, const FileEntry *fe);
+	/*
+	 * Optional, for a socket: the id of the net namespace it was made in
+	 * (its image's ns_id; 0 for the root's).  ->open runs in that one.
+	 */
+	uint32_t (*net_ns)(const FileEntry *fe);
 	/* In the controller: open entry @f once, as a pool fd (rst_pool_add). */
 	int (*open)(struct rst_ctx *ctx, struct rst_file *f);
 	/*
@@ -76,6 +81,6 @@ const struct fd_kind *fd_kind_by_type(int type);
 extern const struct fd_kind reg_fd_kind, memfd_fd_kind, tty_fd_kind, pipe_fd_kind, fifo_fd_kind,
 	eventfd_fd_kind, epoll_fd_kind, inotify_fd_kind, signalfd_fd_kind, timerfd_fd_kind,
 	nsfile_fd_kind, pidfd_fd_kind, fanotify_fd_kind, unix_fd_kind,
-	netlink_fd_kind, packet_fd_kind, inet_fd_kind;
+	netlink_fd_kind, packet_fd_kind, inet_fd_kind, tun_fd_kind;
 
 #endif

@@ -25,6 +25,7 @@ const struct fd_kind *const fd_kinds[] = {
 	&netlink_fd_kind,
 	&packet_fd_kind,
 	&inet_fd_kind,
+	&tun_fd_kind,
 };
 
 const size_t nr_fd_kinds = sizeof(fd_kinds) / sizeof(fd_kinds[0]);

@@ -27,7 +27,11 @@ void netlock_init(struct netlock *nl, unsigned int method, const char *run_id)
 {
 	memset(nl, 0, sizeof(*nl));
 	nl->method = method;
-	snprintf(nl->table, sizeof(nl->table), "inet CRIU-%s", run_id);
+	/*
+	 * CRIU names it in 32 bytes: the id cut after 21 characters.  The
+	 * same cut here, so that each tool finds the other's table.
+	 */
+	snprintf(nl->table, NETLOCK_TABLE_LEN, "inet CRIU-%s", run_id);
 	nl->whole = ns_net_fd() >= 0;
 }
 

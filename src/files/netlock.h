@@ -40,9 +40,12 @@ struct netlock_conn {
 	unsigned int sport, dport;
 };
 
+/* The table's name, "inet CRIU-<dump id>", as long as CRIU's (its NUL in) at most. */
+#define NETLOCK_TABLE_LEN	32
+
 struct netlock {
 	unsigned int method;		/* NETWORK_LOCK_* (opts.h) */
-	char table[64];			/* nftables: "inet CRIU-<id>" */
+	char table[64];			/* nftables: "inet CRIU-<id>", cut as CRIU's */
 	bool held;			/* a lock is there, and ours to remove */
 	bool whole;			/* the tree's own net namespace, locked whole */
 	struct netlock_conn *conns;	/* iptables: the connections whose rules we hold */

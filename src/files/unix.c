@@ -545,6 +545,8 @@ static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	ue.state = ui.state;
 	ue.flags = p->flags;
 	ue.backlog = ui.state == TCP_LISTEN ? ui.wqlen : 0;
+	ue.has_ns_id = p->net_ns_id != 0;
+	ue.ns_id = p->net_ns_id;
 	ue.peer = ui.peer;
 	if (ui.state == TCP_ESTABLISHED && ui.type != SOCK_DGRAM && !ui.peer)
 		ret = pending_peer(ctx, p, &ui, &ue.peer);
@@ -690,6 +692,11 @@ static const void *unix_part(const FileEntry *fe)
 	return fe->usk;
 }
 
+static uint32_t unix_net_ns(const FileEntry *fe)
+{
+	return fe->usk->has_ns_id ? fe->usk->ns_id : 0;
+}
+
 static const FownEntry *unix_fown(struct rst_ctx *ctx, const FileEntry *fe)
 {
 	(void)ctx;
@@ -713,6 +720,7 @@ const struct fd_kind unix_fd_kind = {
 	.part = unix_part,
 	.inherit_key = unix_inherit_key,
 	.fown = unix_fown,
+	.net_ns = unix_net_ns,
 	.open = unix_restore_open,
 	.prepared = unix_restore_prepared,
 	.restore_cleanup = unix_restore_cleanup,

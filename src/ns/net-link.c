@@ -5,12 +5,14 @@
  * the restore makes it again, with its dumped index, name and address.
  *
  *   loopback  made with the namespace: only its settings go back.
- *   veth      a pair inside comes back as a pair.  A peer outside comes
+ *   veth      a pair inside comes back as a pair, and so does one whose
+ *             peer is in another namespace of the tree.  A peer outside comes
  *             back in stasis's own namespace, named as --external
  *             veth[IN]:OUT[@BRIDGE] says (and made a port of BRIDGE there,
  *             up); or, by --external netdev[IN]:OUT, the existing device
  *             OUT of stasis's namespace is moved in as IN (as CRIU).
  *   bridge    made empty; its ports join it once every link is made (net.c).
+ *   tun       a tun or tap device (files/tun.c, with the files on it).
  *   macvlan   its parent is outside: made from stasis's namespace on the
  *             device --external macvlan[IN]:PARENT names, straight into
  *             the new namespace (IFLA_NET_NS_FD).
@@ -73,12 +75,17 @@ static const char *link_external(struct link_rst *r, const char *kind, const Net
 
 /* --- loopback --- */
 
-static int lo_restore(struct link_rst *r, size_t i)
+int net_link_set(struct link_rst *r, const NetDeviceEntry *e)
 {
 	struct nlreq q;
 
-	return link_said(link_req(&q, r->l[i], RTM_NEWLINK, false) ?:
-			 nl_talk(r->sk, &q.h, NULL, NULL), r->l[i]);
+	return link_said(link_req(&q, e, RTM_NEWLINK, false) ?: nl_talk(r->sk, &q.h, NULL, NULL),
+			 e);
+}
+
+static int lo_restore(struct link_rst *r, size_t i)
+{
+	return net_link_set(r, r->l[i]);
 }
 
 /* --- veth --- */
@@ -225,6 +232,47 @@ static int link_move_in(struct link_rst *r, const NetDeviceEntry *e, const char 
 	return ret;
 }
 
+/*
+ * Veth @e whose peer is in another namespace of the tree: the pair made
+ * from the first of the two restored, the peer put straight into the
+ * other (made already, empty), with its index: the kernel names it, and
+ * the other, restored next, gives it its name, flags and address.
+ */
+static int veth_across(struct link_rst *r, const NetDeviceEntry *e)
+{
+	struct ifinfomsg pi = { .ifi_family = AF_UNSPEC, .ifi_index = e->peer_ifindex };
+	int ns = net_sub_fd(e->peer_nsid);
+	struct rtattr *info, *data, *pa;
+	struct nlreq q;
+	int ret;
+
+	if (ns < 0) {
+		pr_err("veth %s: its peer is in net namespace %u, which no task of the tree is in",
+		       e->name, e->peer_nsid);
+		return -EINVAL;
+	}
+	if (net_sub_link_made(r->id, e->ifindex)) {
+		pr_info("veth %s: made with its peer %u in net namespace %u", e->name,
+			e->peer_ifindex, e->peer_nsid);
+		return link_req(&q, e, RTM_NEWLINK, false) ?: nl_talk(r->sk, &q.h, NULL, NULL);
+	}
+	ret = link_req(&q, e, RTM_NEWLINK, true);
+	info = ret ? NULL : link_info(&q, "veth");
+	data = info ? nl_nest(&q, IFLA_INFO_DATA) : NULL;
+	pa = data ? nl_nest(&q, VETH_INFO_PEER) : NULL;
+	if (ret || !pa || q.h.nlmsg_len + NLMSG_ALIGN(sizeof(pi)) > sizeof(q))
+		return ret ?: -E2BIG;
+	memcpy(RTA_DATA(pa), &pi, sizeof(pi));
+	q.h.nlmsg_len += NLMSG_ALIGN(sizeof(pi));
+	ret = nl_put(&q, IFLA_NET_NS_FD, &ns, sizeof(ns));
+	if (ret)
+		return ret;
+	nl_end(&q, pa);
+	nl_end(&q, data);
+	nl_end(&q, info);
+	return veth_talk(r->sk, &q, e) ?: net_sub_link_mark(e->peer_nsid, e->peer_ifindex);
+}
+
 static int veth_restore(struct link_rst *r, size_t i)
 {
 	const NetDeviceEntry *e = r->l[i], *peer = NULL;
@@ -234,11 +282,8 @@ static int veth_restore(struct link_rst *r, size_t i)
 
 	if (out)
 		return link_said(link_move_in(r, e, out), e);
-	if (e->has_peer_nsid && e->peer_nsid != r->id) {
-		pr_err("unsupported: veth %s has its peer in net namespace %u, another one of "
-		       "the dump", e->name, e->peer_nsid);
-		return -ENOTSUP;
-	}
+	if (e->has_peer_nsid && e->peer_nsid != r->id)
+		return link_said(veth_across(r, e), e);
 	for (size_t j = 0; e->has_peer_nsid && e->has_peer_ifindex && j < r->n; j++)
 		if (r->l[j]->ifindex == e->peer_ifindex && j != i)
 			peer = r->l[j];
@@ -355,6 +400,7 @@ static const struct link_kind links[] = {
 	{ "veth", ND_TYPE__VETH, veth_dump, veth_restore },
 	{ "bridge", ND_TYPE__BRIDGE, NULL, bridge_restore },
 	{ "macvlan", ND_TYPE__MACVLAN, macvlan_dump, macvlan_restore },
+	{ "tun", ND_TYPE__TUN, tun_link_dump, tun_link_restore },
 };
 #define NR_LINKS	(sizeof(links) / sizeof(links[0]))
 

@@ -258,6 +258,10 @@ static int link_dump(struct img *img, int sk, struct link *k, uint32_t id)
 	if (k->peer_nsid < 0) {
 		e.has_peer_nsid = true;
 		e.peer_nsid = id;
+	} else {
+		/* A peer in another namespace of the tree is named by its id; outside, by none. */
+		e.peer_nsid = net_sub_peer_id(sk, k->peer_nsid, id);
+		e.has_peer_nsid = e.peer_nsid != 0;
 	}
 	if (k->master >= 0) {
 		e.has_master = true;
@@ -306,6 +310,11 @@ static const char *ext_key(const struct opts *o)
 	return opts_external_value(o, key);
 }
 
+int net_dump_one(struct dump_ctx *ctx, uint32_t id)
+{
+	return links_dump(ctx, id) ?: net_tools_dump(ctx, id) ?: net_netns_dump(ctx, id, NULL);
+}
+
 static int net_dump(struct dump_ctx *ctx, uint32_t id)
 {
 	const char *key = ext_key(ctx->opts);
@@ -323,7 +332,7 @@ static int net_dump(struct dump_ctx *ctx, uint32_t id)
 		ret = img_open(&img, ctx->dirfd, IMG_NETNS, id, O_WRONLY);
 		return ret ?: img_close(img);
 	}
-	ret = links_dump(ctx, id) ?: net_tools_dump(ctx, id) ?: net_netns_dump(ctx, id, NULL);
+	ret = net_dump_one(ctx, id) ?: net_sub_dump(ctx, id);
 	if (ret == -ENOMEM)
 		pr_err("net namespace %u: out of memory", id);
 	return ret;
@@ -489,7 +498,7 @@ static int links_make(struct link_rst *r)
 }
 
 /* Links, then their sysctls (a new device took the namespace's defaults). */
-static int links_restore(struct rst_ctx *ctx, uint32_t id)
+static int links_restore(struct rst_ctx *ctx, uint32_t id, const NetnsEntry *ns)
 {
 	struct link_rst r = { .ctx = ctx, .id = id, .sk = -1, .own_sk = -1, .own = rst.own,
 			      .self = -1 };
@@ -497,7 +506,7 @@ static int links_restore(struct rst_ctx *ctx, uint32_t id)
 
 	ret = links_read(ctx, id, &r.l, &r.n) ?: links_make(&r);
 	for (size_t i = 0; !ret && i < r.n; i++)
-		ret = net_link_conf_restore(r.l[i], rst.ns);
+		ret = net_link_conf_restore(r.l[i], ns);
 	for (size_t i = 0; i < r.n; i++)
 		img_free_msg(&r.l[i]->base);
 	free(r.l);
@@ -509,6 +518,11 @@ static int links_restore(struct rst_ctx *ctx, uint32_t id)
 	if (r.self >= 0)
 		close(r.self);
 	return ret;
+}
+
+int net_restore_one(struct rst_ctx *ctx, uint32_t id, const NetnsEntry *ns)
+{
+	return net_netns_restore(ns) ?: links_restore(ctx, id, ns) ?: net_tools_restore(ctx, id);
 }
 
 static int net_restore(struct rst_ctx *ctx, uint32_t id)
@@ -530,7 +544,8 @@ static int net_restore(struct rst_ctx *ctx, uint32_t id)
 		pr_info("net namespace %u: --empty-ns net: left for the caller to fill", id);
 		return 0;
 	}
-	ret = net_netns_restore(rst.ns) ?: links_restore(ctx, id) ?: net_tools_restore(ctx, id);
+	/* The others made first (empty): a veth of this one may have its peer there. */
+	ret = net_sub_make(ctx, id) ?: net_restore_one(ctx, id, rst.ns);
 	/*
 	 * Under an nft lock the tree's own rules go in after its sockets
 	 * (net_restore_late()): a drop of theirs would take the segments
@@ -541,6 +556,8 @@ static int net_restore(struct rst_ctx *ctx, uint32_t id)
 	rst.late = ctx->network_lock == NETWORK_LOCK_NFTABLES;
 	if (!ret && !rst.late)
 		ret = net_firewall_restore(ctx, id);
+	/* The tree's other namespaces, made from here; the controller comes back to this one. */
+	ret = ret ?: net_sub_restore(ctx, id);
 	if (rst.own >= 0)
 		close(rst.own);
 	rst.own = -1;
@@ -562,4 +579,6 @@ const struct ns_operations net_ns_ops = {
 	.prepare = net_prepare,
 	.restore = net_restore,
 	.restore_late = net_restore_late,
+	.per_task = true,
+	.restore_task = net_restore_task,
 };

@@ -54,6 +54,7 @@ struct link {
 	uint8_t data[256];		/* IFLA_INFO_DATA's attributes */
 	size_t data_len;
 	MacvlanLinkEntry macvlan;	/* filled by its kind */
+	TunLinkEntry tun;
 };
 
 /* The restore of one namespace's links (net.c's links_restore). */
@@ -78,6 +79,13 @@ struct link_kind {
 	int (*restore)(struct link_rst *r, size_t i);
 };
 
+/* Link @e, made already, given its flags, MTU and address: 0 or -errno (said). */
+int net_link_set(struct link_rst *r, const NetDeviceEntry *e);
+
+/* files/tun.c: the tun (and tap) kind of link. */
+int tun_link_dump(int sk, struct link *k, NetDeviceEntry *e, uint32_t id);
+int tun_link_restore(struct link_rst *r, size_t i);
+
 /* The kind of link @k (dump), refused (said) if none: NULL. */
 const struct link_kind *link_kind_of(const struct link *k);
 /* The kind of image type @type (restore), NULL if none. */
@@ -100,5 +108,32 @@ int net_tools_dump(struct dump_ctx *ctx, uint32_t id);
 int net_tools_restore(struct rst_ctx *ctx, uint32_t id);
 /* The firewall: iptables' and nft's rules. */
 int net_firewall_restore(struct rst_ctx *ctx, uint32_t id);
+
+/* One namespace's own images (links, the tools', netns-ID.img), stasis in it. */
+int net_dump_one(struct dump_ctx *ctx, uint32_t id);
+/* Those put back, the controller in the namespace made for them. */
+int net_restore_one(struct rst_ctx *ctx, uint32_t id, const NetnsEntry *ns);
+
+/* --- the tree's other net namespaces than the root's (net-sub.c) --- */
+
+/* Dump: each of them, stasis in the root's (@root_id). */
+int net_sub_dump(struct dump_ctx *ctx, uint32_t root_id);
+/*
+ * Dump, stasis in namespace @id: the id of the tree's namespace that @id
+ * knows by nsid @nsid (IFLA_LINK_NETNSID), 0 when it is none of the tree's.
+ */
+uint32_t net_sub_peer_id(int sk, int nsid, uint32_t id);
+/* Restore: each made empty before the root's links, the controller left in the root's. */
+int net_sub_make(struct rst_ctx *ctx, uint32_t root_id);
+/* Then each filled after the root's, the controller back in the root's after. */
+int net_sub_restore(struct rst_ctx *ctx, uint32_t root_id);
+/* Namespace @id of the tree as made (an fd not the caller's), or -1. */
+int net_sub_fd(uint32_t id);
+/* Has link @ifindex of namespace @id been made already, with its peer elsewhere? */
+bool net_sub_link_made(uint32_t id, int ifindex);
+int net_sub_link_mark(uint32_t id, int ifindex);
+/* In task @t, before its children: into its own, when it is not its parent's. */
+struct rst_task;
+int net_restore_task(struct rst_ctx *ctx, struct rst_task *t);
 
 #endif

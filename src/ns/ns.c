@@ -215,6 +215,8 @@ int ns_dump_check(struct dump_ctx *ctx)
 		ret = userns_dump_collect(root, root_mask & CLONE_NEWUSER);
 	if (!ret && (root_mask & CLONE_NEWNET))
 		net_root = root;
+	if (!ret)
+		ret = net_sub_collect(ctx);
 	/* Locked before any task is dumped, as CRIU does (a pre-dump locks nothing). */
 	if (!ret && net_root && !ctx->pre_dump)
 		ret = files_dump_netns_lock(ctx);
@@ -238,9 +240,11 @@ int ns_net_socket(int domain, int type, int protocol)
 	char path[64];
 	int its, own, sk = -1, err;
 
-	if (!net_root)
+	if (!net_root && net_sub_sock_ns() < 0)
 		return socket(domain, type, protocol);
 	snprintf(path, sizeof(path), "/proc/%d/ns/net", net_root);
+	if (net_sub_sock_ns() >= 0)
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", net_sub_sock_ns());
 	its = open(path, O_RDONLY | O_CLOEXEC);
 	own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (its >= 0 && own >= 0 && !setns(its, CLONE_NEWNET)) {
@@ -391,6 +395,7 @@ int ns_restore_read(struct rst_ctx *ctx)
 	root_mask = 0;
 	net_root = 0;
 	net_fd_drop();
+	net_sub_forget();
 	ret = img_read_one(ctx->dirfd, IMG_INVENTORY, 0, &inventory_entry__descriptor,
 			   (ProtobufCMessage **)&inv);
 	if (ret)

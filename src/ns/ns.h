@@ -93,6 +93,36 @@ int ns_dump_check(struct dump_ctx *ctx);
  * As socket(2): the fd, or -1 with errno set.
  */
 int ns_net_socket(int domain, int type, int protocol);
+/*
+ * net-sub.c.  Dump, once the tree is collected: its net namespaces (the
+ * root's first).
+ */
+int net_sub_collect(struct dump_ctx *ctx);
+/*
+ * While socket @lfd is dumped: the id of the net namespace it was made in
+ * into *@id (0: none of the tree's), and ns_net_socket() asks there until
+ * ns_net_sock_leave().  0 or -errno.
+ */
+int ns_net_sock_enter(int lfd, uint32_t *id);
+void ns_net_sock_leave(void);
+/* That namespace (an fd not the caller's), or -1 for the root's. */
+int net_sub_sock_ns(void);
+/* Restore: nothing kept of an earlier restore. */
+void net_sub_forget(void);
+/*
+ * While the pool is made: the controller into net namespace @id for a
+ * socket made there, when it is another of the tree's than the root's (1),
+ * or not (0), or -errno; ns_net_id_leave() brings it back into the root's.
+ */
+int ns_net_id_enter(uint32_t id);
+int ns_net_id_leave(void);
+/*
+ * user.c.  A new namespace of kind @cflag (CLONE_NEWNET), owned by the
+ * tree's user namespace when it has one: its fd, or -errno.  Without one,
+ * the controller is moved into it.
+ */
+int userns_new_ns(int cflag);
+
 /* After ns_dump_check(): is the root's namespace of kind @cflag (CLONE_NEW*) dumped? */
 bool ns_dump_has(unsigned long cflag);
 /* The inode of that net namespace (the root's, or stasis's); 0 if unknown. */

@@ -420,6 +420,63 @@ int userns_restore_make(struct rst_ctx *ctx, unsigned long mask, int slot)
 	return ret;
 }
 
+/* The helper of userns_new_ns(): a namespace of @cflag made in the tree's user namespace. */
+static void __attribute__((noreturn)) new_ns_helper(int sk, int cflag)
+{
+	char c = 0;
+
+	if (setns(user_fd, CLONE_NEWUSER) || unshare(cflag))
+		_exit(1);
+	if (write(sk, &c, 1) != 1)
+		_exit(2);
+	/* Held until the controller has opened it. */
+	read(sk, &c, 1);
+	_exit(0);
+}
+
+int userns_new_ns(int cflag)
+{
+	char path[64], c;
+	int sk[2], fd = -1, err;
+	pid_t pid;
+
+	if (user_fd < 0) {
+		/* Owned by stasis's: made here, and the controller is in it already. */
+		if (unshare(cflag)) {
+			pr_perror("cannot make a namespace (unshare %#x)", cflag);
+			return -errno;
+		}
+		fd = rst_open_self(cflag == CLONE_NEWNET ? "ns/net" : "ns/mnt", O_RDONLY);
+		return fd < 0 ? -errno : fd;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk)) {
+		pr_perror("cannot make a socket pair for a namespace's helper");
+		return -errno;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(sk[0]);
+		new_ns_helper(sk[1], cflag);
+	}
+	close(sk[1]);
+	err = pid < 0 ? errno : 0;
+	if (!err && read(sk[0], &c, 1) == 1) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid,
+			 cflag == CLONE_NEWNET ? "net" : "mnt");
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		err = fd < 0 ? errno : 0;
+	} else if (!err) {
+		err = EIO;
+	}
+	close(sk[0]);
+	if (pid > 0)
+		waitpid(pid, NULL, 0);
+	if (fd < 0)
+		pr_err("cannot make a namespace %#x in the tree's user namespace: %s", cflag,
+		       strerror(err));
+	return fd < 0 ? -err : fd;
+}
+
 void userns_restore_close(void)
 {
 	if (user_fd >= 0)

@@ -31,6 +31,8 @@
 #  - inet sockets whose entries make no sense are refused (inet.sh);
 #  - a net namespace given from outside, left empty, with a link refused,
 #    and CRIU 4.2 and stasis restoring each other's (netns.sh);
+#  - a tree in two net namespaces, a socket made in one held from the
+#    other, a veth pair between them, a tap (netns-sub.sh);
 #  - a TCP connection to a peer outside the tree survives a dump and
 #    restore, a dump with -R and a failed dump (tcp-peer.sh);
 #  - real servers (python3's http.server, Debian's redis-server, PostgreSQL,
@@ -535,6 +537,7 @@ bash tests/restore/mntns-root.sh
 bash tests/restore/sockets.sh
 bash tests/restore/inet.sh
 bash tests/restore/netns.sh
+bash tests/restore/netns-sub.sh
 bash tests/restore/tcp-peer.sh
 bash tests/restore/servers.sh
 bash tests/restore/shell-job.sh
