@@ -47,10 +47,48 @@ static ssize_t read_proc(const char *path, char *buf, size_t size)
 	return r;
 }
 
+/*
+ * The last pid of @pid's NSpid line, its pid in its own namespace; *@nested
+ * says whether that namespace is below ours.  0 if unknown.
+ */
+static pid_t inner_pid(pid_t pid, bool *nested)
+{
+	char path[64], buf[4096], *line, *tok, *save = NULL;
+	pid_t last = 0;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_proc(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	line = strstr(buf, "\nNSpid:");
+	if (!line || !strtok_r(line + 1, " \t\n", &save))
+		return 0;
+	/* The tokens after "NSpid:", up to the end of its line. */
+	while ((tok = strtok_r(NULL, " \t", &save))) {
+		char *nl = strchr(tok, '\n');
+
+		last = (pid_t)atoi(tok);
+		n++;
+		if (nl)
+			break;
+	}
+	*nested = n > 1;
+	return last;
+}
+
+/*
+ * Worth a keeper: much memory, and in our pid namespace.  A task in one
+ * below dies with its init, which waits for every task there, the keeper
+ * too, and a keeper we trace is not its to reap until we have.
+ */
 static bool task_is_big(pid_t pid)
 {
 	unsigned long size, resident;
 	char path[64], buf[256];
+	bool nested = true;
+
+	if (!inner_pid(pid, &nested) || nested)
+		return false;
 
 	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
 	if (read_proc(path, buf, sizeof(buf)) <= 0 ||
@@ -59,30 +97,10 @@ static bool task_is_big(pid_t pid)
 	return resident >= KEEPER_MIN_PAGES;
 }
 
-/* The last pid of @pid's NSpid line: its pid in its own namespace. */
-static pid_t inner_pid(pid_t pid)
-{
-	char path[64], buf[4096], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	if (read_proc(path, buf, sizeof(buf)) <= 0)
-		return 0;
-	p = strstr(buf, "\nNSpid:");
-	if (!p)
-		return 0;
-	p = strchr(p + 1, '\n');
-	if (!p)
-		return 0;
-	while (p[-1] == ' ' || p[-1] == '\t')
-		p--;
-	while (p[-1] >= '0' && p[-1] <= '9')
-		p--;
-	return (pid_t)atoi(p);
-}
-
 /*
- * The clone() in the task returned @vpid, its pid as the task sees it;
- * find it among the thread's children as we see them.
+ * The clone() in the task returned @vpid: a task in our pid namespace
+ * (task_is_big), so the same pid here; found among the thread's children,
+ * to be sure it is the keeper.
  */
 static pid_t find_child(pid_t tid, pid_t vpid)
 {
@@ -93,10 +111,8 @@ static pid_t find_child(pid_t tid, pid_t vpid)
 	if (read_proc(path, buf, sizeof(buf)) <= 0)
 		return 0;
 	for (s = strtok_r(buf, " \n", &save); s && !found; s = strtok_r(NULL, " \n", &save)) {
-		pid_t c = (pid_t)atoi(s);
-
-		if (c == vpid || inner_pid(c) == vpid)
-			found = c;
+		if ((pid_t)atoi(s) == vpid)
+			found = vpid;
 	}
 	return found;
 }
