@@ -21,7 +21,7 @@ mkdir -p bench/results
 median() { sort -n | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)] }'; }
 # field MODE SED-EXPRESSION: one value from that mode's report.
 field() { sed -n "$2" "$W/migrate-$1.out" 2>/dev/null; }
-declare -A down nowait total pre fin fdump rst pidw copy
+declare -A down nowait total pre fin fdump rst pidw
 fails=0
 for r in $(seq "$runs"); do
 	MIGRANT_MIB=1024 bash tests/pages/migrate.sh >"$W.run$r.txt" 2>&1
@@ -37,7 +37,6 @@ for r in $(seq "$runs"); do
 		fdump[$m]+="$(field $m 's/^final dump: .* pages, \([0-9]*\) ms/\1/p') "
 		fin[$m]+="$(field $m 's/^final dump: \([0-9]*\) pages.*/\1/p') "
 		rst[$m]+="$(field $m 's/^restore: \([0-9]*\) ms.*/\1/p') "
-		copy[$m]+="$(field $m 's/^restore: .*packed in \([0-9]*\) ms)/\1/p') "
 	done
 done
 med() { printf '%s\n' $1 | median; }
@@ -48,9 +47,9 @@ med() { printf '%s\n' $1 | median; }
 		echo "  $m restore:"
 		echo "    downtime (median): $(med "${down[$m]}") ms   (all: ${down[$m]% })"
 		echo "    without pid wait:  $(med "${nowait[$m]}") ms   (all: ${nowait[$m]% })"
-		echo "      the final dump (the freeze) $(med "${fdump[$m]}") ms, images packed" \
-			"$(med "${copy[$m]}") ms, pid wait $(med "${pidw[$m]}") ms," \
-			"the restore $(med "${rst[$m]}") ms"
+		echo "      the final dump until the pids are free (the freeze and the kill)" \
+			"$(med "${fdump[$m]}") ms, pid wait $(med "${pidw[$m]}") ms," \
+			"the restore (images sent first) $(med "${rst[$m]}") ms"
 		echo "    total (median):    $(med "${total[$m]}") ms"
 		echo "    pre-dumps:         ${pre[$m]% };  final dump pages: ${fin[$m]% }"
 	done

@@ -21,12 +21,23 @@ struct task {
 	unsigned long stub;		/* stub.c: in its vDSO, 0 if none */
 	int stub_mem;			/* its /proc/PID/mem, while stub is set */
 	struct compel_ctl *stub_owner;	/* the thread whose cure the stub holds */
+	pid_t keeper;			/* keeper.c: holds its memory while it dies, or 0 */
 };
 
 struct compel_tree {
 	struct task *tasks;
 	size_t nr, cap;
+	void (*on_pids_free)(void *arg);	/* compel_tree_on_pids_free() */
+	void *on_pids_free_arg;
 };
+
+/* The options every thread is seized with. */
+#define SEIZE_OPTIONS	(PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)
+
+/* keeper.c: before the kill, a process holding @t's memory if it is big. */
+void compel_keeper_spawn(struct compel_tree *tree, struct task *t);
+/* After it: the keepers killed, the caller told, their ends waited for. */
+void compel_keepers_release(struct compel_tree *tree);
 
 /* Where the task we work in is stopped, which decides how we give it back. */
 enum stop_kind {

@@ -22,8 +22,6 @@
 
 #include "internal.h"
 
-#define SEIZE_OPTIONS	(PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)
-
 size_t compel_tree_nr_tasks(const struct compel_tree *tree)
 {
 	return tree->nr;
@@ -416,8 +414,10 @@ static int kill_tree(struct compel_tree *tree)
 				if (!t->tids[k])
 					continue;
 				r = reap_killed(t->tids[k]);
-				if (r < 0)
+				if (r < 0) {
+					compel_keepers_release(tree);
 					return r;
+				}
 				if (r) {
 					t->tids[k] = 0;
 					left--;
@@ -427,6 +427,7 @@ static int kill_tree(struct compel_tree *tree)
 		if (left == before)
 			nanosleep(&tick, NULL);
 	}
+	compel_keepers_release(tree);
 	return 0;
 }
 
@@ -436,6 +437,9 @@ int compel_tree_release(struct compel_tree *tree, unsigned flags)
 
 	if (!tree)
 		return 0;
+	/* Made while the stubs still protect the remote calls that make them. */
+	for (size_t i = 0; i < tree->nr && (flags & COMPEL_RELEASE_KILL); i++)
+		compel_keeper_spawn(tree, &tree->tasks[i]);
 	for (size_t i = 0; i < tree->nr; i++)
 		compel_stub_remove(&tree->tasks[i]);
 	if (flags & COMPEL_RELEASE_KILL)

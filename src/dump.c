@@ -269,12 +269,28 @@ static int dump_images(struct dump_ctx *ctx)
 	return ret;
 }
 
+/*
+ * --status-fd of a dump that kills its tree (not --lazy-pages, whose byte
+ * says it serves): the tree is dead and its pids are free, while the
+ * memory of its big tasks may still be going (compel's keepers).  A
+ * migration within one host restores from here on.
+ */
+static void pids_free(void *arg)
+{
+	const struct opts *o = arg;
+
+	pr_info("the tree is dead, its pids free");
+	server_status_ready(o);
+}
+
 static void release_tree(struct dump_ctx *ctx, bool ok)
 {
 	bool kill = ok && !ctx->opts->leave_running && !ctx->pre_dump;
 
 	if (!ctx->tree)
 		return;
+	if (kill && !ctx->opts->lazy_pages && ctx->opts->status_fd >= 0)
+		compel_tree_on_pids_free(ctx->tree, pids_free, (void *)ctx->opts);
 	if (compel_tree_release(ctx->tree, kill ? COMPEL_RELEASE_KILL : 0))
 		pr_err("the tree could not be released cleanly");
 	ctx->tree = NULL;

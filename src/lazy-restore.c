@@ -190,6 +190,16 @@ static int lazy_task(struct rst_ctx *ctx, struct rst_task *t)
 	if (lazy_sk < 0)
 		return 0;
 	fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	/*
+	 * Inside a user namespace a full userfaultfd (kernel faults, fork
+	 * events) takes CAP_SYS_PTRACE of the initial one, or the sysctl.
+	 */
+	if (fd < 0 && errno == EPERM) {
+		pr_err("pid %d: not supported yet: restore --lazy-pages where userfaultfd is "
+		       "not permitted (a user namespace, or no CAP_SYS_PTRACE with "
+		       "vm.unprivileged_userfaultfd 0)", t->pid);
+		return -ENOTSUP;
+	}
 	if (fd < 0) {
 		pr_perror("pid %d: cannot make a userfaultfd", t->pid);
 		return -errno;

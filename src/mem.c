@@ -924,7 +924,8 @@ int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 	ret = mem_collect_vmas(ctx, t, &l);
 	if (!ret)
 		ret = pagemap_open(t->pid, &pagemap);
-	if (!ret && pagemap.guard)
+	/* A pre-dump writes no areas: it needs the guard regions no more than them. */
+	if (!ret && pagemap.guard && !ctx->pre_dump)
 		ret = collect_guards(t->pid, &pagemap, &l);
 	/* A pre-dump takes the pages only: the layout is the final dump's. */
 	if (!ret && !ctx->pre_dump)

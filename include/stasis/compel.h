@@ -96,6 +96,14 @@ enum {
  */
 int compel_tree_release(struct compel_tree *tree, unsigned flags);
 
+/*
+ * With COMPEL_RELEASE_KILL, a task holding much memory frees its pid
+ * before its memory (keeper.c): @fn(@arg) is called once every task of the
+ * tree is dead and reaped, its pids free, and compel_tree_release() then
+ * returns once the memory is freed too.
+ */
+void compel_tree_on_pids_free(struct compel_tree *tree, void (*fn)(void *), void *arg);
+
 /* --- remote work in one task --- */
 
 struct compel_ctl;

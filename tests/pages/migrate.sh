@@ -13,6 +13,8 @@
 #    --lazy-pages, its memory filled by a lazy-pages daemon from the pages
 #    the pre-dumps sent; the same checks, and the daemon ends with every
 #    page in.
+#  - each time the source's memory is freed after its pid (the final dump
+#    makes a keeper of it), and nothing of the source is left after.
 # The downtime it prints is for reading, not a limit: bench/migrate.sh runs
 # this with MIGRANT_MIB=1024 and reports it.  MIGRANT_MIB (default 256) and
 # MIGRANT_RATE (MB/s, default 50) size the program; MIGRATE_MODES (default
@@ -60,6 +62,15 @@ in_src "$B/tests/spawn" "$W/spawn-src.pid" -- "$B/tests/migrant" "${MIGRANT_MIB:
 wait_for "$W/result" '^ready' 60 || { fail "the program did not start"; exit 0; }
 MPID=$(awk '{ print $2 }' "$W/result")
 
+# gone_soon PID: no process PID within a second (its parent here reaps it).
+gone_soon() {
+	for _ in $(seq 100); do
+		[ -d "/proc/$1" ] || return 0
+		sleep 0.01
+	done
+	return 1
+}
+
 # migrate MODE FROM TO ADDR: the tree moves from namespace FROM to TO (ADDR:
 # TO's address), with --lazy when MODE is lazy.  The migration runs under
 # spawn: the restored tree is orphaned there, and spawn, a subreaper, reaps
@@ -70,7 +81,7 @@ migrate() {
 	[ "$mode" = lazy ] && opt=--lazy
 	"$B/tests/spawn" "$W/spawn-$mode.pid" -- /bin/bash -c \
 		"exec nsenter --net=/run/netns/$from scripts/migrate.sh -t $MPID --src $W/$mode-src \
-		--dst $W/$mode-dst --address $addr --port 27113 $opt \
+		--dst $W/$mode-dst --address $addr --port 27113 $opt ${MIGRATE_VERBOSITY:--v4} \
 		--remote 'nsenter --net=/run/netns/$to' >$out 2>&1" &
 	if ! wait_for "$out" '^total' 120; then
 		fail "$mode: the migration failed: $(grep -m1 migrate: "$out")"
@@ -83,6 +94,13 @@ migrate() {
 	check "$mode: the later pre-dumps sent only what changed (${least:-?} of ${first:-?} pages)" \
 		test -n "$least" -a -n "$first" -a "${least:-0}" -lt "$((first / 2))"
 	check "$mode: it runs again with its pid ($MPID)" test -d "/proc/$MPID"
+	# Its memory outlived its pid, held by a keeper the final dump made;
+	# the dump ended only once that was gone too.
+	keeper=$(sed -n 's/.*: keeper \([0-9]*\) holds its memory.*/\1/p' "$W/$mode-src/final/dump.log")
+	check "$mode: the final dump freed the pid before the memory (keeper ${keeper:-none})" \
+		test -n "$keeper"
+	check "$mode: and nothing of the source is left once the dump ended" \
+		gone_soon "$keeper"
 	check "$mode: in $to's network namespace" \
 		test "$(stat -L -c %i "/proc/$MPID/ns/net" 2>/dev/null)" = "$(stat -L -c %i /run/netns/$to)"
 	rm -f "$W/result"
