@@ -56,7 +56,7 @@ static void on_stop_signal(int sig)
  * every task is cured and resumed as it was.  SIGPIPE is ignored: a
  * broken pipe is a write error, and fails the dump the same way.
  */
-static void catch_stop_signals(void)
+void dump_catch_stop_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESTART };
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
@@ -333,7 +333,7 @@ int cr_dump(const struct opts *given)
 		       "or in a pre-dump");
 		return -ENOTSUP;
 	}
-	catch_stop_signals();
+	dump_catch_stop_signals();
 	ctx.pre_dump = !strcmp(o->action, "pre-dump");
 	make_run_id(ctx.run_id, sizeof(ctx.run_id));
 	ret = imgdir_open(&dir, o->images_dir);

@@ -22,6 +22,7 @@
 
 #include "arch/x86/cpuinfo.h"
 #include "check.h"
+#include "dump.h"
 #include "lazy.h"
 #include "log.h"
 #include "opts.h"
@@ -163,6 +164,8 @@ int main(int argc, char **argv)
 		compel_set_log(compel_log_cb, NULL, LOG_DEBUG);
 		return cr_swrk(&o) ? 1 : 0;
 	}
+	if (!strcmp(o.action, "dump") || !strcmp(o.action, "pre-dump"))
+		dump_catch_stop_signals();
 	if (setup_log(&o))
 		return 1;
 	if (!strcmp(o.action, "service"))
