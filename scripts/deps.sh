@@ -14,7 +14,7 @@ set -eu
 # and openssl makes the certificates of tests/pages/tls.sh.
 PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
       clang libclang-rt-14-dev criu jq python3 nftables iproute2 iptables
-      redis-server redis-tools runc podman busybox-static libgnutls28-dev openssl"
+      redis-server redis-tools postgresql nginx-light memcached runc podman busybox-static libgnutls28-dev openssl"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

@@ -18,6 +18,8 @@
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
+#  - SysV segments of the host's removed while attached are refused at
+#    dump, and ones gone by the restore refused there (shm-host.sh);
 #  - cgroups come back, made again as --manage-cgroups says, or refused
 #    as it says; CRIU 4.2 restores them from stasis's images and the other
 #    way round (cgroup.sh);
@@ -522,6 +524,7 @@ else
 fi
 bash tests/restore/vdso.sh
 bash tests/restore/aio.sh
+bash tests/restore/shm-host.sh
 bash tests/restore/cgroup.sh
 bash tests/restore/inherit-fd.sh
 bash tests/restore/mntns-root.sh
