@@ -20,6 +20,14 @@ struct vma_list {
 	dev_t last_dev;
 	unsigned long last_ino;
 	uint32_t last_id;
+	/*
+	 * The last regular file as smaps names it (device numbers, inode)
+	 * and its id: the next area of the same inode needs no stat of the
+	 * file behind its map_files link (one per area of every library).
+	 */
+	unsigned int reg_maj, reg_min;
+	unsigned long reg_ino;		/* 0: none yet */
+	uint32_t reg_id;
 };
 
 /* Add a copy of @e to @l; 0 or -ENOMEM. */

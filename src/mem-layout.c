@@ -391,6 +391,18 @@ static int classify_sysv_vma(struct dump_task *t, VmaEntry *e, const struct stat
 	return 0;
 }
 
+/* A regular file's area (not shmem, not hugetlb): the next one of its inode takes its id. */
+static int remember_reg(struct vma_list *l, const struct smaps_vma *sv, const VmaEntry *e)
+{
+	if (e->status & VMA_AREA_MEMFD || hugetlb_vmflags(sv->vmflags) || !sv->ino)
+		return 0;
+	l->reg_maj = sv->maj;
+	l->reg_min = sv->min;
+	l->reg_ino = sv->ino;
+	l->reg_id = e->shmid;
+	return 0;
+}
+
 /*
  * A file-backed area: its file is looked at through map_files (which
  * reaches deleted and unreachable files too) and recorded in files.img;
@@ -427,6 +439,12 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 		break;
 	}
 	e->has_fdflags = true;
+	if (l->reg_ino && sv->ino == l->reg_ino && sv->maj == l->reg_maj && sv->min == l->reg_min &&
+	    !hugetlb_vmflags(sv->vmflags)) {
+		e->status |= shared ? VMA_FILE_SHARED : VMA_FILE_PRIVATE;
+		e->shmid = l->reg_id;
+		return 0;
+	}
 	if (stat(link, &st)) {
 		pr_perror("cannot stat the file mapped at %" PRIx64 " (%s)", e->start, sv->name);
 		return -errno;
@@ -453,7 +471,7 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 
 	if (l->last_id && l->last_dev == st.st_dev && l->last_ino == st.st_ino) {
 		e->shmid = l->last_id;
-		return 0;
+		return remember_reg(l, sv, e);
 	}
 	/*
 	 * Mapped files are recorded without open flags, as CRIU does: fdflags
@@ -469,7 +487,7 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 	l->last_dev = st.st_dev;
 	l->last_ino = st.st_ino;
 	e->shmid = l->last_id;
-	return 0;
+	return remember_reg(l, sv, e);
 }
 
 static int classify_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_list *l,
