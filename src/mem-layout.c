@@ -394,8 +394,16 @@ static int classify_sysv_vma(struct dump_task *t, VmaEntry *e, const struct stat
 /* A regular file's area (not shmem, not hugetlb): the next one of its inode takes its id. */
 static int remember_reg(struct vma_list *l, const struct smaps_vma *sv, const VmaEntry *e)
 {
-	if (e->status & VMA_AREA_MEMFD || hugetlb_vmflags(sv->vmflags) || !sv->ino)
+	char *name;
+
+	if (e->status & VMA_AREA_MEMFD || hugetlb_vmflags(sv->vmflags) || !sv->ino ||
+	    strstr(sv->name, " (deleted)"))
 		return 0;
+	name = strdup(sv->name);
+	if (!name)
+		return -ENOMEM;
+	free(l->reg_name);
+	l->reg_name = name;
 	l->reg_maj = sv->maj;
 	l->reg_min = sv->min;
 	l->reg_ino = sv->ino;
@@ -440,7 +448,7 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 	}
 	e->has_fdflags = true;
 	if (l->reg_ino && sv->ino == l->reg_ino && sv->maj == l->reg_maj && sv->min == l->reg_min &&
-	    !hugetlb_vmflags(sv->vmflags)) {
+	    !strcmp(sv->name, l->reg_name) && !hugetlb_vmflags(sv->vmflags)) {
 		e->status |= shared ? VMA_FILE_SHARED : VMA_FILE_PRIVATE;
 		e->shmid = l->reg_id;
 		return 0;
@@ -644,6 +652,9 @@ int mem_collect_vmas(struct dump_ctx *ctx, struct dump_task *t, struct vma_list 
 		close(r.fd);
 	free(r.buf);
 	free(sv);
+	free(l->reg_name);
+	l->reg_name = NULL;
+	l->reg_ino = 0;
 	return ret;
 }
 
