@@ -33,8 +33,11 @@
 #    and CRIU 4.2 and stasis restoring each other's (netns.sh);
 #  - a TCP connection to a peer outside the tree survives a dump and
 #    restore, a dump with -R and a failed dump (tcp-peer.sh);
-#  - real servers (python3's http.server, Debian's redis-server) keep their
-#    state and their clients' connections across a dump and restore (servers.sh).
+#  - real servers (python3's http.server, Debian's redis-server, PostgreSQL,
+#    nginx, memcached) keep their state and their clients' connections
+#    across a dump and restore (servers.sh);
+#  - a shell job moves to another terminal and takes its foreground, ^C
+#    there interrupting it (shell-job.sh).
 set -u
 cd "$(dirname "$0")/../.."
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
@@ -533,6 +536,7 @@ bash tests/restore/inet.sh
 bash tests/restore/netns.sh
 bash tests/restore/tcp-peer.sh
 bash tests/restore/servers.sh
+bash tests/restore/shell-job.sh
 bash tests/restore/pidns.sh
 bash tests/restore/container.sh
 exit 0
