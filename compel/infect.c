@@ -279,12 +279,16 @@ static long remote_try(struct compel_ctl *ctl, long nr, unsigned long a1, unsign
 /*
  * The parasite's memory as a memfd named "stasis-parasite" (the name read
  * from the stub's room), so that a killed dump's mapping is known by its
- * name.  0 and its address, or non-zero: then shared anonymous memory
- * will do (no stub, or exec memfds forbidden by vm.memfd_noexec).
+ * name.  The memfd is sized here, through /proc/PID/fd: a local truncate
+ * instead of a remote one (each remote call is two ptrace stops), and the
+ * same open file gives our view of it.  0, its address and *@lfd, or
+ * non-zero: then shared anonymous memory will do (no stub, or exec memfds
+ * forbidden by vm.memfd_noexec).
  */
-static int map_named(struct compel_ctl *ctl, long *addr)
+static int map_named(struct compel_ctl *ctl, long *addr, int *lfd)
 {
 	unsigned long name = compel_stub_name(ctl->task);
+	char path[64];
 	long fd, r;
 
 	if (!name)
@@ -294,21 +298,27 @@ static int map_named(struct compel_ctl *ctl, long *addr)
 		fd = remote_try(ctl, __NR_memfd_create, name, MFD_CLOEXEC, 0, 0, 0, 0);
 	if (fd < 0)
 		return fd;
-	r = remote_try(ctl, __NR_ftruncate, fd, ctl->map_len, 0, 0, 0, 0);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", ctl->task->pub.pid, fd);
+	*lfd = open(path, O_RDWR | O_CLOEXEC);
+	r = *lfd < 0 || ftruncate(*lfd, ctl->map_len) ? -errno : 0;
 	if (!r)
 		r = remote_try(ctl, __NR_mmap, 0, ctl->map_len, PROT_READ | PROT_WRITE | PROT_EXEC,
 			       MAP_SHARED, fd, 0);
 	if (remote_try(ctl, __NR_close, fd, 0, 0, 0, 0, 0) && r >= 0)
 		r = -EIO;
-	if (r < 0 && r > -4096)
+	if (r < 0 && r > -4096) {
+		if (*lfd >= 0)
+			close(*lfd);
+		*lfd = -1;
 		return r;
+	}
 	*addr = r;
 	return 0;
 }
 
 /*
  * The parasite's memory, mapped in the task by remote calls and here
- * through its map_files link.
+ * through the memfd, or the map_files link of shared anonymous memory.
  */
 static int map_parasite(struct compel_ctl *ctl)
 {
@@ -316,11 +326,11 @@ static int map_parasite(struct compel_ctl *ctl)
 	size_t area = ROUND_PAGE(sizeof(struct parasite_area));
 	char path[96];
 	long addr = 0;
-	int fd, ret;
+	int fd = -1, ret;
 
 	ctl->map_len = code + area + PARASITE_STACK_SIZE;
 	ret = unmap_leftovers(ctl);
-	if (!ret && map_named(ctl, &addr))
+	if (!ret && map_named(ctl, &addr, &fd))
 		ret = remote_ok(ctl, "mmap of the parasite", __NR_mmap, &addr, 0, ctl->map_len,
 				PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS, -1,
 				0);
@@ -329,7 +339,8 @@ static int map_parasite(struct compel_ctl *ctl)
 	ctl->remote_map = addr;
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", ctl->task->pub.pid,
 		 ctl->remote_map, ctl->remote_map + ctl->map_len);
-	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		cpr_err("cannot open %s: %m", path);
 		return -errno;

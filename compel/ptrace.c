@@ -30,6 +30,7 @@ int compel_wait_stop(pid_t tid, int *status)
 	struct timespec nap = { 0, 100 * 1000 * 1000 };
 	sigset_t chld, old;
 	struct timespec start, now;
+	bool slept = false;
 	int ret = 0;
 
 	sigemptyset(&chld);
@@ -48,7 +49,12 @@ int compel_wait_stop(pid_t tid, int *status)
 		}
 		if (r == tid && WIFSTOPPED(*status))
 			break;
-		if (r == tid || compel_thread_exiting(tid)) {
+		/*
+		 * Not stopped yet is the usual answer to the first look: the
+		 * task's state is read (a /proc read) only after a wake-up
+		 * that brought nothing.
+		 */
+		if (r == tid || (slept && compel_thread_exiting(tid))) {
 			/* Gone: the caller knows whether that matters. */
 			cpr_debug("tid %d: exited while seized (status 0x%x)", tid,
 				  r == tid ? *status : 0);
@@ -63,6 +69,7 @@ int compel_wait_stop(pid_t tid, int *status)
 			break;
 		}
 		sigtimedwait(&chld, NULL, &nap);
+		slept = true;
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;

@@ -39,6 +39,7 @@
 #include "page-server.h"
 #include "ns/ns.h"
 #include "parts.h"
+#include "proc.h"
 #include "pstree.h"
 #include "stats.pb-c.h"
 #include "tls.h"
@@ -369,6 +370,8 @@ int cr_dump(const struct opts *given)
 	ctx.stats.freezing_time = frozen - t0;
 	if (!ret)
 		ret = FAULT_AT("seize");
+	/* Frozen, the tree's namespaces hold still: each is read once. */
+	proc_ns_cache(!ret);
 	if (!ret)
 		ret = pstree_collect(&ctx) ?: FAULT_AT("collect");
 	/* As CRIU: the tree is frozen, its files not looked at yet. */
@@ -413,6 +416,7 @@ int cr_dump(const struct opts *given)
 		parts_dump_undo(&ctx);
 		pr_err("dump of tree %d failed", o->tree);
 	}
+	proc_ns_cache(false);
 	release_tree(&ctx, !ret);
 	track_close(&ctx, !ret);
 	if (ctx.parent_dirfd >= 0)

@@ -391,6 +391,26 @@ static int classify_sysv_vma(struct dump_task *t, VmaEntry *e, const struct stat
 	return 0;
 }
 
+/* A regular file's area (not shmem, not hugetlb): the next one of its inode takes its id. */
+static int remember_reg(struct vma_list *l, const struct smaps_vma *sv, const VmaEntry *e)
+{
+	char *name;
+
+	if (e->status & VMA_AREA_MEMFD || hugetlb_vmflags(sv->vmflags) || !sv->ino ||
+	    strstr(sv->name, " (deleted)"))
+		return 0;
+	name = strdup(sv->name);
+	if (!name)
+		return -ENOMEM;
+	free(l->reg_name);
+	l->reg_name = name;
+	l->reg_maj = sv->maj;
+	l->reg_min = sv->min;
+	l->reg_ino = sv->ino;
+	l->reg_id = e->shmid;
+	return 0;
+}
+
 /*
  * A file-backed area: its file is looked at through map_files (which
  * reaches deleted and unreachable files too) and recorded in files.img;
@@ -427,6 +447,12 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 		break;
 	}
 	e->has_fdflags = true;
+	if (l->reg_ino && sv->ino == l->reg_ino && sv->maj == l->reg_maj && sv->min == l->reg_min &&
+	    !strcmp(sv->name, l->reg_name) && !hugetlb_vmflags(sv->vmflags)) {
+		e->status |= shared ? VMA_FILE_SHARED : VMA_FILE_PRIVATE;
+		e->shmid = l->reg_id;
+		return 0;
+	}
 	if (stat(link, &st)) {
 		pr_perror("cannot stat the file mapped at %" PRIx64 " (%s)", e->start, sv->name);
 		return -errno;
@@ -453,7 +479,7 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 
 	if (l->last_id && l->last_dev == st.st_dev && l->last_ino == st.st_ino) {
 		e->shmid = l->last_id;
-		return 0;
+		return remember_reg(l, sv, e);
 	}
 	/*
 	 * Mapped files are recorded without open flags, as CRIU does: fdflags
@@ -469,7 +495,7 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 	l->last_dev = st.st_dev;
 	l->last_ino = st.st_ino;
 	e->shmid = l->last_id;
-	return 0;
+	return remember_reg(l, sv, e);
 }
 
 static int classify_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_list *l,
@@ -626,6 +652,9 @@ int mem_collect_vmas(struct dump_ctx *ctx, struct dump_task *t, struct vma_list 
 		close(r.fd);
 	free(r.buf);
 	free(sv);
+	free(l->reg_name);
+	l->reg_name = NULL;
+	l->reg_ino = 0;
 	return ret;
 }
 

@@ -628,6 +628,90 @@ static int premap_task(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *
 	return ret ?: fill_areas(t, m, mp) ?: keep_from_children(ctx, t, pm);
 }
 
+/* Does any task of the tree come from @t's fork?  Helpers and zombies count. */
+static bool forks_children(const struct rst_ctx *ctx, const struct rst_task *t)
+{
+	for (size_t k = t->index + 1; k < ctx->nr_tasks; k++) {
+		if (ctx->tasks[k].parent == t)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A leaf (a task that forks nothing) stages nothing of its own: what no
+ * child will inherit gains nothing from being filled before the fork, so
+ * the restorer maps and fills it in place, as a task without staging;
+ * what it takes from its parent stays where the parent staged it (the
+ * leaf's copy of the parent's range, its pages shared with the parent),
+ * compared and written there, and the restorer moves it from there.
+ * That saves the leaf a staging range (a search of its maps), a move
+ * per piece and the unmap of the parent's range, which the restorer
+ * unmaps instead.  An area that only partly overlaps the parent's one
+ * it matches would need a range of its own: 1, and the leaf is staged as
+ * any task.
+ */
+static int premap_leaf(struct rst_ctx *ctx, struct rst_task *t, struct mem_rst *m,
+		       const struct mem_rst *mp)
+{
+	const struct premap *pp = mp->pm;
+	const struct premap_area *pa;
+	struct premap *pm;
+	uint32_t nr = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < t->mm->n_vmas; i++) {
+		const VmaEntry *v = t->mm->vmas[i];
+
+		if (!premap_vma_ok(ctx, v) || !(pa = parent_area(ctx, pp, v)))
+			continue;
+		if (v->start < pa->start || v->end > pa->end)
+			return 1;
+		nr++;
+	}
+	if (!nr)
+		return 0;
+	pm = calloc(1, sizeof(*pm));
+	if (!pm || !(pm->areas = calloc(nr, sizeof(*pm->areas)))) {
+		free(pm);
+		return -ENOMEM;
+	}
+	pm->base = pp->base;
+	pm->size = pp->size;
+	m->pm = pm;
+	for (size_t i = 0; !ret && i < t->mm->n_vmas; i++) {
+		const VmaEntry *v = t->mm->vmas[i];
+		struct premap_area *a;
+		uint64_t madv = vma_madv(v);
+
+		if (!premap_vma_ok(ctx, v) || !(pa = parent_area(ctx, pp, v)))
+			continue;
+		a = &pm->areas[pm->nr++];
+		*a = (struct premap_area){ .start = v->start, .end = v->end, .v = v,
+					   .at = pa->at + (v->start - pa->start),
+					   .in_start = v->start, .in_end = v->end };
+		/* The parent's area may be several mappings: each piece moves by itself. */
+		for (uint32_t k = 0; !ret && k < pa->nr_cuts; k++)
+			ret = add_cut(a, pa->cuts[k]);
+		pm->nr_moves += a->nr_cuts + 1;
+		if (!ret && (madv & MADV_THP) &&
+		    madvise((void *)a->at, a->end - a->start,
+			    madv & (1ull << MADV_HUGEPAGE) ? MADV_HUGEPAGE : MADV_NOHUGEPAGE)) {
+			pr_perror("pid %d: cannot madvise the area at %#" PRIx64, t->pid, a->start);
+			ret = -errno;
+		}
+	}
+	if (!ret)
+		pr_debug("pid %d: a leaf: %u areas left where its parent staged them", t->pid, nr);
+	return ret ?: fill_areas(t, m, mp);
+}
+
+/* The parent's staging range is the leaf's own now: the restorer unmaps it. */
+static bool staged_in_parents(const struct mem_rst *m, const struct mem_rst *mp)
+{
+	return m && m->pm && mp && mp->pm && m->pm->base == mp->pm->base;
+}
+
 /*
  * THP off for the whole mm (PR_SET_THP_DISABLE) before anything is
  * filled, so that the fill makes no huge page the task never had; a
@@ -653,10 +737,17 @@ int mem_premap(struct rst_ctx *ctx, struct rst_task *t)
 	const struct mem_rst *mp = t->parent ? t->parent->mem_priv : NULL;
 	int ret = 0;
 
-	if (m && t->mm && !t->zombie)
-		ret = restore_thp_disabled(t) ?: premap_task(ctx, t, m, mp);
+	if (m && t->mm && !t->zombie) {
+		bool leaf = !forks_children(ctx, t);
+
+		ret = restore_thp_disabled(t);
+		if (!ret && leaf)
+			ret = mp && mp->pm ? premap_leaf(ctx, t, m, mp) : 0;
+		if (ret == 1 || (!ret && !leaf))
+			ret = premap_task(ctx, t, m, mp);
+	}
 	/* What the parent staged and this task did not take is not its own. */
-	if (mp && mp->pm)
+	if (mp && mp->pm && !staged_in_parents(m, mp))
 		munmap((void *)mp->pm->base, mp->pm->size);
 	return ret;
 }

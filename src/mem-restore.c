@@ -802,6 +802,7 @@ static int mem_part_prepare(struct rst_ctx *ctx)
 {
 	int ret = 0;
 
+	vdso_restore_prepare();
 	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
 		if (!ctx->tasks[i].zombie)
 			ret = mem_restore_open_files(ctx, &ctx->tasks[i]);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -255,4 +256,77 @@ ssize_t proc_read_small(pid_t pid, const char *name, char *buf, size_t size)
 	close(fd);
 	buf[len] = '\0';
 	return len;
+}
+
+/*
+ * The namespaces of the tree's tasks, read once per dump: a frozen task
+ * cannot change them, and each part of the dump (the checks, the ids, the
+ * files' mount namespace) asked again: 22 stats per task.  Only between
+ * proc_ns_cache(true) and proc_ns_cache(false), and never for stasis
+ * itself, which may move.
+ */
+#define NS_CACHE_SIZE	2048	/* a power of two */
+
+static const char *const ns_cache_names[] = {
+	"pid", "net", "ipc", "uts", "time", "mnt", "user", "cgroup",
+	"time_for_children", "pid_for_children",
+};
+#define NS_CACHE_NAMES	(sizeof(ns_cache_names) / sizeof(ns_cache_names[0]))
+
+static struct ns_cache_entry {
+	pid_t pid;		/* 0: free */
+	uint8_t kind;
+	int err;		/* the stat's -errno, or 0 */
+	ino_t ino;
+} *ns_cache;
+static pid_t ns_cache_self;
+
+void proc_ns_cache(bool on)
+{
+	free(ns_cache);
+	ns_cache = on ? calloc(NS_CACHE_SIZE, sizeof(*ns_cache)) : NULL;
+	ns_cache_self = getpid();
+}
+
+static int ns_stat(pid_t pid, const char *name, ino_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, name);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
+	if (stat(path, &st))
+		return -errno;
+	*ino = st.st_ino;
+	return 0;
+}
+
+int proc_ns_ino(pid_t pid, const char *name, ino_t *ino)
+{
+	struct ns_cache_entry *e = NULL;
+	size_t kind, h;
+
+	for (kind = 0; kind < NS_CACHE_NAMES; kind++)
+		if (!strcmp(ns_cache_names[kind], name))
+			break;
+	if (!ns_cache || kind == NS_CACHE_NAMES || pid <= 0 || pid == ns_cache_self)
+		return ns_stat(pid, name, ino);
+	h = ((size_t)pid * NS_CACHE_NAMES + kind) * 2654435761u;
+	for (size_t i = 0; i < NS_CACHE_SIZE; i++) {
+		e = &ns_cache[(h + i) & (NS_CACHE_SIZE - 1)];
+		if (!e->pid || (e->pid == pid && e->kind == kind))
+			break;
+		e = NULL;
+	}
+	if (!e)
+		return ns_stat(pid, name, ino);
+	if (!e->pid) {
+		e->err = ns_stat(pid, name, &e->ino);
+		e->pid = pid;
+		e->kind = kind;
+	}
+	*ino = e->ino;
+	return e->err;
 }

@@ -60,4 +60,11 @@ int proc_sys_write(const char *name, const char *val);
 int proc_read_task_misc(pid_t pid, uint32_t *personality, uint32_t *loginuid,
 			int32_t *oom_score_adj);
 
+/*
+ * The inode of /proc/@pid/ns/@name, pid 0 for stasis's own (0, or -errno); from a
+ * cache between proc_ns_cache(true) and (false): while the tree is frozen.
+ */
+int proc_ns_ino(pid_t pid, const char *name, ino_t *ino);
+void proc_ns_cache(bool on);
+
 #endif

@@ -38,18 +38,16 @@ struct ns_ids {
 
 static uint32_t ns_id(struct ns_ids *ids, pid_t pid, const char *ns)
 {
-	char path[64];
-	struct stat st;
+	ino_t ino;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns);
-	if (stat(path, &st))
+	if (proc_ns_ino(pid, ns, &ino))
 		return 0;
 	for (int i = 0; i < ids->nr; i++)
-		if (ids->ino[i] == st.st_ino)
+		if (ids->ino[i] == ino)
 			return i + 1;
 	if (ids->nr == 64)
 		return 0;
-	ids->ino[ids->nr++] = st.st_ino;
+	ids->ino[ids->nr++] = ino;
 	return ids->nr;
 }
 

@@ -82,7 +82,33 @@ static bool is_piece(const char *line)
 	return strstr(line, "[vvar]") || strstr(line, "[vvar_vclock]") || strstr(line, "[vdso]");
 }
 
+/*
+ * Read in the controller before the fork (vdso_restore_prepare()): every
+ * task is a fork of it and finds the pieces where it left them, so each
+ * need not read its maps for them again.
+ */
+static struct vdso_here here_known;
+static bool here_valid;
+
+static int read_here(struct vdso_here *h);
+
 static int find_here(struct vdso_here *h)
+{
+	if (here_valid) {
+		*h = here_known;
+		return 0;
+	}
+	return read_here(h);
+}
+
+void vdso_restore_prepare(void)
+{
+	here_valid = false;
+	/* A failure here is found again, and told, by each task's own reading. */
+	here_valid = !read_here(&here_known);
+}
+
+static int read_here(struct vdso_here *h)
 {
 	FILE *f = rst_fopen_self("maps");
 	char line[512];

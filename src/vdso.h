@@ -73,6 +73,8 @@ int vdso_note_pages(struct vdso_rst **v, uint64_t addr, uint64_t len, uint64_t o
  * where each goes.  *@v is allocated if the pagemap named no vDSO pages.
  */
 int vdso_restore_plan(struct rst_task *t, int pages_fd, struct vdso_rst **v);
+/* In the controller before the fork: where this kernel's vDSO pieces are, for every task. */
+void vdso_restore_prepare(void);
 
 /* The image's vDSO area comes back as memory of its own (the proxy). */
 bool vdso_restore_proxied(const struct vdso_rst *v);

@@ -22,6 +22,7 @@
 #include "fdinfo.pb-c.h"
 #include "log.h"
 #include "ns/ns.h"
+#include "proc.h"
 
 int files_grow(void *arr, size_t *cap, size_t nr, size_t size)
 {
@@ -248,12 +249,11 @@ bool files_in_my_mntns(pid_t pid)
 {
 	static ino_t mine;
 	struct stat st;
-	char path[64];
+	ino_t its;
 
 	if (!mine && !stat("/proc/self/ns/mnt", &st))
 		mine = st.st_ino;
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	return stat(path, &st) || st.st_ino == mine;
+	return proc_ns_ino(pid, "mnt", &its) || its == mine;
 }
 
 /*
@@ -343,15 +343,16 @@ static int fetch_ns_root(pid_t pid, bool flat)
 /* The cache entry of task @pid's mount namespace (not stasis's), its root found; NULL. */
 static struct ns_root *ns_entry(pid_t pid)
 {
-	char path[64];
-	struct stat st;
-	int fd;
+	ino_t ino;
+	int fd, ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	if (stat(path, &st))
+	ret = proc_ns_ino(pid, "mnt", &ino);
+	if (ret) {
+		errno = -ret;
 		return NULL;
+	}
 	for (size_t i = 0; i < nr_ns_roots; i++)
-		if (ns_roots[i].ino == st.st_ino)
+		if (ns_roots[i].ino == ino)
 			return &ns_roots[i];
 	if (nr_ns_roots == sizeof(ns_roots) / sizeof(ns_roots[0])) {
 		errno = ENOSPC;
@@ -360,7 +361,7 @@ static struct ns_root *ns_entry(pid_t pid)
 	fd = fetch_ns_root(pid, false);
 	if (fd < 0)
 		return NULL;
-	ns_roots[nr_ns_roots] = (struct ns_root){ st.st_ino, fd, -1 };
+	ns_roots[nr_ns_roots] = (struct ns_root){ ino, fd, -1 };
 	return &ns_roots[nr_ns_roots++];
 }
 

@@ -25,6 +25,7 @@
 #include "inventory.pb-c.h"
 #include "log.h"
 #include "ns/ns.h"
+#include "proc.h"
 #include "pstree.h"
 #include "restore.h"
 
@@ -89,23 +90,16 @@ static const struct ns_operations *ns_ops(const char *kind)
 /* The inode of /proc/@pid/ns/@name (pid 0: stasis); 0 if the kernel has none. */
 static int ns_ino(pid_t pid, const char *name, ino_t *ino)
 {
-	char path[64];
-	struct stat st;
+	int ret = proc_ns_ino(pid, name, ino);
 
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, name);
-	else
-		snprintf(path, sizeof(path), "/proc/self/ns/%s", name);
-	if (stat(path, &st)) {
-		if (errno == ENOENT) {
-			*ino = 0;	/* a kernel without this namespace */
-			return 0;
-		}
-		pr_perror("cannot read %s", path);
-		return -errno;
+	if (ret == -ENOENT) {
+		*ino = 0;	/* a kernel without this namespace */
+		return 0;
 	}
-	*ino = st.st_ino;
-	return 0;
+	if (ret)
+		pr_err("cannot read the %s namespace of pid %d: %s", name, pid ? pid : getpid(),
+		       strerror(-ret));
+	return ret;
 }
 
 /*

@@ -31,6 +31,7 @@
 #include "dump-ctx.h"
 #include "log.h"
 #include "ns/ns.h"
+#include "proc.h"
 #include "rst-ctx.h"
 
 /* The innermost pids of one task or thread, from its status file. */
@@ -95,14 +96,9 @@ static int read_ns_pids(pid_t pid, pid_t tid, struct ns_pids *np)
 
 static ino_t pidns_ino(pid_t pid)
 {
-	char path[64];
-	struct stat st;
+	ino_t ino;
 
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/ns/pid");
-	return stat(path, &st) ? 0 : st.st_ino;
+	return proc_ns_ino(pid, "pid", &ino) ? 0 : ino;
 }
 
 /* --- dump --- */
