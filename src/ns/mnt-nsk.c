@@ -50,9 +50,11 @@ static int build_ns(struct rst_ctx *ctx, struct tree *t, unsigned int k)
 	struct mnt *r = t->ns[k].root;
 	int ret = 0;
 
-	if (unshare(CLONE_NEWNS)) {
+	ret = userns_unshare_mnt();
+	if (ret) {
+		errno = -ret;
 		pr_perror("mount namespace %u: cannot make it", t->ns[k].id);
-		return -errno;
+		return ret;
 	}
 	mnt_prop_in(t, k);
 	t->ns[k].nsfd = rst_open_self("ns/mnt", O_RDONLY);

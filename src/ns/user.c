@@ -427,6 +427,52 @@ void userns_restore_close(void)
 	user_fd = -1;
 }
 
+/*
+ * A mount namespace unshared by the controller would be owned by its user
+ * namespace: the tree's tasks could not enter it, nor join its mounts'
+ * peer groups.  A child that has entered the tree's user namespace (root
+ * there, with every capability) unshares it instead, from the namespace
+ * the controller is in (already the tree's, so nothing gets locked), and
+ * the controller joins it: it holds every capability in a namespace its
+ * own user namespace is an ancestor of.
+ */
+int userns_unshare_mnt(void)
+{
+	int sk[2], ret;
+	pid_t pid;
+	char c = 0;
+
+	if (user_fd < 0)
+		return unshare(CLONE_NEWNS) ? -errno : 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		close(sk[0]);
+		close(sk[1]);
+		return ret;
+	}
+	if (pid == 0) {
+		close(sk[0]);
+		if (setns(user_fd, CLONE_NEWUSER) || unshare(CLONE_NEWNS))
+			c = 1;
+		if (write(sk[1], &c, 1) != 1)
+			_exit(1);
+		/* Held until the controller has joined it. */
+		read(sk[1], &c, 1);
+		_exit(c);
+	}
+	close(sk[1]);
+	ret = read(sk[0], &c, 1) == 1 && !c ? 0 : -EPERM;
+	if (ret)
+		pr_err("a child in the tree's user namespace could not make a mount namespace");
+	ret = ret ?: join(pid, "mnt", CLONE_NEWNS);
+	close(sk[0]);
+	waitpid(pid, NULL, 0);
+	return ret;
+}
+
 long userns_clone_root(struct clone_args *ca)
 {
 	int sk[2], status;
