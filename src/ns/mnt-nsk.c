@@ -31,7 +31,7 @@ int mnt_premake(struct rst_ctx *ctx, struct tree *t)
 	for (size_t i = 0; i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 
-		if (!m->ns || m->src || m->e->ext_key)
+		if (!m->ns || m->src || m->e->ext_key || m->ext_src)
 			continue;
 		m->pre = mnt_make_new(ctx, m);
 		if (m->pre < 0)
