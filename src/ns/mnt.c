@@ -830,12 +830,42 @@ int mnt_attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 	return mnt_open_sources(t, m);
 }
 
+/*
+ * A clone of @dir alone.  In a tree with a user namespace, the copy of
+ * stasis's namespace made there has every mount locked: a mount below
+ * @dir forbids a clone without it (EINVAL), so that one is made in
+ * stasis's own namespace.
+ */
+static int clone_root(const char *dir)
+{
+	int fd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC), here, err;
+
+	if (fd >= 0 || errno != EINVAL || !ns_restore_has(CLONE_NEWUSER))
+		return fd;
+	here = rst_open_self("ns/mnt", O_RDONLY);
+	if (here < 0)
+		return -1;
+	err = ns_host_enter();
+	fd = err ? -1 : open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	err = err ? -err : errno;
+	if (setns(here, CLONE_NEWNS)) {
+		pr_perror("cannot return to the tree's mount namespace");
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		err = errno;
+	}
+	close(here);
+	errno = err;
+	return fd;
+}
+
 /* The root mount: a bind of @dir, on @dir itself, to pivot into. */
 static int make_root(struct tree *t, const char *dir)
 {
 	struct mnt *r = t->root;
 
-	r->fd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	r->fd = clone_root(dir);
 	if (r->fd < 0 || move_mount(r->fd, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH)) {
 		pr_perror("cannot bind the root %s for mount %u", dir, r->e->mnt_id);
 		return -errno;
