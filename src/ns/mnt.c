@@ -160,6 +160,48 @@ static void covered_first(struct tree *t)
 	}
 }
 
+/* Does a mount of @t before @i of its superblock hold the root of mount @i? */
+static bool source_before(const struct tree *t, size_t i)
+{
+	const MntEntry *e = t->m[i].e;
+
+	for (size_t j = 0; j < i; j++)
+		if (t->m[j].e->root_dev == e->root_dev && mnt_under(t->m[j].e->root, e->root))
+			return true;
+	return false;
+}
+
+/*
+ * CRIU's images list a namespace's mounts the last made first: a bind may
+ * come before the mount of its superblock it was made from, on the same
+ * level.  That one goes first then (unless one of the two covers the
+ * other: covered_first() has put them in their order).
+ */
+static void sources_first(struct tree *t)
+{
+	for (size_t i = 1; i < t->n; i++) {
+		struct mnt *m = &t->m[i], tmp;
+
+		if (m->e->ext_key || source_before(t, i))
+			continue;
+		for (size_t k = i + 1; k < t->n; k++) {
+			struct mnt *s = &t->m[k];
+
+			if (s->ns != m->ns || s->depth != m->depth)
+				break;
+			if (s->e->ext_key || s->e->root_dev != m->e->root_dev ||
+			    !mnt_under(s->e->root, m->e->root) ||
+			    mnt_under(s->e->mountpoint, m->e->mountpoint) ||
+			    mnt_under(m->e->mountpoint, s->e->mountpoint))
+				continue;
+			tmp = *s;
+			memmove(&t->m[i + 1], &t->m[i], (k - i) * sizeof(*t->m));
+			t->m[i] = tmp;
+			break;
+		}
+	}
+}
+
 /* Each mount's depth below its namespace's root; the mounts sorted parents first. */
 static int order(struct tree *t)
 {
@@ -186,6 +228,7 @@ static int order(struct tree *t)
 	}
 	qsort(t->m, t->n, sizeof(*t->m), cmp_depth);
 	covered_first(t);
+	sources_first(t);
 	for (size_t i = 0; i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 
