@@ -438,9 +438,8 @@ void userns_restore_close(void)
  */
 int userns_unshare_mnt(void)
 {
-	int sk[2], ret;
+	int sk[2], ret, err = 0;
 	pid_t pid;
-	char c = 0;
 
 	if (user_fd < 0)
 		return unshare(CLONE_NEWNS) ? -errno : 0;
@@ -456,18 +455,20 @@ int userns_unshare_mnt(void)
 	if (pid == 0) {
 		close(sk[0]);
 		if (setns(user_fd, CLONE_NEWUSER) || unshare(CLONE_NEWNS))
-			c = 1;
-		if (write(sk[1], &c, 1) != 1)
+			err = errno;
+		if (write(sk[1], &err, sizeof(err)) != sizeof(err))
 			_exit(1);
-		/* Held until the controller has joined it. */
-		read(sk[1], &c, 1);
-		_exit(c);
+		/* Held until the controller has joined it (or given up). */
+		read(sk[1], &err, sizeof(err));
+		_exit(0);
 	}
 	close(sk[1]);
-	ret = read(sk[0], &c, 1) == 1 && !c ? 0 : -EPERM;
-	if (ret)
-		pr_err("a child in the tree's user namespace could not make a mount namespace");
-	ret = ret ?: join(pid, "mnt", CLONE_NEWNS);
+	if (read(sk[0], &err, sizeof(err)) != sizeof(err))
+		err = EIO;
+	if (err)
+		pr_err("a child in the tree's user namespace could not make a mount namespace: %s",
+		       strerror(err));
+	ret = err ? -err : join(pid, "mnt", CLONE_NEWNS);
 	close(sk[0]);
 	waitpid(pid, NULL, 0);
 	return ret;
