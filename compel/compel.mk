@@ -27,7 +27,7 @@ $(B)/parasite/parasite.bin: $(B)/parasite/head.o $(B)/parasite/parasite.o parasi
 		echo "parasite: relocations left in the blob" >&2; exit 1; fi
 	objcopy -O binary $(B)/parasite/parasite.elf $@
 
-COMPEL_SRC := compel/seize.c compel/infect.c compel/guard.c compel/stub.c compel/ptrace.c compel/regs-x86.c compel/log.c
+COMPEL_SRC := compel/seize.c compel/infect.c compel/guard.c compel/stub.c compel/ptrace.c compel/proc-stat.c compel/regs-x86.c compel/log.c
 COMPEL_OBJ := $(patsubst %.c,$(B)/obj/%.o,$(COMPEL_SRC)) $(B)/obj/compel/parasite-blob.o
 COMPEL_PIC := $(patsubst %.c,$(B)/pic/%.o,$(COMPEL_SRC)) $(B)/pic/compel/parasite-blob.o
 

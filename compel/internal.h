@@ -81,7 +81,14 @@ void compel_stub_leave(struct compel_ctl *ctl);
 unsigned long compel_stub_name(const struct task *t);
 void compel_stub_remove(struct task *t);
 
-/* seize.c: gone, a zombie, or dying: it will stop for us no more. */
+/* proc-stat.c */
+struct proc_stat {
+	char state;
+	pid_t ppid;
+	int exit_code;
+};
+int compel_read_stat(pid_t pid, struct proc_stat *st);
+/* Gone, a zombie, or dying: it will stop for us no more. */
 bool compel_thread_exiting(pid_t tid);
 
 /* ptrace.c */

@@ -34,45 +34,6 @@ const struct compel_task *compel_tree_task(const struct compel_tree *tree, size_
 	return i < tree->nr ? &tree->tasks[i].pub : NULL;
 }
 
-struct proc_stat {
-	char state;
-	pid_t ppid;
-	int exit_code;
-};
-
-/* The fields of /proc/PID/stat we need; the name may hold spaces and ')'. */
-static int read_stat(pid_t pid, struct proc_stat *st)
-{
-	char path[64], buf[1024], *p, *tok, *save = NULL;
-	int fd, field;
-	ssize_t r;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r <= 0)
-		return -ESRCH;
-	buf[r] = '\0';
-	p = strrchr(buf, ')');
-	if (!p)
-		return -EINVAL;
-	memset(st, 0, sizeof(*st));
-	/* Fields after the name: 3 is the state, 4 the parent, 52 the exit code. */
-	for (field = 3, tok = strtok_r(p + 1, " \n", &save); tok;
-	     field++, tok = strtok_r(NULL, " \n", &save)) {
-		if (field == 3)
-			st->state = tok[0];
-		else if (field == 4)
-			st->ppid = atoi(tok);
-		else if (field == 52)
-			st->exit_code = atoi(tok);
-	}
-	return field > 4 ? 0 : -EINVAL;
-}
-
 static int tracer_of(pid_t tid)
 {
 	char path[64], line[256];
@@ -88,14 +49,6 @@ static int tracer_of(pid_t tid)
 			break;
 	fclose(f);
 	return tracer;
-}
-
-/* A thread on its way out refuses ptrace with EPERM: tell that apart. */
-bool compel_thread_exiting(pid_t tid)
-{
-	struct proc_stat st;
-
-	return read_stat(tid, &st) || st.state == 'Z' || st.state == 'X';
 }
 
 /*
@@ -178,7 +131,7 @@ static int add_task(struct compel_tree *tree, pid_t pid)
 		tree->tasks = n;
 		tree->cap = cap;
 	}
-	ret = read_stat(pid, &st);
+	ret = compel_read_stat(pid, &st);
 	if (ret)
 		return ret;
 	t = &tree->tasks[tree->nr++];
@@ -304,7 +257,7 @@ static int task_vanished(struct compel_tree *tree, size_t i)
 	t->pub.threads = NULL;
 	t->pub.nr_threads = 0;
 	t->cap = 0;
-	if (!read_stat(t->pub.pid, &st) && st.state == 'Z') {
+	if (!compel_read_stat(t->pub.pid, &st) && st.state == 'Z') {
 		cpr_debug("pid %d became a zombie while seized", t->pub.pid);
 		t->pub.state = COMPEL_TASK_ZOMBIE;
 		t->pub.exit_code = st.exit_code;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -356,16 +357,33 @@ static int classify_socket_vma(struct dump_ctx *ctx, struct dump_task *t, VmaEnt
 /*
  * An attachment of a SysV shared memory segment (shmat): the segment and
  * its contents are the IPC namespace's (ns/ipc.c); the area names it by
- * its id, the inode of its file, as CRIU keeps it.  Only a tree's own IPC
- * namespace is dumped: a segment of stasis's own would not come back.
+ * its id, the inode of its file, as CRIU keeps it.  A tree without an IPC
+ * namespace of its own attaches the host's segments (PostgreSQL's lock
+ * segment is one): they are not the tree's to dump, but they outlive it,
+ * and the restore attaches the same id again where it still exists.  CRIU
+ * refuses these; a segment already removed (IPC_RMID) would go with the
+ * tree, so it is refused here too.
  */
 static int classify_sysv_vma(struct dump_task *t, VmaEntry *e, const struct stat *st)
 {
+	struct shmid_ds ds;
+	int id = (int)st->st_ino;
+
 	if (!ns_dump_has(CLONE_NEWIPC)) {
-		pr_err("unsupported: pid %d has SysV shared memory %lu attached at %" PRIx64
-		       ", in stasis's own IPC namespace (only a tree's own one is dumped)",
-		       t->pid, (unsigned long)st->st_ino, e->start);
-		return -ENOTSUP;
+		if (shmctl(id, IPC_STAT, &ds) < 0) {
+			pr_perror("pid %d: SysV shared memory %d attached at %" PRIx64
+				  " is not in stasis's IPC namespace", t->pid, id, e->start);
+			return -ENOTSUP;
+		}
+		if (ds.shm_perm.mode & SHM_DEST) {
+			pr_err("unsupported: pid %d has SysV shared memory %d attached at %" PRIx64
+			       ", removed (IPC_RMID) from the host's IPC namespace: it goes with"
+			       " the tree, and only a tree's own IPC namespace is dumped",
+			       t->pid, id, e->start);
+			return -ENOTSUP;
+		}
+		pr_info("pid %d: SysV shared memory %d at %" PRIx64 " is the host's: kept by its id",
+			t->pid, id, e->start);
 	}
 	e->status |= VMA_ANON_SHARED | VMA_AREA_SYSVIPC;
 	e->flags |= MAP_ANONYMOUS;

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include "mem-pagemap.h"
 #include "mem-restore.h"
 #include "mem-rst.h"
+#include "ns/ns.h"
 #include "parts.h"
 #include "mm.pb-c.h"
 #include "pagemap.pb-c.h"
@@ -404,6 +406,31 @@ static void plan_guard(struct mem_rst *m, const VmaEntry *v)
 }
 
 /*
+ * A segment of the host's IPC namespace, which the images do not hold
+ * (mem-layout.c): it must still be there, as large as the area needs,
+ * for the restore to attach it again.
+ */
+static int host_sysv_check(const struct rst_task *t, const VmaEntry *v)
+{
+	struct shmid_ds ds;
+	uint64_t need = v->pgoff + (v->end - v->start);
+
+	if (shmctl((int)v->shmid, IPC_STAT, &ds) < 0) {
+		pr_perror("pid %d: SysV shared memory %u (at %#" PRIx64 ") is the host's and not in"
+			  " the images: it must exist here to be attached again", t->pid,
+			  (unsigned)v->shmid, (uint64_t)v->start);
+		return -ENOENT;
+	}
+	if (((uint64_t)ds.shm_segsz + PAGE_SZ - 1) / PAGE_SZ * PAGE_SZ < need) {
+		pr_err("pid %d: SysV shared memory %u is %zu bytes here, its area at %#" PRIx64
+		       " needs %" PRIu64 ": another segment than the one dumped", t->pid,
+		       (unsigned)v->shmid, (size_t)ds.shm_segsz, (uint64_t)v->start, need);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
  * SysV shared memory (the segment itself is the IPC namespace's, made
  * with its id before the tree).  As CRIU: the area at offset 0 of the
  * segment attaches all of it, read-only if it was, executable if any part
@@ -413,8 +440,14 @@ static void plan_guard(struct mem_rst *m, const VmaEntry *v)
 static int plan_sysv(struct rst_task *t, struct mem_rst *m, const VmaEntry *v, struct rst_vma *r)
 {
 	struct rst_vma *att = NULL;
+	int ret;
 
 	r->fd = v->shmid;
+	if (!ns_restore_has(CLONE_NEWIPC)) {
+		ret = host_sysv_check(t, v);
+		if (ret)
+			return ret;
+	}
 	if (!v->pgoff) {
 		r->sysv = RST_SYSV_ATTACH;
 		r->shmflg = SHM_REMAP | (mapped_open_flags(v) == O_RDONLY ? SHM_RDONLY : 0);

@@ -76,6 +76,7 @@ struct tty_rst {
 	size_t nr_ptys, cap_ptys;
 	struct rst_ctty *cttys;
 	size_t nr_cttys, cap_cttys;
+	bool foreground;	/* a shell job's terminal handed to its group */
 };
 
 static int tty_load(struct rst_ctx *ctx, struct tty_rst *tr)
@@ -558,6 +559,32 @@ const FownEntry *tty_restore_fown(struct rst_ctx *ctx, const FileEntry *fe)
 	if (!ie || (ie->type == TTY_TYPE__PTY && ie->pty && pty_outside(tr, ie->pty->index)))
 		return NULL;
 	return fe->tty->fown;
+}
+
+/*
+ * Just before the tree runs: a shell job restored on our terminal gets its
+ * foreground, as a job the shell started would (keys like ^C and ^Z then
+ * signal it), when it is a process group of its own and stasis is the
+ * foreground job now; one in our group has it already.
+ */
+int tty_restore_arm(struct rst_ctx *ctx, struct rst_file *f)
+{
+	const struct rst_task *root = &ctx->tasks[0];
+	struct tty_rst *tr = tty_rst(ctx);
+	const TtyInfoEntry *ie = tr ? tty_info(tr, f->fe->tty->tty_info_id) : NULL;
+	bool ours = ie && ie->type == TTY_TYPE__PTY && ie->pty && pty_outside(tr, ie->pty->index);
+
+	if (!ours || tr->foreground || root->sid == root->pid || root->pgid != root->pid)
+		return 0;
+	tr->foreground = true;
+	if (tcgetpgrp(f->fd) != getpgrp())
+		return 0;
+	if (tcsetpgrp(f->fd, root->real)) {
+		pr_perror("cannot make the shell job %d the terminal's foreground", root->real);
+		return -errno;
+	}
+	pr_info("the shell job %d has the terminal's foreground", root->real);
+	return 0;
 }
 
 /* --- once every entry is open --- */

@@ -783,5 +783,6 @@ const struct fd_kind tty_fd_kind = {
 	.open = tty_restore_open,
 	.prepared = tty_restore_prepared,
 	.installed = tty_restore_installed,
+	.arm = tty_restore_arm,
 	.restore_cleanup = tty_restore_cleanup,
 };

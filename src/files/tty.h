@@ -63,6 +63,7 @@ int tty_inherit_key(struct rst_ctx *ctx, const FileEntry *fe, char *buf, size_t 
 const FownEntry *tty_restore_fown(struct rst_ctx *ctx, const FileEntry *fe);
 int tty_restore_prepared(struct rst_ctx *ctx);
 int tty_restore_installed(struct rst_ctx *ctx, struct rst_task *t);
+int tty_restore_arm(struct rst_ctx *ctx, struct rst_file *f);
 void tty_restore_cleanup(struct rst_ctx *ctx);
 
 #endif

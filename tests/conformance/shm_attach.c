@@ -15,6 +15,9 @@
  *   protections /proc/self/maps shows, the segments' attach counts as
  *   before (the kernel counts areas: S 5, T 2); R writes a byte into S at
  *   P, and C sees it at P and at P2 (the same pages).
+ *
+ * shm_host.c builds it with SHM_HOST: no IPC namespace of its own, the
+ * segments are the host's (T made with IPC_PRIVATE, no key to collide).
  */
 #include <errno.h>
 #include <sched.h>
@@ -105,10 +108,16 @@ static int setup(void)
 {
 	char *w;
 
+#ifdef SHM_HOST
+	key_t t_key = IPC_PRIVATE;
+#else
+	key_t t_key = 0x7a7a;
+
 	if (unshare(CLONE_NEWIPC))
 		return skip("unshare(CLONE_NEWIPC): %m"), -1;
+#endif
 	s_id = shmget(IPC_PRIVATE, S_SIZE, 0600 | IPC_CREAT);
-	t_id = shmget(0x7a7a, T_SIZE, 0600 | IPC_CREAT);
+	t_id = shmget(t_key, T_SIZE, 0600 | IPC_CREAT);
 	if (s_id < 0 || t_id < 0)
 		return fail("shmget: %m"), -1;
 	p = shmat(s_id, NULL, 0);
@@ -122,6 +131,11 @@ static int setup(void)
 	q = shmat(t_id, NULL, SHM_RDONLY);
 	if (q == (void *)-1 || mprotect(p, PG, PROT_READ))
 		return fail("shmat or mprotect: %m"), -1;
+#ifdef SHM_HOST
+	/* Removed while attached: they go with the tree (shm_host.sh). */
+	if (getenv("SHM_HOST_RMID") && (shmctl(s_id, IPC_RMID, NULL) || shmctl(t_id, IPC_RMID, NULL)))
+		return fail("shmctl(IPC_RMID): %m"), -1;
+#endif
 	return 0;
 }
 

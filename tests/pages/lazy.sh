@@ -105,6 +105,10 @@ ldump() {
 		grep -q "restore of tree .* finished\|Error" "$d/img/restore.log" 2>/dev/null && break
 		sleep 0.05
 	done
+	# The daemon ends once it has pushed every page; a program told to
+	# end before that leaves pages it never touched untransferred, and
+	# CRIU's daemon then counts fewer than all (seen on a loaded machine).
+	for _ in $(seq 300); do kill -0 "$lp" 2>/dev/null || break; sleep 0.1; done
 	kill -TERM "$pid" 2>/dev/null
 	wait "$rp"
 	wait "$lp"

@@ -9,30 +9,16 @@
 # kills and reaps whatever is left).
 set -u
 cd "$(dirname "$0")/../.."
-B=build/tests
 W=/tmp/stasis-restore-tests/aio
 rm -rf "$W"
 mkdir -p "$W"
-
-pass() { echo "PASS: restore $T: $*"; }
-fail() { echo "FAIL: restore $T: $*"; }
+ALTER=tests/restore/aio-alter.py
+. tests/restore/refused.sh
 
 # refused MODE PATTERN: the restore of images broken by MODE says PATTERN.
 refused() {
-	local mode=$1 pattern=$2 out said
-	T="refuses AIO rings: $mode"
-	out=$($B/runner --timeout 20 --workdir "$W/$mode" \
-		--alter "$PWD/tests/restore/aio-alter.py $mode" "$B/conformance/aio")
-	said=$(grep -m1 -o "Error: .*" "$W/$mode/restore.log" 2>/dev/null)
-	case $out in
-	FAIL:*"restore failed"*)
-		if grep -q -- "$pattern" <<<"$said"; then
-			pass "$said"
-		else
-			fail "the first error does not say '$pattern': $said"
-		fi ;;
-	*) fail "the restore did not fail: $out" ;;
-	esac
+	T="refuses AIO rings: $1"
+	refused_as aio "$@"
 }
 
 refused no-entry "the AIO ring at 0x[0-9a-f]* has no aios entry"

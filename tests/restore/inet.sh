@@ -9,30 +9,16 @@
 # runner then reports the test FAIL and kills and reaps whatever is left).
 set -u
 cd "$(dirname "$0")/../.."
-B=build/tests
 W=/tmp/stasis-restore-tests/inet
 rm -rf "$W"
 mkdir -p "$W"
-
-pass() { echo "PASS: restore $T: $*"; }
-fail() { echo "FAIL: restore $T: $*"; }
+ALTER=tests/restore/inet-alter.py
+. tests/restore/refused.sh
 
 # refused MODE PATTERN: the restore of images broken by MODE says PATTERN.
 refused() {
-	local mode=$1 pattern=$2 out said
-	T="refuses inet sockets: $mode"
-	out=$($B/runner --timeout 20 --workdir "$W/$mode" --dump-opts --skip-in-flight \
-		--alter "$PWD/tests/restore/inet-alter.py $mode" "$B/conformance/inet_sockets")
-	said=$(grep -m1 -o "Error: .*" "$W/$mode/restore.log" 2>/dev/null)
-	case $out in
-	FAIL:*"restore failed"*)
-		if grep -q -- "$pattern" <<<"$said"; then
-			pass "$said"
-		else
-			fail "the first error does not say '$pattern': $said"
-		fi ;;
-	*) fail "the restore did not fail: $out" ;;
-	esac
+	T="refuses inet sockets: $1"
+	refused_as inet_sockets "$@" --dump-opts --skip-in-flight
 }
 
 refused addr-len "an entry with addresses of the wrong length"

@@ -18,6 +18,8 @@
 #  - the vDSO: a layout other than this kernel's goes through the proxy,
 #    a malformed one is refused (vdso.sh);
 #  - AIO rings whose images do not add up are refused clearly (aio.sh);
+#  - SysV segments of the host's removed while attached are refused at
+#    dump, and ones gone by the restore refused there (shm-host.sh);
 #  - cgroups come back, made again as --manage-cgroups says, or refused
 #    as it says; CRIU 4.2 restores them from stasis's images and the other
 #    way round (cgroup.sh);
@@ -31,8 +33,11 @@
 #    and CRIU 4.2 and stasis restoring each other's (netns.sh);
 #  - a TCP connection to a peer outside the tree survives a dump and
 #    restore, a dump with -R and a failed dump (tcp-peer.sh);
-#  - real servers (python3's http.server, Debian's redis-server) keep their
-#    state and their clients' connections across a dump and restore (servers.sh).
+#  - real servers (python3's http.server, Debian's redis-server, PostgreSQL,
+#    nginx, memcached) keep their state and their clients' connections
+#    across a dump and restore (servers.sh);
+#  - a shell job moves to another terminal and takes its foreground, ^C
+#    there interrupting it (shell-job.sh).
 set -u
 cd "$(dirname "$0")/../.."
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
@@ -522,6 +527,7 @@ else
 fi
 bash tests/restore/vdso.sh
 bash tests/restore/aio.sh
+bash tests/restore/shm-host.sh
 bash tests/restore/cgroup.sh
 bash tests/restore/inherit-fd.sh
 bash tests/restore/mntns-root.sh
@@ -530,6 +536,7 @@ bash tests/restore/inet.sh
 bash tests/restore/netns.sh
 bash tests/restore/tcp-peer.sh
 bash tests/restore/servers.sh
+bash tests/restore/shell-job.sh
 bash tests/restore/pidns.sh
 bash tests/restore/container.sh
 exit 0

@@ -10,30 +10,16 @@
 # kills and reaps whatever is left).
 set -u
 cd "$(dirname "$0")/../.."
-B=build/tests
 W=/tmp/stasis-restore-tests/sockets
 rm -rf "$W"
 mkdir -p "$W"
-
-pass() { echo "PASS: restore $T: $*"; }
-fail() { echo "FAIL: restore $T: $*"; }
+ALTER=tests/restore/sockets-alter.py
+. tests/restore/refused.sh
 
 # refused PROGRAM MODE PATTERN: the restore of images broken by MODE says PATTERN.
 refused() {
-	local prog=$1 mode=$2 pattern=$3 out said
-	T="refuses sockets: $mode"
-	out=$($B/runner --timeout 20 --workdir "$W/$mode" \
-		--alter "$PWD/tests/restore/sockets-alter.py $mode" "$B/conformance/$prog")
-	said=$(grep -m1 -o "Error: .*" "$W/$mode/restore.log" 2>/dev/null)
-	case $out in
-	FAIL:*"restore failed"*)
-		if grep -q -- "$pattern" <<<"$said"; then
-			pass "$said"
-		else
-			fail "the first error does not say '$pattern': $said"
-		fi ;;
-	*) fail "the restore did not fail: $out" ;;
-	esac
+	T="refuses sockets: $2"
+	refused_as "$@"
 }
 
 refused packet_sockets ifindex "cannot bind it to the interface of index 99999"
