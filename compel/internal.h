@@ -85,8 +85,10 @@ void compel_stub_remove(struct task *t);
 struct proc_stat {
 	char state;
 	pid_t ppid;
+	unsigned long flags;	/* PF_* */
 	int exit_code;
 };
+#define PF_IO_WORKER	0x00000010	/* a kernel thread of io_uring's in the group */
 int compel_read_stat(pid_t pid, struct proc_stat *st);
 /* Gone, a zombie, or dying: it will stop for us no more. */
 bool compel_thread_exiting(pid_t tid);

@@ -1,6 +1,7 @@
 /*
  * proc-stat.c - what /proc/PID/stat says of a task: its state, its
- * parent and its exit code; and whether a thread is on its way out.
+ * parent, its flags and its exit code; and whether a thread is on its way
+ * out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,13 +32,15 @@ int compel_read_stat(pid_t pid, struct proc_stat *st)
 	if (!p)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	/* Fields after the name: 3 is the state, 4 the parent, 52 the exit code. */
+	/* Fields after the name: 3 is the state, 4 the parent, 9 the flags, 52 the exit code. */
 	for (field = 3, tok = strtok_r(p + 1, " \n", &save); tok;
 	     field++, tok = strtok_r(NULL, " \n", &save)) {
 		if (field == 3)
 			st->state = tok[0];
 		else if (field == 4)
 			st->ppid = atoi(tok);
+		else if (field == 9)
+			st->flags = strtoul(tok, NULL, 10);
 		else if (field == 52)
 			st->exit_code = atoi(tok);
 	}

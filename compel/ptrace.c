@@ -10,7 +10,15 @@
 #include "internal.h"
 
 /*
- * Wait for @tid to stop; a tracee that exits instead is -ESRCH.
+ * How long a thread may take to stop: one stuck in the kernel that long
+ * (io_uring's kernel threads never come back to user space) would hold
+ * the dump, and its tree frozen, for ever.  CRIU's default --timeout.
+ */
+#define STOP_TIMEOUT_MS	10000
+
+/*
+ * Wait for @tid to stop; a tracee that exits instead is -ESRCH, one that
+ * does not stop in STOP_TIMEOUT_MS -ETIMEDOUT.
  *
  * A killed thread group leader is not reported until its tracer has
  * reaped every other thread, which waiting on the leader alone never
@@ -21,11 +29,13 @@ int compel_wait_stop(pid_t tid, int *status)
 {
 	struct timespec nap = { 0, 100 * 1000 * 1000 };
 	sigset_t chld, old;
+	struct timespec start, now;
 	int ret = 0;
 
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, &old);
+	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
 
@@ -43,6 +53,13 @@ int compel_wait_stop(pid_t tid, int *status)
 			cpr_debug("tid %d: exited while seized (status 0x%x)", tid,
 				  r == tid ? *status : 0);
 			ret = -ESRCH;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
+		    STOP_TIMEOUT_MS) {
+			cpr_err("tid %d did not stop in %d s", tid, STOP_TIMEOUT_MS / 1000);
+			ret = -ETIMEDOUT;
 			break;
 		}
 		sigtimedwait(&chld, NULL, &nap);

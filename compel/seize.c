@@ -169,6 +169,41 @@ static int add_thread(struct task *t, pid_t tid)
 	return 0;
 }
 
+/*
+ * io_uring's kernel threads (iou-sqp, iou-wrk) are listed among a task's
+ * threads but never return to user space: they cannot stop for us nor
+ * run a remote call.  The task is refused, naming its ring if it is open.
+ */
+static int refuse_io_worker(pid_t pid, pid_t tid)
+{
+	char path[64], link[64];
+	struct dirent *de;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		char fdpath[320];
+		ssize_t n;
+
+		snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+		n = readlink(fdpath, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		if (!strcmp(link, "anon_inode:[io_uring]")) {
+			cpr_err("unsupported: pid %d fd %s is an io_uring (its kernel thread %d cannot be frozen)",
+				pid, de->d_name, tid);
+			closedir(d);
+			return -ENOTSUP;
+		}
+	}
+	if (d)
+		closedir(d);
+	cpr_err("unsupported: pid %d uses an io_uring (its kernel thread %d cannot be frozen)", pid, tid);
+	return -ENOTSUP;
+}
+
 /* Seize the threads of @t not seized yet; *@changed if any was. */
 static int seize_threads(struct task *t, bool *changed)
 {
@@ -191,8 +226,14 @@ static int seize_threads(struct task *t, bool *changed)
 		pid_t tid = atoi(de->d_name);
 		int stopped = 0;
 
+		struct proc_stat st;
+
 		if (tid <= 0 || has_thread(t, tid))
 			continue;
+		if (!compel_read_stat(tid, &st) && (st.flags & PF_IO_WORKER)) {
+			ret = refuse_io_worker(t->pub.pid, tid);
+			break;
+		}
 		ret = seize_thread(tid, &stopped);
 		if (ret == -ESRCH && tid != t->pub.pid) {
 			ret = 0;	/* a thread that just exited */

@@ -5,7 +5,8 @@
 #  - a failure injected at each step of the dump leaves them running,
 #    untouched, and the image directory unfinished;
 #  - the fixture programs dump to images equivalent to CRIU 4.2's;
-#  - open files of every supported kind are recorded as they are.
+#  - open files of every supported kind are recorded as they are;
+#  - an io_uring is refused, named, the program left running (uring.sh).
 set -u
 cd "$(dirname "$0")/../.."
 FIX=${FIXTURES:-$(cd .. && pwd)/shared/fixtures/criu-4.2}
@@ -106,5 +107,6 @@ bash tests/dump/tty.sh
 bash tests/dump/states.sh
 bash tests/dump/ext-unix.sh
 bash tests/dump/hostile.sh
+bash tests/dump/uring.sh
 bash tests/dump/chain.sh
 bash tests/dump/dedup.sh

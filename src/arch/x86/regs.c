@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 
 #include "log.h"
@@ -159,7 +160,19 @@ static void adjust_for_restart(UserX86RegsEntry *g, pid_t tid)
 		g->ip -= 2;	/* back onto the syscall instruction */
 		break;
 	case -ERESTART_RESTARTBLOCK:
-		/* Its restart block lives in the kernel and cannot travel. */
+		/*
+		 * Its restart block lives in the kernel and cannot travel.
+		 * poll() is made again with its own arguments: it may wait
+		 * its whole timeout again, later but never early, where an
+		 * EINTR kills programs that expect none (GNU tail -f).  The
+		 * others (nanosleep, futex) report EINTR as CRIU does:
+		 * nanosleep has written the time left for its caller.
+		 */
+		if (g->orig_ax == SYS_poll) {
+			g->ax = g->orig_ax;
+			g->ip -= 2;
+			break;
+		}
 		pr_info("tid %d will resume with its system call interrupted (EINTR)", tid);
 		g->ax = -EINTR;
 		break;
