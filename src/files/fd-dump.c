@@ -385,8 +385,13 @@ static int dump_file(struct dump_ctx *ctx, struct files_priv *priv, struct file_
 	}
 	*id = dump_next_file_id(ctx);
 	pr_debug("pid %d fd %d: %s, id %u", p->pid, p->fd, p->link, *id);
-	ret = (*kind)->dump(ctx, p, *id);
-	return ret ?: seen_add(priv, p, (*kind)->type, *id);
+	/*
+	 * Seen before it is dumped: a unix socket may be in flight in its
+	 * own queue (or in a queue of one in flight there), and the peek
+	 * that meets it again must find its id, not dump it twice.
+	 */
+	ret = seen_add(priv, p, (*kind)->type, *id);
+	return ret ?: (*kind)->dump(ctx, p, *id);
 }
 
 /*

@@ -13,6 +13,7 @@
  * flags.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,6 +25,7 @@
 #include "files/inet.h"
 #include "files/sockopts.h"
 #include "log.h"
+#include "proc.h"
 
 #ifndef IPV6_HDRINCL
 #define IPV6_HDRINCL	36
@@ -275,6 +277,49 @@ static int restore_socket(struct rst_ctx *ctx, int fd, const InetSkEntry *ie)
 	return ret;
 }
 
+/*
+ * A ping socket (SOCK_DGRAM of IPPROTO_ICMP or ICMPV6): the kernel makes
+ * one only for an effective or supplementary gid in the namespace's
+ * net.ipv4.ping_group_range, whatever the capabilities.  Stasis makes it
+ * as root of the init user namespace: in a tree's user namespace the range
+ * covers the tree's gids only.  So a refused one is made again with the
+ * first gid of the range as the effective one, for that call alone.
+ */
+static int ping_socket(const InetSkEntry *ie)
+{
+	unsigned int low, high;
+	char val[64];
+	gid_t egid = getegid();
+	int fd, err;
+
+	if (proc_sys_read("net/ipv4/ping_group_range", val, sizeof(val)) < 0 ||
+	    sscanf(val, "%u %u", &low, &high) != 2 || low > high) {
+		errno = EACCES;
+		return -1;
+	}
+	pr_info("inet socket %u: a ping socket, made as gid %u of the range %u-%u", ie->ino,
+		low, low, high);
+	if (setresgid(-1, low, -1))
+		return -1;
+	fd = socket(ie->family, ie->type | SOCK_CLOEXEC, ie->proto);
+	err = errno;
+	if (setresgid(-1, egid, -1)) {
+		pr_perror("inet socket %u: cannot take back the gid %u", ie->ino, egid);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	errno = err;
+	return fd;
+}
+
+static bool is_ping(const InetSkEntry *ie)
+{
+	return ie->type == SOCK_DGRAM &&
+	       ((ie->family == AF_INET && ie->proto == IPPROTO_ICMP) ||
+		(ie->family == AF_INET6 && ie->proto == IPPROTO_ICMPV6));
+}
+
 int inet_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 {
 	const InetSkEntry *ie = f->fe->isk;
@@ -284,6 +329,8 @@ int inet_restore_open(struct rst_ctx *ctx, struct rst_file *f)
 	if (ret)
 		return ret;
 	fd = socket(ie->family, ie->type | SOCK_CLOEXEC, ie->proto);
+	if (fd < 0 && errno == EACCES && is_ping(ie))
+		fd = ping_socket(ie);
 	if (fd < 0) {
 		pr_perror("inet socket %u: cannot make a socket of family %u type %u protocol %u",
 			  ie->ino, ie->family, ie->type, ie->proto);

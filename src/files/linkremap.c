@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "files/files.h"
@@ -37,6 +38,30 @@ static int reach(int root, const char *path, char *out, size_t size)
 	       -ENAMETOOLONG : 0;
 }
 
+/*
+ * The name @at for the inode open as @fd.  On a file system of the tree's
+ * user namespace the kernel refuses root of the host a new name there
+ * (EOVERFLOW: its ids are not mapped): made again as the file's owner,
+ * who is.  0, or -1 and errno.
+ */
+static int link_fd(int fd, const char *at)
+{
+	struct stat st;
+	int ret, err;
+
+	if (!linkat(fd, "", AT_FDCWD, at, AT_EMPTY_PATH))
+		return 0;
+	if (errno != EOVERFLOW || fstat(fd, &st))
+		return -1;
+	if (userns_fs_as(st.st_uid, st.st_gid))
+		return -1;
+	ret = linkat(fd, "", AT_FDCWD, at, AT_EMPTY_PATH);
+	err = errno;
+	userns_fs_as((uid_t)-1, 0);
+	errno = err;
+	return ret;
+}
+
 /* Give the inode open as @p->lfd the name link_remap.@lid near @p->link (from @root), into @name. */
 static int make_link(const struct file_parms *p, int root, uint32_t lid, char *name, size_t size)
 {
@@ -56,7 +81,7 @@ static int make_link(const struct file_parms *p, int root, uint32_t lid, char *n
 		ret = reach(root, name, at, sizeof(at));
 		if (ret)
 			return ret;
-		if (!linkat(p->lfd, "", AT_FDCWD, at, AT_EMPTY_PATH))
+		if (!link_fd(p->lfd, at))
 			return 0;
 		/* The directory may be gone too: try the one above. */
 		if (errno != ENOENT || slash == dir)

@@ -204,6 +204,62 @@ static int ptmx_open_index(const char *path, int index, int flags)
 	return ret ?: fd;
 }
 
+/*
+ * Masters made while the mounts were (tty_premake_pty()), each taken by
+ * pty_make() for its number; those never taken are closed at cleanup.
+ */
+static struct premade {
+	int index;
+	int master;
+} premade[16];
+static size_t nr_premade;
+
+int tty_premake_pty(int devpts, int index)
+{
+	uid_t uid = userns_host_uid(0);
+	gid_t gid = userns_host_gid(0);
+	bool as_root = (uid || gid) && uid != (uid_t)-1 && gid != (gid_t)-1;
+	char path[64];
+	int fd;
+
+	if (nr_premade == sizeof(premade) / sizeof(premade[0])) {
+		pr_err("unsupported: more than %zu ptys bound elsewhere", nr_premade);
+		return -ENOTSUP;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/ptmx", devpts);
+	/*
+	 * The slave belongs to whoever made the pair: made as root of the
+	 * tree's user namespace (the dump has no entry of a slave no task
+	 * holds, to give it back its owner), so that the tree may open it.
+	 */
+	if (as_root) {
+		fd = userns_fs_as(uid, gid);
+		if (fd)
+			return fd;
+	}
+	fd = ptmx_open_index(path, index, O_RDWR);
+	if (as_root)
+		userns_fs_as((uid_t)-1, 0);
+	if (fd < 0)
+		return fd;
+	premade[nr_premade++] = (struct premade){ index, fd };
+	return 0;
+}
+
+/* The master made for pty @index while the mounts were, now ours, or -1. */
+static int premade_take(int index)
+{
+	for (size_t i = 0; i < nr_premade; i++) {
+		int fd = premade[i].master;
+
+		if (premade[i].index != index)
+			continue;
+		premade[i] = premade[--nr_premade];
+		return fd;
+	}
+	return -1;
+}
+
 /* CRIU's words of c_cc hold the bytes of glibc's c_cc[] in memory order (tty.c). */
 static void termios_from(struct termios *t, const TermiosEntry *e)
 {
@@ -276,7 +332,15 @@ static int pty_make(struct rst_ctx *ctx, struct tty_rst *tr, int index, int flag
 	ret = files_grow(&tr->ptys, &tr->cap_ptys, tr->nr_ptys, sizeof(*tr->ptys));
 	if (ret)
 		return ret;
-	p.master = ptmx_open_index(pty_master_path(ctx, pty_master_file(ctx, index)), index, flags);
+	p.master = premade_take(index);
+	if (p.master >= 0 && fcntl(p.master, F_SETFL, flags)) {
+		pr_perror("pty %d: cannot set the flags of its master", index);
+		close(p.master);
+		return -EIO;
+	}
+	if (p.master < 0)
+		p.master = ptmx_open_index(pty_master_path(ctx, pty_master_file(ctx, index)),
+					   index, flags);
 	if (p.master < 0)
 		return p.master;
 	if (ioctl(p.master, TIOCSPTLCK, &unlock)) {
@@ -725,6 +789,8 @@ void tty_restore_cleanup(struct rst_ctx *ctx)
 	struct files_rst_priv *priv = ctx->files_priv;
 	struct tty_rst *tr = priv ? priv->tty_priv : NULL;
 
+	while (nr_premade)
+		close(premade[--nr_premade].master);
 	if (!tr)
 		return;
 	for (size_t i = 0; i < tr->nr_ptys; i++) {

@@ -2,7 +2,8 @@
  * tty.h - what the two halves of terminals share: which device is which
  * terminal, and how queued bytes go back into a pty.
  *
- * Only tty.c (dump) and tty-restore.c include it.
+ * Only tty.c (dump) and tty-restore.c include it, and the mounts'
+ * restore (ns/mnt.c) for tty_premake_pty().
  */
 #ifndef STASIS_FILES_TTY_H
 #define STASIS_FILES_TTY_H
@@ -65,5 +66,11 @@ int tty_restore_prepared(struct rst_ctx *ctx);
 int tty_restore_installed(struct rst_ctx *ctx, struct rst_task *t);
 int tty_restore_arm(struct rst_ctx *ctx, struct rst_file *f);
 void tty_restore_cleanup(struct rst_ctx *ctx);
+/*
+ * Pty @index made in the devpts mount open as @devpts before the files
+ * are (a bind of its slave needs it there), its master kept for the
+ * terminals' restore to take.  0 or -errno.
+ */
+int tty_premake_pty(int devpts, int index);
 
 #endif

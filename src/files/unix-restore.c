@@ -508,21 +508,33 @@ static int open_pair(struct rst_ctx *ctx, struct unix_rst *ur, struct rst_file *
 		return -errno;
 	}
 	ret = name_pair(ctx, ur, sv, u, pu);
-	ret = ret ?: send_queue(ur, u, sv[1], NULL, 0) ?: send_queue(ur, pu, sv[0], NULL, 0);
-	if (!ret)
-		ret = finish_socket(sv[0], u) ?: finish_socket(sv[1], pu);
-	if (!ret && pu->fown && pu->fown->signum && fcntl(sv[1], F_SETSIG, pu->fown->signum))
-		ret = -errno;
 	if (ret) {
 		close(sv[0]);
 		close(sv[1]);
 		return ret;
 	}
+	/*
+	 * Both ends are known before their queues are refilled: one may be
+	 * in flight there (a socket sent over itself, or over its peer).
+	 */
 	mine = rst_pool_add(ctx, sv[0]);
 	theirs = mine < 0 ? (close(sv[1]), mine) : rst_pool_add(ctx, sv[1]);
 	if (theirs < 0)
 		return theirs;
+	f->fd = mine;
 	pf->fd = theirs;
+	ret = send_queue(ur, u, theirs, NULL, 0) ?: send_queue(ur, pu, mine, NULL, 0);
+	if (!ret)
+		ret = finish_socket(mine, u) ?: finish_socket(theirs, pu);
+	if (!ret && pu->fown && pu->fown->signum && fcntl(theirs, F_SETSIG, pu->fown->signum))
+		ret = -errno;
+	if (ret) {
+		close(mine);
+		close(theirs);
+		f->fd = -1;
+		pf->fd = -1;
+		return ret;
+	}
 	return mine;
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -334,13 +335,6 @@ struct reach {
 	const MntEntry *e;	/* the tmpfs mount */
 };
 
-/*
- * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
- * below it (they hide files of its own) nor over it.  The process moves
- * into the tree's mount namespace and makes itself a private copy of it,
- * where it may take off what covers the mount without the tree seeing,
- * then goes back to stasis's with the copy.
- */
 /* /proc/self/@name, through @self (a /proc of stasis's pid namespace), or NULL. */
 static FILE *self_file(int self, const char *name)
 {
@@ -352,11 +346,6 @@ static FILE *self_file(int self, const char *name)
 	return f;
 }
 
-/*
- * In a private copy of the tree's mounts: take off the mount that @fd
- * (opened at the tmpfs's mount point, but not on it) landed in, which
- * covers the tmpfs there or above.  0, or -1.
- */
 /* The root and mount point (unescaped) of the mount @fd is on, from @self's mountinfo; 0, -1. */
 static int fd_mount(int self, int fd, char *root, char *mp)
 {
@@ -384,6 +373,11 @@ static int fd_mount(int self, int fd, char *root, char *mp)
 	return ret;
 }
 
+/*
+ * In a private copy of the tree's mounts: take off the mount that @fd
+ * (opened at the tmpfs's mount point, but not on it) landed in, which
+ * covers the tmpfs there or above.  0, or -1.
+ */
 static int uncover(int self, int fd, const MntEntry *e)
 {
 	char root[PATH_MAX], mp[PATH_MAX] = "";
@@ -432,36 +426,17 @@ static bool other_userns(pid_t pid)
 }
 
 /*
- * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
- * below it (they hide files of its own) nor over it.  The process moves
- * into the tree's mount namespace and makes itself a private copy of it,
- * where it may take off what covers the mount without the tree seeing,
- * then goes back to stasis's with the copy.
+ * In a private copy of the tree's mounts: a detached copy of tmpfs mount
+ * @r alone, what covers it (or a directory above it) taken off first.
+ * The copy's fd, or -1.
  */
-static int reach_mount(const void *arg)
+static int clone_mount(int self, const struct reach *r)
 {
-	const struct reach *r = arg;
 	const char *mp = r->e->mountpoint;
-	char path[64], root[PATH_MAX], dir[PATH_MAX];
+	char root[PATH_MAX], dir[PATH_MAX];
 	struct stat st;
-	int own, ns, self, fd = -1, copy;
-	bool priv;
+	int fd = -1, copy;
 
-	own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", r->pid);
-	ns = open(path, O_RDONLY | O_CLOEXEC);
-	/*
-	 * A private copy, where an unbindable mount may be cloned and a
-	 * covered one uncovered; in a tree with a user namespace of its own,
-	 * only to uncover (a copy made from outside it locks its mounts, and
-	 * a locked one cannot be cloned alone).
-	 */
-	priv = !other_userns(r->pid);
-	if (own < 0 || self < 0 || ns < 0 || setns(ns, CLONE_NEWNS) || (priv && make_private())) {
-		pr_perror("mount %u: cannot enter the tree's mounts", r->e->mnt_id);
-		return -1;
-	}
 	for (int i = 0; i < 64; i++) {
 		fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		/* A mount over a directory above it hides the path: take that one off. */
@@ -475,12 +450,6 @@ static int reach_mount(const void *arg)
 		if (!fstat(fd, &st) && KDEV(major(st.st_dev), minor(st.st_dev)) == r->e->root_dev &&
 		    !fd_mount(self, fd, root, dir) && !strcmp(root, r->e->root))
 			break;
-		if (!priv && make_private()) {
-			pr_perror("mount %u: cannot get a private copy of the tree's mounts",
-				  r->e->mnt_id);
-			return -1;
-		}
-		priv = true;
 		if (uncover(self, fd, r->e))
 			return -1;
 		close(fd);
@@ -492,6 +461,123 @@ static int reach_mount(const void *arg)
 	if (copy < 0)
 		pr_perror("mount %u: cannot copy %s", r->e->mnt_id, mp);
 	close(fd);
+	return copy;
+}
+
+/* The mount namespace of @pid, open; -1 with errno. */
+static int open_mntns(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+/* Enter mount namespace @ns and make a private copy of it; 0, or -1. */
+static int enter_private(int ns)
+{
+	int ret = ns < 0 || setns(ns, CLONE_NEWNS) || make_private() ? -1 : 0;
+
+	if (ns >= 0)
+		close(ns);
+	return ret;
+}
+
+static int send_one_fd(int sk, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 0;
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sk, &mh, 0) == 1 ? 0 : -1;
+}
+
+static int recv_one_fd(int sk)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))], b;
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
+	};
+	struct cmsghdr *c;
+	int fd = -1;
+
+	if (recvmsg(sk, &mh, MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * For a tree in a user namespace of its own: the private copy must belong
+ * to that namespace, since one made from outside it locks its mounts
+ * together (none taken off or cloned alone).  Nothing brings a process
+ * that entered it back to stasis's mount namespace, where tar runs: a
+ * child enters it, makes the copy and sends the detached mount back.
+ */
+static int reach_in_userns(const struct reach *r)
+{
+	int sk[2], self, ns, copy, status;
+	pid_t pid;
+
+	/* Seqpacket: the child's end closing ends our wait for the fd. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk)) {
+		pr_perror("mount %u: cannot make a socket pair", r->e->mnt_id);
+		return -1;
+	}
+	pid = fork();
+	if (!pid) {
+		close(sk[0]);
+		/* Opened first: from inside the user namespace /proc may refuse them. */
+		self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		ns = open_mntns(r->pid);
+		if (self < 0 || ns < 0 || userns_enter_as_root() || enter_private(ns)) {
+			pr_perror("mount %u: cannot enter the tree's mounts", r->e->mnt_id);
+			_exit(1);
+		}
+		copy = clone_mount(self, r);
+		_exit(copy < 0 || send_one_fd(sk[1], copy) ? 1 : 0);
+	}
+	close(sk[1]);
+	copy = pid < 0 ? -1 : recv_one_fd(sk[0]);
+	close(sk[0]);
+	if (pid < 0)
+		pr_perror("mount %u: cannot fork", r->e->mnt_id);
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	return copy;
+}
+
+/*
+ * In tar's process: a copy of tmpfs mount @arg alone, without the mounts
+ * below it (they hide files of its own) nor over it.  The process moves
+ * into a private copy of the tree's mount namespace, where it may take
+ * off what covers the mount and clone an unbindable one without the tree
+ * seeing, then goes back to stasis's with the copy.
+ */
+static int reach_mount(const void *arg)
+{
+	const struct reach *r = arg;
+	int own, self, copy;
+
+	if (other_userns(r->pid))
+		return reach_in_userns(r);
+	own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	self = open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (own < 0 || self < 0 || enter_private(open_mntns(r->pid))) {
+		pr_perror("mount %u: cannot enter the tree's mounts", r->e->mnt_id);
+		return -1;
+	}
+	copy = clone_mount(self, r);
 	/* The copy is an fd: tar runs from stasis's own files, not the tree's. */
 	if (copy >= 0 && setns(own, CLONE_NEWNS)) {
 		pr_perror("mount %u: cannot return to stasis's mount namespace", r->e->mnt_id);

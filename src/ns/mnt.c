@@ -39,6 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "files/tty.h"
 #include "log.h"
 #include "ns/mnt.h"
 #include "ns/ns.h"
@@ -490,14 +491,38 @@ static void tree_close(struct tree *t)
 static int make_deleted(struct mnt *m);
 
 /*
+ * A bind of a pty's slave (/dev/pts/N bound on /dev/console) from devpts
+ * mount @x: the slave is there only while its master is, so the pair is
+ * made now, its master kept for the terminals' restore.  0, or -ENOENT
+ * when @rel is no slave of a devpts.
+ */
+static int pty_slave(const struct mnt *x, const char *rel)
+{
+	char *end;
+	long index;
+
+	if (x->e->fstype != FSTYPE__DEVPTS || !*rel)
+		return -ENOENT;
+	index = strtol(rel, &end, 10);
+	if (*end || end == rel || index < 0 || index > MAX_PTY_INDEX)
+		return -ENOENT;
+	pr_info("mount %u: pty %ld made now for a bind of its slave", x->e->mnt_id, index);
+	return tty_premake_pty(x->fd, (int)index);
+}
+
+/*
  * A bind @m of @x in another namespace: cloned now, while @x is in the
  * namespace being made (a mount is cloned only there), and moved into
  * its own later as it is (m->pre).
  */
 static int clone_across(struct mnt *x, struct mnt *m, const char *rel)
 {
-	m->pre = open_tree(x->fd, *rel ? rel : "",
-			   OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (*rel ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH));
+	int flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+		    (*rel ? AT_SYMLINK_NOFOLLOW : AT_EMPTY_PATH);
+
+	m->pre = open_tree(x->fd, *rel ? rel : "", flags);
+	if (m->pre < 0 && errno == ENOENT && !pty_slave(x, rel))
+		m->pre = open_tree(x->fd, rel, flags);
 	if (m->pre < 0 && errno == ENOENT && m->e->deleted) {
 		m->pre = make_deleted(m);
 		return m->pre < 0 ? m->pre : 0;
@@ -527,6 +552,8 @@ int mnt_open_sources(struct tree *t, struct mnt *x)
 			continue;
 		}
 		m->srcfd = openat(x->fd, *rel ? rel : ".", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (m->srcfd < 0 && errno == ENOENT && !pty_slave(x, rel))
+			m->srcfd = openat(x->fd, rel, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (m->srcfd < 0 && errno == ENOENT && m->e->deleted)
 			continue;	/* made for the while of its bind (make_deleted) */
 		if (m->srcfd < 0) {
@@ -874,31 +901,31 @@ int mnt_attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 }
 
 /*
- * A clone of @dir alone.  In a tree with a user namespace, the copy of
- * stasis's namespace made there has every mount locked: a mount below
- * @dir forbids a clone without it (EINVAL), so that one is made in
- * stasis's own namespace.
+ * A clone of @dir alone, made in stasis's own mount namespace: in a copy
+ * of it that a user namespace of the tree's owns, each mount is locked to
+ * those below it, and none is cloned alone (EINVAL).  The clone's fd, or
+ * -1 with errno.
  */
-static int clone_root(const char *dir)
+static int clone_in_own(const char *dir)
 {
-	int fd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC), here, err;
+	int own = ns_own_open(CLONE_NEWNS), here = rst_open_self("ns/mnt", O_RDONLY);
+	int fd = -1, err = EINVAL;
 
-	if (fd >= 0 || errno != EINVAL || !ns_restore_has(CLONE_NEWUSER))
-		return fd;
-	here = rst_open_self("ns/mnt", O_RDONLY);
-	if (here < 0)
-		return -1;
-	err = ns_host_enter();
-	fd = err ? -1 : open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-	err = err ? -err : errno;
-	if (setns(here, CLONE_NEWNS)) {
-		pr_perror("cannot return to the tree's mount namespace");
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
+	if (own >= 0 && here >= 0 && !setns(own, CLONE_NEWNS)) {
+		fd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		err = errno;
+		if (setns(here, CLONE_NEWNS)) {
+			pr_perror("cannot return to the tree's new mount namespace");
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+			err = EIO;
+		}
 	}
-	close(here);
+	if (own >= 0)
+		close(own);
+	if (here >= 0)
+		close(here);
 	errno = err;
 	return fd;
 }
@@ -908,7 +935,9 @@ static int make_root(struct tree *t, const char *dir)
 {
 	struct mnt *r = t->root;
 
-	r->fd = clone_root(dir);
+	r->fd = open_tree(AT_FDCWD, dir, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (r->fd < 0 && errno == EINVAL)
+		r->fd = clone_in_own(dir);
 	if (r->fd < 0 || move_mount(r->fd, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH)) {
 		pr_perror("cannot bind the root %s for mount %u", dir, r->e->mnt_id);
 		return -errno;

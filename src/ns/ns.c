@@ -631,6 +631,21 @@ int ns_restore_open(const char *name, unsigned long cflag, uint32_t id, int flag
 	return fd < 0 ? -errno : fd;
 }
 
+int ns_own_open(unsigned long cflag)
+{
+	char path[64];
+	int fd;
+
+	for (size_t i = 0; i < NR_OPS; i++) {
+		if (ns_table[i]->cflag != (int)cflag || own_fds[i] < 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", own_fds[i]);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	return -ENOENT;
+}
+
 int ns_host_enter(void)
 {
 	for (size_t i = 0; i < NR_OPS; i++) {

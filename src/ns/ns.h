@@ -131,6 +131,8 @@ int ns_restore_leave(struct rst_ctx *ctx);
  * an fd or -errno.
  */
 int ns_restore_open(const char *name, unsigned long cflag, uint32_t id, int flags);
+/* While the tree's namespaces are made: stasis's own one of kind @cflag, a new fd, or -errno. */
+int ns_own_open(unsigned long cflag);
 /*
  * Once the tree exists: the controller into its mount namespace (the
  * root's), for the files it opens for the tree then (/proc/PID paths name
@@ -198,6 +200,8 @@ int userns_unshare_mnt(void);
  * and file system ids kept.
  */
 int userns_act_as_root(bool on);
+/* The controller's file system ids made @uid:@gid, capabilities kept; (uid_t)-1: root's again. */
+int userns_fs_as(uid_t uid, gid_t gid);
 /*
  * clone3(@ca) of the root from inside that user namespace, the
  * controller's child all the same: as clone3, 0 in the root, its pid in

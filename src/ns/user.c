@@ -557,6 +557,37 @@ int userns_act_as_root(bool on)
 	return 0;
 }
 
+/*
+ * The controller's file system ids made @uid:@gid (as the host sees them)
+ * for one call that creates a name, its capabilities kept: a file system
+ * mounted in the tree's user namespace takes a new name only from ids
+ * mapped there (EOVERFLOW else), root's of the host being none of them.
+ * (uid_t)-1 takes back root's.
+ */
+int userns_fs_as(uid_t uid, gid_t gid)
+{
+	static int secbits = -1, dumpable;
+	bool on = uid != (uid_t)-1;
+
+	if (on) {
+		secbits = prctl(PR_GET_SECUREBITS);
+		dumpable = prctl(PR_GET_DUMPABLE);
+		if (secbits < 0 || prctl(PR_SET_SECUREBITS, secbits | SECBIT_NO_SETUID_FIXUP)) {
+			pr_perror("cannot keep capabilities across a change of file system ids");
+			return -errno;
+		}
+	}
+	setfsuid(on ? uid : 0);
+	setfsgid(on ? gid : 0);
+	if (!on && secbits >= 0) {
+		prctl(PR_SET_SECUREBITS, secbits);
+		/* A change of fsuid made us undumpable: our own /proc is root's again. */
+		prctl(PR_SET_DUMPABLE, dumpable);
+		secbits = -1;
+	}
+	return 0;
+}
+
 const struct ns_operations user_ns_ops = {
 	.name = "user",
 	.cflag = CLONE_NEWUSER,

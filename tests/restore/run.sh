@@ -57,6 +57,7 @@ label() { sed -u "s#^\(PASS\|FAIL\|SKIP\): #\1: restore $1: #"; }
 dump_opts() {
 	case $1 in
 	link_remap) echo "--link-remap --ghost-limit=4M" ;;
+	user_ns2) echo "--link-remap" ;;
 	file_locks) echo "--file-locks" ;;
 	inet_sockets) echo "--skip-in-flight" ;;
 	tcp_close) echo "--tcp-close" ;;
@@ -74,7 +75,7 @@ restore_opts() {
 # A program whose tree must be init of its own pid namespace.
 runner_opts() {
 	case $1 in
-	user_ns | user_mnt_ns) echo "--pidns" ;;	# a user namespace without one is refused
+	user_ns | user_ns2 | user_mnt_ns) echo "--pidns" ;;	# a user namespace without one is refused
 	esac
 }
 for p in "$B"/conformance/*; do
