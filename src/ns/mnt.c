@@ -164,19 +164,17 @@ static void covered_first(struct tree *t)
 /* Does a mount of @t before @i of its superblock hold the root of mount @i? */
 static bool source_before(const struct tree *t, size_t i)
 {
-	const MntEntry *e = t->m[i].e;
-
 	for (size_t j = 0; j < i; j++)
-		if (t->m[j].e->root_dev == e->root_dev && mnt_under(t->m[j].e->root, e->root))
+		if (t->m[j].e->root_dev == t->m[i].e->root_dev &&
+		    mnt_under(t->m[j].e->root, t->m[i].e->root))
 			return true;
 	return false;
 }
 
 /*
- * CRIU's images list a namespace's mounts the last made first: a bind may
- * come before the mount of its superblock it was made from, on the same
- * level.  That one goes first then (unless one of the two covers the
- * other: covered_first() has put them in their order).
+ * CRIU lists a namespace's mounts the last made first: a bind may precede,
+ * on its level, the mount it was made from, which then goes first (unless
+ * one covers the other: covered_first() has ordered those).
  */
 static void sources_first(struct tree *t)
 {
@@ -274,11 +272,9 @@ static int plan_one(struct tree *t, size_t i, const struct opts *o, bool dump)
 	}
 	/* A bind of an external mount listed after it (its source outside holds its root). */
 	for (size_t j = i + 1; j < t->n; j++) {
-		struct mnt *s = &t->m[j];
-
-		if (s->e->ext_key && s->e->root_dev == m->e->root_dev &&
-		    mnt_under(s->e->root, m->e->root)) {
-			m->ext_src = s;
+		if (t->m[j].e->ext_key && t->m[j].e->root_dev == m->e->root_dev &&
+		    mnt_under(t->m[j].e->root, m->e->root)) {
+			m->ext_src = &t->m[j];
 			return 0;
 		}
 	}
