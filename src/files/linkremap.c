@@ -183,6 +183,7 @@ int linkremap_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t lid, i
 	struct files_rst_priv *priv = files_rst_priv(ctx);
 	struct rst_file *lf = rst_file_by_id(ctx, lid);
 	char *saved, at[PATH_MAX + 64];
+	RegFileEntry link;
 	int fd, ret, root;
 
 	if (!priv)
@@ -192,18 +193,23 @@ int linkremap_open(struct rst_ctx *ctx, const RegFileEntry *rfe, uint32_t lid, i
 		       rfe->name, lid);
 		return -EINVAL;
 	}
-	fd = files_open_on(lf->fe->reg, flags);
+	/* CRIU's link has no mnt_id: it is made on the file's own mount. */
+	link = *lf->fe->reg;
+	if (!link.has_mnt_id && rfe->has_mnt_id) {
+		link.has_mnt_id = true;
+		link.mnt_id = rfe->mnt_id;
+	}
+	fd = files_open_on(&link, flags);
 	if (fd < 0) {
-		pr_perror("cannot open %s by its link %s (flags %#o)", rfe->name,
-			  lf->fe->reg->name, flags);
+		pr_perror("cannot open %s by its link %s (flags %#o)", rfe->name, link.name, flags);
 		return -errno;
 	}
 	/* Removed once the tree runs: through its namespace's root when it is not the root task's. */
-	root = lf->fe->reg->has_mnt_id ? mntns_tree_root_of(lf->fe->reg->mnt_id) : -1;
+	root = link.has_mnt_id ? mntns_tree_root_of(link.mnt_id) : -1;
 	if (root >= 0)
-		snprintf(at, sizeof(at), "/proc/self/fd/%d%s", root, lf->fe->reg->name);
+		snprintf(at, sizeof(at), "/proc/self/fd/%d%s", root, link.name);
 	else
-		snprintf(at, sizeof(at), "%s", lf->fe->reg->name);
+		snprintf(at, sizeof(at), "%s", link.name);
 	for (size_t i = 0; i < priv->nr_links; i++)
 		if (!strcmp(priv->links[i], at))
 			return fd;

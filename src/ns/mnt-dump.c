@@ -665,7 +665,8 @@ int mnt_dump(struct dump_ctx *ctx, uint32_t id)
 	for (size_t i = 1; !ret && i < t.n; i++) {
 		const struct fs_kind *fs = mnt_fs_by_code(t.m[i].e->fstype);
 
-		if (!t.m[i].src && !t.m[i].e->ext_key && fs && fs->how == FS_TAR)
+		if (!t.m[i].src && !t.m[i].ext_src && !t.m[i].e->ext_key && fs &&
+		    fs->how == FS_TAR)
 			ret = tar_dump(ctx, t.ns[t.m[i].ns].pid, &t.m[i]);
 	}
 	for (size_t k = 0; !ret && k < t.nr_ns; k++) {

@@ -31,7 +31,7 @@ int mnt_premake(struct rst_ctx *ctx, struct tree *t)
 	for (size_t i = 0; i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 
-		if (!m->ns || m->src || m->e->ext_key)
+		if (!m->ns || m->src || m->e->ext_key || m->ext_src)
 			continue;
 		m->pre = mnt_make_new(ctx, m);
 		if (m->pre < 0)
@@ -50,9 +50,11 @@ static int build_ns(struct rst_ctx *ctx, struct tree *t, unsigned int k)
 	struct mnt *r = t->ns[k].root;
 	int ret = 0;
 
-	if (unshare(CLONE_NEWNS)) {
+	ret = userns_unshare_mnt();
+	if (ret) {
+		errno = -ret;
 		pr_perror("mount namespace %u: cannot make it", t->ns[k].id);
-		return -errno;
+		return ret;
 	}
 	mnt_prop_in(t, k);
 	t->ns[k].nsfd = rst_open_self("ns/mnt", O_RDONLY);

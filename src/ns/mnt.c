@@ -161,6 +161,46 @@ static void covered_first(struct tree *t)
 	}
 }
 
+/* Does a mount of @t before @i of its superblock hold the root of mount @i? */
+static bool source_before(const struct tree *t, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (t->m[j].e->root_dev == t->m[i].e->root_dev &&
+		    mnt_under(t->m[j].e->root, t->m[i].e->root))
+			return true;
+	return false;
+}
+
+/*
+ * CRIU lists a namespace's mounts the last made first: a bind may precede,
+ * on its level, the mount it was made from, which then goes first (unless
+ * one covers the other: covered_first() has ordered those).
+ */
+static void sources_first(struct tree *t)
+{
+	for (size_t i = 1; i < t->n; i++) {
+		struct mnt *m = &t->m[i], tmp;
+
+		if (m->e->ext_key || source_before(t, i))
+			continue;
+		for (size_t k = i + 1; k < t->n; k++) {
+			struct mnt *s = &t->m[k];
+
+			if (s->ns != m->ns || s->depth != m->depth)
+				break;
+			if (s->e->ext_key || s->e->root_dev != m->e->root_dev ||
+			    !mnt_under(s->e->root, m->e->root) ||
+			    mnt_under(s->e->mountpoint, m->e->mountpoint) ||
+			    mnt_under(m->e->mountpoint, s->e->mountpoint))
+				continue;
+			tmp = *s;
+			memmove(&t->m[i + 1], &t->m[i], (k - i) * sizeof(*t->m));
+			t->m[i] = tmp;
+			break;
+		}
+	}
+}
+
 /* Each mount's depth below its namespace's root; the mounts sorted parents first. */
 static int order(struct tree *t)
 {
@@ -187,6 +227,7 @@ static int order(struct tree *t)
 	}
 	qsort(t->m, t->n, sizeof(*t->m), cmp_depth);
 	covered_first(t);
+	sources_first(t);
 	for (size_t i = 0; i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 
@@ -229,6 +270,14 @@ static int plan_one(struct tree *t, size_t i, const struct opts *o, bool dump)
 			return 0;
 		}
 	}
+	/* A bind of an external mount listed after it (its source outside holds its root). */
+	for (size_t j = i + 1; j < t->n; j++) {
+		if (t->m[j].e->ext_key && t->m[j].e->root_dev == m->e->root_dev &&
+		    mnt_under(t->m[j].e->root, m->e->root)) {
+			m->ext_src = &t->m[j];
+			return 0;
+		}
+	}
 	if (fs && fs->how != FS_BIND && !strcmp(m->e->root, "/"))
 		return 0;
 	pr_err("unsupported: mount %u (%s) is a %s mount (root %s) that is neither made anew "
@@ -260,7 +309,7 @@ int mnt_plan(struct tree *t, const struct opts *o, bool dump)
 		if (!m->e->master_id || mnt_group_leader(t, m->e->master_id))
 			continue;
 		/* A master outside: the roots and external mounts come from outside anyway. */
-		if (!m->parent || m->e->ext_key) {
+		if (!m->parent || m->e->ext_key || m->ext_src) {
 			pr_info("mount %u (%s): its master group %u is outside", m->e->mnt_id,
 				m->e->mountpoint, m->e->master_id);
 			m->outside_master = true;
@@ -687,7 +736,7 @@ int mnt_make_one(struct rst_ctx *ctx, struct mnt *m)
 		m->pre = -1;
 		return fd;
 	}
-	if (m->e->ext_key) {
+	if (m->e->ext_key || m->ext_src) {
 		fd = m->srcfd;	/* opened by open_externals */
 		m->srcfd = -1;
 		return fd;
@@ -746,27 +795,30 @@ static uint32_t group_at(const char *path)
 static int open_externals(struct rst_ctx *ctx, struct tree *t)
 {
 	for (size_t i = 1; i < t->n; i++) {
-		struct mnt *m = &t->m[i];
+		struct mnt *m = &t->m[i], *x = m->ext_src ?: m;
+		const char *path, *rel;
 		char abs[PATH_MAX];
-		const char *path;
 
-		if (!m->e->ext_key)
+		if (!x->e->ext_key)
 			continue;
-		path = ext_path(ctx->opts, m->e->ext_key, false);
-		if (!strcmp(m->e->ext_key, MNT_AUTO_KEY))
-			path = m->e->source;
+		path = ext_path(ctx->opts, x->e->ext_key, false);
+		if (!strcmp(x->e->ext_key, MNT_AUTO_KEY))
+			path = x->e->source;
+		rel = m->ext_src ? mnt_under(x->e->root, m->e->root) : "";
 		/* A relative path is from stasis's root, as CRIU reads it. */
-		if (snprintf(abs, sizeof(abs), "/%s", path) >= (int)sizeof(abs))
+		if (snprintf(abs, sizeof(abs), "%s%s%s%s", path[0] == '/' ? "" : "/", path,
+			     *rel ? "/" : "", rel) >= (int)sizeof(abs))
 			return -ENAMETOOLONG;
-		path = path[0] == '/' ? path : abs;
+		path = abs;
 		m->srcfd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 		/*
 		 * --enable-external-sharing: a shared external mount whose group
 		 * outside is still the one it shared at dump stays in it (sharing
 		 * made inside the tree is made again there).
 		 */
-		m->host_peer = (m->e->flags & MS_SHARED) && ctx->opts->ext_sharing &&
-			       !m->outside_master && group_at(path) == m->e->shared_id;
+		m->host_peer = m->e->ext_key && (m->e->flags & MS_SHARED) &&
+			       ctx->opts->ext_sharing && !m->outside_master &&
+			       group_at(path) == m->e->shared_id;
 		if (m->srcfd < 0) {
 			pr_perror("mount %u (%s): cannot bind the external %s", m->e->mnt_id,
 				  m->e->mountpoint, path);
@@ -835,7 +887,7 @@ int mnt_attach(struct rst_ctx *ctx, struct tree *t, struct mnt *m)
 		return ret;
 	}
 	m->fd = fd;
-	if (m->e->ext_key && !m->host_peer)
+	if ((m->e->ext_key || m->ext_src) && !m->host_peer)
 		ret = mnt_set_prop(m, m->outside_master ? MS_SLAVE : MS_PRIVATE);
 	if (ret)
 		return ret;

@@ -35,6 +35,7 @@ struct mnt {
 	MntEntry *e;
 	struct mnt *parent;
 	struct mnt *src;	/* bind of this one (NULL: made anew, external or the root) */
+	struct mnt *ext_src;	/* a bind of this later external mount, from its path outside */
 	unsigned int depth;
 	int fd;			/* restore: the mount itself, O_PATH */
 	int srcfd;		/* restore: where it is cloned from, opened with its source */

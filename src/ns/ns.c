@@ -143,30 +143,6 @@ static int check_task(pid_t pid, pid_t root, const char *kind, ino_t mine, ino_t
 	return 0;
 }
 
-/*
- * Mount namespaces other than the root's are built by the controller from
- * outside; in a user namespace of the tree's own they would be locked and
- * its own: not done yet, refused before anything is written.
- */
-static int check_userns_mnt(struct dump_ctx *ctx)
-{
-	pid_t root = ctx->tasks[0].pid;
-	ino_t roots, its;
-	int ret = ns_ino(root, "mnt", &roots);
-
-	for (size_t i = 1; !ret && i < ctx->nr_tasks; i++) {
-		if (ctx->tasks[i].ct->state == COMPEL_TASK_ZOMBIE)
-			continue;
-		ret = ns_ino(ctx->tasks[i].pid, "mnt", &its);
-		if (!ret && its != roots) {
-			pr_err("unsupported: pid %d is in another mount namespace than the root %d, "
-			       "in a tree with a user namespace of its own", ctx->tasks[i].pid, root);
-			ret = -ENOTSUP;
-		}
-	}
-	return ret;
-}
-
 int ns_dump_check(struct dump_ctx *ctx)
 {
 	pid_t root = ctx->tasks[0].pid;
@@ -202,8 +178,6 @@ int ns_dump_check(struct dump_ctx *ctx)
 		       "namespace", root);
 		ret = -ENOTSUP;
 	}
-	if (!ret && (root_mask & CLONE_NEWUSER))
-		ret = check_userns_mnt(ctx);
 	/* Before any task is dumped: their ids go into the images as the tree sees them. */
 	if (!ret)
 		ret = userns_dump_collect(root, root_mask & CLONE_NEWUSER);

@@ -219,6 +219,12 @@ uint32_t userns_host_gid(uint32_t gid);
 int userns_restore_make(struct rst_ctx *ctx, unsigned long mask, int slot);
 void userns_restore_close(void);
 /*
+ * The controller into a new mount namespace, a copy of the one it is in,
+ * owned by the tree's user namespace when it has one (made by a child
+ * there), else by stasis's own.  0 or -errno.
+ */
+int userns_unshare_mnt(void);
+/*
  * The controller acting (@on) as the root of that user namespace or back:
  * its effective uid and gid those of uid and gid 0 there, its capabilities
  * and file system ids kept.

@@ -484,6 +484,53 @@ void userns_restore_close(void)
 	user_fd = -1;
 }
 
+/*
+ * A mount namespace unshared by the controller would be owned by its user
+ * namespace: the tree's tasks could not enter it, nor join its mounts'
+ * peer groups.  A child that has entered the tree's user namespace (root
+ * there, with every capability) unshares it instead, from the namespace
+ * the controller is in (already the tree's, so nothing gets locked), and
+ * the controller joins it: it holds every capability in a namespace its
+ * own user namespace is an ancestor of.
+ */
+int userns_unshare_mnt(void)
+{
+	int sk[2], ret, err = 0;
+	pid_t pid;
+
+	if (user_fd < 0)
+		return unshare(CLONE_NEWNS) ? -errno : 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sk))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		close(sk[0]);
+		close(sk[1]);
+		return ret;
+	}
+	if (pid == 0) {
+		close(sk[0]);
+		if (setns(user_fd, CLONE_NEWUSER) || unshare(CLONE_NEWNS))
+			err = errno;
+		if (write(sk[1], &err, sizeof(err)) != sizeof(err))
+			_exit(1);
+		/* Held until the controller has joined it (or given up). */
+		read(sk[1], &err, sizeof(err));
+		_exit(0);
+	}
+	close(sk[1]);
+	if (read(sk[0], &err, sizeof(err)) != sizeof(err))
+		err = EIO;
+	if (err)
+		pr_err("a child in the tree's user namespace could not make a mount namespace: %s",
+		       strerror(err));
+	ret = err ? -err : join(pid, "mnt", CLONE_NEWNS);
+	close(sk[0]);
+	waitpid(pid, NULL, 0);
+	return ret;
+}
+
 long userns_clone_root(struct clone_args *ca)
 {
 	int sk[2], status;

@@ -77,7 +77,7 @@ restore_opts() {
 # A program whose tree must be init of its own pid namespace.
 runner_opts() {
 	case $1 in
-	user_ns | user_ns2) echo "--pidns" ;;	# a user namespace without one is refused
+	user_ns | user_ns2 | user_mnt_ns) echo "--pidns" ;;	# a user namespace without one is refused
 	esac
 }
 for p in "$B"/conformance/*; do

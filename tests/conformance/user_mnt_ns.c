@@ -1,0 +1,357 @@
+/*
+ * user_mnt_ns.c - two mount namespaces made inside a user namespace of
+ * the tree's own: the root R (init of the runner's --pidns) in one, its
+ * child C in another made from R's.  Restored, both must be owned by
+ * that user namespace again (a task of the tree enters the other's, the
+ * peer group between them still propagates).
+ *
+ * Sets up, before READY:
+ *   a mount namespace of R's own (made as host root, every mount but /,
+ *     /proc and /dev detached), then unshare(CLONE_NEWUSER) (uid and gid
+ *     0..65535 mapped onto 200000..265535 by a helper child outside),
+ *     then unshare(CLONE_NEWNS) inside it: R's namespace N1;
+ *   B = /tmp/stasis-user_mnt_ns.PID in N1: tmpfs "stasis-ub" holding f
+ *     "root-file"; B/sh tmpfs "stasis-ush", shared; B/two a directory;
+ *   C: unshare(CLONE_NEWNS) from N1, inside the user namespace (N2);
+ *     tmpfs "stasis-utwo" on B/two holding t "two-data"; C holds t
+ *     read-write at offset 4 and f read-only, its cwd B/two.
+ *
+ * Checks after SIGTERM: R's and C's mount namespaces differ and each is
+ * owned by the user namespace of the task in it, the same
+ * (NS_GET_USERNS); a child of R enters N2 (setns) and reads t there; R does not see B/two's tmpfs; C's mount on
+ * B/two, its files' contents, offsets and names, its cwd; a tmpfs C mounts
+ * on B/sh/sub shows on R's B/sh/sub.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "stasis_test.h"
+
+#define MAP	"0 200000 65536\n"
+#define LINE	1024
+
+static char base[64];
+
+static void path_of(char *out, size_t size, const char *rel)
+{
+	snprintf(out, size, "%s%s%s", base, *rel ? "/" : "", rel);
+}
+
+static int put(const char *rel, const char *data)
+{
+	char path[PATH_MAX];
+	int fd, ret;
+
+	path_of(path, sizeof(path), rel);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	if (fd < 0)
+		return -1;
+	ret = write(fd, data, strlen(data)) == (ssize_t)strlen(data) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static int tmpfs_on(const char *src, const char *rel)
+{
+	char path[PATH_MAX];
+
+	path_of(path, sizeof(path), rel);
+	if ((mkdir(path, 0755) && errno != EEXIST) || mount(src, path, "tmpfs", 0, NULL))
+		return -1;
+	return 0;
+}
+
+/* The source of the mount on B/@rel in this task's mount table, into @src ("" if none). */
+static void mount_on(const char *rel, char *src, size_t size)
+{
+	char line[LINE], mp[PATH_MAX], want[PATH_MAX], s[256];
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+
+	path_of(want, sizeof(want), rel);
+	src[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		char *dash = strstr(line, " - ");
+
+		if (dash && sscanf(line, "%*d %*d %*s %*s %4095s", mp) == 1 && !strcmp(mp, want) &&
+		    sscanf(dash + 3, "%*s %255s", s) == 1)
+			snprintf(src, size, "%s", s);
+	}
+	if (f)
+		fclose(f);
+}
+
+static void check_fd(const char *who, int fd, const char *rel, const char *data, off_t pos)
+{
+	char buf[64] = "", link[64], name[PATH_MAX], want[PATH_MAX];
+	ssize_t n;
+
+	if (lseek(fd, 0, SEEK_CUR) != pos)
+		fail("%s: %s at offset %lld, want %lld", who, rel,
+		     (long long)lseek(fd, 0, SEEK_CUR), (long long)pos);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0 || strcmp(buf, data))
+		fail("%s: %s holds \"%s\", want \"%s\"", who, rel, n < 0 ? "?" : buf, data);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, name, sizeof(name) - 1);
+	name[n > 0 ? n : 0] = '\0';
+	path_of(want, sizeof(want), rel);
+	if (strcmp(name, want))
+		fail("%s: fd %d is %s, want %s", who, fd, name, want);
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/* A user namespace of our own, its maps written from outside by a child; ids 0 in it. */
+static int enter_userns(void)
+{
+	char path[64], self[16] = "", c;
+	int p[2], status;
+	pid_t me, h;
+
+	/* Our pid as /proc knows it: getpid() is 1 in the runner's --pidns. */
+	if (readlink("/proc/self", self, sizeof(self) - 1) < 0 || pipe(p))
+		return -1;
+	me = atoi(self);
+	h = fork();
+	if (h < 0)
+		return -1;
+	if (h == 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(1);
+		snprintf(path, sizeof(path), "/proc/%d/uid_map", me);
+		if (write_file(path, MAP))
+			_exit(2);
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", me);
+		_exit(write_file(path, MAP) ? 3 : 0);
+	}
+	close(p[0]);
+	if (unshare(CLONE_NEWUSER) || write(p[1], "u", 1) != 1)
+		return -1;
+	close(p[1]);
+	if (waitpid(h, &status, 0) != h || status) {
+		errno = EPERM;
+		return -1;
+	}
+	/* Dumpable again after the change of ids: a pidfd's setns() wants ptrace access. */
+	return setresgid(0, 0, 0) || setgroups(0, NULL) || setresuid(0, 0, 0) ||
+	       prctl(PR_SET_DUMPABLE, 1) ? -1 : 0;
+}
+
+/* The inode of the user namespace that owns mount namespace @path, or 0. */
+static ino_t owner_of(const char *path)
+{
+	struct stat st;
+	int ns = open(path, O_RDONLY | O_CLOEXEC), user;
+
+	user = ns < 0 ? -1 : ioctl(ns, NS_GET_USERNS);
+	if (ns >= 0)
+		close(ns);
+	if (user < 0 || fstat(user, &st))
+		st.st_ino = 0;
+	if (user >= 0)
+		close(user);
+	return st.st_ino;
+}
+
+/* C, in N2: set up, tell R, wait for R's go, check. */
+static int child(int ready, int go)
+{
+	char path[PATH_MAX], cwd[PATH_MAX], src[256];
+	struct stat st;
+	ssize_t n;
+	ino_t rns;
+	int t, f;
+
+	if (unshare(CLONE_NEWNS) || tmpfs_on("stasis-utwo", "two") || put("two/t", "two-data"))
+		return 1;
+	path_of(path, sizeof(path), "two/t");
+	t = open(path, O_RDWR);
+	path_of(path, sizeof(path), "f");
+	f = open(path, O_RDONLY);
+	path_of(path, sizeof(path), "two");
+	if (t < 0 || f < 0 || lseek(t, 4, SEEK_SET) != 4 || chdir(path))
+		return 1;
+	if (write(ready, "k", 1) != 1)
+		return 1;
+	close(ready);
+	while ((n = read(go, &rns, sizeof(rns))) < 0 && errno == EINTR)
+		;
+	if (n != sizeof(rns))
+		fail("C: no word from R");
+	else if (stat("/proc/self/ns/mnt", &st) || st.st_ino == rns)
+		fail("C is in R's mount namespace (%lu)", (unsigned long)rns);
+	if (stat("/proc/self/ns/user", &st) || owner_of("/proc/self/ns/mnt") != st.st_ino)
+		fail("C's mount namespace is not owned by C's user namespace");
+	mount_on("two", src, sizeof(src));
+	if (strcmp(src, "stasis-utwo"))
+		fail("C: B/two is \"%s\", want the tmpfs stasis-utwo", src);
+	check_fd("C", t, "two/t", "two-data", 4);
+	check_fd("C", f, "f", "root-file", 0);
+	path_of(path, sizeof(path), "two");
+	if (!getcwd(cwd, sizeof(cwd)) || strcmp(cwd, path))
+		fail("C: cwd %s, want %s", cwd, path);
+	/* Across the namespaces: R's B/sh is this one's peer. */
+	if (tmpfs_on("stasis-uprop", "sh/sub"))
+		fail("C: cannot mount on B/sh/sub: %m");
+	return 0;
+}
+
+static int setup(pid_t *pid, int *go)
+{
+	char path[PATH_MAX], c;
+	int ready[2], gop[2];
+
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    (mkdir(base, 0755) && errno != EEXIST) || mount("stasis-ub", base, "tmpfs", 0, NULL) ||
+	    put("f", "root-file") || tmpfs_on("stasis-ush", "sh"))
+		return -1;
+	path_of(path, sizeof(path), "sh");
+	if (mount(NULL, path, NULL, MS_SHARED, NULL) || mkdir(strcat(path, "/sub"), 0755))
+		return -1;
+	path_of(path, sizeof(path), "two");
+	if (mkdir(path, 0755) || pipe(ready) || pipe(gop))
+		return -1;
+	*pid = fork();
+	if (*pid < 0)
+		return -1;
+	if (!*pid) {
+		close(ready[0]);
+		close(gop[1]);
+		_exit(child(ready[1], gop[0]));
+	}
+	close(ready[1]);
+	close(gop[0]);
+	*go = gop[1];
+	if (read(ready[0], &c, 1) != 1)
+		return errno = ECHILD, -1;
+	close(ready[0]);
+	return 0;
+}
+
+/*
+ * A child of R: into C's namespace (only a root of its owner or above may),
+ * through a pidfd (/proc shows another pid namespace before the dump than
+ * after), t read there.
+ */
+static void enter_other(pid_t pid)
+{
+	char buf[64] = "", tp[PATH_MAX];
+	int status, fd;
+	pid_t g = fork();
+
+	if (g < 0) {
+		fail("fork: %m");
+		return;
+	}
+	if (g == 0) {
+		fd = syscall(SYS_pidfd_open, pid, 0);
+		if (fd < 0 || setns(fd, CLONE_NEWNS))
+			_exit(1);
+		path_of(tp, sizeof(tp), "two/t");
+		fd = open(tp, O_RDONLY | O_CLOEXEC);
+		_exit(fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0 || strcmp(buf, "two-data") ?
+		      2 : 0);
+	}
+	if (waitpid(g, &status, 0) != g || !WIFEXITED(status) || WEXITSTATUS(status))
+		fail("R's child could not %s (status %#x)",
+		     WIFEXITED(status) && WEXITSTATUS(status) == 1 ? "enter C's mount namespace" :
+		     "read B/two/t in C's mount namespace", status);
+}
+
+static void check(pid_t pid, int go, int f)
+{
+	char path[PATH_MAX], src[256];
+	struct stat st, sh, user;
+	int status;
+
+	if (stat("/proc/self/ns/user", &user))
+		fail("stat /proc/self/ns/user: %m");
+	else if (owner_of("/proc/self/ns/mnt") != user.st_ino)
+		fail("R's mount namespace is not owned by R's user namespace");
+	enter_other(pid);
+	check_fd("R", f, "f", "root-file", 0);
+	path_of(path, sizeof(path), "two/t");
+	if (!stat(path, &st) || errno != ENOENT)
+		fail("R sees %s: %m", path);
+	mount_on("two", src, sizeof(src));
+	if (src[0])
+		fail("R has a mount on B/two: %s", src);
+	/* C compares its namespace with R's, and checks who owns its own. */
+	if (stat("/proc/self/ns/mnt", &st) || write(go, &st.st_ino, sizeof(st.st_ino)) !=
+					       sizeof(st.st_ino))
+		fail("cannot tell C R's mount namespace: %m");
+	close(go);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
+		fail("C ended with status %#x", status);
+	path_of(path, sizeof(path), "sh/sub");
+	if (stat(path, &st) || stat(base, &sh) || st.st_dev == sh.st_dev)
+		fail("C's mount on its B/sh/sub did not reach R's B/sh/sub");
+	mount_on("sh/sub", src, sizeof(src));
+	if (strcmp(src, "stasis-uprop"))
+		fail("R's B/sh/sub is \"%s\", want C's tmpfs stasis-uprop", src);
+}
+
+int main(int argc, char **argv)
+{
+	char path[PATH_MAX], self[16] = "";
+	pid_t pid = -1;
+	int go = -1, f;
+
+	test_init(argc, argv);
+	if (readlink("/proc/self", self, sizeof(self) - 1) < 0)
+		strcpy(self, "0");
+	snprintf(base, sizeof(base), "/tmp/stasis-user_mnt_ns.%s", self);
+	/* Made from here: the user namespace's mounts come from a tree of few. */
+	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
+		skip("a mount namespace of its own: %m");
+		return test_result();
+	}
+	test_detach_mounts();
+	if (enter_userns()) {
+		skip("no user namespace here: %m");
+		return test_result();
+	}
+	if (setup(&pid, &go)) {
+		fail("setup: %m");
+		if (pid > 0)
+			kill(pid, SIGKILL);
+		return test_result();
+	}
+	path_of(path, sizeof(path), "f");
+	f = open(path, O_RDONLY);
+	if (f < 0)
+		fail("open %s: %m", path);
+	test_ready();
+	test_waitsig();
+	check(pid, go, f);
+	/* Only the directory is on the host (ours: made inside the user namespace). */
+	if (chdir("/") || umount2(base, MNT_DETACH) || rmdir(base))
+		test_msg("cannot remove %s: %s", base, strerror(errno));
+	pass();
+	return test_result();
+}
