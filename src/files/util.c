@@ -21,6 +21,7 @@
 #include "files/files.h"
 #include "fdinfo.pb-c.h"
 #include "log.h"
+#include "sk-fd.h"
 #include "ns/ns.h"
 #include "proc.h"
 
@@ -276,12 +277,7 @@ static size_t nr_ns_roots;
  */
 static void send_ns_root(pid_t pid, int sk, bool flat)
 {
-	char path[64], cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 0;
-	struct iovec iov = { &b, 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	char path[64];
 	int ns, fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
@@ -292,29 +288,7 @@ static void send_ns_root(pid_t pid, int sk, bool flat)
 		    open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		_exit(1);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	_exit(sendmsg(sk, &mh, 0) == 1 ? 0 : 1);
-}
-
-static int recv_ns_root(int sk)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))], b;
-	struct iovec iov = { &b, 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c;
-	int fd = -1;
-
-	if (recvmsg(sk, &mh, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	c = CMSG_FIRSTHDR(&mh);
-	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
+	_exit(sk_send_fd(sk, fd) ? 1 : 0);
 }
 
 /* What send_ns_root() sends for @pid: the fd, or -1. */
@@ -329,7 +303,7 @@ static int fetch_ns_root(pid_t pid, bool flat)
 	if (!child)
 		send_ns_root(pid, sk[1], flat);
 	close(sk[1]);
-	fd = child < 0 ? -1 : recv_ns_root(sk[0]);
+	fd = child < 0 ? -1 : sk_recv_fd(sk[0]);
 	close(sk[0]);
 	if (child > 0)
 		waitpid(child, NULL, 0);

@@ -22,6 +22,7 @@
 #include "ns/ns.h"
 #include "dump.h"
 #include "pstree.h"
+#include "sk-fd.h"
 
 #define KDEV(ma, mi)	(((ma) << 20) | (mi))	/* the kernel's dev_t, as CRIU keeps it */
 
@@ -483,40 +484,6 @@ static int enter_private(int ns)
 	return ret;
 }
 
-static int send_one_fd(int sk, int fd)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, b = 0;
-	struct iovec iov = { &b, 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sk, &mh, 0) == 1 ? 0 : -1;
-}
-
-static int recv_one_fd(int sk)
-{
-	char cbuf[CMSG_SPACE(sizeof(int))], b;
-	struct iovec iov = { &b, 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *c;
-	int fd = -1;
-
-	if (recvmsg(sk, &mh, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	c = CMSG_FIRSTHDR(&mh);
-	if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	return fd;
-}
-
 /*
  * For a tree in a user namespace of its own: the private copy must belong
  * to that namespace, since one made from outside it locks its mounts
@@ -545,10 +512,10 @@ static int reach_in_userns(const struct reach *r)
 			_exit(1);
 		}
 		copy = clone_mount(self, r);
-		_exit(copy < 0 || send_one_fd(sk[1], copy) ? 1 : 0);
+		_exit(copy < 0 || sk_send_fd(sk[1], copy) ? 1 : 0);
 	}
 	close(sk[1]);
-	copy = pid < 0 ? -1 : recv_one_fd(sk[0]);
+	copy = pid < 0 ? -1 : sk_recv_fd(sk[0]);
 	close(sk[0]);
 	if (pid < 0)
 		pr_perror("mount %u: cannot fork", r->e->mnt_id);

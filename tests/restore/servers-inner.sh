@@ -101,6 +101,20 @@ quiet() {
 	done
 }
 
+# held CMD: CMD to a client holding its connection open, which reads
+# commands from the FIFO on fd 3 and writes one line per answer to
+# $D/held.out; its answer.
+held() {
+	local n _
+	n=$(wc -l <"$D/held.out")
+	echo "$*" >&3
+	for _ in $(seq 100); do
+		[ "$(wc -l <"$D/held.out")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	sed -n "$((n + 1))p" "$D/held.out"
+}
+
 # A client holding one keep-alive connection: hold PORT DIR PATH...
 hold() {
 	local d=$2
@@ -203,17 +217,6 @@ redis_server() {
 	redis-cli -p "$port" <"$D/held.in" >"$D/held.out" 2>&1 &
 	started "$!"
 	exec 3>"$D/held.in"
-	# held CMD: CMD on the held connection, and its answer.
-	held() {
-		local n _
-		n=$(wc -l <"$D/held.out")
-		echo "$*" >&3
-		for _ in $(seq 100); do
-			[ "$(wc -l <"$D/held.out")" -gt "$n" ] && break
-			sleep 0.05
-		done
-		sed -n "$((n + 1))p" "$D/held.out"
-	}
 	id=$(held client id)
 	check "redis-cli's held connection, INCR" "$(held incr held)" "1"
 	dump "$D/kill" --tcp-established || return 0
@@ -292,16 +295,6 @@ postgres_server() {
 	psql -h 127.0.0.1 -p "$port" -U postgres -AtX <"$D/held.in" >"$D/held.out" 2>&1 &
 	started "$!"
 	exec 3>"$D/held.in"
-	held() {
-		local n _
-		n=$(wc -l <"$D/held.out")
-		echo "$*" >&3
-		for _ in $(seq 100); do
-			[ "$(wc -l <"$D/held.out")" -gt "$n" ] && break
-			sleep 0.05
-		done
-		sed -n "$((n + 1))p" "$D/held.out"
-	}
 	backend=$(held "select pg_backend_pid();")
 	held "begin;" >/dev/null
 	held "insert into t values (0, 'in a transaction');" >/dev/null
