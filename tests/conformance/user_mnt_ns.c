@@ -114,52 +114,10 @@ static void check_fd(const char *who, int fd, const char *rel, const char *data,
 		fail("%s: fd %d is %s, want %s", who, fd, name, want);
 }
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
-/* A user namespace of our own, its maps written from outside by a child; ids 0 in it. */
+/* Dumpable again after the change of ids: a pidfd's setns() wants ptrace access. */
 static int enter_userns(void)
 {
-	char path[64], self[16] = "", c;
-	int p[2], status;
-	pid_t me, h;
-
-	/* Our pid as /proc knows it: getpid() is 1 in the runner's --pidns. */
-	if (readlink("/proc/self", self, sizeof(self) - 1) < 0 || pipe(p))
-		return -1;
-	me = atoi(self);
-	h = fork();
-	if (h < 0)
-		return -1;
-	if (h == 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) != 1)
-			_exit(1);
-		snprintf(path, sizeof(path), "/proc/%d/uid_map", me);
-		if (write_file(path, MAP))
-			_exit(2);
-		snprintf(path, sizeof(path), "/proc/%d/gid_map", me);
-		_exit(write_file(path, MAP) ? 3 : 0);
-	}
-	close(p[0]);
-	if (unshare(CLONE_NEWUSER) || write(p[1], "u", 1) != 1)
-		return -1;
-	close(p[1]);
-	if (waitpid(h, &status, 0) != h || status) {
-		errno = EPERM;
-		return -1;
-	}
-	/* Dumpable again after the change of ids: a pidfd's setns() wants ptrace access. */
-	return setresgid(0, 0, 0) || setgroups(0, NULL) || setresuid(0, 0, 0) ||
-	       prctl(PR_SET_DUMPABLE, 1) ? -1 : 0;
+	return test_enter_userns(MAP) || prctl(PR_SET_DUMPABLE, 1) ? -1 : 0;
 }
 
 /* The inode of the user namespace that owns mount namespace @path, or 0. */

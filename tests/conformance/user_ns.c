@@ -80,17 +80,6 @@ static int set_caps(const struct caps *c)
 	return syscall(SYS_capset, &h, d);
 }
 
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret;
-
-	if (fd < 0)
-		return -1;
-	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
 static char owned[64];
 
 static int make_files(void)
@@ -107,47 +96,13 @@ static int make_files(void)
 	return 0;
 }
 
-/* The maps written from outside by a child of ours, once we have unshared. */
-static int enter_userns(void)
-{
-	int p[2], status;
-	char path[64], self[16] = "", c;
-	pid_t parent, h;
-
-	/* Our pid as /proc knows it: not getpid() as init of the runner's --pidns. */
-	if (readlink("/proc/self", self, sizeof(self) - 1) < 0 || pipe(p))
-		return -1;
-	parent = atoi(self);
-	h = fork();
-	if (h < 0)
-		return -1;
-	if (h == 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) != 1)
-			_exit(1);
-		snprintf(path, sizeof(path), "/proc/%d/uid_map", parent);
-		if (write_file(path, MAP))
-			_exit(2);
-		snprintf(path, sizeof(path), "/proc/%d/gid_map", parent);
-		_exit(write_file(path, MAP) ? 3 : 0);
-	}
-	close(p[0]);
-	if (unshare(CLONE_NEWUSER) || write(p[1], "u", 1) != 1)
-		return -1;
-	close(p[1]);
-	if (waitpid(h, &status, 0) != h || status) {
-		errno = EPERM;
-		return -1;
-	}
-	return setresgid(0, 0, 0) || setgroups(0, NULL) || setresuid(0, 0, 0) ? -1 : 0;
-}
 
 static int make_ns_objects(void)
 {
 	struct shmid_ds ds;
 
 	if (unshare(CLONE_NEWUTS | CLONE_NEWIPC) || sethostname("stasis-userns", 13) ||
-	    write_file("/proc/sys/kernel/msgmax", "23456"))
+	    test_write_file("/proc/sys/kernel/msgmax", "23456"))
 		return -1;
 	shm = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
 	if (shm < 0 || shmctl(shm, IPC_STAT, &ds))
@@ -292,7 +247,7 @@ int main(int argc, char **argv)
 		fail("files: %m");
 		return test_result();
 	}
-	if (enter_userns()) {
+	if (test_enter_userns(MAP)) {
 		unlink(owned);
 		skip("no user namespace here: %m");
 		return test_result();

@@ -88,39 +88,6 @@ static int do_mount(const char *src, const char *rel, const char *type, unsigned
 	return 0;
 }
 
-/* The maps written from outside by a child of ours, once we have unshared. */
-static int enter_userns(void)
-{
-	char path[64], self[16] = "", c;
-	int p[2], status;
-	pid_t parent, h;
-
-	if (readlink("/proc/self", self, sizeof(self) - 1) < 0 || pipe(p))
-		return -1;
-	parent = atoi(self);
-	h = fork();
-	if (h < 0)
-		return -1;
-	if (h == 0) {
-		close(p[1]);
-		if (read(p[0], &c, 1) != 1)
-			_exit(1);
-		snprintf(path, sizeof(path), "/proc/%d/uid_map", parent);
-		if (test_write_file(path, MAP))
-			_exit(2);
-		snprintf(path, sizeof(path), "/proc/%d/gid_map", parent);
-		_exit(test_write_file(path, MAP) ? 3 : 0);
-	}
-	close(p[0]);
-	if (unshare(CLONE_NEWUSER) || write(p[1], "u", 1) != 1)
-		return -1;
-	close(p[1]);
-	if (waitpid(h, &status, 0) != h || status) {
-		errno = EPERM;
-		return -1;
-	}
-	return setresgid(0, 0, 0) || setgroups(0, NULL) || setresuid(0, 0, 0) ? -1 : 0;
-}
 
 static int lo_up(void)
 {
@@ -433,7 +400,7 @@ int main(int argc, char **argv)
 	/* A run killed on the way left it (empty: its tmpfs went with the namespace). */
 	rmdir(base);
 	/* Owned by root of the user namespace, which removes it at the end. */
-	if (mkdir(base, 0755) || chown(base, 100000, 100000) || enter_userns()) {
+	if (mkdir(base, 0755) || chown(base, 100000, 100000) || test_enter_userns(MAP)) {
 		skip("no user namespace here: %m");
 		rmdir(base);
 		return test_result();

@@ -3,6 +3,8 @@
  * See stasis_test.h for the contract with the runner.
  */
 #include <errno.h>
+#include <grp.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -252,6 +255,40 @@ int test_write_file(const char *path, const char *val)
 		return 0;
 	errno = n < 0 ? err : EIO;
 	return -1;
+}
+
+int test_enter_userns(const char *map)
+{
+	char path[64], self[16] = "", c;
+	int p[2], status;
+	pid_t me, h;
+
+	/* Our pid as /proc knows it: getpid() is 1 in the runner's --pidns. */
+	if (readlink("/proc/self", self, sizeof(self) - 1) < 0 || pipe(p))
+		return -1;
+	me = atoi(self);
+	h = fork();
+	if (h < 0)
+		return -1;
+	if (h == 0) {
+		close(p[1]);
+		if (read(p[0], &c, 1) != 1)
+			_exit(1);
+		snprintf(path, sizeof(path), "/proc/%d/uid_map", me);
+		if (test_write_file(path, map))
+			_exit(2);
+		snprintf(path, sizeof(path), "/proc/%d/gid_map", me);
+		_exit(test_write_file(path, map) ? 3 : 0);
+	}
+	close(p[0]);
+	if (unshare(CLONE_NEWUSER) || write(p[1], "u", 1) != 1)
+		return -1;
+	close(p[1]);
+	if (waitpid(h, &status, 0) != h || status) {
+		errno = EPERM;
+		return -1;
+	}
+	return setresgid(0, 0, 0) || setgroups(0, NULL) || setresuid(0, 0, 0) ? -1 : 0;
 }
 
 int test_read_line(const char *path, char *buf, size_t size)

@@ -92,6 +92,13 @@ void test_detach_mounts(void);
 /* Write all of @val into the file at @path (a sysctl, a cgroup file): 0, or -1 with errno. */
 int test_write_file(const char *path, const char *val);
 
+/*
+ * Into a user namespace of the caller's own, @map (one uid_map line, the
+ * same for gids) written from outside by a child of its own, then ids 0
+ * in it: 0, or -1 with errno.
+ */
+int test_enter_userns(const char *map);
+
 /* The first line of the file at @path into @buf (NUL-terminated); -1 with errno, @buf "". */
 int test_read_line(const char *path, char *buf, size_t size);
 
