@@ -8,6 +8,7 @@
  * iou-sqp-PID is listed among the program's threads; plain: none), writes
  * "ready" to DIR/state, then counts in DIR/count every 20 ms.
  */
+#include <errno.h>
 #include <linux/io_uring.h>
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +35,7 @@ int main(int argc, char **argv)
 {
 	struct timespec nap = { 0, 20 * 1000 * 1000 };
 	struct io_uring_params p;
-	char buf[32];
+	char buf[96];
 	int fd;
 
 	if (argc != 3 || (strcmp(argv[1], "sqpoll") && strcmp(argv[1], "plain"))) {
@@ -48,7 +49,7 @@ int main(int argc, char **argv)
 	}
 	fd = syscall(SYS_io_uring_setup, 8, &p);
 	if (fd < 0) {
-		snprintf(buf, sizeof(buf), "io_uring_setup: %d", fd);
+		snprintf(buf, sizeof(buf), "io_uring_setup: %s", strerror(errno));
 		put(argv[2], "state", buf);
 		return 1;
 	}
