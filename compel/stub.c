@@ -174,16 +174,10 @@ static unsigned long room_elsewhere(pid_t pid, int mem)
  * the code of one of its executable mappings (that page then becomes the
  * task's own copy, as a breakpoint's would).
  */
-void compel_stub_setup(struct task *t)
+void compel_stub_setup(struct task *t, int mem)
 {
 	unsigned long at = 0;
-	char path[64];
-	int mem;
 
-	snprintf(path, sizeof(path), "/proc/%d/mem", t->pub.pid);
-	mem = open(path, O_RDWR | O_CLOEXEC);
-	if (mem < 0)
-		return;
 	at = room_in_vdso(t, mem);
 	if (!at) {
 		cpr_debug("pid %d: no room for the stub in its vDSO", t->pub.pid);

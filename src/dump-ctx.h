@@ -71,6 +71,7 @@ struct dump_ctx {
 	char run_id[40];
 	void *files_priv;		/* files/files.c's bookkeeping */
 	void *seccomp_priv;		/* seccomp.c: the filters for seccomp.img */
+	void *mem_priv;			/* mem-layout.c: the mapped files seen so far */
 };
 
 /*

@@ -419,17 +419,26 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The page buffers, kept from one task to the next until the dump ends: a
+ * tree of small tasks would otherwise fault fresh zeroed pages in for
+ * each one's few pages.
+ */
+static uint8_t *wbuf_mem;
+
 static int writer_start(struct writer *w, struct page_xfer *px)
 {
-	uint8_t *mem;
+	uint8_t *mem = wbuf_mem;
 
 	w->px = px;
-	mem = mmap(NULL, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!mem)
+		mem = mmap(NULL, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
 		pr_perror("cannot allocate the page buffers");
 		return -ENOMEM;
 	}
+	wbuf_mem = mem;
 	for (int i = 0; i < NR_WBUFS; i++)
 		w->bufs[i].data = mem + i * XFER_BUF_PAGES * PAGE_SZ;
 	pthread_mutex_init(&w->lock, NULL);
@@ -519,7 +528,6 @@ static int writer_stop(struct writer *w)
 	}
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
-	munmap(w->bufs[0].data, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ);
 	w->bufs[0].data = NULL;
 	if (w->err)
 		pr_err("pages: write failed: %s", strerror(-w->err));
@@ -910,6 +918,15 @@ static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vm
 }
 
 /* --- the task --- */
+
+/* The end of a dump: the page buffers and the files seen go. */
+void mem_dump_cleanup(struct dump_ctx *ctx)
+{
+	mem_dump_layout_cleanup(ctx);
+	if (wbuf_mem)
+		munmap(wbuf_mem, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ);
+	wbuf_mem = NULL;
+}
 
 int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 {
