@@ -670,8 +670,13 @@ int core_gather_task(struct dump_ctx *ctx, struct dump_task *t)
 	cp->ths = calloc(cp->nr, sizeof(*cp->ths));
 	if (!cp->ths)
 		return -ENOMEM;
-	for (int i = 0; !ret && i < cp->nr; i++)
+	for (int i = 0; !ret && i < cp->nr; i++) {
 		ret = gather_thread(t->pid, t->ct->threads[i], &cp->ths[i]);
+		if (!ret && cp->ths[i].tid == t->pid && cp->ths[i].status.has_umask) {
+			t->umask = cp->ths[i].status.umask;
+			t->has_umask = true;
+		}
+	}
 	if (!ret)
 		ret = gather_seccomp(ctx, cp);
 	if (!ret)
