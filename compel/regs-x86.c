@@ -129,7 +129,7 @@ static int scan_for_syscall(int memfd, unsigned long start, unsigned long end, u
 int compel_find_syscall_insn(pid_t pid, int memfd, unsigned long *ip, unsigned long *vdso_start,
 			     unsigned long *vdso_end, bool *rwxs)
 {
-	char path[64], line[512], perms[8];
+	char path[64], line[512], perms[8], buf[16384];
 	unsigned long start, end, vdso_s = 0, vdso_e = 0;
 	FILE *maps;
 	int ret = -ENOENT;
@@ -141,6 +141,8 @@ int compel_find_syscall_insn(pid_t pid, int memfd, unsigned long *ip, unsigned l
 		cpr_err("pid %d: cannot open its maps: %m", pid);
 		return ret;
 	}
+	/* Read in large pieces, with no fstat for stdio to size its buffer. */
+	setvbuf(maps, buf, _IOFBF, sizeof(buf));
 	*rwxs = false;
 	while (fgets(line, sizeof(line), maps)) {
 		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3)
