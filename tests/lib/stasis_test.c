@@ -355,3 +355,18 @@ int test_run_pair(void *(*fn)(void *), void *arg0, void *arg1, void *(*waker)(vo
 	pthread_join(third, NULL);
 	return 0;
 }
+
+int test_reap(pid_t pid, const char *name)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid) {
+		fail("waitpid %s: %m", name);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fail("%s ended with status %#x", name, status);
+		return -1;
+	}
+	return 0;
+}

@@ -99,6 +99,9 @@ int test_write_file(const char *path, const char *val);
  */
 int test_enter_userns(const char *map);
 
+/* Wait for child @pid, which must exit 0; else fail() naming it: 0 or -1. */
+int test_reap(pid_t pid, const char *name);
+
 /*
  * With SIGTERM blocked in every thread, run @fn(@arg0) in the calling
  * thread and @fn(@arg1) in a second one while a third runs @waker (which
