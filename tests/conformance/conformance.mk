@@ -13,7 +13,8 @@ CONF_SRCS	:= $(filter-out tests/conformance/runner.c, \
 			$(sort $(wildcard tests/conformance/*.c)))
 CONF_PROGS	:= $(patsubst tests/conformance/%.c,$(B)/tests/conformance/%,$(CONF_SRCS))
 CONF_LIB_OBJ	:= $(B)/obj/tests/lib/stasis_test.o
-CONF_RUNNER_OBJ	:= $(B)/obj/tests/conformance/runner.o $(B)/obj/tests/lib/runner-util.o
+CONF_RUNNER_OBJ	:= $(B)/obj/tests/conformance/runner.o $(B)/obj/tests/lib/runner-util.o \
+		   $(B)/obj/tests/lib/runner-opts.o
 CONF_MNT_OBJ	:= $(B)/obj/tests/lib/mnt_test.o
 CONF_OBJ	:= $(patsubst %.c,$(B)/obj/%.o,$(CONF_SRCS)) $(CONF_RUNNER_OBJ) \
 		   $(CONF_LIB_OBJ) $(CONF_MNT_OBJ)
