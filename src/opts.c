@@ -745,6 +745,69 @@ int opts_set(struct opts *o, const char *name, const char *arg)
 	return d->kind == SET ? set_opt(opt_val(i), arg, o) : 0;
 }
 
+/* A malloc'd copy of the @n entries of @size at *@v, put back in *@v. */
+static int dup_list(void *v, size_t n, size_t size)
+{
+	void **list = v, *copy;
+
+	if (!n) {
+		*list = NULL;
+		return 0;
+	}
+	copy = malloc(n * size);
+	if (!copy) {
+		*list = NULL;
+		return 1;
+	}
+	*list = memcpy(copy, *list, n * size);
+	return 0;
+}
+
+int opts_copy(struct opts *dst, const struct opts *src)
+{
+	int ret;
+
+	*dst = *src;
+	ret = dup_list(&dst->externals, dst->nr_externals, sizeof(*dst->externals));
+	ret |= dup_list(&dst->inherit_fds, dst->nr_inherit_fds, sizeof(*dst->inherit_fds));
+	ret |= dup_list(&dst->scripts, dst->nr_scripts, sizeof(*dst->scripts));
+	ret |= dup_list(&dst->cg_roots, dst->nr_cg_roots, sizeof(*dst->cg_roots));
+	ret |= dup_list(&dst->cg_dump_ctls, dst->nr_cg_dump_ctls, sizeof(*dst->cg_dump_ctls));
+	if (ret) {
+		pr_err("out of memory");
+		opts_copy_free(dst, src);
+		return 1;
+	}
+	return 0;
+}
+
+/* Free the strings of @v from @from on, and @v itself. */
+static void free_strv(const char **v, size_t from, size_t n)
+{
+	for (size_t i = from; v && i < n; i++)
+		free((void *)v[i]);
+	free(v);
+}
+
+void opts_copy_free(struct opts *o, const struct opts *base)
+{
+	free_strv(o->externals, base->nr_externals, o->nr_externals);
+	free_strv(o->scripts, base->nr_scripts, o->nr_scripts);
+	free_strv(o->cg_dump_ctls, base->nr_cg_dump_ctls, o->nr_cg_dump_ctls);
+	for (size_t i = base->nr_inherit_fds; o->inherit_fds && i < o->nr_inherit_fds; i++)
+		free((void *)o->inherit_fds[i].key);
+	free(o->inherit_fds);
+	/* A root's controller and path share one string, the first of them. */
+	for (size_t i = base->nr_cg_roots; o->cg_roots && i < o->nr_cg_roots; i++)
+		free((void *)(o->cg_roots[i].controller ?: o->cg_roots[i].path));
+	free(o->cg_roots);
+	o->externals = o->scripts = o->cg_dump_ctls = NULL;
+	o->inherit_fds = NULL;
+	o->cg_roots = NULL;
+	o->nr_externals = o->nr_scripts = o->nr_cg_dump_ctls = 0;
+	o->nr_inherit_fds = o->nr_cg_roots = 0;
+}
+
 int opts_inherited_fd(const struct opts *o, const char *key)
 {
 	for (size_t i = 0; o && i < o->nr_inherit_fds; i++)

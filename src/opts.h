@@ -144,6 +144,15 @@ int opts_default_configs(struct opts *o);
 int opts_add_inherit_fd(struct opts *o, int fd, const char *key);
 
 /*
+ * A copy of @src with lists of its own (--external, --inherit-fd,
+ * --action-script, --cgroup-root, --cgroup-dump-controller): what is added
+ * to the copy leaves @src as it was.  0, or 1 after logging.
+ */
+int opts_copy(struct opts *dst, const struct opts *src);
+/* Free @o's lists and what was added to them since opts_copy(@o, @base). */
+void opts_copy_free(struct opts *o, const struct opts *base);
+
+/*
  * Parse argv (and the config files CRIU would read, unless
  * --no-default-config).  Returns 0, or 1 after printing the error.
  */

@@ -105,16 +105,18 @@ static int setup_dirs_log(CriuOpts *r, struct opts *o, pid_t peer, bool need_dir
 	return log_open(path);
 }
 
-/* The request's options on top of the command line's (service -v4 ...). */
-static int setup_opts(int sk, CriuReq *req, const struct opts *base, struct opts *o,
-		      bool swrk, bool need_dir)
+/*
+ * The request's options on top of the command line's (service -v4 ...),
+ * in @o, a copy of them with lists of its own: requests that follow on
+ * the connection (keep_open) start again from the command line's.
+ */
+static int setup_opts(int sk, CriuReq *req, struct opts *o, bool swrk, bool need_dir)
 {
 	CriuOpts empty = CRIU_OPTS__INIT, *r = req->opts ? req->opts : &empty;
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 	int ret;
 
-	*o = *base;
 	o->action = o->subaction = NULL;
 	/* The service's own pidfile and status fd are not the request's. */
 	o->pidfile = NULL;
@@ -309,6 +311,40 @@ static int do_restore(int sk, CriuReq *req, struct opts *o)
 	return answer(sk, &resp, req->type, ret);
 }
 
+/* A request that needs options, once they are set up in @o. */
+static int run_request(int sk, CriuReq *req, struct opts *o)
+{
+	CriuResp resp = CRIU_RESP__INIT;
+	int ret;
+
+	switch (req->type) {
+	case CRIU_REQ_TYPE__DUMP:
+		o->action = "dump";
+		return do_dump(sk, req, o);
+	case CRIU_REQ_TYPE__RESTORE:
+		o->action = "restore";
+		return do_restore(sk, req, o);
+	case CRIU_REQ_TYPE__PRE_DUMP:
+	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP:
+		o->action = "pre-dump";
+		return do_pre_dump(sk, req, o);
+	case CRIU_REQ_TYPE__PAGE_SERVER:
+	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD:
+		o->action = "page-server";
+		return do_page_server(sk, req, o);
+	case CRIU_REQ_TYPE__CHECK:
+		o->action = "check";
+		ret = cr_check(o);
+		break;
+	default:
+		o->action = "cpuinfo";
+		o->subaction = req->type == CRIU_REQ_TYPE__CPUINFO_DUMP ? "dump" : "check";
+		ret = cr_cpuinfo(o);
+		break;
+	}
+	return answer(sk, &resp, req->type, ret);
+}
+
 static int do_request(int sk, CriuReq *req, const struct opts *base, bool swrk)
 {
 	CriuResp resp = CRIU_RESP__INIT;
@@ -341,35 +377,12 @@ static int do_request(int sk, CriuReq *req, const struct opts *base, bool swrk)
 		pr_err("RPC request of unknown type %d", req->type);
 		return answer(sk, &resp, CRIU_REQ_TYPE__EMPTY, -EINVAL);
 	}
-	ret = setup_opts(sk, req, base, &o, swrk, need_dir);
-	if (ret)
-		return answer(sk, &resp, req->type, ret);
-	switch (req->type) {
-	case CRIU_REQ_TYPE__DUMP:
-		o.action = "dump";
-		return do_dump(sk, req, &o);
-	case CRIU_REQ_TYPE__RESTORE:
-		o.action = "restore";
-		return do_restore(sk, req, &o);
-	case CRIU_REQ_TYPE__PRE_DUMP:
-	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP:
-		o.action = "pre-dump";
-		return do_pre_dump(sk, req, &o);
-	case CRIU_REQ_TYPE__PAGE_SERVER:
-	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD:
-		o.action = "page-server";
-		return do_page_server(sk, req, &o);
-	case CRIU_REQ_TYPE__CHECK:
-		o.action = "check";
-		ret = cr_check(&o);
-		break;
-	default:
-		o.action = "cpuinfo";
-		o.subaction = req->type == CRIU_REQ_TYPE__CPUINFO_DUMP ? "dump" : "check";
-		ret = cr_cpuinfo(&o);
-		break;
-	}
-	return answer(sk, &resp, req->type, ret);
+	if (opts_copy(&o, base))
+		return answer(sk, &resp, req->type, -ENOMEM);
+	ret = setup_opts(sk, req, &o, swrk, need_dir);
+	ret = ret ? answer(sk, &resp, req->type, ret) : run_request(sk, req, &o);
+	opts_copy_free(&o, base);
+	return ret;
 }
 
 /*
