@@ -36,6 +36,7 @@
 int cr_dump(const struct opts *o);
 int cr_check(const struct opts *o);
 int cr_restore(const struct opts *o, int *exit_code, pid_t *root);
+int restore_exec_cmd(char *const *cmd, int out_fd);
 
 static void usage(FILE *f)
 {
@@ -173,7 +174,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(o.action, "dump") || !strcmp(o.action, "pre-dump"))
 		ret = cr_dump(&o);
 	else if (!strcmp(o.action, "restore"))
-		ret = cr_restore(&o, &code, NULL);
+		ret = cr_restore(&o, &code, NULL) ?: (o.exec_cmd ? restore_exec_cmd(o.exec_cmd, -1) : 0);
 	else if (!strcmp(o.action, "cpuinfo"))
 		ret = cr_cpuinfo(&o);
 	else if (!strcmp(o.action, "page-server"))

@@ -3,6 +3,7 @@
  * and "--opt value", -v[N] and -vvv, and CRIU's config files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
@@ -41,6 +42,7 @@ enum {
 	O_NETWORK_LOCK, O_EXT_SHARING, O_EXT_MASTERS,
 	O_PAGE_SERVER, O_PORT, O_PS_SOCKET, O_LAZY_PAGES, O_UNPRIVILEGED,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
+	O_VETH_PAIR, O_EXEC_CMD, O_LSM,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
 	O_TLS, O_TLS_CACERT, O_TLS_CACRL, O_TLS_CERT, O_TLS_KEY, O_TLS_NO_CN_VERIFY,
 	O_FIRST_OTHER = 1000,
@@ -95,8 +97,9 @@ static const struct opt_desc opt_table[] = {
 	{ "cgroup-props-file", required_argument, O_CG_PROPS_FILE, SET },
 	{ "cgroup-dump-controller", required_argument, O_CG_DUMP_CTL, SET },
 	{ "cgroup-yard", required_argument, O_CG_YARD, SET },
-	{ "lsm-profile", required_argument, 0, IGNORED },
-	{ "lsm-mount-context", required_argument, 0, IGNORED },
+	/* Both the same: nothing to do without an LSM, not supported with one. */
+	{ "lsm-profile", required_argument, O_LSM, SET },
+	{ "lsm-mount-context", required_argument, O_LSM, SET },
 	{ "auto-dedup", no_argument, O_AUTO_DEDUP, SET },
 	{ "remove-image-dirs", no_argument, 0, IGNORED },
 	/* Ghost data runs are found with SEEK_DATA/SEEK_HOLE either way. */
@@ -129,11 +132,11 @@ static const struct opt_desc opt_table[] = {
 	{ "tls-no-cn-verify", no_argument, O_TLS_NO_CN_VERIFY, SET },
 	{ "freeze-cgroup", required_argument, O_FREEZE_CGROUP, SET },
 	{ "namespaces", required_argument, 'n', UNSUPPORTED },
-	{ "exec-cmd", no_argument, 0, UNSUPPORTED },
+	{ "exec-cmd", no_argument, O_EXEC_CMD, SET },
 	{ "enable-external-sharing", no_argument, O_EXT_SHARING, SET },
 	{ "enable-external-masters", no_argument, O_EXT_MASTERS, SET },
 	{ "enable-fs", required_argument, 0, UNSUPPORTED },
-	{ "veth-pair", required_argument, 0, UNSUPPORTED },
+	{ "veth-pair", required_argument, O_VETH_PAIR, SET },
 	{ "join-ns", required_argument, 'J', SET },
 	{ "shell-job-ext", no_argument, 0, UNSUPPORTED },
 	{ "unprivileged", no_argument, O_UNPRIVILEGED, SET },
@@ -276,6 +279,27 @@ int opts_add_externals(struct opts *o, char *const *keys, size_t n)
 		if (add_external(keys[i], o))
 			return 1;
 	return 0;
+}
+
+/*
+ * --veth-pair IN=OUT[@BRIDGE], CRIU's older spelling of --external
+ * veth[IN]:OUT[@BRIDGE]: the peer outside of the tree's veth IN is OUT.
+ */
+static int add_veth_pair(const char *arg, struct opts *o)
+{
+	const char *eq = strchr(arg, '=');
+	char buf[256];
+
+	if (!eq || eq == arg || !eq[1]) {
+		pr_err("--veth-pair %s: not IN=OUT[@BRIDGE]\n", arg);
+		return 1;
+	}
+	if (snprintf(buf, sizeof(buf), "veth[%.*s]:%s", (int)(eq - arg), arg, eq + 1) >=
+	    (int)sizeof(buf)) {
+		pr_err("--veth-pair %s: too long\n", arg);
+		return 1;
+	}
+	return add_external(buf, o);
 }
 
 /* --ext-mount-map KEY:VALUE, CRIU's older spelling of --external mnt[KEY]:VALUE. */
@@ -493,6 +517,55 @@ static int set_unprivileged(void)
 	return 0;
 }
 
+/*
+ * --lsm-profile TYPE:NAME and --lsm-mount-context CTX set the restored
+ * tree's security labels.  stasis restores none yet: without an LSM with
+ * task labels (reading /proc/self/attr/current says EINVAL) there is
+ * nothing to set and the option is taken, saying so; with one, the label
+ * asked for could not be set, and the option is refused.
+ */
+static int check_lsm(const char *arg)
+{
+	char buf[256];
+	int fd = open("/proc/self/attr/current", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	int err = errno;
+
+	if (fd >= 0)
+		close(fd);
+	if (n < 0 && (err == EINVAL || err == ENOENT)) {
+		pr_info("no LSM is active: the security label %s has nothing to apply\n", arg);
+		return 0;
+	}
+	pr_err("not supported yet: --lsm-profile or --lsm-mount-context %s with an LSM active\n",
+	       arg);
+	return 1;
+}
+
+/* --exec-cmd was given: the words after the action are the command. */
+static bool exec_cmd_asked;
+
+/* As CRIU: restore only, not detached, and a command to run. */
+static int take_exec_cmd(int argc, char **argv, struct opts *o)
+{
+	if (!o->action || strcmp(o->action, "restore")) {
+		pr_err("--exec-cmd is for restore only\n");
+		return 1;
+	}
+	if (o->restore_detached) {
+		pr_err("--exec-cmd and --restore-detached cannot go together\n");
+		return 1;
+	}
+	if (optind >= argc) {
+		pr_err("--exec-cmd needs a command after the action (restore --exec-cmd -- CMD ...)\n");
+		return 1;
+	}
+	/* argv ends with NULL, as execvp() wants it. */
+	o->exec_cmd = &argv[optind];
+	optind = argc;
+	return 0;
+}
+
 static int set_opt(int val, const char *arg, struct opts *o)
 {
 	switch (val) {
@@ -541,6 +614,10 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);
 	case 'M': return add_ext_mount(arg, o);
+	case O_VETH_PAIR: return add_veth_pair(arg, o);
+	/* The command is what follows the action (parse_list()). */
+	case O_EXEC_CMD: exec_cmd_asked = true; break;
+	case O_LSM: return check_lsm(arg);
 	case O_INHERIT_FD: return add_inherit_fd(arg, o);
 	case O_EMPTY_NS: return parse_empty_ns(arg, o);
 	case 'J': return parse_join_ns(arg, o);
@@ -610,6 +687,8 @@ static int parse_list(int argc, char **argv, struct opts *o, const char *what, b
 		/* CRIU's "cpuinfo dump|check" and "swrk FD" */
 		if (optind < argc && (!strcmp(o->action, "cpuinfo") || !strcmp(o->action, "swrk")))
 			o->subaction = argv[optind++];
+		if (exec_cmd_asked && take_exec_cmd(argc, argv, o))
+			return 1;
 		if (optind < argc) {
 			pr_err("unexpected argument: %s\n", argv[optind]);
 			return 1;
@@ -801,6 +880,9 @@ void opts_copy_free(struct opts *o, const struct opts *base)
 	for (size_t i = base->nr_cg_roots; o->cg_roots && i < o->nr_cg_roots; i++)
 		free((void *)(o->cg_roots[i].controller ?: o->cg_roots[i].path));
 	free(o->cg_roots);
+	if (o->exec_cmd != base->exec_cmd)
+		free(o->exec_cmd);
+	o->exec_cmd = base->exec_cmd;
 	o->externals = o->scripts = o->cg_dump_ctls = NULL;
 	o->inherit_fds = NULL;
 	o->cg_roots = NULL;

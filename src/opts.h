@@ -96,6 +96,7 @@ struct opts {
 	const char *tls_cacrl;		/* --tls-cacrl: revoked certificates */
 	const char *tls_cert;		/* --tls-cert: ours */
 	const char *tls_key;		/* --tls-key: its private key */
+	char **exec_cmd;		/* restore --exec-cmd -- CMD...: NULL-terminated */
 	const char **scripts;		/* --action-script PATH, in order given */
 	size_t nr_scripts;
 	const char *freeze_cgroup;	/* --freeze-cgroup: the tree's freezer (runc's) */

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -265,6 +266,20 @@ static int f_pre_dump_mode(struct field_ctx *c)
 		   c->req->pre_dump_mode == CRIU_PRE_DUMP_MODE__VM_READ ? "read" : "splice");
 }
 
+/* The command restore_exec_cmd() runs once the tree does; freed with the request's options. */
+static int f_exec_cmd(struct field_ctx *c)
+{
+	char **cmd = calloc(c->req->n_exec_cmd + 1, sizeof(*cmd));
+
+	if (!cmd) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	memcpy(cmd, c->req->exec_cmd, c->req->n_exec_cmd * sizeof(*cmd));
+	c->o->exec_cmd = cmd;
+	return 0;
+}
+
 static int f_pidfd_store(struct field_ctx *c)
 {
 	(void)c;
@@ -313,7 +328,7 @@ static const struct rpc_field fields[] = {
 	{ "veths", NULL, f_veths },
 	{ "cpu_cap", NULL, f_cpu_cap },
 	{ "force_irmap", "force-irmap", NULL },
-	{ "exec_cmd", "exec-cmd", NULL },
+	{ "exec_cmd", NULL, f_exec_cmd },
 	{ "ext_mnt", NULL, f_ext_mnt },
 	{ "auto_ext_mnt", NULL, f_auto_ext_mnt },
 	{ "manage_cgroups", NULL, f_manage_cg },

@@ -39,6 +39,7 @@
 int cr_dump(const struct opts *o);
 int cr_check(const struct opts *o);
 int cr_restore(const struct opts *o, int *exit_code, pid_t *root);
+int restore_exec_cmd(char *const *cmd, int out_fd);
 
 /* The answer to a request: its type, success, and the first error logged. */
 static int answer(int sk, CriuResp *resp, CriuReqType type, int ret)
@@ -296,7 +297,10 @@ static int do_page_server(int sk, CriuReq *req, struct opts *o)
 	return answer(sk, &resp, req->type, ret);
 }
 
-/* An RPC restore is always detached: the answer carries the root's pid. */
+/*
+ * An RPC restore is always detached: the answer carries the root's pid.
+ * With exec_cmd, as CRIU, we then become the command, its output in the log.
+ */
 static int do_restore(int sk, CriuReq *req, struct opts *o)
 {
 	CriuResp resp = CRIU_RESP__INIT;
@@ -308,7 +312,11 @@ static int do_restore(int sk, CriuReq *req, struct opts *o)
 	ret = cr_restore(o, &code, &root);
 	r.pid = root;
 	resp.restore = &r;
-	return answer(sk, &resp, req->type, ret);
+	ret = answer(sk, &resp, req->type, ret) ?: ret;
+	if (ret || !o->exec_cmd)
+		return ret;
+	close(sk);
+	return restore_exec_cmd(o->exec_cmd, log_get_fd());
 }
 
 /* A request that needs options, once they are set up in @o. */

@@ -289,6 +289,36 @@ check "--action-script failing at post-dump: the dump fails (1), the counter run
 	bash -c "$(declare -f count alive grows); [ $rc = 1 ] && grep -q 'post-dump' $W/act2.err && grows $PID $W/act2.cnt"
 stop "$PID"
 
+# --- --exec-cmd and the RPC's exec_cmd: once the tree runs, stasis
+# becomes the command (same pid), whose child the restored root is ---
+start exec
+D=$W/exec.img
+timeout -k 5 60 "$B/stasis" dump -t "$PID" -D "$D" -o dump.log 2>/dev/null
+bg "$B/tests/spawn" "$W/exec.rst.pid" -S -- "$B/stasis" restore -D "$D" -o restore.log --exec-cmd -- \
+	/bin/sh -c "echo \$\$ \$(cut -d' ' -f4 /proc/$PID/stat) >$W/exec.out"
+for _ in $(seq 100); do [ -s "$W/exec.out" ] && break; sleep 0.05; done
+check "--exec-cmd: the command runs as the restoring stasis, the restored counter its child, counting on" \
+	bash -c "$(declare -f count alive grows); r=\$(cat $W/exec.rst.pid); [ \"\$(cat $W/exec.out)\" = \"\$r \$r\" ] && grows $PID $W/exec.cnt"
+o=$W/exec.bad
+timeout -k 5 60 "$B/stasis" restore -D "$D" -d --exec-cmd -- /bin/true 2>"$o"
+check "--exec-cmd with --restore-detached is refused, as CRIU" \
+	bash -c "grep -q 'exec-cmd and --restore-detached cannot go together' $o"
+stop "$PID"
+D=$W/exec-rpc.img
+mkdir -p "$D"
+start exec-rpc
+timeout -k 5 60 "$B/stasis" dump -t "$PID" -D "$D" -o dump.log 2>/dev/null
+o=$W/exec-rpc.out
+bg "$B/tests/spawn" "$W/exec-rpc.cl.pid" -S -- "$CL" -o "$o" swrk "$B/stasis" restore -D "$D" -l restore.log \
+	-x exec_cmd=/bin/sh -x exec_cmd=-c \
+	-x "exec_cmd=echo exec-cmd here; cut -d' ' -f4 /proc/$PID/stat; exit 7"
+for _ in $(seq 100); do grep -q '^exit' "$o" 2>/dev/null && break; sleep 0.05; done
+check "RPC exec_cmd: after the answer swrk becomes the command (its status 7), its output in the log, the counter its child, counting on" \
+	bash -c "$(declare -f count alive grows); grep -q '^answer 2 success=1' $o && grep -q '^exit 7' $o &&
+		 grep -q '^exec-cmd here' $D/restore.log && sw=\$(awk '/^parent/ { print \$2 }' $o) &&
+		 grep -qx \"\$sw\" $D/restore.log && grows $PID $W/exec-rpc.cnt"
+stop "$PID"
+
 # --- PAGE_SERVER (a daemon) and PAGE_SERVER_CHLD (swrk's child) ---
 for req in page-server page-server-chld; do
 	D=$W/$req.img
