@@ -752,6 +752,9 @@ static int restore_tree(struct rst_ctx *ctx)
 	/* Before the tree runs: a pidfile that cannot be written fails the restore. */
 	if (!ret)
 		ret = write_pidfile(ctx->opts, ctx->tasks[0].real);
+	/* As CRIU: the tree's own network is unlocked next (parts_arm()); the hook's answer is not heard. */
+	if (!ret && ns_restore_has(CLONE_NEWNET))
+		notify(ctx->opts, NOTIFY_NET_UNLOCK, ctx->tasks[0].real);
 	if (!ret)
 		ret = parts_arm(ctx);
 	if (!ret)

@@ -26,6 +26,7 @@
 #include "arch/x86/cpuinfo.h"
 #include "check.h"
 #include "log.h"
+#include "notify.h"
 #include "page-server.h"
 #include "rpc.h"
 #include "rpc.pb-c.h"
@@ -272,6 +273,8 @@ static int do_page_server(int sk, CriuReq *req, struct opts *o)
 	} else if (!pid) {
 		close(p[0]);
 		close(sk);
+		/* The socket is the parent's: the hooks run scripts only here. */
+		o->rpc_sk = -1;
 		page_server_report_to(p[1]);
 		_exit(cr_page_server(o) ? 1 : 0);
 	}
@@ -490,6 +493,9 @@ static int service_ready(const struct opts *o)
 			return -errno;
 		}
 	}
+	/* As CRIU, the service's own --action-script hears status-ready. */
+	if (notify(o, NOTIFY_STATUS_READY, 0))
+		return -ECANCELED;
 	if (o->status_fd >= 0) {
 		if (write(o->status_fd, "", 1) != 1)
 			pr_perror("service: cannot write to --status-fd");

@@ -224,10 +224,10 @@ D=$W/keep.img
 mkdir -p "$D"
 "$CL" -o "$W/keep.out" service "$W/keep.sock" dump -B check -B check -B check -t "$PID" -D "$D" -R \
 	"${X[@]}" >/dev/null 2>&1
-check "service: three CHECKs then a DUMP on one connection, each with its lists: all answered, the dump made, the service's action script run at pre-dump and post-dump" \
+check "service: three CHECKs then a DUMP on one connection, each with its lists: all answered, the dump made, the service's action script run at pre-dump and post-dump (and status-ready once it listened, as CRIU)" \
 	bash -c "$(declare -f count alive grows); [ \$(grep -c '^answer 3 success=1' $W/keep.out) = 3 ] &&
 		 grep -q '^answer 1 success=1' $W/keep.out && [ -s $D/inventory.img ] &&
-		 [ \"\$(tr '\n' ' ' <$W/keep-script.out)\" = 'pre-dump post-dump ' ] && grows $PID $W/keep.cnt"
+		 [ \"\$(grep -v status-ready $W/keep-script.out | tr '\n' ' ')\" = 'pre-dump post-dump ' ] && grows $PID $W/keep.cnt"
 stop "$PID"
 kill "$(cat "$W/keep.pid")" 2>/dev/null
 
@@ -318,6 +318,77 @@ check "RPC exec_cmd: after the answer swrk becomes the command (its status 7), i
 		 grep -q '^exec-cmd here' $D/restore.log && sw=\$(awk '/^parent/ { print \$2 }' $o) &&
 		 grep -qx \"\$sw\" $D/restore.log && grows $PID $W/exec-rpc.cnt"
 stop "$PID"
+
+# --- a tree in a net namespace of its own: network-lock and network-unlock
+# at CRIU's places, for --action-script and the RPC client; status-ready
+# when a page server takes connections ---
+S=$W/net-script.sh
+printf '#!/bin/sh\necho $CRTOOLS_SCRIPT_ACTION >>%s\n' "$W/net-script.out" >"$S"
+chmod +x "$S"
+# startnet NAME: a counter in a net namespace of its own; sets PID.
+startnet() {
+	rm -f "$W/$1.pid" "$W/$1.cnt"
+	bg "$B/tests/spawn" "$W/$1.pid" -- "$(command -v unshare)" -n "$B/tests/rpc-counter" "$W/$1.cnt"
+	for _ in $(seq 100); do [ -s "$W/$1.pid" ] && [ -s "$W/$1.cnt" ] && break; sleep 0.05; done
+	PID=$(cat "$W/$1.pid" 2>/dev/null)
+}
+order() { tr '\n' ' ' <"$1" 2>/dev/null; }
+if command -v unshare >/dev/null && command -v nft >/dev/null; then
+	startnet net
+	D=$W/net.img
+	rm -f "$W/net-script.out"
+	timeout -k 5 60 "$B/stasis" dump -t "$PID" -D "$D" -R --action-script "$S" -o dump.log 2>/dev/null
+	check "--action-script, own net namespace, dump -R: pre-dump network-lock post-dump network-unlock" \
+		bash -c "$(declare -f count alive grows); [ \"\$(tr '\n' ' ' <$W/net-script.out)\" = 'pre-dump network-lock post-dump network-unlock ' ] && grows $PID $W/net.cnt"
+	rm -rf "$D" "$W/net-script.out"
+	timeout -k 5 60 "$B/stasis" dump -t "$PID" -D "$D" --action-script "$S" -o dump.log 2>/dev/null
+	bg "$B/tests/spawn" "$W/net.rst.pid" -S -- "$B/stasis" restore -D "$D" -d --action-script "$S" \
+		-o restore.log
+	for _ in $(seq 100); do grep -q post-resume "$W/net-script.out" 2>/dev/null && break; sleep 0.05; done
+	want="pre-dump network-lock post-dump pre-restore setup-namespaces post-setup-namespaces post-restore network-unlock pre-resume post-resume "
+	check "--action-script, own net namespace, dump then restore: each hook in CRIU's order, network-unlock after post-restore" \
+		bash -c "$(declare -f count alive grows); [ \"\$(tr '\n' ' ' <$W/net-script.out)\" = '$want' ] && grows $PID $W/net.cnt"
+	stop "$PID"
+	startnet net-rpc
+	D=$W/net-rpc.img
+	mkdir -p "$D"
+	o=$W/net-rpc.dump
+	"$CL" -o "$o" swrk "$B/stasis" dump -t "$PID" -D "$D" -N -l dump.log >/dev/null 2>&1
+	check "RPC, own net namespace: DUMP notifies pre-dump network-lock query-ext-files post-dump (CRIU 4.2's order)" \
+		bash -c "[ \"\$(grep ^notify $o | cut -d' ' -f2 | tr '\n' ' ')\" = 'pre-dump network-lock query-ext-files post-dump ' ]"
+	o=$W/net-rpc.restore
+	bg "$B/tests/spawn" "$W/net-rpc.cl.pid" -S -- "$CL" -o "$o" swrk "$B/stasis" restore -D "$D" -N \
+		-l restore.log -s
+	for _ in $(seq 100); do grep -q '^answer' "$o" 2>/dev/null && break; sleep 0.05; done
+	want='pre-restore setup-namespaces post-setup-namespaces post-restore network-unlock pre-resume post-resume '
+	check "RPC, own net namespace: RESTORE notifies network-unlock after post-restore, as CRIU; the counter counts on" \
+		bash -c "$(declare -f count alive grows); [ \"\$(grep ^notify $o | cut -d' ' -f2 | tr '\n' ' ')\" = '$want' ] && grows $PID $W/net-rpc.cnt"
+	stop "$PID"
+	startnet net-rpc-r
+	D=$W/net-rpc-r.img
+	mkdir -p "$D"
+	o=$W/net-rpc-r.dump
+	"$CL" -o "$o" swrk "$B/stasis" dump -t "$PID" -D "$D" -N -R -l dump.log >/dev/null 2>&1
+	check "RPC, own net namespace, leave_running: network-unlock after post-dump; the counter runs on" \
+		bash -c "$(declare -f count alive grows); [ \"\$(grep ^notify $o | cut -d' ' -f2 | tr '\n' ' ')\" = 'pre-dump network-lock query-ext-files post-dump network-unlock ' ] && grows $PID $W/net-rpc-r.cnt"
+	stop "$PID"
+else
+	echo "SKIP: rpc: network-lock and network-unlock: unshare (util-linux) or nft (nftables) is not installed"
+fi
+start net-host
+rm -f "$W/net-script.out"
+timeout -k 5 60 "$B/stasis" dump -t "$PID" -D "$W/net-host.img" -R --action-script "$S" -o dump.log 2>/dev/null
+check "--action-script, the host's net namespace: no network-lock nor network-unlock, as CRIU" \
+	bash -c "[ \"\$(tr '\n' ' ' <$W/net-script.out)\" = 'pre-dump post-dump ' ]"
+stop "$PID"
+rm -f "$W/net-script.out"
+mkdir -p "$W/ps-ready"
+bg "$B/tests/spawn" "$W/ps-ready.pid" -S -- "$B/stasis" page-server -D "$W/ps-ready" --address 127.0.0.1 \
+	--port 0 --action-script "$S" -o ps.log
+for _ in $(seq 100); do [ -s "$W/net-script.out" ] && break; sleep 0.05; done
+check "page-server: status-ready for --action-script once it takes connections" \
+	bash -c "[ \"\$(cat $W/net-script.out)\" = status-ready ]"
+kill -TERM "$(cat "$W/ps-ready.pid")" 2>/dev/null
 
 # --- PAGE_SERVER (a daemon) and PAGE_SERVER_CHLD (swrk's child) ---
 for req in page-server page-server-chld; do
