@@ -151,7 +151,6 @@ static const struct opt_desc opt_table[] = {
 	{ "no-mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "empty-ns", required_argument, O_EMPTY_NS, SET },
 	{ "skip-mnt", required_argument, 0, UNSUPPORTED },
-	{ "pidfd-store", required_argument, 0, UNSUPPORTED },
 	/* stasis checks no file modes at restore: nothing to skip. */
 	{ "skip-file-rwx-check", no_argument, 0, IGNORED },
 	{ "weak-sysctls", no_argument, 0, IGNORED },

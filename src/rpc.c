@@ -149,13 +149,16 @@ static int do_version(int sk)
 	return answer(sk, &resp, CRIU_REQ_TYPE__VERSION, 0);
 }
 
-/* A feature is there when its option is built and the kernel can do it. */
+/*
+ * A feature is there when its option (if it has one) is built and the
+ * kernel can do it.
+ */
 static bool have(const char *opt, int (*probe)(void))
 {
 	bool built;
 	int level = log_get_level();
 
-	if (!opts_known(opt, &built) || !built)
+	if (opt && (!opts_known(opt, &built) || !built))
 		return false;
 	log_set_level(LOG_MSG);
 	built = !probe();
@@ -184,7 +187,7 @@ static int do_features(int sk, CriuReq *req)
 	}
 	if (ask->has_pidfd_store) {
 		f.has_pidfd_store = true;
-		f.pidfd_store = have("pidfd-store", check_pidfd_store);
+		f.pidfd_store = have(NULL, check_pidfd_store);
 	}
 	resp.features = &f;
 	return answer(sk, &resp, CRIU_REQ_TYPE__FEATURE_CHECK, 0);

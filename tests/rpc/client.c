@@ -15,7 +15,7 @@
  * -B TYPE a request of TYPE (with the same options and keep_open) first,
  * repeatable;
  * -x FIELD sets one field stasis lacks (track_mem, lazy_pages, root=PATH,
- * freeze_cgroup=PATH, external=KEY, cg_root=CTRL:PATH and exec_cmd=WORD (repeatable), ps=ADDRESS:PORT, ps_fd=N (our socket N as ps.fd), unprivileged, tls, tls_no_cn_verify,
+ * freeze_cgroup=PATH, pidfd_store=dgram|stream (a socket of ours of that type), external=KEY, cg_root=CTRL:PATH and exec_cmd=WORD (repeatable), ps=ADDRESS:PORT, ps_fd=N (our socket N as ps.fd), unprivileged, tls, tls_no_cn_verify,
  * tls_cacert=PATH, tls_cert=PATH, tls_key=PATH); -j shell_job; -P orphan_pts_master (the master
  * received is read from: "pts read N TEXT"); -F HOOK answers that
  * notification with a no; -E KEY answers query-ext-files with the external KEY.
@@ -281,6 +281,9 @@ static void set_field(CriuOpts *o, const char *f)
 		if (o->n_external < 64)
 			keys[o->n_external++] = (char *)f + 9;
 		o->external = keys;
+	} else if (!strncmp(f, "pidfd_store=", 12)) {
+		o->has_pidfd_store_sk = 1;
+		o->pidfd_store_sk = socket(AF_UNIX, strcmp(f + 12, "dgram") ? SOCK_STREAM : SOCK_DGRAM, 0);
 	} else if (!strncmp(f, "exec_cmd=", 9)) {
 		static char *words[16];
 

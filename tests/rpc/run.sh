@@ -108,11 +108,12 @@ for mode in swrk service; do
 		grep -q '^version 4.2 ' "$o"
 	o=$W/$mode.features
 	"$CL" -o "$o" "${via[@]}" features >/dev/null
-	# mem_track and lazy_pages as this kernel allows them (what check --feature says); the other not built.
+	# Each as this kernel allows it (what check --feature says).
 	mt=$("$B/stasis" check --feature mem_dirty_track >/dev/null 2>&1 && echo 1 || echo 0)
 	lp=$("$B/stasis" check --feature uffd-noncoop >/dev/null 2>&1 && echo 1 || echo 0)
-	check "$mode: FEATURE_CHECK answers each field asked: mem_track $mt, lazy_pages $lp as check says, no while not built" \
-		grep -q "^features mem_track=$mt lazy_pages=$lp pidfd_store=0" "$o"
+	ps=$("$B/stasis" check --feature pidfd_store >/dev/null 2>&1 && echo 1 || echo 0)
+	check "$mode: FEATURE_CHECK answers each field asked: mem_track $mt, lazy_pages $lp, pidfd_store $ps as check says" \
+		grep -q "^features mem_track=$mt lazy_pages=$lp pidfd_store=$ps" "$o"
 	o=$W/$mode.check
 	"$CL" -o "$o" "${via[@]}" check >/dev/null 2>&1
 	check "$mode: CHECK succeeds on this kernel" grep -q 'success=1' "$o"
@@ -183,6 +184,13 @@ for mode in swrk service; do
 	"$CL" -o "$o" "${via[@]}" pre-dump -t "$PID" -D "$D" >/dev/null 2>&1
 	check "$mode: PRE_DUMP writes the counter's pages and it runs on" \
 		bash -c "$(declare -f count alive grows); grep -q 'answer 4 success=1' $o && ls $D/pagemap-$PID.img >/dev/null && grows $PID $W/$mode.r.cnt"
+	o=$W/$mode.pidfd
+	"$CL" -o "$o" "${via[@]}" pre-dump -t "$PID" -D "$D" -x pidfd_store=dgram >/dev/null 2>&1
+	check "$mode: PRE_DUMP with pidfd_store_sk (a datagram socket of the client's) is taken; the counter runs on" \
+		bash -c "$(declare -f count alive grows); grep -q 'answer 4 success=1' $o && grows $PID $W/$mode.r.cnt"
+	"$CL" -o "$o.bad" "${via[@]}" pre-dump -t "$PID" -D "$D" -x pidfd_store=stream >/dev/null 2>&1
+	check "$mode: pidfd_store_sk on a stream socket is refused, saying so, as CRIU" \
+		grep -q 'success=0.*msg=RPC field pidfd_store_sk: fd [0-9]* of the client is not a unix datagram socket' "$o.bad"
 	stop "$PID"
 	[ $mode = service ] && kill "$(cat "$W/svc.pid")" 2>/dev/null
 done
