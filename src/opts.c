@@ -42,7 +42,7 @@ enum {
 	O_NETWORK_LOCK, O_EXT_SHARING, O_EXT_MASTERS,
 	O_PAGE_SERVER, O_PORT, O_PS_SOCKET, O_LAZY_PAGES, O_UNPRIVILEGED,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
-	O_VETH_PAIR, O_EXEC_CMD, O_LSM,
+	O_VETH_PAIR, O_EXEC_CMD, O_LSM, O_SKIP_MNT, O_ENABLE_FS,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
 	O_TLS, O_TLS_CACERT, O_TLS_CACRL, O_TLS_CERT, O_TLS_KEY, O_TLS_NO_CN_VERIFY,
 	O_FIRST_OTHER = 1000,
@@ -135,7 +135,7 @@ static const struct opt_desc opt_table[] = {
 	{ "exec-cmd", no_argument, O_EXEC_CMD, SET },
 	{ "enable-external-sharing", no_argument, O_EXT_SHARING, SET },
 	{ "enable-external-masters", no_argument, O_EXT_MASTERS, SET },
-	{ "enable-fs", required_argument, 0, UNSUPPORTED },
+	{ "enable-fs", required_argument, O_ENABLE_FS, SET },
 	{ "veth-pair", required_argument, O_VETH_PAIR, SET },
 	{ "join-ns", required_argument, 'J', SET },
 	{ "shell-job-ext", no_argument, 0, UNSUPPORTED },
@@ -150,7 +150,7 @@ static const struct opt_desc opt_table[] = {
 	{ "mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "no-mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "empty-ns", required_argument, O_EMPTY_NS, SET },
-	{ "skip-mnt", required_argument, 0, UNSUPPORTED },
+	{ "skip-mnt", required_argument, O_SKIP_MNT, SET },
 	/* stasis checks no file modes at restore: nothing to skip. */
 	{ "skip-file-rwx-check", no_argument, 0, IGNORED },
 	{ "weak-sysctls", no_argument, 0, IGNORED },
@@ -632,6 +632,8 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_CG_PROPS_FILE: o->cgroup_props_file = arg; break;
 	case O_CG_DUMP_CTL: return add_str(&o->cg_dump_ctls, &o->nr_cg_dump_ctls, arg);
 	case O_CG_YARD: o->cgroup_yard = arg; break;
+	case O_SKIP_MNT: return add_str(&o->skip_mnts, &o->nr_skip_mnts, arg);
+	case O_ENABLE_FS: return add_str(&o->enable_fs, &o->nr_enable_fs, arg);
 	/*
 	 * CRIU searches these dirs for the path of a watched inode; stasis
 	 * asks the inode itself (its handle, opened), so none is needed.
@@ -851,6 +853,8 @@ int opts_copy(struct opts *dst, const struct opts *src)
 	ret |= dup_list(&dst->scripts, dst->nr_scripts, sizeof(*dst->scripts));
 	ret |= dup_list(&dst->cg_roots, dst->nr_cg_roots, sizeof(*dst->cg_roots));
 	ret |= dup_list(&dst->cg_dump_ctls, dst->nr_cg_dump_ctls, sizeof(*dst->cg_dump_ctls));
+	ret |= dup_list(&dst->skip_mnts, dst->nr_skip_mnts, sizeof(*dst->skip_mnts));
+	ret |= dup_list(&dst->enable_fs, dst->nr_enable_fs, sizeof(*dst->enable_fs));
 	if (ret) {
 		pr_err("out of memory");
 		opts_copy_free(dst, src);
@@ -872,6 +876,8 @@ void opts_copy_free(struct opts *o, const struct opts *base)
 	free_strv(o->externals, base->nr_externals, o->nr_externals);
 	free_strv(o->scripts, base->nr_scripts, o->nr_scripts);
 	free_strv(o->cg_dump_ctls, base->nr_cg_dump_ctls, o->nr_cg_dump_ctls);
+	free_strv(o->skip_mnts, base->nr_skip_mnts, o->nr_skip_mnts);
+	free_strv(o->enable_fs, base->nr_enable_fs, o->nr_enable_fs);
 	for (size_t i = base->nr_inherit_fds; o->inherit_fds && i < o->nr_inherit_fds; i++)
 		free((void *)o->inherit_fds[i].key);
 	free(o->inherit_fds);
@@ -882,7 +888,8 @@ void opts_copy_free(struct opts *o, const struct opts *base)
 	if (o->exec_cmd != base->exec_cmd)
 		free(o->exec_cmd);
 	o->exec_cmd = base->exec_cmd;
-	o->externals = o->scripts = o->cg_dump_ctls = NULL;
+	o->externals = o->scripts = o->cg_dump_ctls = o->skip_mnts = o->enable_fs = NULL;
+	o->nr_skip_mnts = o->nr_enable_fs = 0;
 	o->inherit_fds = NULL;
 	o->cg_roots = NULL;
 	o->nr_externals = o->nr_scripts = o->nr_cg_dump_ctls = 0;

@@ -111,6 +111,10 @@ struct opts {
 	const char **cg_dump_ctls;	/* --cgroup-dump-controller: only these (none: all) */
 	size_t nr_cg_dump_ctls;
 	const char *cgroup_yard;	/* --cgroup-yard: hierarchies mounted there */
+	const char **skip_mnts;		/* --skip-mnt PATH: mounts left out of a dump */
+	size_t nr_skip_mnts;
+	const char **enable_fs;		/* --enable-fs FS[,FS]: mounted anew at restore ("all") */
+	size_t nr_enable_fs;
 	/* RPC only: the client's socket, for notifications (notify.c); -1 */
 	int rpc_sk;
 	bool notify_rpc;		/* notify_scripts: ask the client at each hook */
@@ -146,7 +150,8 @@ int opts_add_inherit_fd(struct opts *o, int fd, const char *key);
 
 /*
  * A copy of @src with lists of its own (--external, --inherit-fd,
- * --action-script, --cgroup-root, --cgroup-dump-controller): what is added
+ * --action-script, --cgroup-root, --cgroup-dump-controller, --skip-mnt,
+ * --enable-fs): what is added
  * to the copy leaves @src as it was.  0, or 1 after logging.
  */
 int opts_copy(struct opts *dst, const struct opts *src);
