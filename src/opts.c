@@ -825,37 +825,37 @@ int opts_set(struct opts *o, const char *name, const char *arg)
 	return d->kind == SET ? set_opt(opt_val(i), arg, o) : 0;
 }
 
-/* A malloc'd copy of the @n entries of @size at *@v, put back in *@v. */
-static int dup_list(void *v, size_t n, size_t size)
+/* A malloc'd copy of the @n entries of @size at @v (NULL for none); *@err set on failure. */
+static void *dup_list(const void *v, size_t n, size_t size, bool *err)
 {
-	void **list = v, *copy;
+	void *copy;
 
-	if (!n) {
-		*list = NULL;
-		return 0;
-	}
+	if (!n)
+		return NULL;
 	copy = malloc(n * size);
 	if (!copy) {
-		*list = NULL;
-		return 1;
+		*err = true;
+		return NULL;
 	}
-	*list = memcpy(copy, *list, n * size);
-	return 0;
+	return memcpy(copy, v, n * size);
 }
+
+#define DUP_LIST(d, s, list, nr, err) \
+	((d)->list = dup_list((s)->list, (s)->nr, sizeof(*(s)->list), err))
 
 int opts_copy(struct opts *dst, const struct opts *src)
 {
-	int ret;
+	bool err = false;
 
 	*dst = *src;
-	ret = dup_list(&dst->externals, dst->nr_externals, sizeof(*dst->externals));
-	ret |= dup_list(&dst->inherit_fds, dst->nr_inherit_fds, sizeof(*dst->inherit_fds));
-	ret |= dup_list(&dst->scripts, dst->nr_scripts, sizeof(*dst->scripts));
-	ret |= dup_list(&dst->cg_roots, dst->nr_cg_roots, sizeof(*dst->cg_roots));
-	ret |= dup_list(&dst->cg_dump_ctls, dst->nr_cg_dump_ctls, sizeof(*dst->cg_dump_ctls));
-	ret |= dup_list(&dst->skip_mnts, dst->nr_skip_mnts, sizeof(*dst->skip_mnts));
-	ret |= dup_list(&dst->enable_fs, dst->nr_enable_fs, sizeof(*dst->enable_fs));
-	if (ret) {
+	DUP_LIST(dst, src, externals, nr_externals, &err);
+	DUP_LIST(dst, src, inherit_fds, nr_inherit_fds, &err);
+	DUP_LIST(dst, src, scripts, nr_scripts, &err);
+	DUP_LIST(dst, src, cg_roots, nr_cg_roots, &err);
+	DUP_LIST(dst, src, cg_dump_ctls, nr_cg_dump_ctls, &err);
+	DUP_LIST(dst, src, skip_mnts, nr_skip_mnts, &err);
+	DUP_LIST(dst, src, enable_fs, nr_enable_fs, &err);
+	if (err) {
 		pr_err("out of memory");
 		opts_copy_free(dst, src);
 		return 1;
