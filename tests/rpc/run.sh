@@ -14,7 +14,15 @@
 #    order, with CRTOOLS_SCRIPT_ACTION, CRTOOLS_IMAGE_DIR, CRTOOLS_INIT_PID;
 #  - PAGE_SERVER and PAGE_SERVER_CHLD start a page server (on a port the
 #    kernel picks), answer its pid and port, and a dump's pages sent there
-#    restore the counter, which counts on.
+#    restore the counter, which counts on;
+#  - pidfd_store_sk taken (a datagram socket), refused on a stream one;
+#  - several requests on one connection to a service with lists of its
+#    own: valgrind sees no use of a freed list, a dump at the end runs the
+#    service's action script;
+#  - --exec-cmd and exec_cmd: stasis becomes the command once the tree runs;
+#  - network-lock / network-unlock for a tree in a net namespace of its own
+#    (over RPC and for --action-script), none for one in the host's;
+#    status-ready when a page server takes connections.
 set -u
 cd "$(dirname "$0")/../.."
 B=$PWD/build
