@@ -51,6 +51,12 @@ void rst_sigreturn(uint64_t sp) __attribute__((noreturn));
 
 static struct rst_args *g_args;
 
+/* Kernel's struct clone_args (clone3). */
+struct clone_args_k {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size, cgroup;
+};
+
 static void futex_wake(int32_t *addr)
 {
 	sys6(__NR_futex, (long)addr, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
@@ -246,17 +252,16 @@ static void read_batch(int fd, struct iovec *iov, int n, uint64_t off, uint64_t 
 #define FILL_POPULATE	(64ul << 10)
 #endif
 
-static void fill_pages(struct rst_args *a)
+static void fill_runs(struct rst_args *a, uint32_t i, uint32_t end)
 {
 	struct iovec iov[IOV_BATCH];
 	uint64_t done = 0;	/* bytes of runs[i] already read */
-	uint32_t i = 0;
 
-	while (i < a->nr_runs) {
+	while (i < end) {
 		uint64_t off = a->runs[i].off + done, total = 0;
 		int fd = a->runs[i].fd, n = 0;
 
-		while (i < a->nr_runs && n < IOV_BATCH && total < FILL_CHUNK &&
+		while (i < end && n < IOV_BATCH && total < FILL_CHUNK &&
 		       a->runs[i].fd == fd && a->runs[i].off + done == off + total) {
 			struct rst_run *r = &a->runs[i];
 			uint64_t len = r->len - done;
@@ -277,6 +282,58 @@ static void fill_pages(struct rst_args *a)
 		}
 		read_batch(fd, iov, n, off, total);
 	}
+}
+
+static void __attribute__((noreturn)) fill_helper_main(void *arg)
+{
+	struct rst_args *a = arg;
+
+	fill_runs(a, a->fill_split, a->nr_runs);
+	for (;;)
+		sys1(__NR_exit, 0);
+}
+
+/* Start the helper on runs[fill_split..); false if no TID of ours was free. */
+static int fill_helper_start(struct rst_args *a)
+{
+	for (int k = 0; k < RST_HELPER_TIDS && a->helper_tids[k] > 0; k++) {
+		uint64_t tid = (uint64_t)a->helper_tids[k];
+		struct clone_args_k ca = {
+			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+				 CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
+			.child_tid = (uint64_t)&a->helper_tid,
+			.stack = a->helper_stack_top - RST_THREAD_STACK,
+			.stack_size = RST_THREAD_STACK,
+			.set_tid = (uint64_t)&tid,
+			.set_tid_size = 1,
+		};
+
+		/* Set before it can exit: the kernel clears it then. */
+		__atomic_store_n(&a->helper_tid, (int32_t)tid, __ATOMIC_RELEASE);
+		if (rst_clone3(&ca, sizeof(ca), fill_helper_main, a) > 0)
+			return 1;
+		__atomic_store_n(&a->helper_tid, 0, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/*
+ * Half the pages each on two cores, where stasis split them: allocating
+ * and zeroing the frames is most of a big fill's time, and the kernel
+ * does it for two threads at once.  The helper is gone (its TID free
+ * again) before the task's own threads are made.
+ */
+static void fill_pages(struct rst_args *a)
+{
+	int32_t tid;
+
+	if (!a->fill_split || !fill_helper_start(a)) {
+		fill_runs(a, 0, a->nr_runs);
+		return;
+	}
+	fill_runs(a, 0, a->fill_split);
+	while ((tid = __atomic_load_n(&a->helper_tid, __ATOMIC_ACQUIRE)))
+		futex_wait(&a->helper_tid, tid);
 }
 
 /* The vDSO proxy: the image's vDSO with its entries patched, from the region. */
@@ -632,12 +689,6 @@ static void thread_main(void *arg)
 		restore_seccomp_creds(t);
 	rst_sigreturn(t->frame + 8);
 }
-
-/* Kernel's struct clone_args (clone3). */
-struct clone_args_k {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
-	uint64_t set_tid, set_tid_size, cgroup;
-};
 
 static void create_threads(struct rst_args *a)
 {

@@ -126,6 +126,9 @@ struct rst_range {
 	uint64_t start, end;
 };
 
+/* TIDs the fill's helper thread may take, tried in order. */
+#define RST_HELPER_TIDS	4
+
 /* Kept through the unmap: the region, the vvar/vdso pieces, the premapped areas. */
 #define RST_KEEP_MAX	(RST_MOVES_MAX + 2)
 
@@ -234,6 +237,20 @@ struct rst_args {
 	uint32_t nr_premap;
 	uint32_t pad_premap;
 	struct rst_range premap_range;	/* empty: none */
+	/*
+	 * The fill on two cores: a thread of the blob's own reads
+	 * runs[fill_split..nr_runs) while the leader reads the runs before
+	 * (0: the leader reads them all).  It takes the first of helper_tids
+	 * the kernel grants (clone3 set_tid): TIDs stasis chose outside
+	 * every pid of the images, so that none the tree's own threads get
+	 * later is taken; it has exited before they are made.  None
+	 * granted: the leader reads them all.  helper_tid is its futex
+	 * (CLONE_CHILD_CLEARTID).
+	 */
+	uint32_t fill_split;
+	int32_t helper_tid;
+	int32_t helper_tids[RST_HELPER_TIDS];
+	uint64_t helper_stack_top;
 	/* The vDSO proxy: its bytes, copied into its area (mapped, fill set). */
 	uint64_t proxy_src, proxy_dst, proxy_len;	/* len 0: none */
 
