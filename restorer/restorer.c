@@ -331,6 +331,7 @@ static void fill_pages(struct rst_args *a)
 		fill_runs(a, 0, a->nr_runs);
 		return;
 	}
+	__atomic_add_fetch(&a->shared->fill_helpers, 1, __ATOMIC_RELAXED);
 	fill_runs(a, 0, a->fill_split);
 	while ((tid = __atomic_load_n(&a->helper_tid, __ATOMIC_ACQUIRE)))
 		futex_wait(&a->helper_tid, tid);

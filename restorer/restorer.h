@@ -60,7 +60,7 @@ struct rst_shared {
 	int32_t done[RST_STAGE_NR];	/* futex: tasks through each stage */
 	int32_t error;			/* the first failure: -errno */
 	int32_t err_pid;
-	int32_t pad;
+	int32_t fill_helpers;		/* tasks whose pages two threads read (for the log) */
 	char err_msg[RST_ERR_MSG];
 };
 
