@@ -29,8 +29,14 @@
 #include "restorer.h"
 #include "rst-ctx.h"
 
-/* Smaller fills are left to the leader: a thread costs more than it saves. */
+/*
+ * Smaller fills are left to the leader: a thread costs more than it
+ * saves.  A build may lower it (-DFILL_SPLIT_MIN=4096: every task with
+ * two pages splits), to run a whole suite through the helper.
+ */
+#ifndef FILL_SPLIT_MIN
 #define FILL_SPLIT_MIN	(16ULL << 20)
+#endif
 /* Where a run is cut: a huge page is then filled by one thread. */
 #define FILL_SPLIT_ALIGN	(2ULL << 20)
 #define PAGE_SZ		4096ULL
