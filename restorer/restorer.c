@@ -286,55 +286,65 @@ static void fill_runs(struct rst_args *a, uint32_t i, uint32_t end)
 
 static void __attribute__((noreturn)) fill_helper_main(void *arg)
 {
-	struct rst_args *a = arg;
+	struct rst_fill_part *p = arg;
 
-	fill_runs(a, a->fill_split, a->nr_runs);
+	fill_runs(g_args, p->from, p->to);
 	for (;;)
 		sys1(__NR_exit, 0);
 }
 
-/* Start the helper on runs[fill_split..); false if no TID of ours was free. */
-static int fill_helper_start(struct rst_args *a)
+/* Start a thread on part @p with the next TID of ours from *@next; false if none was free. */
+static int fill_helper_start(struct rst_args *a, struct rst_fill_part *p, uint32_t *next)
 {
-	for (int k = 0; k < RST_HELPER_TIDS && a->helper_tids[k] > 0; k++) {
-		uint64_t tid = (uint64_t)a->helper_tids[k];
+	for (; *next < RST_HELPER_TIDS && a->helper_tids[*next] > 0; (*next)++) {
+		uint64_t tid = (uint64_t)a->helper_tids[*next];
 		struct clone_args_k ca = {
 			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
 				 CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
-			.child_tid = (uint64_t)&a->helper_tid,
-			.stack = a->helper_stack_top - RST_THREAD_STACK,
+			.child_tid = (uint64_t)&p->tid,
+			.stack = p->stack_top - RST_THREAD_STACK,
 			.stack_size = RST_THREAD_STACK,
 			.set_tid = (uint64_t)&tid,
 			.set_tid_size = 1,
 		};
 
 		/* Set before it can exit: the kernel clears it then. */
-		__atomic_store_n(&a->helper_tid, (int32_t)tid, __ATOMIC_RELEASE);
-		if (rst_clone3(&ca, sizeof(ca), fill_helper_main, a) > 0)
+		__atomic_store_n(&p->tid, (int32_t)tid, __ATOMIC_RELEASE);
+		if (rst_clone3(&ca, sizeof(ca), fill_helper_main, p) > 0) {
+			(*next)++;
 			return 1;
-		__atomic_store_n(&a->helper_tid, 0, __ATOMIC_RELEASE);
+		}
+		__atomic_store_n(&p->tid, 0, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
 
 /*
- * Half the pages each on two cores, where stasis split them: allocating
- * and zeroing the frames is most of a big fill's time, and the kernel
- * does it for two threads at once.  The helper is gone (its TID free
- * again) before the task's own threads are made.
+ * The parts stasis cut on as many cores: allocating and zeroing the
+ * frames is most of a big fill's time, and the kernel does it for each
+ * thread at once.  The threads are gone (their TIDs free again) before
+ * the task's own threads are made.
  */
 static void fill_pages(struct rst_args *a)
 {
+	uint32_t next = 0, started = 1, k;
 	int32_t tid;
 
-	if (!a->fill_split || !fill_helper_start(a)) {
+	if (a->nr_fill < 2) {
 		fill_runs(a, 0, a->nr_runs);
 		return;
 	}
-	__atomic_add_fetch(&a->shared->fill_helpers, 1, __ATOMIC_RELAXED);
-	fill_runs(a, 0, a->fill_split);
-	while ((tid = __atomic_load_n(&a->helper_tid, __ATOMIC_ACQUIRE)))
-		futex_wait(&a->helper_tid, tid);
+	while (started < a->nr_fill && fill_helper_start(a, &a->fill[started], &next))
+		started++;
+	if (started > 1)
+		__atomic_add_fetch(&a->shared->fill_helpers, 1, __ATOMIC_RELAXED);
+	fill_runs(a, a->fill[0].from, a->fill[0].to);
+	for (k = started; k < a->nr_fill; k++)
+		fill_runs(a, a->fill[k].from, a->fill[k].to);
+	for (k = 1; k < started; k++) {
+		while ((tid = __atomic_load_n(&a->fill[k].tid, __ATOMIC_ACQUIRE)))
+			futex_wait(&a->fill[k].tid, tid);
+	}
 }
 
 /* The vDSO proxy: the image's vDSO with its entries patched, from the region. */

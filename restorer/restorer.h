@@ -60,7 +60,7 @@ struct rst_shared {
 	int32_t done[RST_STAGE_NR];	/* futex: tasks through each stage */
 	int32_t error;			/* the first failure: -errno */
 	int32_t err_pid;
-	int32_t fill_helpers;		/* tasks whose pages two threads read (for the log) */
+	int32_t fill_helpers;		/* tasks whose pages several threads read (for the log) */
 	char err_msg[RST_ERR_MSG];
 };
 
@@ -126,8 +126,17 @@ struct rst_range {
 	uint64_t start, end;
 };
 
-/* TIDs the fill's helper thread may take, tried in order. */
-#define RST_HELPER_TIDS	4
+/* The fill's parts at most, one per core; TIDs its threads may take, in order. */
+#define RST_FILL_PARTS	4
+#define RST_HELPER_TIDS	8
+
+/* One part of the fill: runs[from, to), and the thread reading it but for part 0. */
+struct rst_fill_part {
+	uint32_t from, to;
+	int32_t tid;			/* futex: set while it runs, cleared at its exit */
+	int32_t pad;
+	uint64_t stack_top;
+};
 
 /* Kept through the unmap: the region, the vvar/vdso pieces, the premapped areas. */
 #define RST_KEEP_MAX	(RST_MOVES_MAX + 2)
@@ -238,19 +247,19 @@ struct rst_args {
 	uint32_t pad_premap;
 	struct rst_range premap_range;	/* empty: none */
 	/*
-	 * The fill on two cores: a thread of the blob's own reads
-	 * runs[fill_split..nr_runs) while the leader reads the runs before
-	 * (0: the leader reads them all).  It takes the first of helper_tids
-	 * the kernel grants (clone3 set_tid): TIDs stasis chose outside
-	 * every pid of the images, so that none the tree's own threads get
-	 * later is taken; it has exited before they are made.  None
-	 * granted: the leader reads them all.  helper_tid is its futex
-	 * (CLONE_CHILD_CLEARTID).
+	 * The fill on several cores (src/mem-fill.c): the runs cut in
+	 * nr_fill parts, fill[0] read by the leader, each other one by a
+	 * thread of the blob's own (0 or 1: the leader reads them all).  A
+	 * thread takes the next of helper_tids the kernel grants (clone3
+	 * set_tid): TIDs stasis chose outside every pid of the images, so
+	 * that none the tree's own threads get later is taken; they have
+	 * exited before those are made.  A part whose thread could not
+	 * start is read by the leader.
 	 */
-	uint32_t fill_split;
-	int32_t helper_tid;
+	uint32_t nr_fill;
+	uint32_t pad_fill;
+	struct rst_fill_part fill[RST_FILL_PARTS];
 	int32_t helper_tids[RST_HELPER_TIDS];
-	uint64_t helper_stack_top;
 	/* The vDSO proxy: its bytes, copied into its area (mapped, fill set). */
 	uint64_t proxy_src, proxy_dst, proxy_len;	/* len 0: none */
 

@@ -1,25 +1,27 @@
 /*
- * mem-fill.c - the restorer's fill of a big task on two cores.
+ * mem-fill.c - the restorer's fill of a big task on several cores.
  *
  * Most of the time of a big fill goes to the kernel allocating and
  * zeroing frames (MADV_POPULATE_WRITE), the rest to the copy from the
- * pages image; a second thread doing both for half of the pages makes
- * it nearly twice as fast on a machine with two idle cores.  The
- * restorer's runs are cut in two halves of the bytes (one run split at
- * the middle if need be) and the blob starts a thread for the second.
+ * pages image; threads doing both for a part of the pages each divide
+ * it nearly by their number, up to the cores there are.  The restorer's
+ * runs are cut in as many parts of equal bytes as the task may use CPUs
+ * (RST_FILL_PARTS at most, FILL_PART_MIN each at least), a run cut where
+ * a part ends, and the blob starts a thread for each part but the first.
  *
- * That thread needs a TID in the task's pid namespace while the tree's
- * own threads do not exist yet: one the kernel would pick could be
- * one they are to get back.  So the blob asks for a TID of ours
- * (clone3 set_tid), chosen here above every pid and TID of the images,
- * one set of candidates per task so that tasks filling at the same time
- * do not ask for the same; a candidate someone else holds fails with
- * EEXIST and the next is tried; none granted, the leader reads
- * everything alone.  The thread has exited before the task's threads
- * are made, and an allocation at a given TID leaves the namespace's
- * next pid (ns_last_pid) where it was.
+ * Those threads need TIDs in the task's pid namespace while the tree's
+ * own threads do not exist yet: one the kernel would pick could be one
+ * they are to get back.  So the blob asks for TIDs of ours (clone3
+ * set_tid), chosen here above every pid and TID of the images, one set
+ * per task so that tasks filling at the same time do not ask for the
+ * same; a candidate someone else holds fails with EEXIST and the next is
+ * tried; a part left without a thread is read by the leader.  The
+ * threads have exited before the task's threads are made, and an
+ * allocation at a given TID leaves the namespace's next pid
+ * (ns_last_pid) where it was.
  */
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,22 +32,22 @@
 #include "rst-ctx.h"
 
 /*
- * Smaller fills are left to the leader: a thread costs more than it
- * saves.  A build may lower it (-DFILL_SPLIT_MIN=4096: every task with
- * two pages splits), to run a whole suite through the helper.
+ * A smaller part is left to another thread: a thread costs more than it
+ * saves.  A build may lower it (-DFILL_PART_MIN=4096: every task with
+ * two pages is cut), to run a whole suite through the threads.
  */
-#ifndef FILL_SPLIT_MIN
-#define FILL_SPLIT_MIN	(16ULL << 20)
+#ifndef FILL_PART_MIN
+#define FILL_PART_MIN	(8ULL << 20)
 #endif
 /* Where a run is cut: a huge page is then filled by one thread. */
-#define FILL_SPLIT_ALIGN	(2ULL << 20)
+#define FILL_CUT_ALIGN	(2ULL << 20)
 #define PAGE_SZ		4096ULL
 #define PID_MAX_DEFAULT	32768
 
-/* Room for the helper's stack; mem_restore_args() leaves room for one run more. */
+/* Room for the threads' stacks; mem_restore_args() leaves room for the runs cut. */
 size_t mem_fill_size(void)
 {
-	return RST_THREAD_STACK + 64;
+	return (RST_FILL_PARTS - 1) * (RST_THREAD_STACK + 64);
 }
 
 static pid_t pid_max(void)
@@ -100,38 +102,71 @@ static bool pick_tids(const struct rst_ctx *ctx, const struct rst_task *t, int32
 	return n > 0;
 }
 
+/* The CPUs this task may run on, as many parts at most. */
+static uint32_t nr_cpus(void)
+{
+	cpu_set_t set;
+	int n;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 1;
+	n = CPU_COUNT(&set);
+	return n > 0 ? (uint32_t)n : 1;
+}
+
+/*
+ * The index of the run that starts @at bytes into the runs: one is cut
+ * in two there if need be (a slot was left for it), on a huge page's
+ * edge where it can.
+ */
+static uint32_t cut_at(struct rst_args *a, uint64_t at)
+{
+	uint64_t sum = 0, cut;
+	struct rst_run *r;
+	uint32_t i;
+
+	for (i = 0; i < a->nr_runs && sum + a->runs[i].len <= at; i++)
+		sum += a->runs[i].len;
+	if (sum == at || i == a->nr_runs)
+		return i;
+	r = &a->runs[i];
+	cut = (r->addr + (at - sum) + FILL_CUT_ALIGN / 2) & ~(FILL_CUT_ALIGN - 1);
+	if (cut <= r->addr || cut >= r->addr + r->len)
+		cut = r->addr + (at - sum);
+	memmove(r + 1, r, (a->nr_runs - i) * sizeof(*r));
+	r[0].len = cut - r->addr;
+	r[1].addr = cut;
+	r[1].off += r[0].len;
+	r[1].len -= r[0].len;
+	a->nr_runs++;
+	return i + 1;
+}
+
 int mem_fill_args(const struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,
 		  struct rst_alloc *al)
 {
-	uint64_t total = 0, half, sum = 0;
-	uint32_t i;
+	uint64_t total = 0, nr;
+	uint32_t k, from = 0;
 
-	for (i = 0; i < a->nr_runs; i++)
+	for (uint32_t i = 0; i < a->nr_runs; i++)
 		total += a->runs[i].len;
-	if (total < FILL_SPLIT_MIN || !pick_tids(ctx, t, a->helper_tids))
+	nr = total / FILL_PART_MIN;
+	nr = nr < RST_FILL_PARTS ? nr : RST_FILL_PARTS;
+	nr = nr < nr_cpus() ? nr : nr_cpus();
+	if (nr < 2 || !pick_tids(ctx, t, a->helper_tids))
 		return 0;
-	half = total / 2 & ~(PAGE_SZ - 1);
-	for (i = 0; sum + a->runs[i].len <= half; i++)
-		sum += a->runs[i].len;
-	/* runs[i] holds the middle byte: cut it there, on a huge page's edge if it can. */
-	if (sum < half) {
-		struct rst_run *r = &a->runs[i];
-		uint64_t cut = (r->addr + (half - sum) + FILL_SPLIT_ALIGN / 2) & ~(FILL_SPLIT_ALIGN - 1);
+	for (k = 0; k < nr; k++) {
+		uint32_t to = k + 1 < nr ? cut_at(a, total * (k + 1) / nr & ~(PAGE_SZ - 1)) :
+					   a->nr_runs;
 
-		if (cut <= r->addr || cut >= r->addr + r->len)
-			cut = r->addr + (half - sum);
-		/* mem_restore_args() left room for one run more. */
-		memmove(r + 1, r, (a->nr_runs - i) * sizeof(*r));
-		r[0].len = cut - r->addr;
-		r[1].addr = cut;
-		r[1].off += r[0].len;
-		r[1].len -= r[0].len;
-		a->nr_runs++;
-		i++;
+		a->fill[k] = (struct rst_fill_part){ .from = from, .to = to };
+		if (k)
+			a->fill[k].stack_top = (uintptr_t)rst_alloc(al, RST_THREAD_STACK, 64) +
+					       RST_THREAD_STACK;
+		from = to;
 	}
-	a->fill_split = i;
-	a->helper_stack_top = (uintptr_t)rst_alloc(al, RST_THREAD_STACK, 64) + RST_THREAD_STACK;
-	pr_debug("pid %d: %" PRIu64 " MiB of pages read on two cores, from run %u of %u",
-		 t->pid, total >> 20, i, a->nr_runs);
+	a->nr_fill = (uint32_t)nr;
+	pr_debug("pid %d: %" PRIu64 " MiB of pages read by %u threads, %u runs", t->pid,
+		 total >> 20, a->nr_fill, a->nr_runs);
 	return 0;
 }

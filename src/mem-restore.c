@@ -644,7 +644,8 @@ size_t mem_restore_size(struct rst_task *t)
 {
 	struct mem_rst *m = t->mem_priv;
 
-	return m->nr_vmas * sizeof(struct rst_vma) + (m->nr_runs + 1) * sizeof(struct rst_run) +
+	return m->nr_vmas * sizeof(struct rst_vma) +
+	       (m->nr_runs + RST_FILL_PARTS - 1) * sizeof(struct rst_run) +
 	       m->nr_aios * sizeof(struct rst_aio) +
 	       t->mm->n_mm_saved_auxv * sizeof(uint64_t) + vdso_restore_size(m->vdso) +
 	       premap_args_size(m->pm) + 3 * PAGE_SZ;
@@ -725,8 +726,8 @@ int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *a
 	a->vmas = rst_alloc(al, m->nr_vmas * sizeof(*a->vmas), 8);
 	memcpy(a->vmas, m->vmas, m->nr_vmas * sizeof(*a->vmas));
 	a->nr_vmas = m->nr_vmas;
-	/* One more: mem_fill_args() may cut one in two. */
-	a->runs = rst_alloc(al, (m->nr_runs + 1) * sizeof(*a->runs), 8);
+	/* Room for more: mem_fill_args() may cut some in two. */
+	a->runs = rst_alloc(al, (m->nr_runs + RST_FILL_PARTS - 1) * sizeof(*a->runs), 8);
 	memcpy(a->runs, m->runs, m->nr_runs * sizeof(*a->runs));
 	a->nr_runs = m->nr_runs;
 	/* Each run reads from its own dump's pages image. */

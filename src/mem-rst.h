@@ -52,8 +52,8 @@ int premap_args(const struct premap *pm, struct rst_args *a, struct rst_alloc *a
 void premap_free(struct premap *pm);
 
 /*
- * mem-fill.c: the restorer's runs cut in two halves, each read by a
- * thread of its own, and the TIDs the second may take.
+ * mem-fill.c: the restorer's runs cut in parts, one per core, each read
+ * by a thread of its own, and the TIDs those threads may take.
  */
 size_t mem_fill_size(void);
 int mem_fill_args(const struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,
