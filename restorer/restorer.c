@@ -284,46 +284,55 @@ static void fill_runs(struct rst_args *a, uint32_t i, uint32_t end)
 	}
 }
 
+/* Read the slices no thread has taken yet, one at a time. */
+static void fill_slices(struct rst_args *a)
+{
+	uint32_t k;
+
+	while ((k = (uint32_t)__atomic_fetch_add(&a->fill_next, 1, __ATOMIC_RELAXED)) <
+	       a->nr_slices)
+		fill_runs(a, a->slices[k], a->slices[k + 1]);
+}
+
 static void __attribute__((noreturn)) fill_helper_main(void *arg)
 {
-	struct rst_fill_part *p = arg;
-
-	fill_runs(g_args, p->from, p->to);
+	(void)arg;
+	fill_slices(g_args);
 	for (;;)
 		sys1(__NR_exit, 0);
 }
 
-/* Start a thread on part @p with the next TID of ours from *@next; false if none was free. */
-static int fill_helper_start(struct rst_args *a, struct rst_fill_part *p, uint32_t *next)
+/* Start thread @th with the next TID of ours from *@next; false if none was free. */
+static int fill_helper_start(struct rst_args *a, struct rst_fill_thread *th, uint32_t *next)
 {
 	for (; *next < RST_HELPER_TIDS && a->helper_tids[*next] > 0; (*next)++) {
 		uint64_t tid = (uint64_t)a->helper_tids[*next];
 		struct clone_args_k ca = {
 			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
 				 CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
-			.child_tid = (uint64_t)&p->tid,
-			.stack = p->stack_top - RST_THREAD_STACK,
+			.child_tid = (uint64_t)&th->tid,
+			.stack = th->stack_top - RST_THREAD_STACK,
 			.stack_size = RST_THREAD_STACK,
 			.set_tid = (uint64_t)&tid,
 			.set_tid_size = 1,
 		};
 
 		/* Set before it can exit: the kernel clears it then. */
-		__atomic_store_n(&p->tid, (int32_t)tid, __ATOMIC_RELEASE);
-		if (rst_clone3(&ca, sizeof(ca), fill_helper_main, p) > 0) {
+		__atomic_store_n(&th->tid, (int32_t)tid, __ATOMIC_RELEASE);
+		if (rst_clone3(&ca, sizeof(ca), fill_helper_main, NULL) > 0) {
 			(*next)++;
 			return 1;
 		}
-		__atomic_store_n(&p->tid, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&th->tid, 0, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
 
 /*
- * The parts stasis cut on as many cores: allocating and zeroing the
- * frames is most of a big fill's time, and the kernel does it for each
- * thread at once.  The threads are gone (their TIDs free again) before
- * the task's own threads are made.
+ * Allocating and zeroing the frames is most of a big fill's time, and
+ * the kernel does it for each thread at once: one per core.  The
+ * threads are gone (their TIDs free again) before the task's own
+ * threads are made.
  */
 static void fill_pages(struct rst_args *a)
 {
@@ -338,9 +347,7 @@ static void fill_pages(struct rst_args *a)
 		started++;
 	if (started > 1)
 		__atomic_add_fetch(&a->shared->fill_helpers, 1, __ATOMIC_RELAXED);
-	fill_runs(a, a->fill[0].from, a->fill[0].to);
-	for (k = started; k < a->nr_fill; k++)
-		fill_runs(a, a->fill[k].from, a->fill[k].to);
+	fill_slices(a);
 	for (k = 1; k < started; k++) {
 		while ((tid = __atomic_load_n(&a->fill[k].tid, __ATOMIC_ACQUIRE)))
 			futex_wait(&a->fill[k].tid, tid);

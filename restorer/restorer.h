@@ -126,13 +126,12 @@ struct rst_range {
 	uint64_t start, end;
 };
 
-/* The fill's parts at most, one per core; TIDs its threads may take, in order. */
-#define RST_FILL_PARTS	4
-#define RST_HELPER_TIDS	8
+/* The fill's threads at most, one per core; TIDs they may take, in order. */
+#define RST_FILL_THREADS	4
+#define RST_HELPER_TIDS		8
 
-/* One part of the fill: runs[from, to), and the thread reading it but for part 0. */
-struct rst_fill_part {
-	uint32_t from, to;
+/* A thread of the fill but the leader. */
+struct rst_fill_thread {
 	int32_t tid;			/* futex: set while it runs, cleared at its exit */
 	int32_t pad;
 	uint64_t stack_top;
@@ -248,17 +247,22 @@ struct rst_args {
 	struct rst_range premap_range;	/* empty: none */
 	/*
 	 * The fill on several cores (src/mem-fill.c): the runs cut in
-	 * nr_fill parts, fill[0] read by the leader, each other one by a
-	 * thread of the blob's own (0 or 1: the leader reads them all).  A
-	 * thread takes the next of helper_tids the kernel grants (clone3
-	 * set_tid): TIDs stasis chose outside every pid of the images, so
-	 * that none the tree's own threads get later is taken; they have
-	 * exited before those are made.  A part whose thread could not
-	 * start is read by the leader.
+	 * slices of a few MiB, slice k being runs[slices[k], slices[k + 1]);
+	 * the leader and nr_fill - 1 threads of the blob's own each take
+	 * the next slice not taken (fill_next) until none is left, so that
+	 * a thread the machine leaves waiting holds up no more than one
+	 * (nr_fill 0 or 1: the leader reads them all).  A thread takes the
+	 * next of helper_tids the kernel grants (clone3 set_tid): TIDs stasis
+	 * chose outside every pid of the images, so that none the tree's own
+	 * threads get later is taken; they have exited before those are
+	 * made.  A thread that cannot start leaves its slices to the others.
 	 */
 	uint32_t nr_fill;
-	uint32_t pad_fill;
-	struct rst_fill_part fill[RST_FILL_PARTS];
+	uint32_t nr_slices;
+	uint32_t *slices;		/* nr_slices + 1 */
+	int32_t fill_next;
+	int32_t pad_fill;
+	struct rst_fill_thread fill[RST_FILL_THREADS];
 	int32_t helper_tids[RST_HELPER_TIDS];
 	/* The vDSO proxy: its bytes, copied into its area (mapped, fill set). */
 	uint64_t proxy_src, proxy_dst, proxy_len;	/* len 0: none */

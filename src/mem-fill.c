@@ -5,24 +5,28 @@
  * zeroing frames (MADV_POPULATE_WRITE), the rest to the copy from the
  * pages image; threads doing both for a part of the pages each divide
  * it nearly by their number, up to the cores there are.  The restorer's
- * runs are cut in as many parts of equal bytes as the task may use CPUs
- * (RST_FILL_PARTS at most, FILL_PART_MIN each at least), a run cut where
- * a part ends, and the blob starts a thread for each part but the first.
+ * runs are cut in slices of about FILL_SLICE bytes (a run cut on a huge
+ * page's edge where a slice ends), and as many threads as the task may
+ * use CPUs (RST_FILL_THREADS at most, FILL_PART_MIN bytes each at least)
+ * take the next slice in turn: on a busy machine, a thread left waiting
+ * holds up one slice, not half of the fill.
  *
- * Those threads need TIDs in the task's pid namespace while the tree's
+ * The threads need TIDs in the task's pid namespace while the tree's
  * own threads do not exist yet: one the kernel would pick could be one
  * they are to get back.  So the blob asks for TIDs of ours (clone3
  * set_tid), chosen here above every pid and TID of the images, one set
  * per task so that tasks filling at the same time do not ask for the
  * same; a candidate someone else holds fails with EEXIST and the next is
- * tried; a part left without a thread is read by the leader.  The
+ * tried; a thread that gets none leaves its share to the others.  The
  * threads have exited before the task's threads are made, and an
  * allocation at a given TID leaves the namespace's next pid
  * (ns_last_pid) where it was.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -32,22 +36,43 @@
 #include "rst-ctx.h"
 
 /*
- * A smaller part is left to another thread: a thread costs more than it
- * saves.  A build may lower it (-DFILL_PART_MIN=4096: every task with
- * two pages is cut), to run a whole suite through the threads.
+ * A share smaller than FILL_PART_MIN is left to the other threads: a
+ * thread costs more than it saves.  A build may lower it
+ * (-DFILL_PART_MIN=4096: every task with two pages gets two threads), to
+ * run a whole suite through them.
  */
 #ifndef FILL_PART_MIN
 #define FILL_PART_MIN	(8ULL << 20)
 #endif
+#define FILL_SLICE	(4ULL << 20)
 /* Where a run is cut: a huge page is then filled by one thread. */
 #define FILL_CUT_ALIGN	(2ULL << 20)
 #define PAGE_SZ		4096ULL
 #define PID_MAX_DEFAULT	32768
 
-/* Room for the threads' stacks; mem_restore_args() leaves room for the runs cut. */
-size_t mem_fill_size(void)
+static uint64_t runs_bytes(const struct rst_run *r, uint32_t nr)
 {
-	return (RST_FILL_PARTS - 1) * (RST_THREAD_STACK + 64);
+	uint64_t total = 0;
+
+	for (uint32_t i = 0; i < nr; i++)
+		total += r[i].len;
+	return total;
+}
+
+/*
+ * Slices at most: each but the last is at least FILL_SLICE less the
+ * alignment, and each cuts one run at most; so many more runs too.
+ */
+uint32_t mem_fill_slices(const struct mem_rst *m)
+{
+	return (uint32_t)(runs_bytes(m->runs, m->nr_runs) / (FILL_SLICE - FILL_CUT_ALIGN)) + 1;
+}
+
+/* Room for the threads' stacks and the slices; mem_restore_args() leaves room for the runs. */
+size_t mem_fill_size(const struct mem_rst *m)
+{
+	return (RST_FILL_THREADS - 1) * (RST_THREAD_STACK + 64) +
+	       (mem_fill_slices(m) + 1) * sizeof(uint32_t) + 8;
 }
 
 static pid_t pid_max(void)
@@ -115,58 +140,68 @@ static uint32_t nr_cpus(void)
 }
 
 /*
- * The index of the run that starts @at bytes into the runs: one is cut
- * in two there if need be (a slot was left for it), on a huge page's
- * edge where it can.
+ * Cut @a's runs in slices into @sl, in one pass from a copy of them;
+ * the number of slices, which mem_fill_slices() bounds, as the runs added.
  */
-static uint32_t cut_at(struct rst_args *a, uint64_t at)
+static uint32_t cut_slices(struct rst_args *a, const struct rst_run *old, uint32_t nr_old,
+			   uint32_t *sl)
 {
-	uint64_t sum = 0, cut;
-	struct rst_run *r;
-	uint32_t i;
+	uint32_t n = 0, nr_sl = 0;
+	uint64_t acc = 0;
 
-	for (i = 0; i < a->nr_runs && sum + a->runs[i].len <= at; i++)
-		sum += a->runs[i].len;
-	if (sum == at || i == a->nr_runs)
-		return i;
-	r = &a->runs[i];
-	cut = (r->addr + (at - sum) + FILL_CUT_ALIGN / 2) & ~(FILL_CUT_ALIGN - 1);
-	if (cut <= r->addr || cut >= r->addr + r->len)
-		cut = r->addr + (at - sum);
-	memmove(r + 1, r, (a->nr_runs - i) * sizeof(*r));
-	r[0].len = cut - r->addr;
-	r[1].addr = cut;
-	r[1].off += r[0].len;
-	r[1].len -= r[0].len;
-	a->nr_runs++;
-	return i + 1;
+	sl[0] = 0;
+	for (uint32_t i = 0; i < nr_old; i++) {
+		struct rst_run r = old[i];
+
+		while (r.len) {
+			uint64_t room = FILL_SLICE - acc, cut, piece;
+
+			if (r.len < room) {
+				a->runs[n++] = r;
+				acc += r.len;
+				break;
+			}
+			cut = (r.addr + room) & ~(FILL_CUT_ALIGN - 1);
+			piece = cut > r.addr ? cut - r.addr : room;
+			a->runs[n] = r;
+			a->runs[n++].len = piece;
+			r.addr += piece;
+			r.off += piece;
+			r.len -= piece;
+			sl[++nr_sl] = n;
+			acc = 0;
+		}
+	}
+	if (acc)
+		sl[++nr_sl] = n;
+	a->nr_runs = n;
+	return nr_sl;
 }
 
 int mem_fill_args(const struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,
 		  struct rst_alloc *al)
 {
-	uint64_t total = 0, nr;
-	uint32_t k, from = 0;
+	uint64_t total = runs_bytes(a->runs, a->nr_runs), nr;
+	struct rst_run *old;
 
-	for (uint32_t i = 0; i < a->nr_runs; i++)
-		total += a->runs[i].len;
 	nr = total / FILL_PART_MIN;
-	nr = nr < RST_FILL_PARTS ? nr : RST_FILL_PARTS;
+	nr = nr < RST_FILL_THREADS ? nr : RST_FILL_THREADS;
 	nr = nr < nr_cpus() ? nr : nr_cpus();
 	if (nr < 2 || !pick_tids(ctx, t, a->helper_tids))
 		return 0;
-	for (k = 0; k < nr; k++) {
-		uint32_t to = k + 1 < nr ? cut_at(a, total * (k + 1) / nr & ~(PAGE_SZ - 1)) :
-					   a->nr_runs;
-
-		a->fill[k] = (struct rst_fill_part){ .from = from, .to = to };
-		if (k)
-			a->fill[k].stack_top = (uintptr_t)rst_alloc(al, RST_THREAD_STACK, 64) +
-					       RST_THREAD_STACK;
-		from = to;
-	}
+	old = malloc(a->nr_runs * sizeof(*old));
+	if (!old)
+		return -ENOMEM;
+	memcpy(old, a->runs, a->nr_runs * sizeof(*old));
+	/* mem_fill_slices() of the same runs: room for so many. */
+	a->slices = rst_alloc(al, (mem_fill_slices(t->mem_priv) + 1) * sizeof(uint32_t), 8);
+	a->nr_slices = cut_slices(a, old, a->nr_runs, a->slices);
+	free(old);
+	for (uint32_t k = 1; k < nr; k++)
+		a->fill[k].stack_top = (uintptr_t)rst_alloc(al, RST_THREAD_STACK, 64) +
+				       RST_THREAD_STACK;
 	a->nr_fill = (uint32_t)nr;
-	pr_debug("pid %d: %" PRIu64 " MiB of pages read by %u threads, %u runs", t->pid,
-		 total >> 20, a->nr_fill, a->nr_runs);
+	pr_debug("pid %d: %" PRIu64 " MiB of pages read by %u threads, %u slices of %u runs",
+		 t->pid, total >> 20, a->nr_fill, a->nr_slices, a->nr_runs);
 	return 0;
 }

@@ -645,7 +645,7 @@ size_t mem_restore_size(struct rst_task *t)
 	struct mem_rst *m = t->mem_priv;
 
 	return m->nr_vmas * sizeof(struct rst_vma) +
-	       (m->nr_runs + RST_FILL_PARTS - 1) * sizeof(struct rst_run) +
+	       (m->nr_runs + mem_fill_slices(m)) * sizeof(struct rst_run) +
 	       m->nr_aios * sizeof(struct rst_aio) +
 	       t->mm->n_mm_saved_auxv * sizeof(uint64_t) + vdso_restore_size(m->vdso) +
 	       premap_args_size(m->pm) + 3 * PAGE_SZ;
@@ -727,7 +727,7 @@ int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *a
 	memcpy(a->vmas, m->vmas, m->nr_vmas * sizeof(*a->vmas));
 	a->nr_vmas = m->nr_vmas;
 	/* Room for more: mem_fill_args() may cut some in two. */
-	a->runs = rst_alloc(al, (m->nr_runs + RST_FILL_PARTS - 1) * sizeof(*a->runs), 8);
+	a->runs = rst_alloc(al, (m->nr_runs + mem_fill_slices(m)) * sizeof(*a->runs), 8);
 	memcpy(a->runs, m->runs, m->nr_runs * sizeof(*a->runs));
 	a->nr_runs = m->nr_runs;
 	/* Each run reads from its own dump's pages image. */
@@ -815,7 +815,7 @@ static int mem_part_prepare(struct rst_ctx *ctx)
 static size_t mem_part_args_size(struct rst_ctx *ctx, struct rst_task *t)
 {
 	(void)ctx;
-	return mem_restore_size(t) + mem_fill_size();
+	return mem_restore_size(t) + mem_fill_size(t->mem_priv);
 }
 
 static int mem_part_args(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,

@@ -52,10 +52,12 @@ int premap_args(const struct premap *pm, struct rst_args *a, struct rst_alloc *a
 void premap_free(struct premap *pm);
 
 /*
- * mem-fill.c: the restorer's runs cut in parts, one per core, each read
- * by a thread of its own, and the TIDs those threads may take.
+ * mem-fill.c: the restorer's runs cut in slices that a thread per core
+ * takes in turn, and the TIDs those threads may take: how many slices
+ * (and runs added) at most, the room it takes in the region.
  */
-size_t mem_fill_size(void);
+uint32_t mem_fill_slices(const struct mem_rst *m);
+size_t mem_fill_size(const struct mem_rst *m);
 int mem_fill_args(const struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,
 		  struct rst_alloc *al);
 
