@@ -127,7 +127,7 @@ static bool pick_tids(const struct rst_ctx *ctx, const struct rst_task *t, int32
 	return n > 0;
 }
 
-/* The CPUs this task may run on, as many parts at most. */
+/* The CPUs this task may run on: as many threads at most. */
 static uint32_t nr_cpus(void)
 {
 	cpu_set_t set;
