@@ -28,9 +28,18 @@
 #define PRESCAN_VEC		1024
 /*
  * Regions kept at most, over all areas (3 MiB): our memory stays flat
- * whatever the task's; past it, mem.c scans the rest itself.
+ * whatever the task's; past it, mem.c scans the rest itself.  The tests
+ * set a lower bound with STASIS_PRESCAN_REGS, to see that hand-over.
  */
 #define PRESCAN_MAX_REGS	(1UL << 17)
+
+static size_t max_regs(void)
+{
+	const char *v = getenv("STASIS_PRESCAN_REGS");
+	unsigned long n = v ? strtoul(v, NULL, 10) : 0;
+
+	return n && n < PRESCAN_MAX_REGS ? n : PRESCAN_MAX_REGS;
+}
 
 static int add_region(struct page_region **v, size_t *nr, size_t *cap,
 		      const struct page_region *r)
@@ -127,7 +136,7 @@ static void *prescan_main(void *arg)
 {
 	struct prescan *ps = arg;
 	struct page_region *vec = malloc(PRESCAN_VEC * sizeof(*vec));
-	size_t left = PRESCAN_MAX_REGS;
+	size_t left = ps->max_regs;
 	uint64_t t0 = now_us();
 	int ret = vec ? 0 : -ENOMEM;
 
@@ -235,7 +244,8 @@ int prescan_start(struct prescan *ps, pid_t pid, int fd, bool guard, bool guards
 	int ret;
 
 	*ps = (struct prescan){ .pid = pid, .pagemap_fd = fd, .guard = guard,
-				.want_guards = guards, .want_pages = pages };
+				.want_guards = guards, .want_pages = pages,
+				.max_regs = max_regs() };
 	if (!guards && !pages)
 		return 0;
 	ret = read_maps(ps);

@@ -37,6 +37,7 @@ struct prescan {
 	bool want_guards, want_pages;
 	bool threaded;
 	pthread_t thread;
+	size_t max_regs;		/* regions kept at most, over all areas */
 	int err;			/* the walk's -errno, logged by prescan_wait() */
 	uint64_t walk_us;		/* how long the walks took */
 	uint64_t err_at;
