@@ -103,7 +103,8 @@ static int walk_area(struct prescan *ps, struct prescan_area *pa, struct page_re
 			.vec = (uintptr_t)vec,
 			.vec_len = PRESCAN_VEC,
 			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-			.return_mask = PRESCAN_CATEGORIES | (ps->guard ? PAGE_IS_GUARD : 0),
+			.return_mask = PRESCAN_CATEGORIES | (ps->guard ? PAGE_IS_GUARD : 0) |
+				       (pa->file ? PAGE_IS_FILE : 0),
 		};
 		long n = ioctl(ps->pagemap_fd, PAGEMAP_SCAN, &a);
 
@@ -160,10 +161,13 @@ static bool special_area(const char *name)
 static int maps_line(struct prescan *ps, const char *line)
 {
 	unsigned long long start, end;
+	unsigned int maj, min;
+	unsigned long ino;
 	char perms[5], *name;
 	int n = 0;
 
-	if (sscanf(line, "%llx-%llx %4s %*x %*x:%*x %*u %n", &start, &end, perms, &n) < 3 || !n)
+	if (sscanf(line, "%llx-%llx %4s %*x %x:%x %lu %n", &start, &end, perms, &maj, &min, &ino,
+		   &n) < 6 || !n)
 		return -EINVAL;
 	name = (char *)line + n;
 	if (!strcmp(name, "[vsyscall]"))
@@ -181,8 +185,9 @@ static int maps_line(struct prescan *ps, const char *line)
 			return -ENOMEM;
 		ps->areas = a;
 	}
+	/* As smaps shows it, 00:00 0 is no file: an area mem.c takes as anonymous. */
 	ps->areas[ps->nr_areas++] = (struct prescan_area){ .start = start, .end = end,
-							   .done = start };
+							   .done = start, .file = maj || min || ino };
 	return 0;
 }
 

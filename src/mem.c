@@ -752,8 +752,11 @@ static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 	/* Guard regions hold no page, and reading one fails. */
 	if (x->pagemap->guard)
 		skip |= PAGE_IS_GUARD;
-	/* The prescan protects nothing: a protecting walk is never one. */
-	if (pa && !wp) {
+	/*
+	 * The prescan protects nothing: a protecting walk is never one; and
+	 * it asked for PAGE_IS_FILE only where smaps shows a file too.
+	 */
+	if (pa && !wp && (pa->file || !(e->status & VMA_FILE_PRIVATE))) {
 		ret = take_regions(x, vma, e, root, pa->regs, pa->nr, skip, &done);
 		start = pa->done > done ? pa->done : done;
 	}
