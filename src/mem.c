@@ -9,8 +9,9 @@
  * private area only the pages the task really holds are written: present
  * or swapped, not the shared zero page, and in a private file mapping only
  * the anonymous copies the task made by writing (the rest is the file's).
- * PAGEMAP_SCAN finds them with one ioctl per area; older kernels get the
- * same answer from /proc/PID/pagemap, read in chunks.
+ * PAGEMAP_SCAN finds them with one ioctl per area (for the large ones, run
+ * beside the smaps read: mem-prescan.c); older kernels get the same answer
+ * from /proc/PID/pagemap, read in chunks.
  *
  * The bytes are pulled with process_vm_readv, up to a thousand ranges per
  * call into one buffer, and leave through the page transport (page-xfer.c:
