@@ -752,6 +752,9 @@ static int restore_tree(struct rst_ctx *ctx)
 		return ret;
 	ctx->tasks[0].real = ret;
 	ret = run_stages(ctx) ?: finish_seize(ctx);
+	if (!ret && ctx->shared->fill_helpers)
+		pr_info("%d task(s) had their pages read by several threads",
+			ctx->shared->fill_helpers);
 	/* As CRIU: the client and the pidfile get the root's pid as stasis sees it. */
 	if (!ret)
 		ret = notify(ctx->opts, NOTIFY_POST_RESTORE, ctx->tasks[0].real);
