@@ -7,6 +7,10 @@ cd "$(dirname "$0")/../.."
 W=$1
 WHAT=apps
 . tests/restore/srv-lib.sh
+# A signal that would end this script silently says so.
+for sig in HUP PIPE USR1 USR2 ALRM; do
+	trap "fail \"this script got SIG$sig\"; exit 1" $sig
+done
 
 # One request on a new connection.
 hit() {
@@ -212,3 +216,4 @@ script_apps
 sqlite_app
 tmux_apps
 sleep_app
+echo done >"$W/done"

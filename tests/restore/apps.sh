@@ -24,6 +24,10 @@ if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
 		kill -KILL "$p" 2>/dev/null
 	done < <(cat "$W/pids" 2>/dev/null)
 fi
+# Every part reports, or this says where it stopped.
+if [ ! -e "$W/done" ] && [ $rc -ne 124 ] && [ $rc -ne 137 ]; then
+	echo "FAIL: restore apps: stopped (status $rc) after: $(tail -n 1 "$W/results" 2>/dev/null)"
+fi
 if [ -s "$W/results" ]; then
 	cat "$W/results"
 else
