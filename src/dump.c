@@ -219,10 +219,12 @@ static int dump_inventory(struct dump_ctx *ctx)
 	return img_write_one(ctx->dirfd, IMG_INVENTORY, 0, &e.base);
 }
 
-static int dump_stats(struct dump_ctx *ctx)
+/* stats-dump, in the work directory as CRIU (imgdir_work_open()). */
+static int dump_stats(struct dump_ctx *ctx, int images_fd)
 {
 	DumpStatsEntry d;
 	StatsEntry e;
+	int wfd, ret;
 
 	dump_stats_entry__init(&d);
 	d.freezing_time = ctx->stats.freezing_time;
@@ -247,7 +249,13 @@ static int dump_stats(struct dump_ctx *ctx)
 		ctx->stats.shpages_scanned, ctx->stats.shpages_written, ctx->stats.shpages_zero);
 	stats_entry__init(&e);
 	e.dump = &d;
-	return img_write_one(ctx->dirfd, IMG_STATS_DUMP, 0, &e.base);
+	ret = imgdir_work_open(ctx->opts->work_dir, images_fd, &wfd);
+	if (ret)
+		return ret;
+	ret = img_write_one(wfd >= 0 ? wfd : ctx->dirfd, IMG_STATS_DUMP, 0, &e.base);
+	if (wfd >= 0)
+		close(wfd);
+	return ret;
 }
 
 static int dump_images(struct dump_ctx *ctx)
@@ -417,7 +425,7 @@ int cr_dump(const struct opts *given)
 	 */
 	ctx.stats.frozen_time = now_us() - frozen;
 	if (!ret)
-		ret = dump_stats(&ctx) ?: FAULT_AT("stats");
+		ret = dump_stats(&ctx, dir.final_fd) ?: FAULT_AT("stats");
 	if (!ret)
 		ret = track_finish(&ctx, ctx.dirfd, true) ?: FAULT_AT("track");
 	/*

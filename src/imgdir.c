@@ -190,3 +190,31 @@ void imgdir_close(struct imgdir *dir, bool discard)
 		close(dir->final_fd);
 	dir->final_fd = -1;
 }
+
+/*
+ * CRIU writes its stats (stats-dump, stats-restore) into its working
+ * directory, which is -W, or the images directory without it: podman
+ * gives -W, reads the stats there (--print-stats) and puts stats-dump
+ * into its exports.  So does stasis; the images directory keeps them
+ * when -W names that same directory.
+ */
+int imgdir_work_open(const char *work_dir, int images_fd, int *fd)
+{
+	struct stat w, i;
+
+	*fd = -1;
+	if (!work_dir)
+		return 0;
+	*fd = open(work_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0) {
+		int err = errno;
+
+		pr_err("cannot open the work directory %s: %s", work_dir, strerror(err));
+		return -err;
+	}
+	if (fstat(*fd, &w) || fstat(images_fd, &i) || (w.st_dev == i.st_dev && w.st_ino == i.st_ino)) {
+		close(*fd);
+		*fd = -1;
+	}
+	return 0;
+}

@@ -21,5 +21,10 @@ int imgdir_open(struct imgdir *dir, const char *path);
 int imgdir_publish(struct imgdir *dir);
 /* Close both; with @discard, remove the hidden directory and what is in it. */
 void imgdir_close(struct imgdir *dir, bool discard);
+/*
+ * The work directory (-W) in *@fd when it is another directory than the
+ * images directory @images_fd, else -1 there: 0 or -errno.
+ */
+int imgdir_work_open(const char *work_dir, int images_fd, int *fd);
 
 #endif

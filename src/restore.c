@@ -42,6 +42,7 @@
 #include "inventory.pb-c.h"
 #include "clock.h"
 #include "files/api.h"
+#include "imgdir.h"
 #include "log.h"
 #include "mem-restore.h"
 #include "mem.h"
@@ -677,7 +678,7 @@ static int write_stats(struct rst_ctx *ctx, uint64_t forking, uint64_t restore)
 	RestoreStatsEntry r;
 	StatsEntry e;
 	struct img *img;
-	int ret;
+	int ret, wfd, dfd;
 
 	restore_stats_entry__init(&r);
 	r.forking_time = forking;
@@ -686,16 +687,22 @@ static int write_stats(struct rst_ctx *ctx, uint64_t forking, uint64_t restore)
 	r.pages_restored = ctx->pages_restored;
 	stats_entry__init(&e);
 	e.restore = &r;
+	/* In the work directory as CRIU (imgdir_work_open()). */
+	if (imgdir_work_open(ctx->opts->work_dir, ctx->dirfd, &wfd))
+		return -1;
+	dfd = wfd >= 0 ? wfd : ctx->dirfd;
 	/* The images may be read-only: the restore stands, without its stats. */
-	if (faccessat(ctx->dirfd, ".", W_OK, AT_EACCESS)) {
-		pr_warn("stats-restore not written: the images directory is not writable");
-		return 0;
+	if (faccessat(dfd, ".", W_OK, AT_EACCESS)) {
+		pr_warn("stats-restore not written: the %s directory is not writable",
+			wfd >= 0 ? "work" : "images");
+		ret = 0;
+	} else if (!(ret = img_open(&img, dfd, IMG_STATS_RESTORE, 0, O_WRONLY))) {
+		ret = img_write_msg(img, &e.base);
+		ret = img_close(img) ?: ret;
 	}
-	ret = img_open(&img, ctx->dirfd, IMG_STATS_RESTORE, 0, O_WRONLY);
-	if (ret)
-		return ret;
-	ret = img_write_msg(img, &e.base);
-	return img_close(img) ?: ret;
+	if (wfd >= 0)
+		close(wfd);
+	return ret;
 }
 
 static int write_pidfile(const struct opts *o, pid_t pid)

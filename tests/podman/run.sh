@@ -12,7 +12,13 @@
 #    cannot track memory);
 #  - `checkpoint --export` to a tarball, the container removed, `restore
 #    --import --name NEW` (how podman moves a container to another host): the
-#    new container counts on.
+#    new container counts on; a second `restore --import` of that same
+#    tarball runs beside it, a clone counting on too;
+#  - `--print-stats` shows criu's statistics (stats-dump and stats-restore,
+#    which criu writes into podman's work directory);
+#  - a container on podman's network (tcp.sh) holding a connection from the
+#    host: `checkpoint --tcp-established` and `restore --tcp-established`
+#    keep it, `--leave-running` leaves it served.
 # Needs podman, runc and busybox-static (scripts/deps.sh).  CRIU=/path/to/criu
 # runs the same checks with another criu (the harness against CRIU 4.2).
 set -u
@@ -39,7 +45,7 @@ export PATH="$W/bin:$PATH"
 pm() { timeout 120 podman --runtime runc "$@"; }
 
 cleanup() {
-	podman rm -f "$NAME" "$NAME-2" >/dev/null 2>&1
+	podman rm -f "$NAME" "$NAME-2" "$NAME-3" "$NAME-tcp" >/dev/null 2>&1
 	podman rmi -f "$IMAGE" >/dev/null 2>&1
 	# podman's cgroupfs parent (its cpuset holds every CPU, which a later
 	# cpuset.cpu_exclusive elsewhere then cannot take): gone once empty.
@@ -74,24 +80,28 @@ sleep 1
 check "the container runs and counts" counting
 
 # --- checkpoint and restore in place ---
-if pm container checkpoint "$NAME" >"$W/ckpt.out" 2>&1; then
+if pm container checkpoint --print-stats "$NAME" >"$W/ckpt.out" 2>&1; then
 	pass "podman container checkpoint with $(basename "$CRIU")"
 else
 	fail "podman container checkpoint: $(why dump.log ckpt.out)"
 	exit 0
 fi
 check "the container has exited" test "$(status)" = exited
+check "--print-stats shows criu's dump statistics (stats-dump in the work directory)" \
+	grep -q '"pages_scanned"' "$W/ckpt.out"
 stopped=$(cat "$(podman mount "$NAME" 2>/dev/null)/tmp/count" 2>/dev/null)
 sleep 0.5
 check "it counted no further once checkpointed (${stopped:-?})" \
 	test "$(cat "$(podman mount "$NAME" 2>/dev/null)/tmp/count" 2>/dev/null)" = "${stopped:-x}"
-if pm container restore "$NAME" >"$W/rst.out" 2>&1; then
+if pm container restore --print-stats "$NAME" >"$W/rst.out" 2>&1; then
 	pass "podman container restore with $(basename "$CRIU")"
 else
 	fail "podman container restore: $(why restore.log rst.out)"
 	exit 0
 fi
 check "it runs again" test "$(status)" = running
+check "--print-stats shows criu's restore statistics (stats-restore)" \
+	grep -q '"pages_restored"' "$W/rst.out"
 after=$(count)
 check "it counts on from where it stopped (${stopped:-?} -> ${after:-?})" \
 	sh -c "[ -n '$after' ] && [ -n '$stopped' ] && [ '$after' -ge '$stopped' ]"
@@ -150,4 +160,16 @@ else
 	exit 0
 fi
 check "the imported container runs and counts" counting "$NAME-2"
+check "the tarball holds stats-dump, as podman exports it" \
+	sh -c "tar -tf '$W/ct.tar.gz' 2>/dev/null | grep -qx stats-dump"
+# The same tarball once more, beside the first: a clone.
+if pm container restore --import "$W/ct.tar.gz" --name "$NAME-3" >"$W/imp3.out" 2>&1; then
+	pass "a second restore --import of the same tarball"
+	check "the second import counts on" counting "$NAME-3"
+	check "and the first one too" counting "$NAME-2"
+else
+	fail "a second restore --import of the same tarball: $(why restore.log imp3.out)"
+fi
+podman rm -f "$NAME-2" "$NAME-3" >/dev/null 2>&1
+. tests/podman/tcp.sh
 exit 0

@@ -40,6 +40,8 @@
 #  - real servers (python3's http.server, Debian's redis-server, PostgreSQL,
 #    nginx, memcached) keep their state and their clients' connections
 #    across a dump and restore (servers.sh);
+#  - Go, asyncio, Perl and Ruby servers, sqlite3 in a transaction, bc, vim
+#    and less in tmux, sleep infinity come back and carry on (apps.sh);
 #  - a shell job moves to another terminal and takes its foreground, ^C
 #    there interrupting it (shell-job.sh).
 set -u
@@ -555,6 +557,7 @@ bash tests/restore/netns.sh
 bash tests/restore/netns-sub.sh
 bash tests/restore/tcp-peer.sh
 bash tests/restore/servers.sh
+bash tests/restore/apps.sh
 bash tests/restore/shell-job.sh
 bash tests/restore/pidns.sh
 bash tests/restore/container.sh
