@@ -73,6 +73,15 @@ for p in $PROGS; do
 		esac
 		out=$($B/runner --timeout 20 --workdir "$W/$way-$p" --stasis "$W/$way" \
 			"$B/conformance/$p" 2>&1)
+		# CRIU 4.2 opens a file under another task's /proc/PID/ without
+		# waiting for that task to have it (fanotify's /proc/PID/fdinfo/N):
+		# a race of its own, from its own images too.  Once more, then.
+		if [[ $out == FAIL:* ]] && [ $way = stasis-criu ] &&
+			grep -q "Can't open file proc/[0-9]*/" "$W/$way-$p/restore.log" 2>/dev/null; then
+			echo "# restore across tools: $p: CRIU 4.2 lost its /proc race, run again"
+			out=$($B/runner --timeout 20 --workdir "$W/$way-$p-again" --stasis "$W/$way" \
+				"$B/conformance/$p" 2>&1)
+		fi
 		case $out in
 		PASS:*) echo "PASS: restore across tools: $p: $what" ;;
 		SKIP:*) echo "SKIP: restore across tools: $p: ${out#SKIP: }" ;;
