@@ -405,6 +405,15 @@ static int parse_number(struct parser *ps, struct json **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+/* After an array's or object's item: 1 at a ',' (more follow), 0 at @close, else an error. */
+static int next_item(struct parser *ps, char close)
+{
+	skip_ws(ps);
+	if (ps->p < ps->end && (*ps->p == ',' || *ps->p == close))
+		return *ps->p++ == ',';
+	return close == ']' ? perr(ps, "expected ',' or ']'") : perr(ps, "expected ',' or '}'");
+}
+
 static int parse_array(struct parser *ps, struct json **out)
 {
 	struct json *arr = json_new(JSON_ARRAY), *v;
@@ -425,17 +434,11 @@ static int parse_array(struct parser *ps, struct json **out)
 			ret = json_arr_push(arr, v);
 		if (ret)
 			goto err;
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == ']') {
-			ps->p++;
+		ret = next_item(ps, ']');
+		if (ret < 0)
+			goto err;
+		if (!ret)
 			break;
-		}
-		ret = perr(ps, "expected ',' or ']'");
-		goto err;
 	}
 	*out = arr;
 	return 0;
@@ -482,17 +485,11 @@ static int parse_object(struct parser *ps, struct json **out)
 		key = NULL;
 		if (ret)
 			goto err;
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
-			continue;
-		}
-		if (ps->p < ps->end && *ps->p == '}') {
-			ps->p++;
+		ret = next_item(ps, '}');
+		if (ret < 0)
+			goto err;
+		if (!ret)
 			break;
-		}
-		ret = perr(ps, "expected ',' or '}'");
-		goto err;
 	}
 	*out = obj;
 	return 0;

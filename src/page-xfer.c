@@ -26,6 +26,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "iov.h"
 #include "log.h"
 #include "mem.h"
 #include "page-server.h"
@@ -47,15 +48,7 @@ static int writev_full(int fd, struct iovec *iov, int n)
 			continue;
 		if (r < 0)
 			return -errno;
-		while (n && (size_t)r >= iov->iov_len) {
-			r -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {
-			iov->iov_base = (char *)iov->iov_base + r;
-			iov->iov_len -= r;
-		}
+		iov_advance(&iov, &n, r);
 	}
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "iov.h"
 #include "log.h"
 #include "tls.h"
 
@@ -126,15 +127,7 @@ int ps_sk_writev(int sk, struct iovec *iov, int n)
 			continue;
 		if (r < 0)
 			return -errno;
-		while (n && (size_t)r >= iov->iov_len) {
-			r -= iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n) {
-			iov->iov_base = (char *)iov->iov_base + r;
-			iov->iov_len -= r;
-		}
+		iov_advance(&iov, &n, r);
 	}
 	return 0;
 }

@@ -131,29 +131,11 @@ static int check_waiter(const struct waiter *w)
 
 int main(int argc, char **argv)
 {
-	pthread_t waiter, waker;
-	sigset_t term;
-	int err, bad = 0;
+	int bad = 0;
 
 	test_init(argc, argv);
-
-	/* Blocked in every thread; the waker unblocks it in test_waitsig(). */
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &term, NULL);
-
-	err = pthread_create(&waiter, NULL, waiter_thread, &waiters[1]);
-	if (!err)
-		err = pthread_create(&waker, NULL, waker_thread, NULL);
-	if (err) {
-		fail("pthread_create: %s", strerror(err));
+	if (test_run_pair(waiter_thread, &waiters[0], &waiters[1], waker_thread))
 		return test_result();
-	}
-
-	do_wait(&waiters[0]);
-	pthread_join(waiter, NULL);
-	pthread_join(waker, NULL);
-
 	for (int i = 0; i < 2; i++)
 		if (check_waiter(&waiters[i]))
 			bad = 1;

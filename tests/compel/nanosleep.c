@@ -134,29 +134,11 @@ static int check_sleeper(const struct sleeper *s)
 
 int main(int argc, char **argv)
 {
-	pthread_t sleeper, waker;
-	sigset_t term;
-	int err, bad = 0;
+	int bad = 0;
 
 	test_init(argc, argv);
-
-	/* Blocked in every thread; the waker unblocks it in test_waitsig(). */
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &term, NULL);
-
-	err = pthread_create(&sleeper, NULL, sleeper_thread, &sleepers[1]);
-	if (!err)
-		err = pthread_create(&waker, NULL, waker_thread, NULL);
-	if (err) {
-		fail("pthread_create: %s", strerror(err));
+	if (test_run_pair(sleeper_thread, &sleepers[0], &sleepers[1], waker_thread))
 		return test_result();
-	}
-
-	do_sleeps(&sleepers[0]);
-	pthread_join(sleeper, NULL);
-	pthread_join(waker, NULL);
-
 	for (int i = 0; i < 2; i++)
 		if (check_sleeper(&sleepers[i]))
 			bad = 1;

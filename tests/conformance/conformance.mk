@@ -13,9 +13,11 @@ CONF_SRCS	:= $(filter-out tests/conformance/runner.c, \
 			$(sort $(wildcard tests/conformance/*.c)))
 CONF_PROGS	:= $(patsubst tests/conformance/%.c,$(B)/tests/conformance/%,$(CONF_SRCS))
 CONF_LIB_OBJ	:= $(B)/obj/tests/lib/stasis_test.o
-CONF_RUNNER_OBJ	:= $(B)/obj/tests/conformance/runner.o $(B)/obj/tests/lib/runner-util.o
+CONF_RUNNER_OBJ	:= $(B)/obj/tests/conformance/runner.o $(B)/obj/tests/lib/runner-util.o \
+		   $(B)/obj/tests/lib/runner-opts.o
+CONF_MNT_OBJ	:= $(B)/obj/tests/lib/mnt_test.o
 CONF_OBJ	:= $(patsubst %.c,$(B)/obj/%.o,$(CONF_SRCS)) $(CONF_RUNNER_OBJ) \
-		   $(CONF_LIB_OBJ)
+		   $(CONF_LIB_OBJ) $(CONF_MNT_OBJ)
 
 # A static pattern rule of our own: these objects need no generated code,
 # so they do not wait for protoc-c like $(B)/obj/%.o does.
@@ -31,6 +33,9 @@ $(CONF_RUNNER): $(CONF_RUNNER_OBJ) $(CONF_LIB_OBJ)
 $(CONF_PROGS): $(B)/tests/conformance/%: $(B)/obj/tests/conformance/%.o $(CONF_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CONF_LDLIBS)
+
+# The mount namespace tests share their path helpers.
+$(B)/tests/conformance/mnt_ns2 $(B)/tests/conformance/user_mnt_ns: $(CONF_MNT_OBJ)
 
 conformance-bins: $(CONF_RUNNER) $(CONF_PROGS)
 

@@ -147,21 +147,6 @@ static int check_exec(void)
 	return 0;
 }
 
-static int reap(pid_t pid, const char *name)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid) {
-		fail("waitpid %s: %m", name);
-		return -1;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		fail("%s ended with status %#x", name, status);
-		return -1;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	int bad;
@@ -179,7 +164,7 @@ int main(int argc, char **argv)
 
 	bad = check_tables() | check_exec();
 	close(go[1]);
-	bad |= reap(child_s, "S") | reap(child_f, "F") | reap(child_r, "R");
+	bad |= test_reap(child_s, "S") | test_reap(child_f, "F") | test_reap(child_r, "R");
 	rmdir(tmpdir);
 	if (!bad)
 		pass();

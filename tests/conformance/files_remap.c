@@ -271,21 +271,6 @@ static int check_proc(void)
 	return 0;
 }
 
-static int reap(pid_t pid, const char *name)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid) {
-		fail("waitpid %s: %m", name);
-		return -1;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		fail("%s ended with status %#x", name, status);
-		return -1;
-	}
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	int bad;
@@ -303,7 +288,7 @@ int main(int argc, char **argv)
 
 	bad = check_tmpfile() | check_dir() | check_proc();
 	close(go[1]);
-	bad |= reap(child_c, "child C") | reap(child_u, "child U");
+	bad |= test_reap(child_c, "child C") | test_reap(child_u, "child U");
 	rmdir(tmpdir);
 	if (!bad)
 		pass();

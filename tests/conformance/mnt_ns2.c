@@ -34,59 +34,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mnt_test.h"
 #include "stasis_test.h"
 
-#define LINE	1024
-
-static char base[64];
-
-static void path_of(char *out, size_t size, const char *rel)
-{
-	snprintf(out, size, "%s%s%s", base, *rel ? "/" : "", rel);
-}
-
-static int put(const char *rel, const char *data)
-{
-	char path[PATH_MAX];
-	int fd, ret;
-
-	path_of(path, sizeof(path), rel);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
-	if (fd < 0)
-		return -1;
-	ret = write(fd, data, strlen(data)) == (ssize_t)strlen(data) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
-static int tmpfs_on(const char *src, const char *rel)
-{
-	char path[PATH_MAX];
-
-	path_of(path, sizeof(path), rel);
-	if ((mkdir(path, 0755) && errno != EEXIST) || mount(src, path, "tmpfs", 0, NULL))
-		return -1;
-	return 0;
-}
-
-/* The source of the mount on B/@rel in this task's mount table, into @src ("" if none). */
-static void mount_on(const char *rel, char *src, size_t size)
-{
-	char line[LINE], mp[PATH_MAX], want[PATH_MAX], s[256];
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-
-	path_of(want, sizeof(want), rel);
-	src[0] = '\0';
-	while (f && fgets(line, sizeof(line), f)) {
-		char *dash = strstr(line, " - ");
-
-		if (dash && sscanf(line, "%*d %*d %*s %*s %4095s", mp) == 1 && !strcmp(mp, want) &&
-		    sscanf(dash + 3, "%*s %255s", s) == 1)
-			snprintf(src, size, "%s", s);
-	}
-	if (f)
-		fclose(f);
-}
 
 static void check_fd(int fd, const char *rel, const char *data, off_t pos)
 {
@@ -102,7 +52,7 @@ static void check_fd(int fd, const char *rel, const char *data, off_t pos)
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, name, sizeof(name) - 1);
 	name[n > 0 ? n : 0] = '\0';
-	path_of(want, sizeof(want), rel);
+	mnt_path(want, sizeof(want), rel);
 	if (strcmp(name, want))
 		fail("fd %d is %s, want %s", fd, name, want);
 }
@@ -115,15 +65,15 @@ static int child(int ready, int go)
 	char path[PATH_MAX], cwd[PATH_MAX], src[256], c;
 	int t, f, sk, cl;
 
-	if (unshare(CLONE_NEWNS) || tmpfs_on("stasis-two", "two") || put("two/t", "two-data"))
+	if (unshare(CLONE_NEWNS) || mnt_tmpfs("stasis-two", "two") || mnt_put("two/t", "two-data"))
 		return 1;
-	path_of(path, sizeof(path), "two/t");
+	mnt_path(path, sizeof(path), "two/t");
 	t = open(path, O_RDWR);
-	path_of(path, sizeof(path), "f");
+	mnt_path(path, sizeof(path), "f");
 	f = open(path, O_RDONLY);
-	path_of(sa.sun_path, sizeof(sa.sun_path), "two/sock");
+	mnt_path(sa.sun_path, sizeof(sa.sun_path), "two/sock");
 	sk = socket(AF_UNIX, SOCK_STREAM, 0);
-	path_of(path, sizeof(path), "two");
+	mnt_path(path, sizeof(path), "two");
 	if (t < 0 || f < 0 || lseek(t, 4, SEEK_SET) != 4 || sk < 0 ||
 	    bind(sk, (struct sockaddr *)&sa, sizeof(sa)) || listen(sk, 4) || chdir(path))
 		return 1;
@@ -133,12 +83,12 @@ static int child(int ready, int go)
 	while (read(go, &c, 1) < 0 && errno == EINTR)
 		;
 
-	mount_on("two", src, sizeof(src));
+	mnt_source("two", src, sizeof(src));
 	if (strcmp(src, "stasis-two"))
 		fail("C: B/two is \"%s\", want the tmpfs stasis-two", src);
 	check_fd(t, "two/t", "two-data", 4);
 	check_fd(f, "f", "root-file", 0);
-	path_of(path, sizeof(path), "two");
+	mnt_path(path, sizeof(path), "two");
 	if (!getcwd(cwd, sizeof(cwd)) || strcmp(cwd, path))
 		fail("C: cwd %s, want %s", cwd, path);
 	if (getsockname(sk, (struct sockaddr *)&got, &len) || strcmp(got.sun_path, sa.sun_path))
@@ -147,7 +97,7 @@ static int child(int ready, int go)
 	if (cl < 0 || connect(cl, (struct sockaddr *)&sa, sizeof(sa)))
 		fail("C: connect to %s: %m", sa.sun_path);
 	/* Across the namespaces: R's B/sh is this one's peer. */
-	if (tmpfs_on("stasis-prop", "sh/sub"))
+	if (mnt_tmpfs("stasis-prop", "sh/sub"))
 		fail("C: cannot mount on B/sh/sub: %m");
 	return 0;
 }
@@ -158,13 +108,13 @@ static int setup(pid_t *pid, int *go)
 	int ready[2], gop[2];
 
 	test_detach_mounts();
-	if ((mkdir(base, 0755) && errno != EEXIST) || mount("stasis-b2", base, "tmpfs", 0, NULL) ||
-	    put("f", "root-file") || tmpfs_on("stasis-sh2", "sh"))
+	if ((mkdir(mnt_base, 0755) && errno != EEXIST) || mount("stasis-b2", mnt_base, "tmpfs", 0, NULL) ||
+	    mnt_put("f", "root-file") || mnt_tmpfs("stasis-sh2", "sh"))
 		return -1;
-	path_of(path, sizeof(path), "sh");
+	mnt_path(path, sizeof(path), "sh");
 	if (mount(NULL, path, NULL, MS_SHARED, NULL) || mkdir(strcat(path, "/sub"), 0755))
 		return -1;
-	path_of(path, sizeof(path), "two");
+	mnt_path(path, sizeof(path), "two");
 	if (mkdir(path, 0755) || pipe(ready) || pipe(gop))
 		return -1;
 	*pid = fork();
@@ -197,19 +147,19 @@ static void check(pid_t pid, int go, int f)
 	else if (!strcmp(mine, its))
 		fail("C is in R's mount namespace (%s)", mine);
 	check_fd(f, "f", "root-file", 0);
-	path_of(path, sizeof(path), "two/t");
+	mnt_path(path, sizeof(path), "two/t");
 	if (!stat(path, &st) || errno != ENOENT)
 		fail("R sees %s: %m", path);
-	mount_on("two", src, sizeof(src));
+	mnt_source("two", src, sizeof(src));
 	if (src[0])
 		fail("R has a mount on B/two: %s", src);
 	close(go);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
 		fail("C ended with status %#x", status);
-	path_of(path, sizeof(path), "sh/sub");
-	if (stat(path, &st) || stat(base, &sh) || st.st_dev == sh.st_dev)
+	mnt_path(path, sizeof(path), "sh/sub");
+	if (stat(path, &st) || stat(mnt_base, &sh) || st.st_dev == sh.st_dev)
 		fail("C's mount on its B/sh/sub did not reach R's B/sh/sub");
-	mount_on("sh/sub", src, sizeof(src));
+	mnt_source("sh/sub", src, sizeof(src));
 	if (strcmp(src, "stasis-prop"))
 		fail("R's B/sh/sub is \"%s\", want C's tmpfs stasis-prop", src);
 }
@@ -221,7 +171,7 @@ int main(int argc, char **argv)
 	int go = -1, f;
 
 	test_init(argc, argv);
-	snprintf(base, sizeof(base), "/tmp/stasis-mnt_ns2.%d", getpid());
+	snprintf(mnt_base, sizeof(mnt_base), "/tmp/stasis-mnt_ns2.%d", getpid());
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		skip("a mount namespace of its own: %m");
 		return test_result();
@@ -232,7 +182,7 @@ int main(int argc, char **argv)
 			kill(pid, SIGKILL);
 		return test_result();
 	}
-	path_of(path, sizeof(path), "f");
+	mnt_path(path, sizeof(path), "f");
 	f = open(path, O_RDONLY);
 	if (f < 0)
 		fail("open %s: %m", path);
@@ -240,8 +190,8 @@ int main(int argc, char **argv)
 	test_waitsig();
 	check(pid, go, f);
 	/* Only the mount point is on the host: the rest goes with the namespaces. */
-	if (chdir("/") || umount2(base, MNT_DETACH) || rmdir(base))
-		test_msg("cannot remove %s: %s", base, strerror(errno));
+	if (chdir("/") || umount2(mnt_base, MNT_DETACH) || rmdir(mnt_base))
+		test_msg("cannot remove %s: %s", mnt_base, strerror(errno));
 	pass();
 	return test_result();
 }

@@ -40,60 +40,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mnt_test.h"
 #include "stasis_test.h"
 
 #define MAP	"0 200000 65536\n"
-#define LINE	1024
-
-static char base[64];
-
-static void path_of(char *out, size_t size, const char *rel)
-{
-	snprintf(out, size, "%s%s%s", base, *rel ? "/" : "", rel);
-}
-
-static int put(const char *rel, const char *data)
-{
-	char path[PATH_MAX];
-	int fd, ret;
-
-	path_of(path, sizeof(path), rel);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
-	if (fd < 0)
-		return -1;
-	ret = write(fd, data, strlen(data)) == (ssize_t)strlen(data) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
-static int tmpfs_on(const char *src, const char *rel)
-{
-	char path[PATH_MAX];
-
-	path_of(path, sizeof(path), rel);
-	if ((mkdir(path, 0755) && errno != EEXIST) || mount(src, path, "tmpfs", 0, NULL))
-		return -1;
-	return 0;
-}
-
-/* The source of the mount on B/@rel in this task's mount table, into @src ("" if none). */
-static void mount_on(const char *rel, char *src, size_t size)
-{
-	char line[LINE], mp[PATH_MAX], want[PATH_MAX], s[256];
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-
-	path_of(want, sizeof(want), rel);
-	src[0] = '\0';
-	while (f && fgets(line, sizeof(line), f)) {
-		char *dash = strstr(line, " - ");
-
-		if (dash && sscanf(line, "%*d %*d %*s %*s %4095s", mp) == 1 && !strcmp(mp, want) &&
-		    sscanf(dash + 3, "%*s %255s", s) == 1)
-			snprintf(src, size, "%s", s);
-	}
-	if (f)
-		fclose(f);
-}
 
 static void check_fd(const char *who, int fd, const char *rel, const char *data, off_t pos)
 {
@@ -109,7 +59,7 @@ static void check_fd(const char *who, int fd, const char *rel, const char *data,
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, name, sizeof(name) - 1);
 	name[n > 0 ? n : 0] = '\0';
-	path_of(want, sizeof(want), rel);
+	mnt_path(want, sizeof(want), rel);
 	if (strcmp(name, want))
 		fail("%s: fd %d is %s, want %s", who, fd, name, want);
 }
@@ -145,13 +95,13 @@ static int child(int ready, int go)
 	ino_t rns;
 	int t, f;
 
-	if (unshare(CLONE_NEWNS) || tmpfs_on("stasis-utwo", "two") || put("two/t", "two-data"))
+	if (unshare(CLONE_NEWNS) || mnt_tmpfs("stasis-utwo", "two") || mnt_put("two/t", "two-data"))
 		return 1;
-	path_of(path, sizeof(path), "two/t");
+	mnt_path(path, sizeof(path), "two/t");
 	t = open(path, O_RDWR);
-	path_of(path, sizeof(path), "f");
+	mnt_path(path, sizeof(path), "f");
 	f = open(path, O_RDONLY);
-	path_of(path, sizeof(path), "two");
+	mnt_path(path, sizeof(path), "two");
 	if (t < 0 || f < 0 || lseek(t, 4, SEEK_SET) != 4 || chdir(path))
 		return 1;
 	if (write(ready, "k", 1) != 1)
@@ -165,16 +115,16 @@ static int child(int ready, int go)
 		fail("C is in R's mount namespace (%lu)", (unsigned long)rns);
 	if (stat("/proc/self/ns/user", &st) || owner_of("/proc/self/ns/mnt") != st.st_ino)
 		fail("C's mount namespace is not owned by C's user namespace");
-	mount_on("two", src, sizeof(src));
+	mnt_source("two", src, sizeof(src));
 	if (strcmp(src, "stasis-utwo"))
 		fail("C: B/two is \"%s\", want the tmpfs stasis-utwo", src);
 	check_fd("C", t, "two/t", "two-data", 4);
 	check_fd("C", f, "f", "root-file", 0);
-	path_of(path, sizeof(path), "two");
+	mnt_path(path, sizeof(path), "two");
 	if (!getcwd(cwd, sizeof(cwd)) || strcmp(cwd, path))
 		fail("C: cwd %s, want %s", cwd, path);
 	/* Across the namespaces: R's B/sh is this one's peer. */
-	if (tmpfs_on("stasis-uprop", "sh/sub"))
+	if (mnt_tmpfs("stasis-uprop", "sh/sub"))
 		fail("C: cannot mount on B/sh/sub: %m");
 	return 0;
 }
@@ -185,13 +135,13 @@ static int setup(pid_t *pid, int *go)
 	int ready[2], gop[2];
 
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	    (mkdir(base, 0755) && errno != EEXIST) || mount("stasis-ub", base, "tmpfs", 0, NULL) ||
-	    put("f", "root-file") || tmpfs_on("stasis-ush", "sh"))
+	    (mkdir(mnt_base, 0755) && errno != EEXIST) || mount("stasis-ub", mnt_base, "tmpfs", 0, NULL) ||
+	    mnt_put("f", "root-file") || mnt_tmpfs("stasis-ush", "sh"))
 		return -1;
-	path_of(path, sizeof(path), "sh");
+	mnt_path(path, sizeof(path), "sh");
 	if (mount(NULL, path, NULL, MS_SHARED, NULL) || mkdir(strcat(path, "/sub"), 0755))
 		return -1;
-	path_of(path, sizeof(path), "two");
+	mnt_path(path, sizeof(path), "two");
 	if (mkdir(path, 0755) || pipe(ready) || pipe(gop))
 		return -1;
 	*pid = fork();
@@ -230,7 +180,7 @@ static void enter_other(pid_t pid)
 		fd = syscall(SYS_pidfd_open, pid, 0);
 		if (fd < 0 || setns(fd, CLONE_NEWNS))
 			_exit(1);
-		path_of(tp, sizeof(tp), "two/t");
+		mnt_path(tp, sizeof(tp), "two/t");
 		fd = open(tp, O_RDONLY | O_CLOEXEC);
 		_exit(fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0 || strcmp(buf, "two-data") ?
 		      2 : 0);
@@ -253,10 +203,10 @@ static void check(pid_t pid, int go, int f)
 		fail("R's mount namespace is not owned by R's user namespace");
 	enter_other(pid);
 	check_fd("R", f, "f", "root-file", 0);
-	path_of(path, sizeof(path), "two/t");
+	mnt_path(path, sizeof(path), "two/t");
 	if (!stat(path, &st) || errno != ENOENT)
 		fail("R sees %s: %m", path);
-	mount_on("two", src, sizeof(src));
+	mnt_source("two", src, sizeof(src));
 	if (src[0])
 		fail("R has a mount on B/two: %s", src);
 	/* C compares its namespace with R's, and checks who owns its own. */
@@ -266,10 +216,10 @@ static void check(pid_t pid, int go, int f)
 	close(go);
 	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
 		fail("C ended with status %#x", status);
-	path_of(path, sizeof(path), "sh/sub");
-	if (stat(path, &st) || stat(base, &sh) || st.st_dev == sh.st_dev)
+	mnt_path(path, sizeof(path), "sh/sub");
+	if (stat(path, &st) || stat(mnt_base, &sh) || st.st_dev == sh.st_dev)
 		fail("C's mount on its B/sh/sub did not reach R's B/sh/sub");
-	mount_on("sh/sub", src, sizeof(src));
+	mnt_source("sh/sub", src, sizeof(src));
 	if (strcmp(src, "stasis-uprop"))
 		fail("R's B/sh/sub is \"%s\", want C's tmpfs stasis-uprop", src);
 }
@@ -283,7 +233,7 @@ int main(int argc, char **argv)
 	test_init(argc, argv);
 	if (readlink("/proc/self", self, sizeof(self) - 1) < 0)
 		strcpy(self, "0");
-	snprintf(base, sizeof(base), "/tmp/stasis-user_mnt_ns.%s", self);
+	snprintf(mnt_base, sizeof(mnt_base), "/tmp/stasis-user_mnt_ns.%s", self);
 	/* Made from here: the user namespace's mounts come from a tree of few. */
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		skip("a mount namespace of its own: %m");
@@ -300,7 +250,7 @@ int main(int argc, char **argv)
 			kill(pid, SIGKILL);
 		return test_result();
 	}
-	path_of(path, sizeof(path), "f");
+	mnt_path(path, sizeof(path), "f");
 	f = open(path, O_RDONLY);
 	if (f < 0)
 		fail("open %s: %m", path);
@@ -308,8 +258,8 @@ int main(int argc, char **argv)
 	test_waitsig();
 	check(pid, go, f);
 	/* Only the directory is on the host (ours: made inside the user namespace). */
-	if (chdir("/") || umount2(base, MNT_DETACH) || rmdir(base))
-		test_msg("cannot remove %s: %s", base, strerror(errno));
+	if (chdir("/") || umount2(mnt_base, MNT_DETACH) || rmdir(mnt_base))
+		test_msg("cannot remove %s: %s", mnt_base, strerror(errno));
 	pass();
 	return test_result();
 }

@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -328,4 +329,44 @@ void test_detach_mounts(void)
 		if (strcmp(mp, "/") && strcmp(mp, "/proc") && strcmp(mp, "/dev"))
 			umount2(mp, MNT_DETACH);
 	}
+}
+
+int test_run_pair(void *(*fn)(void *), void *arg0, void *arg1, void *(*waker)(void *))
+{
+	pthread_t second, third;
+	sigset_t term;
+	int err;
+
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &term, NULL);
+	err = pthread_create(&second, NULL, fn, arg1);
+	if (err) {
+		fail("pthread_create: %s", strerror(err));
+		return -1;
+	}
+	err = pthread_create(&third, NULL, waker, NULL);
+	if (err) {
+		fail("pthread_create: %s", strerror(err));
+		return -1;
+	}
+	fn(arg0);
+	pthread_join(second, NULL);
+	pthread_join(third, NULL);
+	return 0;
+}
+
+int test_reap(pid_t pid, const char *name)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid) {
+		fail("waitpid %s: %m", name);
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		fail("%s ended with status %#x", name, status);
+		return -1;
+	}
+	return 0;
 }

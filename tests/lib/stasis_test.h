@@ -99,6 +99,17 @@ int test_write_file(const char *path, const char *val);
  */
 int test_enter_userns(const char *map);
 
+/* Wait for child @pid, which must exit 0; else fail() naming it: 0 or -1. */
+int test_reap(pid_t pid, const char *name);
+
+/*
+ * With SIGTERM blocked in every thread, run @fn(@arg0) in the calling
+ * thread and @fn(@arg1) in a second one while a third runs @waker (which
+ * unblocks SIGTERM in test_waitsig() and then ends both); all joined
+ * before it returns.  0, or -1 after fail() when a thread cannot start.
+ */
+int test_run_pair(void *(*fn)(void *), void *arg0, void *arg1, void *(*waker)(void *));
+
 /* The first line of the file at @path into @buf (NUL-terminated); -1 with errno, @buf "". */
 int test_read_line(const char *path, char *buf, size_t size);
 
