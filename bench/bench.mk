@@ -28,7 +28,7 @@ bench-lazy: $(B)/stasis $(B)/bench/lazy
 
 $(B)/bench/measure: bench/measure.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $<
+	$(CC) $(CFLAGS) -pthread -o $@ $<
 
 bench-bins: $(BENCH_BINS)
 

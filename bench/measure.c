@@ -21,8 +21,11 @@
  *       writes, best of 3: prints "tmpfs_gbs=N"; then of reading it back,
  *       best of 3, with 4 MiB reads into one buffer ("tmpfs_read_gbs=N")
  *       and with one read into freshly mapped anonymous memory, whose
- *       page faults a restore pays too ("tmpfs_read_new_gbs=N"); FILE is
- *       removed at the end
+ *       page faults a restore pays too ("tmpfs_read_new_gbs=N"); then
+ *       as the restorer fills memory: 1 MiB at a time populated
+ *       (MADV_POPULATE_WRITE) and read, by one thread ("tmpfs_fill_gbs=N")
+ *       and by two threads, half each ("tmpfs_fill2_gbs=N": what a restore
+ *       on two cores can reach at best); FILE is removed at the end
  *
  * GB is 10^9 bytes throughout, as in the report.
  *
@@ -37,8 +40,10 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +134,70 @@ static int read_all(int fd, const char *file, char *dst, unsigned long len, unsi
 	return 0;
 }
 
+/* One thread's part of a fill: populate a piece, read into it, and on. */
+struct fill_part {
+	int fd;
+	char *dst;
+	unsigned long from, to;
+	int err;
+};
+
+static void *fill_part(void *arg)
+{
+	struct fill_part *p = arg;
+
+	for (unsigned long o = p->from; o < p->to; o += MIB) {
+		unsigned long n = p->to - o < MIB ? p->to - o : MIB;
+
+		madvise(p->dst + o, n, MADV_POPULATE_WRITE);
+		if (pread(p->fd, p->dst + o, n, (off_t)o) != (ssize_t)n) {
+			p->err = 1;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* Best of 3 fills of @len bytes of @fd into fresh memory by @nr threads; 0 on failure. */
+static double fill_best(int fd, unsigned long len, int nr)
+{
+	double best = 1e9, t;
+	struct fill_part parts[2];
+	pthread_t th[2];
+	bool started[2];
+
+	for (int run = 0; run < 3; run++) {
+		char *dst = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int err = 0;
+
+		if (dst == MAP_FAILED)
+			return 0;
+		t = now_s();
+		for (int i = 0; i < nr; i++) {
+			parts[i] = (struct fill_part){ fd, dst, len / nr * i,
+						       i == nr - 1 ? len : len / nr * (i + 1), 0 };
+			started[i] = i && !pthread_create(&th[i], NULL, fill_part, &parts[i]);
+			if (i && !started[i])
+				parts[i].err = 1;
+		}
+		fill_part(&parts[0]);
+		for (int i = 1; i < nr; i++) {
+			if (started[i])
+				pthread_join(th[i], NULL);
+		}
+		t = now_s() - t;
+		for (int i = 0; i < nr; i++)
+			err |= parts[i].err;
+		munmap(dst, len);
+		if (err)
+			return 0;
+		if (t < best)
+			best = t;
+	}
+	return best;
+}
+
 static int do_tmpfs(const char *file, unsigned long mib)
 {
 	const unsigned long chunk = 4 * MIB, len = mib * MIB;
@@ -198,6 +267,14 @@ static int do_tmpfs(const char *file, unsigned long mib)
 	}
 	printf("tmpfs_read_gbs=%.2f\n", len / best_read / 1e9);
 	printf("tmpfs_read_new_gbs=%.2f\n", len / best_new / 1e9);
+	for (int nr = 1; nr <= 2; nr++) {
+		t = fill_best(fd, len, nr);
+		if (!t) {
+			fprintf(stderr, "measure: a fill of fresh memory from %s failed\n", file);
+			goto out_close;
+		}
+		printf("tmpfs_fill%s_gbs=%.2f\n", nr == 1 ? "" : "2", len / t / 1e9);
+	}
 	ret = 0;
 out_close:
 	close(fd);

@@ -51,6 +51,12 @@ void rst_sigreturn(uint64_t sp) __attribute__((noreturn));
 
 static struct rst_args *g_args;
 
+/* Kernel's struct clone_args (clone3). */
+struct clone_args_k {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size, cgroup;
+};
+
 static void futex_wake(int32_t *addr)
 {
 	sys6(__NR_futex, (long)addr, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
@@ -246,17 +252,16 @@ static void read_batch(int fd, struct iovec *iov, int n, uint64_t off, uint64_t 
 #define FILL_POPULATE	(64ul << 10)
 #endif
 
-static void fill_pages(struct rst_args *a)
+static void fill_runs(struct rst_args *a, uint32_t i, uint32_t end)
 {
 	struct iovec iov[IOV_BATCH];
 	uint64_t done = 0;	/* bytes of runs[i] already read */
-	uint32_t i = 0;
 
-	while (i < a->nr_runs) {
+	while (i < end) {
 		uint64_t off = a->runs[i].off + done, total = 0;
 		int fd = a->runs[i].fd, n = 0;
 
-		while (i < a->nr_runs && n < IOV_BATCH && total < FILL_CHUNK &&
+		while (i < end && n < IOV_BATCH && total < FILL_CHUNK &&
 		       a->runs[i].fd == fd && a->runs[i].off + done == off + total) {
 			struct rst_run *r = &a->runs[i];
 			uint64_t len = r->len - done;
@@ -276,6 +281,76 @@ static void fill_pages(struct rst_args *a)
 			}
 		}
 		read_batch(fd, iov, n, off, total);
+	}
+}
+
+/* Read the slices no thread has taken yet, one at a time. */
+static void fill_slices(struct rst_args *a)
+{
+	uint32_t k;
+
+	while ((k = (uint32_t)__atomic_fetch_add(&a->fill_next, 1, __ATOMIC_RELAXED)) <
+	       a->nr_slices)
+		fill_runs(a, a->slices[k], a->slices[k + 1]);
+}
+
+static void __attribute__((noreturn)) fill_helper_main(void *arg)
+{
+	(void)arg;
+	fill_slices(g_args);
+	for (;;)
+		sys1(__NR_exit, 0);
+}
+
+/* Start thread @th with the next TID of ours from *@next; false if none was free. */
+static int fill_helper_start(struct rst_args *a, struct rst_fill_thread *th, uint32_t *next)
+{
+	for (; *next < RST_HELPER_TIDS && a->helper_tids[*next] > 0; (*next)++) {
+		uint64_t tid = (uint64_t)a->helper_tids[*next];
+		struct clone_args_k ca = {
+			.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND |
+				 CLONE_THREAD | CLONE_SYSVSEM | CLONE_CHILD_CLEARTID,
+			.child_tid = (uint64_t)&th->tid,
+			.stack = th->stack_top - RST_THREAD_STACK,
+			.stack_size = RST_THREAD_STACK,
+			.set_tid = (uint64_t)&tid,
+			.set_tid_size = 1,
+		};
+
+		/* Set before it can exit: the kernel clears it then. */
+		__atomic_store_n(&th->tid, (int32_t)tid, __ATOMIC_RELEASE);
+		if (rst_clone3(&ca, sizeof(ca), fill_helper_main, NULL) > 0) {
+			(*next)++;
+			return 1;
+		}
+		__atomic_store_n(&th->tid, 0, __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+/*
+ * Allocating and zeroing the frames is most of a big fill's time, and
+ * the kernel does it for each thread at once: one per core.  The
+ * threads are gone (their TIDs free again) before the task's own
+ * threads are made.
+ */
+static void fill_pages(struct rst_args *a)
+{
+	uint32_t next = 0, started = 1, k;
+	int32_t tid;
+
+	if (a->nr_fill < 2) {
+		fill_runs(a, 0, a->nr_runs);
+		return;
+	}
+	while (started < a->nr_fill && fill_helper_start(a, &a->fill[started], &next))
+		started++;
+	if (started > 1)
+		__atomic_add_fetch(&a->shared->fill_helpers, 1, __ATOMIC_RELAXED);
+	fill_slices(a);
+	for (k = 1; k < started; k++) {
+		while ((tid = __atomic_load_n(&a->fill[k].tid, __ATOMIC_ACQUIRE)))
+			futex_wait(&a->fill[k].tid, tid);
 	}
 }
 
@@ -632,12 +707,6 @@ static void thread_main(void *arg)
 		restore_seccomp_creds(t);
 	rst_sigreturn(t->frame + 8);
 }
-
-/* Kernel's struct clone_args (clone3). */
-struct clone_args_k {
-	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
-	uint64_t set_tid, set_tid_size, cgroup;
-};
 
 static void create_threads(struct rst_args *a)
 {

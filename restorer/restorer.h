@@ -60,7 +60,7 @@ struct rst_shared {
 	int32_t done[RST_STAGE_NR];	/* futex: tasks through each stage */
 	int32_t error;			/* the first failure: -errno */
 	int32_t err_pid;
-	int32_t pad;
+	int32_t fill_helpers;		/* tasks whose pages several threads read (for the log) */
 	char err_msg[RST_ERR_MSG];
 };
 
@@ -124,6 +124,17 @@ struct rst_move {
 
 struct rst_range {
 	uint64_t start, end;
+};
+
+/* The fill's threads at most, one per core; TIDs they may take, in order. */
+#define RST_FILL_THREADS	4
+#define RST_HELPER_TIDS		8
+
+/* A thread of the fill but the leader. */
+struct rst_fill_thread {
+	int32_t tid;			/* futex: set while it runs, cleared at its exit */
+	int32_t pad;
+	uint64_t stack_top;
 };
 
 /* Kept through the unmap: the region, the vvar/vdso pieces, the premapped areas. */
@@ -234,6 +245,25 @@ struct rst_args {
 	uint32_t nr_premap;
 	uint32_t pad_premap;
 	struct rst_range premap_range;	/* empty: none */
+	/*
+	 * The fill on several cores (src/mem-fill.c): the runs cut in
+	 * slices of a few MiB, slice k being runs[slices[k], slices[k + 1]);
+	 * the leader and nr_fill - 1 threads of the blob's own each take
+	 * the next slice not taken (fill_next) until none is left, so that
+	 * a thread the machine leaves waiting holds up no more than one
+	 * (nr_fill 0 or 1: the leader reads them all).  A thread takes the
+	 * next of helper_tids the kernel grants (clone3 set_tid): TIDs stasis
+	 * chose outside every pid of the images, so that none the tree's own
+	 * threads get later is taken; they have exited before those are
+	 * made.  A thread that cannot start leaves its slices to the others.
+	 */
+	uint32_t nr_fill;
+	uint32_t nr_slices;
+	uint32_t *slices;		/* nr_slices + 1 */
+	int32_t fill_next;
+	int32_t pad_fill;
+	struct rst_fill_thread fill[RST_FILL_THREADS];
+	int32_t helper_tids[RST_HELPER_TIDS];
 	/* The vDSO proxy: its bytes, copied into its area (mapped, fill set). */
 	uint64_t proxy_src, proxy_dst, proxy_len;	/* len 0: none */
 

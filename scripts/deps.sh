@@ -12,10 +12,11 @@ set -eu
 # tests/restore/shell-job.sh; iproute2 makes the network namespaces of the migration test;
 # runc, podman and busybox-static run the containers tests/runc and
 # tests/podman checkpoint; libgnutls28-dev gives --tls (GnuTLS, as CRIU's),
-# and openssl makes the certificates of tests/pages/tls.sh.
+# openssl makes the certificates of tests/pages/tls.sh; valgrind watches the
+# RPC service's heap across requests on one connection (tests/rpc).
 PKGS="gcc make libc6-dev pkg-config libprotobuf-c-dev protobuf-c-compiler libprotobuf-dev
       clang libclang-rt-14-dev criu jq python3 nftables iproute2 iptables
-      redis-server redis-tools postgresql nginx-light memcached tmux runc podman busybox-static libgnutls28-dev openssl"
+      redis-server redis-tools postgresql nginx-light memcached tmux runc podman busybox-static libgnutls28-dev openssl valgrind"
 missing=""
 for p in $PKGS; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

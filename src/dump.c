@@ -281,7 +281,7 @@ static void pids_free(void *arg)
 	const struct opts *o = arg;
 
 	pr_info("the tree is dead, its pids free");
-	server_status_ready(o);
+	status_fd_ready(o);
 }
 
 static void release_tree(struct dump_ctx *ctx, bool ok)
@@ -314,6 +314,17 @@ static int open_parent(struct dump_ctx *ctx, struct imgdir *dir)
 	return 0;
 }
 
+/* network-lock and network-unlock are for a tree in a net namespace of its own only, as CRIU's. */
+static bool own_netns(pid_t pid)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", pid);
+	return !stat(path, &a) && !stat("/proc/self/ns/net", &b) &&
+	       (a.st_ino != b.st_ino || a.st_dev != b.st_dev);
+}
+
 int cr_dump(const struct opts *given)
 {
 	/* Ours: the RPC client may add externals on the way (query-ext-files). */
@@ -322,6 +333,7 @@ int cr_dump(const struct opts *given)
 	struct dump_ctx ctx = { .opts = o, .dirfd = -1, .parent_dirfd = -1 };
 	struct imgdir dir;
 	uint64_t t0 = now_us(), frozen;
+	bool net_notified = false;
 	int ret;
 
 	if (o->tree <= 0) {
@@ -374,6 +386,11 @@ int cr_dump(const struct opts *given)
 	proc_ns_cache(!ret);
 	if (!ret)
 		ret = pstree_collect(&ctx) ?: FAULT_AT("collect");
+	/* As CRIU, before query-ext-files: the namespace is locked in ns_dump_check(). */
+	if (!ret && !ctx.pre_dump && own_netns(o->tree)) {
+		net_notified = true;
+		ret = notify(o, NOTIFY_NET_LOCK, o->tree);
+	}
 	/* As CRIU: the tree is frozen, its files not looked at yet. */
 	if (!ret && !ctx.pre_dump)
 		ret = notify_query_ext_files(&own);
@@ -412,6 +429,9 @@ int cr_dump(const struct opts *given)
 	/* The client may still say no (migration): the tree then runs on. */
 	if (!ret && !ctx.pre_dump)
 		ret = notify(o, NOTIFY_POST_DUMP, o->tree);
+	/* The tree runs on, so does its network; what the hook says changes nothing, as CRIU. */
+	if (net_notified && (ret || o->leave_running))
+		notify(o, NOTIFY_NET_UNLOCK, o->tree);
 	if (ret) {
 		parts_dump_undo(&ctx);
 		pr_err("dump of tree %d failed", o->tree);

@@ -65,6 +65,11 @@ void log_close(void)
 	log_to_file = log_owned = false;
 }
 
+int log_get_fd(void)
+{
+	return log_fd;
+}
+
 int log_move_fd(int minfd)
 {
 	int fd = fcntl(log_fd, F_DUPFD_CLOEXEC, minfd);

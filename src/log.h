@@ -38,6 +38,8 @@ void log_close(void);
  * restored task can put its own fds at the low numbers; 0 or -errno.
  */
 int log_move_fd(int minfd);
+/* Where the log goes now (a file, or stderr). */
+int log_get_fd(void);
 
 /* The first error logged since the last reset (or start), or NULL. */
 const char *log_first_err(void);

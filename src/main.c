@@ -36,6 +36,7 @@
 int cr_dump(const struct opts *o);
 int cr_check(const struct opts *o);
 int cr_restore(const struct opts *o, int *exit_code, pid_t *root);
+int restore_exec_cmd(char *const *cmd, int out_fd);
 
 static void usage(FILE *f)
 {
@@ -46,7 +47,8 @@ static void usage(FILE *f)
 		"\n"
 		"Actions:\n"
 		"  dump         checkpoint a process tree (-t PID -D DIR; -R to leave it running)\n"
-		"  restore      bring a dumped tree back (-D DIR; -d to detach, --pidfile FILE)\n"
+		"  restore      bring a dumped tree back (-D DIR; -d to detach, --pidfile FILE;\n"
+		"               --exec-cmd -- CMD...: stasis becomes CMD once the tree runs)\n"
 		"  check        check the kernel has what stasis needs\n"
 		"  cpuinfo dump|check  write cpuinfo.img to -D DIR, or check this CPU against it\n"
 		"  pre-dump     write the tree's memory and leave it running, tracking what it\n"
@@ -173,7 +175,7 @@ int main(int argc, char **argv)
 	else if (!strcmp(o.action, "dump") || !strcmp(o.action, "pre-dump"))
 		ret = cr_dump(&o);
 	else if (!strcmp(o.action, "restore"))
-		ret = cr_restore(&o, &code, NULL);
+		ret = cr_restore(&o, &code, NULL) ?: (o.exec_cmd ? restore_exec_cmd(o.exec_cmd, -1) : 0);
 	else if (!strcmp(o.action, "cpuinfo"))
 		ret = cr_cpuinfo(&o);
 	else if (!strcmp(o.action, "page-server"))

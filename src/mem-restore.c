@@ -644,7 +644,8 @@ size_t mem_restore_size(struct rst_task *t)
 {
 	struct mem_rst *m = t->mem_priv;
 
-	return m->nr_vmas * sizeof(struct rst_vma) + m->nr_runs * sizeof(struct rst_run) +
+	return m->nr_vmas * sizeof(struct rst_vma) +
+	       (m->nr_runs + mem_fill_slices(m)) * sizeof(struct rst_run) +
 	       m->nr_aios * sizeof(struct rst_aio) +
 	       t->mm->n_mm_saved_auxv * sizeof(uint64_t) + vdso_restore_size(m->vdso) +
 	       premap_args_size(m->pm) + 3 * PAGE_SZ;
@@ -725,7 +726,8 @@ int mem_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *a
 	a->vmas = rst_alloc(al, m->nr_vmas * sizeof(*a->vmas), 8);
 	memcpy(a->vmas, m->vmas, m->nr_vmas * sizeof(*a->vmas));
 	a->nr_vmas = m->nr_vmas;
-	a->runs = rst_alloc(al, m->nr_runs * sizeof(*a->runs), 8);
+	/* Room for more: mem_fill_args() may cut some in two. */
+	a->runs = rst_alloc(al, (m->nr_runs + mem_fill_slices(m)) * sizeof(*a->runs), 8);
 	memcpy(a->runs, m->runs, m->nr_runs * sizeof(*a->runs));
 	a->nr_runs = m->nr_runs;
 	/* Each run reads from its own dump's pages image. */
@@ -813,13 +815,14 @@ static int mem_part_prepare(struct rst_ctx *ctx)
 static size_t mem_part_args_size(struct rst_ctx *ctx, struct rst_task *t)
 {
 	(void)ctx;
-	return mem_restore_size(t);
+	return mem_restore_size(t) + mem_fill_size(t->mem_priv);
 }
 
 static int mem_part_args(struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,
 			 struct rst_alloc *al, const struct rst_range *region)
 {
-	return mem_restore_args(t, a, al, region) ?: mem_restore_exe(ctx, t, a);
+	return mem_restore_args(t, a, al, region) ?: mem_fill_args(ctx, t, a, al) ?:
+	       mem_restore_exe(ctx, t, a);
 }
 
 const struct task_part_ops mem_part = {

@@ -1,6 +1,6 @@
 /*
- * mem-rst.h - what mem-restore.c and mem-premap.c share about one task's
- * memory at restore; private to those two files.
+ * mem-rst.h - what mem-restore.c, mem-premap.c and mem-fill.c share about
+ * one task's memory at restore; private to those files.
  */
 #ifndef STASIS_MEM_RST_H
 #define STASIS_MEM_RST_H
@@ -50,5 +50,15 @@ bool premap_overlaps(const struct premap *pm, uint64_t s, uint64_t e);
 size_t premap_args_size(const struct premap *pm);
 int premap_args(const struct premap *pm, struct rst_args *a, struct rst_alloc *al);
 void premap_free(struct premap *pm);
+
+/*
+ * mem-fill.c: the restorer's runs cut in slices that a thread per core
+ * takes in turn, and the TIDs those threads may take: how many slices
+ * (and runs added) at most, the room it takes in the region.
+ */
+uint32_t mem_fill_slices(const struct mem_rst *m);
+size_t mem_fill_size(const struct mem_rst *m);
+int mem_fill_args(const struct rst_ctx *ctx, struct rst_task *t, struct rst_args *a,
+		  struct rst_alloc *al);
 
 #endif

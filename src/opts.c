@@ -3,6 +3,7 @@
  * and "--opt value", -v[N] and -vvv, and CRIU's config files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdint.h>
@@ -41,6 +42,7 @@ enum {
 	O_NETWORK_LOCK, O_EXT_SHARING, O_EXT_MASTERS,
 	O_PAGE_SERVER, O_PORT, O_PS_SOCKET, O_LAZY_PAGES, O_UNPRIVILEGED,
 	O_MANAGE_CG, O_CG_ROOT, O_CG_PROPS, O_CG_PROPS_FILE, O_CG_DUMP_CTL, O_CG_YARD,
+	O_VETH_PAIR, O_EXEC_CMD, O_LSM, O_SKIP_MNT, O_ENABLE_FS,
 	O_ACTION_SCRIPT, O_RESTORE_SIBLING, O_ORPHAN_PTS, O_ADDRESS, O_STATUS_FD,
 	O_TLS, O_TLS_CACERT, O_TLS_CACRL, O_TLS_CERT, O_TLS_KEY, O_TLS_NO_CN_VERIFY,
 	O_FIRST_OTHER = 1000,
@@ -95,8 +97,9 @@ static const struct opt_desc opt_table[] = {
 	{ "cgroup-props-file", required_argument, O_CG_PROPS_FILE, SET },
 	{ "cgroup-dump-controller", required_argument, O_CG_DUMP_CTL, SET },
 	{ "cgroup-yard", required_argument, O_CG_YARD, SET },
-	{ "lsm-profile", required_argument, 0, IGNORED },
-	{ "lsm-mount-context", required_argument, 0, IGNORED },
+	/* Both the same: nothing to do without an LSM, not supported with one. */
+	{ "lsm-profile", required_argument, O_LSM, SET },
+	{ "lsm-mount-context", required_argument, O_LSM, SET },
 	{ "auto-dedup", no_argument, O_AUTO_DEDUP, SET },
 	{ "remove-image-dirs", no_argument, 0, IGNORED },
 	/* Ghost data runs are found with SEEK_DATA/SEEK_HOLE either way. */
@@ -129,11 +132,11 @@ static const struct opt_desc opt_table[] = {
 	{ "tls-no-cn-verify", no_argument, O_TLS_NO_CN_VERIFY, SET },
 	{ "freeze-cgroup", required_argument, O_FREEZE_CGROUP, SET },
 	{ "namespaces", required_argument, 'n', UNSUPPORTED },
-	{ "exec-cmd", no_argument, 0, UNSUPPORTED },
+	{ "exec-cmd", no_argument, O_EXEC_CMD, SET },
 	{ "enable-external-sharing", no_argument, O_EXT_SHARING, SET },
 	{ "enable-external-masters", no_argument, O_EXT_MASTERS, SET },
-	{ "enable-fs", required_argument, 0, UNSUPPORTED },
-	{ "veth-pair", required_argument, 0, UNSUPPORTED },
+	{ "enable-fs", required_argument, O_ENABLE_FS, SET },
+	{ "veth-pair", required_argument, O_VETH_PAIR, SET },
 	{ "join-ns", required_argument, 'J', SET },
 	{ "shell-job-ext", no_argument, 0, UNSUPPORTED },
 	{ "unprivileged", no_argument, O_UNPRIVILEGED, SET },
@@ -147,8 +150,7 @@ static const struct opt_desc opt_table[] = {
 	{ "mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "no-mntns-compat-mode", no_argument, 0, IGNORED },
 	{ "empty-ns", required_argument, O_EMPTY_NS, SET },
-	{ "skip-mnt", required_argument, 0, UNSUPPORTED },
-	{ "pidfd-store", required_argument, 0, UNSUPPORTED },
+	{ "skip-mnt", required_argument, O_SKIP_MNT, SET },
 	/* stasis checks no file modes at restore: nothing to skip. */
 	{ "skip-file-rwx-check", no_argument, 0, IGNORED },
 	{ "weak-sysctls", no_argument, 0, IGNORED },
@@ -276,6 +278,27 @@ int opts_add_externals(struct opts *o, char *const *keys, size_t n)
 		if (add_external(keys[i], o))
 			return 1;
 	return 0;
+}
+
+/*
+ * --veth-pair IN=OUT[@BRIDGE], CRIU's older spelling of --external
+ * veth[IN]:OUT[@BRIDGE]: the peer outside of the tree's veth IN is OUT.
+ */
+static int add_veth_pair(const char *arg, struct opts *o)
+{
+	const char *eq = strchr(arg, '=');
+	char buf[256];
+
+	if (!eq || eq == arg || !eq[1]) {
+		pr_err("--veth-pair %s: not IN=OUT[@BRIDGE]\n", arg);
+		return 1;
+	}
+	if (snprintf(buf, sizeof(buf), "veth[%.*s]:%s", (int)(eq - arg), arg, eq + 1) >=
+	    (int)sizeof(buf)) {
+		pr_err("--veth-pair %s: too long\n", arg);
+		return 1;
+	}
+	return add_external(buf, o);
 }
 
 /* --ext-mount-map KEY:VALUE, CRIU's older spelling of --external mnt[KEY]:VALUE. */
@@ -493,6 +516,55 @@ static int set_unprivileged(void)
 	return 0;
 }
 
+/*
+ * --lsm-profile TYPE:NAME and --lsm-mount-context CTX set the restored
+ * tree's security labels.  stasis restores none yet: without an LSM with
+ * task labels (reading /proc/self/attr/current says EINVAL) there is
+ * nothing to set and the option is taken, saying so; with one, the label
+ * asked for could not be set, and the option is refused.
+ */
+static int check_lsm(const char *arg)
+{
+	char buf[256];
+	int fd = open("/proc/self/attr/current", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	int err = errno;
+
+	if (fd >= 0)
+		close(fd);
+	if (n < 0 && (err == EINVAL || err == ENOENT)) {
+		pr_info("no LSM is active: the security label %s has nothing to apply\n", arg);
+		return 0;
+	}
+	pr_err("not supported yet: --lsm-profile or --lsm-mount-context %s with an LSM active\n",
+	       arg);
+	return 1;
+}
+
+/* --exec-cmd was given: the words after the action are the command. */
+static bool exec_cmd_asked;
+
+/* As CRIU: restore only, not detached, and a command to run. */
+static int take_exec_cmd(int argc, char **argv, struct opts *o)
+{
+	if (!o->action || strcmp(o->action, "restore")) {
+		pr_err("--exec-cmd is for restore only\n");
+		return 1;
+	}
+	if (o->restore_detached) {
+		pr_err("--exec-cmd and --restore-detached cannot go together\n");
+		return 1;
+	}
+	if (optind >= argc) {
+		pr_err("--exec-cmd needs a command after the action (restore --exec-cmd -- CMD ...)\n");
+		return 1;
+	}
+	/* argv ends with NULL, as execvp() wants it. */
+	o->exec_cmd = &argv[optind];
+	optind = argc;
+	return 0;
+}
+
 static int set_opt(int val, const char *arg, struct opts *o)
 {
 	switch (val) {
@@ -541,6 +613,10 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case 'x': o->ext_unix_sk = true; break;
 	case O_EXTERNAL: return add_external(arg, o);
 	case 'M': return add_ext_mount(arg, o);
+	case O_VETH_PAIR: return add_veth_pair(arg, o);
+	/* The command is what follows the action (parse_list()). */
+	case O_EXEC_CMD: exec_cmd_asked = true; break;
+	case O_LSM: return check_lsm(arg);
 	case O_INHERIT_FD: return add_inherit_fd(arg, o);
 	case O_EMPTY_NS: return parse_empty_ns(arg, o);
 	case 'J': return parse_join_ns(arg, o);
@@ -556,6 +632,8 @@ static int set_opt(int val, const char *arg, struct opts *o)
 	case O_CG_PROPS_FILE: o->cgroup_props_file = arg; break;
 	case O_CG_DUMP_CTL: return add_str(&o->cg_dump_ctls, &o->nr_cg_dump_ctls, arg);
 	case O_CG_YARD: o->cgroup_yard = arg; break;
+	case O_SKIP_MNT: return add_str(&o->skip_mnts, &o->nr_skip_mnts, arg);
+	case O_ENABLE_FS: return add_str(&o->enable_fs, &o->nr_enable_fs, arg);
 	/*
 	 * CRIU searches these dirs for the path of a watched inode; stasis
 	 * asks the inode itself (its handle, opened), so none is needed.
@@ -610,6 +688,8 @@ static int parse_list(int argc, char **argv, struct opts *o, const char *what, b
 		/* CRIU's "cpuinfo dump|check" and "swrk FD" */
 		if (optind < argc && (!strcmp(o->action, "cpuinfo") || !strcmp(o->action, "swrk")))
 			o->subaction = argv[optind++];
+		if (exec_cmd_asked && take_exec_cmd(argc, argv, o))
+			return 1;
 		if (optind < argc) {
 			pr_err("unexpected argument: %s\n", argv[optind]);
 			return 1;
@@ -743,6 +823,77 @@ int opts_set(struct opts *o, const char *name, const char *arg)
 		return 1;
 	}
 	return d->kind == SET ? set_opt(opt_val(i), arg, o) : 0;
+}
+
+/* A malloc'd copy of the @n entries of @size at @v (NULL for none); *@err set on failure. */
+static void *dup_list(const void *v, size_t n, size_t size, bool *err)
+{
+	void *copy;
+
+	if (!n)
+		return NULL;
+	copy = malloc(n * size);
+	if (!copy) {
+		*err = true;
+		return NULL;
+	}
+	return memcpy(copy, v, n * size);
+}
+
+#define DUP_LIST(d, s, list, nr, err) \
+	((d)->list = dup_list((s)->list, (s)->nr, sizeof(*(s)->list), err))
+
+int opts_copy(struct opts *dst, const struct opts *src)
+{
+	bool err = false;
+
+	*dst = *src;
+	DUP_LIST(dst, src, externals, nr_externals, &err);
+	DUP_LIST(dst, src, inherit_fds, nr_inherit_fds, &err);
+	DUP_LIST(dst, src, scripts, nr_scripts, &err);
+	DUP_LIST(dst, src, cg_roots, nr_cg_roots, &err);
+	DUP_LIST(dst, src, cg_dump_ctls, nr_cg_dump_ctls, &err);
+	DUP_LIST(dst, src, skip_mnts, nr_skip_mnts, &err);
+	DUP_LIST(dst, src, enable_fs, nr_enable_fs, &err);
+	if (err) {
+		pr_err("out of memory");
+		opts_copy_free(dst, src);
+		return 1;
+	}
+	return 0;
+}
+
+/* Free the strings of @v from @from on, and @v itself. */
+static void free_strv(const char **v, size_t from, size_t n)
+{
+	for (size_t i = from; v && i < n; i++)
+		free((void *)v[i]);
+	free(v);
+}
+
+void opts_copy_free(struct opts *o, const struct opts *base)
+{
+	free_strv(o->externals, base->nr_externals, o->nr_externals);
+	free_strv(o->scripts, base->nr_scripts, o->nr_scripts);
+	free_strv(o->cg_dump_ctls, base->nr_cg_dump_ctls, o->nr_cg_dump_ctls);
+	free_strv(o->skip_mnts, base->nr_skip_mnts, o->nr_skip_mnts);
+	free_strv(o->enable_fs, base->nr_enable_fs, o->nr_enable_fs);
+	for (size_t i = base->nr_inherit_fds; o->inherit_fds && i < o->nr_inherit_fds; i++)
+		free((void *)o->inherit_fds[i].key);
+	free(o->inherit_fds);
+	/* A root's controller and path share one string, the first of them. */
+	for (size_t i = base->nr_cg_roots; o->cg_roots && i < o->nr_cg_roots; i++)
+		free((void *)(o->cg_roots[i].controller ?: o->cg_roots[i].path));
+	free(o->cg_roots);
+	if (o->exec_cmd != base->exec_cmd)
+		free(o->exec_cmd);
+	o->exec_cmd = base->exec_cmd;
+	o->externals = o->scripts = o->cg_dump_ctls = o->skip_mnts = o->enable_fs = NULL;
+	o->nr_skip_mnts = o->nr_enable_fs = 0;
+	o->inherit_fds = NULL;
+	o->cg_roots = NULL;
+	o->nr_externals = o->nr_scripts = o->nr_cg_dump_ctls = 0;
+	o->nr_inherit_fds = o->nr_cg_roots = 0;
 }
 
 int opts_inherited_fd(const struct opts *o, const char *key)

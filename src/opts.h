@@ -96,6 +96,7 @@ struct opts {
 	const char *tls_cacrl;		/* --tls-cacrl: revoked certificates */
 	const char *tls_cert;		/* --tls-cert: ours */
 	const char *tls_key;		/* --tls-key: its private key */
+	char **exec_cmd;		/* restore --exec-cmd -- CMD...: NULL-terminated */
 	const char **scripts;		/* --action-script PATH, in order given */
 	size_t nr_scripts;
 	const char *freeze_cgroup;	/* --freeze-cgroup: the tree's freezer (runc's) */
@@ -110,6 +111,10 @@ struct opts {
 	const char **cg_dump_ctls;	/* --cgroup-dump-controller: only these (none: all) */
 	size_t nr_cg_dump_ctls;
 	const char *cgroup_yard;	/* --cgroup-yard: hierarchies mounted there */
+	const char **skip_mnts;		/* --skip-mnt PATH: mounts left out of a dump */
+	size_t nr_skip_mnts;
+	const char **enable_fs;		/* --enable-fs FS[,FS]: mounted anew at restore ("all") */
+	size_t nr_enable_fs;
 	/* RPC only: the client's socket, for notifications (notify.c); -1 */
 	int rpc_sk;
 	bool notify_rpc;		/* notify_scripts: ask the client at each hook */
@@ -142,6 +147,16 @@ int opts_config(struct opts *o, const char *path, bool must_exist);
 int opts_default_configs(struct opts *o);
 /* Add "fd[N]:KEY" with our own fd @fd; 0 or 1 after logging. */
 int opts_add_inherit_fd(struct opts *o, int fd, const char *key);
+
+/*
+ * A copy of @src with lists of its own (--external, --inherit-fd,
+ * --action-script, --cgroup-root, --cgroup-dump-controller, --skip-mnt,
+ * --enable-fs): what is added
+ * to the copy leaves @src as it was.  0, or 1 after logging.
+ */
+int opts_copy(struct opts *dst, const struct opts *src);
+/* Free @o's lists and what was added to them since opts_copy(@o, @base). */
+void opts_copy_free(struct opts *o, const struct opts *base);
 
 /*
  * Parse argv (and the config files CRIU would read, unless

@@ -37,6 +37,7 @@
 #include "log.h"
 #include "mem.h"
 #include "mem-chain.h"
+#include "notify.h"
 #include "opts.h"
 #include "page-server.h"
 #include "page-xfer.h"
@@ -344,8 +345,8 @@ int server_daemonize(const struct opts *o)
 	return 0;
 }
 
-/* --status-fd: one zero byte once connections are taken, as CRIU says it. */
-int server_status_ready(const struct opts *o)
+/* --status-fd: one zero byte, as CRIU says it. */
+int status_fd_ready(const struct opts *o)
 {
 	char c = 0;
 
@@ -357,6 +358,12 @@ int server_status_ready(const struct opts *o)
 	}
 	close(o->status_fd);
 	return 0;
+}
+
+/* Connections are taken now: the status-ready hook, then --status-fd, as CRIU. */
+int server_status_ready(const struct opts *o)
+{
+	return notify(o, NOTIFY_STATUS_READY, 0) ?: status_fd_ready(o);
 }
 
 /*

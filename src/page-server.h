@@ -31,8 +31,13 @@ void page_server_report_to(int fd);
  * own session, the parent writes --pidfile and gets 1; the child gets 0.
  */
 int server_daemonize(const struct opts *o);
-/* --status-fd: one zero byte once the server takes connections. */
+/*
+ * The server takes connections: the status-ready hook (--action-script),
+ * then one zero byte to --status-fd.
+ */
 int server_status_ready(const struct opts *o);
+/* Only the byte to --status-fd (a dump's tree dead, its pids free). */
+int status_fd_ready(const struct opts *o);
 
 /*
  * page-server --lazy-pages (ps-lazy.c): answer a lazy-pages daemon's

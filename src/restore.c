@@ -745,6 +745,9 @@ static int restore_tree(struct rst_ctx *ctx)
 		return ret;
 	ctx->tasks[0].real = ret;
 	ret = run_stages(ctx) ?: finish_seize(ctx);
+	if (!ret && ctx->shared->fill_helpers)
+		pr_info("%d task(s) had their pages read by several threads",
+			ctx->shared->fill_helpers);
 	/* As CRIU: the client and the pidfile get the root's pid as stasis sees it. */
 	if (!ret)
 		ret = notify(ctx->opts, NOTIFY_POST_RESTORE, ctx->tasks[0].real);
@@ -752,6 +755,9 @@ static int restore_tree(struct rst_ctx *ctx)
 	/* Before the tree runs: a pidfile that cannot be written fails the restore. */
 	if (!ret)
 		ret = write_pidfile(ctx->opts, ctx->tasks[0].real);
+	/* As CRIU: the tree's own network is unlocked next (parts_arm()); the hook's answer is not heard. */
+	if (!ret && ns_restore_has(CLONE_NEWNET))
+		notify(ctx->opts, NOTIFY_NET_UNLOCK, ctx->tasks[0].real);
 	if (!ret)
 		ret = parts_arm(ctx);
 	if (!ret)
@@ -806,6 +812,30 @@ static void free_tasks(struct rst_ctx *ctx)
 	free(ctx->tasks);
 }
 
+/*
+ * --exec-cmd (RPC exec_cmd): once the tree runs, stasis becomes the
+ * command, as CRIU does, which so has the restored root (when it is our
+ * child) as its own.  @out_fd, when >= 0, becomes its stdout and stderr
+ * (the RPC's log: the client's socket is no place for them).  Returns
+ * only on failure.
+ */
+int restore_exec_cmd(char *const *cmd, int out_fd)
+{
+	sigset_t none;
+
+	if (out_fd >= 0 && (dup2(out_fd, STDOUT_FILENO) < 0 || dup2(out_fd, STDERR_FILENO) < 0)) {
+		pr_perror("--exec-cmd: cannot make the log its output");
+		return -errno;
+	}
+	pr_info("--exec-cmd: running %s", cmd[0]);
+	/* stasis blocks SIGCHLD for itself; the command starts with none blocked. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execvp(cmd[0], cmd);
+	pr_perror("--exec-cmd: cannot run %s", cmd[0]);
+	return -errno;
+}
+
 int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 {
 	struct rst_ctx ctx = { .opts = o, .dirfd = -1 };
@@ -853,7 +883,8 @@ int cr_restore(const struct opts *o, int *exit_code, pid_t *root)
 	parts_cleanup(&ctx);
 	if (!ret && root)
 		*root = ctx.tasks[0].real;
-	if (!ret && !o->restore_detached && !o->restore_sibling) {
+	/* With --exec-cmd the command, which stasis becomes, has the root to wait for. */
+	if (!ret && !o->restore_detached && !o->restore_sibling && !o->exec_cmd) {
 		pid_t pid = ctx.tasks[0].real;
 
 		free_tasks(&ctx);

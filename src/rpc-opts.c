@@ -11,8 +11,11 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "arch/x86/cpuinfo.h"
@@ -265,10 +268,48 @@ static int f_pre_dump_mode(struct field_ctx *c)
 		   c->req->pre_dump_mode == CRIU_PRE_DUMP_MODE__VM_READ ? "read" : "splice");
 }
 
+/* The command restore_exec_cmd() runs once the tree does; freed with the request's options. */
+static int f_exec_cmd(struct field_ctx *c)
+{
+	char **cmd = calloc(c->req->n_exec_cmd + 1, sizeof(*cmd));
+
+	if (!cmd) {
+		pr_err("out of memory");
+		return -ENOMEM;
+	}
+	memcpy(cmd, c->req->exec_cmd, c->req->n_exec_cmd * sizeof(*cmd));
+	c->o->exec_cmd = cmd;
+	return 0;
+}
+
+/*
+ * pidfd_store_sk: a datagram socket of the client's on which CRIU keeps
+ * pidfds of the tasks it dumped, to tell a pid reused between pre-dumps.
+ * stasis tells it by itself: a pre-dump records each task's start time
+ * with its tracking (mem-track.c), and a task whose pid has another start
+ * time later is dumped whole.  The socket is checked as CRIU checks it,
+ * and not needed further.
+ */
 static int f_pidfd_store(struct field_ctx *c)
 {
-	(void)c;
-	return refuse("pidfd_store_sk", "pidfd-store");
+	struct sockaddr_un a;
+	socklen_t len = sizeof(a);
+	int type = 0, ret = 0;
+	socklen_t tlen = sizeof(type);
+	int fd = rpc_peer_fd(c->peer, c->req->pidfd_store_sk);
+
+	if (fd < 0)
+		return fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tlen) || type != SOCK_DGRAM ||
+	    getsockname(fd, (struct sockaddr *)&a, &len) || a.sun_family != AF_UNIX) {
+		pr_err("RPC field pidfd_store_sk: fd %d of the client is not a unix datagram socket",
+		       c->req->pidfd_store_sk);
+		ret = -EINVAL;
+	} else {
+		pr_info("RPC field pidfd_store_sk: taken; pids reused are told by their start time");
+	}
+	close(fd);
+	return ret;
 }
 
 static int f_network_lock(struct field_ctx *c)
@@ -313,7 +354,7 @@ static const struct rpc_field fields[] = {
 	{ "veths", NULL, f_veths },
 	{ "cpu_cap", NULL, f_cpu_cap },
 	{ "force_irmap", "force-irmap", NULL },
-	{ "exec_cmd", "exec-cmd", NULL },
+	{ "exec_cmd", NULL, f_exec_cmd },
 	{ "ext_mnt", NULL, f_ext_mnt },
 	{ "auto_ext_mnt", NULL, f_auto_ext_mnt },
 	{ "manage_cgroups", NULL, f_manage_cg },

@@ -26,6 +26,7 @@
 #include "arch/x86/cpuinfo.h"
 #include "check.h"
 #include "log.h"
+#include "notify.h"
 #include "page-server.h"
 #include "rpc.h"
 #include "rpc.pb-c.h"
@@ -39,6 +40,7 @@
 int cr_dump(const struct opts *o);
 int cr_check(const struct opts *o);
 int cr_restore(const struct opts *o, int *exit_code, pid_t *root);
+int restore_exec_cmd(char *const *cmd, int out_fd);
 
 /* The answer to a request: its type, success, and the first error logged. */
 static int answer(int sk, CriuResp *resp, CriuReqType type, int ret)
@@ -105,16 +107,18 @@ static int setup_dirs_log(CriuOpts *r, struct opts *o, pid_t peer, bool need_dir
 	return log_open(path);
 }
 
-/* The request's options on top of the command line's (service -v4 ...). */
-static int setup_opts(int sk, CriuReq *req, const struct opts *base, struct opts *o,
-		      bool swrk, bool need_dir)
+/*
+ * The request's options on top of the command line's (service -v4 ...),
+ * in @o, a copy of them with lists of its own: requests that follow on
+ * the connection (keep_open) start again from the command line's.
+ */
+static int setup_opts(int sk, CriuReq *req, struct opts *o, bool swrk, bool need_dir)
 {
 	CriuOpts empty = CRIU_OPTS__INIT, *r = req->opts ? req->opts : &empty;
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 	int ret;
 
-	*o = *base;
 	o->action = o->subaction = NULL;
 	/* The service's own pidfile and status fd are not the request's. */
 	o->pidfile = NULL;
@@ -145,13 +149,16 @@ static int do_version(int sk)
 	return answer(sk, &resp, CRIU_REQ_TYPE__VERSION, 0);
 }
 
-/* A feature is there when its option is built and the kernel can do it. */
+/*
+ * A feature is there when its option (if it has one) is built and the
+ * kernel can do it.
+ */
 static bool have(const char *opt, int (*probe)(void))
 {
 	bool built;
 	int level = log_get_level();
 
-	if (!opts_known(opt, &built) || !built)
+	if (opt && (!opts_known(opt, &built) || !built))
 		return false;
 	log_set_level(LOG_MSG);
 	built = !probe();
@@ -180,7 +187,7 @@ static int do_features(int sk, CriuReq *req)
 	}
 	if (ask->has_pidfd_store) {
 		f.has_pidfd_store = true;
-		f.pidfd_store = have("pidfd-store", check_pidfd_store);
+		f.pidfd_store = have(NULL, check_pidfd_store);
 	}
 	resp.features = &f;
 	return answer(sk, &resp, CRIU_REQ_TYPE__FEATURE_CHECK, 0);
@@ -269,6 +276,8 @@ static int do_page_server(int sk, CriuReq *req, struct opts *o)
 	} else if (!pid) {
 		close(p[0]);
 		close(sk);
+		/* The socket is the parent's: the hooks run scripts only here. */
+		o->rpc_sk = -1;
 		page_server_report_to(p[1]);
 		_exit(cr_page_server(o) ? 1 : 0);
 	}
@@ -294,7 +303,10 @@ static int do_page_server(int sk, CriuReq *req, struct opts *o)
 	return answer(sk, &resp, req->type, ret);
 }
 
-/* An RPC restore is always detached: the answer carries the root's pid. */
+/*
+ * An RPC restore is always detached: the answer carries the root's pid.
+ * With exec_cmd, as CRIU, we then become the command, its output in the log.
+ */
 static int do_restore(int sk, CriuReq *req, struct opts *o)
 {
 	CriuResp resp = CRIU_RESP__INIT;
@@ -306,6 +318,44 @@ static int do_restore(int sk, CriuReq *req, struct opts *o)
 	ret = cr_restore(o, &code, &root);
 	r.pid = root;
 	resp.restore = &r;
+	ret = answer(sk, &resp, req->type, ret) ?: ret;
+	if (ret || !o->exec_cmd)
+		return ret;
+	close(sk);
+	return restore_exec_cmd(o->exec_cmd, log_get_fd());
+}
+
+/* A request that needs options, once they are set up in @o. */
+static int run_request(int sk, CriuReq *req, struct opts *o)
+{
+	CriuResp resp = CRIU_RESP__INIT;
+	int ret;
+
+	switch (req->type) {
+	case CRIU_REQ_TYPE__DUMP:
+		o->action = "dump";
+		return do_dump(sk, req, o);
+	case CRIU_REQ_TYPE__RESTORE:
+		o->action = "restore";
+		return do_restore(sk, req, o);
+	case CRIU_REQ_TYPE__PRE_DUMP:
+	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP:
+		o->action = "pre-dump";
+		return do_pre_dump(sk, req, o);
+	case CRIU_REQ_TYPE__PAGE_SERVER:
+	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD:
+		o->action = "page-server";
+		return do_page_server(sk, req, o);
+	case CRIU_REQ_TYPE__CHECK:
+		o->action = "check";
+		ret = cr_check(o);
+		break;
+	default:
+		o->action = "cpuinfo";
+		o->subaction = req->type == CRIU_REQ_TYPE__CPUINFO_DUMP ? "dump" : "check";
+		ret = cr_cpuinfo(o);
+		break;
+	}
 	return answer(sk, &resp, req->type, ret);
 }
 
@@ -341,35 +391,12 @@ static int do_request(int sk, CriuReq *req, const struct opts *base, bool swrk)
 		pr_err("RPC request of unknown type %d", req->type);
 		return answer(sk, &resp, CRIU_REQ_TYPE__EMPTY, -EINVAL);
 	}
-	ret = setup_opts(sk, req, base, &o, swrk, need_dir);
-	if (ret)
-		return answer(sk, &resp, req->type, ret);
-	switch (req->type) {
-	case CRIU_REQ_TYPE__DUMP:
-		o.action = "dump";
-		return do_dump(sk, req, &o);
-	case CRIU_REQ_TYPE__RESTORE:
-		o.action = "restore";
-		return do_restore(sk, req, &o);
-	case CRIU_REQ_TYPE__PRE_DUMP:
-	case CRIU_REQ_TYPE__SINGLE_PRE_DUMP:
-		o.action = "pre-dump";
-		return do_pre_dump(sk, req, &o);
-	case CRIU_REQ_TYPE__PAGE_SERVER:
-	case CRIU_REQ_TYPE__PAGE_SERVER_CHLD:
-		o.action = "page-server";
-		return do_page_server(sk, req, &o);
-	case CRIU_REQ_TYPE__CHECK:
-		o.action = "check";
-		ret = cr_check(&o);
-		break;
-	default:
-		o.action = "cpuinfo";
-		o.subaction = req->type == CRIU_REQ_TYPE__CPUINFO_DUMP ? "dump" : "check";
-		ret = cr_cpuinfo(&o);
-		break;
-	}
-	return answer(sk, &resp, req->type, ret);
+	if (opts_copy(&o, base))
+		return answer(sk, &resp, req->type, -ENOMEM);
+	ret = setup_opts(sk, req, &o, swrk, need_dir);
+	ret = ret ? answer(sk, &resp, req->type, ret) : run_request(sk, req, &o);
+	opts_copy_free(&o, base);
+	return ret;
 }
 
 /*
@@ -469,6 +496,9 @@ static int service_ready(const struct opts *o)
 			return -errno;
 		}
 	}
+	/* As CRIU, the service's own --action-script hears status-ready. */
+	if (notify(o, NOTIFY_STATUS_READY, 0))
+		return -ECANCELED;
 	if (o->status_fd >= 0) {
 		if (write(o->status_fd, "", 1) != 1)
 			pr_perror("service: cannot write to --status-fd");

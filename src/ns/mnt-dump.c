@@ -100,6 +100,7 @@ static void entry_free(MntEntry *e)
 	free(e->source);
 	free(e->options);
 	free(e->ext_key);
+	free(e->fsname);
 	free(e);
 }
 
@@ -190,8 +191,60 @@ static void tree_free(struct tree *t)
 }
 
 
-/* The root task's mounts, as it sees them. */
-static int read_mountinfo(pid_t pid, struct tree *t)
+/* --skip-mnt PATH: that mount point is left out of the dump, as CRIU does. */
+static bool skipped(const struct opts *o, const char *mountpoint)
+{
+	size_t n;
+
+	for (size_t i = 0; o && i < o->nr_skip_mnts; i++) {
+		n = strlen(o->skip_mnts[i]);
+		while (n > 1 && o->skip_mnts[i][n - 1] == '/')
+			n--;
+		if (!strncmp(o->skip_mnts[i], mountpoint, n) && !mountpoint[n])
+			return true;
+	}
+	return false;
+}
+
+/* --enable-fs FS[,FS...] or all: a file system stasis does not know, mounted anew. */
+static bool enabled(const struct opts *o, const char *fs)
+{
+	size_t n = strlen(fs);
+
+	for (size_t i = 0; o && i < o->nr_enable_fs; i++) {
+		for (const char *p = o->enable_fs[i]; *p; p += strcspn(p, ",") + !!p[strcspn(p, ",")]) {
+			size_t len = strcspn(p, ",");
+
+			if ((len == 3 && !strncmp(p, "all", 3)) || (len == n && !strncmp(p, fs, n)))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * A mount of the tree as the options say: 1 when --skip-mnt leaves it
+ * out; an unknown file system --enable-fs names becomes CRIU's "auto".
+ */
+static int mount_opts(const struct opts *o, MntEntry *e, const char *type)
+{
+	if (skipped(o, e->mountpoint)) {
+		pr_info("--skip-mnt: mount %u (%s on %s) left out", e->mnt_id, type, e->mountpoint);
+		return 1;
+	}
+	if (e->fstype != FSTYPE__UNSUPPORTED || !enabled(o, type))
+		return 0;
+	e->fstype = FSTYPE__AUTO;
+	e->fsname = strdup(type);
+	if (!e->fsname)
+		return -ENOMEM;
+	pr_info("--enable-fs: mount %u (%s on %s) is made anew at restore", e->mnt_id, type,
+		e->mountpoint);
+	return 0;
+}
+
+/* The root task's mounts, as it sees them (@o: the dump's options, or NULL). */
+static int read_mountinfo(pid_t pid, struct tree *t, const struct opts *o)
 {
 	char path[64], *line = NULL;
 	size_t len = 0;
@@ -208,7 +261,15 @@ static int read_mountinfo(pid_t pid, struct tree *t)
 		MntEntry *e = NULL;
 		char *type = NULL;
 
-		ret = parse_line(line, &e, &type) ?: mnt_tree_add(t, e);
+		ret = parse_line(line, &e, &type);
+		ret = ret ?: mount_opts(o, e, type);
+		if (ret == 1) {
+			entry_free(e);
+			free(type);
+			ret = 0;
+			continue;
+		}
+		ret = ret ?: mnt_tree_add(t, e);
 		if (ret == -EINVAL)
 			pr_err("%s: cannot read the line \"%s\"", path, line);
 		if (ret && e) {
@@ -316,7 +377,7 @@ static int auto_external(struct tree *t, const struct opts *opts)
 
 	if (!opts || !opts->ext_mnt_auto)
 		return 0;
-	ret = read_mountinfo(getpid(), &own);
+	ret = read_mountinfo(getpid(), &own, NULL);
 	for (size_t i = 0; !ret && i < t->n; i++) {
 		struct mnt *m = &t->m[i];
 		const struct mnt *o;
@@ -616,7 +677,7 @@ static int read_namespaces(struct dump_ctx *ctx, uint32_t id, struct tree *t)
 		ret = mnt_tree_ns(t, ns);
 		if (!ret)
 			t->ns[t->nr_ns - 1].pid = pid;
-		ret = ret ?: read_mountinfo(pid, t);
+		ret = ret ?: read_mountinfo(pid, t, ctx->opts);
 	}
 	return ret;
 }

@@ -60,6 +60,7 @@ static const struct fs_kind fs_kinds[] = {
 	{ "mqueue", FSTYPE__MQUEUE, FS_NEW },
 	{ "tracefs", FSTYPE__TRACEFS, FS_NEW },
 	{ "cgroup2", FSTYPE__CGROUP2, FS_NEW },
+	{ "auto", FSTYPE__AUTO, FS_NEW },	/* --enable-fs: made anew, its name in fsname */
 };
 
 const struct fs_kind *mnt_fs_by_name(const char *name)
@@ -627,18 +628,18 @@ static int tar_restore(struct rst_ctx *ctx, const struct mnt *m, int fd)
 int mnt_make_new(struct rst_ctx *ctx, struct mnt *m)
 {
 	const struct fs_kind *fs = mnt_fs_by_code(m->e->fstype);
+	const char *name = fs->code == FSTYPE__AUTO && m->e->fsname ? m->e->fsname : fs->name;
 	int fsfd, fd, ret;
 
-	fsfd = fsopen(fs->name, FSOPEN_CLOEXEC);
+	fsfd = fsopen(name, FSOPEN_CLOEXEC);
 	if (fsfd < 0) {
-		pr_perror("mount %u (%s): cannot make a %s", m->e->mnt_id, m->e->mountpoint,
-			  fs->name);
+		pr_perror("mount %u (%s): cannot make a %s", m->e->mnt_id, m->e->mountpoint, name);
 		return -errno;
 	}
 	ret = configure(fsfd, m);
 	if (!ret && fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0)) {
 		pr_perror("mount %u (%s): cannot make a %s (%s)", m->e->mnt_id, m->e->mountpoint,
-			  fs->name, m->e->options);
+			  name, m->e->options);
 		ret = -errno;
 	}
 	fd = ret ? ret : fsmount(fsfd, FSMOUNT_CLOEXEC, 0);

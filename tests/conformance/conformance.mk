@@ -55,3 +55,4 @@ $(B)/tests/conformance/seccomp: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/pidns_tree: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/mem_cow: CONF_LDLIBS += -lpthread
 $(B)/tests/conformance/poll_timeout: CONF_LDLIBS += -lpthread
+$(B)/tests/conformance/mem_fill: CONF_LDLIBS += -lpthread

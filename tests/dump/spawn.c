@@ -8,8 +8,12 @@
  * themselves) with stdio on /dev/null and no other fd, writes its pid to
  * PIDFILE, and then reaps every descendant until none is left.  It exits
  * when the tree is gone (dumped and killed, or killed by the test) with
- * the status of PROGRAM.  SIGTERM to spawn kills the whole tree.
+ * the status of PROGRAM.  SIGTERM to spawn kills the whole tree: PROGRAM's
+ * process group and every process whose parent spawn is (its children,
+ * and the orphans it adopted), again after each one reaped, so that
+ * what they leave comes to spawn and is killed too.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
@@ -23,11 +27,42 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
+static volatile pid_t program;
 
+/* Here and not only in the loop: a SIGTERM just before waitpid() must not be lost. */
 static void on_term(int sig)
 {
 	(void)sig;
 	stop = 1;
+	if (program > 0) {
+		kill(-program, SIGKILL);
+		kill(program, SIGKILL);
+	}
+}
+
+/* SIGKILL to every process whose parent we are. */
+static void kill_children(void)
+{
+	char path[300], buf[512], *p;
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	FILE *f;
+	int ppid;
+
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		if (p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == getpid())
+			kill(atoi(de->d_name), SIGKILL);
+		fclose(f);
+	}
+	if (d)
+		closedir(d);
 }
 
 static void child(const char *dir, bool own_session, char **argv)
@@ -81,24 +116,30 @@ int main(int argc, char **argv)
 		return 1;
 	if (pid == 0)
 		child(dir, own_session, &argv[i + 1]);
+	program = pid;
 	f = fopen(pidfile, "w");
 	if (f) {
 		fprintf(f, "%d\n", pid);
 		fclose(f);
 	}
 	for (;;) {
-		r = waitpid(-1, &status, 0);
-		if (r < 0 && errno == EINTR) {
-			if (stop) {
+		if (stop) {
+			/* Once reaped, PROGRAM's pid may be someone else's. */
+			if (program > 0) {
 				kill(-pid, SIGKILL);
 				kill(pid, SIGKILL);
 			}
-			continue;
+			kill_children();
 		}
+		r = waitpid(-1, &status, 0);
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r < 0)
 			break;	/* ECHILD: everything is reaped */
-		if (r == pid)
+		if (r == pid) {
+			program = 0;
 			result = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		}
 	}
 	return result;
 usage:

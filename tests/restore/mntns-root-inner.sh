@@ -91,3 +91,66 @@ else
 	fail "x: '$(cat "/proc/$pid/root/run/x" 2>&1)', cwd $(readlink "/proc/$pid/cwd"), fd 1 $(readlink "/proc/$pid/fd/1"), exe $(readlink "/proc/$pid/exe")"
 fi
 kill -9 "$pid"
+
+# --skip-mnt and --enable-fs: the same tree with a tmpfs /sk and a ramfs /rf
+# (a file system stasis does not know).  Without --enable-fs the ramfs is
+# refused by name; with --skip-mnt /sk --enable-fs ramfs, /sk is left out
+# of the dump and /rf is mounted anew (empty, as CRIU's "auto") at restore.
+T="mount namespace --skip-mnt, --enable-fs"
+for r in "$W/root3" "$W/root4"; do
+	mkdir -p "$r/usr" "$r/proc" "$r/dev" "$r/run" "$r/sk" "$r/rf"
+	for l in bin lib lib64; do ln -s "usr/$l" "$r/$l" 2>/dev/null; done
+done
+rm -f "$W/pid2"
+setsid unshare -m sh -c '
+	set -e
+	R=$1
+	mount --make-rprivate /
+	mount --bind "$R" "$R"
+	mount --bind /usr "$R/usr"
+	mount --bind /dev "$R/dev"
+	mount -t proc proc "$R/proc"
+	mount -t tmpfs -o size=1m run "$R/run"
+	mount -t tmpfs -o size=1m skipme "$R/sk"
+	mount -t ramfs rfs "$R/rf"
+	cd "$R"
+	pivot_root . .
+	umount -l .
+	cd /run
+	echo $$ >&3
+	exec 3>&-
+	exec sleep 1000 </dev/null >/dev/null 2>&1
+' sh "$W/root3" 3>"$W/pid2" &
+for _ in $(seq 100); do [ -s "$W/pid2" ] && break; sleep 0.05; done
+pid=$(cat "$W/pid2")
+sleep 0.2
+EXT=(--external 'mnt[/usr]:usr' --ext-mount-map /dev:dev)
+mkdir -p "$W/img3-refused" "$W/img3"
+if [ -z "$pid" ] || ! grep -q " /rf " "/proc/$pid/mountinfo" 2>/dev/null; then
+	fail "the tree did not start: $(cat "$W/pid2")"
+elif build/stasis dump -t "$pid" -D "$W/img3-refused" -o dump.log "${EXT[@]}" --skip-mnt /sk; then
+	fail "a ramfs mount was dumped without --enable-fs"
+	kill -9 "$pid"
+elif ! grep -q "unsupported: mount [0-9]* (/rf) is a ramfs mount" "$W/img3-refused/dump.log"; then
+	fail "refused without naming the ramfs /rf: $(grep -m1 Error "$W/img3-refused/dump.log")"
+	kill -9 "$pid"
+elif ! build/stasis dump -t "$pid" -D "$W/img3" -v4 -o dump.log "${EXT[@]}" --skip-mnt /sk \
+	--enable-fs ramfs; then
+	fail "the dump failed: $(grep -m1 Error "$W/img3/dump.log")"
+	kill -9 "$pid"
+else
+	pass "without --enable-fs ramfs the ramfs /rf is refused by name"
+	sleep 0.2
+	if ! build/stasis restore -D "$W/img3" -d -v4 -o restore.log --root "$W/root4" \
+		--external 'mnt[usr]:/usr' --ext-mount-map dev:/dev; then
+		fail "the restore failed: $(grep -m1 Error "$W/img3/restore.log")"
+	else
+		mi=$(cat "/proc/$pid/mountinfo")
+		if grep -q " /rf .* - ramfs rfs " <<<"$mi" && ! grep -q " /sk " <<<"$mi"; then
+			pass "/sk left out of the dump, the ramfs /rf mounted anew"
+		else
+			fail "its mounts: $(tr '\n' ';' <<<"$mi")"
+		fi
+		kill -9 "$pid"
+	fi
+fi

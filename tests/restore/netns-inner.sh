@@ -129,8 +129,8 @@ finish
 # --- every kind of link: bridge and port, macvlan, veth into a bridge outside, a device moved in ---
 # Inside: bridge stbr0 (10.94.0.1/24, up) with port stpa0 of the pair stpa0/stpb0; macvlan
 # stmv0 (mode bridge) on the host's stmvp0; veth stvi0 whose peer stvo0 is the host's; veth
-# stmi0 whose peer is the host's stmo0.  Restored with --external veth[stvi0]:stvo0@stobr0
-# (the host's bridge), macvlan[stmv0]:stmvp0 and netdev[stmi0]:stmn0, a device the host made
+# stmi0 whose peer is the host's stmo0.  Restored with --veth-pair stvi0=stvo0@stobr0
+# (CRIU's older spelling of --external veth[stvi0]:stvo0@stobr0: the host's bridge), macvlan[stmv0]:stmvp0 and netdev[stmi0]:stmn0, a device the host made
 # meanwhile: it moves in as stmi0, with stmi0's index.
 T="bridge, port, macvlan, a veth into a bridge outside, a device moved in"
 ifindex() { inside ip -o link show "$1" 2>/dev/null | cut -d: -f1; }
@@ -169,7 +169,7 @@ else
 	gone
 	for _ in $(seq 500); do ip link show stvo0 >/dev/null 2>&1 || break; sleep 0.01; done
 	ip link add stmn0 type veth peer name stmn1
-	if ! build/stasis restore -D "$W/links" -d -o restore.log --external "veth[stvi0]:stvo0@stobr0" \
+	if ! build/stasis restore -D "$W/links" -d -o restore.log --veth-pair "stvi0=stvo0@stobr0" \
 		--external "macvlan[stmv0]:stmvp0" --external "netdev[stmi0]:stmn0"; then
 		fail "the restore failed: $(grep -m1 Error "$W/links/restore.log")"
 	else

@@ -2,6 +2,8 @@
 # run.sh - the restore's acceptance, run by tests/run.sh:
 #  - every conformance program passes start -> dump -> kill -> restore ->
 #    check, and an altered pages image makes one report FAIL;
+#  - a task with more than 16 MiB of pages has them read by several threads
+#    of its restorer, one per core (mem_fill, whose checks then cover that path);
 #  - CRIU 4.2's fixture images restore and the programs carry on, as
 #    their logs show (the fixtures' own check-log.py); on a CPU that
 #    cannot run them (no AVX-512) they are refused clearly instead;
@@ -190,6 +192,19 @@ else
 		grep -q "^PASS" "$(dirname "$f")/out" 2>/dev/null || continue
 		fail "$f: $(grep -m1 'Error:' "$f")"
 	done
+fi
+
+# mem_fill's pages (over 16 MiB) were read by several threads of its
+# restorer, one per core, with TIDs of stasis's choosing (src/mem-fill.c):
+# its checks above (holes, bytes, the process's own tids) are then those
+# of that path.
+T="C/R fill on several cores"
+if [ "$(nproc)" -lt 2 ]; then
+	skip "this machine lets stasis use one CPU: the fill is not cut"
+elif grep -q "1 task(s) had their pages read by several threads" "$W/conf-mem_fill/restore.log" 2>/dev/null; then
+	pass "mem_fill's pages were read by several threads: $(grep -o "pid [0-9]*: [0-9]* MiB of pages.*" "$W/conf-mem_fill/restore.log")"
+else
+	fail "mem_fill's restore did not read its pages with several threads (see $W/conf-mem_fill/restore.log)"
 fi
 
 T="checks bite"

@@ -4,15 +4,18 @@
  * notifications answered on the way, the answer written down.
  *
  *   rpc-client [-o OUT] [-F HOOK] [-E KEY] (swrk STASIS | service SOCKET) REQUEST
- *              [-t PID] [-D DIR] [-R] [-s] [-N] [-l LOG] [-k] [-x FIELD] [-j] [-P]
+ *              [-t PID] [-D DIR] [-R] [-s] [-N] [-l LOG] [-k] [-r N] [-B TYPE] [-x FIELD] [-j] [-P]
  *
  * REQUEST: version, features, check, dump, restore, pre-dump, cpuinfo-dump,
  * page-server, page-server-chld.
  * -D: the images directory, opened here (close-on-exec: stasis must take
  * it from us); -R leave_running; -s rst_sibling; -N notify_scripts; -l
- * log_file; -k VERSION with keep_open first, on the same connection;
+ * log_file; -k VERSION with keep_open first, on the same connection; -r N
+ * the request N times on the connection, keep_open on all but the last;
+ * -B TYPE a request of TYPE (with the same options and keep_open) first,
+ * repeatable;
  * -x FIELD sets one field stasis lacks (track_mem, lazy_pages, root=PATH,
- * freeze_cgroup=PATH, ps=ADDRESS:PORT, ps_fd=N (our socket N as ps.fd), unprivileged, tls, tls_no_cn_verify,
+ * freeze_cgroup=PATH, pidfd_store=dgram|stream (a socket of ours of that type), external=KEY, cg_root=CTRL:PATH and exec_cmd=WORD (repeatable), ps=ADDRESS:PORT, ps_fd=N (our socket N as ps.fd), unprivileged, tls, tls_no_cn_verify,
  * tls_cacert=PATH, tls_cert=PATH, tls_key=PATH); -j shell_job; -P orphan_pts_master (the master
  * received is read from: "pts read N TEXT"); -F HOOK answers that
  * notification with a no; -E KEY answers query-ext-files with the external KEY.
@@ -22,9 +25,14 @@
  * errno=E msg=...",
  * "exit N" (stasis swrk's status).  Exit status: 0 when the answer said
  * success, 1 when it did not, 2 when the exchange itself failed.
+ *
+ * No run waits for ever: after 60 seconds the client writes "timeout",
+ * kills the stasis swrk it started (a leftover one would hold its fds and
+ * the tree it traced) and reaps it.
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -43,6 +51,24 @@ static const char *fail_hook;
 static int pts_master = -1;	/* from orphan-pts-master */
 static char *ext_key;		/* -E: the answer to query-ext-files */
 static CriuOpts ext_opts = CRIU_OPTS__INIT;
+static pid_t swrk_pid;		/* the stasis swrk we started */
+
+#define CLIENT_TIMEOUT	60
+
+/* Out of time: what we started goes with us. */
+static void on_alarm(int sig)
+{
+	static const char msg[] = "timeout\n";
+	ssize_t n;
+
+	(void)sig;
+	if (swrk_pid > 0) {
+		kill(swrk_pid, SIGKILL);
+		waitpid(swrk_pid, NULL, 0);
+	}
+	n = write(fileno(out), msg, sizeof(msg) - 1);
+	_exit(n < 0 ? 3 : 2);
+}
 
 static void note(const char *fmt, ...)
 {
@@ -249,7 +275,34 @@ static void set_field(CriuOpts *o, const char *f)
 		o->has_lazy_pages = o->lazy_pages = 1;
 	else if (!strncmp(f, "root=", 5))
 		o->root = (char *)f + 5;
-	else if (!strncmp(f, "freeze_cgroup=", 14))
+	else if (!strncmp(f, "external=", 9)) {
+		static char *keys[64];
+
+		if (o->n_external < 64)
+			keys[o->n_external++] = (char *)f + 9;
+		o->external = keys;
+	} else if (!strncmp(f, "pidfd_store=", 12)) {
+		o->has_pidfd_store_sk = 1;
+		o->pidfd_store_sk = socket(AF_UNIX, strcmp(f + 12, "dgram") ? SOCK_STREAM : SOCK_DGRAM, 0);
+	} else if (!strncmp(f, "exec_cmd=", 9)) {
+		static char *words[16];
+
+		if (o->n_exec_cmd < 16)
+			words[o->n_exec_cmd++] = (char *)f + 9;
+		o->exec_cmd = words;
+	} else if (!strncmp(f, "cg_root=", 8)) {
+		static CgroupRoot roots[64], *rp[64];
+		char *colon = strchr(f + 8, ':');
+
+		if (o->n_cg_root < 64 && colon) {
+			roots[o->n_cg_root] = (CgroupRoot)CGROUP_ROOT__INIT;
+			roots[o->n_cg_root].ctrl = strndup(f + 8, colon - f - 8);
+			roots[o->n_cg_root].path = colon + 1;
+			rp[o->n_cg_root] = &roots[o->n_cg_root];
+			o->n_cg_root++;
+		}
+		o->cg_root = rp;
+	} else if (!strncmp(f, "freeze_cgroup=", 14))
 		o->freeze_cgroup = (char *)f + 14;
 	else if (!strncmp(f, "ps=", 3))
 		set_ps(o, f + 3);
@@ -280,7 +333,8 @@ int main(int argc, char **argv)
 	bool keep = false, swrk;
 	const char *target;
 	pid_t child = 0;
-	int sk, c, ret, status;
+	int sk, c, ret, status, repeat = 1, nr_before = 0;
+	CriuReqType before[8];
 
 	out = stdout;
 	while ((c = getopt(argc, argv, "+o:F:E:")) != -1) {
@@ -297,7 +351,7 @@ int main(int argc, char **argv)
 	target = argv[optind + 1];
 	req.type = req_type(argv[optind + 2]);
 	optind += 3;
-	while ((c = getopt(argc, argv, "t:D:RsNl:kx:jP")) != -1) {
+	while ((c = getopt(argc, argv, "t:D:RsNl:kr:B:x:jP")) != -1) {
 		switch (c) {
 		case 't': o.has_pid = 1; o.pid = atoi(optarg); break;
 		case 'D': o.images_dir_fd = open(optarg, O_RDONLY | O_DIRECTORY | O_CLOEXEC); break;
@@ -306,12 +360,20 @@ int main(int argc, char **argv)
 		case 'N': o.has_notify_scripts = o.notify_scripts = 1; break;
 		case 'l': o.log_file = optarg; break;
 		case 'k': keep = true; break;
+		case 'r': repeat = atoi(optarg); break;
+		case 'B':
+			if (nr_before < 8)
+				before[nr_before++] = req_type(optarg);
+			break;
 		case 'x': set_field(&o, optarg); break;
 		case 'j': o.has_shell_job = o.shell_job = 1; break;
 		case 'P': o.has_orphan_pts_master = o.orphan_pts_master = 1; break;
 		}
 	}
+	signal(SIGALRM, on_alarm);
+	alarm(CLIENT_TIMEOUT);
 	sk = swrk ? connect_swrk(target, &child) : connect_service(target);
+	swrk_pid = child;
 	if (sk < 0) {
 		note("connect failed: %m");
 		return 2;
@@ -333,7 +395,17 @@ int main(int argc, char **argv)
 		v.has_keep_open = v.keep_open = 1;
 		report(exchange(sk, &v));
 	}
-	ret = report(exchange(sk, &req));
+	for (int i = 0; i < nr_before; i++) {
+		CriuReq b = req;
+
+		b.type = before[i];
+		b.has_keep_open = b.keep_open = 1;
+		report(exchange(sk, &b));
+	}
+	for (ret = 0; !ret && repeat-- > 0;) {
+		req.has_keep_open = req.keep_open = repeat > 0;
+		ret = report(exchange(sk, &req));
+	}
 	close(sk);
 	if (child > 0 && waitpid(child, &status, 0) == child)
 		note("exit %d", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
