@@ -22,10 +22,16 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+#ifndef NT_X86_SHSTK
+#define NT_X86_SHSTK	0x204
+#endif
 
 static __thread struct robust_list_head guard_head;
 static __thread struct robust_list_head *libc_head;
@@ -34,23 +40,15 @@ static __thread unsigned int guard_nr;
 
 /*
  * iretq and the jumps of the self-cure break a shadow stack's rules: a
- * thread with one (x86_Thread_features: shstk) is not guarded.
+ * thread with one is not guarded.  The kernel shows a thread's shadow
+ * stack pointer (NT_X86_SHSTK) only while it has one enabled.
  */
-bool compel_guard_possible(pid_t pid, pid_t tid)
+bool compel_guard_possible(pid_t tid)
 {
-	char path[64], line[256];
-	bool ok = true;
-	FILE *f;
+	uint64_t ssp;
+	struct iovec iov = { &ssp, sizeof(ssp) };
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "x86_Thread_features:", 20) && strstr(line, "shstk"))
-			ok = false;
-	fclose(f);
-	return ok;
+	return ptrace(PTRACE_GETREGSET, tid, NT_X86_SHSTK, &iov) != 0;
 }
 
 static int guard_register(void)

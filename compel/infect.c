@@ -59,6 +59,31 @@ static struct task *tree_find_thread(struct compel_tree *tree, pid_t tid)
 	return NULL;
 }
 
+/*
+ * Once per task: a syscall instruction, the stub, whether a parasite may
+ * be left there; its /proc/PID/mem opened once for all of it.
+ */
+static int task_setup(struct task *t)
+{
+	char path[64];
+	int mem, ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", t->pub.pid);
+	mem = open(path, O_RDWR | O_CLOEXEC);
+	if (mem < 0) {
+		ret = -errno;
+		cpr_err("pid %d: cannot open its mem: %m", t->pub.pid);
+		return ret;
+	}
+	ret = compel_find_syscall_insn(t->pub.pid, mem, &t->syscall_ip, &t->vdso_start,
+				       &t->vdso_end, &t->leftovers);
+	if (ret)
+		close(mem);
+	else
+		compel_stub_setup(t, mem);
+	return ret;
+}
+
 int compel_prepare_thread(struct compel_tree *tree, pid_t tid, struct compel_ctl **out)
 {
 	struct task *t = tree_find_thread(tree, tid);
@@ -85,12 +110,8 @@ int compel_prepare_thread(struct compel_tree *tree, pid_t tid, struct compel_ctl
 		cpr_err("tid %d: PTRACE_GETSIGMASK: %m", ctl->tid);
 	}
 	/* Once per task: its threads share its memory. */
-	if (!ret && !t->syscall_ip) {
-		ret = compel_find_syscall_insn(t->pub.pid, &t->syscall_ip, &t->vdso_start,
-					       &t->vdso_end);
-		if (!ret)
-			compel_stub_setup(t);
-	}
+	if (!ret && !t->syscall_ip)
+		ret = task_setup(t);
 	if (!ret)
 		ctl->syscall_ip = t->syscall_ip;
 	if (ret) {
@@ -253,6 +274,9 @@ static int unmap_leftovers(struct compel_ctl *ctl)
 	unsigned long addr;
 	size_t len;
 
+	/* Only a shared executable area can be one: none there, no look. */
+	if (!ctl->task->leftovers)
+		return 0;
 	for (int i = 0; i < MAX_LEFTOVERS &&
 			(addr = compel_find_leftover(ctl->task->pub.pid, ctl->map_len, &len)); i++) {
 		int ret = remote_ok(ctl, "munmap of a parasite left behind", __NR_munmap, NULL,
@@ -337,6 +361,8 @@ static int map_parasite(struct compel_ctl *ctl)
 	if (ret)
 		return ret;
 	ctl->remote_map = addr;
+	/* The next infection of this task looks again (a cure can fail). */
+	ctl->task->leftovers = true;
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", ctl->task->pub.pid,
 		 ctl->remote_map, ctl->remote_map + ctl->map_len);
 	if (fd < 0)
@@ -373,7 +399,7 @@ static int start_parasite(struct compel_ctl *ctl)
 	regs.orig_rax = -1;
 	/* Its way back is in place before it can first run. */
 	compel_fill_cure(&ctl->area->cure, &ctl->regs, ctl->sigmask);
-	if (compel_guard_possible(ctl->task->pub.pid, ctl->tid))
+	if (compel_guard_possible(ctl->tid))
 		compel_guard_arm(ctl->area);
 	ret = compel_set_regs(ctl->tid, &regs);
 	if (ret)
@@ -435,6 +461,9 @@ static int wait_done(struct compel_ctl *ctl, uint32_t seq)
 		if (done == seq)
 			return 0;
 		futex(&ctl->area->done_seq, FUTEX_WAIT, done, &nap);
+		/* Answered: no need to ask whether it stopped or died. */
+		if (__atomic_load_n(&ctl->area->done_seq, __ATOMIC_ACQUIRE) == seq)
+			return 0;
 		r = waitpid(ctl->tid, &status, __WALL | WNOHANG);
 		if (r == ctl->tid && WIFSTOPPED(status) && compel_is_sigstop(status) &&
 		    retraps++ < MAX_RETRAPS) {

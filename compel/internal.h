@@ -20,6 +20,7 @@ struct task {
 	unsigned long vdso_start, vdso_end;
 	unsigned long stub;		/* stub.c: in its vDSO, 0 if none */
 	int stub_mem;			/* its /proc/PID/mem, while stub is set */
+	bool leftovers;			/* a parasite may be mapped there: look */
 	struct compel_ctl *stub_owner;	/* the thread whose cure the stub holds */
 	pid_t keeper;			/* keeper.c: holds its memory while it dies, or 0 */
 };
@@ -80,13 +81,14 @@ void compel_log(int level, const char *fmt, ...) __attribute__((format(printf, 2
 bool compel_fault_hit(enum compel_fault fault);
 
 /* guard.c */
-bool compel_guard_possible(pid_t pid, pid_t tid);
+bool compel_guard_possible(pid_t tid);
 int compel_guard_arm(struct parasite_area *area);
 void compel_guard_disarm(struct parasite_area *area);
 unsigned long compel_find_leftover(pid_t pid, size_t len, size_t *found);
 
 /* stub.c */
-void compel_stub_setup(struct task *t);
+/* @mem: the task's /proc/PID/mem, read-write; kept with the stub, or closed. */
+void compel_stub_setup(struct task *t, int mem);
 unsigned long compel_stub_enter(struct compel_ctl *ctl, struct user_regs_struct *regs);
 void compel_stub_leave(struct compel_ctl *ctl);
 unsigned long compel_stub_name(const struct task *t);
@@ -120,9 +122,12 @@ void compel_set_syscall_regs(struct user_regs_struct *regs, unsigned long ip, lo
 long compel_syscall_result(const struct user_regs_struct *regs);
 void compel_fill_cure(struct parasite_cure *c, const struct user_regs_struct *regs,
 		      uint64_t sigmask);
-/* A syscall instruction of @pid, and where its vDSO is (0, 0: none). */
-int compel_find_syscall_insn(pid_t pid, unsigned long *ip, unsigned long *vdso_start,
-			     unsigned long *vdso_end);
+/*
+ * A syscall instruction of @pid (read through @memfd, its /proc/PID/mem),
+ * where its vDSO is (0, 0: none), and whether it has an rwxs area.
+ */
+int compel_find_syscall_insn(pid_t pid, int memfd, unsigned long *ip, unsigned long *vdso_start,
+			     unsigned long *vdso_end, bool *rwxs);
 
 /* The parasite blob, linked in from parasite-blob.S. */
 extern const unsigned char compel_parasite_blob[];

@@ -87,14 +87,12 @@ static bool task_is_big(pid_t pid)
 	char path[64], buf[256];
 	bool nested = true;
 
-	if (!inner_pid(pid, &nested) || nested)
-		return false;
-
+	/* statm first: it is short, and most tasks of a tree are small. */
 	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
 	if (read_proc(path, buf, sizeof(buf)) <= 0 ||
-	    sscanf(buf, "%lu %lu", &size, &resident) != 2)
+	    sscanf(buf, "%lu %lu", &size, &resident) != 2 || resident < KEEPER_MIN_PAGES)
 		return false;
-	return resident >= KEEPER_MIN_PAGES;
+	return inner_pid(pid, &nested) && !nested;
 }
 
 /*

@@ -30,13 +30,9 @@ int compel_wait_stop(pid_t tid, int *status)
 	struct timespec nap = { 0, 100 * 1000 * 1000 };
 	sigset_t chld, old;
 	struct timespec start, now;
-	bool slept = false;
+	bool slept = false, masked = false;
 	int ret = 0;
 
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, &old);
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		pid_t r = waitpid(tid, status, __WALL | WNOHANG);
 
@@ -61,6 +57,20 @@ int compel_wait_stop(pid_t tid, int *status)
 			ret = -ESRCH;
 			break;
 		}
+		/*
+		 * Most stops are there at the first look (the task runs on
+		 * another core while we work), and cost no mask change.  Else
+		 * SIGCHLD is held from here, and looked for once more before
+		 * the first sleep, so that none is lost in between.
+		 */
+		if (!masked) {
+			sigemptyset(&chld);
+			sigaddset(&chld, SIGCHLD);
+			sigprocmask(SIG_BLOCK, &chld, &old);
+			masked = true;
+			clock_gettime(CLOCK_MONOTONIC, &start);
+			continue;
+		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >=
 		    STOP_TIMEOUT_MS) {
@@ -71,7 +81,8 @@ int compel_wait_stop(pid_t tid, int *status)
 		sigtimedwait(&chld, NULL, &nap);
 		slept = true;
 	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (masked)
+		sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }
 

@@ -121,31 +121,39 @@ static int scan_for_syscall(int memfd, unsigned long start, unsigned long end, u
 /*
  * Remote calls run through a syscall instruction the task already has, so
  * that no byte of its memory is changed.  The vDSO has one (the fallback
- * of its clock functions); any other executable mapping will do.
+ * of its clock functions); any other executable mapping will do.  One
+ * read of the maps serves the stub (the vDSO) and the search for a
+ * parasite a killed dump left behind (*@rwxs: some shared executable
+ * writable area is there).
  */
-int compel_find_syscall_insn(pid_t pid, unsigned long *ip, unsigned long *vdso_start,
-			     unsigned long *vdso_end)
+int compel_find_syscall_insn(pid_t pid, int memfd, unsigned long *ip, unsigned long *vdso_start,
+			     unsigned long *vdso_end, bool *rwxs)
 {
-	char path[64], line[512], perms[8];
+	char path[64], line[512], perms[8], buf[16384];
 	unsigned long start, end, vdso_s = 0, vdso_e = 0;
 	FILE *maps;
-	int memfd, ret = -ENOENT;
+	int ret = -ENOENT;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	maps = fopen(path, "re");
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	memfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (!maps || memfd < 0) {
+	if (!maps) {
 		ret = -errno;
-		cpr_err("pid %d: cannot open its maps or mem: %m", pid);
-		goto out;
+		cpr_err("pid %d: cannot open its maps: %m", pid);
+		return ret;
 	}
-	while (fgets(line, sizeof(line), maps))
-		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
-		    strstr(line, "[vdso]")) {
+	/* Read in large pieces, with no fstat for stdio to size its buffer. */
+	setvbuf(maps, buf, _IOFBF, sizeof(buf));
+	*rwxs = false;
+	while (fgets(line, sizeof(line), maps)) {
+		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3)
+			continue;
+		if (strstr(line, "[vdso]")) {
 			vdso_s = start;
 			vdso_e = end;
 		}
+		if (!strcmp(perms, "rwxs"))
+			*rwxs = true;
+	}
 	*vdso_start = vdso_s;
 	*vdso_end = vdso_e;
 	if (vdso_s)
@@ -157,11 +165,7 @@ int compel_find_syscall_insn(pid_t pid, unsigned long *ip, unsigned long *vdso_s
 			ret = scan_for_syscall(memfd, start, end, ip);
 	if (ret)
 		cpr_err("pid %d: no syscall instruction found in its memory", pid);
-out:
-	if (maps)
-		fclose(maps);
-	if (memfd >= 0)
-		close(memfd);
+	fclose(maps);
 	return ret;
 }
 

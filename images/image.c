@@ -218,6 +218,16 @@ int img_openat(int dirfd, const char *name, int flags)
 	int fd, ret;
 
 	/*
+	 * A new image (the usual case: a dump writes into a directory of its
+	 * own) is a regular file we just made: no FIFO to open without
+	 * blocking, nothing to check.  One already there is looked at below.
+	 */
+	if ((flags & O_CREAT) && !(flags & O_EXCL)) {
+		fd = openat(dirfd, name, flags | O_EXCL | O_CLOEXEC, 0644);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : -errno;
+	}
+	/*
 	 * CRIU's mode (less the umask): a restore inside a user namespace
 	 * reads them as that namespace's root, not as their owner.
 	 */

@@ -121,7 +121,7 @@ static int add_line(char *line, struct cg_member **m, size_t *n)
 
 static int read_members(const char *file, struct cg_member **m, size_t *n)
 {
-	char line[4096];
+	char line[4096], buf[8192];
 	FILE *f = fopen(file, "re");
 	int ret = 0;
 
@@ -131,6 +131,8 @@ static int read_members(const char *file, struct cg_member **m, size_t *n)
 		pr_perror("cannot open %s", file);
 		return -errno;
 	}
+	/* Our own buffer: stdio sizes none by an fstat, and reads it at once. */
+	setvbuf(f, buf, _IOFBF, sizeof(buf));
 	while (!ret && fgets(line, sizeof(line), f))
 		ret = add_line(line, m, n);
 	fclose(f);

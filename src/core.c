@@ -224,7 +224,7 @@ static int gather_thread_inside(struct dump_ctx *ctx, struct dump_task *t,
 /* The timers the task created with timer_create(), as /proc lists them. */
 static int read_posix_timers(pid_t pid, struct task_state *ts)
 {
-	char path[64], line[256], how[16], whom[8];
+	char path[64], line[256], how[16], whom[8], buf[4096];
 	struct posix_timer *pt = NULL;
 	FILE *f;
 	int who;
@@ -235,6 +235,7 @@ static int read_posix_timers(pid_t pid, struct task_state *ts)
 		pr_perror("cannot open %s", path);
 		return -errno;
 	}
+	setvbuf(f, buf, _IOFBF, sizeof(buf));	/* no fstat for stdio to size one */
 	while (fgets(line, sizeof(line), f)) {
 		int id;
 
@@ -693,8 +694,13 @@ int core_gather_task(struct dump_ctx *ctx, struct dump_task *t)
 	cp->ths = calloc(cp->nr, sizeof(*cp->ths));
 	if (!cp->ths)
 		return -ENOMEM;
-	for (int i = 0; !ret && i < cp->nr; i++)
+	for (int i = 0; !ret && i < cp->nr; i++) {
 		ret = gather_thread(t->pid, t->ct->threads[i], &cp->ths[i]);
+		if (!ret && cp->ths[i].tid == t->pid && cp->ths[i].status.has_umask) {
+			t->umask = cp->ths[i].status.umask;
+			t->has_umask = true;
+		}
+	}
 	if (!ret)
 		ret = gather_seccomp(ctx, cp);
 	if (!ret)

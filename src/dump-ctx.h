@@ -38,6 +38,9 @@ struct dump_task {
 	uint32_t exe_file_id;		/* files.img id of /proc/PID/exe */
 	void *core_priv;		/* core.c's state between its two halves */
 	uint32_t *cg_sets;		/* cgroup.c: each thread's cgroup set (core's cg_set) */
+	/* core.c, from the leader's status read when gathered: fs-PID.img's. */
+	uint32_t umask;
+	bool has_umask;
 };
 
 /* stats-dump's counters, as CRIU counts them; pages_zero is only logged. */
@@ -71,6 +74,7 @@ struct dump_ctx {
 	char run_id[40];
 	void *files_priv;		/* files/files.c's bookkeeping */
 	void *seccomp_priv;		/* seccomp.c: the filters for seccomp.img */
+	void *mem_priv;			/* mem-layout.c: the mapped files seen so far */
 };
 
 /*

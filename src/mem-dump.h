@@ -20,17 +20,6 @@ struct vma_list {
 	dev_t last_dev;
 	unsigned long last_ino;
 	uint32_t last_id;
-	/*
-	 * The last regular file as smaps names it (path, device numbers,
-	 * inode) and its id: the next area of the same file needs no stat
-	 * of the file behind its map_files link (one per area of every
-	 * library).  The path too: smaps gives the superblock's device,
-	 * which btrfs subvolumes share.  Kept while the areas are collected.
-	 */
-	unsigned int reg_maj, reg_min;
-	unsigned long reg_ino;		/* 0: none yet */
-	char *reg_name;
-	uint32_t reg_id;
 };
 
 /* Add a copy of @e to @l; 0 or -ENOMEM. */
@@ -45,5 +34,8 @@ int mem_write_mm(struct dump_ctx *ctx, struct dump_task *t, MmEntry *mm, const s
 
 /* mem.c: mm-PID.img, pagemap-PID.img and pages-N.img of one task. */
 int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t);
+/* The end of a dump: what mem.c and mem-layout.c kept from task to task. */
+void mem_dump_cleanup(struct dump_ctx *ctx);
+void mem_dump_layout_cleanup(struct dump_ctx *ctx);
 
 #endif

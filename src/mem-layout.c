@@ -391,24 +391,92 @@ static int classify_sysv_vma(struct dump_task *t, VmaEntry *e, const struct stat
 	return 0;
 }
 
-/* A regular file's area (not shmem, not hugetlb): the next one of its inode takes its id. */
-static int remember_reg(struct vma_list *l, const struct smaps_vma *sv, const VmaEntry *e)
-{
+/*
+ * The regular files mapped so far in this dump, as smaps names them (path,
+ * device numbers, inode), and their files.img ids: the next area of the
+ * same file, in this task or the next (every task of a tree maps the same
+ * libraries), needs no stat and no open of the file behind its map_files
+ * link.  The path too: smaps gives the superblock's device, which btrfs
+ * subvolumes share.
+ */
+struct reg_seen {
+	unsigned int maj, min;
+	unsigned long ino;
 	char *name;
+	uint32_t id;
+};
 
-	if (e->status & VMA_AREA_MEMFD || hugetlb_vmflags(sv->vmflags) || !sv->ino ||
-	    strstr(sv->name, " (deleted)"))
+struct mem_priv {
+	struct reg_seen *v;
+	size_t nr, cap;
+};
+
+static bool reg_kind(const struct smaps_vma *sv, const VmaEntry *e)
+{
+	return !(e->status & VMA_AREA_MEMFD) && !hugetlb_vmflags(sv->vmflags) && sv->ino &&
+	       !strstr(sv->name, " (deleted)");
+}
+
+static const struct reg_seen *reg_find(struct dump_ctx *ctx, const struct smaps_vma *sv)
+{
+	struct mem_priv *m = ctx->mem_priv;
+
+	for (size_t i = 0; m && i < m->nr; i++) {
+		const struct reg_seen *r = &m->v[i];
+
+		if (r->ino == sv->ino && r->maj == sv->maj && r->min == sv->min &&
+		    !strcmp(r->name, sv->name))
+			return r;
+	}
+	return NULL;
+}
+
+/* A regular file's area (not shmem, not hugetlb): the next one of its inode takes its id. */
+static int remember_reg(struct dump_ctx *ctx, const struct smaps_vma *sv, const VmaEntry *e)
+{
+	struct mem_priv *m = ctx->mem_priv;
+	struct reg_seen *r;
+
+	if (!reg_kind(sv, e) || reg_find(ctx, sv))
 		return 0;
-	name = strdup(sv->name);
-	if (!name)
+	if (!m) {
+		m = calloc(1, sizeof(*m));
+		if (!m)
+			return -ENOMEM;
+		ctx->mem_priv = m;
+	}
+	if (m->nr == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 16;
+		struct reg_seen *v = realloc(m->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		m->v = v;
+		m->cap = cap;
+	}
+	r = &m->v[m->nr];
+	r->name = strdup(sv->name);
+	if (!r->name)
 		return -ENOMEM;
-	free(l->reg_name);
-	l->reg_name = name;
-	l->reg_maj = sv->maj;
-	l->reg_min = sv->min;
-	l->reg_ino = sv->ino;
-	l->reg_id = e->shmid;
+	r->maj = sv->maj;
+	r->min = sv->min;
+	r->ino = sv->ino;
+	r->id = e->shmid;
+	m->nr++;
 	return 0;
+}
+
+void mem_dump_layout_cleanup(struct dump_ctx *ctx)
+{
+	struct mem_priv *m = ctx->mem_priv;
+
+	if (!m)
+		return;
+	for (size_t i = 0; i < m->nr; i++)
+		free(m->v[i].name);
+	free(m->v);
+	free(m);
+	ctx->mem_priv = NULL;
 }
 
 /*
@@ -420,6 +488,7 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 			     struct smaps_vma *sv, VmaEntry *e, bool *anon)
 {
 	bool shared = e->flags & MAP_SHARED;
+	const struct reg_seen *seen;
 	char link[96];
 	struct stat lst, st;
 	dev_t shm = 0;
@@ -447,10 +516,9 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 		break;
 	}
 	e->has_fdflags = true;
-	if (l->reg_ino && sv->ino == l->reg_ino && sv->maj == l->reg_maj && sv->min == l->reg_min &&
-	    !strcmp(sv->name, l->reg_name) && !hugetlb_vmflags(sv->vmflags)) {
+	if (!hugetlb_vmflags(sv->vmflags) && (seen = reg_find(ctx, sv))) {
 		e->status |= shared ? VMA_FILE_SHARED : VMA_FILE_PRIVATE;
-		e->shmid = l->reg_id;
+		e->shmid = seen->id;
 		return 0;
 	}
 	if (stat(link, &st)) {
@@ -479,7 +547,7 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 
 	if (l->last_id && l->last_dev == st.st_dev && l->last_ino == st.st_ino) {
 		e->shmid = l->last_id;
-		return remember_reg(l, sv, e);
+		return remember_reg(ctx, sv, e);
 	}
 	/*
 	 * Mapped files are recorded without open flags, as CRIU does: fdflags
@@ -495,7 +563,7 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 	l->last_dev = st.st_dev;
 	l->last_ino = st.st_ino;
 	e->shmid = l->last_id;
-	return remember_reg(l, sv, e);
+	return remember_reg(ctx, sv, e);
 }
 
 static int classify_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_list *l,
@@ -652,9 +720,6 @@ int mem_collect_vmas(struct dump_ctx *ctx, struct dump_task *t, struct vma_list 
 		close(r.fd);
 	free(r.buf);
 	free(sv);
-	free(l->reg_name);
-	l->reg_name = NULL;
-	l->reg_ino = 0;
 	return ret;
 }
 

@@ -829,6 +829,7 @@ const struct task_part_ops mem_part = {
 	.name = "mem",
 	.fail = "restore its memory",
 	.dump_task = mem_dump_task,
+	.dump_cleanup = mem_dump_cleanup,
 	.read_task = mem_part_read,
 	.prepare = mem_part_prepare,
 	.before_fork = mem_premap,

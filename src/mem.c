@@ -9,8 +9,9 @@
  * private area only the pages the task really holds are written: present
  * or swapped, not the shared zero page, and in a private file mapping only
  * the anonymous copies the task made by writing (the rest is the file's).
- * PAGEMAP_SCAN finds them with one ioctl per area; older kernels get the
- * same answer from /proc/PID/pagemap, read in chunks.
+ * PAGEMAP_SCAN finds them with one ioctl per area (for the large ones, run
+ * beside the smaps read: mem-prescan.c); older kernels get the same answer
+ * from /proc/PID/pagemap, read in chunks.
  *
  * The bytes are pulled with process_vm_readv, up to a thousand ranges per
  * call into one buffer, and leave through the page transport (page-xfer.c:
@@ -47,6 +48,7 @@
 #include "mem-hugetlb.h"
 #include "mem.h"
 #include "mem-dump.h"
+#include "mem-prescan.h"
 #include "mem-track.h"
 #include "page-xfer.h"
 #include "proc.h"
@@ -117,49 +119,22 @@ static int pagemap_open(pid_t pid, struct pagemap *pm)
 /*
  * Guard regions (MADV_GUARD_INSTALL) are no areas of their own in the
  * kernel.  CRIU keeps them as extra entries after the real ones, with
- * only VMA_AREA_GUARD set, for its restorer to install them again.
+ * only VMA_AREA_GUARD set, for its restorer to install them again.  The
+ * walk that finds them is mem-prescan.c's.
  */
-static int collect_guards(pid_t pid, struct pagemap *pm, struct vma_list *l)
+static int add_guards(const struct prescan *ps, struct vma_list *l)
 {
-	struct page_region regs[64];
-	uint64_t start = 0, end = 0;
 	int ret = 0;
 
-	/* Guards lie in areas: the highest user area bounds the scan. */
-	for (size_t i = 0; i < l->nr; i++)
-		if (!(l->v[i].status & VMA_AREA_VSYSCALL) && l->v[i].end > end)
-			end = l->v[i].end;
-	while (!ret && start < end) {
-		struct pm_scan_arg a = {
-			.size = sizeof(a),
-			.start = start,
-			.end = end,
-			.vec = (uintptr_t)regs,
-			.vec_len = sizeof(regs) / sizeof(regs[0]),
-			.category_mask = PAGE_IS_GUARD,
-			.return_mask = PAGE_IS_GUARD,
-		};
-		long n = ioctl(pm->fd, PAGEMAP_SCAN, &a);
+	for (size_t i = 0; !ret && i < ps->nr_guards; i++) {
+		VmaEntry e;
 
-		if (n < 0) {
-			pr_perror("pid %d: PAGEMAP_SCAN for guard regions", pid);
-			return -errno;
-		}
-		for (long i = 0; !ret && i < n; i++) {
-			VmaEntry e;
-
-			vma_entry__init(&e);
-			e.start = regs[i].start;
-			e.end = regs[i].end;
-			e.fd = -1;
-			e.status = VMA_AREA_GUARD;
-			ret = mem_vma_list_add(l, &e);
-		}
-		if (!ret && a.walk_end <= start) {
-			pr_err("pid %d: PAGEMAP_SCAN made no progress at %" PRIx64, pid, start);
-			ret = -EIO;
-		}
-		start = a.walk_end;
+		vma_entry__init(&e);
+		e.start = ps->guards[i].start;
+		e.end = ps->guards[i].end;
+		e.fd = -1;
+		e.status = VMA_AREA_GUARD;
+		ret = mem_vma_list_add(l, &e);
 	}
 	return ret;
 }
@@ -275,6 +250,7 @@ struct xfer {
 	pid_t pid;
 	int mem_fd;		/* /proc/PID/mem, opened when first needed */
 	const struct pagemap *pagemap;
+	struct prescan *prescan;	/* the walks made beside the smaps read */
 	struct page_xfer px;
 	struct writer w;
 
@@ -419,17 +395,26 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/*
+ * The page buffers, kept from one task to the next until the dump ends: a
+ * tree of small tasks would otherwise fault fresh zeroed pages in for
+ * each one's few pages.
+ */
+static uint8_t *wbuf_mem;
+
 static int writer_start(struct writer *w, struct page_xfer *px)
 {
-	uint8_t *mem;
+	uint8_t *mem = wbuf_mem;
 
 	w->px = px;
-	mem = mmap(NULL, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!mem)
+		mem = mmap(NULL, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mem == MAP_FAILED) {
 		pr_perror("cannot allocate the page buffers");
 		return -ENOMEM;
 	}
+	wbuf_mem = mem;
 	for (int i = 0; i < NR_WBUFS; i++)
 		w->bufs[i].data = mem + i * XFER_BUF_PAGES * PAGE_SZ;
 	pthread_mutex_init(&w->lock, NULL);
@@ -519,7 +504,6 @@ static int writer_stop(struct writer *w)
 	}
 	pthread_cond_destroy(&w->cond);
 	pthread_mutex_destroy(&w->lock);
-	munmap(w->bufs[0].data, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ);
 	w->bufs[0].data = NULL;
 	if (w->err)
 		pr_err("pages: write failed: %s", strerror(-w->err));
@@ -721,15 +705,45 @@ static int add_parent_range(struct xfer *x, uint64_t vaddr, uint64_t nr, uint32_
 }
 
 /*
- * The pages of @e the task holds, found with PAGEMAP_SCAN.  In a chain,
- * a page still write-protected (PAGE_IS_WPALLOWED without
- * PAGE_IS_WRITTEN) is the one the parent dump has; a dump that arms
- * tracking protects every page it reports in the same walk
- * (PM_SCAN_WP_MATCHING), on the areas registered for it only: the
- * kernel steps over any other area without a word.
+ * Take @n regions of area @vma that PAGEMAP_SCAN found, none with a
+ * category of @skip, from *@done on (a scan that filled its vector may
+ * return pages again).  In a chain, a page still write-protected
+ * (PAGE_IS_WPALLOWED without PAGE_IS_WRITTEN) is the one the parent
+ * dump has.
+ */
+static int take_regions(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root,
+			const struct page_region *regs, long n, uint64_t skip, uint64_t *done)
+{
+	int ret = 0;
+
+	for (long i = 0; !ret && i < n; i++) {
+		uint64_t from = regs[i].start, to = regs[i].end;
+
+		if (to <= *done || (regs[i].categories & skip))
+			continue;
+		if (from < *done)
+			from = *done;
+		if (x->chain && (regs[i].categories & PAGE_IS_WPALLOWED) &&
+		    !(regs[i].categories & PAGE_IS_WRITTEN))
+			ret = add_parent_range(x, from, (to - from) / PAGE_SZ, vma);
+		else
+			ret = add_range(x, from, (to - from) / PAGE_SZ, vma, e, root);
+		*done = to;
+	}
+	return ret;
+}
+
+/*
+ * The pages of @e the task holds, found with PAGEMAP_SCAN: by the walk
+ * made beside the smaps read when there was one, else (and past where it
+ * stopped) here.  A dump that arms tracking protects every page it
+ * reports in the same walk (PM_SCAN_WP_MATCHING), on the areas
+ * registered for it only: the kernel steps over any other area without
+ * a word.
  */
 static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 {
+	const struct prescan_area *pa = x->prescan ? prescan_find(x->prescan, e->start, e->end) : NULL;
 	uint64_t start = e->start, done = e->start, skip = PAGE_IS_PFNZERO;
 	uint64_t cats = PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
 	bool wp = x->arm && x->wp && x->wp[vma];
@@ -747,6 +761,14 @@ static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 	/* Guard regions hold no page, and reading one fails. */
 	if (x->pagemap->guard)
 		skip |= PAGE_IS_GUARD;
+	/*
+	 * The prescan protects nothing: a protecting walk is never one; and
+	 * it asked for PAGE_IS_FILE only where smaps shows a file too.
+	 */
+	if (pa && !wp && (pa->file || !(e->status & VMA_FILE_PRIVATE))) {
+		ret = take_regions(x, vma, e, root, pa->regs, pa->nr, skip, &done);
+		start = pa->done > done ? pa->done : done;
+	}
 	while (!ret && start < e->end) {
 		struct pm_scan_arg a = {
 			.size = sizeof(a),
@@ -768,25 +790,8 @@ static int scan_vma(struct xfer *x, uint32_t vma, const VmaEntry *e, bool root)
 				  x->pid, start, e->end);
 			break;
 		}
-		for (long i = 0; !ret && i < n; i++) {
-			uint64_t from = x->regs[i].start, to = x->regs[i].end;
-
-			/*
-			 * A scan that filled the vector may say it stopped
-			 * before pages it returned: never take a page twice.
-			 */
-			if (to <= done)
-				continue;
-			if (from < done)
-				from = done;
-			if (x->chain && (x->regs[i].categories & PAGE_IS_WPALLOWED) &&
-			    !(x->regs[i].categories & PAGE_IS_WRITTEN))
-				ret = add_parent_range(x, from, (to - from) / PAGE_SZ, vma);
-			else
-				ret = add_range(x, from, (to - from) / PAGE_SZ, vma, e, root);
-			done = to;
-		}
-		if (a.walk_end <= start) {
+		ret = take_regions(x, vma, e, root, x->regs, n, 0, &done);
+		if (!ret && a.walk_end <= start) {
 			pr_err("pid %d: PAGEMAP_SCAN made no progress at %" PRIx64, x->pid, start);
 			ret = -EIO;
 		}
@@ -869,7 +874,7 @@ static int dump_vma_pages(struct xfer *x, const struct vma_list *l, bool root)
 }
 
 static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vma_list *l,
-		      const struct pagemap *pagemap, const uint8_t *wp)
+		      const struct pagemap *pagemap, struct prescan *ps, const uint8_t *wp)
 {
 	struct track_task *tt = track_task_of(ctx, t->pid);
 	struct xfer *x = calloc(1, sizeof(*x));
@@ -881,6 +886,7 @@ static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vm
 	x->pid = t->pid;
 	x->mem_fd = -1;
 	x->pagemap = pagemap;
+	x->prescan = ps;
 	x->arm = ctx->track && ctx->track->arm;
 	x->chain = tt && tt->parent && pagemap->scan;
 	x->wp = wp;
@@ -904,29 +910,65 @@ static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vm
 	ctx->stats.memdump_time += now_us() - t0;
 	ctx->stats.memwrite_time += x->w.write_us;
 	pr_info("pid %d: %" PRIu64 " pages written, %" PRIu64 " zero pages left out, %" PRIu64
-		" in the parent", t->pid, x->written, x->zero, x->parent);
+		" in the parent, in %" PRIu64 " us", t->pid, x->written, x->zero, x->parent,
+		now_us() - t0);
 	free(x);
 	return ret;
 }
 
 /* --- the task --- */
 
+/* The end of a dump: the page buffers and the files seen go. */
+void mem_dump_cleanup(struct dump_ctx *ctx)
+{
+	mem_dump_layout_cleanup(ctx);
+	if (wbuf_mem)
+		munmap(wbuf_mem, NR_WBUFS * XFER_BUF_PAGES * PAGE_SZ);
+	wbuf_mem = NULL;
+}
+
+/*
+ * The page-table walks of a frozen task run beside its smaps read
+ * (mem-prescan.h): the guard regions of a dump that writes areas, and
+ * the pages of one that protects none (a protecting walk must see the
+ * areas registered first).  STASIS_PRESCAN_INLINE=1 makes them before
+ * the smaps read instead, for the benchmarks to compare.
+ */
+static int prescan_task(struct dump_ctx *ctx, struct dump_task *t, const struct pagemap *pm,
+			struct prescan *ps)
+{
+	bool arm = ctx->track && ctx->track->arm;
+
+	return prescan_start(ps, t->pid, pm->fd, pm->guard, pm->guard && !ctx->pre_dump,
+			     pm->scan && !arm, !getenv("STASIS_PRESCAN_INLINE"));
+}
+
 int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 {
 	uint64_t auxv[MM_AUXV_WORDS_MAX];
 	struct pagemap pagemap = { .fd = -1 };
+	struct prescan ps = { .pagemap_fd = -1 };
 	struct vma_list l = { 0 };
 	uint8_t *wp = NULL;
+	uint64_t t0, t1;
 	MmEntry mm;
 	int ret;
 
 	mm_entry__init(&mm);
-	ret = mem_collect_vmas(ctx, t, &l);
+	ret = pagemap_open(t->pid, &pagemap);
 	if (!ret)
-		ret = pagemap_open(t->pid, &pagemap);
+		ret = prescan_task(ctx, t, &pagemap, &ps);
+	t0 = now_us();
+	if (!ret)
+		ret = mem_collect_vmas(ctx, t, &l);
+	t1 = now_us();
+	ret = prescan_wait(&ps) ?: ret;
+	pr_debug("pid %d: areas read in %" PRIu64 " us, waited %" PRIu64 " us more for the"
+		 " page-table walks beside (%" PRIu64 " us)", t->pid, t1 - t0, now_us() - t1,
+		 ps.walk_us);
 	/* A pre-dump writes no areas: it needs the guard regions no more than them. */
 	if (!ret && pagemap.guard && !ctx->pre_dump)
-		ret = collect_guards(t->pid, &pagemap, &l);
+		ret = add_guards(&ps, &l);
 	/* A pre-dump takes the pages only: the layout is the final dump's. */
 	if (!ret && !ctx->pre_dump)
 		ret = mem_fill_mm(ctx, t, &mm, auxv, &l);
@@ -934,9 +976,10 @@ int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 	if (!ret && pagemap.scan)
 		ret = track_arm(ctx, t, &l, &wp);
 	if (!ret)
-		ret = dump_pages(ctx, t, &l, &pagemap, wp);
+		ret = dump_pages(ctx, t, &l, &pagemap, &ps, wp);
 	if (!ret && !ctx->pre_dump)
 		ret = mem_write_mm(ctx, t, &mm, &l);
+	prescan_free(&ps);
 	free(wp);
 	if (pagemap.fd >= 0)
 		close(pagemap.fd);

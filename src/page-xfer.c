@@ -178,26 +178,29 @@ static const struct page_xfer_ops local_ops = {
 
 /* --- page server --- */
 
+/*
+ * The server answers an open (has it parent images?) once it has the
+ * pagemap's files open.  Nothing here needs the answer before the end:
+ * it is read at the close, and the server opens its files while the
+ * pages are found and read here, not while the frozen tree waits.
+ */
 static int ps_open(struct page_xfer *x, const struct page_xfer_dest *d, int type, uint64_t id)
 {
 	struct ps_iov pi = { .cmd = PS_IOV_OPEN2, .dst_id = ps_dst_id(type, id) };
 	struct iovec iov = { &pi, sizeof(pi) };
-	char has_parent;
 	int ret;
 
 	x->sk = d->sk;
 	x->dst_id = pi.dst_id;
 	ret = ps_sk_writev(x->sk, &iov, 1);
-	/* The answer is awaited: push what the cork holds. */
+	/* Pushed at once, out of the cork: the server starts opening now. */
 	sk_set(x->sk, TCP_NODELAY, 1);
-	if (!ret)
-		ret = ps_sk_recv_full(x->sk, &has_parent, 1);
 	if (ret) {
 		pr_err("page server: cannot open pagemap %d/%llu: %s", type,
 		       (unsigned long long)id, strerror(-ret));
 		return ret;
 	}
-	x->has_parent = has_parent;
+	x->answer_due = true;
 	return 0;
 }
 
@@ -236,7 +239,19 @@ static int ps_write(struct page_xfer *x, const struct page_run *r, unsigned int 
 
 static int ps_close(struct page_xfer *x)
 {
-	(void)x;
+	char has_parent;
+	int ret;
+
+	if (!x->answer_due)
+		return 0;
+	x->answer_due = false;
+	ret = ps_sk_recv_full(x->sk, &has_parent, 1);
+	if (ret) {
+		pr_err("page server: no answer to the open of pagemap %llu: %s",
+		       (unsigned long long)x->dst_id, strerror(-ret));
+		return ret;
+	}
+	x->has_parent = has_parent;
 	return 0;
 }
 

@@ -68,6 +68,7 @@ struct page_xfer {
 	/* page server */
 	int sk;
 	uint64_t dst_id;
+	bool answer_due;		/* the open's answer is still to be read */
 };
 
 /* Open @x for the pagemap @type/@id at @d: the local or the page server transport. */

@@ -34,6 +34,7 @@ struct proc_status {
 	bool no_new_privs;
 	int seccomp;			/* 0 disabled, 1 strict, 2 filter */
 	uint32_t umask;
+	bool has_umask;			/* kernels before 4.7 show none */
 };
 
 int proc_read_status(pid_t pid, pid_t tid, struct proc_status *st);

@@ -56,7 +56,9 @@ int fs_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 	ret = files_dump_path(ctx, t, link, 0, &fe.root_id);
 	if (ret)
 		return ret;
-	ret = read_umask(t->pid, &fe.umask);
+	/* Read with the leader's credentials (core.c) unless that found none. */
+	fe.umask = t->umask;
+	ret = t->has_umask ? 0 : read_umask(t->pid, &fe.umask);
 	if (ret)
 		return ret;
 	fe.has_umask = true;

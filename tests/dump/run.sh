@@ -53,6 +53,19 @@ $R --between "/bin/bash tests/dump/pages.sh $W/pages" --workdir "$W/run-pages" \
 STASIS_PAGEMAP_READ=1 $R --between "/bin/bash tests/dump/pages.sh $W/pages-read" \
 	--workdir "$W/run-pages-read" $B/conformance/sleeping |
 	label "without PAGEMAP_SCAN, pages equal the task's memory, zero pages left out:"
+# PAGEMAP_SCAN run beside the smaps read (mem-prescan.c): through many full
+# vectors (mem_sparse: 2,048 lone pages), and stopped after one region, the
+# rest of each area left to mem.c's own scan.
+walked='page-table walks beside'
+PAGES_LOG=$walked $R --between "/bin/bash tests/dump/pages.sh $W/pages-sparse" \
+	--workdir "$W/run-pages-sparse" $B/conformance/mem_sparse |
+	label "walked beside smaps, a sparse area's pages equal the task's memory:"
+for p in sleeping mem_sparse; do
+	PAGES_LOG=$walked STASIS_PRESCAN_REGS=1 $R \
+		--between "/bin/bash tests/dump/pages.sh $W/pages-handover-$p" \
+		--workdir "$W/run-pages-handover-$p" $B/conformance/$p |
+		label "the walk beside smaps stopped after one region, $p's pages equal its memory:"
+done
 
 for step in seize collect infect mem files core cpuinfo images; do
 	for p in $B/conformance/sleeping $B/compel/nanosleep; do
