@@ -90,6 +90,10 @@ int core_restore_read(struct rst_ctx *ctx, struct rst_task *t)
 		pr_err("unsupported: pid %d has task state %u", t->pid, tc->task_state);
 		return -ENOTSUP;
 	}
+	if (t->tid_unsure) {
+		pr_err("pstree.img: a malformed entry for pid %d (a thread id not its own)", t->pid);
+		return -EINVAL;
+	}
 	if (!t->ids) {
 		pr_err("ids-%d.img is missing", t->pid);
 		return -ENOENT;

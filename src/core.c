@@ -659,6 +659,29 @@ static int gather_seccomp(struct dump_ctx *ctx, struct core_priv *cp)
 	return ret;
 }
 
+/*
+ * A task in group stop leaves it only on SIGCONT, which discards every
+ * pending stop signal: the ones queued to it are nothing to restore.
+ * CRIU 4.2 lets them be taken at seize; restoring one, it sees the task
+ * stop under it and gives up.
+ */
+static void drop_stop_signals(struct sigqueue *q)
+{
+	int n = 0;
+
+	for (int i = 0; i < q->nr; i++) {
+		int sig;
+
+		memcpy(&sig, q->info[i], sizeof(sig));	/* si_signo leads a siginfo */
+		if (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
+			continue;
+		if (n != i)
+			memcpy(q->info[n], q->info[i], SIGINFO_SIZE);
+		n++;
+	}
+	q->nr = n;
+}
+
 int core_gather_task(struct dump_ctx *ctx, struct dump_task *t)
 {
 	struct core_priv *cp = calloc(1, sizeof(*cp));
@@ -682,6 +705,11 @@ int core_gather_task(struct dump_ctx *ctx, struct dump_task *t)
 		ret = gather_seccomp(ctx, cp);
 	if (!ret)
 		ret = read_pending(t->pid, true, &cp->shared_pending);
+	if (!ret && t->ct->state == COMPEL_TASK_STOPPED) {
+		for (int i = 0; i < cp->nr; i++)
+			drop_stop_signals(&cp->ths[i].pending);
+		drop_stop_signals(&cp->shared_pending);
+	}
 	return ret;
 }
 

@@ -50,8 +50,8 @@ int core_restore_args(struct rst_task *t, struct rst_args *a, struct rst_alloc *
 
 /* CRIU's values in core images: a task's state, and the size of a siginfo. */
 #define TASK_ALIVE	1
-#define TASK_DEAD	3
-#define TASK_STOPPED	6
+#define TASK_DEAD	2
+#define TASK_STOPPED	3
 #define SIGINFO_SIZE	128
 
 #endif

@@ -292,7 +292,12 @@ static int add_task(struct rst_ctx *ctx, PstreeEntry *e)
 {
 	struct rst_task *t;
 
-	if (e->pid <= 0 || !e->n_threads || e->threads[0] != e->pid) {
+	/*
+	 * CRIU 4.2 knows no thread of a zombie and writes whatever its buffer
+	 * held as its one thread id: whether the task is a zombie is known from
+	 * its core image, which core_restore_read() checks this against.
+	 */
+	if (e->pid <= 0 || !e->n_threads || (e->threads[0] != e->pid && e->n_threads != 1)) {
 		pr_err("pstree.img: a malformed entry for pid %d", e->pid);
 		return -EINVAL;
 	}
@@ -317,6 +322,8 @@ static int add_task(struct rst_ctx *ctx, PstreeEntry *e)
 		return -ENOMEM;
 	for (size_t i = 0; i < e->n_threads; i++)
 		t->tids[i] = e->threads[i];
+	t->tid_unsure = e->threads[0] != e->pid;
+	t->tids[0] = e->pid;
 	return 0;
 }
 

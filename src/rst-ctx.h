@@ -81,6 +81,7 @@ struct rst_task {
 	TaskKobjIdsEntry *ids;
 	bool zombie;			/* also true for a helper: it ends as one */
 	bool helper;			/* not dumped: made to rebuild a group or session (pstree.c) */
+	bool tid_unsure;		/* pstree.img gave another thread id: only a zombie may */
 	int exit_code;			/* a zombie's, as wait() reports it */
 	int stop_signo;			/* TASK_STOPPED at dump time: the stop signal */
 

@@ -23,6 +23,7 @@
 #include "fh.pb-c.h"
 #include "fsnotify.pb-c.h"
 #include "log.h"
+#include "ns/ns.h"
 
 static void free_marks(FanotifyFileEntry *e)
 {
@@ -30,8 +31,10 @@ static void free_marks(FanotifyFileEntry *e)
 		FanotifyMarkEntry *m = e->mark[i];
 
 		if (m->ie) {
-			if (m->ie->f_handle)
+			if (m->ie->f_handle) {
 				free(m->ie->f_handle->handle);
+				free(m->ie->f_handle->path);
+			}
 			free(m->ie->f_handle);
 			free(m->ie);
 		}
@@ -116,6 +119,7 @@ static int parse_inode_mark(const struct file_parms *p, FanotifyFileEntry *e, co
 		       p->pid, p->fd, ino, sdev);
 		return -ENOTSUP;
 	}
+	m->ie->f_handle->path = fh_path(p->pid, fd);
 	close(fd);
 	return 0;
 }
@@ -218,6 +222,17 @@ static int restore_mark(struct rst_ctx *ctx, int fd, const FanotifyMarkEntry *m,
 
 	if (m->type == MARK_TYPE__MOUNT && m->me && m->me->path) {
 		path = m->me->path;
+		flags = FAN_MARK_MOUNT;
+	} else if (m->type == MARK_TYPE__MOUNT && m->me) {
+		/* CRIU 4.2 names a mount of a namespace it dumped by its id alone. */
+		tfd = mntns_open_mount(m->me->mnt_id);
+		if (tfd < 0) {
+			pr_err("fanotify id %u: a mark on mount %u, which the images have no path or mount of",
+			       id, m->me->mnt_id);
+			return -ENOENT;
+		}
+		snprintf(buf, sizeof(buf), "/proc/self/fd/%d", tfd);
+		path = buf;
 		flags = FAN_MARK_MOUNT;
 	} else if (m->type == MARK_TYPE__INODE && m->ie && m->ie->f_handle) {
 		tfd = fh_restore_open(ctx, m->s_dev, m->ie->i_ino, m->ie->f_handle);

@@ -136,8 +136,9 @@ static int read_fown(struct file_parms *p)
 		pr_perror("pid %d fd %d: cannot read the owner's uids", p->pid, p->fd);
 		return -errno;
 	}
-	p->fown.uid = uids[0];
-	p->fown.euid = uids[1];
+	/* As stasis sees them; the image has the tree's, which CRIU 4.2 takes on to set the owner. */
+	p->fown.uid = userns_dump_uid(uids[0]);
+	p->fown.euid = userns_dump_uid(uids[1]);
 	p->fown.pid_type = owner.type;
 	p->fown.pid = owner.pid;
 	return 0;

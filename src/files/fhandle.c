@@ -12,9 +12,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <stdlib.h>
+#include <limits.h>
 #include <linux/openat2.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -92,6 +94,34 @@ int fh_open(pid_t pid, uint32_t kdev, const FhEntry *fh)
 	}
 	fclose(f);
 	return fd;
+}
+
+char *fh_path(pid_t pid, int fd)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	char link[64], buf[PATH_MAX];
+	struct stat want, got;
+	int root = files_ns_root(pid), pfd;
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, sizeof(buf) - 1);
+	if (n <= 0 || buf[0] != '/' || root == -1 || fstat(fd, &want))
+		return NULL;
+	buf[n] = '\0';
+	if (reg_strip_deleted(buf))
+		return NULL;
+	if (root == AT_FDCWD)
+		pfd = open(buf, O_PATH | O_CLOEXEC);
+	else
+		pfd = syscall(SYS_openat2, root, buf, &how, sizeof(how));
+	if (pfd < 0)
+		return NULL;
+	n = fstat(pfd, &got);
+	close(pfd);
+	if (n || got.st_dev != want.st_dev || got.st_ino != want.st_ino)
+		return NULL;
+	return strdup(buf);
 }
 
 /* Hex bytes of fdinfo's f_handle into @fh's words. */

@@ -186,6 +186,14 @@ void locks_dump_cleanup(struct files_priv *priv);
  */
 int fh_parse(const char *hex, unsigned int bytes, struct FhEntry *fh);
 int fh_open(pid_t pid, uint32_t kdev, const struct FhEntry *fh);
+/*
+ * The path of @fd (fh_open()'s) from the root of @pid's mount namespace
+ * when that path still leads to the same inode, else NULL.  CRIU 4.2
+ * keeps it with every handle that has one and restores from it first: it
+ * opens a bare handle only through a mount it found by device, which it
+ * has only with the mount namespace dumped.
+ */
+char *fh_path(pid_t pid, int fd);
 
 /* --- restore --- */
 

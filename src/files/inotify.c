@@ -111,7 +111,8 @@ static char *fd_path(int fd)
 /*
  * Each watch's inode must be found again from its handle.  Its path is
  * kept too where a handle would not do at restore: asked for with
- * --force-irmap, or on tmpfs, whose inodes are new at each mount.
+ * --force-irmap, or on tmpfs, whose inodes are new at each mount; and
+ * elsewhere where it still leads to the inode, for CRIU (fh_path()).
  */
 static int check_wd(struct dump_ctx *ctx, const struct file_parms *p, InotifyWdEntry *w)
 {
@@ -135,6 +136,8 @@ static int check_wd(struct dump_ctx *ctx, const struct file_parms *p, InotifyWdE
 	}
 	if (ctx->opts->force_irmap || (!fstatfs(fd, &sfs) && sfs.f_type == TMPFS_MAGIC))
 		w->f_handle->path = fd_path(fd);
+	else
+		w->f_handle->path = fh_path(p->pid, fd);
 	close(fd);
 	return 0;
 }

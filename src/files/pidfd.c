@@ -72,7 +72,8 @@ static int pidfd_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	}
 	pe.id = id;
 	pe.ino = p->st.st_ino;
-	pe.flags = p->flags;
+	/* Without the access mode, which CRIU 4.2 hands to pidfd_open() as is. */
+	pe.flags = p->flags & ~O_ACCMODE;
 	/* fdinfo's Pid is as stasis sees it; -1: the task is gone. */
 	pe.nspid = pid > 0 ? dump_vpid(ctx, pid) : pid;
 	pe.fown = &p->fown;

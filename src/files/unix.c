@@ -75,9 +75,18 @@ struct unix_icon {
 	uint32_t client, listener;
 };
 
+/* An entry not written yet: it waits for its peer's (see unix_put()). */
+struct unix_held {
+	uint32_t ino, peer;
+	uint8_t *buf;			/* the FileEntry packed, NULL once written */
+	size_t len;
+};
+
 struct unix_dump {
 	struct unix_seen *seen;
 	size_t nr, cap;
+	struct unix_held *held;
+	size_t nr_held, cap_held;
 	uint32_t *externs;		/* peers outside the tree given an entry */
 	size_t nr_externs, cap_externs;
 	uint32_t dumping[8];		/* inodes whose queue is being peeked */
@@ -526,6 +535,71 @@ static int remember(struct dump_ctx *ctx, const struct file_parms *p, uint32_t p
 	return 0;
 }
 
+static struct unix_held *held_of(struct unix_dump *ud, uint32_t ino)
+{
+	for (size_t i = 0; i < ud->nr_held; i++)
+		if (ud->held[i].buf && ud->held[i].ino == ino)
+			return &ud->held[i];
+	return NULL;
+}
+
+static bool seen(const struct unix_dump *ud, uint32_t ino);
+static int release_waiting(struct dump_ctx *ctx, struct unix_dump *ud, uint32_t ino);
+
+/* Write @h's entry, then those that waited for it. */
+static int release(struct dump_ctx *ctx, struct unix_dump *ud, struct unix_held *h)
+{
+	uint32_t len = h->len, ino = h->ino;
+	int ret;
+
+	ret = img_write_raw(ctx->files_img, &len, sizeof(len)) ?:
+	      img_write_raw(ctx->files_img, h->buf, h->len);
+	free(h->buf);
+	h->buf = NULL;
+	return ret ?: release_waiting(ctx, ud, ino);
+}
+
+/* The entries that waited for socket @ino's, now written. */
+static int release_waiting(struct dump_ctx *ctx, struct unix_dump *ud, uint32_t ino)
+{
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < ud->nr_held; i++)
+		if (ud->held[i].buf && ud->held[i].peer == ino)
+			ret = release(ctx, ud, &ud->held[i]);
+	return ret;
+}
+
+/*
+ * CRIU 4.2 finds a socket's peer at restore only among the entries read
+ * before it (a pair that names each other excepted), as it writes them:
+ * an entry whose peer's is not written yet waits for it.  Peers outside
+ * the tree get theirs at the end (dump_external()), then their clients.
+ */
+static int unix_put(struct dump_ctx *ctx, struct unix_dump *ud, FileEntry *fe)
+{
+	uint32_t ino = fe->usk->ino, peer = fe->usk->peer;
+	struct unix_held *h = peer && peer != ino ? held_of(ud, peer) : NULL;
+	int ret;
+
+	if (peer && peer != ino && (h ? h->peer != ino : !seen(ud, peer))) {
+		if (files_grow(&ud->held, &ud->cap_held, ud->nr_held, sizeof(*ud->held)))
+			return -ENOMEM;
+		h = &ud->held[ud->nr_held];
+		h->len = protobuf_c_message_get_packed_size(&fe->base);
+		h->buf = malloc(h->len ?: 1);
+		if (!h->buf)
+			return -ENOMEM;
+		protobuf_c_message_pack(&fe->base, h->buf);
+		h->ino = ino;
+		h->peer = peer;
+		ud->nr_held++;
+		return 0;
+	}
+	ret = img_write_msg(ctx->files_img, &fe->base);
+	return ret ?: release_waiting(ctx, ud, ino);
+}
+
 static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 {
 	UnixSkEntry ue = UNIX_SK_ENTRY__INIT;
@@ -577,7 +651,7 @@ static int unix_dump(struct dump_ctx *ctx, struct file_parms *p, uint32_t id)
 	fe.type = FD_TYPES__UNIXSK;
 	fe.id = id;
 	fe.usk = &ue;
-	ret = ret ?: img_write_msg(ctx->files_img, &fe.base);
+	ret = ret ?: unix_put(ctx, dump_state(ctx), &fe);
 	sockopts_free(&opts);
 	return ret;
 }
@@ -639,7 +713,7 @@ static int dump_external(struct dump_ctx *ctx, struct unix_dump *ud, const struc
 	fe.usk = &ue;
 	pr_info("unix socket %u outside the tree, %s: connected to again by name", s->peer,
 		pi.name);
-	return img_write_msg(ctx->files_img, &fe.base);
+	return img_write_msg(ctx->files_img, &fe.base) ?: release_waiting(ctx, ud, s->peer);
 }
 
 /*
@@ -663,6 +737,10 @@ static int unix_dump_finish(struct dump_ctx *ctx)
 		if (s->peer && !seen(ud, s->peer))
 			ret = dump_external(ctx, ud, s);
 	}
+	/* A ring of datagram sockets each waiting for the next: as they come. */
+	for (size_t i = 0; ud && !ret && i < ud->nr_held; i++)
+		if (ud->held[i].buf)
+			ret = release(ctx, ud, &ud->held[i]);
 	if (ud) {
 		int err = img_close(ud->queues);
 
@@ -680,6 +758,9 @@ static void unix_dump_cleanup(struct dump_ctx *ctx)
 	if (!ud)
 		return;
 	img_close(ud->queues);
+	for (size_t i = 0; i < ud->nr_held; i++)
+		free(ud->held[i].buf);
+	free(ud->held);
 	free(ud->icons);
 	free(ud->externs);
 	free(ud->seen);

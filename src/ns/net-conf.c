@@ -353,6 +353,42 @@ static size_t *netns_count(const NetnsEntry *e, const struct netns_sysctls *set)
 	return (size_t *)((char *)e + set->count);
 }
 
+/*
+ * net.ipv4.ping_group_range holds gids as whoever reads or writes it sees
+ * them.  The image has the tree's (CRIU 4.2 reads and writes it from inside
+ * the tree's user namespace): a gid the tree cannot see reads there as the
+ * overflow gid.  stasis writes it from outside: back to its own (@host).
+ * A range with no gid ("1 0", the default) stays one.
+ */
+static void ping_range_map(SysctlEntry *e, bool host)
+{
+	unsigned int lo, hi;
+	uint32_t a, b;
+	char buf[32];
+
+	if (!e->sarg || sscanf(e->sarg, "%u %u", &lo, &hi) != 2 || lo > hi)
+		return;
+	a = host ? userns_host_gid(lo) : userns_dump_gid(lo);
+	b = host ? userns_host_gid(hi) : userns_dump_gid(hi);
+	if (!host && (a == ~0U || b == ~0U)) {
+		unsigned int over = 65534;
+
+		if (proc_sys_read("kernel/overflowgid", buf, sizeof(buf)) > 0)
+			sscanf(buf, "%u", &over);
+		a = a == ~0U ? over : a;
+		b = b == ~0U ? over : b;
+	}
+	if (a == ~0U || b == ~0U) {
+		pr_warn("net namespace: ping_group_range %u-%u has gids not mapped here: left", lo, hi);
+		free(e->sarg);
+		e->sarg = NULL;
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%u\t%u", a, b);
+	free(e->sarg);
+	e->sarg = strdup(buf);
+}
+
 int net_netns_dump(struct dump_ctx *ctx, uint32_t id, const char *ext_key)
 {
 	NetnsEntry e = NETNS_ENTRY__INIT;
@@ -370,6 +406,8 @@ int net_netns_dump(struct dump_ctx *ctx, uint32_t id, const char *ext_key)
 		*netns_count(&e, set) = set->n;
 		if (!p)
 			ret = -ENOMEM;
+		else if (set->str && !strcmp(set->str, "ping_group_range"))
+			ping_range_map(p[0], false);
 	}
 	if (!ret)
 		ret = img_write_one(ctx->dirfd, IMG_NETNS, id, &e.base);
@@ -385,9 +423,11 @@ int net_netns_restore(const NetnsEntry *e)
 
 	for (size_t i = 0; e && !ret && i < N_NETNS_SYSCTLS; i++) {
 		const struct netns_sysctls *set = &netns_sysctls[i];
+		SysctlEntry **p = *netns_entries(e, set);
 
-		ret = sysctls_write(set->dir, *netns_entries(e, set), *netns_count(e, set),
-				    set->names, set->n, NULL, 0);
+		if (set->str && !strcmp(set->str, "ping_group_range") && *netns_count(e, set))
+			ping_range_map(p[0], true);
+		ret = sysctls_write(set->dir, p, *netns_count(e, set), set->names, set->n, NULL, 0);
 	}
 	return ret;
 }

@@ -25,6 +25,9 @@
 #  - cgroups come back, made again as --manage-cgroups says, or refused
 #    as it says; CRIU 4.2 restores them from stasis's images and the other
 #    way round (cgroup.sh);
+#  - zombies, a stopped task, pidfds, inotify and fanotify marks and unix
+#    sockets of conformance programs, dumped by one of stasis and CRIU 4.2
+#    and restored by the other (cross.sh);
 #  - files given with --inherit-fd stand for those the images name (inherit-fd.sh);
 #  - a tree pivoted into a root of its own mount namespace comes back in
 #    another directory given with --root, /usr and /dev as external mounts
@@ -549,6 +552,7 @@ bash tests/restore/vdso.sh
 bash tests/restore/aio.sh
 bash tests/restore/shm-host.sh
 bash tests/restore/cgroup.sh
+bash tests/restore/cross.sh
 bash tests/restore/inherit-fd.sh
 bash tests/restore/mntns-root.sh
 bash tests/restore/sockets.sh
