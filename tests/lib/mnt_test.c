@@ -63,3 +63,36 @@ void mnt_source(const char *rel, char *src, size_t size)
 	if (f)
 		fclose(f);
 }
+
+int mnt_setup_tree(const char *base_fs, const char *sh_fs, int (*child)(int ready, int go),
+		   pid_t *pid, int *go)
+{
+	char path[PATH_MAX], c;
+	int ready[2], gop[2];
+
+	if ((mkdir(mnt_base, 0755) && errno != EEXIST) ||
+	    mount(base_fs, mnt_base, "tmpfs", 0, NULL) || mnt_put("f", "root-file") ||
+	    mnt_tmpfs(sh_fs, "sh"))
+		return -1;
+	mnt_path(path, sizeof(path), "sh");
+	if (mount(NULL, path, NULL, MS_SHARED, NULL) || mkdir(strcat(path, "/sub"), 0755))
+		return -1;
+	mnt_path(path, sizeof(path), "two");
+	if (mkdir(path, 0755) || pipe(ready) || pipe(gop))
+		return -1;
+	*pid = fork();
+	if (*pid < 0)
+		return -1;
+	if (!*pid) {
+		close(ready[0]);
+		close(gop[1]);
+		_exit(child(ready[1], gop[0]));
+	}
+	close(ready[1]);
+	close(gop[0]);
+	*go = gop[1];
+	if (read(ready[0], &c, 1) != 1)
+		return errno = ECHILD, -1;
+	close(ready[0]);
+	return 0;
+}

@@ -7,6 +7,7 @@
 #define STASIS_MNT_TEST_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* The test's directory, set by the test before anything below is called. */
 extern char mnt_base[64];
@@ -22,5 +23,15 @@ int mnt_tmpfs(const char *src, const char *rel);
 
 /* The source of the mount on mnt_base/@rel in this task's mount table, into @src ("" if none). */
 void mnt_source(const char *rel, char *src, size_t size);
+
+/*
+ * The tree both mount namespace tests start from: a tmpfs @base_fs on
+ * mnt_base holding "f" ("root-file"), a shared tmpfs @sh_fs on sh with an
+ * empty sh/sub, an empty two; then a child running @child(ready, go)
+ * forked, and waited for until it wrote to ready.  Its pid into *@pid,
+ * the write end of go into *@go: 0, or -1 with errno.
+ */
+int mnt_setup_tree(const char *base_fs, const char *sh_fs, int (*child)(int ready, int go),
+		   pid_t *pid, int *go);
 
 #endif
