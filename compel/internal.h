@@ -37,7 +37,7 @@ struct compel_tree {
 
 /* keeper.c: before the kill, a process holding @t's memory if it is big. */
 void compel_keeper_spawn(struct compel_tree *tree, struct task *t);
-/* After it: the keepers killed, the caller told, their ends waited for. */
+/* After it: the keepers killed, the caller told; a thread of ours reaps them. */
 void compel_keepers_release(struct compel_tree *tree);
 
 /* Where the task we work in is stopped, which decides how we give it back. */

@@ -12,10 +12,12 @@
  * die (PTRACE_O_EXITKILL, set on its parent just before, is inherited).
  * The task's exit then drops one user of the memory, not the last, and its
  * pid is free once it is reaped.  The keeper is killed right after; its
- * exit frees the memory while the caller, told the pids are free, goes on.
+ * exit frees the memory while the caller, told the pids are free, goes on,
+ * and a thread of ours reaps it.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -201,19 +203,67 @@ void compel_keeper_spawn(struct compel_tree *tree, struct task *t)
 			  t->pub.pid, t->keeper);
 }
 
+struct keepers {
+	size_t nr;
+	pid_t pids[];
+};
+
+static void *reap_keepers(void *arg)
+{
+	struct keepers *k = arg;
+
+	for (size_t i = 0; i < k->nr; i++)
+		reap_keeper(k->pids[i]);
+	free(k);
+	return NULL;
+}
+
+/*
+ * Once the keepers are killed, their exits free the memory on their own:
+ * the caller need not wait for that (tens of milliseconds a GiB).  A
+ * thread of ours reaps them as their tracer, so that a long-lived caller
+ * (the RPC service) keeps no traced zombie; a caller that exits first
+ * leaves them to their parent, as it would have.
+ */
+static void reap_keepers_later(struct keepers *k)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+	int ret;
+
+	ret = pthread_attr_init(&attr);
+	if (!ret) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 64 << 10);
+		ret = pthread_create(&th, &attr, reap_keepers, k);
+		pthread_attr_destroy(&attr);
+	}
+	if (ret)
+		reap_keepers(k);
+}
+
 void compel_keepers_release(struct compel_tree *tree)
 {
+	struct keepers *k = calloc(1, sizeof(*k) + tree->nr * sizeof(pid_t));
+
 	for (size_t i = 0; i < tree->nr; i++) {
-		if (tree->tasks[i].keeper)
-			kill(tree->tasks[i].keeper, SIGKILL);
+		pid_t pid = tree->tasks[i].keeper;
+
+		if (!pid)
+			continue;
+		kill(pid, SIGKILL);
+		tree->tasks[i].keeper = 0;
+		if (k)
+			k->pids[k->nr++] = pid;
+		else
+			reap_keeper(pid);	/* no memory for the list: now, in turn */
 	}
 	if (tree->on_pids_free)
 		tree->on_pids_free(tree->on_pids_free_arg);
-	for (size_t i = 0; i < tree->nr; i++) {
-		if (tree->tasks[i].keeper)
-			reap_keeper(tree->tasks[i].keeper);
-		tree->tasks[i].keeper = 0;
-	}
+	if (k && k->nr)
+		reap_keepers_later(k);
+	else
+		free(k);
 }
 
 void compel_tree_on_pids_free(struct compel_tree *tree, void (*fn)(void *), void *arg)

@@ -53,6 +53,26 @@ static int get_itimers(struct compel_itimer *it)
 	return 0;
 }
 
+/* membarrier(2)'s MEMBARRIER_CMD_GET_REGISTRATIONS (Linux 6.3): older headers lack it. */
+#define MB_GET_REGISTRATIONS	(1 << 9)
+
+/* The kernel's stack_t, which nolibc does not have. */
+struct kernel_stack {
+	uint64_t sp;
+	int32_t flags;
+	uint64_t size;
+};
+
+static void get_sigaltstack(struct compel_misc *m)
+{
+	struct kernel_stack ss = { 0, 0, 0 };
+
+	m->ss_ret = sys2(__NR_sigaltstack, 0, &ss);
+	m->ss_sp = ss.sp;
+	m->ss_flags = ss.flags;
+	m->ss_size = ss.size;
+}
+
 static int get_misc(struct compel_misc *m)
 {
 	int v;
@@ -73,7 +93,23 @@ static int get_misc(struct compel_misc *m)
 	v = 0;
 	sys2(__NR_prctl, PR_GET_PDEATHSIG, &v);
 	m->pdeath_sig = v;
+	m->thp_disabled = sys1(__NR_prctl, PR_GET_THP_DISABLE);
+	m->securebits = sys1(__NR_prctl, PR_GET_SECUREBITS);
+	m->brk = sys1(__NR_brk, 0);
+	m->membarrier = sys3(__NR_membarrier, MB_GET_REGISTRATIONS, 0, 0);
+	m->tid_address = 0;
+	m->tid_address_ret = sys2(__NR_prctl, PR_GET_TID_ADDRESS, &m->tid_address);
+	get_sigaltstack(m);
 	return 0;
+}
+
+static int get_task(struct compel_task_info *ti)
+{
+	int ret = get_sigacts(ti->sigacts);
+
+	if (!ret)
+		ret = get_itimers(ti->itimers);
+	return ret ?: get_misc(&ti->misc);
 }
 
 void parasite_cure_self(struct parasite_cure *c) __attribute__((noreturn));
@@ -156,6 +192,8 @@ static int run(struct parasite_area *a)
 		return dump_pages(&a->args.pages);
 	case COMPEL_CMD_SYSCALL:
 		return do_syscall(&a->args.sys);
+	case COMPEL_CMD_GET_TASK:
+		return get_task(&a->args.task);
 	default:
 		return -38;	/* ENOSYS */
 	}

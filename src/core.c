@@ -180,11 +180,40 @@ static int inside_syscall(struct dump_task *t, struct compel_ctl *tctl, long nr,
 	return ret;
 }
 
+/* A call the parasite made for GET_TASK: its failure is the step's, as inside_syscall()'s. */
+static int leader_result(struct dump_task *t, const char *what, long res)
+{
+	if (res >= 0 || res <= -4096)
+		return 0;
+	pr_err("pid %d: %s failed in the parasite: %s", t->pid, what, strerror(-res));
+	return res;
+}
+
+/* The leader's part of what gather_thread_inside() asks, told by GET_TASK already. */
+static int gather_leader_inside(struct dump_task *t, struct thread_state *th)
+{
+	const struct compel_misc *m = &t->misc;
+	int ret;
+
+	ret = leader_result(t, "prctl(PR_GET_TID_ADDRESS)", m->tid_address_ret) ?:
+	      leader_result(t, "sigaltstack", m->ss_ret) ?:
+	      leader_result(t, "prctl(PR_GET_SECUREBITS)", m->securebits);
+	if (ret)
+		return ret;
+	th->clear_tid_addr = m->tid_address;
+	th->sas_sp = m->ss_sp;
+	th->sas_size = m->ss_size;
+	th->sas_flags = m->ss_flags;
+	th->secbits = m->securebits;
+	return 0;
+}
+
 /*
  * What only the thread itself can tell: its clear_tid address, its
- * alternate signal stack and its securebits.  The leader asks through its
- * parasite, other threads make remote calls; results land in scratch
- * space of the parasite's shared area, which the whole process maps.
+ * alternate signal stack and its securebits.  The leader told them with
+ * the rest of GET_TASK (gather_task() runs first); other threads make
+ * remote calls, whose results land in scratch space of the parasite's
+ * shared area, which the whole process maps.
  */
 static int gather_thread_inside(struct dump_ctx *ctx, struct dump_task *t,
 				struct thread_state *th)
@@ -197,11 +226,11 @@ static int gather_thread_inside(struct dump_ctx *ctx, struct dump_task *t,
 
 	if (!scratch)
 		return -EINVAL;
-	if (th->tid != t->pid) {
-		ret = compel_prepare_thread(ctx->tree, th->tid, &tctl);
-		if (ret)
-			return ret;
-	}
+	if (th->tid == t->pid)
+		return gather_leader_inside(t, th);
+	ret = compel_prepare_thread(ctx->tree, th->tid, &tctl);
+	if (ret)
+		return ret;
 	ret = inside_syscall(t, tctl, SYS_prctl, PR_GET_TID_ADDRESS, raddr, &r);
 	if (!ret) {
 		th->clear_tid_addr = scratch[0];
@@ -296,22 +325,24 @@ static int read_timer_values(struct dump_task *t, struct task_state *ts)
 	return ret;
 }
 
+/*
+ * What the parasite tells in one round trip (each costs two wake-ups
+ * across cores): signal actions, interval timers, and the task's and its
+ * leader's settings, kept in @t for the parts after the core too.
+ */
 static int gather_task(struct dump_task *t, struct task_state *ts)
 {
 	union compel_rpc_args *a = compel_rpc_area(t->ctl);
 	int ret;
 
-	ret = compel_rpc(t->ctl, COMPEL_CMD_GET_SIGACTS);
-	if (!ret)
-		memcpy(ts->sigacts, a->sigacts, sizeof(ts->sigacts));
-	if (!ret)
-		ret = compel_rpc(t->ctl, COMPEL_CMD_GET_ITIMERS);
-	if (!ret)
-		memcpy(ts->itimers, a->itimers, sizeof(ts->itimers));
-	if (!ret)
-		ret = compel_rpc(t->ctl, COMPEL_CMD_GET_MISC);
-	if (!ret)
-		ts->misc = a->misc;
+	ret = compel_rpc(t->ctl, COMPEL_CMD_GET_TASK);
+	if (!ret) {
+		memcpy(ts->sigacts, a->task.sigacts, sizeof(ts->sigacts));
+		memcpy(ts->itimers, a->task.itimers, sizeof(ts->itimers));
+		ts->misc = a->task.misc;
+		t->misc = a->task.misc;
+		t->has_misc = true;
+	}
 	if (!ret)
 		ret = task_read_rlimits(t->pid, ts->rlim);
 	if (!ret)
@@ -739,10 +770,9 @@ int core_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 		ret = -ENOMEM;
 		goto out;
 	}
+	ret = gather_task(t, ts);
 	for (i = 0; !ret && i < cp->nr; i++)
 		ret = gather_thread_inside(ctx, t, &cp->ths[i]);
-	if (!ret)
-		ret = gather_task(t, ts);
 	if (ret)
 		goto out;
 	/* /proc/PID/timers names the thread as stasis sees it. */

@@ -41,6 +41,9 @@ struct dump_task {
 	/* core.c, from the leader's status read when gathered: fs-PID.img's. */
 	uint32_t umask;
 	bool has_umask;
+	/* core.c: what the parasite told of the task (GET_TASK), for mem and task-misc too. */
+	struct compel_misc misc;
+	bool has_misc;
 };
 
 /* stats-dump's counters, as CRIU counts them; pages_zero is only logged. */

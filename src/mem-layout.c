@@ -85,40 +85,30 @@ static int fill_mm_auxv(pid_t pid, MmEntry *mm, uint64_t *words)
 	return 0;
 }
 
-/* Run @nr inside the task through the parasite; 0 and *@res, or -errno. */
-static int task_syscall(struct compel_ctl *ctl, long nr, unsigned long a1, long *res)
-{
-	return compel_rpc_syscall(ctl, nr, res, a1, 0, 0, 0, 0, 0);
-}
-
 /*
  * What only the task can tell: its current brk (stat has only where the
- * heap started), whether it is dumpable and whether THP is off for it.
+ * heap started), whether it is dumpable and whether THP is off for it;
+ * its parasite told the core part (GET_TASK).
  */
 static int fill_mm_from_task(struct dump_task *t, MmEntry *mm)
 {
-	long brk, dumpable, thp;
-	int ret;
+	const struct compel_misc *m = &t->misc;
 
-	ret = task_syscall(t->ctl, __NR_brk, 0, &brk);
-	if (!ret)
-		ret = task_syscall(t->ctl, __NR_prctl, PR_GET_DUMPABLE, &dumpable);
-	if (!ret)
-		ret = task_syscall(t->ctl, __NR_prctl, PR_GET_THP_DISABLE, &thp);
-	if (ret) {
-		pr_err("pid %d: cannot read brk, dumpable and THP state", t->pid);
-		return ret;
+	if (!t->has_misc) {
+		pr_err("pid %d: the task's settings were not read", t->pid);
+		return -EINVAL;
 	}
-	if (dumpable < 0 || thp < 0) {
+	/* brk(0) cannot fail: it answers the current end. */
+	if (m->dumpable < 0 || m->thp_disabled < 0) {
 		pr_err("pid %d: prctl in the task failed: %s", t->pid,
-		       strerror(-(dumpable < 0 ? dumpable : thp)));
-		return dumpable < 0 ? dumpable : thp;
+		       strerror(-(m->dumpable < 0 ? m->dumpable : m->thp_disabled)));
+		return m->dumpable < 0 ? m->dumpable : m->thp_disabled;
 	}
-	mm->mm_brk = brk;
+	mm->mm_brk = m->brk;
 	mm->has_dumpable = true;
-	mm->dumpable = dumpable;
+	mm->dumpable = m->dumpable;
 	mm->has_thp_disabled = true;
-	mm->thp_disabled = thp != 0;
+	mm->thp_disabled = m->thp_disabled != 0;
 	return 0;
 }
 

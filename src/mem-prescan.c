@@ -24,6 +24,11 @@
 
 /* Areas smaller than this are scanned in turn: their walk costs nothing. */
 #define PRESCAN_MIN_BYTES	(1UL << 20)
+/*
+ * Below this much mapped memory the walks take tens of microseconds,
+ * less than starting a thread for them: they are done in place.
+ */
+#define PRESCAN_THREAD_BYTES	(64UL << 20)
 /* Regions asked of one PAGEMAP_SCAN call. */
 #define PRESCAN_VEC		1024
 /*
@@ -174,6 +179,7 @@ static int maps_line(struct prescan *ps, const char *line)
 		return 0;
 	if (end > ps->guard_end)
 		ps->guard_end = end;
+	ps->mapped += end - start;
 	if (!ps->want_pages || perms[3] != 'p' || end - start < PRESCAN_MIN_BYTES ||
 	    special_area(name))
 		return 0;
@@ -256,11 +262,13 @@ int prescan_start(struct prescan *ps, pid_t pid, int fd, bool guard, bool guards
 	ret = read_maps(ps);
 	if (ret)
 		return ret;
-	/* The walk takes no signal: they go where they went before. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	ps->threaded = thread && !pthread_create(&ps->thread, NULL, prescan_main, ps);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (thread && ps->mapped >= PRESCAN_THREAD_BYTES) {
+		/* The walk takes no signal: they go where they went before. */
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		ps->threaded = !pthread_create(&ps->thread, NULL, prescan_main, ps);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	/* Without a second thread it is done now: slower, not wrong. */
 	if (!ps->threaded)
 		prescan_main(ps);

@@ -47,12 +47,14 @@ struct prescan {
 	struct page_region *guards;	/* the guard regions, when wanted */
 	size_t nr_guards, cap_guards;
 	uint64_t guard_end;		/* the end of the highest user area */
+	uint64_t mapped;		/* bytes of all its areas */
 };
 
 /*
  * Start the walks of @pid (frozen), through its pagemap @fd: the guard
  * regions if @guards, the pages of its large private areas if @pages.
- * On a second thread if @thread and one can be had, else here and now.
+ * On a second thread if @thread, the task maps enough memory for the
+ * walks to be worth one, and one can be had; else here and now.
  * 0 or -errno; prescan_free() in any case.
  */
 int prescan_start(struct prescan *ps, pid_t pid, int fd, bool guard, bool guards, bool pages,

@@ -157,11 +157,15 @@ int task_misc_dump(struct dump_task *t, TaskCoreEntry *tc)
 {
 	uint32_t mask = 0;
 	long res;
-	int ret;
+	int ret = 0;
 
 	if (!t->ctl || !compel_rpc_area(t->ctl))
 		return 0;
-	ret = task_membarrier(t->ctl, MB_CMD_GET_REGISTRATIONS, &res);
+	/* Asked with GET_TASK when the core was gathered. */
+	if (t->has_misc)
+		res = t->misc.membarrier;
+	else
+		ret = task_membarrier(t->ctl, MB_CMD_GET_REGISTRATIONS, &res);
 	if (ret)
 		return ret;
 	if (res == -EINVAL)

@@ -99,8 +99,9 @@ int compel_tree_release(struct compel_tree *tree, unsigned flags);
 /*
  * With COMPEL_RELEASE_KILL, a task holding much memory frees its pid
  * before its memory (keeper.c): @fn(@arg) is called once every task of the
- * tree is dead and reaped, its pids free, and compel_tree_release() then
- * returns once the memory is freed too.
+ * tree is dead and reaped, its pids free; compel_tree_release() then
+ * returns while the kernel frees that memory (a thread of ours reaps the
+ * keepers).
  */
 void compel_tree_on_pids_free(struct compel_tree *tree, void (*fn)(void *), void *arg);
 
@@ -140,6 +141,7 @@ enum compel_cmd {
 	COMPEL_CMD_GET_MISC,		/* out: misc */
 	COMPEL_CMD_DUMP_PAGES,		/* in: pages; vmsplice them into pages.pipe_fd */
 	COMPEL_CMD_SYSCALL,		/* in/out: sys; a system call made by the parasite */
+	COMPEL_CMD_GET_TASK,		/* out: task; GET_SIGACTS, GET_ITIMERS and GET_MISC at once */
 	COMPEL_CMD_NR,
 };
 
@@ -164,6 +166,22 @@ struct compel_misc {
 	int32_t child_subreaper;	/* prctl(PR_GET_CHILD_SUBREAPER) */
 	int32_t pdeath_sig;		/* prctl(PR_GET_PDEATHSIG) */
 	int32_t no_new_privs;		/* prctl(PR_GET_NO_NEW_PRIVS) */
+	int32_t thp_disabled;		/* prctl(PR_GET_THP_DISABLE) */
+	int32_t securebits;		/* prctl(PR_GET_SECUREBITS), of the calling thread */
+	int64_t brk;			/* brk(0): the heap's current end */
+	int64_t membarrier;		/* membarrier(MEMBARRIER_CMD_GET_REGISTRATIONS) */
+	uint64_t tid_address;		/* prctl(PR_GET_TID_ADDRESS), of the calling thread */
+	int64_t tid_address_ret;	/* and that call's result */
+	uint64_t ss_sp, ss_size;	/* sigaltstack(), of the calling thread */
+	int32_t ss_flags;
+	int32_t ss_ret;			/* and that call's result */
+};
+
+/* Everything GET_TASK tells: a task's state in one round trip. */
+struct compel_task_info {
+	struct compel_sigaction sigacts[64];
+	struct compel_itimer itimers[3];
+	struct compel_misc misc;
 };
 
 #define COMPEL_MAX_IOVS	1024
@@ -192,6 +210,7 @@ union compel_rpc_args {
 	struct compel_sigaction sigacts[64];	/* index = signal - 1 */
 	struct compel_itimer itimers[3];
 	struct compel_misc misc;
+	struct compel_task_info task;
 	struct compel_pages pages;
 };
 

@@ -106,6 +106,7 @@ static void log_cb(int level, const char *msg, void *arg)
 static int parasite_checks(struct compel_tree *tree, struct compel_ctl *ctl,
 			   const struct compel_task *t)
 {
+	struct compel_sigaction sigacts[64];
 	union compel_rpc_args *args;
 	int ret;
 
@@ -127,7 +128,20 @@ static int parasite_checks(struct compel_tree *tree, struct compel_ctl *ctl,
 	if (!ret)
 		ret = compel_rpc(ctl, COMPEL_CMD_GET_SIGACTS);
 	if (!ret)
+		memcpy(sigacts, args->sigacts, sizeof(sigacts));
+	if (!ret)
 		ret = compel_rpc(ctl, COMPEL_CMD_GET_ITIMERS);
+	/* GET_TASK: the same answers in one round trip, and what the task alone knows. */
+	if (!ret)
+		ret = compel_rpc(ctl, COMPEL_CMD_GET_TASK);
+	if (!ret)
+		ret = check(args->task.misc.pid == t->pid &&
+			    !memcmp(args->task.sigacts, sigacts, sizeof(sigacts)) &&
+			    args->task.misc.brk > 0 && !args->task.misc.ss_ret &&
+			    !args->task.misc.tid_address_ret,
+			    "GET_TASK: pid %d, brk %ld, sigaltstack %d, tid address %ld",
+			    args->task.misc.pid, (long)args->task.misc.brk, args->task.misc.ss_ret,
+			    (long)args->task.misc.tid_address_ret);
 	return ret;
 }
 
