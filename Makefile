@@ -16,10 +16,10 @@ LDLIBS	+= -lprotobuf-c
 
 # --tls needs GnuTLS (libgnutls28-dev), as CRIU's; without it stasis is built
 # all the same and refuses --tls.  GNUTLS=0 builds without it on purpose.
+# The library is loaded on the first --tls (src/tls.c), not linked.
 GNUTLS	?= $(shell pkg-config --exists gnutls 2>/dev/null && echo 1 || echo 0)
 ifeq ($(GNUTLS),1)
 CPPFLAGS += -DCONFIG_GNUTLS
-STASIS_LIBS := $(shell pkg-config --libs gnutls)
 GNUTLS_CFLAGS := $(shell pkg-config --cflags gnutls)
 endif
 
@@ -86,7 +86,7 @@ $(B)/crit: $(CRIT_OBJ) $(B)/libstasis-images.a
 
 $(B)/stasis: $(STASIS_OBJ) $(RESTORER_OBJ) $(B)/libstasis-images.a $(B)/libcompel.a \
 		$(B)/libsoccr.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(STASIS_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 -include $(shell find $(B)/obj $(B)/pic -name '*.d' 2>/dev/null)
 

@@ -489,10 +489,8 @@ static int parse_network_lock(const char *arg, struct opts *o)
 /* As CRIU: --tls is refused at once by a build without TLS. */
 static int set_tls(struct opts *o)
 {
-	if (!tls_built()) {
-		pr_err("unsupported: --tls: stasis was built without GnuTLS\n");
+	if (!tls_usable())
 		return 1;
-	}
 	o->tls = true;
 	return 0;
 }

@@ -14,6 +14,7 @@
  * The certificate is checked during the handshake, so that a refused one
  * ends it with an alert the peer can report, rather than a closed socket.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,14 +32,84 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+/*
+ * GnuTLS and the ten libraries it needs are loaded on the first --tls, not
+ * at every start of stasis: loading them costs about a millisecond, a tenth
+ * of a small dump.  The calls go through pointers typed by GnuTLS's own
+ * headers, so a mismatch is a compile error.
+ */
+#define GNUTLS_SONAME	"libgnutls.so.30"
+
+#define GNUTLS_SYMS(X) \
+	X(gnutls_bye) \
+	X(gnutls_certificate_allocate_credentials) \
+	X(gnutls_certificate_free_credentials) \
+	X(gnutls_certificate_send_x509_rdn_sequence) \
+	X(gnutls_certificate_server_set_request) \
+	X(gnutls_certificate_set_x509_crl_file) \
+	X(gnutls_certificate_set_x509_key_file) \
+	X(gnutls_certificate_set_x509_system_trust) \
+	X(gnutls_certificate_set_x509_trust_file) \
+	X(gnutls_certificate_type_get) \
+	X(gnutls_certificate_verification_status_print) \
+	X(gnutls_credentials_set) \
+	X(gnutls_deinit) \
+	X(gnutls_error_is_fatal) \
+	X(gnutls_handshake) \
+	X(gnutls_handshake_set_timeout) \
+	X(gnutls_init) \
+	X(gnutls_record_recv) \
+	X(gnutls_record_send) \
+	X(gnutls_session_get_desc) \
+	X(gnutls_session_get_verify_cert_status) \
+	X(gnutls_session_set_verify_cert) \
+	X(gnutls_set_default_priority) \
+	X(gnutls_strerror) \
+	X(gnutls_transport_get_int) \
+	X(gnutls_transport_set_int2) \
+	X(gnutls_transport_set_vec_push_function) \
+	X(gnutls_free)
+
+static struct {
+#define GNUTLS_PTR(name) __typeof__(name) *name;
+	GNUTLS_SYMS(GNUTLS_PTR)
+#undef GNUTLS_PTR
+} gt;
+
+/* 0 once GnuTLS is loaded (now or before), or -ENOTSUP after saying why. */
+static int gnutls_load(void)
+{
+	static int state;	/* 0 not tried, 1 loaded, -1 failed */
+	void *h;
+
+	if (state)
+		return state > 0 ? 0 : -ENOTSUP;
+	state = -1;
+	h = dlopen(GNUTLS_SONAME, RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		pr_err("unsupported: --tls: GnuTLS cannot be loaded: %s", dlerror());
+		return -ENOTSUP;
+	}
+#define GNUTLS_GET(name)							\
+	gt.name = dlsym(h, #name);						\
+	if (!gt.name) {								\
+		pr_err("unsupported: --tls: %s has no %s", GNUTLS_SONAME, #name);	\
+		return -ENOTSUP;						\
+	}
+	GNUTLS_SYMS(GNUTLS_GET)
+#undef GNUTLS_GET
+	state = 1;
+	return 0;
+}
+
 struct tls_sess {
 	gnutls_session_t session;
 	gnutls_certificate_credentials_t cred;
 };
 
-bool tls_built(void)
+bool tls_usable(void)
 {
-	return true;
+	return !gnutls_load();
 }
 
 /* GnuTLS writes its records here: never SIGPIPE, retried on EINTR. */
@@ -60,15 +131,15 @@ static int load_trust(const struct opts *o, gnutls_certificate_credentials_t cre
 
 	/* Without --tls-cacert the system's CAs count too, as for CRIU. */
 	if (!o->tls_cacert) {
-		ret = gnutls_certificate_set_x509_system_trust(cred);
+		ret = gt.gnutls_certificate_set_x509_system_trust(cred);
 		if (ret < 0)
 			pr_warn("tls: the system's trusted CAs cannot be read: %s",
-				gnutls_strerror(ret));
+				gt.gnutls_strerror(ret));
 	}
-	ret = gnutls_certificate_set_x509_trust_file(cred, ca, GNUTLS_X509_FMT_PEM);
+	ret = gt.gnutls_certificate_set_x509_trust_file(cred, ca, GNUTLS_X509_FMT_PEM);
 	if (ret <= 0 && o->tls_cacert) {
 		pr_err("tls: --tls-cacert %s: no CA certificate read from it%s%s", ca,
-		       ret < 0 ? ": " : "", ret < 0 ? gnutls_strerror(ret) : "");
+		       ret < 0 ? ": " : "", ret < 0 ? gt.gnutls_strerror(ret) : "");
 		return -EINVAL;
 	}
 	if (ret <= 0)
@@ -87,9 +158,9 @@ static int load_crl(const struct opts *o, gnutls_certificate_credentials_t cred)
 		pr_perror("tls: --tls-cacrl %s: cannot read it", crl);
 		return -EINVAL;
 	}
-	ret = gnutls_certificate_set_x509_crl_file(cred, crl, GNUTLS_X509_FMT_PEM);
+	ret = gt.gnutls_certificate_set_x509_crl_file(cred, crl, GNUTLS_X509_FMT_PEM);
 	if (ret < 0) {
-		pr_err("tls: the revocation list %s: %s", crl, gnutls_strerror(ret));
+		pr_err("tls: the revocation list %s: %s", crl, gt.gnutls_strerror(ret));
 		return -EINVAL;
 	}
 	return 0;
@@ -102,24 +173,24 @@ static int load_creds(const struct opts *o, gnutls_certificate_credentials_t *ou
 	gnutls_certificate_credentials_t cred;
 	int ret;
 
-	ret = gnutls_certificate_allocate_credentials(&cred);
+	ret = gt.gnutls_certificate_allocate_credentials(&cred);
 	if (ret < 0) {
-		pr_err("tls: %s", gnutls_strerror(ret));
+		pr_err("tls: %s", gt.gnutls_strerror(ret));
 		return -ENOMEM;
 	}
 	ret = load_trust(o, cred) ?: load_crl(o, cred);
 	if (!ret) {
-		int err = gnutls_certificate_set_x509_key_file(cred, cert, key,
+		int err = gt.gnutls_certificate_set_x509_key_file(cred, cert, key,
 							       GNUTLS_X509_FMT_PEM);
 
 		if (err < 0) {
 			pr_err("tls: the certificate %s with the key %s: %s", cert, key,
-			       gnutls_strerror(err));
+			       gt.gnutls_strerror(err));
 			ret = -EINVAL;
 		}
 	}
 	if (ret) {
-		gnutls_certificate_free_credentials(cred);
+		gt.gnutls_certificate_free_credentials(cred);
 		return ret;
 	}
 	*out = cred;
@@ -135,16 +206,16 @@ static void say_refused(struct tls_sess *s, int err, bool server)
 
 	if (err != GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
 		pr_err("tls: the handshake with the %s failed: %s (does it use --tls, "
-		       "with a certificate this CA signed?)", peer, gnutls_strerror(err));
+		       "with a certificate this CA signed?)", peer, gt.gnutls_strerror(err));
 		return;
 	}
-	status = gnutls_session_get_verify_cert_status(s->session);
-	if (!gnutls_certificate_verification_status_print(status,
-			gnutls_certificate_type_get(s->session), &out, 0))
+	status = gt.gnutls_session_get_verify_cert_status(s->session);
+	if (!gt.gnutls_certificate_verification_status_print(status,
+			gt.gnutls_certificate_type_get(s->session), &out, 0))
 		pr_err("tls: the %s's certificate is refused: %s", peer, out.data);
 	else
 		pr_err("tls: the %s's certificate is refused (status %#x)", peer, status);
-	gnutls_free(out.data);
+	(*gt.gnutls_free)(out.data);
 }
 
 static int handshake(struct tls_sess *s, bool server)
@@ -152,14 +223,14 @@ static int handshake(struct tls_sess *s, bool server)
 	int ret;
 
 	do
-		ret = gnutls_handshake(s->session);
-	while (ret < 0 && !gnutls_error_is_fatal(ret));
+		ret = gt.gnutls_handshake(s->session);
+	while (ret < 0 && !gt.gnutls_error_is_fatal(ret));
 	if (ret < 0) {
 		say_refused(s, ret, server);
 		return -ECONNREFUSED;
 	}
 	pr_info("tls: session with the %s: %s", server ? "client" : "page server",
-		gnutls_session_get_desc(s->session) ?: "?");
+		gt.gnutls_session_get_desc(s->session) ?: "?");
 	return 0;
 }
 
@@ -167,9 +238,14 @@ int tls_sess_start(const struct opts *o, int sk, bool server, struct tls_sess **
 {
 	/* CRIU's rule: the name is --address, on either side. */
 	const char *name = o->tls_no_cn_verify ? NULL : o->address;
-	struct tls_sess *s = calloc(1, sizeof(*s));
+	struct tls_sess *s;
 	int ret, err;
 
+	/* --tls over RPC is not parsed by opts.c: loaded here if not yet. */
+	ret = gnutls_load();
+	if (ret)
+		return ret;
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	ret = load_creds(o, &s->cred);
@@ -177,16 +253,16 @@ int tls_sess_start(const struct opts *o, int sk, bool server, struct tls_sess **
 		free(s);
 		return ret;
 	}
-	err = gnutls_init(&s->session, server ? GNUTLS_SERVER : GNUTLS_CLIENT);
+	err = gt.gnutls_init(&s->session, server ? GNUTLS_SERVER : GNUTLS_CLIENT);
 	if (!err)
-		err = gnutls_credentials_set(s->session, GNUTLS_CRD_CERTIFICATE, s->cred);
+		err = gt.gnutls_credentials_set(s->session, GNUTLS_CRD_CERTIFICATE, s->cred);
 	if (!err)
-		err = gnutls_set_default_priority(s->session);
+		err = gt.gnutls_set_default_priority(s->session);
 	if (err) {
-		pr_err("tls: cannot make the session: %s", gnutls_strerror(err));
+		pr_err("tls: cannot make the session: %s", gt.gnutls_strerror(err));
 		if (s->session)
-			gnutls_deinit(s->session);
-		gnutls_certificate_free_credentials(s->cred);
+			gt.gnutls_deinit(s->session);
+		gt.gnutls_certificate_free_credentials(s->cred);
 		free(s);
 		return -EINVAL;
 	}
@@ -196,13 +272,13 @@ int tls_sess_start(const struct opts *o, int sk, bool server, struct tls_sess **
 	 * a refusal says what is wrong with it, not that none came.
 	 */
 	if (server) {
-		gnutls_certificate_server_set_request(s->session, GNUTLS_CERT_REQUIRE);
-		gnutls_certificate_send_x509_rdn_sequence(s->session, 1);
+		gt.gnutls_certificate_server_set_request(s->session, GNUTLS_CERT_REQUIRE);
+		gt.gnutls_certificate_send_x509_rdn_sequence(s->session, 1);
 	}
-	gnutls_session_set_verify_cert(s->session, name, 0);
-	gnutls_transport_set_int(s->session, sk);
-	gnutls_transport_set_vec_push_function(s->session, push_vec);
-	gnutls_handshake_set_timeout(s->session, GNUTLS_DEFAULT_HANDSHAKE_TIMEOUT);
+	gt.gnutls_session_set_verify_cert(s->session, name, 0);
+	gt.gnutls_transport_set_int2(s->session, sk, sk);
+	gt.gnutls_transport_set_vec_push_function(s->session, push_vec);
+	gt.gnutls_handshake_set_timeout(s->session, GNUTLS_DEFAULT_HANDSHAKE_TIMEOUT);
 	ret = handshake(s, server);
 	if (ret) {
 		tls_sess_end(s, false);
@@ -216,7 +292,7 @@ static ssize_t gnutls_errno(ssize_t ret, const char *what)
 {
 	if (ret == GNUTLS_E_PUSH_ERROR || ret == GNUTLS_E_PULL_ERROR)
 		return errno ? -errno : -EIO;
-	pr_err("tls: %s: %s", what, gnutls_strerror(ret));
+	pr_err("tls: %s: %s", what, gt.gnutls_strerror(ret));
 	return -EIO;
 }
 
@@ -225,7 +301,7 @@ ssize_t tls_sess_send(struct tls_sess *s, const void *buf, size_t len)
 	ssize_t ret;
 
 	do
-		ret = gnutls_record_send(s->session, buf, len);
+		ret = gt.gnutls_record_send(s->session, buf, len);
 	while (ret == GNUTLS_E_INTERRUPTED || ret == GNUTLS_E_AGAIN);
 	return ret < 0 ? gnutls_errno(ret, "cannot send") : ret;
 }
@@ -235,7 +311,7 @@ ssize_t tls_sess_recv(struct tls_sess *s, void *buf, size_t len)
 	ssize_t ret;
 
 	do
-		ret = gnutls_record_recv(s->session, buf, len);
+		ret = gt.gnutls_record_recv(s->session, buf, len);
 	while (ret == GNUTLS_E_INTERRUPTED || ret == GNUTLS_E_AGAIN);
 	/* The peer closed without close_notify: an end all the same (the protocol says when it is done). */
 	if (ret == GNUTLS_E_PREMATURE_TERMINATION)
@@ -257,23 +333,24 @@ void tls_sess_end(struct tls_sess *s, bool graceful)
 		struct timeval tv = { .tv_sec = 10 };
 		int ret;
 
-		setsockopt(gnutls_transport_get_int(s->session), SOL_SOCKET, SO_RCVTIMEO, &tv,
+		setsockopt(gt.gnutls_transport_get_int(s->session), SOL_SOCKET, SO_RCVTIMEO, &tv,
 			   sizeof(tv));
 		do
-			ret = gnutls_bye(s->session, GNUTLS_SHUT_RDWR);
+			ret = gt.gnutls_bye(s->session, GNUTLS_SHUT_RDWR);
 		while (ret == GNUTLS_E_INTERRUPTED);
 		if (ret < 0)
-			pr_debug("tls: the end of the session: %s", gnutls_strerror(ret));
+			pr_debug("tls: the end of the session: %s", gt.gnutls_strerror(ret));
 	}
-	gnutls_deinit(s->session);
-	gnutls_certificate_free_credentials(s->cred);
+	gt.gnutls_deinit(s->session);
+	gt.gnutls_certificate_free_credentials(s->cred);
 	free(s);
 }
 
 #else /* !CONFIG_GNUTLS */
 
-bool tls_built(void)
+bool tls_usable(void)
 {
+	pr_err("unsupported: --tls: stasis was built without GnuTLS");
 	return false;
 }
 

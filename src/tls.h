@@ -29,8 +29,11 @@
 #define TLS_CERT	"/etc/pki/criu/cert.pem"
 #define TLS_KEY		"/etc/pki/criu/private/key.pem"
 
-/* Was stasis built with GnuTLS? */
-bool tls_built(void);
+/*
+ * Can --tls work: stasis built with GnuTLS, and the library loads (on
+ * first use)?  When not, says why.
+ */
+bool tls_usable(void);
 
 /*
  * Under --tls: the handshake on @sk (the server's side if @server) and the

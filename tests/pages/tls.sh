@@ -170,4 +170,24 @@ refused "a missing certificate" "$SERVER" \
 refused "a plain server" "" "$CLIENT" "tls: the handshake with the page server failed"
 refused "a plain dump" "$SERVER" "" "page server" \
 	"tls: the handshake with the client failed"
+
+# GnuTLS is loaded on the first --tls, not linked: stasis starts without it,
+# and a library that is not GnuTLS is refused by name, not followed blindly.
+if ldd "$S" | grep -q gnutls; then
+	echo "FAIL: pages over TLS: stasis is linked with GnuTLS: $(ldd "$S" | grep -m1 gnutls)"
+else
+	echo "PASS: pages over TLS: stasis is not linked with GnuTLS (it loads it for --tls)"
+fi
+mkdir -p "$W/fakelib"
+if echo 'int not_gnutls;' | cc -shared -fPIC -x c -o "$W/fakelib/libgnutls.so.30" - 2>/dev/null; then
+	out=$(LD_LIBRARY_PATH=$W/fakelib "$S" page-server --tls --port -1 2>&1)
+	rc=$?
+	if [ "$rc" -eq 1 ] && echo "$out" | grep -q "unsupported: --tls: libgnutls.so.30 has no gnutls_"; then
+		echo "PASS: pages over TLS: a libgnutls.so.30 without GnuTLS in it is refused by name"
+	else
+		echo "FAIL: pages over TLS: a fake libgnutls.so.30: exit $rc: $out"
+	fi
+else
+	echo "SKIP: pages over TLS: no C compiler to build a fake libgnutls.so.30"
+fi
 exit 0
