@@ -22,7 +22,7 @@
 #include "mem-prescan.h"
 #include "proc.h"
 
-/* Areas smaller than this are scanned in turn: their walk costs nothing. */
+/* In a large task, areas smaller than this are scanned by mem.c in turn. */
 #define PRESCAN_MIN_BYTES	(1UL << 20)
 /*
  * Below this much mapped memory the walks take tens of microseconds,
@@ -138,6 +138,78 @@ static int walk_area(struct prescan *ps, struct prescan_area *pa, struct page_re
 	return 0;
 }
 
+/* Region @r, cut at the areas' edges, to the areas it falls in. */
+static int spread_region(struct prescan *ps, const struct page_region *r, size_t *left)
+{
+	for (size_t i = 0; i < ps->nr_areas && *left; i++) {
+		struct prescan_area *pa = &ps->areas[i];
+		struct page_region c = *r;
+		int ret;
+
+		if (pa->end <= r->start || pa->start >= r->end)
+			continue;
+		if (c.start < pa->done)
+			c.start = pa->done;
+		if (c.end > pa->end)
+			c.end = pa->end;
+		if (c.start >= c.end)
+			continue;
+		ret = add_region(&pa->regs, &pa->nr, &pa->cap, &c);
+		if (ret)
+			return ret;
+		pa->done = c.end;
+		(*left)--;
+	}
+	return 0;
+}
+
+/*
+ * A small task's areas in one walk from the first to the last: a call a
+ * task, not one an area (twenty and more for a C program).  The kernel
+ * walks only what is mapped, and regions of the areas not kept here
+ * (shared, special) are dropped.  PAGE_IS_FILE is asked everywhere: on
+ * so few pages its cost does not show.
+ */
+static int walk_all(struct prescan *ps, struct page_region *vec, size_t *left)
+{
+	uint64_t start = ps->areas[0].start, end = ps->areas[ps->nr_areas - 1].end;
+
+	while (start < end && *left) {
+		struct pm_scan_arg a = {
+			.size = sizeof(a),
+			.start = start,
+			.end = end,
+			.vec = (uintptr_t)vec,
+			.vec_len = PRESCAN_VEC,
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.return_mask = PRESCAN_CATEGORIES | (ps->guard ? PAGE_IS_GUARD : 0) |
+				       PAGE_IS_FILE,
+		};
+		long n = ioctl(ps->pagemap_fd, PAGEMAP_SCAN, &a);
+
+		if (n < 0 || a.walk_end <= start) {
+			ps->err_at = start;
+			return n < 0 ? -errno : -EIO;
+		}
+		for (long i = 0; i < n; i++) {
+			int ret = spread_region(ps, &vec[i], left);
+
+			if (ret)
+				return ret;
+		}
+		/* Up to walk_end every area is answered for, unless the budget ran out. */
+		for (size_t i = 0; i < ps->nr_areas && *left; i++) {
+			struct prescan_area *pa = &ps->areas[i];
+			uint64_t to = a.walk_end < pa->end ? a.walk_end : pa->end;
+
+			if (to > pa->done)
+				pa->done = to;
+		}
+		start = a.walk_end;
+	}
+	return 0;
+}
+
 static void *prescan_main(void *arg)
 {
 	struct prescan *ps = arg;
@@ -148,8 +220,11 @@ static void *prescan_main(void *arg)
 
 	if (!ret && ps->want_guards)
 		ret = walk_guards(ps, vec);
-	for (size_t i = 0; !ret && i < ps->nr_areas && left; i++)
-		ret = walk_area(ps, &ps->areas[i], vec, &left);
+	if (!ret && ps->one_walk && ps->nr_areas)
+		ret = walk_all(ps, vec, &left);
+	for (size_t i = 0; !ret && !ps->one_walk && i < ps->nr_areas && left; i++)
+		if (ps->areas[i].end - ps->areas[i].start >= PRESCAN_MIN_BYTES)
+			ret = walk_area(ps, &ps->areas[i], vec, &left);
 	free(vec);
 	ps->err = ret;
 	ps->walk_us = now_us() - t0;
@@ -180,8 +255,7 @@ static int maps_line(struct prescan *ps, const char *line)
 	if (end > ps->guard_end)
 		ps->guard_end = end;
 	ps->mapped += end - start;
-	if (!ps->want_pages || perms[3] != 'p' || end - start < PRESCAN_MIN_BYTES ||
-	    special_area(name))
+	if (!ps->want_pages || perms[3] != 'p' || special_area(name))
 		return 0;
 	if (!(ps->nr_areas & (ps->nr_areas + 1))) {
 		/* At 0, 1, 3, 7...: room for twice as many. */
@@ -262,7 +336,11 @@ int prescan_start(struct prescan *ps, pid_t pid, int fd, bool guard, bool guards
 	ret = read_maps(ps);
 	if (ret)
 		return ret;
-	if (thread && ps->mapped >= PRESCAN_THREAD_BYTES) {
+	/* A small task's walk is one call, here: its areas, all of them. */
+	ps->one_walk = ps->mapped < PRESCAN_THREAD_BYTES;
+	for (size_t i = 0; ps->one_walk && i < ps->nr_areas; i++)
+		ps->areas[i].file = true;
+	if (thread && !ps->one_walk) {
 		/* The walk takes no signal: they go where they went before. */
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -37,6 +37,7 @@ struct prescan {
 	bool guard;			/* the kernel reports guard regions */
 	bool want_guards, want_pages;
 	bool threaded;
+	bool one_walk;			/* a small task: all areas in one PAGEMAP_SCAN */
 	pthread_t thread;
 	size_t max_regs;		/* regions kept at most, over all areas */
 	int err;			/* the walk's -errno, logged by prescan_wait() */

@@ -963,9 +963,13 @@ int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 		ret = mem_collect_vmas(ctx, t, &l);
 	t1 = now_us();
 	ret = prescan_wait(&ps) ?: ret;
-	pr_debug("pid %d: areas read in %" PRIu64 " us, waited %" PRIu64 " us more for the"
-		 " page-table walks beside (%" PRIu64 " us)", t->pid, t1 - t0, now_us() - t1,
-		 ps.walk_us);
+	if (ps.one_walk)
+		pr_debug("pid %d: areas read in %" PRIu64 " us, after one page-table walk of"
+			 " them all (%" PRIu64 " us)", t->pid, t1 - t0, ps.walk_us);
+	else
+		pr_debug("pid %d: areas read in %" PRIu64 " us, waited %" PRIu64 " us more for"
+			 " the page-table walks beside (%" PRIu64 " us)", t->pid, t1 - t0,
+			 now_us() - t1, ps.walk_us);
 	/* A pre-dump writes no areas: it needs the guard regions no more than them. */
 	if (!ret && pagemap.guard && !ctx->pre_dump)
 		ret = add_guards(&ps, &l);

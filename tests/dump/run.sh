@@ -67,6 +67,16 @@ for p in sleeping mem_sparse; do
 		label "the walk beside smaps stopped after one region, $p's pages equal its memory:"
 done
 
+# A small task's areas in one walk (mem-prescan.c): 16 MiB with 256 lone
+# pages, the walk whole and stopped after one region.
+onewalk='after one page-table walk'
+for regs in "" 1; do
+	MEM_SPARSE_MIB=16 PAGES_LOG=$onewalk STASIS_PRESCAN_REGS=$regs $R \
+		--between "/bin/bash tests/dump/pages.sh $W/pages-onewalk$regs" \
+		--workdir "$W/run-pages-onewalk$regs" $B/conformance/mem_sparse |
+		label "one walk of a small task${regs:+ stopped after one region}, its pages equal its memory"
+done
+
 for step in seize collect infect mem files core cpuinfo images; do
 	for p in $B/conformance/sleeping $B/compel/nanosleep; do
 		n=$(basename "$p")
