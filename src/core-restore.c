@@ -368,6 +368,7 @@ const struct task_part_ops core_part = {
 	.name = "core",
 	.fail = "restore its registers and signals",
 	.dump_gather = core_gather_task,
+	.dump_infected = core_dump_infected,
 	.dump_task = core_dump_task,
 	.dump_done = core_cleanup_task,
 	.dump_zombie = core_dump_zombie,

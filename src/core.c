@@ -250,6 +250,37 @@ static int gather_thread_inside(struct dump_ctx *ctx, struct dump_task *t,
 	return ret ? ret : err;
 }
 
+struct threads_call {
+	struct dump_ctx *ctx;
+	struct dump_task *t;
+	struct thread_state *ths;
+	int nr;
+};
+
+/* The threads other than the leader: remote calls, so on the tracer. */
+static int threads_inside_call(void *arg)
+{
+	struct threads_call *c = arg;
+	int ret = 0;
+
+	for (int i = 0; !ret && i < c->nr; i++)
+		if (c->ths[i].tid != c->t->pid)
+			ret = gather_thread_inside(c->ctx, c->t, &c->ths[i]);
+	return ret;
+}
+
+static int gather_threads_inside(struct dump_ctx *ctx, struct dump_task *t,
+				 struct thread_state *ths, int nr)
+{
+	struct threads_call c = { ctx, t, ths, nr };
+	int ret = 0;
+
+	for (int i = 0; !ret && i < nr; i++)
+		if (ths[i].tid == t->pid)
+			ret = gather_leader_inside(t, &ths[i]);
+	return ret ?: nr > 1 ? dump_on_tracer(threads_inside_call, &c) : 0;
+}
+
 /* The timers the task created with timer_create(), as /proc lists them. */
 static int read_posix_timers(pid_t pid, struct task_state *ts)
 {
@@ -306,9 +337,16 @@ static int read_posix_timers(pid_t pid, struct task_state *ts)
 	return 0;
 }
 
+struct timers_call {
+	struct dump_task *t;
+	struct task_state *ts;
+};
+
 /* Each timer's time left, interval and overrun, asked of the task itself. */
-static int read_timer_values(struct dump_task *t, struct task_state *ts)
+static int timer_values_call(void *arg)
 {
+	struct dump_task *t = ((struct timers_call *)arg)->t;
+	struct task_state *ts = ((struct timers_call *)arg)->ts;
 	unsigned long raddr;
 	struct itimerspec *its = compel_scratch(t->ctl, sizeof(*its), &raddr);
 	long r;
@@ -325,24 +363,22 @@ static int read_timer_values(struct dump_task *t, struct task_state *ts)
 	return ret;
 }
 
-/*
- * What the parasite tells in one round trip (each costs two wake-ups
- * across cores): signal actions, interval timers, and the task's and its
- * leader's settings, kept in @t for the parts after the core too.
- */
-static int gather_task(struct dump_task *t, struct task_state *ts)
+static int read_timer_values(struct dump_task *t, struct task_state *ts)
 {
-	union compel_rpc_args *a = compel_rpc_area(t->ctl);
-	int ret;
+	struct timers_call c = { t, ts };
 
-	ret = compel_rpc(t->ctl, COMPEL_CMD_GET_TASK);
-	if (!ret) {
-		memcpy(ts->sigacts, a->task.sigacts, sizeof(ts->sigacts));
-		memcpy(ts->itimers, a->task.itimers, sizeof(ts->itimers));
-		ts->misc = a->task.misc;
-		t->misc = a->task.misc;
-		t->has_misc = true;
-	}
+	return ts->nr_timers ? dump_on_tracer(timer_values_call, &c) : 0;
+}
+
+/* What the parasite told first (core_dump_infected()), and what /proc and the task tell. */
+static int gather_task(struct dump_task *t, const struct compel_task_info *info,
+		       struct task_state *ts)
+{
+	int ret = 0;
+
+	memcpy(ts->sigacts, info->sigacts, sizeof(ts->sigacts));
+	memcpy(ts->itimers, info->itimers, sizeof(ts->itimers));
+	ts->misc = info->misc;
 	if (!ret)
 		ret = task_read_rlimits(t->pid, ts->rlim);
 	if (!ret)
@@ -667,7 +703,32 @@ struct core_priv {
 	int nr;
 	struct thread_state *ths;
 	struct sigqueue shared_pending;	/* read with ptrace, so before infection */
+	struct compel_task_info info;	/* the parasite's first answer (GET_TASK) */
 };
+
+/*
+ * What the parasite tells in one round trip (each costs two wake-ups
+ * across cores): signal actions, interval timers, and the task's and its
+ * leader's settings, kept in @t for the parts after the core too.  Asked
+ * on the tracer, while another task's parts may run (dump-pipe.c).
+ */
+int core_dump_infected(struct dump_ctx *ctx, struct dump_task *t)
+{
+	struct core_priv *cp = t->core_priv;
+	union compel_rpc_args *a = compel_rpc_area(t->ctl);
+	int ret;
+
+	(void)ctx;
+	if (!cp || !a)
+		return -EINVAL;
+	ret = compel_rpc(t->ctl, COMPEL_CMD_GET_TASK);
+	if (ret)
+		return ret;
+	cp->info = a->task;
+	t->misc = a->task.misc;
+	t->has_misc = true;
+	return 0;
+}
 
 /* The seccomp state of every thread, read while they are all seized. */
 static int gather_seccomp(struct dump_ctx *ctx, struct core_priv *cp)
@@ -770,9 +831,7 @@ int core_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = gather_task(t, ts);
-	for (i = 0; !ret && i < cp->nr; i++)
-		ret = gather_thread_inside(ctx, t, &cp->ths[i]);
+	ret = gather_task(t, &cp->info, ts) ?: gather_threads_inside(ctx, t, cp->ths, cp->nr);
 	if (ret)
 		goto out;
 	/* /proc/PID/timers names the thread as stasis sees it. */

@@ -92,4 +92,11 @@ static inline uint32_t dump_next_file_id(struct dump_ctx *ctx)
 	return ++ctx->last_file_id;
 }
 
+/*
+ * Run @fn(@arg) on the thread that traces the tree, as ptrace and the
+ * parasite's commands need, and return what it returns: at once when that
+ * is the caller, else by dump-pipe.c's tracer when it next waits.
+ */
+int dump_on_tracer(int (*fn)(void *), void *arg);
+
 #endif

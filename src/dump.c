@@ -97,33 +97,88 @@ static int pre_dump_one_task(struct dump_ctx *ctx, struct dump_task *t)
 	return ret ?: err;
 }
 
-static int dump_one_task(struct dump_ctx *ctx, struct dump_task *t)
+static bool task_is_zombie(const struct dump_task *t)
 {
-	int ret, err;
+	return t->ct->state == COMPEL_TASK_ZOMBIE;
+}
 
-	if (ctx->pre_dump)
-		return pre_dump_one_task(ctx, t);
+/*
+ * On the tracer, up to the parasite's first answers: what ptrace tells
+ * (registers, masks) before compel blocks all signals, the infection, and
+ * what the parts ask of the parasite first (dump_infected).
+ */
+static int task_begin(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret;
 
 	pr_info("dumping pid %d", t->pid);
-	/* What ptrace tells first (registers, masks), before compel blocks all signals. */
 	ret = parts_dump_gather(ctx, t);
 	if (!ret)
 		ret = compel_prepare(ctx->tree, t->pid, &t->ctl);
-	if (ret) {
-		parts_dump_done(t);
-		return ret;
-	}
-	ret = compel_infect(t->ctl);
 	if (!ret)
-		ret = FAULT_AT("infect");
+		ret = compel_infect(t->ctl) ?: FAULT_AT("infect");
 	if (!ret)
-		ret = parts_dump_task(ctx, t, dump_step);
+		ret = parts_dump_infected(ctx, t);
+	return ret;
+}
+
+/* The parts, on whichever thread (dump-pipe.c); a zombie's own. */
+static int task_body(struct dump_ctx *ctx, struct dump_task *t)
+{
+	if (task_is_zombie(t))
+		return parts_dump_zombie(ctx, t);
+	return parts_dump_task(ctx, t, dump_step);
+}
+
+/* On the tracer, after task_begin() whatever it did: the parts' state freed, the task cured. */
+static int task_end(struct dump_ctx *ctx, struct dump_task *t, int ret)
+{
+	int err = 0;
+
+	(void)ctx;
 	parts_dump_done(t);
-	err = compel_cure(t->ctl);
+	if (t->ctl)
+		err = compel_cure(t->ctl);
 	t->ctl = NULL;
 	if (err && !ret)
 		pr_err("pid %d: could not be cured", t->pid);
 	return ret ?: err;
+}
+
+static const struct dump_steps task_steps = {
+	.is_zombie = task_is_zombie,
+	.begin = task_begin,
+	.body = task_body,
+	.end = task_end,
+};
+
+/*
+ * Two tasks in flight (dump-pipe.c) for a tree of several live tasks;
+ * one after the other for a pre-dump (remote calls, no parasite), a dump
+ * that arms tracking (its remote calls are the tracer's), or when
+ * STASIS_DUMP_SERIAL=1 asks, for the benchmarks to compare.
+ */
+static bool use_pipe(const struct dump_ctx *ctx)
+{
+	size_t live = 0;
+
+	if (ctx->pre_dump || ctx->track || getenv("STASIS_DUMP_SERIAL"))
+		return false;
+	for (size_t i = 0; i < ctx->nr_tasks; i++)
+		live += !task_is_zombie(&ctx->tasks[i]);
+	return live > 1;
+}
+
+static int dump_one_task(struct dump_ctx *ctx, struct dump_task *t)
+{
+	int ret;
+
+	if (ctx->pre_dump)
+		return pre_dump_one_task(ctx, t);
+	if (task_is_zombie(t))
+		return task_body(ctx, t);
+	ret = task_begin(ctx, t) ?: task_body(ctx, t);
+	return task_end(ctx, t, ret);
 }
 
 static int dump_tasks(struct dump_ctx *ctx)
@@ -131,14 +186,12 @@ static int dump_tasks(struct dump_ctx *ctx)
 	int ret;
 
 	ret = img_open(&ctx->files_img, ctx->dirfd, IMG_FILES, 0, O_WRONLY);
-	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
-		struct dump_task *t = &ctx->tasks[i];
-
-		if (t->ct->state == COMPEL_TASK_ZOMBIE)
-			ret = ctx->pre_dump ? 0 : parts_dump_zombie(ctx, t);
-		else
-			ret = dump_one_task(ctx, t);
-	}
+	if (!ret && use_pipe(ctx))
+		ret = dump_pipe_run(ctx, &task_steps);
+	else if (!ret)
+		for (size_t i = 0; !ret && i < ctx->nr_tasks; i++)
+			ret = ctx->pre_dump && task_is_zombie(&ctx->tasks[i]) ? 0 :
+			      dump_one_task(ctx, &ctx->tasks[i]);
 	if (!ret)
 		ret = parts_dump_finish(ctx);
 	if (ctx->files_img) {

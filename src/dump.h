@@ -14,4 +14,22 @@ int cr_dump(const struct opts *o);
  */
 void dump_catch_stop_signals(void);
 
+/* The steps of one task's dump (dump.c), as dump-pipe.c runs them. */
+struct dump_steps {
+	bool (*is_zombie)(const struct dump_task *t);
+	/* On the tracer: gathered, infected, the parasite's first answers. */
+	int (*begin)(struct dump_ctx *ctx, struct dump_task *t);
+	/* The parts, on any thread; a zombie's own. */
+	int (*body)(struct dump_ctx *ctx, struct dump_task *t);
+	/* On the tracer, after begin whatever it did: freed and cured; @ret or the cure's. */
+	int (*end)(struct dump_ctx *ctx, struct dump_task *t, int ret);
+};
+
+/*
+ * The tree's tasks in order, the body of one on a second thread while
+ * the next begins on this one (dump-pipe.c); 0 or the first failure,
+ * every task cured either way.
+ */
+int dump_pipe_run(struct dump_ctx *ctx, const struct dump_steps *steps);
+
 #endif

@@ -11,12 +11,22 @@
 
 #include "log.h"
 
-/* Is STASIS_FAULT asking @step to fail?  Says so in the log when it is. */
+/*
+ * Is STASIS_FAULT asking @step to fail?  Says so in the log when it is.
+ * "<step>@N" fails the Nth time the step is reached (a dump passes each
+ * step once a task): a tree's third task, while another is in flight.
+ */
 static inline bool fault_at(const char *step)
 {
+	static int hits;
 	const char *f = getenv("STASIS_FAULT");
+	size_t n = strlen(step);
+	int at;
 
-	if (!f || strcmp(f, step))
+	if (!f || strncmp(f, step, n) || (f[n] && f[n] != '@'))
+		return false;
+	at = f[n] ? atoi(f + n + 1) : 1;
+	if (++hits < at)
 		return false;
 	pr_err("fault injected at step %s (STASIS_FAULT)", step);
 	return true;

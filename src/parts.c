@@ -67,6 +67,11 @@ int parts_dump_gather(struct dump_ctx *ctx, struct dump_task *t)
 	return WALK(dump_gather, ctx, t);
 }
 
+int parts_dump_infected(struct dump_ctx *ctx, struct dump_task *t)
+{
+	return WALK(dump_infected, ctx, t);
+}
+
 /* After each part, @step may stop the dump (a signal, an injected fault). */
 int parts_dump_task(struct dump_ctx *ctx, struct dump_task *t, int (*step)(const char *))
 {

@@ -10,7 +10,11 @@
  *
  * Dump (dump.c), for each task of the tree:
  *   dump_gather   seized, before the parasite blocks its signals
- *   dump_task     with the parasite in it (t->ctl)
+ *   dump_infected the parasite just started: what is asked of it first,
+ *                 on the thread tracing the tree
+ *   dump_task     with the parasite in it (t->ctl), maybe on a second
+ *                 thread of ours (dump-pipe.c): ptrace and parasite
+ *                 commands go through dump_on_tracer()
  *   dump_done     after dump_task, or instead of it on failure: free
  *                 what dump_gather kept (always called)
  *   dump_zombie   a zombie, which has no parasite
@@ -61,6 +65,7 @@ struct task_part_ops {
 	const char *fail;
 
 	int (*dump_gather)(struct dump_ctx *ctx, struct dump_task *t);
+	int (*dump_infected)(struct dump_ctx *ctx, struct dump_task *t);
 	int (*dump_task)(struct dump_ctx *ctx, struct dump_task *t);
 	void (*dump_done)(struct dump_task *t);
 	int (*dump_zombie)(struct dump_ctx *ctx, struct dump_task *t);
@@ -94,6 +99,7 @@ extern const struct task_part_ops cgroup_part;
 
 /* Dump: every part's hook of that name, in table order. */
 int parts_dump_gather(struct dump_ctx *ctx, struct dump_task *t);
+int parts_dump_infected(struct dump_ctx *ctx, struct dump_task *t);
 int parts_dump_task(struct dump_ctx *ctx, struct dump_task *t, int (*step)(const char *));
 void parts_dump_done(struct dump_task *t);
 int parts_dump_zombie(struct dump_ctx *ctx, struct dump_task *t);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,7 +324,22 @@ static int ns_stat(pid_t pid, const char *name, ino_t *ino)
 	return 0;
 }
 
+/* The tracer and dump-pipe.c's second thread both ask. */
+static pthread_mutex_t ns_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int ns_cache_ino(pid_t pid, const char *name, ino_t *ino);
+
 int proc_ns_ino(pid_t pid, const char *name, ino_t *ino)
+{
+	int ret;
+
+	pthread_mutex_lock(&ns_cache_lock);
+	ret = ns_cache_ino(pid, name, ino);
+	pthread_mutex_unlock(&ns_cache_lock);
+	return ret;
+}
+
+static int ns_cache_ino(pid_t pid, const char *name, ino_t *ino)
 {
 	struct ns_cache_entry *e = NULL;
 	size_t kind, h;

@@ -128,8 +128,10 @@ static int task_membarrier(struct compel_ctl *ctl, unsigned int cmd, long *res)
  * expedited barrier, which succeeds only when registered for (a barrier
  * changes nothing of the task), and register with the command one bit up.
  */
-static int probe_membarrier(struct dump_task *t, uint32_t *mask)
+static int probe_membarrier_call(void *arg)
 {
+	struct dump_task *t = ((void **)arg)[0];
+	uint32_t *mask = ((void **)arg)[1];
 	static const unsigned int cmds[] = {
 		MB_CMD_PRIVATE_EXPEDITED, MB_CMD_PRIVATE_EXPEDITED_SYNC_CORE,
 		MB_CMD_PRIVATE_EXPEDITED_RSEQ,
@@ -153,6 +155,14 @@ bad:
 	return res;
 }
 
+/* Parasite commands: on the tracer (dump_on_tracer()). */
+static int probe_membarrier(struct dump_task *t, uint32_t *mask)
+{
+	void *args[2] = { t, mask };
+
+	return dump_on_tracer(probe_membarrier_call, args);
+}
+
 int task_misc_dump(struct dump_task *t, TaskCoreEntry *tc)
 {
 	uint32_t mask = 0;
@@ -161,13 +171,12 @@ int task_misc_dump(struct dump_task *t, TaskCoreEntry *tc)
 
 	if (!t->ctl || !compel_rpc_area(t->ctl))
 		return 0;
-	/* Asked with GET_TASK when the core was gathered. */
-	if (t->has_misc)
-		res = t->misc.membarrier;
-	else
-		ret = task_membarrier(t->ctl, MB_CMD_GET_REGISTRATIONS, &res);
-	if (ret)
-		return ret;
+	/* Asked with GET_TASK when the parasite started. */
+	if (!t->has_misc) {
+		pr_err("pid %d: the task's settings were not read", t->pid);
+		return -EINVAL;
+	}
+	res = t->misc.membarrier;
 	if (res == -EINVAL)
 		ret = probe_membarrier(t, &mask);
 	else if (res == -ENOSYS)

@@ -141,12 +141,26 @@ static struct dump_task *tty_task(struct dump_ctx *ctx, pid_t pid)
  * the call was made, with the kernel's answer in *@res (-errno or 0) and
  * the value in *@val.
  */
+struct ioctl_call {
+	struct dump_task *t;
+	int fd;
+	unsigned long cmd, raddr;
+	long *res;
+};
+
+/* A parasite command: on the tracer (dump_on_tracer()). */
+static int ioctl_call(void *arg)
+{
+	struct ioctl_call *c = arg;
+
+	return compel_rpc_syscall(c->t->ctl, SYS_ioctl, c->res, c->fd, c->cmd, c->raddr, 0, 0, 0);
+}
+
 static int task_ioctl_int(struct dump_task *t, int fd, unsigned long cmd, int32_t *val, long *res)
 {
-	unsigned long raddr;
-	int32_t *out = compel_scratch(t->ctl, sizeof(*out), &raddr);
-	int ret = out ? compel_rpc_syscall(t->ctl, SYS_ioctl, res, fd, cmd, raddr, 0, 0, 0) :
-			-EINVAL;
+	struct ioctl_call c = { t, fd, cmd, 0, res };
+	int32_t *out = compel_scratch(t->ctl, sizeof(*out), &c.raddr);
+	int ret = out ? dump_on_tracer(ioctl_call, &c) : -EINVAL;
 
 	if (ret) {
 		pr_err("pid %d fd %d: ioctl %#lx in the parasite failed", t->pid, fd, cmd);

@@ -77,6 +77,18 @@ for regs in "" 1; do
 		label "one walk of a small task${regs:+ stopped after one region}, its pages equal its memory"
 done
 
+# A tree of several tasks is dumped two at a time (dump-pipe.c): a failure
+# on either thread, another task in flight, leaves every task as it was
+# (seccomp: tasks with two threads, whose remote calls the tracer makes).
+for f in infect@3 core@2 mem@3 files@2; do
+	for p in pgrp_session seccomp; do
+		FAULT_LOG='two at a time' $R \
+			--between "/bin/bash tests/dump/fault-step.sh $f $W/fault-pipe-$f-$p" \
+			--workdir "$W/run-fault-pipe-$f-$p" $B/conformance/$p |
+			label "fault at $f, two tasks in flight"
+	done
+done
+
 for step in seize collect infect mem files core cpuinfo images; do
 	for p in $B/conformance/sleeping $B/compel/nanosleep; do
 		n=$(basename "$p")
