@@ -13,14 +13,15 @@
  * beside the smaps read: mem-prescan.c); older kernels get the same answer
  * from /proc/PID/pagemap, read in chunks.
  *
- * The bytes are pulled with process_vm_readv, up to a thousand ranges per
- * call into one buffer, and leave through the page transport (page-xfer.c:
- * local images with one writev, or a page server): no parasite round trip,
- * and our own memory stays the size of two such buffers whatever the
- * task's.  Writing into tmpfs costs several times the reading (every page
- * of the image is a fresh page), so a second thread writes one buffer
- * while the next is read.  Areas the task itself may not read (PROT_NONE,
- * write-only) are read through /proc/PID/mem, which may.
+ * The bytes are pulled into one buffer, up to a thousand ranges a call
+ * (mem-read.c: process_vm_readv for the task's own pages, /proc/PID/mem
+ * for pages shared copy-on-write, which pinning would unshare, and for
+ * areas the task may not read), and leave through the page transport
+ * (page-xfer.c: local images with one writev, or a page server): no
+ * parasite round trip, and our own memory stays the size of two such
+ * buffers whatever the task's.  Writing into tmpfs costs several times
+ * the reading (every page of the image is a fresh page), so a second
+ * thread writes one buffer while the next is read.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +50,7 @@
 #include "mem.h"
 #include "mem-dump.h"
 #include "mem-prescan.h"
+#include "mem-read.h"
 #include "mem-track.h"
 #include "page-xfer.h"
 #include "proc.h"
@@ -248,7 +250,7 @@ struct writer {
 
 struct xfer {
 	pid_t pid;
-	int mem_fd;		/* /proc/PID/mem, opened when first needed */
+	struct mem_reader rd;	/* how the pages are read (mem-read.c) */
 	const struct pagemap *pagemap;
 	struct prescan *prescan;	/* the walks made beside the smaps read */
 	struct page_xfer px;
@@ -287,58 +289,11 @@ static bool page_is_zero(const void *page)
 	return true;
 }
 
-static int open_mem(struct xfer *x)
+/* The batch's ranges in the task, those of the parent left out, in x->iov. */
+static unsigned int batch_ranges(struct xfer *x)
 {
-	if (x->mem_fd < 0)
-		x->mem_fd = proc_open(x->pid, "mem", O_RDONLY);
-	return x->mem_fd < 0 ? x->mem_fd : 0;
-}
-
-/*
- * Read the batch from byte @done on through /proc/PID/mem: for areas the
- * task may not read itself, and to finish what process_vm_readv left.
- */
-static int read_mem(struct xfer *x, uint8_t *buf, size_t done)
-{
-	size_t off = 0;
-	int ret = open_mem(x);
-
-	for (unsigned int i = 0; !ret && i < x->nr_segs; i++) {
-		size_t len = (size_t)x->segs[i].nr_pages * PAGE_SZ;
-
-		if (x->segs[i].parent)
-			continue;
-		while (done < off + len) {
-			size_t skip = done - off;
-			ssize_t r = pread(x->mem_fd, buf + done, len - skip,
-					  x->segs[i].vaddr + skip);
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				ret = r < 0 ? -errno : -EIO;
-				pr_err("pid %d: cannot read its memory at %" PRIx64 ": %s", x->pid,
-				       x->segs[i].vaddr + skip, strerror(-ret));
-				break;
-			}
-			done += r;
-		}
-		off += len;
-	}
-	return ret;
-}
-
-static int read_batch(struct xfer *x, uint8_t *buf)
-{
-	size_t total = x->nr_pages * PAGE_SZ;
-	struct iovec local = { buf, total };
 	unsigned int n = 0;
-	ssize_t r;
 
-	if (!total)
-		return 0;
-	if (x->force)
-		return read_mem(x, buf, 0);
 	for (unsigned int i = 0; i < x->nr_segs; i++) {
 		if (x->segs[i].parent)
 			continue;
@@ -346,15 +301,14 @@ static int read_batch(struct xfer *x, uint8_t *buf)
 		x->iov[n].iov_len = (size_t)x->segs[i].nr_pages * PAGE_SZ;
 		n++;
 	}
-	r = process_vm_readv(x->pid, &local, 1, x->iov, n, 0);
-	if (r == (ssize_t)total)
+	return n;
+}
+
+static int read_batch(struct xfer *x, uint8_t *buf)
+{
+	if (!x->nr_pages)
 		return 0;
-	if (r < 0 && errno != EFAULT) {
-		pr_perror("pid %d: process_vm_readv", x->pid);
-		return -errno;
-	}
-	/* A page it could not fault in: /proc/PID/mem tries harder, or says where. */
-	return read_mem(x, buf, r < 0 ? 0 : r);
+	return mem_read(&x->rd, buf, x->iov, batch_ranges(x), x->force);
 }
 
 /* Only the writing thread touches write_us; err is set under the lock. */
@@ -884,7 +838,7 @@ static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vm
 	if (!x)
 		return -ENOMEM;
 	x->pid = t->pid;
-	x->mem_fd = -1;
+	x->rd = (struct mem_reader){ .pid = t->pid, .pagemap_fd = pagemap->fd, .mem_fd = -1 };
 	x->pagemap = pagemap;
 	x->prescan = ps;
 	x->arm = ctx->track && ctx->track->arm;
@@ -899,8 +853,7 @@ static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vm
 	ret = writer_stop(&x->w) ? : ret;
 	if (x->px.ops)
 		ret = x->px.ops->close(&x->px) ? : ret;
-	if (x->mem_fd >= 0)
-		close(x->mem_fd);
+	mem_reader_close(&x->rd);
 
 	ctx->stats.pages_scanned += x->scanned;
 	ctx->stats.pages_written += x->written;

@@ -20,7 +20,7 @@ label() { sed -u "s/^\(PASS\|FAIL\|SKIP\): /\1: dump $1: /"; }
 progs="$B/conformance/sleeping $B/conformance/pipe $B/compel/avx512 $B/compel/nanosleep
        $B/compel/read_pipe $B/compel/futex $B/compel/thread_churn $B/compel/fork_churn
        $B/compel/zombie $B/conformance/aio $B/conformance/netlink_sockets
-       $B/conformance/packet_sockets"
+       $B/conformance/packet_sockets $B/conformance/mem_cow"
 for p in $progs; do
 	n=$(basename "$p")
 	$R --between "build/stasis dump -R -D $W/$n -v4 -o dump.log -t" \
