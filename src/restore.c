@@ -576,10 +576,43 @@ static int check_tree(struct rst_ctx *ctx)
 	return 0;
 }
 
+/*
+ * Is @tid free, or soon?  A tree a dump just killed may still have a
+ * zombie or two its parent has not reaped yet (the dump waits for the
+ * tasks' ends as their tracer, not for their parents' wait): such a pid
+ * is waited for up to a second.
+ */
+static bool pid_free_soon(pid_t tid)
+{
+	const struct timespec tick = { 0, 2 * 1000 * 1000 };
+	char path[64];
+
+	for (int i = 0; i < 500; i++) {
+		char buf[512], *end;
+		int fd;
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return errno == ENOENT || errno == ESRCH;
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (n <= 0)
+			return n < 0 && errno == ESRCH;
+		buf[n] = '\0';
+		/* The state follows the name, which may hold ')': after the last one. */
+		end = strrchr(buf, ')');
+		if (!end || (end[1] && end[2] != 'Z' && end[2] != 'X'))
+			return false;
+		nanosleep(&tick, NULL);
+	}
+	return false;
+}
+
 /* Fail early and clearly on a PID in use, before anything is created. */
 static int check_pids_free(struct rst_ctx *ctx)
 {
-	char path[64];
 
 	/* Every pid will be in the root's new pid namespace, empty until then. */
 	if (pidns_restore_own(ctx))
@@ -588,8 +621,7 @@ static int check_pids_free(struct rst_ctx *ctx)
 		for (size_t j = 0; j < ctx->tasks[i].nr_threads; j++) {
 			pid_t tid = ctx->tasks[i].tids[j];
 
-			snprintf(path, sizeof(path), "/proc/%d", tid);
-			if (!access(path, F_OK)) {
+			if (!pid_free_soon(tid)) {
 				pr_err("cannot restore pid %d: the PID is already taken", tid);
 				return -EEXIST;
 			}
