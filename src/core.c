@@ -79,9 +79,7 @@ struct thread_state {
 
 /* What the leader's image adds for the whole process. */
 struct task_state {
-	struct compel_sigaction sigacts[64];
-	struct compel_itimer itimers[3];
-	struct compel_misc misc;
+	const struct compel_task_info *info;	/* the parasite's first answer (GET_TASK) */
 	struct rlimit rlim[NR_RLIMITS];
 	uint32_t personality, loginuid;
 	int32_t oom_score_adj;
@@ -374,13 +372,10 @@ static int read_timer_values(struct dump_task *t, struct task_state *ts)
 static int gather_task(struct dump_task *t, const struct compel_task_info *info,
 		       struct task_state *ts)
 {
-	int ret = 0;
+	int ret;
 
-	memcpy(ts->sigacts, info->sigacts, sizeof(ts->sigacts));
-	memcpy(ts->itimers, info->itimers, sizeof(ts->itimers));
-	ts->misc = info->misc;
-	if (!ret)
-		ret = task_read_rlimits(t->pid, ts->rlim);
+	ts->info = info;
+	ret = task_read_rlimits(t->pid, ts->rlim);
 	if (!ret)
 		ret = proc_read_task_misc(t->pid, &ts->personality, &ts->loginuid,
 					  &ts->oom_score_adj);
@@ -562,9 +557,9 @@ static void fill_tc(struct tc_buf *b, const struct dump_task *t, const struct ta
 	tc->comm = (char *)leader->comm;
 
 	task_timers_entry__init(&b->timers);
-	fill_itimer(&b->it[0], &ts->itimers[0]);
-	fill_itimer(&b->it[1], &ts->itimers[1]);
-	fill_itimer(&b->it[2], &ts->itimers[2]);
+	fill_itimer(&b->it[0], &ts->info->itimers[0]);
+	fill_itimer(&b->it[1], &ts->info->itimers[1]);
+	fill_itimer(&b->it[2], &ts->info->itimers[2]);
 	b->timers.real = &b->it[0];
 	b->timers.virt = &b->it[1];
 	b->timers.prof = &b->it[2];
@@ -588,7 +583,7 @@ static void fill_tc(struct tc_buf *b, const struct dump_task *t, const struct ta
 	tc->oom_score_adj = ts->oom_score_adj;
 	/* Every signal but the two that cannot be caught, as CRIU lists them. */
 	for (int sig = 1; sig <= 64; sig++) {
-		const struct compel_sigaction *s = &ts->sigacts[sig - 1];
+		const struct compel_sigaction *s = &ts->info->sigacts[sig - 1];
 		SaEntry *e = &b->sa[n];
 
 		if (sig == SIGKILL || sig == SIGSTOP)
@@ -604,7 +599,7 @@ static void fill_tc(struct tc_buf *b, const struct dump_task *t, const struct ta
 	tc->n_sigactions = n;
 	tc->sigactions = b->sap;
 	tc->has_child_subreaper = 1;
-	tc->child_subreaper = ts->misc.child_subreaper;
+	tc->child_subreaper = ts->info->misc.child_subreaper;
 }
 
 static int write_core(struct dump_ctx *ctx, pid_t tid, CoreEntry *core)
@@ -857,7 +852,7 @@ int core_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 	}
 	for (i = 0; !ret && i < cp->nr; i++)
 		ret = write_thread_core(ctx, &cp->ths[i], i ? NULL : &tcb->tc, shared,
-					i ? 0 : ts->misc.pdeath_sig,
+					i ? 0 : ts->info->misc.pdeath_sig,
 					t->cg_sets ? t->cg_sets[i] : CG_SET_STASIS);
 out:
 	sigqueue_msg_free(shared);

@@ -14,12 +14,12 @@
  */
 int core_gather_task(struct dump_ctx *ctx, struct dump_task *t);
 
+/* The parasite's first answer (GET_TASK), asked on the tracer. */
+int core_dump_infected(struct dump_ctx *ctx, struct dump_task *t);
 /*
  * Ask the task the rest (t->ctl has the parasite running in it) and write
  * the core image of each thread.  Frees what core_gather_task() kept.
  */
-/* The parasite's first answer (GET_TASK), asked on the tracer. */
-int core_dump_infected(struct dump_ctx *ctx, struct dump_task *t);
 int core_dump_task(struct dump_ctx *ctx, struct dump_task *t);
 
 /* Free what core_gather_task() kept, when the dump stops half way. */

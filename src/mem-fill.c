@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mem.h"
 #include "mem-restore.h"
 #include "mem-rst.h"
 #include "restorer.h"
@@ -47,7 +48,6 @@
 #define FILL_SLICE	(4ULL << 20)
 /* Where a run is cut: a huge page is then filled by one thread. */
 #define FILL_CUT_ALIGN	(2ULL << 20)
-#define PAGE_SZ		4096ULL
 #define PID_MAX_DEFAULT	32768
 
 static uint64_t runs_bytes(const struct rst_run *r, uint32_t nr)

@@ -42,7 +42,6 @@
 #include "mem-rst.h"
 #include "mm.pb-c.h"
 
-#define PAGE_SZ		4096UL
 #define PMD_SZ		(2UL << 20)
 /* More areas than this: staged the old way, two mappings each would crowd max_map_count. */
 #define PREMAP_MAX	8192

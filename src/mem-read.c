@@ -19,12 +19,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mem.h"
 #include "mem-read.h"
 #include "proc.h"
 
-#define PAGE_SZ		4096UL
-#define PME_PRESENT	(1ULL << 63)
-#define PME_EXCLUSIVE	(1ULL << 56)	/* mapped by this task only */
 /* Pagemap entries read at once: 2 MiB of the task. */
 #define PME_BATCH	512
 

@@ -76,11 +76,6 @@
 /* Pagemap entries read at once when PAGEMAP_SCAN is missing: 64 KiB. */
 #define PME_CHUNK	8192
 
-#define PME_PRESENT	(1ULL << 63)
-#define PME_SWAP	(1ULL << 62)
-#define PME_FILE	(1ULL << 61)
-#define PME_GUARD	(1ULL << 58)	/* a guard region: shows as swapped */
-#define PME_PFN_MASK	((1ULL << 55) - 1)
 
 
 /* --- small helpers --- */
@@ -306,8 +301,6 @@ static unsigned int batch_ranges(struct xfer *x)
 
 static int read_batch(struct xfer *x, uint8_t *buf)
 {
-	if (!x->nr_pages)
-		return 0;
 	return mem_read(&x->rd, buf, x->iov, batch_ranges(x), x->force);
 }
 

@@ -37,6 +37,14 @@
 #define PE_LAZY			(1u << 1)	/* they may be restored on demand */
 #define PE_PRESENT		(1u << 2)	/* they are in pages-N.img */
 
+/* The bits of a /proc/PID/pagemap entry (the kernel's pagemap.rst). */
+#define PME_PRESENT	(1ULL << 63)
+#define PME_SWAP	(1ULL << 62)
+#define PME_FILE	(1ULL << 61)
+#define PME_GUARD	(1ULL << 58)	/* a guard region: shows as swapped */
+#define PME_EXCLUSIVE	(1ULL << 56)	/* mapped by this task only */
+#define PME_PFN_MASK	((1ULL << 55) - 1)
+
 /* The most mm_saved_auxv words CRIU's x86 restore accepts. */
 #define MM_AUXV_WORDS_MAX	44
 

@@ -14,23 +14,53 @@
 #include "proc.h"
 
 /* Read a whole small /proc file into @buf, NUL-terminated. */
-static int read_small(const char *path, char *buf, size_t len)
+/* Read small file @path into @buf; -errno, and what failed in *@failed, not logged. */
+static int read_quiet(const char *path, char *buf, size_t len, const char **failed)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t r;
 
-	if (fd < 0) {
-		pr_perror("cannot open %s", path);
+	*failed = "open";
+	if (fd < 0)
 		return -errno;
-	}
 	r = read(fd, buf, len - 1);
-	close(fd);
 	if (r < 0) {
-		pr_perror("cannot read %s", path);
-		return -errno;
+		int err = errno;
+
+		close(fd);
+		*failed = "read";
+		return -err;
 	}
+	close(fd);
 	buf[r] = '\0';
 	return 0;
+}
+
+static int read_small(const char *path, char *buf, size_t len)
+{
+	const char *failed;
+	int ret = read_quiet(path, buf, len, &failed);
+
+	if (ret) {
+		errno = -ret;
+		pr_perror("cannot %s %s", failed, path);
+	}
+	return ret;
+}
+
+int proc_state(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	const char *failed;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	ret = read_quiet(path, buf, sizeof(buf), &failed);
+	if (ret)
+		return ret;
+	/* The name may hold spaces and parentheses: the state follows the last ')'. */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] ? p[2] : -EINVAL;
 }
 
 int proc_read_stat(pid_t pid, struct proc_stat *st)

@@ -24,6 +24,8 @@ struct proc_stat {
 };
 
 int proc_read_stat(pid_t pid, struct proc_stat *st);
+/* The state letter of /proc/@pid/stat ('R', 'S', 'Z', ...), or -errno, not logged. */
+int proc_state(pid_t pid);
 
 /* /proc/PID/task/TID/status: identity and signal-related lines. */
 struct proc_status {

@@ -585,25 +585,13 @@ static int check_tree(struct rst_ctx *ctx)
 static bool pid_free_soon(pid_t tid)
 {
 	const struct timespec tick = { 0, 2 * 1000 * 1000 };
-	char path[64];
 
 	for (int i = 0; i < 500; i++) {
-		char buf[512], *end;
-		int fd;
-		ssize_t n;
+		int state = proc_state(tid);
 
-		snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			return errno == ENOENT || errno == ESRCH;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			return n < 0 && errno == ESRCH;
-		buf[n] = '\0';
-		/* The state follows the name, which may hold ')': after the last one. */
-		end = strrchr(buf, ')');
-		if (!end || (end[1] && end[2] != 'Z' && end[2] != 'X'))
+		if (state == -ENOENT || state == -ESRCH)
+			return true;
+		if (state != 'Z' && state != 'X')
 			return false;
 		nanosleep(&tick, NULL);
 	}
