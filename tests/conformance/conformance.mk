@@ -35,7 +35,8 @@ $(CONF_PROGS): $(B)/tests/conformance/%: $(B)/obj/tests/conformance/%.o $(CONF_L
 	$(CC) $(LDFLAGS) -o $@ $^ $(CONF_LDLIBS)
 
 # The mount namespace tests share their path helpers.
-$(B)/tests/conformance/mnt_ns2 $(B)/tests/conformance/user_mnt_ns: $(CONF_MNT_OBJ)
+$(B)/tests/conformance/mnt_ns $(B)/tests/conformance/mnt_ns2 $(B)/tests/conformance/user_mnt_ns: \
+	$(CONF_MNT_OBJ)
 
 conformance-bins: $(CONF_RUNNER) $(CONF_PROGS)
 

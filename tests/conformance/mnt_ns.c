@@ -40,38 +40,24 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "mnt_test.h"
 #include "stasis_test.h"
 
 #define MAX_MNT		32
 #define LINE		1024
 
-static char base[64];
 static char before[MAX_MNT][LINE];
 static int nr_before;
 
 enum { F_RW, F_BIND, F_RO, F_SHARED, F_GHOST, F_SOCK, NR_FDS };
 static int fds[NR_FDS];
 
-static int put(const char *rel, const char *data)
-{
-	char path[PATH_MAX];
-	int fd, ret;
-
-	snprintf(path, sizeof(path), "%s/%s", base, rel);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0640);
-	if (fd < 0)
-		return -1;
-	ret = write(fd, data, strlen(data)) == (ssize_t)strlen(data) ? 0 : -1;
-	close(fd);
-	return ret;
-}
-
 static int do_mount(const char *src, const char *rel, const char *type, unsigned long flags,
 		    const char *opts)
 {
 	char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s%s%s", base, *rel ? "/" : "", rel);
+	mnt_path(path, sizeof(path), rel);
 	if (mount(src, path, type, flags, opts)) {
 		fail("mount %s on %s: %m", src ? src : "(none)", path);
 		return -1;
@@ -89,7 +75,7 @@ static int snapshot(char out[][LINE])
 	char line[LINE], root[256], mp[256], mopt[128], type[32], src[64], sopt[128];
 	unsigned int groups[MAX_MNT];
 	int n = 0, ng = 0;
-	size_t bl = strlen(base);
+	size_t bl = strlen(mnt_base);
 	FILE *f = fopen("/proc/self/mountinfo", "r");
 
 	while (f && fgets(line, sizeof(line), f) && n < MAX_MNT) {
@@ -98,7 +84,7 @@ static int snapshot(char out[][LINE])
 
 		if (!dash || sscanf(line, "%*d %*d %*s %255s %255s %127s %n", root, mp, mopt, &off) != 3)
 			continue;
-		if (strncmp(mp, base, bl) || (mp[bl] && mp[bl] != '/'))
+		if (strncmp(mp, mnt_base, bl) || (mp[bl] && mp[bl] != '/'))
 			continue;
 		for (p = line + off; p < dash; p += strcspn(p, " "), p += *p == ' ') {
 			unsigned int g;
@@ -133,34 +119,34 @@ static int setup(void)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
 	test_detach_mounts();
-	if (mkdir(base, 0755) && errno != EEXIST)
+	if (mkdir(mnt_base, 0755) && errno != EEXIST)
 		return -1;
 	if (do_mount("stasis-b", "", "tmpfs", 0, "size=2m,mode=751") ||
-	    mkdir(strcat(strcpy(path, base), "/sub"), 0755) || put("sub/h", "inside") ||
-	    put("f", "hello world") || put("gone", "ghost-data"))
+	    mkdir(strcat(strcpy(path, mnt_base), "/sub"), 0755) || mnt_put("sub/h", "inside") ||
+	    mnt_put("f", "hello world") || mnt_put("gone", "ghost-data"))
 		return -1;
 	for (const char *const *d = (const char *const[]){ "bp", "ro", "sh", "peer", "sl", "unb",
 							   "proc", "d", "hid", "ov", NULL }; *d; d++) {
-		snprintf(path, sizeof(path), "%s/%s", base, *d);
+		snprintf(path, sizeof(path), "%s/%s", mnt_base, *d);
 		if (mkdir(path, 0755))
 			return -1;
 	}
-	snprintf(path, sizeof(path), "%s/sub", base);
+	snprintf(path, sizeof(path), "%s/sub", mnt_base);
 	if (do_mount(path, "bp", NULL, MS_BIND, NULL) ||
 	    do_mount(NULL, "bp", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) ||
-	    do_mount("stasis-ro", "ro", "tmpfs", 0, "size=1m") || put("ro/r", "r-data") ||
+	    do_mount("stasis-ro", "ro", "tmpfs", 0, "size=1m") || mnt_put("ro/r", "r-data") ||
 	    do_mount(NULL, "ro", NULL, MS_REMOUNT | MS_RDONLY, "size=1m") ||
-	    do_mount("stasis-sh", "sh", "tmpfs", 0, NULL) || put("sh/s", "s1") ||
+	    do_mount("stasis-sh", "sh", "tmpfs", 0, NULL) || mnt_put("sh/s", "s1") ||
 	    do_mount(NULL, "sh", NULL, MS_SHARED, NULL))
 		return -1;
-	snprintf(path, sizeof(path), "%s/sh", base);
+	snprintf(path, sizeof(path), "%s/sh", mnt_base);
 	if (do_mount(path, "peer", NULL, MS_BIND, NULL) || do_mount(path, "sl", NULL, MS_BIND, NULL) ||
 	    do_mount(NULL, "sl", NULL, MS_SLAVE, NULL) ||
 	    do_mount("stasis-unb", "unb", "tmpfs", 0, NULL) ||
 	    do_mount(NULL, "unb", NULL, MS_UNBINDABLE, NULL) ||
 	    do_mount("proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) ||
-	    put("hid/x", "hidden") || do_mount("stasis-hid", "hid", "tmpfs", 0, NULL) ||
-	    do_mount("stasis-ov1", "ov", "tmpfs", 0, NULL) || put("ov/y", "under") ||
+	    mnt_put("hid/x", "hidden") || do_mount("stasis-hid", "hid", "tmpfs", 0, NULL) ||
+	    do_mount("stasis-ov1", "ov", "tmpfs", 0, NULL) || mnt_put("ov/y", "under") ||
 	    do_mount("stasis-ov2", "ov", "tmpfs", 0, NULL))
 		return -1;
 
@@ -168,19 +154,19 @@ static int setup(void)
 	const int flags[NR_FDS] = { O_RDWR, O_RDONLY, O_RDONLY, O_WRONLY | O_APPEND, O_RDWR };
 
 	for (int i = 0; i < F_SOCK; i++) {
-		snprintf(path, sizeof(path), "%s/%s", base, names[i]);
+		snprintf(path, sizeof(path), "%s/%s", mnt_base, names[i]);
 		fds[i] = open(path, flags[i]);
 		if (fds[i] < 0)
 			return -1;
 	}
 	if (lseek(fds[F_RW], 6, SEEK_SET) != 6 || unlinkat(AT_FDCWD, path, 0))
 		return -1;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", base);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", mnt_base);
 	fds[F_SOCK] = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fds[F_SOCK] < 0 || bind(fds[F_SOCK], (struct sockaddr *)&sa, sizeof(sa)) ||
 	    listen(fds[F_SOCK], 4))
 		return -1;
-	snprintf(path, sizeof(path), "%s/d", base);
+	snprintf(path, sizeof(path), "%s/d", mnt_base);
 	if (chdir(path))
 		return -1;
 	nr_before = snapshot(before);
@@ -193,7 +179,7 @@ static void check_mounts(void)
 	int n = snapshot(after);
 
 	if (n != nr_before)
-		fail("%d mounts below %s, %d before", n, base, nr_before);
+		fail("%d mounts below %s, %d before", n, mnt_base, nr_before);
 	for (int i = 0; i < nr_before; i++) {
 		int j;
 
@@ -220,7 +206,7 @@ static void check_file(int i, const char *rel, const char *want, off_t pos)
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fds[i]);
 	n = readlink(link, path, sizeof(path) - 1);
 	path[n < 0 ? 0 : n] = '\0';
-	snprintf(link, sizeof(link), "%s/%s%s", base, rel, i == F_GHOST ? " (deleted)" : "");
+	snprintf(link, sizeof(link), "%s/%s%s", mnt_base, rel, i == F_GHOST ? " (deleted)" : "");
 	if (strcmp(path, link))
 		fail("fd %d is %s, want %s", fds[i], path, link);
 	if (lseek(fds[i], 0, SEEK_CUR) != pos)
@@ -239,7 +225,7 @@ static void check_refused(const char *rel, const char *why)
 	char path[PATH_MAX];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", base, rel);
+	snprintf(path, sizeof(path), "%s/%s", mnt_base, rel);
 	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	if (fd >= 0 || errno != EROFS)
 		fail("%s: writable (%s)", path, why);
@@ -253,12 +239,12 @@ static void check_uncovered(const char *dir, const char *file, const char *want)
 	char path[PATH_MAX], buf[32] = "";
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", base, dir);
+	snprintf(path, sizeof(path), "%s/%s", mnt_base, dir);
 	if (umount2(path, MNT_DETACH)) {
 		fail("umount %s: %m", path);
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/%s/%s", base, dir, file);
+	snprintf(path, sizeof(path), "%s/%s/%s", mnt_base, dir, file);
 	fd = open(path, O_RDONLY);
 	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0 || strcmp(buf, want))
 		fail("%s under its cover holds \"%s\", want \"%s\" (%m)", path, buf, want);
@@ -272,24 +258,24 @@ static void check_propagation(void)
 	char path[PATH_MAX];
 	struct stat st;
 
-	snprintf(path, sizeof(path), "%s/sh/sub", base);
+	snprintf(path, sizeof(path), "%s/sh/sub", mnt_base);
 	if (mkdir(path, 0755)) {
 		fail("mkdir %s: %m", path);
 		return;
 	}
 	if (do_mount("stasis-new", "sh/sub", "tmpfs", 0, NULL))
 		return;
-	if (put("sh/sub/x", "x"))
+	if (mnt_put("sh/sub/x", "x"))
 		fail("cannot write on the new mount: %m");
-	snprintf(path, sizeof(path), "%s/peer/sub/x", base);
+	snprintf(path, sizeof(path), "%s/peer/sub/x", mnt_base);
 	if (stat(path, &st))
 		fail("a mount on sh did not reach its peer: %m");
-	snprintf(path, sizeof(path), "%s/sl/sub/x", base);
+	snprintf(path, sizeof(path), "%s/sl/sub/x", mnt_base);
 	if (stat(path, &st))
 		fail("a mount on sh did not reach its slave: %m");
-	if (do_mount("stasis-slave", "sl/sub", "tmpfs", 0, NULL) || put("sl/sub/y", "y"))
+	if (do_mount("stasis-slave", "sl/sub", "tmpfs", 0, NULL) || mnt_put("sl/sub/y", "y"))
 		return;
-	snprintf(path, sizeof(path), "%s/sh/sub/y", base);
+	snprintf(path, sizeof(path), "%s/sh/sub/y", mnt_base);
 	if (!stat(path, &st))
 		fail("a mount on the slave reached its master");
 }
@@ -310,10 +296,10 @@ static void check(void)
 	check_file(F_GHOST, "gone", "ghost-data", 0);
 	if (fstat(fds[F_GHOST], &st) || st.st_nlink)
 		fail("the unlinked file has %lu links", (unsigned long)st.st_nlink);
-	snprintf(want, sizeof(want), "%s/d", base);
+	snprintf(want, sizeof(want), "%s/d", mnt_base);
 	if (!getcwd(cwd, sizeof(cwd)) || strcmp(cwd, want))
 		fail("cwd %s, want %s", cwd, want);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", base);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", mnt_base);
 	if (getsockname(fds[F_SOCK], (struct sockaddr *)&got, &len) || strcmp(got.sun_path, sa.sun_path))
 		fail("the socket is bound to \"%s\", want %s", got.sun_path, sa.sun_path);
 	c = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -331,7 +317,7 @@ static void check(void)
 int main(int argc, char **argv)
 {
 	test_init(argc, argv);
-	snprintf(base, sizeof(base), "/tmp/stasis-mnt_ns.%d", getpid());
+	snprintf(mnt_base, sizeof(mnt_base), "/tmp/stasis-mnt_ns.%d", getpid());
 	if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		skip("a mount namespace of its own: %m");
 		return test_result();
@@ -344,8 +330,8 @@ int main(int argc, char **argv)
 	test_waitsig();
 	check();
 	/* Only the mount point is on the host: the rest goes with the namespace. */
-	if (chdir("/") || umount2(base, MNT_DETACH) || rmdir(base))
-		test_msg("cannot remove %s: %s", base, strerror(errno));
+	if (chdir("/") || umount2(mnt_base, MNT_DETACH) || rmdir(mnt_base))
+		test_msg("cannot remove %s: %s", mnt_base, strerror(errno));
 	pass();
 	return test_result();
 }

@@ -1,6 +1,6 @@
 /*
  * mnt_test.h - paths under a test's own directory, for the mount
- * namespace tests (mnt_ns2, user_mnt_ns): files written, tmpfs mounted
+ * namespace tests (mnt_ns, mnt_ns2, user_mnt_ns): files written, tmpfs mounted
  * and mounts looked up by their place relative to mnt_base.
  */
 #ifndef STASIS_MNT_TEST_H

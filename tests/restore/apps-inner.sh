@@ -12,12 +12,6 @@ for sig in HUP PIPE USR1 USR2 ALRM; do
 	trap "fail \"this script got SIG$sig\"; exit 1" $sig
 done
 
-# One request on a new connection.
-hit() {
-	$PY -c 'import sys, urllib.request as u; print(u.urlopen(sys.argv[1], timeout=5).read().decode().strip())' \
-		"http://127.0.0.1:$port/$1" 2>/dev/null
-}
-
 # http_app NAME CMD...: CMD W starts an HTTP server speaking servers.py's
 # protocol, which writes its port to W/port.  Two hits, a keep-alive
 # client holding its connection across a dump and restore with
@@ -105,20 +99,20 @@ script_apps() {
 		fi
 	}
 	kill -KILL "$tree" 2>/dev/null
-	T=perl
-	if command -v perl >/dev/null; then
-		http_app perl perl tests/restore/apps.pl
-		kill -KILL "$tree" 2>/dev/null
-	else
-		skip "perl is not installed"
+	interpreted_app perl tests/restore/apps.pl "perl is not installed"
+	interpreted_app ruby tests/restore/apps.rb "ruby is not installed (scripts/deps.sh installs it)"
+}
+
+# interpreted_app PROGRAM SCRIPT WHY: http_app of PROGRAM SCRIPT, or a skip
+# saying WHY when PROGRAM is not installed.
+interpreted_app() {
+	T=$1
+	if ! command -v "$1" >/dev/null; then
+		skip "$3"
+		return 0
 	fi
-	T=ruby
-	if command -v ruby >/dev/null; then
-		http_app ruby ruby tests/restore/apps.rb
-		kill -KILL "$tree" 2>/dev/null
-	else
-		skip "ruby is not installed (scripts/deps.sh installs it)"
-	fi
+	http_app "$1" "$1" "$2"
+	kill -KILL "$tree" 2>/dev/null
 }
 
 # --- the sqlite3 shell in the middle of a transaction ---

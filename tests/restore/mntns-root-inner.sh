@@ -12,30 +12,40 @@ for r in "$W/root1" "$W/root2"; do
 	mkdir -p "$r/usr" "$r/proc" "$r/dev" "$r/run"
 	for l in bin lib lib64; do ln -s "usr/$l" "$r/$l"; done
 done
-# /usr and /dev bound from outside, /proc and a tmpfs /run its own; the
-# pid goes out on fd 3, closed before the exec (a file outside the tree).
-setsid unshare -m sh -c '
-	set -e
-	R=$1
-	mount --make-rprivate /
-	mount --bind "$R" "$R"
-	mount --bind /usr "$R/usr"
+# start_root ROOT PIDFILE OUT MOUNTS: `sleep 1000` in a mount namespace of
+# its own whose root is ROOT (pivot_root), its cwd /run, its stdout OUT (a
+# path in it); MOUNTS (sh commands, $R the root) run before the pivot, after
+# ROOT is bound on itself and /usr into it.  The pid goes out on fd 3 to
+# PIDFILE, closed before the exec (a file outside the tree); it is echoed
+# once there (nothing after 5 s), and the tree is given 0.2 s to settle.
+start_root() {
+	setsid unshare -m sh -c '
+		set -e
+		R=$1
+		mount --make-rprivate /
+		mount --bind "$R" "$R"
+		mount --bind /usr "$R/usr"
+		eval "$3"
+		cd "$R"
+		pivot_root . .
+		umount -l .
+		cd /run
+		echo $$ >&3
+		exec 3>&-
+		exec sleep 1000 </dev/null >"$2" 2>&1
+	' sh "$1" "$3" "$4" 3>"$2" &
+	for _ in $(seq 100); do [ -s "$2" ] && break; sleep 0.05; done
+	sleep 0.2
+	cat "$2"
+}
+
+# /usr (read-only) and /dev bound from outside, /proc and a tmpfs /run its own.
+pid=$(start_root "$W/root1" "$W/pid" /run/out '
 	mount -o remount,bind,ro "$R/usr"
 	mount --bind /dev "$R/dev"
 	mount -t proc proc "$R/proc"
 	mount -t tmpfs -o size=1m,mode=755 run "$R/run"
-	echo data >"$R/run/x"
-	cd "$R"
-	pivot_root . .
-	umount -l .
-	cd /run
-	echo $$ >&3
-	exec 3>&-
-	exec sleep 1000 </dev/null >/run/out 2>&1
-' sh "$W/root1" 3>"$W/pid" &
-for _ in $(seq 100); do [ -s "$W/pid" ] && break; sleep 0.05; done
-pid=$(cat "$W/pid")
-sleep 0.2
+	echo data >"$R/run/x"')
 if [ -z "$pid" ] || ! grep -q " /run " "/proc/$pid/mountinfo" 2>/dev/null; then
 	fail "the tree did not start: $(cat "$W/pid")"
 	exit 0
@@ -102,28 +112,12 @@ for r in "$W/root3" "$W/root4"; do
 	for l in bin lib lib64; do ln -s "usr/$l" "$r/$l" 2>/dev/null; done
 done
 rm -f "$W/pid2"
-setsid unshare -m sh -c '
-	set -e
-	R=$1
-	mount --make-rprivate /
-	mount --bind "$R" "$R"
-	mount --bind /usr "$R/usr"
+pid=$(start_root "$W/root3" "$W/pid2" /dev/null '
 	mount --bind /dev "$R/dev"
 	mount -t proc proc "$R/proc"
 	mount -t tmpfs -o size=1m run "$R/run"
 	mount -t tmpfs -o size=1m skipme "$R/sk"
-	mount -t ramfs rfs "$R/rf"
-	cd "$R"
-	pivot_root . .
-	umount -l .
-	cd /run
-	echo $$ >&3
-	exec 3>&-
-	exec sleep 1000 </dev/null >/dev/null 2>&1
-' sh "$W/root3" 3>"$W/pid2" &
-for _ in $(seq 100); do [ -s "$W/pid2" ] && break; sleep 0.05; done
-pid=$(cat "$W/pid2")
-sleep 0.2
+	mount -t ramfs rfs "$R/rf"')
 EXT=(--external 'mnt[/usr]:usr' --ext-mount-map /dev:dev)
 mkdir -p "$W/img3-refused" "$W/img3"
 if [ -z "$pid" ] || ! grep -q " /rf " "/proc/$pid/mountinfo" 2>/dev/null; then

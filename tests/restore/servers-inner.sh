@@ -24,11 +24,6 @@ http_server() {
 	fi
 	port=$(cat "$D/port")
 	comm=$(cat "/proc/$tree/comm")
-	# One request on a new connection, as a browser's first.
-	hit() {
-		$PY -c 'import sys, urllib.request as u; print(u.urlopen(sys.argv[1], timeout=5).read().decode().strip())' \
-			"http://127.0.0.1:$port/$1" 2>/dev/null
-	}
 	N=5
 	for _ in $(seq $N); do
 		hit hit >/dev/null

@@ -28,6 +28,13 @@ free_port() {
 	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# hit PATH: one request to the server on $port, on a new connection (as a
+# browser's first); its answer.
+hit() {
+	$PY -c 'import sys, urllib.request as u; print(u.urlopen(sys.argv[1], timeout=5).read().decode().strip())' \
+		"http://127.0.0.1:$port/$1" 2>/dev/null
+}
+
 # Wait up to 5 s for file $1 to exist and not be empty.
 wait_file() {
 	local _
