@@ -470,20 +470,55 @@ void mem_dump_layout_cleanup(struct dump_ctx *ctx)
 }
 
 /*
+ * The area just before, if it is a private mapping of the same file as
+ * @sv (smaps' device, inode and name) and @sv is private too: a program
+ * or library maps its file four or five times, and each map_files lookup
+ * makes and frees a /proc inode (a third of a small task's area reading).
+ * As CRIU does, the later area takes the earlier one's file and open
+ * mode; a shared area always looks for itself, its mode matters.
+ */
+static const VmaEntry *same_file_before(const struct vma_list *l, const struct smaps_vma *prev,
+					const struct smaps_vma *sv, const VmaEntry *e)
+{
+	const unsigned int other = VMA_FILE_SHARED | VMA_AREA_MEMFD | VMA_AREA_SYSVIPC |
+				   VMA_AREA_SOCKET | VMA_AREA_AIORING;
+	const VmaEntry *last = l->nr ? &l->v[l->nr - 1] : NULL;
+
+	if (!prev || !last || last->start != prev->start || (e->flags & MAP_SHARED))
+		return NULL;
+	if (!(last->status & VMA_FILE_PRIVATE) || (last->status & other) || !last->has_fdflags)
+		return NULL;
+	if (prev->ino != sv->ino || prev->maj != sv->maj || prev->min != sv->min ||
+	    strcmp(prev->name, sv->name))
+		return NULL;
+	return last;
+}
+
+/*
  * A file-backed area: its file is looked at through map_files (which
  * reaches deleted and unreachable files too) and recorded in files.img;
  * the link's own mode tells how the mapped file was opened.
  */
 static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_list *l,
-			     struct smaps_vma *sv, VmaEntry *e, bool *anon)
+			     const struct smaps_vma *prev, struct smaps_vma *sv, VmaEntry *e,
+			     bool *anon)
 {
 	bool shared = e->flags & MAP_SHARED;
 	const struct reg_seen *seen;
+	const VmaEntry *same;
 	char link[96];
 	struct stat lst, st;
 	dev_t shm = 0;
 	int ret;
 
+	same = same_file_before(l, prev, sv, e);
+	if (same) {
+		e->status |= VMA_FILE_PRIVATE;
+		e->shmid = same->shmid;
+		e->fdflags = same->fdflags;
+		e->has_fdflags = true;
+		return 0;
+	}
 	snprintf(link, sizeof(link), "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, t->pid,
 		 e->start, e->end);
 	if (lstat(link, &lst)) {
@@ -557,7 +592,7 @@ static int classify_file_vma(struct dump_ctx *ctx, struct dump_task *t, struct v
 }
 
 static int classify_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_list *l,
-			struct smaps_vma *sv, VmaEntry *e)
+			const struct smaps_vma *prev, struct smaps_vma *sv, VmaEntry *e)
 {
 	bool anon = !(sv->maj || sv->min || sv->ino);	/* smaps shows 00:00 0 for no file */
 	int ret;
@@ -598,14 +633,14 @@ static int classify_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_li
 		ret = hugetlb_classify(t->pid, sv->name, e);
 		if (ret)
 			return ret < 0 ? ret : apply_vmflags(t->pid, sv, e);
-		ret = classify_file_vma(ctx, t, l, sv, e, &anon);
+		ret = classify_file_vma(ctx, t, l, prev, sv, e, &anon);
 		if (ret)
 			return ret;
 	} else if (!anon) {
 		ret = aio_ring_classify(t->pid, sv->name, e);
 		if (ret)
 			return ret < 0 ? ret : apply_vmflags(t->pid, sv, e);
-		ret = classify_file_vma(ctx, t, l, sv, e, &anon);
+		ret = classify_file_vma(ctx, t, l, prev, sv, e, &anon);
 		if (ret)
 			return ret;
 	}
@@ -661,7 +696,7 @@ static unsigned long parasite_addr(struct dump_task *t)
 }
 
 static int add_smaps_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_list *l,
-			 struct smaps_vma *sv, unsigned long skip)
+			 const struct smaps_vma *prev, struct smaps_vma *sv, unsigned long skip)
 {
 	VmaEntry e;
 	int ret;
@@ -672,7 +707,7 @@ static int add_smaps_vma(struct dump_ctx *ctx, struct dump_task *t, struct vma_l
 		pr_err("smaps: no VmFlags for %" PRIx64 "-%" PRIx64, sv->start, sv->end);
 		return -EINVAL;
 	}
-	ret = classify_vma(ctx, t, l, sv, &e);
+	ret = classify_vma(ctx, t, l, prev, sv, &e);
 	return ret ? ret : mem_vma_list_add(l, &e);
 }
 
@@ -680,22 +715,28 @@ int mem_collect_vmas(struct dump_ctx *ctx, struct dump_task *t, struct vma_list 
 {
 	unsigned long skip = parasite_addr(t);
 	struct line_reader r = { .size = 64 << 10 };
-	struct smaps_vma *sv;
+	struct smaps_vma *sv, *prev = NULL, *two;
 	bool have = false;
 	char *line = NULL;
 	int ret;
 
-	sv = malloc(sizeof(*sv));
+	/* Two: the area being read and the one before (same_file_before()). */
+	two = malloc(2 * sizeof(*two));
+	sv = two;
 	r.buf = malloc(r.size);
 	r.fd = proc_open(t->pid, "smaps", O_RDONLY);
-	ret = !sv || !r.buf ? -ENOMEM : r.fd < 0 ? r.fd : 0;
+	ret = !two || !r.buf ? -ENOMEM : r.fd < 0 ? r.fd : 0;
 	while (!ret) {
 		ret = read_line(&r, &line);
 		if (ret <= 0)
 			break;
 		ret = 0;
 		if (is_range_line(line)) {
-			ret = have ? add_smaps_vma(ctx, t, l, sv, skip) : 0;
+			if (have) {
+				ret = add_smaps_vma(ctx, t, l, prev, sv, skip);
+				prev = sv;
+				sv = sv == two ? two + 1 : two;
+			}
 			if (!ret)
 				ret = parse_range_line(line, sv);
 			have = !ret;
@@ -705,11 +746,11 @@ int mem_collect_vmas(struct dump_ctx *ctx, struct dump_task *t, struct vma_list 
 		}
 	}
 	if (!ret && have)
-		ret = add_smaps_vma(ctx, t, l, sv, skip);
+		ret = add_smaps_vma(ctx, t, l, prev, sv, skip);
 	if (r.fd >= 0)
 		close(r.fd);
 	free(r.buf);
-	free(sv);
+	free(two);
 	return ret;
 }
 
