@@ -227,7 +227,7 @@ static uint64_t uptime_us(void)
 }
 
 /* A pre-dump's inventory: its time, for the next dump of the chain. */
-static int pre_dump_inventory(struct dump_ctx *ctx)
+static int pre_dump_inventory(struct dump_ctx *ctx, int dirfd)
 {
 	InventoryEntry e;
 
@@ -238,17 +238,18 @@ static int pre_dump_inventory(struct dump_ctx *ctx)
 	e.has_pre_dump_mode = 1;
 	e.pre_dump_mode = 1;	/* CRIU's "splice": pages taken while the tree is frozen */
 	e.dump_criu_run_id = ctx->run_id;
-	return img_write_one(ctx->dirfd, IMG_INVENTORY, 0, &e.base);
+	return img_write_one(dirfd, IMG_INVENTORY, 0, &e.base);
 }
 
-static int dump_inventory(struct dump_ctx *ctx)
+/* Into @dirfd: inventory.img waits in the hidden directory until the dump is published. */
+static int dump_inventory(struct dump_ctx *ctx, int dirfd)
 {
 	TaskKobjIdsEntry root;
 	PluginsEntry plugins;
 	InventoryEntry e;
 
 	if (ctx->pre_dump)
-		return pre_dump_inventory(ctx);
+		return pre_dump_inventory(ctx, dirfd);
 	inventory_entry__init(&e);
 	e.img_version = 2;
 	if (ctx->opts->track_mem) {
@@ -269,7 +270,7 @@ static int dump_inventory(struct dump_ctx *ctx)
 	plugins_entry__init(&plugins);
 	e.plugins_entry = &plugins;
 	e.dump_criu_run_id = ctx->run_id;
-	return img_write_one(ctx->dirfd, IMG_INVENTORY, 0, &e.base);
+	return img_write_one(dirfd, IMG_INVENTORY, 0, &e.base);
 }
 
 /* stats-dump, in the work directory as CRIU (imgdir_work_open()). */
@@ -311,12 +312,12 @@ static int dump_stats(struct dump_ctx *ctx, int images_fd)
 	return ret;
 }
 
-static int dump_images(struct dump_ctx *ctx)
+static int dump_images(struct dump_ctx *ctx, int inventory_fd)
 {
 	int ret;
 
 	if (ctx->pre_dump)
-		return FAULT_AT("images") ?: dump_inventory(ctx);
+		return FAULT_AT("images") ?: dump_inventory(ctx, inventory_fd);
 	ret = pstree_dump(ctx);
 	if (!ret)
 		ret = ns_dump_images(ctx) ?: FAULT_AT("namespaces");
@@ -327,7 +328,7 @@ static int dump_images(struct dump_ctx *ctx)
 		ret = FAULT_AT("images");
 	/* Last: its presence marks the dump complete. */
 	if (!ret)
-		ret = dump_inventory(ctx);
+		ret = dump_inventory(ctx, inventory_fd);
 	return ret;
 }
 
@@ -471,7 +472,7 @@ int cr_dump(const struct opts *given)
 		ret = ret ?: err;
 	}
 	if (!ret)
-		ret = dump_images(&ctx);
+		ret = dump_images(&ctx, dir.last_fd);
 	/*
 	 * The stats go before the tree may be killed: once it is, nothing may
 	 * fail, or the user is told the dump failed while the tree is gone.

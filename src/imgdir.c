@@ -10,6 +10,11 @@
  * exactly as it was.  The move happens before the tree is killed, so
  * that nothing can fail once it is.
  *
+ * A directory that holds nothing (but our own log) has no dump to keep:
+ * there the images are written in place, which spares a rename each (a
+ * tree of 64 tasks writes 450 files), and only inventory.img waits in the
+ * hidden directory; a failed dump removes what it wrote.
+ *
  * A stasis killed during a dump leaves its hidden directory behind; the
  * next dump into the same directory removes those of stasis processes
  * that no longer run.
@@ -31,12 +36,12 @@
 
 /*
  * A listing of directory @name of @dirfd (@dirfd itself when @name is
- * NULL), on a descriptor of its own; NULL with errno set.
+ * NULL), on an open file of its own (a dup would share the position of
+ * the listing before); NULL with errno set.
  */
 static DIR *list_dir(int dirfd, const char *name)
 {
-	int fd = name ? openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) :
-			fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	int fd = openat(dirfd, name ?: ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *d;
 
 	if (fd < 0)
@@ -94,11 +99,55 @@ static void remove_stale(int dirfd)
 	closedir(d);
 }
 
+/* @name in @d is our log: a log file in the images directory does not make it a dump. */
+static bool is_log(DIR *d, const char *name, const struct stat *log)
+{
+	struct stat st;
+
+	return log && !fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) &&
+	       st.st_dev == log->st_dev && st.st_ino == log->st_ino;
+}
+
+/*
+ * Call @fn on every entry of @dirfd but dots, hidden dump directories and
+ * our log, until it returns true; whether one did.
+ */
+static bool any_entry(int dirfd, bool (*fn)(DIR *d, const char *name))
+{
+	struct stat log_st;
+	const struct stat *log = fstat(log_get_fd(), &log_st) ? NULL : &log_st;
+	struct dirent *de;
+	bool found = false;
+	DIR *d = list_dir(dirfd, NULL);
+
+	if (!d)
+		return true;	/* unreadable: taken as not empty */
+	while (!found && (de = readdir(d)))
+		found = !is_dot(de->d_name) && strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) &&
+			!is_log(d, de->d_name, log) && fn(d, de->d_name);
+	closedir(d);
+	return found;
+}
+
+static bool yes(DIR *d, const char *name)
+{
+	(void)d;
+	(void)name;
+	return true;
+}
+
+static bool remove_one(DIR *d, const char *name)
+{
+	unlinkat(dirfd(d), name, 0);
+	return false;
+}
+
 int imgdir_open(struct imgdir *dir, const char *path)
 {
 	int ret;
 
-	dir->final_fd = dir->fd = -1;
+	dir->final_fd = dir->fd = dir->last_fd = -1;
+	dir->in_place = false;
 	if (mkdir(path, 0755) && errno != EEXIST) {
 		ret = -errno;
 		pr_perror("cannot create images directory %s", path);
@@ -117,13 +166,17 @@ int imgdir_open(struct imgdir *dir, const char *path)
 		pr_perror("cannot create %s in images directory %s", dir->tmp, path);
 		goto err;
 	}
-	dir->fd = openat(dir->final_fd, dir->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dir->fd < 0) {
+	dir->last_fd = openat(dir->final_fd, dir->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir->last_fd < 0) {
 		ret = -errno;
 		pr_perror("cannot open %s in images directory %s", dir->tmp, path);
 		unlinkat(dir->final_fd, dir->tmp, AT_REMOVEDIR);
 		goto err;
 	}
+	dir->in_place = !any_entry(dir->final_fd, yes);
+	if (dir->in_place)
+		pr_debug("%s holds no dump: the images are written in place", path);
+	dir->fd = dir->in_place ? dir->final_fd : dir->last_fd;
 	return 0;
 err:
 	close(dir->final_fd);
@@ -133,7 +186,7 @@ err:
 
 static int move_one(struct imgdir *dir, const char *name)
 {
-	if (renameat(dir->fd, name, dir->final_fd, name)) {
+	if (renameat(dir->last_fd, name, dir->final_fd, name)) {
 		int err = errno;
 
 		pr_perror("cannot move %s into the images directory", name);
@@ -155,7 +208,7 @@ int imgdir_publish(struct imgdir *dir)
 		pr_perror("cannot remove the earlier inventory.img");
 		return ret;
 	}
-	d = list_dir(dir->fd, NULL);
+	d = list_dir(dir->last_fd, NULL);
 	if (!d) {
 		ret = -errno;
 		pr_perror("cannot list %s", dir->tmp);
@@ -181,11 +234,14 @@ int imgdir_publish(struct imgdir *dir)
 
 void imgdir_close(struct imgdir *dir, bool discard)
 {
-	if (dir->fd >= 0)
-		close(dir->fd);
-	dir->fd = -1;
+	if (dir->last_fd >= 0)
+		close(dir->last_fd);
+	dir->fd = dir->last_fd = -1;
 	if (discard && dir->final_fd >= 0)
 		remove_flat_dir(dir->final_fd, dir->tmp);
+	/* It held nothing of anyone's: all but our log is this dump's. */
+	if (discard && dir->in_place && dir->final_fd >= 0)
+		any_entry(dir->final_fd, remove_one);
 	if (dir->final_fd >= 0)
 		close(dir->final_fd);
 	dir->final_fd = -1;

@@ -6,7 +6,8 @@
 #  - a FIFO at an image's name neither blocks the dump nor the restore;
 #  - a symlink at an image's name is not followed (what it points to
 #    stays as it was);
-#  - a failed dump leaves an earlier dump in the same directory intact;
+#  - a failed dump leaves an earlier dump in the same directory intact,
+#    and an empty directory as empty as it was (but for its log);
 #  - a parent waiting in vfork keeps waiting, its child's sleep uncut;
 #  - a failing dump leaves the tree running;
 #  - a target killed in the middle of its dump does not hang stasis;
@@ -129,6 +130,21 @@ for step in images stats publish; do
 		[ -z "$(find "$W/keep" -mindepth 1 -maxdepth 1 -name '.stasis-dump.*')" ]
 done
 check "the tree runs on after the failed dumps" alive "$PID"
+# Into a directory that held nothing the images go in place; a failure
+# takes back all it wrote, and only the log stays.
+for step in images stats publish; do
+	rm -rf "$W/empty"
+	mkdir -p "$W/empty"
+	STASIS_FAULT=$step timeout 20 "$B/stasis" dump -t "$PID" -D "$W/empty" -R -v4 \
+		-o dump.log >/dev/null 2>&1
+	rc=$?
+	check "a dump failing at '$step' into an empty directory: it fails (exit status $rc)" \
+		[ $rc -ne 0 ]
+	check "a dump failing at '$step' into an empty directory: the images were in place" \
+		grep -q "holds no dump" "$W/empty/dump.log"
+	check "a dump failing at '$step' into an empty directory: only its log is left" \
+		[ "$(ls -A "$W/empty")" = dump.log ]
+done
 # A stasis killed mid-dump leaves its hidden directory; the next dump removes it.
 mkdir -p "$W/keep/.stasis-dump.999999999"
 touch "$W/keep/.stasis-dump.999999999/pages-1.img"
