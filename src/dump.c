@@ -86,7 +86,7 @@ static int pre_dump_one_task(struct dump_ctx *ctx, struct dump_task *t)
 	int ret, err;
 
 	pr_info("pre-dumping pid %d", t->pid);
-	ret = compel_prepare(ctx->tree, t->pid, &t->ctl);
+	ret = ns_dump_check_task(t) ?: compel_prepare(ctx->tree, t->pid, &t->ctl);
 	if (ret)
 		return ret;
 	ret = FAULT_AT("infect") ?: mem_dump_task(ctx, t) ?: FAULT_AT("mem");
@@ -112,7 +112,7 @@ static int task_begin(struct dump_ctx *ctx, struct dump_task *t)
 	int ret;
 
 	pr_info("dumping pid %d", t->pid);
-	ret = parts_dump_gather(ctx, t);
+	ret = ns_dump_check_task(t) ?: parts_dump_gather(ctx, t);
 	if (!ret)
 		ret = compel_prepare(ctx->tree, t->pid, &t->ctl);
 	if (!ret)

@@ -143,24 +143,31 @@ static int check_task(pid_t pid, pid_t root, const char *kind, ino_t mine, ino_t
 	return 0;
 }
 
+/* Stasis's namespaces and the root's, for ns_dump_check_task(). */
+static ino_t check_mine[NR_KINDS], check_roots[NR_KINDS];
+static pid_t check_root;
+
+int ns_dump_check_task(const struct dump_task *t)
+{
+	int ret = 0;
+
+	for (size_t k = 0; !ret && k < NR_KINDS; k++)
+		ret = check_task(t->pid, check_root, ns_kinds[k], check_mine[k], check_roots[k]);
+	return ret;
+}
+
 int ns_dump_check(struct dump_ctx *ctx)
 {
 	pid_t root = ctx->tasks[0].pid;
 	int ret = 0;
 
-	ino_t mine[NR_KINDS], roots[NR_KINDS];
-
 	root_mask = 0;
 	net_root = 0;
 	net_fd_drop();
+	check_root = root;
 	for (size_t k = 0; !ret && k < NR_KINDS; k++)
-		ret = ns_ino(0, ns_kinds[k], &mine[k]) ?: ns_ino(root, ns_kinds[k], &roots[k]);
-	for (size_t i = 0; !ret && i < ctx->nr_tasks; i++) {
-		if (ctx->tasks[i].ct->state == COMPEL_TASK_ZOMBIE)
-			continue;	/* a zombie has no namespaces left */
-		for (size_t k = 0; !ret && k < NR_KINDS; k++)
-			ret = check_task(ctx->tasks[i].pid, root, ns_kinds[k], mine[k], roots[k]);
-	}
+		ret = ns_ino(0, ns_kinds[k], &check_mine[k]) ?:
+		      ns_ino(root, ns_kinds[k], &check_roots[k]);
 	for (size_t i = 0; !ret && i < NR_OPS; i++) {
 		ino_t mine, roots;
 

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 struct dump_ctx;
+struct dump_task;
 struct rst_ctx;
 struct rst_task;
 
@@ -83,10 +84,17 @@ extern const struct ns_operations cgroup_ns_ops;	/* cgroup.c: by_root */
 int ns_time_dump_own(struct dump_ctx *ctx);
 
 /*
- * After the tree is collected: refuse (naming the task and the namespace)
- * what cannot be dumped, and note which of the root's namespaces are its own.
+ * After the tree is collected: note which of the root's namespaces are
+ * its own, and refuse a root in a combination that cannot be dumped.
  */
 int ns_dump_check(struct dump_ctx *ctx);
+/*
+ * Before a live task's parts, after ns_dump_check(): refuse (naming the
+ * task and the namespace) a task in a namespace that cannot be dumped.
+ * Each task as its dump begins, on the tracer that waits then anyway,
+ * rather than the whole tree's (ten links a task) before the first.
+ */
+int ns_dump_check_task(const struct dump_task *t);
 /*
  * socket(2) in the dumped root's net namespace (stasis's own when the root
  * has none): what sock_diag is asked through sees the tree's sockets.
