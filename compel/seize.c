@@ -394,8 +394,18 @@ static int reap_killed(pid_t tid)
 static int kill_tree(struct compel_tree *tree)
 {
 	const struct timespec tick = { 0, 1000000 };
+	sigset_t chld, old;
 	size_t left = 0;
+	int ret = 0;
 
+	/*
+	 * Each exit sends us, the tracer, a SIGCHLD: held from before the
+	 * kills, it wakes the wait below as soon as a thread is there to
+	 * reap, instead of at the next tick (a tree's exits take a few ms).
+	 */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	for (size_t i = 0; i < tree->nr; i++) {
 		if (!tree->tasks[i].pub.nr_threads)
 			continue;
@@ -415,8 +425,8 @@ static int kill_tree(struct compel_tree *tree)
 					continue;
 				r = reap_killed(t->tids[k]);
 				if (r < 0) {
-					compel_keepers_release(tree);
-					return r;
+					ret = r;
+					goto out;
 				}
 				if (r) {
 					t->tids[k] = 0;
@@ -425,10 +435,12 @@ static int kill_tree(struct compel_tree *tree)
 			}
 		}
 		if (left == before)
-			nanosleep(&tick, NULL);
+			sigtimedwait(&chld, NULL, &tick);
 	}
+out:
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	compel_keepers_release(tree);
-	return 0;
+	return ret;
 }
 
 int compel_tree_release(struct compel_tree *tree, unsigned flags)
