@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -237,6 +238,30 @@ static bool special_area(const char *name)
 	       !strcmp(name, "[vvar]") || !strcmp(name, "[vvar_vclock]");
 }
 
+/*
+ * Area [@start, @end), @walk if it is one to walk (private, not the
+ * kernel's), @file if a file is behind it.
+ */
+static int add_area(struct prescan *ps, uint64_t start, uint64_t end, bool walk, bool file)
+{
+	if (end > ps->guard_end)
+		ps->guard_end = end;
+	ps->mapped += end - start;
+	if (!ps->want_pages || !walk)
+		return 0;
+	if (!(ps->nr_areas & (ps->nr_areas + 1))) {
+		/* At 0, 1, 3, 7...: room for twice as many. */
+		struct prescan_area *a = realloc(ps->areas, (ps->nr_areas + 1) * 2 * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		ps->areas = a;
+	}
+	ps->areas[ps->nr_areas++] = (struct prescan_area){ .start = start, .end = end,
+							   .done = start, .file = file };
+	return 0;
+}
+
 /* One line of /proc/PID/maps: a large private area is one to walk. */
 static int maps_line(struct prescan *ps, const char *line)
 {
@@ -252,23 +277,26 @@ static int maps_line(struct prescan *ps, const char *line)
 	name = (char *)line + n;
 	if (!strcmp(name, "[vsyscall]"))
 		return 0;
-	if (end > ps->guard_end)
-		ps->guard_end = end;
-	ps->mapped += end - start;
-	if (!ps->want_pages || perms[3] != 'p' || special_area(name))
-		return 0;
-	if (!(ps->nr_areas & (ps->nr_areas + 1))) {
-		/* At 0, 1, 3, 7...: room for twice as many. */
-		struct prescan_area *a = realloc(ps->areas, (ps->nr_areas + 1) * 2 * sizeof(*a));
-
-		if (!a)
-			return -ENOMEM;
-		ps->areas = a;
-	}
 	/* As smaps shows it, 00:00 0 is no file: an area mem.c takes as anonymous. */
-	ps->areas[ps->nr_areas++] = (struct prescan_area){ .start = start, .end = end,
-							   .done = start, .file = maj || min || ino };
-	return 0;
+	return add_area(ps, start, end, perms[3] == 'p' && !special_area(name), maj || min || ino);
+}
+
+/* The areas as mem-layout.c classified them from smaps. */
+static int list_areas(struct prescan *ps, const VmaEntry *v, size_t nr)
+{
+	const uint32_t special = VMA_AREA_VDSO | VMA_AREA_VVAR;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < nr; i++) {
+		const VmaEntry *e = &v[i];
+
+		if (e->status & VMA_AREA_VSYSCALL)
+			continue;
+		ret = add_area(ps, e->start, e->end,
+			       !(e->flags & MAP_SHARED) && !(e->status & special),
+			       !(e->status & VMA_ANON_PRIVATE));
+	}
+	return ret;
 }
 
 /* The areas, from /proc/PID/maps: it walks no page table. */
@@ -322,8 +350,13 @@ static int read_maps(struct prescan *ps)
 	return ret;
 }
 
+bool prescan_small(uint64_t mapped)
+{
+	return mapped < PRESCAN_THREAD_BYTES;
+}
+
 int prescan_start(struct prescan *ps, pid_t pid, int fd, bool guard, bool guards, bool pages,
-		  bool thread)
+		  bool thread, const VmaEntry *v, size_t nr)
 {
 	sigset_t all, old;
 	int ret;
@@ -333,11 +366,11 @@ int prescan_start(struct prescan *ps, pid_t pid, int fd, bool guard, bool guards
 				.max_regs = max_regs() };
 	if (!guards && !pages)
 		return 0;
-	ret = read_maps(ps);
+	ret = v ? list_areas(ps, v, nr) : read_maps(ps);
 	if (ret)
 		return ret;
 	/* A small task's walk is one call, here: its areas, all of them. */
-	ps->one_walk = ps->mapped < PRESCAN_THREAD_BYTES;
+	ps->one_walk = prescan_small(ps->mapped);
 	for (size_t i = 0; ps->one_walk && i < ps->nr_areas; i++)
 		ps->areas[i].file = true;
 	if (thread && !ps->one_walk) {

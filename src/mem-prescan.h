@@ -21,6 +21,7 @@
 #include <sys/types.h>
 
 #include "mem.h"
+#include "mm.pb-c.h"
 
 /* What PAGEMAP_SCAN reported for one area, in address order. */
 struct prescan_area {
@@ -54,12 +55,19 @@ struct prescan {
 /*
  * Start the walks of @pid (frozen), through its pagemap @fd: the guard
  * regions if @guards, the pages of its large private areas if @pages.
- * On a second thread if @thread, the task maps enough memory for the
- * walks to be worth one, and one can be had; else here and now.
- * 0 or -errno; prescan_free() in any case.
+ * The areas are @nr of @v when the caller has them (its smaps read),
+ * else they come from /proc/PID/maps.  On a second thread if @thread,
+ * the task maps enough memory for the walks to be worth one, and one can
+ * be had; else here and now.  0 or -errno; prescan_free() in any case.
  */
 int prescan_start(struct prescan *ps, pid_t pid, int fd, bool guard, bool guards, bool pages,
-		  bool thread);
+		  bool thread, const VmaEntry *v, size_t nr);
+/*
+ * A task mapping @mapped bytes is small: its walks take less than a
+ * thread's start, and are best made after its smaps read, from the areas
+ * read there (no /proc/PID/maps read, a third of a small task's areas).
+ */
+bool prescan_small(uint64_t mapped);
 /* Wait for them; 0, or their -errno (said). */
 int prescan_wait(struct prescan *ps);
 /* The walk of exactly [@start, @end), or NULL; lookups in address order are cheapest. */

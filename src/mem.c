@@ -878,15 +878,17 @@ void mem_dump_cleanup(struct dump_ctx *ctx)
  * (mem-prescan.h): the guard regions of a dump that writes areas, and
  * the pages of one that protects none (a protecting walk must see the
  * areas registered first).  STASIS_PRESCAN_INLINE=1 makes them before
- * the smaps read instead, for the benchmarks to compare.
+ * the smaps read instead, for the benchmarks to compare.  A small task's
+ * come after it, from the areas it found (@l).
  */
 static int prescan_task(struct dump_ctx *ctx, struct dump_task *t, const struct pagemap *pm,
-			struct prescan *ps)
+			struct prescan *ps, const struct vma_list *l)
 {
 	bool arm = ctx->track && ctx->track->arm;
 
 	return prescan_start(ps, t->pid, pm->fd, pm->guard, pm->guard && !ctx->pre_dump,
-			     pm->scan && !arm, !getenv("STASIS_PRESCAN_INLINE"));
+			     pm->scan && !arm, !getenv("STASIS_PRESCAN_INLINE"),
+			     l ? l->v : NULL, l ? l->nr : 0);
 }
 
 int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
@@ -895,6 +897,7 @@ int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 	struct pagemap pagemap = { .fd = -1 };
 	struct prescan ps = { .pagemap_fd = -1 };
 	struct vma_list l = { 0 };
+	bool small = prescan_small(t->stat.vsize);
 	uint8_t *wp = NULL;
 	uint64_t t0, t1;
 	MmEntry mm;
@@ -902,15 +905,17 @@ int mem_dump_task(struct dump_ctx *ctx, struct dump_task *t)
 
 	mm_entry__init(&mm);
 	ret = pagemap_open(t->pid, &pagemap);
-	if (!ret)
-		ret = prescan_task(ctx, t, &pagemap, &ps);
+	if (!ret && !small)
+		ret = prescan_task(ctx, t, &pagemap, &ps, NULL);
 	t0 = now_us();
 	if (!ret)
 		ret = mem_collect_vmas(ctx, t, &l);
 	t1 = now_us();
+	if (!ret && small)
+		ret = prescan_task(ctx, t, &pagemap, &ps, &l);
 	ret = prescan_wait(&ps) ?: ret;
 	if (ps.one_walk)
-		pr_debug("pid %d: areas read in %" PRIu64 " us, after one page-table walk of"
+		pr_debug("pid %d: areas read in %" PRIu64 " us, then one page-table walk of"
 			 " them all (%" PRIu64 " us)", t->pid, t1 - t0, ps.walk_us);
 	else
 		pr_debug("pid %d: areas read in %" PRIu64 " us, waited %" PRIu64 " us more for"

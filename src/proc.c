@@ -88,6 +88,7 @@ int proc_read_stat(pid_t pid, struct proc_stat *st)
 		case 5: st->pgid = atoi(tok); break;
 		case 6: st->sid = atoi(tok); break;
 		case 9: st->flags = strtoul(tok, NULL, 10); break;
+		case 23: st->vsize = strtoull(tok, NULL, 10); break;
 		case 26: st->start_code = strtoull(tok, NULL, 10); break;
 		case 27: st->end_code = strtoull(tok, NULL, 10); break;
 		case 28: st->start_stack = strtoull(tok, NULL, 10); break;

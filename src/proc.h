@@ -18,6 +18,7 @@ struct proc_stat {
 	uint32_t flags;		/* PF_* of the task */
 	int exit_code;
 	/* The mm's layout, for mm-PID.img. */
+	uint64_t vsize;		/* bytes mapped, all areas */
 	uint64_t start_code, end_code, start_stack, start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;
 	int nr_fields;		/* how many fields the line had */

@@ -67,9 +67,10 @@ for p in sleeping mem_sparse; do
 		label "the walk beside smaps stopped after one region, $p's pages equal its memory:"
 done
 
-# A small task's areas in one walk (mem-prescan.c): 16 MiB with 256 lone
+# A small task's areas in one walk after its smaps read, from the areas
+# read there (mem-prescan.c): 16 MiB with 256 lone
 # pages, the walk whole and stopped after one region.
-onewalk='after one page-table walk'
+onewalk='then one page-table walk of them all'
 for regs in "" 1; do
 	if ! $B/check-probe pagemap_scan; then
 		echo "SKIP: dump one walk of a small task${regs:+ stopped after one region}: this kernel has no PAGEMAP_SCAN (Linux 6.7)"
