@@ -7,6 +7,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -76,26 +77,56 @@ void x86_regs_free(struct x86_thread_regs *r)
 	r->xsave = NULL;
 }
 
-/* Offset of xsave component @nr in the standard layout, from CPUID leaf 0xd. */
+/*
+ * The xsave layout, read once: each CPUID is a trap to the hypervisor in
+ * a virtual machine (microseconds), and every thread dumped or restored
+ * asked for eight of them.
+ */
+#define XFEATURES	32
+
+static struct {
+	pthread_once_t once;
+	uint64_t xcr0;
+	unsigned off[XFEATURES], size[XFEATURES];
+	unsigned xstate_size;		/* CPUID's size of the area for XCR0 */
+} layout = { .once = PTHREAD_ONCE_INIT };
+
+static void layout_read(void)
+{
+	unsigned lo, hi, eax, ebx, ecx, edx;
+
+	__cpuid(1, eax, ebx, ecx, edx);
+	if (!(ecx & bit_OSXSAVE)) {
+		layout.xcr0 = 3;	/* x87 and SSE only */
+		layout.xstate_size = 512;
+		return;
+	}
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	layout.xcr0 = (uint64_t)hi << 32 | lo;
+	__cpuid_count(0xd, 0, eax, ebx, ecx, edx);
+	layout.xstate_size = layout.xcr0 == 3 ? 512 : ebx;
+	for (int nr = 2; nr < XFEATURES; nr++) {
+		if (!(layout.xcr0 & (1ULL << nr)))
+			continue;
+		__cpuid_count(0xd, nr, eax, ebx, ecx, edx);
+		layout.size[nr] = eax;
+		layout.off[nr] = ebx;
+	}
+}
+
+/* Offset of xsave component @nr in the standard layout (CPUID leaf 0xd); 0 if not enabled. */
 static unsigned xfeature_offset(int nr, unsigned *size)
 {
-	unsigned eax, ebx, ecx, edx;
-
-	__cpuid_count(0xd, nr, eax, ebx, ecx, edx);
-	*size = eax;
-	return ebx;
+	pthread_once(&layout.once, layout_read);
+	*size = nr < XFEATURES ? layout.size[nr] : 0;
+	return nr < XFEATURES ? layout.off[nr] : 0;
 }
 
 /* The user xsave features this CPU and kernel have enabled (XCR0). */
 static uint64_t xfeatures_enabled(void)
 {
-	unsigned lo, hi, eax, ebx, ecx, edx;
-
-	__cpuid(1, eax, ebx, ecx, edx);
-	if (!(ecx & bit_OSXSAVE))
-		return 3;	/* x87 and SSE only */
-	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-	return (uint64_t)hi << 32 | lo;
+	pthread_once(&layout.once, layout_read);
+	return layout.xcr0;
 }
 
 /* Copy component @nr into @dst (@words of @wsize bytes) if enabled and present. */
@@ -290,12 +321,8 @@ struct x86_ucontext {
 /* The xsave area the kernel takes from a frame: CPUID's size for XCR0. */
 static size_t xstate_size(void)
 {
-	unsigned eax, ebx, ecx, edx;
-
-	if (xfeatures_enabled() == 3)
-		return 512;
-	__cpuid_count(0xd, 0, eax, ebx, ecx, edx);
-	return ebx;
+	pthread_once(&layout.once, layout_read);
+	return layout.xstate_size;
 }
 
 size_t x86_sigframe_size(void)
