@@ -740,7 +740,7 @@ int mem_collect_vmas(struct dump_ctx *ctx, struct dump_task *t, struct vma_list 
 			if (!ret)
 				ret = parse_range_line(line, sv);
 			have = !ret;
-		} else if (have && !strncmp(line, "VmFlags:", 8)) {
+		} else if (have && line[0] == 'V' && !strncmp(line, "VmFlags:", 8)) {
 			snprintf(sv->vmflags, sizeof(sv->vmflags), "%s", line + 8);
 			sv->has_vmflags = true;
 		}

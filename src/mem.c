@@ -254,20 +254,34 @@ struct xfer {
 	size_t nr_pages;	/* pages in the batch */
 	bool force;		/* the batch is read through /proc/PID/mem */
 	unsigned int nr_segs;
-	struct xfer_seg segs[XFER_MAX_SEGS];
-	struct iovec iov[XFER_MAX_SEGS];	/* the batch's ranges in the task */
-
-	union {
-		struct page_region regs[SCAN_REGIONS];
-		uint64_t pme[PME_CHUNK];
-	};
 
 	/* Tracking (mem-track.c): this dump protects what it dumps; the parent has the rest. */
 	bool arm, chain;
 	const uint8_t *wp;	/* per area: registered for write-protection */
 
 	uint64_t scanned, written, zero, parent;
+
+	/*
+	 * Last, and not zeroed (xfer_alloc()): 170 KiB a task, each entry
+	 * written before it is read (nr_segs, the scans' answers).
+	 */
+	struct xfer_seg segs[XFER_MAX_SEGS];
+	struct iovec iov[XFER_MAX_SEGS];	/* the batch's ranges in the task */
+	union {
+		struct page_region regs[SCAN_REGIONS];
+		uint64_t pme[PME_CHUNK];
+	};
 };
+
+/* A struct xfer, all zero but its buffers. */
+static struct xfer *xfer_alloc(void)
+{
+	struct xfer *x = malloc(sizeof(*x));
+
+	if (x)
+		memset(x, 0, offsetof(struct xfer, segs));
+	return x;
+}
 
 static bool page_is_zero(const void *page)
 {
@@ -824,7 +838,7 @@ static int dump_pages(struct dump_ctx *ctx, struct dump_task *t, const struct vm
 		      const struct pagemap *pagemap, struct prescan *ps, const uint8_t *wp)
 {
 	struct track_task *tt = track_task_of(ctx, t->pid);
-	struct xfer *x = calloc(1, sizeof(*x));
+	struct xfer *x = xfer_alloc();
 	uint64_t t0 = now_us();
 	int ret;
 
