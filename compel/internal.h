@@ -23,6 +23,7 @@ struct task {
 	bool leftovers;			/* a parasite may be mapped there: look */
 	struct compel_ctl *stub_owner;	/* the thread whose cure the stub holds */
 	pid_t keeper;			/* keeper.c: holds its memory while it dies, or 0 */
+	pid_t pending;			/* the leader, seized and interrupted, its stop not waited for */
 };
 
 struct compel_tree {

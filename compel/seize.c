@@ -50,30 +50,14 @@ static int tracer_of(pid_t tid)
 }
 
 /*
- * Seize @tid and wait until it is stopped by us.  *@stopped is the signal
- * of the group stop (SIGSTOP, job control) it was in already, or 0.
+ * Wait until @tid, seized and interrupted, is stopped by us.  *@stopped is
+ * the signal of the group stop (SIGSTOP, job control) it was in already,
+ * or 0.
  */
-static int seize_thread(pid_t tid, int *stopped)
+static int seize_wait(pid_t tid, int *stopped)
 {
 	int status, ret, tries;
 
-	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)SEIZE_OPTIONS)) {
-		ret = -errno;
-		if (ret == -ESRCH || compel_thread_exiting(tid))
-			return -ESRCH;
-		if (tracer_of(tid)) {
-			cpr_err("tid %d is already traced by pid %d", tid, tracer_of(tid));
-			return -EBUSY;
-		}
-		cpr_err("tid %d: PTRACE_SEIZE: %s", tid, strerror(-ret));
-		return ret;
-	}
-	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
-		ret = -errno;
-		cpr_err("tid %d: PTRACE_INTERRUPT: %m", tid);
-		ptrace(PTRACE_DETACH, tid, NULL, NULL);
-		return ret;
-	}
 	for (tries = 0; tries < 64; tries++) {
 		ret = compel_wait_stop(tid, &status);
 		if (ret)
@@ -96,6 +80,55 @@ static int seize_thread(pid_t tid, int *stopped)
 	cpr_err("tid %d: does not stop", tid);
 	ptrace(PTRACE_DETACH, tid, NULL, NULL);
 	return -EAGAIN;
+}
+
+/*
+ * Seize and interrupt a child's leader as soon as it is found, and wait
+ * for its stop only when its turn comes: the stops of a task's children
+ * overlap (each a wake-up on another core) instead of following one
+ * another.  Quietly: if this fails, its turn does it again and says why.
+ */
+static void seize_early(struct task *t)
+{
+	if (ptrace(PTRACE_SEIZE, t->pub.pid, NULL, (void *)(long)SEIZE_OPTIONS))
+		return;
+	ptrace(PTRACE_INTERRUPT, t->pub.pid, NULL, NULL);
+	t->pending = t->pub.pid;
+}
+
+/* Let go of a leader seized early whose turn never came. */
+static void unseize_early(struct task *t)
+{
+	int stopped;
+
+	if (t->pending && !seize_wait(t->pending, &stopped))
+		ptrace(PTRACE_DETACH, t->pending, NULL, NULL);
+	t->pending = 0;
+}
+
+/* Seize @tid and wait until it is stopped by us (seize_wait()). */
+static int seize_thread(pid_t tid, int *stopped)
+{
+	int ret;
+
+	if (ptrace(PTRACE_SEIZE, tid, NULL, (void *)(long)SEIZE_OPTIONS)) {
+		ret = -errno;
+		if (ret == -ESRCH || compel_thread_exiting(tid))
+			return -ESRCH;
+		if (tracer_of(tid)) {
+			cpr_err("tid %d is already traced by pid %d", tid, tracer_of(tid));
+			return -EBUSY;
+		}
+		cpr_err("tid %d: PTRACE_SEIZE: %s", tid, strerror(-ret));
+		return ret;
+	}
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL)) {
+		ret = -errno;
+		cpr_err("tid %d: PTRACE_INTERRUPT: %m", tid);
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		return ret;
+	}
+	return seize_wait(tid, stopped);
 }
 
 static struct task *find_task(struct compel_tree *tree, pid_t pid)
@@ -228,11 +261,17 @@ static int seize_threads(struct task *t, bool *changed)
 
 		if (tid <= 0 || has_thread(t, tid))
 			continue;
-		if (!compel_read_stat(tid, &st) && (st.flags & PF_IO_WORKER)) {
+		/* An io_uring worker is never the leader: its stat needs no read. */
+		if (tid != t->pub.pid && !compel_read_stat(tid, &st) && (st.flags & PF_IO_WORKER)) {
 			ret = refuse_io_worker(t->pub.pid, tid);
 			break;
 		}
-		ret = seize_thread(tid, &stopped);
+		if (tid == t->pending) {
+			t->pending = 0;
+			ret = seize_wait(tid, &stopped);
+		} else {
+			ret = seize_thread(tid, &stopped);
+		}
 		if (ret == -ESRCH && tid != t->pub.pid) {
 			ret = 0;	/* a thread that just exited */
 			continue;
@@ -271,6 +310,8 @@ static int add_children(struct compel_tree *tree, size_t ti, bool *changed)
 		while (!ret && fscanf(f, "%d", &child) == 1)
 			if (!find_task(tree, child)) {
 				ret = add_task(tree, child);
+				if (!ret && tree->tasks[tree->nr - 1].pub.state != COMPEL_TASK_ZOMBIE)
+					seize_early(&tree->tasks[tree->nr - 1]);
 				*changed = true;
 			}
 		fclose(f);
@@ -289,6 +330,7 @@ static int task_vanished(struct compel_tree *tree, size_t i)
 	struct task *t = &tree->tasks[i];
 	struct proc_stat st;
 
+	unseize_early(t);
 	for (int k = 0; k < t->pub.nr_threads; k++)
 		ptrace(PTRACE_DETACH, t->tids[k], NULL, NULL);
 	free(t->tids);
@@ -449,6 +491,8 @@ int compel_tree_release(struct compel_tree *tree, unsigned flags)
 
 	if (!tree)
 		return 0;
+	for (size_t i = 0; i < tree->nr; i++)
+		unseize_early(&tree->tasks[i]);
 	/* Made while the stubs still protect the remote calls that make them. */
 	for (size_t i = 0; i < tree->nr && (flags & COMPEL_RELEASE_KILL); i++)
 		compel_keeper_spawn(tree, &tree->tasks[i]);
