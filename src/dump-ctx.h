@@ -78,6 +78,7 @@ struct dump_ctx {
 	void *files_priv;		/* files/files.c's bookkeeping */
 	void *seccomp_priv;		/* seccomp.c: the filters for seccomp.img */
 	void *mem_priv;			/* mem-layout.c: the mapped files seen so far */
+	void *pstree_priv;		/* pstree.c: the kernel objects seen so far */
 };
 
 /*

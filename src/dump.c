@@ -112,7 +112,7 @@ static int task_begin(struct dump_ctx *ctx, struct dump_task *t)
 	int ret;
 
 	pr_info("dumping pid %d", t->pid);
-	ret = ns_dump_check_task(t) ?: parts_dump_gather(ctx, t);
+	ret = ns_dump_check_task(t) ?: pstree_task_ids(ctx, t) ?: parts_dump_gather(ctx, t);
 	if (!ret)
 		ret = compel_prepare(ctx->tree, t->pid, &t->ctl);
 	if (!ret)
@@ -504,6 +504,7 @@ int cr_dump(const struct opts *given)
 	if (ctx.parent_dirfd >= 0)
 		close(ctx.parent_dirfd);
 	parts_dump_cleanup(&ctx);
+	pstree_dump_cleanup(&ctx);
 	free(ctx.tasks);
 	imgdir_close(&dir, ret != 0);
 	if (!ret)

@@ -146,22 +146,56 @@ static size_t order_dfs(struct compel_tree *tree, pid_t parent, size_t at,
 	return at;
 }
 
+#define NR_KOBJ_SETS	4
+
+void pstree_dump_cleanup(struct dump_ctx *ctx)
+{
+	struct kobj_set *sets = ctx->pstree_priv;
+
+	for (size_t i = 0; sets && i < NR_KOBJ_SETS; i++)
+		free(sets[i].reps);
+	free(sets);
+	ctx->pstree_priv = NULL;
+}
+
+/* The sets for pstree_task_ids(), room for every task of the tree. */
+static int kobj_sets_alloc(struct dump_ctx *ctx, size_t nr)
+{
+	static const int types[NR_KOBJ_SETS] = { KCMP_VM, KCMP_FILES, KCMP_FS, KCMP_SIGHAND };
+	struct kobj_set *sets = calloc(NR_KOBJ_SETS, sizeof(*sets));
+
+	ctx->pstree_priv = sets;
+	for (size_t i = 0; sets && i < NR_KOBJ_SETS; i++) {
+		sets[i] = (struct kobj_set){ .type = types[i], .last = 1 };
+		sets[i].reps = calloc(nr, sizeof(*sets[i].reps));
+		if (!sets[i].reps)
+			return -ENOMEM;
+	}
+	return sets ? 0 : -ENOMEM;
+}
+
+int pstree_task_ids(struct dump_ctx *ctx, struct dump_task *t)
+{
+	struct kobj_set *sets = ctx->pstree_priv;
+
+	if (!sets)
+		return -ENOMEM;
+	t->vm_id = kobj_id(&sets[0], t, get_vm);
+	t->files_id = kobj_id(&sets[1], t, get_files);
+	t->fs_id = kobj_id(&sets[2], t, get_fs);
+	t->sighand_id = kobj_id(&sets[3], t, get_sighand);
+	return 0;
+}
+
 int pstree_collect(struct dump_ctx *ctx)
 {
 	size_t nr = compel_tree_nr_tasks(ctx->tree);
-	struct kobj_set sets[4] = {
-		{ .type = KCMP_VM, .last = 1 }, { .type = KCMP_FILES, .last = 1 },
-		{ .type = KCMP_FS, .last = 1 }, { .type = KCMP_SIGHAND, .last = 1 },
-	};
 	const struct compel_task **order;
 	int ret = -ENOMEM;
 
 	ctx->tasks = calloc(nr, sizeof(*ctx->tasks));
 	order = calloc(nr, sizeof(*order));
-	for (size_t i = 0; i < 4; i++)
-		sets[i].reps = calloc(nr, sizeof(*sets[i].reps));
-	if (!ctx->tasks || !order || !sets[0].reps || !sets[1].reps || !sets[2].reps ||
-	    !sets[3].reps)
+	if (!ctx->tasks || !order || kobj_sets_alloc(ctx, nr))
 		goto out;
 	order[0] = compel_tree_task(ctx->tree, 0);
 	if (order_dfs(ctx->tree, order[0]->pid, 1, order) != nr) {
@@ -184,19 +218,11 @@ int pstree_collect(struct dump_ctx *ctx)
 		t->pgid = t->stat.pgid;
 		t->sid = t->stat.sid;
 		ctx->nr_tasks++;
-		if (t->ct->state == COMPEL_TASK_ZOMBIE)
-			continue;
-		t->vm_id = kobj_id(&sets[0], t, get_vm);
-		t->files_id = kobj_id(&sets[1], t, get_files);
-		t->fs_id = kobj_id(&sets[2], t, get_fs);
-		t->sighand_id = kobj_id(&sets[3], t, get_sighand);
 	}
 	/* What goes into the images: the pids the tree sees. */
 	if (!ret)
 		ret = pidns_dump_collect(ctx);
 out:
-	for (size_t i = 0; i < 4; i++)
-		free(sets[i].reps);
 	free(order);
 	return ret;
 }

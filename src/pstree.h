@@ -10,8 +10,16 @@
 #include "rst-ctx.h"
 #include "core.pb-c.h"
 
-/* Fill ctx->tasks from the seized tree: pids, groups, sessions, ids. */
+/* Fill ctx->tasks from the seized tree: pids, groups, sessions. */
 int pstree_collect(struct dump_ctx *ctx);
+/*
+ * @t's ids of the kernel objects it may share (memory, fd table, fs,
+ * signal handlers), given in the tree's order, each task's before its
+ * parts run: on the tracer as its dump begins.  0 or -ENOMEM.
+ */
+int pstree_task_ids(struct dump_ctx *ctx, struct dump_task *t);
+/* The end of a dump: what pstree_collect() kept goes. */
+void pstree_dump_cleanup(struct dump_ctx *ctx);
 int pstree_dump(struct dump_ctx *ctx);
 int pstree_dump_ids(struct dump_ctx *ctx, struct dump_task *t);
 
