@@ -106,8 +106,8 @@ static void unseize_early(struct task *t)
 	t->pending = 0;
 }
 
-/* Seize @tid and wait until it is stopped by us (seize_wait()). */
-static int seize_thread(pid_t tid, int *stopped)
+/* Seize and interrupt @tid: 0, -ESRCH if it is gone or going, or another -errno, said. */
+static int seize_begin(pid_t tid)
 {
 	int ret;
 
@@ -128,7 +128,7 @@ static int seize_thread(pid_t tid, int *stopped)
 		ptrace(PTRACE_DETACH, tid, NULL, NULL);
 		return ret;
 	}
-	return seize_wait(tid, stopped);
+	return 0;
 }
 
 static struct task *find_task(struct compel_tree *tree, pid_t pid)
@@ -235,14 +235,16 @@ static int refuse_io_worker(pid_t pid, pid_t tid)
 	return -ENOTSUP;
 }
 
-/* Seize the threads of @t not seized yet; *@changed if any was. */
-static int seize_threads(struct task *t, bool *changed)
+/* The threads of @t listed in /proc not seized yet, in *@tids (malloc'ed). */
+static int list_new_threads(struct task *t, pid_t **tids, size_t *nr)
 {
-	char path[64];
+	size_t cap = 0;
 	struct dirent *de;
-	int ret = 0;
+	char path[64];
 	DIR *d;
 
+	*tids = NULL;
+	*nr = 0;
 	snprintf(path, sizeof(path), "/proc/%d/task", t->pub.pid);
 	d = opendir(path);
 	if (!d) {
@@ -253,43 +255,80 @@ static int seize_threads(struct task *t, bool *changed)
 			cpr_err("pid %d: cannot list its threads: %m", t->pub.pid);
 		return -ESRCH;
 	}
-	while (!ret && (de = readdir(d))) {
+	while ((de = readdir(d))) {
 		pid_t tid = atoi(de->d_name);
-		int stopped = 0;
-
-		struct proc_stat st;
 
 		if (tid <= 0 || has_thread(t, tid))
 			continue;
-		/* An io_uring worker is never the leader: its stat needs no read. */
-		if (tid != t->pub.pid && !compel_read_stat(tid, &st) && (st.flags & PF_IO_WORKER)) {
-			ret = refuse_io_worker(t->pub.pid, tid);
-			break;
+		if (*nr == cap) {
+			pid_t *n = realloc(*tids, (cap = cap ? cap * 2 : 8) * sizeof(*n));
+
+			if (!n) {
+				closedir(d);
+				return -ENOMEM;
+			}
+			*tids = n;
 		}
-		if (tid == t->pending) {
-			t->pending = 0;
-			ret = seize_wait(tid, &stopped);
-		} else {
-			ret = seize_thread(tid, &stopped);
-		}
-		if (ret == -ESRCH && tid != t->pub.pid) {
-			ret = 0;	/* a thread that just exited */
-			continue;
-		}
-		if (ret == -ESRCH)
-			break;		/* the whole task is going away */
-		if (!ret)
-			ret = add_thread(t, tid);
-		/* An injected failure once a thread is held: all must be let go. */
-		if (!ret && compel_fault_hit(COMPEL_FAULT_SEIZE))
-			ret = -EFAULT;
-		if (!ret && stopped && tid == t->pub.pid) {
-			t->pub.state = COMPEL_TASK_STOPPED;
-			t->pub.stop_signo = stopped;
-		}
-		*changed = true;
+		(*tids)[(*nr)++] = tid;
 	}
 	closedir(d);
+	return 0;
+}
+
+/*
+ * Seize the threads of @t not seized yet; *@changed if any was.  All are
+ * interrupted first, then waited for: their stops overlap.  Whatever
+ * fails, every thread interrupted is waited for and kept, for the
+ * release to let go.
+ */
+static int seize_threads(struct task *t, bool *changed)
+{
+	pid_t *tids;
+	int *res;
+	size_t nr;
+	int ret = list_new_threads(t, &tids, &nr);
+
+	if (ret)
+		return ret;
+	res = calloc(nr ?: 1, sizeof(*res));
+	if (!res) {
+		free(tids);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nr; i++) {
+		struct proc_stat st;
+
+		/* An io_uring worker is seized but never stops; it is never the leader. */
+		if (tids[i] != t->pub.pid && !compel_read_stat(tids[i], &st) &&
+		    (st.flags & PF_IO_WORKER))
+			res[i] = refuse_io_worker(t->pub.pid, tids[i]);
+		else if (tids[i] == t->pending)
+			t->pending = 0;
+		else
+			res[i] = seize_begin(tids[i]);
+	}
+	for (size_t i = 0; i < nr; i++) {
+		pid_t tid = tids[i];
+		int stopped = 0, r = res[i];
+
+		if (!r) {
+			*changed = true;
+			r = seize_wait(tid, &stopped) ?: add_thread(t, tid);
+			/* An injected failure once a thread is held: all must be let go. */
+			if (!r && compel_fault_hit(COMPEL_FAULT_SEIZE))
+				r = -EFAULT;
+			if (!r && stopped && tid == t->pub.pid) {
+				t->pub.state = COMPEL_TASK_STOPPED;
+				t->pub.stop_signo = stopped;
+			}
+		}
+		/* A thread that just exited is no failure; its leader gone, the task is. */
+		if (r == -ESRCH && tid != t->pub.pid)
+			r = 0;
+		ret = ret ?: r;
+	}
+	free(res);
+	free(tids);
 	return ret;
 }
 
