@@ -305,11 +305,12 @@ static long remote_try(struct compel_ctl *ctl, long nr, unsigned long a1, unsign
  * from the stub's room), so that a killed dump's mapping is known by its
  * name.  The memfd is sized here, through /proc/PID/fd: a local truncate
  * instead of a remote one (each remote call is two ptrace stops), and the
- * same open file gives our view of it.  0, its address and *@lfd, or
- * non-zero: then shared anonymous memory will do (no stub, or exec memfds
- * forbidden by vm.memfd_noexec).
+ * same open file gives our view of it.  The task's fd is left for the
+ * parasite to close as it starts (*@rfd), a remote call less.  0, its
+ * address, *@lfd and *@rfd, or non-zero: then shared anonymous memory will
+ * do (no stub, or exec memfds forbidden by vm.memfd_noexec).
  */
-static int map_named(struct compel_ctl *ctl, long *addr, int *lfd)
+static int map_named(struct compel_ctl *ctl, long *addr, int *lfd, int *rfd)
 {
 	unsigned long name = compel_stub_name(ctl->task);
 	char path[64];
@@ -328,15 +329,15 @@ static int map_named(struct compel_ctl *ctl, long *addr, int *lfd)
 	if (!r)
 		r = remote_try(ctl, __NR_mmap, 0, ctl->map_len, PROT_READ | PROT_WRITE | PROT_EXEC,
 			       MAP_SHARED, fd, 0);
-	if (remote_try(ctl, __NR_close, fd, 0, 0, 0, 0, 0) && r >= 0)
-		r = -EIO;
 	if (r < 0 && r > -4096) {
+		remote_try(ctl, __NR_close, fd, 0, 0, 0, 0, 0);
 		if (*lfd >= 0)
 			close(*lfd);
 		*lfd = -1;
 		return r;
 	}
 	*addr = r;
+	*rfd = fd;
 	return 0;
 }
 
@@ -350,11 +351,11 @@ static int map_parasite(struct compel_ctl *ctl)
 	size_t area = ROUND_PAGE(sizeof(struct parasite_area));
 	char path[96];
 	long addr = 0;
-	int fd = -1, ret;
+	int fd = -1, rfd = -1, ret;
 
 	ctl->map_len = code + area + PARASITE_STACK_SIZE;
 	ret = unmap_leftovers(ctl);
-	if (!ret && map_named(ctl, &addr, &fd))
+	if (!ret && map_named(ctl, &addr, &fd, &rfd))
 		ret = remote_ok(ctl, "mmap of the parasite", __NR_mmap, &addr, 0, ctl->map_len,
 				PROT_READ | PROT_WRITE | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS, -1,
 				0);
@@ -378,11 +379,15 @@ static int map_parasite(struct compel_ctl *ctl)
 		cpr_err("%s: mmap: %m", path);
 	}
 	close(fd);
-	if (ret)
+	if (ret) {
+		if (rfd >= 0)
+			remote_try(ctl, __NR_close, rfd, 0, 0, 0, 0, 0);
 		return ret;
+	}
 	memcpy(ctl->local_map, compel_parasite_blob,
 	       compel_parasite_blob_end - compel_parasite_blob);
 	ctl->area = (struct parasite_area *)((char *)ctl->local_map + code);
+	ctl->area->memfd = rfd;
 	return 0;
 }
 
@@ -640,6 +645,11 @@ static int unmap_parasite(struct compel_ctl *ctl)
 
 	if (ctl->area)
 		compel_guard_disarm(ctl->area);
+	/* A parasite that never ran left the task the fd of its memory. */
+	if (ctl->area && ctl->area->memfd >= 0) {
+		remote_try(ctl, __NR_close, ctl->area->memfd, 0, 0, 0, 0, 0);
+		ctl->area->memfd = -1;
+	}
 	if (ctl->remote_map) {
 		if (compel_fault_hit(COMPEL_FAULT_CURE))
 			ret = -EFAULT;

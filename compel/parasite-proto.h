@@ -47,7 +47,7 @@ struct parasite_area {
 	int32_t cmd;
 	int32_t ret;
 	uint32_t tracer;	/* compel's tid | FUTEX_WAITERS; 0 when not guarded */
-	uint32_t pad;
+	int32_t memfd;		/* the task's fd of this area: closed as the parasite starts; -1 none */
 	uint64_t robust_next;	/* the robust list entry of @tracer */
 	struct parasite_cure cure;	/* the thread running the parasite */
 	union compel_rpc_args args;

@@ -220,6 +220,11 @@ void parasite_main(struct parasite_area *a)
 {
 	uint32_t last = 0;
 
+	/* The fd the area was mapped from, ours to close: a remote call less. */
+	if (a->memfd >= 0) {
+		sys4(__NR_close, a->memfd, 0, 0, 0);
+		a->memfd = -1;
+	}
 	for (;;) {
 		uint32_t seq = __atomic_load_n(&a->cmd_seq, __ATOMIC_ACQUIRE);
 		uint32_t tracer = __atomic_load_n(&a->tracer, __ATOMIC_ACQUIRE);
