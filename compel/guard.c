@@ -134,7 +134,7 @@ unsigned long compel_find_leftover(pid_t pid, size_t len, size_t *found_len)
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	memfd = open(path, O_RDONLY | O_CLOEXEC);
 	while (maps && memfd >= 0 && !found && fgets(line, sizeof(line), maps)) {
-		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3 || strcmp(perms, "rwxs"))
+		if (!compel_maps_range(line, &start, &end, perms) || strcmp(perms, "rwxs"))
 			continue;
 		if (strstr(line, "/memfd:stasis-parasite (deleted)") ||
 		    (end - start == len && strstr(line, "/dev/zero (deleted)") &&

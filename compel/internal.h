@@ -106,6 +106,12 @@ struct proc_stat {
 int compel_read_stat(pid_t pid, struct proc_stat *st);
 /* Gone, a zombie, or dying: it will stop for us no more. */
 bool compel_thread_exiting(pid_t tid);
+/*
+ * "start-end perms ..." of a /proc/PID/maps line, without sscanf (a
+ * task's maps are read at each infection); false if it is not one.
+ */
+bool compel_maps_range(const char *line, unsigned long *start, unsigned long *end,
+		       char perms[5]);
 
 /* ptrace.c */
 int compel_wait_stop(pid_t tid, int *status);

@@ -1,7 +1,7 @@
 /*
  * proc-stat.c - what /proc/PID/stat says of a task: its state, its
- * parent, its flags and its exit code; and whether a thread is on its way
- * out.
+ * parent, its flags and its exit code; whether a thread is on its way
+ * out; and the head of a /proc/PID/maps line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,4 +53,21 @@ bool compel_thread_exiting(pid_t tid)
 	struct proc_stat st;
 
 	return compel_read_stat(tid, &st) || st.state == 'Z' || st.state == 'X';
+}
+
+bool compel_maps_range(const char *line, unsigned long *start, unsigned long *end,
+		       char perms[5])
+{
+	char *p;
+
+	*start = strtoul(line, &p, 16);
+	if (p == line || *p != '-')
+		return false;
+	line = p + 1;
+	*end = strtoul(line, &p, 16);
+	if (p == line || *p != ' ' || strlen(p + 1) < 4)
+		return false;
+	memcpy(perms, p + 1, 4);
+	perms[4] = '\0';
+	return true;
 }

@@ -129,7 +129,7 @@ static int scan_for_syscall(int memfd, unsigned long start, unsigned long end, u
 int compel_find_syscall_insn(pid_t pid, int memfd, unsigned long *ip, unsigned long *vdso_start,
 			     unsigned long *vdso_end, bool *rwxs)
 {
-	char path[64], line[512], perms[8], buf[16384];
+	char path[64], line[512], perms[5], buf[16384];
 	unsigned long start, end, vdso_s = 0, vdso_e = 0;
 	FILE *maps;
 	int ret = -ENOENT;
@@ -145,7 +145,7 @@ int compel_find_syscall_insn(pid_t pid, int memfd, unsigned long *ip, unsigned l
 	setvbuf(maps, buf, _IOFBF, sizeof(buf));
 	*rwxs = false;
 	while (fgets(line, sizeof(line), maps)) {
-		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) != 3)
+		if (!compel_maps_range(line, &start, &end, perms))
 			continue;
 		if (strstr(line, "[vdso]")) {
 			vdso_s = start;
@@ -160,7 +160,7 @@ int compel_find_syscall_insn(pid_t pid, int memfd, unsigned long *ip, unsigned l
 		ret = scan_for_syscall(memfd, vdso_s, vdso_e, ip);
 	rewind(maps);
 	while (ret && fgets(line, sizeof(line), maps))
-		if (sscanf(line, "%lx-%lx %7s", &start, &end, perms) == 3 &&
+		if (compel_maps_range(line, &start, &end, perms) &&
 		    perms[0] == 'r' && perms[2] == 'x')
 			ret = scan_for_syscall(memfd, start, end, ip);
 	if (ret)
