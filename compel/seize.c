@@ -265,6 +265,8 @@ static int list_new_threads(struct task *t, pid_t **tids, size_t *nr)
 
 			if (!n) {
 				closedir(d);
+				free(*tids);
+				*tids = NULL;
 				return -ENOMEM;
 			}
 			*tids = n;
