@@ -196,57 +196,31 @@ static bool is_range_line(const char *s)
 	return p != s && *p == ' ';
 }
 
-/*
- * The number at *@p in @base, which @sep must follow (0: anything);
- * *@p moves past @sep.  false if there is none.
- */
-static bool take_num(char **p, int base, char sep, unsigned long long *v)
-{
-	char *e;
-
-	*v = strtoull(*p, &e, base);
-	if (e == *p || (sep && *e != sep))
-		return false;
-	*p = sep ? e + 1 : e;
-	return true;
-}
-
-/* "start-end perms pgoff maj:min ino   name", by hand: sscanf costs more than smaps' read. */
 static int parse_range_line(char *s, struct smaps_vma *sv)
 {
-	unsigned long long start, end, pgoff, maj, min, ino;
-	char *p = s;
+	struct proc_maps_line m;
 	size_t len;
 
-	if (!take_num(&p, 16, '-', &start) || !take_num(&p, 16, ' ', &end) ||
-	    strnlen(p, 5) < 5 || p[4] != ' ')
-		goto bad;
-	memcpy(sv->perms, p, 4);
-	sv->perms[4] = '\0';
-	p += 5;
-	if (!take_num(&p, 16, ' ', &pgoff) || !take_num(&p, 16, ':', &maj) ||
-	    !take_num(&p, 16, ' ', &min) || !take_num(&p, 10, 0, &ino))
-		goto bad;
-	while (*p == ' ')
-		p++;
-	sv->start = start;
-	sv->end = end;
-	sv->pgoff = pgoff;
-	sv->maj = maj;
-	sv->min = min;
-	sv->ino = ino;
-	len = strlen(p);
+	if (!proc_parse_maps_line(s, &m)) {
+		pr_err("smaps: cannot parse \"%s\"", s);
+		return -EINVAL;
+	}
+	len = strlen(m.name);
 	if (len >= sizeof(sv->name)) {
-		pr_err("smaps: name too long at %llx", start);
+		pr_err("smaps: name too long at %" PRIx64, m.start);
 		return -ENAMETOOLONG;
 	}
-	memcpy(sv->name, p, len + 1);
+	sv->start = m.start;
+	sv->end = m.end;
+	sv->pgoff = m.pgoff;
+	memcpy(sv->perms, m.perms, sizeof(sv->perms));
+	sv->maj = m.maj;
+	sv->min = m.min;
+	sv->ino = m.ino;
+	memcpy(sv->name, m.name, len + 1);
 	sv->has_vmflags = false;
 	sv->vmflags[0] = '\0';
 	return 0;
-bad:
-	pr_err("smaps: cannot parse \"%s\"", s);
-	return -EINVAL;
 }
 
 static bool vmflag(const char *tok, const char *f)

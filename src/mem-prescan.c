@@ -265,20 +265,15 @@ static int add_area(struct prescan *ps, uint64_t start, uint64_t end, bool walk,
 /* One line of /proc/PID/maps: a large private area is one to walk. */
 static int maps_line(struct prescan *ps, const char *line)
 {
-	unsigned long long start, end;
-	unsigned int maj, min;
-	unsigned long ino;
-	char perms[5], *name;
-	int n = 0;
+	struct proc_maps_line m;
 
-	if (sscanf(line, "%llx-%llx %4s %*x %x:%x %lu %n", &start, &end, perms, &maj, &min, &ino,
-		   &n) < 6 || !n)
+	if (!proc_parse_maps_line(line, &m))
 		return -EINVAL;
-	name = (char *)line + n;
-	if (!strcmp(name, "[vsyscall]"))
+	if (!strcmp(m.name, "[vsyscall]"))
 		return 0;
 	/* As smaps shows it, 00:00 0 is no file: an area mem.c takes as anonymous. */
-	return add_area(ps, start, end, perms[3] == 'p' && !special_area(name), maj || min || ino);
+	return add_area(ps, m.start, m.end, m.perms[3] == 'p' && !special_area(m.name),
+			m.maj || m.min || m.ino);
 }
 
 /* The areas as mem-layout.c classified them from smaps. */

@@ -76,8 +76,6 @@
 /* Pagemap entries read at once when PAGEMAP_SCAN is missing: 64 KiB. */
 #define PME_CHUNK	8192
 
-
-
 /* --- small helpers --- */
 
 /* /proc/PID/pagemap, and what its PAGEMAP_SCAN can do here. */

@@ -13,8 +13,7 @@
 #include "log.h"
 #include "proc.h"
 
-/* Read a whole small /proc file into @buf, NUL-terminated. */
-/* Read small file @path into @buf; -errno, and what failed in *@failed, not logged. */
+/* Read small file @path into @buf, NUL-terminated; -errno, and what failed in *@failed, not logged. */
 static int read_quiet(const char *path, char *buf, size_t len, const char **failed)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -61,6 +60,48 @@ int proc_state(pid_t pid)
 	/* The name may hold spaces and parentheses: the state follows the last ')'. */
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] ? p[2] : -EINVAL;
+}
+
+/*
+ * The number at *@p in @base, which @sep must follow (0: anything);
+ * *@p moves past @sep.  false if there is none.
+ */
+static bool take_num(const char **p, int base, char sep, unsigned long long *v)
+{
+	char *e;
+
+	*v = strtoull(*p, &e, base);
+	if (e == *p || (sep && *e != sep))
+		return false;
+	*p = sep ? e + 1 : e;
+	return true;
+}
+
+/* "start-end perms pgoff maj:min ino   name" */
+bool proc_parse_maps_line(const char *line, struct proc_maps_line *m)
+{
+	unsigned long long start, end, pgoff, maj, min, ino;
+	const char *p = line;
+
+	if (!take_num(&p, 16, '-', &start) || !take_num(&p, 16, ' ', &end) ||
+	    strnlen(p, 5) < 5 || p[4] != ' ')
+		return false;
+	memcpy(m->perms, p, 4);
+	m->perms[4] = '\0';
+	p += 5;
+	if (!take_num(&p, 16, ' ', &pgoff) || !take_num(&p, 16, ':', &maj) ||
+	    !take_num(&p, 16, ' ', &min) || !take_num(&p, 10, 0, &ino))
+		return false;
+	while (*p == ' ')
+		p++;
+	m->start = start;
+	m->end = end;
+	m->pgoff = pgoff;
+	m->maj = maj;
+	m->min = min;
+	m->ino = ino;
+	m->name = p;
+	return true;
 }
 
 int proc_read_stat(pid_t pid, struct proc_stat *st)

@@ -25,6 +25,16 @@ struct proc_stat {
 };
 
 int proc_read_stat(pid_t pid, struct proc_stat *st);
+
+/* A line of /proc/PID/maps, or the line that opens an area in smaps. */
+struct proc_maps_line {
+	uint64_t start, end, pgoff, ino;
+	unsigned int maj, min;
+	char perms[5];
+	const char *name;	/* into the line; "" for none */
+};
+/* Parse @line into @m (by hand: sscanf cost more than the read); false if it is none. */
+bool proc_parse_maps_line(const char *line, struct proc_maps_line *m);
 /* The state letter of /proc/@pid/stat ('R', 'S', 'Z', ...), or -errno, not logged. */
 int proc_state(pid_t pid);
 

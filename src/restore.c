@@ -601,7 +601,6 @@ static bool pid_free_soon(pid_t tid)
 /* Fail early and clearly on a PID in use, before anything is created. */
 static int check_pids_free(struct rst_ctx *ctx)
 {
-
 	/* Every pid will be in the root's new pid namespace, empty until then. */
 	if (pidns_restore_own(ctx))
 		return pidns_restore_check(ctx);
