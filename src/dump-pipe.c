@@ -11,7 +11,9 @@
  * that thread in the tree's order, one task at a time, as they would in
  * turn: the images are the same.  What they still need of the tracer
  * (a thread's remote calls, a parasite command) goes through
- * dump_on_tracer(), which the tracer serves while it waits.
+ * dump_on_tracer(), which the tracer serves while it waits.  A task
+ * that shares its memory or fd table with the one whose body runs waits
+ * for that one's end: its parasite and memfd would show in what is read.
  *
  * A failure on either side stops the pipe: the task in flight finishes
  * its part, every infected task is cured, and the dump fails as any.
@@ -196,7 +198,13 @@ int dump_pipe_run(struct dump_ctx *ctx, const struct dump_steps *steps)
 		bool zombie = steps->is_zombie(t);
 
 		/* A zombie has nothing to prepare: its turn comes after the last. */
-		ret = zombie ? 0 : steps->begin(ctx, t);
+		ret = zombie ? 0 : steps->ready(ctx, t);
+		/* Its infection would show in the body under way: that one ends first. */
+		if (!ret && prev && !zombie && steps->shares(prev, t)) {
+			ret = pipe_finish(p, prev);
+			prev = NULL;
+		}
+		ret = ret ?: (zombie ? 0 : steps->begin(ctx, t));
 		err = pipe_finish(p, prev);
 		prev = NULL;
 		ret = ret ?: err;

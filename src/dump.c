@@ -102,6 +102,23 @@ static bool task_is_zombie(const struct dump_task *t)
 	return t->ct->state == COMPEL_TASK_ZOMBIE;
 }
 
+/* On the tracer, first: the task's namespaces checked, its kernel objects' ids given. */
+static int task_ready(struct dump_ctx *ctx, struct dump_task *t)
+{
+	pr_info("dumping pid %d", t->pid);
+	return ns_dump_check_task(t) ?: pstree_task_ids(ctx, t);
+}
+
+/*
+ * Infecting @b maps the parasite into its memory and opens a memfd in its
+ * fd table: a task sharing either, whose parts are being read, would show
+ * them.
+ */
+static bool task_shares(const struct dump_task *a, const struct dump_task *b)
+{
+	return a->vm_id == b->vm_id || a->files_id == b->files_id;
+}
+
 /*
  * On the tracer, up to the parasite's first answers: what ptrace tells
  * (registers, masks) before compel blocks all signals, the infection, and
@@ -111,8 +128,7 @@ static int task_begin(struct dump_ctx *ctx, struct dump_task *t)
 {
 	int ret;
 
-	pr_info("dumping pid %d", t->pid);
-	ret = ns_dump_check_task(t) ?: pstree_task_ids(ctx, t) ?: parts_dump_gather(ctx, t);
+	ret = parts_dump_gather(ctx, t);
 	if (!ret)
 		ret = compel_prepare(ctx->tree, t->pid, &t->ctl);
 	if (!ret)
@@ -147,6 +163,8 @@ static int task_end(struct dump_ctx *ctx, struct dump_task *t, int ret)
 
 static const struct dump_steps task_steps = {
 	.is_zombie = task_is_zombie,
+	.ready = task_ready,
+	.shares = task_shares,
 	.begin = task_begin,
 	.body = task_body,
 	.end = task_end,
@@ -177,7 +195,7 @@ static int dump_one_task(struct dump_ctx *ctx, struct dump_task *t)
 		return pre_dump_one_task(ctx, t);
 	if (task_is_zombie(t))
 		return task_body(ctx, t);
-	ret = task_begin(ctx, t) ?: task_body(ctx, t);
+	ret = task_ready(ctx, t) ?: task_begin(ctx, t) ?: task_body(ctx, t);
 	return task_end(ctx, t, ret);
 }
 

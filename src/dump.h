@@ -17,6 +17,10 @@ void dump_catch_stop_signals(void);
 /* The steps of one task's dump (dump.c), as dump-pipe.c runs them. */
 struct dump_steps {
 	bool (*is_zombie)(const struct dump_task *t);
+	/* On the tracer, first: what the others rely on (the task's checks, its ids). */
+	int (*ready)(struct dump_ctx *ctx, struct dump_task *t);
+	/* Would infecting @b show in what @a's body reads (the same memory or fd table)? */
+	bool (*shares)(const struct dump_task *a, const struct dump_task *b);
 	/* On the tracer: gathered, infected, the parasite's first answers. */
 	int (*begin)(struct dump_ctx *ctx, struct dump_task *t);
 	/* The parts, on any thread; a zombie's own. */
