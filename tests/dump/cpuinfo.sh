@@ -40,6 +40,21 @@ l7b=0 l7c=0 l7d=0 l6a=0 ld1a=0
 [ "$max" -ge 13 ] && ld1a=$(reg 0xd 1 1)
 xcr0=$("$CPUID" xcr0)
 cpuinfo_field() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | sed 's/^[^:]*: *//; s/ *$//'; }
+# CPUID's brand string (leaves 0x80000002 to 4), which CRIU records as the
+# model name: /proc/cpuinfo may show another (a hypervisor's kernel can).
+brand_string() {
+	local leaf r v i c s=""
+	for leaf in 0x80000002 0x80000003 0x80000004; do
+		for r in 1 2 3 4; do
+			v=$(reg $leaf 0 $r)
+			for i in 0 8 16 24; do
+				c=$(((v >> i) & 0xff))
+				[ "$c" = 0 ] || s+=$(printf '\\x%02x' "$c")
+			done
+		done
+	done
+	printf '%b' "$s" | sed 's/ *$//'
+}
 
 # The xsave mask CRIU records: CPUID's, less what the CPU's features rule
 # out, limited to the user components, less bits 1 and 3 (CRIU's slip).
@@ -105,7 +120,9 @@ expect "vendor" "$(field vendor_id)" "$vendor"
 expect "family" "$(field cpu_family)" "$(cpuinfo_field 'cpu family')"
 expect "model" "$(field model)" "$(cpuinfo_field model)"
 expect "stepping" "$(field stepping)" "$(cpuinfo_field stepping)"
-expect "model name" "$(field model_id | sed 's/ *$//')" "$(cpuinfo_field 'model name')"
+if [ "$ext" -ge $((0x80000004)) ]; then
+	expect "model name" "$(field model_id | sed 's/ *$//')" "$(brand_string)"
+fi
 expect "capability layout, words" "$(field capability_ver) $(jq '.capability | length' <<<"$x")" "2 19"
 
 w0=$l1d
