@@ -17,6 +17,12 @@ static int log_fd = STDERR_FILENO;
 static bool log_to_file;	/* log_fd is a file of ours: stamp lines, close it */
 static bool log_owned;		/* log_fd is ours to close */
 static const char *log_prog;
+/*
+ * The wall clock, as CRIU's log: a restored tree's tasks log from inside
+ * the time namespace made for them, whose monotonic clocks go on from the
+ * dumped tree's and would stamp their lines seconds or days away.
+ */
+#define LOG_CLOCK	CLOCK_REALTIME
 static struct timespec log_start;
 /* The first error since log_first_err_reset(): what an RPC answer says. */
 static char first_err[512];
@@ -53,7 +59,7 @@ int log_open(const char *path)
 	log_close();
 	log_fd = fd;
 	log_to_file = log_owned = true;
-	clock_gettime(CLOCK_MONOTONIC, &log_start);
+	clock_gettime(LOG_CLOCK, &log_start);
 	return 0;
 }
 
@@ -89,7 +95,7 @@ static int log_stamp(char *buf, size_t len)
 	struct timespec now;
 	long sec, usec;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
+	clock_gettime(LOG_CLOCK, &now);
 	sec = now.tv_sec - log_start.tv_sec;
 	usec = (now.tv_nsec - log_start.tv_nsec) / 1000;
 	if (usec < 0) {
