@@ -75,13 +75,14 @@ struct files_priv *files_priv(struct dump_ctx *ctx)
 	return priv;
 }
 
-/* readlink() of @path into a fresh string. */
-static int read_link(const char *path, char **out)
+/* readlink() of @path, or of @name in @dirfd when that is open, into a fresh string. */
+static int read_link(int dirfd, const char *name, const char *path, char **out)
 {
 	char buf[PATH_MAX + 1];
 	ssize_t n;
 
-	n = readlink(path, buf, sizeof(buf));
+	n = dirfd >= 0 ? readlinkat(dirfd, name, buf, sizeof(buf)) :
+			 readlink(path, buf, sizeof(buf));
 	if (n < 0) {
 		pr_perror("%s: cannot read link", path);
 		return -errno;
@@ -153,27 +154,67 @@ static void parms_release(struct file_parms *p)
 	p->link = NULL;
 }
 
-/* Take fd @fd of the task into stasis and learn what it is. */
-static int fd_parms_fill(struct file_parms *p, int pidfd, pid_t pid, int fd, uint32_t *fd_flags)
+/*
+ * A task's handles for reading its fds: its pidfd, and its /proc fd and
+ * fdinfo directories held open, so that each fd's link and fdinfo are
+ * found from there (a directory of -1: by the whole path).
+ */
+struct task_fds {
+	pid_t pid;
+	int pidfd, fd_dir, info_dir;
+};
+
+static int task_fds_open(struct task_fds *tf, pid_t pid)
 {
-	char path[64], fdinfo[4096];
+	char path[64];
+
+	tf->pid = pid;
+	tf->pidfd = pidfd_open(pid, 0);
+	if (tf->pidfd < 0) {
+		pr_perror("pid %d: pidfd_open", pid);
+		return -errno;
+	}
+	/* Without them (an odd /proc) the paths still serve. */
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	tf->fd_dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+	tf->info_dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return 0;
+}
+
+static void task_fds_close(struct task_fds *tf)
+{
+	if (tf->info_dir >= 0)
+		close(tf->info_dir);
+	if (tf->fd_dir >= 0)
+		close(tf->fd_dir);
+	close(tf->pidfd);
+}
+
+/* Take fd @fd of the task into stasis and learn what it is. */
+static int fd_parms_fill(struct file_parms *p, const struct task_fds *tf, int fd,
+			 uint32_t *fd_flags)
+{
+	char path[64], name[16], fdinfo[4096];
+	pid_t pid = tf->pid;
 	uint64_t pos, flags;
 	int ret;
 
 	memset(p, 0, sizeof(*p));
 	p->pid = pid;
 	p->fd = fd;
-	p->lfd = pidfd_getfd(pidfd, fd, 0);
+	p->lfd = pidfd_getfd(tf->pidfd, fd, 0);
 	if (p->lfd < 0) {
 		pr_perror("pid %d fd %d: pidfd_getfd", pid, fd);
 		return -errno;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	ret = read_link(path, &p->link);
+	snprintf(name, sizeof(name), "%d", fd);
+	ret = read_link(tf->fd_dir, name, path, &p->link);
 	if (!ret)
 		ret = stat_lfd(p);
 	if (!ret)
-		ret = files_read_fdinfo(pid, fd, fdinfo, sizeof(fdinfo));
+		ret = files_read_fdinfo_at(tf->info_dir, pid, fd, fdinfo, sizeof(fdinfo));
 	if (!ret)
 		ret = files_fdinfo_u64(fdinfo, "pos", 10, &pos, pid, fd);
 	if (!ret)
@@ -424,8 +465,8 @@ int files_dump_inflight(struct dump_ctx *ctx, int lfd, pid_t holder, uint32_t *i
 	const struct fd_kind *kind;
 	struct file_parms p;
 	uint32_t fd_flags;
-	pid_t me = getpid();
-	int pidfd, ret;
+	struct task_fds tf;
+	int ret;
 
 	if (!priv || files_grow(&priv->inflight, &priv->cap_inflight, priv->nr_inflight,
 				sizeof(int))) {
@@ -433,11 +474,11 @@ int files_dump_inflight(struct dump_ctx *ctx, int lfd, pid_t holder, uint32_t *i
 		return -ENOMEM;
 	}
 	priv->inflight[priv->nr_inflight++] = lfd;
-	pidfd = pidfd_open(me, 0);
-	if (pidfd < 0)
-		return -errno;
-	ret = fd_parms_fill(&p, pidfd, me, lfd, &fd_flags);
-	close(pidfd);
+	ret = task_fds_open(&tf, getpid());
+	if (ret)
+		return ret;
+	ret = fd_parms_fill(&p, &tf, lfd, &fd_flags);
+	task_fds_close(&tf);
 	p.holder = holder;
 	if (!ret)
 		ret = dump_file(ctx, priv, &p, &kind, id);
@@ -445,7 +486,7 @@ int files_dump_inflight(struct dump_ctx *ctx, int lfd, pid_t holder, uint32_t *i
 	return ret;
 }
 
-static int dump_one_fd(struct dump_ctx *ctx, struct files_priv *priv, pid_t pid, int pidfd,
+static int dump_one_fd(struct dump_ctx *ctx, struct files_priv *priv, const struct task_fds *tf,
 		       int fd, struct img **fdinfo_img, uint32_t files_id)
 {
 	FdinfoEntry fe = FDINFO_ENTRY__INIT;
@@ -454,7 +495,7 @@ static int dump_one_fd(struct dump_ctx *ctx, struct files_priv *priv, pid_t pid,
 	uint32_t fd_flags = 0, id = 0;
 	int ret;
 
-	ret = fd_parms_fill(&p, pidfd, pid, fd, &fd_flags);
+	ret = fd_parms_fill(&p, tf, fd, &fd_flags);
 	if (!ret)
 		ret = dump_file(ctx, priv, &p, &kind, &id);
 	if (ret || !kind)
@@ -527,22 +568,20 @@ static int list_fds(pid_t pid, int **fds, size_t *nr)
 static int dump_fd_table(struct dump_ctx *ctx, struct files_priv *priv, struct dump_task *t)
 {
 	struct img *fdinfo_img = NULL;
+	struct task_fds tf;
 	size_t i, nr;
-	int pidfd, ret, err, *fds;
+	int ret, err, *fds;
 
 	pr_info("dumping the files of pid %d (files_id %u)", t->pid, t->files_id);
 	ret = list_fds(t->pid, &fds, &nr);
 	if (ret)
 		return ret;
-	pidfd = pidfd_open(t->pid, 0);
-	if (pidfd < 0) {
-		ret = -errno;
-		pr_perror("pid %d: pidfd_open", t->pid);
+	ret = task_fds_open(&tf, t->pid);
+	if (ret)
 		goto out;
-	}
 	for (i = 0; i < nr && !ret; i++)
-		ret = dump_one_fd(ctx, priv, t->pid, pidfd, fds[i], &fdinfo_img, t->files_id);
-	close(pidfd);
+		ret = dump_one_fd(ctx, priv, &tf, fds[i], &fdinfo_img, t->files_id);
+	task_fds_close(&tf);
 out:
 	err = img_close(fdinfo_img);
 	free(fds);
@@ -581,7 +620,8 @@ int files_dump_socket_map(struct dump_ctx *ctx, struct dump_task *t, uint64_t in
 	const struct fd_kind *kind = NULL;
 	struct file_parms p;
 	uint32_t fd_flags;
-	int fd, pidfd, ret;
+	struct task_fds tf;
+	int fd, ret;
 
 	if (!priv)
 		return -ENOMEM;
@@ -591,13 +631,11 @@ int files_dump_socket_map(struct dump_ctx *ctx, struct dump_task *t, uint64_t in
 		       t->pid, ino);
 		return fd == -ENOENT ? -ENOTSUP : fd;
 	}
-	pidfd = pidfd_open(t->pid, 0);
-	if (pidfd < 0) {
-		pr_perror("pid %d: pidfd_open", t->pid);
-		return -errno;
-	}
-	ret = fd_parms_fill(&p, pidfd, t->pid, fd, &fd_flags);
-	close(pidfd);
+	ret = task_fds_open(&tf, t->pid);
+	if (ret)
+		return ret;
+	ret = fd_parms_fill(&p, &tf, fd, &fd_flags);
+	task_fds_close(&tf);
 	if (!ret)
 		ret = dump_file(ctx, priv, &p, &kind, id);
 	if (!ret && (!kind || kind->type != FD_TYPES__PACKETSK)) {
@@ -688,7 +726,7 @@ int files_dump_path(struct dump_ctx *ctx, struct dump_task *t, const char *link,
 		pr_perror("%s: cannot open", link);
 		return -errno;
 	}
-	ret = read_link(link, &p.link);
+	ret = read_link(-1, NULL, link, &p.link);
 	if (!ret)
 		ret = stat_lfd(&p);
 	if (!ret)

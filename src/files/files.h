@@ -115,6 +115,8 @@ int files_img_lazy(struct dump_ctx *ctx, struct img **img, enum img_type type, u
  * alone are enough for most callers); 0 or -errno.
  */
 int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size);
+/* The same through @dirfd, an open /proc/@pid/fdinfo (-1: by its path). */
+int files_read_fdinfo_at(int dirfd, pid_t pid, int fd, char *buf, size_t size);
 /* The value after "@key:" on a line of @fdinfo, or NULL. */
 const char *files_fdinfo_field(const char *fdinfo, const char *key);
 /* The number after "@key:" in @fdinfo, read in @base; 0 or -EINVAL (logged). */

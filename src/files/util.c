@@ -52,15 +52,18 @@ int files_img_lazy(struct dump_ctx *ctx, struct img **img, enum img_type type, u
 	return img_open(img, ctx->dirfd, type, id, O_WRONLY);
 }
 
-int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size)
+int files_read_fdinfo_at(int dirfd, pid_t pid, int fd, char *buf, size_t size)
 {
-	char path[64];
+	char path[64], name[16];
 	size_t len = 0;
 	ssize_t n;
 	int pfd, err;
 
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	pfd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(name, sizeof(name), "%d", fd);
+	/* Relative to the open directory the kernel skips finding the task again. */
+	pfd = dirfd >= 0 ? openat(dirfd, name, O_RDONLY | O_CLOEXEC) :
+			   open(path, O_RDONLY | O_CLOEXEC);
 	if (pfd < 0) {
 		err = errno;
 		pr_perror("%s: cannot open", path);
@@ -82,6 +85,11 @@ int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size)
 	close(pfd);
 	buf[len] = '\0';
 	return 0;
+}
+
+int files_read_fdinfo(pid_t pid, int fd, char *buf, size_t size)
+{
+	return files_read_fdinfo_at(-1, pid, fd, buf, size);
 }
 
 int files_fdinfo_u64(const char *fdinfo, const char *key, int base, uint64_t *val,
