@@ -40,20 +40,24 @@ l7b=0 l7c=0 l7d=0 l6a=0 ld1a=0
 [ "$max" -ge 13 ] && ld1a=$(reg 0xd 1 1)
 xcr0=$("$CPUID" xcr0)
 cpuinfo_field() { grep -m1 "^$1[[:space:]]*:" /proc/cpuinfo | sed 's/^[^:]*: *//; s/ *$//'; }
-# CPUID's brand string (leaves 0x80000002 to 4), which CRIU records as the
-# model name: /proc/cpuinfo may show another (a hypervisor's kernel can).
+# CPUID's brand string (leaves 0x80000002 to 4, up to its first NUL), which
+# CRIU records as the model name, Intel's leading blanks left out; empty on a
+# CPU without those leaves.  /proc/cpuinfo may show another name (a
+# hypervisor's kernel can), so it is not the reference.
 brand_string() {
 	local leaf r v i c s=""
+	[ "$ext" -ge $((0x80000004)) ] || return 0
 	for leaf in 0x80000002 0x80000003 0x80000004; do
 		for r in 1 2 3 4; do
 			v=$(reg $leaf 0 $r)
 			for i in 0 8 16 24; do
 				c=$(((v >> i) & 0xff))
-				[ "$c" = 0 ] || s+=$(printf '\\x%02x' "$c")
+				[ "$c" = 0 ] && break 3
+				s+=$(printf '\\x%02x' "$c")
 			done
 		done
 	done
-	printf '%b' "$s" | sed 's/ *$//'
+	printf '%b' "$s" | sed 's/^ *//; s/ *$//'
 }
 
 # The xsave mask CRIU records: CPUID's, less what the CPU's features rule
@@ -120,9 +124,7 @@ expect "vendor" "$(field vendor_id)" "$vendor"
 expect "family" "$(field cpu_family)" "$(cpuinfo_field 'cpu family')"
 expect "model" "$(field model)" "$(cpuinfo_field model)"
 expect "stepping" "$(field stepping)" "$(cpuinfo_field stepping)"
-if [ "$ext" -ge $((0x80000004)) ]; then
-	expect "model name" "$(field model_id | sed 's/ *$//')" "$(brand_string)"
-fi
+expect "model name" "$(field model_id | sed 's/ *$//')" "$(brand_string)"
 expect "capability layout, words" "$(field capability_ver) $(jq '.capability | length' <<<"$x")" "2 19"
 
 w0=$l1d
