@@ -155,25 +155,29 @@ static void parms_release(struct file_parms *p)
 }
 
 /*
- * A task's handles for reading its fds: its pidfd, and its /proc fd and
- * fdinfo directories held open, so that each fd's link and fdinfo are
- * found from there (a directory of -1: by the whole path).
+ * A task's handles for reading its fds: its pidfd and, for a whole table,
+ * its /proc fd and fdinfo directories held open, so that each fd's link
+ * and fdinfo are found from there (a directory of -1: by the whole path,
+ * as for a single fd, where opening them would cost more than it saves).
  */
 struct task_fds {
 	pid_t pid;
 	int pidfd, fd_dir, info_dir;
 };
 
-static int task_fds_open(struct task_fds *tf, pid_t pid)
+static int task_fds_open(struct task_fds *tf, pid_t pid, bool table)
 {
 	char path[64];
 
 	tf->pid = pid;
+	tf->fd_dir = tf->info_dir = -1;
 	tf->pidfd = pidfd_open(pid, 0);
 	if (tf->pidfd < 0) {
 		pr_perror("pid %d: pidfd_open", pid);
 		return -errno;
 	}
+	if (!table)
+		return 0;
 	/* Without them (an odd /proc) the paths still serve. */
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	tf->fd_dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -474,7 +478,7 @@ int files_dump_inflight(struct dump_ctx *ctx, int lfd, pid_t holder, uint32_t *i
 		return -ENOMEM;
 	}
 	priv->inflight[priv->nr_inflight++] = lfd;
-	ret = task_fds_open(&tf, getpid());
+	ret = task_fds_open(&tf, getpid(), false);
 	if (ret)
 		return ret;
 	ret = fd_parms_fill(&p, &tf, lfd, &fd_flags);
@@ -576,7 +580,7 @@ static int dump_fd_table(struct dump_ctx *ctx, struct files_priv *priv, struct d
 	ret = list_fds(t->pid, &fds, &nr);
 	if (ret)
 		return ret;
-	ret = task_fds_open(&tf, t->pid);
+	ret = task_fds_open(&tf, t->pid, true);
 	if (ret)
 		goto out;
 	for (i = 0; i < nr && !ret; i++)
@@ -631,7 +635,7 @@ int files_dump_socket_map(struct dump_ctx *ctx, struct dump_task *t, uint64_t in
 		       t->pid, ino);
 		return fd == -ENOENT ? -ENOTSUP : fd;
 	}
-	ret = task_fds_open(&tf, t->pid);
+	ret = task_fds_open(&tf, t->pid, false);
 	if (ret)
 		return ret;
 	ret = fd_parms_fill(&p, &tf, fd, &fd_flags);
