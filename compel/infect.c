@@ -536,7 +536,7 @@ int compel_rpc_start(struct compel_ctl *ctl, enum compel_cmd cmd)
 {
 	uint32_t seq;
 
-	if (ctl->where != STOP_RUNNING || !ctl->area || ctl->busy) {
+	if (ctl->where != STOP_RUNNING || !ctl->area || ctl->busy || ctl->task->parked == ctl) {
 		cpr_err("tid %d: no idle parasite is running", ctl->tid);
 		return -EINVAL;
 	}
@@ -675,6 +675,8 @@ int compel_cure(struct compel_ctl *ctl)
 
 	if (!ctl)
 		return 0;
+	if (ctl->task->parked == ctl)
+		ctl->task->parked = NULL;
 	if (ctl->where == STOP_RUNNING)
 		ret = stop_parasite(ctl);
 	if (!ret || ctl->where != STOP_RUNNING) {
@@ -698,4 +700,35 @@ int compel_cure(struct compel_ctl *ctl)
 	free(ctl->xsave);
 	free(ctl);
 	return ret;
+}
+
+int compel_park(struct compel_ctl *ctl)
+{
+	struct task *t = ctl->task;
+
+	if (ctl->where != STOP_RUNNING || !ctl->area || ctl->busy || ctl->failed ||
+	    (t->parked && t->parked != ctl)) {
+		cpr_err("tid %d: no idle parasite to park", ctl->tid);
+		return -EINVAL;
+	}
+	t->parked = ctl;
+	cpr_debug("pid %d: parasite parked until the release", t->pub.pid);
+	return 0;
+}
+
+/*
+ * A parked parasite's task is dead: what is ours of it goes.  Its guard
+ * stayed armed through the kill (were we to die before it, the parasite
+ * would cure itself); its memfd, already closed in the task, dies with
+ * our view of it.
+ */
+void compel_park_drop(struct compel_ctl *ctl)
+{
+	ctl->task->parked = NULL;
+	if (ctl->area)
+		compel_guard_disarm(ctl->area);
+	if (ctl->local_map)
+		munmap(ctl->local_map, ctl->map_len);
+	free(ctl->xsave);
+	free(ctl);
 }

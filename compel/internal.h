@@ -24,6 +24,7 @@ struct task {
 	struct compel_ctl *stub_owner;	/* the thread whose cure the stub holds */
 	pid_t keeper;			/* keeper.c: holds its memory while it dies, or 0 */
 	pid_t pending;			/* the leader, seized and interrupted, its stop not waited for */
+	struct compel_ctl *parked;	/* compel_park(): its idle parasite, cured or killed at release */
 };
 
 struct compel_tree {
@@ -40,6 +41,8 @@ struct compel_tree {
 void compel_keeper_spawn(struct compel_tree *tree, struct task *t);
 /* After it: the keepers killed, the caller told; a thread of ours reaps them. */
 void compel_keepers_release(struct compel_tree *tree);
+/* infect.c: after the kill, a parked parasite's ctl freed without a cure. */
+void compel_park_drop(struct compel_ctl *ctl);
 
 /* Where the task we work in is stopped, which decides how we give it back. */
 enum stop_kind {

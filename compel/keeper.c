@@ -175,6 +175,9 @@ void compel_keeper_spawn(struct compel_tree *tree, struct task *t)
 	t->keeper = 0;
 	if (!t->pub.nr_threads || !task_is_big(t->pub.pid))
 		return;
+	/* The clone is a remote call: the parasite goes first (the kill follows all the same). */
+	if (t->parked && compel_cure(t->parked))
+		return;
 	/* Committed to the kill: if we die from here on, the kernel finishes it. */
 	if (ptrace(PTRACE_SETOPTIONS, t->tids[0], NULL,
 		   (void *)(long)(SEIZE_OPTIONS | PTRACE_O_EXITKILL)))

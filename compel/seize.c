@@ -532,6 +532,12 @@ int compel_tree_release(struct compel_tree *tree, unsigned flags)
 
 	if (!tree)
 		return 0;
+	/* A task that runs on gets its parked parasite's cure, through the stub still there. */
+	for (size_t i = 0; i < tree->nr && !(flags & COMPEL_RELEASE_KILL); i++) {
+		int err = compel_cure(tree->tasks[i].parked);
+
+		ret = ret ?: err;
+	}
 	for (size_t i = 0; i < tree->nr; i++)
 		unseize_early(&tree->tasks[i]);
 	/* Made while the stubs still protect the remote calls that make them. */
@@ -539,8 +545,12 @@ int compel_tree_release(struct compel_tree *tree, unsigned flags)
 		compel_keeper_spawn(tree, &tree->tasks[i]);
 	for (size_t i = 0; i < tree->nr; i++)
 		compel_stub_remove(&tree->tasks[i]);
-	if (flags & COMPEL_RELEASE_KILL)
+	if (flags & COMPEL_RELEASE_KILL) {
 		ret = kill_tree(tree);
+		for (size_t i = 0; i < tree->nr; i++)
+			if (tree->tasks[i].parked)
+				compel_park_drop(tree->tasks[i].parked);
+	}
 	for (size_t i = 0; i < tree->nr && !(flags & COMPEL_RELEASE_KILL); i++) {
 		struct task *t = &tree->tasks[i];
 

@@ -30,6 +30,7 @@ struct dump_task {
 	pid_t vpid, pgid, sid;
 	const pid_t *vtids;
 	struct compel_ctl *ctl;		/* the parasite in it, while dumping it */
+	struct compel_ctl *parked;	/* its parasite once dumped, left for the kill (task_end) */
 
 	/* Shared-object ids (ids-PID.img): equal when tasks share the object. */
 	uint32_t vm_id, files_id, fs_id, sighand_id;

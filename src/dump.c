@@ -102,13 +102,6 @@ static bool task_is_zombie(const struct dump_task *t)
 	return t->ct->state == COMPEL_TASK_ZOMBIE;
 }
 
-/* On the tracer, first: the task's namespaces checked, its kernel objects' ids given. */
-static int task_ready(struct dump_ctx *ctx, struct dump_task *t)
-{
-	pr_info("dumping pid %d", t->pid);
-	return ns_dump_check_task(t) ?: pstree_task_ids(ctx, t);
-}
-
 /*
  * Infecting @b maps the parasite into its memory and opens a memfd in its
  * fd table: a task sharing either, whose parts are being read, would show
@@ -117,6 +110,44 @@ static int task_ready(struct dump_ctx *ctx, struct dump_task *t)
 static bool task_shares(const struct dump_task *a, const struct dump_task *b)
 {
 	return a->vm_id == b->vm_id || a->files_id == b->files_id;
+}
+
+/*
+ * A dump that kills the tree once it is whole need not cure what it has
+ * dumped: each task's parasite is parked instead (compel_park), saving
+ * its stops and remote calls, and dies with it.  Should the dump fail
+ * after all, releasing the tree cures every parked task first.
+ */
+static bool park_until_kill(const struct dump_ctx *ctx)
+{
+	return !ctx->pre_dump && !ctx->track && !ctx->opts->leave_running;
+}
+
+/* Parked parasites in @t's memory or fd table, cured before @t is read. */
+static int cure_parked_sharing(struct dump_ctx *ctx, const struct dump_task *t)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < ctx->nr_tasks; i++) {
+		struct dump_task *p = &ctx->tasks[i];
+		int err;
+
+		if (!p->parked || !task_shares(p, t))
+			continue;
+		err = compel_cure(p->parked);
+		p->parked = NULL;
+		if (err)
+			pr_err("pid %d: could not be cured", p->pid);
+		ret = ret ?: err;
+	}
+	return ret;
+}
+
+/* On the tracer, first: the task's namespaces checked, its kernel objects' ids given. */
+static int task_ready(struct dump_ctx *ctx, struct dump_task *t)
+{
+	pr_info("dumping pid %d", t->pid);
+	return ns_dump_check_task(t) ?: pstree_task_ids(ctx, t) ?: cure_parked_sharing(ctx, t);
 }
 
 /*
@@ -146,14 +177,15 @@ static int task_body(struct dump_ctx *ctx, struct dump_task *t)
 	return parts_dump_task(ctx, t, dump_step);
 }
 
-/* On the tracer, after task_begin() whatever it did: the parts' state freed, the task cured. */
+/* On the tracer, after task_begin() whatever it did: the parts' state freed, the task cured or parked. */
 static int task_end(struct dump_ctx *ctx, struct dump_task *t, int ret)
 {
 	int err = 0;
 
-	(void)ctx;
 	parts_dump_done(t);
-	if (t->ctl)
+	if (t->ctl && !ret && park_until_kill(ctx) && !compel_park(t->ctl))
+		t->parked = t->ctl;
+	else if (t->ctl)
 		err = compel_cure(t->ctl);
 	t->ctl = NULL;
 	if (err && !ret)

@@ -10,6 +10,7 @@
  *	    compel_infect(ctl)             map and start the parasite
  *	      compel_rpc(ctl, cmd)         have the parasite run a command
  *	  compel_cure(ctl)                 parasite gone, task exactly as found
+ *	  (or compel_park(ctl)             left in place for a kill; cured if none)
  *	compel_tree_release(tree, flags)   detach: everyone runs on (or is killed)
  *
  * "Exactly as found" means: every register including the whole xsave area,
@@ -92,7 +93,8 @@ enum {
 /*
  * Detach from everything (resumed, or re-stopped if it was stopped), or
  * with COMPEL_RELEASE_KILL kill it and return once every thread is dead;
- * frees @tree.
+ * frees @tree.  Parked parasites (compel_park) are cured first, or with
+ * COMPEL_RELEASE_KILL die with their tasks.
  */
 int compel_tree_release(struct compel_tree *tree, unsigned flags);
 
@@ -254,6 +256,18 @@ int compel_rpc_wait(struct compel_ctl *ctl);
  * under the tree until compel_tree_release().  Frees @ctl.
  */
 int compel_cure(struct compel_ctl *ctl);
+
+/*
+ * Leave @ctl's idle parasite where it is instead of curing it, when the
+ * tree is to be killed: compel_tree_release() with COMPEL_RELEASE_KILL
+ * then kills the task as it is and frees @ctl, so the cure's stops and
+ * remote calls are never made.  Released any other way (the dump failed,
+ * or the tree runs on after all), the task is cured first: it is given
+ * back exactly as found all the same.  compel_cure(ctl) still cures it
+ * earlier, for another task that shares its memory.  A parked @ctl takes
+ * no more commands.  0, or -EINVAL when it has no idle parasite.
+ */
+int compel_park(struct compel_ctl *ctl);
 
 /* --- testing --- */
 

@@ -1,7 +1,8 @@
 #!/bin/bash
 # run.sh - libcompel's acceptance, run by tests/run.sh:
 #  - every victim program stays undisturbed through LOOPS rounds of
-#    seize, three remote syscalls, parasite load, commands, cure, release;
+#    seize, three remote syscalls, parasite load, commands, cure, release,
+#    and with the parasites parked until the release instead of cured;
 #  - a failure injected at each step leaves a victim running normally;
 #  - the parasite moves memory out byte-exact (compel-pages).
 # Each line is PASS:/FAIL: as tests/run.sh counts them.
@@ -22,6 +23,14 @@ done
 $R --stop --between "$S --loops $LOOPS" --workdir /tmp/stasis-compel/stopped \
 	$B/compel/stopped | label "$LOOPS loops, SIGSTOPped victim stays stopped"
 
+# Parked parasites (compel_park), cured by a release that kills nothing.
+for v in nanosleep futex read_pipe thread_churn fork_churn; do
+	$R --between "$S --loops $LOOPS --park" --workdir /tmp/stasis-compel/park-$v \
+		$B/compel/$v | label "$LOOPS loops, parked, cured at release"
+done
+$R --stop --between "$S --loops $LOOPS --park" --workdir /tmp/stasis-compel/park-stopped \
+	$B/compel/stopped | label "$LOOPS loops, parked, SIGSTOPped victim stays stopped"
+
 for step in seize syscall infect rpc cure; do
 	for v in nanosleep avx512; do
 		$R --between "$S --fault $step" --workdir /tmp/stasis-compel/fault-$step-$v \
@@ -30,10 +39,11 @@ for step in seize syscall infect rpc cure; do
 done
 
 # The driver dies (SIGKILL) with the main thread stopped in a remote call
-# before any parasite, with the parasite idle, with a command sent, or with
-# another thread stopped in a remote call: each task gives itself back
+# before any parasite, with the parasite idle, with a command sent, with
+# another thread stopped in a remote call, or with every task's parasite
+# parked before the release: each task gives itself back
 # (compel/guard.c, compel/stub.c), and the victims notice nothing.
-for where in syscall parasite rpc thread-call; do
+for where in syscall parasite rpc thread-call parked; do
 	for v in nanosleep futex read_pipe; do
 		$R --between "$S --die $where" --between-may-fail \
 			--workdir /tmp/stasis-compel/die-$where-$v $B/compel/$v |

@@ -1,7 +1,7 @@
 /*
  * stress.c - drive libcompel against a victim tree over and over:
  *
- *   compel-stress [--loops N] [--fault STEP | --die WHERE] [-v] PID
+ *   compel-stress [--loops N] [--park] [--fault STEP | --die WHERE] [-v] PID
  *
  * Each loop seizes the tree at PID and, in every live task, runs three
  * remote system calls (checking their answers), loads the parasite, runs
@@ -12,11 +12,16 @@
  * purpose in the first loop; the program then cleans up as a real caller
  * would, and succeeds only if the failure was reported as expected.
  *
+ * With --park each task's parasite is parked (compel_park) instead of
+ * cured, as a dump that kills its tree does: the release, which kills
+ * nothing here, must cure every one of them.
+ *
  * With --die WHERE the driver kills itself with SIGKILL in the first
  * loop, leaving no one to cure: "syscall" with the main thread stopped
  * after a remote call, before any parasite, "parasite" with it idle, "rpc"
  * just after a command was sent, "thread-call" with another thread of the
- * task stopped after a remote call and the parasite idle.  The victim must
+ * task stopped after a remote call and the parasite idle, "parked" with
+ * every task's parasite parked, before the release.  The victim must
  * find its own way back (compel/guard.c) and notice nothing.
  */
 #include <errno.h>
@@ -33,6 +38,7 @@
 #include "stasis/compel.h"
 
 static int verbose;
+static int park;
 static const char *die_at;
 
 static void die_here(const char *where)
@@ -156,6 +162,8 @@ static int one_task(struct compel_tree *tree, const struct compel_task *t)
 	ret = remote_checks(ctl, t);
 	if (!ret)
 		ret = parasite_checks(tree, ctl, t);
+	if (!ret && park && !compel_park(ctl))
+		return 0;
 	err = compel_cure(ctl);
 	return ret ? ret : err;
 }
@@ -177,6 +185,8 @@ static int one_loop(pid_t pid)
 		if (t->state != COMPEL_TASK_ZOMBIE)
 			ret = one_task(tree, t);
 	}
+	if (!ret)
+		die_here("parked");
 	err = compel_tree_release(tree, 0);
 	return ret ? ret : err;
 }
@@ -200,8 +210,9 @@ int main(int argc, char **argv)
 	int c, ret = 0;
 	pid_t pid;
 
-	while ((c = getopt_long(argc, argv, "n:f:d:v", (struct option[]){
+	while ((c = getopt_long(argc, argv, "n:f:d:pv", (struct option[]){
 			{ "loops", required_argument, NULL, 'n' },
+			{ "park", no_argument, NULL, 'p' },
 			{ "fault", required_argument, NULL, 'f' },
 			{ "die", required_argument, NULL, 'd' },
 			{ NULL, 0, NULL, 0 } }, NULL)) != -1) {
@@ -209,15 +220,18 @@ int main(int argc, char **argv)
 		case 'n': loops = atol(optarg); break;
 		case 'f': fault = parse_fault(optarg); break;
 		case 'd': die_at = optarg; break;
+		case 'p': park = 1; break;
 		case 'v': verbose = 1; break;
 		default: return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: compel-stress [--loops N] [--fault STEP | --die WHERE] [-v] PID\n");
+		fprintf(stderr, "usage: compel-stress [--loops N] [--park] [--fault STEP | --die WHERE] [-v] PID\n");
 		return 2;
 	}
 	pid = atoi(argv[optind]);
+	if (die_at && !strcmp(die_at, "parked"))
+		park = 1;
 	compel_set_log(log_cb, NULL, verbose ? COMPEL_LOG_DEBUG : COMPEL_LOG_ERROR);
 	compel_set_fault(fault);
 	for (long i = 0; i < loops; i++) {
