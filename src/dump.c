@@ -138,6 +138,9 @@ static int cure_parked_sharing(struct dump_ctx *ctx, const struct dump_task *t)
 		p->parked = NULL;
 		if (err)
 			pr_err("pid %d: could not be cured", p->pid);
+		else
+			pr_debug("pid %d: cured before pid %d, which shares its memory or fds",
+				 p->pid, t->pid);
 		ret = ret ?: err;
 	}
 	return ret;
@@ -147,7 +150,7 @@ static int cure_parked_sharing(struct dump_ctx *ctx, const struct dump_task *t)
 static int task_ready(struct dump_ctx *ctx, struct dump_task *t)
 {
 	pr_info("dumping pid %d", t->pid);
-	return ns_dump_check_task(t) ?: pstree_task_ids(ctx, t) ?: cure_parked_sharing(ctx, t);
+	return ns_dump_check_task(t) ?: pstree_task_ids(ctx, t);
 }
 
 /*
@@ -159,7 +162,8 @@ static int task_begin(struct dump_ctx *ctx, struct dump_task *t)
 {
 	int ret;
 
-	ret = parts_dump_gather(ctx, t);
+	/* After the pipe has ended (and parked) a task that @t shares with. */
+	ret = cure_parked_sharing(ctx, t) ?: parts_dump_gather(ctx, t);
 	if (!ret)
 		ret = compel_prepare(ctx->tree, t->pid, &t->ctl);
 	if (!ret)

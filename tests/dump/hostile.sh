@@ -185,6 +185,26 @@ check "a parent in vfork: dump -R exits 0 (status $rc)" [ "$rc" -eq 0 ]
 check "a parent in vfork: it waited ${waited:-?} s (the child sleeps 2 s), child exited ${status:-?}" \
 	awk -v w="${waited:-0}" -v s="${status:-0}" 'BEGIN { exit !(w >= 1.9 && s == 7) }'
 
+# --- two processes of one address space (CLONE_VM), dumped and killed ---
+# The first one's parasite, parked once it is dumped (it dies with the
+# tree), is cured before the second is infected and read: its memory must
+# not show the first one's parasite, nor lose it under a waiting thread.
+build_prog tests/dump/clone-vm-prog.c "$W/clone-vm-prog"
+rm -f "$W/clone-vm.pid"
+"$B/tests/spawn" "$W/clone-vm.pid" -- "$W/clone-vm-prog" &
+cv_spawn=$!
+for _ in $(seq 100); do [ -s "$W/clone-vm.pid" ] && break; sleep 0.05; done
+sleep 0.3
+cv_root=$(cat "$W/clone-vm.pid")
+"$B/stasis" dump -t "$cv_root" -D "$W/clone-vm" -v4 -o dump.log >/dev/null 2>&1
+rc=$?
+wait "$cv_spawn"
+check "two processes of one memory, dumped and killed: exit 0 (status $rc)" [ "$rc" -eq 0 ]
+check "two processes of one memory: the first one's parked parasite cured before the second is read" \
+	grep -q "pid $cv_root: cured before pid [0-9]*, which shares its memory" "$W/clone-vm/dump.log"
+check "two processes of one memory: the second finds no parasite of the first to unmap" \
+	bash -c "! grep -q 'unmapped the parasite' '$W/clone-vm/dump.log'"
+
 # --- a task in namespaces of its own: refused where it cannot be restored ---
 # (pid, net, mnt, user namespaces are dumped: tests/restore/pidns.sh, netns.sh,
 # mntns-root.sh, the C/R of tests/conformance/user_ns; a user namespace needs a pid one)
