@@ -141,13 +141,18 @@ int compel_prepare(struct compel_tree *tree, pid_t pid, struct compel_ctl **out)
  */
 #define MAX_RETRAPS	4
 
-/* Resume to the next syscall stop (entry or exit, as @what says). */
-static int step_to_syscall_stop(struct compel_ctl *ctl, const char *what)
+/*
+ * Resume to the next syscall stop (entry or exit, as @what says); with
+ * @resumed, the thread was resumed already (remote_call_start()).
+ */
+static int step_to_syscall_stop(struct compel_ctl *ctl, const char *what, bool resumed)
 {
 	int status, ret;
 
 	for (int i = 0; i < MAX_RETRAPS; i++) {
-		if (ptrace(PTRACE_SYSCALL, ctl->tid, NULL, NULL)) {
+		if (resumed)
+			resumed = false;
+		else if (ptrace(PTRACE_SYSCALL, ctl->tid, NULL, NULL)) {
 			ret = -errno;
 			cpr_err("tid %d: PTRACE_SYSCALL: %m", ctl->tid);
 			return ret;
@@ -199,7 +204,12 @@ static unsigned long remote_entry(struct compel_ctl *ctl, struct user_regs_struc
 	return ip ? ip : ctl->syscall_ip;
 }
 
-static int remote_call(struct compel_ctl *ctl, long nr, long *res, const unsigned long args[6])
+/*
+ * A remote call in two halves: the thread set on its way to the call's
+ * entry, then (remote_call_finish) stepped through it.  Between the two
+ * it runs on its own, and the caller may do other work.
+ */
+static int remote_call_start(struct compel_ctl *ctl, long nr, const unsigned long args[6])
 {
 	struct user_regs_struct regs = ctl->regs;
 	int ret;
@@ -212,9 +222,25 @@ static int remote_call(struct compel_ctl *ctl, long nr, long *res, const unsigne
 	if (ret)
 		return ret;
 	ctl->where = STOP_SYSCALL;	/* whatever happens next, we left the interrupt stop */
-	ret = step_to_syscall_stop(ctl, "entry");
+	if (ptrace(PTRACE_SYSCALL, ctl->tid, NULL, NULL)) {
+		ret = -errno;
+		cpr_err("tid %d: PTRACE_SYSCALL: %m", ctl->tid);
+		return ret;
+	}
+	ctl->started_nr = nr;
+	return 0;
+}
+
+static int remote_call_finish(struct compel_ctl *ctl, long *res)
+{
+	struct user_regs_struct regs;
+	long nr = ctl->started_nr;
+	int ret;
+
+	ctl->started_nr = 0;
+	ret = step_to_syscall_stop(ctl, "entry", true);
 	if (!ret)
-		ret = step_to_syscall_stop(ctl, "exit");
+		ret = step_to_syscall_stop(ctl, "exit", false);
 	if (!ret)
 		ret = compel_get_regs(ctl->tid, &regs);
 	if (ret)
@@ -224,6 +250,11 @@ static int remote_call(struct compel_ctl *ctl, long nr, long *res, const unsigne
 	return 0;
 }
 
+static int remote_call(struct compel_ctl *ctl, long nr, long *res, const unsigned long args[6])
+{
+	return remote_call_start(ctl, nr, args) ?: remote_call_finish(ctl, res);
+}
+
 int compel_syscall(struct compel_ctl *ctl, long nr, long *res,
 		   unsigned long a1, unsigned long a2, unsigned long a3,
 		   unsigned long a4, unsigned long a5, unsigned long a6)
@@ -231,7 +262,7 @@ int compel_syscall(struct compel_ctl *ctl, long nr, long *res,
 	const unsigned long args[6] = { a1, a2, a3, a4, a5, a6 };
 	int ret;
 
-	if (ctl->failed || ctl->where == STOP_RUNNING) {
+	if (ctl->failed || ctl->where == STOP_RUNNING || ctl->started_nr) {
 		cpr_err("tid %d: cannot run a remote call now", ctl->tid);
 		return -EINVAL;
 	}
@@ -318,7 +349,10 @@ static int map_named(struct compel_ctl *ctl, long *addr, int *lfd, int *rfd)
 
 	if (!name)
 		return -ENOENT;
-	fd = remote_try(ctl, __NR_memfd_create, name, MFD_CLOEXEC | MFD_EXEC, 0, 0, 0, 0);
+	if (ctl->started_nr == __NR_memfd_create)	/* compel_infect_start() */
+		fd = remote_call_finish(ctl, &r) ?: r;
+	else
+		fd = remote_try(ctl, __NR_memfd_create, name, MFD_CLOEXEC | MFD_EXEC, 0, 0, 0, 0);
 	if (fd == -EINVAL)	/* kernels before 6.3 know no MFD_EXEC */
 		fd = remote_try(ctl, __NR_memfd_create, name, MFD_CLOEXEC, 0, 0, 0, 0);
 	if (fd < 0)
@@ -426,11 +460,35 @@ static int start_parasite(struct compel_ctl *ctl)
 	return 0;
 }
 
+int compel_infect_start(struct compel_ctl *ctl)
+{
+	unsigned long name = compel_stub_name(ctl->task);
+	const unsigned long args[6] = { name, MFD_CLOEXEC | MFD_EXEC };
+	int ret;
+
+	if (ctl->failed || ctl->remote_map || ctl->started_nr || ctl->where == STOP_RUNNING) {
+		cpr_err("tid %d: cannot start an infection now", ctl->tid);
+		return -EINVAL;
+	}
+	/*
+	 * Without the stub's name compel_infect() maps shared anonymous
+	 * memory, and where a parasite may be left it first looks for one
+	 * (remote calls of their own): nothing to start then.
+	 */
+	if (!name || ctl->task->leftovers)
+		return 0;
+	ret = remote_call_start(ctl, __NR_memfd_create, args);
+	if (ret)
+		ctl->failed = true;
+	return ret;
+}
+
 int compel_infect(struct compel_ctl *ctl)
 {
 	int ret;
 
-	if (ctl->failed || ctl->remote_map || ctl->where == STOP_RUNNING) {
+	if (ctl->failed || ctl->remote_map || ctl->where == STOP_RUNNING ||
+	    (ctl->started_nr && ctl->started_nr != __NR_memfd_create)) {
 		cpr_err("tid %d: cannot infect now", ctl->tid);
 		return -EINVAL;
 	}
@@ -682,6 +740,14 @@ int compel_cure(struct compel_ctl *ctl)
 		return 0;
 	if (ctl->task->parked == ctl)
 		ctl->task->parked = NULL;
+	/* A started infection (compel_infect_start) is stopped at its end; the memfd goes. */
+	if (ctl->started_nr) {
+		long fd = -1;
+
+		ret = remote_call_finish(ctl, &fd);
+		if (!ret && fd >= 0)
+			remote_try(ctl, __NR_close, fd, 0, 0, 0, 0, 0);
+	}
 	if (ctl->where == STOP_RUNNING)
 		ret = stop_parasite(ctl);
 	if (!ret || ctl->where != STOP_RUNNING) {

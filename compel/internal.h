@@ -73,6 +73,7 @@ struct compel_ctl {
 	bool masked;			/* we blocked its signals */
 	bool busy;			/* a command is running */
 	bool failed;			/* a step failed: only curing is allowed */
+	long started_nr;		/* a remote call started, not finished (compel_infect_start) */
 };
 
 /* log.c */

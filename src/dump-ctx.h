@@ -31,6 +31,7 @@ struct dump_task {
 	const pid_t *vtids;
 	struct compel_ctl *ctl;		/* the parasite in it, while dumping it */
 	struct compel_ctl *parked;	/* its parasite once dumped, left for the kill (task_end) */
+	bool primed;			/* begin's first half done ahead (task_prime) */
 
 	/* Shared-object ids (ids-PID.img): equal when tasks share the object. */
 	uint32_t vm_id, files_id, fs_id, sighand_id;

@@ -14,6 +14,10 @@
  * dump_on_tracer(), which the tracer serves while it waits.  A task
  * that shares its memory or fd table with the one whose body runs waits
  * for that one's end: its parasite and memfd would show in what is read.
+ * Before the tracer waits for task N's body, task N+2 is primed: made
+ * ready, gathered and sent on its way to its first remote call, which
+ * it makes while we wait instead of while we watch (on two cores the
+ * second thread's core is often where it wakes, busy).
  *
  * A failure on either side stops the pipe: the task in flight finishes
  * its part, every infected task is cured, and the dump fails as any.
@@ -177,10 +181,35 @@ static void pipe_stop(struct dump_pipe *p)
 	pthread_mutex_destroy(&p->lock);
 }
 
+/*
+ * Before waiting for @prev's body: @next made ready and primed (*@ready,
+ * *@primed), so that its first wait passes during ours, unless it is a
+ * zombie or shares with @prev or @cur, infected both (its infection would
+ * show in what they read).  0, or the failure of either step.
+ */
+static int pipe_prime(struct dump_pipe *p, const struct dump_task *prev,
+		      const struct dump_task *cur, struct dump_task *next,
+		      struct dump_task **ready, struct dump_task **primed)
+{
+	const struct dump_steps *s = p->steps;
+	int ret;
+
+	if (!s->prime || s->is_zombie(next))
+		return 0;
+	*ready = next;
+	ret = s->ready(p->ctx, next);
+	if (ret || (prev && s->shares(prev, next)) || (cur && s->shares(cur, next)))
+		return ret;
+	*primed = next;
+	return s->prime(p->ctx, next);
+}
+
 int dump_pipe_run(struct dump_ctx *ctx, const struct dump_steps *steps)
 {
 	struct dump_pipe *p = calloc(1, sizeof(*p));
 	struct dump_task *prev = NULL;	/* with the second thread, infected */
+	struct dump_task *ready = NULL;	/* the next task, made ready ahead */
+	struct dump_task *primed = NULL;	/* the next task, primed */
 	int ret, err;
 
 	if (!p)
@@ -198,19 +227,25 @@ int dump_pipe_run(struct dump_ctx *ctx, const struct dump_steps *steps)
 		bool zombie = steps->is_zombie(t);
 
 		/* A zombie has nothing to prepare: its turn comes after the last. */
-		ret = zombie ? 0 : steps->ready(ctx, t);
+		if (t != ready)
+			ret = zombie ? 0 : steps->ready(ctx, t);
 		/* Its infection would show in the body under way: that one ends first. */
-		if (!ret && prev && !zombie && steps->shares(prev, t)) {
+		if (!ret && prev && !zombie && t != primed && steps->shares(prev, t)) {
 			ret = pipe_finish(p, prev);
 			prev = NULL;
 		}
+		primed = NULL;
 		ret = ret ?: (zombie ? 0 : steps->begin(ctx, t));
+		if (!ret && i + 1 < ctx->nr_tasks)
+			ret = pipe_prime(p, prev, zombie ? NULL : t, &ctx->tasks[i + 1], &ready, &primed);
 		err = pipe_finish(p, prev);
 		prev = NULL;
 		ret = ret ?: err;
 		if (ret) {
 			if (!zombie)
 				steps->end(ctx, t, ret);
+			if (primed)
+				steps->end(ctx, primed, ret);
 			break;
 		}
 		pipe_post(p, t);

@@ -158,14 +158,29 @@ static int task_ready(struct dump_ctx *ctx, struct dump_task *t)
  * (registers, masks) before compel blocks all signals, the infection, and
  * what the parts ask of the parasite first (dump_infected).
  */
+static int task_begin_first(struct dump_ctx *ctx, struct dump_task *t)
+{
+	/* After the pipe has ended (and parked) a task that @t shares with. */
+	return cure_parked_sharing(ctx, t) ?: parts_dump_gather(ctx, t) ?:
+	       compel_prepare(ctx->tree, t->pid, &t->ctl);
+}
+
+/*
+ * On the tracer, ahead of @t's turn (dump-pipe.c): begin up to the
+ * infection's first remote call, which @t then makes on its own while the
+ * tracer waits for the task before it.
+ */
+static int task_prime(struct dump_ctx *ctx, struct dump_task *t)
+{
+	t->primed = true;
+	return task_begin_first(ctx, t) ?: compel_infect_start(t->ctl);
+}
+
 static int task_begin(struct dump_ctx *ctx, struct dump_task *t)
 {
 	int ret;
 
-	/* After the pipe has ended (and parked) a task that @t shares with. */
-	ret = cure_parked_sharing(ctx, t) ?: parts_dump_gather(ctx, t);
-	if (!ret)
-		ret = compel_prepare(ctx->tree, t->pid, &t->ctl);
+	ret = t->primed ? 0 : task_begin_first(ctx, t);
 	if (!ret)
 		ret = compel_infect(t->ctl) ?: FAULT_AT("infect");
 	if (!ret)
@@ -201,6 +216,7 @@ static const struct dump_steps task_steps = {
 	.is_zombie = task_is_zombie,
 	.ready = task_ready,
 	.shares = task_shares,
+	.prime = task_prime,
 	.begin = task_begin,
 	.body = task_body,
 	.end = task_end,

@@ -21,7 +21,13 @@ struct dump_steps {
 	int (*ready)(struct dump_ctx *ctx, struct dump_task *t);
 	/* Would infecting @b show in what @a's body reads (the same memory or fd table)? */
 	bool (*shares)(const struct dump_task *a, const struct dump_task *b);
-	/* On the tracer: gathered, infected, the parasite's first answers. */
+	/*
+	 * On the tracer, after ready and ahead of its turn: begin's first
+	 * half, up to a wait that then passes while the tracer waits for
+	 * the task before it (the infection's first remote call).
+	 */
+	int (*prime)(struct dump_ctx *ctx, struct dump_task *t);
+	/* On the tracer: gathered, infected, the parasite's first answers (the rest, if primed). */
 	int (*begin)(struct dump_ctx *ctx, struct dump_task *t);
 	/* The parts, on any thread; a zombie's own. */
 	int (*body)(struct dump_ctx *ctx, struct dump_task *t);

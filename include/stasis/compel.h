@@ -133,6 +133,15 @@ int compel_syscall(struct compel_ctl *ctl, long nr, long *ret,
 int compel_infect(struct compel_ctl *ctl);
 
 /*
+ * compel_infect()'s first step started without waiting for it: the thread
+ * runs on toward its first remote call while the caller does other work
+ * (another task's), and compel_infect() goes on from there.  Nothing else
+ * may be asked of @ctl in between; compel_cure() still undoes it.  0, or
+ * -errno (then only compel_cure() is allowed).
+ */
+int compel_infect_start(struct compel_ctl *ctl);
+
+/*
  * The parasite's commands.  Arguments and results pass through the shared
  * area returned by compel_rpc_area(), laid out as struct compel_rpc_args.
  */

@@ -31,6 +31,12 @@ done
 $R --stop --between "$S --loops $LOOPS --park" --workdir /tmp/stasis-compel/park-stopped \
 	$B/compel/stopped | label "$LOOPS loops, parked, SIGSTOPped victim stays stopped"
 
+# Infections begun ahead (compel_infect_start), every other one cured there.
+for v in nanosleep futex read_pipe thread_churn; do
+	$R --between "$S --loops $LOOPS --start" --workdir /tmp/stasis-compel/start-$v \
+		$B/compel/$v | label "$LOOPS loops, infections started ahead"
+done
+
 for step in seize syscall infect rpc cure; do
 	for v in nanosleep avx512; do
 		$R --between "$S --fault $step" --workdir /tmp/stasis-compel/fault-$step-$v \
@@ -40,10 +46,11 @@ done
 
 # The driver dies (SIGKILL) with the main thread stopped in a remote call
 # before any parasite, with the parasite idle, with a command sent, with
-# another thread stopped in a remote call, or with every task's parasite
-# parked before the release: each task gives itself back
+# another thread stopped in a remote call, with every task's parasite
+# parked before the release, or with an infection just started (its first
+# remote call under way): each task gives itself back
 # (compel/guard.c, compel/stub.c), and the victims notice nothing.
-for where in syscall parasite rpc thread-call parked; do
+for where in syscall parasite rpc thread-call parked started; do
 	for v in nanosleep futex read_pipe; do
 		$R --between "$S --die $where" --between-may-fail \
 			--workdir /tmp/stasis-compel/die-$where-$v $B/compel/$v |

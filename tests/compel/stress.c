@@ -1,7 +1,7 @@
 /*
  * stress.c - drive libcompel against a victim tree over and over:
  *
- *   compel-stress [--loops N] [--park] [--fault STEP | --die WHERE] [-v] PID
+ *   compel-stress [--loops N] [--park] [--start] [--fault STEP | --die WHERE] [-v] PID
  *
  * Each loop seizes the tree at PID and, in every live task, runs three
  * remote system calls (checking their answers), loads the parasite, runs
@@ -16,15 +16,22 @@
  * cured, as a dump that kills its tree does: the release, which kills
  * nothing here, must cure every one of them.
  *
+ * With --start the infection is begun with compel_infect_start() (the
+ * task on its way to its first remote call while we look elsewhere), and
+ * every other loop cured right there, before compel_infect(): the task
+ * must be left no fd of ours.
+ *
  * With --die WHERE the driver kills itself with SIGKILL in the first
  * loop, leaving no one to cure: "syscall" with the main thread stopped
  * after a remote call, before any parasite, "parasite" with it idle, "rpc"
  * just after a command was sent, "thread-call" with another thread of the
  * task stopped after a remote call and the parasite idle, "parked" with
- * every task's parasite parked, before the release.  The victim must
+ * every task's parasite parked, before the release, "started" just after
+ * compel_infect_start().  The victim must
  * find its own way back (compel/guard.c) and notice nothing.
  */
 #include <errno.h>
+#include <dirent.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -39,6 +46,8 @@
 
 static int verbose;
 static int park;
+static int start;
+static long loop_nr;
 static const char *die_at;
 
 static void die_here(const char *where)
@@ -151,6 +160,34 @@ static int parasite_checks(struct compel_tree *tree, struct compel_ctl *ctl,
 	return ret;
 }
 
+/* After a cure: no fd of the task is the parasite's memfd. */
+static int no_memfd_left(pid_t pid)
+{
+	char path[64], link[256];
+	int ret = 0;
+	DIR *d;
+	struct dirent *e;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return check(false, "cannot list %s", path);
+	while (!ret && (e = readdir(d))) {
+		char fd_path[330];
+		ssize_t n;
+
+		snprintf(fd_path, sizeof(fd_path), "%s/%s", path, e->d_name);
+		n = readlink(fd_path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = '\0';
+		ret = check(!strstr(link, "stasis-parasite"), "pid %d fd %s is %s after the cure",
+			    pid, e->d_name, link);
+	}
+	closedir(d);
+	return ret;
+}
+
 static int one_task(struct compel_tree *tree, const struct compel_task *t)
 {
 	struct compel_ctl *ctl;
@@ -160,6 +197,14 @@ static int one_task(struct compel_tree *tree, const struct compel_task *t)
 	if (ret)
 		return ret;
 	ret = remote_checks(ctl, t);
+	if (!ret && start) {
+		ret = compel_infect_start(ctl);
+		die_here("started");
+		if (!ret && loop_nr % 2) {
+			ret = compel_cure(ctl);
+			return ret ?: no_memfd_left(t->pid);
+		}
+	}
 	if (!ret)
 		ret = parasite_checks(tree, ctl, t);
 	if (!ret && park && !compel_park(ctl))
@@ -210,9 +255,10 @@ int main(int argc, char **argv)
 	int c, ret = 0;
 	pid_t pid;
 
-	while ((c = getopt_long(argc, argv, "n:f:d:pv", (struct option[]){
+	while ((c = getopt_long(argc, argv, "n:f:d:psv", (struct option[]){
 			{ "loops", required_argument, NULL, 'n' },
 			{ "park", no_argument, NULL, 'p' },
+			{ "start", no_argument, NULL, 's' },
 			{ "fault", required_argument, NULL, 'f' },
 			{ "die", required_argument, NULL, 'd' },
 			{ NULL, 0, NULL, 0 } }, NULL)) != -1) {
@@ -221,20 +267,23 @@ int main(int argc, char **argv)
 		case 'f': fault = parse_fault(optarg); break;
 		case 'd': die_at = optarg; break;
 		case 'p': park = 1; break;
+		case 's': start = 1; break;
 		case 'v': verbose = 1; break;
 		default: return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: compel-stress [--loops N] [--park] [--fault STEP | --die WHERE] [-v] PID\n");
+		fprintf(stderr, "usage: compel-stress [--loops N] [--park] [--start] [--fault STEP | --die WHERE] [-v] PID\n");
 		return 2;
 	}
 	pid = atoi(argv[optind]);
 	if (die_at && !strcmp(die_at, "parked"))
 		park = 1;
+	if (die_at && !strcmp(die_at, "started"))
+		start = 1;
 	compel_set_log(log_cb, NULL, verbose ? COMPEL_LOG_DEBUG : COMPEL_LOG_ERROR);
 	compel_set_fault(fault);
-	for (long i = 0; i < loops; i++) {
+	for (loop_nr = 0; loop_nr < loops; loop_nr++) {
 		ret = one_loop(pid);
 		if (ret)
 			break;
