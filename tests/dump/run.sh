@@ -46,6 +46,30 @@ for d in "$W"/*/; do
 	fi
 done
 
+# Each ELF file the dump names carries the GNU build-id readelf finds in it
+# (read where the note is, not the file's whole first MiB: files/reg.c).
+bid_hex() {
+	local w out=""
+	for w in "$@"; do
+		out+=$(printf '%02x%02x%02x%02x' $((w & 255)) $((w >> 8 & 255)) \
+			$((w >> 16 & 255)) $((w >> 24 & 255)))
+	done
+	echo "$out"
+}
+n=0 bad=""
+while read -r name words; do
+	want=$(readelf -n "$name" 2>/dev/null | awk '/Build ID:/ { print $3; exit }')
+	have=$(bid_hex ${words//,/ })
+	n=$((n + 1))
+	[ -n "$want" ] && [ "$have" = "$want" ] || bad="$bad $name:$have/$want"
+done < <(build/crit decode -i "$W/sleeping/files.img" |
+	jq -r '.entries[] | select(.reg.build_id) | "\(.reg.name) \(.reg.build_id | map(tostring) | join(","))"')
+if [ "$n" -ge 2 ] && [ -z "$bad" ]; then
+	echo "PASS: dump build-ids: the $n ELF files of sleeping's dump carry readelf's build-id"
+else
+	echo "FAIL: dump build-ids: $n files,$bad"
+fi
+
 # The pages of sleeping's 64 MiB are its own bytes; its untouched pages are left out.
 $R --between "/bin/bash tests/dump/pages.sh $W/pages" --workdir "$W/run-pages" \
 	$B/conformance/sleeping | label "pages equal the task's memory, zero pages left out:"
