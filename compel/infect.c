@@ -426,11 +426,11 @@ static int map_parasite(struct compel_ctl *ctl)
 }
 
 /*
- * Start the parasite on its own stack, its first command (NOP) posted
+ * Start the parasite on its own stack, its first command (@first) posted
  * before it runs: it answers at once instead of going to sleep first and
  * being woken for it (a wait and a wake-up less).
  */
-static int start_parasite(struct compel_ctl *ctl)
+static int start_parasite(struct compel_ctl *ctl, enum compel_cmd first)
 {
 	struct user_regs_struct regs = ctl->regs;
 	size_t code = parasite_code_size();
@@ -444,7 +444,7 @@ static int start_parasite(struct compel_ctl *ctl)
 	compel_fill_cure(&ctl->area->cure, &ctl->regs, ctl->sigmask);
 	if (compel_guard_possible(ctl->tid))
 		compel_guard_arm(ctl->area);
-	ctl->area->cmd = COMPEL_CMD_NOP;
+	ctl->area->cmd = first;
 	__atomic_store_n(&ctl->area->cmd_seq, 1, __ATOMIC_RELEASE);
 	ret = compel_set_regs(ctl->tid, &regs);
 	if (ret)
@@ -483,7 +483,7 @@ int compel_infect_start(struct compel_ctl *ctl)
 	return ret;
 }
 
-int compel_infect(struct compel_ctl *ctl)
+int compel_infect_with(struct compel_ctl *ctl, enum compel_cmd first)
 {
 	int ret;
 
@@ -496,7 +496,15 @@ int compel_infect(struct compel_ctl *ctl)
 	if (!ret && compel_fault_hit(COMPEL_FAULT_INFECT))
 		ret = -EFAULT;
 	if (!ret)
-		ret = start_parasite(ctl) ?: compel_rpc_wait(ctl);
+		ret = start_parasite(ctl, first);
+	if (!ret) {
+		ret = compel_rpc_wait(ctl);
+		/* It ran: its answer, a failure too, waits for the caller's compel_rpc(). */
+		if (!ctl->failed && !ctl->busy) {
+			ctl->answered = first;
+			ret = 0;
+		}
+	}
 	if (ret) {
 		cpr_err("pid %d: the parasite could not be started", ctl->task->pub.pid);
 		ctl->failed = true;
@@ -504,6 +512,11 @@ int compel_infect(struct compel_ctl *ctl)
 	}
 	cpr_debug("pid %d: parasite at 0x%lx", ctl->task->pub.pid, ctl->remote_map);
 	return 0;
+}
+
+int compel_infect(struct compel_ctl *ctl)
+{
+	return compel_infect_with(ctl, COMPEL_CMD_NOP);
 }
 
 union compel_rpc_args *compel_rpc_area(struct compel_ctl *ctl)
@@ -603,6 +616,7 @@ int compel_rpc_start(struct compel_ctl *ctl, enum compel_cmd cmd)
 		cpr_err("tid %d: no idle parasite is running", ctl->tid);
 		return -EINVAL;
 	}
+	ctl->answered = 0;
 	ctl->area->cmd = cmd;
 	seq = ctl->area->cmd_seq + 1;
 	__atomic_store_n(&ctl->area->cmd_seq, seq, __ATOMIC_RELEASE);
@@ -635,7 +649,14 @@ int compel_rpc_wait(struct compel_ctl *ctl)
 
 int compel_rpc(struct compel_ctl *ctl, enum compel_cmd cmd)
 {
-	int ret = compel_rpc_start(ctl, cmd);
+	int ret;
+
+	/* The first command, answered as the parasite started (compel_infect_with). */
+	if (cmd != COMPEL_CMD_NOP && ctl->answered == cmd && ctl->area && !ctl->failed) {
+		ctl->answered = 0;
+		return ctl->area->ret;	/* a failure was logged as it came */
+	}
+	ret = compel_rpc_start(ctl, cmd);
 
 	return ret ? ret : compel_rpc_wait(ctl);
 }

@@ -74,6 +74,7 @@ struct compel_ctl {
 	bool busy;			/* a command is running */
 	bool failed;			/* a step failed: only curing is allowed */
 	long started_nr;		/* a remote call started, not finished (compel_infect_start) */
+	enum compel_cmd answered;	/* the first command, answered at the start; 0 none */
 };
 
 /* log.c */

@@ -153,11 +153,7 @@ static int task_ready(struct dump_ctx *ctx, struct dump_task *t)
 	return ns_dump_check_task(t) ?: pstree_task_ids(ctx, t);
 }
 
-/*
- * On the tracer, up to the parasite's first answers: what ptrace tells
- * (registers, masks) before compel blocks all signals, the infection, and
- * what the parts ask of the parasite first (dump_infected).
- */
+/* What ptrace tells (registers, masks) before compel blocks all signals. */
 static int task_begin_first(struct dump_ctx *ctx, struct dump_task *t)
 {
 	/* After the pipe has ended (and parked) a task that @t shares with. */
@@ -176,13 +172,19 @@ static int task_prime(struct dump_ctx *ctx, struct dump_task *t)
 	return task_begin_first(ctx, t) ?: compel_infect_start(t->ctl);
 }
 
+/*
+ * On the tracer, up to the parasite's first answers: what ptrace tells
+ * (unless primed), the infection, and what the parts ask of the parasite
+ * first (dump_infected).  The parasite starts with the core's question
+ * (GET_TASK) posted, answered as it starts.
+ */
 static int task_begin(struct dump_ctx *ctx, struct dump_task *t)
 {
 	int ret;
 
 	ret = t->primed ? 0 : task_begin_first(ctx, t);
 	if (!ret)
-		ret = compel_infect(t->ctl) ?: FAULT_AT("infect");
+		ret = compel_infect_with(t->ctl, COMPEL_CMD_GET_TASK) ?: FAULT_AT("infect");
 	if (!ret)
 		ret = parts_dump_infected(ctx, t);
 	return ret;

@@ -234,6 +234,13 @@ unsigned long compel_remote_addr(struct compel_ctl *ctl, const void *local);
 int compel_rpc(struct compel_ctl *ctl, enum compel_cmd cmd);
 
 /*
+ * As compel_infect(), with @first as the parasite's first command in place
+ * of the check that it runs: it answers as it starts, and a compel_rpc()
+ * of @first right after returns that answer without a round trip.
+ */
+int compel_infect_with(struct compel_ctl *ctl, enum compel_cmd first);
+
+/*
  * System call @nr inside the task, made by its parasite (pass 0 for the
  * arguments it does not take): 0 and the call's own result (a -errno included) in
  * *@res, or compel's -errno when the parasite could not make it.

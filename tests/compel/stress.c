@@ -19,7 +19,8 @@
  * With --start the infection is begun with compel_infect_start() (the
  * task on its way to its first remote call while we look elsewhere), and
  * every other loop cured right there, before compel_infect(): the task
- * must be left no fd of ours.
+ * must be left no fd of ours.  The others go on with compel_infect_with()
+ * and GET_MISC as the first command, whose kept answer is checked.
  *
  * With --die WHERE the driver kills itself with SIGKILL in the first
  * loop, leaving no one to cure: "syscall" with the main thread stopped
@@ -125,7 +126,8 @@ static int parasite_checks(struct compel_tree *tree, struct compel_ctl *ctl,
 	union compel_rpc_args *args;
 	int ret;
 
-	ret = compel_infect(ctl);
+	/* With --start, GET_MISC is the parasite's first command, its answer kept for us. */
+	ret = start ? compel_infect_with(ctl, COMPEL_CMD_GET_MISC) : compel_infect(ctl);
 	if (ret)
 		return ret;
 	die_here("parasite");
