@@ -146,11 +146,11 @@ static int cure_parked_sharing(struct dump_ctx *ctx, const struct dump_task *t)
 	return ret;
 }
 
-/* On the tracer, first: the task's namespaces checked, its kernel objects' ids given. */
+/* On the tracer, first: the task's kernel objects' ids given (task_shares() compares them). */
 static int task_ready(struct dump_ctx *ctx, struct dump_task *t)
 {
 	pr_info("dumping pid %d", t->pid);
-	return ns_dump_check_task(t) ?: pstree_task_ids(ctx, t);
+	return pstree_task_ids(ctx, t);
 }
 
 /* What ptrace tells (registers, masks) before compel blocks all signals. */
@@ -190,12 +190,16 @@ static int task_begin(struct dump_ctx *ctx, struct dump_task *t)
 	return ret;
 }
 
-/* The parts, on whichever thread (dump-pipe.c); a zombie's own. */
+/*
+ * The parts, on whichever thread (dump-pipe.c); a zombie's own.  The
+ * task's namespaces are checked first, here rather than on the tracer: a
+ * task in one stasis cannot dump fails the dump all the same, cured.
+ */
 static int task_body(struct dump_ctx *ctx, struct dump_task *t)
 {
 	if (task_is_zombie(t))
 		return parts_dump_zombie(ctx, t);
-	return parts_dump_task(ctx, t, dump_step);
+	return ns_dump_check_task(t) ?: parts_dump_task(ctx, t, dump_step);
 }
 
 /* On the tracer, after task_begin() whatever it did: the parts' state freed, the task cured or parked. */
