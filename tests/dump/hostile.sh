@@ -25,13 +25,23 @@ need_tools "$B/stasis" "$B/tests/spawn"
 rm -rf "$W"
 mkdir -p "$W"
 
+# spawn_tree PIDFILE SPAWN-ARGS...: tests/spawn in the background (its pid
+# in SPAWNED), back once the tree's root is in PIDFILE.
+spawn_tree() {
+	local pidfile=$1
+
+	shift
+	rm -f "$pidfile"
+	"$B/tests/spawn" "$pidfile" "$@" &
+	SPAWNED=$!
+	for _ in $(seq 100); do [ -s "$pidfile" ] && break; sleep 0.05; done
+}
+
 SPAWN=
 PID=
 start_victim() {
-	rm -f "$W/victim.pid"
-	"$B/tests/spawn" "$W/victim.pid" -- /bin/sleep 1000 &
-	SPAWN=$!
-	for _ in $(seq 100); do [ -s "$W/victim.pid" ] && break; sleep 0.05; done
+	spawn_tree "$W/victim.pid" -- /bin/sleep 1000
+	SPAWN=$SPAWNED
 	PID=$(cat "$W/victim.pid")
 }
 stop_victim() {
@@ -62,11 +72,9 @@ rc=$?
 out=$("$B/stasis" dump -t 1 -D "$W/num" --ghost-limit 12x 2>&1)
 [ $? -ne 0 ] && grep -q "is not a size" <<<"$out" && pass "--ghost-limit 12x refused" ||
 	fail "--ghost-limit 12x: $out"
-rm -f "$W/victim.pid"
-"$B/tests/spawn" "$W/victim.pid" -C "$W" -- /bin/bash -c \
-	'head -c 2097152 /dev/urandom >big && exec 7<big && rm big && exec sleep 1000' &
-gspawn=$!
-for _ in $(seq 100); do [ -s "$W/victim.pid" ] && break; sleep 0.05; done
+spawn_tree "$W/victim.pid" -C "$W" -- /bin/bash -c \
+	'head -c 2097152 /dev/urandom >big && exec 7<big && rm big && exec sleep 1000'
+gspawn=$SPAWNED
 sleep 0.3
 gpid=$(cat "$W/victim.pid")
 "$B/stasis" dump -t "$gpid" -D "$W/ghost1" -R -v4 -o dump.log >/dev/null 2>&1
@@ -153,9 +161,8 @@ check "a dead stasis's hidden directory is removed by the next dump" \
 	[ ! -e "$W/keep/.stasis-dump.999999999" ]
 
 # --- a tree that forks all the time: a run that exits 0 logs no error ---
-"$B/tests/spawn" "$W/churn.pid" -- /bin/sh -c 'while :; do /bin/true & wait; done' &
-churn_spawn=$!
-for _ in $(seq 100); do [ -s "$W/churn.pid" ] && break; sleep 0.05; done
+spawn_tree "$W/churn.pid" -- /bin/sh -c 'while :; do /bin/true & wait; done'
+churn_spawn=$SPAWNED
 churn=$(cat "$W/churn.pid")
 ok=0 bad=""
 for i in 1 2 3 4 5 6 7 8; do
@@ -173,9 +180,8 @@ check "a tree forking all the time: $ok of 8 dumps exit 0, none of them logs an 
 # --- a parent waiting in vfork: it stays waiting until its child exits ---
 build_prog tests/dump/vfork-prog.c "$W/vfork-prog"
 rm -f "$W/vfork.pid" "$W/vfork.out"
-"$B/tests/spawn" "$W/vfork.pid" -- "$W/vfork-prog" "$W/vfork.out" &
-vf_spawn=$!
-for _ in $(seq 100); do [ -s "$W/vfork.pid" ] && break; sleep 0.05; done
+spawn_tree "$W/vfork.pid" -- "$W/vfork-prog" "$W/vfork.out"
+vf_spawn=$SPAWNED
 sleep 0.3
 "$B/stasis" dump -t "$(cat "$W/vfork.pid")" -D "$W/vfork" -R -v4 -o dump.log >/dev/null 2>&1
 rc=$?
@@ -190,10 +196,8 @@ check "a parent in vfork: it waited ${waited:-?} s (the child sleeps 2 s), child
 # tree), is cured before the second is infected and read: its memory must
 # not show the first one's parasite, nor lose it under a waiting thread.
 build_prog tests/dump/clone-vm-prog.c "$W/clone-vm-prog"
-rm -f "$W/clone-vm.pid"
-"$B/tests/spawn" "$W/clone-vm.pid" -- "$W/clone-vm-prog" &
-cv_spawn=$!
-for _ in $(seq 100); do [ -s "$W/clone-vm.pid" ] && break; sleep 0.05; done
+spawn_tree "$W/clone-vm.pid" -- "$W/clone-vm-prog"
+cv_spawn=$SPAWNED
 sleep 0.3
 cv_root=$(cat "$W/clone-vm.pid")
 "$B/stasis" dump -t "$cv_root" -D "$W/clone-vm" -v4 -o dump.log >/dev/null 2>&1
@@ -214,9 +218,8 @@ for ns in user; do
 	user) flags=-U ;;
 	esac
 	# shellcheck disable=SC2086
-	"$B/tests/spawn" "$W/victim.pid" -- "$(command -v unshare)" $flags /bin/sleep 1000 &
-	nsspawn=$!
-	for _ in $(seq 100); do [ -s "$W/victim.pid" ] && break; sleep 0.05; done
+	spawn_tree "$W/victim.pid" -- "$(command -v unshare)" $flags /bin/sleep 1000
+	nsspawn=$SPAWNED
 	sleep 0.2
 	root=$(cat "$W/victim.pid")
 	out=$("$B/stasis" dump -t "$root" -D "$W/ns-$ns" -v4 -o dump.log 2>&1)
@@ -232,11 +235,9 @@ for ns in user; do
 done
 
 # A child in another uts namespace than the root's: only the root's is dumped.
-rm -f "$W/victim.pid"
-"$B/tests/spawn" "$W/victim.pid" -- /bin/bash -c \
-	"$(command -v unshare) -u /bin/sleep 1000 & exec /bin/sleep 1000" &
-nsspawn=$!
-for _ in $(seq 100); do [ -s "$W/victim.pid" ] && break; sleep 0.05; done
+spawn_tree "$W/victim.pid" -- /bin/bash -c \
+	"$(command -v unshare) -u /bin/sleep 1000 & exec /bin/sleep 1000"
+nsspawn=$SPAWNED
 sleep 0.3
 root=$(cat "$W/victim.pid")
 child=$(pgrep -P "$root" | head -n 1)
@@ -255,10 +256,8 @@ wait "$nsspawn" 2>/dev/null
 # --- the target killed in the middle of its dump ---
 build_prog tests/dump/busy-threads.c "$W/busy-threads" -pthread
 for ms in 5 40; do
-	rm -f "$W/victim.pid"
-	"$B/tests/spawn" "$W/victim.pid" -- "$W/busy-threads" &
-	busy=$!
-	for _ in $(seq 100); do [ -s "$W/victim.pid" ] && break; sleep 0.05; done
+	spawn_tree "$W/victim.pid" -- "$W/busy-threads"
+	busy=$SPAWNED
 	sleep 0.3
 	bpid=$(cat "$W/victim.pid")
 	timeout 30 "$B/stasis" dump -t "$bpid" -D "$W/killed-$ms" -v4 -o dump.log >/dev/null &
