@@ -812,15 +812,14 @@ int compel_park(struct compel_ctl *ctl)
  * A parked parasite's task is dead: what is ours of it goes.  Its guard
  * stayed armed through the kill (were we to die before it, the parasite
  * would cure itself); its memfd, already closed in the task, dies with
- * our view of it.
+ * our view of it.  Nothing is left in the task to unmap: unmap_parasite()
+ * then only disarms the guard and drops our view.
  */
 void compel_park_drop(struct compel_ctl *ctl)
 {
 	ctl->task->parked = NULL;
-	if (ctl->area)
-		compel_guard_disarm(ctl->area);
-	if (ctl->local_map)
-		munmap(ctl->local_map, ctl->map_len);
+	ctl->remote_map = 0;
+	unmap_parasite(ctl);
 	free(ctl->xsave);
 	free(ctl);
 }
