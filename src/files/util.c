@@ -69,18 +69,23 @@ int files_read_fdinfo_at(int dirfd, pid_t pid, int fd, char *buf, size_t size)
 		pr_perror("%s: cannot open", path);
 		return -err;
 	}
-	/* /proc hands it out a page at a time: epoll and inotify need more. */
+	/*
+	 * One record, made whole before the first read: a read that does not
+	 * fill what it was given has reached the end (most fds: one read).
+	 */
 	while (len < size - 1) {
-		n = read(pfd, buf + len, size - 1 - len);
+		size_t want = size - 1 - len;
+
+		n = read(pfd, buf + len, want);
 		if (n < 0) {
 			err = errno;
 			pr_perror("%s: cannot read", path);
 			close(pfd);
 			return -err;
 		}
-		if (!n)
-			break;
 		len += n;
+		if ((size_t)n < want)
+			break;
 	}
 	close(pfd);
 	buf[len] = '\0';
