@@ -99,6 +99,7 @@ unsigned long compel_stub_enter(struct compel_ctl *ctl, struct user_regs_struct 
 void compel_stub_leave(struct compel_ctl *ctl);
 unsigned long compel_stub_name(const struct task *t);
 void compel_stub_remove(struct task *t);
+void compel_stub_forget(struct task *t);
 
 /* proc-stat.c */
 struct proc_stat {

@@ -243,6 +243,12 @@ void compel_stub_remove(struct task *t)
 
 	if (t->stub && pwrite(t->stub_mem, zero, STUB_BYTES, t->stub) != STUB_BYTES)
 		cpr_warn("pid %d: cannot clear the stub in its vDSO: %m", t->pub.pid);
+	compel_stub_forget(t);
+}
+
+/* No more remote calls: the task is about to be killed, stub and all. */
+void compel_stub_forget(struct task *t)
+{
 	if (t->stub)
 		close(t->stub_mem);
 	t->stub = 0;
