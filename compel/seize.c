@@ -544,11 +544,12 @@ int compel_tree_release(struct compel_tree *tree, unsigned flags)
 	for (size_t i = 0; i < tree->nr && (flags & COMPEL_RELEASE_KILL); i++)
 		compel_keeper_spawn(tree, &tree->tasks[i]);
 	/* Zeros written into the vDSO of a task about to die would be wasted. */
-	for (size_t i = 0; i < tree->nr; i++)
+	for (size_t i = 0; i < tree->nr; i++) {
 		if (flags & COMPEL_RELEASE_KILL)
 			compel_stub_forget(&tree->tasks[i]);
 		else
 			compel_stub_remove(&tree->tasks[i]);
+	}
 	if (flags & COMPEL_RELEASE_KILL) {
 		ret = kill_tree(tree);
 		for (size_t i = 0; i < tree->nr; i++)

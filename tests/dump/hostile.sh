@@ -179,7 +179,7 @@ check "a tree forking all the time: $ok of 8 dumps exit 0, none of them logs an 
 
 # --- a parent waiting in vfork: it stays waiting until its child exits ---
 build_prog tests/dump/vfork-prog.c "$W/vfork-prog"
-rm -f "$W/vfork.pid" "$W/vfork.out"
+rm -f "$W/vfork.out"
 spawn_tree "$W/vfork.pid" -- "$W/vfork-prog" "$W/vfork.out"
 vf_spawn=$SPAWNED
 sleep 0.3
